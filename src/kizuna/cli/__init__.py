@@ -1,0 +1,82 @@
+"""The ``kizuna`` command line: ``kizuna <feature> <verb>``.
+
+Each command parses its options, opens the store (bringing its schema up to date),
+calls one service, and renders the result. Errors print ``Error: …`` and exit 1;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from kizuna.cli import db as db_commands
+from kizuna.cli import demo as demo_commands
+from kizuna.cli import exports as export_commands
+from kizuna.cli import imports as import_commands
+from kizuna.cli.context import console, err_console, state
+from kizuna.errors import ImportRejected, KizunaError
+from kizuna.i18n import _, language_from_environment, set_language
+
+app = typer.Typer(
+    name="kizuna",
+    help="Kizuna (絆): the customer success platform. Load customers, see their health, keep them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of messages: ja or en (default: KIZUNA_LANGUAGE, else LANG)."),
+) -> None:
+    state.debug = debug
+    import os
+
+    set_language(language_from_environment(lang or os.environ.get("KIZUNA_LANGUAGE")))
+
+
+app.add_typer(db_commands.app, name="db")
+app.command("import")(import_commands.import_entity)
+app.command("export")(export_commands.export_all)
+if hasattr(demo_commands, "demo"):  # TEMP until the demo command lands
+    app.command("demo")(demo_commands.demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line (``argv`` defaults to ``sys.argv[1:]``)."""
+    set_language(language_from_environment())
+    try:
+        app(args=argv, prog_name="kizuna", standalone_mode=False)
+    except ImportRejected as exc:
+        for problem in exc.errors:
+            err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err_console.print(_("Error: {message}").format(message=exc.message), style="bold red", markup=False, soft_wrap=True)
+        sys.exit(1)
+    except KizunaError as exc:
+        if state.debug:
+            raise
+        err_console.print(_("Error: {message}").format(message=exc.message), style="bold red", markup=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print(_("Aborted."))
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if state.debug:
+            raise
+        err_console.print(_("Error: {message}").format(message=f"{type(exc).__name__}: {exc}"), style="bold red", markup=False, soft_wrap=True)
+        err_console.print(_("(run with --debug for the traceback)"))
+        sys.exit(1)
+
+
+__all__ = ["app", "console", "main"]

@@ -1,0 +1,40 @@
+"""What every command shares: the console, settings, and the opened store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from kizuna.db import ensure_schema, make_engine
+from kizuna.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+state = _State()
+
+
+def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from kizuna.errors import ConfigurationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"KIZUNA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(problems) from None
+
+
+def open_store(settings: Settings):  # type: ignore[no-untyped-def]
+    """The engine for the configured store, its schema brought up to date."""
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    return engine

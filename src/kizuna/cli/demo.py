@@ -1,0 +1,1 @@
+"""``kizuna demo``: a realistic Japanese SaaS company in the configured store."""

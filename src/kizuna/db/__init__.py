@@ -1,0 +1,12 @@
+"""The storage layer: the only package that imports SQLAlchemy.
+
+Services receive a :class:`Session` from their caller and use the query and bulk
+functions here; they never commit.
+"""
+
+from sqlalchemy.orm import Session
+
+from kizuna.db.engine import make_engine, session_factory, session_scope
+from kizuna.db.schema import ensure_schema, upgrade
+
+__all__ = ["Session", "ensure_schema", "make_engine", "session_factory", "session_scope", "upgrade"]

@@ -1,0 +1,69 @@
+"""Onboarding milestones, success-plan goals and CSM tasks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kizuna.db.base import Base, Timestamped
+from kizuna.db.types import UTCDateTime, str_enum
+from kizuna.domain.enums import GoalStatus, TaskPriority, TaskStatus
+
+
+class OnboardingMilestone(Timestamped, Base):
+    """A step of an account's onboarding (e.g. kickoff meeting, training, first report)."""
+
+    __tablename__ = "onboarding_milestones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SuccessGoal(Timestamped, Base):
+    """A success-plan goal: what success means to this customer, in their own metric."""
+
+    __tablename__ = "success_goals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    metric: Mapped[str | None] = mapped_column(String(200))
+    baseline_value: Mapped[float | None] = mapped_column(Float)
+    target_value: Mapped[float | None] = mapped_column(Float)
+    current_value: Mapped[float | None] = mapped_column(Float)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[GoalStatus] = mapped_column(
+        str_enum(GoalStatus, "goal_status"), default=GoalStatus.NOT_STARTED
+    )
+
+
+class Task(Timestamped, Base):
+    """A to-do for the CS team (a CTA), usually about one account."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[TaskPriority] = mapped_column(
+        str_enum(TaskPriority, "task_priority"), default=TaskPriority.NORMAL
+    )
+    status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(100), default="manual")

@@ -1,0 +1,1 @@
+"""Use cases. Each takes a session from its caller and never commits."""

@@ -1,0 +1,65 @@
+"""Exports: every importable entity as a CSV file that ``kizuna import`` reads back unchanged."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from kizuna.db import Session, bulk
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+from kizuna.services.imports.runner import CUSTOM_PREFIX
+from kizuna.services.imports.specs import ENTITIES, EntitySpec, Field, format_value
+
+
+def _columns(spec: EntitySpec) -> list[Field]:
+    fields = list(spec.fields)
+    if spec.self_ref is not None:
+        fields.append(spec.self_ref)
+    return fields
+
+
+def export_entity(session: Session, spec: EntitySpec, path: Path, *, bom: bool = False) -> int:
+    """Write ``spec``'s rows to ``path``; return how many."""
+    fields = _columns(spec)
+    select_cols: list[tuple[str, str, tuple[str, str] | None]] = [
+        (fd.column, fd.attr, (fd.ref.table, fd.ref.key) if fd.ref else None) for fd in fields
+    ]
+    custom_keys: list[str] = []
+    if spec.custom_fields:
+        select_cols.append(("custom_fields", "custom_fields", None))
+        keys: set[str] = set()
+        for row in bulk.export_rows(session, spec.table, [("custom_fields", "custom_fields", None)], spec.order_by):
+            keys.update((row["custom_fields"] or {}).keys())
+        custom_keys = sorted(keys)
+    header = [fd.column for fd in fields] + [CUSTOM_PREFIX + k for k in custom_keys]
+    count = 0
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        for row in bulk.export_rows(session, spec.table, select_cols, spec.order_by):
+            out = [format_value(fd, row[fd.column], row) for fd in fields]
+            if custom_keys:
+                custom: dict[str, Any] = row.get("custom_fields") or {}
+                out += [_custom_text(custom.get(k)) for k in custom_keys]
+            writer.writerow(out)
+            count += 1
+    return count
+
+
+def _custom_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def export_csv(session: Session, directory: Path, *, bom: bool = False) -> dict[str, int]:
+    """Write ``<entity>.csv`` for every entity into ``directory``; return rows per entity.
+
+    ``bom`` writes a UTF-8 byte-order mark, which Excel needs to show Japanese text.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise InvalidInput(_("{path} exists and is not a folder").format(path=directory), field="directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    return {name: export_entity(session, spec, directory / f"{name}.csv", bom=bom) for name, spec in ENTITIES.items()}
