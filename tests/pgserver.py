@@ -7,6 +7,7 @@ system user, because PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -23,7 +24,10 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_bindir() -> Path:
-    for candidate in [os.environ.get("KIZUNA_PG_BINDIR"), *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
+    for candidate in [
+        os.environ.get("KIZUNA_PG_BINDIR"),
+        *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True),
+    ]:
         if candidate and (Path(candidate) / "initdb").exists():
             return Path(candidate)
     found = shutil.which("initdb")
@@ -75,7 +79,19 @@ class PostgresServer:
                 f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
             )
-            server._run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "-t", "60", "start")
+            server._run(
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(root / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
         except subprocess.CalledProcessError as exc:
             log = (root / "log").read_text() if (root / "log").exists() else ""
             shutil.rmtree(root, ignore_errors=True)
@@ -90,10 +106,8 @@ class PostgresServer:
         raise PostgresUnavailable("PostgreSQL did not accept connections within 30 s")
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def create_database(self, name: str, template: str | None = None) -> str:

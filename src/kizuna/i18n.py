@@ -53,12 +53,12 @@ def _catalogue(language: str) -> dict[str, str | tuple[str, ...]]:
     for message in catalog:
         if not message.id or message.fuzzy:
             continue
-        key = message.id[0] if isinstance(message.id, tuple) else message.id
-        if isinstance(message.string, tuple):
+        key = str(message.id[0] if isinstance(message.id, tuple | list) else message.id)
+        if isinstance(message.string, tuple | list):
             if all(message.string):
-                out[key] = tuple(message.string)
+                out[key] = tuple(str(s) for s in message.string)
         elif message.string:
-            out[key] = message.string
+            out[key] = str(message.string)
     return out
 
 

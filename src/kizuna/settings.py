@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         default="JPY",
         description="ISO 4217 currency assumed for amounts whose row names no currency.",
     )
+    language: str | None = Field(
+        default=None,
+        description=(
+            "Language of the command line's messages, `ja` or `en`. Default: from `LANG` "
+            "(Japanese for `ja_JP.UTF-8`), else English. The web app follows each user's choice."
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod

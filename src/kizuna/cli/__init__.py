@@ -31,7 +31,9 @@ app = typer.Typer(
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
-    lang: str | None = typer.Option(None, "--lang", help="Language of messages: ja or en (default: KIZUNA_LANGUAGE, else LANG)."),
+    lang: str | None = typer.Option(
+        None, "--lang", help="Language of messages: ja or en (default: KIZUNA_LANGUAGE, else LANG)."
+    ),
 ) -> None:
     state.debug = debug
     import os
@@ -54,12 +56,16 @@ def main(argv: list[str] | None = None) -> None:
     except ImportRejected as exc:
         for problem in exc.errors:
             err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        err_console.print(_("Error: {message}").format(message=exc.message), style="bold red", markup=False, soft_wrap=True)
+        err_console.print(
+            _("Error: {message}").format(message=exc.message), style="bold red", markup=False, soft_wrap=True
+        )
         sys.exit(1)
     except KizunaError as exc:
         if state.debug:
             raise
-        err_console.print(_("Error: {message}").format(message=exc.message), style="bold red", markup=False, soft_wrap=True)
+        err_console.print(
+            _("Error: {message}").format(message=exc.message), style="bold red", markup=False, soft_wrap=True
+        )
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -74,7 +80,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         if state.debug:
             raise
-        err_console.print(_("Error: {message}").format(message=f"{type(exc).__name__}: {exc}"), style="bold red", markup=False, soft_wrap=True)
+        err_console.print(
+            _("Error: {message}").format(message=f"{type(exc).__name__}: {exc}"),
+            style="bold red",
+            markup=False,
+            soft_wrap=True,
+        )
         err_console.print(_("(run with --debug for the traceback)"))
         sys.exit(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
 from kizuna.cli.context import console, err_console, load_settings, open_store
@@ -15,12 +15,20 @@ from kizuna.i18n import _
 from kizuna.services.imports import ENTITIES, ImportSummary, ParseContext, import_file
 
 _PROGRESS_FROM_BYTES = 1 << 20
+_ENTITY_NAMES = ", ".join(name.replace("_", "-") for name in ENTITIES)
 
 
 def import_entity(
-    entity: str = typer.Argument(..., help="What the file holds: " + ", ".join(n.replace("_", "-") for n in ENTITIES) + "; or 'all' with a folder."),
-    path: Path = typer.Argument(..., help="A CSV or JSON Lines (.jsonl) file; with 'all', a folder of <entity>.csv/.jsonl files."),
-    encoding: str | None = typer.Option(None, "--encoding", help="The file's encoding (utf-8, cp932/shift_jis). Default: detected."),
+    entity: str = typer.Argument(
+        ...,
+        help=f"What the file holds: {_ENTITY_NAMES}; or 'all' with a folder.",
+    ),
+    path: Path = typer.Argument(
+        ..., help="A CSV or JSON Lines (.jsonl) file; with 'all', a folder of <entity>.csv/.jsonl files."
+    ),
+    encoding: str | None = typer.Option(
+        None, "--encoding", help="The file's encoding (utf-8, cp932/shift_jis). Default: detected."
+    ),
     fmt: str | None = typer.Option(None, "--format", help="csv or jsonl. Default: from the file name."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check every row and report; write nothing."),
 ) -> None:
@@ -49,9 +57,12 @@ def import_entity(
                     TransferSpeedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
                 ) as progress:  # fmt: skip
                     task = progress.add_task(file.name, total=size)
+
+                    def advance(n: int, task: TaskID = task, progress: Progress = progress) -> None:
+                        progress.advance(task, n)
+
                     summaries.append(import_file(
-                        session, name, file, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run,
-                        on_bytes=lambda n, t=task: progress.advance(t, n),
+                        session, name, file, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run, on_bytes=advance,
                     ))  # fmt: skip
             else:
                 summaries.append(import_file(session, name, file, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run))

@@ -48,7 +48,9 @@ def lookup_ids(session: Session, table_name: str, key: str, values: Iterable[Any
     return found
 
 
-def existing_keys(session: Session, table_name: str, columns: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+def existing_keys(
+    session: Session, table_name: str, columns: Sequence[str], keys: Sequence[tuple[Any, ...]]
+) -> set[tuple[Any, ...]]:
     """Which of ``keys`` (tuples over ``columns``) are already stored."""
     t = table(table_name)
     cols = [t.c[c] for c in columns]
@@ -56,10 +58,7 @@ def existing_keys(session: Session, table_name: str, columns: Sequence[str], key
     step = max(1, _IN_CHUNK // len(cols))
     for start in range(0, len(keys), step):
         chunk = list(keys[start : start + step])
-        if len(cols) == 1:
-            cond = cols[0].in_([k[0] for k in chunk])
-        else:
-            cond = tuple_(*cols).in_(chunk)
+        cond = cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
         out.update(tuple(r) for r in session.execute(select(*cols).where(cond)))
     return out
 
@@ -150,13 +149,13 @@ def upsert(
     return len(touched) - updated, updated
 
 
-def set_references(session: Session, table_name: str, attr: str, key: str, pairs: Sequence[tuple[Any, int | None]]) -> None:
+def set_references(
+    session: Session, table_name: str, attr: str, key: str, pairs: Sequence[tuple[Any, int | None]]
+) -> None:
     """``UPDATE table SET attr = id WHERE key = k`` for each ``(k, id)`` pair (self references)."""
     t = table(table_name)
     for k, ref_id in pairs:
-        session.execute(
-            update(t).where(and_(t.c[key] == k, t.c[attr].is_distinct_from(ref_id))).values({attr: ref_id})
-        )
+        session.execute(update(t).where(and_(t.c[key] == k, t.c[attr].is_distinct_from(ref_id))).values({attr: ref_id}))
 
 
 def export_rows(

@@ -17,7 +17,9 @@ def table_names() -> list[str]:
     return sorted(Base.metadata.tables)
 
 
-def read_table(engine: Engine, name: str, *, where: dict[str, Any] | None = None, limit: int | None = None) -> pd.DataFrame:
+def read_table(
+    engine: Engine, name: str, *, where: dict[str, Any] | None = None, limit: int | None = None
+) -> pd.DataFrame:
     t = Base.metadata.tables[name]
     query = select(t)
     for column, value in (where or {}).items():
@@ -30,7 +32,7 @@ def read_table(engine: Engine, name: str, *, where: dict[str, Any] | None = None
         query = query.limit(limit)
     with engine.connect() as conn:
         frame = pd.read_sql(query, conn)
-    for column in t.c:
-        if isinstance(column.type, UTCDateTime) and column.name in frame:
-            frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
+    for col in t.c:
+        if isinstance(col.type, UTCDateTime) and col.name in frame:
+            frame[col.name] = pd.to_datetime(frame[col.name], utc=True, format="ISO8601")
     return frame

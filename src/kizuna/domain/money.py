@@ -85,7 +85,11 @@ def parse_amount(text: str, currency: str) -> int:
             s = s.replace(symbol, "")
     s = s.strip("-")
     if named is not None and named != currency:
-        raise MoneyError(_("amount {raw!r} is in {named}, but the row's currency is {currency}").format(raw=raw, named=named, currency=currency))
+        raise MoneyError(
+            _("amount {raw!r} is in {named}, but the row's currency is {currency}").format(
+                raw=raw, named=named, currency=currency
+            )
+        )
     if not _NUMBER.match(s):
         raise MoneyError(_("not an amount: {value!r}").format(value=raw))
     try:
@@ -96,7 +100,9 @@ def parse_amount(text: str, currency: str) -> int:
     scaled = value.scaleb(exponent)
     if scaled != scaled.to_integral_value():
         unit = _("no minor unit") if exponent == 0 else _("only {n} decimal places").format(n=exponent)
-        raise MoneyError(_("amount {raw!r} is finer than {currency} allows ({unit})").format(raw=raw, currency=currency, unit=unit))
+        raise MoneyError(
+            _("amount {raw!r} is finer than {currency} allows ({unit})").format(raw=raw, currency=currency, unit=unit)
+        )
     minor = int(scaled)
     return -minor if negative else minor
 

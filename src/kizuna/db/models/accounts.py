@@ -22,12 +22,8 @@ class Account(Timestamped, Base):
     domain: Mapped[str | None] = mapped_column(String(255), index=True)
     industry: Mapped[str | None] = mapped_column(String(100))
     employee_count: Mapped[int | None] = mapped_column(Integer)
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
 
 

@@ -60,9 +60,7 @@ class Subscription(Timestamped, Base):
     billing_interval: Mapped[BillingInterval] = mapped_column(
         str_enum(BillingInterval, "billing_interval"), default=BillingInterval.MONTH
     )
-    status: Mapped[SubscriptionStatus] = mapped_column(
-        str_enum(SubscriptionStatus, "subscription_status"), index=True
-    )
+    status: Mapped[SubscriptionStatus] = mapped_column(str_enum(SubscriptionStatus, "subscription_status"), index=True)
     started_on: Mapped[date] = mapped_column(Date)
     trial_ends_on: Mapped[date | None] = mapped_column(Date)
     current_term_end: Mapped[date | None] = mapped_column(Date, index=True)

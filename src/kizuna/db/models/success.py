@@ -40,9 +40,7 @@ class SuccessGoal(Timestamped, Base):
     target_value: Mapped[float | None] = mapped_column(Float)
     current_value: Mapped[float | None] = mapped_column(Float)
     due_on: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[GoalStatus] = mapped_column(
-        str_enum(GoalStatus, "goal_status"), default=GoalStatus.NOT_STARTED
-    )
+    status: Mapped[GoalStatus] = mapped_column(str_enum(GoalStatus, "goal_status"), default=GoalStatus.NOT_STARTED)
 
 
 class Task(Timestamped, Base):
@@ -52,17 +50,11 @@ class Task(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(128), unique=True)
-    account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    assignee_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
-    priority: Mapped[TaskPriority] = mapped_column(
-        str_enum(TaskPriority, "task_priority"), default=TaskPriority.NORMAL
-    )
+    priority: Mapped[TaskPriority] = mapped_column(str_enum(TaskPriority, "task_priority"), default=TaskPriority.NORMAL)
     status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN)
     due_on: Mapped[date | None] = mapped_column(Date, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,9 +25,7 @@ class UsageEvent(Base):
     source: Mapped[str] = mapped_column(String(64), default="import")
     message_id: Mapped[str] = mapped_column(String(128))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
-    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
     anonymous_id: Mapped[str | None] = mapped_column(String(128))
     event: Mapped[str] = mapped_column(String(200))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -42,9 +40,7 @@ class UsageDaily(Base):
 
     __tablename__ = "usage_daily"
 
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[float] = mapped_column(Float)

@@ -28,7 +28,9 @@ class ParseContext:
     default_currency: str
 
 
-_SLASH_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$")
+_SLASH_DATE = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$"
+)
 _KANJI_DATE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "はい", "○", "true."})
@@ -133,7 +135,9 @@ def moment(raw: Any, zone: ZoneInfo) -> datetime:
         m = _SLASH_DATE.match(s)
         if not m:
             raise FieldError(
-                _("not a date and time: {value!r} (use 2024-09-18T10:00:00+09:00 or 2024/09/18 10:00)").format(value=raw)
+                _("not a date and time: {value!r} (use 2024-09-18T10:00:00+09:00 or 2024/09/18 10:00)").format(
+                    value=raw
+                )
             ) from None
         y, mo, d, hh, mm, ss, frac = m.groups()
         try:
@@ -159,7 +163,7 @@ def domain_name(raw: Any) -> str:
     s = str(raw).strip().lower()
     for prefix in ("https://", "http://"):
         if s.startswith(prefix):
-            s = s[len(prefix):]
+            s = s[len(prefix) :]
     s = s.split("/")[0].removeprefix("www.")
     if not s or " " in s or "." not in s or len(s) > 255:
         raise FieldError(_("not a domain name: {value!r}").format(value=raw))

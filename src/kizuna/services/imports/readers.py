@@ -125,7 +125,9 @@ def _decode_error(label: str, line: int, enc: str) -> RowError:
     )  # fmt: skip
 
 
-def _csv_records(label: str, stream: io.TextIOWrapper, enc: str, errors: list[RowError]) -> tuple[list[str], Iterator[Record]]:
+def _csv_records(
+    label: str, stream: io.TextIOWrapper, enc: str, errors: list[RowError]
+) -> tuple[list[str], Iterator[Record]]:
     reader = csv.reader(stream)
     try:
         header = next(reader, None)
@@ -174,7 +176,9 @@ def _csv_records(label: str, stream: io.TextIOWrapper, enc: str, errors: list[Ro
     return columns, records()
 
 
-def _jsonl_records(label: str, stream: io.TextIOWrapper, enc: str, errors: list[RowError]) -> tuple[list[str], Iterator[Record]]:
+def _jsonl_records(
+    label: str, stream: io.TextIOWrapper, enc: str, errors: list[RowError]
+) -> tuple[list[str], Iterator[Record]]:
     def records() -> Iterator[Record]:
         line = 0
         try:

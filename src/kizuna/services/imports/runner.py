@@ -64,7 +64,9 @@ def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
-def check_columns(spec: EntitySpec, label: str, columns: list[str], *, line: int = 1, header: bool = True) -> list[RowError]:
+def check_columns(
+    spec: EntitySpec, label: str, columns: list[str], *, line: int = 1, header: bool = True
+) -> list[RowError]:
     """Problems with a CSV header (or a JSON object's keys): unknown, missing, repeated."""
     problems: list[RowError] = []
     known = set(spec.columns) | ({spec.self_ref.column} if spec.self_ref else set())
@@ -75,7 +77,9 @@ def check_columns(spec: EntitySpec, label: str, columns: list[str], *, line: int
         if column in seen:
             problems.append(RowError(label, line, column, _("column appears twice")))
         seen.add(column)
-        if column in known or (spec.custom_fields and column.startswith(CUSTOM_PREFIX) and len(column) > len(CUSTOM_PREFIX)):
+        if column in known or (
+            spec.custom_fields and column.startswith(CUSTOM_PREFIX) and len(column) > len(CUSTOM_PREFIX)
+        ):
             continue
         hint = _(" (custom fields are columns named custom.<name>)") if spec.custom_fields else ""
         problems.append(RowError(label, line, column, _("unknown column; expected one of: {columns}").format(
@@ -86,7 +90,9 @@ def check_columns(spec: EntitySpec, label: str, columns: list[str], *, line: int
     return problems
 
 
-def _parse(spec: EntitySpec, record: Record, ctx: ParseContext, label: str, errors: list[RowError]) -> tuple[dict[str, Any], bool]:
+def _parse(
+    spec: EntitySpec, record: Record, ctx: ParseContext, label: str, errors: list[RowError]
+) -> tuple[dict[str, Any], bool]:
     """The row's values (None where a field is bad) and whether the row is good so far."""
     raw = record.values or {}
     values: dict[str, Any] = {}
@@ -119,7 +125,7 @@ def _parse(spec: EntitySpec, record: Record, ctx: ParseContext, label: str, erro
                 ok = False
         for column, value in raw.items():
             if column.startswith(CUSTOM_PREFIX) and value is not None:
-                custom[column[len(CUSTOM_PREFIX):]] = value.strip() if isinstance(value, str) else value
+                custom[column[len(CUSTOM_PREFIX) :]] = value.strip() if isinstance(value, str) else value
         values["custom_fields"] = custom
     if ok and spec.check is not None:
         for column, reason in spec.check(values):
@@ -173,7 +179,9 @@ def import_records(
                 parents += [(ln, str(v[spec.key[0]]), v[col]) for ln, v in parsed if v.get(col) and v.get(spec.key[0])]
             if not errors and not dry_run:
                 rows = [_stored(spec, v) for _ln, v in parsed]
-                inserted, updated = bulk.upsert(session, spec.table, rows, conflict=spec.conflict, immutable=spec.immutable)
+                inserted, updated = bulk.upsert(
+                    session, spec.table, rows, conflict=spec.conflict, immutable=spec.immutable
+                )
                 summary.inserted += inserted
                 summary.updated += updated
         if spec.self_ref is not None:
@@ -183,7 +191,9 @@ def import_records(
     return summary
 
 
-def _resolve(fd: Field, parsed: list[tuple[int, dict[str, Any]]], refs: _RefCache, label: str, errors: list[RowError]) -> None:
+def _resolve(
+    fd: Field, parsed: list[tuple[int, dict[str, Any]]], refs: _RefCache, label: str, errors: list[RowError]
+) -> None:
     assert fd.ref is not None
     wanted = [v[fd.column] for _ln, v in parsed if v.get(fd.column) is not None]
     if not wanted:
@@ -216,7 +226,8 @@ def _stored(spec: EntitySpec, values: dict[str, Any]) -> dict[str, Any]:
 
 def _link_parents(session: Session, spec: EntitySpec, parents: list[tuple[int, str, str]], tracker: bulk.KeyTracker,
                   label: str, errors: list[RowError], *, write: bool) -> None:  # fmt: skip
-    assert spec.self_ref is not None and spec.self_ref.ref is not None
+    assert spec.self_ref is not None
+    assert spec.self_ref.ref is not None
     ref = spec.self_ref.ref
     column = spec.self_ref.column
     wanted = {p for _ln, _k, p in parents}
@@ -230,7 +241,9 @@ def _link_parents(session: Session, spec: EntitySpec, parents: list[tuple[int, s
                 noun=_(ref.noun), key=ref.key, value=parent)))  # fmt: skip
     if write and not errors and parents:
         ids = bulk.lookup_ids(session, ref.table, ref.key, wanted)
-        bulk.set_references(session, spec.table, spec.self_ref.attr, spec.key[0], [(k, ids[p]) for _ln, k, p in parents])
+        bulk.set_references(
+            session, spec.table, spec.self_ref.attr, spec.key[0], [(k, ids[p]) for _ln, k, p in parents]
+        )
 
 
 def import_file(

@@ -174,7 +174,9 @@ def _check_subscription(values: dict[str, Any]) -> list[tuple[str, str]]:
     problems += _not_before(values, "trial_ends_on", "started_on")
     status = values.get("status")
     if status in (SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED) and values.get("ended_on") is None:
-        problems.append(("ended_on", _("required when status is {status} (the day it stopped earning)").format(status=status)))
+        problems.append(
+            ("ended_on", _("required when status is {status} (the day it stopped earning)").format(status=status))
+        )
     if status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIAL) and values.get("ended_on") is not None:
         problems.append(("ended_on", _("must be empty while status is {status}").format(status=status)))
     return problems
@@ -390,6 +392,7 @@ ENTITIES: dict[str, EntitySpec] = {
     )
 }  # fmt: skip
 
+
 def entity(name: str) -> EntitySpec:
     """Look an entity up by name; ``usage-events`` and ``usage_events`` both work."""
     key = name.strip().lower().replace("-", "_")
@@ -427,4 +430,3 @@ def format_value(fd: Field, value: Any, row: dict[str, Any]) -> str:
     if isinstance(value, StrEnum):
         return value.value
     return str(value)
-

@@ -29,9 +29,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "kind",
-            sa.Enum(
-                "plan", "addon", name="product_kind", native_enum=False, create_constraint=True
-            ),
+            sa.Enum("plan", "addon", name="product_kind", native_enum=False, create_constraint=True),
             nullable=False,
         ),
         sa.Column("rank", sa.Integer(), nullable=False),
@@ -157,9 +155,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_onboarding_milestones_external_id")),
     )
     with op.batch_alter_table("onboarding_milestones", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_onboarding_milestones_account_id"), ["account_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_onboarding_milestones_account_id"), ["account_id"], unique=False)
 
     op.create_table(
         "subscriptions",
@@ -172,9 +168,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column(
             "billing_interval",
-            sa.Enum(
-                "month", "year", name="billing_interval", native_enum=False, create_constraint=True
-            ),
+            sa.Enum("month", "year", name="billing_interval", native_enum=False, create_constraint=True),
             nullable=False,
         ),
         sa.Column(
@@ -202,9 +196,7 @@ def upgrade() -> None:
             "ended_on IS NULL OR ended_on >= started_on",
             name=op.f("ck_subscriptions_ends_after_start"),
         ),
-        sa.CheckConstraint(
-            "monthly_amount >= 0", name=op.f("ck_subscriptions_monthly_amount_not_negative")
-        ),
+        sa.CheckConstraint("monthly_amount >= 0", name=op.f("ck_subscriptions_monthly_amount_not_negative")),
         sa.CheckConstraint("quantity >= 0", name=op.f("ck_subscriptions_quantity_not_negative")),
         sa.ForeignKeyConstraint(
             ["account_id"],
@@ -222,15 +214,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_subscriptions_external_id")),
     )
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_subscriptions_account_id"), ["account_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_subscriptions_current_term_end"), ["current_term_end"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_subscriptions_product_id"), ["product_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_subscriptions_account_id"), ["account_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_subscriptions_current_term_end"), ["current_term_end"], unique=False)
+        batch_op.create_index(batch_op.f("ix_subscriptions_product_id"), ["product_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_subscriptions_status"), ["status"], unique=False)
 
     op.create_table(
@@ -270,9 +256,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_success_goals_external_id")),
     )
     with op.batch_alter_table("success_goals", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_success_goals_account_id"), ["account_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_success_goals_account_id"), ["account_id"], unique=False)
 
     op.create_table(
         "tasks",
@@ -392,9 +376,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_activities_external_id")),
     )
     with op.batch_alter_table("activities", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_activities_account_time", ["account_id", "occurred_at"], unique=False
-        )
+        batch_op.create_index("ix_activities_account_time", ["account_id", "occurred_at"], unique=False)
 
     op.create_table(
         "survey_responses",
@@ -428,12 +410,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_survey_responses_external_id")),
     )
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_survey_responses_account_id"), ["account_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_survey_responses_answered_at"), ["answered_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_survey_responses_account_id"), ["account_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_responses_answered_at"), ["answered_at"], unique=False)
 
     op.create_table(
         "tickets",
@@ -488,12 +466,8 @@ def upgrade() -> None:
         sa.Column("csat", sa.Integer(), nullable=True),
         sa.Column("created_at", kizuna.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", kizuna.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "csat IS NULL OR (csat >= 1 AND csat <= 5)", name=op.f("ck_tickets_csat_1_to_5")
-        ),
-        sa.CheckConstraint(
-            "message_count >= 0", name=op.f("ck_tickets_message_count_not_negative")
-        ),
+        sa.CheckConstraint("csat IS NULL OR (csat >= 1 AND csat <= 5)", name=op.f("ck_tickets_csat_1_to_5")),
+        sa.CheckConstraint("message_count >= 0", name=op.f("ck_tickets_message_count_not_negative")),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -545,12 +519,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "message_id", name=op.f("uq_usage_events_source_message_id")),
     )
     with op.batch_alter_table("usage_events", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_usage_events_account_time", ["account_id", "timestamp"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_usage_events_contact_id"), ["contact_id"], unique=False
-        )
+        batch_op.create_index("ix_usage_events_account_time", ["account_id", "timestamp"], unique=False)
+        batch_op.create_index(batch_op.f("ix_usage_events_contact_id"), ["contact_id"], unique=False)
 
 
 def downgrade() -> None:

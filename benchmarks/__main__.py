@@ -1,0 +1,32 @@
+"""``python -m benchmarks [NAME …] [-- options]``: run benchmarks and print their figures.
+
+NAME is one of the modules below (default: all). Results are also written to
+``benchmarks/results/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+from benchmarks.common import save
+
+BENCHMARKS = ["imports", "demo"]
+
+
+def main() -> None:
+    names = [a for a in sys.argv[1:] if not a.startswith("-")] or BENCHMARKS
+    extra = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
+    for name in names:
+        if name not in BENCHMARKS:
+            raise SystemExit(f"unknown benchmark {name!r}; one of {BENCHMARKS}")
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"== {name}", flush=True)
+        result = module.main(extra)
+        print(json.dumps(result, indent=2, ensure_ascii=False), flush=True)
+        print(f"saved {save(name, result)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
