@@ -72,7 +72,7 @@ class ImportRejected(InvalidInput):
 
     def __post_init__(self) -> None:
         n = len(self.errors)
-        problems = ngettext("{n} problem", "{n} problems", n).format(n=n)
+        problems = ngettext("{n} problem", "{n} problems", n).format(n=f"{n:,}")
         if self.rows_read:
             rows = ngettext("{n} row", "{n} rows", self.rows_read).format(n=f"{self.rows_read:,}")
             message = _("{problems} found in {rows}; nothing was imported").format(problems=problems, rows=rows)

@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="kizuna", standalone_mode=False)
     except ImportRejected as exc:
-        for problem in exc.errors:
-            err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        # Plain writes: a bad million-row file lists a million problems, fast and verbatim.
+        sys.stderr.writelines(f"{problem}\n" for problem in exc.errors)
+        sys.stderr.flush()
         err_console.print(
             _("Error: {message}").format(message=exc.message), style="bold red", markup=False, soft_wrap=True
         )

@@ -94,7 +94,7 @@ def _report(summaries: list[ImportSummary], dry_run: bool) -> None:
         table.add_column(heading, justify="right")
     for s in summaries:
         if dry_run:
-            table.add_row(s.path, s.entity, f"{s.rows:,}", "-", "-", "-")
+            table.add_row(Path(s.path).name, s.entity, f"{s.rows:,}", "-", "-", "-")
         else:
-            table.add_row(s.path, s.entity, f"{s.rows:,}", f"{s.inserted:,}", f"{s.updated:,}", f"{s.unchanged:,}")
+            table.add_row(Path(s.path).name, s.entity, f"{s.rows:,}", f"{s.inserted:,}", f"{s.updated:,}", f"{s.unchanged:,}")
     console.print(table)

@@ -6,6 +6,7 @@ Everything here runs inside the caller's transaction; nothing commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +20,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session, aliased
 
 from kizuna.db import models  # noqa: F401  (registers every table)
 from kizuna.db.base import Base
-from kizuna.db.types import utcnow
 
 _IN_CHUNK = 500  # keys per IN (...) list: well under every backend's parameter limit
 
@@ -51,15 +50,23 @@ def lookup_ids(session: Session, table_name: str, key: str, values: Iterable[Any
 def existing_keys(
     session: Session, table_name: str, columns: Sequence[str], keys: Sequence[tuple[Any, ...]]
 ) -> set[tuple[Any, ...]]:
-    """Which of ``keys`` (tuples over ``columns``) are already stored."""
+    """Which of ``keys`` (tuples over ``columns``) are already stored.
+
+    A composite key is looked up by its first column (indexed, as the first column of
+    the unique key) and filtered here: row-value ``IN`` lists defeat SQLite's index.
+    """
     t = table(table_name)
     cols = [t.c[c] for c in columns]
+    wanted = set(keys)
     out: set[tuple[Any, ...]] = set()
-    step = max(1, _IN_CHUNK // len(cols))
-    for start in range(0, len(keys), step):
-        chunk = list(keys[start : start + step])
-        cond = cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
-        out.update(tuple(r) for r in session.execute(select(*cols).where(cond)))
+    firsts = list(dict.fromkeys(k[0] for k in keys))
+    for start in range(0, len(firsts), _IN_CHUNK):
+        chunk = firsts[start : start + _IN_CHUNK]
+        query = select(*cols).where(cols[0].in_(chunk))
+        if len(cols) > 1:
+            for i, col in enumerate(cols[1:], start=1):
+                query = query.where(col.in_(list({k[i] for k in keys})))
+        out.update(k for k in (tuple(r) for r in session.execute(query)) if k in wanted)
     return out
 
 
@@ -79,6 +86,8 @@ class KeyTracker:
         conn = session.connection()
         self._table.drop(conn, checkfirst=True)
         self._table.create(conn)
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self._insert_sql = f"INSERT INTO kizuna_import_keys (k, line) VALUES ({mark}, {mark})"
 
     def add(self, batch: Sequence[tuple[str, int]]) -> list[tuple[str, int, int]]:
         """Record ``(key, line)`` pairs; return ``(key, line, first_line)`` for repeats."""
@@ -95,10 +104,10 @@ class KeyTracker:
             chunk = keys[start : start + _IN_CHUNK]
             rows = self._session.execute(select(self._table.c.k, self._table.c.line).where(self._table.c.k.in_(chunk)))
             seen.update((k, ln) for k, ln in rows)
-        fresh = [{"k": k, "line": ln} for k, ln in first_in_batch.items() if k not in seen]
+        fresh = [(k, ln) for k, ln in first_in_batch.items() if k not in seen]
         repeats += [(k, first_in_batch[k], first) for k, first in seen.items()]
         if fresh:
-            self._session.execute(self._table.insert(), fresh)
+            self._session.connection().exec_driver_sql(self._insert_sql, fresh)
         return repeats
 
     def contains(self, keys: Iterable[str]) -> set[str]:
@@ -113,40 +122,97 @@ class KeyTracker:
         self._table.drop(self._session.connection(), checkfirst=True)
 
 
+class _Prepared:
+    """A statement compiled once for the driver, with the columns' bind processors, so
+    a batch goes to the DBAPI's ``executemany`` without per-row SQLAlchemy overhead."""
+
+    def __init__(self, session: Session, stmt: Any, t: Table, columns: Sequence[str]) -> None:
+        dialect = session.get_bind().dialect
+        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+        self.sql = str(compiled)
+        self.positional = compiled.positiontup
+        self.columns = list(columns)
+        self.processors = [t.c[c].type._cached_bind_processor(dialect) for c in columns]
+
+    def params(self, rows: list[dict[str, Any]], constants: dict[str, Any]) -> list[Any]:
+        """Driver parameters for ``rows``; ``constants`` (same for every row) are
+        converted once."""
+        procs = dict(zip(self.columns, self.processors, strict=True))
+        fixed = {c: (v if procs[c] is None else procs[c](v)) for c, v in constants.items()}
+        varying = [(c, procs[c]) for c in self.columns if c not in fixed]
+        if self.positional is not None:
+            # one C-level itemgetter per row, then the few columns that need converting
+            names = [c for c in self.positional if c not in fixed]
+            getter = itemgetter(*names)
+            converters = [(i, procs[c]) for i, c in enumerate(names) if procs[c] is not None]
+            fixed_slots = [(i, fixed[c]) for i, c in enumerate(self.positional) if c in fixed]
+            out = []
+            for r in rows:
+                got = getter(r)
+                values = list(got) if len(names) > 1 else [got]
+                for i, p in converters:
+                    values[i] = p(values[i])
+                for i, v in fixed_slots:
+                    values.insert(i, v)
+                out.append(tuple(values))
+            return out
+        return [{**fixed, **{c: (r[c] if p is None else p(r[c])) for c, p in varying}} for r in rows]
+
+
+def _defaults(t: Table, present: Sequence[str]) -> dict[str, Any]:
+    """Python-side column defaults (created_at, flags, …) that a raw insert would skip,
+    evaluated once for the batch."""
+    out: dict[str, Any] = {}
+    for col in t.c:
+        default = col.default
+        if col.name in present or default is None:
+            continue
+        if getattr(default, "is_callable", False):
+            out[col.name] = default.arg(None)  # type: ignore[attr-defined]
+        elif getattr(default, "is_scalar", False):
+            out[col.name] = default.arg  # type: ignore[attr-defined]
+    return out
+
+
 def upsert(
     session: Session,
     table_name: str,
     rows: list[dict[str, Any]],
     *,
+    columns: Sequence[str],
     conflict: Sequence[str],
     immutable: bool = False,
 ) -> tuple[int, int]:
-    """Insert ``rows``, or update the stored row with the same ``conflict`` key when a
-    value differs (an identical row is left alone, ``updated_at`` included).
-    ``immutable`` rows (events) are never updated. Returns ``(inserted, updated)``."""
+    """Insert ``rows`` (their ``columns``; other keys are ignored), or update the stored
+    row with the same ``conflict`` key when a value differs (an identical row is left
+    alone, ``updated_at`` included). ``immutable`` rows (events) are never updated.
+    Returns ``(inserted, updated)``."""
     if not rows:
         return 0, 0
     t = table(table_name)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    keys = [tuple(r[c] for c in conflict) for r in rows]
-    before = existing_keys(session, table_name, conflict, keys)
+    data_cols = [c for c in columns if c not in conflict]
+    constants = _defaults(t, columns)
+    all_columns = [*columns, *constants]
     stmt = insert(t)
     if immutable:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-        result = session.execute(stmt.returning(*[t.c[c] for c in conflict]), rows)
-        inserted = len(result.all())
-        return inserted, 0
-    data_cols = [c for c in rows[0] if c not in conflict and c in t.c]
-    set_: dict[str, Any] = {c: stmt.excluded[c] for c in data_cols}
-    if "updated_at" in t.c:
-        set_["updated_at"] = literal(utcnow(), t.c.updated_at.type)
-    changed = or_(*(t.c[c].is_distinct_from(stmt.excluded[c]) for c in data_cols)) if data_cols else literal(False)
-    stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_, where=changed)
-    result = session.execute(stmt.returning(*[t.c[c] for c in conflict]), rows)
-    touched = {tuple(r) for r in result}
-    updated = len(touched & before)
-    return len(touched) - updated, updated
+        existed = 0
+    else:
+        existed = len(existing_keys(session, table_name, conflict, [tuple(r[c] for c in conflict) for r in rows]))
+        set_: dict[str, Any] = {c: stmt.excluded[c] for c in data_cols}
+        if "updated_at" in t.c:
+            set_["updated_at"] = stmt.excluded["updated_at"]
+        changed = or_(*(t.c[c].is_distinct_from(stmt.excluded[c]) for c in data_cols)) if data_cols else literal(False)
+        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_, where=changed)
+    prepared = _Prepared(session, stmt, t, all_columns)
+    cursor = session.connection().exec_driver_sql(prepared.sql, prepared.params(rows, constants))
+    affected = cursor.rowcount
+    if immutable:
+        return affected, 0
+    inserted = len(rows) - existed
+    return inserted, affected - inserted
 
 
 def set_references(

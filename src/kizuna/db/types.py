@@ -36,6 +36,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # One step instead of two (TypeDecorator + SQLite DATETIME): the same text,
+        # ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, at a fraction of the cost in bulk loads.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            offset = value.utcoffset()
+            if offset is None:
+                raise ValueError(f"naive datetime {value!r}: Kizuna stores timezone-aware UTC only")
+            if offset:
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]  # drop the "+00:00"
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

@@ -128,7 +128,7 @@ def day(raw: Any) -> date:
 def moment(raw: Any, zone: ZoneInfo) -> datetime:
     """An instant, stored in UTC. ISO 8601 (``2024-09-18T10:00:00+09:00``, ``…Z``) or
     ``2024/09/18 10:00``; a time without an offset is in the configured zone."""
-    s = str(raw).strip()
+    s = raw.strip() if raw.__class__ is str else str(raw).strip()
     try:
         value = datetime.fromisoformat(s)
     except ValueError:
@@ -147,9 +147,10 @@ def moment(raw: Any, zone: ZoneInfo) -> datetime:
             )  # fmt: skip
         except ValueError:
             raise FieldError(_("no such date or time: {value!r}").format(value=raw)) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value.astimezone(UTC)
+    offset = value.utcoffset()
+    if offset is None:
+        return value.replace(tzinfo=zone).astimezone(UTC)
+    return value.astimezone(UTC) if offset else value.replace(tzinfo=UTC)
 
 
 def email(raw: Any) -> str:
@@ -173,6 +174,8 @@ def domain_name(raw: Any) -> str:
 def json_object(raw: Any) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
+    if raw == "{}":
+        return {}
     try:
         value = json.loads(str(raw))
     except json.JSONDecodeError:

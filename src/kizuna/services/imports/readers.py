@@ -169,7 +169,9 @@ def _csv_records(
                     ))  # fmt: skip
                     yield Record(start, None)
                     continue
-                yield Record(start, {c: (v if v.strip() else None) for c, v in zip(columns, row, strict=True)})
+                yield Record(
+                    start, {c: (v if v and not v.isspace() else None) for c, v in zip(columns, row, strict=True)}
+                )
         finally:
             stream.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,14 @@ from typing import Any
 from kizuna.db import Session, bulk
 from kizuna.errors import ImportRejected, RowError
 from kizuna.i18n import _
+from kizuna.services.imports import parallel
 from kizuna.services.imports.fields import FieldError, ParseContext
 from kizuna.services.imports.readers import Record, detect_format, open_records
 from kizuna.services.imports.specs import EntitySpec, Field, entity
 
 BATCH_SIZE = 2000
+#: Files at least this big are parsed in a second process (see ``parallel``).
+PARALLEL_FROM_BYTES = 16 << 20
 CUSTOM_PREFIX = "custom."
 _KEY_SEP = "\x1f"
 _CACHE_LIMIT = 200_000
@@ -90,6 +94,22 @@ def check_columns(
     return problems
 
 
+def _plan(spec: EntitySpec) -> tuple[tuple[str, Any, bool, Any], ...]:
+    """The fields as plain tuples: the per-row loop is the hot path of a large import.
+    (Cached by name: hashing the spec itself on every row costs more than parsing.)"""
+    return _plan_by_name(spec.name)
+
+
+@cache
+def _plan_by_name(name: str) -> tuple[tuple[str, Any, bool, Any], ...]:
+    spec = entity(name)
+    return tuple((fd.column, fd.parse or (lambda raw, ctx, row: raw), fd.required, fd.default) for fd in spec.fields)
+
+
+def _stored_columns(spec: EntitySpec) -> tuple[str, ...]:
+    return tuple(fd.attr for fd in spec.fields) + (("custom_fields",) if spec.custom_fields else ())
+
+
 def _parse(
     spec: EntitySpec, record: Record, ctx: ParseContext, label: str, errors: list[RowError]
 ) -> tuple[dict[str, Any], bool]:
@@ -97,20 +117,20 @@ def _parse(
     raw = record.values or {}
     values: dict[str, Any] = {}
     ok = True
-    for fd in spec.fields:
-        value = raw.get(fd.column)
+    for column, parse, required, default in _plan(spec):
+        value = raw.get(column)
         if value is None:
-            if fd.required:
-                errors.append(RowError(label, record.line, fd.column, _("required, but empty")))
+            if required:
+                errors.append(RowError(label, record.line, column, _("required, but empty")))
                 ok = False
-            values[fd.column] = fd.default
+            values[column] = default
             continue
         try:
-            values[fd.column] = fd.parse(value, ctx, values) if fd.parse else value
+            values[column] = parse(value, ctx, values)
         except FieldError as exc:
-            errors.append(RowError(label, record.line, fd.column, str(exc)))
+            errors.append(RowError(label, record.line, column, str(exc)))
             ok = False
-            values[fd.column] = None
+            values[column] = None
     if spec.self_ref is not None:
         parent = raw.get(spec.self_ref.column)
         values[spec.self_ref.column] = str(parent).strip() if parent is not None else None
@@ -138,6 +158,41 @@ def _key(spec: EntitySpec, values: dict[str, Any]) -> str:
     return _KEY_SEP.join(str(values[c]) for c in spec.key)
 
 
+@dataclass
+class ParsedBatch:
+    """What the parsing stage hands the writing stage: rows read, good-so-far values by
+    line, and the problems found (including ones the reader found)."""
+
+    rows: int
+    parsed: list[tuple[int, dict[str, Any]]]
+    errors: list[RowError]
+    bytes_read: int = 0
+
+
+def parse_batches(
+    spec: EntitySpec, label: str, records: Iterator[Record], *, ctx: ParseContext,
+    reader_errors: list[RowError], check_keys: bool = False,
+) -> Iterator[ParsedBatch]:  # fmt: skip
+    """Stage one: parse and check each row on its own (types, required, cross-field)."""
+    for batch in _batches(records, BATCH_SIZE):
+        errors: list[RowError] = []
+        parsed: list[tuple[int, dict[str, Any]]] = []
+        for record in batch:
+            if record.values is None:
+                continue
+            if check_keys:
+                errors.extend(check_columns(spec, label, list(record.values), line=record.line, header=False))
+            values, _ok = _parse(spec, record, ctx, label, errors)
+            parsed.append((record.line, values))
+        if reader_errors:
+            errors.extend(reader_errors)
+            reader_errors.clear()
+        yield ParsedBatch(len(batch), parsed, errors)
+    if reader_errors:
+        yield ParsedBatch(0, [], list(reader_errors))
+        reader_errors.clear()
+
+
 def import_records(
     session: Session,
     spec: EntitySpec,
@@ -149,23 +204,33 @@ def import_records(
     dry_run: bool = False,
     check_keys: bool = False,
 ) -> ImportSummary:
-    """The engine behind :func:`import_file`, for any source of records."""
+    """The engine behind :func:`import_file`, for any source of records (in-process)."""
+    reader_errors = errors  # the reader appends to the list it was given
+    own: list[RowError] = []
+    batches = parse_batches(spec, label, records, ctx=ctx, reader_errors=reader_errors, check_keys=check_keys)
+    summary = write_batches(session, spec, label, batches, errors=own, dry_run=dry_run)
+    errors.extend(own)
+    return summary
+
+
+def write_batches(
+    session: Session, spec: EntitySpec, label: str, batches: Iterable[ParsedBatch], *,
+    errors: list[RowError], dry_run: bool = False, on_bytes: Callable[[int], None] | None = None,
+) -> ImportSummary:  # fmt: skip
+    """Stage two: keys repeated in the file, references, and the upsert — in the
+    caller's transaction, and only while no problem at all has been found."""
     summary = ImportSummary(spec.name, label, dry_run=dry_run)
     tracker = bulk.KeyTracker(session)
     refs = _RefCache(session)
     ref_fields = [fd for fd in spec.fields if fd.ref is not None]
     parents: list[tuple[int, str, str]] = []  # (line, key, parent key)
     try:
-        for batch in _batches(records, BATCH_SIZE):
-            parsed: list[tuple[int, dict[str, Any]]] = []
-            for record in batch:
-                summary.rows += 1
-                if record.values is None:
-                    continue
-                if check_keys:
-                    errors.extend(check_columns(spec, label, list(record.values), line=record.line, header=False))
-                values, _ok = _parse(spec, record, ctx, label, errors)
-                parsed.append((record.line, values))
+        for batch in batches:
+            summary.rows += batch.rows
+            errors.extend(batch.errors)
+            if on_bytes is not None and batch.bytes_read:
+                on_bytes(batch.bytes_read)
+            parsed = batch.parsed
             keyed = [(_key(spec, v), ln) for ln, v in parsed if all(v.get(c) is not None for c in spec.key)]
             for key, line, first in tracker.add(keyed):
                 shown = key.replace(_KEY_SEP, ", ")
@@ -178,10 +243,10 @@ def import_records(
                 col = spec.self_ref.column
                 parents += [(ln, str(v[spec.key[0]]), v[col]) for ln, v in parsed if v.get(col) and v.get(spec.key[0])]
             if not errors and not dry_run:
-                rows = [_stored(spec, v) for _ln, v in parsed]
                 inserted, updated = bulk.upsert(
-                    session, spec.table, rows, conflict=spec.conflict, immutable=spec.immutable
-                )
+                    session, spec.table, [v for _ln, v in parsed], columns=_stored_columns(spec),
+                    conflict=spec.conflict, immutable=spec.immutable,
+                )  # fmt: skip
                 summary.inserted += inserted
                 summary.updated += updated
         if spec.self_ref is not None:
@@ -210,18 +275,6 @@ def _resolve(
         else:
             errors.append(RowError(label, line, fd.column, _("no {noun} with {key} {value!r}; import it first").format(
                 noun=_(fd.ref.noun), key=fd.ref.key, value=k)))  # fmt: skip
-
-
-def _stored(spec: EntitySpec, values: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for fd in spec.fields:
-        if fd.ref is not None:
-            row[fd.attr] = values.get(fd.attr)
-        else:
-            row[fd.attr] = values[fd.column]
-    if spec.custom_fields:
-        row["custom_fields"] = values["custom_fields"]
-    return row
 
 
 def _link_parents(session: Session, spec: EntitySpec, parents: list[tuple[int, str, str]], tracker: bulk.KeyTracker,
@@ -272,9 +325,18 @@ def import_file(
             errors.extend(check_columns(spec, label, columns))
         if errors:
             raise ImportRejected(sorted(errors), rows_read=0)
-    summary = import_records(
-        session, spec, label, records, ctx=ctx, errors=errors, dry_run=dry_run, check_keys=file_format == "jsonl"
-    )
+    check_keys = file_format == "jsonl"
+    if path.stat().st_size >= PARALLEL_FROM_BYTES and parallel.available():
+        # A large file: parse in a second process while this one writes (2 cores → ~2×).
+        records.close()  # type: ignore[attr-defined]
+        batches = parallel.parse_in_worker(
+            spec.name, path, fmt=file_format, encoding=encoding, ctx=ctx, check_keys=check_keys
+        )
+        summary = write_batches(session, spec, label, batches, errors=errors, dry_run=dry_run, on_bytes=on_bytes)
+    else:
+        summary = import_records(
+            session, spec, label, records, ctx=ctx, errors=errors, dry_run=dry_run, check_keys=check_keys
+        )
     if errors:
         raise ImportRejected(sorted(errors, key=lambda e: (e.path, e.line)), rows_read=summary.rows)
     return summary
