@@ -351,3 +351,13 @@ def test_large_files_are_parsed_in_a_second_process_with_the_same_outcome(
     summary = load(sqlite_url, "usage-events", good)
     assert summary.inserted == 5000
     assert summary.rows == 5000
+
+
+def test_importing_subscriptions_refreshes_the_account_summaries(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", url)
+    assert run_cli(capsys, "import", "all", str(DATA)).code == 0
+    accounts = frame(url, "accounts").set_index("external_id")
+    assert accounts.loc["ACC-1", "status"] == "active"
+    assert accounts.loc["ACC-1", "mrr"] == 1_176_000 + 20_000
+    assert accounts.loc["ACC-2", "status"] == "churned"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from rich.console import Console
 
@@ -31,6 +32,11 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"KIZUNA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(problems) from None
+
+
+def today(settings: Settings) -> date:
+    """Today in the configured time zone: the ``as_of`` of commands run now."""
+    return datetime.now(settings.zone).date()
 
 
 def open_store(settings: Settings):  # type: ignore[no-untyped-def]

@@ -8,10 +8,11 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from kizuna.cli.context import console, err_console, load_settings, open_store
+from kizuna.cli.context import console, err_console, load_settings, open_store, today
 from kizuna.db import session_scope
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
+from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.imports import ENTITIES, ImportSummary, ParseContext, import_file
 
 _PROGRESS_FROM_BYTES = 1 << 20
@@ -68,6 +69,8 @@ def import_entity(
                 summaries.append(import_file(session, name, file, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run))
         if dry_run:
             session.rollback()
+        else:
+            refresh_account_summaries(session, today(settings))
     _report(summaries, dry_run)
 
 

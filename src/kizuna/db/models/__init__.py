@@ -2,6 +2,7 @@
 
 from kizuna.db.models.accounts import Account, Contact
 from kizuna.db.models.activities import Activity
+from kizuna.db.models.auth import ApiKey, WebSession
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
 from kizuna.db.models.surveys import SurveyResponse
@@ -12,6 +13,7 @@ from kizuna.db.models.users import User
 __all__ = [
     "Account",
     "Activity",
+    "ApiKey",
     "Contact",
     "OnboardingMilestone",
     "Product",
@@ -23,4 +25,5 @@ __all__ = [
     "UsageDaily",
     "UsageEvent",
     "User",
+    "WebSession",
 ]

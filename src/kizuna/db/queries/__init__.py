@@ -1,0 +1,1 @@
+"""Read and write queries the services call (the services never import SQLAlchemy)."""
