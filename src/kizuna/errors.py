@@ -43,6 +43,18 @@ class Conflict(KizunaError):
     code = "conflict"
 
 
+class NotAuthenticated(KizunaError):
+    """No valid sign-in session or API key."""
+
+    code = "not_authenticated"
+
+
+class PermissionDenied(KizunaError):
+    """Signed in, but the role or key scope does not allow this."""
+
+    code = "permission_denied"
+
+
 class ConfigurationError(KizunaError):
     """A setting or configuration file is wrong."""
 

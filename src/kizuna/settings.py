@@ -50,6 +50,19 @@ class Settings(BaseSettings):
         ),
     )
 
+    host: str = Field(default="127.0.0.1", description="Address `kizuna serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `kizuna serve` listens on.")
+    session_days: int = Field(
+        default=14, ge=1, le=365, description="How long a web sign-in lasts without signing in again."
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description=(
+            "Mark cookies Secure. Default: when the request came over HTTPS (behind a TLS proxy, "
+            "run uvicorn with --proxy-headers)."
+        ),
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

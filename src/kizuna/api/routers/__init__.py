@@ -1,0 +1,1 @@
+"""One router per feature, each the JSON twin of the web pages of that feature."""

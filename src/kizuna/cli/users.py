@@ -1,0 +1,116 @@
+"""``kizuna users`` and ``kizuna apikey``: who may sign in, and keys for the API."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+import typer
+from rich.table import Table
+
+from kizuna.cli.context import console, load_settings, open_store
+from kizuna.db import session_scope
+from kizuna.domain.auth import ApiKeyScope
+from kizuna.domain.enums import UserRole
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+from kizuna.services import auth as auth_service
+
+users = typer.Typer(help="The CS team's users: create them, set passwords, list them.", no_args_is_help=True)
+apikeys = typer.Typer(help="API keys for the REST API (sent as a bearer token).", no_args_is_help=True)
+
+
+def _password(given: str | None, *, prompt: bool) -> str | None:
+    if given is not None:
+        return given
+    from_env = os.environ.get("KIZUNA_PASSWORD")
+    if from_env:
+        return from_env
+    if not prompt:
+        return None
+    first = getpass.getpass(_("Password: "))
+    if first != getpass.getpass(_("Repeat the password: ")):
+        raise InvalidInput(_("the two passwords differ"), field="password")
+    return first
+
+
+@users.command("create")
+def create_user(
+    email: str = typer.Option(..., "--email", help="Sign-in email address."),
+    role: UserRole = typer.Option(UserRole.CSM, "--role", help="admin, lead, csm or viewer."),
+    name: str = typer.Option("", "--name", help="Display name (default: the email)."),
+    password: str | None = typer.Option(None, "--password", help="Password (else KIZUNA_PASSWORD, else asked)."),
+    locale: str | None = typer.Option(None, "--locale", help="ja or en."),
+) -> None:
+    """Create a user. The first one should be an admin: `kizuna users create --email you@example.com --role admin`."""
+    engine = open_store(load_settings())
+    secret = _password(password, prompt=True)
+    with session_scope(engine) as session:
+        user = auth_service.create_user(session, email=email, name=name, role=role, password=secret, locale=locale)
+        console.print(_("Created {role} {email}.").format(role=user.role.value, email=user.email))
+
+
+@users.command("set-password")
+def set_password(
+    email: str = typer.Option(..., "--email"),
+    password: str | None = typer.Option(None, "--password", help="Password (else KIZUNA_PASSWORD, else asked)."),
+) -> None:
+    """Set (or reset) a user's password."""
+    engine = open_store(load_settings())
+    secret = _password(password, prompt=True)
+    assert secret is not None
+    with session_scope(engine) as session:
+        user = auth_service.get_user_by_email(session, email)
+        auth_service.set_password(session, user, secret)
+    console.print(_("Password set for {email}.").format(email=email))
+
+
+@users.command("list")
+def list_users() -> None:
+    """List the users and their roles."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        table = Table()
+        for heading in (_("email"), _("name"), _("role"), _("language"), _("can sign in")):
+            table.add_column(heading)
+        for u in auth_service.list_users(session):
+            table.add_row(u.email, u.name, u.role.value, u.locale or "-", _("yes") if u.password_hash and u.is_active else _("no"))
+    console.print(table)
+
+
+@apikeys.command("create")
+def create_key(
+    name: str = typer.Option(..., "--name", help="What the key is for, e.g. 'CRM sync'."),
+    scope: ApiKeyScope = typer.Option(ApiKeyScope.READ, "--scope", help="read, write or ingest."),
+) -> None:
+    """Create an API key. It is shown once; Kizuna keeps only its hash."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        key, record = auth_service.create_api_key(session, name=name, scope=scope)
+        key_id = record.id
+    console.print(_("API key {id} ({scope}) created. Store it now; it will not be shown again:").format(id=key_id, scope=scope.value))
+    print(key)
+
+
+@apikeys.command("list")
+def list_keys() -> None:
+    """List API keys (never the keys themselves)."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        table = Table()
+        for heading in ("id", _("name"), _("scope"), _("prefix"), _("last used"), _("revoked")):
+            table.add_column(heading)
+        for k in auth_service.list_api_keys(session):
+            table.add_row(str(k.id), k.name, k.scope.value, f"kz_{k.prefix}_…",
+                          k.last_used_at.isoformat() if k.last_used_at else "-",
+                          k.revoked_at.isoformat() if k.revoked_at else "-")  # fmt: skip
+    console.print(table)
+
+
+@apikeys.command("revoke")
+def revoke_key(key_id: int = typer.Argument(..., help="The key's id (see `kizuna apikey list`).")) -> None:
+    """Revoke an API key: it stops working at once."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        auth_service.revoke_api_key(session, key_id)
+    console.print(_("API key {id} revoked.").format(id=key_id))

@@ -1,0 +1,1 @@
+"""Request plumbing shared by the JSON API and the web pages."""

@@ -1,0 +1,83 @@
+"""The language of a request, and numbers, money and dates formatted for it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent
+from fastapi import Request
+
+from kizuna.domain.money import CURRENCY_EXPONENTS
+from kizuna.i18n import SUPPORTED_LANGUAGES, normalize_language
+
+LANG_COOKIE = "kizuna_lang"
+DEFAULT_WEB_LANGUAGE = "ja"
+_BABEL_LOCALE = {"ja": "ja_JP", "en": "en_US"}
+
+
+def negotiate_language(request: Request, user_locale: str | None = None) -> str:
+    """The user's own setting, else the switcher's cookie, else Accept-Language, else Japanese."""
+    for candidate in (user_locale, request.cookies.get(LANG_COOKIE)):
+        code = normalize_language(candidate)
+        if code:
+            return code
+    header = request.headers.get("accept-language", "")
+    weighted: list[tuple[float, str]] = []
+    for part in header.split(","):
+        pieces = part.strip().split(";q=")
+        try:
+            q = float(pieces[1]) if len(pieces) > 1 else 1.0
+        except ValueError:
+            q = 0.0
+        code = normalize_language(pieces[0])
+        if code:
+            weighted.append((q, code))
+    if weighted:
+        return max(weighted, key=lambda w: w[0])[1]
+    return DEFAULT_WEB_LANGUAGE
+
+
+class Formatter:
+    """Locale-aware formatting for templates and exports of one request."""
+
+    def __init__(self, language: str, zone: ZoneInfo) -> None:
+        self.language = language if language in SUPPORTED_LANGUAGES else DEFAULT_WEB_LANGUAGE
+        self.locale = _BABEL_LOCALE[self.language]
+        self.zone = zone
+
+    def money(self, minor: int | None, currency: str | None) -> str:
+        if minor is None or currency is None:
+            return "—"
+        amount = Decimal(minor).scaleb(-CURRENCY_EXPONENTS.get(currency, 0))
+        text = format_currency(amount, currency, locale=self.locale)
+        # CLDR's ja_JP yen sign is the full-width ￥; Japanese business documents and
+        # Kizuna's own examples use the half-width ¥.
+        return text.replace("￥", "¥")
+
+    def number(self, value: float | int | None, digits: int = 0) -> str:
+        if value is None:
+            return "—"
+        fmt = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(value, format=fmt, locale=self.locale)
+
+    def percent(self, value: float | None, digits: int = 1) -> str:
+        if value is None:
+            return "—"
+        return format_percent(value, format="#,##0." + "0" * digits + "%", locale=self.locale)
+
+    def date(self, value: date | datetime | None, style: str = "medium") -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, datetime):
+            value = value.astimezone(self.zone).date()
+        if self.language == "ja" and style in ("long", "full"):
+            return f"{value.year}年{value.month}月{value.day}日"
+        return format_date(value, format=style, locale=self.locale)
+
+    def datetime(self, value: datetime | None, style: str = "medium") -> str:
+        if value is None:
+            return "—"
+        return format_datetime(value.astimezone(self.zone), format=style, tzinfo=self.zone, locale=self.locale)

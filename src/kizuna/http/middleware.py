@@ -1,0 +1,38 @@
+"""Per-request set-up: who is calling, in which language, and security headers."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kizuna.http.auth import resolve_principal
+from kizuna.http.i18n import negotiate_language
+from kizuna.http.state import app_state
+from kizuna.i18n import _current
+
+_STATIC = ("/static/",)
+
+
+class RequestContext(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path.startswith(_STATIC):
+            return await call_next(request)
+        state = app_state(request)
+        principal = await run_in_threadpool(resolve_principal, request, state)
+        user_locale = principal.user.locale if principal is not None and principal.user is not None else None
+        token = _current.set(negotiate_language(request, user_locale))
+        try:
+            response = await call_next(request)
+        finally:
+            _current.reset(token)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+            )
+        return response

@@ -1,0 +1,31 @@
+"""What a running app holds: settings, the store's engine, the templates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from kizuna.db import Session, session_scope
+from kizuna.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Any  # sqlalchemy Engine; typed loosely so http needs no SQLAlchemy import
+    templates: Any = None
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction for one request: commit if the handler succeeds."""
+        with session_scope(self.engine) as session:
+            yield session
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.kizuna
+    return state

@@ -1,0 +1,55 @@
+"""The composition root: ``create_app(settings)`` builds the web app and its API.
+
+Run it with ``kizuna serve`` (or ``uvicorn --factory kizuna.main:app_from_environment``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from kizuna import __version__
+from kizuna.api import routers as api_routers
+from kizuna.db import ensure_schema, make_engine
+from kizuna.http import errors
+from kizuna.http.middleware import RequestContext
+from kizuna.http.state import AppState
+from kizuna.http.templating import make_environment
+from kizuna.settings import Settings
+from kizuna.web import routes as web_routes
+
+WEB = Path(__file__).parent / "web"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    app = FastAPI(
+        title="Kizuna",
+        version=__version__,
+        description=(
+            "The Kizuna REST API: accounts, contacts, products, subscriptions, tickets, survey responses "
+            "and activities. Authenticate with an API key as a bearer token (`kizuna apikey create`). "
+            'Every error has the shape `{"errors": [{"code", "message", "field"}]}`.'
+        ),
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"))
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    errors.install(app)
+    app.add_middleware(RequestContext)
+    for router in api_routers():
+        app.include_router(router)
+    for router in web_routes():
+        app.include_router(router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from ``KIZUNA_*``."""
+    return create_app(Settings())

@@ -1,0 +1,170 @@
+"""Signing in: users and passwords (argon2), web sessions, API keys.
+
+Secrets never touch the database in clear: passwords are argon2 hashes; session
+tokens and API keys are random and stored as SHA-256 digests (they are long random
+strings, so a fast hash is the right tool there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from kizuna.db import Session
+from kizuna.db.models import ApiKey, User, WebSession
+from kizuna.db.queries import auth as q
+from kizuna.domain.auth import ApiKeyScope
+from kizuna.domain.enums import UserRole
+from kizuna.errors import Conflict, InvalidInput, NotFound
+from kizuna.i18n import _
+
+_hasher = PasswordHasher()
+#: Verified against when the email is unknown, so both paths cost the same.
+_DUMMY_HASH = _hasher.hash("kizuna-no-such-user")
+MIN_PASSWORD_LENGTH = 10
+API_KEY_PREFIX = "kz_"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            _("the password must be at least {n} characters").format(n=MIN_PASSWORD_LENGTH), field="password"
+        )
+
+
+def create_user(
+    session: Session, *, email: str, name: str, role: UserRole, password: str | None = None, locale: str | None = None
+) -> User:
+    """Add a CS team member. Raises :class:`Conflict` if the email is taken."""
+    from kizuna.services.imports.fields import FieldError
+    from kizuna.services.imports.fields import email as parse_email
+
+    try:
+        address = parse_email(email)
+    except FieldError as exc:
+        raise InvalidInput(str(exc), field="email") from None
+    if q.user_by_email(session, address) is not None:
+        raise Conflict(_("a user with email {email} already exists").format(email=address), field="email")
+    user = User(email=address, name=name.strip() or address, role=role, locale=locale, is_active=True)
+    if password is not None:
+        check_password_strength(password)
+        user.password_hash = _hasher.hash(password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    check_password_strength(password)
+    user.password_hash = _hasher.hash(password)
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same cost either way)."""
+    user = q.user_by_email(session, email)
+    stored = user.password_hash if user is not None and user.is_active and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if user is None or stored is _DUMMY_HASH:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = datetime.now(UTC)
+    return user
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    csrf_token: str
+
+
+def start_session(session: Session, user: User, *, days: int, now: datetime | None = None) -> tuple[str, str]:
+    """Open a web session; return ``(cookie token, CSRF token)``."""
+    now = now or datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(WebSession(token_hash=_digest(token), user_id=user.id, csrf_token=csrf, created_at=now,
+                           expires_at=now + timedelta(days=days)))  # fmt: skip
+    q.delete_expired_sessions(session, now)
+    return token, csrf
+
+
+def resolve_session(session: Session, token: str, *, now: datetime | None = None) -> SignedIn | None:
+    found = q.web_session_by_hash(session, _digest(token), now or datetime.now(UTC))
+    if found is None:
+        return None
+    web_session, user = found
+    return SignedIn(user, web_session.csrf_token)
+
+
+def end_session(session: Session, token: str) -> None:
+    q.delete_web_session(session, _digest(token))
+
+
+def create_api_key(session: Session, *, name: str, scope: ApiKeyScope, created_by: User | None = None) -> tuple[str, ApiKey]:
+    """Make an API key; return ``(the key, shown once, never stored; its record)``."""
+    if not name.strip():
+        raise InvalidInput(_("an API key needs a name"), field="name")
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    record = ApiKey(name=name.strip(), prefix=prefix, key_hash=_digest(key), scope=scope,
+                    created_by_id=created_by.id if created_by else None)  # fmt: skip
+    session.add(record)
+    session.flush()
+    return key, record
+
+
+def resolve_api_key(session: Session, key: str) -> ApiKey | None:
+    if not key.startswith(API_KEY_PREFIX):
+        return None
+    record = q.api_key_by_hash(session, _digest(key))
+    if record is not None:
+        record.last_used_at = datetime.now(UTC)
+    return record
+
+
+def revoke_api_key(session: Session, key_id: int) -> ApiKey:
+    record = session.get(ApiKey, key_id)
+    if record is None:
+        raise NotFound(_("no API key with id {id}").format(id=key_id), code="api_key_not_found")
+    if record.revoked_at is None:
+        record.revoked_at = datetime.now(UTC)
+    return record
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    return q.list_api_keys(session)
+
+
+def list_users(session: Session) -> list[User]:
+    return q.list_users(session)
+
+
+def count_users(session: Session) -> int:
+    return q.count_users(session)
+
+
+def get_user_by_email(session: Session, email: str) -> User:
+    user = q.user_by_email(session, email)
+    if user is None:
+        raise NotFound(_("no user with email {email}").format(email=email), code="user_not_found", field="email")
+    return user
+
+
+def set_language(session: Session, user_id: int, language: str) -> None:
+    """Remember a user's language (ja or en) for every device they sign in from."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.locale = language

@@ -1,0 +1,1 @@
+"""One module per feature, each calling the same services as its JSON twin in ``kizuna.api``."""
