@@ -42,7 +42,7 @@ bench: install postgres-binaries
 
 # Re-extract messages and merge them into the Japanese catalogue (lists untranslated ones).
 i18n: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output --omit-header -o src/kizuna/locale/kizuna.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output --omit-header -o src/kizuna/locale/kizuna.pot src/kizuna
 	$(BIN)/python scripts/i18n_ja.py
 
 # Regenerate the generated parts of docs/ (the import reference).

@@ -22,7 +22,7 @@ def main(path: str) -> None:
             message.string = table[key]
             message.flags.discard("fuzzy")
     with PO.open("wb") as fh:
-        write_po(fh, catalog, width=100, sort_output=True, no_location=True, ignore_obsolete=True)
+        write_po(fh, catalog, width=100, sort_output=True, no_location=True, ignore_obsolete=False)
 
 
 if __name__ == "__main__":

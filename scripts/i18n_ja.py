@@ -26,11 +26,14 @@ def main() -> int:
             catalog = read_po(fh, locale="ja")
     else:
         catalog = Catalog(locale="ja", project="kizuna")
+    if len(template) == 0:
+        print("the template holds no messages: was extraction run from src/kizuna?", file=sys.stderr)
+        return 2
     catalog.update(template, no_fuzzy_matching=True)
     missing = [m.id for m in catalog if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
     PO.parent.mkdir(parents=True, exist_ok=True)
     with PO.open("wb") as fh:
-        write_po(fh, catalog, width=100, omit_header=False, sort_output=True, no_location=True, ignore_obsolete=True)
+        write_po(fh, catalog, width=100, omit_header=False, sort_output=True, no_location=True, ignore_obsolete=False)
     for msgid in missing:
         print(f"untranslated: {msgid!r}", file=sys.stderr)
     return 1 if missing else 0

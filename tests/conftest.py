@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from kizuna.db import ensure_schema, make_engine
+from kizuna.main import create_app
+from kizuna.settings import Settings
 from kizuna.i18n import set_language
 from tests.pgserver import PostgresServer, PostgresUnavailable
 
@@ -79,3 +84,68 @@ def sqlite_url(tmp_path: Path) -> str:
     ensure_schema(engine)
     engine.dispose()
     return url
+
+
+# --- the web app -------------------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def app_settings(store_url: str) -> Settings:
+    return Settings(database_url=store_url)
+
+
+@pytest.fixture
+def app(app_settings: Settings) -> FastAPI:
+    return create_app(app_settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    # English unless a test asks otherwise (pages default to Japanese without Accept-Language).
+    with TestClient(app, base_url="http://testserver", headers={"Accept-Language": "en"}) as c:
+        yield c
+
+
+def make_user(app: FastAPI, email: str, role: str = "csm", *, name: str | None = None, locale: str | None = None) -> int:
+    from kizuna.domain.enums import UserRole
+    from kizuna.services import auth
+
+    with app.state.kizuna.unit_of_work() as session:
+        user = auth.create_user(session, email=email, name=name or email.split("@")[0], role=UserRole(role),
+                                password=PASSWORD, locale=locale)  # fmt: skip
+        return user.id
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Sign in through the real form; return the page's CSRF token."""
+    response = client.post("/login", data={"email": email, "password": password, "next": "/"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    page = client.get("/")
+    match = re.search(r'data-csrf="([^"]+)"', page.text)
+    assert match, "signed-in pages carry a CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def csm(app: FastAPI, client: TestClient) -> str:
+    """A signed-in CSM; returns the CSRF token."""
+    make_user(app, "csm@kizuna.example", "csm", name="佐藤 健")
+    return sign_in(client, "csm@kizuna.example")
+
+
+def make_api_key(app: FastAPI, scope: str = "write") -> str:
+    from kizuna.domain.auth import ApiKeyScope
+    from kizuna.services import auth
+
+    with app.state.kizuna.unit_of_work() as session:
+        key, _record = auth.create_api_key(session, name=f"test {scope}", scope=ApiKeyScope(scope))
+    return key
+
+
+@pytest.fixture
+def api(app: FastAPI, client: TestClient) -> TestClient:
+    """The test client with a write-scoped API key as its bearer token."""
+    client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
+    return client

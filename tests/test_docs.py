@@ -27,8 +27,10 @@ def test_generated_doc_sections_are_current() -> None:
 def test_every_message_in_the_code_has_a_japanese_translation() -> None:
     keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
     ids = set()
+    method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
+    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(ROOT / "src" / "kizuna"), method_map=[("**.py", "python")], keywords=keywords
+        str(ROOT / "src" / "kizuna"), method_map=method_map, options_map=options, keywords=keywords
     ):
         ids.add(message[0] if isinstance(message, tuple) else message)
     po = (ROOT / "src/kizuna/locale/ja/LC_MESSAGES/kizuna.po").read_bytes()

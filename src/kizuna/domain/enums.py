@@ -99,3 +99,26 @@ class GoalStatus(StrEnum):
 
 #: Score ranges of each survey kind, inclusive.
 SURVEY_SCALES: dict[SurveyKind, tuple[int, int]] = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
+
+
+def _labels() -> dict[str, str]:
+    """English labels of enum values shown to users (translated at display time)."""
+    from kizuna.i18n import N_
+
+    return {
+        "admin": N_("admin"), "lead": N_("lead"), "csm": N_("CSM"), "viewer": N_("viewer"),
+        "prospect": N_("prospect"), "trial": N_("trial"), "active": N_("active"), "churned": N_("churned"),
+        "canceled": N_("canceled"), "expired": N_("expired"),
+        "meeting": N_("meeting"), "call": N_("call"), "email": N_("email"), "note": N_("note"),
+        "open": N_("open"), "pending": N_("pending"), "solved": N_("solved"), "closed": N_("closed"),
+        "low": N_("low"), "normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent"),
+        "chat": N_("chat"), "phone": N_("phone"), "web": N_("web"),
+        "nps": N_("NPS"), "csat": N_("CSAT"), "plan": N_("plan"), "addon": N_("add-on"),
+        "month": N_("monthly"), "year": N_("yearly"), "done": N_("done"),
+        "not_started": N_("not started"), "on_track": N_("on track"), "at_risk": N_("at risk"),
+        "achieved": N_("achieved"), "missed": N_("missed"),
+    }  # fmt: skip
+
+
+#: value → English label, for display; pass through ``gettext`` when showing.
+LABELS: dict[str, str] = _labels()

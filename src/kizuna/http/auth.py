@@ -78,6 +78,7 @@ def current_principal(request: Request, state: Annotated[AppState, Depends(app_s
     principal = resolve_principal(request, state)
     if principal is None:
         raise NotAuthenticated(_("sign in, or send an API key as a bearer token"))
+    principal.require(Permission.READ)
     return principal
 
 

@@ -19,7 +19,8 @@ _BABEL_LOCALE = {"ja": "ja_JP", "en": "en_US"}
 
 
 def negotiate_language(request: Request, user_locale: str | None = None) -> str:
-    """The user's own setting, else the switcher's cookie, else Accept-Language, else Japanese."""
+    """The user's own setting, else the switcher's cookie, else Accept-Language, else
+    Japanese for pages and English for the JSON API (whose callers are programs)."""
     for candidate in (user_locale, request.cookies.get(LANG_COOKIE)):
         code = normalize_language(candidate)
         if code:
@@ -37,7 +38,7 @@ def negotiate_language(request: Request, user_locale: str | None = None) -> str:
             weighted.append((q, code))
     if weighted:
         return max(weighted, key=lambda w: w[0])[1]
-    return DEFAULT_WEB_LANGUAGE
+    return "en" if request.url.path.startswith(("/api/", "/v1/")) else DEFAULT_WEB_LANGUAGE
 
 
 class Formatter:

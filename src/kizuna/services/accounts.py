@@ -3,12 +3,107 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from kizuna.db import Session
+from kizuna.db.queries import accounts as accounts_q
 from kizuna.db.queries import subscriptions as q
 from kizuna.domain.subscriptions import AccountStatus, summarize
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+
+T = TypeVar("T")
+
+#: How the accounts list can be sorted (``-`` first: descending).
+ACCOUNT_SORTS = ("name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest")
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True)
+class AccountQuery:
+    """What the accounts list asks for; every field optional."""
+
+    search: str | None = None
+    owner_id: int | None = None
+    unowned: bool = False
+    plan_id: int | None = None
+    status: AccountStatus | None = None
+    renewal_within_days: int | None = None
+    sort: str = "-mrr"
+    page: int = 1
+    per_page: int = 50
+
+    def __post_init__(self) -> None:
+        if self.sort not in ACCOUNT_SORTS:
+            raise InvalidInput(
+                _("unknown sort {sort!r}; one of: {sorts}").format(sort=self.sort, sorts=", ".join(ACCOUNT_SORTS)),
+                field="sort",
+            )
+        if self.page < 1:
+            raise InvalidInput(_("page must be 1 or more"), field="page")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise InvalidInput(_("per_page must be from 1 to {n}").format(n=MAX_PER_PAGE), field="per_page")
+        if self.renewal_within_days is not None and not 0 <= self.renewal_within_days <= 3660:
+            raise InvalidInput(_("renewal_within_days must be from 0 to 3660"), field="renewal_within_days")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    external_id: str
+    name: str
+    domain: str | None
+    industry: str | None
+    employee_count: int | None
+    status: AccountStatus
+    mrr: int
+    currency: str | None
+    renewal_on: date | None
+    customer_since: date | None
+    churned_on: date | None
+    owner_id: int | None
+    owner_name: str | None
+    plan_id: int | None
+    plan_name: str | None
+
+
+@dataclass(frozen=True)
+class AccountFilters:
+    """The choices the list's filters offer."""
+
+    owners: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    statuses: tuple[str, ...] = tuple(s.value for s in AccountStatus)
+
+
+def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page[AccountRow]:
+    """One page of the accounts list (search by name, domain or external id)."""
+    total, rows = accounts_q.list_accounts(
+        session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
+        plan_id=query.plan_id, status=query.status.value if query.status else None,
+        renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort,
+        offset=(query.page - 1) * query.per_page, limit=query.per_page,
+    )  # fmt: skip
+    return Page([AccountRow(**r) for r in rows], total, query.page, query.per_page)
+
+
+def account_filters(session: Session) -> AccountFilters:
+    return AccountFilters(owners=accounts_q.owners(session), plans=accounts_q.plans(session))
+
 
 _BATCH = 5000
 
@@ -38,4 +133,12 @@ def refresh_account_summaries(session: Session, as_of: date, *, only: Sequence[i
     return count + len(rows)
 
 
-__all__ = ["AccountStatus", "refresh_account_summaries"]
+__all__ = [
+    "AccountQuery",
+    "AccountRow",
+    "AccountStatus",
+    "Page",
+    "account_filters",
+    "list_accounts",
+    "refresh_account_summaries",
+]

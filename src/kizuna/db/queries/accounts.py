@@ -1,0 +1,94 @@
+"""The accounts list: search, filters, sorting, pages — on indexed summary columns."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from kizuna.db.models import Account, Product, User
+
+SORTS: dict[str, tuple[Any, ...]] = {
+    "name": (Account.name.asc(), Account.id.asc()),
+    "-name": (Account.name.desc(), Account.id.desc()),
+    "mrr": (Account.mrr.asc(), Account.id.asc()),
+    "-mrr": (Account.mrr.desc(), Account.id.desc()),
+    "renewal": (Account.renewal_on.is_(None), Account.renewal_on.asc(), Account.id.asc()),
+    "-renewal": (Account.renewal_on.is_(None), Account.renewal_on.desc(), Account.id.desc()),
+    "-churned": (Account.churned_on.is_(None), Account.churned_on.desc(), Account.id.desc()),
+    "newest": (Account.customer_since.is_(None), Account.customer_since.desc(), Account.id.desc()),
+}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_accounts(
+    session: Session,
+    *,
+    search: str | None,
+    owner_id: int | None,
+    unowned: bool,
+    plan_id: int | None,
+    status: str | None,
+    renewal_within_days: int | None,
+    as_of: date,
+    sort: str,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total matching, the page's rows)``."""
+    conditions = []
+    if search:
+        pattern = f"%{_escape_like(search.strip().lower())}%"
+        conditions.append(or_(func.lower(Account.name).like(pattern, escape="\\"),
+                              Account.domain.like(pattern, escape="\\"),
+                              Account.external_id == search.strip()))  # fmt: skip
+    if owner_id is not None:
+        conditions.append(Account.owner_id == owner_id)
+    if unowned:
+        conditions.append(Account.owner_id.is_(None))
+    if plan_id is not None:
+        conditions.append(Account.plan_id == plan_id)
+    if status:
+        conditions.append(Account.status == status)
+    if renewal_within_days is not None:
+        conditions.append(Account.renewal_on.between(as_of, as_of + timedelta(days=renewal_within_days)))
+    total = int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
+    page_ids = select(Account.id).where(*conditions).order_by(*SORTS[sort]).offset(offset).limit(limit).subquery()
+    rows = session.execute(
+        select(
+            Account.id, Account.external_id, Account.name, Account.domain, Account.industry, Account.employee_count,
+            Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.customer_since,
+            Account.churned_on, Account.owner_id, User.name.label("owner_name"), Account.plan_id,
+            Product.name.label("plan_name"),
+        )
+        .join(page_ids, page_ids.c.id == Account.id)
+        .outerjoin(User, User.id == Account.owner_id)
+        .outerjoin(Product, Product.id == Account.plan_id)
+        .order_by(*SORTS[sort])
+    ).mappings()  # fmt: skip
+    return total, [dict(r) for r in rows]
+
+
+def owners(session: Session) -> list[dict[str, Any]]:
+    """Users who own at least one account (the owner filter's choices)."""
+    rows = session.execute(
+        select(User.id, User.name, func.count(Account.id).label("accounts"))
+        .join(Account, Account.owner_id == User.id)
+        .group_by(User.id, User.name)
+        .order_by(User.name)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def plans(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Product.id, Product.name, Product.code)
+        .where(Product.kind == "plan")
+        .order_by(Product.rank, Product.name)
+    ).mappings()
+    return [dict(r) for r in rows]
