@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 
-.PHONY: demo test install lint unit postgres-binaries bench i18n docs clean
+.PHONY: demo test install lint unit postgres-binaries chromium bench i18n docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ postgres-binaries:
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends postgresql; \
 	fi
 
+# Debian's Chromium (and Japanese fonts) for the browser tests, when missing.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; else \
+	  echo "Installing Chromium from Debian's packages"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; \
+	fi
+
 demo: install
 	$(BIN)/kizuna demo --reset $(DEMO_ARGS)
 
@@ -32,7 +39,7 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-unit: install postgres-binaries
+unit: install postgres-binaries chromium
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 test: lint unit

@@ -12,7 +12,7 @@ import sys
 
 from benchmarks.common import save
 
-BENCHMARKS = ["imports", "demo"]
+BENCHMARKS = ["imports", "demo", "web"]
 
 
 def main() -> None:

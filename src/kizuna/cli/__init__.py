@@ -15,6 +15,7 @@ from kizuna.cli import db as db_commands
 from kizuna.cli import demo as demo_commands
 from kizuna.cli import exports as export_commands
 from kizuna.cli import imports as import_commands
+from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import serve as serve_commands
 from kizuna.cli import users as user_commands
 from kizuna.cli.context import console, err_console, state
@@ -47,6 +48,7 @@ app.add_typer(db_commands.app, name="db")
 app.command("import")(import_commands.import_entity)
 app.command("export")(export_commands.export_all)
 app.command("serve")(serve_commands.serve)
+app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(user_commands.users, name="users")
 app.add_typer(user_commands.apikeys, name="apikey")
 if hasattr(demo_commands, "demo"):  # TEMP until the demo command lands

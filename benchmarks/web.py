@@ -1,0 +1,149 @@
+"""Web latency benchmark: the accounts list and the account 360 page under load.
+
+Builds (or reuses) a demo company of N accounts, starts ``kizuna serve`` on loopback,
+signs in, and sends requests from C concurrent clients: the first page of the
+accounts list, a filtered and sorted page, a deep page, a search, and 360 pages of
+random accounts. Reports p50/p95/p99 per kind. Baseline in the same run: a static
+file from the same server (the HTTP floor), so each figure is also a ratio.
+Target (issue 3): p95 < 150 ms for each kind at 100,000 accounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from benchmarks.common import run_measured
+
+PASSWORD = "benchmark-password-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _kizuna(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kizuna", *args]
+
+
+def build(db: Path, accounts: int, months: int) -> float:
+    env = {"KIZUNA_DATABASE_URL": f"sqlite:///{db}"}
+    m = run_measured(
+        _kizuna("demo", "--accounts", str(accounts), "--months", str(months), "--no-serve", "--reset"), env
+    )
+    run_measured(
+        _kizuna("users", "create", "--email", "bench@kizuna.example", "--role", "admin", "--password", PASSWORD), env
+    )
+    return m.seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks web")
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--requests", type=int, default=200, help="requests per kind")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--db", type=Path, help="reuse this demo database (built if missing)")
+    args = parser.parse_args(argv)
+
+    db = args.db or Path(tempfile.mkdtemp(prefix="kizuna-web-")) / "bench.db"
+    build_seconds = None
+    if not db.exists():
+        build_seconds = build(db, args.accounts, args.months)
+    port = _free_port()
+    env = {**os.environ, "KIZUNA_DATABASE_URL": f"sqlite:///{db}"}
+    server = subprocess.Popen(
+        _kizuna("serve", "--port", str(port)), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/login", timeout=2)
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    out = server.stdout.read().decode() if server.stdout else ""
+                    raise RuntimeError(f"server did not start:\n{out}") from None
+                time.sleep(0.2)
+        login = httpx.post(
+            f"{base}/login", data={"email": "bench@kizuna.example", "password": PASSWORD}, follow_redirects=False
+        )
+        cookies = {"kizuna_session": login.cookies["kizuna_session"]}
+        first = httpx.get(f"{base}/accounts", cookies=cookies, timeout=30)
+        ids = [int(i) for i in re.findall(r'href="/accounts/(\d+)"', first.text)]
+        total_pages = max(1, args.accounts // 50)
+        rng = random.Random(7)
+        all_ids = list(range(1, args.accounts + 1))
+        kinds = {
+            "static (baseline)": lambda: "/static/kizuna.css",
+            "list: first page": lambda: "/accounts",
+            "list: filtered + sorted": lambda: "/accounts?status=active&sort=renewal&renewal=90",
+            "list: deep page": lambda: f"/accounts?page={rng.randrange(total_pages // 2, total_pages)}",
+            "list: search": lambda: f"/accounts?q={rng.choice(['株式会社', 'co.jp', '商事', 'テック'])}",
+            "360 page": lambda: f"/accounts/{rng.choice(all_ids)}",
+        }
+        results: dict[str, dict[str, float]] = {}
+        with httpx.Client(base_url=base, cookies=cookies, timeout=60) as client:
+            for name, make in kinds.items():
+                paths = [make() for _ in range(args.requests)]
+                client.get(paths[0])  # warm
+
+                def timed(path: str) -> float:
+                    start = time.perf_counter()
+                    response = client.get(path)
+                    elapsed = (time.perf_counter() - start) * 1000
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{path}: {response.status_code}")
+                    return elapsed
+
+                with ThreadPoolExecutor(args.clients) as pool:
+                    times = list(pool.map(timed, paths))
+                results[name] = {
+                    "p50_ms": round(statistics.median(times), 1),
+                    "p95_ms": round(percentile(times, 0.95), 1),
+                    "p99_ms": round(percentile(times, 0.99), 1),
+                }
+        floor = results["static (baseline)"]["p50_ms"]
+        for r in results.values():
+            r["p50_vs_static"] = round(r["p50_ms"] / floor, 1) if floor else None
+        return {
+            "accounts": args.accounts,
+            "months": args.months,
+            "clients": args.clients,
+            "requests_per_kind": args.requests,
+            "demo_build_seconds": round(build_seconds, 1) if build_seconds else None,
+            "first_page_ids_seen": len(ids),
+            "latency": results,
+            "target": "p95 < 150 ms for each list and 360 kind",
+            "met": all(r["p95_ms"] < 150 for k, r in results.items() if k != "static (baseline)"),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(main(), indent=2, ensure_ascii=False))
