@@ -19,9 +19,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kizuna.db import ensure_schema, make_engine
+from kizuna.i18n import set_language
 from kizuna.main import create_app
 from kizuna.settings import Settings
-from kizuna.i18n import set_language
 from tests.pgserver import PostgresServer, PostgresUnavailable
 
 _counter = itertools.count()

@@ -7,9 +7,9 @@ Jupyter); it is imported lazily so that ``import kizuna.domain`` stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from kizuna.version import __version__
 
 if TYPE_CHECKING:
     from kizuna.client import Kizuna
@@ -31,5 +31,4 @@ def connect(url: str | None = None) -> Kizuna:
     return _connect(url)
 
 
-def __getattr__(name: str) -> Any:  # pragma: no cover - trivial
-    raise AttributeError(f"module 'kizuna' has no attribute {name!r}")
+__all__ = ["__version__", "connect"]

@@ -10,7 +10,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from kizuna import __version__
 from kizuna.api import routers as api_routers
 from kizuna.db import ensure_schema, make_engine
 from kizuna.http import errors
@@ -18,6 +17,7 @@ from kizuna.http.middleware import RequestContext
 from kizuna.http.state import AppState
 from kizuna.http.templating import make_environment
 from kizuna.settings import Settings
+from kizuna.version import __version__
 from kizuna.web import routes as web_routes
 
 WEB = Path(__file__).parent / "web"

@@ -6,6 +6,26 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from kizuna.api.routers import home
+    from kizuna.api.routers import (
+        accounts,
+        activities,
+        contacts,
+        customer360,
+        home,
+        products,
+        subscriptions,
+        survey_responses,
+        tickets,
+    )
 
-    return [home.router]
+    return [
+        home.router,
+        customer360.router,
+        accounts.router,
+        contacts.router,
+        products.router,
+        subscriptions.router,
+        tickets.router,
+        survey_responses.router,
+        activities.router,
+    ]

@@ -138,7 +138,7 @@ class _Prepared:
         """Driver parameters for ``rows``; ``constants`` (same for every row) are
         converted once."""
         procs = dict(zip(self.columns, self.processors, strict=True))
-        fixed = {c: (v if procs[c] is None else procs[c](v)) for c, v in constants.items()}
+        fixed = {c: (v if (p := procs[c]) is None else p(v)) for c, v in constants.items()}
         varying = [(c, procs[c]) for c in self.columns if c not in fixed]
         if self.positional is not None:
             # one C-level itemgetter per row, then the few columns that need converting
@@ -151,7 +151,7 @@ class _Prepared:
                 got = getter(r)
                 values = list(got) if len(names) > 1 else [got]
                 for i, p in converters:
-                    values[i] = p(values[i])
+                    values[i] = p(values[i])  # type: ignore[misc]
                 for i, v in fixed_slots:
                     values.insert(i, v)
                 out.append(tuple(values))

@@ -54,7 +54,7 @@ def resolve_principal(request: Request, state: AppState) -> Principal | None:
     """The session or API key behind this request, or None. Cached on the request."""
     cached = getattr(request.state, "principal", False)
     if cached is not False:
-        return cached  # type: ignore[no-any-return]
+        return cached  # type: ignore[return-value]
     principal: Principal | None = None
     token = _bearer(request)
     with state.unit_of_work() as session:

@@ -9,11 +9,17 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from kizuna import __version__
 from kizuna.domain.enums import LABELS
 from kizuna.http.i18n import Formatter
 from kizuna.http.state import app_state
 from kizuna.i18n import SUPPORTED_LANGUAGES, get_language, gettext, ngettext
+from kizuna.version import __version__
+
+
+def _label(value: object) -> str:
+    """``{{ status|label }}``: an enum value shown in the reader's language."""
+    key = str(getattr(value, "value", value))
+    return gettext(LABELS.get(key, key))
 
 
 def make_environment(directory: Path) -> Environment:
@@ -26,7 +32,7 @@ def make_environment(directory: Path) -> Environment:
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["version"] = __version__
-    env.filters["label"] = lambda value: gettext(LABELS.get(getattr(value, "value", value), str(value)))
+    env.filters["label"] = _label
     env.globals["languages"] = SUPPORTED_LANGUAGES
     return env
 

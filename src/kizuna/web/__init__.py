@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def routes() -> list[APIRouter]:
-    from kizuna.web.routes import auth, home
+    from kizuna.web.routes import accounts, auth, home
 
-    return [auth.router, home.router]
+    return [auth.router, home.router, accounts.router]

@@ -14,7 +14,7 @@ from kizuna.domain.subscriptions import AccountStatus
 
 
 def headline(session: Session, as_of: date) -> dict[str, Any]:
-    by_status = {status: n for status, n in session.execute(select(Account.status, func.count()).group_by(Account.status))}
+    by_status = dict(session.execute(select(Account.status, func.count()).group_by(Account.status)).all())
     mrr_row = session.execute(
         select(Account.currency, func.sum(Account.mrr))
         .where(Account.status == AccountStatus.ACTIVE)

@@ -30,3 +30,16 @@
     if (form) { form.requestSubmit(); }
   });
 })();
+
+// Forms answered with 422 (validation errors) swap the re-rendered form in: the server
+// names the target with HX-Retarget. Other error statuses keep htmx's default (no swap).
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 422 && xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+})();

@@ -1,0 +1,81 @@
+"""Accounts: customer companies. Status, MRR, plan and renewal are derived from the
+account's subscriptions (read-only here)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from kizuna.api.schemas.common import (
+    Count,
+    CustomFields,
+    Domain,
+    ExternalId,
+    Id,
+    InputModel,
+    Name255,
+    OutputModel,
+    PageOut,
+    PatchModel,
+    Text100,
+)
+from kizuna.domain.subscriptions import AccountStatus
+
+#: The accounts list's sorts (``-``: descending), as in ``services.accounts.ACCOUNT_SORTS``.
+AccountSort = Literal["name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest"]
+
+
+class AccountCreate(InputModel):
+    external_id: ExternalId
+    name: Name255
+    domain: Domain | None = None
+    industry: Text100 | None = None
+    employee_count: Count | None = None
+    owner_id: Id | None = Field(None, description="The CSM (a user's id) who owns the account.")
+    parent_id: Id | None = Field(None, description="The parent company (an account's id).")
+    custom_fields: CustomFields = Field(default_factory=dict)
+
+
+class AccountUpdate(PatchModel):
+    """Only the fields sent change; `null` clears an optional field. `custom_fields`
+    replaces the whole object."""
+
+    not_null: ClassVar[frozenset[str]] = frozenset({"external_id", "name", "custom_fields"})
+
+    external_id: ExternalId | None = None
+    name: Name255 | None = None
+    domain: Domain | None = None
+    industry: Text100 | None = None
+    employee_count: Count | None = None
+    owner_id: Id | None = None
+    parent_id: Id | None = None
+    custom_fields: CustomFields | None = None
+
+
+class AccountOut(OutputModel):
+    id: int
+    external_id: str
+    name: str
+    domain: str | None
+    industry: str | None
+    employee_count: int | None
+    owner_id: int | None
+    owner_name: str | None
+    parent_id: int | None
+    custom_fields: dict[str, Any]
+    status: AccountStatus = Field(description="Derived from the subscriptions: prospect, trial, active, churned.")
+    mrr: int = Field(description="Monthly recurring revenue today, in minor units of `currency` (derived).")
+    currency: str | None
+    plan_id: int | None = Field(description="The main plan product (derived).")
+    plan_name: str | None
+    renewal_on: date | None = Field(description="The nearest renewal date of a live subscription (derived).")
+    customer_since: date | None
+    churned_on: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountPage(PageOut[AccountOut]):
+    pass

@@ -1,0 +1,169 @@
+"""What every resource's schemas share: bounded scalar types, the input base classes,
+the list envelope and the error shape.
+
+Bounds follow the stored columns (``String(n)`` lengths, 32-bit ``Integer`` columns),
+so that a request the schema accepts can always be stored, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from kizuna.i18n import _
+
+T = TypeVar("T")
+
+#: Ids and 32-bit integer columns (PostgreSQL ``integer``).
+MAX_INT = 2_147_483_647
+#: Money in minor units: at most 10 trillion (¥10,000,000,000,000 or $100 billion) per line,
+#: so that an account's total stays far inside a 64-bit integer.
+MAX_MONEY = 10_000_000_000_000
+MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000
+
+
+def _storable(value: Any) -> Any:
+    """Text both backends can store: no NUL character, no lone surrogate."""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        raise PydanticCustomError("invalid_text", _("must not contain NUL characters"))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("invalid_text", _("must be valid Unicode text")) from None
+    return value
+
+
+Storable = AfterValidator(_storable)
+
+Id = Annotated[int, Field(ge=1, le=MAX_INT)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+Money = Annotated[
+    int,
+    Field(ge=0, le=MAX_MONEY, description="Integer minor units of `currency` (yen for JPY, cents for USD)."),
+]
+Currency = Annotated[
+    str,
+    Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$", description="ISO 4217 code, e.g. JPY, USD."),
+    Storable,
+]
+ExternalId = Annotated[
+    str, Field(min_length=1, max_length=128, description="The record's id in your source system."), Storable
+]
+Code = Annotated[str, Field(min_length=1, max_length=64), Storable]
+Name200 = Annotated[str, Field(min_length=1, max_length=200), Storable]
+Name255 = Annotated[str, Field(min_length=1, max_length=255), Storable]
+Text100 = Annotated[str, Field(max_length=100), Storable]
+Text255 = Annotated[str, Field(max_length=255), Storable]
+Text500 = Annotated[str, Field(max_length=500), Storable]
+Text2000 = Annotated[str, Field(max_length=2000), Storable]
+Text10000 = Annotated[str, Field(max_length=10000), Storable]
+Text20000 = Annotated[str, Field(max_length=20000), Storable]
+Email = Annotated[str, Field(max_length=254, description="An email address (stored lower-case)."), Storable]
+Domain = Annotated[str, Field(max_length=255, description="e.g. example.co.jp (a URL is reduced to its host)."),
+                   Storable]  # fmt: skip
+Moment = Annotated[
+    datetime,
+    Field(description="ISO 8601, e.g. 2024-09-18T10:00:00+09:00; without an offset, read in KIZUNA_TIMEZONE."),
+]
+
+_CustomKey = Annotated[str, Field(min_length=1, max_length=100), Storable]
+_CustomValue = (
+    StrictBool
+    | Annotated[int, Field(ge=-(2**53), le=2**53)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[str, Field(max_length=2000), Storable]
+    | None
+)
+CustomFields = Annotated[
+    dict[_CustomKey, _CustomValue],
+    Field(max_length=100, description="Up to 100 custom fields: names to strings, numbers, booleans or null."),
+]
+
+
+class InputModel(BaseModel):
+    """A request body: unknown fields are errors (a typo would otherwise lose data);
+    surrounding whitespace of text is dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _drop_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The schema of a field that may be left out but not set to null says so."""
+    for name in getattr(model, "not_null", ()):
+        prop = schema.get("properties", {}).get(name)
+        if prop is None or "anyOf" not in prop:
+            continue
+        options = [o for o in prop["anyOf"] if o.get("type") != "null"]
+        if len(options) == 1:
+            del prop["anyOf"]
+            prop.update(options[0])
+        else:
+            prop["anyOf"] = options
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class PatchModel(InputModel):
+    """A partial update: every field optional, only the fields sent change. ``null``
+    clears an optional field; the fields in ``not_null`` cannot be cleared."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_drop_null)
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def reject_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.not_null:
+            raise PydanticCustomError("not_null", _("may not be null"))
+        return value
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PageOut(BaseModel, Generic[T]):
+    """One page of a list, and how many records match in all."""
+
+    items: list[T]
+    total: int = Field(description="Records matching the filters, on every page.")
+    page: int
+    per_page: int
+
+    @classmethod
+    def of(cls, page: Any, convert: Callable[[Any], T]) -> Self:
+        """From a service's ``Page``, each item through ``convert``."""
+        return cls(items=[convert(x) for x in page.items], total=page.total, page=page.page, per_page=page.per_page)
+
+
+class ErrorItem(BaseModel):
+    code: str = Field(description="Stable error code (see docs/errors.md).", examples=["unknown_account"])
+    message: str = Field(description="What went wrong, in the caller's language.")
+    field: str | None = Field(description="The field or parameter at fault, if one is.", examples=["account_id"])
+
+
+class ErrorOut(BaseModel):
+    """Every error the API returns has this shape."""
+
+    errors: list[ErrorItem]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error("No valid API key or sign-in (`not_authenticated`)."),
+    403: _error("The key's scope or the user's role does not allow this, or a browser's CSRF token is missing."),
+    404: _error("No record with this id (`<resource>_not_found`)."),
+    409: _error("A duplicate `external_id`/`code`, or a product still in use."),
+    413: _error("The request body is larger than 1 MB (`payload_too_large`)."),
+    422: _error("The input is not acceptable (`invalid_input`, `unknown_<resource>`, …); `field` names it."),
+}

@@ -1,0 +1,325 @@
+"""The accounts list, the account 360 page, and logging a touchpoint from it.
+
+Each page has a JSON twin calling the same service: ``GET /api/accounts`` (the REST
+API), ``GET /api/accounts/{id}/360`` and ``GET /api/accounts/{id}/timeline``.
+htmx requests (``HX-Request``) get only the part of the page they replace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kizuna.errors import InvalidInput, NotFound
+from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, State, Writer, check_csrf
+from kizuna.http.clock import today
+from kizuna.http.templating import render, render_fragment
+from kizuna.i18n import _
+from kizuna.services import accounts as accounts_service
+from kizuna.services import activities as activities_service
+from kizuna.services import customer360 as c360
+from kizuna.services.accounts import AccountQuery, AccountStatus
+from kizuna.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+
+RESULTS_ID = "accounts-results"
+RENEWAL_CHOICES = (30, 60, 90, 180, 365)
+#: Clicking a column header sorts by it, first in this direction.
+SORT_COLUMNS = {"name": "name", "mrr": "-mrr", "renewal": "renewal"}
+DEFAULT_SORT = "-mrr"
+MAX_SEARCH = 200
+MAX_PAGE = 100_000
+TIMELINE_PAGE = 20
+_MAX_ID = 2**31 - 1
+
+
+# --- the accounts list -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """The list's query string as given (normalised), to rebuild links from."""
+
+    q: str = ""
+    owner: str = ""
+    plan: str = ""
+    status: str = ""
+    renewal: str = ""
+    sort: str = DEFAULT_SORT
+    page: int = 1
+
+    def url(self, **changes: Any) -> str:
+        """``/accounts?…`` with ``changes`` applied; a changed filter or sort starts at page 1."""
+        if any(k != "page" for k in changes):
+            changes.setdefault("page", 1)
+        values = asdict(replace(self, **changes))
+        query = {k: v for k, v in values.items() if v not in ("", None)}
+        if query.get("sort") == DEFAULT_SORT:
+            del query["sort"]
+        if query.get("page") == 1:
+            del query["page"]
+        return "/accounts" + ("?" + urlencode(query) if query else "")
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.owner or self.plan or self.status or self.renewal)
+
+
+def _whole(value: str, field: str, lo: int, hi: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = lo - 1
+    if not lo <= number <= hi:
+        raise InvalidInput(
+            _("{field} must be a whole number from {lo} to {hi}, not {value!r}").format(
+                field=field, lo=lo, hi=f"{hi:,}", value=value[:40]
+            ),
+            field=field,
+        )
+    return number
+
+
+def parse_list_params(
+    q: str | None, owner: str | None, plan: str | None, status: str | None, renewal: str | None, sort: str | None,
+    page: str | None,
+) -> tuple[ListParams, AccountQuery]:  # fmt: skip
+    """Check the query string; bad values raise ``InvalidInput`` (the error page, 422)."""
+    search = (q or "").strip()
+    if len(search) > MAX_SEARCH:
+        raise InvalidInput(_("the search is longer than {n} characters").format(n=MAX_SEARCH), field="q")
+    owner_text = (owner or "").strip().lower()
+    owner_id = _whole(owner_text, "owner", 1, _MAX_ID) if owner_text not in ("", "none") else None
+    plan_text = (plan or "").strip()
+    plan_id = _whole(plan_text, "plan", 1, _MAX_ID) if plan_text else None
+    status_text = (status or "").strip().lower()
+    try:
+        account_status = AccountStatus(status_text) if status_text else None
+    except ValueError:
+        raise InvalidInput(
+            _("status must be one of: {statuses}").format(statuses=", ".join(s.value for s in AccountStatus)),
+            field="status",
+        ) from None
+    renewal_text = (renewal or "").strip()
+    renewal_days = _whole(renewal_text, "renewal", 0, 3660) if renewal_text else None
+    page_number = _whole(page, "page", 1, MAX_PAGE) if page and page.strip() else 1
+    params = ListParams(
+        q=search, owner=owner_text if owner_text == "none" else str(owner_id or ""), plan=str(plan_id or ""),
+        status=status_text, renewal=str(renewal_days) if renewal_days is not None else "",
+        sort=(sort or DEFAULT_SORT).strip(), page=page_number,
+    )  # fmt: skip
+    query = AccountQuery(
+        search=search or None, owner_id=owner_id, unowned=owner_text == "none", plan_id=plan_id,
+        status=account_status, renewal_within_days=renewal_days, sort=params.sort, page=page_number,
+    )  # fmt: skip
+    return params, query
+
+
+def _page_numbers(page: int, pages: int) -> list[int | None]:
+    """1 … 4 5 [6] 7 8 … 20 (None: a gap)."""
+    wanted = {1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)}
+    out: list[int | None] = []
+    previous: int | None = None
+    for n in sorted(wanted):
+        if previous is not None and n - previous > 1:
+            out.append(None)
+        out.append(n)
+        previous = n
+    return out
+
+
+def _is_htmx(request: Request, target: str | None = None) -> bool:
+    if request.headers.get("hx-request") != "true" or request.headers.get("hx-history-restore-request") == "true":
+        return False
+    return target is None or request.headers.get("hx-target") == target
+
+
+@router.get("/accounts")
+def accounts_list(
+    request: Request, state: State, principal: CurrentPrincipal, q: str | None = None, owner: str | None = None,
+    plan: str | None = None, status: str | None = None, renewal: str | None = None, sort: str | None = None,
+    page: str | None = None,
+) -> Response:  # fmt: skip
+    params, query = parse_list_params(q, owner, plan, status, renewal, sort, page)
+    as_of = today(state.settings)
+    partial = _is_htmx(request, RESULTS_ID)
+    with state.unit_of_work() as session:
+        result = accounts_service.list_accounts(session, query, as_of=as_of)
+        store_empty = result.total == 0 and (
+            not params.filtered
+            or accounts_service.list_accounts(session, AccountQuery(per_page=1), as_of=as_of).total == 0
+        )
+        # the filter menus (a GROUP BY over every account) only when the form is rendered
+        filters = None if partial else accounts_service.account_filters(session)
+    context = {
+        "params": params, "result": result, "filters": filters, "store_empty": store_empty, "as_of": as_of,
+        "page_numbers": _page_numbers(params.page, result.pages), "renewal_choices": RENEWAL_CHOICES,
+        "sort_columns": SORT_COLUMNS, "results_id": RESULTS_ID,
+        "first_row": (result.page - 1) * result.per_page + 1, "last_row": (result.page - 1) * result.per_page + len(result.items),
+    }  # fmt: skip
+    if partial:
+        response: Response = HTMLResponse(render_fragment(request, "accounts/_results.html", context))
+        response.headers["HX-Push-Url"] = params.url(page=params.page)  # canonical: no empty fields
+    else:
+        response = render(request, "accounts/list.html", context)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+# --- the account 360 page ----------------------------------------------------------------
+
+
+CHART_COLOURS = {"active_users": "#2f5fd0", "logins": "#d97706"}
+
+
+def _dataset(label: str, values: tuple[float, ...], colour: str) -> dict[str, Any]:
+    return {
+        "label": label, "data": list(values), "borderColor": colour, "backgroundColor": colour, "borderWidth": 2,
+        "pointRadius": 0, "pointHoverRadius": 3, "tension": 0.25,
+    }  # fmt: skip
+
+
+def usage_chart(usage: c360.UsageSeries) -> dict[str, Any]:
+    """A Chart.js line chart of the usage series (drawn by kizuna.js from JSON)."""
+    names = {"active_users": _("Active users"), "logins": _("Logins")}
+    return {
+        "type": "line",
+        "data": {
+            "labels": [f"{d.month}/{d.day}" for d in usage.days],
+            "datasets": [
+                _dataset(names.get(metric, metric), values, CHART_COLOURS.get(metric, "#6b7483"))
+                for metric, values in usage.series.items()
+            ],
+        },
+        "options": {
+            "interaction": {"mode": "index", "intersect": False},
+            "plugins": {"legend": {"position": "bottom", "labels": {"boxWidth": 12, "boxHeight": 2}}},
+            "scales": {
+                "x": {"grid": {"display": False}, "ticks": {"maxTicksLimit": 7, "maxRotation": 0}},
+                "y": {"beginAtZero": True, "ticks": {"precision": 0}, "grid": {"color": "#eef0f3"}},
+            },
+        },
+    }
+
+
+def _now_local(settings: Settings) -> str:
+    return datetime.now(settings.zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def _empty_form(settings: Settings) -> dict[str, str]:
+    return {"kind": "meeting", "subject": "", "summary": "", "contact_id": "", "occurred_at": _now_local(settings)}
+
+
+def _account_page(
+    request: Request, state: State, account_id: int, *, before: str | None = None, form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None, status: int = 200,
+) -> Response:  # fmt: skip
+    as_of = today(state.settings)
+    with state.unit_of_work() as session:
+        data = c360.account_360(session, account_id, as_of=as_of, zone=state.settings.zone, before=before or None,
+                                timeline_limit=TIMELINE_PAGE)  # fmt: skip
+    renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
+    context = {
+        "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
+        "form": form or _empty_form(state.settings), "errors": errors or {}, "contacts": data.contacts,
+        "before": before or "", "page": data.timeline,
+    }  # fmt: skip
+    return render(request, "accounts/account.html", context, status=status)
+
+
+@router.get("/accounts/{account_id:int}")
+def account_page(
+    request: Request, state: State, principal: CurrentPrincipal, account_id: int, before: str | None = None
+) -> Response:
+    return _account_page(request, state, account_id, before=before)
+
+
+@router.get("/accounts/{account_id:int}/timeline")
+def timeline_page(
+    request: Request, state: State, principal: CurrentPrincipal, account_id: int, before: str | None = None
+) -> Response:
+    """The "load more" button's next page of timeline items (the full page without htmx)."""
+    if not _is_htmx(request):
+        target = f"/accounts/{account_id}" + (f"?{urlencode({'before': before})}" if before else "") + "#timeline"
+        return RedirectResponse(target, status_code=303)
+    with state.unit_of_work() as session:
+        page = c360.timeline(session, account_id, before=before or None, limit=TIMELINE_PAGE, zone=state.settings.zone)
+    html = render_fragment(request, "accounts/_timeline_page.html", {"page": page, "account_id": account_id})
+    return HTMLResponse(html)
+
+
+# --- logging a touchpoint ----------------------------------------------------------------
+
+
+def _parse_when(text: str, settings: Settings) -> datetime:
+    raw = text.strip()
+    if not raw:
+        return datetime.now(settings.zone)
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(
+            _("not a date and time: {value!r}").format(value=raw[:40]), code="invalid_datetime", field="occurred_at"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=settings.zone)
+
+
+def _parse_contact(text: str) -> int | None:
+    raw = text.strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
+        raise NotFound(_("no contact with id {id}").format(id=raw[:20]), code="contact_not_found", field="contact_id")
+    return int(raw)
+
+
+@router.post("/accounts/{account_id:int}/activities")
+def log_activity(
+    request: Request, state: State, principal: Writer, account_id: int,
+    kind: Annotated[str, Form()] = "", subject: Annotated[str, Form()] = "", summary: Annotated[str, Form()] = "",
+    contact_id: Annotated[str, Form()] = "", occurred_at: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:  # fmt: skip
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    form = {"kind": kind, "subject": subject, "summary": summary, "contact_id": contact_id, "occurred_at": occurred_at}
+    htmx = _is_htmx(request)
+    try:
+        with state.unit_of_work() as session:
+            activity = activities_service.log_activity(
+                session, account_id=account_id, kind=kind, occurred_at=_parse_when(occurred_at, state.settings),
+                subject=subject, summary=summary, author_id=principal.user.id if principal.user else None,
+                contact_id=_parse_contact(contact_id),
+            )  # fmt: skip
+            item = c360.activity_item(session, account_id, activity.id)
+            contacts = c360.account_contacts(session, account_id) if htmx else ()
+    except (InvalidInput, NotFound) as exc:
+        if isinstance(exc, NotFound) and exc.code == "account_not_found":
+            raise
+        errors = {(exc.field or "form"): exc.message}
+        return _form_error(request, state, account_id, form, errors, htmx)
+    if not htmx:
+        return RedirectResponse(f"/accounts/{account_id}#timeline", status_code=303)
+    html = render_fragment(request, "accounts/_activity_created.html", {
+        "item": item, "account_id": account_id, "form": _empty_form(state.settings), "errors": {},
+        "contacts": contacts, "oob": True,
+    })  # fmt: skip
+    return HTMLResponse(html)
+
+
+def _form_error(
+    request: Request, state: State, account_id: int, form: dict[str, str], errors: dict[str, str], htmx: bool
+) -> Response:
+    if not htmx:
+        return _account_page(request, state, account_id, form=form, errors=errors, status=422)
+    with state.unit_of_work() as session:
+        contacts = c360.account_contacts(session, account_id)
+    html = render_fragment(request, "accounts/_activity_form.html", {
+        "account_id": account_id, "form": form, "errors": errors, "contacts": contacts, "open": True,
+    })  # fmt: skip
+    return HTMLResponse(html, status_code=422, headers={"HX-Retarget": "#activity-form", "HX-Reswap": "outerHTML"})
