@@ -49,10 +49,14 @@ def entity_table(spec: EntitySpec) -> str:
         kind = _KIND.get(fd.kind, fd.kind)
         if fd.ref is not None:
             kind = f"{fd.ref.noun} `{fd.ref.key}`"
-        default = "" if fd.default is None else f"`{str(fd.default).lower() if isinstance(fd.default, bool) else fd.default}`"
+        default = (
+            "" if fd.default is None else f"`{str(fd.default).lower() if isinstance(fd.default, bool) else fd.default}`"
+        )
         lines.append(f"| `{fd.column}` | {kind} | {'yes' if fd.required else ''} | {default} | {fd.help} |")
     if spec.custom_fields:
-        lines.append("| `custom.<name>` | text | | | any number of custom fields, kept as text (`custom_fields` object in JSON Lines) |")
+        lines.append(
+            "| `custom.<name>` | text | | | any number of custom fields, kept as text (`custom_fields` object in JSON Lines) |"
+        )
     return "\n".join(lines)
 
 
@@ -70,9 +74,7 @@ SECTIONS = {
 
 
 def render(text: str, name: str, body: str) -> str:
-    pattern = re.compile(
-        rf"(<!-- BEGIN GENERATED: {name} -->\n)(?:.*?\n)?(<!-- END GENERATED: {name} -->)", re.DOTALL
-    )
+    pattern = re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n)(?:.*?\n)?(<!-- END GENERATED: {name} -->)", re.DOTALL)
     if not pattern.search(text):
         raise SystemExit(f"no generated section {name!r}")
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)

@@ -108,7 +108,9 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def make_user(app: FastAPI, email: str, role: str = "csm", *, name: str | None = None, locale: str | None = None) -> int:
+def make_user(
+    app: FastAPI, email: str, role: str = "csm", *, name: str | None = None, locale: str | None = None
+) -> int:
     from kizuna.domain.enums import UserRole
     from kizuna.services import auth
 

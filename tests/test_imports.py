@@ -331,14 +331,20 @@ def test_large_files_are_parsed_in_a_second_process_with_the_same_outcome(
 
     load(sqlite_url, "accounts", write(tmp_path, "a.csv", "external_id,name\nA,x\n"))
     if fmt == "csv":
-        bad = "message_id,account_external_id,event,timestamp\n" + "".join(
-            f"m{i},{'A' if i % 997 else 'Z'},Signed In,2026-01-01T00:00:{i % 60:02d}Z\n" for i in range(5000)
-        ) + "m7,A,Signed In,2026-01-01\n"
+        bad = (
+            "message_id,account_external_id,event,timestamp\n"
+            + "".join(f"m{i},{'A' if i % 997 else 'Z'},Signed In,2026-01-01T00:00:{i % 60:02d}Z\n" for i in range(5000))
+            + "m7,A,Signed In,2026-01-01\n"
+        )
     else:
-        bad = "".join(
-            f'{{"message_id": "m{i}", "account_external_id": "{"A" if i % 997 else "Z"}", "event": "e", '
-            f'"timestamp": "2026-01-01T00:00:00Z"}}\n' for i in range(5000)
-        ) + '{"message_id": "m7", "account_external_id": "A", "event": "e", "timestamp": "2026-01-01"}\n'
+        bad = (
+            "".join(
+                f'{{"message_id": "m{i}", "account_external_id": "{"A" if i % 997 else "Z"}", "event": "e", '
+                f'"timestamp": "2026-01-01T00:00:00Z"}}\n'
+                for i in range(5000)
+            )
+            + '{"message_id": "m7", "account_external_id": "A", "event": "e", "timestamp": "2026-01-01"}\n'
+        )
     path = write(tmp_path, f"ev.{fmt}", bad)
     in_process = rejected(sqlite_url, "usage-events", path)
     monkeypatch.setattr(runner, "PARALLEL_FROM_BYTES", 0)
@@ -346,14 +352,19 @@ def test_large_files_are_parsed_in_a_second_process_with_the_same_outcome(
     assert len(in_process) == 7  # 6 unknown accounts (i = 0, 997, …, 4985) and one repeated message id
     header = 1 if fmt == "csv" else 0
     last, first = 5001 + header, 8 + header
-    assert in_process[-1] == f"{path}:{last}: source, message_id: import, m7 appears more than once in the file (also on line {first})"
+    assert (
+        in_process[-1]
+        == f"{path}:{last}: source, message_id: import, m7 appears more than once in the file (also on line {first})"
+    )
     good = write(tmp_path, f"good.{fmt}", bad.replace(",Z,", ",A,").replace('"Z"', '"A"').rsplit("\n", 2)[0] + "\n")
     summary = load(sqlite_url, "usage-events", good)
     assert summary.inserted == 5000
     assert summary.rows == 5000
 
 
-def test_importing_subscriptions_refreshes_the_account_summaries(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_importing_subscriptions_refreshes_the_account_summaries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     monkeypatch.setenv("KIZUNA_DATABASE_URL", url)
     assert run_cli(capsys, "import", "all", str(DATA)).code == 0

@@ -15,7 +15,11 @@ def test_pages_need_a_sign_in_and_the_api_says_401(client: TestClient) -> None:
     assert response.headers["location"] == "/login?next=/"
     response = client.get("/api/home")
     assert response.status_code == 401
-    assert response.json() == {"errors": [{"code": "not_authenticated", "message": "sign in, or send an API key as a bearer token", "field": None}]}
+    assert response.json() == {
+        "errors": [
+            {"code": "not_authenticated", "message": "sign in, or send an API key as a bearer token", "field": None}
+        ]
+    }
 
 
 def test_sign_in_with_the_right_password_only(app: FastAPI, client: TestClient) -> None:
@@ -51,7 +55,9 @@ def test_the_next_parameter_never_leaves_the_site(app: FastAPI, client: TestClie
         assert response.headers["location"] == "/"
 
 
-def test_language_follows_accept_language_then_the_switcher_then_the_users_setting(app: FastAPI, client: TestClient) -> None:
+def test_language_follows_accept_language_then_the_switcher_then_the_users_setting(
+    app: FastAPI, client: TestClient
+) -> None:
     assert 'lang="en"' in client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"}).text
     assert "Kizuna にサインイン" in client.get("/login", headers={"Accept-Language": "ja,en;q=0.5"}).text
     make_user(app, "csm@kizuna.example")

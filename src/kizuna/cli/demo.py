@@ -1,1 +1,161 @@
 """``kizuna demo``: a realistic Japanese SaaS company in the configured store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kizuna.cli.context import console, err_console, load_settings, open_store
+from kizuna.cli.exports import show_export
+from kizuna.db import Session, session_scope
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+from kizuna.services.demo import (
+    STAGE_ACCOUNTS,
+    STAGE_FINISH,
+    STAGE_SETUP,
+    DemoSummary,
+    ProgressCallback,
+    check_options,
+    clear_store,
+    generate_demo,
+    store_is_empty,
+)
+from kizuna.services.exports import export_csv
+from kizuna.services.pipeline import run_daily
+
+DEMO_EMAIL = "demo@kizuna.example"
+DEMO_PASSWORD = "kizuna-demo-2026"
+
+
+def ensure_demo_admin(session: Session) -> tuple[str, str]:
+    """The demo's sign-in: an admin with a published password (demo stores only)."""
+    from kizuna.domain.enums import UserRole
+    from kizuna.errors import NotFound
+    from kizuna.services import auth
+
+    try:
+        user = auth.get_user_by_email(session, DEMO_EMAIL)
+        auth.set_password(session, user, DEMO_PASSWORD)
+    except NotFound:
+        auth.create_user(session, email=DEMO_EMAIL, name="デモ 管理者", role=UserRole.ADMIN,
+                         password=DEMO_PASSWORD, locale="ja")  # fmt: skip
+    return DEMO_EMAIL, DEMO_PASSWORD
+
+
+def demo(
+    accounts: int = typer.Option(1000, "--accounts", help="How many customer accounts to create."),
+    months: int = typer.Option(24, "--months", help="Months of history, ending at --as-of."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: the same options give the same company."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", metavar="YYYY-MM-DD", help="The day the history ends. Default: today."
+    ),
+    reset: bool = typer.Option(False, "--reset", help="Delete everything in the store first."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Do not start the web app afterwards."),
+    export: Path | None = typer.Option(
+        None, "--export", metavar="DIR", help="Also write every table as CSV files into DIR."
+    ),
+) -> None:
+    """Create a demo company: a Japanese B2B SaaS vendor, its CS team and its customers.
+
+    Accounts, contacts, subscriptions, daily usage, tickets, surveys, activities,
+    onboarding, goals and tasks, all simulated from each customer's engagement.
+    The store must be empty, unless --reset is given.
+    """
+    settings = load_settings()
+    day = _parse_day(as_of) if as_of else datetime.now(settings.zone).date()
+    check_options(accounts=accounts, months=months, seed=seed)
+    engine = open_store(settings)
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        if reset:
+            clear_store(session)
+        elif not store_is_empty(session):
+            raise InvalidInput(
+                _(
+                    "{url} already holds data. Run `kizuna demo --reset` to delete everything in it "
+                    "and create the demo company, or set KIZUNA_DATABASE_URL to an empty store."
+                ).format(url=engine.url.render_as_string(hide_password=True)),
+                field="reset",
+            )
+        with _progress() as on_progress:
+            summary = generate_demo(
+                session, accounts=accounts, months=months, seed=seed, as_of=day, on_progress=on_progress
+            )
+        run_daily(session, day)  # whatever the daily pipeline computes, as of the demo's day
+        sign_in = ensure_demo_admin(session)
+    _show(summary, time.perf_counter() - started)
+    if export is not None:
+        with session_scope(engine) as session:
+            written = export_csv(session, export)
+        show_export(export, written)
+    console.print(_("Sign in as {email} with the password {password}").format(email=sign_in[0], password=sign_in[1]))
+    if not no_serve:
+        from kizuna.cli.serve import run
+
+        run(settings)
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            _("--as-of must be a date like 2025-03-31, not {value!r}").format(value=text), field="as_of"
+        ) from None
+
+
+def _stage_label(stage: str) -> str:
+    labels = {
+        STAGE_SETUP: _("Planning the company"),
+        STAGE_ACCOUNTS: _("Simulating customers"),
+        STAGE_FINISH: _("Finishing"),
+    }
+    return labels.get(stage, stage)
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCallback]:
+    """A progress display on stderr (when it is a terminal) fed by the service's callbacks."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as progress:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(_stage_label(stage), total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _show(summary: DemoSummary, seconds: float) -> None:
+    table = Table(title=_("Demo company as of {date}").format(date=summary.as_of.isoformat()))
+    table.add_column(_("table"))
+    table.add_column(_("rows"), justify="right")
+    for name, n in summary.counts.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    console.print(
+        _("MRR on {date}: ¥{amount} from {n} paying accounts").format(
+            date=summary.as_of.isoformat(), amount=f"{summary.mrr:,}", n=f"{summary.paying_accounts:,}"
+        ),
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        _("History from {start} to {end} (seed {seed}), written in {seconds:.1f} s").format(
+            start=summary.start.isoformat(), end=summary.as_of.isoformat(), seed=summary.seed, seconds=seconds
+        ),
+        markup=False,
+        highlight=False,
+    )

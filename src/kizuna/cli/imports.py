@@ -99,5 +99,7 @@ def _report(summaries: list[ImportSummary], dry_run: bool) -> None:
         if dry_run:
             table.add_row(Path(s.path).name, s.entity, f"{s.rows:,}", "-", "-", "-")
         else:
-            table.add_row(Path(s.path).name, s.entity, f"{s.rows:,}", f"{s.inserted:,}", f"{s.updated:,}", f"{s.unchanged:,}")
+            table.add_row(
+                Path(s.path).name, s.entity, f"{s.rows:,}", f"{s.inserted:,}", f"{s.updated:,}", f"{s.unchanged:,}"
+            )
     console.print(table)

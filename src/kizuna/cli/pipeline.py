@@ -22,7 +22,9 @@ def parse_as_of(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(_("--as-of must be a date like 2025-03-31, not {value!r}").format(value=value), field="as_of") from None
+        raise InvalidInput(
+            _("--as-of must be a date like 2025-03-31, not {value!r}").format(value=value), field="as_of"
+        ) from None
 
 
 @app.command("run")

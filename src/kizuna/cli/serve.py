@@ -29,7 +29,9 @@ def run(settings, *, workers: int = 1, reload: bool = False) -> None:  # type: i
 
     from kizuna.main import create_app
 
-    console.print(_("Kizuna is at http://{host}:{port}/  (Ctrl+C to stop)").format(host=settings.host, port=settings.port))
+    console.print(
+        _("Kizuna is at http://{host}:{port}/  (Ctrl+C to stop)").format(host=settings.host, port=settings.port)
+    )
     if workers > 1 or reload:
         # uvicorn needs an import string for several workers; settings travel by environment.
         os.environ["KIZUNA_DATABASE_URL"] = settings.database_url

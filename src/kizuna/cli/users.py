@@ -74,7 +74,9 @@ def list_users() -> None:
         for heading in (_("email"), _("name"), _("role"), _("language"), _("can sign in")):
             table.add_column(heading)
         for u in auth_service.list_users(session):
-            table.add_row(u.email, u.name, u.role.value, u.locale or "-", _("yes") if u.password_hash and u.is_active else _("no"))
+            table.add_row(
+                u.email, u.name, u.role.value, u.locale or "-", _("yes") if u.password_hash and u.is_active else _("no")
+            )
     console.print(table)
 
 
@@ -88,7 +90,11 @@ def create_key(
     with session_scope(engine) as session:
         key, record = auth_service.create_api_key(session, name=name, scope=scope)
         key_id = record.id
-    console.print(_("API key {id} ({scope}) created. Store it now; it will not be shown again:").format(id=key_id, scope=scope.value))
+    console.print(
+        _("API key {id} ({scope}) created. Store it now; it will not be shown again:").format(
+            id=key_id, scope=scope.value
+        )
+    )
     print(key)
 
 

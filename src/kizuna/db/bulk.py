@@ -260,9 +260,15 @@ def export_rows(
 
 
 def insert_many(session: Session, table_name: str, rows: list[dict[str, Any]]) -> None:
-    """Plain multi-row INSERT (no conflict handling): for generators that own their keys."""
-    if rows:
-        session.execute(table(table_name).insert(), rows)
+    """Plain INSERT of many rows (no conflict handling), for generators that own their
+    keys: compiled once and sent with the driver's ``executemany``."""
+    if not rows:
+        return
+    t = table(table_name)
+    columns = [c for c in rows[0] if c in t.c]
+    constants = _defaults(t, columns)
+    prepared = _Prepared(session, t.insert(), t, [*columns, *constants])
+    session.connection().exec_driver_sql(prepared.sql, prepared.params(rows, constants))
 
 
 def reset_sequences(session: Session) -> None:

@@ -28,10 +28,7 @@ def table_counts(session: Session) -> dict[str, int]:
 
 def is_empty(session: Session) -> bool:
     """True when no data table holds a row (the schema version table does not count)."""
-    for t in Base.metadata.sorted_tables:
-        if session.execute(select(1).select_from(t).limit(1)).first() is not None:
-            return False
-    return True
+    return all(session.execute(select(1).select_from(t).limit(1)).first() is None for t in Base.metadata.sorted_tables)
 
 
 def delete_all(session: Session) -> None:

@@ -94,7 +94,9 @@ def summarize(lines: Iterable[Line], as_of: date) -> AccountSummary:
     mrr = sum(ln.monthly_amount for ln in earning if ln.currency == currency)
     live = earning or trials
     plans = sorted((ln for ln in live if ln.is_plan), key=lambda ln: (-ln.monthly_amount, ln.product_id))
-    renewals = sorted(ln.current_term_end for ln in live if ln.current_term_end is not None and ln.current_term_end >= as_of)
+    renewals = sorted(
+        ln.current_term_end for ln in live if ln.current_term_end is not None and ln.current_term_end >= as_of
+    )
     if earning:
         status = AccountStatus.ACTIVE
     elif trials:

@@ -53,7 +53,9 @@ def page_context(request: Request) -> dict[str, Any]:
     }
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
     env: Environment = app_state(request).templates
     html = env.get_template(template).render({**page_context(request), **(context or {})})
     return HTMLResponse(html, status_code=status)

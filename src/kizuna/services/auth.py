@@ -113,7 +113,9 @@ def end_session(session: Session, token: str) -> None:
     q.delete_web_session(session, _digest(token))
 
 
-def create_api_key(session: Session, *, name: str, scope: ApiKeyScope, created_by: User | None = None) -> tuple[str, ApiKey]:
+def create_api_key(
+    session: Session, *, name: str, scope: ApiKeyScope, created_by: User | None = None
+) -> tuple[str, ApiKey]:
     """Make an API key; return ``(the key, shown once, never stored; its record)``."""
     if not name.strip():
         raise InvalidInput(_("an API key needs a name"), field="name")

@@ -44,8 +44,11 @@ def list_accounts(
     conditions = []
     if search:
         pattern = f"%{_escape_like(search.strip().lower())}%"
-        conditions.append(or_(func.lower(Account.name).like(pattern, escape="\\"),
-                              Account.domain.like(pattern, escape="\\"),
+        # SQLite's LIKE already ignores ASCII case (and lower() on every row doubles the
+        # scan's cost); PostgreSQL needs ILIKE.
+        postgres = session.get_bind().dialect.name == "postgresql"
+        name_match = Account.name.ilike(pattern, escape="\\") if postgres else Account.name.like(pattern, escape="\\")
+        conditions.append(or_(name_match, Account.domain.like(pattern, escape="\\"),
                               Account.external_id == search.strip()))  # fmt: skip
     if owner_id is not None:
         conditions.append(Account.owner_id == owner_id)

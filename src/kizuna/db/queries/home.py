@@ -23,15 +23,21 @@ def headline(session: Session, as_of: date) -> dict[str, Any]:
     ).first()
     horizon = as_of + timedelta(days=90)
     renewing = (Account.status == AccountStatus.ACTIVE) & Account.renewal_on.between(as_of, horizon)
-    renewals, renewals_mrr = session.execute(select(func.count(), func.coalesce(func.sum(Account.mrr), 0)).where(renewing)).one()
+    renewals, renewals_mrr = session.execute(
+        select(func.count(), func.coalesce(func.sum(Account.mrr), 0)).where(renewing)
+    ).one()
     churned_30d = session.scalar(
-        select(func.count()).where(Account.status == AccountStatus.CHURNED, Account.churned_on > as_of - timedelta(days=30))
+        select(func.count()).where(
+            Account.status == AccountStatus.CHURNED, Account.churned_on > as_of - timedelta(days=30)
+        )
     )
     open_tickets = session.scalar(
         select(func.count()).select_from(Ticket).where(Ticket.status.in_([TicketStatus.OPEN, TicketStatus.PENDING]))
     )
     upcoming = session.execute(
-        select(Account.id, Account.name, Account.mrr, Account.currency, Account.renewal_on, User.name.label("owner_name"))
+        select(
+            Account.id, Account.name, Account.mrr, Account.currency, Account.renewal_on, User.name.label("owner_name")
+        )
         .outerjoin(User, User.id == Account.owner_id)
         .where(renewing)
         .order_by(Account.mrr.desc(), Account.id)

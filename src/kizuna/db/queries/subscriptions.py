@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from kizuna.db.models import Account, Product, Subscription
@@ -49,18 +49,22 @@ def lines_by_account(session: Session, only: Sequence[int] | None = None) -> Ite
         yield current, lines
 
 
+_SUMMARY = ("status", "mrr", "currency", "plan_id", "renewal_on", "customer_since", "churned_on")
+
+
 def write_summaries(session: Session, rows: list[dict[str, Any]], as_of: date) -> None:
-    """``UPDATE accounts SET status, mrr, … WHERE id = :id`` for each row (executemany)."""
+    """``UPDATE accounts SET status, mrr, … WHERE id = :id`` for each row whose summary
+    changed (executemany). Derived figures are not edits: ``updated_at`` is left alone."""
     if not rows:
         return
+    t = Account.__table__
+    changed = or_(*(t.c[c].is_distinct_from(bindparam(f"new_{c}", type_=t.c[c].type)) for c in _SUMMARY))
     stmt = (
-        update(Account.__table__)  # type: ignore[arg-type]
-        .where(Account.__table__.c.id == bindparam("account_id"))
-        .values(
-            status=bindparam("status"), mrr=bindparam("mrr"), currency=bindparam("currency"),
-            plan_id=bindparam("plan_id"), renewal_on=bindparam("renewal_on"),
-            customer_since=bindparam("customer_since"), churned_on=bindparam("churned_on"),
-            summary_as_of=as_of,
-        )
+        update(t)  # type: ignore[arg-type]
+        .where(t.c.id == bindparam("account_id"), changed)
+        .values({**{c: bindparam(f"new_{c}", type_=t.c[c].type) for c in _SUMMARY},
+                 "summary_as_of": as_of, "updated_at": t.c.updated_at})
     )  # fmt: skip
-    session.connection().execute(stmt, rows)
+    session.connection().execute(
+        stmt, [{"account_id": r["account_id"], **{f"new_{c}": r[c] for c in _SUMMARY}} for r in rows]
+    )

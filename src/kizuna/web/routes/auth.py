@@ -49,7 +49,12 @@ def login(
     with state.unit_of_work() as session:
         user = auth_service.authenticate(session, email, password)
         if user is None:
-            context = {"next": _safe_next(next), "email": email, "error": _("Wrong email or password."), "no_users": False}
+            context = {
+                "next": _safe_next(next),
+                "email": email,
+                "error": _("Wrong email or password."),
+                "no_users": False,
+            }
             return render(request, "login.html", context, status=401)
         token, _csrf = auth_service.start_session(session, user, days=state.settings.session_days)
         user_language = user.locale

@@ -1,0 +1,398 @@
+"""One customer's life: hidden engagement, and the subscription lines it leads to.
+
+Engagement is a latent level per account: an account-specific base (good-fit
+customers sit higher) plus a slowly varying AR(1) deviation, one step per 30 days.
+It drives churn (lower engagement → higher hazard), expansion, cross-sell, tickets,
+survey scores and daily usage. Once a churn date is decided, the account's usage
+declines over the 30–90 days before it, so that churn is visible in advance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from kizuna.services.demo import names
+from kizuna.services.demo.catalogue import ADDONS, PLAN_BY_RANK, TOP_RANK, Addon
+from kizuna.services.demo.timeline import Timeline, add_months
+
+#: Monthly churn hazard by plan rank at average engagement and fit.
+CHURN_BASE: dict[int, float] = {1: 0.024, 2: 0.014, 3: 0.008, 4: 0.0045}
+REACTIVATION_CHANCE = 0.16
+BLOCK = 30  # days per step of the engagement process
+
+TECH_TOUCH, LOW_TOUCH, HIGH_TOUCH = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What is decided about an account before its life is simulated."""
+
+    index: int
+    id: int
+    started_on: date
+    preexisting: bool
+    seats: int
+    rank: int
+    annual: bool
+    discount: float
+    trial_days: int  # 0: no trial
+    tier: int
+    fit: float
+    n_contacts: int
+
+
+@dataclass(frozen=True)
+class Engagement:
+    base: float
+    blocks: np.ndarray  # deviation per BLOCK days from day 0
+    values: np.ndarray  # the level per day from day 0, a year past as_of
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, tl: Timeline, fit: float) -> Engagement:
+        base = 0.7 * fit + float(rng.normal(0.0, 0.45))
+        n = tl.days // BLOCK + 8
+        shocks = rng.normal(0.0, 0.28, n)
+        blocks = np.empty(n)
+        blocks[0] = float(rng.normal(0.0, 0.45))
+        for t in range(1, n):
+            blocks[t] = 0.8 * blocks[t - 1] + shocks[t]
+        centers = BLOCK / 2 + BLOCK * np.arange(n, dtype=np.float64)
+        values = base + np.interp(np.arange(tl.days + 366, dtype=np.float64), centers, blocks)
+        return cls(base, blocks, values)
+
+    def at(self, day_index: int) -> float:
+        """The level on a day (days before the history have the first day's level)."""
+        return float(self.values[min(max(day_index, 0), len(self.values) - 1)])
+
+    def daily(self, n_days: int) -> np.ndarray:
+        return self.values[:n_days].copy()
+
+
+@dataclass
+class Line:
+    """A subscription row under construction."""
+
+    product_id: int
+    quantity: int
+    amount: int
+    interval: str
+    status: str
+    started_on: date
+    anchor: date  # renewals fall on its monthly (or yearly) anniversaries
+    trial_ends_on: date | None = None
+    ended_on: date | None = None
+    canceled_at: datetime | None = None
+    cancel_reason: str | None = None
+    addon: bool = False
+
+    def term_end(self, as_of: date) -> date:
+        if self.status in ("trial", "expired"):
+            assert self.trial_ends_on is not None
+            return self.trial_ends_on
+        step = 12 if self.interval == "year" else 1
+        ref = as_of if self.ended_on is None else self.ended_on - timedelta(days=1)
+        k = max(step, ((ref.year - self.anchor.year) * 12 + ref.month - self.anchor.month) // step * step)
+        while add_months(self.anchor, k) <= ref:
+            k += step
+        while k > step and add_months(self.anchor, k - step) > ref:
+            k -= step
+        return add_months(self.anchor, k)
+
+
+@dataclass(frozen=True)
+class Churn:
+    ended_on: date
+    reason: str
+    notice: date
+    decline_days: int
+
+
+@dataclass
+class Life:
+    lines: list[Line] = field(default_factory=list)
+    live: list[tuple[int, int]] = field(default_factory=list)  # day-index ranges [a, b)
+    starts: list[int] = field(default_factory=list)  # (re)starts inside the window
+    churns: list[Churn] = field(default_factory=list)
+    seats: int = 0
+    rank: int = 1
+    outcome: str = "active"  # active, trial, expired, churned, leaving (ends after as_of)
+    renewal: date | None = None
+    reactivated: bool = False
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _pick(rng: np.random.Generator, weights: list[float]) -> int:
+    total = sum(weights)
+    u = float(rng.random()) * total
+    acc = 0.0
+    for i, w in enumerate(weights):
+        acc += w
+        if u < acc:
+            return i
+    return len(weights) - 1
+
+
+def cancel_reason(rng: np.random.Generator, level: float) -> str:
+    low = level < -0.3
+    reasons = names.CANCEL_REASONS
+    return reasons[_pick(rng, [r[1] if low else r[2] for r in reasons])][0]
+
+
+class _Sim:
+    def __init__(self, rng: np.random.Generator, tl: Timeline, p: Profile, eng: Engagement) -> None:
+        self.rng = rng
+        self.tl = tl
+        self.p = p
+        self.eng = eng
+        self.life = Life(seats=p.seats, rank=p.rank)
+        self.plan_line: Line | None = None
+        self.addon_lines: dict[int, Line] = {}
+        self.interval = "year" if p.annual else "month"
+        self.anchor = p.started_on
+        self.spans: list[tuple[date, date]] = []  # live periods, turned into day ranges at the end
+
+    def level(self, day: date) -> float:
+        return self.eng.at(self.tl.index(day))
+
+    # --- lines ----------------------------------------------------------------------
+
+    def _amount(self, rank: int, seats: int) -> tuple[int, int]:
+        plan = PLAN_BY_RANK[rank]
+        discount = self.p.discount if self.interval == "year" else 0.0
+        return plan.quantity(seats), plan.amount(seats, discount)
+
+    def open_plan(self, day: date, status: str = "active", trial_ends_on: date | None = None) -> Line:
+        quantity, amount = self._amount(self.life.rank, self.life.seats)
+        line = Line(PLAN_BY_RANK[self.life.rank].id, quantity, amount, self.interval, status, day,
+                    self.anchor, trial_ends_on=trial_ends_on)  # fmt: skip
+        self.life.lines.append(line)
+        self.plan_line = line
+        return line
+
+    def close(self, line: Line, day: date, reason: str, asked: datetime) -> None:
+        line.status = "canceled"
+        line.ended_on = day
+        line.cancel_reason = reason
+        line.canceled_at = asked
+
+    # --- the life -------------------------------------------------------------------
+
+    def run(self) -> Life:
+        p, tl, rng, life = self.p, self.tl, self.rng, self.life
+        as_of = tl.as_of
+        live_from = p.started_on
+        if not p.preexisting:
+            life.starts.append(tl.index(p.started_on))
+        if p.trial_days:
+            trial_end = p.started_on + timedelta(days=p.trial_days)
+            line = self.open_plan(p.started_on, "trial", trial_end)
+            if trial_end > as_of:
+                life.outcome = "trial"
+                self._finish(live_from, None)
+                return life
+            converts = _sigmoid(0.9 + 1.4 * self.level(trial_end) + 0.5 * p.fit)
+            if rng.random() >= converts:
+                line.status = "expired"
+                line.ended_on = trial_end
+                life.outcome = "expired"
+                self._finish(live_from, trial_end)
+                return life
+            line.status = "active"
+            self.anchor = trial_end
+            line.anchor = trial_end
+        else:
+            self.open_plan(p.started_on)
+        k = self._first_period()
+        while True:
+            period_start = add_months(self.anchor, k - 1)
+            renew = add_months(self.anchor, k)
+            if period_start >= as_of:
+                break
+            churn: Churn | None = None
+            decided = True
+            if self.interval == "month" or k % 12 == 0:
+                churn, decided = self._renewal(renew)
+            if churn is None and period_start >= tl.start and decided:
+                self._changes(period_start, renew)
+            if not decided:
+                break
+            if churn is not None:
+                self.spans.append((live_from, churn.ended_on))
+                back = self._reactivation(churn.ended_on)
+                if back is None:
+                    life.outcome = "churned" if churn.ended_on <= as_of else "leaving"
+                    self._finish(None, None)
+                    return life
+                live_from = back
+                k = 1
+                continue
+            k += 1
+        self._finish(live_from, None)
+        return life
+
+    def _first_period(self) -> int:
+        """The first contract month that ends after the history starts."""
+        months = (self.tl.start.year - self.anchor.year) * 12 + self.tl.start.month - self.anchor.month
+        k = max(1, months - 1)
+        while add_months(self.anchor, k) <= self.tl.start:
+            k += 1
+        return k
+
+    def _renewal(self, renew: date) -> tuple[Churn | None, bool]:
+        """Does the customer leave at ``renew``? ``decided`` is False when the notice
+        would only come after as_of (the future is unknown)."""
+        p, tl, rng = self.p, self.tl, self.rng
+        monthly = self.interval == "month"
+        notice = renew - timedelta(days=int(rng.integers(14, 46) if monthly else rng.integers(30, 91)))
+        latest = max((line.started_on for line in self._open_lines()), default=notice)
+        notice = max(notice, min(latest, renew - timedelta(days=1)))  # no notice before a line began
+        if notice >= tl.as_of:
+            return None, False
+        if renew <= tl.start:
+            return None, True
+        level = self.level(notice)
+        tenure = (renew - p.started_on).days
+        hazard = CHURN_BASE[self.life.rank] * math.exp(-0.9 * level - 0.35 * p.fit)
+        if tenure < 200:
+            hazard *= 1.5
+        hazard = min(hazard, 0.5)
+        chance = hazard if monthly else 1.0 - (1.0 - hazard) ** 12
+        if rng.random() >= chance:
+            return None, True
+        reason = cancel_reason(rng, level)
+        asked = tl.business_moment(rng, notice)
+        for line in self._open_lines():
+            self.close(line, renew, reason, asked)
+        churn = Churn(renew, reason, notice, int(rng.integers(30, 91)))
+        self.life.churns.append(churn)
+        self.plan_line = None
+        self.addon_lines = {}
+        return churn, True
+
+    def _open_lines(self) -> list[Line]:
+        lines = [self.plan_line] if self.plan_line is not None else []
+        return lines + [self.addon_lines[k] for k in sorted(self.addon_lines)]
+
+    def _reactivation(self, ended: date) -> date | None:
+        tl, rng, life = self.tl, self.rng, self.life
+        if life.reactivated or (tl.as_of - ended).days <= 60 or rng.random() >= REACTIVATION_CHANCE:
+            return None
+        back = ended + timedelta(days=int(rng.integers(45, 330)))
+        if back >= tl.as_of:
+            return None
+        life.reactivated = True
+        if life.rank > 1 and rng.random() < 0.4:
+            self._set_rank(life.rank - 1)
+        self.interval = "month"
+        self.anchor = back
+        self.open_plan(back)
+        life.starts.append(tl.index(back))
+        return back
+
+    def _set_rank(self, rank: int) -> None:
+        plan = PLAN_BY_RANK[rank]
+        self.life.rank = rank
+        self.life.seats = min(max(self.life.seats, plan.min_seats), plan.max_seats)
+
+    def _changes(self, period_start: date, renew: date) -> None:
+        """Mid-term upgrades, downgrades and add-ons during one contract month."""
+        tl, rng, life, p = self.tl, self.rng, self.life, self.p
+        span = (renew - period_start).days
+        if span < 2:
+            return
+        day = period_start + timedelta(days=int(rng.integers(1, span)))
+        if day >= tl.as_of or self.plan_line is None:
+            return
+        level = self.level(day)
+        tenure = (day - p.started_on).days
+        plan = PLAN_BY_RANK[life.rank]
+        p_up = 0.010 * math.exp(0.8 * level) if life.rank < TOP_RANK and tenure > 90 else 0.0
+        if life.rank == TOP_RANK - 1 and life.seats < 60:
+            p_up = 0.0
+        p_expand = 0.014 * math.exp(0.6 * level) if plan.per_seat and tenure > 60 else 0.0
+        p_down = 0.005 * math.exp(-0.8 * level) if tenure > 90 else 0.0
+        u = float(rng.random())
+        rank, seats = life.rank, life.seats
+        if u < p_up:
+            rank = life.rank + 1
+            seats = math.ceil(seats * float(rng.uniform(1.0, 1.4)))
+            if rank == TOP_RANK:
+                self.interval = "year"
+        elif u < p_up + p_expand:
+            seats = math.ceil(seats * float(rng.uniform(1.1, 1.5)))
+        elif u < p_up + p_expand + p_down:
+            if life.rank >= 2 and rng.random() < 0.5 and (life.rank > 2 or p.n_contacts <= 5):
+                rank = life.rank - 1
+            else:
+                seats = max(p.n_contacts, int(seats * float(rng.uniform(0.6, 0.9))))
+        new_plan = PLAN_BY_RANK[rank]
+        seats = min(max(seats, new_plan.min_seats, p.n_contacts if new_plan.per_seat else 0), new_plan.max_seats)
+        if rank != life.rank or (new_plan.per_seat and seats != life.seats):
+            asked = tl.business_moment(rng, day)
+            self.close(self.plan_line, day, names.PLAN_CHANGE, asked)
+            life.rank, life.seats = rank, seats
+            self.open_plan(day)
+        self._addons(day, level)
+
+    def _addons(self, day: date, level: float) -> None:
+        tl, rng, life = self.tl, self.rng, self.life
+        if rng.random() < 0.006 * math.exp(0.5 * level) * life.rank:
+            choices: list[Addon] = [a for a in ADDONS if a.min_rank <= life.rank and a.id not in self.addon_lines]
+            if choices:
+                addon = choices[_pick(rng, [a.weight for a in choices])]
+                units = int(rng.integers(1, addon.max_units + 1))
+                line = Line(addon.id, units, addon.price * units, "month", "active", day, day, addon=True)
+                life.lines.append(line)
+                self.addon_lines[addon.id] = line
+                return
+        for product_id in sorted(self.addon_lines):
+            line = self.addon_lines[product_id]
+            if line.started_on < day and rng.random() < 0.01 * math.exp(-0.5 * level):
+                reason = names.ADDON_CANCEL_REASONS[int(rng.integers(len(names.ADDON_CANCEL_REASONS)))]
+                self.close(line, day, reason, tl.business_moment(rng, day))
+                del self.addon_lines[product_id]
+                return
+
+    def _finish(self, live_from: date | None, live_to: date | None) -> None:
+        tl, life = self.tl, self.life
+        if live_from is not None:
+            self.spans.append((live_from, live_to or tl.as_of))
+        ranges: list[tuple[int, int]] = []
+        for a, b in self.spans:
+            lo, hi = max(0, tl.index(a)), min(tl.days, tl.index(b))
+            if hi > lo:
+                ranges.append((lo, hi))
+        life.live = ranges
+        life.starts = [s for s in life.starts if 0 <= s < tl.days]
+        if self.plan_line is not None and life.outcome in ("active", "trial"):
+            life.renewal = self.plan_line.term_end(tl.as_of)
+
+
+def simulate(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Engagement) -> Life:
+    """Simulate one account's subscriptions from its start to as_of."""
+    return _Sim(rng, tl, profile, eng).run()
+
+
+def daily_level(tl: Timeline, eng: Engagement, life: Life, ramps: list[int]) -> np.ndarray:
+    """The account's engagement per day: the latent level, lower while a new customer
+    ramps up (``ramps``: days of ramp-up per start) and falling before each churn."""
+    level = eng.daily(tl.days)
+    for start, length in zip(life.starts, ramps, strict=True):
+        end = min(tl.days, start + length)
+        if end > start:
+            level[start:end] -= 1.6 * (1.0 - np.arange(end - start) / length)
+    for churn in life.churns:
+        stop = tl.index(churn.ended_on)
+        begin = stop - churn.decline_days
+        lo, hi = max(0, begin), min(tl.days, stop)
+        if hi > lo:
+            frac = (np.arange(lo, hi) - begin + 1) / churn.decline_days
+            level[lo:hi] -= 2.4 * frac**0.8
+    return level

@@ -1,0 +1,471 @@
+"""``kizuna demo``: the generated company is deterministic, realistic and importable.
+
+One company of 300 accounts × 24 months is generated once into an SQLite file and
+checked for what a user of the demo would notice: revenue concentration, churn that
+is announced by falling usage, NPS that follows usage, subscriptions that obey the
+importer's rules, raw events that add up to the daily rollups.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from kizuna.cli import app
+from kizuna.db import ensure_schema, make_engine, session_scope
+from kizuna.db.bulk import table as model_table
+from kizuna.domain.usage import FEATURE_EVENTS, LOGIN_EVENT, SESSION_MINUTES_PROPERTY
+from kizuna.errors import Conflict, InvalidInput
+from kizuna.services.demo import DemoSummary, generate_demo
+from kizuna.services.demo import company as company_module
+from kizuna.services.imports import ENTITIES
+from kizuna.services.imports import fields as parse
+from kizuna.services.pipeline import run_daily
+
+AS_OF = date(2025, 3, 31)
+AS_OF_TS = pd.Timestamp(AS_OF)
+CUTOFF = datetime(2025, 3, 30, 15, 0, tzinfo=UTC)  # 00:00 JST on AS_OF
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@dataclass
+class Company:
+    engine: sa.Engine
+    summary: DemoSummary
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(sql, conn)
+
+
+def _generate(path: Path, *, accounts: int, months: int, seed: int) -> tuple[sa.Engine, DemoSummary]:
+    engine = make_engine(f"sqlite:///{path}")
+    ensure_schema(engine)
+    with session_scope(engine) as session:
+        summary = generate_demo(session, accounts=accounts, months=months, seed=seed, as_of=AS_OF)
+    return engine, summary
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
+    engine, summary = _generate(tmp_path_factory.mktemp("demo") / "demo.db", accounts=300, months=24, seed=7)
+    yield Company(engine, summary)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def subscriptions(company: Company) -> pd.DataFrame:
+    subs = company.frame(
+        "SELECT s.*, p.code, p.kind FROM subscriptions s JOIN products p ON p.id = s.product_id ORDER BY s.id"
+    )
+    for column in ("started_on", "trial_ends_on", "ended_on", "current_term_end"):
+        subs[column] = pd.to_datetime(subs[column])
+    return subs
+
+
+@pytest.fixture(scope="module")
+def logins(company: Company) -> pd.DataFrame:
+    frame = company.frame("SELECT account_id, day, value FROM usage_daily WHERE metric = 'logins'")
+    frame["day"] = pd.to_datetime(frame["day"])
+    return frame
+
+
+def _earning(subs: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+    begins = subs["trial_ends_on"].fillna(subs["started_on"])
+    paid = ~subs["status"].isin(["trial", "expired"])
+    return paid & (begins <= day) & (subs["ended_on"].isna() | (subs["ended_on"] > day))
+
+
+def _churns(subs: pd.DataFrame) -> pd.DataFrame:
+    """Plan lines the customer ended (not replaced by another plan), by as_of."""
+    plans = subs[subs["kind"] == "plan"]
+    churned = (plans["status"] == "canceled") & (plans["cancel_reason"] != "plan_change")
+    return plans[churned & (plans["ended_on"] <= AS_OF_TS)]
+
+
+# --- the whole store ------------------------------------------------------------------
+
+
+def test_the_summary_counts_what_is_in_the_store(company: Company, subscriptions: pd.DataFrame) -> None:
+    for table, n in company.summary.counts.items():
+        assert int(company.frame(f"SELECT count(*) AS n FROM {table}")["n"][0]) == n, table
+    assert company.summary.accounts == 300
+    assert company.summary.mrr == int(subscriptions[_earning(subscriptions, AS_OF_TS)]["monthly_amount"].sum())
+    assert company.summary.usage_daily > 50 * company.summary.accounts
+    # the accounts list shows the same MRR, and statuses as of as_of
+    accounts = company.frame("SELECT status, mrr, summary_as_of FROM accounts")
+    assert int(accounts["mrr"].sum()) == company.summary.mrr
+    assert int((accounts["mrr"] > 0).sum()) == company.summary.paying_accounts
+    assert {"active", "churned", "prospect"} <= set(accounts["status"])
+    assert (accounts["summary_as_of"] == AS_OF.isoformat()).all()
+
+
+def test_account_summaries_are_what_the_daily_pipeline_computes(tmp_path: Path) -> None:
+    engine, _ = _generate(tmp_path / "p.db", accounts=60, months=12, seed=5)
+    columns = "id, status, mrr, currency, plan_id, renewal_on, customer_since, churned_on, summary_as_of"
+    try:
+        with engine.connect() as conn:
+            before = pd.read_sql(f"SELECT {columns} FROM accounts ORDER BY id", conn)
+        with session_scope(engine) as session:
+            run_daily(session, AS_OF)
+        with engine.connect() as conn:
+            after = pd.read_sql(f"SELECT {columns} FROM accounts ORDER BY id", conn)
+    finally:
+        engine.dispose()
+    pd.testing.assert_frame_equal(before, after)
+    assert set(before["status"]) >= {"active", "churned"}
+
+
+def test_the_same_options_give_the_same_company_and_another_seed_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = _generate(tmp_path / "a.db", accounts=40, months=6, seed=3)
+    monkeypatch.setattr(company_module, "CHUNK_ACCOUNTS", 7)  # chunking must not matter
+    again, _ = _generate(tmp_path / "b.db", accounts=40, months=6, seed=3)
+    other, _ = _generate(tmp_path / "c.db", accounts=40, months=6, seed=4)
+    order = {"usage_daily": "account_id, day, metric"}
+    try:
+        for table in company_module.TABLES:
+            sql = f"SELECT * FROM {table} ORDER BY {order.get(table, 'id')}"
+            with first.connect() as a, again.connect() as b:
+                pd.testing.assert_frame_equal(pd.read_sql(sql, a), pd.read_sql(sql, b), obj=table)
+        sql = "SELECT name, domain FROM accounts ORDER BY id"
+        with first.connect() as a, other.connect() as c:
+            assert not pd.read_sql(sql, a).equals(pd.read_sql(sql, c))
+    finally:
+        for engine in (first, again, other):
+            engine.dispose()
+
+
+def test_a_demo_needs_an_empty_store(company: Company) -> None:
+    with session_scope(company.engine) as session, pytest.raises(Conflict):
+        generate_demo(session, accounts=5, as_of=AS_OF)
+    with session_scope(company.engine) as session, pytest.raises(InvalidInput):
+        generate_demo(session, accounts=0, as_of=AS_OF)
+
+
+def test_every_timestamp_is_utc_in_whole_seconds_before_as_of(company: Company) -> None:
+    columns = {
+        "subscriptions": ["canceled_at", "created_at"], "tickets": ["opened_at", "first_response_at", "resolved_at"],
+        "survey_responses": ["answered_at"], "activities": ["occurred_at"], "usage_events": ["timestamp"],
+        "onboarding_milestones": ["completed_at"], "tasks": ["completed_at", "created_at"],
+        "users": ["last_login_at"], "accounts": ["created_at"], "contacts": ["created_at"],
+    }  # fmt: skip
+    with session_scope(company.engine) as session:
+        for table, names in columns.items():
+            model = model_table(table)
+            for name in names:
+                values = [v for v in session.scalars(sa.select(model.c[name])) if v is not None]
+                assert values, (table, name)
+                assert all(v.tzinfo is UTC and v.microsecond == 0 for v in values), (table, name)
+                assert max(values) < CUTOFF, (table, name)
+
+
+# --- revenue and customers ------------------------------------------------------------
+
+
+def test_a_few_accounts_bring_most_of_the_revenue(subscriptions: pd.DataFrame) -> None:
+    mrr = subscriptions[_earning(subscriptions, AS_OF_TS)].groupby("account_id")["monthly_amount"].sum()
+    mrr = mrr.sort_values(ascending=False)
+    top = int(np.ceil(len(mrr) * 0.2))
+    share = mrr.iloc[:top].sum() / mrr.sum()
+    assert 0.60 <= share <= 0.85
+    assert mrr.max() >= 500_000  # big customers on enterprise contracts
+    assert (mrr <= 15_000).mean() >= 0.15  # many small ones on the starter plan
+    assert (subscriptions["currency"] == "JPY").all()
+
+
+def test_monthly_logo_churn_is_between_one_and_three_percent(subscriptions: pd.DataFrame) -> None:
+    plans = subscriptions[subscriptions["kind"] == "plan"]
+    churns = _churns(subscriptions)
+    rates = []
+    for month in pd.date_range(AS_OF_TS - pd.DateOffset(months=12), periods=12, freq="MS"):
+        live = plans[_earning(plans, month)]["account_id"].nunique()
+        ended = churns[(churns["ended_on"] > month) & (churns["ended_on"] <= month + pd.DateOffset(months=1))]
+        rates.append(ended["account_id"].nunique() / live)
+    assert 0.01 <= float(np.mean(rates)) <= 0.03
+
+
+def test_churn_is_preceded_by_falling_usage(subscriptions: pd.DataFrame, logins: pd.DataFrame) -> None:
+    first_day = logins.groupby("account_id")["day"].min()
+    by_account = dict(tuple(logins.groupby("account_id")))
+    checked = declined = 0
+    for row in _churns(subscriptions).itertuples():
+        end = row.ended_on
+        if row.account_id not in first_day or first_day[row.account_id] > end - pd.Timedelta(days=120):
+            continue
+        usage = by_account[row.account_id]
+        last = usage[(usage["day"] >= end - pd.Timedelta(days=30)) & (usage["day"] < end)]["value"].sum() / 30
+        window = (usage["day"] >= end - pd.Timedelta(days=120)) & (usage["day"] < end - pd.Timedelta(days=60))
+        before = usage[window]["value"].sum() / 60
+        checked += 1
+        declined += last < 0.6 * before
+    assert checked >= 20
+    assert declined >= 0.7 * checked
+
+
+def test_promoters_use_the_product_more_than_detractors(company: Company, logins: pd.DataFrame) -> None:
+    nps = company.frame("SELECT account_id, score, answered_at FROM survey_responses WHERE kind = 'nps'")
+    contacts = company.frame("SELECT account_id, count(*) AS n FROM contacts GROUP BY account_id")
+    per_contact = dict(zip(contacts["account_id"], contacts["n"], strict=True))
+    by_account = dict(tuple(logins.groupby("account_id")))
+    usage = []
+    for row in nps.itertuples():
+        day = pd.Timestamp(row.answered_at).normalize()
+        frame = by_account.get(row.account_id)
+        recent = (
+            0.0
+            if frame is None
+            else frame[(frame["day"] < day) & (frame["day"] >= day - pd.Timedelta(days=30))]["value"].sum()
+        )
+        usage.append(recent / 30 / per_contact[row.account_id])
+    nps["usage"] = usage
+    promoters, detractors = nps[nps["score"] >= 9], nps[nps["score"] <= 6]
+    assert len(promoters) > 50
+    assert len(detractors) > 30
+    assert promoters["usage"].mean() > 1.5 * detractors["usage"].mean()
+    assert nps["score"].between(0, 10).all()
+
+
+# --- subscriptions --------------------------------------------------------------------
+
+
+def test_every_subscription_obeys_the_import_rules(subscriptions: pd.DataFrame) -> None:
+    check = ENTITIES["subscriptions"].check
+    assert check is not None
+    for row in subscriptions.to_dict("records"):
+        values = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+        assert check(values) == [], row
+        assert values["quantity"] >= 0
+        assert values["monthly_amount"] >= 0
+        if values["ended_on"] is not None and values["ended_on"] > AS_OF_TS:
+            assert values["status"] == "canceled", row
+        if values["status"] == "canceled":
+            assert values["canceled_at"] is not None, row
+            assert values["cancel_reason"], row
+        assert values["current_term_end"] is not None
+        assert re.fullmatch(r"SUB-\d{7}", values["external_id"])
+
+
+def test_plan_changes_replace_a_line_on_the_same_day(subscriptions: pd.DataFrame) -> None:
+    changes = subscriptions[subscriptions["cancel_reason"] == "plan_change"]
+    assert len(changes) >= 10
+    plans = subscriptions[subscriptions["kind"] == "plan"]
+    for row in changes.itertuples():
+        after = plans[(plans["account_id"] == row.account_id) & (plans["started_on"] == row.ended_on)]
+        assert len(after) == 1, row
+        new = after.iloc[0]
+        assert (new["product_id"], new["quantity"]) != (row.product_id, row.quantity)
+    upgrades = changes.merge(plans, left_on=["account_id", "ended_on"], right_on=["account_id", "started_on"])
+    assert (upgrades["monthly_amount_y"] > upgrades["monthly_amount_x"]).any()
+    assert (upgrades["monthly_amount_y"] < upgrades["monthly_amount_x"]).any()
+
+
+def test_trials_convert_or_expire(subscriptions: pd.DataFrame) -> None:
+    trials = subscriptions[subscriptions["trial_ends_on"].notna()]
+    converted = trials[trials["status"].isin(["active", "canceled"])]
+    expired = trials[trials["status"] == "expired"]
+    assert len(converted) >= 10
+    assert len(expired) >= 10
+    assert (expired["ended_on"] == expired["trial_ends_on"]).all()
+    lines_per_account = subscriptions.groupby("account_id").size()
+    assert (lines_per_account[expired["account_id"]] == 1).all()  # an expired trial never paid
+    ongoing = trials[trials["status"] == "trial"]
+    assert (ongoing["trial_ends_on"] > AS_OF_TS).all()
+    assert ongoing["ended_on"].isna().all()
+
+
+def test_some_churned_customers_come_back(subscriptions: pd.DataFrame) -> None:
+    plans = subscriptions[subscriptions["kind"] == "plan"]
+    churns = _churns(subscriptions)
+    back = 0
+    for account, ends in churns.groupby("account_id")["ended_on"]:
+        later = plans[(plans["account_id"] == account) & (plans["started_on"] >= ends.min() + pd.Timedelta(days=30))]
+        back += not later.empty
+    assert back >= 2
+    assert (subscriptions["kind"] == "addon").sum() >= 10  # cross-sell
+
+
+# --- usage ----------------------------------------------------------------------------
+
+
+def test_raw_events_of_the_last_14_days_reproduce_the_rollups(company: Company) -> None:
+    events = company.frame(
+        "SELECT e.*, c.account_id AS contact_account FROM usage_events e JOIN contacts c ON c.id = e.contact_id"
+    )
+    assert len(events) > 1000
+    assert events["message_id"].is_unique
+    assert (events["source"] == "demo").all()
+    assert (events["contact_account"] == events["account_id"]).all()
+    moments = pd.to_datetime(events["timestamp"])
+    assert (moments == pd.to_datetime(events["received_at"])).all()
+    local = moments + pd.Timedelta(hours=9)
+    events["day"] = local.dt.date
+    assert events["day"].min() == AS_OF - timedelta(days=14)
+    assert events["day"].max() == AS_OF - timedelta(days=1)
+    assert local.dt.hour.between(9, 18).all()  # office hours in Japan
+    props = events["properties"].map(json.loads)
+    events["minutes"] = [p.get(SESSION_MINUTES_PROPERTY, 0.0) for p in props]
+    signed_in = events["event"] == LOGIN_EVENT
+    keys = ["account_id", "day"]
+    logins = events[signed_in]
+    per_metric = {
+        "logins": logins.groupby(keys).size(),
+        "session_minutes": logins.groupby(keys)["minutes"].sum(),
+        "events": events.groupby(keys).size(),
+        "active_users": events.groupby(keys)["contact_id"].nunique(),
+    }
+    for key, name in FEATURE_EVENTS.items():
+        per_metric[f"feature.{key}"] = events[events["event"] == name].groupby(keys).size()
+    expected = {
+        (account, day, metric): float(value)
+        for metric, series in per_metric.items()
+        for (account, day), value in series.items()
+    }
+    assert (events[~signed_in]["event"].isin(list(FEATURE_EVENTS.values()))).all()
+    daily = company.frame(
+        f"SELECT account_id, day, metric, value FROM usage_daily WHERE day >= '{AS_OF - timedelta(days=14)}'"
+    )
+    stored = {(r.account_id, date.fromisoformat(r.day), r.metric): r.value for r in daily.itertuples()}
+    assert stored == expected
+
+
+def test_usage_is_sparse_whole_and_bounded_by_the_users(company: Company) -> None:
+    daily = company.frame("SELECT account_id, metric, value FROM usage_daily")
+    assert (daily["value"] > 0).all()
+    whole = daily[daily["metric"] != "session_minutes"]["value"]
+    assert (whole == whole.round()).all()
+    assert (daily[daily["metric"] == "session_minutes"]["value"] % 1 != 0).any()
+    contacts = company.frame("SELECT account_id, count(*) AS n FROM contacts GROUP BY account_id").set_index(
+        "account_id"
+    )["n"]
+    active = daily[daily["metric"] == "active_users"]
+    assert (active["value"].to_numpy() <= contacts[active["account_id"]].to_numpy()).all()
+    assert set(daily["metric"]) >= {"logins", "active_users", "session_minutes", "events", "feature.reports"}
+
+
+def test_usage_stops_when_a_customer_leaves(subscriptions: pd.DataFrame, logins: pd.DataFrame) -> None:
+    last_day = logins.groupby("account_id")["day"].max()
+    plans = subscriptions[subscriptions["kind"] == "plan"]
+    gone = plans.groupby("account_id").filter(lambda g: g["ended_on"].notna().all())
+    final_end = gone.groupby("account_id")["ended_on"].max()
+    final_end = final_end[final_end <= AS_OF_TS]
+    assert len(final_end) >= 20
+    for account, end in final_end.items():
+        if account in last_day:
+            assert last_day[account] < end
+
+
+def test_usage_is_low_on_weekends_and_in_golden_week(logins: pd.DataFrame) -> None:
+    per_day = logins.groupby("day")["value"].sum()
+    per_day = per_day[per_day.index >= AS_OF_TS - pd.DateOffset(months=18)]
+    weekday = per_day[per_day.index.day_of_week < 5]
+    weekend = per_day[per_day.index.day_of_week >= 5]
+    assert weekend.mean() < 0.25 * weekday.mean()
+    golden = per_day[(per_day.index >= "2024-04-30") & (per_day.index <= "2024-05-02")]
+    ordinary = per_day[((per_day.index >= "2024-04-15") & (per_day.index <= "2024-04-26"))
+                       | ((per_day.index >= "2024-05-07") & (per_day.index <= "2024-05-17"))]  # fmt: skip
+    ordinary = ordinary[ordinary.index.day_of_week < 5]
+    assert golden.mean() < 0.4 * ordinary.mean()
+
+
+# --- people and names -----------------------------------------------------------------
+
+
+def test_names_are_japanese_and_addresses_valid(company: Company) -> None:
+    accounts = company.frame("SELECT * FROM accounts")
+    assert accounts["name"].is_unique
+    assert accounts["domain"].is_unique
+    assert accounts["name"].str.contains("株式会社|合同会社|有限会社|法人").all()
+    assert all(parse.domain_name(d) == d and d.isascii() for d in accounts["domain"])
+    assert accounts["external_id"].str.fullmatch(r"ACC-\d{6}").all()
+    fields = accounts["custom_fields"].map(json.loads)
+    assert all(
+        set(f) == {"prefecture", "region", "source"} and all(isinstance(v, str) for v in f.values()) for f in fields
+    )
+    assert accounts["parent_id"].notna().sum() >= 1
+    assert accounts["industry"].isin(["製造業", "IT・通信", "小売・EC"]).any()
+
+    contacts = company.frame("SELECT c.*, a.domain FROM contacts c JOIN accounts a ON a.id = c.account_id")
+    assert contacts["name"].map(lambda n: bool(JAPANESE.search(n))).all()
+    assert all(
+        parse.email(e) == e and e.endswith("@" + d) for e, d in zip(contacts["email"], contacts["domain"], strict=True)
+    )
+    assert contacts["email"].is_unique
+    champions = contacts.groupby("account_id")["is_champion"].sum()
+    assert champions.max() == 1
+    assert champions.mean() > 0.7
+    assert contacts.groupby("account_id").size().between(1, 20).all()
+
+    users = company.frame("SELECT * FROM users")
+    assert users["email"].str.endswith("@kizuna-demo.example").all()
+    assert users["email"].is_unique
+    assert all(parse.email(e) == e for e in users["email"])
+    assert set(users["role"]) == {"admin", "lead", "csm", "viewer"}
+    assert set(users["locale"]) == {"ja", "en"}
+    assert users["name"].map(lambda n: bool(JAPANESE.search(n))).all()
+    owned = accounts["owner_id"].notna()
+    assert owned.any()
+    assert (~owned).any()
+    assert set(accounts.loc[owned, "owner_id"]) <= set(users.loc[users["role"] == "csm", "id"])
+
+
+def test_the_cs_team_has_a_timeline_of_work(company: Company) -> None:
+    activities = company.frame("SELECT kind, subject, author_id FROM activities")
+    assert set(activities["kind"]) == {"meeting", "call", "email", "note"}
+    assert activities["subject"].str.contains("QBR").any()
+    assert activities["author_id"].notna().all()
+    milestones = company.frame("SELECT name, due_on, completed_at FROM onboarding_milestones")
+    assert milestones["completed_at"].notna().mean() > 0.6
+    overdue = milestones[milestones["completed_at"].isna() & (pd.to_datetime(milestones["due_on"]) < AS_OF_TS)]
+    assert len(overdue) > 0
+    tickets = company.frame("SELECT status, csat, first_response_at, resolved_at FROM tickets")
+    assert {"open", "solved", "closed"} <= set(tickets["status"])
+    assert tickets["csat"].dropna().between(1, 5).all()
+    tasks = company.frame("SELECT title, status, due_on FROM tasks")
+    assert {"open", "done"} <= set(tasks["status"])
+    assert tasks["title"].str.contains("更新前の利用状況レビュー").any()
+    goals = company.frame("SELECT status FROM success_goals")
+    assert goals["status"].nunique() >= 3
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def test_the_command_refuses_a_store_with_data_unless_reset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", url)
+    runner = CliRunner()
+    args = ["demo", "--accounts", "8", "--months", "2", "--as-of", "2025-03-31", "--no-serve"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "usage_daily" in first.output
+    assert "MRR on 2025-03-31" in first.output
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1
+    assert isinstance(again.exception, InvalidInput)
+    assert "--reset" in again.exception.message
+
+    reset = runner.invoke(app, [*args, "--reset", "--seed", "9"])
+    assert reset.exit_code == 0, reset.output
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM accounts")).scalar_one() == 8
+    finally:
+        engine.dispose()
+
+    bad = runner.invoke(app, [*args, "--reset", "--as-of", "31/03/2025"])
+    assert isinstance(bad.exception, InvalidInput)
+    assert "--as-of" in bad.exception.message
