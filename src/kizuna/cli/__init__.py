@@ -51,8 +51,7 @@ app.command("serve")(serve_commands.serve)
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(user_commands.users, name="users")
 app.add_typer(user_commands.apikeys, name="apikey")
-if hasattr(demo_commands, "demo"):  # TEMP until the demo command lands
-    app.command("demo")(demo_commands.demo)
+app.command("demo")(demo_commands.demo)
 
 
 def main(argv: list[str] | None = None) -> None:
