@@ -40,7 +40,7 @@ lint: install
 	$(BIN)/mypy
 
 unit: install postgres-binaries chromium
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 test: lint unit
 
