@@ -33,6 +33,9 @@ def make_engine(url: str, **options: Any) -> Engine:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # 64 MB of page cache (SQLite's default is 2 MB): big imports keep their
+            # indexes' hot pages in memory instead of re-reading them for every batch.
+            cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 

@@ -154,8 +154,22 @@ def _parse(
     return values, ok
 
 
-def _key(spec: EntitySpec, values: dict[str, Any]) -> str:
-    return _KEY_SEP.join(str(values[c]) for c in spec.key)
+def _keys(spec: EntitySpec, parsed: list[tuple[int, dict[str, Any]]]) -> list[tuple[str, int]]:
+    """``(key text, line)`` for each row whose key columns all parsed (a hot loop)."""
+    columns = spec.key
+    out = []
+    if len(columns) == 1:
+        (c,) = columns
+        for line, v in parsed:
+            value = v.get(c)
+            if value is not None:
+                out.append((str(value), line))
+        return out
+    for line, v in parsed:
+        values = [v.get(c) for c in columns]
+        if None not in values:
+            out.append((_KEY_SEP.join(map(str, values)), line))
+    return out
 
 
 @dataclass
@@ -231,7 +245,7 @@ def write_batches(
             if on_bytes is not None and batch.bytes_read:
                 on_bytes(batch.bytes_read)
             parsed = batch.parsed
-            keyed = [(_key(spec, v), ln) for ln, v in parsed if all(v.get(c) is not None for c in spec.key)]
+            keyed = _keys(spec, parsed)
             for key, line, first in tracker.add(keyed):
                 shown = key.replace(_KEY_SEP, ", ")
                 errors.append(RowError(label, line, ", ".join(spec.key), _(
