@@ -16,7 +16,8 @@ BENCHMARKS = ["imports", "demo", "web"]
 
 
 def main() -> None:
-    names = [a for a in sys.argv[1:] if not a.startswith("-")] or BENCHMARKS
+    head = sys.argv[1 : sys.argv.index("--")] if "--" in sys.argv else sys.argv[1:]
+    names = [a for a in head if not a.startswith("-")] or BENCHMARKS
     extra = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
     for name in names:
         if name not in BENCHMARKS:

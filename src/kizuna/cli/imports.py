@@ -9,7 +9,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemai
 from rich.table import Table
 
 from kizuna.cli.context import console, err_console, load_settings, open_store, today
-from kizuna.db import session_scope
+from kizuna.db import maintenance, session_scope
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.services.accounts import refresh_account_summaries
@@ -71,6 +71,7 @@ def import_entity(
             session.rollback()
         else:
             refresh_account_summaries(session, today(settings))
+            maintenance.optimize(session)
     _report(summaries, dry_run)
 
 

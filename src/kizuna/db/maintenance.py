@@ -40,3 +40,10 @@ def delete_all(session: Session) -> None:
         return
     for t in tables:
         session.execute(delete(t))
+
+
+def optimize(session: Session) -> None:
+    """Let the database refresh its planner statistics after a large change
+    (SQLite: ``PRAGMA optimize``; PostgreSQL's autovacuum does this itself)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA optimize"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from fastapi import Request
@@ -41,17 +43,25 @@ def negotiate_language(request: Request, user_locale: str | None = None) -> str:
     return "en" if request.url.path.startswith(("/api/", "/v1/")) else DEFAULT_WEB_LANGUAGE
 
 
+@cache
+def _locale(identifier: str) -> Locale:
+    return Locale.parse(identifier)
+
+
 class Formatter:
     """Locale-aware formatting for templates and exports of one request."""
 
     def __init__(self, language: str, zone: ZoneInfo) -> None:
         self.language = language if language in SUPPORTED_LANGUAGES else DEFAULT_WEB_LANGUAGE
-        self.locale = _BABEL_LOCALE[self.language]
+        self.locale = _locale(_BABEL_LOCALE[self.language])
         self.zone = zone
 
     def money(self, minor: int | None, currency: str | None) -> str:
         if minor is None or currency is None:
             return "—"
+        if currency == "JPY":
+            # Both ja_JP and en_US write yen as ¥1,234,567 (a page may hold hundreds).
+            return f"-¥{-minor:,}" if minor < 0 else f"¥{minor:,}"
         amount = Decimal(minor).scaleb(-CURRENCY_EXPONENTS.get(currency, 0))
         text = format_currency(amount, currency, locale=self.locale)
         # CLDR's ja_JP yen sign is the full-width ￥; Japanese business documents and
@@ -61,6 +71,8 @@ class Formatter:
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None:
             return "—"
+        if digits == 0 and isinstance(value, int):
+            return f"{value:,}"  # ja_JP and en_US group digits alike
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=fmt, locale=self.locale)
 

@@ -94,7 +94,7 @@ def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page
     """One page of the accounts list (search by name, domain or external id)."""
     total, rows = accounts_q.list_accounts(
         session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
-        plan_id=query.plan_id, status=query.status.value if query.status else None,
+        plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
         renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort,
         offset=(query.page - 1) * query.per_page, limit=query.per_page,
     )  # fmt: skip

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from kizuna.db import Session
+from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
 from kizuna.services.accounts import refresh_account_summaries
 
@@ -38,4 +38,5 @@ def run_daily(session: Session, as_of: date) -> list[StepResult]:
         start = time.perf_counter()
         count = step(session, as_of)
         results.append(StepResult(name, count, time.perf_counter() - start))
+    maintenance.optimize(session)
     return results

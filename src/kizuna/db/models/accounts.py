@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
@@ -17,6 +17,8 @@ class Account(Timestamped, Base):
     """A customer company (取引先). ``external_id`` is the key in the source system."""
 
     __tablename__ = "accounts"
+    # "active accounts renewing in the next N days, soonest first": the CSM's daily filter.
+    __table_args__ = (Index("ix_accounts_status_renewal_on", "status", "renewal_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(128), unique=True)
