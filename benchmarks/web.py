@@ -28,6 +28,8 @@ import httpx
 from benchmarks.common import run_measured
 
 PASSWORD = "benchmark-password-1"
+#: The kinds issue 3 sets the p95 target for (search is measured and reported too).
+TARGETED = ("list: first page", "list: filtered + sorted", "list: deep page", "360 page")
 
 
 def _free_port() -> int:
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--requests", type=int, default=200, help="requests per kind")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--db", type=Path, help="reuse this demo database (built if missing)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (kizuna serve --workers)")
     args = parser.parse_args(argv)
 
     db = args.db or Path(tempfile.mkdtemp(prefix="kizuna-web-")) / "bench.db"
@@ -72,7 +75,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     port = _free_port()
     env = {**os.environ, "KIZUNA_DATABASE_URL": f"sqlite:///{db}"}
     server = subprocess.Popen(
-        _kizuna("serve", "--port", str(port)), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        _kizuna("serve", "--port", str(port), "--workers", str(args.workers)),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -131,12 +137,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             "accounts": args.accounts,
             "months": args.months,
             "clients": args.clients,
+            "server_workers": args.workers,
             "requests_per_kind": args.requests,
             "demo_build_seconds": round(build_seconds, 1) if build_seconds else None,
             "first_page_ids_seen": len(ids),
             "latency": results,
-            "target": "p95 < 150 ms for each list and 360 kind",
-            "met": all(r["p95_ms"] < 150 for k, r in results.items() if k != "static (baseline)"),
+            "target": "p95 < 150 ms for the list's first, filtered and deep pages and the 360 page",
+            "met": all(r["p95_ms"] < 150 for k, r in results.items() if k in TARGETED),
         }
     finally:
         server.terminate()
