@@ -7,12 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 
-.PHONY: demo test install lint unit postgres-binaries chromium bench i18n docs clean
+.PHONY: demo test install lint unit postgres-binaries chromium java bench i18n docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[postgres,dev]"
+	$(BIN)/pip install --quiet -e ".[postgres,spark,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,6 +31,13 @@ chromium:
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; \
 	fi
 
+# A Java runtime for Apache Spark (the analytics parity tests), when missing.
+java:
+	@if command -v java >/dev/null 2>&1; then :; else \
+	  echo "Installing a Java runtime from Debian's packages"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends openjdk-17-jre-headless; \
+	fi
+
 demo: install
 	$(BIN)/kizuna demo --reset $(DEMO_ARGS)
 
@@ -39,12 +46,12 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-unit: install postgres-binaries chromium
+unit: install postgres-binaries chromium java
 	$(BIN)/pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 test: lint unit
 
-bench: install postgres-binaries
+bench: install postgres-binaries java
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Re-extract messages and merge them into the Japanese catalogue (lists untranslated ones).
