@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- product-event ingestion (issue 4): add ingestion settings below this line ---
+
+    # --- analytics engine, KPIs and LTV (issue 5): add analytics settings below this line ---
+
+    # --- health scores, touch tiers, lifecycle stages, fit (issue 6): add their settings below this line ---
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
