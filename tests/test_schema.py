@@ -85,3 +85,25 @@ def test_an_old_store_is_brought_up_to_date_by_any_command(tmp_path, capsys, mon
     assert result.code == 0
     assert "already up to date" in result.out
     engine.dispose()
+
+
+def test_upgrading_a_store_with_data_keeps_every_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Migrations that rebuild ``accounts`` on SQLite must not cascade-delete its children."""
+    from sqlalchemy import text
+
+    from kizuna.db.schema import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO accounts (id, external_id, name, custom_fields, status, mrr, created_at, updated_at) "
+                          "VALUES (1, 'A', 'Acme', '{}', 'active', 1000, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"))  # fmt: skip
+        conn.execute(text("INSERT INTO contacts (id, external_id, account_id, name, is_champion, created_at, updated_at) "
+                          "VALUES (1, 'C', 1, 'Ann', 0, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"))  # fmt: skip
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM contacts")).scalar() == 1
+        assert conn.execute(text("SELECT name FROM accounts")).scalar() == "Acme"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
