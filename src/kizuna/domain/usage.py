@@ -8,6 +8,9 @@ figures mean the same thing wherever they came from.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 #: The event that counts as one login. Its ``session_minutes`` property, when
@@ -40,3 +43,44 @@ FEATURE_PREFIX = "feature."
 
 def feature_metric(key: str) -> str:
     return FEATURE_PREFIX + key
+
+
+@dataclass(frozen=True)
+class UsageMapping:
+    """Which events count toward which daily metrics (``docs/ingest.md``, mapping file).
+
+    ``login_events`` each count one login, and their ``session_minutes_property`` (a
+    number, when present) adds to the day's session minutes; ``features`` maps an event
+    name to the feature key it counts for (metric ``feature.<key>``). Every event counts
+    in ``events``; every distinct user (contact, else anonymous id) in ``active_users``.
+    """
+
+    login_events: frozenset[str] = frozenset({LOGIN_EVENT})
+    session_minutes_property: str = SESSION_MINUTES_PROPERTY
+    features: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({event: key for key, event in FEATURE_EVENTS.items()})
+    )
+
+    def feature_of(self, event: str) -> str | None:
+        return self.features.get(event)
+
+
+#: The mapping used when no mapping file is configured.
+DEFAULT_MAPPING = UsageMapping()
+
+#: Rollup metrics that a rebuild recomputes from raw events (plus every ``feature.*``).
+CORE_METRICS = (METRIC_ACTIVE_USERS, METRIC_EVENTS, METRIC_LOGINS, METRIC_SESSION_MINUTES)
+
+#: Session minutes are rounded per event to a multiple of 1/64 minute (under a second),
+#: so that their sums are exact whatever order events arrive in: an incremental rollup
+#: and a rebuild then agree to the last bit.
+SESSION_MINUTE_STEP = 1 / 64
+
+
+def session_minutes(value: object) -> float:
+    """The session minutes one login event carries (0 for a missing or non-numeric value)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    if not math.isfinite(value) or value <= 0 or value > 1_000_000:
+        return 0.0
+    return round(value / SESSION_MINUTE_STEP) * SESSION_MINUTE_STEP

@@ -13,6 +13,8 @@ from kizuna.http.state import app_state
 from kizuna.i18n import _current
 
 _STATIC = ("/static/",)
+#: The tracking API (issue 4) authenticates its own callers (write keys, cached).
+_TRACKING = "/v1/"
 
 
 class RequestContext(BaseHTTPMiddleware):
@@ -20,7 +22,10 @@ class RequestContext(BaseHTTPMiddleware):
         if request.url.path.startswith(_STATIC):
             return await call_next(request)
         state = app_state(request)
-        principal = await run_in_threadpool(resolve_principal, request, state)
+        if request.url.path.startswith(_TRACKING):
+            principal = None
+        else:
+            principal = await run_in_threadpool(resolve_principal, request, state)
         user_locale = principal.user.locale if principal is not None and principal.user is not None else None
         token = _current.set(negotiate_language(request, user_locale))
         try:

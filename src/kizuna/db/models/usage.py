@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base
@@ -19,6 +19,14 @@ class UsageEvent(Base):
     __table_args__ = (
         UniqueConstraint("source", "message_id"),
         Index("ix_usage_events_account_time", "account_id", "timestamp"),
+        # Events not yet in the rollups (imported or generated rather than ingested):
+        # a small partial index, so finding them costs nothing when there are none.
+        Index(
+            "ix_usage_events_pending",
+            "account_id",
+            sqlite_where=text("NOT rolled_up"),
+            postgresql_where=text("NOT rolled_up"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -31,6 +39,9 @@ class UsageEvent(Base):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     properties: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    #: Counted in ``usage_daily`` already (ingested events are, in the same transaction);
+    #: imported ones wait for the daily pipeline's usage step or ``kizuna usage rebuild``.
+    rolled_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UsageDaily(Base):
@@ -39,8 +50,28 @@ class UsageDaily(Base):
     (in the configured time zone)."""
 
     __tablename__ = "usage_daily"
+    __table_args__ = (
+        # Covering index for reads by period (the KPI engine's monthly usage figures):
+        # a range of days is an index range scan that never touches the table.
+        Index("ix_usage_daily_day", "day", "account_id", "metric", "value"),
+        # Health scores (issue 6): one metric over a range of days (the logins of the
+        # last 120 days) is an index range scan, and the metrics are listed by seeks.
+        Index("ix_usage_daily_metric_day", "metric", "day", "account_id", "value"),
+    )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
+
+
+class UsageDailyUser(Base):
+    """Who was active on an account's day (``c:<contact id>`` or ``a:<anonymous id>``):
+    what makes ``active_users`` incremental — a user counts once however many events
+    they send, in whatever order they arrive."""
+
+    __tablename__ = "usage_daily_users"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(140), primary_key=True)

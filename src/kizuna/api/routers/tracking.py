@@ -1,0 +1,395 @@
+"""The tracking API, compatible with Segment's HTTP Tracking API: ``POST /v1/identify``,
+``/v1/group``, ``/v1/track``, ``/v1/page`` (and ``/v1/screen``) and ``/v1/batch``.
+
+The routes are deliberately thin and fast: the body is read as bytes, parsed with
+orjson and checked by hand (:mod:`kizuna.services.ingest.payload`); the pydantic-free
+JSON schemas below only document the payloads in OpenAPI. The answer comes after the
+ingestion writer has committed the messages (group commit), so a 2xx means stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from kizuna.api.schemas.common import ErrorOut
+from kizuna.db.ingest import PinnedUnitOfWork
+from kizuna.errors import NotAuthenticated, PermissionDenied
+from kizuna.http.auth import CurrentPrincipal, State
+from kizuna.http.limits import read_limited_body
+from kizuna.http.state import AppState, app_state
+from kizuna.i18n import _
+from kizuna.services.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES, IngestWriter, Outcome, WriterClosed, report
+from kizuna.services.ingest.keys import KeyCache, Sender, credentials
+from kizuna.services.ingest.payload import Problem, Unreadable, parse_body, read_request
+from kizuna.services.usage import RollupConfig, configured
+
+router = APIRouter(prefix="/v1", tags=["tracking"])
+summary_router = APIRouter(prefix="/api", tags=["ingestion"])
+
+
+@dataclass
+class IngestRuntime:
+    """What the tracking routes share in one app: the writer, the key cache, and the
+    digests of recent requests that were stored whole — a retried request with the very
+    same body (what Segment's libraries send on a retry) is answered from there, as the
+    duplicate it is, without being parsed and written again."""
+
+    writer: IngestWriter
+    keys: KeyCache
+    zone: ZoneInfo
+    recent: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
+
+    def remember(self, digest: bytes, messages: int) -> None:
+        self.recent[digest] = messages
+        if len(self.recent) > RECENT_REQUESTS:
+            self.recent.popitem(last=False)
+
+
+#: How many stored requests ``IngestRuntime.recent`` remembers.
+RECENT_REQUESTS = 50_000
+
+
+def install(app: FastAPI, state: AppState) -> IngestRuntime:
+    """Give the app its ingestion writer (started on the first event)."""
+    config = RollupConfig(state.settings.zone, configured().mapping)
+    # the writer keeps one connection (and so SQLite's page cache) across group commits
+    writer = IngestWriter(PinnedUnitOfWork(state.engine), config)
+    runtime = IngestRuntime(writer, KeyCache(), state.settings.zone)
+    app.state.ingest = runtime
+    return runtime
+
+
+def shutdown(app: FastAPI) -> None:
+    """Store whatever is queued, then stop the writer (the app's lifespan end)."""
+    runtime: IngestRuntime | None = getattr(app.state, "ingest", None)
+    if runtime is not None:
+        runtime.writer.close()
+
+
+def _runtime(request: Request) -> IngestRuntime:
+    runtime: IngestRuntime | None = getattr(request.app.state, "ingest", None)
+    if runtime is None:
+        runtime = install(request.app, app_state(request))
+    return runtime
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _problem(p: Problem) -> dict[str, Any]:
+    return {"code": p.code, "message": p.message, "field": p.field}
+
+
+def _counts(outcome: Outcome) -> dict[str, int]:
+    return {"stored": outcome.stored, "duplicates": outcome.duplicates, "parked": outcome.parked}
+
+
+async def _sender(request: Request, runtime: IngestRuntime, secret: str | None) -> Sender:
+    if secret is None:
+        raise NotAuthenticated(
+            _("send your API key as the HTTP Basic user name (Segment's write key) or as a bearer token")
+        )
+    known, sender = runtime.keys.cached(secret)
+    if not known:
+        state = app_state(request)
+
+        def lookup() -> Sender | None:
+            with state.unit_of_work() as session:
+                return runtime.keys.lookup(session, secret)
+
+        sender = await run_in_threadpool(lookup)
+    if sender is None:
+        raise NotAuthenticated(_("unknown or revoked API key"))
+    if not sender.may_ingest:
+        raise PermissionDenied(_("this API key cannot send events: use an ingest or write key"))
+    return sender
+
+
+async def _ingest(request: Request, kind: str) -> Response:
+    runtime = _runtime(request)
+    received_at = datetime.now(UTC)
+    await read_limited_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES)
+    body: bytes = request._body
+    secret = credentials(request.headers.get("authorization"))
+    data: Any = None
+    unreadable: Unreadable | None = None
+    if secret is None:  # Segment also takes the write key in the body
+        try:
+            data = parse_body(body)
+        except Unreadable as exc:
+            unreadable = exc
+        if isinstance(data, dict) and isinstance(data.get("writeKey"), str):
+            secret = data["writeKey"]
+    try:
+        sender = await _sender(request, runtime, secret)
+    except (NotAuthenticated, PermissionDenied) as exc:
+        runtime.writer.submit([], rejected=Counter({("", exc.code): 1}))  # counted for the ingestion page
+        raise
+    digest = hashlib.blake2b(body, digest_size=20, person=sender.source.encode()[:16]).digest()
+    seen = runtime.recent.get(digest)
+    if seen is not None:
+        runtime.recent.move_to_end(digest)
+        return _json(200, {"success": True, "stored": 0, "duplicates": seen, "parked": 0})
+    try:
+        if unreadable is not None:
+            raise unreadable
+        if data is None:
+            data = parse_body(body)
+        messages, problems = read_request(kind, data, source=sender.source, received_at=received_at,
+                                          zone=runtime.zone, body=body)  # fmt: skip
+    except Unreadable as exc:
+        runtime.writer.submit([], rejected=Counter({(sender.source, exc.code): 1}))
+        return _json(400, {"success": False, "errors": [{"code": exc.code, "message": exc.message,
+                                                         "field": exc.field}]})  # fmt: skip
+    rejected = Counter((sender.source, p.code) for p in problems)
+    try:
+        future = runtime.writer.submit(messages, rejected=rejected, key_id=sender.key_id)
+    except WriterClosed:
+        message = _("Kizuna is restarting; send the events again in a moment")
+        return _json(503, {"success": False, "errors": [{"code": "unavailable", "message": message, "field": None}]},
+                     headers={"Retry-After": "1"})  # fmt: skip
+    outcome = await asyncio.wrap_future(future)
+    if problems:
+        return _json(
+            400,
+            {
+                "success": False,
+                "errors": [_problem(p) for p in problems],
+                "rejected": len(problems),
+                **_counts(outcome),
+            },
+        )
+    if kind == "batch" or kind in ("track", "page", "screen"):
+        runtime.remember(digest, len(messages))  # committed: a retry of this very body is a duplicate
+    return _json(200, {"success": True, **_counts(outcome)})
+
+
+# --- OpenAPI documentation ---------------------------------------------------------------------
+
+_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601; naive times are in KIZUNA_TIMEZONE."}
+_COMMON: dict[str, Any] = {
+    "userId": {**_ID, "description": "Your id of the user: a contact's external_id."},
+    "anonymousId": {**_ID, "description": "A device or session id, when there is no userId."},
+    "messageId": {**_ID, "description": "Unique per message: a retried message with the same id is stored once."},
+    "timestamp": {**_TIME, "description": "When it happened (client clock; corrected with sentAt)."},
+    "sentAt": {**_TIME, "description": "When the client sent it: Kizuna corrects the client's clock skew."},
+    "context": {
+        "type": "object",
+        "properties": {"groupId": {**_ID, "description": "The account (its external_id) this happened in."}},
+    },
+}
+_WHO = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "track": {
+        "type": "object",
+        "required": ["event"],
+        "anyOf": _WHO,
+        "properties": {
+            **_COMMON,
+            "event": {"type": "string", "minLength": 1, "maxLength": 200, "description": "e.g. Signed In"},
+            "properties": {"type": "object"},
+        },
+    },
+    "page": {
+        "type": "object",
+        "anyOf": _WHO,
+        "properties": {
+            **_COMMON,
+            "name": {"type": "string", "maxLength": 200},
+            "category": {"type": "string", "maxLength": 200},
+            "properties": {"type": "object"},
+        },
+    },
+    "identify": {
+        "type": "object",
+        "anyOf": _WHO,
+        "properties": {
+            **_COMMON,
+            "traits": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 200},
+                    "email": {"type": "string", "format": "email", "maxLength": 254},
+                    "title": {"type": "string", "maxLength": 100},
+                },
+            },
+        },
+    },
+    "group": {
+        "type": "object",
+        "required": ["groupId"],
+        "anyOf": _WHO,
+        "properties": {
+            **_COMMON,
+            "groupId": {**_ID, "description": "The account's external_id: created if new."},
+            "traits": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 255},
+                    "industry": {"type": "string", "maxLength": 100},
+                    "employees": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+                },
+            },
+        },
+    },
+}
+SCHEMAS["batch"] = {
+    "type": "object",
+    "required": ["batch"],
+    "properties": {
+        "batch": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    {
+                        **SCHEMAS[k],
+                        "required": [*SCHEMAS[k].get("required", []), "type"],
+                        "properties": {**SCHEMAS[k]["properties"], "type": {"const": k}},
+                    }
+                    for k in ("identify", "group", "track", "page")
+                ]
+            },
+        },
+        "sentAt": _TIME,
+        "context": {"type": "object"},
+    },
+}
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "track": {
+        "userId": "CON-0001",
+        "event": "Report Created",
+        "properties": {"report_type": "churn"},
+        "context": {"groupId": "ACC-000001"},
+        "messageId": "0d6e1c1e-8f3a-4b7e-9a51-3f1c2b9e7a10",
+        "timestamp": "2026-11-23T10:15:00+09:00",
+    },
+    "page": {
+        "userId": "CON-0001",
+        "name": "Dashboard",
+        "context": {"groupId": "ACC-000001"},
+        "messageId": "page-1",
+        "timestamp": "2026-11-23T10:16:00+09:00",
+    },
+    "identify": {
+        "userId": "CON-0001",
+        "traits": {"name": "山田 太郎", "email": "yamada@example.co.jp", "title": "情報システム部 部長"},
+        "context": {"groupId": "ACC-000001"},
+    },
+    "group": {
+        "userId": "CON-0001",
+        "groupId": "ACC-000001",
+        "traits": {"name": "株式会社サンプル", "industry": "製造", "employees": 320, "plan": "enterprise"},
+    },
+    "batch": {
+        "batch": [
+            {"type": "group", "userId": "CON-0001", "groupId": "ACC-000001", "traits": {"name": "株式会社サンプル"}},
+            {
+                "type": "track",
+                "userId": "CON-0001",
+                "event": "Signed In",
+                "properties": {"session_minutes": 25},
+                "context": {"groupId": "ACC-000001"},
+                "messageId": "m-1",
+                "timestamp": "2026-11-23T09:05:00+09:00",
+            },
+        ],
+        "sentAt": "2026-11-23T09:05:02+09:00",
+    },
+}
+_RESULT = {
+    "type": "object",
+    "properties": {
+        "success": {"type": "boolean"},
+        "stored": {"type": "integer", "description": "Events stored now, and identify/group calls applied."},
+        "duplicates": {"type": "integer", "description": "Already stored: a retry, counted once."},
+        "parked": {"type": "integer", "description": "Kept until their account or user exists."},
+    },
+}
+
+
+def _doc(kind: str, summary: str) -> dict[str, Any]:
+    error = {"model": ErrorOut}
+    return {
+        "summary": summary,
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SCHEMAS[kind], "example": EXAMPLES[kind]}},
+            },
+        },
+        "responses": {
+            200: {"description": "Stored (committed) — or already stored.",
+                  "content": {"application/json": {"schema": _RESULT}}},
+            400: {"description": "Malformed JSON, or some events rejected (the good ones were stored); each error "
+                                 "names the event and field, e.g. batch[3].timestamp.", **error},
+            401: {"description": "No API key, or an unknown or revoked one.", **error},
+            403: {"description": "The key's scope cannot send events (a read key).", **error},
+            413: {"description": f"Body over {MAX_EVENT_BYTES:,} bytes (one event) or {MAX_BATCH_BYTES:,} (batch).",
+                  **error},
+        },
+    }  # fmt: skip
+
+
+@router.post("/track", **_doc("track", "Record an event (Segment track)"))
+async def track(request: Request) -> Response:
+    """What a user did: `event` with its `properties`, in the account `context.groupId`."""
+    return await _ingest(request, "track")
+
+
+@router.post("/page", **_doc("page", "Record a page view (Segment page)"))
+async def page(request: Request) -> Response:
+    """A page view, stored as the event `Page Viewed` with `name` and `category` among its properties."""
+    return await _ingest(request, "page")
+
+
+@router.post("/screen", **_doc("page", "Record a screen view (Segment screen)"))
+async def screen(request: Request) -> Response:
+    """A mobile screen view, stored as the event `Screen Viewed`."""
+    return await _ingest(request, "screen")
+
+
+@router.post("/identify", **_doc("identify", "Create or update a contact (Segment identify)"))
+async def identify(request: Request) -> Response:
+    """The user `userId` (a contact's external_id) with `traits` name, email and title; a new
+    contact needs its account in `context.groupId` (kept until the account exists)."""
+    return await _ingest(request, "identify")
+
+
+@router.post("/group", **_doc("group", "Create or update an account (Segment group)"))
+async def group(request: Request) -> Response:
+    """The account `groupId` (its external_id) with `traits` name, industry and employees; other
+    traits go into its custom fields. Events kept for this account are attached."""
+    return await _ingest(request, "group")
+
+
+@router.post("/batch", **_doc("batch", "Send many calls at once (Segment batch)"))
+async def batch(request: Request) -> Response:
+    """Up to 500 KB of `identify`, `group`, `track`, `page` and `screen` calls (each ≤ 32 KB). Good
+    events are stored even when others are rejected: the answer is then 400, listing each rejected
+    event as `batch[i].field`, with the counts of what was stored."""
+    return await _ingest(request, "batch")
+
+
+# --- the ingestion page's JSON twin ----------------------------------------------------------
+
+
+@summary_router.get("/ingestion", summary="What the tracking API received (the ingestion page)",
+                    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
+def ingestion_summary(state: State, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Messages per hour over the last 48 hours by outcome (stored, duplicate, parked, attached,
+    rejected), rejected counts by error code, the quarantine by reason, and the keys that send."""
+    with state.unit_of_work() as session:
+        return report.summary(session).as_json()

@@ -1,0 +1,26 @@
+"""Product-event ingestion: a Segment-compatible tracking API (``docs/ingest.md``).
+
+- :mod:`.payload` reads and validates Segment payloads (by hand, on orjson's output);
+- :mod:`.keys` says which API key sent them (write-key or bearer);
+- :mod:`.store` stores them in one transaction (accounts, contacts, events, rollups,
+  the quarantine of events waiting for their account or user, counters);
+- :mod:`.writer` runs the group commit: a 2xx answer means committed;
+- :mod:`.report` summarises what came in, for the ingestion page and the CLI.
+"""
+
+from kizuna.services.ingest.payload import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Message, Problem
+from kizuna.services.ingest.store import REASONS, Outcome, attach_parked, store
+from kizuna.services.ingest.writer import IngestWriter, WriterClosed
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_EVENT_BYTES",
+    "REASONS",
+    "IngestWriter",
+    "Message",
+    "Outcome",
+    "Problem",
+    "WriterClosed",
+    "attach_parked",
+    "store",
+]

@@ -1,0 +1,158 @@
+"""The ingestion writer: group commit.
+
+Requests hand their validated messages to one writer thread and wait. The thread takes
+everything that is waiting (up to a bound), stores it in **one** transaction — events,
+rollups, quarantine, counters — commits, and only then answers every request in it. So
+a 2xx means committed (SQLite in WAL mode keeps a committed transaction through a
+process kill; PostgreSQL through a crash), and the cost of a commit is shared by all the
+requests that arrived while the previous one was being written.
+
+If a group's transaction fails, each request of the group is retried alone, so that one
+bad request cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kizuna.db import Session
+from kizuna.db import ingest as q
+from kizuna.services.ingest.payload import Message
+from kizuna.services.ingest.store import Directory, Outcome, count_rejected, store
+from kizuna.services.usage import RollupConfig
+
+log = logging.getLogger("kizuna.ingest")
+
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass
+class _Submission:
+    messages: Sequence[Message]
+    rejected: Counter[tuple[str, str]]
+    key_id: int | None
+    future: Future[Outcome] = field(default_factory=Future)
+
+
+class WriterClosed(RuntimeError):
+    """The writer is shutting down; the caller should answer 503 so the client retries."""
+
+
+_STOP = object()
+#: How long the writer trusts what it remembers of accounts and contacts (external id → id).
+DIRECTORY_SECONDS = 60.0
+
+
+class IngestWriter:
+    """One thread that stores submitted messages with group commit.
+
+    ``unit_of_work`` opens a transaction that commits when its block ends (the web app's
+    :meth:`AppState.unit_of_work`). The thread starts on the first submission.
+    """
+
+    def __init__(self, unit_of_work: UnitOfWork, config: RollupConfig, *, max_messages: int = 4000) -> None:
+        self._uow = unit_of_work
+        self.config = config
+        self._max = max_messages
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.commits = 0
+        self._directory = Directory()
+        self._directory_since = time.monotonic()
+
+    def submit(
+        self, messages: Sequence[Message], *, rejected: Counter[tuple[str, str]] | None = None,
+        key_id: int | None = None,
+    ) -> Future[Outcome]:  # fmt: skip
+        """Queue messages; the future resolves (with their :class:`Outcome`) after the commit."""
+        item = _Submission(messages, rejected or Counter(), key_id)
+        with self._lock:
+            if self._closed:
+                raise WriterClosed("the ingestion writer is shutting down")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kizuna-ingest-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(item)
+        return item.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Store what is queued and stop the thread (the app's shutdown). Submissions
+        while it drains are refused; a later one starts a new thread (an app that is
+        started again, as tests do)."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)
+        if thread is not None:
+            thread.join(timeout)
+        with self._lock:
+            if thread is None or not thread.is_alive():
+                self._thread = None
+                self._closed = False
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            group = [item]
+            size = len(item.messages)  # type: ignore[attr-defined]
+            while size < self._max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                group.append(more)
+                size += len(more.messages)  # type: ignore[attr-defined]
+            self._write(group)  # type: ignore[arg-type]
+        release = getattr(self._uow, "close", None)  # a unit of work that holds a connection lets it go
+        if release is not None:
+            release()
+
+    def _write(self, group: list[_Submission], *, retried: bool = False) -> None:
+        now = datetime.now(UTC)
+        if time.monotonic() - self._directory_since > DIRECTORY_SECONDS:
+            self._directory.clear()
+            self._directory_since = time.monotonic()
+        try:
+            with self._uow() as session:
+                outcomes = store(session, [s.messages for s in group], self.config, now=now,
+                                 directory=self._directory)  # fmt: skip
+                rejected: Counter[tuple[str, str]] = Counter()
+                for s in group:
+                    rejected.update(s.rejected)
+                if rejected:
+                    count_rejected(session, rejected, now=now)
+                q.touch_api_keys(session, {s.key_id for s in group if s.key_id is not None}, now)
+            self.commits += 1
+            self._directory.users.commit()
+        except Exception as exc:
+            self._directory.clear()  # an account may have gone: look everything up again
+            if len(group) > 1:
+                for s in group:
+                    self._write([s])
+                return
+            if not retried:
+                self._write(group, retried=True)
+                return
+            log.exception("could not store %d tracking messages", len(group[0].messages))
+            group[0].future.set_exception(exc)
+            return
+        for s, outcome in zip(group, outcomes, strict=True):
+            s.future.set_result(outcome)

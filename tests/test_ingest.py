@@ -1,0 +1,380 @@
+"""The tracking API (``/v1/…``, Segment's HTTP Tracking API): what a Segment-style
+client sees — stored events, retries that count once, bad events reported by index and
+field, limits, keys — and what a CS team sees: the account's usage chart moves, events
+for unknown accounts wait in the quarantine and are attached when the account appears.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from kizuna.errors import ConfigurationError
+from kizuna.services import usage
+from tests.cli import run_cli
+from tests.conftest import make_api_key
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def basic(key: str) -> dict[str, str]:
+    """Segment's write-key convention: the key as the Basic user name, no password."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+@pytest.fixture
+def key(app: FastAPI) -> str:
+    return make_api_key(app, "ingest")
+
+
+def rows(app: FastAPI, sql: str) -> list[tuple[Any, ...]]:
+    with app.state.kizuna.unit_of_work() as session:
+        return [tuple(r) for r in session.execute(text(sql))]
+
+
+def rollups(app: FastAPI) -> dict[tuple[str, str, str], float]:
+    """The whole usage_daily table as ``{(account external_id, day, metric): value}``."""
+    found = rows(
+        app,
+        "SELECT a.external_id, d.day, d.metric, d.value FROM usage_daily d JOIN accounts a ON a.id = d.account_id",
+    )
+    return {(a, str(d), m): float(v) for a, d, m, v in found}
+
+
+def track(event: str, message_id: str, *, user: str = "U-1", group: str | None = "ACC-1", when: datetime = NOW,
+          **properties: Any) -> dict[str, Any]:  # fmt: skip
+    body: dict[str, Any] = {"type": "track", "userId": user, "event": event, "messageId": message_id,
+                            "timestamp": when.isoformat(), "properties": properties}  # fmt: skip
+    if group is not None:
+        body["context"] = {"groupId": group}
+    return body
+
+
+def setup_account(client: TestClient, key: str, account: str = "ACC-1", user: str = "U-1") -> None:
+    r = client.post("/v1/group", headers=basic(key), json={"userId": user, "groupId": account,
+                    "traits": {"name": "株式会社テスト", "industry": "製造", "employees": 120, "plan": "pro"}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    r = client.post("/v1/identify", headers=basic(key), json={"userId": user, "context": {"groupId": account},
+                    "traits": {"name": "山田 花子", "email": "hanako@example.co.jp", "title": "部長"}})  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+def test_a_segment_client_moves_the_account_usage_chart(client: TestClient, app: FastAPI, key: str) -> None:
+    setup_account(client, key)
+    account = rows(app, "SELECT id, name, industry, employee_count, custom_fields FROM accounts")
+    assert [a[1:4] for a in account] == [("株式会社テスト", "製造", 120)]
+    assert "pro" in str(account[0][4])
+    assert rows(app, "SELECT external_id, name, email, role FROM contacts") == [
+        ("U-1", "山田 花子", "hanako@example.co.jp", "部長")
+    ]
+    batch = {"batch": [track("Signed In", "m1", session_minutes=30), track("Report Created", "m2"),
+                       {**track("Signed In", "m3", user="U-1"), "anonymousId": "dev-1"}]}  # fmt: skip
+    r = client.post("/v1/batch", headers=basic(key), json=batch)
+    assert r.status_code == 200
+    assert r.json() == {"success": True, "stored": 3, "duplicates": 0, "parked": 0}
+    reader = make_api_key(app, "read")
+    page = client.get(f"/api/accounts/{account[0][0]}/360", headers={"Authorization": f"Bearer {reader}"})
+    series = page.json()["usage"]["series"]
+    assert series["logins"][-1] == 2
+    assert series["active_users"][-1] == 1
+    day = str(NOW.astimezone(usage.configured().zone).date())
+    assert rollups(app) == {
+        ("ACC-1", day, "events"): 3.0, ("ACC-1", day, "logins"): 2.0, ("ACC-1", day, "session_minutes"): 30.0,
+        ("ACC-1", day, "active_users"): 1.0, ("ACC-1", day, "feature.reports"): 1.0,
+    }  # fmt: skip
+
+
+def test_a_retried_batch_stores_nothing_twice_and_answers_success(client: TestClient, app: FastAPI, key: str) -> None:
+    setup_account(client, key)
+    batch = {"batch": [track("Signed In", f"m{i}", session_minutes=5) for i in range(20)]}
+    first = client.post("/v1/batch", headers=basic(key), json=batch)
+    before = rollups(app)
+    again = client.post("/v1/batch", headers=basic(key), json=batch)
+    single = client.post("/v1/track", headers=basic(key), json=batch["batch"][0])
+    assert first.json()["stored"] == 20
+    assert again.status_code == 200
+    assert again.json() == {"success": True, "stored": 0, "duplicates": 20, "parked": 0}
+    assert single.status_code == 200
+    assert single.json()["duplicates"] == 1
+    assert rollups(app) == before
+    assert rows(app, "SELECT count(*) FROM usage_events") == [(20,)]
+    # the same messageId twice in one batch is one event
+    twice = client.post(
+        "/v1/batch", headers=basic(key), json={"batch": [track("Signed In", "x"), track("Signed In", "x")]}
+    )
+    assert twice.json() == {"success": True, "stored": 1, "duplicates": 1, "parked": 0}
+
+
+def test_bad_events_are_reported_by_index_and_field_and_good_ones_stored(
+    client: TestClient, app: FastAPI, key: str
+) -> None:
+    setup_account(client, key)
+    batch = {"batch": [
+        track("Signed In", "ok-1"),
+        {**track("Signed In", "bad-1"), "timestamp": "yesterday"},
+        {"type": "track", "messageId": "bad-2", "event": "Signed In"},
+        {**track("Signed In", "bad-3"), "event": ""},
+        {"type": "alias", "userId": "U-1", "previousId": "x"},
+        {**track("Signed In", "bad-4"), "properties": [1, 2]},
+        {**track("Signed In", "bad-5"), "timestamp": "1999-12-31T00:00:00Z"},
+        "not an object",
+        track("Report Created", "ok-2"),
+    ]}  # fmt: skip
+    r = client.post("/v1/batch", headers=basic(key), json=batch)
+    assert r.status_code == 400
+    body = r.json()
+    assert (body["stored"], body["rejected"]) == (2, 7)
+    assert [(e["code"], e["field"]) for e in body["errors"]] == [
+        ("invalid_timestamp", "batch[1].timestamp"),
+        ("missing_user", "batch[2].userId"),
+        ("missing_event", "batch[3].event"),
+        ("unsupported_type", "batch[4].type"),
+        ("invalid_value", "batch[5].properties"),
+        ("timestamp_out_of_range", "batch[6].timestamp"),
+        ("invalid_event", "batch[7]"),
+    ]
+    assert sorted(r[0] for r in rows(app, "SELECT message_id FROM usage_events")) == ["ok-1", "ok-2"]
+    bad_group = client.post("/v1/group", headers=basic(key), json={"userId": "U-1", "groupId": "ACC-2",
+                            "traits": {"employees": "many"}})  # fmt: skip
+    assert bad_group.status_code == 400
+    assert bad_group.json()["errors"][0]["field"] == "traits.employees"
+    bad_email = client.post("/v1/identify", headers=basic(key), json={"userId": "U-9", "traits": {"email": "nope"}})
+    assert bad_email.json()["errors"][0]["field"] == "traits.email"
+    assert rows(app, "SELECT count(*) FROM accounts") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (b"{not json", "malformed_json", None),
+        (b"[1, 2]", "invalid_event", None),
+        (b'{"batch": {"a": 1}}', "missing_batch", "batch"),
+        (b'{"batch": [], "sentAt": 12}', "invalid_timestamp", "sentAt"),
+    ],
+)
+def test_unreadable_requests_are_400_with_the_error_shape(
+    client: TestClient, key: str, body: bytes, code: str, field: str | None
+) -> None:
+    r = client.post("/v1/batch", headers={**basic(key), "Content-Type": "application/json"}, content=body)
+    assert r.status_code == 400
+    assert [(e["code"], e["field"]) for e in r.json()["errors"]] == [(code, field)]
+
+
+def test_limits_are_segments_32_kb_per_event_and_500_kb_per_batch(client: TestClient, app: FastAPI, key: str) -> None:
+    setup_account(client, key)
+    big = track("Signed In", "big", blob="x" * 33_000)
+    assert client.post("/v1/track", headers=basic(key), json=big).status_code == 413
+    r = client.post("/v1/batch", headers=basic(key), json={"batch": [big, track("Signed In", "small")]})
+    assert r.status_code == 400
+    assert [(e["code"], e["field"]) for e in r.json()["errors"]] == [("event_too_large", "batch[0]")]
+    huge = {"batch": [track("Signed In", f"h{i}", blob="x" * 20_000) for i in range(30)]}
+    r = client.post("/v1/batch", headers=basic(key), json=huge)
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["code"] == "payload_too_large"
+    assert rows(app, "SELECT message_id FROM usage_events") == [("small",)]
+
+
+def test_keys_ingest_and_write_keys_send_read_keys_and_strangers_do_not(
+    client: TestClient, app: FastAPI, key: str
+) -> None:
+    event = track("Signed In", "k1", group=None)
+    none = client.post("/v1/track", json=event)
+    assert none.status_code == 401
+    assert none.json()["errors"][0]["code"] == "not_authenticated"
+    assert client.post("/v1/track", json=event, headers=basic("kz_nope_nothing")).status_code == 401
+    assert client.post("/v1/track", json=event, headers={"Authorization": "Basic !!!"}).status_code == 401
+    read = make_api_key(app, "read")
+    denied = client.post("/v1/track", json=event, headers=basic(read))
+    assert denied.status_code == 403
+    assert denied.json()["errors"][0]["code"] == "permission_denied"
+    write = make_api_key(app, "write")
+    assert client.post("/v1/track", json=event, headers={"Authorization": f"Bearer {write}"}).status_code == 200
+    assert client.post("/v1/track", json={**event, "messageId": "k2", "writeKey": key}).status_code == 200
+    # an ingest key reaches nothing but the tracking API
+    assert client.get("/api/accounts", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    used = rows(app, "SELECT scope FROM api_keys WHERE last_used_at IS NOT NULL ORDER BY scope")
+    assert used == [("ingest",), ("write",)]
+
+
+def test_clock_skew_is_corrected_with_sent_at(client: TestClient, app: FastAPI, key: str) -> None:
+    setup_account(client, key)
+    # the client's clock is 3 hours fast: it says the event happened at 13:00 and was sent at 13:05
+    client_now = datetime.now(UTC) + timedelta(hours=3)
+    event = {**track("Signed In", "skew", when=client_now - timedelta(minutes=5)), "sentAt": client_now.isoformat()}
+    assert client.post("/v1/track", headers=basic(key), json=event).status_code == 200
+    (stored,) = rows(app, "SELECT timestamp FROM usage_events")
+    moment = stored[0] if isinstance(stored[0], datetime) else datetime.fromisoformat(stored[0])
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    assert abs(moment - (datetime.now(UTC) - timedelta(minutes=5))) < timedelta(minutes=1)
+
+
+def test_events_for_unknown_accounts_wait_and_are_attached_when_the_account_appears(
+    client: TestClient, app: FastAPI, key: str
+) -> None:
+    batch = {"batch": [
+        track("Signed In", "p1", user="U-1", group="ACC-9", session_minutes=10),
+        track("Signed In", "p2", user="U-2", group=None),
+        {"type": "track", "anonymousId": "dev-7", "event": "Report Created", "messageId": "p3"},
+    ]}  # fmt: skip
+    r = client.post("/v1/batch", headers=basic(key), json=batch)
+    assert r.json() == {"success": True, "stored": 0, "duplicates": 0, "parked": 3}
+    assert client.post("/v1/batch", headers=basic(key), json=batch).json()["duplicates"] == 3
+    assert sorted(rows(app, "SELECT message_id, reason FROM ingest_parked")) == [
+        ("p1", "unknown_account"), ("p2", "unknown_user"), ("p3", "no_account")
+    ]  # fmt: skip
+    assert rollups(app) == {}
+    setup_account(client, key, account="ACC-9", user="U-1")  # group, then identify U-1
+    assert sorted(rows(app, "SELECT message_id, reason FROM ingest_parked")) == [
+        ("p2", "unknown_user"), ("p3", "no_account")
+    ]  # fmt: skip
+    day = str(NOW.astimezone(usage.configured().zone).date())
+    assert rollups(app)[("ACC-9", day, "session_minutes")] == 10.0
+    # identify of U-2 with its account lets p2 in too (its account is the contact's)
+    client.post("/v1/identify", headers=basic(key), json={"userId": "U-2", "context": {"groupId": "ACC-9"}})
+    assert rows(app, "SELECT message_id FROM ingest_parked") == [("p3",)]
+    assert rollups(app)[("ACC-9", day, "logins")] == 2.0
+    assert rows(app, "SELECT count(*) FROM usage_events") == [(2,)]
+
+
+def test_the_quarantine_in_the_cli_and_import_accounts_attaches(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kizuna.main import create_app
+    from kizuna.settings import Settings
+
+    app = create_app(Settings(database_url=sqlite_url))
+    key = make_api_key(app, "ingest")
+    with TestClient(app) as client:
+        client.post("/v1/batch", headers=basic(key), json={"batch": [
+            {"type": "track", "anonymousId": "d1", "event": "Signed In", "messageId": "q1",
+             "context": {"groupId": "ACC-NEW"}},
+            {"type": "track", "anonymousId": "d2", "event": "Signed In", "messageId": "q2"},
+        ]})  # fmt: skip
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)
+    listed = run_cli(capsys, "ingest", "quarantine")
+    assert listed.code == 0
+    assert "unknown_account" in listed.out
+    assert "no_account" in listed.out
+    assert "ACC-NEW" in listed.out
+    only = run_cli(capsys, "ingest", "quarantine", "--reason", "no_account")
+    assert "q2" in only.out
+    assert "q1" not in only.out.split("Oldest parked events")[1]
+    bad = run_cli(capsys, "ingest", "quarantine", "--reason", "lost")
+    assert bad.code == 1
+    assert "--reason must be one of" in bad.err
+    csv = tmp_path / "accounts.csv"
+    csv.write_text("external_id,name\nACC-NEW,新しい会社\n", encoding="utf-8")
+    assert run_cli(capsys, "import", "accounts", str(csv)).code == 0
+    assert rows(app, "SELECT message_id FROM ingest_parked") == [("q2",)]
+    assert rows(app, "SELECT e.message_id FROM usage_events e") == [("q1",)]
+    stats = run_cli(capsys, "ingest", "stats")
+    assert stats.code == 0
+    assert "attached" in stats.out
+    app.state.kizuna.engine.dispose()
+
+
+def test_a_mapping_file_changes_what_counts(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(
+        '[login]\nevents = ["Logged In", "SSO Login"]\nsession_minutes_property = "minutes"\n'
+        '[features]\nreports = ["Report Created", "Report Shared"]\nchat = "Message Sent"\n',
+        encoding="utf-8",
+    )
+    mapping = usage.load_mapping(path)
+    assert mapping.login_events == {"Logged In", "SSO Login"}
+    assert usage.contributions(mapping, "SSO Login", {"minutes": 7}) == [
+        ("events", 1.0), ("logins", 1.0), ("session_minutes", 7.0)
+    ]  # fmt: skip
+    assert usage.contributions(mapping, "Report Shared", {}) == [("events", 1.0), ("feature.reports", 1.0)]
+    assert usage.contributions(mapping, "Signed In", {}) == [("events", 1.0)]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[login\n", "not valid TOML"),
+        ("[logins]\n", "logins: unknown section"),
+        ("[login]\nevent = 3\n", "login.event: expected an event name"),
+        ("[login]\nsecret = 1\n", "login.secret: unknown key"),
+        ('[features]\n"bad key!" = "X"\n', "features.bad key!: a feature key"),
+        ('[features]\na = "X"\nb = ["X"]\n', "features.b: event 'X' already counts for feature 'a'"),
+    ],
+)
+def test_a_bad_mapping_file_names_the_file_and_key(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        usage.load_mapping(path)
+    assert str(path) in caught.value.message
+    assert message in caught.value.message
+
+
+def test_a_missing_mapping_file_stops_the_cli_with_its_name(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("KIZUNA_USAGE_MAPPING", str(tmp_path / "nowhere.toml"))
+    result = run_cli(capsys, "usage", "rebuild")
+    assert result.code == 1
+    assert "nowhere.toml: no such mapping file" in result.err
+
+
+def test_the_ingestion_page_and_its_json_twin(client: TestClient, app: FastAPI, key: str, csm: str) -> None:
+    setup_account(client, key)
+    client.post("/v1/batch", headers=basic(key), json={"batch": [
+        track("Signed In", "w1"), track("Signed In", "w2", group="ACC-UNKNOWN"), {"type": "track", "event": "x"},
+    ]})  # fmt: skip
+    page = client.get("/ingestion")
+    assert page.status_code == 200
+    html = page.text
+    assert 'data-chart="ingest-chart-data"' in html
+    assert "unknown_account" in html
+    assert "missing_user" in html
+    assert "test ingest" in html
+    assert "key:" in html
+    reader = make_api_key(app, "read")
+    twin = client.get("/api/ingestion", headers={"Authorization": f"Bearer {reader}"}).json()
+    assert twin["totals"]["stored"] >= 3
+    assert twin["totals"]["parked"] == 1
+    assert twin["totals"]["rejected"] == 1
+    assert twin["rejected_by_reason"] == [{"reason": "missing_user", "count": 1}]
+    assert [p["reason"] for p in twin["parked_by_reason"]] == ["unknown_account"]
+    assert any(k["name"] == "test ingest" and k["last_used_at"] for k in twin["keys"])
+    assert client.get("/api/ingestion", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+
+
+def test_an_event_stored_by_another_writer_meanwhile_is_a_duplicate_not_a_double(
+    client: TestClient, app: FastAPI, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer looks up which events are stored, then inserts the others; if another
+    writer stored one in between, the insert's guard notices and the group is retried."""
+    from kizuna.db import ingest as q
+
+    setup_account(client, key)
+    assert client.post("/v1/track", headers=basic(key), json=track("Signed In", "m1")).json()["stored"] == 1
+    before = rollups(app)
+    real = q._stored_keys
+    blind = iter([True])  # the first look-up misses m1, as if it had been stored just after it
+
+    def racing(conn: Any, pg: bool, keys: Any) -> set[tuple[str, str]]:
+        return set() if next(blind, False) else real(conn, pg, keys)
+
+    monkeypatch.setattr(q, "_stored_keys", racing)
+    r = client.post(
+        "/v1/batch", headers=basic(key), json={"batch": [track("Signed In", "m1"), track("Signed In", "m2")]}
+    )
+    assert r.json() == {"success": True, "stored": 1, "duplicates": 1, "parked": 0}
+    assert rows(app, "SELECT message_id, count(*) FROM usage_events GROUP BY message_id ORDER BY 1") == [
+        ("m1", 1), ("m2", 1)
+    ]  # fmt: skip
+    day = str(NOW.astimezone(usage.configured().zone).date())
+    after = rollups(app)
+    assert after[("ACC-1", day, "events")] == before[("ACC-1", day, "events")] + 1
+    assert after[("ACC-1", day, "logins")] == before[("ACC-1", day, "logins")] + 1
