@@ -1,0 +1,221 @@
+"""Opening an Ibis backend where the store's tables live, and reading them uniformly.
+
+URLs (``KIZUNA_ANALYTICS_URL``, or the store's own ``KIZUNA_DATABASE_URL``):
+
+- ``sqlite:///path/kizuna.db`` — the embedded store itself;
+- ``postgresql+psycopg://user:pw@host:5432/db`` (or ``postgres://…``) — PostgreSQL;
+- ``duckdb:///path/file.duckdb`` — a DuckDB file holding the tables, or
+  ``duckdb:///path/folder`` — a folder of ``<table>.parquet`` files read in place;
+- ``pyspark:///path/folder`` — a local Spark session over ``<table>.parquet`` files
+  (``pyspark://`` alone: the tables must already be in Spark's catalogue).
+
+Every backend must hold the tables and columns of :data:`COLUMNS` (money as integer
+minor units, dates as dates, times as UTC timestamps); :func:`copy_tables` copies them
+from one backend to another (e.g. the store into DuckDB or Parquet for Spark).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import ibis
+import ibis.expr.datatypes as dt
+from ibis.backends import BaseBackend
+
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+
+#: The tables and columns the KPIs read (the contract for an analytics warehouse).
+COLUMNS: dict[str, dict[str, str]] = {
+    "accounts": {"id": "int64", "external_id": "string", "name": "string", "industry": "string",
+                 "owner_id": "int64", "plan_id": "int64", "status": "string", "mrr": "int64",
+                 "currency": "string"},
+    "products": {"id": "int64", "code": "string", "name": "string", "kind": "string", "rank": "int64"},
+    "subscriptions": {"id": "int64", "account_id": "int64", "product_id": "int64", "monthly_amount": "int64",
+                      "currency": "string", "status": "string", "started_on": "date", "trial_ends_on": "date",
+                      "ended_on": "date"},
+    "usage_daily": {"account_id": "int64", "day": "date", "metric": "string", "value": "float64"},
+    "tickets": {"id": "int64", "account_id": "int64", "opened_at": "timestamp", "first_response_at": "timestamp",
+                "resolved_at": "timestamp", "message_count": "int64", "csat": "int64"},
+    "survey_responses": {"id": "int64", "account_id": "int64", "kind": "string", "score": "int64",
+                         "answered_at": "timestamp"},
+    "onboarding_milestones": {"id": "int64", "account_id": "int64", "completed_at": "timestamp"},
+}  # fmt: skip
+
+#: Optional account columns used as segments when present (e.g. migration 0005's tier).
+OPTIONAL_ACCOUNT_COLUMNS = {"touch_tier": "string"}
+
+
+@dataclass(frozen=True)
+class StoreTables:
+    """The store's tables as Ibis expressions, with uniform column types."""
+
+    backend: BaseBackend
+    accounts: ibis.Table
+    products: ibis.Table
+    subscriptions: ibis.Table
+    usage_daily: ibis.Table
+    tickets: ibis.Table
+    survey_responses: ibis.Table
+    onboarding_milestones: ibis.Table
+
+    @property
+    def name(self) -> str:
+        return str(self.backend.name)
+
+
+def _same_type(have: dt.DataType, want: dt.DataType) -> bool:
+    """Whether a column needs no cast: the same type up to nullability, string length
+    and integer width. A needless cast (``DATE(day)``, ``CAST(metric AS TEXT)``) costs a
+    function call per row and, on SQLite, hides the column from its indexes."""
+    if have.is_integer() and want.is_integer():
+        return True
+    if have.is_string() and want.is_string():
+        return True
+    return bool(have.copy(nullable=True) == want.copy(nullable=True))
+
+
+def _uniform(table: ibis.Table, columns: dict[str, str], name: str) -> ibis.Table:
+    schema = table.schema()
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        raise InvalidInput(
+            _("the analytics tables lack columns: {table}.{columns}").format(table=name, columns=", ".join(missing)),
+            field="analytics_url",
+        )
+    out = {}
+    for column, kind in columns.items():
+        expr = table[column]
+        want = dt.dtype(kind)
+        if kind == "timestamp":
+            # UTC instants; drop any zone so that every backend compares the same way
+            if not schema[column].is_timestamp() or schema[column].timezone is not None:
+                expr = expr.cast(dt.Timestamp())
+        elif not _same_type(schema[column], want):
+            expr = expr.cast(want)
+        out[column] = expr
+    return table.select(**out)
+
+
+def store_tables(con: BaseBackend) -> StoreTables:
+    """The KPI tables of ``con``; raises :class:`InvalidInput` naming a missing table or column."""
+    found: dict[str, ibis.Table] = {}
+    for name, columns in COLUMNS.items():
+        try:
+            table = con.table(name)
+        except Exception:  # each backend has its own "no such table" error
+            raise InvalidInput(
+                _("the analytics backend has no table {table!r}").format(table=name), field="analytics_url"
+            ) from None
+        cols = dict(columns)
+        if name == "accounts":
+            cols.update({c: k for c, k in OPTIONAL_ACCOUNT_COLUMNS.items() if c in table.schema()})
+        found[name] = _uniform(table, cols, name)
+    return StoreTables(backend=con, **found)
+
+
+def materialise(expr: ibis.Table, index: tuple[str, ...] = ()) -> ibis.Table:
+    """Compute a table reused by several queries once (a temporary table, a Spark cache).
+
+    On SQLite the temporary table also gets an index on ``index``: joined to other
+    tables without one, SQLite's planner may scan it once per outer row."""
+    try:
+        cached = expr.cache()
+    except Exception:  # pragma: no cover - a backend without caching computes it each time
+        return expr
+    op = cached.op()
+    backend = cached._find_backend()
+    if index and backend.name == "sqlite" and hasattr(op, "name"):
+        name = str(op.name)
+        columns = ", ".join(f'"{c}"' for c in index)
+        backend.raw_sql(f'CREATE INDEX IF NOT EXISTS "temp"."ix_{name}" ON "{name}" ({columns})').close()
+    return cached
+
+
+def connect(url: str, *, spark_session: Any = None) -> BaseBackend:
+    """Open the Ibis backend for ``url`` (see the module docstring)."""
+    url = url.strip()
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    # SQLAlchemy's convention: scheme:///relative/path, scheme:////absolute/path
+    path = unquote(url.split(":///", 1)[1].split("?", 1)[0]) if ":///" in url else ""
+    if scheme == "sqlite":
+        if not path or path == ":memory:":
+            raise InvalidInput(_("the analytics engine needs an SQLite file, not an in-memory database"), field="url")
+        if not Path(path).exists():
+            raise InvalidInput(_("no SQLite file at {path}").format(path=path), field="url")
+        return ibis.sqlite.connect(path)
+    if scheme in ("postgresql", "postgres"):
+        return ibis.connect("postgres://" + url.split("://", 1)[1])
+    if scheme == "duckdb":
+        if path and Path(path).is_dir():
+            con = ibis.duckdb.connect()
+            _register_parquet(con, Path(path))
+            return con
+        return ibis.duckdb.connect(path or ":memory:")
+    if scheme in ("pyspark", "spark"):
+        session = spark_session or local_spark()
+        con = ibis.pyspark.connect(session)
+        if path:
+            _register_parquet(con, Path(path))
+        return con
+    raise InvalidInput(
+        _(
+            "unknown analytics URL {url!r}: use sqlite:///FILE, postgresql://…, duckdb:///FILE or pyspark:///FOLDER"
+        ).format(url=url),
+        field="url",
+    )
+
+
+def _register_parquet(con: BaseBackend, folder: Path) -> None:
+    for name in COLUMNS:
+        candidates = [folder / f"{name}.parquet", folder / name]
+        for candidate in candidates:
+            if candidate.exists():
+                con.read_parquet(str(candidate), table_name=name)
+                break
+
+
+def local_spark(app_name: str = "kizuna") -> Any:
+    """A local Spark session in UTC (timestamps are UTC instants), small shuffles, no UI."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[1]")
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+
+
+def copy_tables(source: BaseBackend, target: BaseBackend) -> dict[str, int]:
+    """Copy the KPI tables (the columns of :data:`COLUMNS`) from ``source`` into
+    ``target``, replacing them; returns rows copied per table."""
+    tables = store_tables(source)
+    counts: dict[str, int] = {}
+    for name in COLUMNS:
+        expr: ibis.Table = getattr(tables, name)
+        frame = expr.to_pyarrow()
+        target.create_table(name, frame, overwrite=True)
+        counts[name] = frame.num_rows
+    return counts
+
+
+def write_parquet(source: BaseBackend, folder: Path) -> dict[str, int]:
+    """Write the KPI tables of ``source`` as ``folder/<table>.parquet`` (for Spark or DuckDB)."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = store_tables(source)
+    counts = {}
+    for name in COLUMNS:
+        frame = getattr(tables, name).to_pyarrow()
+        pq.write_table(frame, folder / f"{name}.parquet")
+        counts[name] = frame.num_rows
+    return counts

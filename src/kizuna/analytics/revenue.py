@@ -1,0 +1,248 @@
+"""Revenue: MRR and ARR by month, MRR movements, logo and revenue churn, GRR and NRR.
+
+Definitions (see ``docs/metrics.md``):
+
+- **MRR at a day** is the sum of ``monthly_amount`` of the subscription lines that earn
+  on that day by :func:`kizuna.domain.subscriptions.earns_on` — not a trial, on or after
+  the later of ``started_on`` and ``trial_ends_on``, before ``ended_on`` — in the
+  reporting currency. A month's MRR is MRR at its snapshot day (see
+  :mod:`kizuna.analytics.periods`), so the last month's MRR is the MRR of ``as_of``,
+  the same figure the accounts list shows.
+- **Movements** of month *m* compare each account's MRR at the snapshots of *m−1* and
+  *m*: *new* (0 → >0, first earning day after the previous snapshot), *reactivation*
+  (0 → >0, earned before), *expansion* (up), *contraction* (down, still >0),
+  *churned* (>0 → 0). They add up exactly to the change in MRR.
+- **Logo churn rate** = churned accounts ÷ paying accounts at the previous snapshot;
+  **revenue churn rate** = (churned + contraction MRR) ÷ previous MRR;
+  **GRR** = 1 − revenue churn; **NRR** = (previous MRR + expansion − contraction − churned)
+  ÷ previous MRR. The *12-month* forms follow the accounts paying 12 snapshots back:
+  NRR₁₂ = their MRR now ÷ their MRR then; GRR₁₂ caps each account at its MRR then.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from kizuna.analytics.backend import StoreTables
+from kizuna.analytics.periods import MonthGrid
+
+MOVEMENTS = ("new", "expansion", "contraction", "churned", "reactivation")
+
+
+def earning_start(subscriptions: ibis.Table) -> ibis.Value:
+    """The first day a line earns: ``trial_ends_on`` when later than ``started_on``."""
+    s = subscriptions
+    return ibis.cases(
+        (s.trial_ends_on.notnull() & (s.trial_ends_on > s.started_on), s.trial_ends_on), else_=s.started_on
+    )
+
+
+def earning_lines(t: StoreTables, currency: str) -> ibis.Table:
+    """Lines that can earn (not trials), in the reporting currency, with their earning start."""
+    s = t.subscriptions
+    return s.filter(s.status != "trial", s.currency == currency).select(
+        "account_id", "product_id", amount=s.monthly_amount, earn_start=earning_start(s), ended_on=s.ended_on
+    )
+
+
+def earns_at(lines: ibis.Table, day: ibis.Value | date) -> ibis.Value:
+    """The Ibis form of :func:`kizuna.domain.subscriptions.earns_on`."""
+    return (lines.earn_start <= day) & (lines.ended_on.isnull() | (lines.ended_on > day))
+
+
+def other_currencies(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
+    """Lines earning at ``as_of`` in other currencies (left out of every figure): per currency."""
+    s = t.subscriptions
+    lines = s.filter(s.status != "trial", s.currency != currency).mutate(earn_start=earning_start(s))
+    lines = lines.filter(earns_at(lines, as_of))
+    return lines.group_by("currency").agg(lines=lines.count(), accounts=lines.account_id.nunique(),
+                                          mrr=lines.monthly_amount.sum())  # fmt: skip
+
+
+def account_mrr(t: StoreTables, grid: MonthGrid, currency: str) -> ibis.Table:
+    """Each paying account's MRR at each snapshot: ``account_id, mi, mrr`` (rows with MRR > 0)."""
+    lines = earning_lines(t, currency)
+    g = grid.table()
+    joined = lines.cross_join(g.select("mi", "snapshot"))
+    joined = joined.filter(earns_at(joined, joined.snapshot))
+    out = joined.group_by("account_id", "mi").agg(mrr=joined.amount.sum())
+    return out.filter(out.mrr > 0)
+
+
+def first_earned(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
+    """Each account's first earning day up to ``as_of`` (customer since): ``account_id, first_earned``."""
+    lines = earning_lines(t, currency)
+    lines = lines.filter(lines.earn_start <= as_of, lines.ended_on.isnull() | (lines.ended_on > lines.earn_start))
+    return lines.group_by("account_id").agg(first_earned=lines.earn_start.min())
+
+
+def movements_by_account(t: StoreTables, grid: MonthGrid, currency: str, amm: ibis.Table) -> ibis.Table:
+    """Per account and month (``mi`` ≥ 1) the MRR before and after and the movement kind:
+    ``account_id, mi, prev, cur, delta, kind`` (only accounts whose MRR changed)."""
+    # a union and a group-by rather than a self outer join: fast on every backend
+    zero = ibis.literal(0, "int64")
+    both = ibis.union(
+        amm.select("account_id", "mi", cur=amm.mrr, prev=zero),
+        amm.select("account_id", mi=amm.mi + 1, cur=zero, prev=amm.mrr),
+        distinct=False,
+    )
+    j = both.group_by("account_id", "mi").agg(cur=both.cur.sum(), prev=both.prev.sum())
+    j = j.filter(j.mi >= 1, j.mi <= grid.last, j.cur != j.prev)
+    g = grid.table().select(g_mi=ibis._.mi + 1, prev_snapshot="snapshot")
+    fe = first_earned(t, currency, grid.as_of).rename(f_account="account_id")
+    j = j.left_join(g, j.mi == g.g_mi).left_join(fe, j.account_id == fe.f_account)
+    kind = ibis.cases(
+        ((j.prev == 0) & (j.first_earned > j.prev_snapshot), "new"),
+        (j.prev == 0, "reactivation"),
+        (j.cur == 0, "churned"),
+        (j.cur > j.prev, "expansion"),
+        else_="contraction",
+    )
+    return j.select("account_id", "mi", "prev", "cur", delta=j.cur - j.prev, kind=kind)
+
+
+def _by(table: ibis.Table, segments: ibis.Table | None) -> tuple[ibis.Table, list[str]]:
+    if segments is None:
+        return table, []
+    seg = segments.select(s_account="account_id", segment="segment")
+    joined = table.left_join(seg, table.account_id == seg.s_account)
+    joined = joined.mutate(segment=ibis.coalesce(joined.segment, "(none)")).drop("s_account")
+    return joined, ["segment"]
+
+
+def movement_totals(movements: ibis.Table, segments: ibis.Table | None = None) -> ibis.Table:
+    """``mi, [segment], kind, accounts, amount`` (amount signed: churn and contraction < 0)."""
+    m, keys = _by(movements, segments)
+    return m.group_by(["mi", *keys, "kind"]).agg(accounts=m.count(), amount=m.delta.sum())
+
+
+def mrr_totals(amm: ibis.Table, segments: ibis.Table | None = None) -> ibis.Table:
+    """``mi, [segment], mrr, accounts``: MRR and paying accounts at each snapshot."""
+    a, keys = _by(amm, segments)
+    return a.group_by(["mi", *keys]).agg(mrr=a.mrr.sum(), accounts=a.count())
+
+
+def trailing_totals(amm: ibis.Table, window: int = 12, segments: ibis.Table | None = None) -> ibis.Table:
+    """For the accounts paying ``window`` snapshots before ``mi``: ``mi, [segment],
+    start_accounts, start_mrr, end_mrr, retained_mrr (each capped at its start),
+    retained_accounts``."""
+    zero = ibis.literal(0, "int64")
+    both = ibis.union(
+        amm.select("account_id", mi=amm.mi + window, start=amm.mrr, end=zero),
+        amm.select("account_id", "mi", start=zero, end=amm.mrr),
+        distinct=False,
+    )
+    j = both.group_by("account_id", "mi").agg(start=both.start.sum(), end=both.end.sum())
+    j = j.filter(j.start > 0)
+    j, keys = _by(j, segments)
+    capped = ibis.cases((j.end < j.start, j.end), else_=j.start)
+    return j.group_by(["mi", *keys]).agg(
+        start_accounts=j.count(), start_mrr=j.start.sum(), end_mrr=j.end.sum(), retained_mrr=capped.sum(),
+        retained_accounts=(j.end > 0).sum(),
+    )  # fmt: skip
+
+
+def trailing_accounts(amm: ibis.Table, mi: int, window: int = 12) -> ibis.Table:
+    """The accounts behind a 12-month figure: ``account_id, start, end`` at ``mi``."""
+    start = amm.filter(amm.mi == mi - window).select(account_id="account_id", start="mrr")
+    end = amm.filter(amm.mi == mi).select(e_account="account_id", end="mrr")
+    j = start.left_join(end, start.account_id == end.e_account)
+    return j.select("account_id", "start", end=ibis.coalesce(j.end, 0))
+
+
+def plan_segments(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
+    """Each account's plan: its latest-starting plan line that ever earned (so churned
+    accounts keep the plan they left from): ``account_id, segment`` (the plan's name)."""
+    lines = earning_lines(t, currency)
+    lines = lines.filter(lines.earn_start <= as_of, lines.ended_on.isnull() | (lines.ended_on > lines.earn_start))
+    p = t.products.filter(t.products.kind == "plan").select(p_id="id", plan="name")
+    j = lines.join(p, lines.product_id == p.p_id)
+    ranked = j.mutate(
+        rn=ibis.row_number().over(group_by=j.account_id, order_by=[j.earn_start.desc(), j.amount.desc(), j.product_id])
+    )
+    return ranked.filter(ranked.rn == 0).select("account_id", segment=ranked.plan)
+
+
+def column_segments(t: StoreTables, column: str) -> ibis.Table:
+    """``account_id, segment`` from an accounts column (e.g. ``touch_tier``, ``industry``)."""
+    a = t.accounts
+    return a.select(account_id=a.id, segment=a[column].cast("string"))
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    den = den.astype("float64")
+    return (num.astype("float64") / den.where(den != 0)).astype("float64")
+
+
+def revenue_table(
+    grid: MonthGrid,
+    mrr: pd.DataFrame,
+    movements: pd.DataFrame,
+    trailing: pd.DataFrame,
+    keys: list[str] | None = None,
+    *,
+    lookback: bool = False,
+) -> pd.DataFrame:
+    """One row per reported month (and segment): MRR, ARR, paying accounts, each movement,
+    net change, logo and revenue churn rates, GRR and NRR (monthly and 12-month).
+    ``lookback``: keep the grid's earlier months too."""
+    keys = keys or []
+    labels = grid.labels()
+    index_cols = ["mi", *keys]
+    if keys:
+        segs = sorted(set(mrr["segment"]).union(movements["segment"]).union(trailing["segment"]))
+        base = pd.DataFrame([(mi, s) for mi in range(grid.size) for s in segs], columns=index_cols)
+    else:
+        base = pd.DataFrame({"mi": range(grid.size)})
+    out = base.merge(mrr, on=index_cols, how="left")
+    out[["mrr", "accounts"]] = out[["mrr", "accounts"]].fillna(0).astype("int64")
+    for kind, suffix, values in ((k, s, v) for k in MOVEMENTS for s, v in (("", "amount"), ("_accounts", "accounts"))):
+        part = pd.DataFrame(movements[movements["kind"] == kind].groupby(index_cols, as_index=False)[values].sum())
+        out = out.merge(part.rename(columns={values: f"{kind}{suffix}"}), on=index_cols, how="left")
+        out[f"{kind}{suffix}"] = out[f"{kind}{suffix}"].fillna(0).astype("int64")
+    out = out.sort_values(index_cols).reset_index(drop=True)
+    group = out.groupby(keys)["mrr"] if keys else out["mrr"]
+    prev_mrr = group.shift(1)
+    prev_accounts = (out.groupby(keys)["accounts"] if keys else out["accounts"]).shift(1)
+    out["start_mrr"] = prev_mrr.fillna(0).astype("int64")
+    out["start_accounts"] = prev_accounts.fillna(0).astype("int64")
+    out["net_change"] = out[list(MOVEMENTS)].sum(axis=1).astype("int64")
+    out["arr"] = out["mrr"] * 12
+    lost = -(out["churned"] + out["contraction"])
+    out["logo_churn_rate"] = _ratio(out["churned_accounts"], out["start_accounts"])
+    out["revenue_churn_rate"] = _ratio(lost, out["start_mrr"])
+    out["grr"] = _ratio(out["start_mrr"] - lost, out["start_mrr"])
+    out["nrr"] = _ratio(out["start_mrr"] + out["expansion"] - lost, out["start_mrr"])
+    tr = trailing.rename(columns={"start_mrr": "start_mrr_12m", "end_mrr": "end_mrr_12m",
+                                  "retained_mrr": "retained_mrr_12m", "start_accounts": "start_accounts_12m",
+                                  "retained_accounts": "retained_accounts_12m"})  # fmt: skip
+    out = out.merge(tr, on=index_cols, how="left")
+    for col in ("start_mrr_12m", "end_mrr_12m", "retained_mrr_12m", "start_accounts_12m", "retained_accounts_12m"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["grr_12m"] = _ratio(out["retained_mrr_12m"], out["start_mrr_12m"])
+    out["nrr_12m"] = _ratio(out["end_mrr_12m"], out["start_mrr_12m"])
+    out["logo_retention_12m"] = _ratio(out["retained_accounts_12m"], out["start_accounts_12m"])
+    out = out[out["mi"] >= (1 if lookback else grid.first_reported)].copy()
+    out.insert(1, "month", [labels[mi] for mi in out["mi"]])
+    return out.reset_index(drop=True)
+
+
+def trailing_logo_churn(table: pd.DataFrame, months: int = 12) -> float | None:
+    """Average monthly logo churn over the last ``months`` rows of :func:`revenue_table`
+    (no segments, ``lookback=True``): churned accounts ÷ paying accounts at the starts of
+    those months, summed."""
+    tail = table.tail(months)
+    start = int(tail["start_accounts"].sum())
+    if start == 0:
+        return None
+    return float(tail["churned_accounts"].sum()) / start
+
+
+def as_float(value: float | np.floating | None) -> float | None:
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return None
+    return float(value)

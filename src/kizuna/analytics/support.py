@@ -1,0 +1,108 @@
+"""Support KPIs (カスタマーサポート): ticket volume, first-response time (mean and
+median), answer rate (回答率), resolution rate (解決率), exchanges to resolve, CSAT.
+
+Per month of ``opened_at`` (in the reporting zone), looking only at what had happened
+by the end of ``as_of``:
+
+- **answered**: a first response by then; **first-response time** = its time minus
+  ``opened_at`` (seconds; answered tickets only); **answer rate** = answered ÷ opened.
+- **resolved**: ``resolved_at`` by then; **resolution rate** = resolved ÷ opened;
+  **exchanges to resolve** = mean ``message_count`` of resolved tickets.
+- **CSAT** = mean of the tickets' 1–5 ratings; **CSAT %** = share rated 4 or 5.
+"""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from kizuna.analytics.backend import StoreTables
+from kizuna.analytics.periods import MonthGrid
+from kizuna.analytics.success import in_month
+
+
+def ticket_facts(t: StoreTables, grid: MonthGrid) -> ibis.Table:
+    """One row per ticket opened in the grid: ``id, account_id, mi, answered,
+    frt_seconds, resolved, message_count, csat``."""
+    k = in_month(t.tickets, "opened_at", grid)
+    end = grid.end_epoch()
+    fr = k.first_response_at.epoch_seconds()
+    rs = k.resolved_at.epoch_seconds()
+    answered = k.first_response_at.notnull() & (fr < end)
+    resolved = k.resolved_at.notnull() & (rs < end)
+    return k.select(
+        "id", "account_id", "mi",
+        answered=answered,
+        frt_seconds=ibis.cases((answered, fr - k._epoch)),
+        resolved=resolved,
+        message_count=k.message_count,
+        csat=k.csat,
+    )  # fmt: skip
+
+
+def _median(facts: ibis.Table, keys: list[str]) -> ibis.Table:
+    a = facts.filter(facts.answered)
+    w = (
+        ibis.window(group_by=keys, order_by=[a.frt_seconds, a.id])
+        if keys
+        else ibis.window(order_by=[a.frt_seconds, a.id])
+    )
+    wn = ibis.window(group_by=keys) if keys else ibis.window()
+    r = a.mutate(rn=ibis.row_number().over(w), n=a.frt_seconds.count().over(wn))
+    mid = r.filter((r.rn == (r.n - 1) // 2) | (r.rn == r.n // 2))
+    if keys:
+        return mid.group_by(keys).agg(median_frt_seconds=mid.frt_seconds.mean())
+    return mid.agg(median_frt_seconds=mid.frt_seconds.mean())
+
+
+def support_by_month(facts: ibis.Table) -> tuple[ibis.Table, ibis.Table]:
+    """(per month, its medians): sums and counts by ``mi``."""
+    return _sums(facts, ["mi"]), _median(facts, ["mi"])
+
+
+def support_totals(facts: ibis.Table, first_mi: int) -> tuple[ibis.Table, ibis.Table]:
+    """The same over the reported window (``mi ≥ first_mi``)."""
+    f = facts.filter(facts.mi >= first_mi)
+    return _sums(f, []), _median(f, [])
+
+
+def _sums(f: ibis.Table, keys: list[str]) -> ibis.Table:
+    rated = f.csat.notnull()
+    metrics = {
+        "tickets": f.count(),
+        "answered": f.answered.sum(),
+        "frt_seconds_sum": f.frt_seconds.sum(),
+        "resolved": f.resolved.sum(),
+        "resolved_messages": ibis.cases((f.resolved, f.message_count), else_=0).sum(),
+        "rated": rated.sum(),
+        "csat_sum": f.csat.sum(),
+        "satisfied": (f.csat >= 4).sum(),
+    }
+    return f.group_by(keys).agg(**metrics) if keys else f.agg(**metrics)
+
+
+def support_table(sums: pd.DataFrame, medians: pd.DataFrame, labels: list[str] | None = None) -> pd.DataFrame:
+    """Rates and averages from :func:`support_by_month` / :func:`support_totals`."""
+    keys = ["mi"] if "mi" in sums.columns else []
+    out = sums.merge(medians, on=keys, how="left") if keys else pd.concat([sums, medians], axis=1)
+    for col in ("tickets", "answered", "resolved", "resolved_messages", "rated", "csat_sum", "satisfied",
+                "frt_seconds_sum"):  # fmt: skip
+        out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64")
+
+    def div(a: str, b: str) -> pd.Series:
+        den = out[b].astype("float64")
+        return out[a].astype("float64") / den.where(den != 0)
+
+    out["answer_rate"] = div("answered", "tickets")
+    out["resolution_rate"] = div("resolved", "tickets")
+    out["mean_frt_hours"] = div("frt_seconds_sum", "answered") / 3600
+    out["median_frt_hours"] = pd.to_numeric(out["median_frt_seconds"]).astype("float64") / 3600
+    out["exchanges_to_resolve"] = div("resolved_messages", "resolved")
+    out["csat"] = div("csat_sum", "rated")
+    out["csat_pct"] = div("satisfied", "rated")
+    out = out.drop(columns=["median_frt_seconds"])
+    if keys:
+        out = out.sort_values("mi").reset_index(drop=True)
+        if labels is not None:
+            out.insert(1, "month", [labels[mi] for mi in out["mi"]])
+    return out

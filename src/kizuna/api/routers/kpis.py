@@ -1,0 +1,75 @@
+"""``/api/kpis``: the KPI report, the LTV formulas and the accounts behind a number —
+the JSON twins of ``kizuna report kpis``, ``kizuna ltv formulas`` and the KPI page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from kizuna.api.routers._common import READ
+from kizuna.http.auth import CurrentPrincipal, State
+from kizuna.http.clock import today
+from kizuna.services import metrics
+
+router = APIRouter(prefix="/api/kpis", tags=["kpis"])
+
+AsOf = Annotated[date | None, Query(description="The day to report on (default: today in KIZUNA_TIMEZONE).")]
+Months = Annotated[int | None, Query(ge=1, le=120, description="Months to report (default: KIZUNA_KPI_MONTHS).")]
+By = Annotated[
+    str,
+    Query(max_length=64, pattern=r"^[a-z_]+$",
+          description="Break revenue, NPS and retention down by: plan, touch_tier, industry, or none."),
+]  # fmt: skip
+
+
+def _run(state: Any, as_of: date | None, months: int | None, by: str, fn: Any, **kw: Any) -> Any:
+    settings = state.settings
+    options = metrics.KpiOptions.from_settings(settings, months=months, segment_by=None if by == "none" else by)
+    backend = metrics.open_backend(settings.database_url, settings.analytics_url)
+    try:
+        return fn(backend, as_of or today(settings), options, **kw)
+    finally:
+        metrics.close_backend(backend)
+
+
+@router.get("", response_model=dict[str, Any], responses=READ, summary="The KPI report")
+def get_kpis(state: State, principal: CurrentPrincipal, as_of: AsOf = None, months: Months = None,
+             by: By = "plan") -> dict[str, Any]:  # fmt: skip
+    """Every KPI month by month up to `as_of` (what `kizuna report kpis --format json`
+    prints): revenue and its movements, churn, GRR/NRR, cohorts, retention curves,
+    onboarding, upsell/cross-sell, effort, NPS, usage, support, Pareto and LTV. Money in
+    minor units of `currency`. Definitions: docs/metrics.md."""
+    report: metrics.KpiReport = _run(state, as_of, months, by, metrics.kpi_report)
+    return report.to_dict()
+
+
+@router.get("/ltv", response_model=dict[str, Any], responses=READ, summary="The LTV formulas")
+def get_ltv(state: State, principal: CurrentPrincipal, as_of: AsOf = None, months: Months = None) -> dict[str, Any]:
+    """The five seed LTV formulas with their labelled inputs, and LTV:CAC (what `kizuna ltv
+    formulas --format json` prints)."""
+    settings = state.settings
+    day = as_of or today(settings)
+    report = _run(state, day, months, "none", metrics.ltv_report)
+    return metrics.ltv_to_dict(report, day, settings.default_currency)
+
+
+@router.get("/accounts", response_model=dict[str, Any], responses=READ, summary="The accounts behind a KPI")
+def get_kpi_accounts(
+    state: State,
+    principal: CurrentPrincipal,
+    metric: Annotated[str, Query(max_length=32, description=f"One of: {', '.join(metrics.DRILLDOWN_METRICS)}.")],
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: the as_of month); "
+                                       "for `cohort`, the cohort's month.")] = None,
+    age: Annotated[int | None, Query(ge=0, le=120, description="For `cohort`: months since the cohort month.")] = None,
+    segment: Annotated[str | None, Query(max_length=200, description="Keep one segment of `by`.")] = None,
+    as_of: AsOf = None,
+    months: Months = None,
+    by: By = "plan",
+) -> dict[str, Any]:  # fmt: skip
+    """The accounts whose figures make up one number of the report (largest first):
+    `account_id`, `external_id`, `name`, `value` (+ `before`/`after` for movements)."""
+    frame = _run(state, as_of, months, by, metrics.kpi_accounts, metric=metric, month=month, age=age, segment=segment)
+    rows = [{k: metrics.plain(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+    return {"metric": metric, "month": month, "count": len(rows), "accounts": rows}

@@ -1,0 +1,139 @@
+"""``kizuna report kpis``: the customer-success, revenue and support KPIs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from kizuna.cli.context import console, load_settings, open_store, today
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+from kizuna.settings import Settings
+
+app = typer.Typer(help="Reports: the KPIs of customer success, revenue and support.", no_args_is_help=True)
+
+FORMATS = ("table", "json", "csv")
+
+
+def check_format(value: str) -> None:
+    if value not in FORMATS:
+        raise InvalidInput(
+            _("--format must be one of {formats}, not {value!r}").format(formats=", ".join(FORMATS), value=value),
+            field="format",
+        )
+
+
+def parse_day(value: str | None, settings: Settings) -> date:
+    if value is None:
+        return today(settings)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            _("--as-of must be a date like 2025-03-31, not {value!r}").format(value=value), field="as_of"
+        ) from None
+
+
+def open_kpi_backend(settings: Settings) -> Any:
+    """The analytics backend: KIZUNA_ANALYTICS_URL, else the store (its schema brought up to date)."""
+    from kizuna.services import metrics
+
+    if settings.analytics_url is None:
+        open_store(settings).dispose()
+    return metrics.open_backend(settings.database_url, settings.analytics_url)
+
+
+@app.command("kpis")
+def kpis(
+    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The day to report on (default: today)."),
+    months: int | None = typer.Option(None, "--months", help="How many months to report (default: KIZUNA_KPI_MONTHS, 12)."),
+    segment_by: str = typer.Option("plan", "--by", help="Break revenue and NPS down by: plan, touch_tier, industry, or none."),
+    output: str = typer.Option("table", "--format", help=f"Output: {', '.join(FORMATS)} (csv: one row per month)."),
+) -> None:  # fmt: skip
+    """MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and
+    cross-sell, support KPIs, Pareto and LTV, month by month up to --as-of.
+
+    Money is in minor units of the default currency (KIZUNA_DEFAULT_CURRENCY); lines in
+    other currencies are left out and counted. Definitions: docs/metrics.md."""
+    from kizuna.services import metrics
+
+    check_format(output)
+    settings = load_settings()
+    day = parse_day(as_of, settings)
+    options = metrics.KpiOptions.from_settings(
+        settings, months=months, segment_by=None if segment_by in ("none", "") else segment_by
+    )
+    backend = open_kpi_backend(settings)
+    try:
+        report = metrics.kpi_report(backend, day, options)
+    finally:
+        metrics.close_backend(backend)
+    if output == "json":
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if output == "csv":
+        metrics.monthly_frame(report).to_csv(sys.stdout, index=False)
+        return
+    _show_table(report)
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None or value != value else f"{value:.1%}"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    return "—" if value is None or value != value else f"{value:,.{digits}f}"
+
+
+def _show_table(report: Any) -> None:
+    h = report.headline
+    head = Table(title=_("KPIs as of {date} ({currency}, {backend})").format(
+        date=report.as_of.isoformat(), currency=report.currency, backend=report.backend))  # fmt: skip
+    head.add_column(_("metric"))
+    head.add_column(_("value"), justify="right")
+    rows = [
+        (_("MRR"), _num(h["mrr"])), (_("ARR"), _num(h["arr"])), (_("paying accounts"), _num(h["paying_accounts"])),
+        (_("logo churn rate (monthly, last 12 months)"), _pct(h["logo_churn_rate"])),
+        (_("GRR (12 months)"), _pct(h["grr_12m"])), (_("NRR (12 months)"), _pct(h["nrr_12m"])),
+        (_("NPS"), _num(h["nps"], 1)), (_("onboarding completion rate"), _pct(h["onboarding_completion_rate"])),
+        (_("upsell rate"), _pct(h["upsell_rate"])), (_("cross-sell rate"), _pct(h["cross_sell_rate"])),
+        (_("median first response (hours)"), _num(h["median_frt_hours"], 2)),
+        (_("MRR share of the top 20% of accounts"), _pct(h["top_20_share"])), (_("Gini"), _num(h["gini"], 3)),
+        (_("LTV (ARPA × 100 ÷ churn %)"), _num(h["ltv"])), (_("LTV:CAC"), _num(h["ltv_cac"], 2)),
+    ]  # fmt: skip
+    for name, value in rows:
+        head.add_row(name, value)
+    console.print(head)
+    months = Table(title=_("By month"))
+    for col in (_("month"), _("MRR"), _("new"), _("expansion"), _("contraction"), _("churned"), _("reactivation"),
+                _("logo churn"), _("GRR"), _("NRR"), _("NRR 12m"), _("NPS"), _("tickets/account")):  # fmt: skip
+        months.add_column(col, justify="right")
+    m = metrics_frame(report)
+    for r in m.to_dict(orient="records"):
+        months.add_row(
+            r["month"], _num(r["mrr"]), _num(r["new"]), _num(r["expansion"]), _num(r["contraction"]),
+            _num(r["churned"]), _num(r["reactivation"]), _pct(r["logo_churn_rate"]), _pct(r["grr"]), _pct(r["nrr"]),
+            _pct(r["nrr_12m"]), _num(r["nps"], 1), _num(r["tickets_per_account"], 3),
+        )  # fmt: skip
+    console.print(months)
+    st = report.support_totals
+    console.print(
+        _("Support over the window: {tickets} tickets, answer rate {answer}, resolution rate {resolution}, "
+          "mean first response {mean} h, exchanges to resolve {exchanges}, CSAT {csat}").format(
+            tickets=_num(st["tickets"]), answer=_pct(st["answer_rate"]), resolution=_pct(st["resolution_rate"]),
+            mean=_num(st["mean_frt_hours"], 2), exchanges=_num(st["exchanges_to_resolve"], 2), csat=_num(st["csat"], 2),
+        )
+    )  # fmt: skip
+    for row in report.excluded_currencies:
+        console.print(_("Left out: {accounts} accounts with {lines} lines in {currency}").format(**row))
+
+
+def metrics_frame(report: Any) -> Any:
+    from kizuna.services.metrics import monthly_frame
+
+    return monthly_frame(report)

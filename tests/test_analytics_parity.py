@@ -1,0 +1,100 @@
+"""The same KPI suite on SQLite, PostgreSQL, DuckDB and Spark gives the same numbers:
+money exactly, rates to 1e-9. One fixture (``tests/data/metrics``), one report each."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kizuna.analytics import backend as analytics_backend
+from kizuna.db import ensure_schema, make_engine
+from kizuna.services import metrics
+from tests.metrics_fixture import AS_OF, load_fixture
+
+OPTIONS = metrics.KpiOptions(months=3, gross_margin=0.8, acquisition_cost=100_000, retention_cost=12_000)
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('parity') / 'kizuna.db'}"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    engine.dispose()
+    return load_fixture(url)
+
+
+@pytest.fixture(scope="module")
+def reference(sqlite_store: str) -> dict[str, Any]:
+    return run(metrics.open_backend(sqlite_store))
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    session = analytics_backend.local_spark("kizuna-tests")
+    yield session
+    session.stop()
+
+
+def run(backend: Any) -> dict[str, Any]:
+    try:
+        report = metrics.kpi_report(backend, AS_OF, OPTIONS).to_dict()
+        drill = metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="churned", month="2026-02")
+        report["drill"] = drill.to_dict(orient="records")
+    finally:
+        metrics.close_backend(backend)
+    report.pop("backend")
+    return report
+
+
+def same(a: Any, b: Any, path: str = "") -> None:
+    """Equal, floats to 1e-9 (relative) and integers exactly."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict), path
+        assert a.keys() == b.keys(), path
+        for k in a:
+            same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple), path
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
+            assert a is b or (isinstance(b, float) and math.isnan(b)) or a == b, path
+        else:
+            assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12), f"{path}: {a} != {b}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def test_the_reference_is_the_hand_checked_report(reference: dict[str, Any]) -> None:
+    assert reference["headline"]["mrr"] == 120_000
+    assert reference["headline"]["nrr_12m"] == 1.5
+
+
+@pytest.mark.postgres
+def test_postgresql_gives_the_same_numbers(reference: dict[str, Any], postgres: Any, postgres_template: str) -> None:
+    url = postgres.create_database("kizuna_parity", template=postgres_template)
+    load_fixture(url)
+    same(run(metrics.open_backend(url)), reference)
+
+
+def test_duckdb_gives_the_same_numbers(reference: dict[str, Any], sqlite_store: str, tmp_path: Path) -> None:
+    target = analytics_backend.connect(f"duckdb:///{tmp_path / 'kpis.duckdb'}")
+    counts = analytics_backend.copy_tables(analytics_backend.connect(sqlite_store), target)
+    assert counts["subscriptions"] == 13
+    same(run(target), reference)
+    # and over Parquet files, as KIZUNA_ANALYTICS_URL=duckdb:///folder reads them
+    analytics_backend.write_parquet(analytics_backend.connect(sqlite_store), tmp_path / "parquet")
+    same(run(metrics.open_backend(sqlite_store, f"duckdb:///{tmp_path / 'parquet'}")), reference)
+
+
+@pytest.mark.slow
+def test_spark_gives_the_same_numbers(reference: dict[str, Any], sqlite_store: str, spark: Any, tmp_path: Path) -> None:
+    analytics_backend.write_parquet(analytics_backend.connect(sqlite_store), tmp_path / "parquet")
+    backend = analytics_backend.connect(f"pyspark:///{tmp_path / 'parquet'}", spark_session=spark)
+    same(run(backend), reference)
