@@ -1,0 +1,401 @@
+"""Health scores, vectorised: measures from aggregated frames, points, scores, grades,
+explanations, and the backtest's metrics (ヘルススコアの検証).
+
+Pure: every function takes the day ``as_of`` and plain frames; no database, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.domain.health import MEASURES, GradeBands, HealthGrade, Scorecard, Scoring
+from kizuna.domain.usage import FEATURE_EVENTS, FEATURE_PREFIX
+
+#: Points changes smaller than this are not worth explaining.
+EXPLAIN_MIN_POINTS = 1.0
+EXPLAIN_TOP = 3
+
+
+# --- who is live, who churned ---------------------------------------------------------------
+
+
+def _paid_from(lines: pd.DataFrame) -> pd.Series:
+    trial = lines["trial_ends_on"]
+    return lines["started_on"].where(trial.isna() | (trial < lines["started_on"]), trial)
+
+
+def live_lines(lines: pd.DataFrame, as_of: date, *, paying_only: bool) -> pd.DataFrame:
+    """The subscription lines covering the day (paying: past any trial)."""
+    day = pd.Timestamp(as_of)
+    start = _paid_from(lines) if paying_only else lines["started_on"]
+    mask = (start <= day) & (lines["ended_on"].isna() | (lines["ended_on"] > day))
+    return lines[mask]
+
+
+def live_accounts(lines: pd.DataFrame, as_of: date, *, paying_only: bool) -> pd.Index:
+    ids = np.unique(live_lines(lines, as_of, paying_only=paying_only)["account_id"].to_numpy())
+    index: pd.Index = pd.Index(ids.tolist())
+    return index
+
+
+def churn_events(lines: pd.DataFrame) -> pd.DataFrame:
+    """``account_id, churned_on``: the days an account's paid coverage ended (no paid line
+    continuing it); an account that came back and left again churned twice."""
+    paid = lines.assign(start=_paid_from(lines))
+    paid = paid[paid["ended_on"].isna() | (paid["start"] < paid["ended_on"])]
+    out: list[tuple[int, pd.Timestamp]] = []
+    for account_id, group in paid.sort_values(["account_id", "start"]).groupby("account_id", sort=False):
+        end: pd.Timestamp | None = None
+        open_ended = False
+        for start, ended in zip(group["start"], group["ended_on"], strict=True):
+            if end is not None and not open_ended and start > end:
+                out.append((int(account_id), end))  # type: ignore[arg-type]
+                end = None
+            if pd.isna(ended):
+                open_ended = True
+            elif end is None or ended > end:
+                end = ended
+        if end is not None and not open_ended:
+            out.append((int(account_id), end))  # type: ignore[arg-type]
+    return pd.DataFrame(out, columns=["account_id", "churned_on"])
+
+
+# --- measures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasureInputs:
+    """What the store's aggregate queries return for one day (see db.queries.health)."""
+
+    lines: pd.DataFrame
+    usage: pd.DataFrame
+    surveys: pd.DataFrame
+    tickets: pd.DataFrame
+    onboarding: pd.DataFrame
+    sentiment: pd.DataFrame
+    #: The ``feature.*`` metrics with data in the usage window (the features there are to
+    #: adopt), when the usage frame holds only the last 30 days' feature rows.
+    features: tuple[str, ...] = ()
+
+
+def _change(now: pd.Series, before: pd.Series) -> pd.Series:
+    """Relative change now vs before; missing (NaN) when there was nothing before."""
+    out = now / before.where(before > 0) - 1.0
+    return out.astype("float64")
+
+
+def seats(lines: pd.DataFrame, as_of: date) -> pd.Series:
+    """Seats of the live plan lines per account: quantity × the plan's included seats
+    (per-seat plans include none: the quantity is the seats)."""
+    live = live_lines(lines, as_of, paying_only=False)
+    plans = live[live["kind"] == "plan"]
+    per_line = plans["quantity"].astype("float64") * pd.to_numeric(plans["seats_included"], errors="coerce").fillna(1.0)
+    return per_line.groupby(plans["account_id"]).sum()
+
+
+def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
+    """Days to the next anniversary of a live yearly line (monthly lines: missing)."""
+    live = live_lines(lines, as_of, paying_only=True)
+    yearly = live[live["interval"] == "year"]
+    if yearly.empty:
+        return pd.Series(dtype="float64")
+    anchor = _paid_from(yearly)
+    day = pd.Timestamp(as_of)
+    this_year = pd.to_datetime(
+        {"year": day.year, "month": anchor.dt.month, "day": np.minimum(anchor.dt.day, 28)}, errors="coerce"
+    )
+    nxt = this_year.where(this_year > day, this_year + pd.DateOffset(years=1))
+    days = (nxt - day).dt.days.astype("float64")
+    return days.groupby(yearly["account_id"]).min()
+
+
+def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> pd.DataFrame:
+    """Raw measure values (NaN: missing) for ``accounts`` as of the day, one column per
+    measure of :data:`~kizuna.domain.health.MEASURES`."""
+    out = pd.DataFrame(index=accounts, columns=list(MEASURES), dtype="float64")
+    out.index.name = "account_id"
+    usage = inputs.usage
+    wide = {
+        col: usage.pivot_table(index="account_id", columns="metric", values=col, aggfunc="sum")
+        for col in ("last30", "prev30", "base90", "days30", "max30")
+    }
+
+    def metric(col: str, name: str) -> pd.Series:
+        frame = wide[col]
+        series = frame[name] if name in frame.columns else pd.Series(dtype="float64")
+        return series.reindex(accounts).fillna(0.0).astype("float64")
+
+    logins30, logins_prev, logins_base = (
+        metric("last30", "logins"),
+        metric("prev30", "logins"),
+        metric("base90", "logins"),
+    )
+    out["logins_vs_baseline"] = _change(logins30 / 30.0, logins_base / 90.0)
+    out["login_trend"] = _change(logins30, logins_prev)
+    out["login_days"] = metric("days30", "logins")
+    seat_count = seats(inputs.lines, as_of).reindex(accounts)
+    seat_count = seat_count.where(seat_count > 0)
+    out["active_users_per_seat"] = (metric("max30", "active_users") / seat_count).clip(upper=1.0)
+    out["usage_minutes_per_seat"] = metric("last30", "session_minutes") / seat_count
+    feature_cols = [c for c in wide["last30"].columns if str(c).startswith(FEATURE_PREFIX)]
+    available = max(len(FEATURE_EVENTS), len(set(feature_cols) | set(inputs.features)))
+    if feature_cols:
+        used = (wide["last30"][feature_cols] > 0).sum(axis=1).reindex(accounts).fillna(0.0)
+    else:
+        used = pd.Series(0.0, index=accounts)
+    out["feature_breadth"] = used.astype("float64") / float(available)
+    surveys = inputs.surveys.set_index("account_id")
+    out["nps"] = pd.to_numeric(surveys["nps"], errors="coerce").reindex(accounts)
+    out["csat"] = pd.to_numeric(surveys["csat"], errors="coerce").reindex(accounts)
+    tickets = inputs.tickets.set_index("account_id")
+    out["open_tickets"] = tickets["open_tickets"].astype("float64").reindex(accounts).fillna(0.0)
+    out["escalated_tickets"] = tickets["escalated_tickets"].astype("float64").reindex(accounts).fillna(0.0)
+    onboarding = inputs.onboarding.set_index("account_id")
+    total = onboarding["milestones"].astype("float64")
+    out["onboarding_progress"] = (onboarding["milestones_done"].astype("float64") / total.where(total > 0)).reindex(
+        accounts
+    )
+    out["days_to_renewal"] = next_renewal_days(inputs.lines, as_of).reindex(accounts)
+    out["payment_state"] = np.nan  # no payment data in Kizuna yet: always missing
+    out["csm_sentiment"] = inputs.sentiment.set_index("account_id")["csm_sentiment"].astype("float64").reindex(accounts)
+    return out
+
+
+# --- points and scores -----------------------------------------------------------------------
+
+
+def points_of(values: pd.Series, rule_points: tuple[tuple[float, float], ...], scoring: Scoring) -> pd.Series:
+    xs = np.array([p[0] for p in rule_points], dtype="float64")
+    ys = np.array([p[1] for p in rule_points], dtype="float64")
+    raw = values.to_numpy(dtype="float64")
+    if scoring is Scoring.STEPS:
+        idx = np.searchsorted(xs, raw, side="right") - 1
+        pts = ys[np.clip(idx, 0, len(ys) - 1)]
+    else:
+        pts = np.interp(raw, xs, ys)
+    pts = np.where(np.isnan(raw), np.nan, pts)
+    return pd.Series(pts, index=values.index)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Scores of many accounts under one scorecard."""
+
+    score: pd.Series  # NaN: no measure had data
+    points: pd.DataFrame  # NaN: missing
+    weights: pd.DataFrame  # effective weights, 0 for missing, rows summing to 1
+
+
+def score_accounts(values: pd.DataFrame, card: Scorecard) -> Scores:
+    """Points, effective weights (missing measures' weight shared out within the group,
+    empty groups' among the groups) and the overall score, for every row of ``values``."""
+    keys = list(card.measure_keys)
+    points = pd.DataFrame(index=values.index, columns=keys, dtype="float64")
+    weights = pd.DataFrame(0.0, index=values.index, columns=keys)
+    group_weight = pd.DataFrame(0.0, index=values.index, columns=[g.key for g in card.groups])
+    for group in card.groups:
+        raw_w = pd.DataFrame(0.0, index=values.index, columns=[m.key for m in group.measures])
+        for m in group.measures:
+            pts = points_of(values[m.key] if m.key in values else pd.Series(np.nan, index=values.index),
+                            m.points, m.scoring)  # fmt: skip
+            points[m.key] = pts
+            raw_w[m.key] = np.where(pts.isna(), 0.0, m.weight)
+        total = raw_w.sum(axis=1)
+        share = raw_w.div(total.where(total > 0), axis=0).fillna(0.0)
+        for m in group.measures:
+            weights[m.key] = share[m.key]
+        group_weight[group.key] = np.where(total > 0, group.weight, 0.0)
+    gsum = group_weight.sum(axis=1)
+    gshare = group_weight.div(gsum.where(gsum > 0), axis=0).fillna(0.0)
+    for group in card.groups:
+        for m in group.measures:
+            weights[m.key] = weights[m.key] * gshare[group.key]
+    score = (points.fillna(0.0) * weights).sum(axis=1).where(gsum > 0)
+    return Scores(score.astype("float64"), points, weights)
+
+
+def grades(score: pd.Series, bands: GradeBands) -> tuple[pd.Series, pd.Series]:
+    """Traffic-light and letter grades of scores."""
+    s = score.to_numpy(dtype="float64")
+    colour = np.where(s >= bands.green, HealthGrade.GREEN.value,
+                      np.where(s >= bands.yellow, HealthGrade.YELLOW.value, HealthGrade.RED.value))  # fmt: skip
+    letter = np.full(len(s), "F", dtype=object)
+    for name, threshold in reversed(bands.letters):
+        letter = np.where(s >= threshold, name.value, letter)
+    return pd.Series(colour, index=score.index), pd.Series(letter, index=score.index)
+
+
+# --- explanations ----------------------------------------------------------------------------
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def explain(
+    now: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]] | None, top: int = EXPLAIN_TOP
+) -> list[dict[str, Any]]:
+    """What moved the score: the measures whose contribution (weight × points) changed
+    most vs the earlier snapshot, largest first (``kind`` "change"). Without an earlier
+    snapshot, the measures that cost the most points now (``kind`` "level")."""
+    items: list[dict[str, Any]] = []
+    if before is not None:
+        deltas = []
+        for key in set(now) | set(before):
+            a, b = now.get(key, {}), before.get(key, {})
+            contrib_now = (a.get("weight") or 0.0) * (a.get("points") or 0.0)
+            contrib_then = (b.get("weight") or 0.0) * (b.get("points") or 0.0)
+            delta = contrib_now - contrib_then
+            if abs(delta) >= EXPLAIN_MIN_POINTS:
+                deltas.append((abs(delta), key, delta, a.get("value"), b.get("value")))
+        for _size, key, delta, value, then in sorted(deltas, key=lambda d: (-d[0], d[1]))[:top]:
+            items.append({"kind": "change", "measure": key, "value": value, "before": then, "points": round(delta, 1)})
+        return items
+    lost = []
+    for key, m in now.items():
+        w, p = m.get("weight") or 0.0, m.get("points")
+        if p is None or w <= 0:
+            continue
+        cost = w * (100.0 - p)
+        if cost >= EXPLAIN_MIN_POINTS:
+            lost.append((cost, key, m.get("value"), p))
+    for cost, key, value, p in sorted(lost, key=lambda d: (-d[0], d[1]))[:top]:
+        items.append({"kind": "level", "measure": key, "value": value, "points": round(-cost, 1), "measure_points": p})
+    return items
+
+
+def measures_json(values: pd.DataFrame, scores: Scores) -> list[dict[str, dict[str, Any]]]:
+    """Per row: ``{measure: {"value", "points", "weight"}}`` (None when missing)."""
+    keys = list(scores.points.columns)
+    # rounded as arrays, then plain Python floats (NaN → None) for the JSON rows
+    v = _nan_to_none(np.round(values.reindex(columns=keys).to_numpy(dtype="float64"), 4))
+    p = _nan_to_none(np.round(scores.points.to_numpy(dtype="float64"), 2))
+    w = np.round(scores.weights.to_numpy(dtype="float64"), 4).tolist()
+    return [
+        {key: {"value": vr[j], "points": pr[j], "weight": wr[j]} for j, key in enumerate(keys)}
+        for vr, pr, wr in zip(v, p, w, strict=True)
+    ]
+
+
+def _nan_to_none(matrix: np.ndarray) -> list[list[float | None]]:
+    rows: list[list[float | None]] = matrix.astype(object).tolist()
+    if np.isnan(matrix).any():
+        for i, j in zip(*np.nonzero(np.isnan(matrix)), strict=True):
+            rows[i][j] = None
+    return rows
+
+
+# --- backtest --------------------------------------------------------------------------------
+
+
+def month_ends(first: date, last: date) -> list[date]:
+    """Month-ends from ``first`` to ``last`` inclusive."""
+    out: list[date] = []
+    d = date(first.year, first.month, 1)
+    while True:
+        nxt = date(d.year + (d.month // 12), d.month % 12 + 1, 1)
+        end = nxt - timedelta(days=1)
+        if end > last:
+            return out
+        if end >= first:
+            out.append(end)
+        d = nxt
+
+
+def label_churn(scored: pd.DataFrame, churns: pd.DataFrame, horizon_days: int) -> pd.Series:
+    """For each (day, account_id) row: churned within (day, day + horizon]."""
+    if churns.empty:
+        return pd.Series(False, index=scored.index)
+    merged = scored[["day", "account_id"]].reset_index().merge(churns, on="account_id", how="left")
+    day = pd.to_datetime(merged["day"])
+    hit = (merged["churned_on"] > day) & (merged["churned_on"] <= day + pd.Timedelta(days=horizon_days))
+    return hit.groupby(merged["index"]).any().reindex(scored.index, fill_value=False)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    horizon_days: int
+    evaluations: int  # month-ends
+    samples: int  # (month-end, live account) pairs
+    churned: int  # samples that churned within the horizon
+    auc: float | None
+    roc: list[tuple[float, float]]  # (false positive rate, true positive rate)
+    by_grade: dict[str, dict[str, float]]  # grade → accounts, churned, churn rate
+    lift_red_over_green: float | None
+    median_lead_days: float | None
+    churn_events: int  # churns with a score before them
+    red_before_churn: int  # of which were red at the last month-end before churning
+    first_day: date | None
+    last_day: date | None
+
+
+def backtest_metrics(
+    scored: pd.DataFrame, churns: pd.DataFrame, horizon_days: int, daily_red: pd.DataFrame | None = None
+) -> BacktestResult:
+    """``scored``: day, account_id, score, grade. ROC-AUC of −score against churn within
+    the horizon, churn rate per grade, lift of red over green, and for each churn the
+    days between the start of the red run it churned in and the churn (median)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    labels = label_churn(scored, churns, horizon_days)
+    y = labels.to_numpy(dtype=bool)
+    risk = -scored["score"].to_numpy(dtype="float64")
+    auc: float | None = None
+    roc: list[tuple[float, float]] = []
+    if 0 < y.sum() < len(y):
+        auc = float(roc_auc_score(y, risk))
+        fpr, tpr, _t = roc_curve(y, risk)
+        step = max(1, len(fpr) // 200)
+        roc = [(round(float(a), 4), round(float(b), 4)) for a, b in zip(fpr[::step], tpr[::step], strict=True)]
+        roc.append((1.0, 1.0))
+    by_grade: dict[str, dict[str, float]] = {}
+    for g in (HealthGrade.GREEN, HealthGrade.YELLOW, HealthGrade.RED):
+        sel = (scored["grade"] == g.value).to_numpy()
+        n, k = int(sel.sum()), int(y[sel].sum())
+        by_grade[g.value] = {"accounts": n, "churned": k, "rate": (k / n) if n else 0.0}
+    green, red = by_grade["green"]["rate"], by_grade["red"]["rate"]
+    lift = (red / green) if green > 0 else None
+    lead, events, red_count = _lead_times(scored if daily_red is None else daily_red, churns)
+    days = pd.to_datetime(scored["day"]) if len(scored) else pd.Series(dtype="datetime64[ns]")
+    return BacktestResult(
+        horizon_days=horizon_days, evaluations=int(scored["day"].nunique()), samples=len(scored), churned=int(y.sum()),
+        auc=auc, roc=roc, by_grade=by_grade, lift_red_over_green=lift,
+        median_lead_days=float(np.median(lead)) if lead else None, churn_events=events, red_before_churn=red_count,
+        first_day=days.min().date() if len(days) else None, last_day=days.max().date() if len(days) else None,
+    )  # fmt: skip
+
+
+def _lead_times(scored: pd.DataFrame, churns: pd.DataFrame) -> tuple[list[float], int, int]:
+    """For each churn: the scores on the evaluation days before it; if the last was red,
+    the days from the first day of that unbroken red run to the churn."""
+    if churns.empty or scored.empty:
+        return [], 0, 0
+    frame = scored[["day", "account_id", "grade"]].copy()
+    frame["day"] = pd.to_datetime(frame["day"])
+    by_account = {int(a): g.sort_values("day") for a, g in frame.groupby("account_id")}  # type: ignore[arg-type]
+    leads: list[float] = []
+    events = red_count = 0
+    for account_id, churned_on in zip(churns["account_id"], churns["churned_on"], strict=True):
+        history = by_account.get(int(account_id))
+        if history is None:
+            continue
+        before = history[history["day"] < churned_on]
+        before = before[before["day"] >= churned_on - pd.Timedelta(days=400)]
+        if before.empty:
+            continue
+        events += 1
+        grades_list = before["grade"].tolist()
+        if grades_list[-1] != HealthGrade.RED.value:
+            continue
+        red_count += 1
+        i = len(grades_list) - 1
+        while i > 0 and grades_list[i - 1] == HealthGrade.RED.value:
+            i -= 1
+        leads.append(float((churned_on - before["day"].iloc[i]).days))
+    return leads, events, red_count

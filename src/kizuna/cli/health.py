@@ -1,0 +1,160 @@
+"""``kizuna health``: recompute, show and backtest health scores (ヘルススコア)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from kizuna.cli.context import console, load_settings, open_store, today
+from kizuna.cli.pipeline import parse_as_of
+from kizuna.db import session_scope
+from kizuna.domain.health import GRADE_LABELS, MEASURES
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+from kizuna.services import health as health_service
+
+app = typer.Typer(
+    help="Health scores: daily snapshots with explanations, and the backtest that proves they predict churn.",
+    no_args_is_help=True,
+)
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            _("{option} must be a date like 2025-03-31, not {value!r}").format(option=option, value=value[:40]),
+            field=option.lstrip("-"),
+        ) from None
+
+
+@app.command("recompute")
+def recompute(
+    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The day to score (default: today)."),
+    since: str | None = typer.Option(
+        None, "--from", metavar="YYYY-MM-DD", help="Backfill: write a snapshot for every day from this one to --as-of."
+    ),
+) -> None:
+    """Score every live account from its data up to the day and store the snapshot:
+    score, grades, each measure's value and points, 7/30-day change and explanation."""
+    settings = load_settings()
+    day = parse_as_of(as_of) or today(settings)
+    start = _parse_day(since, "--from") if since else None
+    engine = open_store(settings)
+    total = (day - start).days + 1 if start else 1
+    with (
+        session_scope(engine) as session,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+        ) as progress,
+    ):
+        task = progress.add_task(_("Scoring"), total=max(total, 1))
+        written = health_service.recompute(
+            session, day, since=start, path=settings.health_scorecards, on_day=lambda _d: progress.advance(task)
+        )
+    console.print(_("{n} health snapshots written for {first} to {last}").format(
+        n=f"{written:,}", first=(start or day).isoformat(), last=day.isoformat()))  # fmt: skip
+
+
+@app.command("show")
+def show(
+    account: str = typer.Argument(..., help="The account: its id, external id or exact name."),
+    days: int = typer.Option(30, "--days", min=1, max=3660, help="How many days of history to list."),
+) -> None:
+    """Print an account's latest health snapshot, its measures, explanation and history."""
+    settings = load_settings()
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        account_id = health_service.find_account(session, account)
+        data = health_service.account_health(session, account_id, days=days)
+    history = data["history"]
+    if not history:
+        console.print(_("{name}: no health snapshot yet (run kizuna health recompute)").format(name=data["name"]))
+        return
+    snap = history[-1]
+    grade = _(GRADE_LABELS.get(str(snap["grade"]), str(snap["grade"])))
+    console.print(_("{name} — health score {score:.0f} ({grade}, {letter}) on {day}, scorecard {card}").format(
+        name=data["name"], score=snap["score"], grade=grade, letter=snap["letter"], day=snap["day"].isoformat(),
+        card=snap["scorecard"]), markup=False)  # fmt: skip
+    changes = []
+    for label, key in ((_("7-day change"), "change_7d"), (_("30-day change"), "change_30d")):
+        if snap[key] is not None:
+            changes.append(f"{label}: {snap[key]:+.1f}")
+    if changes:
+        console.print(", ".join(changes), markup=False)
+    for line in health_service.explanation_lines(snap["explanation"]):
+        console.print(f"• {line}", markup=False)
+    table = Table(title=_("Measures"))
+    for col in (_("measure"), _("value"), _("points"), _("weight")):
+        table.add_column(col, justify="left" if col == _("measure") else "right")
+    for key, m in snap["measures"].items():
+        label = _(MEASURES[key].label) if key in MEASURES else key
+        missing = m["value"] is None
+        table.add_row(label, _("missing") if missing else health_service.describe_value(key, m["value"]),
+                      "—" if m["points"] is None else f"{m['points']:.0f}", f"{m['weight'] * 100:.0f}%")  # fmt: skip
+    console.print(table)
+    trend = Table(title=_("History"))
+    for col in (_("day"), _("score"), _("grade")):
+        trend.add_column(col)
+    for h in history[-days:]:
+        trend.add_row(h["day"].isoformat(), f"{h['score']:.0f}", _(GRADE_LABELS.get(str(h["grade"]), str(h["grade"]))))
+    console.print(trend)
+
+
+@app.command("backtest")
+def backtest(
+    horizon_days: int = typer.Option(90, "--horizon-days", help="Churn counts when it happens within this many days."),
+    output: str = typer.Option("table", "--format", help="table or json."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", metavar="YYYY-MM-DD", help="The end of history (default: today)."
+    ),
+    scorecards: Path | None = typer.Option(
+        None, "--scorecards", metavar="FILE", help="Backtest this scorecard file instead of the scorecards in force."
+    ),
+) -> None:
+    """Replay history: at each month-end, score every paying account from the data up to
+    that day and check who churned within the horizon. Reports ROC-AUC, churn rate by
+    grade, the lift of red over green, and how early the score turned red before churn."""
+    if output not in ("table", "json"):
+        raise InvalidInput(_("--format must be table or json"), field="format")
+    settings = load_settings()
+    day = parse_as_of(as_of) or today(settings)
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        cards = None
+        if scorecards is not None:
+            text, name = health_service.file_source(scorecards)
+            cards = health_service.parse_toml(text, name)
+        result = health_service.backtest(session, as_of=day, horizon_days=horizon_days,
+                                         path=settings.health_scorecards, cards=cards)  # fmt: skip
+    data = health_service.backtest_json(result)
+    if output == "json":
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=_("Health score backtest ({horizon}-day horizon)").format(horizon=horizon_days))
+    table.add_column(_("figure"))
+    table.add_column(_("value"), justify="right")
+    auc = "—" if result.auc is None else f"{result.auc:.3f}"
+    lift = "—" if result.lift_red_over_green is None else f"{result.lift_red_over_green:.1f}×"
+    lead = "—" if result.median_lead_days is None else _("{n} days").format(n=f"{result.median_lead_days:.0f}")
+    rows = [
+        (_("month-ends replayed"), f"{result.evaluations} ({data['first_day']} – {data['last_day']})"),
+        (_("accounts scored (account × month-end)"), f"{result.samples:,}"),
+        (_("of which churned within the horizon"), f"{result.churned:,}"),
+        (_("ROC-AUC"), auc),
+        (_("lift of red over green"), lift),
+        (_("median days red before churn"), lead),
+        (_("churns red at the last month-end before"), f"{result.red_before_churn} / {result.churn_events}"),
+    ]
+    for g, v in result.by_grade.items():
+        rows.append((_("churn rate, {grade}").format(grade=_(GRADE_LABELS[g])),
+                     f"{v['rate'] * 100:.1f}% ({int(v['churned'])}/{int(v['accounts'])})"))  # fmt: skip
+    for a, b in rows:
+        table.add_row(a, b)
+    console.print(table)

@@ -1,0 +1,503 @@
+"""Health scores (ヘルススコア): scorecards, daily snapshots with explanations, the
+backtest that proves the score predicts churn, and CSM sentiment.
+
+The scorecards in force are the newest version a lead saved (stored in the database),
+else the configured TOML file, else the default shipped beside this module
+(``default_scorecards.toml``). See ``docs/health.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.analytics import health as calc
+from kizuna.db import Session
+from kizuna.db.queries import health as q
+from kizuna.domain.health import (
+    MAX_SENTIMENT_REASON,
+    MEASURES,
+    SENTIMENT_LABELS,
+    ScorecardInvalid,
+    ScorecardProblem,
+    ScorecardSet,
+    parse_scorecards,
+)
+from kizuna.errors import InvalidInput, NotFound
+from kizuna.i18n import _
+
+DEFAULT_SCORECARDS = Path(__file__).with_name("default_scorecards.toml")
+
+
+# --- scorecards ------------------------------------------------------------------------------
+
+
+def parse_toml(text: str, source: str) -> ScorecardSet:
+    """Parse and check scorecard TOML; :class:`ScorecardInvalid` names file, key and why."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScorecardInvalid([ScorecardProblem(source, "", _("not valid TOML: {why}").format(why=exc))]) from None
+    return parse_scorecards(doc, source)
+
+
+def file_source(path: Path | None) -> tuple[str, str]:
+    """(TOML text, its name) of the configured file, else of the shipped default."""
+    target = path or DEFAULT_SCORECARDS
+    try:
+        return target.read_text(encoding="utf-8"), str(target)
+    except OSError as exc:
+        raise ScorecardInvalid([ScorecardProblem(str(target), "", _("cannot read the file: {why}").format(
+            why=exc.strerror or exc))]) from None  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ActiveScorecards:
+    cards: ScorecardSet
+    source: str  # TOML text
+    origin: str  # "database version N" or a file path
+    version: int | None
+
+
+def active_scorecards(session: Session, path: Path | None = None) -> ActiveScorecards:
+    """The scorecards in force: the newest saved version, else the file."""
+    stored = q.latest_scorecard_version(session)
+    if stored is not None:
+        origin = _("saved version {n}").format(n=stored.id)
+        return ActiveScorecards(parse_toml(stored.source, origin), stored.source, origin, stored.id)
+    text, name = file_source(path)
+    return ActiveScorecards(parse_toml(text, name), text, name, None)
+
+
+def save_scorecards(session: Session, text: str, *, author_id: int | None, note: str | None = None) -> int:
+    """Check and store a new version (it wins over the file from now on). Nothing is
+    stored when it is invalid. Returns the version number."""
+    if len(text) > 200_000:
+        raise InvalidInput(_("the scorecards are longer than {n} characters").format(n="200,000"), field="source")
+    parse_toml(text, _("the edited scorecards"))
+    return q.add_scorecard_version(session, text, author_id, (note or "").strip()[:500] or None)
+
+
+def scorecard_versions(session: Session) -> list[dict[str, Any]]:
+    return q.scorecard_versions(session)
+
+
+# --- computing scores --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayScores:
+    """Every scored account of one day, as frames."""
+
+    day: date
+    values: pd.DataFrame  # raw measure values
+    score: pd.Series
+    grade: pd.Series
+    letter: pd.Series
+    scorecard: pd.Series
+    measures: list[dict[str, dict[str, Any]]]  # aligned with score's index
+
+
+class UsageWindows:
+    """The usage aggregates of many days, fetched a batch of days per scan."""
+
+    def __init__(self, session: Session, plan: list[date] | None = None, batch: int = 3) -> None:
+        self.session = session
+        self.batch = batch
+        self.plan = list(plan or [])
+        self.frames: dict[date, pd.DataFrame] = {}
+        self.used: set[date] = set()
+
+    def get(self, day: date) -> pd.DataFrame:
+        if day not in self.frames:
+            ahead = [d for d in dict.fromkeys(self.plan) if d not in self.frames and d not in self.used and d != day]
+            self.frames.update(q.usage_windows(self.session, [day, *ahead[: self.batch - 1]]))
+        self.used.add(day)
+        return self.frames.pop(day)
+
+
+def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None) -> calc.MeasureInputs:
+    windows = usage.get(day) if usage is not None else q.usage_windows(session, [day])[day]
+    return calc.MeasureInputs(
+        lines=lines, usage=windows, surveys=q.survey_averages(session, day),
+        tickets=q.ticket_counts(session, day), onboarding=q.onboarding_counts(session, day),
+        sentiment=q.latest_sentiments(session, day), features=tuple(windows.attrs.get("features", ())),
+    )  # fmt: skip
+
+
+def score_day(
+    session: Session, day: date, cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
+    segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
+    usage: UsageWindows | None = None,
+) -> DayScores:  # fmt: skip
+    """Score every account live on ``day`` from the data up to that day only."""
+    lines = q.subscription_lines(session) if lines is None else lines
+    accounts = calc.live_accounts(lines, day, paying_only=paying_only)
+    values = calc.compute_measures(accounts, _inputs(session, day, lines, usage), day)
+    if default_only:
+        assignment = pd.Series(cards.default.key, index=accounts)
+    else:
+        seg = (q.account_segments(session) if segments is None else segments).set_index("account_id")
+        seg = seg.reindex(accounts)
+        assignment = pd.Series(
+            [cards.for_account(s, t).key for s, t in zip(seg["stage"], seg["tier"], strict=True)], index=accounts
+        )
+    score = pd.Series(np.nan, index=accounts, dtype="float64")
+    grade = pd.Series("", index=accounts, dtype=object)
+    letter = pd.Series("", index=accounts, dtype=object)
+    measures: dict[int, dict[str, dict[str, Any]]] = {}
+    for key in pd.unique(assignment):
+        card = cards.get(str(key))
+        assert card is not None
+        ids = assignment.index[assignment == key]
+        part = values.loc[ids]
+        scores = calc.score_accounts(part, card)
+        g, letters = calc.grades(scores.score, card.bands)
+        score.loc[ids] = scores.score
+        grade.loc[ids] = g
+        letter.loc[ids] = letters
+        for account_id, row in zip(ids, calc.measures_json(part, scores), strict=True):
+            measures[int(account_id)] = row
+    keep = score.notna()
+    score, grade, letter, assignment = score[keep], grade[keep], letter[keep], assignment[keep]
+    return DayScores(day, values.loc[score.index], score, grade, letter, assignment,
+                     [measures[int(a)] for a in score.index])  # fmt: skip
+
+
+def recompute(
+    session: Session, as_of: date, *, since: date | None = None, path: Path | None = None,
+    on_day: Any = None,
+) -> int:  # fmt: skip
+    """Write the snapshots of ``as_of`` (or of every day from ``since`` to ``as_of``):
+    score, grades, measures, 7/30-day change and explanation; the accounts list's
+    health columns follow the newest day. Returns the snapshots written."""
+    if since is not None and since > as_of:
+        raise InvalidInput(_("--from must not be after --as-of"), field="from")
+    if since is not None and (as_of - since).days > 3660:
+        raise InvalidInput(_("the backfill is longer than ten years"), field="from")
+    cards = active_scorecards(session, path).cards
+    lines = q.subscription_lines(session)
+    segments = q.account_segments(session)
+    day = since or as_of
+    written = 0
+    cache: dict[date, pd.DataFrame] = {}
+    stored = q.snapshot_days(session, day - timedelta(days=30), day - timedelta(days=1))
+    plan = []
+    for n in range((as_of - day).days + 1):
+        d = day + timedelta(days=n)
+        plan += [d] + [e for e in (d - timedelta(days=7), d - timedelta(days=30)) if e < day and e not in stored]
+    usage = UsageWindows(session, plan)
+    while day <= as_of:
+        written += _recompute_day(session, day, cards, lines, segments, cache, usage)
+        if on_day is not None:
+            on_day(day)
+        day += timedelta(days=1)
+    return written
+
+
+def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
+             cache: dict[date, pd.DataFrame], usage: UsageWindows) -> pd.DataFrame:  # fmt: skip
+    """Scores and measures of an earlier day: stored snapshots, else computed (not stored)."""
+    if day in cache:
+        return cache[day]
+    stored = q.snapshots_on(session, day)
+    if stored.empty:
+        scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage)
+        stored = pd.DataFrame({"account_id": scored.score.index, "score": scored.score.to_numpy(),
+                               "measures": scored.measures})  # fmt: skip
+    frame = stored.set_index("account_id")
+    cache[day] = frame
+    return frame
+
+
+def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
+                   cache: dict[date, pd.DataFrame], usage: UsageWindows) -> int:  # fmt: skip
+    week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage)
+    month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage)
+    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage)
+    week_score = week["score"].reindex(scored.score.index)
+    month_score = month["score"].reindex(scored.score.index)
+    month_measures = month["measures"].to_dict()
+    rows = []
+    score = scored.score.to_numpy(dtype="float64")
+    change_7d = np.round(score - week_score.to_numpy(dtype="float64"), 2).tolist()
+    change_30d = np.round(score - month_score.to_numpy(dtype="float64"), 2).tolist()
+    columns = zip(scored.score.index.tolist(), np.round(score, 2).tolist(), scored.scorecard.astype(str).tolist(),
+                  scored.grade.tolist(), scored.letter.tolist(), change_7d, change_30d, scored.measures, strict=True)  # fmt: skip
+    for account_id, s, card, grade, letter, c7, c30, measures in columns:
+        rows.append({
+            "account_id": int(account_id), "day": day, "scorecard": card, "score": s, "grade": grade, "letter": letter,
+            "change_7d": None if math.isnan(c7) else c7, "change_30d": None if math.isnan(c30) else c30,
+            "measures": measures, "explanation": calc.explain(measures, month_measures.get(account_id)),
+        })  # fmt: skip
+    q.replace_snapshots(session, day, rows)
+    cache[day] = pd.DataFrame({"score": scored.score.round(2), "measures": scored.measures}, index=scored.score.index)
+    q.set_account_health(session, day, ((r["account_id"], r["score"], r["grade"]) for r in rows))
+    return len(rows)
+
+
+_configured_path: Path | None = None
+
+
+def configure(path: Path | None) -> None:
+    """Use ``path`` (``KIZUNA_HEALTH_SCORECARDS``) from now on when no version is saved;
+    None: the shipped default. Called by the entry points, which read the settings; the
+    daily pipeline's step then uses it."""
+    global _configured_path
+    _configured_path = path
+
+
+def recompute_step(session: Session, as_of: date) -> int:
+    """The daily pipeline's step: the scorecards in force (a saved version, else the
+    configured file, else the shipped default)."""
+    return recompute(session, as_of, path=_configured_path)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def describe_value(measure: str, value: float | None) -> str:
+    """A measure's raw value for people: −45%, 60%, 3, 120 days, 7.5."""
+    if value is None:
+        return _("no data")
+    unit = MEASURES[measure].unit.value if measure in MEASURES else "count"
+    if unit == "change":
+        return f"{value * 100:+.0f}%".replace("-", "−")
+    if unit == "share":
+        return f"{value * 100:.0f}%"
+    if unit == "days":
+        return _("{n} days").format(n=f"{value:.0f}")
+    if unit == "minutes":
+        return _("{n} min").format(n=f"{value:,.0f}")
+    if unit == "score":
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def explanation_lines(items: list[dict[str, Any]]) -> list[str]:
+    """The stored explanation in the reader's language."""
+    out = []
+    for item in items:
+        key = item.get("measure", "")
+        label = _(MEASURES[key].label) if key in MEASURES else key
+        pts = f"{item.get('points', 0):+.0f}".replace("-", "−")
+        if item.get("kind") == "change":
+            out.append(_("{measure} {value} (30 days ago: {before}): {points} points").format(
+                measure=label, value=describe_value(key, item.get("value")),
+                before=describe_value(key, item.get("before")), points=pts))  # fmt: skip
+        else:
+            out.append(_("{measure} {value}: {points} points below full marks").format(
+                measure=label, value=describe_value(key, item.get("value")), points=pts))  # fmt: skip
+    return out
+
+
+def account_health(session: Session, account_id: int, days: int = 180) -> dict[str, Any]:
+    """The account's snapshots of the last ``days`` days (newest last) and sentiment entries."""
+    name = q.account_exists(session, account_id)
+    if name is None:
+        raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found")
+    latest = q.latest_snapshot_day(session)
+    since = latest - timedelta(days=days) if latest else None
+    history = q.snapshot_history(session, account_id, since)
+    return {"account_id": account_id, "name": name, "history": history,
+            "sentiments": q.sentiments(session, account_id)}  # fmt: skip
+
+
+def find_account(session: Session, key: str) -> int:
+    found = q.find_account(session, key.strip())
+    if found is None:
+        raise NotFound(_("no account {key!r}").format(key=key[:80]), code="account_not_found")
+    return found
+
+
+def summary(session: Session, limit: int = 10) -> dict[str, Any]:
+    """Distribution by grade and tier on the newest snapshot day, and the movers."""
+    day = q.latest_snapshot_day(session)
+    if day is None:
+        return {"day": None, "grades": {}, "tiers": {}, "movers": {}}
+    grades: dict[str, int] = {"green": 0, "yellow": 0, "red": 0}
+    tiers: dict[str, dict[str, int]] = {}
+    for tier, grade, n in q.grade_counts(session, day):
+        grades[grade] = grades.get(grade, 0) + n
+        tiers.setdefault(tier or "none", {"green": 0, "yellow": 0, "red": 0})[grade] = n
+    movers = {
+        f"{direction}_{period}": q.movers(session, day, f"change_{period}", limit, rising=direction == "improved")
+        for period in ("7d", "30d")
+        for direction in ("dropped", "improved")
+    }
+    return {"day": day, "grades": grades, "tiers": tiers, "movers": movers}
+
+
+# --- CSM sentiment -------------------------------------------------------------------------------
+
+
+def enter_sentiment(session: Session, account_id: int, *, value: str | int, reason: str, author_id: int | None,
+                    now: datetime) -> dict[str, Any]:  # fmt: skip
+    """Record a CSM's sentiment (1–5) with why; it counts from the next recompute."""
+    if q.account_exists(session, account_id) is None:
+        raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number not in SENTIMENT_LABELS:
+        raise InvalidInput(_("the sentiment must be a whole number from 1 to 5"), field="value")
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput(_("say why: the reason is required"), field="reason")
+    if len(text) > MAX_SENTIMENT_REASON:
+        raise InvalidInput(_("the reason is longer than {n} characters").format(n=MAX_SENTIMENT_REASON),
+                           field="reason")  # fmt: skip
+    entry = q.add_sentiment(session, account_id, author_id, number, text, now)
+    return {"id": entry.id, "account_id": account_id, "value": number, "reason": text, "entered_at": entry.entered_at}
+
+
+# --- backtest ------------------------------------------------------------------------------------
+
+
+def backtest(
+    session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
+    cards: ScorecardSet | None = None, on_day: Any = None,
+) -> calc.BacktestResult:  # fmt: skip
+    """Replay history: at each month-end with a full baseline behind it and the whole
+    horizon before ``as_of``, score every paying account with the default scorecard from
+    the data up to that day, and check who churned within the horizon."""
+    if not 7 <= horizon_days <= 730:
+        raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
+    cards = cards or active_scorecards(session, path).cards
+    lines = q.subscription_lines(session)
+    first, last = q.store_day_range(session)
+    if first is None or last is None:
+        raise InvalidInput(_("there is no usage history to backtest on"), field="as_of")
+    end = min(as_of, last) - timedelta(days=horizon_days)
+    start = first + timedelta(days=q.USAGE_WINDOW_DAYS)
+    days = calc.month_ends(start, end)
+    if not days:
+        raise InvalidInput(_("the history is too short for a {n}-day horizon").format(n=horizon_days),
+                           field="horizon_days")  # fmt: skip
+    frames = []
+    usage = UsageWindows(session, days, batch=1)  # month-ends apart share little of a scan
+    for day in days:
+        scored = score_day(session, day, cards, lines=lines, paying_only=True, default_only=True, usage=usage)
+        frames.append(pd.DataFrame({"day": day, "account_id": scored.score.index, "score": scored.score.to_numpy(),
+                                    "grade": scored.grade.to_numpy()}))  # fmt: skip
+        if on_day is not None:
+            on_day(day)
+    table = pd.concat(frames, ignore_index=True)
+    churns = calc.churn_events(lines)
+    churns = churns[churns["churned_on"] <= pd.Timestamp(end + timedelta(days=horizon_days))]
+    return calc.backtest_metrics(table, churns, horizon_days)
+
+
+def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
+    return {
+        "horizon_days": result.horizon_days, "evaluations": result.evaluations, "samples": result.samples,
+        "churned": result.churned, "auc": None if result.auc is None else round(result.auc, 4),
+        "roc": [{"fpr": a, "tpr": b} for a, b in result.roc], "by_grade": result.by_grade,
+        "lift_red_over_green": None if result.lift_red_over_green is None else round(result.lift_red_over_green, 2),
+        "median_lead_days": result.median_lead_days, "churn_events": result.churn_events,
+        "red_before_churn": result.red_before_churn,
+        "first_day": result.first_day.isoformat() if result.first_day else None,
+        "last_day": result.last_day.isoformat() if result.last_day else None,
+    }  # fmt: skip
+
+
+# --- editing weights in the UI -------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(type(value))
+
+
+def _bands_toml(bands: Any) -> str:
+    letters = ", ".join(f"{k.value} = {_toml_value(v)}" for k, v in bands.letters)
+    return f"green = {_toml_value(bands.green)}\nyellow = {_toml_value(bands.yellow)}\nletters = {{ {letters} }}\n"
+
+
+def to_toml(cards: ScorecardSet) -> str:
+    """Scorecards as TOML (what the weights form saves; comments are not kept)."""
+    base = cards.default.bands
+    out = ["# Saved from the scorecards page. See docs/health.md.\n", "[grades]\n", _bands_toml(base)]
+    for card in cards.scorecards:
+        out.append(f"\n[scorecards.{card.key}]\nname = {_toml_value(card.name)}\n")
+        if card.default:
+            out.append("default = true\n")
+        if card.stages:
+            out.append(f"stages = {_toml_value(list(card.stages))}\n")
+        if card.tiers:
+            out.append(f"tiers = {_toml_value(list(card.tiers))}\n")
+        if card.bands != base:
+            out.append(f"\n[scorecards.{card.key}.grades]\n{_bands_toml(card.bands)}")
+        for group in card.groups:
+            out.append(f"\n[scorecards.{card.key}.groups.{group.key}]\nlabel = {_toml_value(group.label)}\n"
+                       f"weight = {_toml_value(group.weight)}\n\n[scorecards.{card.key}.groups.{group.key}.measures]\n")  # fmt: skip
+            for m in group.measures:
+                pts = _toml_value([list(p) for p in m.points])
+                out.append(
+                    f'{m.key} = {{ weight = {_toml_value(m.weight)}, scoring = "{m.scoring.value}", points = {pts} }}\n'
+                )
+    return "".join(out)
+
+
+def with_weights(cards: ScorecardSet, weights: dict[str, str]) -> str:
+    """The scorecards' TOML with the weights of a form (``card.group`` for a group,
+    ``card.group.measure`` for a measure; text as typed) applied. Bad numbers raise
+    :class:`ScorecardInvalid` naming the weight; nothing is saved."""
+    import tomllib as _tomllib
+
+    doc = _tomllib.loads(to_toml(cards))
+    problems: list[ScorecardProblem] = []
+    for name, text in weights.items():
+        parts = name.split(".")
+        try:
+            number = float(text.strip().replace(",", ""))
+        except ValueError:
+            problems.append(ScorecardProblem(_("the weights form"), f"scorecards.{name}.weight",
+                                             _("the weight must be a positive number")))  # fmt: skip
+            continue
+        node: Any = doc.get("scorecards", {})
+        path = [parts[0], "groups", parts[1]] + (["measures", parts[2]] if len(parts) == 3 else [])
+        for p in path:
+            node = node.get(p) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or len(parts) not in (2, 3):
+            problems.append(ScorecardProblem(_("the weights form"), name, _("no such group or measure")))
+            continue
+        node["weight"] = number
+    if problems:
+        raise ScorecardInvalid(problems)
+    rebuilt = parse_scorecards(doc, _("the weights form"))
+    return to_toml(rebuilt)
+
+
+def cached_backtest(
+    session: Session, cache: dict[Any, Any], *, as_of: date, horizon_days: int, path: Path | None, now: float
+) -> dict[str, Any]:
+    """The backtest as JSON, kept in ``cache`` (the app's) for ten minutes per
+    scorecards version, history and horizon: replaying two years takes seconds."""
+    active = active_scorecards(session, path)
+    key = (active.source, q.store_day_range(session), horizon_days, as_of)
+    hit = cache.get(key)
+    if hit is not None and now - hit[0] < 600:
+        return dict(hit[1])
+    data = backtest_json(backtest(session, as_of=as_of, horizon_days=horizon_days, cards=active.cards))
+    data["scorecards"] = active.origin
+    if len(cache) > 16:
+        cache.clear()
+    cache[key] = (now, data)
+    return dict(data)

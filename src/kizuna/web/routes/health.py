@@ -1,0 +1,219 @@
+"""Health pages: the distribution and movers (``/health``), the backtest
+(``/health/backtest``), the scorecards (``/health/scorecards``, editable by leads) and
+the panel on the account 360 page (``/accounts/{id}/health``, loaded by htmx).
+
+JSON twins: ``/api/health/summary``, ``/api/health/backtest``, ``/api/health/scorecards``,
+``/api/health/accounts/{id}``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kizuna.domain.health import GRADE_COLOURS, GRADE_LABELS, MEASURES, SENTIMENT_LABELS, HealthGrade, ScorecardInvalid
+from kizuna.errors import InvalidInput
+from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Manager, State, Writer, check_csrf
+from kizuna.http.clock import today
+from kizuna.http.templating import render, render_fragment
+from kizuna.i18n import _
+from kizuna.services import health as health_service
+
+router = APIRouter(include_in_schema=False)
+
+GRADES = (HealthGrade.GREEN, HealthGrade.YELLOW, HealthGrade.RED)
+
+
+def _bar_chart(labels: list[str], datasets: list[dict[str, Any]], *, stacked: bool = False,
+               percent: bool = False) -> dict[str, Any]:  # fmt: skip
+    return {
+        "type": "bar",
+        "data": {"labels": labels, "datasets": datasets},
+        "options": {
+            "plugins": {"legend": {"display": len(datasets) > 1, "position": "bottom"}},
+            "scales": {"x": {"stacked": stacked, "grid": {"display": False}},
+                       "y": {"stacked": stacked, "beginAtZero": True, "grid": {"color": "#eef0f3"}}},
+        },
+    }  # fmt: skip
+
+
+@router.get("/health")
+def health_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
+    with state.unit_of_work() as session:
+        data = health_service.summary(session, limit=10)
+    for items in data["movers"].values():
+        for item in items:
+            item["reasons"] = health_service.explanation_lines(item["explanation"])
+    grade_labels = [_(GRADE_LABELS[g]) for g in GRADES]
+    distribution = _bar_chart(grade_labels, [{
+        "label": _("Accounts"), "data": [data["grades"].get(g.value, 0) for g in GRADES],
+        "backgroundColor": [GRADE_COLOURS[g] for g in GRADES]}])  # fmt: skip
+    tiers = sorted(data["tiers"])
+    by_tier = _bar_chart([_(t) if t != "none" else _("no tier") for t in tiers], [
+        {"label": _(GRADE_LABELS[g]), "data": [data["tiers"][t].get(g.value, 0) for t in tiers],
+         "backgroundColor": GRADE_COLOURS[g]} for g in GRADES], stacked=True)  # fmt: skip
+    context = {"data": data, "distribution": distribution, "by_tier": by_tier, "grades": GRADES,
+               "grade_labels": GRADE_LABELS}  # fmt: skip
+    return render(request, "health/summary.html", context)
+
+
+@router.get("/health/backtest")
+def backtest_page(request: Request, state: State, principal: CurrentPrincipal, horizon_days: int = 90) -> Response:
+    if not 7 <= horizon_days <= 730:
+        raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
+    cache = request.app.state.__dict__.setdefault("health_backtest_cache", {})
+    with state.unit_of_work() as session:
+        try:
+            data: dict[str, Any] | None = health_service.cached_backtest(
+                session, cache, as_of=today(state.settings), horizon_days=horizon_days,
+                path=state.settings.health_scorecards, now=time.monotonic())  # fmt: skip
+            problem = None
+        except InvalidInput as exc:
+            data, problem = None, exc.message
+    roc = by_grade = None
+    if data is not None:
+        roc = {
+            "type": "scatter",
+            "data": {"datasets": [
+                {"label": _("Health score"), "data": [{"x": p["fpr"], "y": p["tpr"]} for p in data["roc"]],
+                 "showLine": True, "borderColor": "#2f5fd0", "pointRadius": 0, "borderWidth": 2},
+                {"label": _("Chance"), "data": [{"x": 0, "y": 0}, {"x": 1, "y": 1}], "showLine": True,
+                 "borderColor": "#9aa3af", "borderDash": [4, 4], "pointRadius": 0, "borderWidth": 1},
+            ]},
+            "options": {"aspectRatio": 1.2, "plugins": {"legend": {"position": "bottom"}}, "scales": {
+                "x": {"min": 0, "max": 1, "title": {"display": True, "text": _("False positive rate")}},
+                "y": {"min": 0, "max": 1, "title": {"display": True, "text": _("True positive rate")}}}},
+        }  # fmt: skip
+        by_grade = _bar_chart([_(GRADE_LABELS[g]) for g in GRADES], [{
+            "label": _("Churn rate (%)"),
+            "data": [round(data["by_grade"][g.value]["rate"] * 100, 1) for g in GRADES],
+            "backgroundColor": [GRADE_COLOURS[g] for g in GRADES]}])  # fmt: skip
+    context = {"data": data, "problem": problem, "roc": roc, "by_grade_chart": by_grade, "grades": GRADES,
+               "grade_labels": GRADE_LABELS, "horizon_days": horizon_days}  # fmt: skip
+    return render(request, "health/backtest.html", context)
+
+
+def _scorecards_page(request: Request, state: State, principal: Any, *, errors: list[str] | None = None,
+                     source: str | None = None, saved: str | None = None, status: int = 200) -> Response:  # fmt: skip
+    with state.unit_of_work() as session:
+        active = health_service.active_scorecards(session, state.settings.health_scorecards)
+        versions = health_service.scorecard_versions(session)
+    context = {
+        "active": active, "cards": active.cards, "versions": versions, "errors": errors or [],
+        "source": source if source is not None else active.source, "measures": MEASURES, "saved": saved,
+        "can_edit": principal.user is not None and "manage" in principal.permissions,
+    }  # fmt: skip
+    return render(request, "health/scorecards.html", context, status=status)
+
+
+@router.get("/health/scorecards")
+def scorecards_page(request: Request, state: State, principal: CurrentPrincipal, saved: str | None = None) -> Response:
+    return _scorecards_page(request, state, principal, saved=saved)
+
+
+@router.post("/health/scorecards/weights")
+async def save_weights(request: Request, state: State, principal: Manager) -> Response:
+    form = await request.form()
+    check_csrf(principal, str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""))
+    weights = {str(k)[2:]: str(v) for k, v in form.items() if str(k).startswith("w:")}
+    note = str(form.get("note") or "")
+    try:
+        with state.unit_of_work() as session:
+            cards = health_service.active_scorecards(session, state.settings.health_scorecards).cards
+            text = health_service.with_weights(cards, weights)
+            health_service.save_scorecards(session, text, author_id=principal.user.id if principal.user else None,
+                                           note=note or _("weights changed in the web app"))  # fmt: skip
+    except ScorecardInvalid as exc:
+        return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], status=422)
+    return RedirectResponse("/health/scorecards?saved=1", status_code=303)
+
+
+@router.post("/health/scorecards/source")
+def save_source(
+    request: Request, state: State, principal: Manager, source: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:  # fmt: skip
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    try:
+        with state.unit_of_work() as session:
+            health_service.save_scorecards(session, source, author_id=principal.user.id if principal.user else None,
+                                           note=note or _("edited as TOML in the web app"))  # fmt: skip
+    except ScorecardInvalid as exc:
+        return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], source=source,
+                                status=422)  # fmt: skip
+    return RedirectResponse("/health/scorecards?saved=1", status_code=303)
+
+
+@router.post("/health/recompute")
+def recompute_now(
+    request: Request, state: State, principal: Manager, csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
+) -> Response:
+    """Recompute today's snapshots with the scorecards in force (leads and admins)."""
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    with state.unit_of_work() as session:
+        health_service.recompute(session, today(state.settings), path=state.settings.health_scorecards)
+    return RedirectResponse("/health/scorecards?saved=recomputed", status_code=303)
+
+
+# --- the panel on the account 360 page -------------------------------------------------------------
+
+
+def _panel(request: Request, state: State, account_id: int, *, errors: dict[str, str] | None = None,
+           form: dict[str, str] | None = None) -> str:  # fmt: skip
+    with state.unit_of_work() as session:
+        data = health_service.account_health(session, account_id, days=180)
+    history = data["history"]
+    snap = history[-1] if history else None
+    trend = {
+        "type": "line",
+        "data": {"labels": [f"{h['day'].month}/{h['day'].day}" for h in history], "datasets": [{
+            "label": _("Health score"), "data": [round(h["score"], 1) for h in history], "borderColor": "#2f5fd0",
+            "backgroundColor": "#2f5fd0", "borderWidth": 2, "pointRadius": 0 if len(history) > 20 else 3,
+            "tension": 0.2}]},
+        "options": {"plugins": {"legend": {"display": False}},
+                    "scales": {"y": {"min": 0, "max": 100}, "x": {"grid": {"display": False},
+                                                            "ticks": {"maxTicksLimit": 7, "maxRotation": 0}}}},
+    }  # fmt: skip
+    rows = []
+    if snap is not None:
+        for key, m in snap["measures"].items():
+            rows.append({"key": key, "label": _(MEASURES[key].label) if key in MEASURES else key,
+                         "value": health_service.describe_value(key, m["value"]) if m["value"] is not None else None,
+                         "points": m["points"], "weight": m["weight"]})  # fmt: skip
+    context = {
+        "account_id": account_id, "snap": snap, "trend": trend, "rows": rows,
+        "reasons": health_service.explanation_lines(snap["explanation"]) if snap else [],
+        "sentiments": data["sentiments"], "sentiment_labels": SENTIMENT_LABELS, "grade_labels": GRADE_LABELS,
+        "errors": errors or {}, "form": form or {"value": "", "reason": ""}, "points_count": len(history),
+    }  # fmt: skip
+    return render_fragment(request, "health/_panel.html", context)
+
+
+@router.get("/accounts/{account_id:int}/health")
+def health_panel(request: Request, state: State, principal: CurrentPrincipal, account_id: int) -> Response:
+    return HTMLResponse(_panel(request, state, account_id))
+
+
+@router.post("/accounts/{account_id:int}/health/sentiment")
+def enter_sentiment(
+    request: Request, state: State, principal: Writer, account_id: int, value: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:  # fmt: skip
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    htmx = request.headers.get("hx-request") == "true"
+    try:
+        with state.unit_of_work() as session:
+            health_service.enter_sentiment(session, account_id, value=value, reason=reason,
+                                           author_id=principal.user.id if principal.user else None,
+                                           now=datetime.now(UTC))  # fmt: skip
+    except InvalidInput as exc:
+        html = _panel(request, state, account_id, errors={exc.field or "form": exc.message},
+                      form={"value": value, "reason": reason})  # fmt: skip
+        return HTMLResponse(html, status_code=422 if not htmx else 200)
+    if not htmx:
+        return RedirectResponse(f"/accounts/{account_id}#health", status_code=303)
+    return HTMLResponse(_panel(request, state, account_id))
