@@ -5,17 +5,22 @@ Run it with ``kizuna serve`` (or ``uvicorn --factory kizuna.main:app_from_enviro
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kizuna.api import routers as api_routers
+from kizuna.api.routers import tracking
 from kizuna.db import ensure_schema, make_engine
 from kizuna.http import errors
 from kizuna.http.middleware import RequestContext
 from kizuna.http.state import AppState
 from kizuna.http.templating import make_environment
+from kizuna.services import health as health_service
+from kizuna.services import segments, usage
 from kizuna.settings import Settings
 from kizuna.version import __version__
 from kizuna.web import routes as web_routes
@@ -23,8 +28,17 @@ from kizuna.web import routes as web_routes
 WEB = Path(__file__).parent / "web"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    tracking.shutdown(app)  # store the events still queued before the process ends
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    usage.configure(settings.zone, usage.load_mapping(settings.usage_mapping))
+    segments.configure(settings.segments_config)
+    health_service.configure(settings.health_scorecards)
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     app = FastAPI(
@@ -38,8 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"))
+    tracking.install(app, app.state.kizuna)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     errors.install(app)
     app.add_middleware(RequestContext)

@@ -64,10 +64,61 @@ class Settings(BaseSettings):
     )
 
     # --- product-event ingestion (issue 4): add ingestion settings below this line ---
+    usage_mapping: Path | None = Field(
+        default=None,
+        description=(
+            "A TOML file saying which product events count as a login, which as the use of which "
+            "feature, and which property carries session minutes (see `docs/ingest.md`). Default: "
+            "Segment's B2B SaaS names (`Signed In` with `session_minutes`, `Report Created`, …)."
+        ),
+    )
 
     # --- analytics engine, KPIs and LTV (issue 5): add analytics settings below this line ---
+    analytics_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the KPIs are computed (an Ibis backend holding the same tables, see `docs/metrics.md`): "
+            "`duckdb:///path/file.duckdb`, `duckdb:///path/folder` (Parquet files), `pyspark:///path/folder` "
+            "(Parquet files, local Spark) or a PostgreSQL URL. Default: the operational store itself."
+        ),
+    )
+    gross_margin: float = Field(
+        default=0.8,
+        description="Gross margin (収益率) used by the LTV formulas, a fraction from 0 to 1 (0.8 = 80%).",
+    )
+    acquisition_cost: float = Field(
+        default=0,
+        description=(
+            "Cost to acquire one customer account (CAC, 新規顧客獲得コスト) in major units of the default "
+            "currency (e.g. yen). Used by net LTV and LTV:CAC; 0 = not set."
+        ),
+    )
+    retention_cost: float = Field(
+        default=0,
+        description=(
+            "Cost to retain one customer account per year (既存顧客維持コスト) in major units of the default "
+            "currency. Net LTV subtracts it times the expected lifetime in years."
+        ),
+    )
+    kpi_months: int = Field(default=12, description="Months the KPI report covers by default (1–120).")
 
     # --- health scores, touch tiers, lifecycle stages, fit (issue 6): add their settings below this line ---
+    segments_config: Path | None = Field(
+        default=None,
+        description=(
+            "A TOML file with the touch-tier thresholds, lifecycle-stage rules, at-risk rules and the "
+            "ideal customer profile (see `docs/segments.md`; `kizuna segments config` prints the "
+            "default). Default: the shipped `segments.toml` (top 50% of revenue high touch, next 30% low touch)."
+        ),
+    )
+    health_scorecards: Path | None = Field(
+        default=None,
+        description=(
+            "A TOML file with the health scorecards (measures, weights, scoring functions, grade bands; "
+            "see `docs/health.md`). A version saved by a lead in the web app wins over it. "
+            "Default: the shipped `default_scorecards.toml`."
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -76,6 +127,41 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Tokyo)") from exc
+        return value
+
+    @field_validator("gross_margin")
+    @classmethod
+    def _margin_is_a_fraction(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError(f"gross margin must be a fraction from 0 to 1 (0.8 for 80%), not {value!r}")
+        return value
+
+    @field_validator("acquisition_cost", "retention_cost")
+    @classmethod
+    def _cost_not_negative(cls, value: float) -> float:
+        if value < 0 or value != value:
+            raise ValueError(f"a cost must be 0 or more (in major units of the default currency), not {value!r}")
+        return value
+
+    @field_validator("kpi_months")
+    @classmethod
+    def _kpi_months(cls, value: int) -> int:
+        if not 1 <= value <= 120:
+            raise ValueError(f"KPI months must be from 1 to 120, not {value!r}")
+        return value
+
+    @field_validator("analytics_url")
+    @classmethod
+    def _analytics_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        scheme = value.split("://", 1)[0].split("+", 1)[0].lower() if "://" in value else ""
+        if scheme not in ("sqlite", "postgresql", "postgres", "duckdb", "pyspark", "spark"):
+            raise ValueError(
+                f"unknown analytics URL {value!r}: use duckdb:///FILE, duckdb:///FOLDER, pyspark:///FOLDER, "
+                "sqlite:///FILE or postgresql://…"
+            )
         return value
 
     @field_validator("default_currency")

@@ -11,15 +11,20 @@ def routers() -> list[APIRouter]:
         activities,
         contacts,
         customer360,
+        health,
         home,
+        kpis,
         products,
+        segments,
         subscriptions,
         survey_responses,
         tickets,
+        tracking,
     )
 
     return [
         home.router,
+        kpis.router,
         customer360.router,
         accounts.router,
         contacts.router,
@@ -28,4 +33,8 @@ def routers() -> list[APIRouter]:
         tickets.router,
         survey_responses.router,
         activities.router,
+        segments.router,
+        health.router,
+        tracking.router,
+        tracking.summary_router,
     ]

@@ -14,9 +14,15 @@ import typer
 from kizuna.cli import db as db_commands
 from kizuna.cli import demo as demo_commands
 from kizuna.cli import exports as export_commands
+from kizuna.cli import health as health_commands
 from kizuna.cli import imports as import_commands
+from kizuna.cli import ingest as ingest_commands
+from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
+from kizuna.cli import report as report_commands
+from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
+from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
 from kizuna.cli.context import console, err_console, state
 from kizuna.errors import ImportRejected, KizunaError
@@ -49,9 +55,18 @@ app.command("import")(import_commands.import_entity)
 app.command("export")(export_commands.export_all)
 app.command("serve")(serve_commands.serve)
 app.add_typer(pipeline_commands.app, name="pipeline")
+app.add_typer(report_commands.app, name="report")
+app.add_typer(ltv_commands.app, name="ltv")
 app.add_typer(user_commands.users, name="users")
 app.add_typer(user_commands.apikeys, name="apikey")
 app.command("demo")(demo_commands.demo)
+app.add_typer(usage_commands.app, name="usage")
+app.add_typer(ingest_commands.app, name="ingest")
+app.add_typer(health_commands.app, name="health")
+app.add_typer(segment_commands.app, name="segments")
+app.add_typer(segment_commands.tier_app, name="tier")
+app.add_typer(segment_commands.stage_app, name="stage")
+app.add_typer(segment_commands.fit_app, name="fit")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,10 +28,15 @@ def load_settings() -> Settings:
     from kizuna.errors import ConfigurationError
 
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(f"KIZUNA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(problems) from None
+    from kizuna.services import usage
+
+    # The daily pipeline's usage step rolls up in this zone with this event mapping (issue 4).
+    usage.configure(settings.zone, usage.load_mapping(settings.usage_mapping))
+    return settings
 
 
 def today(settings: Settings) -> date:
@@ -41,6 +46,12 @@ def today(settings: Settings) -> date:
 
 def open_store(settings: Settings):  # type: ignore[no-untyped-def]
     """The engine for the configured store, its schema brought up to date."""
+    from kizuna.services import segments
+
+    segments.configure(settings.segments_config)  # the daily pipeline's segment steps read it
+    from kizuna.services import health
+
+    health.configure(settings.health_scorecards)  # the daily pipeline's health step reads it
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     return engine

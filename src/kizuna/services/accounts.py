@@ -10,6 +10,8 @@ from typing import Any, Generic, TypeVar
 from kizuna.db import Session
 from kizuna.db.queries import accounts as accounts_q
 from kizuna.db.queries import subscriptions as q
+from kizuna.domain.health import HealthGrade
+from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus, summarize
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
@@ -17,7 +19,9 @@ from kizuna.i18n import _
 T = TypeVar("T")
 
 #: How the accounts list can be sorted (``-`` first: descending).
-ACCOUNT_SORTS = ("name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest")
+ACCOUNT_SORTS = (
+    "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit",
+)  # fmt: skip
 MAX_PER_PAGE = 200
 
 
@@ -31,6 +35,12 @@ class AccountQuery:
     plan_id: int | None = None
     status: AccountStatus | None = None
     renewal_within_days: int | None = None
+    # segments (issue 6): indexed columns of accounts, no join
+    touch_tier: TouchTier | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    at_risk: bool | None = None
+    fit_band: FitBand | None = None
+    health_grade: HealthGrade | None = None
     sort: str = "-mrr"
     page: int = 1
     per_page: int = 50
@@ -79,6 +89,14 @@ class AccountRow:
     owner_name: str | None
     plan_id: int | None
     plan_name: str | None
+    touch_tier: TouchTier | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    at_risk: bool = False
+    fit_score: float | None = None
+    fit_band: FitBand | None = None
+    health_score: float | None = None
+    health_grade: HealthGrade | None = None
+    health_as_of: date | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,10 @@ class AccountFilters:
     owners: list[dict[str, Any]] = field(default_factory=list)
     plans: list[dict[str, Any]] = field(default_factory=list)
     statuses: tuple[str, ...] = tuple(s.value for s in AccountStatus)
+    touch_tiers: tuple[str, ...] = tuple(t.value for t in TouchTier)
+    lifecycle_stages: tuple[str, ...] = tuple(s.value for s in LifecycleStage)
+    fit_bands: tuple[str, ...] = tuple(b.value for b in FitBand)
+    health_grades: tuple[str, ...] = tuple(g.value for g in HealthGrade)
 
 
 def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page[AccountRow]:
@@ -96,9 +118,27 @@ def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page
         session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
         plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
         renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort,
-        offset=(query.page - 1) * query.per_page, limit=query.per_page,
+        offset=(query.page - 1) * query.per_page, limit=query.per_page, segments=_segment_filters(query),
     )  # fmt: skip
-    return Page([AccountRow(**r) for r in rows], total, query.page, query.per_page)
+    return Page([_row(r) for r in rows], total, query.page, query.per_page)
+
+
+def _segment_filters(query: AccountQuery) -> dict[str, Any]:
+    """The segment filters set, as column → stored value."""
+    values = {
+        "touch_tier": query.touch_tier, "lifecycle_stage": query.lifecycle_stage, "at_risk": query.at_risk,
+        "fit_band": query.fit_band, "health_grade": query.health_grade,
+    }  # fmt: skip
+    return {k: (v if isinstance(v, bool) else str(v.value)) for k, v in values.items() if v is not None}
+
+
+def _row(r: dict[str, Any]) -> AccountRow:
+    for column, enum in (("touch_tier", TouchTier), ("lifecycle_stage", LifecycleStage), ("fit_band", FitBand),
+                         ("health_grade", HealthGrade)):  # fmt: skip
+        if r.get(column) is not None:
+            r[column] = enum(getattr(r[column], "value", r[column]))
+    r["at_risk"] = bool(r.get("at_risk"))
+    return AccountRow(**r)
 
 
 def account_filters(session: Session) -> AccountFilters:

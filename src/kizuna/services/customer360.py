@@ -36,6 +36,7 @@ from kizuna.domain.subscriptions import AccountStatus
 from kizuna.domain.usage import METRIC_ACTIVE_USERS, METRIC_LOGINS
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
+from kizuna.services.segments import AccountSegments, account_segments
 
 #: The usage chart's metrics, in the order they are drawn.
 USAGE_METRICS: tuple[str, ...] = (METRIC_ACTIVE_USERS, METRIC_LOGINS)
@@ -242,6 +243,7 @@ class Account360:
     milestones: tuple[Milestone, ...]
     goals: tuple[Goal, ...]
     open_tasks: tuple[OpenTask, ...]
+    segments: AccountSegments | None = None  # tier, stage, fit, at-risk and their history (issue 6)
 
 
 # --- cursors ---------------------------------------------------------------------------
@@ -560,6 +562,7 @@ def account_360(
             )
             for t in q.open_tasks(session, account_id)
         ),
+        segments=account_segments(session, account_id, as_of=as_of),
     )
 
 

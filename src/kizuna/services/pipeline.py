@@ -14,7 +14,9 @@ from datetime import date
 
 from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
+from kizuna.services import health, segments
 from kizuna.services.accounts import refresh_account_summaries
+from kizuna.services.ingest.store import usage_step
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,16 @@ class StepResult:
 Step = Callable[[Session, date], int]
 
 STEPS: list[tuple[str, Step]] = [
+    # issue 4: parked events that found their account, and events not yet rolled up, before anything reads usage
+    (N_("usage rollups"), lambda session, as_of: usage_step(session, as_of)),
     (N_("account summaries"), lambda session, as_of: refresh_account_summaries(session, as_of)),
+    # issue 6: tiers and stages before the health scores (scorecards are assigned by them)
+    (N_("touch tiers"), lambda session, as_of: segments.recompute_tiers(session, as_of)),
+    (N_("lifecycle stages"), lambda session, as_of: segments.recompute_stages(session, as_of)),
+    (N_("customer fit"), lambda session, as_of: segments.recompute_fit(session, as_of)),
+    (N_("health scores"), lambda session, as_of: health.recompute_step(session, as_of)),
+    # issue 6: at-risk flags read the health scores, so they come after them
+    (N_("at-risk flags"), lambda session, as_of: segments.recompute_at_risk(session, as_of)),
 ]
 
 

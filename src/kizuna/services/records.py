@@ -144,6 +144,15 @@ class AccountDetail:
     churned_on: date | None
     created_at: datetime
     updated_at: datetime
+    # segments (issue 6): derived by the daily pipeline
+    touch_tier: str | None = None
+    lifecycle_stage: str | None = None
+    at_risk: bool = False
+    fit_score: float | None = None
+    fit_band: str | None = None
+    health_score: float | None = None
+    health_grade: str | None = None
+    health_as_of: date | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> AccountDetail:

@@ -22,6 +22,8 @@ from kizuna.api.routers._common import (
 )
 from kizuna.api.schemas.accounts import AccountCreate, AccountOut, AccountPage, AccountSort, AccountUpdate
 from kizuna.api.schemas.common import Storable
+from kizuna.domain.health import HealthGrade
+from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
@@ -50,16 +52,22 @@ def list_accounts(
     external_id: Annotated[
         KeyFilter, Query(description="The one account with this external_id; not combinable with other filters.")
     ] = None,
+    touch_tier: TouchTier | None = None,
+    lifecycle_stage: LifecycleStage | None = None,
+    at_risk: Annotated[bool | None, Query(description="true: only accounts at risk; false: only those not.")] = None,
+    fit_band: FitBand | None = None,
+    health_grade: HealthGrade | None = None,
     sort: Annotated[AccountSort, Query(description="`-`: descending; ties by id.")] = "-mrr",
     page: PageNo = 1,
     per_page: PerPage = 50,
 ) -> AccountPage:
-    """The accounts list of the web app: search, filters by owner, plan, status and
-    renewal window, sorted and paged. Status, MRR, plan and renewal are derived from the
+    """The accounts list of the web app: search, filters by owner, plan, status,
+    renewal window, touch tier, lifecycle stage, at-risk, fit band and health grade, sorted and paged. Status, MRR, plan and renewal are derived from the
     subscriptions."""
     query = records.AccountQuery(
         search=q, owner_id=owner_id, unowned=unowned, plan_id=plan_id, status=status,
-        renewal_within_days=renewal_within_days, sort=sort, page=page, per_page=per_page,
+        renewal_within_days=renewal_within_days, sort=sort, page=page, per_page=per_page, touch_tier=touch_tier,
+        lifecycle_stage=lifecycle_stage, at_risk=at_risk, fit_band=fit_band, health_grade=health_grade,
     )  # fmt: skip
     with state.unit_of_work() as session:
         found = records.find_accounts(session, query, as_of=today(state.settings), external_id=external_id)

@@ -21,10 +21,14 @@ from kizuna.api.schemas.common import (
     PatchModel,
     Text100,
 )
+from kizuna.domain.health import HealthGrade
+from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus
 
 #: The accounts list's sorts (``-``: descending), as in ``services.accounts.ACCOUNT_SORTS``.
-AccountSort = Literal["name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest"]
+AccountSort = Literal[
+    "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit"
+]
 
 
 class AccountCreate(InputModel):
@@ -75,6 +79,18 @@ class AccountOut(OutputModel):
     churned_on: date | None
     created_at: datetime
     updated_at: datetime
+    touch_tier: TouchTier | None = Field(
+        None, description="high, low or tech touch (derived by the rules, or set by a lead: see tier-override)."
+    )
+    lifecycle_stage: LifecycleStage | None = Field(
+        None, description="onboarding, adoption, expansion, renewal or churned (derived, or set by a lead)."
+    )
+    at_risk: bool = Field(False, description="Flagged at risk: red health, a sharp fall of health, or logins down.")
+    fit_score: float | None = Field(None, description="Fit with the ideal customer profile, 0–100 (derived).")
+    fit_band: FitBand | None = Field(None, description="strong, moderate or weak fit (derived).")
+    health_score: float | None = Field(None, description="The latest health score, 0–100 (derived).")
+    health_grade: HealthGrade | None = Field(None, description="green, yellow or red (derived).")
+    health_as_of: date | None = Field(None, description="The day of the latest health score.")
 
 
 class AccountPage(PageOut[AccountOut]):

@@ -3,11 +3,14 @@
 from kizuna.db.models.accounts import Account, Contact
 from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
+from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, HealthSnapshot
+from kizuna.db.models.ingest import IngestCount, ParkedEvent
+from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
 from kizuna.db.models.surveys import SurveyResponse
 from kizuna.db.models.tickets import Ticket
-from kizuna.db.models.usage import UsageDaily, UsageEvent
+from kizuna.db.models.usage import UsageDaily, UsageDailyUser, UsageEvent
 from kizuna.db.models.users import User
 
 __all__ = [
@@ -15,14 +18,22 @@ __all__ = [
     "Activity",
     "ApiKey",
     "Contact",
+    "HealthScorecardVersion",
+    "HealthSentiment",
+    "HealthSnapshot",
+    "IngestCount",
     "OnboardingMilestone",
+    "ParkedEvent",
     "Product",
+    "SegmentChange",
+    "SegmentOverride",
     "Subscription",
     "SuccessGoal",
     "SurveyResponse",
     "Task",
     "Ticket",
     "UsageDaily",
+    "UsageDailyUser",
     "UsageEvent",
     "User",
     "WebSession",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
 from kizuna.db.types import JsonDoc, str_enum
+from kizuna.domain.health import HealthGrade
+from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus
 
 
@@ -43,6 +45,26 @@ class Account(Timestamped, Base):
     customer_since: Mapped[date | None] = mapped_column(Date)
     churned_on: Mapped[date | None] = mapped_column(Date)
     summary_as_of: Mapped[date | None] = mapped_column(Date)
+
+    # Segments (issue 6), written by the daily pipeline so that the accounts list can
+    # filter and sort by them with plain indexes. ``touch_tier`` and ``lifecycle_stage``
+    # are the effective values (a lead's override wins); ``*_rule`` are what the rules
+    # say, kept so that removing an override restores the rule's value at once.
+    touch_tier: Mapped[TouchTier | None] = mapped_column(str_enum(TouchTier, "touch_tier"), index=True)
+    touch_tier_rule: Mapped[TouchTier | None] = mapped_column(str_enum(TouchTier, "touch_tier_rule"))
+    lifecycle_stage: Mapped[LifecycleStage | None] = mapped_column(
+        str_enum(LifecycleStage, "lifecycle_stage"), index=True
+    )
+    lifecycle_stage_rule: Mapped[LifecycleStage | None] = mapped_column(
+        str_enum(LifecycleStage, "lifecycle_stage_rule")
+    )
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    fit_score: Mapped[float | None] = mapped_column(Float)
+    fit_band: Mapped[FitBand | None] = mapped_column(str_enum(FitBand, "fit_band"), index=True)
+    # Written by the health scores step (services.health); read here for the list.
+    health_score: Mapped[float | None] = mapped_column(Float, index=True)
+    health_grade: Mapped[HealthGrade | None] = mapped_column(str_enum(HealthGrade, "health_grade"), index=True)
+    health_as_of: Mapped[date | None] = mapped_column(Date)
 
 
 class Contact(Timestamped, Base):

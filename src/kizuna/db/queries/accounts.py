@@ -19,7 +19,15 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "-renewal": (Account.renewal_on.is_(None), Account.renewal_on.desc(), Account.id.desc()),
     "-churned": (Account.churned_on.is_(None), Account.churned_on.desc(), Account.id.desc()),
     "newest": (Account.customer_since.is_(None), Account.customer_since.desc(), Account.id.desc()),
+    # segments (issue 6): accounts without a score last, both ways
+    "health": (Account.health_score.is_(None), Account.health_score.asc(), Account.id.asc()),
+    "-health": (Account.health_score.is_(None), Account.health_score.desc(), Account.id.desc()),
+    "fit": (Account.fit_score.is_(None), Account.fit_score.asc(), Account.id.asc()),
+    "-fit": (Account.fit_score.is_(None), Account.fit_score.desc(), Account.id.desc()),
 }
+
+#: The segment columns the list filters on by equality (issue 6), all indexed.
+SEGMENT_FILTERS = ("touch_tier", "lifecycle_stage", "at_risk", "fit_band", "health_grade")
 
 
 def _escape_like(text: str) -> str:
@@ -39,6 +47,7 @@ def list_accounts(
     sort: str,
     offset: int,
     limit: int,
+    segments: dict[str, Any] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """``(total matching, the page's rows)``."""
     conditions = []
@@ -60,6 +69,9 @@ def list_accounts(
         conditions.append(Account.status == status)
     if renewal_within_days is not None:
         conditions.append(Account.renewal_on.between(as_of, as_of + timedelta(days=renewal_within_days)))
+    for column, value in (segments or {}).items():
+        if column in SEGMENT_FILTERS:
+            conditions.append(Account.__table__.c[column] == value)
     total = int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
     page_ids = select(Account.id).where(*conditions).order_by(*SORTS[sort]).offset(offset).limit(limit).subquery()
     rows = session.execute(
@@ -67,7 +79,8 @@ def list_accounts(
             Account.id, Account.external_id, Account.name, Account.domain, Account.industry, Account.employee_count,
             Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.customer_since,
             Account.churned_on, Account.owner_id, User.name.label("owner_name"), Account.plan_id,
-            Product.name.label("plan_name"),
+            Product.name.label("plan_name"), Account.touch_tier, Account.lifecycle_stage, Account.at_risk,
+            Account.fit_score, Account.fit_band, Account.health_score, Account.health_grade, Account.health_as_of,
         )
         .join(page_ids, page_ids.c.id == Account.id)
         .outerjoin(User, User.id == Account.owner_id)

@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kizuna.domain.health import GRADE_LABELS, HealthGrade
+from kizuna.domain.segments import FIT_LABELS, STAGE_LABELS, TIER_LABELS, FitBand, LifecycleStage, TouchTier
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, State, Writer, check_csrf
 from kizuna.http.clock import today
@@ -29,9 +31,11 @@ from kizuna.settings import Settings
 router = APIRouter(include_in_schema=False)
 
 RESULTS_ID = "accounts-results"
+#: English labels of the segment values (translated in the templates).
+SEGMENT_LABELS = {"tier": TIER_LABELS, "stage": STAGE_LABELS, "fit": FIT_LABELS, "health": GRADE_LABELS}
 RENEWAL_CHOICES = (30, 60, 90, 180, 365)
 #: Clicking a column header sorts by it, first in this direction.
-SORT_COLUMNS = {"name": "name", "mrr": "-mrr", "renewal": "renewal"}
+SORT_COLUMNS = {"name": "name", "mrr": "-mrr", "renewal": "renewal", "health": "health", "fit": "-fit"}
 DEFAULT_SORT = "-mrr"
 MAX_SEARCH = 200
 MAX_PAGE = 100_000
@@ -51,6 +55,11 @@ class ListParams:
     plan: str = ""
     status: str = ""
     renewal: str = ""
+    tier: str = ""
+    stage: str = ""
+    risk: str = ""
+    fit: str = ""
+    health: str = ""
     sort: str = DEFAULT_SORT
     page: int = 1
 
@@ -68,7 +77,11 @@ class ListParams:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.owner or self.plan or self.status or self.renewal)
+        return bool(self.q or self.owner or self.plan or self.status or self.renewal or self.segmented)
+
+    @property
+    def segmented(self) -> bool:
+        return bool(self.tier or self.stage or self.risk or self.fit or self.health)
 
 
 def _whole(value: str, field: str, lo: int, hi: int) -> int:
@@ -86,9 +99,32 @@ def _whole(value: str, field: str, lo: int, hi: int) -> int:
     return number
 
 
+def _choice(value: str | None, field: str, enum: Any) -> Any:
+    text = (value or "").strip().lower()
+    if not text:
+        return None
+    try:
+        return enum(text)
+    except ValueError:
+        raise InvalidInput(
+            _("{field} must be one of: {choices}").format(field=field, choices=", ".join(e.value for e in enum)),
+            field=field,
+        ) from None
+
+
+def _risk(value: str | None) -> bool | None:
+    text = (value or "").strip().lower()
+    if text in ("", "any"):
+        return None
+    if text in ("yes", "no"):
+        return text == "yes"
+    raise InvalidInput(_("risk must be yes or no"), field="risk")
+
+
 def parse_list_params(
     q: str | None, owner: str | None, plan: str | None, status: str | None, renewal: str | None, sort: str | None,
-    page: str | None,
+    page: str | None, tier: str | None = None, stage: str | None = None, risk: str | None = None,
+    fit: str | None = None, health: str | None = None,
 ) -> tuple[ListParams, AccountQuery]:  # fmt: skip
     """Check the query string; bad values raise ``InvalidInput`` (the error page, 422)."""
     search = (q or "").strip()
@@ -109,14 +145,19 @@ def parse_list_params(
     renewal_text = (renewal or "").strip()
     renewal_days = _whole(renewal_text, "renewal", 0, 3660) if renewal_text else None
     page_number = _whole(page, "page", 1, MAX_PAGE) if page and page.strip() else 1
+    touch_tier, stage_value = _choice(tier, "tier", TouchTier), _choice(stage, "stage", LifecycleStage)
+    fit_value, grade, at_risk = _choice(fit, "fit", FitBand), _choice(health, "health", HealthGrade), _risk(risk)
     params = ListParams(
         q=search, owner=owner_text if owner_text == "none" else str(owner_id or ""), plan=str(plan_id or ""),
         status=status_text, renewal=str(renewal_days) if renewal_days is not None else "",
-        sort=(sort or DEFAULT_SORT).strip(), page=page_number,
+        sort=(sort or DEFAULT_SORT).strip(), page=page_number, tier=touch_tier.value if touch_tier else "",
+        stage=stage_value.value if stage_value else "", risk="" if at_risk is None else ("yes" if at_risk else "no"),
+        fit=fit_value.value if fit_value else "", health=grade.value if grade else "",
     )  # fmt: skip
     query = AccountQuery(
         search=search or None, owner_id=owner_id, unowned=owner_text == "none", plan_id=plan_id,
         status=account_status, renewal_within_days=renewal_days, sort=params.sort, page=page_number,
+        touch_tier=touch_tier, lifecycle_stage=stage_value, at_risk=at_risk, fit_band=fit_value, health_grade=grade,
     )  # fmt: skip
     return params, query
 
@@ -144,9 +185,10 @@ def _is_htmx(request: Request, target: str | None = None) -> bool:
 def accounts_list(
     request: Request, state: State, principal: CurrentPrincipal, q: str | None = None, owner: str | None = None,
     plan: str | None = None, status: str | None = None, renewal: str | None = None, sort: str | None = None,
-    page: str | None = None,
+    page: str | None = None, tier: str | None = None, stage: str | None = None, risk: str | None = None,
+    fit: str | None = None, health: str | None = None,
 ) -> Response:  # fmt: skip
-    params, query = parse_list_params(q, owner, plan, status, renewal, sort, page)
+    params, query = parse_list_params(q, owner, plan, status, renewal, sort, page, tier, stage, risk, fit, health)
     as_of = today(state.settings)
     partial = _is_htmx(request, RESULTS_ID)
     with state.unit_of_work() as session:
@@ -160,7 +202,7 @@ def accounts_list(
     context = {
         "params": params, "result": result, "filters": filters, "store_empty": store_empty, "as_of": as_of,
         "page_numbers": _page_numbers(params.page, result.pages), "renewal_choices": RENEWAL_CHOICES,
-        "sort_columns": SORT_COLUMNS, "results_id": RESULTS_ID,
+        "sort_columns": SORT_COLUMNS, "results_id": RESULTS_ID, "seg_labels": SEGMENT_LABELS,
         "first_row": (result.page - 1) * result.per_page + 1, "last_row": (result.page - 1) * result.per_page + len(result.items),
     }  # fmt: skip
     if partial:
@@ -218,7 +260,7 @@ def _empty_form(settings: Settings) -> dict[str, str]:
 
 def _account_page(
     request: Request, state: State, account_id: int, *, before: str | None = None, form: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None, status: int = 200,
+    errors: dict[str, str] | None = None, status: int = 200, extra: dict[str, Any] | None = None,
 ) -> Response:  # fmt: skip
     as_of = today(state.settings)
     with state.unit_of_work() as session:
@@ -228,7 +270,8 @@ def _account_page(
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
         "form": form or _empty_form(state.settings), "errors": errors or {}, "contacts": data.contacts,
-        "before": before or "", "page": data.timeline,
+        "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
+        **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)
 
