@@ -203,6 +203,25 @@ def test_keys_ingest_and_write_keys_send_read_keys_and_strangers_do_not(
     assert used == [("ingest",), ("write",)]
 
 
+def test_the_fast_path_answers_like_the_app_in_the_callers_language(client: TestClient, key: str) -> None:
+    """``/v1/…`` skips the router and the per-request middleware (``FastPath``): its answers
+    must still carry the app's error shape, the negotiated language and the security headers."""
+    event = track("Signed In", "fp1", group=None)
+    english = client.post("/v1/track", json=event)
+    japanese = client.post("/v1/track", json=event, headers={"Accept-Language": "ja"})
+    assert english.status_code == japanese.status_code == 401
+    assert english.json()["errors"][0]["code"] == japanese.json()["errors"][0]["code"] == "not_authenticated"
+    assert english.json()["errors"][0]["message"] != japanese.json()["errors"][0]["message"]
+    assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in japanese.json()["errors"][0]["message"])
+    ok = client.post("/v1/track", json=event, headers=basic(key))
+    for answer in (english, ok):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+    # other methods and paths still go through the app
+    assert client.get("/v1/track").status_code == 405
+    assert client.post("/v1/nothing", json=event, headers=basic(key)).status_code == 404
+
+
 def test_clock_skew_is_corrected_with_sent_at(client: TestClient, app: FastAPI, key: str) -> None:
     setup_account(client, key)
     # the client's clock is 3 hours fast: it says the event happened at 13:00 and was sent at 13:05

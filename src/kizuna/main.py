@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     errors.install(app)
     app.add_middleware(RequestContext)
+    app.add_middleware(tracking.FastPath)  # outermost: /v1/ skips the router and RequestContext
     for router in api_routers():
         app.include_router(router)
     for router in web_routes():

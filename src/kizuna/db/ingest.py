@@ -214,8 +214,10 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tupl
     JSON text); one already stored under its ``(source, message_id)`` (or earlier in
     ``rows``) is left alone. Returns the ``(source, message_id)`` of the rows that were new.
 
-    One index probe finds the stored ones, then the new rows go in with one prepared
-    statement (SQLite: the driver's ``executemany``; PostgreSQL: multi-row ``VALUES``).
+    One index probe finds the stored ones, then the new rows go in with multi-row
+    ``VALUES`` statements of a few hundred rows (not the driver's ``executemany``: on
+    SQLite that releases and retakes the GIL for every row, and the web server's event
+    loop thread then makes the writer wait a switch interval for each one).
     ``ON CONFLICT DO NOTHING`` stays as a guard: if the number of rows written is not
     the number expected, another writer got in between and :class:`ConcurrentInsert`
     asks the caller to retry its transaction."""
@@ -237,16 +239,12 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tupl
         return new
     columns = ", ".join(EVENT_COLUMNS)
     conflict = "ON CONFLICT (source, message_id) DO NOTHING"
+    one = "(%s, %s, %s, %s, %s, %s, %s, %s, CAST(%s AS JSONB), TRUE)" if pg else "(?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
     written = 0
-    if pg:
-        one = "(%s, %s, %s, %s, %s, %s, %s, %s, CAST(%s AS JSONB), TRUE)"
-        for start in range(0, len(params), _ROWS):
-            chunk = params[start : start + _ROWS]
-            sql = f"INSERT INTO usage_events ({columns}) VALUES {', '.join([one] * len(chunk))} {conflict}"
-            written += conn.exec_driver_sql(sql, tuple(v for p in chunk for v in p)).rowcount
-    else:
-        sql = f"INSERT INTO usage_events ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) {conflict}"
-        written = conn.exec_driver_sql(sql, params).rowcount
+    for start in range(0, len(params), _ROWS):
+        chunk = params[start : start + _ROWS]
+        sql = f"INSERT INTO usage_events ({columns}) VALUES {', '.join([one] * len(chunk))} {conflict}"
+        written += conn.exec_driver_sql(sql, tuple(v for p in chunk for v in p)).rowcount
     if written != len(params):
         raise ConcurrentInsert(f"{len(params) - written} of {len(params)} events were stored by another writer")
     return new
@@ -293,30 +291,23 @@ def add_daily_users(session: Session, rows: Sequence[tuple[int, date, str]]) -> 
 
 def add_daily(session: Session, rows: Sequence[tuple[int, date, str, float]]) -> None:
     """``usage_daily.value += delta`` (a new row if there was none); one key per row.
-    One prepared upsert for all rows (SQLite: ``executemany``; PostgreSQL: multi-row
-    statements), in key order."""
+    Multi-row upserts (see :func:`insert_events`), in key order."""
     if not rows:
         return
     conn, pg = _conn(session)
     ordered = sorted(rows)
     upsert = "ON CONFLICT (account_id, day, metric) DO UPDATE SET value = usage_daily.value + excluded.value"
-    if not pg:
-        days: dict[date, str] = {}
-        params = []
-        for a, d, k, v in ordered:
-            day = days.get(d)
-            if day is None:
-                day = days[d] = d.isoformat()
-            params.append((a, day, k, v))
-        conn.exec_driver_sql(f"INSERT INTO usage_daily (account_id, day, metric, value) VALUES (?, ?, ?, ?) {upsert}",
-                             params)  # fmt: skip
-        return
+    days: dict[date, Any] = {}
+    m = _mark(pg)
     for start in range(0, len(ordered), _ROWS * 2):
         chunk = ordered[start : start + _ROWS * 2]
         flat: list[Any] = []
         for a, d, k, v in chunk:
-            flat += (a, d, k, v)
-        values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            day = days.get(d)
+            if day is None:
+                day = days[d] = _day_param(d, pg)
+            flat += (a, day, k, v)
+        values = ", ".join([f"({m}, {m}, {m}, {m})"] * len(chunk))
         conn.exec_driver_sql(f"INSERT INTO usage_daily (account_id, day, metric, value) VALUES {values} {upsert}",
                              tuple(flat))  # fmt: skip
 

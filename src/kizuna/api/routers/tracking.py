@@ -21,14 +21,17 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kizuna.api.schemas.common import ErrorOut
 from kizuna.db.ingest import PinnedUnitOfWork
 from kizuna.errors import NotAuthenticated, PermissionDenied
 from kizuna.http.auth import CurrentPrincipal, State
+from kizuna.http.i18n import negotiate_language
 from kizuna.http.limits import read_limited_body
+from kizuna.http.middleware import secure
 from kizuna.http.state import AppState, app_state
-from kizuna.i18n import _
+from kizuna.i18n import _, _current
 from kizuna.services.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES, IngestWriter, Outcome, WriterClosed, report
 from kizuna.services.ingest.keys import KeyCache, Sender, credentials
 from kizuna.services.ingest.payload import Problem, Unreadable, parse_body, read_request
@@ -174,6 +177,56 @@ async def _ingest(request: Request, kind: str) -> Response:
     if kind == "batch" or kind in ("track", "page", "screen"):
         runtime.remember(digest, len(messages))  # committed: a retry of this very body is a duplicate
     return _json(200, {"success": True, **_counts(outcome)})
+
+
+# --- the fast path -----------------------------------------------------------------------------
+
+#: The tracking routes by path (what ``FastPath`` answers itself).
+_KINDS = {f"/v1/{kind}": kind for kind in ("track", "page", "screen", "identify", "group", "batch")}
+
+
+class FastPath:
+    """Pure ASGI middleware that answers ``POST /v1/…`` without the app's router and
+    per-request middleware: a tracking client sends thousands of requests a second, and
+    matching each against every web and API route, then passing it through the
+    principal/session middleware it does not use, cost a fifth of the server's CPU.
+
+    The answer is the same as through the router: the same handler, the same error
+    handlers (the app's, looked up by exception class), the same language negotiation
+    and security headers. The routes stay registered for OpenAPI (and answer anything
+    that reaches them, e.g. in tests that mount the routers alone)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = _KINDS.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        token = _current.set(negotiate_language(request, None))
+        try:
+            try:
+                response = await _ingest(request, kind)
+            except Exception as exc:
+                handler = _handler(request.app, exc)
+                if handler is None:
+                    raise
+                answer = handler(request, exc)
+                response = await answer if asyncio.iscoroutine(answer) else answer
+        finally:
+            _current.reset(token)
+        secure(response)
+        await response(scope, receive, send)
+
+
+def _handler(app: Any, exc: Exception) -> Any:
+    handlers = getattr(app, "exception_handlers", {})
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None
 
 
 # --- OpenAPI documentation ---------------------------------------------------------------------
