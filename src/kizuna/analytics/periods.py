@@ -19,6 +19,10 @@ from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 
 MAX_MONTHS = 120
+#: The days a report may be asked for: the grid reaches MAX_MONTHS + lookback months back,
+#: and epochs must fit every backend's timestamps.
+FIRST_AS_OF = date(1970, 1, 1)
+LAST_AS_OF = date(9998, 12, 31)
 
 
 def month_start(day: date, back: int = 0) -> date:
@@ -48,6 +52,11 @@ class MonthGrid:
     def __post_init__(self) -> None:
         if not 1 <= self.months <= MAX_MONTHS:
             raise InvalidInput(_("months must be from 1 to {n}").format(n=MAX_MONTHS), field="months")
+        if not FIRST_AS_OF <= self.as_of <= LAST_AS_OF:
+            raise InvalidInput(
+                _("the report day must be from {first} to {last}").format(first=FIRST_AS_OF, last=LAST_AS_OF),
+                field="as_of",
+            )
 
     @property
     def size(self) -> int:

@@ -246,6 +246,15 @@ def close_backend(backend: BaseBackend) -> None:
     """Release a backend from :func:`open_backend` (Spark ones stay open for reuse)."""
     if backend.name == "pyspark":
         return
+    # The report's cached tables are temporary: they go with the connection. Forget them
+    # first, or Ibis' finalizers try to drop them later (from whichever thread collects
+    # them) on a closed connection.
+    entries = getattr(backend, "_cache_name_to_entry", None)
+    if isinstance(entries, dict):
+        for entry in list(entries.values()):
+            entry.finalizer.detach()
+        entries.clear()
+        getattr(backend, "_cache_op_to_entry", {}).clear()
     disconnect = getattr(backend, "disconnect", None)
     if disconnect is not None:
         disconnect()
