@@ -33,6 +33,7 @@ def test_environment_overrides_and_urls_are_normalised(monkeypatch: pytest.Monke
 @pytest.mark.parametrize(("var", "value", "message"), [
     ("KIZUNA_TIMEZONE", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
     ("KIZUNA_DEFAULT_CURRENCY", "YEN", "unknown currency 'YEN'"),
+    ("KIZUNA_ROLLUP_DEFER_RATE", "-5", "greater than or equal to 0"),
 ])  # fmt: skip
 def test_bad_settings_are_refused_with_the_variable_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], var: str, value: str, message: str

@@ -40,6 +40,12 @@ def table(engine: Any, name: str = "usage_daily") -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {name} ORDER BY {order}"))]
 
 
+def deferred_rows(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT (SELECT count(*) FROM usage_daily_pending) "
+                                     "+ (SELECT count(*) FROM usage_daily_users_pending)")).scalar())  # fmt: skip
+
+
 def rebuild_all(engine: Any, **options: Any) -> usage.RebuildSummary:
     with session_scope(engine) as session:
         return usage.rebuild(session, usage.RollupConfig(), **options)
@@ -66,8 +72,12 @@ def random_events(
     return out
 
 
-def test_incremental_rollups_equal_a_rebuild_with_late_events_and_retries(store_url: str) -> None:
-    app = create_app(Settings(database_url=store_url))
+@pytest.mark.parametrize("defer_rate", [0, 1], ids=["in-each-commit", "journaled"])
+def test_incremental_rollups_equal_a_rebuild_with_late_events_and_retries(store_url: str, defer_rate: int) -> None:
+    """Also with the writer journaling its sums (as under load: here from the second
+    commit of each second on), a rebuild in the middle included: same figures."""
+    app = create_app(Settings(database_url=store_url, rollup_defer_rate=defer_rate))
+    app.state.ingest.writer.apply_every = 3600  # only the rebuild below and the writer's stop apply them
     key = make_api_key(app, "ingest")
     engine = app.state.kizuna.engine
     rng = random.Random(4)
@@ -82,9 +92,16 @@ def test_incremental_rollups_equal_a_rebuild_with_late_events_and_retries(store_
                         json={"userId": user, "context": {"groupId": accounts[i % 3]}})  # fmt: skip
         rng.shuffle(events)  # out of order: late events land on days already rolled up
         batches = [events[i : i + 50] for i in range(0, len(events), 50)]
-        for b in batches + rng.sample(batches, 4):  # some batches retried
+        for i, b in enumerate(batches + rng.sample(batches, 4)):  # some batches retried
             r = client.post("/v1/batch", headers=basic(key), json={"batch": b})
             assert r.status_code == 200, r.text
+            if i == len(batches) // 2 and defer_rate:
+                assert deferred_rows(engine) > 0, "the last commits' sums wait in the journals"
+                rebuild_all(engine)  # applies them first: nothing counted twice
+                assert deferred_rows(engine) == 0
+        writer = app.state.ingest.writer
+    assert (writer.deferred_commits > 0) == bool(defer_rate)
+    assert deferred_rows(engine) == 0, "the writer applies the journals when it stops"
     incremental = table(engine)
     users_incremental = table(engine, "usage_daily_users")
     assert incremental, "events were rolled up"
@@ -182,3 +199,45 @@ def test_the_pipeline_rolls_up_generated_events_and_api_events_then_match_a_rebu
     assert table(engine) == incremental
     app.state.kizuna.engine.dispose()
     engine.dispose()
+
+
+def test_sums_a_killed_server_left_in_the_journals_are_applied_when_the_writer_starts(store_url: str) -> None:
+    """A commit that journaled its sums is durable like the events: a server killed before
+    applying them applies them when it starts again; those of an account deleted
+    meanwhile go with it."""
+    from kizuna.db.models import Account
+    from kizuna.services.ingest.payload import read_request
+    from kizuna.services.ingest.store import store
+
+    app = create_app(Settings(database_url=store_url))
+    key = make_api_key(app, "ingest")
+    engine = app.state.kizuna.engine
+    with TestClient(app) as client:
+        for account, user in (("ACC-A", "U-1"), ("ACC-B", "U-2")):
+            assert client.post("/v1/group", headers=basic(key), json={"userId": user, "groupId": account}).status_code == 200
+            assert client.post("/v1/identify", headers=basic(key),
+                               json={"userId": user, "context": {"groupId": account}}).status_code == 200  # fmt: skip
+    start = datetime(2026, 3, 2, 1, tzinfo=UTC)
+    batch = [{"type": "track", "userId": "U-1" if i % 3 else "U-2", "event": "Signed In", "messageId": f"k-{i}",
+              "timestamp": (start + timedelta(minutes=i)).isoformat(), "properties": {"session_minutes": 2}}
+             for i in range(30)]  # fmt: skip
+    config = usage.RollupConfig()
+    messages, problems = read_request("batch", {"batch": batch}, source="test", received_at=start, zone=config.zone)
+    assert not problems
+    with session_scope(engine) as session:  # the commit of a writer under load, then the kill
+        store(session, [messages], config, defer_rollups=True)
+    assert table(engine) == []
+    assert deferred_rows(engine) > 0
+    with session_scope(engine) as session:
+        session.delete(session.query(Account).filter_by(external_id="ACC-B").one())
+    app = create_app(Settings(database_url=store_url))  # the server starts again
+    with TestClient(app) as client:
+        late = {"userId": "U-1", "event": "Signed In", "messageId": "k-late", "timestamp": start.isoformat()}
+        assert client.post("/v1/track", headers=basic(key), json=late).json()["stored"] == 1
+    assert deferred_rows(engine) == 0
+    figures = {(metric, value) for _a, _d, metric, value in table(engine)}
+    assert figures == {("events", 21.0), ("logins", 21.0), ("session_minutes", 40.0), ("active_users", 1.0)}
+    applied = table(engine)
+    rebuild_all(engine)
+    assert table(engine) == applied
+    app.state.kizuna.engine.dispose()

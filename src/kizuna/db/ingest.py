@@ -312,6 +312,69 @@ def add_daily(session: Session, rows: Sequence[tuple[int, date, str, float]]) ->
                              tuple(flat))  # fmt: skip
 
 
+def defer_daily(
+    session: Session, daily: Sequence[tuple[int, date, str, float]], users: Sequence[tuple[int, date, str]]
+) -> None:
+    """Append rollup contributions (``usage_daily`` deltas, active-user keys) to the
+    journals that :func:`take_deferred` empties: multi-row inserts at the end of two
+    append-only tables."""
+    conn, pg = _conn(session)
+    m = _mark(pg)
+    for table, columns, rows in (("usage_daily_pending", "account_id, day, metric, value", daily),
+                                 ("usage_daily_users_pending", "account_id, day, user_key", users)):  # fmt: skip
+        width = columns.count(",") + 1
+        one = "(" + ", ".join([m] * width) + ")"
+        step = _ROWS * 3 // width
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            flat: list[Any] = []
+            for r in chunk:
+                flat += (r[0], _day_param(r[1], pg), *r[2:])
+            conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))}", tuple(flat))
+
+
+def take_deferred(session: Session) -> tuple[list[tuple[int, date, str, float]], list[tuple[int, date, str]]]:
+    """Empty the journals and return their contents summed per (account, day, metric)
+    and deduplicated per (account, day, user). Exactly what is deleted is returned even
+    with another writer appending meanwhile: on PostgreSQL the sums are taken from the
+    ``DELETE … RETURNING`` itself; on SQLite the transaction's snapshot cannot move once
+    read (a write that came in between makes our delete fail, and the caller retry)."""
+    conn, pg = _conn(session)
+    daily_sql = "SELECT account_id, day, metric, SUM(value) FROM {src} GROUP BY account_id, day, metric"
+    users_sql = "SELECT DISTINCT account_id, day, user_key FROM {src}"
+    if pg:
+        daily_src = "(DELETE FROM usage_daily_pending RETURNING account_id, day, metric, value)"
+        users_src = "(DELETE FROM usage_daily_users_pending RETURNING account_id, day, user_key)"
+        daily_rows = conn.exec_driver_sql(f"WITH taken AS {daily_src} {daily_sql.format(src='taken')}").fetchall()
+        user_rows = conn.exec_driver_sql(f"WITH taken AS {users_src} {users_sql.format(src='taken')}").fetchall()
+    else:
+        daily_rows = conn.exec_driver_sql(daily_sql.format(src="usage_daily_pending")).fetchall()
+        user_rows = conn.exec_driver_sql(users_sql.format(src="usage_daily_users_pending")).fetchall()
+        conn.exec_driver_sql("DELETE FROM usage_daily_pending")
+        conn.exec_driver_sql("DELETE FROM usage_daily_users_pending")
+    daily = [(a, _as_day(d), k, float(v)) for a, d, k, v in daily_rows]
+    users = [(a, _as_day(d), u) for a, d, u in user_rows]
+    return daily, users
+
+
+def count_deferred(session: Session) -> int:
+    conn, _pg = _conn(session)
+    return int(conn.exec_driver_sql("SELECT (SELECT count(*) FROM usage_daily_pending) "
+                                    "+ (SELECT count(*) FROM usage_daily_users_pending)").scalar() or 0)  # fmt: skip
+
+
+def existing_accounts(session: Session, ids: Iterable[int]) -> set[int]:
+    conn, pg = _conn(session)
+    m = _mark(pg)
+    wanted = sorted(set(ids))
+    out: set[int] = set()
+    for start in range(0, len(wanted), _IN):
+        chunk = wanted[start : start + _IN]
+        sql = f"SELECT id FROM accounts WHERE id IN ({', '.join([m] * len(chunk))})"
+        out.update(i for (i,) in conn.exec_driver_sql(sql, tuple(chunk)))
+    return out
+
+
 _EVENT_FIELDS = "account_id, timestamp, contact_id, anonymous_id, event, properties"
 
 

@@ -17,6 +17,10 @@ incremental rollup and a rebuild agree exactly (``tests/test_usage_rollups.py``)
 Events written without a rollup (``kizuna import usage-events``, the demo) are
 *pending* until the daily pipeline's usage step (:func:`roll_up_pending`) or a rebuild
 counts them; the writer also rebuilds a touched day that still has pending events.
+
+Under load the ingestion writer defers the incremental step: a commit appends its sums
+to two journals, and :func:`apply_deferred` adds them to the rollups about a second
+later (see there why, and why the figures are the same).
 """
 
 from __future__ import annotations
@@ -224,14 +228,19 @@ def _metrics_of(mapping: UsageMapping, event: str) -> tuple[bool, str | None]:
     return event in mapping.login_events, feature_metric(feature) if feature is not None else None
 
 
-def roll_up(session: Session, events: Iterable[NewEvent], config: RollupConfig, known: KnownUsers | None = None) -> int:
+def roll_up(
+    session: Session, events: Iterable[NewEvent], config: RollupConfig, known: KnownUsers | None = None, *,
+    defer: bool = False,
+) -> int:  # fmt: skip
     """Add newly stored events to the rollups (same transaction). A touched account-day
     that still has pending (not rolled-up) events is rebuilt from its raw events instead,
     which counts the new ones too. Returns the number of account-days touched.
 
     The events' contributions are summed in memory first (what :func:`contributions`
     gives, per event name once), so each (account, day, metric) is one upsert however
-    many events it has."""
+    many events it has. With ``defer`` the sums and user keys are appended to the
+    journals instead, in the same transaction, and :func:`apply_deferred` adds them to
+    the rollups later (the ingestion writer under load, see :func:`apply_deferred`)."""
     zone, mapping = config.zone, config.mapping
     prop = mapping.session_minutes_property
     kinds: dict[str, tuple[bool, str | None]] = {}
@@ -272,10 +281,40 @@ def roll_up(session: Session, events: Iterable[NewEvent], config: RollupConfig, 
         seen = known.known
         users = {u for u in users if u not in seen}  # not `users -= seen`: that walks all of `seen`
         known.pending |= users
+    if defer:
+        q.defer_daily(session, [(a, d, m, v) for (a, d, m), v in sums.items()], sorted(users))
+        return len(pairs)
     for account_id, day in q.add_daily_users(session, sorted(users)):
         sums[(account_id, day, METRIC_ACTIVE_USERS)] += 1.0
     q.add_daily(session, [(a, d, m, v) for (a, d, m), v in sums.items()])
     return len(pairs)
+
+
+def apply_deferred(session: Session) -> int:
+    """Add the journals' contributions to the rollups (same transaction) and empty them;
+    returns how many journal rows were applied.
+
+    Why a journal: ``usage_daily`` is keyed by account, so an ingestion commit of a few
+    hundred events rewrites a page of it (and of its two covering indexes, and of
+    ``usage_daily_users``) per account touched. Under load the writer appends the
+    commit's sums to the journals instead (a few contiguous pages) and applies them
+    about once a second: each (account, day, metric) is then updated once per second
+    rather than once per commit. Sums commute, and a user key counts only when its
+    insert into ``usage_daily_users`` is new, so applying late gives the same rollups;
+    :func:`rebuild` and every day rebuild apply the journals first so that nothing is
+    counted twice. Contributions of an account deleted meanwhile are dropped with it."""
+    daily, users = q.take_deferred(session)
+    if not daily and not users:
+        return 0
+    alive = q.existing_accounts(session, {r[0] for r in daily} | {r[0] for r in users})
+    sums: dict[tuple[int, date, str], float] = defaultdict(float)
+    for account_id, day, metric, value in daily:
+        if account_id in alive:
+            sums[(account_id, day, metric)] += value
+    for account_id, day in q.add_daily_users(session, sorted({u for u in users if u[0] in alive})):
+        sums[(account_id, day, METRIC_ACTIVE_USERS)] += 1.0
+    q.add_daily(session, [(a, d, m, v) for (a, d, m), v in sums.items()])
+    return len(daily) + len(users)
 
 
 # --- rebuild -------------------------------------------------------------------------------
@@ -328,6 +367,7 @@ def _write(
 
 
 def _rebuild_pairs(session: Session, config: RollupConfig, pairs: list[tuple[int, date]]) -> RebuildSummary:
+    apply_deferred(session)  # or a deferred sum of these days would count their events a second time
     figures, users, n = _compute(config, q.events_of_days(session, pairs, config.zone))
     rows = _write(session, pairs, figures, users)
     q.mark_rolled_up_days(session, pairs, config.zone)
@@ -339,6 +379,7 @@ def rebuild(
 ) -> RebuildSummary:
     """Recompute the rollups of every (account, day) that has raw events, optionally only
     for some accounts and from a day on. Other days' rollups are not touched."""
+    apply_deferred(session)
     figures, users, n = _compute(config, q.events_for_rebuild(session, config.zone, account_ids, since))
     pairs = sorted(figures)
     rows = _write(session, pairs, figures, users)
@@ -348,7 +389,9 @@ def rebuild(
 
 def roll_up_pending(session: Session, config: RollupConfig) -> int:
     """Rebuild the account-days that have events not yet in the rollups (imported or
-    generated ones); returns how many events were pending."""
+    generated ones), after applying any deferred contributions; returns how many events
+    were pending."""
+    apply_deferred(session)
     pairs = sorted(q.pending_days(session, None, config.zone))
     if not pairs:
         return 0

@@ -67,7 +67,7 @@ def install(app: FastAPI, state: AppState) -> IngestRuntime:
     """Give the app its ingestion writer (started on the first event)."""
     config = RollupConfig(state.settings.zone, configured().mapping)
     # the writer keeps one connection (and so SQLite's page cache) across group commits
-    writer = IngestWriter(PinnedUnitOfWork(state.engine), config)
+    writer = IngestWriter(PinnedUnitOfWork(state.engine), config, defer_above=state.settings.rollup_defer_rate)
     runtime = IngestRuntime(writer, KeyCache(), state.settings.zone)
     app.state.ingest = runtime
     return runtime

@@ -10,7 +10,7 @@ from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
 from kizuna.db.models.surveys import SurveyResponse
 from kizuna.db.models.tickets import Ticket
-from kizuna.db.models.usage import UsageDaily, UsageDailyUser, UsageEvent
+from kizuna.db.models.usage import UsageDaily, UsageDailyPending, UsageDailyUser, UsageDailyUserPending, UsageEvent
 from kizuna.db.models.users import User
 
 __all__ = [
@@ -33,7 +33,9 @@ __all__ = [
     "Task",
     "Ticket",
     "UsageDaily",
+    "UsageDailyPending",
     "UsageDailyUser",
+    "UsageDailyUserPending",
     "UsageEvent",
     "User",
     "WebSession",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, String, UniqueConstraint, false, text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base
@@ -75,3 +75,29 @@ class UsageDailyUser(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     user_key: Mapped[str] = mapped_column(String(140), primary_key=True)
+
+
+class UsageDailyPending(Base):
+    """Rollup contributions committed by the ingestion writer under load but not yet
+    added to ``usage_daily`` (at most about a second; see ``services/usage.py``). An
+    append-only journal: no index but its key, so a group commit writes a few
+    contiguous pages instead of rewriting one ``usage_daily`` page per account."""
+
+    __tablename__ = "usage_daily_pending"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+
+
+class UsageDailyUserPending(Base):
+    """Active users waiting, like :class:`UsageDailyPending`, to go into ``usage_daily_users``."""
+
+    __tablename__ = "usage_daily_users_pending"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    user_key: Mapped[str] = mapped_column(String(140))

@@ -54,6 +54,7 @@ class _Work:
     """One transaction's bookkeeping."""
 
     config: RollupConfig
+    defer: bool = False  # journal the rollup sums (applied later) instead of updating the rollups
     accounts: dict[str, int] = field(default_factory=dict)
     contacts: dict[str, tuple[int, int]] = field(default_factory=dict)
     new_accounts: set[str] = field(default_factory=set)
@@ -193,7 +194,7 @@ def _store_events(
             fresh.append(NewEvent(account_id, m.timestamp, contact_id, m.anonymous_id, m.event or "", m.payload))
         else:
             outcome.duplicates += 1
-    roll_up(session, fresh, work.config, work.users)
+    roll_up(session, fresh, work.config, work.users, defer=work.defer)
     return outcomes, to_park
 
 
@@ -228,12 +229,13 @@ class Directory:
 
 def store(
     session: Session, requests: Sequence[Sequence[Message]], config: RollupConfig, *, now: datetime | None = None,
-    directory: Directory | None = None,
+    directory: Directory | None = None, defer_rollups: bool = False,
 ) -> list[Outcome]:  # fmt: skip
     """Store the messages of several requests in the caller's transaction (the writer's
-    group commit); one :class:`Outcome` per request, in order."""
+    group commit); one :class:`Outcome` per request, in order. ``defer_rollups``: the
+    new events' rollup sums go to the journals (see :func:`kizuna.services.usage.apply_deferred`)."""
     now = now or datetime.now(UTC)
-    work = _Work(config)
+    work = _Work(config, defer=defer_rollups)
     if directory is not None:
         work.accounts, work.contacts, work.users = directory.accounts, directory.contacts, directory.users
     outcomes = [Outcome() for _ in requests]

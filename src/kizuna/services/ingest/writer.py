@@ -9,6 +9,12 @@ requests that arrived while the previous one was being written.
 
 If a group's transaction fails, each request of the group is retried alone, so that one
 bad request cannot fail the others.
+
+Under load (``defer_above`` events per second or more) a commit journals its rollup sums
+instead of updating the rollups, and the thread applies the journals at most
+``apply_every`` seconds later (also when it falls idle, when the load drops, at start-up
+for what a killed server left, and when it stops); see
+:func:`kizuna.services.usage.apply_deferred`.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -28,7 +34,7 @@ from kizuna.db import Session
 from kizuna.db import ingest as q
 from kizuna.services.ingest.payload import Message
 from kizuna.services.ingest.store import Directory, Outcome, count_rejected, store
-from kizuna.services.usage import RollupConfig
+from kizuna.services.usage import RollupConfig, apply_deferred
 
 log = logging.getLogger("kizuna.ingest")
 
@@ -59,10 +65,22 @@ class IngestWriter:
     :meth:`AppState.unit_of_work`). The thread starts on the first submission.
     """
 
-    def __init__(self, unit_of_work: UnitOfWork, config: RollupConfig, *, max_messages: int = 4000) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWork, config: RollupConfig, *, max_messages: int = 4000, defer_above: float = 0.0,
+        apply_every: float = 1.0,
+    ) -> None:  # fmt: skip
         self._uow = unit_of_work
         self.config = config
         self._max = max_messages
+        self._defer_above = defer_above  # events stored per second from which rollups are journaled (0: never)
+        self.apply_every = apply_every
+        self._recent: deque[tuple[float, int]] = deque()  # (when, events stored) of the last second's commits
+        self._recent_total = 0
+        self._journaled = False  # the journals may hold rows
+        self._deferring = False
+        self._applied_at = time.monotonic()
+        self.applies = 0
+        self.deferred_commits = 0
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -103,9 +121,15 @@ class IngestWriter:
                 self._closed = False
 
     def _run(self) -> None:
+        self._journaled = True  # a server killed under load leaves journal rows behind
+        self._apply()
         stop = False
         while not stop:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.apply_every) if self._journaled else self._queue.get()
+            except queue.Empty:  # idle: apply what the last commits journaled
+                self._apply()
+                continue
             if item is _STOP:
                 break
             group = [item]
@@ -120,20 +144,45 @@ class IngestWriter:
                     break
                 group.append(more)
                 size += len(more.messages)  # type: ignore[attr-defined]
-            self._write(group)  # type: ignore[arg-type]
+            self._write(group, defer=self._defer_above > 0 and self._rate() >= self._defer_above)  # type: ignore[arg-type]
+            if self._journaled and (not self._deferring or time.monotonic() - self._applied_at >= self.apply_every):
+                self._apply()
+        if self._journaled:
+            self._apply()
         release = getattr(self._uow, "close", None)  # a unit of work that holds a connection lets it go
         if release is not None:
             release()
 
-    def _write(self, group: list[_Submission], *, retried: bool = False) -> None:
+    def _rate(self) -> int:
+        """Events stored in the last second."""
+        since = time.monotonic() - 1.0
+        while self._recent and self._recent[0][0] < since:
+            self._recent_total -= self._recent.popleft()[1]
+        return self._recent_total
+
+    def _apply(self) -> None:
+        """Apply the journaled rollup sums in a transaction of their own."""
+        try:
+            with self._uow() as session:
+                apply_deferred(session)
+        except Exception:
+            log.exception("could not apply the deferred usage rollups; trying again in %.1f s", self.apply_every)
+            self._directory.clear()
+        else:
+            self._journaled = False
+            self.applies += 1
+        self._applied_at = time.monotonic()
+
+    def _write(self, group: list[_Submission], *, retried: bool = False, defer: bool = False) -> None:
         now = datetime.now(UTC)
+        self._deferring = defer
         if time.monotonic() - self._directory_since > DIRECTORY_SECONDS:
             self._directory.clear()
             self._directory_since = time.monotonic()
         try:
             with self._uow() as session:
                 outcomes = store(session, [s.messages for s in group], self.config, now=now,
-                                 directory=self._directory)  # fmt: skip
+                                 directory=self._directory, defer_rollups=defer)  # fmt: skip
                 rejected: Counter[tuple[str, str]] = Counter()
                 for s in group:
                     rejected.update(s.rejected)
@@ -142,14 +191,19 @@ class IngestWriter:
                 q.touch_api_keys(session, {s.key_id for s in group if s.key_id is not None}, now)
             self.commits += 1
             self._directory.users.commit()
+            stored = sum(o.stored + o.attached for o in outcomes)
+            self._recent.append((time.monotonic(), stored))
+            self._recent_total += stored
+            self._journaled = self._journaled or defer
+            self.deferred_commits += defer
         except Exception as exc:
             self._directory.clear()  # an account may have gone: look everything up again
             if len(group) > 1:
                 for s in group:
-                    self._write([s])
+                    self._write([s], defer=defer)
                 return
             if not retried:
-                self._write(group, retried=True)
+                self._write(group, retried=True, defer=defer)
                 return
             log.exception("could not store %d tracking messages", len(group[0].messages))
             group[0].future.set_exception(exc)
