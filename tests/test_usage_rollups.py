@@ -241,3 +241,31 @@ def test_sums_a_killed_server_left_in_the_journals_are_applied_when_the_writer_s
     rebuild_all(engine)
     assert table(engine) == applied
     app.state.kizuna.engine.dispose()
+
+
+def test_deleting_a_contact_keeps_who_sent_its_events(store_url: str) -> None:
+    """An event's contact is history: deleting the contact leaves the events and the
+    active users of their days as they were, also through a rebuild."""
+    app = create_app(Settings(database_url=store_url))
+    key, writer = make_api_key(app, "ingest"), make_api_key(app, "write")
+    engine = app.state.kizuna.engine
+    with TestClient(app) as client:
+        client.post("/v1/group", headers=basic(key), json={"userId": "U-1", "groupId": "ACC-A"})
+        for user in ("U-1", "U-2"):
+            client.post("/v1/identify", headers=basic(key), json={"userId": user, "context": {"groupId": "ACC-A"}})
+        for i, user in enumerate(["U-1", "U-2", "U-1"]):
+            r = client.post("/v1/track", headers=basic(key), json={"userId": user, "event": "Report Created",
+                            "messageId": f"d-{i}", "timestamp": "2026-03-02T01:00:00Z"})  # fmt: skip
+            assert r.json()["stored"] == 1
+        with engine.connect() as conn:
+            gone = conn.execute(text("SELECT id FROM contacts WHERE external_id = 'U-1'")).scalar()
+        r = client.delete(f"/api/contacts/{gone}", headers={"Authorization": f"Bearer {writer}"})
+        assert r.status_code == 204, r.text
+    with engine.connect() as conn:
+        senders = sorted(r[0] for r in conn.execute(text("SELECT contact_id FROM usage_events")))
+    assert senders.count(gone) == 2
+    before = table(engine)
+    assert ("active_users", 2.0) in {(m, v) for _a, _d, m, v in before}
+    rebuild_all(engine)
+    assert table(engine) == before
+    app.state.kizuna.engine.dispose()

@@ -33,7 +33,9 @@ class UsageEvent(Base):
     source: Mapped[str] = mapped_column(String(64), default="import")
     message_id: Mapped[str] = mapped_column(String(128))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    #: The contact who sent it, as it was: history, not a reference kept in step (no
+    #: foreign key, no index — each would cost every ingested event; see docs/ingest.md).
+    contact_id: Mapped[int | None] = mapped_column(Integer)
     anonymous_id: Mapped[str | None] = mapped_column(String(128))
     event: Mapped[str] = mapped_column(String(200))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
