@@ -205,13 +205,13 @@ def _stored_keys(conn: Connection, pg: bool, keys: Iterable[tuple[str, str]]) ->
                 f"SELECT message_id FROM usage_events WHERE source = {m} "
                 f"AND message_id IN ({', '.join([m] * len(chunk))})"
             )
-            out.update((source, k) for (k,) in conn.exec_driver_sql(sql, (source, *chunk)))
+            out.update((source, k) for (k,) in conn.exec_driver_sql(sql, (source, *chunk)).fetchall())
     return out
 
 
 def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str, str]]:
     """Store events (tuples in ``EVENT_COLUMNS`` order, timestamps aware, properties as
-    JSON text); one already stored under its ``(source, message_id)`` (or earlier in
+    a dict, turned into JSON only for the new ones); one already stored under its ``(source, message_id)`` (or earlier in
     ``rows``) is left alone. Returns the ``(source, message_id)`` of the rows that were new.
 
     One index probe finds the stored ones, then the new rows go in with multi-row
@@ -225,6 +225,7 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tupl
     old = _stored_keys(conn, pg, ((r[0], r[1]) for r in rows))
     new: set[tuple[str, str]] = set()
     params: list[tuple[Any, ...]] = []
+    dumps = orjson.dumps
     last: Any = None
     last_param: Any = None
     for r in rows:
@@ -234,7 +235,7 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tupl
         new.add(key)
         if r[7] is not last:  # one received_at per request: convert it once
             last, last_param = r[7], ts_param(r[7], pg)
-        params.append((r[0], r[1], r[2], r[3], r[4], r[5], ts_param(r[6], pg), last_param, r[8]))
+        params.append((r[0], r[1], r[2], r[3], r[4], r[5], ts_param(r[6], pg), last_param, dumps(r[8]).decode()))
     if not params:
         return new
     columns = ", ".join(EVENT_COLUMNS)
@@ -320,6 +321,7 @@ def defer_daily(
     append-only tables."""
     conn, pg = _conn(session)
     m = _mark(pg)
+    days: dict[date, Any] = {}
     for table, columns, rows in (("usage_daily_pending", "account_id, day, metric, value", daily),
                                  ("usage_daily_users_pending", "account_id, day, user_key", users)):  # fmt: skip
         width = columns.count(",") + 1
@@ -329,7 +331,10 @@ def defer_daily(
             chunk = rows[start : start + step]
             flat: list[Any] = []
             for r in chunk:
-                flat += (r[0], _day_param(r[1], pg), *r[2:])
+                day = days.get(r[1])
+                if day is None:
+                    day = days[r[1]] = _day_param(r[1], pg)
+                flat += (r[0], day, *r[2:])
             conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))}", tuple(flat))
 
 

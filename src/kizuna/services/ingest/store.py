@@ -171,7 +171,6 @@ def _store_events(
     rows: list[tuple[Any, ...]] = []
     keyed: list[tuple[int, Message, int, int | None]] = []
     to_park: list[tuple[int, Message, str]] = []
-    dumps = orjson.dumps
     for req, m in events:
         account_id, contact_id, reason = _resolve(work, m)
         if reason is not None:
@@ -180,7 +179,7 @@ def _store_events(
         assert account_id is not None
         keyed.append((req, m, account_id, contact_id))
         rows.append((m.source, m.message_id, account_id, contact_id, m.anonymous_id, m.event, m.timestamp,
-                     m.received_at, dumps(m.payload).decode()))  # fmt: skip
+                     m.received_at, m.payload))  # fmt: skip
     new = q.insert_events(session, rows) if rows else set()
     fresh: list[NewEvent] = []
     for req, m, account_id, contact_id in keyed:
