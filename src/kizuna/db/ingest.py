@@ -211,8 +211,8 @@ def _stored_keys(conn: Connection, pg: bool, keys: Iterable[tuple[str, str]]) ->
 
 def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str, str]]:
     """Store events (tuples in ``EVENT_COLUMNS`` order, timestamps aware, properties as
-    a dict, turned into JSON only for the new ones); one already stored under its ``(source, message_id)`` (or earlier in
-    ``rows``) is left alone. Returns the ``(source, message_id)`` of the rows that were new.
+    a dict, turned into JSON only for the new ones); one already stored under its
+    ``(source, message_id)`` (or earlier in ``rows``) is left alone. Returns the ``(source, message_id)`` of the rows that were new.
 
     One index probe finds the stored ones, then the new rows go in with multi-row
     ``VALUES`` statements of a few hundred rows (not the driver's ``executemany``: on
@@ -340,13 +340,15 @@ def defer_daily(
 
 def take_deferred(session: Session) -> tuple[list[tuple[int, date, str, float]], list[tuple[int, date, str]]]:
     """Empty the journals and return their contents summed per (account, day, metric)
-    and deduplicated per (account, day, user). Exactly what is deleted is returned even
-    with another writer appending meanwhile: on PostgreSQL the sums are taken from the
-    ``DELETE … RETURNING`` itself; on SQLite the transaction's snapshot cannot move once
-    read (a write that came in between makes our delete fail, and the caller retry)."""
+    and deduplicated per (account, day, user); rows of accounts deleted meanwhile go
+    without being returned. Exactly what is deleted is returned even with another
+    writer appending meanwhile: on PostgreSQL the sums are taken from the ``DELETE …
+    RETURNING`` itself; on SQLite the transaction's snapshot cannot move once read (a
+    write that came in between makes our delete fail, and the caller retry)."""
     conn, pg = _conn(session)
-    daily_sql = "SELECT account_id, day, metric, SUM(value) FROM {src} GROUP BY account_id, day, metric"
-    users_sql = "SELECT DISTINCT account_id, day, user_key FROM {src}"
+    alive = "WHERE account_id IN (SELECT id FROM accounts)"
+    daily_sql = f"SELECT account_id, day, metric, SUM(value) FROM {{src}} {alive} GROUP BY account_id, day, metric"
+    users_sql = f"SELECT DISTINCT account_id, day, user_key FROM {{src}} {alive}"
     if pg:
         daily_src = "(DELETE FROM usage_daily_pending RETURNING account_id, day, metric, value)"
         users_src = "(DELETE FROM usage_daily_users_pending RETURNING account_id, day, user_key)"
@@ -360,24 +362,6 @@ def take_deferred(session: Session) -> tuple[list[tuple[int, date, str, float]],
     daily = [(a, _as_day(d), k, float(v)) for a, d, k, v in daily_rows]
     users = [(a, _as_day(d), u) for a, d, u in user_rows]
     return daily, users
-
-
-def count_deferred(session: Session) -> int:
-    conn, _pg = _conn(session)
-    return int(conn.exec_driver_sql("SELECT (SELECT count(*) FROM usage_daily_pending) "
-                                    "+ (SELECT count(*) FROM usage_daily_users_pending)").scalar() or 0)  # fmt: skip
-
-
-def existing_accounts(session: Session, ids: Iterable[int]) -> set[int]:
-    conn, pg = _conn(session)
-    m = _mark(pg)
-    wanted = sorted(set(ids))
-    out: set[int] = set()
-    for start in range(0, len(wanted), _IN):
-        chunk = wanted[start : start + _IN]
-        sql = f"SELECT id FROM accounts WHERE id IN ({', '.join([m] * len(chunk))})"
-        out.update(i for (i,) in conn.exec_driver_sql(sql, tuple(chunk)))
-    return out
 
 
 _EVENT_FIELDS = "account_id, timestamp, contact_id, anonymous_id, event, properties"

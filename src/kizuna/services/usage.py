@@ -306,12 +306,10 @@ def apply_deferred(session: Session) -> int:
     daily, users = q.take_deferred(session)
     if not daily and not users:
         return 0
-    alive = q.existing_accounts(session, {r[0] for r in daily} | {r[0] for r in users})
     sums: dict[tuple[int, date, str], float] = defaultdict(float)
     for account_id, day, metric, value in daily:
-        if account_id in alive:
-            sums[(account_id, day, metric)] += value
-    for account_id, day in q.add_daily_users(session, sorted({u for u in users if u[0] in alive})):
+        sums[(account_id, day, metric)] += value
+    for account_id, day in q.add_daily_users(session, sorted(users)):
         sums[(account_id, day, METRIC_ACTIVE_USERS)] += 1.0
     q.add_daily(session, [(a, d, m, v) for (a, d, m), v in sums.items()])
     return len(daily) + len(users)

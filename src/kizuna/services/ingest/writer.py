@@ -77,9 +77,7 @@ class IngestWriter:
         self._recent: deque[tuple[float, int]] = deque()  # (when, events stored) of the last second's commits
         self._recent_total = 0
         self._journaled = False  # the journals may hold rows
-        self._deferring = False
         self._applied_at = time.monotonic()
-        self.applies = 0
         self.deferred_commits = 0
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -144,8 +142,9 @@ class IngestWriter:
                     break
                 group.append(more)
                 size += len(more.messages)  # type: ignore[attr-defined]
-            self._write(group, defer=self._defer_above > 0 and self._rate() >= self._defer_above)  # type: ignore[arg-type]
-            if self._journaled and (not self._deferring or time.monotonic() - self._applied_at >= self.apply_every):
+            defer = self._defer_above > 0 and self._rate() >= self._defer_above
+            self._write(group, defer=defer)  # type: ignore[arg-type]
+            if self._journaled and (not defer or time.monotonic() - self._applied_at >= self.apply_every):
                 self._apply()
         if self._journaled:
             self._apply()
@@ -167,15 +166,12 @@ class IngestWriter:
                 apply_deferred(session)
         except Exception:
             log.exception("could not apply the deferred usage rollups; trying again in %.1f s", self.apply_every)
-            self._directory.clear()
         else:
             self._journaled = False
-            self.applies += 1
         self._applied_at = time.monotonic()
 
     def _write(self, group: list[_Submission], *, retried: bool = False, defer: bool = False) -> None:
         now = datetime.now(UTC)
-        self._deferring = defer
         if time.monotonic() - self._directory_since > DIRECTORY_SECONDS:
             self._directory.clear()
             self._directory_since = time.monotonic()
