@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "and activities. Authenticate with an API key as a bearer token (`kizuna apikey create`). "
             'Every error has the shape `{"errors": [{"code", "message", "field"}]}`.'
         ),
-        docs_url="/docs",
+        docs_url=None,  # served by kizuna.web.routes.api_docs from vendored Swagger UI
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
