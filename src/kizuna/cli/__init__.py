@@ -97,9 +97,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click's usage errors and the like
         import click
 
-        if isinstance(exc, click.ClickException):
+        # Typer ≥ 0.29 carries its own copy of click: its usage errors derive from
+        # TyperException, not click.ClickException. Both print "Usage: … Error: …", exit 2.
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         if state.debug:
             raise
         err_console.print(

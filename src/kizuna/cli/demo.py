@@ -59,6 +59,10 @@ def demo(
     ),
     reset: bool = typer.Option(False, "--reset", help="Delete everything in the store first."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Do not start the web app afterwards."),
+    host: str | None = typer.Option(None, "--host", help="Address to serve on (default KIZUNA_HOST, 127.0.0.1)."),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port to serve on (default KIZUNA_PORT, 8000)."
+    ),
     export: Path | None = typer.Option(
         None, "--export", metavar="DIR", help="Also write every table as CSV files into DIR."
     ),
@@ -69,9 +73,13 @@ def demo(
     onboarding, goals and tasks, all simulated from each customer's engagement.
     The store must be empty, unless --reset is given.
     """
-    settings = load_settings()
+    from kizuna.cli.serve import check_address, with_address
+
+    settings = with_address(load_settings(), host, port)
     day = _parse_day(as_of) if as_of else datetime.now(settings.zone).date()
     check_options(accounts=accounts, months=months, seed=seed)
+    if not no_serve:
+        check_address(settings.host, settings.port)  # before a minute of work, not after
     engine = open_store(settings)
     started = time.perf_counter()
     with session_scope(engine) as session:

@@ -5,21 +5,72 @@ from __future__ import annotations
 import typer
 
 from kizuna.cli.context import console, load_settings
+from kizuna.errors import ConfigurationError
 from kizuna.i18n import _
 
 
 def serve(
     host: str | None = typer.Option(None, "--host", help="Address to listen on (default KIZUNA_HOST, 127.0.0.1)."),
-    port: int | None = typer.Option(None, "--port", help="Port (default KIZUNA_PORT, 8000)."),
+    port: int | None = typer.Option(None, "--port", min=1, max=65535, help="Port (default KIZUNA_PORT, 8000)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes."),
     reload: bool = typer.Option(False, "--reload", help="Restart on code changes (development)."),
 ) -> None:
     """Serve the web app and the REST API (OpenAPI at /docs)."""
 
-    settings = load_settings()
-    if host is not None or port is not None:
-        settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    settings = with_address(load_settings(), host, port)
+    check_address(settings.host, settings.port)
     run(settings, workers=workers, reload=reload)
+
+
+def with_address(settings, host: str | None, port: int | None):  # type: ignore[no-untyped-def]
+    """The settings with ``--host`` / ``--port`` applied where given."""
+    if host is None and port is None:
+        return settings
+    return settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse plainly, before any work, when the server could not listen on ``host:port``.
+
+    Without it uvicorn prints ``[Errno 98] address already in use`` after Kizuna has
+    already announced its address. The probe binds as uvicorn does (``SO_REUSEADDR``),
+    so a port left in TIME_WAIT by a stopped server is not reported as taken.
+    """
+    import errno
+    import socket
+
+    def can_bind(candidate: int) -> OSError | None:
+        try:
+            infos = socket.getaddrinfo(host, candidate, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except socket.gaierror as exc:
+            return OSError(errno.EADDRNOTAVAIL, str(exc))
+        family, kind, proto, _name, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                return exc
+        return None
+
+    problem = can_bind(port)
+    if problem is None:
+        return
+    if problem.errno == errno.EADDRINUSE:
+        free = next((p for p in range(port + 1, min(port + 50, 65535) + 1) if can_bind(p) is None), None)
+        hint = (
+            _("Choose another port with --port, e.g. --port {port}.").format(port=free)
+            if free is not None
+            else _("Choose another port with --port.")
+        )
+        raise ConfigurationError(
+            _("Port {port} on {host} is already in use by another program.").format(port=port, host=host) + " " + hint,
+            field="port",
+        )
+    raise ConfigurationError(
+        _("Cannot listen on {host}:{port}: {reason}").format(host=host, port=port, reason=problem.strerror or problem),
+        field="host",
+    )
 
 
 def run(settings, *, workers: int = 1, reload: bool = False) -> None:  # type: ignore[no-untyped-def]
