@@ -20,6 +20,7 @@ $(BIN)/uv: | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check uv || true
 	@touch $(BIN)/uv
 
+ALL    := .[postgres,spark,dev]
 PIP_INSTALL = if [ -s $(BIN)/uv ]; then $(BIN)/uv pip install --python $(BIN)/python $(1); else $(BIN)/pip install $(1); fi
 
 # What the demo needs: Kizuna and its runtime libraries (no PostgreSQL driver, Spark or test tools).
@@ -31,7 +32,7 @@ $(BASE): pyproject.toml | $(BIN)/uv
 # Everything: the extras for PostgreSQL and Spark, and the development and test tools.
 $(STAMP): pyproject.toml | $(BIN)/uv
 	@echo "Installing Kizuna with PostgreSQL, Spark and the development tools into $(VENV)…"
-	$(call PIP_INSTALL,-e ".[postgres,spark,dev]")
+	$(call PIP_INSTALL,-e "$(ALL)")
 	touch $(STAMP) $(BASE)
 
 install-base: $(BASE)

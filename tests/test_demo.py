@@ -26,6 +26,7 @@ from kizuna.db import ensure_schema, make_engine, session_scope
 from kizuna.db.bulk import table as model_table
 from kizuna.domain.usage import FEATURE_EVENTS, LOGIN_EVENT, SESSION_MINUTES_PROPERTY
 from kizuna.errors import Conflict, InvalidInput
+from kizuna.services.context import RunContext
 from kizuna.services.demo import DemoSummary, generate_demo
 from kizuna.services.demo import company as company_module
 from kizuna.services.imports import ENTITIES
@@ -117,7 +118,7 @@ def test_account_summaries_are_what_the_daily_pipeline_computes(tmp_path: Path) 
         with engine.connect() as conn:
             before = pd.read_sql(f"SELECT {columns} FROM accounts ORDER BY id", conn)
         with session_scope(engine) as session:
-            run_daily(session, AS_OF)
+            run_daily(session, AS_OF, RunContext())
         with engine.connect() as conn:
             after = pd.read_sql(f"SELECT {columns} FROM accounts ORDER BY id", conn)
     finally:

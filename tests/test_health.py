@@ -390,7 +390,6 @@ def test_cli_recompute_and_show(capsys, sqlite_url: str, monkeypatch) -> None:
 
 
 def test_the_daily_pipeline_uses_the_configured_scorecard_file(capsys, sqlite_url: str, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(health_service, "_configured_path", None)  # restored after the test
     path = tmp_path / "cards.toml"
     path.write_text(SMALL, encoding="utf-8")
     monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)

@@ -42,6 +42,7 @@ from kizuna.errors import ConfigurationError, InvalidInput
 from kizuna.services import accounts as accounts_service
 from kizuna.services import segments
 from kizuna.services.accounts import AccountQuery
+from kizuna.services.context import RunContext
 from kizuna.services.imports import ParseContext, import_file
 from kizuna.services.pipeline import run_daily
 from tests.cli import run_cli
@@ -253,7 +254,7 @@ def test_overrides_persist_across_recomputes_and_keep_history(app: FastAPI, tmp_
                               set_by="lead", set_by_id=None, as_of=AS_OF + timedelta(days=1))  # fmt: skip
     later = AS_OF + timedelta(days=5)
     with app.state.kizuna.unit_of_work() as session:
-        run_daily(session, later)  # the whole pipeline, as every night
+        run_daily(session, later, RunContext())  # the whole pipeline, as every night
     seg = segs(app, small)
     assert seg.touch_tier is TouchTier.HIGH
     assert seg.touch_tier_rule is TouchTier.TECH

@@ -21,7 +21,7 @@ from kizuna.main import create_app
 from kizuna.services import usage
 from kizuna.services.demo import generate_demo
 from kizuna.services.ingest.store import usage_step
-from kizuna.services.pipeline import STEPS
+from kizuna.services.pipeline import STEPS, step_named
 from kizuna.settings import Settings
 from tests.cli import run_cli
 from tests.conftest import make_api_key
@@ -159,8 +159,9 @@ def test_rebuild_on_the_demo_changes_nothing(demo_db: Path, tmp_path: Path, caps
 
 
 def test_the_usage_step_runs_before_anything_reads_usage() -> None:
-    names = [name for name, _step in STEPS]
-    assert names.index("usage rollups") < names.index("account summaries")
+    names = [step.key for step in STEPS]
+    assert names.index("usage") < names.index("summaries")
+    assert "usage" in step_named("health").after
 
 
 def test_the_pipeline_rolls_up_generated_events_and_api_events_then_match_a_rebuild(
@@ -188,7 +189,7 @@ def test_the_pipeline_rolls_up_generated_events_and_api_events_then_match_a_rebu
     with TestClient(app) as client:
         assert client.post("/v1/batch", headers=basic(key), json={"batch": batch[:100]}).status_code == 200
         with session_scope(engine) as session:
-            assert usage_step(session, AS_OF) > 0  # the daily pipeline's usage step
+            assert usage_step(session, AS_OF, usage.RollupConfig()) > 0  # the daily pipeline's usage step
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM usage_events WHERE NOT rolled_up")).scalar() == 0
         assert client.post("/v1/batch", headers=basic(key), json={"batch": batch[100:]}).status_code == 200

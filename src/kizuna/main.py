@@ -19,8 +19,6 @@ from kizuna.http import errors
 from kizuna.http.middleware import RequestContext
 from kizuna.http.state import AppState
 from kizuna.http.templating import make_environment
-from kizuna.services import health as health_service
-from kizuna.services import segments, usage
 from kizuna.settings import Settings
 from kizuna.version import __version__
 from kizuna.web import routes as web_routes
@@ -30,15 +28,26 @@ WEB = Path(__file__).parent / "web"
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    tracking.shutdown(app)  # store the events still queued before the process ends
+    state: AppState = app.state.kizuna
+    scheduler = None
+    if getattr(app.state, "run_scheduler", False):
+        from kizuna.jobs.scheduler import Scheduler
+
+        scheduler = Scheduler(state.engine, state.context).start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+        tracking.shutdown(app)  # store the events still queued before the process ends
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> FastAPI:
+    """The web app and API on the store ``settings`` name. ``scheduler``: also run the
+    scheduled jobs in this process while it serves (``kizuna serve`` does, per
+    ``KIZUNA_SCHEDULER``; tests and embedding do not unless asked)."""
     settings = settings or Settings()
-    usage.configure(settings.zone, usage.load_mapping(settings.usage_mapping))
-    segments.configure(settings.segments_config)
-    health_service.configure(settings.health_scorecards)
+    context = settings.run_context()  # configuration files read once, here
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     app = FastAPI(
@@ -54,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=_lifespan,
     )
-    app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"))
+    app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"),
+                                context=context)  # fmt: skip
+    app.state.run_scheduler = scheduler
     tracking.install(app, app.state.kizuna)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     errors.install(app)
@@ -69,4 +80,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory``: settings from ``KIZUNA_*``."""
-    return create_app(Settings())
+    settings = Settings()
+    return create_app(settings, scheduler=settings.scheduler)

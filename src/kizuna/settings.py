@@ -7,13 +7,18 @@ no configuration at all.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kizuna.domain.money import CURRENCY_EXPONENTS
+
+if TYPE_CHECKING:
+    from kizuna.services.context import RunContext
 
 DEFAULT_DATABASE_FILE = "kizuna.db"
 
@@ -130,6 +135,44 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- jobs, the scheduler and the outbox (issue 13): add their settings below this line ---
+    scheduler: bool = Field(
+        default=True,
+        description=(
+            "Run the scheduled jobs inside `kizuna serve` (the daily job at `KIZUNA_DAILY_AT`, outbox "
+            "delivery). Several servers on one store may all have it on: a lease in the store lets one "
+            "of them run each job. `false`: run them with `kizuna jobs run` (cron) instead."
+        ),
+    )
+    daily_at: time = Field(
+        default=time(3, 0),
+        description="Local time (in `KIZUNA_TIMEZONE`) at which the scheduler runs the daily job, `HH:MM`.",
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, le=100,
+        description="Delivery attempts of an email or webhook before it is parked as failed (`kizuna outbox retry`).",
+    )
+    outbox_backoff_seconds: float = Field(
+        default=30.0, ge=0.0, le=86400.0,
+        description="Wait before the first retry of a failed delivery; it doubles after each attempt (at most 6 hours).",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description=(
+            "Secret that signs generic webhooks (`X-Kizuna-Signature: sha256=<HMAC of the body>`), so the "
+            "receiver can check the sender. Slack incoming webhooks need none."
+        ),
+    )
+    smtp_host: str = Field(default="localhost", description="SMTP server for the emails Kizuna sends.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port (587 for STARTTLS, 465 for TLS).")
+    smtp_security: str = Field(
+        default="none", description="`none`, `starttls` or `tls` (implicit TLS, usually port 465)."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login name, when the server needs one.")
+    smtp_password: str | None = Field(default=None, description="SMTP password (from the environment only).")
+    mail_from: str = Field(default="kizuna@localhost", description="The From address of the emails Kizuna sends.")
+    mail_reply_to: str | None = Field(default=None, description="Reply-To of the emails Kizuna sends, if any.")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -194,6 +237,34 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
+    @field_validator("smtp_security")
+    @classmethod
+    def _smtp_security(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("none", "starttls", "tls"):
+            raise ValueError(f"SMTP security must be none, starttls or tls, not {value!r}")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def run_context(self) -> RunContext:
+        """The frozen run context the services and jobs receive (files read once, now)."""
+        from kizuna.services.context import MailConfig, OutboxConfig, build_context
+
+        return build_context(
+            zone=self.zone,
+            usage_mapping=self.usage_mapping,
+            segments_config=self.segments_config,
+            scorecards=self.health_scorecards,
+            daily_at=self.daily_at,
+            mail=MailConfig(
+                host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,
+                password=self.smtp_password, sender=self.mail_from, reply_to=self.mail_reply_to,
+            ),
+            outbox=OutboxConfig(
+                max_attempts=self.outbox_max_attempts, backoff_seconds=self.outbox_backoff_seconds,
+                webhook_secret=self.webhook_secret,
+            ),
+        )

@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
         customer360,
         health,
         home,
+        jobs,
         kpis,
         products,
         segments,
@@ -35,6 +36,7 @@ def routers() -> list[APIRouter]:
         activities.router,
         segments.router,
         health.router,
+        jobs.router,
         tracking.router,
         tracking.summary_router,
     ]

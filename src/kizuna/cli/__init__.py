@@ -17,6 +17,7 @@ from kizuna.cli import exports as export_commands
 from kizuna.cli import health as health_commands
 from kizuna.cli import imports as import_commands
 from kizuna.cli import ingest as ingest_commands
+from kizuna.cli import jobs as job_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import report as report_commands
@@ -63,6 +64,8 @@ app.command("demo")(demo_commands.demo)
 app.add_typer(usage_commands.app, name="usage")
 app.add_typer(ingest_commands.app, name="ingest")
 app.add_typer(health_commands.app, name="health")
+app.add_typer(job_commands.app, name="jobs")
+app.add_typer(job_commands.outbox_app, name="outbox")
 app.add_typer(segment_commands.app, name="segments")
 app.add_typer(segment_commands.tier_app, name="tier")
 app.add_typer(segment_commands.stage_app, name="stage")
@@ -73,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command line (``argv`` defaults to ``sys.argv[1:]``)."""
     set_language(language_from_environment())
     try:
-        app(args=argv, prog_name="kizuna", standalone_mode=False)
+        code = app(args=argv, prog_name="kizuna", standalone_mode=False)
+        if isinstance(code, int) and code != 0:  # typer.Exit(n) comes back as a value without standalone mode
+            sys.exit(code)
     except ImportRejected as exc:
         # Plain writes: a bad million-row file lists a million problems, fast and verbatim.
         sys.stderr.writelines(f"{problem}\n" for problem in exc.errors)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from rich.console import Console
 
 from kizuna.db import ensure_schema, make_engine
+from kizuna.services.context import RunContext
 from kizuna.settings import Settings
 
 console = Console()
@@ -32,11 +33,12 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"KIZUNA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(problems) from None
-    from kizuna.services import usage
-
-    # The daily pipeline's usage step rolls up in this zone with this event mapping (issue 4).
-    usage.configure(settings.zone, usage.load_mapping(settings.usage_mapping))
     return settings
+
+
+def load_context(settings: Settings) -> RunContext:
+    """The run context for the services this command calls (configuration files read now)."""
+    return settings.run_context()
 
 
 def today(settings: Settings) -> date:
@@ -46,12 +48,6 @@ def today(settings: Settings) -> date:
 
 def open_store(settings: Settings):  # type: ignore[no-untyped-def]
     """The engine for the configured store, its schema brought up to date."""
-    from kizuna.services import segments
-
-    segments.configure(settings.segments_config)  # the daily pipeline's segment steps read it
-    from kizuna.services import health
-
-    health.configure(settings.health_scorecards)  # the daily pipeline's health step reads it
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     return engine

@@ -97,7 +97,7 @@ def demo(
             summary = generate_demo(
                 session, accounts=accounts, months=months, seed=seed, as_of=day, on_progress=on_progress
             )
-        run_daily(session, day)  # whatever the daily pipeline computes, as of the demo's day
+        run_daily(session, day, settings.run_context())  # whatever the daily pipeline computes, as of the demo's day
         sign_in = ensure_demo_admin(session)
     _show(summary, time.perf_counter() - started)
     if export is not None:

@@ -73,9 +73,8 @@ def import_entity(
             if any(name.replace("-", "_") in ("accounts", "contacts") for name, _file in files):
                 # events parked for these accounts or contacts go in now (issue 4)
                 from kizuna.services.ingest import attach_parked
-                from kizuna.services.usage import configured
 
-                attach_parked(session, configured())
+                attach_parked(session, settings.run_context().rollup)
             refresh_account_summaries(session, today(settings))
             maintenance.optimize(session)
     _report(summaries, dry_run)

@@ -10,7 +10,6 @@ from kizuna.db import session_scope
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.services.ingest import REASONS, attach_parked, report
-from kizuna.services.usage import configured
 
 app = typer.Typer(
     help="Product events from the tracking API (/v1/track, …): counts, and the events waiting for their account.",
@@ -62,9 +61,10 @@ def quarantine(
 @app.command("attach")
 def attach() -> None:
     """Attach every parked event whose account and user now exist (and roll them up)."""
-    engine = open_store(load_settings())
+    settings = load_settings()
+    engine = open_store(settings)
     with session_scope(engine) as session:
-        n = attach_parked(session, configured())
+        n = attach_parked(session, settings.run_context().rollup)
         left = sum(count for _r, count, _o in report.summary(session, hours=1).parked_by_reason)
     console.print(_("Attached {n} events; {left} still waiting.").format(n=f"{n:,}", left=f"{left:,}"))
 

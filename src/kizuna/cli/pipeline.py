@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import typer
-from rich.table import Table
 
-from kizuna.cli.context import console, load_settings, open_store, today
-from kizuna.db import session_scope
+from kizuna.cli.context import load_settings, open_store, today
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
-from kizuna.services.pipeline import run_daily
 
 app = typer.Typer(help="The daily pipeline that keeps derived figures current.", no_args_is_help=True)
 
@@ -29,16 +26,17 @@ def parse_as_of(value: str | None) -> date | None:
 
 @app.command("run")
 def run(as_of: str | None = typer.Option(None, "--as-of", help="The day to compute for (default: today).")) -> None:
-    """Run every step of the daily pipeline (account summaries, and more as features arrive)."""
+    """Run every step of the daily job now (the same as `kizuna jobs run daily`).
+
+    Each step runs in its own transaction and is recorded (`kizuna jobs status`); a step
+    whose input failed is skipped, the others go on, and the command exits with 1."""
+    from kizuna.cli.jobs import show_report
+    from kizuna.jobs import run_job
+
     settings = load_settings()
     day = parse_as_of(as_of) or today(settings)
     engine = open_store(settings)
-    with session_scope(engine) as session:
-        results = run_daily(session, day)
-    table = Table(title=_("Daily pipeline for {date}").format(date=day.isoformat()))
-    table.add_column(_("step"))
-    table.add_column(_("records"), justify="right")
-    table.add_column(_("seconds"), justify="right")
-    for r in results:
-        table.add_row(_(r.name), f"{r.count:,}", f"{r.seconds:.1f}")
-    console.print(table)
+    report = run_job(engine, settings.run_context(), "daily", as_of=day, trigger="cli")
+    show_report(report)
+    if not report.ok:
+        raise typer.Exit(1)

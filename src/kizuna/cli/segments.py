@@ -33,7 +33,6 @@ fit_app = typer.Typer(help="Customer fit against the ideal customer profile.", n
 
 
 def _open(settings: Settings):  # type: ignore[no-untyped-def]
-    service.configure(settings.segments_config)
     return open_store(settings)
 
 
@@ -69,7 +68,7 @@ def recompute(
     day = parse_as_of(as_of) or today(settings)
     engine = _open(settings)
     with session_scope(engine) as session:
-        changed = service.recompute_all(session, day)
+        changed = service.recompute_all(session, day, settings.run_context().segments())
         counts = service.segment_counts(session)
     console.print(
         _("Segments for {date}: {tiers} tier changes, {stages} stage changes, {fit} fit changes, {risk} at risk").format(

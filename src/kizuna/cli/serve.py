@@ -89,4 +89,4 @@ def run(settings, *, workers: int = 1, reload: bool = False) -> None:  # type: i
         uvicorn.run("kizuna.main:app_from_environment", factory=True, host=settings.host, port=settings.port,
                     workers=workers, reload=reload, log_level="warning")  # fmt: skip
     else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(settings, scheduler=settings.scheduler), host=settings.host, port=settings.port, log_level="warning")

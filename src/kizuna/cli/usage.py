@@ -37,7 +37,7 @@ def rebuild(
             if account not in found:
                 raise NotFound(_("no account with external_id {key!r}").format(key=account), field="account")
             account_ids = [found[account]]
-        result = usage.rebuild(session, usage.configured(), account_ids=account_ids, since=first)
+        result = usage.rebuild(session, settings.run_context().rollup, account_ids=account_ids, since=first)
     console.print(
         _("Rebuilt {days} account-days from {events} events ({rows} rollup rows).").format(
             days=f"{result.account_days:,}", events=f"{result.events:,}", rows=f"{result.rows:,}"

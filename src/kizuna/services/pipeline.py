@@ -1,8 +1,12 @@
-"""The daily pipeline: the steps that bring every derived figure up to ``as_of``.
+"""The daily pipeline: the named steps that bring every derived figure up to ``as_of``.
 
-Today it refreshes the account summaries (status, MRR, plan, renewal); later
-features add their steps here (usage rollups, health scores, tiers, playbooks), in
-order, so that `kizuna pipeline run`, the demo and the scheduler run the same thing.
+Each step is idempotent (running it twice for a day gives the same tables) and names the
+steps it reads from (``after``). ``kizuna.jobs`` runs them each in its own transaction,
+records every run in ``job_runs``, and skips a step whose input step failed while the
+others go on; :func:`run_daily` runs them all in the caller's transaction (the demo,
+tests). Later features add their steps here, in order (churn scores, opportunities,
+playbooks, surveys), so that the scheduler, `kizuna jobs run daily` and the demo run the
+same thing.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
 from kizuna.services import health, segments
 from kizuna.services.accounts import refresh_account_summaries
+from kizuna.services.context import RunContext
 from kizuna.services.ingest.store import usage_step
 
 
@@ -26,28 +31,50 @@ class StepResult:
     seconds: float
 
 
-Step = Callable[[Session, date], int]
+@dataclass(frozen=True)
+class Step:
+    """One step of the daily job: a stable ``key`` (recorded in ``job_runs``), an English
+    ``label`` (translated when shown), what it runs, and the steps whose output it reads."""
 
-STEPS: list[tuple[str, Step]] = [
+    key: str
+    label: str
+    run: Callable[[Session, date, RunContext], int]
+    after: tuple[str, ...] = ()
+
+
+STEPS: tuple[Step, ...] = (
     # issue 4: parked events that found their account, and events not yet rolled up, before anything reads usage
-    (N_("usage rollups"), lambda session, as_of: usage_step(session, as_of)),
-    (N_("account summaries"), lambda session, as_of: refresh_account_summaries(session, as_of)),
+    Step("usage", N_("usage rollups"), lambda s, d, ctx: usage_step(s, d, ctx.rollup)),
+    Step("summaries", N_("account summaries"), lambda s, d, ctx: refresh_account_summaries(s, d)),
     # issue 6: tiers and stages before the health scores (scorecards are assigned by them)
-    (N_("touch tiers"), lambda session, as_of: segments.recompute_tiers(session, as_of)),
-    (N_("lifecycle stages"), lambda session, as_of: segments.recompute_stages(session, as_of)),
-    (N_("customer fit"), lambda session, as_of: segments.recompute_fit(session, as_of)),
-    (N_("health scores"), lambda session, as_of: health.recompute_step(session, as_of)),
+    Step("tiers", N_("touch tiers"), lambda s, d, ctx: segments.recompute_tiers(s, d, ctx.segments()),
+         after=("summaries",)),
+    Step("stages", N_("lifecycle stages"), lambda s, d, ctx: segments.recompute_stages(s, d, ctx.segments()),
+         after=("summaries", "usage")),
+    Step("fit", N_("customer fit"), lambda s, d, ctx: segments.recompute_fit(s, d, ctx.segments()),
+         after=("summaries",)),
+    Step("health", N_("health scores"), lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path),
+         after=("usage", "summaries", "tiers", "stages")),
     # issue 6: at-risk flags read the health scores, so they come after them
-    (N_("at-risk flags"), lambda session, as_of: segments.recompute_at_risk(session, as_of)),
-]
+    Step("at_risk", N_("at-risk flags"), lambda s, d, ctx: segments.recompute_at_risk(s, d, ctx.segments()),
+         after=("health", "stages")),
+)
 
 
-def run_daily(session: Session, as_of: date) -> list[StepResult]:
+def step_named(key: str) -> Step:
+    """The step with this key (``KeyError`` when there is none)."""
+    for step in STEPS:
+        if step.key == key:
+            return step
+    raise KeyError(key)
+
+
+def run_daily(session: Session, as_of: date, context: RunContext) -> list[StepResult]:
     """Run every step for ``as_of`` in the caller's transaction."""
     results = []
-    for name, step in STEPS:
+    for step in STEPS:
         start = time.perf_counter()
-        count = step(session, as_of)
-        results.append(StepResult(name, count, time.perf_counter() - start))
+        count = step.run(session, as_of, context)
+        results.append(StepResult(step.label, count, time.perf_counter() - start))
     maintenance.optimize(session)
     return results

@@ -54,21 +54,14 @@ _LIVE = ("active", "trial")
 
 # --- configuration ------------------------------------------------------------------------
 
-_configured_path: Path | None = None
+# A cache of parsed files by (path, modification time): not configuration state — which
+# file is used comes from the caller's run context (``RunContext.segments()``).
 _cache: dict[tuple[str, float], SegmentsConfig] = {}
 
 
-def configure(path: Path | None) -> None:
-    """Use ``path`` (``KIZUNA_SEGMENTS_CONFIG``) from now on; None: the shipped default.
-    Called by the entry points, which read the settings; the pipeline steps then use it."""
-    global _configured_path
-    _configured_path = path
-
-
 def load_config(path: Path | None = None) -> SegmentsConfig:
-    """The configuration in ``path`` (default: the configured file, else the shipped
-    default). A bad file raises ``ConfigurationError`` naming the file, key and why."""
-    path = path if path is not None else _configured_path
+    """The configuration in ``path`` (``KIZUNA_SEGMENTS_CONFIG``), else the shipped
+    default. A bad file raises ``ConfigurationError`` naming the file, key and why."""
     if path is None:
         return default_segments_config()
     try:
@@ -91,7 +84,7 @@ def load_config(path: Path | None = None) -> SegmentsConfig:
 
 
 def _config(cfg: SegmentsConfig | None) -> SegmentsConfig:
-    return cfg if cfg is not None else load_config()
+    return cfg if cfg is not None else default_segments_config()
 
 
 # --- history --------------------------------------------------------------------------------
@@ -486,7 +479,6 @@ __all__ = [
     "account_segments",
     "churn_by_fit",
     "clear_override",
-    "configure",
     "find_account",
     "fit_parts",
     "load_config",

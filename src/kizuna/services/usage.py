@@ -61,22 +61,6 @@ class RollupConfig:
     mapping: UsageMapping = DEFAULT_MAPPING
 
 
-_configured = RollupConfig()
-
-
-def configure(zone: ZoneInfo, mapping: UsageMapping) -> RollupConfig:
-    """Set the zone and mapping that the daily pipeline's usage step uses. Called by the
-    entry points (the CLI, ``create_app``) from the settings; the step's signature is
-    the pipeline's ``(session, as_of)``."""
-    global _configured
-    _configured = RollupConfig(zone, mapping)
-    return _configured
-
-
-def configured() -> RollupConfig:
-    return _configured
-
-
 # --- the mapping file ---------------------------------------------------------------------
 
 

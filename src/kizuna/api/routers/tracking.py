@@ -35,7 +35,6 @@ from kizuna.i18n import _, _current
 from kizuna.services.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES, IngestWriter, Outcome, WriterClosed, report
 from kizuna.services.ingest.keys import KeyCache, Sender, credentials
 from kizuna.services.ingest.payload import Problem, Unreadable, parse_body, read_request
-from kizuna.services.usage import RollupConfig, configured
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 summary_router = APIRouter(prefix="/api", tags=["ingestion"])
@@ -65,7 +64,7 @@ RECENT_REQUESTS = 50_000
 
 def install(app: FastAPI, state: AppState) -> IngestRuntime:
     """Give the app its ingestion writer (started on the first event)."""
-    config = RollupConfig(state.settings.zone, configured().mapping)
+    config = state.context.rollup
     # the writer keeps one connection (and so SQLite's page cache) across group commits
     writer = IngestWriter(PinnedUnitOfWork(state.engine), config, defer_above=state.settings.rollup_defer_rate)
     runtime = IngestRuntime(writer, KeyCache(), state.settings.zone)

@@ -5,6 +5,8 @@ from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
 from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, HealthSnapshot
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
+from kizuna.db.models.jobs import JobLease, JobRun
+from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
@@ -22,7 +24,10 @@ __all__ = [
     "HealthSentiment",
     "HealthSnapshot",
     "IngestCount",
+    "JobLease",
+    "JobRun",
     "OnboardingMilestone",
+    "OutboxMessage",
     "ParkedEvent",
     "Product",
     "SegmentChange",

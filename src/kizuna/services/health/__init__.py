@@ -243,21 +243,10 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
     return len(rows)
 
 
-_configured_path: Path | None = None
-
-
-def configure(path: Path | None) -> None:
-    """Use ``path`` (``KIZUNA_HEALTH_SCORECARDS``) from now on when no version is saved;
-    None: the shipped default. Called by the entry points, which read the settings; the
-    daily pipeline's step then uses it."""
-    global _configured_path
-    _configured_path = path
-
-
-def recompute_step(session: Session, as_of: date) -> int:
+def recompute_step(session: Session, as_of: date, scorecards_path: Path | None) -> int:
     """The daily pipeline's step: the scorecards in force (a saved version, else the
-    configured file, else the shipped default)."""
-    return recompute(session, as_of, path=_configured_path)
+    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default)."""
+    return recompute(session, as_of, path=scorecards_path)
 
 
 # --- reading -------------------------------------------------------------------------------------

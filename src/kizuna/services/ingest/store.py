@@ -24,7 +24,7 @@ from kizuna.db import Session
 from kizuna.db import ingest as q
 from kizuna.db.models import Account, Contact, ParkedEvent
 from kizuna.services.ingest.payload import Message, contact_email, employees
-from kizuna.services.usage import KnownUsers, NewEvent, RollupConfig, configured, roll_up, roll_up_pending
+from kizuna.services.usage import KnownUsers, NewEvent, RollupConfig, roll_up, roll_up_pending
 
 #: Why a message waits in the quarantine.
 UNKNOWN_ACCOUNT = "unknown_account"  # context.groupId names no account
@@ -365,9 +365,8 @@ def attach_parked(
     return attached
 
 
-def usage_step(session: Session, as_of: date) -> int:
+def usage_step(session: Session, as_of: date, config: RollupConfig) -> int:
     """The daily pipeline's usage step: attach the parked events whose account or user
     now exists, then roll up events not yet in the rollups (imported or generated).
-    Returns how many events it placed. Uses the configured zone and mapping."""
-    config = configured()
+    Returns how many events it placed, in ``config``'s zone and mapping."""
     return attach_parked(session, config) + roll_up_pending(session, config)

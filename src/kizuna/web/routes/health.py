@@ -21,6 +21,7 @@ from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Manager,
 from kizuna.http.clock import today
 from kizuna.http.templating import render, render_fragment
 from kizuna.i18n import _
+from kizuna.jobs import run_job
 from kizuna.services import health as health_service
 
 router = APIRouter(include_in_schema=False)
@@ -152,11 +153,13 @@ def save_source(
 def recompute_now(
     request: Request, state: State, principal: Manager, csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
 ) -> Response:
-    """Recompute today's snapshots with the scorecards in force (leads and admins)."""
+    """Recompute today's health scores and then the at-risk flags that read them, with the
+    scorecards in force (leads and admins): the daily job's two steps, recorded as a job run."""
     check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
-    with state.unit_of_work() as session:
-        health_service.recompute(session, today(state.settings), path=state.settings.health_scorecards)
-    return RedirectResponse("/health/scorecards?saved=recomputed", status_code=303)
+    report = run_job(state.engine, state.context, "daily", as_of=today(state.settings), trigger="web",
+                     only=["health", "at_risk"])  # fmt: skip
+    outcome = "recomputed" if report.ok else ("busy" if not report.ran else "failed")
+    return RedirectResponse(f"/health/scorecards?saved={outcome}", status_code=303)
 
 
 # --- the panel on the account 360 page -------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Delivering the outbox: claim what is due, send it outside any transaction, mark it.
+
+Three short transactions per round: claim (a conditional update per message, so two
+deliverers never take the same one), then after each send a mark (sent, or a failed
+attempt with its backoff). A deliverer killed between sending and marking leaves the
+message claimed; when the claim expires it is sent again with the same idempotency key,
+which the receiver uses to recognise the repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kizuna.db import session_scope
+from kizuna.services import outbox
+from kizuna.services.context import RunContext
+
+log = logging.getLogger("kizuna.outbox")
+
+#: Sent messages are marked in batches of this many (one short transaction each): a
+#: deliverer killed meanwhile sends at most this many again, each with its idempotency key.
+MARK_EVERY = 25
+
+
+def _mark(engine: Any, sent: list[int]) -> None:
+    if sent:
+        with session_scope(engine) as session:
+            outbox.mark_sent(session, sent)
+        sent.clear()
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0  # parked for good this round
+
+
+def deliver(engine: Any, context: RunContext, *, limit: int = 500, rounds: int = 20,
+            now: datetime | None = None) -> DeliveryReport:  # fmt: skip
+    """Send what is due, in rounds of ``limit`` messages, until nothing is due (or ``rounds``)."""
+    report = DeliveryReport()
+    with outbox.senders(context.mail, context.outbox) as senders:
+        for _ in range(rounds):
+            with session_scope(engine) as session:
+                claimed = outbox.claim_due(session, context.outbox, limit=limit, now=now)
+            if not claimed:
+                break
+            sent: list[int] = []
+            for message in claimed:
+                sender = senders.get(message.kind)
+                try:
+                    if sender is None:
+                        raise outbox.DeliveryError(f"no sender for kind {message.kind!r}", permanent=True)
+                    sender.send(message)
+                except outbox.DeliveryError as exc:
+                    with session_scope(engine) as session:
+                        parked = outbox.mark_failed_attempt(session, message, exc, context.outbox,
+                                                            now=now or datetime.now(UTC))  # fmt: skip
+                    log.warning("outbox message %s (%s) attempt %s failed: %s", message.id, message.kind,
+                                message.attempts, exc)  # fmt: skip
+                    if parked:
+                        report.failed += 1
+                    else:
+                        report.retrying += 1
+                    continue
+                sent.append(message.id)
+                report.sent += 1
+                if len(sent) >= MARK_EVERY:
+                    _mark(engine, sent)
+            _mark(engine, sent)
+            if len(claimed) < limit:
+                break
+    return report

@@ -1,0 +1,100 @@
+"""The run context: what the services need to know from the settings, built once per
+entry point and passed down.
+
+An entry point (the CLI, ``create_app``, the scheduler, ``kizuna.connect``) reads the
+settings, calls :func:`build_context` and hands the frozen result to the services and
+jobs. Nothing below keeps configuration in module state, so two apps on two stores with
+different settings live side by side in one process, and a test varies a setting by
+building another context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kizuna.domain.segments import SegmentsConfig
+from kizuna.domain.segments_config import default_segments_config
+from kizuna.domain.usage import DEFAULT_MAPPING, UsageMapping
+from kizuna.services.usage import DEFAULT_ZONE, RollupConfig, load_mapping
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """How email leaves the building (SMTP); used by the outbox's email sender."""
+
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"  # "none", "starttls" or "tls"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "kizuna@localhost"
+    reply_to: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    """How the outbox delivers: attempts before a message is parked as failed, backoff."""
+
+    max_attempts: int = 8
+    backoff_seconds: float = 30.0  # first retry after this; doubles each time
+    max_backoff_seconds: float = 6 * 3600.0
+    claim_seconds: float = 300.0  # a claimed message is retried after this if its sender died
+    webhook_timeout: float = 10.0
+    webhook_secret: str | None = field(default=None, repr=False)  # signs generic webhooks (HMAC-SHA256)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a service or job reads from the configuration, as plain values."""
+
+    zone: ZoneInfo = DEFAULT_ZONE
+    usage_mapping: UsageMapping = DEFAULT_MAPPING
+    segments_path: Path | None = None  # None: the shipped segments.toml
+    scorecards_path: Path | None = None  # a saved version in the store wins over it
+    daily_at: time = time(3, 0)  # local time (``zone``) of the scheduled daily job
+    mail: MailConfig = field(default_factory=MailConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+
+    @property
+    def rollup(self) -> RollupConfig:
+        """The zone and event mapping the usage rollups use."""
+        return RollupConfig(self.zone, self.usage_mapping)
+
+    def segments(self) -> SegmentsConfig:
+        """The tier, stage, at-risk and fit rules: the file's current content (read again
+        when it changes, so a long-running server follows an edit), else the default."""
+        from kizuna.services.segments import load_config
+
+        return load_config(self.segments_path) if self.segments_path is not None else default_segments_config()
+
+
+def build_context(
+    *,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    usage_mapping: Path | None = None,
+    segments_config: Path | None = None,
+    scorecards: Path | None = None,
+    daily_at: time = time(3, 0),
+    mail: MailConfig | None = None,
+    outbox: OutboxConfig | None = None,
+) -> RunContext:
+    """Read the configuration files named by the settings (once) into a context.
+
+    A file that is missing or wrong raises ``ConfigurationError`` naming it, at start-up
+    rather than in the middle of the night's job.
+    """
+    context = RunContext(
+        zone=zone,
+        usage_mapping=load_mapping(usage_mapping),
+        segments_path=segments_config,
+        scorecards_path=scorecards,
+        daily_at=daily_at,
+        mail=mail or MailConfig(),
+        outbox=outbox or OutboxConfig(),
+    )
+    context.segments()  # a bad file is reported now, not at 03:00
+    return context

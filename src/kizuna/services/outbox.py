@@ -1,0 +1,341 @@
+"""The transactional outbox: emails and webhooks queued with the change that causes them,
+delivered after commit.
+
+A service that wants something to leave the building calls :func:`enqueue_email` or
+:func:`enqueue_webhook` in its own transaction: if the transaction rolls back, the
+message was never queued, so no customer hears of a change that did not happen. The
+delivery job (``kizuna.jobs.outbox``) sends what is due, retries with exponential
+backoff, and parks a message as failed after the last attempt. Every message carries an
+idempotency key to its receiver (the ``Idempotency-Key`` header of a webhook, the
+``Message-ID`` of an email), so a delivery repeated after a crash between sending and
+marking is recognised there as the same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import smtplib
+import ssl
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import orjson
+
+from kizuna.db import Session
+from kizuna.db.queries import jobs as q
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+from kizuna.services.context import MailConfig, OutboxConfig
+
+EMAIL, WEBHOOK = "email", "webhook"
+KINDS = (EMAIL, WEBHOOK)
+STATUSES = ("pending", "sending", "sent", "failed")
+MAX_KEY = 200
+
+
+class DeliveryError(Exception):
+    """A delivery attempt failed; ``permanent`` ones are parked at once (a 4xx, a refused address)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One queued side effect, as the CLI, the admin page and the API show it."""
+
+    id: int
+    kind: str
+    idempotency_key: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    account_id: int | None
+    target: str  # the recipient address or the webhook's host
+
+
+def _target(kind: str, payload: dict[str, Any]) -> str:
+    if kind == EMAIL:
+        return ", ".join(payload.get("to", []))
+    url = str(payload.get("url", ""))
+    return urllib.parse.urlsplit(url).netloc if url else ""
+
+
+def _item(row: Any) -> OutboxItem:  # a kizuna.db.models.OutboxMessage
+    return OutboxItem(int(row.id), row.kind, row.idempotency_key, row.status, row.attempts, row.created_at,
+                      row.next_attempt_at, row.sent_at, row.last_error, row.account_id,
+                      _target(row.kind, row.payload))  # fmt: skip
+
+
+# --- queueing (inside the caller's transaction) ----------------------------------------------
+
+
+def _check_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > MAX_KEY:
+        raise InvalidInput(_("an idempotency key must have 1 to {n} characters").format(n=MAX_KEY), field="key")
+    return key
+
+
+def enqueue_email(
+    session: Session, *, key: str, to: list[str], subject: str, text: str, html: str | None = None,
+    account_id: int | None = None, headers: dict[str, str] | None = None, now: datetime | None = None,
+) -> int | None:  # fmt: skip
+    """Queue an email; returns its id, or None when a message with ``key`` is already queued."""
+    if not to or any("@" not in address or "\n" in address or "\r" in address for address in to):
+        raise InvalidInput(_("an email needs at least one valid recipient address"), field="to")
+    if "\n" in subject or "\r" in subject:
+        raise InvalidInput(_("an email subject must be one line"), field="subject")
+    payload = {"to": list(to), "subject": subject, "text": text, "html": html, "headers": dict(headers or {})}
+    return q.outbox_add(session, kind=EMAIL, key=_check_key(key), payload=payload, account_id=account_id,
+                        now=now or datetime.now(UTC))  # fmt: skip
+
+
+def enqueue_webhook(
+    session: Session, *, key: str, url: str, body: dict[str, Any], signed: bool = True,
+    account_id: int | None = None, now: datetime | None = None,
+) -> int | None:  # fmt: skip
+    """Queue a JSON POST to ``url`` (a Slack incoming webhook: ``signed=False`` and Slack's
+    ``{"text": …}`` body; a generic receiver: signed with ``KIZUNA_WEBHOOK_SECRET``)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(_("a webhook URL must start with https:// or http://"), field="url")
+    payload = {"url": url, "body": body, "signed": signed}
+    return q.outbox_add(session, kind=WEBHOOK, key=_check_key(key), payload=payload, account_id=account_id,
+                        now=now or datetime.now(UTC))  # fmt: skip
+
+
+# --- reading and managing -------------------------------------------------------------------
+
+
+def list_items(session: Session, *, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(_("unknown status {value!r}: use one of {choices}").format(
+            value=status, choices=", ".join(STATUSES)), field="status")  # fmt: skip
+    return [_item(r) for r in q.outbox_list(session, status=status, limit=max(1, min(limit, 10_000)))]
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Messages per status (every status present, 0 when none)."""
+    found = q.outbox_counts(session)
+    return {status: found.get(status, 0) for status in STATUSES}
+
+
+def retry(session: Session, ids: list[int] | None = None, *, now: datetime | None = None) -> int:
+    """Queue failed messages (these ids, or every failed one) for another round of attempts."""
+    return q.outbox_retry(session, ids=ids, now=now or datetime.now(UTC))
+
+
+def purge(session: Session, *, older_than_days: int, failed_too: bool = False, now: datetime | None = None) -> int:
+    """Delete sent messages (and failed ones with ``failed_too``) older than ``older_than_days``."""
+    if not 0 <= older_than_days <= 36500:
+        raise InvalidInput(_("--older-than must be from 0 to 36500 days"), field="older_than")
+    before = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    return q.outbox_purge(session, sent_before=before, failed_too=failed_too)
+
+
+def claim_due(session: Session, config: OutboxConfig, *, limit: int, now: datetime | None = None) -> list[Claimed]:
+    """Claim what is due (the delivery job's first transaction)."""
+    now = now or datetime.now(UTC)
+    rows = q.outbox_claim(session, now=now, until=now + timedelta(seconds=config.claim_seconds), limit=limit)
+    return [Claimed(int(r.id), r.kind, r.idempotency_key, dict(r.payload), r.attempts) for r in rows]
+
+
+def anything_due(session: Session, *, now: datetime | None = None) -> bool:
+    return q.outbox_due_exists(session, now=now or datetime.now(UTC))
+
+
+def mark_sent(session: Session, message_ids: list[int], *, now: datetime | None = None) -> None:
+    if message_ids:
+        q.outbox_mark_sent(session, message_ids, now=now or datetime.now(UTC))
+
+
+def mark_failed_attempt(session: Session, message: Claimed, error: DeliveryError, config: OutboxConfig, *,
+                        now: datetime | None = None) -> bool:  # fmt: skip
+    """Record a failed attempt; returns True when the message is parked as failed for good."""
+    now = now or datetime.now(UTC)
+    park = error.permanent or message.attempts >= config.max_attempts
+    delay = min(config.backoff_seconds * (2 ** max(message.attempts - 1, 0)), config.max_backoff_seconds)
+    q.outbox_mark_failed_attempt(session, message.id, error=str(error),
+                                 retry_at=None if park else now + timedelta(seconds=delay))  # fmt: skip
+    return park
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message claimed for one delivery attempt (plain values: no session needed to send it)."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int  # including this one
+
+
+# --- sending (outside any transaction) --------------------------------------------------------
+
+
+def message_id_for(key: str, sender: str) -> str:
+    """The same ``Message-ID`` for the same idempotency key: a repeated delivery is one email."""
+    domain = sender.rsplit("@", 1)[-1] if "@" in sender else "kizuna.invalid"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def build_email(message: Claimed, mail: MailConfig) -> EmailMessage:
+    payload = message.payload
+    email = EmailMessage()
+    email["From"] = mail.sender
+    email["To"] = ", ".join(payload["to"])
+    email["Subject"] = payload["subject"]
+    email["Date"] = formatdate(localtime=False)
+    email["Message-ID"] = message_id_for(message.key, mail.sender) if message.key else make_msgid()
+    email["X-Kizuna-Idempotency-Key"] = message.key
+    if mail.reply_to:
+        email["Reply-To"] = mail.reply_to
+    for name, value in (payload.get("headers") or {}).items():
+        if "\n" not in value and "\r" not in value:
+            email[name] = value
+    email.set_content(payload.get("text") or "")
+    if payload.get("html"):
+        email.add_alternative(payload["html"], subtype="html")
+    return email
+
+
+class EmailSender:
+    """Sends over one SMTP connection for a whole delivery round (opened on first use)."""
+
+    def __init__(self, mail: MailConfig) -> None:
+        self.mail = mail
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        mail = self.mail
+        try:
+            smtp: smtplib.SMTP
+            if mail.security == "tls":
+                smtp = smtplib.SMTP_SSL(mail.host, mail.port, timeout=mail.timeout, context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout)
+                if mail.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+            if mail.username:
+                smtp.login(mail.username, mail.password or "")
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"cannot reach the SMTP server {mail.host}:{mail.port}: {exc}") from exc
+        return smtp
+
+    def send(self, message: Claimed) -> None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            refused = self._smtp.send_message(build_email(message, self.mail))
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"every recipient was refused: {sorted(exc.recipients)}", permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            # 5xx: the server refuses for good; 4xx: try again later
+            raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
+                                permanent=500 <= exc.smtp_code < 600) from exc  # fmt: skip
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise DeliveryError(f"SMTP delivery failed: {exc}") from exc
+        if refused:
+            raise DeliveryError(f"some recipients were refused: {sorted(refused)}", permanent=True)
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            with suppress(OSError, smtplib.SMTPException):
+                self._smtp.quit()
+            self._smtp = None
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256 over ``timestamp.body``: what a receiver recomputes."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    """POSTs JSON over kept-alive connections (one per host for a delivery round); 2xx is
+    delivered, 408/425/429/5xx and network errors are retried, any other answer is a
+    permanent failure (the receiver will not change its mind). Redirects are not followed."""
+
+    def __init__(self, config: OutboxConfig) -> None:
+        self.config = config
+        self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        key = (scheme, netloc)
+        if key not in self._connections:
+            timeout = self.config.webhook_timeout
+            self._connections[key] = (
+                http.client.HTTPSConnection(netloc, timeout=timeout, context=ssl.create_default_context())
+                if scheme == "https" else http.client.HTTPConnection(netloc, timeout=timeout)
+            )  # fmt: skip
+        return self._connections[key]
+
+    def send(self, message: Claimed) -> None:
+        payload = message.payload
+        parts = urllib.parse.urlsplit(payload["url"])
+        body = orjson.dumps(payload["body"])
+        headers = {"Content-Type": "application/json", "User-Agent": "Kizuna", "Idempotency-Key": message.key,
+                   "Content-Length": str(len(body))}  # fmt: skip
+        if payload.get("signed", True) and self.config.webhook_secret:
+            stamp = str(int(time.time()))
+            headers["X-Kizuna-Timestamp"] = stamp
+            headers["X-Kizuna-Signature"] = signature(self.config.webhook_secret, stamp, body)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        status = None
+        for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: reconnect once
+            connection = self._connection(parts.scheme, parts.netloc)
+            try:
+                connection.request("POST", target, body=body, headers=headers)
+                answer = connection.getresponse()
+                answer.read(1 << 20)
+                status = answer.status
+                if answer.will_close:
+                    self._drop(parts.scheme, parts.netloc)
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self._drop(parts.scheme, parts.netloc)
+                if attempt == 2:
+                    raise DeliveryError(f"cannot reach {parts.netloc}: {exc}") from exc
+            except (TimeoutError, OSError, http.client.HTTPException) as exc:
+                self._drop(parts.scheme, parts.netloc)
+                raise DeliveryError(f"cannot reach {parts.netloc}: {exc}") from exc
+        if status is not None and not 200 <= status < 300:
+            retry = status in (408, 425, 429) or status >= 500
+            raise DeliveryError(f"HTTP {status} from {parts.netloc}", permanent=not retry)
+
+    def _drop(self, scheme: str, netloc: str) -> None:
+        connection = self._connections.pop((scheme, netloc), None)
+        if connection is not None:
+            connection.close()
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+
+@contextmanager
+def senders(mail: MailConfig, config: OutboxConfig) -> Iterator[dict[str, EmailSender | WebhookSender]]:
+    """One sender per kind for a delivery round, closed at the end."""
+    made: dict[str, EmailSender | WebhookSender] = {EMAIL: EmailSender(mail), WEBHOOK: WebhookSender(config)}
+    try:
+        yield made
+    finally:
+        for sender in made.values():
+            sender.close()
