@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from kizuna.db import ensure_schema, make_engine
 from kizuna.i18n import set_language
@@ -25,6 +27,13 @@ from kizuna.settings import Settings
 from tests.pgserver import PostgresServer, PostgresUnavailable
 
 _counter = itertools.count()
+
+# Property tests judge results, not speed: a loaded machine (CI, or several suites at once)
+# must not fail them for slow input generation or a slow example.
+hypothesis_settings.register_profile(
+    "kizuna", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+hypothesis_settings.load_profile("kizuna")
 
 
 @pytest.fixture(autouse=True)

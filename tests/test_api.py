@@ -186,16 +186,39 @@ def test_create_get_list_update_delete(api: TestClient, world: dict[str, Any], p
 # --- accounts: the list service, derived summaries, cascades --------------------------------
 
 
+def test_a_monthly_line_is_no_renewal_and_terms_have_a_range(api: TestClient, world: dict[str, Any]) -> None:
+    soon = (today() + timedelta(days=5)).isoformat()
+    line = create(api, "/api/subscriptions", {
+        "external_id": "SUB-M", "account_id": world["acme"], "product_id": world["pro"], "monthly_amount": 30000,
+        "status": "active", "started_on": "2024-01-01", "current_term_end": soon,
+    })  # fmt: skip
+    assert line["term_months"] is None  # inferred from monthly billing: 1
+    acme = api.get(f"/api/accounts/{world['acme']}").json()
+    assert (acme["renewal_on"], acme["contract_term_months"]) == (None, 1)
+    assert ids(api.get("/api/accounts", params={"renewal_within_days": 30})) == []
+    assert api.get("/api/home").json()["renewals_90d"] == 0
+    assert api.get("/api/home").json()["monthly_evergreen"] == 1
+    patched = api.patch(f"/api/subscriptions/{line['id']}", json={"term_months": 12})
+    assert patched.status_code == 200, patched.text
+    acme = api.get(f"/api/accounts/{world['acme']}").json()
+    assert (acme["renewal_on"], acme["contract_term_months"]) == (soon, 12)
+    assert ids(api.get("/api/accounts", params={"renewal_within_days": 30})) == [world["acme"]]
+    for bad in (0, 121, -12, "twelve"):
+        fails(api.patch(f"/api/subscriptions/{line['id']}", json={"term_months": bad}), 422, "invalid_input",
+              "term_months")  # fmt: skip
+
+
 def test_accounts_list_filters_sorts_and_summaries(api: TestClient, world: dict[str, Any]) -> None:
     renewal = (today() + timedelta(days=30)).isoformat()
     line = create(api, "/api/subscriptions", {
         "external_id": "SUB-1", "account_id": world["acme"], "product_id": world["pro"], "monthly_amount": 50000,
-        "status": "active", "started_on": "2024-01-01", "current_term_end": renewal,
+        "status": "active", "started_on": "2024-01-01", "current_term_end": renewal, "term_months": 12,
     })  # fmt: skip
     acme = api.get(f"/api/accounts/{world['acme']}").json()
     assert (acme["status"], acme["mrr"], acme["currency"], acme["plan_name"], acme["renewal_on"]) == (
         "active", 50000, "JPY", "Pro", renewal)  # fmt: skip
     assert acme["owner_name"] == "Owner"
+    assert acme["contract_term_months"] == 12
 
     a, b = world["acme"], world["beta"]
     listing = api.get("/api/accounts").json()

@@ -7,15 +7,16 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kizuna.domain.enums import BillingInterval
 from kizuna.domain.enums import SubscriptionStatus as S
-from kizuna.domain.subscriptions import AccountStatus, Line, earns_on, summarize
+from kizuna.domain.subscriptions import AccountStatus, Line, earns_on, summarize, term_months
 
 D = date
 
 
 def line(status: S, start: date, *, amount: int = 10_000, trial_end: date | None = None, end: date | None = None,
-         term_end: date | None = None, product: int = 1, plan: bool = True) -> Line:  # fmt: skip
-    return Line(product, status, amount, "JPY", start, trial_end, end, term_end, plan)
+         term_end: date | None = None, product: int = 1, plan: bool = True, term: int = 1) -> Line:  # fmt: skip
+    return Line(product, status, amount, "JPY", start, trial_end, end, term_end, plan, term)
 
 
 def test_a_trial_earns_nothing_until_it_converts() -> None:
@@ -35,7 +36,7 @@ def test_the_end_day_is_exclusive() -> None:
 def test_an_upgrade_replaces_one_line_by_another_without_a_gap() -> None:
     lines = [
         line(S.CANCELED, D(2025, 1, 1), amount=10_000, end=D(2026, 1, 1), product=1),
-        line(S.ACTIVE, D(2026, 1, 1), amount=50_000, product=2, term_end=D(2027, 1, 1)),
+        line(S.ACTIVE, D(2026, 1, 1), amount=50_000, product=2, term_end=D(2027, 1, 1), term=12),
         line(S.ACTIVE, D(2026, 2, 1), amount=5_000, product=9, plan=False),
     ]
     before, after = summarize(lines, D(2025, 12, 31)), summarize(lines, D(2026, 3, 1))
@@ -43,6 +44,73 @@ def test_an_upgrade_replaces_one_line_by_another_without_a_gap() -> None:
     assert (after.status, after.mrr, after.plan_product_id) == (AccountStatus.ACTIVE, 55_000, 2)
     assert after.renewal_on == D(2027, 1, 1)
     assert after.customer_since == D(2025, 1, 1)
+
+
+def test_the_renewal_is_the_end_of_the_main_committed_term_not_a_monthly_billing_date() -> None:
+    """The demo's case: a ¥1,410,000/month annual plan renewing 2027-04-09 beside a ¥50,000
+    monthly add-on whose month ends 2026-12-03. The account renews on 2027-04-09."""
+    lines = [
+        line(S.ACTIVE, D(2025, 4, 9), amount=1_410_000, product=3, term_end=D(2027, 4, 9), term=12),
+        line(S.ACTIVE, D(2025, 6, 3), amount=50_000, product=20, plan=False, term_end=D(2026, 12, 3)),
+    ]
+    s = summarize(lines, D(2026, 11, 20))
+    assert (s.renewal_on, s.contract_term_months, s.mrr) == (D(2027, 4, 9), 12, 1_460_000)
+
+
+def test_a_monthly_evergreen_account_has_no_renewal_date() -> None:
+    monthly = [line(S.ACTIVE, D(2026, 1, 1), amount=30_000, term_end=D(2026, 12, 1))]
+    s = summarize(monthly, D(2026, 11, 20))
+    assert (s.renewal_on, s.contract_term_months) == (None, 1)
+    assert summarize([], D(2026, 11, 20)).contract_term_months is None
+
+
+def test_an_annual_add_on_on_a_monthly_plan_is_the_committed_term() -> None:
+    lines = [
+        line(S.ACTIVE, D(2026, 1, 1), amount=30_000, term_end=D(2026, 12, 1)),  # monthly plan, larger
+        line(S.ACTIVE, D(2026, 3, 1), amount=10_000, product=20, plan=False, term_end=D(2027, 3, 1), term=12),
+    ]
+    s = summarize(lines, D(2026, 11, 20))
+    assert (s.renewal_on, s.contract_term_months, s.plan_product_id) == (D(2027, 3, 1), 12, 1)
+
+
+def test_the_largest_committed_plan_decides_and_a_past_term_end_is_no_renewal() -> None:
+    lines = [
+        line(S.ACTIVE, D(2024, 1, 1), amount=20_000, product=1, term_end=D(2027, 1, 1), term=36),
+        line(S.ACTIVE, D(2026, 1, 1), amount=80_000, product=2, term_end=D(2026, 11, 1), term=12),
+    ]
+    s = summarize(lines, D(2026, 11, 20))
+    # the ¥80,000 plan's recorded term end has passed while it is still live: it renewed for a year
+    assert (s.renewal_on, s.contract_term_months) == (D(2027, 11, 1), 12)
+    assert summarize(lines, D(2026, 10, 1)).renewal_on == D(2026, 11, 1)
+    assert summarize(lines, D(2026, 11, 1)).renewal_on == D(2026, 11, 1)  # renews today
+    assert summarize(lines, D(2026, 11, 2)).renewal_on == D(2027, 11, 1)
+
+
+def test_a_recorded_term_end_long_past_rolls_forward_by_whole_terms_with_month_ends_clipped() -> None:
+    from kizuna.domain.subscriptions import add_months, next_renewal
+
+    assert add_months(D(2024, 1, 31), 1) == D(2024, 2, 29)  # leap year
+    assert add_months(D(2025, 1, 31), 1) == D(2025, 2, 28)
+    assert add_months(D(2025, 11, 30), 3) == D(2026, 2, 28)
+    assert add_months(D(2025, 12, 15), -12) == D(2024, 12, 15)
+    assert next_renewal(D(2023, 3, 31), 12, D(2026, 11, 20)) == D(2027, 3, 31)
+    assert next_renewal(D(2024, 2, 29), 12, D(2025, 1, 1)) == D(2025, 2, 28)
+    assert next_renewal(D(2024, 2, 29), 24, D(2025, 3, 1)) == D(2026, 2, 28)
+    assert next_renewal(D(2026, 12, 1), 36, D(2026, 11, 20)) == D(2026, 12, 1)  # not yet due: as recorded
+
+
+def test_a_trial_on_an_annual_plan_renews_at_its_term_end() -> None:
+    trial = line(S.TRIAL, D(2026, 11, 1), trial_end=D(2026, 11, 30), term_end=D(2027, 11, 30), term=12)
+    s = summarize([trial], D(2026, 11, 20))
+    assert (s.status, s.renewal_on, s.contract_term_months) == (AccountStatus.TRIAL, D(2027, 11, 30), 12)
+
+
+def test_the_term_is_inferred_from_billing_when_not_given() -> None:
+    assert term_months(None, BillingInterval.YEAR) == 12
+    assert term_months(None, BillingInterval.MONTH) == 1
+    assert term_months(None, "year") == 12
+    assert term_months(36, BillingInterval.MONTH) == 36  # a three-year contract billed monthly
+    assert term_months(1, BillingInterval.YEAR) == 1
 
 
 def test_statuses_prospect_trial_active_churned() -> None:

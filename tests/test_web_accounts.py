@@ -126,23 +126,23 @@ def write_list_dataset(folder: Path, today: date) -> list[Spec]:
     accounts = ["external_id,name,domain,industry,employee_count,owner_email,parent_external_id"]
     subs = [
         "external_id,account_external_id,product_code,quantity,currency,monthly_amount,billing_interval,status,"
-        "started_on,trial_ends_on,current_term_end,canceled_at,ended_on,cancel_reason"
+        "started_on,trial_ends_on,current_term_end,canceled_at,ended_on,cancel_reason,term_months"
     ]
     for s in specs:
         accounts.append(f"{s.external_id},{s.name},{s.domain},製造,{s.i * 10},{s.owner or ''},")
         if s.status == "active":
             started = today - timedelta(days=200)
             subs.append(
-                f"S-{s.external_id},{s.external_id},{s.plan},5,JPY,{s.mrr},month,active,{started},,{s.renewal_on},,,"
-            )
+                f"S-{s.external_id},{s.external_id},{s.plan},5,JPY,{s.mrr},month,active,{started},,{s.renewal_on},,,,12"
+            )  # annual contracts billed monthly: their term end is a renewal
         elif s.status == "trial":
             subs.append(f"S-{s.external_id},{s.external_id},plan-starter,3,JPY,10000,month,trial,"
-                        f"{today - timedelta(days=3)},{today + timedelta(days=11)},,,,")  # fmt: skip
+                        f"{today - timedelta(days=3)},{today + timedelta(days=11)},,,,,")  # fmt: skip
         elif s.status == "churned":
             ended = today - timedelta(days=20)
             subs.append(f"S-{s.external_id},{s.external_id},plan-starter,5,JPY,10000,month,canceled,"
                         f"{today - timedelta(days=400)},,{ended},{today - timedelta(days=40)}T10:00:00+09:00,{ended},"
-                        "budget")  # fmt: skip
+                        "budget,")  # fmt: skip
     (folder / "accounts.csv").write_text("\n".join(accounts) + "\n", encoding="utf-8")
     (folder / "subscriptions.csv").write_text("\n".join(subs) + "\n", encoding="utf-8")
     return specs
@@ -489,7 +489,10 @@ def test_the_360_json_twin_and_its_usage_series(app: FastAPI, client: TestClient
         1_196_000,
         "JPY",
     )
-    assert (account["plan_name"], account["renewal_on"], account["owner_name"]) == ("プロ", "2026-12-01", "鈴木 花子")
+    # SUB-2, the yearly Pro plan, recorded its term end as 2025-10-01 and is still active: it renewed
+    # on 2025-10-01 and 2026-10-01, so the next renewal is 2027-10-01 (not the SSO add-on's month end)
+    assert (account["plan_name"], account["renewal_on"], account["owner_name"]) == ("プロ", "2027-10-01", "鈴木 花子")
+    assert account["contract_term_months"] == 12
     assert [c["name"] for c in body["contacts"]] == ["山本 さくら", "田中 一郎"]
     assert body["contacts"][0]["is_champion"] is True
     assert [s["external_id"] for s in body["subscriptions"]] == ["SUB-3", "SUB-2", "SUB-1"]

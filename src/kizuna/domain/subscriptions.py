@@ -6,13 +6,28 @@ the revenue analytics, so that "MRR" means the same thing everywhere.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from kizuna.domain.enums import SubscriptionStatus
+from kizuna.domain.enums import BillingInterval, SubscriptionStatus
+
+#: A line whose contract term is at least this many months is a committed term with a
+#: renewal (更新) at its end; shorter ones (monthly evergreen, 月次自動更新) renew by
+#: themselves every month and are not renewal events.
+COMMITTED_TERM_MONTHS = 12
+MAX_TERM_MONTHS = 120
+
+
+def term_months(explicit: int | None, interval: BillingInterval | str) -> int:
+    """A line's contract term in months: as given, else inferred from how it is billed
+    (a yearly invoice is a one-year term; a monthly one, monthly evergreen)."""
+    if explicit is not None:
+        return explicit
+    return 12 if str(interval) == BillingInterval.YEAR.value else 1
 
 
 class AccountStatus(StrEnum):
@@ -37,6 +52,11 @@ class Line:
     ended_on: date | None = None
     current_term_end: date | None = None
     is_plan: bool = True
+    term_months: int = 1  # the contract term (``term_months()``): 1 monthly evergreen, 12 annual, 36 …
+
+    @property
+    def committed(self) -> bool:
+        return self.term_months >= COMMITTED_TERM_MONTHS
 
 
 def earning_start(line: Line) -> date | None:
@@ -64,9 +84,45 @@ class AccountSummary:
     mrr: int  # minor units of ``currency``
     currency: str | None
     plan_product_id: int | None  # the plan line earning (or in trial) with the largest amount
-    renewal_on: date | None  # the nearest current_term_end of a live line
+    renewal_on: date | None  # the end of the main committed term (None: monthly evergreen or nothing live)
+    contract_term_months: int | None  # the main line's term (1: renews monthly); None: nothing live
     customer_since: date | None  # first day any line earned
     churned_on: date | None  # when the last earning line ended, for churned accounts
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole months, clipped to the month's last day (1/31 + 1 → 2/28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def next_renewal(term_end: date, term: int, as_of: date) -> date:
+    """The renewal on or after ``as_of``: the recorded term end, or — for a live line
+    whose recorded end has passed (it renewed, and the source has not sent the new end
+    yet) — that end rolled forward by whole terms."""
+    n = 0
+    renewal = term_end
+    while renewal < as_of:
+        n += 1
+        renewal = add_months(term_end, n * term)
+    return renewal
+
+
+def main_line(live: list[Line]) -> Line | None:
+    """The line whose term is the account's contract (契約更新の基準): the largest
+    committed plan line; else the largest committed line of any kind (an annual add-on on
+    a monthly plan); else the largest plan line, else the largest line (monthly evergreen).
+    Add-ons co-terminate with it: their own term ends are not the account's renewal."""
+    def order(ln: Line) -> tuple[int, int]:
+        return (-ln.monthly_amount, ln.product_id)
+
+    for pool in ([ln for ln in live if ln.committed and ln.is_plan], [ln for ln in live if ln.committed],
+                 [ln for ln in live if ln.is_plan], live):  # fmt: skip
+        if pool:
+            return min(pool, key=order)
+    return None
 
 
 def summarize(lines: Iterable[Line], as_of: date) -> AccountSummary:
@@ -94,9 +150,10 @@ def summarize(lines: Iterable[Line], as_of: date) -> AccountSummary:
     mrr = sum(ln.monthly_amount for ln in earning if ln.currency == currency)
     live = earning or trials
     plans = sorted((ln for ln in live if ln.is_plan), key=lambda ln: (-ln.monthly_amount, ln.product_id))
-    renewals = sorted(
-        ln.current_term_end for ln in live if ln.current_term_end is not None and ln.current_term_end >= as_of
-    )
+    main = main_line(live)
+    renewal_on = None
+    if main is not None and main.committed and main.current_term_end is not None:
+        renewal_on = next_renewal(main.current_term_end, main.term_months, as_of)
     if earning:
         status = AccountStatus.ACTIVE
     elif trials:
@@ -114,7 +171,8 @@ def summarize(lines: Iterable[Line], as_of: date) -> AccountSummary:
         mrr=mrr,
         currency=currency or (live[0].currency if live else None),
         plan_product_id=plans[0].product_id if plans else None,
-        renewal_on=renewals[0] if renewals else None,
+        renewal_on=renewal_on,
+        contract_term_months=main.term_months if main is not None else None,
         customer_since=min(starts) if starts else None,
         churned_on=churned_on,
     )

@@ -83,6 +83,7 @@ class AccountRow:
     mrr: int
     currency: str | None
     renewal_on: date | None
+    contract_term_months: int | None
     customer_since: date | None
     churned_on: date | None
     owner_id: int | None
@@ -162,7 +163,8 @@ def refresh_account_summaries(session: Session, as_of: date, *, only: Sequence[i
         s = summarize(with_lines.get(account_id, ()), as_of)
         rows.append({
             "account_id": account_id, "status": s.status.value, "mrr": s.mrr, "currency": s.currency,
-            "plan_id": s.plan_product_id, "renewal_on": s.renewal_on, "customer_since": s.customer_since,
+            "plan_id": s.plan_product_id, "renewal_on": s.renewal_on, "contract_term_months": s.contract_term_months,
+            "customer_since": s.customer_since,
             "churned_on": s.churned_on,
         })  # fmt: skip
         if len(rows) >= _BATCH:

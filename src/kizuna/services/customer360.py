@@ -61,6 +61,7 @@ class AccountHeader:
     mrr: int
     currency: str | None
     renewal_on: date | None
+    contract_term_months: int | None
     customer_since: date | None
     churned_on: date | None
     summary_as_of: date | None

@@ -22,6 +22,7 @@ class Headline:
     currency: str | None
     renewals_90d: int
     renewals_90d_mrr: int
+    monthly_evergreen: int  # paying accounts on monthly terms: no renewal date, left out of renewals
     churned_30d: int
     open_tickets: int
     upcoming: list[dict[str, Any]] = field(default_factory=list)

@@ -140,6 +140,7 @@ class AccountDetail:
     plan_id: int | None
     plan_name: str | None
     renewal_on: date | None
+    contract_term_months: int | None
     customer_since: date | None
     churned_on: date | None
     created_at: datetime

@@ -33,7 +33,8 @@ class AccountHeaderOut(BaseModel):
     status: str = Field(description="prospect, trial, active or churned (from the subscription lines).")
     mrr: int = Field(description="Monthly recurring revenue in minor units of `currency` (JPY: yen).")
     currency: str | None
-    renewal_on: date | None = Field(description="The nearest term end of a live subscription line.")
+    renewal_on: date | None = Field(description="The end of the main committed term; null for monthly evergreen.")
+    contract_term_months: int | None = Field(None, description="The main contract line's term in months (1: monthly).")
     customer_since: date | None
     churned_on: date | None
     summary_as_of: date | None = Field(description="The day status, MRR, plan and renewal were computed for.")

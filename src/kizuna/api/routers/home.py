@@ -34,6 +34,7 @@ class HeadlineOut(BaseModel):
     currency: str | None
     renewals_90d: int
     renewals_90d_mrr: int
+    monthly_evergreen: int
     churned_30d: int
     open_tickets: int
     upcoming: list[RenewalOut]
@@ -41,7 +42,8 @@ class HeadlineOut(BaseModel):
 
 @router.get("/home", response_model=HeadlineOut, summary="Headline numbers (the home page)")
 def get_home(state: State, principal: CurrentPrincipal) -> HeadlineOut:
-    """Accounts by status, MRR (minor units of `currency`), renewals in the next 90 days,
+    """Accounts by status, MRR (minor units of `currency`), renewals in the next 90 days
+    (committed terms only; `monthly_evergreen` counts the paying accounts on monthly terms),
     churn in the last 30 days, open tickets, and the largest accounts renewing soon."""
     with state.unit_of_work() as session:
         h = home_service.headline(session, today(state.settings))

@@ -74,7 +74,12 @@ class AccountOut(OutputModel):
     currency: str | None
     plan_id: int | None = Field(description="The main plan product (derived).")
     plan_name: str | None
-    renewal_on: date | None = Field(description="The nearest renewal date of a live subscription (derived).")
+    renewal_on: date | None = Field(
+        description="The end of the main committed term (12 months or more; derived); null for monthly evergreen."
+    )
+    contract_term_months: int | None = Field(
+        None, description="The main contract line's term in months (1: renews every month by itself; derived)."
+    )
     customer_since: date | None
     churned_on: date | None
     created_at: datetime

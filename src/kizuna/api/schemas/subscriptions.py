@@ -4,7 +4,7 @@ status, MRR, plan and renewal date."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -22,6 +22,9 @@ from kizuna.api.schemas.common import (
     Text255,
 )
 from kizuna.domain.enums import BillingInterval, SubscriptionStatus
+from kizuna.domain.subscriptions import MAX_TERM_MONTHS
+
+TermMonths = Annotated[int, Field(ge=1, le=MAX_TERM_MONTHS)]
 
 SubscriptionSort = Literal[
     "id", "-id", "started_on", "-started_on", "current_term_end", "-current_term_end", "monthly_amount",
@@ -40,7 +43,10 @@ class SubscriptionCreate(InputModel):
     status: SubscriptionStatus
     started_on: date
     trial_ends_on: date | None = None
-    current_term_end: date | None = Field(None, description="The renewal date.")
+    current_term_end: date | None = Field(None, description="The end of the current term.")
+    term_months: TermMonths | None = Field(
+        None, description="Contract term in months (1 monthly evergreen, 12 annual, 36 …); default: from billing_interval."
+    )
     canceled_at: Moment | None = Field(None, description="When the customer asked to cancel.")
     ended_on: date | None = Field(
         None, description="The first day the line no longer earns; required for canceled and expired lines."
@@ -74,6 +80,7 @@ class SubscriptionUpdate(PatchModel):
     started_on: date | None = None
     trial_ends_on: date | None = None
     current_term_end: date | None = None
+    term_months: TermMonths | None = None
     canceled_at: Moment | None = None
     ended_on: date | None = None
     cancel_reason: Text255 | None = None
@@ -92,6 +99,7 @@ class SubscriptionOut(OutputModel):
     started_on: date
     trial_ends_on: date | None
     current_term_end: date | None
+    term_months: int | None = Field(description="As given; null: inferred from billing_interval.")
     canceled_at: datetime | None
     ended_on: date | None
     cancel_reason: str | None

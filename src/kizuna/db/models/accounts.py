@@ -41,7 +41,8 @@ class Account(Timestamped, Base):
     mrr: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
     currency: Mapped[str | None] = mapped_column(String(3))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
-    renewal_on: Mapped[date | None] = mapped_column(Date, index=True)
+    renewal_on: Mapped[date | None] = mapped_column(Date, index=True)  # end of the main committed term
+    contract_term_months: Mapped[int | None] = mapped_column(Integer)  # the main line's term; 1: renews monthly
     customer_since: Mapped[date | None] = mapped_column(Date)
     churned_on: Mapped[date | None] = mapped_column(Date)
     summary_as_of: Mapped[date | None] = mapped_column(Date)

@@ -40,7 +40,10 @@ class Subscription(Timestamped, Base):
     later of ``started_on`` and ``trial_ends_on`` until ``ended_on`` (exclusive) or,
     while it has none, for as long as it is active. A plan change closes one line
     (``ended_on``) and opens another, so history is never overwritten.
-    ``current_term_end`` is the renewal date.
+    ``current_term_end`` is the end of the current term. ``term_months`` is the contract
+    term (1: monthly evergreen, 12: annual, 36: three years); None: inferred from
+    ``billing_interval`` (``kizuna.domain.subscriptions.term_months``). Only a committed
+    term (12 months or more) makes the end of the term a renewal.
     """
 
     __tablename__ = "subscriptions"
@@ -48,6 +51,7 @@ class Subscription(Timestamped, Base):
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
         CheckConstraint("monthly_amount >= 0", name="monthly_amount_not_negative"),
         CheckConstraint("ended_on IS NULL OR ended_on >= started_on", name="ends_after_start"),
+        CheckConstraint("term_months IS NULL OR (term_months >= 1 AND term_months <= 120)", name="term_months_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +68,7 @@ class Subscription(Timestamped, Base):
     started_on: Mapped[date] = mapped_column(Date)
     trial_ends_on: Mapped[date | None] = mapped_column(Date)
     current_term_end: Mapped[date | None] = mapped_column(Date, index=True)
+    term_months: Mapped[int | None] = mapped_column(Integer)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_on: Mapped[date | None] = mapped_column(Date)
     cancel_reason: Mapped[str | None] = mapped_column(String(255))

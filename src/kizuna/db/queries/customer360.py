@@ -40,7 +40,8 @@ def account_header(session: Session, account_id: int) -> dict[str, Any] | None:
     row = session.execute(
         select(
             Account.id, Account.external_id, Account.name, Account.domain, Account.industry, Account.employee_count,
-            Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.customer_since,
+            Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.contract_term_months,
+            Account.customer_since,
             Account.churned_on, Account.summary_as_of, Account.owner_id, User.name.label("owner_name"),
             User.email.label("owner_email"), Account.plan_id, Product.name.label("plan_name"), Account.parent_id,
             parent.name.label("parent_name"), Account.custom_fields,

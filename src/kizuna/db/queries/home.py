@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from kizuna.db.models import Account, Ticket, User
 from kizuna.domain.enums import TicketStatus
-from kizuna.domain.subscriptions import AccountStatus
+from kizuna.domain.subscriptions import COMMITTED_TERM_MONTHS, AccountStatus
 
 
 def headline(session: Session, as_of: date) -> dict[str, Any]:
@@ -26,6 +26,11 @@ def headline(session: Session, as_of: date) -> dict[str, Any]:
     renewals, renewals_mrr = session.execute(
         select(func.count(), func.coalesce(func.sum(Account.mrr), 0)).where(renewing)
     ).one()
+    # monthly evergreen (月次自動更新): paying, with no committed term — not a renewal event
+    monthly = session.scalar(
+        select(func.count()).where(Account.status == AccountStatus.ACTIVE, Account.renewal_on.is_(None),
+                                   Account.contract_term_months < COMMITTED_TERM_MONTHS)
+    )  # fmt: skip
     churned_30d = session.scalar(
         select(func.count()).where(
             Account.status == AccountStatus.CHURNED, Account.churned_on > as_of - timedelta(days=30)
@@ -53,6 +58,7 @@ def headline(session: Session, as_of: date) -> dict[str, Any]:
         "currency": mrr_row[0] if mrr_row else None,
         "renewals_90d": int(renewals),
         "renewals_90d_mrr": int(renewals_mrr),
+        "monthly_evergreen": int(monthly or 0),
         "churned_30d": int(churned_30d or 0),
         "open_tickets": int(open_tickets or 0),
         "upcoming": [dict(r) for r in upcoming],

@@ -146,7 +146,8 @@ def accounts_with_product(session: Session, product_id: int) -> list[int]:
 
 _ACCOUNT_COLUMNS = (
     Account.id, Account.external_id, Account.name, Account.domain, Account.industry, Account.employee_count,
-    Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.customer_since, Account.churned_on,
+    Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.contract_term_months,
+    Account.customer_since, Account.churned_on,
     Account.owner_id, User.name.label("owner_name"), Account.plan_id, Product.name.label("plan_name"),
     Account.touch_tier, Account.lifecycle_stage, Account.at_risk, Account.fit_score, Account.fit_band,
     Account.health_score, Account.health_grade, Account.health_as_of,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kizuna.db.models import Account, Product, Subscription
 from kizuna.domain.enums import ProductKind
-from kizuna.domain.subscriptions import Line
+from kizuna.domain.subscriptions import Line, term_months
 
 
 def account_ids(session: Session, only: Sequence[int] | None = None) -> list[int]:
@@ -27,7 +27,7 @@ def lines_by_account(session: Session, only: Sequence[int] | None = None) -> Ite
         select(
             Subscription.account_id, Subscription.product_id, Subscription.status, Subscription.monthly_amount,
             Subscription.currency, Subscription.started_on, Subscription.trial_ends_on, Subscription.ended_on,
-            Subscription.current_term_end, Product.kind,
+            Subscription.current_term_end, Product.kind, Subscription.term_months, Subscription.billing_interval,
         )
         .join(Product, Product.id == Subscription.product_id)
         .order_by(Subscription.account_id, Subscription.id)
@@ -44,12 +44,14 @@ def lines_by_account(session: Session, only: Sequence[int] | None = None) -> Ite
         lines.append(Line(
             row.product_id, row.status, row.monthly_amount, row.currency, row.started_on,
             row.trial_ends_on, row.ended_on, row.current_term_end, row.kind == ProductKind.PLAN,
+            term_months(row.term_months, row.billing_interval),
         ))  # fmt: skip
     if current is not None:
         yield current, lines
 
 
-_SUMMARY = ("status", "mrr", "currency", "plan_id", "renewal_on", "customer_since", "churned_on")
+_SUMMARY = ("status", "mrr", "currency", "plan_id", "renewal_on", "contract_term_months", "customer_since",
+            "churned_on")  # fmt: skip
 
 
 def write_summaries(session: Session, rows: list[dict[str, Any]], as_of: date) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from kizuna.db import Session
 from kizuna.db.bulk import insert_many, reset_sequences
 from kizuna.domain.enums import SubscriptionStatus
-from kizuna.domain.subscriptions import AccountSummary, summarize
+from kizuna.domain.subscriptions import AccountSummary, summarize, term_months
 from kizuna.domain.subscriptions import Line as EarningLine
 from kizuna.services.demo import names
 from kizuna.services.demo.catalogue import API_ADDON, PLAN_BY_RANK, PLANS, product_rows
@@ -351,6 +351,7 @@ def _summary(tl: Timeline, subscription_rows: list[Row]) -> AccountSummary:
         EarningLine(
             r["product_id"], SubscriptionStatus(r["status"]), r["monthly_amount"], r["currency"], r["started_on"],
             r["trial_ends_on"], r["ended_on"], r["current_term_end"], r["product_id"] in plan_ids,
+            term_months(None, r["billing_interval"]),
         )
         for r in subscription_rows
     ]  # fmt: skip
@@ -377,6 +378,7 @@ def _account(seed: int, tl: Timeline, roster: Roster, i: int, ids: Ids, batch: _
         "custom_fields": roster.custom[i], "created_at": created, "updated_at": created,
         "status": summary.status.value, "mrr": summary.mrr, "currency": summary.currency,
         "plan_id": summary.plan_product_id, "renewal_on": summary.renewal_on,
+        "contract_term_months": summary.contract_term_months,
         "customer_since": summary.customer_since, "churned_on": summary.churned_on, "summary_as_of": tl.as_of,
     })  # fmt: skip
     out["contacts"] += contact_rows

@@ -27,6 +27,7 @@ from kizuna.domain.enums import (
     UserRole,
 )
 from kizuna.domain.money import format_amount
+from kizuna.domain.subscriptions import MAX_TERM_MONTHS
 from kizuna.i18n import N_, _
 from kizuna.services.imports import fields as f
 
@@ -281,7 +282,10 @@ SUBSCRIPTIONS = EntitySpec(
         choice("status", SubscriptionStatus, required=True),
         day("started_on", required=True),
         day("trial_ends_on"),
-        day("current_term_end", help="the renewal date"),
+        day("current_term_end", help="the end of the current term (the renewal date of a committed term)"),
+        integer("term_months", lo=1, hi=MAX_TERM_MONTHS,
+                help="the contract term in months: 1 monthly evergreen, 12 annual, 36 three years; "
+                     "default: 12 for yearly billing, else 1"),
         moment("canceled_at", help="when the customer asked to cancel"),
         day("ended_on", help="the first day the line no longer earns (canceled, expired or replaced)"),
         text("cancel_reason", 255),
