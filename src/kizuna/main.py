@@ -19,6 +19,7 @@ from kizuna.http import errors
 from kizuna.http.middleware import RequestContext
 from kizuna.http.state import AppState
 from kizuna.http.templating import make_environment
+from kizuna.http.throttle import LoginGuard
 from kizuna.services import health as health_service
 from kizuna.services import segments, usage
 from kizuna.settings import Settings
@@ -54,12 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=_lifespan,
     )
-    app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"))
+    app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"),
+                                login_guard=LoginGuard(settings.login_hashes_at_once))  # fmt: skip
     tracking.install(app, app.state.kizuna)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     errors.install(app)
     app.add_middleware(RequestContext)
-    app.add_middleware(tracking.FastPath)  # outermost: /v1/ skips the router and RequestContext
+    app.add_middleware(tracking.FastPath)  # /v1/ skips the router and RequestContext
+    app.add_middleware(errors.ErrorBoundary)  # outermost: a 500 is answered and the connection kept
     for router in api_routers():
         app.include_router(router)
     for router in web_routes():

@@ -62,6 +62,10 @@ def demo(
     export: Path | None = typer.Option(
         None, "--export", metavar="DIR", help="Also write every table as CSV files into DIR."
     ),
+    host: str | None = typer.Option(None, "--host", help="Address to serve on (default KIZUNA_HOST, 127.0.0.1)."),
+    allow_demo_admin: bool = typer.Option(
+        False, "--allow-demo-admin", help="Serve beyond this machine even with the demo admin's public password."
+    ),
 ) -> None:
     """Create a demo company: a Japanese B2B SaaS vendor, its CS team and its customers.
 
@@ -70,6 +74,19 @@ def demo(
     The store must be empty, unless --reset is given.
     """
     settings = load_settings()
+    if host is not None:
+        settings = settings.model_copy(update={"host": host})
+    if not no_serve:
+        from kizuna.cli.serve import is_loopback
+
+        if not is_loopback(settings.host) and not allow_demo_admin:
+            raise InvalidInput(
+                _(
+                    "The demo admin's password is published; serving it on {host} would let anyone sign in as an "
+                    "admin. Serve on 127.0.0.1, use --no-serve, or pass --allow-demo-admin."
+                ).format(host=settings.host),
+                field="host",
+            )
     day = _parse_day(as_of) if as_of else datetime.now(settings.zone).date()
     check_options(accounts=accounts, months=months, seed=seed)
     engine = open_store(settings)
@@ -100,7 +117,7 @@ def demo(
     if not no_serve:
         from kizuna.cli.serve import run
 
-        run(settings)
+        run(settings, allow_demo_admin=allow_demo_admin)
 
 
 def _parse_day(text: str) -> date:

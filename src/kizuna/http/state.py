@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
 from kizuna.db import Session, session_scope
+from kizuna.http.throttle import LoginGuard
 from kizuna.settings import Settings
 
 
@@ -18,6 +19,7 @@ class AppState:
     settings: Settings
     engine: Any  # sqlalchemy Engine; typed loosely so http needs no SQLAlchemy import
     templates: Any = None
+    login_guard: LoginGuard = field(default_factory=LoginGuard)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
