@@ -101,30 +101,29 @@ async def login(
     request: Request, state: State, email: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/", csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:  # fmt: skip
-    page = {"next": next, "email": email}
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
-        return _refused(request, state, code="csrf_failed", status=403, **page,
+        return _refused(request, state, code="csrf_failed", status=403, next=next, email=email,
                         message=_("The sign-in form has expired. Please sign in again."))  # fmt: skip
     guard = state.login_guard
     keys = guard.keys(email, request.client.host if request.client else None)
     wait = guard.retry_after(keys)  # a throttled caller is turned away before any hashing
     if wait:
-        return _refused(request, state, code="login_throttled", status=429, retry_after=wait, **page,
+        return _refused(request, state, code="login_throttled", status=429, retry_after=wait, next=next, email=email,
                         message=_throttled_message(wait))  # fmt: skip
     try:
         async with guard.hash_slot():
             wait = guard.retry_after(keys)  # after the wait for a slot too: others may have failed meanwhile
             if wait:
-                return _refused(request, state, code="login_throttled", status=429, retry_after=wait, **page,
+                return _refused(request, state, code="login_throttled", status=429, retry_after=wait, next=next, email=email,
                                 message=_throttled_message(wait))  # fmt: skip
             signed_in = await run_in_threadpool(_sign_in, state, email, password)
     except Busy:
-        return _refused(request, state, code="login_throttled", status=429, retry_after=5, **page,
+        return _refused(request, state, code="login_throttled", status=429, retry_after=5, next=next, email=email,
                         message=_("Too many sign-ins at once. Try again in a few seconds."))  # fmt: skip
     if signed_in is None:
         guard.failed(keys)
-        return _refused(request, state, code="wrong_credentials", status=401, **page,
+        return _refused(request, state, code="wrong_credentials", status=401, next=next, email=email,
                         message=_("Wrong email or password."))  # fmt: skip
     guard.succeeded(keys)
     token, user_language = signed_in
