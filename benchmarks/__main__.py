@@ -12,7 +12,7 @@ import sys
 
 from benchmarks.common import save
 
-BENCHMARKS = ["imports", "demo", "web", "ingest", "pipeline", "health", "clv"]
+BENCHMARKS = ["imports", "demo", "web", "ingest", "pipeline", "health", "clv", "login"]
 
 
 def main() -> None:

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     )
 
     login_hashes_at_once: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=64,
         description=(

@@ -8,10 +8,12 @@ failed sign-ins, and an upper bound on password hashes computed at once.
   caller gets 429 with ``Retry-After`` *before* any password is hashed. A success clears
   the account's count (not the address's: one known password must not unlock guessing
   others from the same place). Counts older than the window are forgotten.
-- Argon2 takes 64 MiB and a core per hash: ``hash_slot()`` lets at most
-  ``KIZUNA_LOGIN_HASHES_AT_ONCE`` run (default 2); a sign-in that cannot get a slot within
+- Argon2 takes 64 MiB and all cores (four lanes) per hash: ``hash_slot()`` lets at most
+  ``KIZUNA_LOGIN_HASHES_AT_ONCE`` run (default 1); a sign-in that cannot get a slot within
   ``SLOT_WAIT_SECONDS`` gets 429 too. Waiting happens on the event loop, not in a worker
-  thread, so a flood of sign-ins never takes the threads other pages need.
+  thread, so a flood of sign-ins never takes the threads other pages need; and the hashes
+  run in their own threads at a lower CPU priority (``nice`` 10, Linux), so pages keep
+  answering while a flood is being turned away.
 
 The counts live in the process (one per worker): with several workers an attacker gets
 at most that many times the attempts, still bounded. See docs/security.md.
@@ -21,16 +23,23 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+#: How much lower than the pages' threads the hashing threads run (``nice``).
+HASH_NICENESS = 10
 
 #: Failures without any delay, per account and per address (an office shares an address).
 FREE_PER_ACCOUNT = 5
-FREE_PER_ADDRESS = 20
+FREE_PER_ADDRESS = 10
 #: Further failures (with growing delays) before the key is locked.
 LOCK_AFTER = 5
 LOCK_SECONDS = 15 * 60
@@ -56,12 +65,13 @@ class _Count:
 class LoginGuard:
     """Failed sign-ins per key, and the slots for password hashing. Thread-safe."""
 
-    def __init__(self, hashes_at_once: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, hashes_at_once: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         self._counts: OrderedDict[str, _Count] = OrderedDict()
         self._lock = threading.Lock()
         self._clock = clock
         self.hashes_at_once = max(1, hashes_at_once)
         self._slots: asyncio.Semaphore | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     @staticmethod
     def keys(email: str, address: str | None) -> dict[str, int]:
@@ -115,6 +125,19 @@ class LoginGuard:
             yield
         finally:
             self._slots.release()
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        """Run ``work`` (a password check) in a hashing thread, at a lower CPU priority."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.hashes_at_once, "kizuna-hash", initializer=_lower_priority)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority (Linux: niceness is per thread, and the argon2
+    lanes it starts inherit it). Elsewhere nothing changes."""
+    with suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
 
 
 def _delay(failures: int, free: int) -> float:

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from kizuna.http.auth import CSRF_FIELD, SESSION_COOKIE, State, check_csrf, resolve_principal
 from kizuna.http.errors import error, error_body, wants_json
@@ -117,7 +116,7 @@ async def login(
             if wait:
                 return _refused(request, state, code="login_throttled", status=429, retry_after=wait, next=next, email=email,
                                 message=_throttled_message(wait))  # fmt: skip
-            signed_in = await run_in_threadpool(_sign_in, state, email, password)
+            signed_in = await guard.run(_sign_in, state, email, password)
     except Busy:
         return _refused(request, state, code="login_throttled", status=429, retry_after=5, next=next, email=email,
                         message=_("Too many sign-ins at once. Try again in a few seconds."))  # fmt: skip
