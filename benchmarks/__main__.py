@@ -12,7 +12,7 @@ import sys
 
 from benchmarks.common import save
 
-BENCHMARKS = ["imports", "demo", "web", "ingest", "pipeline", "health", "clv", "jobs"]
+BENCHMARKS = ["imports", "demo", "web", "ingest", "pipeline", "health", "clv", "jobs", "login"]
 
 
 def main() -> None:

@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
             src.backup(dst)  # a consistent copy, WAL included
         env["KIZUNA_DATABASE_URL"] = f"sqlite:///{copy}"
         email, password = SHOT_EMAIL, SHOT_PASSWORD
-        kizuna(env, "users", "create", "--email", email, "--name", "佐藤 健", "--role", "csm",
-               "--locale", args.language, "--password", password)  # fmt: skip
+        kizuna({**env, "KIZUNA_PASSWORD": password}, "users", "create", "--email", email, "--name", "佐藤 健",
+               "--role", "csm", "--locale", args.language)  # fmt: skip
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

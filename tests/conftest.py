@@ -129,9 +129,20 @@ def make_user(
         return user.id
 
 
+def login_token(client: TestClient) -> str:
+    """The sign-in form's CSRF token, as a browser gets it: from the form on GET /login."""
+    page = client.get("/login").text
+    match = re.search(r'action="/login".*?name="csrf_token" value="([^"]+)"', page, re.S)
+    assert match, "the sign-in form carries a CSRF token"
+    return match.group(1)
+
+
 def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
     """Sign in through the real form; return the page's CSRF token."""
-    response = client.post("/login", data={"email": email, "password": password, "next": "/"}, follow_redirects=False)
+    if "kizuna_session" in client.cookies:  # signing in as someone else: the sign-in page is for the signed out
+        client.cookies.delete("kizuna_session")
+    response = client.post("/login", data={"email": email, "password": password, "next": "/",
+                                           "csrf_token": login_token(client)}, follow_redirects=False)  # fmt: skip
     assert response.status_code == 303, response.text
     page = client.get("/")
     match = re.search(r'data-csrf="([^"]+)"', page.text)

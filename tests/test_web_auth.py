@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, make_api_key, make_user, sign_in
+from tests.conftest import PASSWORD, login_token, make_api_key, make_user, sign_in
 
 
 def test_pages_need_a_sign_in_and_the_api_says_401(client: TestClient) -> None:
@@ -24,10 +24,11 @@ def test_pages_need_a_sign_in_and_the_api_says_401(client: TestClient) -> None:
 
 def test_sign_in_with_the_right_password_only(app: FastAPI, client: TestClient) -> None:
     make_user(app, "lead@kizuna.example", "lead", name="山田 花子")
-    wrong = client.post("/login", data={"email": "lead@kizuna.example", "password": "nope-nope-nope"})
+    token = login_token(client)
+    wrong = client.post("/login", data={"email": "lead@kizuna.example", "password": "nope-nope-nope", "csrf_token": token})
     assert wrong.status_code == 401
     assert "Wrong email or password." in wrong.text
-    unknown = client.post("/login", data={"email": "ghost@kizuna.example", "password": PASSWORD})
+    unknown = client.post("/login", data={"email": "ghost@kizuna.example", "password": PASSWORD, "csrf_token": token})
     assert unknown.status_code == 401
     sign_in(client, "lead@kizuna.example")
     home = client.get("/")
@@ -50,8 +51,9 @@ def test_sign_out_needs_the_csrf_token_and_ends_the_session(app: FastAPI, client
 def test_the_next_parameter_never_leaves_the_site(app: FastAPI, client: TestClient) -> None:
     make_user(app, "csm@kizuna.example")
     for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
-        response = client.post("/login", data={"email": "csm@kizuna.example", "password": PASSWORD, "next": target},
-                               follow_redirects=False)  # fmt: skip
+        client.cookies.clear()  # signed out again
+        response = client.post("/login", data={"email": "csm@kizuna.example", "password": PASSWORD, "next": target,
+                                               "csrf_token": login_token(client)}, follow_redirects=False)  # fmt: skip
         assert response.headers["location"] == "/"
 
 

@@ -19,6 +19,7 @@ from kizuna.http import errors
 from kizuna.http.middleware import RequestContext
 from kizuna.http.state import AppState
 from kizuna.http.templating import make_environment
+from kizuna.http.throttle import LoginGuard
 from kizuna.settings import Settings
 from kizuna.version import __version__
 from kizuna.web import routes as web_routes
@@ -64,13 +65,14 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
         lifespan=_lifespan,
     )
     app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"),
-                                context=context)  # fmt: skip
+                                context=context, login_guard=LoginGuard(settings.login_hashes_at_once))  # fmt: skip
     app.state.run_scheduler = scheduler
     tracking.install(app, app.state.kizuna)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     errors.install(app)
     app.add_middleware(RequestContext)
-    app.add_middleware(tracking.FastPath)  # outermost: /v1/ skips the router and RequestContext
+    app.add_middleware(tracking.FastPath)  # /v1/ skips the router and RequestContext
+    app.add_middleware(errors.ErrorBoundary)  # outermost: a 500 is answered and the connection kept
     for router in api_routers():
         app.include_router(router)
     for router in web_routes():

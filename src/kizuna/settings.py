@@ -68,6 +68,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    login_hashes_at_once: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "How many password checks (argon2, 64 MiB each) may run at once; further sign-ins wait "
+            "up to 10 s, then get 429. Bounds the memory a flood of sign-ins can take."
+        ),
+    )
+
     # --- product-event ingestion (issue 4): add ingestion settings below this line ---
     usage_mapping: Path | None = Field(
         default=None,

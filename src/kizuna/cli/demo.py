@@ -66,6 +66,9 @@ def demo(
     export: Path | None = typer.Option(
         None, "--export", metavar="DIR", help="Also write every table as CSV files into DIR."
     ),
+    allow_demo_admin: bool = typer.Option(
+        False, "--allow-demo-admin", help="Serve beyond this machine even with the demo admin's public password."
+    ),
 ) -> None:
     """Create a demo company: a Japanese B2B SaaS vendor, its CS team and its customers.
 
@@ -73,9 +76,17 @@ def demo(
     onboarding, goals and tasks, all simulated from each customer's engagement.
     The store must be empty, unless --reset is given.
     """
-    from kizuna.cli.serve import check_address, with_address
+    from kizuna.cli.serve import check_address, is_loopback, with_address
 
     settings = with_address(load_settings(), host, port)
+    if not no_serve and not is_loopback(settings.host) and not allow_demo_admin:
+        raise InvalidInput(
+            _(
+                "The demo admin's password is published; serving it on {host} would let anyone sign in as an "
+                "admin. Serve on 127.0.0.1, use --no-serve, or pass --allow-demo-admin."
+            ).format(host=settings.host),
+            field="host",
+        )
     day = _parse_day(as_of) if as_of else datetime.now(settings.zone).date()
     check_options(accounts=accounts, months=months, seed=seed)
     if not no_serve:
@@ -108,7 +119,7 @@ def demo(
     if not no_serve:
         from kizuna.cli.serve import run
 
-        run(settings)
+        run(settings, allow_demo_admin=allow_demo_admin)
 
 
 def _parse_day(text: str) -> date:

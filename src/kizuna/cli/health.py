@@ -24,6 +24,11 @@ app = typer.Typer(
 )
 
 
+def _grade(value: object) -> str:
+    key = str(getattr(value, "value", value))
+    return _(GRADE_LABELS[key]) if key in GRADE_LABELS else key
+
+
 def _parse_day(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -78,7 +83,7 @@ def show(
         console.print(_("{name}: no health snapshot yet (run kizuna health recompute)").format(name=data["name"]))
         return
     snap = history[-1]
-    grade = _(GRADE_LABELS.get(str(snap["grade"]), str(snap["grade"])))
+    grade = _grade(snap["grade"])
     console.print(_("{name} — health score {score:.0f} ({grade}, {letter}) on {day}, scorecard {card}").format(
         name=data["name"], score=snap["score"], grade=grade, letter=snap["letter"], day=snap["day"].isoformat(),
         card=snap["scorecard"]), markup=False)  # fmt: skip
@@ -103,7 +108,7 @@ def show(
     for col in (_("day"), _("score"), _("grade")):
         trend.add_column(col)
     for h in history[-days:]:
-        trend.add_row(h["day"].isoformat(), f"{h['score']:.0f}", _(GRADE_LABELS.get(str(h["grade"]), str(h["grade"]))))
+        trend.add_row(h["day"].isoformat(), f"{h['score']:.0f}", _grade(h["grade"]))
     console.print(trend)
 
 

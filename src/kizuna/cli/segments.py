@@ -10,11 +10,21 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from kizuna.cli.context import console, load_settings, open_store, today
 from kizuna.cli.pipeline import parse_as_of
 from kizuna.db import session_scope
-from kizuna.domain.segments import FIT_LABELS, STAGE_LABELS, TIER_LABELS, Dimension, FitBand, LifecycleStage, TouchTier
+from kizuna.domain.segments import (
+    FIT_LABELS,
+    STAGE_LABELS,
+    TIER_LABELS,
+    Dimension,
+    FitBand,
+    LifecycleStage,
+    TouchTier,
+    rule_reason,
+)
 from kizuna.domain.segments_config import DEFAULT_TOML
 from kizuna.i18n import _
 from kizuna.services import segments as service
@@ -48,7 +58,15 @@ def _label(labels: dict[str, str], value: object) -> str:
     if value is None:
         return "—"
     key = str(getattr(value, "value", value))
-    return _(labels.get(key, key))
+    return _(labels[key]) if key in labels else key
+
+
+def _reason(text: str | None) -> Text:
+    """A reason the rules wrote, translated; one a person wrote, as plain text (no Rich markup)."""
+    if not text:
+        return Text("")
+    msgid = rule_reason(text)
+    return Text(_(msgid) if msgid is not None else text)
 
 
 # --- kizuna segments ---------------------------------------------------------------------------
@@ -133,8 +151,8 @@ def _print_segments(seg: service.AccountSegments) -> None:
         labels = TIER_LABELS if p.dimension is Dimension.TIER else STAGE_LABELS
         table.add_row(
             _("Touch tier") if p.dimension is Dimension.TIER else _("Lifecycle stage"), _label(labels, p.value),
-            p.from_on.isoformat(), p.to_on.isoformat() if p.to_on else _("now"), _(p.reason) if p.reason else "",
-            p.set_by or _("rules"),
+            p.from_on.isoformat(), p.to_on.isoformat() if p.to_on else _("now"), _reason(p.reason),
+            Text(p.set_by) if p.set_by else _("rules"),
         )  # fmt: skip
     console.print(table)
 

@@ -14,12 +14,15 @@ def serve(
     port: int | None = typer.Option(None, "--port", min=1, max=65535, help="Port (default KIZUNA_PORT, 8000)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes."),
     reload: bool = typer.Option(False, "--reload", help="Restart on code changes (development)."),
+    allow_demo_admin: bool = typer.Option(
+        False, "--allow-demo-admin", help="Serve beyond this machine even while the demo admin has its public password."
+    ),
 ) -> None:
     """Serve the web app and the REST API (OpenAPI at /docs)."""
 
     settings = with_address(load_settings(), host, port)
     check_address(settings.host, settings.port)
-    run(settings, workers=workers, reload=reload)
+    run(settings, workers=workers, reload=reload, allow_demo_admin=allow_demo_admin)
 
 
 def with_address(settings, host: str | None, port: int | None):  # type: ignore[no-untyped-def]
@@ -73,12 +76,53 @@ def check_address(host: str, port: int) -> None:
     )
 
 
-def run(settings, *, workers: int = 1, reload: bool = False) -> None:  # type: ignore[no-untyped-def]
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach the address (127.0.0.1, ::1, localhost)."""
+    import ipaddress
+
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: assume others can reach it
+
+
+def check_demo_admin(settings, *, allow: bool) -> None:  # type: ignore[no-untyped-def]
+    """Refuse to serve beyond loopback while the demo admin signs in with its published
+    password (anyone who read the README would be an admin); with ``allow``, warn loudly."""
+    if is_loopback(settings.host):
+        return
+    from kizuna.cli.context import err_console, open_store
+    from kizuna.cli.demo import DEMO_EMAIL, DEMO_PASSWORD
+    from kizuna.db import session_scope
+    from kizuna.errors import InvalidInput
+    from kizuna.services import auth as auth_service
+
+    with session_scope(open_store(settings)) as session:
+        exposed = auth_service.password_works(session, DEMO_EMAIL, DEMO_PASSWORD)
+    if not exposed:
+        return
+    message = _(
+        "The demo admin {email} still has its published password, and {host} is reachable from other "
+        "machines: anyone could sign in as an admin. Change it (`kizuna users set-password --email {email}`), "
+        "serve on 127.0.0.1, or pass --allow-demo-admin."
+    ).format(email=DEMO_EMAIL, host=settings.host)
+    if not allow:
+        raise InvalidInput(message, field="host")
+    from rich.text import Text
+
+    err_console.print(Text(_("WARNING: {message}").format(message=message), style="bold red"))
+
+
+def run(settings, *, workers: int = 1, reload: bool = False, allow_demo_admin: bool = False) -> None:  # type: ignore[no-untyped-def]
     import os
 
     import uvicorn
 
     from kizuna.main import create_app
+
+    check_demo_admin(settings, allow=allow_demo_admin)
 
     console.print(
         _("Kizuna is at http://{host}:{port}/  (Ctrl+C to stop)").format(host=settings.host, port=settings.port)

@@ -20,9 +20,9 @@ users = typer.Typer(help="The CS team's users: create them, set passwords, list 
 apikeys = typer.Typer(help="API keys for the REST API (sent as a bearer token).", no_args_is_help=True)
 
 
-def _password(given: str | None, *, prompt: bool) -> str | None:
-    if given is not None:
-        return given
+def _password(*, prompt: bool) -> str | None:
+    """The password from ``KIZUNA_PASSWORD``, else asked twice without echo. Never an
+    option: a command line is visible to every user of the machine (``ps``)."""
     from_env = os.environ.get("KIZUNA_PASSWORD")
     if from_env:
         return from_env
@@ -39,12 +39,13 @@ def create_user(
     email: str = typer.Option(..., "--email", help="Sign-in email address."),
     role: UserRole = typer.Option(UserRole.CSM, "--role", help="admin, lead, csm or viewer."),
     name: str = typer.Option("", "--name", help="Display name (default: the email)."),
-    password: str | None = typer.Option(None, "--password", help="Password (else KIZUNA_PASSWORD, else asked)."),
     locale: str | None = typer.Option(None, "--locale", help="ja or en."),
 ) -> None:
-    """Create a user. The first one should be an admin: `kizuna users create --email you@example.com --role admin`."""
+    """Create a user. The first one should be an admin: `kizuna users create --email you@example.com --role admin`.
+
+    The password is asked for (or read from the environment variable KIZUNA_PASSWORD)."""
     engine = open_store(load_settings())
-    secret = _password(password, prompt=True)
+    secret = _password(prompt=True)
     with session_scope(engine) as session:
         user = auth_service.create_user(session, email=email, name=name, role=role, password=secret, locale=locale)
         console.print(_("Created {role} {email}.").format(role=user.role.value, email=user.email))
@@ -53,16 +54,47 @@ def create_user(
 @users.command("set-password")
 def set_password(
     email: str = typer.Option(..., "--email"),
-    password: str | None = typer.Option(None, "--password", help="Password (else KIZUNA_PASSWORD, else asked)."),
 ) -> None:
-    """Set (or reset) a user's password."""
+    """Set (or reset) a user's password; every browser signed in as the user must sign in again.
+
+    The password is asked for (or read from the environment variable KIZUNA_PASSWORD)."""
     engine = open_store(load_settings())
-    secret = _password(password, prompt=True)
+    secret = _password(prompt=True)
     assert secret is not None
     with session_scope(engine) as session:
         user = auth_service.get_user_by_email(session, email)
-        auth_service.set_password(session, user, secret)
-    console.print(_("Password set for {email}.").format(email=email))
+        ended = auth_service.set_password(session, user, secret)
+    console.print(_("Password set for {email}; {n} sessions ended.").format(email=email, n=ended))
+
+
+sessions = typer.Typer(help="Sign-ins of a user: list them, end them all.", no_args_is_help=True)
+users.add_typer(sessions, name="sessions")
+
+
+@sessions.command("list")
+def list_sessions(email: str = typer.Option(..., "--email", help="The user's sign-in email.")) -> None:
+    """List a user's live sign-ins (when each started and ends)."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        user = auth_service.get_user_by_email(session, email)
+        table = Table()
+        for heading in ("id", _("started"), _("expires")):
+            table.add_column(heading)
+        found = auth_service.list_sessions(session, user)
+        for s in found:
+            table.add_row(str(s.id), s.created_at.isoformat(timespec="seconds"), s.expires_at.isoformat(timespec="seconds"))
+    console.print(table)
+    console.print(_("{n} live sessions for {email}.").format(n=len(found), email=email), markup=False)
+
+
+@sessions.command("revoke")
+def revoke_sessions(email: str = typer.Option(..., "--email", help="The user's sign-in email.")) -> None:
+    """End every sign-in of a user at once (a lost laptop, a departure)."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        user = auth_service.get_user_by_email(session, email)
+        ended = auth_service.revoke_sessions(session, user)
+    console.print(_("{n} sessions of {email} ended.").format(n=ended, email=email), markup=False)
 
 
 @users.command("list")

@@ -20,6 +20,8 @@ def make_engine(url: str, **options: Any) -> Engine:
     atomic. PostgreSQL: pre-ping pooled connections.
     """
     parsed = make_url(url)
+    # Statement parameters are customer data: never in an exception's text, so never in a log.
+    options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         options.setdefault("connect_args", {}).setdefault("check_same_thread", False)
         engine = create_engine(url, **options)

@@ -95,6 +95,14 @@ REASON_RENEWAL, REASON_GREW, REASON_SEATS = REASONS["renewal"], REASONS["grew"],
 REASON_ADOPTION, REASON_TIER_MRR, REASON_TIER_LTV = REASONS["adoption"], REASONS["tier_mrr"], REASONS["tier_ltv"]
 REASON_OVERRIDE_REMOVED = REASONS["override_removed"]
 RISK_RED, RISK_HEALTH_DROP, RISK_LOGINS = REASONS["risk_red"], REASONS["risk_drop"], REASONS["risk_logins"]
+_RULE_REASONS = frozenset(REASONS.values())
+
+
+def rule_reason(text: str) -> str | None:
+    """The msgid of a reason the rules wrote (translate it when showing), or None for a
+    reason a person wrote: that one is user data, shown as it is and never looked up in
+    the catalogue (user data never passes through ``_()``)."""
+    return text if text in _RULE_REASONS else None
 
 
 # --- touch tiers -----------------------------------------------------------------------------

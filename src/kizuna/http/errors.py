@@ -5,12 +5,15 @@ for a browser, a sign-in redirect for a browser that is not signed in."""
 from __future__ import annotations
 
 import logging
+import traceback
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kizuna.errors import (
     Conflict,
@@ -107,12 +110,62 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return _render_page(request, exc.status_code, _("Something is not right"), message)
 
 
+def log_unexpected(request: Request, exc: BaseException) -> str:
+    """Log an unexpected error without any user data; return the request id that ties the
+    answer (``X-Request-ID``) to the log line.
+
+    The line has the exception's type and where it was raised (file, line, function of each
+    frame), never the exception's text, the query string or the body: a database error's
+    text can carry the row's values (``Key (email)=(…)``), and SQL parameters are hidden
+    by the engine (``hide_parameters``)."""
+    request_id = uuid.uuid4().hex[:16]
+    frames = "".join(
+        f"\n  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)
+    )  # fmt: skip
+    log.error("unexpected error, request %s, %s %s: %s.%s%s", request_id, request.method, request.url.path,
+              type(exc).__module__, type(exc).__qualname__, frames)  # fmt: skip
+    return request_id
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    request_id = log_unexpected(request, exc)
     message = _("Kizuna hit an unexpected error. It has been logged; please try again.")
+    headers = {"X-Request-ID": request_id, "Cache-Control": "no-store"}
     if wants_json(request):
-        return JSONResponse(error_body([error("internal_error", message)]), status_code=500)
-    return _render_page(request, 500, _("Something went wrong"), message)
+        return JSONResponse(error_body([error("internal_error", message)]), status_code=500, headers=headers)
+    response = _render_page(request, 500, _("Something went wrong"), message)
+    response.headers.update(headers)
+    return response
+
+
+class ErrorBoundary:
+    """Answers an unexpected error with the 500 above and goes on serving the connection.
+
+    Starlette's outermost error middleware re-raises after answering, and the server then
+    closes the keep-alive connection; this one, just inside it, does not re-raise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:  # too late to answer: let the server end the response
+                raise
+            response = await unexpected_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

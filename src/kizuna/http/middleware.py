@@ -33,6 +33,8 @@ class RequestContext(BaseHTTPMiddleware):
         finally:
             _current.reset(token)
         secure(response)
+        # Pages and JSON hold customer data and CSRF tokens: no browser or proxy keeps a copy.
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 

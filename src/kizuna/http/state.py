@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 
 from kizuna.db import Session, session_scope
+from kizuna.http.throttle import LoginGuard
 from kizuna.services.context import RunContext
 from kizuna.settings import Settings
 
@@ -20,6 +21,7 @@ class AppState:
     engine: Any  # sqlalchemy Engine; typed loosely so http needs no SQLAlchemy import
     templates: Any = None
     context: RunContext = field(default_factory=RunContext)  # what the services read from the settings
+    login_guard: LoginGuard = field(default_factory=LoginGuard)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from kizuna.domain.enums import LABELS
+from kizuna.domain.segments import rule_reason
 from kizuna.http.i18n import Formatter
 from kizuna.http.state import app_state
 from kizuna.i18n import SUPPORTED_LANGUAGES, get_language, gettext, ngettext
@@ -17,9 +19,30 @@ from kizuna.version import __version__
 
 
 def _label(value: object) -> str:
-    """``{{ status|label }}``: an enum value shown in the reader's language."""
+    """``{{ status|label }}``: an enum value shown in the reader's language (an unknown
+    value is shown as it is, never looked up in the catalogue)."""
     key = str(getattr(value, "value", value))
-    return gettext(LABELS.get(key, key))
+    return gettext(LABELS[key]) if key in LABELS else key
+
+
+def _reason(text: str | None) -> str:
+    """``{{ p.reason|reason }}``: a reason the rules wrote, translated; one a person wrote,
+    as it is (escaped by the template like any other value)."""
+    if not text:
+        return ""
+    msgid = rule_reason(text)
+    return gettext(msgid) if msgid is not None else text
+
+
+def _escaped_gettext(message: str) -> Markup:
+    """``{{ _("…") }}`` in a template. Jinja marks what the gettext callable returns as
+    safe HTML, so a translation is escaped here first: even if a value that is not a
+    literal reached ``_()``, it would be shown as text, never parsed as markup."""
+    return escape(gettext(message))
+
+
+def _escaped_ngettext(singular: str, plural: str, n: int) -> Markup:
+    return escape(ngettext(singular, plural, n))
 
 
 def make_environment(directory: Path) -> Environment:
@@ -30,9 +53,10 @@ def make_environment(directory: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(_escaped_gettext, _escaped_ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["version"] = __version__
     env.filters["label"] = _label
+    env.filters["reason"] = _reason
     env.globals["languages"] = SUPPORTED_LANGUAGES
     return env
 

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -34,11 +35,25 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of the leaked-password corpora, as shipped by
+    zxcvbn (Dropbox's strength estimator), lower-cased."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
+
+
 def check_password_strength(password: str) -> None:
+    """At least ten characters, not only white space, not one of the most common passwords."""
+    if not password.strip():
+        raise InvalidInput(_("the password cannot be only spaces"), field="password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             _("the password must be at least {n} characters").format(n=MIN_PASSWORD_LENGTH), field="password"
         )
+    if password.strip().lower() in _common_passwords():
+        raise InvalidInput(_("this password is one of the most common ones; choose another"), field="password")
 
 
 def create_user(
@@ -63,9 +78,33 @@ def create_user(
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
+def set_password(session: Session, user: User, password: str) -> int:
+    """Set a new password and end every session of the user (every browser signs in again);
+    returns how many sessions were ended."""
     check_password_strength(password)
     user.password_hash = _hasher.hash(password)
+    return revoke_sessions(session, user)
+
+
+def list_sessions(session: Session, user: User, *, now: datetime | None = None) -> list[WebSession]:
+    """The user's live sign-ins, newest first."""
+    return q.web_sessions_of_user(session, user.id, now or datetime.now(UTC))
+
+
+def revoke_sessions(session: Session, user: User) -> int:
+    """End every sign-in of the user; returns how many there were."""
+    return q.delete_web_sessions_of_user(session, user.id)
+
+
+def password_works(session: Session, email: str, password: str) -> bool:
+    """Whether this email signs in with this password (e.g. a published demo password)."""
+    user = q.user_by_email(session, email)
+    if user is None or not user.is_active or not user.password_hash:
+        return False
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:

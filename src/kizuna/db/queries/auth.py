@@ -35,6 +35,18 @@ def delete_web_session(session: Session, token_hash: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
 
 
+def web_sessions_of_user(session: Session, user_id: int, now: datetime) -> list[WebSession]:
+    return list(session.scalars(
+        select(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at > now)
+        .order_by(WebSession.created_at.desc(), WebSession.id.desc())
+    ))  # fmt: skip
+
+
+def delete_web_sessions_of_user(session: Session, user_id: int) -> int:
+    result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def delete_expired_sessions(session: Session, now: datetime) -> int:
     result = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kizuna.domain.health import GRADE_COLOURS, GRADE_LABELS, MEASURES, SENTIMENT_LABELS, HealthGrade, ScorecardInvalid
+from kizuna.domain.segments import TIER_LABELS
 from kizuna.errors import InvalidInput
 from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Manager, State, Writer, check_csrf
 from kizuna.http.clock import today
@@ -54,7 +55,8 @@ def health_page(request: Request, state: State, principal: CurrentPrincipal) -> 
         "label": _("Accounts"), "data": [data["grades"].get(g.value, 0) for g in GRADES],
         "backgroundColor": [GRADE_COLOURS[g] for g in GRADES]}])  # fmt: skip
     tiers = sorted(data["tiers"])
-    by_tier = _bar_chart([_(t) if t != "none" else _("no tier") for t in tiers], [
+    by_tier = _bar_chart([_(TIER_LABELS[t]) if t in TIER_LABELS else _("no tier") if t == "none" else t
+                         for t in tiers], [
         {"label": _(GRADE_LABELS[g]), "data": [data["tiers"][t].get(g.value, 0) for t in tiers],
          "backgroundColor": GRADE_COLOURS[g]} for g in GRADES], stacked=True)  # fmt: skip
     context = {"data": data, "distribution": distribution, "by_tier": by_tier, "grades": GRADES,
