@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command line (``argv`` defaults to ``sys.argv[1:]``)."""
     set_language(language_from_environment())
     try:
-        app(args=argv, prog_name="kizuna", standalone_mode=False)
+        code = app(args=argv, prog_name="kizuna", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)  # a command's ``typer.Exit(n)``, returned in non-standalone mode
     except ImportRejected as exc:
         # Plain writes: a bad million-row file lists a million problems, fast and verbatim.
         sys.stderr.writelines(f"{problem}\n" for problem in exc.errors)

@@ -40,6 +40,9 @@ HTTP_CODES = {
     422: "invalid_input", 429: "too_many_requests", 500: "internal_error",
 }  # fmt: skip
 
+#: Validation errors that keep their own documented code instead of ``invalid_input``.
+OWN_CODES = frozenset({"date_out_of_range", "occurred_at_out_of_range", "duplicate_key"})
+
 
 def wants_json(request: Request) -> bool:
     path = request.url.path
@@ -89,7 +92,8 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     errors = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        errors.append(error("invalid_input", str(e.get("msg", "invalid")), ".".join(loc) or None))
+        code = e.get("type") if e.get("type") in OWN_CODES else "invalid_input"
+        errors.append(error(str(code), str(e.get("msg", "invalid")), ".".join(loc) or None))
     if not wants_json(request):
         return _render_page(request, 422, _("Something is not right"), "; ".join(
             f"{x['field']}: {x['message']}" if x["field"] else x["message"] for x in errors))  # fmt: skip

@@ -11,6 +11,7 @@ from pydantic import Field
 from kizuna.api.schemas.common import (
     Count,
     Currency,
+    Day,
     ExternalId,
     Id,
     InputModel,
@@ -38,11 +39,11 @@ class SubscriptionCreate(InputModel):
     currency: Currency | None = Field(None, description="ISO 4217; default KIZUNA_DEFAULT_CURRENCY (JPY).")
     billing_interval: BillingInterval = BillingInterval.MONTH
     status: SubscriptionStatus
-    started_on: date
-    trial_ends_on: date | None = None
-    current_term_end: date | None = Field(None, description="The renewal date.")
+    started_on: Day
+    trial_ends_on: Day | None = None
+    current_term_end: Day | None = Field(None, description="The renewal date.")
     canceled_at: Moment | None = Field(None, description="When the customer asked to cancel.")
-    ended_on: date | None = Field(
+    ended_on: Day | None = Field(
         None, description="The first day the line no longer earns; required for canceled and expired lines."
     )
     cancel_reason: Text255 | None = None
@@ -71,11 +72,11 @@ class SubscriptionUpdate(PatchModel):
     currency: Currency | None = None
     billing_interval: BillingInterval | None = None
     status: SubscriptionStatus | None = None
-    started_on: date | None = None
-    trial_ends_on: date | None = None
-    current_term_end: date | None = None
+    started_on: Day | None = None
+    trial_ends_on: Day | None = None
+    current_term_end: Day | None = None
     canceled_at: Moment | None = None
-    ended_on: date | None = None
+    ended_on: Day | None = None
     cancel_reason: Text255 | None = None
 
 
