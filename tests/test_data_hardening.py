@@ -3,6 +3,7 @@ outside it, and the small importer and API points."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from kizuna.db import make_engine
 from tests.cli import run_cli
 from tests.conftest import make_api_key
-from tests.test_imports import load_all, rejected, write
+from tests.test_imports import load, load_all, rejected, write
 
 OUT_OF_RANGE = "is outside the accepted range 1900-01-01 … 2200-12-31"
 
@@ -178,3 +179,94 @@ def test_cli_as_of_outside_the_range(
     result = run_cli(capsys, "pipeline", "run", "--as-of", "0001-01-01")
     assert result.code == 1
     assert "--as-of: 0001-01-01 is outside the accepted range" in result.err
+
+
+# --- the importer's small points ---------------------------------------------------------
+
+
+def test_an_empty_currency_cell_takes_the_default(sqlite_url: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "products.csv", 'code,name,kind,rank,currency,list_price\np1,Plan,plan,1,,"1,000"\n')
+    summary = load(sqlite_url, "products", path)
+    assert summary.inserted == 1
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT currency, list_price FROM products")).one() == ("JPY", 1000)
+    engine.dispose()
+
+
+def test_nul_characters_are_refused_with_file_line_column(sqlite_url: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "accounts.csv", "external_id,name,custom.note\nA-1,Acme,fine\nA-2,Ac\x00me,x\x00y\n")
+    assert rejected(sqlite_url, "accounts", path) == [
+        f"{path}:3: name: must not contain NUL characters",
+        f"{path}:3: custom.note: must not contain NUL characters",
+    ]
+    lines = write(tmp_path, "accounts.jsonl", json.dumps({"external_id": "A-3", "name": "Acme\u0000"}) + "\n")
+    assert rejected(sqlite_url, "accounts", lines) == [f"{lines}:1: name: must not contain NUL characters"]
+
+
+def test_a_utf8_bom_file_with_cp932_bytes_further_down_is_blamed_on_that_line(sqlite_url: str, tmp_path: Path) -> None:
+    head = "\ufeffexternal_id,name\n".encode()
+    good = b"".join(f"A-{i},Acme {i}\n".encode() for i in range(1, 400))  # well past the text stream's chunk
+    bad = "A-999,株式会社さくら\n".encode("cp932")
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(head + good + bad + b"A-1000,After\n")
+    assert rejected(sqlite_url, "accounts", path) == [
+        f"{path}:401: bytes that are not valid utf-8-sig text; give the right --encoding"
+    ]
+
+
+# --- exports neutralise formulas --------------------------------------------------------
+
+HOSTILE = {
+    "F-1": '=HYPERLINK("http://evil.example","Click")',
+    "F-2": "-2+3+cmd|' /C calc'!A0",
+    "F-3": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "F-4": "+81 3 1234 5678",
+    "F-5": "'=already quoted",
+    "F-6": "plain 株式会社",
+}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_exports_neutralise_formulas_and_import_them_back_unchanged(
+    app: FastAPI, client: TestClient, store_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
+    for key, name in HOSTILE.items():
+        custom = {"delta": -5, "formula": "=1+1", "minus": "-cmd"}
+        response = client.post("/api/accounts", json={"external_id": key, "name": name, "custom_fields": custom})
+        assert response.status_code == 201, response.text
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", store_url)
+    assert run_cli(capsys, "export", "--bom", str(tmp_path / "safe")).code == 0
+    assert run_cli(capsys, "export", "--raw", str(tmp_path / "raw")).code == 0
+
+    def cells(folder: str) -> dict[str, dict[str, str]]:
+        with (tmp_path / folder / "accounts.csv").open(encoding="utf-8-sig", newline="") as fh:
+            return {row["external_id"]: row for row in csv.DictReader(fh)}
+
+    safe, raw = cells("safe"), cells("raw")
+    assert safe["F-1"]["name"] == '\'=HYPERLINK("http://evil.example","Click")'
+    assert safe["F-2"]["name"] == "'-2+3+cmd|' /C calc'!A0"
+    assert safe["F-3"]["name"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert safe["F-4"]["name"] == "'+81 3 1234 5678"
+    assert safe["F-5"]["name"] == "''=already quoted"  # one more quote, so that import can drop exactly one
+    assert safe["F-6"]["name"] == "plain 株式会社"
+    assert (safe["F-1"]["custom.delta"], safe["F-1"]["custom.formula"], safe["F-1"]["custom.minus"]) == (
+        "-5", "'=1+1", "'-cmd",
+    )  # a number is data; text is neutralised  # fmt: skip
+    assert {k: row["name"] for k, row in raw.items()} == HOSTILE
+    assert raw["F-1"]["custom.formula"] == "=1+1"
+
+    # Round trip: the neutralised export imports back as the original text.
+    other = tmp_path / "other.db"
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", f"sqlite:///{other}")
+    result = run_cli(capsys, "import", "accounts", str(tmp_path / "safe" / "accounts.csv"))
+    assert result.code == 0, result.err
+    engine = make_engine(f"sqlite:///{other}")
+    with engine.connect() as conn:
+        names = dict(conn.execute(text("SELECT external_id, name FROM accounts")).all())
+        customs = conn.execute(text("SELECT custom_fields FROM accounts WHERE external_id = 'F-1'")).scalar_one()
+    engine.dispose()
+    assert names == HOSTILE
+    assert json.loads(customs) == {"delta": "-5", "formula": "=1+1", "minus": "-cmd"}

@@ -104,6 +104,17 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         if state.debug:
             raise
+        from kizuna.db import is_write_conflict
+
+        if is_write_conflict(exc):  # the busy timeout ran out: say so, without the SQL
+            err_console.print(
+                _("Error: {message}").format(
+                    message=_("another import (or another write) holds the store; nothing was written. "
+                              "Try again when it has finished.")
+                ),
+                style="bold red", markup=False, soft_wrap=True,
+            )  # fmt: skip
+            sys.exit(1)
         err_console.print(
             _("Error: {message}").format(message=f"{type(exc).__name__}: {exc}"),
             style="bold red",

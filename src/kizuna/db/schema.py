@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
+from kizuna.db.engine import reads_only
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -26,7 +28,7 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with reads_only(), engine.connect() as conn:  # never waits for a writer (an import)
         return MigrationContext.configure(conn).get_current_revision()
 
 

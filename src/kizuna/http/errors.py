@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kizuna.db import DatabaseError, is_write_conflict
 from kizuna.errors import (
     Conflict,
     ImportRejected,
@@ -111,6 +112,30 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return _render_page(request, exc.status_code, _("Something is not right"), message)
 
 
+#: Seconds a client should wait before sending a write that lost to another one again.
+RETRY_AFTER_SECONDS = 1
+
+
+def write_conflict(request: Request) -> Response:
+    """409 ``conflict`` for a write that lost to a concurrent one (SQLite's busy timeout ran
+    out, a PostgreSQL serialization failure or deadlock): nothing was written; retry."""
+    message = _("another change was being saved at the same moment; nothing was written, please try again")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if wants_json(request):
+        return JSONResponse(error_body([error("conflict", message)]), status_code=409, headers=headers)
+    response = _render_page(request, 409, _("Something is not right"), message)
+    response.headers.update(headers)
+    return response
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """A failed statement: a lost write race is a 409 to retry; anything else is unexpected."""
+    if is_write_conflict(exc):
+        log.warning("write conflict on %s %s: answered 409", request.method, request.url.path)
+        return write_conflict(request)
+    return await unexpected_error(request, exc)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     message = _("Kizuna hit an unexpected error. It has been logged; please try again.")
@@ -123,4 +148,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(KizunaError, kizuna_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DatabaseError, database_error)
     app.add_exception_handler(Exception, unexpected_error)
