@@ -270,3 +270,40 @@ def test_exports_neutralise_formulas_and_import_them_back_unchanged(
     engine.dispose()
     assert names == HOSTILE
     assert json.loads(customs) == {"delta": "-5", "formula": "=1+1", "minus": "-cmd"}
+
+
+# --- strict types and duplicate keys at the API door --------------------------------------
+
+
+def test_the_api_refuses_booleans_as_integers_text_as_scores_and_duplicate_keys(
+    client: TestClient, app: FastAPI
+) -> None:
+    client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
+    account = client.post("/api/accounts", json={"external_id": "A-1", "name": "Acme"}).json()["id"]
+    assert _errors(client.post("/api/accounts", json={"external_id": "A-2", "name": "B", "employee_count": True})) == [
+        ("invalid_input", "employee_count")
+    ]
+    survey = {"external_id": "S-1", "account_id": account, "kind": "nps", "score": 9,
+              "answered_at": "2026-01-01T00:00:00Z"}  # fmt: skip
+    assert _errors(client.post("/api/survey-responses", json={**survey, "score": "5"})) == [("invalid_input", "score")]
+    assert _errors(client.post("/api/survey-responses", json={**survey, "score": True})) == [("invalid_input", "score")]
+    assert _errors(client.post("/api/survey-responses", json={**survey, "account_id": True})) == [
+        ("invalid_input", "account_id")
+    ]
+    created = client.post("/api/survey-responses", json=survey)
+    assert created.status_code == 201, created.text
+    assert created.json()["score"] == 9
+    assert (
+        client.get("/api/survey-responses", params={"account_id": str(account)}).json()["total"] == 1
+    )  # queries: text
+
+    json_headers = {"Content-Type": "application/json"}
+    twice = client.post("/api/accounts", content=b'{"external_id": "A-3", "name": "Good", "name": "Evil"}',
+                        headers=json_headers)  # fmt: skip
+    assert twice.status_code == 422
+    assert _errors(twice) == [("duplicate_key", "name")]
+    nested = client.patch(f"/api/accounts/{account}", content=b'{"custom_fields": {"tier": "a", "tier": "b"}}',
+                          headers=json_headers)  # fmt: skip
+    assert _errors(nested) == [("duplicate_key", "tier")]
+    assert client.get("/api/accounts", params={"external_id": "A-3"}).json()["total"] == 0  # nothing written
+    assert client.get(f"/api/accounts/{account}").json()["custom_fields"] == {}

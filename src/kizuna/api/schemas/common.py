@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
@@ -43,12 +43,17 @@ def _storable(value: Any) -> Any:
 
 Storable = AfterValidator(_storable)
 
-Id = Annotated[int, Field(ge=1, le=MAX_INT)]
-Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+#: Whole numbers in a body are JSON integers only: ``true`` is not 1 and ``"5"`` is not 5
+#: (pydantic's strict mode for these fields; query and path parameters stay text).
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]
 Money = Annotated[
     int,
+    Strict(),
     Field(ge=0, le=MAX_MONEY, description="Integer minor units of `currency` (yen for JPY, cents for USD)."),
 ]
+#: A survey or ticket score: a JSON integer, never ``"5"`` or ``true``.
+Score = Annotated[int, Strict()]
 Currency = Annotated[
     str,
     Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$", description="ISO 4217 code, e.g. JPY, USD."),
