@@ -51,6 +51,8 @@ def _root(
 
 
 app.add_typer(db_commands.app, name="db")
+app.command("backup")(db_commands.backup_store)
+app.command("restore")(db_commands.restore_store)
 app.command("import")(import_commands.import_entity)
 app.command("export")(export_commands.export_all)
 app.command("serve")(serve_commands.serve)

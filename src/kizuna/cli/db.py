@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from kizuna.cli.context import console, err_console, load_settings, open_store
 from kizuna.db import make_engine, session_scope
+from kizuna.db.backup import backup, restore
 from kizuna.db.maintenance import dates_out_of_range
 from kizuna.db.schema import current_revision, head_revision, upgrade
 from kizuna.domain.dates import MAX_DATE, MIN_DATE
@@ -68,3 +71,31 @@ def db_check() -> None:
     console.print(table)
     err_console.print(_("{n} stored values are outside the accepted range.").format(n=f"{len(found):,}"))
     raise typer.Exit(1)
+
+
+def backup_store(
+    file: Path = typer.Argument(..., help="The backup file to write (replaced if it exists)."),
+) -> None:
+    """Back the store up to FILE: consistent while the server runs (SQLite's online backup; pg_dump for PostgreSQL)."""
+    settings = load_settings()
+    engine = open_store(settings)
+    info = backup(engine, file)
+    rows = sum(n for name, n in info.tables.items() if name != "alembic_version")
+    console.print(_("Backed up to {path} (schema revision {rev}, {rows} rows).").format(
+        path=info.path, rev=info.revision or "-", rows=f"{rows:,}"))  # fmt: skip
+
+
+def restore_store(
+    file: Path = typer.Argument(..., help="A file written by `kizuna backup`."),
+    force: bool = typer.Option(False, "--force", help="Replace a store that already holds data."),
+) -> None:
+    """Restore the store from FILE (made by `kizuna backup`), then bring its schema up to date.
+
+    Refuses a store that already holds data unless --force is given.
+    """
+    settings = load_settings()
+    engine = open_store(settings)
+    info = restore(engine, file, force=force)
+    console.print(_("Restored {path} (taken {taken}, schema revision {rev}); the schema is now at {head}.").format(
+        path=file, taken=info.taken_at.isoformat(timespec="seconds"), rev=info.revision or "-",
+        head=current_revision(engine) or "-"))  # fmt: skip
