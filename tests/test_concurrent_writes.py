@@ -1,6 +1,7 @@
-"""Writers wait, not fail (issue 12): a real ``kizuna serve`` on a SQLite file, 16
-threads writing through the REST API while ``kizuna import`` runs twice at the same
-time. No answer is a 5xx, and every acknowledged write is in the store afterwards."""
+"""Writers wait, not fail (issue 12): a real ``kizuna serve`` on a SQLite file (and on
+PostgreSQL), 16 threads writing through the REST API while ``kizuna import`` runs twice
+at the same time. No answer is a 5xx, and every acknowledged write is in the store
+afterwards."""
 
 from __future__ import annotations
 
@@ -40,9 +41,10 @@ def _env(url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """(base URL, API key, store URL) of a real ``kizuna serve`` (two worker processes)."""
-    url = f"sqlite:///{tmp_path / 'kizuna.db'}"
+def served(store_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """(base URL, API key, store URL) of a real ``kizuna serve`` (two worker processes)
+    on a SQLite file, or on PostgreSQL."""
+    url = store_url
     engine = make_engine(url)
     ensure_schema(engine)
     with session_scope(engine) as session:
