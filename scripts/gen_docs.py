@@ -50,7 +50,8 @@ def entity_table(spec: EntitySpec) -> str:
         if fd.ref is not None:
             kind = f"{fd.ref.noun} `{fd.ref.key}`"
         default = (
-            "" if fd.default is None else f"`{str(fd.default).lower() if isinstance(fd.default, bool) else fd.default}`"
+            "" if fd.default is None or callable(fd.default)  # a setting's value: the notes name it
+            else f"`{str(fd.default).lower() if isinstance(fd.default, bool) else fd.default}`"
         )
         lines.append(f"| `{fd.column}` | {kind} | {'yes' if fd.required else ''} | {default} | {fd.help} |")
     if spec.custom_fields:

@@ -382,8 +382,8 @@ def test_ticket_rules_filters_and_times(api: TestClient, world: dict[str, Any]) 
     fails(api.post("/api/tickets", json={**base, "contact_id": world["suzuki"]}), 422, "contact_not_on_account",
           "contact_id")  # fmt: skip
     fails(api.post("/api/tickets", json={**base, "contact_id": 999}), 422, "unknown_contact", "contact_id")
-    fails(api.post("/api/tickets", json={**base, "opened_at": "0001-01-01T00:00:00+09:00"}), 422, "invalid_input",
-          "opened_at")  # fmt: skip
+    fails(api.post("/api/tickets", json={**base, "opened_at": "0001-01-01T00:00:00+09:00"}), 422,
+          "date_out_of_range", "opened_at")  # fmt: skip
     first = create(api, "/api/tickets", {**base, "contact_id": world["yamada"]})
     assert first["opened_at"] == "2024-09-18T01:00:00Z"  # no offset: read in KIZUNA_TIMEZONE (Asia/Tokyo)
     fails(api.patch(f"/api/tickets/{first['id']}", json={"account_id": world["beta"]}), 422, "contact_not_on_account",
@@ -435,7 +435,7 @@ def test_activities_are_logged_through_the_timeline_service(app: FastAPI, client
     fails(client.post("/api/activities", json={**base, "subject": "x", "external_id": by_key["external_id"]}), 409,
           "conflict", "external_id")  # fmt: skip
     fails(client.patch(f"/api/activities/{by_key['id']}", json={"subject": None}), 422, "activity_empty", "summary")
-    fails(client.patch(f"/api/activities/{by_key['id']}", json={"occurred_at": "1960-01-01T00:00:00Z"}), 422,
+    fails(client.patch(f"/api/activities/{by_key['id']}", json={"occurred_at": "1860-01-01T00:00:00Z"}), 422,
           "occurred_at_out_of_range", "occurred_at")  # fmt: skip
 
     del client.headers["Authorization"]

@@ -202,7 +202,8 @@ def test_utf8_with_bom_is_read_and_the_bom_is_not_part_of_the_first_column(sqlit
 def test_a_wrong_encoding_is_reported_with_its_line(sqlite_url: str, tmp_path: Path) -> None:
     path = write(tmp_path, "accounts.csv", "external_id,name\nA1,株式会社テスト\n", encoding="cp932")
     problems = rejected(sqlite_url, "accounts", path, encoding="utf-8")
-    assert problems == [f"{path}:1: bytes that are not valid utf-8 text; give the right --encoding"]
+    # the bad bytes are on line 2 (the text stream read them with the header: it said line 1)
+    assert problems == [f"{path}:2: bytes that are not valid utf-8 text; give the right --encoding"]
     # the encoding given by its Japanese-Excel name works
     assert load(sqlite_url, "accounts", path, encoding="Shift_JIS").inserted == 1
 

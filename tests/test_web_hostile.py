@@ -39,9 +39,9 @@ from kizuna.main import WEB, create_app
 from kizuna.services import auth
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
+from kizuna.services.context import RunContext
 from kizuna.services.imports import ENTITIES, ParseContext, import_file
 from kizuna.services.imports.fields import FieldError
-from kizuna.services.context import RunContext
 from kizuna.services.pipeline import run_daily
 from kizuna.settings import Settings
 from tests.conftest import PASSWORD, login_token, sign_in

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kizuna.api import routers as api_routers
 from kizuna.api.routers import tracking
+from kizuna.api.routers._common import json_body_keys_once
 from kizuna.db import ensure_schema, make_engine
 from kizuna.http import errors
 from kizuna.http.middleware import RequestContext
@@ -74,7 +75,8 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
     app.add_middleware(tracking.FastPath)  # /v1/ skips the router and RequestContext
     app.add_middleware(errors.ErrorBoundary)  # outermost: a 500 is answered and the connection kept
     for router in api_routers():
-        app.include_router(router)
+        # /api/ refuses a JSON body naming a key twice (duplicate_key); /v1/ reads its own bodies.
+        app.include_router(router, dependencies=[Depends(json_body_keys_once)])
     for router in web_routes():
         app.include_router(router)
     return app

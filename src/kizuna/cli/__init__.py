@@ -52,6 +52,8 @@ def _root(
 
 
 app.add_typer(db_commands.app, name="db")
+app.command("backup")(db_commands.backup_store)
+app.command("restore")(db_commands.restore_store)
 app.command("import")(import_commands.import_entity)
 app.command("export")(export_commands.export_all)
 app.command("serve")(serve_commands.serve)
@@ -109,6 +111,17 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(int(getattr(exc, "exit_code", 2)))
         if state.debug:
             raise
+        from kizuna.db import is_write_conflict
+
+        if is_write_conflict(exc):  # the busy timeout ran out: say so, without the SQL
+            err_console.print(
+                _("Error: {message}").format(
+                    message=_("another import (or another write) holds the store; nothing was written. "
+                              "Try again when it has finished.")
+                ),
+                style="bold red", markup=False, soft_wrap=True,
+            )  # fmt: skip
+            sys.exit(1)
         err_console.print(
             _("Error: {message}").format(message=f"{type(exc).__name__}: {exc}"),
             style="bold red",

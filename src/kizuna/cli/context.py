@@ -41,6 +41,19 @@ def load_context(settings: Settings) -> RunContext:
     return settings.run_context()
 
 
+def bounded_day(day: date, option: str = "--as-of") -> date:
+    """``day`` if it lies in the accepted range (``kizuna.domain.dates``), else ``InvalidInput``
+    (``date_out_of_range``) naming the option."""
+    from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
+    from kizuna.errors import InvalidInput
+
+    if not in_range(day):
+        raise InvalidInput(
+            f"{option}: {out_of_range_message(day)}", code=DATE_OUT_OF_RANGE, field=option.lstrip("-").replace("-", "_")
+        )
+    return day
+
+
 def today(settings: Settings) -> date:
     """Today in the configured time zone: the ``as_of`` of commands run now."""
     return datetime.now(settings.zone).date()

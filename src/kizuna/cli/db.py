@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
 
-from kizuna.cli.context import console, load_settings
-from kizuna.db import make_engine
+import typer
+from rich.table import Table
+
+from kizuna.cli.context import console, err_console, load_settings, open_store
+from kizuna.db import make_engine, session_scope
+from kizuna.db.backup import backup, restore
+from kizuna.db.maintenance import dates_out_of_range
 from kizuna.db.schema import current_revision, head_revision, upgrade
+from kizuna.domain.dates import MAX_DATE, MIN_DATE
 from kizuna.i18n import _
 
-app = typer.Typer(help="The database: apply migrations, show the schema version.", no_args_is_help=True)
+app = typer.Typer(
+    help="The database: apply migrations, show the schema version, check stored dates, back up and restore.",
+    no_args_is_help=True,
+)
 
 
 @app.command("upgrade")
@@ -33,3 +42,60 @@ def db_current() -> None:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     console.print(_("current: {cur}  head: {head}").format(cur=current_revision(engine) or "-", head=head_revision()))
+
+
+@app.command("check")
+def db_check() -> None:
+    """List stored dates and timestamps outside 1900-01-01 … 2200-12-31 (exit 1 if any).
+
+    Such rows predate the range check (or were written by hand); pages and the daily
+    pipeline read them as the range's first or last day. Correct them, then run again.
+    """
+    settings = load_settings()
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        found = dates_out_of_range(session)
+    if not found:
+        console.print(
+            _("No stored date is outside {first} … {last}.").format(
+                first=MIN_DATE.isoformat(), last=MAX_DATE.isoformat()
+            )
+        )
+        return
+    table = Table(title=_("Stored dates outside {first} … {last}").format(first=MIN_DATE.isoformat(),
+                                                                           last=MAX_DATE.isoformat()))  # fmt: skip
+    for heading in (_("table"), _("id"), _("column"), _("value")):
+        table.add_column(heading)
+    for row in found:
+        table.add_row(row.table, row.id, row.column, row.value)
+    console.print(table)
+    err_console.print(_("{n} stored values are outside the accepted range.").format(n=f"{len(found):,}"))
+    raise typer.Exit(1)
+
+
+def backup_store(
+    file: Path = typer.Argument(..., help="The backup file to write (replaced if it exists)."),
+) -> None:
+    """Back the store up to FILE: consistent while the server runs (SQLite's online backup; pg_dump for PostgreSQL)."""
+    settings = load_settings()
+    engine = open_store(settings)
+    info = backup(engine, file)
+    rows = sum(n for name, n in info.tables.items() if name != "alembic_version")
+    console.print(_("Backed up to {path} (schema revision {rev}, {rows} rows).").format(
+        path=info.path, rev=info.revision or "-", rows=f"{rows:,}"))  # fmt: skip
+
+
+def restore_store(
+    file: Path = typer.Argument(..., help="A file written by `kizuna backup`."),
+    force: bool = typer.Option(False, "--force", help="Replace a store that already holds data."),
+) -> None:
+    """Restore the store from FILE (made by `kizuna backup`), then bring its schema up to date.
+
+    Refuses a store that already holds data unless --force is given.
+    """
+    settings = load_settings()
+    engine = open_store(settings)
+    info = restore(engine, file, force=force)
+    console.print(_("Restored {path} (taken {taken}, schema revision {rev}); the schema is now at {head}.").format(
+        path=file, taken=info.taken_at.isoformat(timespec="seconds"), rev=info.revision or "-",
+        head=current_revision(engine) or "-"))  # fmt: skip

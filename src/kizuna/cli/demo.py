@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kizuna.cli.context import console, err_console, load_settings, open_store
+from kizuna.cli.context import bounded_day, console, err_console, load_settings, open_store
 from kizuna.cli.exports import show_export
 from kizuna.db import Session, session_scope
 from kizuna.errors import InvalidInput
@@ -124,11 +124,12 @@ def demo(
 
 def _parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(
             _("--as-of must be a date like 2025-03-31, not {value!r}").format(value=text), field="as_of"
         ) from None
+    return bounded_day(day)
 
 
 def _stage_label(stage: str) -> str:

@@ -16,11 +16,18 @@ from kizuna.services.exports import export_csv
 def export_all(
     folder: Path = typer.Argument(..., help="Where to write <entity>.csv files (created if missing)."),
     bom: bool = typer.Option(False, "--bom", help="Write a UTF-8 byte-order mark (for Excel)."),
+    raw: bool = typer.Option(
+        False, "--raw", help="Write text starting with = + - @ as it is (by default it gets a leading ' for Excel)."
+    ),
 ) -> None:
-    """Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged."""
+    """Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged.
+
+    Text a spreadsheet would run as a formula (=, +, -, @, a leading tab) is written with
+    a leading ' so that Excel shows it as text; `kizuna import` drops the ' again.
+    """
     engine = open_store(load_settings())
     with session_scope(engine) as session:
-        counts = export_csv(session, folder, bom=bom)
+        counts = export_csv(session, folder, bom=bom, raw=raw)
     show_export(folder, counts)
 
 

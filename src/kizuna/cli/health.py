@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from kizuna.cli.context import console, load_settings, open_store, today
+from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.cli.pipeline import parse_as_of
 from kizuna.db import session_scope
 from kizuna.domain.health import GRADE_LABELS, MEASURES
@@ -31,12 +31,13 @@ def _grade(value: object) -> str:
 
 def _parse_day(value: str, option: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             _("{option} must be a date like 2025-03-31, not {value!r}").format(option=option, value=value[:40]),
             field=option.lstrip("-"),
         ) from None
+    return bounded_day(day, option)
 
 
 @app.command("recompute")

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from kizuna.cli.context import console, load_settings, open_store, today
+from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.db import session_scope
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
@@ -38,11 +38,12 @@ def _day(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(
             _("--as-of must be a date like 2025-03-31, not {value!r}").format(value=value), field="as_of"
         ) from None
+    return bounded_day(day)
 
 
 def _json(value: Any) -> None:

@@ -6,7 +6,9 @@ from datetime import date
 
 import typer
 
-from kizuna.cli.context import load_settings, open_store, today
+from kizuna.cli.context import bounded_day, err_console, load_settings, open_store, today
+from kizuna.db import session_scope
+from kizuna.db.maintenance import dates_out_of_range
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 
@@ -17,11 +19,12 @@ def parse_as_of(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             _("--as-of must be a date like 2025-03-31, not {value!r}").format(value=value), field="as_of"
         ) from None
+    return bounded_day(day)
 
 
 @app.command("run")
@@ -36,6 +39,15 @@ def run(as_of: str | None = typer.Option(None, "--as-of", help="The day to compu
     settings = load_settings()
     day = parse_as_of(as_of) or today(settings)
     engine = open_store(settings)
+    with session_scope(engine) as session:
+        outside = dates_out_of_range(session, limit=1000)
+    if outside:
+        # Rows from before the range was enforced: read as the range's first or last day.
+        err_console.print(
+            _("Warning: {n} stored dates are outside the accepted range and are read as its first or last day; "
+              "`kizuna db check` lists them.").format(n=f"{len(outside):,}"),
+            style="yellow", markup=False, soft_wrap=True,
+        )  # fmt: skip
     report = run_job(engine, settings.run_context(), "daily", as_of=day, trigger="cli")
     show_report(report)
     if not report.ok:

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from kizuna.cli.context import console, load_settings, open_store, today
+from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.settings import Settings
@@ -32,11 +32,12 @@ def parse_day(value: str | None, settings: Settings) -> date:
     if value is None:
         return today(settings)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             _("--as-of must be a date like 2025-03-31, not {value!r}").format(value=value), field="as_of"
         ) from None
+    return bounded_day(day)
 
 
 def open_kpi_backend(settings: Settings) -> Any:

@@ -6,7 +6,24 @@ functions here; they never commit.
 
 from sqlalchemy.orm import Session
 
-from kizuna.db.engine import make_engine, session_factory, session_scope
+from kizuna.db.engine import (
+    DatabaseError,
+    is_write_conflict,
+    make_engine,
+    reads_only,
+    session_factory,
+    session_scope,
+)
 from kizuna.db.schema import ensure_schema, upgrade
 
-__all__ = ["Session", "ensure_schema", "make_engine", "session_factory", "session_scope", "upgrade"]
+__all__ = [
+    "DatabaseError",
+    "Session",
+    "ensure_schema",
+    "is_write_conflict",
+    "make_engine",
+    "reads_only",
+    "session_factory",
+    "session_scope",
+    "upgrade",
+]

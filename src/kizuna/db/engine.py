@@ -4,11 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+#: Whether transactions begun in this context only read (see :func:`reads_only`).
+_READS_ONLY: ContextVar[bool] = ContextVar("kizuna_reads_only", default=False)
+
+#: What a failed statement raises (re-exported so the entry points need no SQLAlchemy import).
+DatabaseError = DBAPIError
+
+#: PostgreSQL's "try again" states: serialization failure, deadlock, lock not available.
+_PG_RETRY_STATES = frozenset({"40001", "40P01", "55P03"})
+
+
+@contextmanager
+def reads_only() -> Iterator[None]:
+    """Transactions begun inside this block only read: on SQLite they start with a plain
+    (deferred) ``BEGIN``, so a long write (an import) never makes a page wait. Everything
+    else starts with ``BEGIN IMMEDIATE`` (see :func:`make_engine`)."""
+    token = _READS_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READS_ONLY.reset(token)
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that lost to another one and may simply be tried again:
+    SQLite's "database is locked" (the busy timeout ran out) or PostgreSQL's
+    serialization failure, deadlock or lock timeout."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if state in _PG_RETRY_STATES:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message or "database table is locked" in message
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -17,7 +53,9 @@ def make_engine(url: str, **options: Any) -> Engine:
     SQLite: WAL journal (readers never block the writer), foreign keys on, a 30 s
     busy timeout, and SQLAlchemy's recipe for real transactions and savepoints
     (``BEGIN`` emitted by us, not by pysqlite), so that imports and migrations are
-    atomic. PostgreSQL: pre-ping pooled connections.
+    atomic. Transactions start with ``BEGIN IMMEDIATE`` (writers wait for each other
+    within the busy timeout instead of failing), except inside :func:`reads_only`.
+    PostgreSQL: pre-ping pooled connections.
     """
     parsed = make_url(url)
     # Statement parameters are customer data: never in an exception's text, so never in a log.
@@ -43,7 +81,11 @@ def make_engine(url: str, **options: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A deferred BEGIN takes a read snapshot first; its first write must then
+            # upgrade, which fails at once (no busy wait) when another connection wrote
+            # meanwhile. BEGIN IMMEDIATE takes the write lock up front, so the busy
+            # timeout applies and concurrent writers queue instead of failing.
+            conn.exec_driver_sql("BEGIN" if _READS_ONLY.get() else "BEGIN IMMEDIATE")
 
         return engine
     options.setdefault("pool_pre_ping", True)

@@ -1,15 +1,20 @@
-"""Whole-store housekeeping: how many rows each table holds, and emptying the store.
+"""Whole-store housekeeping: how many rows each table holds, emptying the store, and
+finding stored dates outside the accepted range.
 
 Runs inside the caller's transaction; nothing commits.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, text
+from dataclasses import dataclass
+
+from sqlalchemy import String, delete, func, or_, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from kizuna.db import models  # noqa: F401  (registers every table)
 from kizuna.db.base import Base
+from kizuna.db.types import FIRST_MOMENT, LAST_MOMENT, BoundedDate, UTCDateTime
+from kizuna.domain.dates import MAX_DATE, MIN_DATE
 
 
 def table_names() -> list[str]:
@@ -47,3 +52,44 @@ def optimize(session: Session) -> None:
     (SQLite: ``PRAGMA optimize``; PostgreSQL's autovacuum does this itself)."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("PRAGMA optimize"))
+
+
+@dataclass(frozen=True)
+class StoredOutOfRange:
+    """One stored date or timestamp outside the accepted range (``kizuna db check``)."""
+
+    table: str
+    id: str  # the primary key; ``a/b`` for a composite key
+    column: str
+    value: str  # as stored
+
+
+def dates_out_of_range(session: Session, limit: int = 10_000) -> list[StoredOutOfRange]:
+    """Every stored date or timestamp outside ``MIN_DATE`` … ``MAX_DATE`` (at most ``limit``).
+
+    Such rows predate the range check on every input path (or were written by hand);
+    they are read back clamped into the range (``kizuna.db.types``), and listed here so
+    that they can be corrected. Values are compared in SQL and shown as stored.
+    """
+    found: list[StoredOutOfRange] = []
+    for table in Base.metadata.sorted_tables:
+        pk = list(table.primary_key.columns)
+        for col in table.columns:
+            if isinstance(col.type, BoundedDate):
+                bounds: tuple[object, object] = (MIN_DATE, MAX_DATE)
+            elif isinstance(col.type, UTCDateTime):
+                bounds = (FIRST_MOMENT, LAST_MOMENT)
+            else:
+                continue
+            query = (
+                select(*pk, type_coerce(col, String))
+                .where(or_(col < bounds[0], col > bounds[1]))
+                .order_by(*pk)
+                .limit(limit - len(found))
+            )
+            for row in session.execute(query):
+                key = "/".join(str(v) for v in row[:-1])
+                found.append(StoredOutOfRange(table.name, key, col.name, str(row[-1])))
+            if len(found) >= limit:
+                return found
+    return found

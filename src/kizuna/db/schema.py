@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
+from kizuna.db.engine import reads_only
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -25,8 +27,17 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this Kizuna's migrations (a backup from a newer
+    Kizuna carries one it does not know)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises its own ResolutionError / CommandError for unknown ids
+        return False
+
+
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with reads_only(), engine.connect() as conn:  # never waits for a writer (an import)
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kizuna.db import DatabaseError, is_write_conflict
 from kizuna.errors import (
     Conflict,
     ImportRejected,
@@ -42,6 +43,9 @@ HTTP_CODES = {
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
     422: "invalid_input", 429: "too_many_requests", 500: "internal_error",
 }  # fmt: skip
+
+#: Validation errors that keep their own documented code instead of ``invalid_input``.
+OWN_CODES = frozenset({"date_out_of_range", "occurred_at_out_of_range", "duplicate_key"})
 
 
 def wants_json(request: Request) -> bool:
@@ -92,7 +96,8 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     errors = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        errors.append(error("invalid_input", str(e.get("msg", "invalid")), ".".join(loc) or None))
+        code = e.get("type") if e.get("type") in OWN_CODES else "invalid_input"
+        errors.append(error(str(code), str(e.get("msg", "invalid")), ".".join(loc) or None))
     if not wants_json(request):
         return _render_page(request, 422, _("Something is not right"), "; ".join(
             f"{x['field']}: {x['message']}" if x["field"] else x["message"] for x in errors))  # fmt: skip
@@ -125,6 +130,30 @@ def log_unexpected(request: Request, exc: BaseException) -> str:
     log.error("unexpected error, request %s, %s %s: %s.%s%s", request_id, request.method, request.url.path,
               type(exc).__module__, type(exc).__qualname__, frames)  # fmt: skip
     return request_id
+
+
+#: Seconds a client should wait before sending a write that lost to another one again.
+RETRY_AFTER_SECONDS = 1
+
+
+def write_conflict(request: Request) -> Response:
+    """409 ``conflict`` for a write that lost to a concurrent one (SQLite's busy timeout ran
+    out, a PostgreSQL serialization failure or deadlock): nothing was written; retry."""
+    message = _("another change was being saved at the same moment; nothing was written, please try again")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if wants_json(request):
+        return JSONResponse(error_body([error("conflict", message)]), status_code=409, headers=headers)
+    response = _render_page(request, 409, _("Something is not right"), message)
+    response.headers.update(headers)
+    return response
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """A failed statement: a lost write race is a 409 to retry; anything else is unexpected."""
+    if is_write_conflict(exc):
+        log.warning("write conflict on %s %s: answered 409", request.method, request.url.path)
+        return write_conflict(request)
+    return await unexpected_error(request, exc)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -172,4 +201,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(KizunaError, kizuna_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DatabaseError, database_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kizuna.db import DatabaseError, is_write_conflict, reads_only
 from kizuna.http.auth import resolve_principal
+from kizuna.http.errors import write_conflict
 from kizuna.http.i18n import negotiate_language
 from kizuna.http.state import app_state
 from kizuna.i18n import _current
@@ -15,6 +19,7 @@ from kizuna.i18n import _current
 _STATIC = ("/static/",)
 #: The tracking API (issue 4) authenticates its own callers (write keys, cached).
 _TRACKING = "/v1/"
+_READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class RequestContext(BaseHTTPMiddleware):
@@ -22,14 +27,24 @@ class RequestContext(BaseHTTPMiddleware):
         if request.url.path.startswith(_STATIC):
             return await call_next(request)
         state = app_state(request)
+        # GET and HEAD only read: their transactions start deferred, so a long write (an
+        # import) never holds up a page. Resolving an API key writes its last use.
+        reading = request.method in _READ_METHODS
         if request.url.path.startswith(_TRACKING):
             principal = None
         else:
-            principal = await run_in_threadpool(resolve_principal, request, state)
+            try:
+                with reads_only() if reading and "authorization" not in request.headers else nullcontext():
+                    principal = await run_in_threadpool(resolve_principal, request, state)
+            except DatabaseError as exc:
+                if not is_write_conflict(exc):
+                    raise
+                return write_conflict(request)
         user_locale = principal.user.locale if principal is not None and principal.user is not None else None
         token = _current.set(negotiate_language(request, user_locale))
         try:
-            response = await call_next(request)
+            with reads_only() if reading else nullcontext():
+                response = await call_next(request)
         finally:
             _current.reset(token)
         secure(response)

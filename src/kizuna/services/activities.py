@@ -7,12 +7,13 @@ The web page's form and the REST API (``POST /api/activities``) both call
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from kizuna.db import Session
 from kizuna.db.models import Activity
 from kizuna.db.queries import activities as q
 from kizuna.db.queries import customer360 as reads
+from kizuna.domain.dates import in_range, out_of_range_message
 from kizuna.domain.enums import ActivityKind
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
@@ -21,8 +22,6 @@ SUBJECT_MAX = 500
 SUMMARY_MAX = 20_000
 EXTERNAL_ID_PREFIX = "ACT-"
 _MAX_ID = 2**31 - 1
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _clean(text: str | None) -> str | None:
@@ -30,6 +29,13 @@ def _clean(text: str | None) -> str | None:
         return None
     text = text.replace("\r\n", "\n").strip()
     return text or None
+
+
+def check_occurred_at(occurred_at: datetime) -> None:
+    """The common date range (``kizuna.domain.dates``); the code stays the published
+    ``occurred_at_out_of_range`` (docs/errors.md)."""
+    if not in_range(occurred_at):
+        raise InvalidInput(out_of_range_message(occurred_at), code="occurred_at_out_of_range", field="occurred_at")
 
 
 def parse_kind(kind: ActivityKind | str) -> ActivityKind:
@@ -87,12 +93,7 @@ def log_activity(
             code="naive_datetime",
             field="occurred_at",
         )
-    if not EARLIEST <= occurred_at < LATEST:
-        raise InvalidInput(
-            _("the time must be between {first} and {last}").format(first=EARLIEST.year, last=LATEST.year - 1),
-            code="occurred_at_out_of_range",
-            field="occurred_at",
-        )
+    check_occurred_at(occurred_at)
     if not 0 < account_id <= _MAX_ID or not reads.account_exists(session, account_id):
         raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found", field="account_id")
     if contact_id is not None:

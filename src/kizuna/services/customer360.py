@@ -22,6 +22,7 @@ from typing import Any
 
 from kizuna.db import Session
 from kizuna.db.queries import customer360 as q
+from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
 from kizuna.domain.enums import (
     ActivityKind,
     BillingInterval,
@@ -273,6 +274,8 @@ def parse_cursor(text: str, zone: tzinfo = UTC) -> Cursor:
         seq = int(seq_text) if rest else 0
     except ValueError:
         raise problem from None
+    if not in_range(at):
+        raise InvalidInput(out_of_range_message(at), code=DATE_OUT_OF_RANGE, field="before")
     if rest and (not kind or not kind.replace("_", "").isalnum() or not 0 <= seq <= 2**62):
         raise problem
     return Cursor(at.astimezone(UTC), kind if rest else "", seq)

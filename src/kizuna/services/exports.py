@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kizuna.db import Session, bulk
+from kizuna.domain.spreadsheet import neutralise
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.services.imports.runner import CUSTOM_PREFIX
@@ -20,9 +21,18 @@ def _columns(spec: EntitySpec) -> list[Field]:
     return fields
 
 
-def export_entity(session: Session, spec: EntitySpec, path: Path, *, bom: bool = False) -> int:
-    """Write ``spec``'s rows to ``path``; return how many."""
+#: Columns whose cells are numbers by construction: ``-5`` there is data, not a formula.
+NUMERIC_KINDS = frozenset({"integer", "number", "money"})
+
+
+def export_entity(session: Session, spec: EntitySpec, path: Path, *, bom: bool = False, raw: bool = False) -> int:
+    """Write ``spec``'s rows to ``path``; return how many.
+
+    Unless ``raw``, text cells a spreadsheet would run as a formula (``=…``, ``+…``,
+    ``-…``, ``@…``, a leading tab or CR) get a leading ``'`` (OWASP's rule;
+    ``kizuna.domain.spreadsheet``); ``kizuna import`` drops it again."""
     fields = _columns(spec)
+    text_cells = [fd.kind not in NUMERIC_KINDS for fd in fields]
     select_cols: list[tuple[str, str, tuple[str, str] | None]] = [
         (fd.column, fd.attr, (fd.ref.table, fd.ref.key) if fd.ref else None) for fd in fields
     ]
@@ -40,26 +50,34 @@ def export_entity(session: Session, spec: EntitySpec, path: Path, *, bom: bool =
         writer.writerow(header)
         for row in bulk.export_rows(session, spec.table, select_cols, spec.order_by):
             out = [format_value(fd, row[fd.column], row) for fd in fields]
+            if not raw:
+                out = [neutralise(v) if is_text and v else v for v, is_text in zip(out, text_cells, strict=True)]
             if custom_keys:
                 custom: dict[str, Any] = row.get("custom_fields") or {}
-                out += [_custom_text(custom.get(k)) for k in custom_keys]
+                out += [_custom_text(custom.get(k), raw) for k in custom_keys]
             writer.writerow(out)
             count += 1
     return count
 
 
-def _custom_text(value: Any) -> str:
+def _custom_text(value: Any, raw: bool) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value if raw else neutralise(value)
+    return str(value)  # a number (-5 is data) or a boolean
 
 
-def export_csv(session: Session, directory: Path, *, bom: bool = False) -> dict[str, int]:
+def export_csv(session: Session, directory: Path, *, bom: bool = False, raw: bool = False) -> dict[str, int]:
     """Write ``<entity>.csv`` for every entity into ``directory``; return rows per entity.
 
-    ``bom`` writes a UTF-8 byte-order mark, which Excel needs to show Japanese text.
+    ``bom`` writes a UTF-8 byte-order mark, which Excel needs to show Japanese text;
+    ``raw`` leaves cells that look like formulas as they are (see :func:`export_entity`).
     """
     if directory.exists() and not directory.is_dir():
         raise InvalidInput(_("{path} exists and is not a folder").format(path=directory), field="directory")
     directory.mkdir(parents=True, exist_ok=True)
-    return {name: export_entity(session, spec, directory / f"{name}.csv", bom=bom) for name, spec in ENTITIES.items()}
+    return {
+        name: export_entity(session, spec, directory / f"{name}.csv", bom=bom, raw=raw)
+        for name, spec in ENTITIES.items()
+    }

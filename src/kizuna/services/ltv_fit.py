@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kizuna.analytics import clv
+from kizuna.domain.spreadsheet import neutralise
 from kizuna.errors import ImportRejected, InvalidInput, KizunaError, RowError
 from kizuna.i18n import _, ngettext
 from kizuna.services.imports.readers import Record, open_records
@@ -422,7 +423,8 @@ def write_predictions(report: FitReport, out: Path) -> int:
             writer = csv.writer(fh)
             writer.writerow(list(report.predictions))
             for row in report.prediction_rows(json_safe=False):
-                writer.writerow(["" if v is None else v for v in row])
+                # Customer ids come from the user's file: text a spreadsheet would run gets a '.
+                writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else v for v in row])
                 rows += 1
         os.replace(tmp, out)
     except BaseException:

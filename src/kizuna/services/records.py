@@ -276,14 +276,8 @@ def _check_activity(merged: Mapping[str, Any]) -> None:
     if merged.get("subject") is None and merged.get("summary") is None:
         raise InvalidInput(_("write a subject or a summary"), code="activity_empty", field="summary")
     occurred_at = merged.get("occurred_at")
-    if occurred_at is not None and not timeline.EARLIEST <= occurred_at < timeline.LATEST:
-        raise InvalidInput(
-            _("the time must be between {first} and {last}").format(
-                first=timeline.EARLIEST.year, last=timeline.LATEST.year - 1
-            ),
-            code="occurred_at_out_of_range",
-            field="occurred_at",
-        )
+    if occurred_at is not None:
+        timeline.check_occurred_at(occurred_at)
 
 
 def _refresh(session: Session, account_ids: set[int | None], as_of: date) -> None:

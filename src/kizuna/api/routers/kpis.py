@@ -9,13 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from kizuna.api.routers._common import READ
+from kizuna.api.schemas.common import InDateRange
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
 from kizuna.services import metrics
 
 router = APIRouter(prefix="/api/kpis", tags=["kpis"])
 
-AsOf = Annotated[date | None, Query(description="The day to report on (default: today in KIZUNA_TIMEZONE).")]
+AsOf = Annotated[
+    date | None, Query(description="The day to report on (default: today in KIZUNA_TIMEZONE)."), InDateRange
+]
 Months = Annotated[int | None, Query(ge=1, le=120, description="Months to report (default: KIZUNA_KPI_MONTHS).")]
 By = Annotated[
     str,

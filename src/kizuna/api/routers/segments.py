@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kizuna.api.routers._common import READ, READ_ONE, UPDATE, RecordId
+from kizuna.api.schemas.common import InDateRange
 from kizuna.api.schemas.segments import (
     AccountSegmentsOut,
     BandChurnOut,
@@ -123,7 +124,7 @@ def delete_stage_override(account_id: RecordId, state: State, principal: Editor)
 @router.get("/api/segments/fit", response_model=FitChurnOut, responses=READ, summary="Churn rate by fit band")
 def fit_churn(
     state: State, principal: CurrentPrincipal,
-    as_of: Annotated[date | None, Query(description="Count up to this day (default: today).")] = None,
+    as_of: Annotated[date | None, Query(description="Count up to this day (default: today)."), InDateRange] = None,
 ) -> FitChurnOut:  # fmt: skip
     """Of the accounts that were customers by `as_of`, how many churned by then, per fit
     band against the ideal customer profile: which profiles do not succeed."""

@@ -11,7 +11,7 @@ from kizuna.api.schemas.common import (
     ExternalId,
     Id,
     InputModel,
-    Moment,
+    OccurredAt,
     OutputModel,
     PageOut,
     PatchModel,
@@ -31,7 +31,7 @@ class ActivityCreate(InputModel):
     contact_id: Id | None = Field(None, description="Who it was with (a contact of the same account).")
     author_id: Id | None = Field(None, description="The user who logged it; default: the signed-in user.")
     kind: ActivityKind
-    occurred_at: Moment
+    occurred_at: OccurredAt
     subject: Text500 | None = None
     summary: Text20000 | None = None
 
@@ -44,7 +44,7 @@ class ActivityUpdate(PatchModel):
     contact_id: Id | None = None
     author_id: Id | None = None
     kind: ActivityKind | None = None
-    occurred_at: Moment | None = None
+    occurred_at: OccurredAt | None = None
     subject: Text500 | None = None
     summary: Text20000 | None = None
 

@@ -8,12 +8,13 @@ so that a request the schema accepts can always be stored, on SQLite and Postgre
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
 from kizuna.i18n import _
 
 T = TypeVar("T")
@@ -42,12 +43,17 @@ def _storable(value: Any) -> Any:
 
 Storable = AfterValidator(_storable)
 
-Id = Annotated[int, Field(ge=1, le=MAX_INT)]
-Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+#: Whole numbers in a body are JSON integers only: ``true`` is not 1 and ``"5"`` is not 5
+#: (pydantic's strict mode for these fields; query and path parameters stay text).
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]
 Money = Annotated[
     int,
+    Strict(),
     Field(ge=0, le=MAX_MONEY, description="Integer minor units of `currency` (yen for JPY, cents for USD)."),
 ]
+#: A survey or ticket score: a JSON integer, never ``"5"`` or ``true``.
+Score = Annotated[int, Strict()]
 Currency = Annotated[
     str,
     Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$", description="ISO 4217 code, e.g. JPY, USD."),
@@ -68,10 +74,28 @@ Text20000 = Annotated[str, Field(max_length=20000), Storable]
 Email = Annotated[str, Field(max_length=254, description="An email address (stored lower-case)."), Storable]
 Domain = Annotated[str, Field(max_length=255, description="e.g. example.co.jp (a URL is reduced to its host)."),
                    Storable]  # fmt: skip
-Moment = Annotated[
-    datetime,
-    Field(description="ISO 8601, e.g. 2024-09-18T10:00:00+09:00; without an offset, read in KIZUNA_TIMEZONE."),
-]
+
+
+def in_date_range(code: str = DATE_OUT_OF_RANGE) -> AfterValidator:
+    """A date or time inside 1900-01-01 … 2200-12-31 (``kizuna.domain.dates``), a datetime
+    by its own day; else the error ``code`` (``http.errors.OWN_CODES`` keeps it)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, date) and not in_range(value):
+            raise PydanticCustomError(code, out_of_range_message(value))
+        return value
+
+    return AfterValidator(check)
+
+
+InDateRange = in_date_range()
+
+Day = Annotated[date, Field(description="A date, 2024-09-18 (between 1900-01-01 and 2200-12-31)."), InDateRange]
+_MOMENT = Field(description="ISO 8601, e.g. 2024-09-18T10:00:00+09:00; without an offset, read in "
+                            "KIZUNA_TIMEZONE. Its day lies between 1900-01-01 and 2200-12-31.")  # fmt: skip
+Moment = Annotated[datetime, _MOMENT, InDateRange]
+#: An activity's time: the same range, under its published code ``occurred_at_out_of_range``.
+OccurredAt = Annotated[datetime, _MOMENT, in_date_range("occurred_at_out_of_range")]
 
 _CustomKey = Annotated[str, Field(min_length=1, max_length=100), Storable]
 _CustomValue = (

@@ -11,6 +11,7 @@ from pydantic import Field
 from kizuna.api.schemas.common import (
     Count,
     Currency,
+    Day,
     ExternalId,
     Id,
     InputModel,
@@ -41,14 +42,14 @@ class SubscriptionCreate(InputModel):
     currency: Currency | None = Field(None, description="ISO 4217; default KIZUNA_DEFAULT_CURRENCY (JPY).")
     billing_interval: BillingInterval = BillingInterval.MONTH
     status: SubscriptionStatus
-    started_on: date
-    trial_ends_on: date | None = None
-    current_term_end: date | None = Field(None, description="The end of the current term.")
+    started_on: Day
+    trial_ends_on: Day | None = None
+    current_term_end: Day | None = Field(None, description="The end of the current term.")
     term_months: TermMonths | None = Field(
         None, description="Contract term in months (1 monthly evergreen, 12 annual, 36 …); default: from billing_interval."
     )
     canceled_at: Moment | None = Field(None, description="When the customer asked to cancel.")
-    ended_on: date | None = Field(
+    ended_on: Day | None = Field(
         None, description="The first day the line no longer earns; required for canceled and expired lines."
     )
     cancel_reason: Text255 | None = None
@@ -77,12 +78,12 @@ class SubscriptionUpdate(PatchModel):
     currency: Currency | None = None
     billing_interval: BillingInterval | None = None
     status: SubscriptionStatus | None = None
-    started_on: date | None = None
-    trial_ends_on: date | None = None
-    current_term_end: date | None = None
+    started_on: Day | None = None
+    trial_ends_on: Day | None = None
+    current_term_end: Day | None = None
     term_months: TermMonths | None = None
     canceled_at: Moment | None = None
-    ended_on: date | None = None
+    ended_on: Day | None = None
     cancel_reason: Text255 | None = None
 
 

@@ -7,7 +7,17 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from kizuna.api.schemas.common import ExternalId, Id, InputModel, Moment, OutputModel, PageOut, PatchModel, Text10000
+from kizuna.api.schemas.common import (
+    ExternalId,
+    Id,
+    InputModel,
+    Moment,
+    OutputModel,
+    PageOut,
+    PatchModel,
+    Score,
+    Text10000,
+)
 from kizuna.domain.enums import SurveyKind
 
 SurveyResponseSort = Literal["-answered_at", "answered_at", "score", "-score", "id", "-id"]
@@ -18,7 +28,7 @@ class SurveyResponseCreate(InputModel):
     account_id: Id
     contact_id: Id | None = Field(None, description="Who answered (a contact of the same account).")
     kind: SurveyKind
-    score: int = Field(ge=0, le=10, description="NPS 0–10, CSAT 1–5.")
+    score: Score = Field(ge=0, le=10, description="NPS 0–10, CSAT 1–5.")
     comment: Text10000 | None = None
     answered_at: Moment
 
@@ -30,7 +40,7 @@ class SurveyResponseUpdate(PatchModel):
     account_id: Id | None = None
     contact_id: Id | None = None
     kind: SurveyKind | None = None
-    score: int | None = Field(None, ge=0, le=10, description="NPS 0–10, CSAT 1–5.")
+    score: Score | None = Field(None, ge=0, le=10, description="NPS 0–10, CSAT 1–5.")
     comment: Text10000 | None = None
     answered_at: Moment | None = None
 

@@ -16,6 +16,7 @@ from kizuna.api.schemas.common import (
     OutputModel,
     PageOut,
     PatchModel,
+    Score,
     Text500,
 )
 from kizuna.domain.enums import TicketChannel, TicketPriority, TicketStatus
@@ -35,7 +36,7 @@ class TicketCreate(InputModel):
     first_response_at: Moment | None = None
     resolved_at: Moment | None = None
     message_count: Count = Field(1, description="Messages exchanged.")
-    csat: int | None = Field(None, ge=1, le=5, description="The requester's satisfaction, 1–5.")
+    csat: Score | None = Field(None, ge=1, le=5, description="The requester's satisfaction, 1–5.")
 
 
 class TicketUpdate(PatchModel):
@@ -54,7 +55,7 @@ class TicketUpdate(PatchModel):
     first_response_at: Moment | None = None
     resolved_at: Moment | None = None
     message_count: Count | None = None
-    csat: int | None = Field(None, ge=1, le=5, description="The requester's satisfaction, 1–5.")
+    csat: Score | None = Field(None, ge=1, le=5, description="The requester's satisfaction, 1–5.")
 
 
 class TicketOut(OutputModel):

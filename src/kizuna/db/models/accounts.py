@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, false
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
-from kizuna.db.types import JsonDoc, str_enum
+from kizuna.db.types import BoundedDate, JsonDoc, str_enum
 from kizuna.domain.health import HealthGrade
 from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus
@@ -41,11 +41,11 @@ class Account(Timestamped, Base):
     mrr: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
     currency: Mapped[str | None] = mapped_column(String(3))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
-    renewal_on: Mapped[date | None] = mapped_column(Date, index=True)  # end of the main committed term
+    renewal_on: Mapped[date | None] = mapped_column(BoundedDate, index=True)  # end of the main committed term
     contract_term_months: Mapped[int | None] = mapped_column(Integer)  # the main line's term; 1: renews monthly
-    customer_since: Mapped[date | None] = mapped_column(Date)
-    churned_on: Mapped[date | None] = mapped_column(Date)
-    summary_as_of: Mapped[date | None] = mapped_column(Date)
+    customer_since: Mapped[date | None] = mapped_column(BoundedDate)
+    churned_on: Mapped[date | None] = mapped_column(BoundedDate)
+    summary_as_of: Mapped[date | None] = mapped_column(BoundedDate)
 
     # Segments (issue 6), written by the daily pipeline so that the accounts list can
     # filter and sort by them with plain indexes. ``touch_tier`` and ``lifecycle_stage``
@@ -65,7 +65,7 @@ class Account(Timestamped, Base):
     # Written by the health scores step (services.health); read here for the list.
     health_score: Mapped[float | None] = mapped_column(Float, index=True)
     health_grade: Mapped[HealthGrade | None] = mapped_column(str_enum(HealthGrade, "health_grade"), index=True)
-    health_as_of: Mapped[date | None] = mapped_column(Date)
+    health_as_of: Mapped[date | None] = mapped_column(BoundedDate)
 
 
 class Contact(Timestamped, Base):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base
-from kizuna.db.types import JsonDoc, UTCDateTime, str_enum, utcnow
+from kizuna.db.types import BoundedDate, JsonDoc, UTCDateTime, str_enum, utcnow
 from kizuna.domain.health import HealthGrade, LetterGrade
 
 
@@ -25,7 +25,7 @@ class HealthSnapshot(Base):
     __table_args__ = (Index("ix_health_snapshots_day_grade", "day", "grade"),)
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day: Mapped[date] = mapped_column(BoundedDate, primary_key=True)
     scorecard: Mapped[str] = mapped_column(String(64))
     score: Mapped[float] = mapped_column(Float)
     grade: Mapped[HealthGrade] = mapped_column(str_enum(HealthGrade, "health_snapshot_grade"))

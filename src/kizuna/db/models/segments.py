@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base
-from kizuna.db.types import UTCDateTime, str_enum, utcnow
+from kizuna.db.types import BoundedDate, UTCDateTime, str_enum, utcnow
 from kizuna.domain.segments import Dimension
 
 
@@ -46,8 +46,8 @@ class SegmentChange(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     dimension: Mapped[Dimension] = mapped_column(str_enum(Dimension, "segment_dimension"))
     value: Mapped[str] = mapped_column(String(20))
-    from_on: Mapped[date] = mapped_column(Date)
-    to_on: Mapped[date | None] = mapped_column(Date)
+    from_on: Mapped[date] = mapped_column(BoundedDate)
+    to_on: Mapped[date | None] = mapped_column(BoundedDate)
     reason: Mapped[str] = mapped_column(Text, default="")
     set_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
-from kizuna.db.types import UTCDateTime, str_enum
+from kizuna.db.types import BoundedDate, UTCDateTime, str_enum
 from kizuna.domain.enums import BillingInterval, ProductKind, SubscriptionStatus
 
 
@@ -65,10 +65,10 @@ class Subscription(Timestamped, Base):
         str_enum(BillingInterval, "billing_interval"), default=BillingInterval.MONTH
     )
     status: Mapped[SubscriptionStatus] = mapped_column(str_enum(SubscriptionStatus, "subscription_status"), index=True)
-    started_on: Mapped[date] = mapped_column(Date)
-    trial_ends_on: Mapped[date | None] = mapped_column(Date)
-    current_term_end: Mapped[date | None] = mapped_column(Date, index=True)
+    started_on: Mapped[date] = mapped_column(BoundedDate)
+    trial_ends_on: Mapped[date | None] = mapped_column(BoundedDate)
+    current_term_end: Mapped[date | None] = mapped_column(BoundedDate, index=True)
     term_months: Mapped[int | None] = mapped_column(Integer)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_on: Mapped[date | None] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(BoundedDate)
     cancel_reason: Mapped[str | None] = mapped_column(String(255))

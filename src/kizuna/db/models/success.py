@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
-from kizuna.db.types import UTCDateTime, str_enum
+from kizuna.db.types import BoundedDate, UTCDateTime, str_enum
 from kizuna.domain.enums import GoalStatus, TaskPriority, TaskStatus
 
 
@@ -22,7 +22,7 @@ class OnboardingMilestone(Timestamped, Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
-    due_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(BoundedDate)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -39,7 +39,7 @@ class SuccessGoal(Timestamped, Base):
     baseline_value: Mapped[float | None] = mapped_column(Float)
     target_value: Mapped[float | None] = mapped_column(Float)
     current_value: Mapped[float | None] = mapped_column(Float)
-    due_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(BoundedDate)
     status: Mapped[GoalStatus] = mapped_column(str_enum(GoalStatus, "goal_status"), default=GoalStatus.NOT_STARTED)
 
 
@@ -56,6 +56,6 @@ class Task(Timestamped, Base):
     description: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[TaskPriority] = mapped_column(str_enum(TaskPriority, "task_priority"), default=TaskPriority.NORMAL)
     status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN)
-    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    due_on: Mapped[date | None] = mapped_column(BoundedDate, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(100), default="manual")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base
-from kizuna.db.types import BigId, JsonDoc, UTCDateTime, utcnow
+from kizuna.db.types import BigId, BoundedDate, JsonDoc, UTCDateTime, utcnow
 
 
 class UsageEvent(Base):
@@ -62,7 +62,7 @@ class UsageDaily(Base):
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day: Mapped[date] = mapped_column(BoundedDate, primary_key=True)
     metric: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
 
@@ -75,7 +75,7 @@ class UsageDailyUser(Base):
     __tablename__ = "usage_daily_users"
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day: Mapped[date] = mapped_column(BoundedDate, primary_key=True)
     user_key: Mapped[str] = mapped_column(String(140), primary_key=True)
 
 
@@ -89,7 +89,7 @@ class UsageDailyPending(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(Integer)
-    day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(BoundedDate)
     metric: Mapped[str] = mapped_column(String(100))
     value: Mapped[float] = mapped_column(Float)
 
@@ -101,5 +101,5 @@ class UsageDailyUserPending(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(Integer)
-    day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(BoundedDate)
     user_key: Mapped[str] = mapped_column(String(140))

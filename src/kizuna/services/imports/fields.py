@@ -9,11 +9,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from kizuna.domain.dates import in_range, out_of_range_message
 from kizuna.domain.money import MoneyError, check_currency, parse_amount
 from kizuna.i18n import _
+
+DateOrTime = TypeVar("DateOrTime", date, datetime)
 
 
 class FieldError(ValueError):
@@ -100,8 +103,20 @@ def choice(raw: Any, enum_cls: type[StrEnum]) -> str:
         raise FieldError(_("{value!r} is not one of: {allowed}").format(value=raw, allowed=allowed)) from None
 
 
+def _bounded(value: DateOrTime) -> DateOrTime:
+    """``value`` if it lies in the accepted range (``kizuna.domain.dates``), else a ``FieldError``."""
+    if not in_range(value):
+        raise FieldError(out_of_range_message(value))
+    return value
+
+
 def day(raw: Any) -> date:
-    """``2024-09-18``, ``2024/09/18``, ``2024/9/8``, ``2024年9月18日`` (and a midnight time)."""
+    """``2024-09-18``, ``2024/09/18``, ``2024/9/8``, ``2024年9月18日`` (and a midnight time),
+    between 1900-01-01 and 2200-12-31."""
+    return _bounded(_day(raw))
+
+
+def _day(raw: Any) -> date:
     s = str(raw).strip()
     try:
         return date.fromisoformat(s)
@@ -127,7 +142,8 @@ def day(raw: Any) -> date:
 
 def moment(raw: Any, zone: ZoneInfo) -> datetime:
     """An instant, stored in UTC. ISO 8601 (``2024-09-18T10:00:00+09:00``, ``…Z``) or
-    ``2024/09/18 10:00``; a time without an offset is in the configured zone."""
+    ``2024/09/18 10:00``; a time without an offset is in the configured zone. Its day
+    must lie between 1900-01-01 and 2200-12-31."""
     s = raw.strip() if raw.__class__ is str else str(raw).strip()
     try:
         value = datetime.fromisoformat(s)
@@ -147,6 +163,7 @@ def moment(raw: Any, zone: ZoneInfo) -> datetime:
             )  # fmt: skip
         except ValueError:
             raise FieldError(_("no such date or time: {value!r}").format(value=raw)) from None
+    _bounded(value)  # by its own calendar day, before a conversion that could overflow
     offset = value.utcoffset()
     if offset is None:
         return value.replace(tzinfo=zone).astimezone(UTC)

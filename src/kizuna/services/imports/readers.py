@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kizuna.domain.spreadsheet import restore
 from kizuna.errors import InvalidInput, RowError
 from kizuna.i18n import _
 
@@ -118,7 +119,27 @@ def open_records(
     return _jsonl_records(label, stream, enc, errors)
 
 
+def _first_undecodable_line(label: str, enc: str) -> int | None:
+    """The physical line of the file's first bytes that are not ``enc`` text (None: none found).
+
+    The text stream decodes ahead in large chunks, so the line being read when decoding
+    fails is not where the bad bytes are (a UTF-8 BOM with CP932 bytes further down was
+    blamed on line 1); reading the bytes line by line finds it."""
+    decoder = codecs.getincrementaldecoder(enc)()
+    try:
+        with Path(label).open("rb") as fh:
+            for number, chunk in enumerate(fh, start=1):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    return number
+    except OSError:
+        return None
+    return None
+
+
 def _decode_error(label: str, line: int, enc: str) -> RowError:
+    line = _first_undecodable_line(label, enc) or line
     return RowError(
         label, line, "",
         _("bytes that are not valid {encoding} text; give the right --encoding").format(encoding=enc),
@@ -169,9 +190,11 @@ def _csv_records(
                     ))  # fmt: skip
                     yield Record(start, None)
                     continue
-                yield Record(
-                    start, {c: (v if v and not v.isspace() else None) for c, v in zip(columns, row, strict=True)}
-                )
+                # A cell an export neutralised for spreadsheets ('=…) reads back as written (=…).
+                yield Record(start, {
+                    c: (None if not v or v.isspace() else restore(v) if v[0] == "'" else v)
+                    for c, v in zip(columns, row, strict=True)
+                })  # fmt: skip
         finally:
             stream.close()
 

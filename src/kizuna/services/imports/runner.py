@@ -123,7 +123,12 @@ def _parse(
             if required:
                 errors.append(RowError(label, record.line, column, _("required, but empty")))
                 ok = False
-            values[column] = default
+            values[column] = default(ctx) if callable(default) else default
+            continue
+        if value.__class__ is str and "\x00" in value:  # PostgreSQL cannot store it; nor should SQLite
+            errors.append(RowError(label, record.line, column, _("must not contain NUL characters")))
+            ok = False
+            values[column] = None
             continue
         try:
             values[column] = parse(value, ctx, values)
@@ -145,6 +150,10 @@ def _parse(
                 ok = False
         for column, value in raw.items():
             if column.startswith(CUSTOM_PREFIX) and value is not None:
+                if isinstance(value, str) and "\x00" in value:
+                    errors.append(RowError(label, record.line, column, _("must not contain NUL characters")))
+                    ok = False
+                    continue
                 custom[column[len(CUSTOM_PREFIX) :]] = value.strip() if isinstance(value, str) else value
         values["custom_fields"] = custom
     if ok and spec.check is not None:

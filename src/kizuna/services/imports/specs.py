@@ -49,7 +49,7 @@ class Field:
     attr: str
     kind: str
     required: bool = False
-    default: Any = None
+    default: Any = None  # a value, or a function of the ParseContext (the default currency)
     parse: Parser | None = None
     ref: Ref | None = None
     help: str = ""
@@ -142,8 +142,13 @@ def ref(column: str, attr: str, table: str, key: str, noun: str, *, required: bo
     return Field(column, attr, "reference", required, parse=parse, ref=Ref(table, key, noun), help=help)
 
 
+def _default_currency(ctx: f.ParseContext) -> str:
+    return ctx.default_currency
+
+
 def currency_field() -> Field:
-    return Field("currency", "currency", "currency", False, None, lambda raw, ctx, row: f.currency(raw),
+    # An empty cell (or no column) takes the configured default, like the API does.
+    return Field("currency", "currency", "currency", False, _default_currency, lambda raw, ctx, row: f.currency(raw),
                  help="ISO 4217 code; default KIZUNA_DEFAULT_CURRENCY (JPY)")  # fmt: skip
 
 

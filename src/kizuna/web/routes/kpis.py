@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from kizuna.analytics.backend import store_tables
+from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
 from kizuna.domain.segments import TIER_LABELS
 from kizuna.errors import InvalidInput
 from kizuna.http.auth import CurrentPrincipal, State
@@ -113,12 +114,12 @@ def parse_params(settings: Settings, as_of: str | None, months: str | None, by: 
             if not _DATE.match(text):
                 raise ValueError(text)
             day = date.fromisoformat(text)
-            if not 1990 <= day.year <= 2100:
-                raise ValueError(text)
         except ValueError:
             raise InvalidInput(
                 _("as_of must be a date like 2026-03-31, not {value!r}").format(value=text[:40]), field="as_of"
             ) from None
+        if not in_range(day):
+            raise InvalidInput(out_of_range_message(day), code=DATE_OUT_OF_RANGE, field="as_of")
     count = settings.kpi_months
     text = (months or "").strip()
     if text:
