@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 
-.PHONY: demo test install lint unit postgres-binaries chromium java bench i18n docs clean
+.PHONY: demo test install lint unit postgres-binaries chromium java node-clients bench i18n docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,11 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-unit: install postgres-binaries chromium java
+# Segment's JavaScript libraries for the tracking API's client tests (tests/clients, from its lock file).
+node-clients:
+	cd tests/clients && npm ci --no-audit --no-fund --prefer-offline
+
+unit: install postgres-binaries chromium java node-clients
 	$(BIN)/pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 test: lint unit

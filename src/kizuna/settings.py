@@ -83,6 +83,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    tracking_origins: str = Field(
+        default="",
+        description=(
+            "Web page origins allowed to send product events to the tracking API (`/v1/`) from a browser "
+            "(CORS), comma-separated, e.g. `https://app.example.com,https://www.example.com`; `*` allows any "
+            "origin. Default: none (server-side libraries need no CORS). Credentials are never allowed; use "
+            "an ingest-scoped key in a browser (see `docs/ingest.md`)."
+        ),
+    )
+
     # --- analytics engine, KPIs and LTV (issue 5): add analytics settings below this line ---
     analytics_url: str | None = Field(
         default=None,
@@ -129,6 +139,20 @@ class Settings(BaseSettings):
             "Default: the shipped `default_scorecards.toml`."
         ),
     )
+
+    @field_validator("tracking_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if not origin or origin == "*":
+                continue
+            scheme, sep, rest = origin.partition("://")
+            if scheme.lower() not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
+                raise ValueError(
+                    f"tracking origin {origin!r} is not an origin: use scheme://host[:port], e.g. "
+                    "https://app.example.com, or *"
+                )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -193,6 +217,11 @@ class Settings(BaseSettings):
             # Use the psycopg 3 driver the postgres extra installs.
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @property
+    def tracking_origin_set(self) -> frozenset[str]:
+        """``tracking_origins`` as a set of lower-case origins without a trailing slash."""
+        return frozenset(o.strip().rstrip("/").lower() for o in self.tracking_origins.split(",") if o.strip())
 
     @property
     def zone(self) -> ZoneInfo:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kizuna.db.models import ApiKey, User, WebSession
@@ -41,7 +42,21 @@ def delete_expired_sessions(session: Session, now: datetime) -> int:
 
 
 def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    """The active (not revoked) key with this digest."""
     return session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))).first()
+
+
+def active_api_key_ids(session: Session, key_ids: Iterable[int]) -> set[int]:
+    """Which of these keys are not revoked: the tracking API's check on every request."""
+    ids = sorted(set(key_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(ApiKey.id).where(ApiKey.id.in_(ids), ApiKey.revoked_at.is_(None))))
+
+
+def touch_api_key(session: Session, key_id: int, when: datetime) -> None:
+    """Record that a key was used (callers throttle: at most once a minute per key)."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:
