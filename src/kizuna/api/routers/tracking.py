@@ -111,7 +111,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _failure(status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None,
+def _failure(status: int, errors: list[dict[str, Any]], *, headers: dict[str, str] | None = None,
              **counts: int) -> Response:  # fmt: skip
     """An error answer: Kizuna's ``{"success": false, "errors": [...]}`` with the top-level
     ``code`` and ``message`` that Segment's and RudderStack's libraries read (those of the
@@ -129,11 +129,11 @@ def _refused(exc: Exception) -> Response | None:
     if isinstance(exc, KizunaError):
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return _failure(status, [error(exc.code, exc.message, exc.field)], headers)
+        return _failure(status, [error(exc.code, exc.message, exc.field)], headers=headers)
     if isinstance(exc, StarletteHTTPException):
         code = HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code
-        return _failure(exc.status_code, [error(code, message)], dict(exc.headers or {}))
+        return _failure(exc.status_code, [error(code, message)], headers=dict(exc.headers or {}))
     return None
 
 
