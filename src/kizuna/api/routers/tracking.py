@@ -112,7 +112,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def _failure(status: int, errors: list[dict[str, Any]], *, headers: dict[str, str] | None = None,
-             **counts: int) -> Response:  # fmt: skip
+             counts: dict[str, int] | None = None) -> Response:  # fmt: skip
     """An error answer: Kizuna's ``{"success": false, "errors": [...]}`` with the top-level
     ``code`` and ``message`` that Segment's and RudderStack's libraries read (those of the
     first error; the message names its field and says how many more there are)."""
@@ -120,7 +120,7 @@ def _failure(status: int, errors: list[dict[str, Any]], *, headers: dict[str, st
     message = f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
     if len(errors) > 1:
         message = _("{first} (and {n} more errors)").format(first=message, n=len(errors) - 1)
-    body = {"success": False, "code": first["code"], "message": message, "errors": errors, **counts}
+    body = {"success": False, "code": first["code"], "message": message, "errors": errors, **(counts or {})}
     return _json(status, body, headers)
 
 
@@ -221,7 +221,7 @@ async def _receive(request: Request, kind: str) -> Response:
         return _failure(503, [error("unavailable", message)], headers={"Retry-After": "1"})
     outcome = await asyncio.wrap_future(future)
     if problems:
-        return _failure(400, [_problem(p) for p in problems], rejected=len(problems), **_counts(outcome))
+        return _failure(400, [_problem(p) for p in problems], counts={"rejected": len(problems), **_counts(outcome)})
     if kind == "batch" or kind in ("track", "page", "screen"):
         runtime.remember(digest, len(messages))  # committed: a retry of this very body is a duplicate
     return _json(200, {"success": True, **_counts(outcome)})
