@@ -507,3 +507,28 @@ def test_an_event_stored_by_another_writer_meanwhile_is_a_duplicate_not_a_double
     after = rollups(app)
     assert after[("ACC-1", day, "events")] == before[("ACC-1", day, "events")] + 1
     assert after[("ACC-1", day, "logins")] == before[("ACC-1", day, "logins")] + 1
+
+
+HOSTILE: list[Any] = [
+    {"messageId": 1.5}, {"userId": ["a"]}, {"context": []}, {"context": {"groupId": {"a": 1}}},
+    {"timestamp": "2024-01-01T00:00:00+25:00"}, {"timestamp": "9" * 5000}, {"timestamp": 1e308},
+    {"sentAt": "2024-13-01"}, {"event": ["x"]}, {"event": "\u0000"}, {"type": None}, {"type": "alias"},
+    {"type": "group", "groupId": "g", "traits": []}, {"type": "group", "groupId": "g", "traits": {"employees": True}},
+    {"type": "identify", "traits": {"email": "a" * 10_000}}, {"type": "identify", "traits": {"email": ["x"]}},
+    {"anonymousId": True, "userId": None}, {"userId": 10**30}, {"messageId": "m" * 129}, {"event": "e" * 201},
+    {"timestamp": "0001-01-01"}, {"timestamp": "9999-12-31T23:59:59-23:59"},
+    {"timestamp": "2024-01-01", "sentAt": "1900-01-01T00:00:00-23:59"},
+    {"originalTimestamp": "0001-01-01T00:00:00Z"}, {"receivedAt": []}, {"properties": "text"},
+]  # fmt: skip
+
+
+def test_hostile_events_are_refused_one_by_one_and_never_answered_500(client: TestClient, app: FastAPI, key: str) -> None:
+    setup_account(client, key)
+    for i, hostile in enumerate(HOSTILE):
+        batch = {"batch": [{**track("Signed In", f"bad-{i}"), **hostile}, track("Signed In", f"good-{i}")]}
+        r = client.post("/v1/batch", headers=basic(key), json=batch)
+        assert r.status_code == 400, (hostile, r.text)
+        assert [e["field"].split(".")[0] for e in r.json()["errors"]] == ["batch[0]"], hostile
+        assert r.json()["stored"] == 1, hostile
+    stored = {m for (m,) in rows(app, "SELECT message_id FROM usage_events")}
+    assert stored == {f"good-{i}" for i in range(len(HOSTILE))}
