@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kizuna.api.schemas.common import ErrorOut
 from kizuna.db.ingest import PinnedUnitOfWork
-from kizuna.db.queries.auth import active_api_key_ids
+from kizuna.db.queries.auth import ActiveKeys
 from kizuna.errors import KizunaError, NotAuthenticated, PermissionDenied
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.errors import HTTP_CODES, error, status_for
@@ -66,6 +66,7 @@ class IngestRuntime:
     keys: KeyCache
     zone: ZoneInfo
     revocations: RevocationCheck
+    active_keys: ActiveKeys
     recent: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
 
     def remember(self, digest: bytes, messages: int) -> None:
@@ -83,12 +84,9 @@ def install(app: FastAPI, state: AppState) -> IngestRuntime:
     config = RollupConfig(state.settings.zone, configured().mapping)
     # the writer keeps one connection (and so SQLite's page cache) across group commits
     writer = IngestWriter(PinnedUnitOfWork(state.engine), config, defer_above=state.settings.rollup_defer_rate)
-
-    def active_ids(ids: set[int]) -> set[int]:
-        with state.unit_of_work() as session:
-            return active_api_key_ids(session, ids)
-
-    runtime = IngestRuntime(writer, KeyCache(), state.settings.zone, RevocationCheck(active_ids))
+    active = ActiveKeys(state.engine)
+    runtime = IngestRuntime(writer, KeyCache(), state.settings.zone, RevocationCheck(active, inline=active.inline),
+                            active)  # fmt: skip
     app.state.ingest = runtime
     return runtime
 
@@ -98,6 +96,7 @@ def shutdown(app: FastAPI) -> None:
     runtime: IngestRuntime | None = getattr(app.state, "ingest", None)
     if runtime is not None:
         runtime.writer.close()
+        runtime.active_keys.close()
 
 
 def _runtime(request: Request) -> IngestRuntime:
