@@ -241,6 +241,9 @@ def test_a_revoked_key_is_refused_on_the_next_request_on_v1_and_api(client: Test
     with app.state.kizuna.unit_of_work() as session:
         for (key_id,) in session.execute(text("SELECT id FROM api_keys")):
             auth.revoke_api_key(session, key_id)
+    # a retry of the very same body (answered from memory, without the writer) is refused too
+    r = client.post("/v1/track", headers=basic(ingest), json=track("Signed In", "r1"))
+    assert (r.status_code, r.json()["code"]) == (401, "not_authenticated")
     r = client.post("/v1/track", headers=basic(ingest), json=track("Signed In", "r2"))
     assert (r.status_code, r.json()["code"]) == (401, "not_authenticated")
     r = client.get("/api/accounts", headers={"Authorization": f"Bearer {reader}"})

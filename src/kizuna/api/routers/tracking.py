@@ -44,7 +44,15 @@ from kizuna.http.limits import read_limited_body
 from kizuna.http.middleware import secure
 from kizuna.http.state import AppState, app_state
 from kizuna.i18n import _, _current
-from kizuna.services.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES, IngestWriter, Outcome, WriterClosed, report
+from kizuna.services.ingest import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    IngestWriter,
+    KeyRevoked,
+    Outcome,
+    WriterClosed,
+    report,
+)
 from kizuna.services.ingest.keys import KeyCache, RevocationCheck, Sender, credentials
 from kizuna.services.ingest.payload import Problem, Unreadable, parse_body, read_request
 from kizuna.services.usage import RollupConfig, configured
@@ -158,14 +166,23 @@ async def _sender(request: Request, runtime: IngestRuntime, secret: str | None) 
                 return runtime.keys.lookup(session, secret)
 
         sender = await run_in_threadpool(lookup)
-    elif sender is not None and not await runtime.revocations.active(sender.key_id):
-        runtime.keys.forget(secret)  # revoked since it was cached: seen on this very request
-        sender = None
     if sender is None:
-        raise NotAuthenticated(_("unknown or revoked API key"))
+        raise _revoked()
     if not sender.may_ingest:
         raise PermissionDenied(_("this API key cannot send events: use an ingest or write key"))
     return sender
+
+
+def _revoked() -> NotAuthenticated:
+    return NotAuthenticated(_("unknown or revoked API key"))
+
+
+async def _still_active(runtime: IngestRuntime, sender: Sender, secret: str) -> None:
+    """Refuse a key revoked since it was cached, for the answers the writer does not give
+    (the writer checks the keys of what it stores in its own transaction)."""
+    if not await runtime.revocations.active(sender.key_id):
+        runtime.keys.forget(secret)
+        raise _revoked()
 
 
 async def _ingest(request: Request, kind: str) -> Response:
@@ -197,9 +214,11 @@ async def _receive(request: Request, kind: str) -> Response:
     except (NotAuthenticated, PermissionDenied) as exc:
         runtime.writer.submit([], rejected=Counter({("", exc.code): 1}))  # counted for the ingestion page
         raise
+    assert secret is not None  # _sender refuses a request without a key
     digest = hashlib.blake2b(body, digest_size=20, person=sender.source.encode()[:16]).digest()
     seen = runtime.recent.get(digest)
     if seen is not None:
+        await _still_active(runtime, sender, secret)
         runtime.recent.move_to_end(digest)
         return _json(200, {"success": True, "stored": 0, "duplicates": seen, "parked": 0})
     try:
@@ -210,6 +229,7 @@ async def _receive(request: Request, kind: str) -> Response:
         messages, problems = read_request(kind, data, source=sender.source, received_at=received_at,
                                           zone=runtime.zone, body=body)  # fmt: skip
     except Unreadable as exc:
+        await _still_active(runtime, sender, secret)
         runtime.writer.submit([], rejected=Counter({(sender.source, exc.code): 1}))
         return _failure(400, [error(exc.code, exc.message, exc.field)])
     rejected = Counter((sender.source, p.code) for p in problems)
@@ -218,7 +238,11 @@ async def _receive(request: Request, kind: str) -> Response:
     except WriterClosed:
         message = _("Kizuna is restarting; send the events again in a moment")
         return _failure(503, [error("unavailable", message)], headers={"Retry-After": "1"})
-    outcome = await asyncio.wrap_future(future)
+    try:
+        outcome = await asyncio.wrap_future(future)
+    except KeyRevoked:  # revoked before the commit: nothing was stored
+        runtime.keys.forget(secret)
+        raise _revoked() from None
     if problems:
         return _failure(400, [_problem(p) for p in problems], counts={"rejected": len(problems), **_counts(outcome)})
     if kind == "batch" or kind in ("track", "page", "screen"):

@@ -49,10 +49,19 @@ def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))).first()
 
 
+def active_api_key_ids(session: Session, key_ids: Iterable[int]) -> set[int]:
+    """Which of these keys are not revoked (the ingestion writer asks in every commit)."""
+    ids = sorted(set(key_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(ApiKey.id).where(ApiKey.id.in_(ids), ApiKey.revoked_at.is_(None))))
+
+
 class ActiveKeys:
-    """Which of these keys are not revoked: the tracking API asks for every request, so this
-    runs on a connection of its own, in plain SQL, and costs microseconds, not a session
-    (~1 ms). Each call is a new read, so a revocation committed by any process is seen at once.
+    """Which of these keys are not revoked, for the tracking API's requests that do not reach
+    the ingestion writer (a retried body answered from memory, an unreadable one): on a
+    connection of its own, in plain SQL, so it costs microseconds, not a session (~1 ms).
+    Each call is a new read, so a revocation committed by any process is seen at once.
     ``inline``: cheap enough to run on the event loop itself (SQLite: no network round trip)."""
 
     def __init__(self, engine: Engine) -> None:

@@ -3,12 +3,12 @@ the key as user name and an empty password), or a bearer token.
 
 Keys are looked up by their SHA-256 digest and remembered for :data:`TTL` seconds, so
 that a busy sender costs no digest lookup per request. A revocation is nevertheless seen
-on the very next request, in every worker and every server on the store: each request
-waits for a check of its key's ``revoked_at`` that started after it arrived
-(:class:`RevocationCheck`); the requests that arrive together share one query
-(``SELECT id … WHERE id IN (…) AND revoked_at IS NULL``), so a busy server makes a few of
-them a second, not one per request. ``last_used_at`` is written by the ingestion writer,
-once per group commit, not once per request.
+on the very next request, in every worker and every server on the store: the ingestion
+writer reads which keys of a group commit are still active in the commit's own
+transaction (one query per commit, and what a revoked key sent is not stored), and the
+answers given without the writer (a retried body answered from memory, an unreadable
+body) ask :class:`RevocationCheck` first. ``last_used_at`` is written by the ingestion
+writer, once per group commit, not once per request.
 """
 
 from __future__ import annotations
