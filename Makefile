@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 # The demo's own store, so that `make demo` never touches ./kizuna.db (your own data).
 DEMO_DB ?= kizuna-demo.db
 
-.PHONY: demo test install install-base lint unit postgres-binaries chromium java bench i18n docs clean
+.PHONY: demo test install install-base lint unit postgres-binaries chromium java node-clients bench i18n docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +67,11 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-unit: install postgres-binaries chromium java
+# Segment's JavaScript libraries for the tracking API's client tests (tests/clients, from its lock file).
+node-clients:
+	cd tests/clients && npm ci --no-audit --no-fund --prefer-offline
+
+unit: install postgres-binaries chromium java node-clients
 	$(BIN)/pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 test: lint unit

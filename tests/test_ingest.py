@@ -7,6 +7,8 @@ for unknown accounts wait in the quarantine and are attached when the account ap
 from __future__ import annotations
 
 import base64
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,10 @@ def test_bad_events_are_reported_by_index_and_field_and_good_ones_stored(
         ("invalid_event", "batch[7]"),
     ]
     assert sorted(r[0] for r in rows(app, "SELECT message_id FROM usage_events")) == ["ok-1", "ok-2"]
+    # what Segment's and RudderStack's libraries read: a top-level code and message
+    assert body["success"] is False
+    assert body["code"] == "invalid_timestamp"
+    assert body["message"] == "batch[1].timestamp: not an ISO 8601 date and time: 'yesterday' (and 6 more errors)"
     bad_group = client.post("/v1/group", headers=basic(key), json={"userId": "U-1", "groupId": "ACC-2",
                             "traits": {"employees": "many"}})  # fmt: skip
     assert bad_group.status_code == 400
@@ -165,6 +171,113 @@ def test_unreadable_requests_are_400_with_the_error_shape(
     r = client.post("/v1/batch", headers={**basic(key), "Content-Type": "application/json"}, content=body)
     assert r.status_code == 400
     assert [(e["code"], e["field"]) for e in r.json()["errors"]] == [(code, field)]
+    assert (r.json()["success"], r.json()["code"]) == (False, code)
+
+
+def deep_json(body: Any) -> bytes:
+    """``body`` as JSON text, each string ``@DEEP<n>@`` replaced by an object nested n levels deep
+    (written as text: no JSON library here writes that deep)."""
+    text = json.dumps(body)
+    for depth in {int(d) for d in re.findall(r'"@DEEP(\d+)@"', text)}:
+        text = text.replace(f'"@DEEP{depth}@"', '{"a":' * depth + '"bottom"' + "}" * depth)
+    return text.encode()
+
+
+def test_deeply_nested_events_are_refused_one_by_one_never_500(client: TestClient, app: FastAPI, key: str) -> None:
+    setup_account(client, key)
+    batch = {"batch": [track("Signed In", "flat-1"), track("Signed In", "deep", deep="@DEEP400@"),
+                       track("Signed In", "flat-2"), track("Signed In", "deep-ok", deep="@DEEP200@")]}  # fmt: skip
+    r = client.post("/v1/batch", headers=basic(key), content=deep_json(batch))
+    assert r.status_code == 400, r.text
+    assert [(e["code"], e["field"]) for e in r.json()["errors"]] == [("too_deep", "batch[1]")]
+    assert r.json()["message"] == "batch[1]: the event is nested more than 254 levels deep"
+    assert sorted(m for (m,) in rows(app, "SELECT message_id FROM usage_events")) == ["deep-ok", "flat-1", "flat-2"]
+    one = client.post("/v1/track", headers=basic(key), content=deep_json(track("Signed In", "d1", deep="@DEEP300@")))
+    assert (one.status_code, one.json()["code"]) == (400, "too_deep")
+    # deeper than the JSON parser goes: the request as a whole, still a clear 400
+    r = client.post("/v1/batch", headers=basic(key), content=deep_json({"batch": [track("Signed In", "d2",
+                                                                                       deep="@DEEP1500@")]}))  # fmt: skip
+    assert (r.status_code, r.json()["code"]) == (400, "too_deep")
+
+
+def test_dates_outside_the_accepted_range_reject_their_event_by_field(
+    client: TestClient, app: FastAPI, key: str
+) -> None:
+    setup_account(client, key)
+    batch = {"batch": [
+        track("Signed In", "ok"),
+        {**track("Signed In", "t"), "timestamp": "0001-01-01T00:00:00+09:00"},
+        {**track("Signed In", "s"), "sentAt": "9999-12-31T23:59:59Z"},
+        {**track("Signed In", "o"), "originalTimestamp": "2201-01-01T00:00:00Z"},
+        {**track("Signed In", "r"), "receivedAt": "1899-12-31T23:00:00Z"},
+        # both in range, but the skew correction lands three centuries back: refused, no overflow
+        {**track("Signed In", "k", when=datetime(1900, 1, 1, tzinfo=UTC)), "sentAt": "2200-12-31T00:00:00Z"},
+    ]}  # fmt: skip
+    r = client.post("/v1/batch", headers=basic(key), json=batch)
+    assert r.status_code == 400, r.text
+    assert [(e["code"], e["field"]) for e in r.json()["errors"]] == [
+        ("date_out_of_range", "batch[1].timestamp"),
+        ("date_out_of_range", "batch[2].sentAt"),
+        ("date_out_of_range", "batch[3].originalTimestamp"),
+        ("date_out_of_range", "batch[4].receivedAt"),
+        ("timestamp_out_of_range", "batch[5].timestamp"),
+    ]
+    assert r.json()["errors"][0]["message"] == "0001-01-01 is outside the accepted range 1900-01-01 … 2200-12-31"
+    assert rows(app, "SELECT message_id FROM usage_events") == [("ok",)]
+    whole = client.post("/v1/batch", headers=basic(key), json={"batch": [track("Signed In", "x")],
+                                                               "sentAt": "0000-12-31T00:00:00Z"})  # fmt: skip
+    assert (whole.status_code, whole.json()["code"]) == (400, "invalid_timestamp")
+    whole = client.post("/v1/batch", headers=basic(key), json={"batch": [track("Signed In", "x")],
+                                                               "sentAt": "1800-01-01T00:00:00Z"})  # fmt: skip
+    assert [(e["code"], e["field"]) for e in whole.json()["errors"]] == [("date_out_of_range", "sentAt")]
+
+
+def test_a_revoked_key_is_refused_on_the_next_request_on_v1_and_api(client: TestClient, app: FastAPI) -> None:
+    from kizuna.services import auth
+
+    ingest, reader = make_api_key(app, "ingest"), make_api_key(app, "read")
+    assert client.post("/v1/track", headers=basic(ingest), json=track("Signed In", "r1")).status_code == 200
+    assert client.get("/api/accounts", headers={"Authorization": f"Bearer {reader}"}).status_code == 200
+    with app.state.kizuna.unit_of_work() as session:
+        for (key_id,) in session.execute(text("SELECT id FROM api_keys")):
+            auth.revoke_api_key(session, key_id)
+    # a retry of the very same body (answered from memory, without the writer) is refused too
+    r = client.post("/v1/track", headers=basic(ingest), json=track("Signed In", "r1"))
+    assert (r.status_code, r.json()["code"]) == (401, "not_authenticated")
+    r = client.post("/v1/track", headers=basic(ingest), json=track("Signed In", "r2"))
+    assert (r.status_code, r.json()["code"]) == (401, "not_authenticated")
+    r = client.get("/api/accounts", headers={"Authorization": f"Bearer {reader}"})
+    assert (r.status_code, r.json()["errors"][0]["code"]) == (401, "not_authenticated")
+    assert [m for (m,) in rows(app, "SELECT message_id FROM ingest_parked")] == ["r1"]
+
+
+def test_api_key_use_on_api_is_recorded_at_most_once_a_minute(client: TestClient, app: FastAPI) -> None:
+    reader = make_api_key(app, "read")
+    bearer = {"Authorization": f"Bearer {reader}"}
+
+    def last_used() -> datetime | None:
+        [(value,)] = rows(app, "SELECT last_used_at FROM api_keys")
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+    assert last_used() is None
+    assert client.get("/api/accounts", headers=bearer).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert abs(first - datetime.now(UTC)) < timedelta(seconds=30)
+    with app.state.kizuna.unit_of_work() as session:  # as if used 30 s ago: not written again
+        session.execute(text("UPDATE api_keys SET last_used_at = :t"), {"t": datetime.now(UTC) - timedelta(seconds=30)})
+    stamped = last_used()
+    assert client.get("/api/accounts", headers=bearer).status_code == 200
+    assert last_used() == stamped
+    with app.state.kizuna.unit_of_work() as session:  # used 2 minutes ago: written again
+        session.execute(text("UPDATE api_keys SET last_used_at = :t"), {"t": datetime.now(UTC) - timedelta(minutes=2)})
+    assert client.get("/api/accounts", headers=bearer).status_code == 200
+    again = last_used()
+    assert again is not None
+    assert abs(again - datetime.now(UTC)) < timedelta(seconds=30)
 
 
 def test_limits_are_segments_32_kb_per_event_and_500_kb_per_batch(client: TestClient, app: FastAPI, key: str) -> None:
@@ -397,3 +510,28 @@ def test_an_event_stored_by_another_writer_meanwhile_is_a_duplicate_not_a_double
     after = rollups(app)
     assert after[("ACC-1", day, "events")] == before[("ACC-1", day, "events")] + 1
     assert after[("ACC-1", day, "logins")] == before[("ACC-1", day, "logins")] + 1
+
+
+HOSTILE: list[Any] = [
+    {"messageId": 1.5}, {"userId": ["a"]}, {"context": []}, {"context": {"groupId": {"a": 1}}},
+    {"timestamp": "2024-01-01T00:00:00+25:00"}, {"timestamp": "9" * 5000}, {"timestamp": 1e308},
+    {"sentAt": "2024-13-01"}, {"event": ["x"]}, {"event": "\u0000"}, {"type": None}, {"type": "alias"},
+    {"type": "group", "groupId": "g", "traits": []}, {"type": "group", "groupId": "g", "traits": {"employees": True}},
+    {"type": "identify", "traits": {"email": "a" * 10_000}}, {"type": "identify", "traits": {"email": ["x"]}},
+    {"anonymousId": True, "userId": None}, {"userId": 10**30}, {"messageId": "m" * 129}, {"event": "e" * 201},
+    {"timestamp": "0001-01-01"}, {"timestamp": "9999-12-31T23:59:59-23:59"},
+    {"timestamp": "2024-01-01", "sentAt": "1900-01-01T00:00:00-23:59"},
+    {"originalTimestamp": "0001-01-01T00:00:00Z"}, {"receivedAt": []}, {"properties": "text"},
+]  # fmt: skip
+
+
+def test_hostile_events_are_refused_one_by_one_and_never_answered_500(client: TestClient, app: FastAPI, key: str) -> None:
+    setup_account(client, key)
+    for i, hostile in enumerate(HOSTILE):
+        batch = {"batch": [{**track("Signed In", f"bad-{i}"), **hostile}, track("Signed In", f"good-{i}")]}
+        r = client.post("/v1/batch", headers=basic(key), json=batch)
+        assert r.status_code == 400, (hostile, r.text)
+        assert [e["field"].split(".")[0] for e in r.json()["errors"]] == ["batch[0]"], hostile
+        assert r.json()["stored"] == 1, hostile
+    stored = {m for (m,) in rows(app, "SELECT message_id FROM usage_events")}
+    assert stored == {f"good-{i}" for i in range(len(HOSTILE))}

@@ -98,6 +98,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    tracking_origins: str = Field(
+        default="",
+        description=(
+            "Web page origins allowed to send product events to the tracking API (`/v1/`) from a browser "
+            "(CORS), comma-separated, e.g. `https://app.example.com,https://www.example.com`; `*` allows any "
+            "origin. Default: none (server-side libraries need no CORS). Credentials are never allowed; use "
+            "an ingest-scoped key in a browser (see `docs/ingest.md`)."
+        ),
+    )
+
     # --- analytics engine, KPIs and LTV (issue 5): add analytics settings below this line ---
     analytics_url: str | None = Field(
         default=None,
@@ -183,6 +193,20 @@ class Settings(BaseSettings):
     mail_from: str = Field(default="kizuna@localhost", description="The From address of the emails Kizuna sends.")
     mail_reply_to: str | None = Field(default=None, description="Reply-To of the emails Kizuna sends, if any.")
 
+    @field_validator("tracking_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if not origin or origin == "*":
+                continue
+            scheme, sep, rest = origin.partition("://")
+            if scheme.lower() not in ("http", "https") or not sep or not rest or "/" in rest.rstrip("/"):
+                raise ValueError(
+                    f"tracking origin {origin!r} is not an origin: use scheme://host[:port], e.g. "
+                    "https://app.example.com, or *"
+                )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -254,6 +278,11 @@ class Settings(BaseSettings):
         if value not in ("none", "starttls", "tls"):
             raise ValueError(f"SMTP security must be none, starttls or tls, not {value!r}")
         return value
+
+    @property
+    def tracking_origin_set(self) -> frozenset[str]:
+        """``tracking_origins`` as a set of lower-case origins without a trailing slash."""
+        return frozenset(o.strip().rstrip("/").lower() for o in self.tracking_origins.split(",") if o.strip())
 
     @property
     def zone(self) -> ZoneInfo:

@@ -574,13 +574,5 @@ def touch_api_keys(session: Session, key_ids: Iterable[int], when: datetime) -> 
         session.execute(update(ApiKey).where(ApiKey.id.in_(ids)).values(last_used_at=when))
 
 
-def api_key_by_hash(session: Session, key_hash: str) -> tuple[int, str, str, bool] | None:
-    """``(id, name, scope, revoked)`` of the key with this digest."""
-    row = session.execute(
-        select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.revoked_at).where(ApiKey.key_hash == key_hash)
-    ).first()
-    return (row[0], row[1], str(row[2]), row[3] is not None) if row else None
-
-
 def api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.last_used_at.desc().nulls_last(), ApiKey.id)))

@@ -29,6 +29,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("kizuna-no-such-user")
 MIN_PASSWORD_LENGTH = 10
 API_KEY_PREFIX = "kz_"
+#: ``api_keys.last_used_at`` is written at most this often per key (so it costs no write per request).
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def _digest(secret: str) -> str:
@@ -172,7 +174,13 @@ def resolve_api_key(session: Session, key: str) -> ApiKey | None:
         return None
     record = q.api_key_by_hash(session, _digest(key))
     if record is not None:
-        record.last_used_at = datetime.now(UTC)
+        now = datetime.now(UTC)
+        last = record.last_used_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if last is None or now - last >= KEY_USE_RESOLUTION:
+            # an UPDATE of its own: callers detach the key from the session, dropping any change to it
+            q.touch_api_key(session, record.id, now)
     return record
 
 

@@ -1,16 +1,24 @@
 """The tracking API, compatible with Segment's HTTP Tracking API: ``POST /v1/identify``,
 ``/v1/group``, ``/v1/track``, ``/v1/page`` (and ``/v1/screen``) and ``/v1/batch``.
 
-The routes are deliberately thin and fast: the body is read as bytes, parsed with
-orjson and checked by hand (:mod:`kizuna.services.ingest.payload`); the pydantic-free
-JSON schemas below only document the payloads in OpenAPI. The answer comes after the
-ingestion writer has committed the messages (group commit), so a 2xx means stored.
+The routes are deliberately thin and fast: the body is read as bytes (decoded when
+sent with ``Content-Encoding: gzip`` or ``deflate``), parsed with orjson and checked by
+hand (:mod:`kizuna.services.ingest.payload`); the pydantic-free JSON schemas below only
+document the payloads in OpenAPI. The answer comes after the ingestion writer has
+committed the messages (group commit), so a 2xx means stored.
+
+Errors keep Kizuna's shape ``{"success": false, "errors": [...]}`` and add the
+top-level ``code`` and ``message`` that Segment's and RudderStack's libraries read.
+Browsers may send from the origins in ``KIZUNA_TRACKING_ORIGINS`` (CORS, never with
+credentials); analytics.js (``@segment/analytics-next``) posts to Segment's short paths
+``/v1/t``, ``/v1/p``, … and may read its settings from ``/v1/projects/{writeKey}/settings``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,20 +29,34 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kizuna.api.schemas.common import ErrorOut
 from kizuna.db.ingest import PinnedUnitOfWork
-from kizuna.errors import NotAuthenticated, PermissionDenied
+from kizuna.db.queries.auth import ActiveKeys
+from kizuna.errors import KizunaError, NotAuthenticated, PermissionDenied
 from kizuna.http.auth import CurrentPrincipal, State
+from kizuna.http.errors import HTTP_CODES, error, status_for
 from kizuna.http.i18n import negotiate_language
 from kizuna.http.limits import read_limited_body
 from kizuna.http.middleware import secure
 from kizuna.http.state import AppState, app_state
 from kizuna.i18n import _, _current
-from kizuna.services.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES, IngestWriter, Outcome, WriterClosed, report
-from kizuna.services.ingest.keys import KeyCache, Sender, credentials
+from kizuna.services.ingest import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    IngestWriter,
+    KeyRevoked,
+    Outcome,
+    WriterClosed,
+    report,
+)
+from kizuna.services.ingest.keys import KeyCache, RevocationCheck, Sender, credentials
 from kizuna.services.ingest.payload import Problem, Unreadable, parse_body, read_request
+
+log = logging.getLogger("kizuna.http")
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 summary_router = APIRouter(prefix="/api", tags=["ingestion"])
@@ -50,6 +72,8 @@ class IngestRuntime:
     writer: IngestWriter
     keys: KeyCache
     zone: ZoneInfo
+    revocations: RevocationCheck
+    active_keys: ActiveKeys
     recent: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
 
     def remember(self, digest: bytes, messages: int) -> None:
@@ -67,7 +91,9 @@ def install(app: FastAPI, state: AppState) -> IngestRuntime:
     config = state.context.rollup
     # the writer keeps one connection (and so SQLite's page cache) across group commits
     writer = IngestWriter(PinnedUnitOfWork(state.engine), config, defer_above=state.settings.rollup_defer_rate)
-    runtime = IngestRuntime(writer, KeyCache(), state.settings.zone)
+    active = ActiveKeys(state.engine)
+    runtime = IngestRuntime(writer, KeyCache(), state.settings.zone, RevocationCheck(active, inline=active.inline),
+                            active)  # fmt: skip
     app.state.ingest = runtime
     return runtime
 
@@ -77,6 +103,7 @@ def shutdown(app: FastAPI) -> None:
     runtime: IngestRuntime | None = getattr(app.state, "ingest", None)
     if runtime is not None:
         runtime.writer.close()
+        runtime.active_keys.close()
 
 
 def _runtime(request: Request) -> IngestRuntime:
@@ -88,6 +115,32 @@ def _runtime(request: Request) -> IngestRuntime:
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _failure(status: int, errors: list[dict[str, Any]], *, headers: dict[str, str] | None = None,
+             counts: dict[str, int] | None = None) -> Response:  # fmt: skip
+    """An error answer: Kizuna's ``{"success": false, "errors": [...]}`` with the top-level
+    ``code`` and ``message`` that Segment's and RudderStack's libraries read (those of the
+    first error; the message names its field and says how many more there are)."""
+    first = errors[0]
+    message = f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
+    if len(errors) > 1:
+        message = _("{first} (and {n} more errors)").format(first=message, n=len(errors) - 1)
+    body = {"success": False, "code": first["code"], "message": message, "errors": errors, **(counts or {})}
+    return _json(status, body, headers)
+
+
+def _refused(exc: Exception) -> Response | None:
+    """The tracking answer to an exception the app's handlers know, or None."""
+    if isinstance(exc, KizunaError):
+        status = status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return _failure(status, [error(exc.code, exc.message, exc.field)], headers=headers)
+    if isinstance(exc, StarletteHTTPException):
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        return _failure(exc.status_code, [error(code, message)], headers=dict(exc.headers or {}))
+    return None
 
 
 def _problem(p: Problem) -> dict[str, Any]:
@@ -113,17 +166,38 @@ async def _sender(request: Request, runtime: IngestRuntime, secret: str | None) 
 
         sender = await run_in_threadpool(lookup)
     if sender is None:
-        raise NotAuthenticated(_("unknown or revoked API key"))
+        raise _revoked()
     if not sender.may_ingest:
         raise PermissionDenied(_("this API key cannot send events: use an ingest or write key"))
     return sender
 
 
+def _revoked() -> NotAuthenticated:
+    return NotAuthenticated(_("unknown or revoked API key"))
+
+
+async def _still_active(runtime: IngestRuntime, sender: Sender, secret: str) -> None:
+    """Refuse a key revoked since it was cached, for the answers the writer does not give
+    (the writer checks the keys of what it stores in its own transaction)."""
+    if not await runtime.revocations.active(sender.key_id):
+        runtime.keys.forget(secret)
+        raise _revoked()
+
+
 async def _ingest(request: Request, kind: str) -> Response:
+    try:
+        return await _receive(request, kind)
+    except (KizunaError, StarletteHTTPException) as exc:
+        refused = _refused(exc)
+        assert refused is not None
+        return refused
+
+
+async def _receive(request: Request, kind: str) -> Response:
     runtime = _runtime(request)
     received_at = datetime.now(UTC)
-    await read_limited_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES)
-    body: bytes = request._body
+    await read_limited_body(request, MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES, decode=True)
+    body: bytes = request._body  # decoded
     secret = credentials(request.headers.get("authorization"))
     data: Any = None
     unreadable: Unreadable | None = None
@@ -139,9 +213,11 @@ async def _ingest(request: Request, kind: str) -> Response:
     except (NotAuthenticated, PermissionDenied) as exc:
         runtime.writer.submit([], rejected=Counter({("", exc.code): 1}))  # counted for the ingestion page
         raise
+    assert secret is not None  # _sender refuses a request without a key
     digest = hashlib.blake2b(body, digest_size=20, person=sender.source.encode()[:16]).digest()
     seen = runtime.recent.get(digest)
     if seen is not None:
+        await _still_active(runtime, sender, secret)
         runtime.recent.move_to_end(digest)
         return _json(200, {"success": True, "stored": 0, "duplicates": seen, "parked": 0})
     try:
@@ -152,36 +228,45 @@ async def _ingest(request: Request, kind: str) -> Response:
         messages, problems = read_request(kind, data, source=sender.source, received_at=received_at,
                                           zone=runtime.zone, body=body)  # fmt: skip
     except Unreadable as exc:
+        await _still_active(runtime, sender, secret)
         runtime.writer.submit([], rejected=Counter({(sender.source, exc.code): 1}))
-        return _json(400, {"success": False, "errors": [{"code": exc.code, "message": exc.message,
-                                                         "field": exc.field}]})  # fmt: skip
+        return _failure(400, [error(exc.code, exc.message, exc.field)])
     rejected = Counter((sender.source, p.code) for p in problems)
     try:
         future = runtime.writer.submit(messages, rejected=rejected, key_id=sender.key_id)
     except WriterClosed:
         message = _("Kizuna is restarting; send the events again in a moment")
-        return _json(503, {"success": False, "errors": [{"code": "unavailable", "message": message, "field": None}]},
-                     headers={"Retry-After": "1"})  # fmt: skip
-    outcome = await asyncio.wrap_future(future)
+        return _failure(503, [error("unavailable", message)], headers={"Retry-After": "1"})
+    try:
+        outcome = await asyncio.wrap_future(future)
+    except KeyRevoked:  # revoked before the commit: nothing was stored
+        runtime.keys.forget(secret)
+        raise _revoked() from None
     if problems:
-        return _json(
-            400,
-            {
-                "success": False,
-                "errors": [_problem(p) for p in problems],
-                "rejected": len(problems),
-                **_counts(outcome),
-            },
-        )
+        return _failure(400, [_problem(p) for p in problems], counts={"rejected": len(problems), **_counts(outcome)})
     if kind == "batch" or kind in ("track", "page", "screen"):
         runtime.remember(digest, len(messages))  # committed: a retry of this very body is a duplicate
     return _json(200, {"success": True, **_counts(outcome)})
 
 
-# --- the fast path -----------------------------------------------------------------------------
+# --- the fast path and CORS ------------------------------------------------------------------
 
-#: The tracking routes by path (what ``FastPath`` answers itself).
+#: The tracking routes by path (what ``FastPath`` answers itself), with the short paths that
+#: analytics.js (``@segment/analytics-next``) posts to, as Segment's own API takes them.
 _KINDS = {f"/v1/{kind}": kind for kind in ("track", "page", "screen", "identify", "group", "batch")}
+_KINDS.update({f"/v1/{kind[0]}": kind for kind in ("track", "page", "screen", "identify", "group", "batch")})
+_TRACKING = "/v1/"
+#: What a browser may send cross-origin (preflight): the write key, JSON or text, compression,
+#: and the retry counter analytics.js adds.
+CORS_HEADERS = "Authorization, Content-Type, Content-Encoding, X-Retry-Count"
+CORS_METHODS = "POST, GET, OPTIONS"
+
+
+def _origin_allowed(origin: str, allowed: frozenset[str]) -> str | None:
+    """The ``Access-Control-Allow-Origin`` value for this origin, or None if not allowed."""
+    if "*" in allowed:
+        return "*"
+    return origin if origin.rstrip("/").lower() in allowed else None
 
 
 class FastPath:
@@ -191,41 +276,88 @@ class FastPath:
     principal/session middleware it does not use, cost a fifth of the server's CPU.
 
     The answer is the same as through the router: the same handler, the same error
-    handlers (the app's, looked up by exception class), the same language negotiation
-    and security headers. The routes stay registered for OpenAPI (and answer anything
-    that reaches them, e.g. in tests that mount the routers alone)."""
+    shape, the same language negotiation and security headers. The routes stay
+    registered for OpenAPI (and answer anything that reaches them, e.g. in tests that
+    mount the routers alone).
+
+    It also applies CORS to ``/v1/`` (and nothing else): a request from a browser page
+    (it carries ``Origin``) is answered with ``Access-Control-Allow-Origin`` when the
+    origin is in ``KIZUNA_TRACKING_ORIGINS``, and refused with 403 ``origin_not_allowed``
+    otherwise — before anything is read or stored; preflight ``OPTIONS`` is answered with
+    204. Credentials (cookies) are never allowed: the write key travels in the request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = _KINDS.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if kind is None:
+        if scope["type"] != "http" or not scope["path"].startswith(_TRACKING):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        origin = request.headers.get("origin")
+        allow: str | None = None
+        if origin is not None:
+            allow = _origin_allowed(origin, app_state(request).settings.tracking_origin_set)
         token = _current.set(negotiate_language(request, None))
         try:
-            try:
-                response = await _ingest(request, kind)
-            except Exception as exc:
-                handler = _handler(request.app, exc)
-                if handler is None:
-                    raise
-                answer = handler(request, exc)
-                response = await answer if asyncio.iscoroutine(answer) else answer
+            if scope["method"] == "OPTIONS":
+                response = self._preflight(origin, allow)
+            elif origin is not None and allow is None:
+                response = _failure(403, [error("origin_not_allowed", _(
+                    "this web page's origin may not send to the tracking API: add it to KIZUNA_TRACKING_ORIGINS"))])
+            else:
+                kind = _KINDS.get(scope["path"]) if scope["method"] == "POST" else None
+                if kind is None:
+                    await self.app(scope, receive, _with_cors(send, allow))
+                    return
+                response = await self._answer(request, kind)
         finally:
             _current.reset(token)
+        if allow is not None:
+            _cors(response.headers, allow)
         secure(response)
         await response(scope, receive, send)
 
+    @staticmethod
+    def _preflight(origin: str | None, allow: str | None) -> Response:
+        if origin is not None and allow is None:
+            return _failure(403, [error("origin_not_allowed", _(
+                "this web page's origin may not send to the tracking API: add it to KIZUNA_TRACKING_ORIGINS"))])
+        response = Response(status_code=204, headers={"Allow": CORS_METHODS})
+        if allow is not None:
+            response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+            response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
 
-def _handler(app: Any, exc: Exception) -> Any:
-    handlers = getattr(app, "exception_handlers", {})
-    for cls in type(exc).__mro__:
-        if cls in handlers:
-            return handlers[cls]
-    return None
+    @staticmethod
+    async def _answer(request: Request, kind: str) -> Response:
+        try:
+            return await _ingest(request, kind)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            message = _("Kizuna hit an unexpected error. It has been logged; please try again.")
+            return _failure(500, [error("internal_error", message)])
+
+
+def _cors(headers: MutableHeaders, allow: str) -> None:
+    headers["Access-Control-Allow-Origin"] = allow
+    headers["Access-Control-Expose-Headers"] = "Retry-After"
+    if allow != "*":
+        headers.append("Vary", "Origin")
+
+
+def _with_cors(send: Send, allow: str | None) -> Send:
+    """``send`` that adds the CORS headers to the answer (routes the fast path leaves to the app)."""
+    if allow is None:
+        return send
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            _cors(MutableHeaders(scope=message), allow)
+        await send(message)
+
+    return sending
 
 
 # --- OpenAPI documentation ---------------------------------------------------------------------
@@ -433,6 +565,45 @@ async def batch(request: Request) -> Response:
     events are stored even when others are rejected: the answer is then 400, listing each rejected
     event as `batch[i].field`, with the counts of what was stored."""
     return await _ingest(request, "batch")
+
+
+for _short, _kind in (("t", "track"), ("p", "page"), ("s", "screen"), ("i", "identify"), ("g", "group"),
+                      ("b", "batch")):  # fmt: skip
+    # analytics.js posts to Segment's short paths; the fast path answers them, these only document it
+    router.add_api_route(f"/{_short}", {"track": track, "page": page, "screen": screen, "identify": identify,
+                                        "group": group, "batch": batch}[_kind], methods=["POST"],
+                         include_in_schema=False)  # fmt: skip
+
+
+@router.get("/projects/{write_key}/settings", summary="Settings for analytics.js (@segment/analytics-next)",
+            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
+async def browser_settings(request: Request, write_key: str) -> Response:
+    """What analytics.js reads from Segment's CDN before it sends anything — here, so that a
+    page loading it with `cdnURL` set to Kizuna talks to Kizuna only: send events to this
+    server's `/v1/` with this key, no other destination, no middleware, no metrics. The key must
+    be one that may send events (401/403 otherwise)."""
+    try:
+        await _sender(request, _runtime(request), write_key)
+    except (KizunaError, StarletteHTTPException) as exc:
+        refused = _refused(exc)
+        assert refused is not None
+        return refused
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    settings = {
+        "integrations": {
+            "Segment.io": {"apiKey": write_key, "apiHost": f"{host}/v1", "protocol": request.url.scheme,
+                           "unbundledIntegrations": [], "addBundledMetadata": False},
+        },
+        "plan": {},
+        "edgeFunction": {},
+        "analyticsNextEnabled": True,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [],
+    }  # fmt: skip
+    return _json(200, settings, headers={"Cache-Control": "max-age=60"})
 
 
 # --- the ingestion page's JSON twin ----------------------------------------------------------

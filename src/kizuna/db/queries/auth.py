@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kizuna.db.models import ApiKey, User, WebSession
@@ -53,7 +57,63 @@ def delete_expired_sessions(session: Session, now: datetime) -> int:
 
 
 def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    """The active (not revoked) key with this digest."""
     return session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))).first()
+
+
+def active_api_key_ids(session: Session, key_ids: Iterable[int]) -> set[int]:
+    """Which of these keys are not revoked (the ingestion writer asks in every commit)."""
+    ids = sorted(set(key_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(ApiKey.id).where(ApiKey.id.in_(ids), ApiKey.revoked_at.is_(None))))
+
+
+class ActiveKeys:
+    """Which of these keys are not revoked, for the tracking API's requests that do not reach
+    the ingestion writer (a retried body answered from memory, an unreadable one): on a
+    connection of its own, in plain SQL, so it costs microseconds, not a session (~1 ms).
+    Each call is a new read, so a revocation committed by any process is seen at once.
+    ``inline``: cheap enough to run on the event loop itself (SQLite: no network round trip)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._raw: Any = None
+        self._lock = threading.Lock()
+        self._mark = "%s" if engine.dialect.name == "postgresql" else "?"
+        self.inline = engine.dialect.name == "sqlite"
+
+    def __call__(self, key_ids: Iterable[int]) -> set[int]:
+        ids = sorted(set(key_ids))
+        if not ids:
+            return set()
+        sql = f"SELECT id FROM api_keys WHERE id IN ({', '.join([self._mark] * len(ids))}) AND revoked_at IS NULL"
+        with self._lock:
+            try:
+                if self._raw is None:
+                    self._raw = self._engine.raw_connection()
+                cursor = self._raw.cursor()
+                try:
+                    cursor.execute(sql, tuple(ids))
+                    found = {int(row[0]) for row in cursor.fetchall()}
+                finally:
+                    cursor.close()
+                self._raw.rollback()  # end the read: the next one sees what was committed meanwhile
+                return found
+            except Exception:
+                self.close()  # a broken connection is replaced on the next call
+                raise
+
+    def close(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.close()
+
+
+def touch_api_key(session: Session, key_id: int, when: datetime) -> None:
+    """Record that a key was used (callers throttle: at most once a minute per key)."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:

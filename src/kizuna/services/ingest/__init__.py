@@ -10,13 +10,14 @@
 
 from kizuna.services.ingest.payload import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Message, Problem
 from kizuna.services.ingest.store import REASONS, Outcome, attach_parked, store
-from kizuna.services.ingest.writer import IngestWriter, WriterClosed
+from kizuna.services.ingest.writer import IngestWriter, KeyRevoked, WriterClosed
 
 __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_EVENT_BYTES",
     "REASONS",
     "IngestWriter",
+    "KeyRevoked",
     "Message",
     "Outcome",
     "Problem",

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
 from kizuna.i18n import _
 
 #: Segment's limits: 32 KB per event, 500 KB per batch request.
@@ -31,6 +32,9 @@ MAX_EVENT_NAME = 200
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 #: How far in the future (after the skew correction) a timestamp may be.
 FUTURE = timedelta(days=1)
+
+#: How deep an event's JSON may nest: what orjson can write back (the event itself is level 1).
+MAX_DEPTH = 254
 
 KINDS = ("identify", "group", "track", "page", "screen")
 #: ``page`` and ``screen`` calls are stored as events with these names.
@@ -96,14 +100,19 @@ def _id(obj: dict[str, Any], key: str, field: str) -> str | None:
 
 
 def _moment(raw: Any, field: str, zone: ZoneInfo) -> datetime:
+    """An ISO 8601 time inside :mod:`kizuna.domain.dates`' range (judged by its own calendar
+    day, before any conversion that could overflow), or :class:`Bad` naming ``field``."""
     if not isinstance(raw, str):
-        raise Bad("invalid_timestamp", _("not an ISO 8601 date and time: {value!r}").format(value=raw), field)
+        shown = raw if isinstance(raw, int | float | bool) else str(raw)[:40]
+        raise Bad("invalid_timestamp", _("not an ISO 8601 date and time: {value!r}").format(value=shown), field)
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise Bad(
             "invalid_timestamp", _("not an ISO 8601 date and time: {value!r}").format(value=raw[:40]), field
         ) from None
+    if not in_range(value):
+        raise Bad(DATE_OUT_OF_RANGE, out_of_range_message(value), field)
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
     return value
@@ -138,7 +147,14 @@ def read_message(
     if not isinstance(obj, dict):
         raise Bad("invalid_event", _("an event must be a JSON object"), prefix or "body")
     if measure:
-        dumped = orjson.dumps(obj)
+        try:
+            dumped = orjson.dumps(obj)
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes (or an integer over 64 bits)
+            raise Bad(
+                "too_deep",
+                _("the event is nested more than {n} levels deep").format(n=MAX_DEPTH),
+                prefix or "body",
+            ) from None
         if len(dumped) > MAX_EVENT_BYTES:
             raise Bad(
                 "event_too_large",
@@ -166,9 +182,16 @@ def read_message(
     else:
         group_id = _id(context, "groupId", f"{dot}context.groupId") or group_id
     raw_ts = obj.get("timestamp")
+    original = obj.get("originalTimestamp")
+    if original is not None:  # checked even when timestamp wins: no date outside the range gets in
+        original_ts = _moment(original, f"{dot}originalTimestamp", zone)
     if raw_ts is None:
-        raw_ts = obj.get("originalTimestamp")
-    timestamp = received_at if raw_ts is None else _moment(raw_ts, f"{dot}timestamp", zone)
+        timestamp = received_at if original is None else original_ts
+        raw_ts = original
+    else:
+        timestamp = _moment(raw_ts, f"{dot}timestamp", zone)
+    if obj.get("receivedAt") is not None:  # set by proxies; Kizuna keeps its own, but checks theirs
+        _moment(obj["receivedAt"], f"{dot}receivedAt", zone)
     raw_sent = obj.get("sentAt")
     sent = _moment(raw_sent, f"{dot}sentAt", zone) if raw_sent is not None else sent_at
     out_of_range = False
@@ -258,6 +281,8 @@ def parse_body(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson stops at 1,024 levels
+            raise Unreadable("too_deep", _("the body is nested more than {n} levels deep").format(n=1024)) from None
         raise Unreadable("malformed_json", _("the body is not valid JSON: {reason}").format(reason=exc)) from None
 
 
@@ -268,6 +293,11 @@ def read_request(
     ``kind`` is ``batch`` or one of :data:`KINDS`. Given the raw ``body``, events are
     measured one by one only when the body could hold one over the limit or a NUL."""
     measure = body is None or len(body) > MAX_EVENT_BYTES or b"\\u0000" in body
+    if not measure:
+        try:  # one pass in C: when the whole body can be written back, so can each event
+            orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            measure = True  # some event is too deep: find it, event by event
     if not isinstance(data, dict):
         raise Unreadable("invalid_event", _("the body must be a JSON object"))
     if kind != "batch":

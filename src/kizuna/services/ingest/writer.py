@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from kizuna.db import Session
 from kizuna.db import ingest as q
+from kizuna.db.queries.auth import active_api_key_ids
 from kizuna.services.ingest.payload import Message
 from kizuna.services.ingest.store import Directory, Outcome, count_rejected, store
 from kizuna.services.usage import RollupConfig, apply_deferred
@@ -47,6 +48,10 @@ class _Submission:
     rejected: Counter[tuple[str, str]]
     key_id: int | None
     future: Future[Outcome] = field(default_factory=Future)
+
+
+class KeyRevoked(Exception):
+    """The submission's key was revoked before its commit: nothing of it was stored."""
 
 
 class WriterClosed(RuntimeError):
@@ -175,16 +180,24 @@ class IngestWriter:
         if time.monotonic() - self._directory_since > DIRECTORY_SECONDS:
             self._directory.clear()
             self._directory_since = time.monotonic()
+        revoked: list[_Submission] = []
+        live = group
         try:
             with self._uow() as session:
-                outcomes = store(session, [s.messages for s in group], self.config, now=now,
+                # a key revoked by anyone before this transaction stores nothing more (one
+                # query per commit: revocation takes effect on the next request, for free)
+                keys = {s.key_id for s in group if s.key_id is not None}
+                active = active_api_key_ids(session, keys) if keys else set()
+                revoked = [s for s in group if s.key_id is not None and s.key_id not in active]
+                live = [s for s in group if s.key_id is None or s.key_id in active] if revoked else group
+                outcomes = store(session, [s.messages for s in live], self.config, now=now,
                                  directory=self._directory, defer_rollups=defer)  # fmt: skip
                 rejected: Counter[tuple[str, str]] = Counter()
-                for s in group:
+                for s in live:
                     rejected.update(s.rejected)
                 if rejected:
                     count_rejected(session, rejected, now=now)
-                q.touch_api_keys(session, {s.key_id for s in group if s.key_id is not None}, now)
+                q.touch_api_keys(session, active, now)
             self.commits += 1
             self._directory.users.commit()
             stored = sum(o.stored + o.attached for o in outcomes)
@@ -204,5 +217,7 @@ class IngestWriter:
             log.exception("could not store %d tracking messages", len(group[0].messages))
             group[0].future.set_exception(exc)
             return
-        for s, outcome in zip(group, outcomes, strict=True):
+        for s, outcome in zip(live, outcomes, strict=True):
             s.future.set_result(outcome)
+        for s in revoked:
+            s.future.set_exception(KeyRevoked())
