@@ -44,13 +44,11 @@ from kizuna.http.limits import read_limited_body
 from kizuna.http.middleware import secure
 from kizuna.http.state import AppState, app_state
 from kizuna.i18n import _, _current
+from kizuna.jobs.ingest_writer import IngestWriter, KeyRevoked, WriterClosed
 from kizuna.services.ingest import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
-    IngestWriter,
-    KeyRevoked,
     Outcome,
-    WriterClosed,
     report,
 )
 from kizuna.services.ingest.keys import KeyCache, RevocationCheck, Sender, credentials

@@ -4,24 +4,20 @@
 - :mod:`.keys` says which API key sent them (write-key or bearer);
 - :mod:`.store` stores them in one transaction (accounts, contacts, events, rollups,
   the quarantine of events waiting for their account or user, counters);
-- :mod:`.writer` runs the group commit: a 2xx answer means committed;
+- the group commit (a 2xx answer means committed) runs in ``kizuna.jobs.ingest_writer``;
 - :mod:`.report` summarises what came in, for the ingestion page and the CLI.
 """
 
 from kizuna.services.ingest.payload import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Message, Problem
 from kizuna.services.ingest.store import REASONS, Outcome, attach_parked, store
-from kizuna.services.ingest.writer import IngestWriter, KeyRevoked, WriterClosed
 
 __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_EVENT_BYTES",
     "REASONS",
-    "IngestWriter",
-    "KeyRevoked",
     "Message",
     "Outcome",
     "Problem",
-    "WriterClosed",
     "attach_parked",
     "store",
 ]

@@ -1,4 +1,4 @@
-"""The ingestion writer: group commit.
+"""The ingestion writer: group commit — a thread of the engine room (``kizuna.jobs``).
 
 Requests hand their validated messages to one writer thread and wait. The thread takes
 everything that is waiting (up to a bound), stores it in **one** transaction — events,
