@@ -9,11 +9,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemai
 from rich.table import Table
 
 from kizuna.cli.context import console, err_console, load_settings, open_store, today
-from kizuna.db import maintenance, session_scope
+from kizuna.db import session_scope
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
-from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.imports import ENTITIES, ImportSummary, ParseContext, import_file
+from kizuna.services.imports.finish import after_import
 
 _PROGRESS_FROM_BYTES = 1 << 20
 _ENTITY_NAMES = ", ".join(name.replace("_", "-") for name in ENTITIES)
@@ -70,14 +70,7 @@ def import_entity(
         if dry_run:
             session.rollback()
         else:
-            if any(name.replace("-", "_") in ("accounts", "contacts") for name, _file in files):
-                # events parked for these accounts or contacts go in now (issue 4)
-                from kizuna.services.ingest import attach_parked
-                from kizuna.services.usage import configured
-
-                attach_parked(session, configured())
-            refresh_account_summaries(session, today(settings))
-            maintenance.optimize(session)
+            after_import(session, [name for name, _file in files], today(settings))
     _report(summaries, dry_run)
 
 
@@ -103,10 +96,7 @@ def _report(summaries: list[ImportSummary], dry_run: bool) -> None:
     for heading in (_("rows"), _("new"), _("updated"), _("unchanged")):
         table.add_column(heading, justify="right")
     for s in summaries:
-        if dry_run:
-            table.add_row(Path(s.path).name, s.entity, f"{s.rows:,}", "-", "-", "-")
-        else:
-            table.add_row(
-                Path(s.path).name, s.entity, f"{s.rows:,}", f"{s.inserted:,}", f"{s.updated:,}", f"{s.unchanged:,}"
-            )
+        table.add_row(
+            Path(s.path).name, s.entity, f"{s.rows:,}", f"{s.inserted:,}", f"{s.updated:,}", f"{s.unchanged:,}"
+        )
     console.print(table)

@@ -4,6 +4,7 @@ from kizuna.db.models.accounts import Account, Contact
 from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
 from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, HealthSnapshot
+from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
@@ -21,6 +22,7 @@ __all__ = [
     "HealthScorecardVersion",
     "HealthSentiment",
     "HealthSnapshot",
+    "ImportMapping",
     "IngestCount",
     "OnboardingMilestone",
     "ParkedEvent",
