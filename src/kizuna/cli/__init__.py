@@ -51,7 +51,7 @@ def _root(
 
 
 app.add_typer(db_commands.app, name="db")
-app.command("import")(import_commands.import_entity)
+app.add_typer(import_commands.app, name="import")
 app.command("export")(export_commands.export_all)
 app.command("serve")(serve_commands.serve)
 app.add_typer(pipeline_commands.app, name="pipeline")

@@ -204,27 +204,28 @@ def _targets(spec: EntitySpec) -> list[str]:
     return spec.columns + ([spec.self_ref.column] if spec.self_ref else [])
 
 
-def synonyms(spec: EntitySpec) -> dict[str, str]:
-    """Normalised header name → entity column, for this entity (own names first)."""
-    out: dict[str, str] = {}
+def header_names(spec: EntitySpec) -> list[tuple[str, str]]:
+    """``(header name, entity column)`` pairs this entity recognises, in priority order:
+    the column names, the entity's own synonyms, the catalogue's labels (English and
+    Japanese), the common synonyms."""
     targets = _targets(spec)
     own = ENTITY_SYNONYMS.get(spec.name, {})
-
-    def add(name: str, column: str) -> None:
-        out.setdefault(normalize(name), column)
-
-    for column in targets:
-        add(column, column)
-    for column in targets:
-        for name in own.get(column, ()):
-            add(name, column)
+    pairs = [(column, column) for column in targets]
+    pairs += [(name, column) for column in targets for name in own.get(column, ())]
     for column in targets:
         for label in CATALOGUE_LABELS.get(column, ()):
-            add(label, column)
+            pairs.append((label, column))
             with language("ja"):
-                add(_(label), column)
-        for name in COMMON_SYNONYMS.get(column, ()):
-            add(name, column)
+                pairs.append((_(label), column))
+        pairs += [(name, column) for name in COMMON_SYNONYMS.get(column, ())]
+    return pairs
+
+
+def synonyms(spec: EntitySpec) -> dict[str, str]:
+    """Normalised header name → entity column, for this entity (the first claim wins)."""
+    out: dict[str, str] = {}
+    for name, column in header_names(spec):
+        out.setdefault(normalize(name), column)
     return out
 
 

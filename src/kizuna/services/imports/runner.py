@@ -338,17 +338,21 @@ def import_file(
     on_bytes: Callable[[int], None] | None = None,
     mapping: ColumnMapping | None = None,
     label: str | None = None,
+    keep_dry_run: bool = False,
 ) -> ImportSummary:
     """Import one CSV or JSON Lines file of ``entity_name`` into the caller's transaction.
 
     Raises :class:`ImportRejected` listing every bad row; the caller must then roll
     back (``session_scope`` does), so nothing of the file is written. A dry run writes
-    the good rows too (so its counts are real): its caller always rolls back.
+    the good rows in a savepoint it rolls back (so its counts are real and nothing
+    stays); with ``keep_dry_run`` it leaves them in the caller's transaction, which the
+    caller must roll back (``kizuna import all --dry-run``: later files see earlier ones).
     ``mapping`` renames the file's columns first (see ``mapping``); ``label`` is the
     file name problems are reported with (default: ``path``).
     """
     summary, errors = check_file(session, entity_name, path, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run,
-                                 on_bytes=on_bytes, mapping=mapping, label=label)  # fmt: skip
+                                 on_bytes=on_bytes, mapping=mapping, label=label,
+                                 keep_dry_run=keep_dry_run)  # fmt: skip
     if errors:
         raise ImportRejected(sorted(errors, key=lambda e: (e.path, e.line)), rows_read=summary.rows)
     return summary
@@ -366,9 +370,25 @@ def check_file(
     on_bytes: Callable[[int], None] | None = None,
     mapping: ColumnMapping | None = None,
     label: str | None = None,
+    keep_dry_run: bool = False,
 ) -> tuple[ImportSummary, list[RowError]]:
     """:func:`import_file` returning its problems instead of raising them (the web
     upload's dry run shows the counts and the problems together)."""
+    if dry_run and not keep_dry_run:
+        savepoint = session.begin_nested()
+        try:
+            return _check_file(session, entity_name, path, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=True,
+                               on_bytes=on_bytes, mapping=mapping, label=label)  # fmt: skip
+        finally:
+            savepoint.rollback()
+    return _check_file(session, entity_name, path, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run,
+                       on_bytes=on_bytes, mapping=mapping, label=label)  # fmt: skip
+
+
+def _check_file(
+    session: Session, entity_name: str, path: Path, *, ctx: ParseContext, encoding: str | None, fmt: str | None,
+    dry_run: bool, on_bytes: Callable[[int], None] | None, mapping: ColumnMapping | None, label: str | None,
+) -> tuple[ImportSummary, list[RowError]]:  # fmt: skip
     spec = entity(entity_name)
     label = label or str(path)
     errors: list[RowError] = []

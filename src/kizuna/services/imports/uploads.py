@@ -180,6 +180,7 @@ class UploadStore:
         if not columns and not problems:
             problems.append(RowError(upload.filename, 1, "", _("the file has no columns")))
         found = saved.for_headers(session, spec.name, columns) if columns else None
+        start: ColumnMapping | None = None
         if upload.mapping is not None:
             start = ColumnMapping(spec.name, upload.mapping)
         else:
@@ -200,12 +201,8 @@ class UploadStore:
             problems = column_mapping.check(spec, columns, mapping, label=upload.filename)
             if problems:
                 raise MappingRejected(problems)
-        nested = session.begin_nested()
-        try:
-            summary, errors = check_file(session, spec.name, self.path(upload), ctx=ctx, dry_run=True,
-                                         mapping=mapping, label=upload.filename)  # fmt: skip
-        finally:
-            nested.rollback()
+        summary, errors = check_file(session, spec.name, self.path(upload), ctx=ctx, dry_run=True,
+                                     mapping=mapping, label=upload.filename)  # fmt: skip
         if save_as.strip():
             saved.save(session, mapping, save_as, columns, user_id=user_id)
         upload.mapping = dict(mapping.columns)
