@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 from kizuna.cli.context import console, err_console, load_settings, open_store, today
 from kizuna.db import session_scope
 from kizuna.errors import InvalidInput
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 from kizuna.services.imports import ENTITIES, ImportSummary, ParseContext, import_file, saved, specs
 from kizuna.services.imports import mapping as column_mapping
 from kizuna.services.imports.finish import after_import
@@ -23,31 +23,38 @@ _PROGRESS_FROM_BYTES = 1 << 20
 _ENTITY_NAMES = ", ".join(name.replace("_", "-") for name in ENTITIES)
 
 
+IMPORT_HELP = "\n\n".join((
+    N_("Import a file of accounts, contacts, subscriptions, usage, tickets, … — all or nothing."),
+    N_("Rows are matched by their key (external_id, code, email or message_id), so running the same import again "
+       "changes nothing. If any row is bad, every problem is listed as FILE:LINE: column: reason and nothing is "
+       "written."),
+    N_("A file whose columns are named differently (取引先名, 月額…) is read with --map MAPPING.toml; "
+       "kizuna import mappings lists the mappings saved in the web app."),
+    _ENTITY_NAMES,
+))  # fmt: skip
+
+
 def import_entity(
     entity: str = typer.Argument(
-        ...,
-        help=f"What the file holds: {_ENTITY_NAMES}; or 'all' with a folder.",
+        ..., help=N_("What the file holds (one of the entities listed above), or 'all' with a folder.")
     ),
     path: Path = typer.Argument(
-        ..., help="A CSV or JSON Lines (.jsonl) file; with 'all', a folder of <entity>.csv/.jsonl files."
+        ..., help=N_("A CSV or JSON Lines (.jsonl) file; with 'all', a folder of <entity>.csv/.jsonl files.")
     ),
     encoding: str | None = typer.Option(
-        None, "--encoding", help="The file's encoding (utf-8, cp932/shift_jis). Default: detected."
+        None, "--encoding", help=N_("The file's encoding (utf-8, cp932/shift_jis). Default: detected.")
     ),
-    fmt: str | None = typer.Option(None, "--format", help="csv or jsonl. Default: from the file name."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check every row and report; write nothing."),
+    fmt: str | None = typer.Option(None, "--format", help=N_("csv or jsonl. Default: from the file name.")),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help=N_("Check every row and report the counts (new, updated, unchanged); write nothing.")
+    ),
     map_file: Path | None = typer.Option(
         None, "--map", metavar="MAPPING.toml",
-        help="Rename the file's columns first: a mapping file as `kizuna import mappings export` writes it "
-        "(e.g. 取引先名 = name).",
+        help=N_("Rename the file's columns first: a mapping file as `kizuna import mappings export` writes it "
+                "(e.g. 取引先名 = name)."),
     ),
-) -> None:
-    """Import a file of accounts, contacts, subscriptions, usage, tickets, … — all or nothing.
-
-    Rows are matched by their key (external_id, code, email or message_id), so running
-    the same import again changes nothing. If any row is bad, every problem is listed as
-    FILE:LINE: column: reason and nothing is written.
-    """
+) -> None:  # fmt: skip
+    """Import a file of accounts, contacts, … — all or nothing (help: ``IMPORT_HELP``)."""
     settings = load_settings()
     ctx = ParseContext(settings.zone, settings.default_currency)
     if entity.lower() == "all":
@@ -118,12 +125,12 @@ def _report(summaries: list[ImportSummary], dry_run: bool) -> None:
 
 # --- kizuna import mappings list|show|export --------------------------------------------------
 
-mappings_app = typer.Typer(help="Column mappings saved in the web app's import upload.", no_args_is_help=True)
+mappings_app = typer.Typer(help=N_("Column mappings saved in the web app's import upload."), no_args_is_help=True)
 
 
-@mappings_app.command("list")
+@mappings_app.command("list", help=N_("List the saved mappings: name, entity, columns, when saved."))
 def list_mappings(
-    entity: str | None = typer.Option(None, "--entity", help="Only the mappings of this entity."),
+    entity: str | None = typer.Option(None, "--entity", help=N_("Only the mappings of this entity.")),
 ) -> None:
     """List the saved mappings: name, entity, columns, when saved."""
     engine = open_store(load_settings())
@@ -142,10 +149,10 @@ def list_mappings(
     console.print(table)
 
 
-@mappings_app.command("show")
+@mappings_app.command("show", help=N_("Show which file column feeds which entity column."))
 def show_mapping(
-    name: str = typer.Argument(..., help="The mapping's name (see `kizuna import mappings list`)."),
-    entity: str | None = typer.Option(None, "--entity", help="The entity, when two entities have a mapping of this name."),
+    name: str = typer.Argument(..., help=N_("The mapping's name (see `kizuna import mappings list`).")),
+    entity: str | None = typer.Option(None, "--entity", help=N_("The entity, when two entities have a mapping of this name.")),
 ) -> None:
     """Show which file column feeds which entity column."""
     engine = open_store(load_settings())
@@ -159,11 +166,11 @@ def show_mapping(
     console.print(table)
 
 
-@mappings_app.command("export")
+@mappings_app.command("export", help=N_("Write a saved mapping as a TOML file for `kizuna import ENTITY FILE --map MAPPING.toml`."))
 def export_mapping(
-    name: str = typer.Argument(..., help="The mapping's name (see `kizuna import mappings list`)."),
-    entity: str | None = typer.Option(None, "--entity", help="The entity, when two entities have a mapping of this name."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (default: print it)."),
+    name: str = typer.Argument(..., help=N_("The mapping's name (see `kizuna import mappings list`).")),
+    entity: str | None = typer.Option(None, "--entity", help=N_("The entity, when two entities have a mapping of this name.")),
+    output: Path | None = typer.Option(None, "--output", "-o", help=N_("Write to this file (default: print it).")),
 ) -> None:
     """Write a saved mapping as a TOML file for `kizuna import ENTITY FILE --map MAPPING.toml`."""
     engine = open_store(load_settings())
@@ -188,6 +195,6 @@ class _ImportGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(cls=_ImportGroup, help="Import files (kizuna import ENTITY FILE), or manage saved mappings.")
-app.command("file", hidden=True)(import_entity)
+app = typer.Typer(cls=_ImportGroup, help=N_("Import files (kizuna import ENTITY FILE), or manage saved mappings."))
+app.command("file", hidden=True, help=IMPORT_HELP)(import_entity)
 app.add_typer(mappings_app, name="mappings")
