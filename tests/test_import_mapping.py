@@ -193,3 +193,28 @@ def test_saved_mappings_are_listed_shown_and_exported_for_the_command_line(
     missing = run_cli(capsys, "import", "mappings", "export", "nope")
     assert missing.code == 1
     assert "no saved mapping called 'nope'" in missing.err
+
+
+def test_a_mapped_file_parsed_in_the_worker_process_gives_the_same_rows(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from kizuna.services.imports import ParseContext, import_file, parallel, runner
+
+    if not parallel.available():
+        pytest.skip("no fork or a single core: large files are parsed in-process")
+    monkeypatch.setattr(runner, "PARALLEL_FROM_BYTES", 0)  # every file counts as large
+    mapping = m.ColumnMapping("accounts", {"取引先コード": "external_id", "会社名": "name", "ドメイン": "domain",
+                                           "業種": "industry", "従業員数": "employee_count", "担当者メール": "",
+                                           "備考": ""})  # fmt: skip
+    engine = make_engine(sqlite_url)
+    ctx = ParseContext(ZoneInfo("Asia/Tokyo"), "JPY")
+    with session_scope(engine) as session:
+        summary = import_file(session, "accounts", DATA / "取引先.csv", ctx=ctx, mapping=mapping, label="取引先.csv")
+    assert (summary.rows, summary.inserted) == (3, 3)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("select external_id, name, employee_count from accounts order by 1").all()
+    assert [tuple(r) for r in rows] == [("JA-1", "株式会社あおば商会", 1500), ("JA-2", "ひかり電機株式会社", 820),
+                                        ("JA-3", "合同会社つばさ", 15)]  # fmt: skip
+    engine.dispose()

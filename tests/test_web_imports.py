@@ -222,3 +222,21 @@ def test_another_users_upload_is_not_found(app: FastAPI, client: TestClient) -> 
     csrf = sign_in(client, "admin@kizuna.example")
     assert client.get(f"/imports/{token}/mapping").status_code == 404
     assert client.post(f"/imports/{token}/run", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_a_json_lines_upload_is_mapped_and_imported(app: FastAPI, client: TestClient) -> None:
+    make_user(app, LEAD, "lead")
+    csrf = sign_in(client, LEAD)
+    body = (
+        '{"顧客ID": "J-1", "会社名": "ジェイ株式会社", "従業員数": 30}\n'
+        '{"顧客ID": "J-2", "会社名": "ケイ株式会社", "メモ": "x"}\n'
+    ).encode()
+    token = _token(_upload(client, csrf, body, name="顧客.jsonl").headers["location"])
+    page = client.get(f"/imports/{token}/mapping")
+    assert _targets(page.text) == [("顧客ID", "external_id"), ("会社名", "name"), ("従業員数", "employee_count"),
+                                   ("メモ", "")]  # fmt: skip
+    targets = [t for _h, t in _targets(page.text)]
+    check = client.post(f"/imports/{token}/check", data={"csrf_token": csrf, "target": targets})
+    assert re.search(r'data-testid="check-new">2<', check.text), check.text
+    assert client.post(f"/imports/{token}/run", data={"csrf_token": csrf}).status_code == 200
+    assert _accounts(app) == {"J-1": ("ジェイ株式会社", None, 30), "J-2": ("ケイ株式会社", None, None)}

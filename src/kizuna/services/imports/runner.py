@@ -394,6 +394,7 @@ def _check_file(
     errors: list[RowError] = []
     file_format = detect_format(path, fmt)
     columns, records = open_records(path, fmt=file_format, encoding=encoding, errors=errors, on_bytes=on_bytes)
+    opened = records
     if mapping is not None and mapping.columns:
         if not errors and file_format == "csv":
             errors.extend(column_mapping.check(spec, columns, mapping, label=label))
@@ -405,11 +406,12 @@ def _check_file(
         if errors:
             return ImportSummary(spec.name, label, dry_run=dry_run), _relabel(sorted(errors), path, label)
     check_keys = file_format == "jsonl"
-    if mapping is None and path.stat().st_size >= PARALLEL_FROM_BYTES and parallel.available():
+    if path.stat().st_size >= PARALLEL_FROM_BYTES and parallel.available():
         # A large file: parse in a second process while this one writes (2 cores → ~2×).
-        records.close()  # type: ignore[attr-defined]
+        opened.close()  # type: ignore[attr-defined]
         batches = parallel.parse_in_worker(
-            spec.name, path, fmt=file_format, encoding=encoding, ctx=ctx, check_keys=check_keys
+            spec.name, path, fmt=file_format, encoding=encoding, ctx=ctx, check_keys=check_keys,
+            mapping=mapping if mapping is not None and mapping.columns else None,
         )
         summary = write_batches(session, spec, label, batches, errors=errors, dry_run=dry_run, on_bytes=on_bytes)
     else:

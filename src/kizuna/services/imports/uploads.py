@@ -202,7 +202,7 @@ class UploadStore:
             if problems:
                 raise MappingRejected(problems)
         summary, errors = check_file(session, spec.name, self.path(upload), ctx=ctx, dry_run=True,
-                                     mapping=mapping, label=upload.filename)  # fmt: skip
+                                     mapping=mapping, label=upload.filename, fmt=upload.format)  # fmt: skip
         if save_as.strip():
             saved.save(session, mapping, save_as, columns, user_id=user_id)
         upload.mapping = dict(mapping.columns)
@@ -236,7 +236,7 @@ class UploadStore:
         mapping = ColumnMapping(upload.entity, upload.mapping, upload.mapping_name)
         try:
             return import_file(session, upload.entity, self.path(upload), ctx=ctx, mapping=mapping,
-                               label=upload.filename)  # fmt: skip
+                               label=upload.filename, fmt=upload.format)  # fmt: skip
         except ImportRejected as exc:
             upload.check = _check_record(ImportSummary(upload.entity, upload.filename, rows=exc.rows_read),
                                          exc.errors)  # fmt: skip
