@@ -35,7 +35,6 @@ PREVIEW_ROWS = 5
 JSONL_SCAN_ROWS = 200
 KEEP_SECONDS = 24 * 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
-_CHUNK = 1 << 16
 
 
 def too_large(max_bytes: int) -> InvalidInput:
