@@ -68,8 +68,30 @@ def settings_table() -> str:
     return "\n".join(lines)
 
 
+def synonym_table() -> str:
+    """The header names the upload's column mapping recognises, per entity and column."""
+    from kizuna.services.imports.mapping import header_names, normalize, synonyms
+
+    lines = ["| entity | column | header names recognised (compared without case, width, spaces, `_ - ・ ()`) |",
+             "|---|---|---|"]  # fmt: skip
+    for spec in ENTITIES.values():
+        table = synonyms(spec)
+        by_column: dict[str, list[str]] = {}
+        for name, column in header_names(spec):
+            shown = by_column.setdefault(column, [])
+            key = normalize(name)
+            # a name claimed first by another column, or the same name written otherwise, is not repeated
+            if key != normalize(column) and table[key] == column and key not in {normalize(n) for n in shown}:
+                shown.append(name)
+        by_column = {c: names for c, names in by_column.items() if names}
+        for column, names in by_column.items():
+            lines.append(f"| `{spec.name}` | `{column}` | {', '.join(names)} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     ("docs/import.md", "entities"): lambda: "\n\n".join(entity_table(s) for s in ENTITIES.values()),
+    ("docs/import.md", "header-names"): synonym_table,
     ("docs/settings.md", "settings"): settings_table,
 }
 

@@ -307,7 +307,7 @@ def test_an_unknown_entity_or_missing_file_is_a_clear_error(
     monkeypatch.setenv("KIZUNA_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
     result = run_cli(capsys, "import", "acounts", str(DATA / "accounts.csv"))
     assert result.code == 1
-    assert "unknown entity 'acounts'; one of: users, products, accounts" in result.err
+    assert "unknown entity 'acounts'; did you mean accounts? One of: users, products, accounts" in result.err
     result = run_cli(capsys, "import", "accounts", str(tmp_path / "nope.csv"))
     assert result.code == 1
     assert "no such file" in result.err

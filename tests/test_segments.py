@@ -457,7 +457,7 @@ def test_cli_recompute_set_show_clear_and_fit_report(
     assert run_cli(capsys, "tier", "set", "SMALL", "gold", "--reason", "x").code == 1
     missing = run_cli(capsys, "stage", "set", "NOPE", "renewal", "--reason", "x")
     assert missing.code == 1
-    assert "no account with id or external id 'NOPE'" in missing.err
+    assert "no account 'NOPE' (give its id, external id, or part of its name)" in missing.err
     assert "Override removed" in run_cli(capsys, "tier", "clear", "SMALL").out
     report = run_cli(capsys, "fit", "report", "--as-of", "2026-11-20", "--format", "json")
     bands = {b["band"]: b for b in json.loads(report.out)["bands"]}

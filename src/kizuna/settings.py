@@ -193,6 +193,23 @@ class Settings(BaseSettings):
     mail_from: str = Field(default="kizuna@localhost", description="The From address of the emails Kizuna sends.")
     mail_reply_to: str | None = Field(default=None, description="Reply-To of the emails Kizuna sends, if any.")
 
+    # --- CSV upload in the browser (issue 18): add upload settings below this line ---
+    upload_max_bytes: int = Field(
+        default=100 << 20,
+        ge=1024,
+        description=(
+            "Largest file the web app's import upload accepts, in bytes (default 100 MB). Larger files: "
+            "`kizuna import` on the command line, which has no limit."
+        ),
+    )
+    upload_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder where uploaded files wait between preview, dry run and import (removed after a day). "
+            "Default: `kizuna-uploads` in the system's temporary folder."
+        ),
+    )
+
     @field_validator("tracking_origins")
     @classmethod
     def _origins(cls, value: str) -> str:

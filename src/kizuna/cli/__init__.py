@@ -25,13 +25,14 @@ from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
 from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
-from kizuna.cli.context import console, err_console, state
+from kizuna.cli.context import console, err_console, plain_validation_message, state
+from kizuna.cli.help_i18n import language_from_argv, translate_tree, translate_typer_strings
 from kizuna.errors import ImportRejected, KizunaError
-from kizuna.i18n import _, language_from_environment, set_language
+from kizuna.i18n import N_, _, get_language, language_from_environment, set_language
 
 app = typer.Typer(
     name="kizuna",
-    help="Kizuna (絆): the customer success platform. Load customers, see their health, keep them.",
+    help=N_("Kizuna (絆): the customer success platform. Load customers, see their health, keep them."),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -40,9 +41,9 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    debug: bool = typer.Option(False, "--debug", help=N_("Show tracebacks on errors.")),
     lang: str | None = typer.Option(
-        None, "--lang", help="Language of messages: ja or en (default: KIZUNA_LANGUAGE, else LANG)."
+        None, "--lang", help=N_("Language of messages: ja or en (default: KIZUNA_LANGUAGE, else LANG).")
     ),
 ) -> None:
     state.debug = debug
@@ -54,8 +55,10 @@ def _root(
 app.add_typer(db_commands.app, name="db")
 app.command("backup")(db_commands.backup_store)
 app.command("restore")(db_commands.restore_store)
-app.command("import")(import_commands.import_entity)
-app.command("export")(export_commands.export_all)
+app.add_typer(import_commands.app, name="import")
+app.command("export", help=N_("Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged."))(
+    export_commands.export_all
+)
 app.command("serve")(serve_commands.serve)
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(report_commands.app, name="report")
@@ -76,9 +79,16 @@ app.add_typer(segment_commands.fit_app, name="fit")
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line (``argv`` defaults to ``sys.argv[1:]``)."""
-    set_language(language_from_environment())
+    import os
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    set_language(language_from_environment(language_from_argv(args) or os.environ.get("KIZUNA_LANGUAGE")))
+    command = typer.main.get_command(app)
+    if get_language() != "en":  # --help is rendered from the tree: translate it first
+        translate_tree(command)
+        translate_typer_strings()
     try:
-        code = app(args=argv, prog_name="kizuna", standalone_mode=False)
+        code = command.main(args=args, prog_name="kizuna", standalone_mode=False)
         if isinstance(code, int) and code != 0:  # typer.Exit(n) comes back as a value without standalone mode
             sys.exit(code)
     except ImportRejected as exc:
@@ -121,6 +131,12 @@ def main(argv: list[str] | None = None) -> None:
                 ),
                 style="bold red", markup=False, soft_wrap=True,
             )  # fmt: skip
+            sys.exit(1)
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):  # a plain sentence, not pydantic's report
+            err_console.print(_("Error: {message}").format(message=plain_validation_message(exc)),
+                              style="bold red", markup=False, soft_wrap=True)  # fmt: skip
             sys.exit(1)
         err_console.print(
             _("Error: {message}").format(message=f"{type(exc).__name__}: {exc}"),

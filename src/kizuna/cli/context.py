@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from rich.console import Console
 
@@ -31,9 +32,9 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"KIZUNA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(problems) from None
+        raise ConfigurationError(plain_validation_message(exc, prefix="KIZUNA_")) from None
     return settings
+
 
 
 def load_context(settings: Settings) -> RunContext:
@@ -52,6 +53,34 @@ def bounded_day(day: date, option: str = "--as-of") -> date:
             f"{option}: {out_of_range_message(day)}", code=DATE_OUT_OF_RANGE, field=option.lstrip("-").replace("-", "_")
         )
     return day
+
+
+def plain_validation_message(exc: Any, *, prefix: str = "") -> str:
+    """A pydantic ``ValidationError`` as plain sentences: ``FIELD: reason; …`` without
+    pydantic's "Value error," prefixes, its type names or its documentation links."""
+    from kizuna.i18n import _
+
+    parts = []
+    for e in exc.errors():
+        where = "_".join(str(p) for p in e.get("loc", ()))
+        kind = e.get("type", "")
+        ctx = e.get("ctx") or {}
+        if kind == "value_error" and "error" in ctx:
+            reason = str(ctx["error"])
+        elif kind in ("greater_than_equal", "greater_than") and ("ge" in ctx or "gt" in ctx):
+            reason = _("must be at least {n}").format(n=ctx.get("ge", ctx.get("gt")))
+        elif kind in ("less_than_equal", "less_than") and ("le" in ctx or "lt" in ctx):
+            reason = _("must be at most {n}").format(n=ctx.get("le", ctx.get("lt")))
+        elif kind in ("int_parsing", "int_from_float"):
+            reason = _("not a whole number: {value!r}").format(value=e.get("input"))
+        elif kind in ("float_parsing", "float_type"):
+            reason = _("not a number: {value!r}").format(value=e.get("input"))
+        elif kind == "bool_parsing":
+            reason = _("not true/false: {value!r} (use true, false, 1, 0, yes or no)").format(value=e.get("input"))
+        else:
+            reason = str(e.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{prefix}{where.upper()}: {reason}" if where else reason)
+    return "; ".join(parts)
 
 
 def today(settings: Settings) -> date:

@@ -9,15 +9,15 @@ from rich.table import Table
 
 from kizuna.cli.context import console, load_settings, open_store
 from kizuna.db import session_scope
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 from kizuna.services.exports import export_csv
 
 
 def export_all(
-    folder: Path = typer.Argument(..., help="Where to write <entity>.csv files (created if missing)."),
-    bom: bool = typer.Option(False, "--bom", help="Write a UTF-8 byte-order mark (for Excel)."),
+    folder: Path = typer.Argument(..., help=N_("Where to write <entity>.csv files (created if missing).")),
+    bom: bool = typer.Option(False, "--bom", help=N_("Write a UTF-8 byte-order mark (for Excel).")),
     raw: bool = typer.Option(
-        False, "--raw", help="Write text starting with = + - @ as it is (by default it gets a leading ' for Excel)."
+        False, "--raw", help=N_("Write text starting with = + - @ as it is (by default it gets a leading ' for Excel).")
     ),
 ) -> None:
     """Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged.

@@ -15,7 +15,7 @@ from kizuna.cli.pipeline import parse_as_of
 from kizuna.db import session_scope
 from kizuna.domain.health import GRADE_LABELS, MEASURES
 from kizuna.errors import InvalidInput
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 from kizuna.services import health as health_service
 
 app = typer.Typer(
@@ -70,7 +70,7 @@ def recompute(
 
 @app.command("show")
 def show(
-    account: str = typer.Argument(..., help="The account: its id, external id or exact name."),
+    account: str = typer.Argument(..., help=N_("The account: its id, external id, or part of its name.")),
     days: int = typer.Option(30, "--days", min=1, max=3660, help="How many days of history to list."),
 ) -> None:
     """Print an account's latest health snapshot, its measures, explanation and history."""

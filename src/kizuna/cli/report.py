@@ -11,11 +11,12 @@ import typer
 from rich.table import Table
 
 from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
+from kizuna.cli.tables import print_fitted
 from kizuna.errors import InvalidInput
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 from kizuna.settings import Settings
 
-app = typer.Typer(help="Reports: the KPIs of customer success, revenue and support.", no_args_is_help=True)
+app = typer.Typer(help=N_("Reports: the KPIs of customer success, revenue and support."), no_args_is_help=True)
 
 FORMATS = ("table", "json", "csv")
 
@@ -49,12 +50,18 @@ def open_kpi_backend(settings: Settings) -> Any:
     return metrics.open_backend(settings.database_url, settings.analytics_url)
 
 
-@app.command("kpis")
+@app.command("kpis", help="\n\n".join((
+    N_("MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and cross-sell, support KPIs, "
+       "Pareto and LTV, month by month up to --as-of."),
+    N_("Money is in minor units of the default currency (KIZUNA_DEFAULT_CURRENCY); lines in other currencies are "
+       "left out and counted. Definitions: docs/metrics.md."),
+    N_("In a narrow terminal the months are shown in several tables; --format csv or json gives every column."),
+)))  # fmt: skip
 def kpis(
-    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The day to report on (default: today)."),
-    months: int | None = typer.Option(None, "--months", help="How many months to report (default: KIZUNA_KPI_MONTHS, 12)."),
-    segment_by: str = typer.Option("plan", "--by", help="Break revenue and NPS down by: plan, touch_tier, industry, or none."),
-    output: str = typer.Option("table", "--format", help=f"Output: {', '.join(FORMATS)} (csv: one row per month)."),
+    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help=N_("The day to report on (default: today).")),
+    months: int | None = typer.Option(None, "--months", help=N_("How many months to report (default: KIZUNA_KPI_MONTHS, 12).")),
+    segment_by: str = typer.Option("plan", "--by", help=N_("Break revenue and NPS down by: plan, touch_tier, industry, or none.")),
+    output: str = typer.Option("table", "--format", help=N_("Output: table, json or csv (csv: one row per month, every column in one table).")),
 ) -> None:  # fmt: skip
     """MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and
     cross-sell, support KPIs, Pareto and LTV, month by month up to --as-of.
@@ -110,18 +117,12 @@ def _show_table(report: Any) -> None:
     for name, value in rows:
         head.add_row(name, value)
     console.print(head)
-    months = Table(title=_("By month"))
-    for col in (_("month"), _("MRR"), _("new"), _("expansion"), _("contraction"), _("churned"), _("reactivation"),
-                _("logo churn"), _("GRR"), _("NRR"), _("NRR 12m"), _("NPS"), _("tickets/account")):  # fmt: skip
-        months.add_column(col, justify="right")
+    headers = (_("month"), _("MRR"), _("new"), _("expansion"), _("contraction"), _("churned"), _("reactivation"),
+               _("logo churn"), _("GRR"), _("NRR"), _("NRR 12m"), _("NPS"), _("tickets/account"))  # fmt: skip
     m = metrics_frame(report)
-    for r in m.to_dict(orient="records"):
-        months.add_row(
-            r["month"], _num(r["mrr"]), _num(r["new"]), _num(r["expansion"]), _num(r["contraction"]),
-            _num(r["churned"]), _num(r["reactivation"]), _pct(r["logo_churn_rate"]), _pct(r["grr"]), _pct(r["nrr"]),
-            _pct(r["nrr_12m"]), _num(r["nps"], 1), _num(r["tickets_per_account"], 3),
-        )  # fmt: skip
-    console.print(months)
+    month_rows = [_month_row(r) for r in m.to_dict(orient="records")]
+    # a narrow terminal gets the months in several tables, never cut cells (--format csv: all in one)
+    print_fitted(console, _("By month"), headers, month_rows)
     st = report.support_totals
     console.print(
         _("Support over the window: {tickets} tickets, answer rate {answer}, resolution rate {resolution}, "
@@ -132,6 +133,14 @@ def _show_table(report: Any) -> None:
     )  # fmt: skip
     for row in report.excluded_currencies:
         console.print(_("Left out: {accounts} accounts with {lines} lines in {currency}").format(**row))
+
+
+def _month_row(r: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        r["month"], _num(r["mrr"]), _num(r["new"]), _num(r["expansion"]), _num(r["contraction"]),
+        _num(r["churned"]), _num(r["reactivation"]), _pct(r["logo_churn_rate"]), _pct(r["grr"]), _pct(r["nrr"]),
+        _pct(r["nrr_12m"]), _num(r["nps"], 1), _num(r["tickets_per_account"], 3),
+    )  # fmt: skip
 
 
 def metrics_frame(report: Any) -> Any:

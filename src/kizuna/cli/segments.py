@@ -26,7 +26,7 @@ from kizuna.domain.segments import (
     rule_reason,
 )
 from kizuna.domain.segments_config import DEFAULT_TOML
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 from kizuna.services import segments as service
 from kizuna.settings import Settings
 
@@ -115,7 +115,7 @@ def _show_counts(counts: dict[str, dict[str | None, int]]) -> None:
 
 
 @app.command("show")
-def show(account: str = typer.Argument(..., help="The account's id or external id.")) -> None:
+def show(account: str = typer.Argument(..., help=N_("The account: its id, external id, or part of its name."))) -> None:
     """An account's tier, stage (with time in stage), fit, at-risk flag and their history."""
     settings = load_settings()
     engine = _open(settings)
@@ -213,7 +213,7 @@ def _clear(dimension: Dimension, account: str) -> None:
         console.print(_("{account} has no override.").format(account=account), markup=False, highlight=False)
 
 
-_ACCOUNT_ARG = typer.Argument(None, help="The account's id or external id (none: counts per tier or stage).")
+_ACCOUNT_ARG = typer.Argument(None, help=N_("The account: its id, external id, or part of its name (none: counts per tier or stage)."))
 _REASON = typer.Option(..., "--reason", help="Why (kept in the history; required).")
 
 
@@ -225,7 +225,7 @@ def tier_show(account: str | None = _ACCOUNT_ARG) -> None:
 
 @tier_app.command("set")
 def tier_set(
-    account: str = typer.Argument(..., help="The account's id or external id."),
+    account: str = typer.Argument(..., help=N_("The account: its id, external id, or part of its name.")),
     tier: str = typer.Argument(..., help="high, low or tech."),
     reason: str = _REASON,
 ) -> None:
@@ -234,7 +234,7 @@ def tier_set(
 
 
 @tier_app.command("clear")
-def tier_clear(account: str = typer.Argument(..., help="The account's id or external id.")) -> None:
+def tier_clear(account: str = typer.Argument(..., help=N_("The account: its id, external id, or part of its name."))) -> None:
     """Remove the hand-set tier: the rules' tier returns at once."""
     _clear(Dimension.TIER, account)
 
@@ -247,7 +247,7 @@ def stage_show(account: str | None = _ACCOUNT_ARG) -> None:
 
 @stage_app.command("set")
 def stage_set(
-    account: str = typer.Argument(..., help="The account's id or external id."),
+    account: str = typer.Argument(..., help=N_("The account: its id, external id, or part of its name.")),
     stage: str = typer.Argument(..., help="onboarding, adoption, expansion, renewal or churned."),
     reason: str = _REASON,
 ) -> None:
@@ -256,7 +256,7 @@ def stage_set(
 
 
 @stage_app.command("clear")
-def stage_clear(account: str = typer.Argument(..., help="The account's id or external id.")) -> None:
+def stage_clear(account: str = typer.Argument(..., help=N_("The account: its id, external id, or part of its name."))) -> None:
     """Remove the hand-set stage: the rules' stage returns at once."""
     _clear(Dimension.STAGE, account)
 

@@ -175,12 +175,50 @@ def refresh_account_summaries(session: Session, as_of: date, *, only: Sequence[i
     return count + len(rows)
 
 
+#: Accounts looked at for "did you mean" when nothing matches (a bigger store: no guesses).
+_GUESS_FROM = 50_000
+_SHOWN = 5
+
+
+def find_account(session: Session, key: str) -> int:
+    """The account a command line means by ``key``: its external id, id or exact name,
+    else the one account whose name contains ``key``. Several matches, or none, are a
+    ``NotFound`` that names the candidates (or the closest names)."""
+    import difflib
+
+    from kizuna.errors import NotFound
+
+    key = key.strip()
+    found = accounts_q.account_by_exact_key(session, key) if key else None
+    if found is not None:
+        return found
+    matches = accounts_q.accounts_named_like(session, key, _SHOWN + 1) if key else []
+    if len(matches) == 1:
+        return matches[0][0]
+    if matches:
+        shown = "; ".join(f"{ext} {name}" for _id, ext, name in matches[:_SHOWN])
+        more = "; …" if len(matches) > _SHOWN else ""
+        raise NotFound(_("{key!r} matches several accounts: {accounts}{more}; give more of the name, or the "
+                         "external id").format(key=key, accounts=shown, more=more), code="account_not_found")  # fmt: skip
+    everyone = accounts_q.account_names(session, _GUESS_FROM + 1) if key else []
+    guesses: list[str] = []
+    if 0 < len(everyone) <= _GUESS_FROM:
+        by_name = {name: ext for _id, ext, name in everyone}
+        guesses = [f"{by_name[n]} {n}" for n in difflib.get_close_matches(key, list(by_name), n=3, cutoff=0.5)]
+    if guesses:
+        raise NotFound(_("no account {key!r}; did you mean: {guesses}?").format(key=key, guesses="; ".join(guesses)),
+                       code="account_not_found")  # fmt: skip
+    raise NotFound(_("no account {key!r} (give its id, external id, or part of its name)").format(key=key[:80]),
+                   code="account_not_found")  # fmt: skip
+
+
 __all__ = [
     "AccountQuery",
     "AccountRow",
     "AccountStatus",
     "Page",
     "account_filters",
+    "find_account",
     "list_accounts",
     "refresh_account_summaries",
 ]

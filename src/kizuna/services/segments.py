@@ -341,11 +341,11 @@ def _account(session: Session, account_id: int) -> dict[str, Any]:
 
 
 def find_account(session: Session, key: str) -> int:
-    """An account by id or external id (for the command line)."""
-    found = q.account_id_by_key(session, key.strip())
-    if found is None:
-        raise NotFound(_("no account with id or external id {key!r}").format(key=key), code="account_not_found")
-    return found
+    """An account by id, external id, exact or partial name (for the command line;
+    ``services.accounts.find_account``)."""
+    from kizuna.services.accounts import find_account as find
+
+    return find(session, key)
 
 
 def set_override(

@@ -4,6 +4,7 @@ from kizuna.db.models.accounts import Account, Contact
 from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
 from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, HealthSnapshot
+from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
 from kizuna.db.models.outbox import OutboxMessage
@@ -23,6 +24,7 @@ __all__ = [
     "HealthScorecardVersion",
     "HealthSentiment",
     "HealthSnapshot",
+    "ImportMapping",
     "IngestCount",
     "JobLease",
     "JobRun",

@@ -111,3 +111,30 @@ def plans(session: Session) -> list[dict[str, Any]]:
         .order_by(Product.rank, Product.name)
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def account_by_exact_key(session: Session, key: str) -> int | None:
+    """An account by its external id, its id (digits) or its exact name."""
+    found = session.scalar(select(Account.id).where(Account.external_id == key).limit(1))
+    if found is None and key.isdigit() and int(key) < 2**31:
+        found = session.scalar(select(Account.id).where(Account.id == int(key)))
+    if found is None:
+        found = session.scalar(select(Account.id).where(Account.name == key).order_by(Account.id).limit(1))
+    return None if found is None else int(found)
+
+
+def accounts_named_like(session: Session, text: str, limit: int) -> list[tuple[int, str, str]]:
+    """``(id, external_id, name)`` of accounts whose name contains ``text`` (any case)."""
+    pattern = f"%{_escape_like(text.lower())}%"
+    postgres = session.get_bind().dialect.name == "postgresql"
+    match = Account.name.ilike(pattern, escape="\\") if postgres else Account.name.like(pattern, escape="\\")
+    rows = session.execute(
+        select(Account.id, Account.external_id, Account.name).where(match).order_by(Account.name, Account.id).limit(limit)
+    )
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def account_names(session: Session, limit: int) -> list[tuple[int, str, str]]:
+    """``(id, external_id, name)`` of up to ``limit`` accounts (for "did you mean")."""
+    rows = session.execute(select(Account.id, Account.external_id, Account.name).order_by(Account.id).limit(limit))
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]

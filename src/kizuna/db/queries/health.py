@@ -343,15 +343,6 @@ def account_exists(session: Session, account_id: int) -> str | None:
     return name
 
 
-def find_account(session: Session, key: str) -> int | None:
-    """An account by id, external id or exact name."""
-    if key.isdigit():
-        found = session.scalar(select(Account.id).where(Account.id == int(key)))
-        if found is not None:
-            return int(found)
-    found = session.scalar(select(Account.id).where(or_(Account.external_id == key, Account.name == key)).limit(1))
-    return None if found is None else int(found)
-
 
 def store_day_range(session: Session) -> tuple[date | None, date | None]:
     """The first and last day with usage (the backtest's history)."""

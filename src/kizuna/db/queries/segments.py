@@ -221,13 +221,6 @@ def account_history(session: Session, account_id: int, limit: int = 200) -> list
     return [dict(r) for r in rows]
 
 
-def account_id_by_key(session: Session, key: str) -> int | None:
-    """An account by its id (digits) or its external id."""
-    found = session.scalar(select(Account.id).where(Account.external_id == key))
-    if found is None and key.isdigit() and int(key) < 2**31:
-        found = session.scalar(select(Account.id).where(Account.id == int(key)))
-    return found
-
 
 def put_override(
     session: Session, account_id: int, dimension: Dimension, value: str, reason: str, set_by: str,

@@ -300,10 +300,10 @@ def account_health(session: Session, account_id: int, days: int = 180) -> dict[s
 
 
 def find_account(session: Session, key: str) -> int:
-    found = q.find_account(session, key.strip())
-    if found is None:
-        raise NotFound(_("no account {key!r}").format(key=key[:80]), code="account_not_found")
-    return found
+    """An account by id, external id, exact or partial name (``services.accounts.find_account``)."""
+    from kizuna.services.accounts import find_account as find
+
+    return find(session, key)
 
 
 def summary(session: Session, limit: int = 10) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def available() -> bool:
 
 
 def _work(
-    queue: Any, entity_name: str, path: str, fmt: str, encoding: str | None, ctx: Any, check_keys: bool, language: str
+    queue: Any, entity_name: str, path: str, fmt: str, encoding: str | None, ctx: Any, check_keys: bool, language: str,
+    mapping: Any = None,
 ) -> None:
     from kizuna.i18n import set_language
     from kizuna.services.imports.readers import open_records
@@ -43,6 +44,10 @@ def _work(
 
         reader_errors: list[Any] = []
         _columns, records = open_records(Path(path), fmt=fmt, encoding=encoding, errors=reader_errors, on_bytes=count)
+        if mapping is not None:  # the file's columns renamed (services.imports.mapping)
+            from kizuna.services.imports.mapping import apply
+
+            records = apply(records, mapping)
         sent = 0
         for batch in parse_batches(
             entity(entity_name), path, records, ctx=ctx, reader_errors=reader_errors, check_keys=check_keys
@@ -55,7 +60,7 @@ def _work(
 
 
 def parse_in_worker(
-    entity_name: str, path: Path, *, fmt: str, encoding: str | None, ctx: Any, check_keys: bool
+    entity_name: str, path: Path, *, fmt: str, encoding: str | None, ctx: Any, check_keys: bool, mapping: Any = None
 ) -> Iterator[Any]:
     """Yield the parsing stage's batches, computed in a forked worker process."""
     from kizuna.i18n import get_language
@@ -64,7 +69,7 @@ def parse_in_worker(
     queue = context.Queue(maxsize=_QUEUE_DEPTH)
     worker = context.Process(
         target=_work,
-        args=(queue, entity_name, str(path), fmt, encoding, ctx, check_keys, get_language()),
+        args=(queue, entity_name, str(path), fmt, encoding, ctx, check_keys, get_language(), mapping),
         daemon=True,
     )
     worker.start()

@@ -19,15 +19,17 @@ from typing import Any
 from kizuna.db import Session, bulk
 from kizuna.errors import ImportRejected, RowError
 from kizuna.i18n import _
+from kizuna.services.imports import mapping as column_mapping
 from kizuna.services.imports import parallel
 from kizuna.services.imports.fields import FieldError, ParseContext
+from kizuna.services.imports.mapping import ColumnMapping
 from kizuna.services.imports.readers import Record, detect_format, open_records
 from kizuna.services.imports.specs import EntitySpec, Field, entity
 
 BATCH_SIZE = 2000
 #: Files at least this big are parsed in a second process (see ``parallel``).
 PARALLEL_FROM_BYTES = 16 << 20
-CUSTOM_PREFIX = "custom."
+CUSTOM_PREFIX = column_mapping.CUSTOM_PREFIX
 _KEY_SEP = "\x1f"
 _CACHE_LIMIT = 200_000
 
@@ -40,10 +42,11 @@ class ImportSummary:
     inserted: int = 0
     updated: int = 0
     dry_run: bool = False
+    refused: int = 0  # rows with at least one problem (then nothing is written)
 
     @property
     def unchanged(self) -> int:
-        return self.rows - self.inserted - self.updated
+        return max(0, self.rows - self.inserted - self.updated - self.refused)
 
 
 @dataclass
@@ -249,6 +252,7 @@ def write_batches(
     parents: list[tuple[int, str, str]] = []  # (line, key, parent key)
     try:
         for batch in batches:
+            first_error = len(errors)
             summary.rows += batch.rows
             errors.extend(batch.errors)
             if on_bytes is not None and batch.bytes_read:
@@ -265,9 +269,17 @@ def write_batches(
             if spec.self_ref is not None:
                 col = spec.self_ref.column
                 parents += [(ln, str(v[spec.key[0]]), v[col]) for ln, v in parsed if v.get(col) and v.get(spec.key[0])]
-            if not errors and not dry_run:
+            if dry_run:
+                # Write the good rows anyway (the caller rolls back): the counts of new,
+                # updated and unchanged rows are then the ones a real import would give,
+                # and later files of the same dry run see these rows.
+                bad = {e.line for e in errors[first_error:]}
+                rows = [v for ln, v in parsed if ln not in bad] if bad else [v for _ln, v in parsed]
+            else:
+                rows = [] if errors else [v for _ln, v in parsed]
+            if rows:
                 inserted, updated = bulk.upsert(
-                    session, spec.table, [v for _ln, v in parsed], columns=_stored_columns(spec),
+                    session, spec.table, rows, columns=_stored_columns(spec),
                     conflict=spec.conflict, immutable=spec.immutable,
                 )  # fmt: skip
                 summary.inserted += inserted
@@ -276,6 +288,7 @@ def write_batches(
             _link_parents(session, spec, parents, tracker, label, errors, write=not errors and not dry_run)
     finally:
         tracker.close()
+    summary.refused = len({e.line for e in errors})
     return summary
 
 
@@ -332,34 +345,94 @@ def import_file(
     fmt: str | None = None,
     dry_run: bool = False,
     on_bytes: Callable[[int], None] | None = None,
+    mapping: ColumnMapping | None = None,
+    label: str | None = None,
+    keep_dry_run: bool = False,
 ) -> ImportSummary:
     """Import one CSV or JSON Lines file of ``entity_name`` into the caller's transaction.
 
     Raises :class:`ImportRejected` listing every bad row; the caller must then roll
-    back (``session_scope`` does), so nothing of the file is written.
+    back (``session_scope`` does), so nothing of the file is written. A dry run writes
+    the good rows in a savepoint it rolls back (so its counts are real and nothing
+    stays); with ``keep_dry_run`` it leaves them in the caller's transaction, which the
+    caller must roll back (``kizuna import all --dry-run``: later files see earlier ones).
+    ``mapping`` renames the file's columns first (see ``mapping``); ``label`` is the
+    file name problems are reported with (default: ``path``).
     """
+    summary, errors = check_file(session, entity_name, path, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run,
+                                 on_bytes=on_bytes, mapping=mapping, label=label,
+                                 keep_dry_run=keep_dry_run)  # fmt: skip
+    if errors:
+        raise ImportRejected(sorted(errors, key=lambda e: (e.path, e.line)), rows_read=summary.rows)
+    return summary
+
+
+def check_file(
+    session: Session,
+    entity_name: str,
+    path: Path,
+    *,
+    ctx: ParseContext,
+    encoding: str | None = None,
+    fmt: str | None = None,
+    dry_run: bool = False,
+    on_bytes: Callable[[int], None] | None = None,
+    mapping: ColumnMapping | None = None,
+    label: str | None = None,
+    keep_dry_run: bool = False,
+) -> tuple[ImportSummary, list[RowError]]:
+    """:func:`import_file` returning its problems instead of raising them (the web
+    upload's dry run shows the counts and the problems together)."""
+    if dry_run and not keep_dry_run:
+        savepoint = session.begin_nested()
+        try:
+            return _check_file(session, entity_name, path, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=True,
+                               on_bytes=on_bytes, mapping=mapping, label=label)  # fmt: skip
+        finally:
+            savepoint.rollback()
+    return _check_file(session, entity_name, path, ctx=ctx, encoding=encoding, fmt=fmt, dry_run=dry_run,
+                       on_bytes=on_bytes, mapping=mapping, label=label)  # fmt: skip
+
+
+def _check_file(
+    session: Session, entity_name: str, path: Path, *, ctx: ParseContext, encoding: str | None, fmt: str | None,
+    dry_run: bool, on_bytes: Callable[[int], None] | None, mapping: ColumnMapping | None, label: str | None,
+) -> tuple[ImportSummary, list[RowError]]:  # fmt: skip
     spec = entity(entity_name)
-    label = str(path)
+    label = label or str(path)
     errors: list[RowError] = []
     file_format = detect_format(path, fmt)
     columns, records = open_records(path, fmt=file_format, encoding=encoding, errors=errors, on_bytes=on_bytes)
+    opened = records
+    if mapping is not None and mapping.columns:
+        if not errors and file_format == "csv":
+            errors.extend(column_mapping.check(spec, columns, mapping, label=label))
+        columns = mapping.renamed(columns)
+        records = column_mapping.apply(records, mapping)
     if file_format == "csv":
         if not errors:  # an unreadable header is reported alone
             errors.extend(check_columns(spec, label, columns))
         if errors:
-            raise ImportRejected(sorted(errors), rows_read=0)
+            return ImportSummary(spec.name, label, dry_run=dry_run), _relabel(sorted(errors), path, label)
     check_keys = file_format == "jsonl"
     if path.stat().st_size >= PARALLEL_FROM_BYTES and parallel.available():
         # A large file: parse in a second process while this one writes (2 cores → ~2×).
-        records.close()  # type: ignore[attr-defined]
+        opened.close()  # type: ignore[attr-defined]
         batches = parallel.parse_in_worker(
-            spec.name, path, fmt=file_format, encoding=encoding, ctx=ctx, check_keys=check_keys
+            spec.name, path, fmt=file_format, encoding=encoding, ctx=ctx, check_keys=check_keys,
+            mapping=mapping if mapping is not None and mapping.columns else None,
         )
         summary = write_batches(session, spec, label, batches, errors=errors, dry_run=dry_run, on_bytes=on_bytes)
     else:
         summary = import_records(
             session, spec, label, records, ctx=ctx, errors=errors, dry_run=dry_run, check_keys=check_keys
         )
-    if errors:
-        raise ImportRejected(sorted(errors, key=lambda e: (e.path, e.line)), rows_read=summary.rows)
-    return summary
+    return summary, _relabel(errors, path, label)
+
+
+def _relabel(errors: list[RowError], path: Path, label: str) -> list[RowError]:
+    """The reader names problems after the path it opened; report them under ``label``."""
+    opened = str(path)
+    if opened == label:
+        return errors
+    return [RowError(label, e.line, e.column, e.reason) if e.path == opened else e for e in errors]

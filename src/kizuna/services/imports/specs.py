@@ -414,14 +414,21 @@ def entity(name: str) -> EntitySpec:
     key = name.strip().lower().replace("-", "_")
     if key in ENTITIES:
         return ENTITIES[key]
+    import difflib
+
     from kizuna.errors import InvalidInput
 
-    raise InvalidInput(
-        _("unknown entity {name!r}; one of: {names}").format(
-            name=name, names=", ".join(n.replace("_", "-") for n in ENTITIES)
-        ),
-        field="entity",
+    names = ", ".join(n.replace("_", "-") for n in ENTITIES)
+    close = difflib.get_close_matches(key.rstrip("s"), list(ENTITIES), n=1, cutoff=0.6) or difflib.get_close_matches(
+        key, list(ENTITIES), n=1, cutoff=0.6
     )
+    if close:
+        message = _("unknown entity {name!r}; did you mean {guess}? One of: {names}").format(
+            name=name, guess=close[0].replace("_", "-"), names=names
+        )
+    else:
+        message = _("unknown entity {name!r}; one of: {names}").format(name=name, names=names)
+    raise InvalidInput(message, field="entity")
 
 
 # --- writing values back out (exports) ----------------------------------------------

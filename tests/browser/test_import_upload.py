@@ -1,0 +1,186 @@
+"""A lead imports a CSV with Japanese headers in a real browser (Debian's Chromium,
+``kizuna serve``): upload, mapping suggestions, saving the mapping, the dry run, the
+import; then a second export with the same columns (in CP932, as Japanese Excel saves
+it) finds the saved mapping by itself. ``IMPORT_SCREENSHOT_DIR`` set: the mapping page
+is also saved there as ``import-mapping.png`` (docs/images)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "import_ja"
+EMAIL = "lead@kizuna.example"
+PASSWORD = "correct-horse-battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    folder = tmp_path_factory.mktemp("import-browser")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
+    env.update(KIZUNA_DATABASE_URL=f"sqlite:///{folder / 'kizuna.db'}", KIZUNA_PASSWORD=PASSWORD, LANG="C.UTF-8",
+               KIZUNA_UPLOAD_DIR=str(folder / "uploads"))  # fmt: skip
+
+    def kizuna(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
+                              timeout=180)  # fmt: skip
+        assert done.returncode == 0, f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    kizuna("users", "create", "--email", EMAIL, "--name", "田中 リーダー", "--role", "lead", "--locale", "ja")
+    port = _free_port()
+    with (folder / "server.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(port)], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail((folder / "server.log").read_text(encoding="utf-8", errors="replace"))
+            try:
+                with urllib.request.urlopen(f"{base}/login", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("`kizuna serve` did not answer within 90 s")
+            time.sleep(0.1)
+        env["_FOLDER"] = str(folder)
+        yield base, env
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def page(server: tuple[str, dict[str, str]]) -> Iterator[Page]:
+    base, _env = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(base_url=base, locale="ja-JP", viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        tab = context.new_page()
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+
+
+def _selected(page: Page) -> dict[str, str]:
+    out = {}
+    for select in page.locator("[data-testid=map-target]").all():
+        out[select.get_attribute("data-header") or ""] = select.input_value()
+    return out
+
+
+def test_a_japanese_header_csv_imports_in_the_browser_and_its_saved_mapping_is_reused(
+    page: Page, server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    _base, env = server
+    page.goto("/login")
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.click("nav.main-nav a[href='/imports']")
+    expect(page.locator("h1")).to_have_text("ファイルをインポート")
+
+    # 1. UTF-8, Japanese headers: the suggestions map every column but the memo
+    page.select_option("[data-testid=upload-entity]", "accounts")
+    page.set_input_files("[data-testid=upload-file]", str(DATA / "取引先.csv"))
+    page.click("[data-testid=upload-submit]")
+    expect(page.locator("h1")).to_have_text("取引先.csv の列を対応付ける")
+    assert _selected(page) == {
+        "取引先コード": "external_id", "会社名": "name", "ドメイン": "domain", "業種": "industry",
+        "従業員数": "employee_count", "担当者メール": "owner_email", "備考": "",
+    }  # fmt: skip
+    expect(page.locator("[data-testid=preview]")).to_contain_text("株式会社あおば商会")
+    if shots := os.environ.get("IMPORT_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(shots) / "import-mapping.png"), full_page=True)
+    # a wrong choice is caught before anything is checked: 業種 → name twice
+    page.select_option("[data-testid=map-target][data-header='業種']", "name")
+    page.fill("[data-testid=mapping-name]", "Sansan 取引先")
+    page.click("[data-testid=check-submit]")
+    expect(page.locator("[data-testid=mapping-problems]")).to_contain_text(
+        "複数の列が対応付けられています: 会社名, 業種"
+    )
+    page.select_option("[data-testid=map-target][data-header='業種']", "industry")
+    page.select_option("[data-testid=map-target][data-header='担当者メール']", "")  # the lead is no owner here
+    page.click("[data-testid=check-submit]")
+    expect(page.locator("[data-testid=check-new]")).to_have_text("3")
+    expect(page.locator("[data-testid=check-refused]")).to_have_text("0")
+    page.click("[data-testid=import-submit]")
+    expect(page.locator("[data-testid=done-new]")).to_have_text("3")
+    page.goto("/accounts")
+    expect(page.locator("[data-testid=account-row]")).to_have_count(3)
+    expect(page.locator("[data-testid=account-row] td.name a", has_text="ひかり電機株式会社")).to_have_count(1)
+
+    # 2. the next export: same columns in CP932, one company renamed, one new
+    text = (
+        (DATA / "取引先.csv")
+        .read_text(encoding="utf-8")
+        .replace("ひかり電機株式会社", "ひかり電機ホールディングス株式会社")
+    )
+    text += "JA-4,株式会社みらい,mirai.example,小売,40,,\n"
+    second = tmp_path / "取引先_12月.csv"
+    second.write_bytes(text.encode("cp932"))
+    page.goto("/imports")
+    page.select_option("[data-testid=upload-entity]", "accounts")
+    page.set_input_files("[data-testid=upload-file]", str(second))
+    page.click("[data-testid=upload-submit]")
+    expect(page.locator("[data-testid=saved-used]")).to_contain_text("Sansan 取引先")
+    assert _selected(page)["担当者メール"] == ""  # the saved choice, not the suggestion
+    assert _selected(page)["会社名"] == "name"
+    expect(page.locator("[data-testid=mapping-name]")).to_have_value("Sansan 取引先")
+    page.click("[data-testid=check-submit]")
+    expect(page.locator("[data-testid=check-new]")).to_have_text("1")
+    expect(page.locator("[data-testid=check-updated]")).to_have_text("1")
+    expect(page.locator("[data-testid=check-unchanged]")).to_have_text("2")
+    page.click("[data-testid=import-submit]")
+    expect(page.locator("[data-testid=done-updated]")).to_have_text("1")
+    page.goto("/accounts")
+    expect(page.locator("[data-testid=account-row]")).to_have_count(4)
+    expect(
+        page.locator("[data-testid=account-row] td.name a", has_text="ひかり電機ホールディングス株式会社")
+    ).to_have_count(1)
+
+    # the same mapping on the command line
+    exported = subprocess.run([sys.executable, "-m", "kizuna", "import", "mappings", "export", "Sansan 取引先"],
+                              env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert '"会社名" = "name"' in exported.stdout
+    assert '"担当者メール" = ""' in exported.stdout
+    assert re.search(r'^entity = "accounts"$', exported.stdout, re.M)
