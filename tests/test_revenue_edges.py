@@ -1,0 +1,156 @@
+"""Revenue at the edges, against figures worked out by hand (no function under test as
+its own oracle): lines that end on a snapshot day and on ``as_of``, a trial that ends
+on a snapshot day, another currency beside yen, an account whose first earning day is
+a snapshot day.
+
+The company (JPY; as of 2026-03-15, a 3-month report; snapshots 2025-12-31,
+2026-01-31, 2026-02-28 and 2026-03-15; ``ended_on`` is exclusive):
+
+- B1: Basic 10,000 from 2025-06-01, ended 2026-01-31 (a snapshot day), then Pro 100,000
+  from 2026-01-31 (an upgrade on the snapshot day: only Pro earns that day)
+- B2: 20,000 from 2025-10-01, ended 2026-03-15 (``as_of``: nothing earns that day)
+- B3: 30,000 from 2026-02-01 with a trial to 2026-02-28 (a snapshot day: earns from it)
+- B4: a trial line 2026-01-10 → 2026-01-31 (never earns)
+- B5: 10,000 from 2025-01-01, and a USD line of $100.00 (left out of the yen figures)
+- B6: 40,000 from 2026-02-28 (its first earning day is the snapshot of February)
+- B7: 5,000 2025-01-01 → 2025-12-31 (ends on the December snapshot), again from
+  2026-03-15 (starts on ``as_of``: a reactivation in March)
+
+MRR at the snapshots:
+- Dec 31: B1 10,000 + B2 20,000 + B5 10,000 = 40,000 (3 accounts; B7 ended that day)
+- Jan 31: B1 100,000 + B2 20,000 + B5 10,000 = 130,000 (3): expansion B1 +90,000
+- Feb 28: B1 100,000 + B2 20,000 + B3 30,000 + B5 10,000 + B6 40,000 = 200,000 (5):
+  new B3 +30,000 and B6 +40,000
+- Mar 15: B1 100,000 + B3 30,000 + B5 10,000 + B6 40,000 + B7 5,000 = 185,000 (5):
+  churned B2 −20,000, reactivation B7 +5,000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import ibis
+import pandas as pd
+import pytest
+
+from kizuna.analytics import revenue
+from kizuna.analytics.backend import COLUMNS, StoreTables, store_tables
+from kizuna.analytics.periods import MonthGrid
+
+AS_OF = date(2026, 3, 15)
+D = date
+
+ACCOUNTS = {1: "B1", 2: "B2", 3: "B3", 4: "B4", 5: "B5", 6: "B6", 7: "B7"}
+# id, account, product, amount, currency, status, started_on, trial_ends_on, ended_on
+LINES = [
+    (1, 1, 1, 10_000, "JPY", "canceled", D(2025, 6, 1), None, D(2026, 1, 31)),
+    (2, 1, 2, 100_000, "JPY", "active", D(2026, 1, 31), None, None),
+    (3, 2, 1, 20_000, "JPY", "canceled", D(2025, 10, 1), None, D(2026, 3, 15)),
+    (4, 3, 2, 30_000, "JPY", "active", D(2026, 2, 1), D(2026, 2, 28), None),
+    (5, 4, 2, 30_000, "JPY", "trial", D(2026, 1, 10), D(2026, 1, 31), D(2026, 1, 31)),
+    (6, 5, 1, 10_000, "JPY", "active", D(2025, 1, 1), None, None),
+    (7, 5, 3, 10_000, "USD", "active", D(2025, 1, 1), None, None),
+    (8, 6, 2, 40_000, "JPY", "active", D(2026, 2, 28), None, None),
+    (9, 7, 1, 5_000, "JPY", "canceled", D(2025, 1, 1), None, D(2025, 12, 31)),
+    (10, 7, 1, 5_000, "JPY", "active", D(2026, 3, 15), None, None),
+]
+
+
+def _frame(name: str, rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(COLUMNS[name]))
+
+
+@pytest.fixture(scope="module")
+def tables() -> Iterator[StoreTables]:
+    con = ibis.duckdb.connect()
+    accounts = [(i, ext, ext, None, None, None, "active", 0, "JPY") for i, ext in ACCOUNTS.items()]
+    products = [(1, "basic", "Basic", "plan", 1), (2, "pro", "Pro", "plan", 2), (3, "usd", "USD plan", "plan", 1)]
+    frames = {"accounts": _frame("accounts", accounts), "products": _frame("products", products),
+              "subscriptions": _frame("subscriptions", LINES)}  # fmt: skip
+    for name, columns in COLUMNS.items():
+        if name in frames:
+            con.create_table(name, ibis.memtable(frames[name], schema=columns))
+        else:
+            con.create_table(name, schema=ibis.schema(columns))
+    yield store_tables(con)
+    con.disconnect()
+
+
+GRID = MonthGrid(AS_OF, months=3, lookback=1)
+
+
+def test_the_grid_snapshots_are_the_month_ends_and_as_of() -> None:
+    assert GRID.frame()["snapshot"].tolist() == [D(2025, 12, 31), D(2026, 1, 31), D(2026, 2, 28), AS_OF]
+
+
+def test_account_mrr_at_each_snapshot(tables: StoreTables) -> None:
+    amm = revenue.account_mrr(tables, GRID, "JPY").execute()
+    got = {(ACCOUNTS[int(a)], int(mi)): int(m) for a, mi, m in amm[["account_id", "mi", "mrr"]].itertuples(index=False)}
+    assert got == {
+        ("B1", 0): 10_000, ("B2", 0): 20_000, ("B5", 0): 10_000,
+        ("B1", 1): 100_000, ("B2", 1): 20_000, ("B5", 1): 10_000,
+        ("B1", 2): 100_000, ("B2", 2): 20_000, ("B3", 2): 30_000, ("B5", 2): 10_000, ("B6", 2): 40_000,
+        ("B1", 3): 100_000, ("B3", 3): 30_000, ("B5", 3): 10_000, ("B6", 3): 40_000, ("B7", 3): 5_000,
+    }  # fmt: skip
+
+
+def test_movements_by_account(tables: StoreTables) -> None:
+    amm = revenue.account_mrr(tables, GRID, "JPY")
+    mv = revenue.movements_by_account(tables, GRID, "JPY", amm).execute()
+    got = sorted((int(r.mi), ACCOUNTS[int(r.account_id)], int(r.prev), int(r.cur), int(r.delta), r.kind)
+                 for r in mv.itertuples(index=False))  # fmt: skip
+    assert got == [
+        (1, "B1", 10_000, 100_000, 90_000, "expansion"),
+        (2, "B3", 0, 30_000, 30_000, "new"),
+        (2, "B6", 0, 40_000, 40_000, "new"),
+        (3, "B2", 20_000, 0, -20_000, "churned"),
+        (3, "B7", 0, 5_000, 5_000, "reactivation"),
+    ]
+
+
+def test_the_revenue_table_a_user_sees(tables: StoreTables) -> None:
+    amm = revenue.account_mrr(tables, GRID, "JPY")
+    mv = revenue.movements_by_account(tables, GRID, "JPY", amm)
+    table = revenue.revenue_table(
+        GRID, revenue.mrr_totals(amm).execute(), revenue.movement_totals(mv).execute(),
+        revenue.trailing_totals(amm).execute(),
+    )  # fmt: skip
+    cols = ["month", "start_mrr", "mrr", "accounts", "new", "expansion", "contraction", "churned", "reactivation",
+            "net_change", "arr"]  # fmt: skip
+    assert [tuple(r) for r in table[cols].itertuples(index=False)] == [
+        ("2026-01", 40_000, 130_000, 3, 0, 90_000, 0, 0, 0, 90_000, 1_560_000),
+        ("2026-02", 130_000, 200_000, 5, 70_000, 0, 0, 0, 0, 70_000, 2_400_000),
+        ("2026-03", 200_000, 185_000, 5, 0, 0, 0, -20_000, 5_000, -15_000, 2_220_000),
+    ]
+    assert table["new_accounts"].tolist() == [0, 2, 0]
+    assert table["churned_accounts"].tolist() == [0, 0, 1]
+    # March: logo churn 1 of 5 paying at the end of February; revenue churn 20,000 ÷ 200,000
+    assert table["logo_churn_rate"].tolist() == [0.0, 0.0, 0.2]
+    assert table["revenue_churn_rate"].tolist() == [0.0, 0.0, 0.1]
+    assert table["grr"].tolist() == [1.0, 1.0, 0.9]
+    # January: (40,000 + 90,000) ÷ 40,000; March: (200,000 − 20,000) ÷ 200,000
+    assert table["nrr"].tolist() == [3.25, 1.0, 0.9]
+
+
+def test_customer_since_and_the_other_currency(tables: StoreTables) -> None:
+    first = revenue.first_earned(tables, "JPY", AS_OF).execute()
+    got = {ACCOUNTS[int(a)]: d for a, d in zip(first["account_id"], pd.to_datetime(first["first_earned"]).dt.date,
+                                                 strict=True)}  # fmt: skip
+    # B4 (a trial) never earned
+    assert got == {"B1": D(2025, 6, 1), "B2": D(2025, 10, 1), "B3": D(2026, 2, 28), "B5": D(2025, 1, 1),
+                   "B6": D(2026, 2, 28), "B7": D(2025, 1, 1)}  # fmt: skip
+    other = revenue.other_currencies(tables, "JPY", AS_OF).execute()
+    assert [tuple(r) for r in other[["currency", "lines", "accounts", "mrr"]].itertuples(index=False)] == [
+        ("USD", 1, 1, 10_000)
+    ]
+    usd = revenue.account_mrr(tables, GRID, "USD").execute()
+    assert sorted(zip(usd["mi"], usd["mrr"], strict=True)) == [(0, 10_000), (1, 10_000), (2, 10_000), (3, 10_000)]
+
+
+def test_an_earlier_report_day_ending_on_a_line_end(tables: StoreTables) -> None:
+    # as of 2026-01-31 the Basic line of B1 has ended and Pro earns: 100,000, not 110,000
+    grid = MonthGrid(D(2026, 1, 31), months=1, lookback=1)
+    amm = revenue.account_mrr(tables, grid, "JPY").execute()
+    assert dict(zip(amm.loc[amm["mi"] == 1, "account_id"].map(ACCOUNTS), amm.loc[amm["mi"] == 1, "mrr"],
+                    strict=True)) == {"B1": 100_000, "B2": 20_000, "B5": 10_000}  # fmt: skip
