@@ -107,10 +107,14 @@ def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
         return pd.Series(dtype="float64")
     anchor = _paid_from(yearly)
     day = pd.Timestamp(as_of)
-    this_year = pd.to_datetime(
-        {"year": day.year, "month": anchor.dt.month, "day": np.minimum(anchor.dt.day, 28)}, errors="coerce"
-    )
-    nxt = this_year.where(this_year > day, this_year + pd.DateOffset(years=1))
+
+    def anniversary(year: int) -> pd.Series:
+        """The anchor's day in ``year``: the month's last day when shorter (29 Feb → 28 Feb)."""
+        first = pd.to_datetime({"year": year, "month": anchor.dt.month, "day": 1})
+        return first + pd.to_timedelta(np.minimum(anchor.dt.day, first.dt.days_in_month) - 1, unit="D")
+
+    this_year = anniversary(day.year)
+    nxt = this_year.where(this_year > day, anniversary(day.year + 1))
     days = (nxt - day).dt.days.astype("float64")
     return days.groupby(yearly["account_id"]).min()
 
