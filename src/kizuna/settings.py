@@ -7,6 +7,7 @@ no configuration at all.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -127,6 +128,15 @@ class Settings(BaseSettings):
             "A TOML file with the health scorecards (measures, weights, scoring functions, grade bands; "
             "see `docs/health.md`). A version saved by a lead in the web app wins over it. "
             "Default: the shipped `default_scorecards.toml`."
+        ),
+    )
+
+    # --- the clock (issue 22) ---
+    today: date | None = Field(
+        default=None,
+        description=(
+            "The day the web app and the API take as today (YYYY-MM-DD), e.g. to show a demo company "
+            "as of the day it was built; the tests fix it. Default: today's date in `KIZUNA_TIMEZONE`."
         ),
     )
 
