@@ -15,14 +15,19 @@ The company (JPY; as of 2026-03-15, a 3-month report; snapshots 2025-12-31,
 - B6: 40,000 from 2026-02-28 (its first earning day is the snapshot of February)
 - B7: 5,000 2025-01-01 → 2025-12-31 (ends on the December snapshot), again from
   2026-03-15 (starts on ``as_of``: a reactivation in March)
+- B8: Pro 50,000 from 2025-01-01, ended 2026-02-15, then Basic 20,000 from 2026-02-15
+  (a downgrade: a contraction in February)
 
 MRR at the snapshots:
-- Dec 31: B1 10,000 + B2 20,000 + B5 10,000 = 40,000 (3 accounts; B7 ended that day)
-- Jan 31: B1 100,000 + B2 20,000 + B5 10,000 = 130,000 (3): expansion B1 +90,000
-- Feb 28: B1 100,000 + B2 20,000 + B3 30,000 + B5 10,000 + B6 40,000 = 200,000 (5):
-  new B3 +30,000 and B6 +40,000
-- Mar 15: B1 100,000 + B3 30,000 + B5 10,000 + B6 40,000 + B7 5,000 = 185,000 (5):
-  churned B2 −20,000, reactivation B7 +5,000
+- Dec 31: B1 10,000 + B2 20,000 + B5 10,000 + B8 50,000 = 90,000 (4 accounts; B7 ended that day)
+- Jan 31: B1 100,000 + B2 20,000 + B5 10,000 + B8 50,000 = 180,000 (4): expansion B1 +90,000
+- Feb 28: B1 100,000 + B2 20,000 + B3 30,000 + B5 10,000 + B6 40,000 + B8 20,000 = 220,000
+  (6): new B3 +30,000 and B6 +40,000, contraction B8 −30,000
+- Mar 15: B1 100,000 + B3 30,000 + B5 10,000 + B6 40,000 + B7 5,000 + B8 20,000 = 205,000
+  (6): churned B2 −20,000, reactivation B7 +5,000
+
+Plans (the latest-starting plan line that earned): Pro for B1, B3, B6; Basic for B2, B5,
+B7, B8.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -41,7 +47,7 @@ from kizuna.analytics.periods import MonthGrid
 AS_OF = date(2026, 3, 15)
 D = date
 
-ACCOUNTS = {1: "B1", 2: "B2", 3: "B3", 4: "B4", 5: "B5", 6: "B6", 7: "B7"}
+ACCOUNTS = {1: "B1", 2: "B2", 3: "B3", 4: "B4", 5: "B5", 6: "B6", 7: "B7", 8: "B8"}
 # id, account, product, amount, currency, status, started_on, trial_ends_on, ended_on
 LINES = [
     (1, 1, 1, 10_000, "JPY", "canceled", D(2025, 6, 1), None, D(2026, 1, 31)),
@@ -54,6 +60,8 @@ LINES = [
     (8, 6, 2, 40_000, "JPY", "active", D(2026, 2, 28), None, None),
     (9, 7, 1, 5_000, "JPY", "canceled", D(2025, 1, 1), None, D(2025, 12, 31)),
     (10, 7, 1, 5_000, "JPY", "active", D(2026, 3, 15), None, None),
+    (11, 8, 2, 50_000, "JPY", "canceled", D(2025, 1, 1), None, D(2026, 2, 15)),
+    (12, 8, 1, 20_000, "JPY", "active", D(2026, 2, 15), None, None),
 ]
 
 
@@ -88,10 +96,12 @@ def test_account_mrr_at_each_snapshot(tables: StoreTables) -> None:
     amm = revenue.account_mrr(tables, GRID, "JPY").execute()
     got = {(ACCOUNTS[int(a)], int(mi)): int(m) for a, mi, m in amm[["account_id", "mi", "mrr"]].itertuples(index=False)}
     assert got == {
-        ("B1", 0): 10_000, ("B2", 0): 20_000, ("B5", 0): 10_000,
-        ("B1", 1): 100_000, ("B2", 1): 20_000, ("B5", 1): 10_000,
+        ("B1", 0): 10_000, ("B2", 0): 20_000, ("B5", 0): 10_000, ("B8", 0): 50_000,
+        ("B1", 1): 100_000, ("B2", 1): 20_000, ("B5", 1): 10_000, ("B8", 1): 50_000,
         ("B1", 2): 100_000, ("B2", 2): 20_000, ("B3", 2): 30_000, ("B5", 2): 10_000, ("B6", 2): 40_000,
+        ("B8", 2): 20_000,
         ("B1", 3): 100_000, ("B3", 3): 30_000, ("B5", 3): 10_000, ("B6", 3): 40_000, ("B7", 3): 5_000,
+        ("B8", 3): 20_000,
     }  # fmt: skip
 
 
@@ -104,6 +114,7 @@ def test_movements_by_account(tables: StoreTables) -> None:
         (1, "B1", 10_000, 100_000, 90_000, "expansion"),
         (2, "B3", 0, 30_000, 30_000, "new"),
         (2, "B6", 0, 40_000, 40_000, "new"),
+        (2, "B8", 50_000, 20_000, -30_000, "contraction"),
         (3, "B2", 20_000, 0, -20_000, "churned"),
         (3, "B7", 0, 5_000, 5_000, "reactivation"),
     ]
@@ -119,18 +130,26 @@ def test_the_revenue_table_a_user_sees(tables: StoreTables) -> None:
     cols = ["month", "start_mrr", "mrr", "accounts", "new", "expansion", "contraction", "churned", "reactivation",
             "net_change", "arr"]  # fmt: skip
     assert [tuple(r) for r in table[cols].itertuples(index=False)] == [
-        ("2026-01", 40_000, 130_000, 3, 0, 90_000, 0, 0, 0, 90_000, 1_560_000),
-        ("2026-02", 130_000, 200_000, 5, 70_000, 0, 0, 0, 0, 70_000, 2_400_000),
-        ("2026-03", 200_000, 185_000, 5, 0, 0, 0, -20_000, 5_000, -15_000, 2_220_000),
+        ("2026-01", 90_000, 180_000, 4, 0, 90_000, 0, 0, 0, 90_000, 2_160_000),
+        ("2026-02", 180_000, 220_000, 6, 70_000, 0, -30_000, 0, 0, 40_000, 2_640_000),
+        ("2026-03", 220_000, 205_000, 6, 0, 0, 0, -20_000, 5_000, -15_000, 2_460_000),
     ]
+    assert table["start_accounts"].tolist() == [4, 4, 6]
     assert table["new_accounts"].tolist() == [0, 2, 0]
+    assert table["expansion_accounts"].tolist() == [1, 0, 0]
+    assert table["contraction_accounts"].tolist() == [0, 1, 0]
     assert table["churned_accounts"].tolist() == [0, 0, 1]
-    # March: logo churn 1 of 5 paying at the end of February; revenue churn 20,000 ÷ 200,000
-    assert table["logo_churn_rate"].tolist() == [0.0, 0.0, 0.2]
-    assert table["revenue_churn_rate"].tolist() == [0.0, 0.0, 0.1]
-    assert table["grr"].tolist() == [1.0, 1.0, 0.9]
-    # January: (40,000 + 90,000) ÷ 40,000; March: (200,000 − 20,000) ÷ 200,000
-    assert table["nrr"].tolist() == [3.25, 1.0, 0.9]
+    assert table["reactivation_accounts"].tolist() == [0, 0, 1]
+    # March: logo churn 1 of 6 paying at the end of February; revenue churn: February
+    # 30,000 ÷ 180,000, March 20,000 ÷ 220,000
+    assert table["logo_churn_rate"].tolist() == pytest.approx([0.0, 0.0, 1 / 6])
+    assert table["revenue_churn_rate"].tolist() == pytest.approx([0.0, 1 / 6, 1 / 11])
+    assert table["grr"].tolist() == pytest.approx([1.0, 5 / 6, 10 / 11])
+    # January: (90,000 + 90,000) ÷ 90,000; February: (180,000 − 30,000) ÷ 180,000
+    assert table["nrr"].tolist() == pytest.approx([2.0, 5 / 6, 10 / 11])
+    # with one month of history there are no 12-month figures
+    assert table["start_mrr_12m"].tolist() == [0, 0, 0]
+    assert table["nrr_12m"].isna().all()
 
 
 def test_customer_since_and_the_other_currency(tables: StoreTables) -> None:
@@ -139,7 +158,7 @@ def test_customer_since_and_the_other_currency(tables: StoreTables) -> None:
                                                  strict=True)}  # fmt: skip
     # B4 (a trial) never earned
     assert got == {"B1": D(2025, 6, 1), "B2": D(2025, 10, 1), "B3": D(2026, 2, 28), "B5": D(2025, 1, 1),
-                   "B6": D(2026, 2, 28), "B7": D(2025, 1, 1)}  # fmt: skip
+                   "B6": D(2026, 2, 28), "B7": D(2025, 1, 1), "B8": D(2025, 1, 1)}  # fmt: skip
     other = revenue.other_currencies(tables, "JPY", AS_OF).execute()
     assert [tuple(r) for r in other[["currency", "lines", "accounts", "mrr"]].itertuples(index=False)] == [
         ("USD", 1, 1, 10_000)
@@ -153,4 +172,66 @@ def test_an_earlier_report_day_ending_on_a_line_end(tables: StoreTables) -> None
     grid = MonthGrid(D(2026, 1, 31), months=1, lookback=1)
     amm = revenue.account_mrr(tables, grid, "JPY").execute()
     assert dict(zip(amm.loc[amm["mi"] == 1, "account_id"].map(ACCOUNTS), amm.loc[amm["mi"] == 1, "mrr"],
-                    strict=True)) == {"B1": 100_000, "B2": 20_000, "B5": 10_000}  # fmt: skip
+                    strict=True)) == {"B1": 100_000, "B2": 20_000, "B5": 10_000, "B8": 50_000}  # fmt: skip
+
+
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(account=frame["account_id"].map(ACCOUNTS))
+
+
+def test_plans_as_segments_and_the_revenue_table_by_plan(tables: StoreTables) -> None:
+    plans = _named(revenue.plan_segments(tables, "JPY", AS_OF).execute())
+    assert dict(zip(plans["account"], plans["segment"], strict=True)) == {
+        "B1": "Pro", "B2": "Basic", "B3": "Pro", "B5": "Basic", "B6": "Pro", "B7": "Basic", "B8": "Basic"}  # fmt: skip
+    names = _named(revenue.column_segments(tables, "name").execute())
+    assert dict(zip(names["account"], names["segment"], strict=True)) == {v: v for v in ACCOUNTS.values()}
+    segs = revenue.plan_segments(tables, "JPY", AS_OF)
+    amm = revenue.account_mrr(tables, GRID, "JPY")
+    mv = revenue.movements_by_account(tables, GRID, "JPY", amm)
+    table = revenue.revenue_table(
+        GRID, revenue.mrr_totals(amm, segs).execute(), revenue.movement_totals(mv, segs).execute(),
+        revenue.trailing_totals(amm, segments=segs).execute(), keys=["segment"],
+    )  # fmt: skip
+    cols = ["month", "segment", "start_mrr", "mrr", "accounts", "new", "expansion", "contraction", "churned",
+            "reactivation", "start_accounts"]  # fmt: skip
+    assert [tuple(r) for r in table[cols].itertuples(index=False)] == [
+        ("2026-01", "Basic", 80_000, 80_000, 3, 0, 0, 0, 0, 0, 3),
+        ("2026-01", "Pro", 10_000, 100_000, 1, 0, 90_000, 0, 0, 0, 1),
+        ("2026-02", "Basic", 80_000, 50_000, 3, 0, 0, -30_000, 0, 0, 3),
+        ("2026-02", "Pro", 100_000, 170_000, 3, 70_000, 0, 0, 0, 0, 1),
+        ("2026-03", "Basic", 50_000, 35_000, 3, 0, 0, 0, -20_000, 5_000, 3),
+        ("2026-03", "Pro", 170_000, 170_000, 3, 0, 0, 0, 0, 0, 3),
+    ]
+
+
+def test_trailing_figures_over_a_two_month_window(tables: StoreTables) -> None:
+    amm = revenue.account_mrr(tables, GRID, "JPY")
+    tr = revenue.trailing_totals(amm, window=2).execute()
+    tr = tr[tr["mi"] <= GRID.last].sort_values("mi")
+    cols = ["mi", "start_accounts", "start_mrr", "end_mrr", "retained_mrr", "retained_accounts"]
+    # March from January: B1 100,000 → 100,000, B2 20,000 → 0, B5 10,000 → 10,000, B8 50,000 → 20,000
+    # February from December: B1 10,000 → 100,000 (retained: capped at 10,000), B2, B5, B8 50,000 → 20,000
+    assert [tuple(int(v) for v in r) for r in tr[cols].itertuples(index=False)] == [
+        (2, 4, 90_000, 150_000, 60_000, 4),
+        (3, 4, 180_000, 130_000, 130_000, 3),
+    ]
+    behind = _named(revenue.trailing_accounts(amm, 3, window=2).execute())
+    assert sorted(zip(behind["account"], behind["start"], behind["end"], strict=True)) == [
+        ("B1", 100_000, 100_000), ("B2", 20_000, 0), ("B5", 10_000, 10_000), ("B8", 50_000, 20_000)]  # fmt: skip
+
+
+def test_trailing_logo_churn_and_plain_floats(tables: StoreTables) -> None:
+    amm = revenue.account_mrr(tables, GRID, "JPY")
+    mv = revenue.movements_by_account(tables, GRID, "JPY", amm)
+    table = revenue.revenue_table(
+        GRID, revenue.mrr_totals(amm).execute(), revenue.movement_totals(mv).execute(),
+        revenue.trailing_totals(amm).execute(), lookback=True,
+    )  # fmt: skip
+    assert table["month"].tolist() == ["2026-01", "2026-02", "2026-03"]
+    # one churn over the 4 + 4 + 6 accounts paying at the starts of the three months
+    assert revenue.trailing_logo_churn(table) == pytest.approx(1 / 14)
+    assert revenue.trailing_logo_churn(table, months=2) == pytest.approx(1 / 10)
+    assert revenue.trailing_logo_churn(table, months=1) == pytest.approx(1 / 6)
+    assert revenue.trailing_logo_churn(table.head(0)) is None
+    assert [revenue.as_float(v) for v in (None, float("nan"), np.float64("nan"), np.float64(0.25), 3)] == [
+        None, None, None, 0.25, 3.0]  # fmt: skip
