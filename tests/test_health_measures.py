@@ -242,3 +242,37 @@ def test_churn_events_from_lines() -> None:
     events = calc.churn_events(lines)
     assert [(int(a), d.date()) for a, d in zip(events["account_id"], events["churned_on"], strict=True)] == [
         (1, date(2026, 1, 10)), (2, date(2025, 3, 1))]  # fmt: skip
+
+
+def test_month_ends_between_two_days() -> None:
+    assert calc.month_ends(date(2025, 12, 15), date(2026, 3, 31)) == [
+        date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)]  # fmt: skip
+    assert calc.month_ends(date(2026, 1, 31), date(2026, 2, 27)) == [date(2026, 1, 31)]
+    assert calc.month_ends(date(2026, 2, 1), date(2026, 2, 27)) == []
+    assert calc.month_ends(date(2024, 2, 29), date(2024, 2, 29)) == [date(2024, 2, 29)]
+
+
+def test_explanations_by_hand() -> None:
+    now = {
+        "a": {"value": 1.0, "weight": 0.5, "points": 40.0},  # costs 0.5 × 60 = 30 points
+        "b": {"value": 2.0, "weight": 0.25, "points": 96.0},  # costs 1.0: just worth saying
+        "c": {"value": 3.0, "weight": 0.25, "points": 96.5},  # costs 0.875: too small
+        "d": {"value": None, "weight": 0.0, "points": None},  # missing
+        "e": {"value": 0.0, "weight": 0.0, "points": 0.0},  # no weight
+    }
+    assert calc.explain(now, None) == [
+        {"kind": "level", "measure": "a", "value": 1.0, "points": -30.0, "measure_points": 40.0},
+        {"kind": "level", "measure": "b", "value": 2.0, "points": -1.0, "measure_points": 96.0},
+    ]
+    assert [i["measure"] for i in calc.explain(now, None, top=1)] == ["a"]
+    before = {
+        "a": {"value": 0.5, "weight": 0.5, "points": 42.0},  # −1.0: just worth saying
+        "b": {"value": 2.0, "weight": 0.25, "points": 100.0},  # −1.0
+        "c": {"value": 3.0, "weight": 0.25, "points": 90.0},  # +1.625
+        "f": {"value": 9.0, "weight": 0.5, "points": 50.0},  # gone: −25
+    }
+    assert calc.explain(now, before) == [
+        {"kind": "change", "measure": "f", "value": None, "before": 9.0, "points": -25.0},
+        {"kind": "change", "measure": "c", "value": 3.0, "before": 3.0, "points": 1.6},
+        {"kind": "change", "measure": "a", "value": 1.0, "before": 0.5, "points": -1.0},
+    ]
