@@ -111,7 +111,8 @@ def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
     def anniversary(year: int) -> pd.Series:
         """The anchor's day in ``year``: the month's last day when shorter (29 Feb → 28 Feb)."""
         first = pd.to_datetime({"year": year, "month": anchor.dt.month, "day": 1})
-        return first + pd.to_timedelta(np.minimum(anchor.dt.day, first.dt.days_in_month) - 1, unit="D")
+        on: pd.Series = first + pd.to_timedelta(np.minimum(anchor.dt.day, first.dt.days_in_month) - 1, unit="D")
+        return on
 
     this_year = anniversary(day.year)
     nxt = this_year.where(this_year > day, anniversary(day.year + 1))
