@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 
-.PHONY: demo test install lint unit postgres-binaries chromium java bench i18n docs clean
+.PHONY: demo test install lint unit postgres-binaries chromium java bench mutate i18n docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ test: lint unit
 
 bench: install postgres-binaries java
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Mutation testing of the modules that produce numbers or guard access (not part of `make test`;
+# see docs/testing.md). MUTATE_ARGS picks modules by a part of their path, e.g.
+#   make mutate MUTATE_ARGS="analytics/revenue domain/subscriptions"
+mutate: install
+	$(BIN)/python scripts/mutate.py $(MUTATE_ARGS)
 
 # Re-extract messages and merge them into the Japanese catalogue (lists untranslated ones).
 i18n: install

@@ -177,3 +177,29 @@ def test_mrr_against_an_oracle_written_here(
     shown = next(cur for cur, _amount in earning if totals[cur] == top)  # ties: the first line's currency
     assert summary.status is AccountStatus.ACTIVE
     assert (summary.currency, summary.mrr) == (shown, top)
+
+
+def test_the_plan_is_the_largest_live_plan_line_and_trials_start_on_their_day() -> None:
+    lines = [
+        Line(5, S.ACTIVE, 20_000, "JPY", D(2025, 1, 1)),
+        Line(3, S.ACTIVE, 50_000, "JPY", D(2025, 1, 1)),
+        Line(4, S.ACTIVE, 50_000, "JPY", D(2025, 1, 1)),
+        Line(9, S.ACTIVE, 90_000, "JPY", D(2025, 1, 1), is_plan=False),
+    ]
+    s = summarize(lines, D(2026, 1, 1))
+    # the largest plan (ties: the lowest product id); the add-on is never the plan
+    assert (s.plan_product_id, s.mrr, s.churned_on) == (3, 210_000, None)
+    starting = summarize([line(S.TRIAL, D(2026, 1, 1))], D(2026, 1, 1))
+    assert (starting.status, starting.currency, starting.plan_product_id) == (AccountStatus.TRIAL, "JPY", 1)
+    assert summarize([line(S.TRIAL, D(2026, 1, 2))], D(2026, 1, 1)).status is AccountStatus.PROSPECT
+
+
+def test_churned_on_ignores_lines_still_to_come() -> None:
+    lines = [
+        line(S.CANCELED, D(2025, 1, 1), end=D(2025, 6, 1)),
+        line(S.CANCELED, D(2025, 2, 1), end=D(2025, 9, 1), product=2),
+        line(S.ACTIVE, D(2026, 5, 1), product=3),  # signed, starts later
+        line(S.CANCELED, D(2026, 7, 1), end=D(2026, 8, 1), product=4),
+    ]
+    s = summarize(lines, D(2026, 1, 1))
+    assert (s.status, s.mrr, s.churned_on, s.customer_since) == (AccountStatus.CHURNED, 0, D(2025, 9, 1), D(2025, 1, 1))
