@@ -85,7 +85,8 @@ def run(module: str, tests: list[str], target: float, show_diffs: bool, keep: bo
     if not keep and not functions:  # mutmut does not notice new tests for functions it already tested
         shutil.rmtree(work / "mutants", ignore_errors=True)
     dotted = module.removeprefix("src/").removesuffix(".py").replace("/", ".")
-    names = [f"{dotted}.x_{fn}__mutmut_*" for fn in functions]
+    # a function's name, or one mutant's (x_<function>__mutmut_<n>, as listed): re-run even if decided
+    names = [f"{dotted}.{fn}" if "__mutmut_" in fn else f"{dotted}.x_{fn}__mutmut_*" for fn in functions]
     print(f"== {module}  (tests: {' '.join(tests)})", flush=True)
     started = time.monotonic()
     mutmut(work, "run", "--max-children", "1", *names)
@@ -114,7 +115,7 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=0.85)
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     parser.add_argument("--keep", action="store_true", help="reuse the last run's results (only changed code is re-run)")
-    parser.add_argument("--functions", default="", help="only these functions (comma-separated), keeping other results")
+    parser.add_argument("--functions", default="", help="only these functions or mutants (comma-separated), keeping other results")
     parser.add_argument("--no-diffs", action="store_true", help="list surviving mutants without their diffs")
     opts = parser.parse_args()
     modules = configured()

@@ -69,20 +69,26 @@ def _frame(name: str, rows: list[tuple[object, ...]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS[name]))
 
 
-@pytest.fixture(scope="module")
-def tables() -> Iterator[StoreTables]:
+def store(accounts: dict[int, str], lines: list[tuple[object, ...]]) -> StoreTables:
+    """An in-memory DuckDB holding the KPI tables: these accounts and lines, no other data."""
     con = ibis.duckdb.connect()
-    accounts = [(i, ext, ext, None, None, None, "active", 0, "JPY") for i, ext in ACCOUNTS.items()]
+    rows = [(i, ext, ext, None, None, None, "active", 0, "JPY") for i, ext in accounts.items()]
     products = [(1, "basic", "Basic", "plan", 1), (2, "pro", "Pro", "plan", 2), (3, "usd", "USD plan", "plan", 1)]
-    frames = {"accounts": _frame("accounts", accounts), "products": _frame("products", products),
-              "subscriptions": _frame("subscriptions", LINES)}  # fmt: skip
+    frames = {"accounts": _frame("accounts", rows), "products": _frame("products", products),
+              "subscriptions": _frame("subscriptions", lines)}  # fmt: skip
     for name, columns in COLUMNS.items():
         if name in frames:
             con.create_table(name, ibis.memtable(frames[name], schema=columns))
         else:
             con.create_table(name, schema=ibis.schema(columns))
-    yield store_tables(con)
-    con.disconnect()
+    return store_tables(con)
+
+
+@pytest.fixture(scope="module")
+def tables() -> Iterator[StoreTables]:
+    t = store(ACCOUNTS, LINES)
+    yield t
+    t.backend.disconnect()
 
 
 GRID = MonthGrid(AS_OF, months=3, lookback=1)
@@ -235,3 +241,58 @@ def test_trailing_logo_churn_and_plain_floats(tables: StoreTables) -> None:
     assert revenue.trailing_logo_churn(table.head(0)) is None
     assert [revenue.as_float(v) for v in (None, float("nan"), np.float64("nan"), np.float64(0.25), 3)] == [
         None, None, None, 0.25, 3.0]  # fmt: skip
+
+
+# --- odd lines: free, one yen, trials without an end, a trial "ending" before the start -------
+
+ODD = {21: "free", 22: "one-yen", 23: "stale trial", 24: "trial before start", 25: "never earned",
+       26: "future", 27: "starts on as_of", 28: "gap", 29: "usd trial"}  # fmt: skip
+ODD_LINES = [
+    (31, 21, 1, 0, "JPY", "active", D(2025, 1, 1), None, None),  # a free plan: not paying
+    (32, 22, 1, 1, "JPY", "active", D(2025, 1, 1), None, None),  # ¥1: paying
+    (33, 23, 2, 30_000, "JPY", "trial", D(2026, 3, 1), None, None),  # a trial with no end day: earns nothing
+    (34, 24, 1, 10_000, "JPY", "active", D(2026, 2, 15), D(2026, 1, 15), None),  # earns from its start
+    (35, 25, 1, 10_000, "JPY", "canceled", D(2026, 1, 10), D(2026, 2, 1), D(2026, 2, 1)),  # ended as it would earn
+    (36, 26, 1, 10_000, "JPY", "active", D(2026, 4, 1), None, None),  # starts after as_of
+    (37, 27, 1, 10_000, "JPY", "active", AS_OF, None, None),
+    (38, 28, 1, 10_000, "JPY", "canceled", D(2026, 2, 10), None, D(2026, 2, 20)),  # earned between snapshots
+    (39, 28, 1, 10_000, "JPY", "active", D(2026, 3, 5), None, None),  # …and came back: a reactivation
+    (40, 29, 3, 10_000, "USD", "trial", D(2026, 3, 1), None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def odd() -> Iterator[StoreTables]:
+    t = store(ODD, ODD_LINES)
+    yield t
+    t.backend.disconnect()
+
+
+def test_odd_lines_mrr_movements_and_customer_since(odd: StoreTables) -> None:
+    amm = revenue.account_mrr(odd, GRID, "JPY")
+    got = {(ODD[int(a)], int(mi)): int(m) for a, mi, m in amm.execute()[["account_id", "mi", "mrr"]].itertuples(index=False)}
+    assert got == {
+        ("one-yen", 0): 1, ("one-yen", 1): 1, ("one-yen", 2): 1, ("one-yen", 3): 1,
+        ("trial before start", 2): 10_000, ("trial before start", 3): 10_000,
+        ("starts on as_of", 3): 10_000, ("gap", 3): 10_000,
+    }  # fmt: skip
+    mv = revenue.movements_by_account(odd, GRID, "JPY", amm).execute()
+    assert sorted((int(r.mi), ODD[int(r.account_id)], r.kind) for r in mv.itertuples(index=False)) == [
+        (2, "trial before start", "new"), (3, "gap", "reactivation"), (3, "starts on as_of", "new")]  # fmt: skip
+    first = revenue.first_earned(odd, "JPY", AS_OF).execute()
+    days = pd.to_datetime(first["first_earned"]).dt.date
+    since = {ODD[int(a)]: d for a, d in zip(first["account_id"], days, strict=True)}
+    # "never earned" ended on the day it would have started; "future" starts after as_of
+    assert since == {"free": D(2025, 1, 1), "one-yen": D(2025, 1, 1), "trial before start": D(2026, 2, 15),
+                     "starts on as_of": AS_OF, "gap": D(2026, 2, 10)}  # fmt: skip
+    assert revenue.other_currencies(odd, "JPY", AS_OF).execute().empty
+
+
+def test_the_default_windows_are_twelve_months(tables: StoreTables) -> None:
+    amm = revenue.account_mrr(tables, GRID, "JPY")
+    # 12 snapshots after December: the accounts paying in December, with nothing at the end
+    behind = _named(revenue.trailing_accounts(amm, 12).execute())
+    assert sorted(zip(behind["account"], behind["start"], behind["end"], strict=True)) == [
+        ("B1", 10_000, 0), ("B2", 20_000, 0), ("B5", 10_000, 0), ("B8", 50_000, 0)]  # fmt: skip
+    table = pd.DataFrame({"start_accounts": [10] * 13, "churned_accounts": [5] + [1] * 12})
+    assert revenue.trailing_logo_churn(table) == pytest.approx(12 / 120)
