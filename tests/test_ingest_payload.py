@@ -212,3 +212,55 @@ def test_whole_requests() -> None:
         parse_body(b"{nope")
     assert bad_json.value.code == "malformed_json"
     assert parse_body(b'{"a": 1}') == {"a": 1}
+
+
+def test_each_refusal_says_why() -> None:
+    def why(obj: Any, kind: str | None = None) -> str:
+        with pytest.raises(Bad) as info:
+            read(obj, kind, "batch[0]")
+        return info.value.message
+
+    track = {"type": "track", "userId": "U", "event": "E"}
+    assert why([]) == "an event must be a JSON object"
+    assert why({**track, "properties": {"x": "y" * MAX_EVENT_BYTES}}) == "the event is larger than 32,768 bytes"
+    assert why({**track, "properties": {"x": "\u0000"}}) == "text must not contain NUL characters"
+    assert why({"type": "alias", "userId": "U"}) == "type must be one of identify, group, track, page, screen"
+    assert why({"type": "track", "event": "E"}) == "userId or anonymousId is required"
+    assert why({**track, "userId": True}) == "must be a string"
+    assert why({**track, "userId": "U" * 129}) == "longer than 128 characters"
+    assert why({**track, "event": "E" * 201}) == "longer than 200 characters"
+    assert why({**track, "event": 5}) == "must be a string"
+    assert why({**track, "context": []}) == "must be a JSON object"
+    assert why({"userId": "U"}, "group") == "groupId is required"
+    assert why({"type": "track", "userId": "U"}) == "event is required"
+    assert why({**track, "timestamp": 5}) == "not an ISO 8601 date and time: 5"
+    assert why({**track, "timestamp": "x" * 50}) == f"not an ISO 8601 date and time: {'x' * 40!r}"
+    assert why({**track, "timestamp": "1999-01-01T00:00:00Z"}) == (
+        "the time must be after 2000-01-01 and not more than a day ahead of the server's clock")  # fmt: skip
+    assert why({"userId": "U", "groupId": "G", "traits": {"employees": "lots"}}, "group") == (
+        "a whole number of employees, 0 to 10,000,000")  # fmt: skip
+    for data, kind, message in (
+        ([], "track", "the body must be a JSON object"),
+        ({"batch": 1}, "batch", "batch must be a list of events"),
+    ):
+        with pytest.raises(Unreadable) as info:
+            read_request(kind, data, source="s", received_at=AT, zone=TOKYO)
+        assert info.value.message == message
+    with pytest.raises(Unreadable) as bad_json:
+        parse_body(b"{nope")
+    assert bad_json.value.message.startswith("the body is not valid JSON: ")
+
+
+def test_a_body_is_measured_event_by_event_only_when_it_could_hold_a_bad_one() -> None:
+    ok = {"type": "track", "userId": "U", "messageId": "a", "event": "E"}
+    nul = {"batch": [{**ok, "properties": {"x": "\u0000"}}, ok]}
+    msgs, problems = read_request("batch", nul, source="s", received_at=AT, zone=TOKYO, body=orjson.dumps(nul))
+    assert ([m.message_id for m in msgs], [(p.code, p.field) for p in problems]) == (
+        ["a"], [("invalid_value", "batch[0]")])  # fmt: skip
+    big = {"batch": [{**ok, "properties": {"x": "y" * MAX_EVENT_BYTES}}, ok]}
+    msgs, problems = read_request("batch", big, source="s", received_at=AT, zone=TOKYO, body=orjson.dumps(big))
+    assert [(p.code, p.field) for p in problems] == [("event_too_large", "batch[0]")]
+    # a single call is always measured
+    msgs, problems = read_request("track", {**ok, "properties": {"x": "\u0000"}}, source="s", received_at=AT,
+                                  zone=TOKYO, body=b"{}")  # fmt: skip
+    assert (msgs, [(p.code, p.field) for p in problems]) == ([], [("invalid_value", "body")])
