@@ -34,6 +34,7 @@ from sqlalchemy import text
 from kizuna.analytics import health as calc
 from kizuna.db import Session, ensure_schema, make_engine, session_scope
 from kizuna.db.queries import health as q
+from kizuna.domain.health import Scoring
 from kizuna.services import health as health_service
 from kizuna.services.imports import ParseContext, import_file
 
@@ -232,16 +233,19 @@ def test_backtest_metrics_and_lead_days_by_hand() -> None:
 def test_churn_events_from_lines() -> None:
     ts = pd.Timestamp
     lines = pd.DataFrame({
-        "account_id": [1, 1, 2, 2, 3],
-        "started_on": [ts("2025-01-01"), ts("2025-06-01"), ts("2025-01-01"), ts("2025-05-01"), ts("2025-01-01")],
-        "trial_ends_on": [pd.NaT, pd.NaT, pd.NaT, pd.NaT, ts("2025-02-01")],
-        "ended_on": [ts("2025-06-01"), ts("2026-01-10"), ts("2025-03-01"), pd.NaT, ts("2025-02-01")],
+        "account_id": [1, 1, 2, 2, 3, 4, 4, 5, 5],
+        "started_on": [ts("2025-01-01"), ts("2025-06-01"), ts("2025-01-01"), ts("2025-05-01"), ts("2025-01-01"),
+                       ts("2025-01-01"), ts("2025-02-01"), ts("2025-01-01"), ts("2025-05-01")],
+        "trial_ends_on": [pd.NaT, pd.NaT, pd.NaT, pd.NaT, ts("2025-02-01"), pd.NaT, pd.NaT, pd.NaT, pd.NaT],
+        "ended_on": [ts("2025-06-01"), ts("2026-01-10"), ts("2025-03-01"), pd.NaT, ts("2025-02-01"),
+                     pd.NaT, ts("2025-06-01"), ts("2025-03-01"), ts("2025-08-01")],
     })  # fmt: skip
     # 1: an upgrade without a gap, then the end: one churn; 2: left, came back, still here;
-    # 3: a trial that ended unpaid is no churn
+    # 3: a trial that ended unpaid is no churn; 4: an add-on ended under a plan that goes on:
+    # no churn; 5: left, came back, left again: two churns
     events = calc.churn_events(lines)
     assert [(int(a), d.date()) for a, d in zip(events["account_id"], events["churned_on"], strict=True)] == [
-        (1, date(2026, 1, 10)), (2, date(2025, 3, 1))]  # fmt: skip
+        (1, date(2026, 1, 10)), (2, date(2025, 3, 1)), (5, date(2025, 3, 1)), (5, date(2025, 8, 1))]  # fmt: skip
 
 
 def test_month_ends_between_two_days() -> None:
@@ -276,3 +280,33 @@ def test_explanations_by_hand() -> None:
         {"kind": "change", "measure": "c", "value": 3.0, "before": 3.0, "points": 1.6},
         {"kind": "change", "measure": "a", "value": 1.0, "before": 0.5, "points": -1.0},
     ]
+
+
+def test_points_of_below_between_and_above_the_breakpoints() -> None:
+    values = pd.Series([-5.0, 0.0, 1.5, 3.0, 9.0, float("nan")], index=list("abcdef"))
+    steps = calc.points_of(values, ((0.0, 100.0), (1.0, 50.0), (3.0, 0.0)), Scoring.STEPS)
+    # below the first breakpoint: the first step's points; missing stays missing
+    assert steps.iloc[:5].tolist() == [100.0, 100.0, 50.0, 0.0, 0.0]
+    assert steps.dtype == "float64"
+    assert math.isnan(steps["f"])
+    linear = calc.points_of(values, ((0, 0), (2, 100)), Scoring.LINEAR)
+    assert linear.iloc[:5].tolist() == [0.0, 0.0, 75.0, 100.0, 100.0]
+    assert math.isnan(linear["f"])
+
+
+def test_vectorised_scores_with_groups_missing_and_grades_at_their_thresholds() -> None:
+    card = health_service.parse_toml(CARD, "card.toml").default
+    values = pd.DataFrame({"logins_vs_baseline": [0.5, float("nan"), float("nan")],
+                           "login_days": [10.0, float("nan"), 5.0],
+                           "days_to_renewal": [float("nan"), float("nan"), float("nan")]},
+                          index=[1, 2, 3])  # fmt: skip
+    scores = calc.score_accounts(values, card)
+    # 1: only the usage group has data and it scores 100 → 100; 2: nothing → no score;
+    # 3: login days 5 → 50, the baseline's weight goes to it → 50
+    assert scores.score.iloc[[0, 2]].tolist() == [100.0, 50.0]
+    assert math.isnan(scores.score.iloc[1])
+    assert scores.weights.loc[3].tolist() == [0.0, 1.0, 0.0]
+    colour, letter = calc.grades(pd.Series([90.0, 89.9, 70.0, 69.9, 40.0, 39.9, float("nan")]),
+                                 health_service.parse_toml(CARD, "card.toml").default.bands)  # fmt: skip
+    assert colour.tolist() == ["green", "green", "green", "yellow", "yellow", "red", "red"]
+    assert letter.tolist() == ["A", "B", "C", "C", "D", "F", "F"]
