@@ -80,16 +80,18 @@ def statuses(work: Path) -> dict[str, str]:
     return found
 
 
-def run(module: str, tests: list[str], target: float, show_diffs: bool, keep: bool, functions: list[str]) -> bool:
-    work = prepare(module, tests)
-    if not keep and not functions:  # mutmut does not notice new tests for functions it already tested
+def run(module: str, tests: list[str], target: float, show_diffs: bool, keep: bool, functions: list[str],
+        report: bool = False) -> bool:
+    work = prepare(module, tests) if not report else WORK / slug(module)
+    if not keep and not functions and not report:  # mutmut does not notice new tests for functions it already tested
         shutil.rmtree(work / "mutants", ignore_errors=True)
     dotted = module.removeprefix("src/").removesuffix(".py").replace("/", ".")
     # a function's name, or one mutant's (x_<function>__mutmut_<n>, as listed): re-run even if decided
     names = [f"{dotted}.{fn}" if "__mutmut_" in fn else f"{dotted}.x_{fn}__mutmut_*" for fn in functions]
     print(f"== {module}  (tests: {' '.join(tests)})", flush=True)
     started = time.monotonic()
-    mutmut(work, "run", "--max-children", "1", *names)
+    if not report:
+        mutmut(work, "run", "--max-children", "1", *names)
     took = time.monotonic() - started
     found = statuses(work)
     unchecked = sum(1 for s in found.values() if s == "not checked")
@@ -116,6 +118,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     parser.add_argument("--keep", action="store_true", help="reuse the last run's results (only changed code is re-run)")
     parser.add_argument("--functions", default="", help="only these functions or mutants (comma-separated), keeping other results")
+    parser.add_argument("--report", action="store_true", help="only report the last run's results (an interrupted one too)")
     parser.add_argument("--no-diffs", action="store_true", help="list surviving mutants without their diffs")
     opts = parser.parse_args()
     modules = configured()
@@ -129,7 +132,7 @@ def main() -> int:
     ok = True
     for m in chosen:
         functions = [f for f in opts.functions.split(",") if f]
-        ok = run(m, modules[m], opts.target, not opts.no_diffs, opts.keep, functions) and ok
+        ok = run(m, modules[m], opts.target, not opts.no_diffs, opts.keep, functions, opts.report) and ok
     return 0 if ok else 1
 
 
