@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 # The demo's own store, so that `make demo` never touches ./kizuna.db (your own data).
 DEMO_DB ?= kizuna-demo.db
 
-.PHONY: demo test install install-base lint unit postgres-binaries chromium java node-clients bench i18n docs clean
+.PHONY: demo test install install-base lint unit postgres-binaries chromium java node-clients bench mutate i18n docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ test: lint unit
 
 bench: install postgres-binaries java
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Mutation testing of the modules that produce numbers or guard access (not part of `make test`;
+# see docs/testing.md). MUTATE_ARGS picks modules by a part of their path, e.g.
+#   make mutate MUTATE_ARGS="analytics/revenue domain/subscriptions"
+mutate: install
+	$(BIN)/python scripts/mutate.py $(MUTATE_ARGS)
 
 # Re-extract messages and merge them into the Japanese catalogue (lists untranslated ones).
 i18n: install

@@ -8,9 +8,8 @@ SQLite only (``sqlite_only``), which keeps the module quick.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, get_args
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -27,13 +26,23 @@ from kizuna.api.schemas import tickets as ticket_schemas
 from kizuna.db import models
 from kizuna.services import records
 from kizuna.services.accounts import ACCOUNT_SORTS
+from kizuna.settings import Settings
 from tests.conftest import make_api_key, make_user, sign_in
 
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
+#: The day the app takes as today (an injected clock: ``KIZUNA_TODAY``), not the machine's.
+TODAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def app_settings(store_url: str) -> Settings:
+    return Settings(database_url=store_url, today=TODAY)
+
+
 def today() -> date:
-    return datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    return TODAY
 
 
 # --- helpers ---------------------------------------------------------------------------

@@ -235,8 +235,14 @@ def test_snapshots_have_measures_changes_and_explanations(demo_app: FastAPI, cli
     history = data["history"]
     assert len(history) == 8  # every day of the backfill
     snap = history[-1]
-    assert snap["grade"] in ("green", "yellow", "red")
-    assert snap["letter"] in "ABCDF"
+    # the score is the weighted points of its measures, and the grades are its scorecard's bands
+    measures = snap["measures"].values()
+    assert snap["score"] == pytest.approx(sum(m["weight"] * m["points"] for m in measures if m["points"] is not None),
+                                          abs=0.05)  # fmt: skip (stored rounded: weights 4, points 2 decimals)
+    with demo_app.state.kizuna.unit_of_work() as session:
+        card = health_service.active_scorecards(session).cards.get(snap["scorecard"])
+    assert card is not None
+    assert (snap["grade"], snap["letter"]) == (card.bands.grade(snap["score"]), card.bands.letter(snap["score"]))
     assert sum(m["weight"] for m in snap["measures"].values()) == pytest.approx(1.0, abs=1e-3)
     assert snap["measures"]["payment_state"] == {"value": None, "points": None, "weight": 0.0}
     assert snap["change_7d"] == pytest.approx(snap["score"] - history[-8]["score"], abs=0.02)
@@ -315,6 +321,10 @@ def test_a_viewer_and_a_csm_cannot_edit_scorecards(demo_app: FastAPI, client: Te
 
 
 def test_csm_sentiment_keeps_who_when_why_and_refuses_bad_input(demo_app: FastAPI, client: TestClient) -> None:
+    with demo_app.state.kizuna.unit_of_work() as session:  # an account paying with no end: live on any later day
+        lines = health_service.q.subscription_lines(session)
+    paying = lines[lines["ended_on"].isna() & (lines["started_on"] <= pd.Timestamp(AS_OF))]
+    a = int(paying["account_id"].min())
     make_user(demo_app, "csm@kizuna.example", "csm", name="佐藤 健")
     token = sign_in(client, "csm@kizuna.example")
     bad = [({"value": "9", "reason": "x"}, "the sentiment must be a whole number from 1 to 5"),
@@ -322,27 +332,28 @@ def test_csm_sentiment_keeps_who_when_why_and_refuses_bad_input(demo_app: FastAP
            ({"value": "2", "reason": "  "}, "say why: the reason is required"),
            ({"value": "2", "reason": "x" * 2001}, "the reason is longer than 2000 characters")]  # fmt: skip
     for form, message in bad:
-        response = client.post("/accounts/1/health/sentiment", data={**form, "csrf_token": token})
+        response = client.post(f"/accounts/{a}/health/sentiment", data={**form, "csrf_token": token})
         assert response.status_code == 422
         assert message in response.text
-    api_bad = client.post("/api/health/accounts/1/sentiments", json={"value": 0, "reason": "x"},
+    api_bad = client.post(f"/api/health/accounts/{a}/sentiments", json={"value": 0, "reason": "x"},
                           headers={"X-CSRF-Token": token})  # fmt: skip
     assert api_bad.status_code == 422
     assert api_bad.json()["errors"][0]["field"] == "value"
-    assert client.post("/accounts/1/health/sentiment", data={"value": "2", "reason": "x"}).status_code == 403
-    assert client.get("/api/health/accounts/1").json()["sentiments"] == []  # nothing half-written
-    ok = client.post("/accounts/1/health/sentiment", data={"value": "2", "reason": "担当者が退職", "csrf_token": token},
+    assert client.post(f"/accounts/{a}/health/sentiment", data={"value": "2", "reason": "x"}).status_code == 403
+    assert client.get(f"/api/health/accounts/{a}").json()["sentiments"] == []  # nothing half-written
+    ok = client.post(f"/accounts/{a}/health/sentiment", data={"value": "2", "reason": "担当者が退職", "csrf_token": token},
                      follow_redirects=False)  # fmt: skip
     assert ok.status_code == 303
-    [entry] = client.get("/api/health/accounts/1").json()["sentiments"]
+    [entry] = client.get(f"/api/health/accounts/{a}").json()["sentiments"]
     assert entry["value"] == 2
     assert entry["reason"] == "担当者が退職"
     assert entry["author"] == "佐藤 健"
     with demo_app.state.kizuna.unit_of_work() as session:  # it counts from the day it was entered
         health_service.recompute(session, date.fromisoformat(entry["entered_at"][:10]))
-    snap = client.get("/api/health/accounts/1?days=1").json()["history"]
-    if snap:  # the account is live: the sentiment counts as a measure
-        assert snap[-1]["measures"]["csm_sentiment"]["value"] == 2
+    snap = client.get(f"/api/health/accounts/{a}?days=1").json()["history"]
+    # the account is live that day: the sentiment counts as a measure
+    assert str(snap[-1]["day"]) == entry["entered_at"][:10]
+    assert snap[-1]["measures"]["csm_sentiment"]["value"] == 2
 
 
 def test_the_360_panel_and_health_pages_show_scores(demo_app: FastAPI, client: TestClient) -> None:

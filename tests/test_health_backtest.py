@@ -50,16 +50,14 @@ def default_result(demo_store: Session) -> health_service.calc.BacktestResult:
 
 def test_the_default_scorecard_predicts_churn_on_the_demo(default_result: health_service.calc.BacktestResult) -> None:
     result = default_result
-    assert result.evaluations == 17
-    assert result.churned > 50
+    assert (result.evaluations, result.samples, result.churned) == (17, 2063, 127)
     assert result.auc is not None
-    assert result.auc >= 0.75
-    rates = {g: v["rate"] for g, v in result.by_grade.items()}
-    assert rates["red"] > rates["yellow"] > rates["green"]
-    assert result.lift_red_over_green is not None
-    assert result.lift_red_over_green > 3
-    assert result.median_lead_days is not None
-    assert result.median_lead_days > 0
+    assert result.auc >= 0.75  # the goal; the exact figure (the demo is seeded) catches any drift
+    assert result.auc == pytest.approx(0.80542, abs=1e-5)
+    assert {g: (v["accounts"], v["churned"]) for g, v in result.by_grade.items()} == {
+        "green": (1306, 25), "yellow": (606, 49), "red": (151, 53)}  # fmt: skip
+    assert result.lift_red_over_green == pytest.approx((53 / 151) / (25 / 1306))
+    assert (result.churn_events, result.red_before_churn, result.median_lead_days) == (54, 32, 22.5)
     data = health_service.backtest_json(result)
     assert data["roc"][0] == {"fpr": 0.0, "tpr": 0.0}
     assert data["roc"][-1] == {"fpr": 1.0, "tpr": 1.0}
@@ -70,7 +68,7 @@ def test_weighting_only_an_irrelevant_measure_lowers_the_auc(demo_store: Session
     cards = health_service.parse_toml(IRRELEVANT, "irrelevant.toml")
     degraded = health_service.backtest(demo_store, as_of=AS_OF, horizon_days=90, cards=cards)
     assert default.auc is not None
-    assert degraded.auc is not None
+    assert degraded.auc == pytest.approx(0.52729, abs=1e-5)
     assert degraded.auc < default.auc - 0.1
 
 
@@ -78,7 +76,8 @@ def test_a_changed_weight_changes_the_backtest(demo_store: Session, default_resu
     active = health_service.active_scorecards(demo_store)
     text = health_service.with_weights(active.cards, {"default.engagement": "1", "default.support": "100"})
     changed = health_service.backtest(demo_store, as_of=AS_OF, cards=health_service.parse_toml(text, "x"))
-    assert changed.auc != default_result.auc
+    assert changed.auc == pytest.approx(0.75260, abs=1e-5)  # was 0.80542 with the default weights
+    assert changed.lift_red_over_green == 0.0
 
 
 def test_bad_horizons_and_short_histories_are_refused(demo_store: Session, tmp_path: Path) -> None:

@@ -7,12 +7,15 @@ for unknown accounts wait in the quarantine and are attached when the account ap
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,6 +23,7 @@ from sqlalchemy import text
 
 from kizuna.errors import ConfigurationError
 from kizuna.services import usage
+from kizuna.services.ingest.payload import read_message
 from tests.cli import run_cli
 from tests.conftest import make_api_key
 
@@ -535,3 +539,40 @@ def test_hostile_events_are_refused_one_by_one_and_never_answered_500(client: Te
         assert r.json()["stored"] == 1, hostile
     stored = {m for (m,) in rows(app, "SELECT message_id FROM usage_events")}
     assert stored == {f"good-{i}" for i in range(len(HOSTILE))}
+
+
+def test_a_retry_without_message_id_is_stored_once(client: TestClient, app: FastAPI, key: str) -> None:
+    """Without ``messageId`` the content is the key: the same event sent again later (in
+    another request, so not caught by the recent-bodies cache) is a duplicate."""
+    setup_account(client, key)
+    event = track("Signed In", "unused", session_minutes=7)
+    del event["messageId"]
+    other = {**event, "event": "Report Created"}
+    first = client.post("/v1/track", headers=basic(key), json=event)
+    assert first.json() == {"success": True, "stored": 1, "duplicates": 0, "parked": 0}
+    again = client.post("/v1/batch", headers=basic(key), json={"batch": [event, other]})
+    assert again.json() == {"success": True, "stored": 1, "duplicates": 1, "parked": 0}
+    ids = [r[0] for r in rows(app, "SELECT message_id FROM usage_events ORDER BY id")]
+    assert len(ids) == 2
+    assert all(i.startswith("sha1:") and len(i) == 45 for i in ids)
+    day = str(NOW.astimezone(usage.DEFAULT_ZONE).date())
+    assert rollups(app)[("ACC-1", day, "logins")] == 1.0
+    assert rollups(app)[("ACC-1", day, "session_minutes")] == 7.0
+
+
+def test_the_fallback_message_id_is_the_content_not_the_arrival() -> None:
+    event = {"type": "track", "userId": "U-1", "event": "Signed In", "timestamp": "2026-01-15T10:00:00+09:00",
+             "properties": {"b": 1, "a": 2}}  # fmt: skip
+    zone = ZoneInfo("Asia/Tokyo")
+    at = datetime(2026, 1, 15, 1, 0, 5, tzinfo=UTC)
+    one = read_message(event, None, "", source="s", received_at=at, zone=zone)
+    later = read_message(event, None, "", source="s", received_at=at + timedelta(minutes=10), zone=zone)
+    reordered = {**event, "properties": {"a": 2, "b": 1}}
+    assert one.message_id == later.message_id == read_message(
+        reordered, None, "", source="s", received_at=at, zone=zone).message_id  # fmt: skip
+    assert one.message_id != read_message({**event, "event": "Signed Out"}, None, "", source="s", received_at=at,
+                                          zone=zone).message_id  # fmt: skip
+    assert one.message_id == "sha1:" + hashlib.sha1(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # an explicit messageId wins
+    assert read_message({**event, "messageId": " m-9 "}, None, "", source="s", received_at=at,
+                        zone=zone).message_id == "m-9"  # fmt: skip

@@ -139,3 +139,136 @@ def test_mrr_is_the_sum_of_the_lines_earning_that_day(raw: list[tuple[int, int, 
     summary = summarize(lines, as_of)
     assert summary.mrr == sum(ln.monthly_amount for ln in lines if earns_on(ln, as_of))
     assert (summary.status is AccountStatus.ACTIVE) == any(earns_on(ln, as_of) for ln in lines)
+
+
+# --- independent oracles: other currencies, edges, and a property checked against rules written here ---
+
+
+def priced(currency: str, amount: int, start: date, *, status: S = S.ACTIVE, trial_end: date | None = None,
+           end: date | None = None, product: int = 1) -> Line:  # fmt: skip
+    return Line(product, status, amount, currency, start, trial_end, end, None, True)
+
+
+def test_yen_and_dollars_are_never_added_up() -> None:
+    # ¥10,000 and $1.00 (100 cents): the account shows ¥10,000, not ¥10,100
+    small = summarize([priced("JPY", 10_000, D(2026, 1, 1)), priced("USD", 100, D(2026, 1, 1), product=2)],
+                      D(2026, 3, 1))  # fmt: skip
+    assert (small.currency, small.mrr) == ("JPY", 10_000)
+    # ¥30,000 and $100.00: yen is the larger sum, the dollars are left out
+    yen = summarize([priced("USD", 10_000, D(2026, 1, 1), product=2), priced("JPY", 30_000, D(2026, 1, 1))],
+                    D(2026, 3, 1))  # fmt: skip
+    assert (yen.status, yen.currency, yen.mrr) == (AccountStatus.ACTIVE, "JPY", 30_000)
+    # $500.00 and ¥10,000: the account is shown in dollars
+    usd = summarize([priced("JPY", 10_000, D(2026, 1, 1)), priced("USD", 50_000, D(2026, 1, 1), product=2)],
+                    D(2026, 3, 1))  # fmt: skip
+    assert (usd.currency, usd.mrr) == ("USD", 50_000)
+
+
+def test_lines_ending_and_trials_converting_on_the_day_itself() -> None:
+    day = D(2026, 1, 31)
+    upgrade = [
+        priced("JPY", 10_000, D(2025, 6, 1), status=S.CANCELED, end=day),
+        priced("JPY", 100_000, day, product=2),
+    ]
+    s = summarize(upgrade, day)
+    assert (s.mrr, s.plan_product_id, s.customer_since) == (100_000, 2, D(2025, 6, 1))
+    ended = summarize([priced("JPY", 20_000, D(2025, 10, 1), status=S.CANCELED, end=day)], day)
+    assert (ended.status, ended.mrr, ended.churned_on, ended.currency) == (AccountStatus.CHURNED, 0, day, None)
+    converts = summarize([priced("JPY", 30_000, D(2026, 1, 1), trial_end=day)], day)
+    assert (converts.status, converts.mrr, converts.customer_since) == (AccountStatus.ACTIVE, 30_000, day)
+    before = summarize([priced("JPY", 30_000, D(2026, 1, 1), trial_end=day)], D(2026, 1, 30))
+    # past the trial's start but before it converts: not a trial line, nothing earns yet
+    assert (before.status, before.mrr, before.customer_since) == (AccountStatus.PROSPECT, 0, None)
+    trial = summarize([priced("JPY", 30_000, D(2026, 1, 1), status=S.EXPIRED, trial_end=day, end=day)], day)
+    assert (trial.status, trial.mrr, trial.currency) == (AccountStatus.PROSPECT, 0, None)
+    in_trial = summarize([priced("JPY", 30_000, D(2026, 1, 1), status=S.TRIAL, trial_end=day)], D(2026, 1, 15))
+    assert (in_trial.status, in_trial.mrr, in_trial.currency, in_trial.plan_product_id) == (
+        AccountStatus.TRIAL, 0, "JPY", 1)  # fmt: skip
+
+
+def test_renewal_is_the_main_committed_term_end_not_before_the_day() -> None:
+    lines = [
+        Line(1, S.ACTIVE, 10_000, "JPY", D(2025, 1, 1), None, None, D(2026, 1, 1), True, 12),
+        Line(2, S.ACTIVE, 5_000, "JPY", D(2025, 1, 1), None, None, D(2026, 6, 1), False, 12),
+        Line(3, S.ACTIVE, 5_000, "JPY", D(2025, 1, 1), None, None, D(2025, 12, 31), False, 1),
+    ]
+    assert summarize(lines, D(2026, 1, 1)).renewal_on == D(2026, 1, 1)
+    # the next day the plan's term has renewed for a year: add-ons co-terminate, their ends do not count
+    assert summarize(lines, D(2026, 1, 2)).renewal_on == D(2027, 1, 1)
+    # the plan is the largest plan line; add-ons (not plans) are never the plan
+    assert summarize(lines, D(2026, 1, 2)).plan_product_id == 1
+
+
+CURRENCIES = ("JPY", "USD", "EUR")
+
+
+def oracle_earns(status: S, start: int, trial_end: int | None, end: int | None, day: int) -> bool:
+    """The rule of docs/metrics.md, written out on day numbers: not a trial, on or after the
+    later of the start and the trial's end, before the end."""
+    if status is S.TRIAL:
+        return False
+    first = start if trial_end is None else max(start, trial_end)
+    return first <= day and (end is None or day < end)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 60), st.one_of(st.none(), st.integers(0, 60)), st.one_of(st.none(), st.integers(0, 60)),
+            st.integers(0, 10**6), st.sampled_from(list(S)), st.sampled_from(CURRENCIES),
+        ),
+        max_size=6,
+    ),
+    st.integers(0, 70),
+)
+def test_mrr_against_an_oracle_written_here(
+    raw: list[tuple[int, int | None, int | None, int, S, str]], day: int
+) -> None:
+    base = D(2026, 1, 1).toordinal()
+    lines = [
+        Line(i, status, amount, currency, D.fromordinal(base + start),
+             None if trial is None else D.fromordinal(base + trial), None if end is None else D.fromordinal(base + end))
+        for i, (start, trial, end, amount, status, currency) in enumerate(raw)
+    ]  # fmt: skip
+    summary = summarize(lines, D.fromordinal(base + day))
+    earning = [(cur, amount) for start, trial, end, amount, status, cur in raw
+               if oracle_earns(status, start, trial, end, day)]  # fmt: skip
+    for ln, (start, trial, end, _a, status, _c) in zip(lines, raw, strict=True):
+        assert earns_on(ln, D.fromordinal(base + day)) == oracle_earns(status, start, trial, end, day)
+    if not earning:
+        assert summary.mrr == 0
+        assert summary.status is not AccountStatus.ACTIVE
+        return
+    totals: dict[str, int] = {}
+    for cur, amount in earning:
+        totals[cur] = totals.get(cur, 0) + amount
+    top = max(totals.values())
+    shown = next(cur for cur, _amount in earning if totals[cur] == top)  # ties: the first line's currency
+    assert summary.status is AccountStatus.ACTIVE
+    assert (summary.currency, summary.mrr) == (shown, top)
+
+
+def test_the_plan_is_the_largest_live_plan_line_and_trials_start_on_their_day() -> None:
+    lines = [
+        Line(5, S.ACTIVE, 20_000, "JPY", D(2025, 1, 1)),
+        Line(3, S.ACTIVE, 50_000, "JPY", D(2025, 1, 1)),
+        Line(4, S.ACTIVE, 50_000, "JPY", D(2025, 1, 1)),
+        Line(9, S.ACTIVE, 90_000, "JPY", D(2025, 1, 1), is_plan=False),
+    ]
+    s = summarize(lines, D(2026, 1, 1))
+    # the largest plan (ties: the lowest product id); the add-on is never the plan
+    assert (s.plan_product_id, s.mrr, s.churned_on) == (3, 210_000, None)
+    starting = summarize([line(S.TRIAL, D(2026, 1, 1))], D(2026, 1, 1))
+    assert (starting.status, starting.currency, starting.plan_product_id) == (AccountStatus.TRIAL, "JPY", 1)
+    assert summarize([line(S.TRIAL, D(2026, 1, 2))], D(2026, 1, 1)).status is AccountStatus.PROSPECT
+
+
+def test_churned_on_ignores_lines_still_to_come() -> None:
+    lines = [
+        line(S.CANCELED, D(2025, 1, 1), end=D(2025, 6, 1)),
+        line(S.CANCELED, D(2025, 2, 1), end=D(2025, 9, 1), product=2),
+        line(S.ACTIVE, D(2026, 5, 1), product=3),  # signed, starts later
+        line(S.CANCELED, D(2026, 7, 1), end=D(2026, 8, 1), product=4),
+    ]
+    s = summarize(lines, D(2026, 1, 1))
+    assert (s.status, s.mrr, s.churned_on, s.customer_since) == (AccountStatus.CHURNED, 0, D(2025, 9, 1), D(2025, 1, 1))

@@ -23,6 +23,7 @@ from kizuna.services import activities as activities_service
 from kizuna.services import customer360 as c360
 from kizuna.services.accounts import AccountQuery
 from kizuna.services.imports import ENTITIES, ParseContext, import_file
+from kizuna.settings import Settings
 from tests.conftest import make_user, sign_in
 
 DATA = Path(__file__).parent / "data" / "import"
@@ -36,8 +37,17 @@ AS_OF = date(2026, 11, 25)
 sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
+#: The day the app takes as today (an injected clock: ``KIZUNA_TODAY``), not the machine's.
+TODAY = date(2027, 1, 15)
+
+
+@pytest.fixture
+def app_settings(store_url: str) -> Settings:
+    return Settings(database_url=store_url, today=TODAY)
+
+
 def tokyo_today() -> date:
-    return datetime.now(TOKYO).date()
+    return TODAY
 
 
 def import_folder(app: FastAPI, folder: Path, as_of: date) -> None:

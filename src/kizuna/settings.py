@@ -7,7 +7,7 @@ no configuration at all.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -152,6 +152,15 @@ class Settings(BaseSettings):
             "A TOML file with the health scorecards (measures, weights, scoring functions, grade bands; "
             "see `docs/health.md`). A version saved by a lead in the web app wins over it. "
             "Default: the shipped `default_scorecards.toml`."
+        ),
+    )
+
+    # --- the clock (issue 22) ---
+    today: date | None = Field(
+        default=None,
+        description=(
+            "The day the web app and the API take as today (YYYY-MM-DD), e.g. to show a demo company "
+            "as of the day it was built; the tests fix it. Default: today's date in `KIZUNA_TIMEZONE`."
         ),
     )
 

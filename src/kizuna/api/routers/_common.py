@@ -91,6 +91,6 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 READ = responses(401, 403, 422)
 READ_ONE = responses(401, 403, 404, 422)
-CREATE = responses(401, 403, 409, 413, 422)
-UPDATE = responses(401, 403, 404, 409, 413, 422)
+CREATE = responses(400, 401, 403, 409, 413, 422)
+UPDATE = responses(400, 401, 403, 404, 409, 413, 422)
 DELETE = responses(401, 403, 404, 409, 422)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from kizuna.api.routers._common import Writer
+from kizuna.api.routers._common import Writer, responses
 from kizuna.domain.health import ScorecardInvalid
 from kizuna.http.auth import CurrentPrincipal as Reader
 from kizuna.http.auth import Principal, State, check_csrf, manager
@@ -50,7 +50,7 @@ def health_summary(state: State, principal: Reader,
     return data
 
 
-@router.get("/accounts/{account_id}", summary="An account's health snapshots")
+@router.get("/accounts/{account_id}", summary="An account's health snapshots", responses=responses(401, 403, 404, 422))
 def account_health(account_id: AccountId, state: State, principal: Reader,
                    days: Annotated[int, Query(ge=1, le=3660)] = 180) -> dict[str, Any]:  # fmt: skip
     """Daily snapshots (oldest first): score, grade, letter, scorecard, measures
@@ -68,7 +68,8 @@ class SentimentIn(BaseModel):
     reason: str = Field(description="Why (required, up to 2,000 characters).")
 
 
-@router.post("/accounts/{account_id}/sentiments", status_code=201, summary="Enter a CSM sentiment")
+@router.post("/accounts/{account_id}/sentiments", status_code=201, summary="Enter a CSM sentiment",
+             responses=responses(400, 401, 403, 404, 413, 422))
 def enter_sentiment(account_id: AccountId, body: SentimentIn, state: State, principal: Writer) -> dict[str, Any]:
     from datetime import UTC, datetime
 
@@ -101,7 +102,8 @@ def get_scorecards(state: State, principal: Reader) -> dict[str, Any]:
     return {"origin": active.origin, "version": active.version, "source": active.source, "versions": versions}
 
 
-@router.put("/scorecards", summary="Save a new version of the scorecards", response_model=None)
+@router.put("/scorecards", summary="Save a new version of the scorecards", response_model=None,
+            responses=responses(400, 401, 403, 413, 422))
 def put_scorecards(body: ScorecardsIn, state: State, principal: Manager) -> dict[str, Any] | JSONResponse:
     """Leads and admins. Invalid scorecards get 422 with one error per problem:
     ``{"errors": [{"code": "invalid_scorecard", "message", "field": "scorecards.default.groups.…"}]}``;

@@ -184,6 +184,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("The body could not be read at all, e.g. not UTF-8 (`bad_request`)."),
     401: _error("No valid API key or sign-in (`not_authenticated`)."),
     403: _error("The key's scope or the user's role does not allow this, or a browser's CSRF token is missing."),
     404: _error("No record with this id (`<resource>_not_found`)."),
