@@ -141,6 +141,12 @@ def _row(r: dict[str, Any]) -> AccountRow:
     return AccountRow(**r)
 
 
+def at_risk_summary(session: Session, currency: str) -> dict[str, int]:
+    """How many accounts are flagged at risk now, and their MRR in ``currency``."""
+    accounts, mrr = accounts_q.at_risk_totals(session, currency)
+    return {"accounts": accounts, "mrr": mrr}
+
+
 def account_filters(session: Session) -> AccountFilters:
     return AccountFilters(owners=accounts_q.owners(session), plans=accounts_q.plans(session))
 
@@ -179,6 +185,7 @@ __all__ = [
     "AccountStatus",
     "Page",
     "account_filters",
+    "at_risk_summary",
     "list_accounts",
     "refresh_account_summaries",
 ]

@@ -90,6 +90,15 @@ def list_accounts(
     return total, [dict(r) for r in rows]
 
 
+def at_risk_totals(session: Session, currency: str) -> tuple[int, int]:
+    """(accounts flagged at risk, their MRR in ``currency``) — on the indexed flag."""
+    count, mrr = session.execute(
+        select(func.count(), func.coalesce(func.sum(Account.mrr).filter(Account.currency == currency), 0))
+        .where(Account.at_risk.is_(True))
+    ).one()  # fmt: skip
+    return int(count or 0), int(mrr or 0)
+
+
 def owners(session: Session) -> list[dict[str, Any]]:
     """Users who own at least one account (the owner filter's choices)."""
     # Count on the owner_id index alone (no join over 100,000 accounts), then name them.
