@@ -32,6 +32,7 @@ NAV = {"ja": ("ホーム", "取引先", "ヘルス", "KPI"), "en": ("Home", "Acc
 def phone(browser: Browser, server: str, signed_in: dict[str, Any]) -> Iterator[Page]:
     context = browser.new_context(base_url=server, locale="ja-JP", viewport=PHONE, storage_state=signed_in)  # type: ignore[arg-type]
     context.set_default_timeout(15_000)
+    context.set_default_navigation_timeout(60_000)  # the KPI page computes its report on the first visit
     tab = context.new_page()
     try:
         yield tab
