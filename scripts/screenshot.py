@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/screenshot.py kizuna.db
     .venv/bin/python scripts/screenshot.py /tmp/shot.db --account 42 --out docs/images/account-360.png
+    .venv/bin/python scripts/screenshot.py kizuna-demo.db --phone --language en --out docs/images/account-360-phone-en.png
 
 DATABASE is an SQLite file (copied first, so that the sign-in user the script adds
 never lands in your store) or a SQLAlchemy URL together with ``--email`` and
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--email", help="sign in as this existing user (password in KIZUNA_PASSWORD)")
     parser.add_argument("--language", default="ja", choices=("ja", "en"))
     parser.add_argument("--full-page", action="store_true", help="the whole page, not only the first 900 pixels")
+    parser.add_argument("--phone", action="store_true", help="a phone's screen (390×844 at 2× pixels), not 1280×900")
     args = parser.parse_args(argv)
 
     from playwright.sync_api import expect, sync_playwright
@@ -102,8 +104,9 @@ def main(argv: list[str] | None = None) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             locale = "ja-JP" if args.language == "ja" else "en-US"
-            context = browser.new_context(base_url=base, locale=locale, viewport={"width": 1280, "height": 900},
-                                          device_scale_factor=1)  # fmt: skip
+            viewport = {"width": 390, "height": 844} if args.phone else {"width": 1280, "height": 900}
+            context = browser.new_context(base_url=base, locale=locale, viewport=viewport,  # type: ignore[arg-type]
+                                          device_scale_factor=2 if args.phone else 1)  # fmt: skip
             page = context.new_page()
             page.goto("/login")
             page.fill("input[name=email]", email)

@@ -4,6 +4,7 @@ going all the way through to the scores."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date
 from pathlib import Path
@@ -423,3 +424,33 @@ def _snapshot_rows(session) -> list[dict[str, object]]:
     assert day == AS_OF
     frame = health_service.q.snapshots_on(session, day)
     return [health_service.q.snapshot_history(session, int(a))[-1] for a in frame["account_id"]]
+
+
+def test_the_health_panel_opened_directly_is_a_full_page_and_no_page_shows_a_server_path(
+    demo_app: FastAPI, client: TestClient
+) -> None:
+    recompute(demo_app, since=date(2026, 11, 19))
+    make_user(demo_app, "viewer@kizuna.example", "viewer")
+    sign_in(client, "viewer@kizuna.example")
+    account = next(iter(scores_of(demo_app)))
+    # htmx (the 360 page loading it): the panel alone
+    fragment = client.get(f"/accounts/{account}/health", headers={"HX-Request": "true"}).text
+    assert fragment.lstrip().startswith("<div id=\"health-panel\"")
+    assert "<html" not in fragment
+    # a link opened in a new tab, or a reload: the styled page with the menu and the panel
+    page = client.get(f"/accounts/{account}/health").text
+    assert page.lstrip().startswith("<!doctype html>")
+    assert 'href="/static/kizuna.css' in page
+    assert 'class="main-nav"' in page
+    assert 'data-testid="health-score"' in page
+    name = re.search(r'data-testid="health-account">([^<]+)<', page)
+    assert name
+    assert f"{html.unescape(name.group(1))} · Kizuna" in html.unescape(re.search(r"<title>(.*?)</title>", page).group(1))  # type: ignore[union-attr]
+    # where the scorecards come from, without the server's file path
+    scorecards = client.get("/health/scorecards").text
+    assert "In force: the default scorecards" in scorecards
+    assert "default_scorecards.toml" not in scorecards
+    assert "/src/kizuna" not in scorecards
+    backtest = client.get("/health/backtest").text
+    assert "scorecards: the default scorecards." in backtest
+    assert "default_scorecards.toml" not in backtest

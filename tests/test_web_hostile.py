@@ -360,6 +360,12 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
                     if "tpl49" in body:
                         problems.append(f"{url}{query} JSON: {{{{7*7}}}} evaluated")
                     continue
+                kind = r.headers.get("content-type", "")
+                if kind.startswith("text/csv"):  # a download, never rendered: it must say so
+                    assert r.headers["x-content-type-options"] == "nosniff", url
+                    assert r.headers["content-disposition"].startswith("attachment"), url
+                    continue
+                assert kind.startswith("text/html"), f"{url}{query}: {kind}"
                 problems += [f"{url}{query} ({lang}): {p}" for p in _audit_html(body)]
     # an import run to its end: the summary page echoes the file's name and counts
     done = client.post(f"/imports/{_upload(client, csrf, check=True, refused_row=False)}/run", data={"csrf_token": csrf})

@@ -100,13 +100,14 @@ def test_the_figures_shown_equal_the_api_and_the_cli(web: TestClient, store: str
         monkeypatch.setenv(f"KIZUNA_{key}", value)
     cli = run_cli(capsys, "report", "kpis", "--as-of", AS_OF, "--months", "3", "--format", "json")
     assert cli.code == 0, cli.err
-    assert json.loads(cli.out) == report
+    # the API adds what the page shows from the store: the at-risk count and the targets
+    assert json.loads(cli.out) == {k: v for k, v in report.items() if k not in ("at_risk", "targets")}
 
     values = tiles(page.text)
     headline, last = report["headline"], report["revenue"][-1]
-    expected = headline | {"nrr": last["nrr"], "grr": last["grr"]}
+    expected = headline | {"nrr": last["nrr"], "grr": last["grr"], "at_risk_accounts": report["at_risk"]["accounts"]}
     assert set(values) <= set(expected)
-    assert len(values) == 19
+    assert len(values) == 20
     for key, raw in values.items():
         want = expected[key]
         if want is None:
@@ -124,7 +125,10 @@ def test_the_figures_shown_equal_the_api_and_the_cli(web: TestClient, store: str
     for key, label in (("new", "New"), ("expansion", "Expansion"), ("reactivation", "Reactivation"),
                        ("contraction", "Contraction"), ("churned", "Churned"), ("net_change", "Net change")):  # fmt: skip
         assert by_label[label] == [row[key] for row in report["revenue"]], key
-    assert waterfall["data"]["labels"] == ["Jan 2026", "Feb 2026", "Mar 2026"]
+    # 2026-03-15: March is not over, and says so on the chart (drawn lighter by kizuna.js)
+    assert waterfall["data"]["labels"] == ["Jan 2026", "Feb 2026", "Mar 2026 (to date)"]
+    assert waterfall["kizuna"]["partial_last"] is True
+    assert waterfall["kizuna"]["money_axes"] == ["y"]
     assert 'data-testid="drill-churned-2026-02">-¥10,000</a>' in page.text
     assert 'data-testid="drill-new-2026-01">¥40,000</a>' in page.text
     # every LTV formula with its inputs, as in the report
@@ -287,3 +291,104 @@ def test_the_report_is_reused_for_a_minute_then_recomputed() -> None:
 def test_cohort_cells_are_shaded_in_buckets() -> None:
     assert [heat_class(v) for v in (None, float("nan"), 0.0, 0.04, 0.55, 1.0, 1.125)] == [
         "heat-none", "heat-none", "heat-0", "heat-0", "heat-6", "heat-10", "heat-over"]  # fmt: skip
+
+
+def tile(page: str, key: str) -> str:
+    """The HTML of one tile (``data-testid="tile-KEY"``), tags stripped to its text."""
+    match = re.search(rf'<(a|div) class="kpi[^"]*"[^>]*data-testid="tile-{key}">(.*?)</\1>', page, re.S)
+    assert match, key
+    return html.unescape(match.group(0))
+
+
+def text(fragment: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+
+
+def test_tiles_put_the_few_that_matter_first_with_their_change_and_target(web: TestClient) -> None:
+    page = web.get("/kpis", params=PARAMS).text
+    primary = page[page.index('data-testid="primary-tiles"') : page.index('data-testid="more-tiles"')]
+    assert re.findall(r'data-testid="tile-([a-z_0-9]+)"', primary) == [
+        "mrr", "nrr_12m", "grr_12m", "logo_churn_rate", "at_risk_accounts",
+    ]  # fmt: skip
+    # MRR ¥100,000 in February, ¥120,000 on 15 March: up ¥20,000, good news
+    mrr = tile(page, "mrr")
+    assert 'class="change good"' in mrr
+    assert "▲ ¥20,000 vs last month" in text(mrr)
+    assert "Previous month: ¥100,000" in mrr
+    # 12-month NRR 300 % → 150 %: down 150 points, bad news; the default target (≥ 100 %) is met
+    nrr = tile(page, "nrr_12m")
+    assert 'class="change bad"' in nrr
+    assert "▼ 150.0 pt vs last month" in text(nrr)
+    assert "Target ≥ 100.0% · met" in text(nrr)
+    assert "target-met" in nrr
+    # GRR unchanged at 100 %
+    assert "± 0.0 pt vs last month" in text(tile(page, "grr_12m"))
+    # logo churn 5.3 % → 4.9 %: down is good; the 1 % target is not met
+    churn = tile(page, "logo_churn_rate")
+    assert 'class="change good"' in churn
+    assert "▼ 0.4 pt vs last month" in text(churn)
+    assert "Target ≤ 1.0% · not met" in text(churn)
+    assert "target-missed" in churn
+    # March is running: the month's flows say so, and a note explains it
+    assert 'data-testid="to-date"' in tile(page, "net_change")
+    assert 'data-testid="to-date"' not in mrr
+    assert "Mar 2026 is not over (15 of 31 days)" in page
+    # no engine name
+    assert "sqlite" not in text(page[page.index("<main") :]).lower()
+
+
+def test_the_api_carries_the_previous_month_the_targets_and_the_at_risk_count(web: TestClient) -> None:
+    report = web.get("/api/kpis", params=PARAMS).json()
+    assert report["headline_previous"]["mrr"] == 100_000
+    assert report["headline_previous"]["nrr_12m"] == pytest.approx(3.0)
+    assert report["current_month"] == {"month": "2026-03", "days": 15, "days_in_month": 31, "complete": False}
+    assert report["targets"] == [
+        {"key": "nrr_12m", "op": ">=", "value": 1.0, "kind": "percent"},
+        {"key": "grr_12m", "op": ">=", "value": 0.9, "kind": "percent"},
+        {"key": "logo_churn_rate", "op": "<=", "value": 0.01, "kind": "percent"},
+    ]
+    assert set(report["at_risk"]) == {"accounts", "mrr"}
+    # a month that is over is not marked partial
+    done = web.get("/api/kpis", params={"as_of": "2026-02-28", "months": "3"}).json()
+    assert done["current_month"]["complete"] is True
+    page = web.get("/kpis", params={"as_of": "2026-02-28", "months": "3"}).text
+    assert 'data-testid="partial-note"' not in page
+    assert chart(page, "kpi-waterfall")["kizuna"]["partial_last"] is False
+
+
+def test_targets_come_from_the_setting(store: str) -> None:
+    app = create_app(Settings(database_url=store, kpi_targets="mrr >= 150,000, logo_churn_rate <= 5%"))  # type: ignore[arg-type]
+    make_user(app, "lead@kizuna.example", "lead")
+    for c in _client(app, email="lead@kizuna.example"):
+        page = c.get("/kpis", params=PARAMS).text
+        assert "Target ≥ ¥150,000 · not met" in text(tile(page, "mrr"))
+        assert "Target ≤ 5.0% · met" in text(tile(page, "logo_churn_rate"))
+        assert 'data-testid="target"' not in tile(page, "nrr_12m")  # no default targets once set
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("nrr_12m >= 100", "a rate is written with %"),
+        ("mrr >= 5%", "not a rate"),
+        ("speed >= 3", "unknown KPI 'speed'"),
+        ("nrr_12m = 100%", "KPI target 1 ('nrr_12m = 100%') is not like"),
+        ("mrr >= 1, mrr <= 2", "KPI target 2: mrr has a target already"),
+    ],
+)
+def test_a_bad_target_setting_is_refused_naming_it(value: str, expected: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=re.escape(expected)):
+        Settings(database_url="sqlite://", kpi_targets=value)  # type: ignore[arg-type]
+
+
+def test_money_axes_and_partial_months_are_marked_for_kizuna_js(kpi_app: FastAPI) -> None:
+    for c in _client(kpi_app, "ja"):
+        page = c.get("/kpis", params=PARAMS).text
+        waterfall = chart(page, "kpi-waterfall")
+        assert waterfall["kizuna"]["money"] == {"currency": "JPY", "exponent": 0, "locale": "ja-JP"}
+        assert waterfall["data"]["labels"][-1] == "2026年3月（途中）"
+        assert chart(page, "kpi-retention")["kizuna"]["partial_last"] is True
+        assert chart(page, "kpi-pareto")["kizuna"]["partial_last"] is False  # not by month
+        assert "前月比" in page

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kizuna.domain.kpi_targets import DEFAULT_TARGETS, parse_targets
 from kizuna.domain.money import CURRENCY_EXPONENTS
 
 if TYPE_CHECKING:
@@ -136,6 +137,13 @@ class Settings(BaseSettings):
         ),
     )
     kpi_months: int = Field(default=12, description="Months the KPI report covers by default (1–120).")
+    kpi_targets: str = Field(
+        default=DEFAULT_TARGETS,
+        description=(
+            "Targets shown on the KPI page's tiles, e.g. 'nrr_12m >= 100%, logo_churn_rate <= 1%' "
+            "(a KPI, >= or <=, a number; % for rates; money in major units). Empty: no targets."
+        ),
+    )
 
     # --- health scores, touch tiers, lifecycle stages, fit (issue 6): add their settings below this line ---
     segments_config: Path | None = Field(
@@ -254,6 +262,12 @@ class Settings(BaseSettings):
     def _cost_not_negative(cls, value: float) -> float:
         if value < 0 or value != value:
             raise ValueError(f"a cost must be 0 or more (in major units of the default currency), not {value!r}")
+        return value
+
+    @field_validator("kpi_targets")
+    @classmethod
+    def _kpi_targets(cls, value: str) -> str:
+        parse_targets(value)  # a ValueError names the bad item
         return value
 
     @field_validator("kpi_months")

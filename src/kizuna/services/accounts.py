@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from kizuna.db import Session
@@ -13,7 +13,7 @@ from kizuna.db.queries import subscriptions as q
 from kizuna.domain.health import HealthGrade
 from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus, summarize
-from kizuna.errors import InvalidInput
+from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
 
 T = TypeVar("T")
@@ -21,6 +21,7 @@ T = TypeVar("T")
 #: How the accounts list can be sorted (``-`` first: descending).
 ACCOUNT_SORTS = (
     "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit",
+    "touch", "-touch", "trend", "-trend",
 )  # fmt: skip
 MAX_PER_PAGE = 200
 
@@ -98,6 +99,19 @@ class AccountRow:
     health_score: float | None = None
     health_grade: HealthGrade | None = None
     health_as_of: date | None = None
+    # issue 18: the last touch, and the latest snapshot's 30-day change and explanation
+    last_touch_at: datetime | None = None
+    health_change_30d: float | None = None
+    health_explanation: list[dict[str, Any]] | None = None
+
+    @property
+    def top_risk(self) -> dict[str, Any] | None:
+        """The explanation item that cost the most points (None when nothing did)."""
+        losses = [i for i in self.health_explanation or () if (i.get("points") or 0) < 0]
+        return min(losses, key=lambda i: i["points"]) if losses else None
+
+    def days_to_renewal(self, as_of: date) -> int | None:
+        return (self.renewal_on - as_of).days if self.renewal_on else None
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,92 @@ def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page
     return Page([_row(r) for r in rows], total, query.page, query.per_page)
 
 
+#: The most rows an export of the list holds.
+MAX_EXPORT = 200_000
+
+
+def all_accounts(session: Session, query: AccountQuery, *, as_of: date, batch: int = 2000) -> list[AccountRow]:
+    """Every account the query matches (all pages, in its order) — the export of the
+    current view; at most :data:`MAX_EXPORT`."""
+    total, rows = 0, list[AccountRow]()
+    while True:
+        found, page = accounts_q.list_accounts(
+            session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
+            plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
+            renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort, offset=total,
+            limit=batch, segments=_segment_filters(query),
+        )  # fmt: skip
+        if found > MAX_EXPORT:
+            raise InvalidInput(
+                _("the view holds {n} accounts; an export holds at most {max}: filter it first").format(
+                    n=f"{found:,}", max=f"{MAX_EXPORT:,}"
+                ),
+                code="export_too_large",
+            )
+        rows.extend(_row(r) for r in page)
+        total += len(page)
+        if len(page) < batch:
+            return rows
+
+
+def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | None) -> int:
+    """Make ``owner_id`` (None: nobody) the owner of these accounts; returns how many.
+    The owner must be an active user; every id must name an account (else nothing changes)."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        raise InvalidInput(_("choose at least one account"), field="accounts")
+    if len(ids) > MAX_PER_PAGE:
+        raise InvalidInput(_("at most {n} accounts at a time").format(n=MAX_PER_PAGE), field="accounts")
+    if owner_id is not None and not accounts_q.active_user_exists(session, owner_id):
+        raise InvalidInput(_("no active user with id {id}").format(id=owner_id), code="unknown_user", field="owner")
+    missing = set(ids) - set(accounts_q.existing_ids(session, ids))
+    if missing:
+        raise InvalidInput(
+            _("no account with id {ids}").format(ids=", ".join(str(i) for i in sorted(missing)[:5])),
+            code="unknown_account", field="accounts",
+        )  # fmt: skip
+    return accounts_q.set_owner(session, ids, owner_id)
+
+
+def owner_choices(session: Session) -> list[dict[str, Any]]:
+    """Active users who can own accounts (CSMs, leads, admins), by name."""
+    return accounts_q.assignable_users(session)
+
+
+# --- saved views -------------------------------------------------------------------------
+
+#: The most views a user keeps per page, and the longest name.
+MAX_VIEWS = 50
+MAX_VIEW_NAME = 100
+
+
+def saved_views(session: Session, user_id: int, page: str = "accounts") -> list[dict[str, Any]]:
+    """The user's saved views of ``page`` (``id``, ``name``, ``query``), by name."""
+    return accounts_q.saved_views(session, user_id, page)
+
+
+def save_view(session: Session, user_id: int, name: str, query: str, page: str = "accounts") -> int:
+    """Save ``query`` (the page's checked query string) under ``name``; the same name again
+    replaces it. Returns the view's id."""
+    text = " ".join(name.split())
+    if not text:
+        raise InvalidInput(_("give the view a name"), field="name")
+    if len(text) > MAX_VIEW_NAME:
+        raise InvalidInput(_("a view's name is at most {n} characters").format(n=MAX_VIEW_NAME), field="name")
+    if len(query) > 2000:
+        raise InvalidInput(_("the filters are too long to save"), field="query")
+    names = {v["name"] for v in accounts_q.saved_views(session, user_id, page)}
+    if text not in names and len(names) >= MAX_VIEWS:
+        raise InvalidInput(_("at most {n} saved views; delete one first").format(n=MAX_VIEWS), field="name")
+    return accounts_q.save_view(session, user_id, page, text, query)
+
+
+def delete_view(session: Session, user_id: int, view_id: int) -> None:
+    """Delete one of the user's own views (another user's is not found)."""
+    if not accounts_q.delete_view(session, user_id, view_id):
+        raise NotFound(_("no saved view with id {id}").format(id=view_id), code="view_not_found")
+
+
 def _segment_filters(query: AccountQuery) -> dict[str, Any]:
     """The segment filters set, as column → stored value."""
     values = {
@@ -140,6 +240,12 @@ def _row(r: dict[str, Any]) -> AccountRow:
             r[column] = enum(getattr(r[column], "value", r[column]))
     r["at_risk"] = bool(r.get("at_risk"))
     return AccountRow(**r)
+
+
+def at_risk_summary(session: Session, currency: str) -> dict[str, int]:
+    """How many accounts are flagged at risk now, and their MRR in ``currency``."""
+    accounts, mrr = accounts_q.at_risk_totals(session, currency)
+    return {"accounts": accounts, "mrr": mrr}
 
 
 def account_filters(session: Session) -> AccountFilters:
@@ -218,7 +324,14 @@ __all__ = [
     "AccountStatus",
     "Page",
     "account_filters",
+    "all_accounts",
+    "assign_owner",
+    "at_risk_summary",
+    "delete_view",
     "find_account",
     "list_accounts",
+    "owner_choices",
     "refresh_account_summaries",
+    "save_view",
+    "saved_views",
 ]

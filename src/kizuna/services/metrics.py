@@ -41,6 +41,7 @@ clock or the settings: the caller passes ``as_of`` and the options.
 
 from __future__ import annotations
 
+import calendar
 import importlib
 import math
 import sys
@@ -130,6 +131,11 @@ class KpiReport:
     pareto: pareto_mod.Pareto
     ltv: ltv_mod.LtvReport
     excluded_currencies: list[dict[str, Any]] = field(default_factory=list)
+    #: The headline figures one month earlier (those with a monthly value), for "change vs
+    #: the previous month"; and the reported month's progress (partial unless ``as_of`` is
+    #: its last day).
+    headline_previous: dict[str, Any] = field(default_factory=dict)
+    current_month: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: numbers as numbers, missing values as null, months as ``YYYY-MM``."""
@@ -146,6 +152,8 @@ class KpiReport:
             "backend": self.backend,
             "segment_by": self.segment_by,
             "headline": {k: plain(v) for k, v in self.headline.items()},
+            "headline_previous": {k: plain(v) for k, v in self.headline_previous.items()},
+            "current_month": dict(self.current_month),
             "revenue": frame(self.revenue),
             "revenue_by_segment": frame(self.revenue_by_segment),
             "cohorts": {"logo": frame(self.cohorts_logo, "cohort"), "revenue": frame(self.cohorts_revenue, "cohort")},
@@ -412,7 +420,7 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     }  # fmt: skip
     return KpiReport(
         as_of=as_of, months=options.months, currency=cur, backend=str(con.name), segment_by=options.segment_by,
-        headline=headline, revenue=rev, revenue_by_segment=rev_seg, cohorts_logo=logo, cohorts_revenue=rev_ret,
+        headline=headline, headline_previous=_previous_headline(full, effort), current_month=month_progress(as_of), revenue=rev, revenue_by_segment=rev_seg, cohorts_logo=logo, cohorts_revenue=rev_ret,
         survival=survival, onboarding=onboarding, expansion=expansion, effort=effort, effort_trend=effort_trend,
         nps=nps, nps_by_segment=nps_seg, nps_total=nps_total, usage=usage, support=sup,
         support_totals={k: plain(v) for k, v in sup_total.items()}, pareto=par, ltv=ltv,
@@ -433,6 +441,29 @@ def _unsegment(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = frame.groupby(keys, as_index=False)[values].sum()
     for col in values:
         out[col] = out[col].astype("int64")
+    return out
+
+
+def month_progress(as_of: date) -> dict[str, Any]:
+    """The reported month (``YYYY-MM``), its days so far and in all, and whether it is over."""
+    total = calendar.monthrange(as_of.year, as_of.month)[1]
+    return {"month": f"{as_of.year:04d}-{as_of.month:02d}", "days": as_of.day, "days_in_month": total,
+            "complete": as_of.day == total}  # fmt: skip
+
+
+def _previous_headline(full: pd.DataFrame, effort: pd.DataFrame) -> dict[str, Any]:
+    """The headline figures that have a monthly value, as they were one month earlier."""
+    if len(full) < 2:
+        return {}
+    prev = full.iloc[-2]
+    out: dict[str, Any] = {
+        "mrr": int(prev["mrr"]), "arr": int(prev["arr"]), "paying_accounts": int(prev["accounts"]),
+        "net_change": int(prev["net_change"]), "logo_churn_rate": revenue.trailing_logo_churn(full.iloc[:-1]),
+        "nrr": revenue.as_float(prev["nrr"]), "grr": revenue.as_float(prev["grr"]),
+        "nrr_12m": revenue.as_float(prev["nrr_12m"]), "grr_12m": revenue.as_float(prev["grr_12m"]),
+    }  # fmt: skip
+    if len(effort) >= 2:
+        out["tickets_per_account"] = revenue.as_float(effort["tickets_per_account"].iloc[-2])
     return out
 
 

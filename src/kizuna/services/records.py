@@ -28,6 +28,7 @@ from kizuna.errors import Conflict, InvalidInput, NotFound
 from kizuna.i18n import N_, _
 from kizuna.services import activities as timeline
 from kizuna.services.accounts import MAX_PER_PAGE, AccountQuery, Page, list_accounts, refresh_account_summaries
+from kizuna.services.health import explanation_lines
 from kizuna.services.imports import specs
 from kizuna.services.imports.fields import FieldError, ParseContext
 
@@ -154,6 +155,12 @@ class AccountDetail:
     health_score: float | None = None
     health_grade: str | None = None
     health_as_of: date | None = None
+    # issue 18: the list's columns (None outside the list)
+    last_touch_at: datetime | None = None
+    health_change_30d: float | None = None
+    days_to_renewal: int | None = None
+    top_risk: dict[str, Any] | None = None
+    top_risk_reason: str | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> AccountDetail:
@@ -181,7 +188,12 @@ def find_accounts(
         return Page(items, 0 if found is None else 1, query.page, query.per_page)
     result = list_accounts(session, query, as_of=as_of)
     extras = q.account_extras(session, [row.id for row in result.items])
-    items = [AccountDetail.of({**asdict(row), **extras[row.id]}) for row in result.items]
+    items = []
+    for row in result.items:
+        risk = row.top_risk
+        columns = {"days_to_renewal": row.days_to_renewal(as_of), "top_risk": risk,
+                   "top_risk_reason": explanation_lines([risk])[0] if risk else None}  # fmt: skip
+        items.append(AccountDetail.of({**asdict(row), **extras[row.id], **columns}))
     return Page(items, result.total, result.page, result.per_page)
 
 

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query
 
 from kizuna.api.routers._common import READ
 from kizuna.api.schemas.common import InDateRange
+from kizuna.domain.kpi_targets import parse_targets
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
+from kizuna.services import accounts as accounts_service
 from kizuna.services import metrics
 
 router = APIRouter(prefix="/api/kpis", tags=["kpis"])
@@ -43,9 +45,16 @@ def get_kpis(state: State, principal: CurrentPrincipal, as_of: AsOf = None, mont
     """Every KPI month by month up to `as_of` (what `kizuna report kpis --format json`
     prints): revenue and its movements, churn, GRR/NRR, cohorts, retention curves,
     onboarding, upsell/cross-sell, effort, NPS, usage, support, Pareto and LTV. Money in
-    minor units of `currency`. Definitions: docs/metrics.md."""
+    minor units of `currency`. Definitions: docs/metrics.md.
+
+    Beyond the CLI's report, what the KPI page shows from the store: `at_risk` (accounts
+    flagged at risk today and their MRR in `currency`) and `targets` (KIZUNA_KPI_TARGETS:
+    `{key, op, value, kind}`, rates as fractions, money in major units)."""
     report: metrics.KpiReport = _run(state, as_of, months, by, metrics.kpi_report)
-    return report.to_dict()
+    with state.unit_of_work() as session:
+        at_risk = accounts_service.at_risk_summary(session, report.currency)
+    targets = [t.to_dict() for t in parse_targets(state.settings.kpi_targets).values()]
+    return report.to_dict() | {"at_risk": at_risk, "targets": targets}
 
 
 @router.get("/ltv", response_model=dict[str, Any], responses=READ, summary="The LTV formulas")

@@ -27,7 +27,8 @@ from kizuna.domain.subscriptions import AccountStatus
 
 #: The accounts list's sorts (``-``: descending), as in ``services.accounts.ACCOUNT_SORTS``.
 AccountSort = Literal[
-    "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit"
+    "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit",
+    "touch", "-touch", "trend", "-trend",
 ]
 
 
@@ -96,6 +97,15 @@ class AccountOut(OutputModel):
     health_score: float | None = Field(None, description="The latest health score, 0–100 (derived).")
     health_grade: HealthGrade | None = Field(None, description="green, yellow or red (derived).")
     health_as_of: date | None = Field(None, description="The day of the latest health score.")
+    last_touch_at: datetime | None = Field(None, description="The newest activity (call, meeting, note…); in lists.")
+    health_change_30d: float | None = Field(
+        None, description="The latest health score minus the one 30 days earlier (points); in lists."
+    )
+    days_to_renewal: int | None = Field(None, description="Days from today to `renewal_on` (negative: past); in lists.")
+    top_risk: dict[str, Any] | None = Field(
+        None, description="The item of the latest health explanation that cost the most points; in lists."
+    )
+    top_risk_reason: str | None = Field(None, description="`top_risk` as a sentence in the caller's language.")
 
 
 class AccountPage(PageOut[AccountOut]):

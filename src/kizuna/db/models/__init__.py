@@ -14,7 +14,7 @@ from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
 from kizuna.db.models.surveys import SurveyResponse
 from kizuna.db.models.tickets import Ticket
 from kizuna.db.models.usage import UsageDaily, UsageDailyPending, UsageDailyUser, UsageDailyUserPending, UsageEvent
-from kizuna.db.models.users import User
+from kizuna.db.models.users import SavedView, User
 
 __all__ = [
     "Account",
@@ -32,6 +32,7 @@ __all__ = [
     "OutboxMessage",
     "ParkedEvent",
     "Product",
+    "SavedView",
     "SegmentChange",
     "SegmentOverride",
     "Subscription",

@@ -5,10 +5,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kizuna.db.models import Account, Product, User
+from kizuna.db.models import Account, Activity, HealthSnapshot, Product, SavedView, User
+from kizuna.domain.enums import UserRole
+
+#: The last touch (the newest activity) and the health trend (the latest snapshot's
+#: 30-day change) of the account in the outer query: index seeks per account.
+LAST_TOUCH = (
+    select(func.max(Activity.occurred_at)).where(Activity.account_id == Account.id).correlate(Account).scalar_subquery()
+)
+HEALTH_TREND = (
+    select(HealthSnapshot.change_30d)
+    .where(HealthSnapshot.account_id == Account.id, HealthSnapshot.day == Account.health_as_of)
+    .correlate(Account)
+    .scalar_subquery()
+)
 
 SORTS: dict[str, tuple[Any, ...]] = {
     "name": (Account.name.asc(), Account.id.asc()),
@@ -24,6 +37,11 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "-health": (Account.health_score.is_(None), Account.health_score.desc(), Account.id.desc()),
     "fit": (Account.fit_score.is_(None), Account.fit_score.asc(), Account.id.asc()),
     "-fit": (Account.fit_score.is_(None), Account.fit_score.desc(), Account.id.desc()),
+    # issue 18: the last touch and the health trend, accounts without one last both ways
+    "touch": (LAST_TOUCH.is_(None), LAST_TOUCH.asc(), Account.id.asc()),
+    "-touch": (LAST_TOUCH.is_(None), LAST_TOUCH.desc(), Account.id.desc()),
+    "trend": (HEALTH_TREND.is_(None), HEALTH_TREND.asc(), Account.id.asc()),
+    "-trend": (HEALTH_TREND.is_(None), HEALTH_TREND.desc(), Account.id.desc()),
 }
 
 #: The segment columns the list filters on by equality (issue 6), all indexed.
@@ -50,12 +68,49 @@ def list_accounts(
     segments: dict[str, Any] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """``(total matching, the page's rows)``."""
-    conditions = []
+    conditions = matching_conditions(
+        search=search, owner_id=owner_id, unowned=unowned, plan_id=plan_id, status=status,
+        renewal_within_days=renewal_within_days, as_of=as_of, segments=segments,
+        postgres=session.get_bind().dialect.name == "postgresql",
+    )  # fmt: skip
+    total = int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
+    return total, page_rows(session, conditions, sort, offset, limit)
+
+
+def page_rows(session: Session, conditions: list[Any], sort: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    """One page of the list's rows, with the last touch and the latest snapshot's 30-day
+    change and explanation."""
+    page_ids = select(Account.id).where(*conditions).order_by(*SORTS[sort]).offset(offset).limit(limit).subquery()
+    rows = session.execute(
+        select(
+            Account.id, Account.external_id, Account.name, Account.domain, Account.industry, Account.employee_count,
+            Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.contract_term_months,
+            Account.customer_since,
+            Account.churned_on, Account.owner_id, User.name.label("owner_name"), Account.plan_id,
+            Product.name.label("plan_name"), Account.touch_tier, Account.lifecycle_stage, Account.at_risk,
+            Account.fit_score, Account.fit_band, Account.health_score, Account.health_grade, Account.health_as_of,
+            LAST_TOUCH.label("last_touch_at"), HealthSnapshot.change_30d.label("health_change_30d"),
+            HealthSnapshot.explanation.label("health_explanation"),
+        )
+        .join(page_ids, page_ids.c.id == Account.id)
+        .outerjoin(User, User.id == Account.owner_id)
+        .outerjoin(Product, Product.id == Account.plan_id)
+        .outerjoin(HealthSnapshot, (HealthSnapshot.account_id == Account.id) & (HealthSnapshot.day == Account.health_as_of))
+        .order_by(*SORTS[sort])
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def matching_conditions(
+    *, search: str | None, owner_id: int | None, unowned: bool, plan_id: int | None, status: str | None,
+    renewal_within_days: int | None, as_of: date, segments: dict[str, Any] | None, postgres: bool,
+) -> list[Any]:  # fmt: skip
+    """The WHERE conditions of the list's filters."""
+    conditions: list[Any] = []
     if search:
         pattern = f"%{_escape_like(search.strip().lower())}%"
         # SQLite's LIKE already ignores ASCII case (and lower() on every row doubles the
         # scan's cost); PostgreSQL needs ILIKE.
-        postgres = session.get_bind().dialect.name == "postgresql"
         name_match = Account.name.ilike(pattern, escape="\\") if postgres else Account.name.like(pattern, escape="\\")
         conditions.append(or_(name_match, Account.domain.like(pattern, escape="\\"),
                               Account.external_id == search.strip()))  # fmt: skip
@@ -72,22 +127,16 @@ def list_accounts(
     for column, value in (segments or {}).items():
         if column in SEGMENT_FILTERS:
             conditions.append(Account.__table__.c[column] == value)
-    total = int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
-    page_ids = select(Account.id).where(*conditions).order_by(*SORTS[sort]).offset(offset).limit(limit).subquery()
-    rows = session.execute(
-        select(
-            Account.id, Account.external_id, Account.name, Account.domain, Account.industry, Account.employee_count,
-            Account.status, Account.mrr, Account.currency, Account.renewal_on, Account.contract_term_months,
-            Account.customer_since, Account.churned_on, Account.owner_id, User.name.label("owner_name"), Account.plan_id,
-            Product.name.label("plan_name"), Account.touch_tier, Account.lifecycle_stage, Account.at_risk,
-            Account.fit_score, Account.fit_band, Account.health_score, Account.health_grade, Account.health_as_of,
-        )
-        .join(page_ids, page_ids.c.id == Account.id)
-        .outerjoin(User, User.id == Account.owner_id)
-        .outerjoin(Product, Product.id == Account.plan_id)
-        .order_by(*SORTS[sort])
-    ).mappings()  # fmt: skip
-    return total, [dict(r) for r in rows]
+    return conditions
+
+
+def at_risk_totals(session: Session, currency: str) -> tuple[int, int]:
+    """(accounts flagged at risk, their MRR in ``currency``) — on the indexed flag."""
+    count, mrr = session.execute(
+        select(func.count(), func.coalesce(func.sum(Account.mrr).filter(Account.currency == currency), 0))
+        .where(Account.at_risk.is_(True))
+    ).one()  # fmt: skip
+    return int(count or 0), int(mrr or 0)
 
 
 def owners(session: Session) -> list[dict[str, Any]]:
@@ -138,3 +187,60 @@ def account_names(session: Session, limit: int) -> list[tuple[int, str, str]]:
     """``(id, external_id, name)`` of up to ``limit`` accounts (for "did you mean")."""
     rows = session.execute(select(Account.id, Account.external_id, Account.name).order_by(Account.id).limit(limit))
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+# --- bulk owner assignment (issue 18) ----------------------------------------------------
+
+
+def active_user_exists(session: Session, user_id: int) -> bool:
+    return session.scalar(select(User.id).where(User.id == user_id, User.is_active.is_(True))) is not None
+
+
+def existing_ids(session: Session, ids: list[int]) -> list[int]:
+    return list(session.scalars(select(Account.id).where(Account.id.in_(ids))))
+
+
+def set_owner(session: Session, ids: list[int], owner_id: int | None) -> int:
+    result = session.execute(update(Account).where(Account.id.in_(ids)).values(owner_id=owner_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def assignable_users(session: Session) -> list[dict[str, Any]]:
+    """Active users who can own accounts (not viewers), by name."""
+    rows = session.execute(
+        select(User.id, User.name, User.role)
+        .where(User.is_active.is_(True), User.role != UserRole.VIEWER)
+        .order_by(User.name, User.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+# --- saved views (issue 18) --------------------------------------------------------------
+
+
+def saved_views(session: Session, user_id: int, page: str) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(SavedView.id, SavedView.name, SavedView.query)
+        .where(SavedView.user_id == user_id, SavedView.page == page)
+        .order_by(SavedView.name, SavedView.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def save_view(session: Session, user_id: int, page: str, name: str, query: str) -> int:
+    """Create the view, or replace the query of the user's view of that name."""
+    found = session.scalar(
+        select(SavedView).where(SavedView.user_id == user_id, SavedView.page == page, SavedView.name == name)
+    )
+    if found is None:
+        found = SavedView(user_id=user_id, page=page, name=name, query=query)
+        session.add(found)
+    else:
+        found.query = query
+    session.flush()
+    return found.id
+
+
+def delete_view(session: Session, user_id: int, view_id: int) -> bool:
+    result = session.execute(delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == user_id))
+    return bool(getattr(result, "rowcount", 0))

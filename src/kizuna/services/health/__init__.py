@@ -486,6 +486,7 @@ def cached_backtest(
         return dict(hit[1])
     data = backtest_json(backtest(session, as_of=as_of, horizon_days=horizon_days, cards=active.cards))
     data["scorecards"] = active.origin
+    data["scorecards_version"] = active.version
     if len(cache) > 16:
         cache.clear()
     cache[key] = (now, data)

@@ -7,24 +7,32 @@ htmx requests (``HX-Request``) get only the part of the page they replace.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kizuna.domain.auth import Permission
 from kizuna.domain.health import GRADE_LABELS, HealthGrade
+from kizuna.domain.money import CURRENCY_EXPONENTS
 from kizuna.domain.segments import FIT_LABELS, STAGE_LABELS, TIER_LABELS, FitBand, LifecycleStage, TouchTier
+from kizuna.domain.spreadsheet import neutralise
 from kizuna.errors import InvalidInput, NotFound
-from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, State, Writer, check_csrf
+from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Manager, State, Writer, check_csrf
 from kizuna.http.clock import today
-from kizuna.http.templating import render, render_fragment
-from kizuna.i18n import _
+from kizuna.http.i18n import Formatter
+from kizuna.http.templating import _label, render, render_fragment
+from kizuna.i18n import _, get_language
 from kizuna.services import accounts as accounts_service
 from kizuna.services import activities as activities_service
 from kizuna.services import customer360 as c360
+from kizuna.services import health as health_service
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.settings import Settings
 
@@ -35,7 +43,10 @@ RESULTS_ID = "accounts-results"
 SEGMENT_LABELS = {"tier": TIER_LABELS, "stage": STAGE_LABELS, "fit": FIT_LABELS, "health": GRADE_LABELS}
 RENEWAL_CHOICES = (30, 60, 90, 180, 365)
 #: Clicking a column header sorts by it, first in this direction.
-SORT_COLUMNS = {"name": "name", "mrr": "-mrr", "renewal": "renewal", "health": "health", "fit": "-fit"}
+SORT_COLUMNS = {
+    "name": "name", "mrr": "-mrr", "renewal": "renewal", "health": "health", "fit": "-fit",
+    "trend": "trend", "touch": "touch",  # falling health first; the longest untouched first
+}  # fmt: skip
 DEFAULT_SORT = "-mrr"
 MAX_SEARCH = 200
 MAX_PAGE = 100_000
@@ -74,6 +85,10 @@ class ListParams:
         if query.get("page") == 1:
             del query["page"]
         return "/accounts" + ("?" + urlencode(query) if query else "")
+
+    def export_query(self) -> str:
+        """The query string of the whole view (every page) in its order."""
+        return self.url(page=1).partition("?")[2]
 
     @property
     def filtered(self) -> bool:
@@ -199,7 +214,14 @@ def accounts_list(
         )
         # the filter menus (a GROUP BY over every account) only when the form is rendered
         filters = None if partial else accounts_service.account_filters(session)
+        can_assign = _can_assign(principal)
+        owner_choices = accounts_service.owner_choices(session) if can_assign and not partial else []
+        views = accounts_service.saved_views(session, principal.user.id) if principal.user and not partial else []
     context = {
+        "top_risks": {a.id: _top_risk(a) for a in result.items}, "can_assign": can_assign,
+        "owner_choices": owner_choices, "views": views, "query": params.url(page=params.page).partition("?")[2],
+        "export_url": "/accounts/export.csv" + ("?" + params.export_query() if params.export_query() else ""),
+        "notice": _notice(request),
         "params": params, "result": result, "filters": filters, "store_empty": store_empty, "as_of": as_of,
         "page_numbers": _page_numbers(params.page, result.pages), "renewal_choices": RENEWAL_CHOICES,
         "sort_columns": SORT_COLUMNS, "results_id": RESULTS_ID, "seg_labels": SEGMENT_LABELS,
@@ -212,6 +234,135 @@ def accounts_list(
         response = render(request, "accounts/list.html", context)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def _can_assign(principal: Any) -> bool:
+    """Leads and admins signed in: they may change owners in bulk."""
+    return principal.user is not None and Permission.MANAGE in principal.permissions
+
+
+def _top_risk(row: accounts_service.AccountRow) -> str | None:
+    item = row.top_risk
+    return health_service.explanation_lines([item])[0] if item else None
+
+
+def _notice(request: Request) -> str | None:
+    """The confirmation after a bulk change or a saved view (``done=…`` in the URL)."""
+    done = request.query_params.get("done", "")
+    count = request.query_params.get("n", "")
+    if done == "owner" and count.isdigit():
+        return _("Owner changed for {n} accounts.").format(n=f"{int(count):,}")
+    if done == "view":
+        return _("View saved.")
+    if done == "view-deleted":
+        return _("View deleted.")
+    return None
+
+
+def _list_args(query: Any) -> dict[str, str | None]:
+    """The list's filter parameters from a query string (a form's or a URL's)."""
+    names = ("q", "owner", "plan", "status", "renewal", "sort", "page", "tier", "stage", "risk", "fit", "health")
+    return {n: query.get(n) for n in names}
+
+
+@router.get("/accounts/export.csv")
+def export_accounts(request: Request, state: State, principal: CurrentPrincipal) -> Response:
+    """The current view (every page, its filters and order) as CSV for Excel: UTF-8 with a
+    BOM, headers in the reader's language, text cells formula-safe."""
+    _params, query = parse_list_params(**_list_args(request.query_params))
+    as_of = today(state.settings)
+    with state.unit_of_work() as session:
+        rows = accounts_service.all_accounts(session, replace(query, page=1), as_of=as_of)
+    fmt = Formatter(get_language(), state.settings.zone)
+    body = "\ufeff" + accounts_csv(rows, as_of, fmt)
+    name = f"kizuna-accounts-{as_of.isoformat()}.csv"
+    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+def accounts_csv(rows: list[accounts_service.AccountRow], as_of: date, fmt: Formatter) -> str:
+    """The rows as CSV text: the list's columns, text through :func:`kizuna.domain.spreadsheet.neutralise`
+    (numbers and dates are written as such: they cannot be formulas)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([_("Account"), _("External ID"), _("Domain"), _("Plan"), _("Status"), _("MRR"), _("Currency"),
+                     _("Renewal"), _("Days to renewal"), _("Health"), _("Health trend (30 days)"), _("Top risk"),
+                     _("Last touch"), _("Touch tier"), _("Stage"), _("At risk"), _("Fit"), _("Owner"),
+                     _("Industry")])  # fmt: skip
+
+    def text(value: str | None) -> str:
+        return neutralise(value) if value else ""
+
+    def number(value: float | None, digits: int = 0) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    for a in rows:
+        mrr = Decimal(a.mrr).scaleb(-CURRENCY_EXPONENTS.get(a.currency or "", 0)) if a.currency else None
+        touch = a.last_touch_at.astimezone(fmt.zone).date().isoformat() if a.last_touch_at else ""
+        writer.writerow([
+            text(a.name), text(a.external_id), text(a.domain), text(a.plan_name), _label(a.status),
+            "" if mrr is None else str(mrr), a.currency or "", a.renewal_on.isoformat() if a.renewal_on else "",
+            number(a.days_to_renewal(as_of)), number(a.health_score), number(a.health_change_30d, 1),
+            text(_top_risk(a)), touch, _(SEGMENT_LABELS["tier"][a.touch_tier.value]) if a.touch_tier else "",
+            _(SEGMENT_LABELS["stage"][a.lifecycle_stage.value]) if a.lifecycle_stage else "",
+            _("yes") if a.at_risk else _("no"), number(a.fit_score), text(a.owner_name), text(a.industry),
+        ])  # fmt: skip
+    return out.getvalue()
+
+
+def _back(next_url: str) -> str:
+    """Where to return after a form: the accounts list (with its query) only."""
+    return next_url if next_url.startswith("/accounts") and "//" not in next_url and "\\" not in next_url else "/accounts"
+
+
+def _with(url: str, **values: str | int) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(values)
+
+
+@router.post("/accounts/owner")
+async def assign_owner(request: Request, state: State, principal: Manager) -> Response:
+    """Bulk owner assignment from the list (leads and admins): ``account`` (repeated
+    ids), ``owner`` (a user's id, or ``none``)."""
+    form = await request.form()
+    check_csrf(principal, str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""))
+    back = _back(str(form.get("next") or "/accounts"))
+    owner_text = str(form.get("owner") or "").strip().lower()
+    if not owner_text:
+        raise InvalidInput(_("choose the new owner"), field="owner")
+    owner_id = None if owner_text == "none" else _whole(owner_text, "owner", 1, _MAX_ID)
+    ids = [_whole(str(v), "account", 1, _MAX_ID) for v in form.getlist("account")]
+    with state.unit_of_work() as session:
+        count = accounts_service.assign_owner(session, ids, owner_id)
+    return RedirectResponse(_with(back, done="owner", n=count), status_code=303)
+
+
+@router.post("/accounts/views")
+def save_view(
+    request: Request, state: State, principal: CurrentPrincipal, name: Annotated[str, Form()] = "",
+    query: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:  # fmt: skip
+    """Save the list's current filters under a name (each user's own)."""
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    if principal.user is None:
+        raise InvalidInput(_("saved views belong to a signed-in user"), field="name")
+    params, _query = parse_list_params(**_list_args(dict(parse_qsl(query[:2000]))))
+    canonical = params.url(page=1).partition("?")[2]
+    with state.unit_of_work() as session:
+        accounts_service.save_view(session, principal.user.id, name, canonical)
+    return RedirectResponse(_with(params.url(page=1), done="view"), status_code=303)
+
+
+@router.post("/accounts/views/{view_id:int}/delete")
+def delete_view(
+    request: Request, state: State, principal: CurrentPrincipal, view_id: int,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:  # fmt: skip
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    if principal.user is None:
+        raise NotFound(_("no saved view with id {id}").format(id=view_id), code="view_not_found")
+    with state.unit_of_work() as session:
+        accounts_service.delete_view(session, principal.user.id, view_id)
+    return RedirectResponse("/accounts?done=view-deleted", status_code=303)
 
 
 # --- the account 360 page ----------------------------------------------------------------

@@ -43,6 +43,14 @@ def _bar_chart(labels: list[str], datasets: list[dict[str, Any]], *, stacked: bo
     }  # fmt: skip
 
 
+def origin_label(version: int | None, configured: bool) -> str:
+    """Where the scorecards in force come from, for users: a saved version, the configured
+    file or the shipped default — never a server path."""
+    if version is not None:
+        return _("saved version {n}").format(n=version)
+    return _("the file set in KIZUNA_HEALTH_SCORECARDS") if configured else _("the default scorecards")
+
+
 @router.get("/health")
 def health_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     with state.unit_of_work() as session:
@@ -95,8 +103,9 @@ def backtest_page(request: Request, state: State, principal: CurrentPrincipal, h
             "label": _("Churn rate (%)"),
             "data": [round(data["by_grade"][g.value]["rate"] * 100, 1) for g in GRADES],
             "backgroundColor": [GRADE_COLOURS[g] for g in GRADES]}])  # fmt: skip
+    origin = None if data is None else origin_label(data.get("scorecards_version"), bool(state.settings.health_scorecards))
     context = {"data": data, "problem": problem, "roc": roc, "by_grade_chart": by_grade, "grades": GRADES,
-               "grade_labels": GRADE_LABELS, "horizon_days": horizon_days}  # fmt: skip
+               "grade_labels": GRADE_LABELS, "horizon_days": horizon_days, "origin": origin}  # fmt: skip
     return render(request, "health/backtest.html", context)
 
 
@@ -109,6 +118,7 @@ def _scorecards_page(request: Request, state: State, principal: Any, *, errors: 
         "active": active, "cards": active.cards, "versions": versions, "errors": errors or [],
         "source": source if source is not None else active.source, "measures": MEASURES, "saved": saved,
         "can_edit": principal.user is not None and "manage" in principal.permissions,
+        "origin": origin_label(active.version, bool(state.settings.health_scorecards)),
     }  # fmt: skip
     return render(request, "health/scorecards.html", context, status=status)
 
@@ -169,6 +179,11 @@ def recompute_now(
 
 def _panel(request: Request, state: State, account_id: int, *, errors: dict[str, str] | None = None,
            form: dict[str, str] | None = None) -> str:  # fmt: skip
+    return render_fragment(request, "health/_panel.html", _panel_context(state, account_id, errors=errors, form=form))
+
+
+def _panel_context(state: State, account_id: int, *, errors: dict[str, str] | None = None,
+                   form: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
     with state.unit_of_work() as session:
         data = health_service.account_health(session, account_id, days=180)
     history = data["history"]
@@ -189,18 +204,23 @@ def _panel(request: Request, state: State, account_id: int, *, errors: dict[str,
             rows.append({"key": key, "label": _(MEASURES[key].label) if key in MEASURES else key,
                          "value": health_service.describe_value(key, m["value"]) if m["value"] is not None else None,
                          "points": m["points"], "weight": m["weight"]})  # fmt: skip
-    context = {
-        "account_id": account_id, "snap": snap, "trend": trend, "rows": rows,
+    return {
+        "account_id": account_id, "account_name": data["name"], "snap": snap, "trend": trend, "rows": rows,
         "reasons": health_service.explanation_lines(snap["explanation"]) if snap else [],
         "sentiments": data["sentiments"], "sentiment_labels": SENTIMENT_LABELS, "grade_labels": GRADE_LABELS,
         "errors": errors or {}, "form": form or {"value": "", "reason": ""}, "points_count": len(history),
     }  # fmt: skip
-    return render_fragment(request, "health/_panel.html", context)
 
 
 @router.get("/accounts/{account_id:int}/health")
 def health_panel(request: Request, state: State, principal: CurrentPrincipal, account_id: int) -> Response:
-    return HTMLResponse(_panel(request, state, account_id))
+    """The panel alone for htmx (the 360 page loads it); opened directly, a full page."""
+    if request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true":
+        response: Response = HTMLResponse(_panel(request, state, account_id))
+    else:
+        response = render(request, "health/account.html", _panel_context(state, account_id))
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @router.post("/accounts/{account_id:int}/health/sentiment")

@@ -29,6 +29,8 @@ from fastapi.responses import Response
 
 from kizuna.analytics.backend import store_tables
 from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
+from kizuna.domain.kpi_targets import Target, parse_targets
+from kizuna.domain.money import CURRENCY_EXPONENTS
 from kizuna.domain.segments import TIER_LABELS
 from kizuna.errors import InvalidInput
 from kizuna.http.auth import CurrentPrincipal, State
@@ -36,6 +38,7 @@ from kizuna.http.clock import today
 from kizuna.http.i18n import Formatter
 from kizuna.http.templating import render
 from kizuna.i18n import N_, _, get_language
+from kizuna.services import accounts as accounts_service
 from kizuna.services import metrics
 from kizuna.settings import Settings
 
@@ -402,17 +405,64 @@ def cohort_rows(frame: pd.DataFrame, size_col: str, months: list[str]) -> list[d
     return out
 
 
-def headline_tiles(report: metrics.KpiReport, params: KpiParams, last_month: str) -> list[dict[str, Any]]:
-    """The top row: every figure with its kind (for formatting), its inputs, and a link to
-    the accounts behind it (or to the chart that explains it)."""
+#: Whether a rise is good news (+1) or bad news (-1), by headline key.
+GOOD_WHEN = {
+    "mrr": 1, "arr": 1, "paying_accounts": 1, "net_change": 1, "nrr": 1, "grr": 1, "nrr_12m": 1, "grr_12m": 1,
+    "logo_churn_rate": -1, "revenue_churn_rate": -1, "nps": 1, "onboarding_completion_rate": 1, "upsell_rate": 1,
+    "cross_sell_rate": 1, "tickets_per_account": -1, "median_frt_hours": -1, "top_20_share": -1, "ltv": 1,
+    "ltv_cac": 1, "at_risk_accounts": -1,
+}  # fmt: skip
+#: The few that matter first (in this order); the rest follow, smaller.
+PRIMARY = ("mrr", "nrr_12m", "grr_12m", "logo_churn_rate", "at_risk_accounts")
+#: Figures summed over the month so far (partial while the month runs).
+MONTH_FLOWS = frozenset({"net_change", "nrr", "grr"})
+
+
+def _change(key: str, value: Any, previous: Any) -> dict[str, Any] | None:
+    """The change vs the previous month: its amount, direction and whether it is good news."""
+    now, before = num(value), num(previous)
+    if now is None or before is None:
+        return None
+    delta = now - before
+    direction = 0 if abs(delta) < 1e-9 else (1 if delta > 0 else -1)
+    good = None if direction == 0 else direction * GOOD_WHEN.get(key, 1) > 0
+    return {"delta": delta, "direction": direction, "good": good}
+
+
+def _target(target: Target | None, kind: str, value: Any, exponent: int) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    actual = num(value)
+    if actual is not None and kind == "money":
+        actual = actual / 10**exponent  # targets are in major units
+    shown = target.value * 10**exponent if kind == "money" else target.value
+    return {"op": "≥" if target.op == ">=" else "≤", "value": shown, "met": target.met(actual)}
+
+
+def headline_tiles(report: metrics.KpiReport, params: KpiParams, last_month: str, *,
+                   targets: dict[str, Target] | None = None,
+                   at_risk: dict[str, int] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The tiles: every figure with its kind (for formatting), its change vs the previous
+    month, its target, and a link to the accounts behind it (or to the chart that explains
+    it). The :data:`PRIMARY` ones first, marked ``primary``."""
     h, rev = report.headline, report.revenue
     last = rev.iloc[-1] if len(rev) else None
     on, ex, sup = report.onboarding, report.expansion, report.support_totals
+    previous = report.headline_previous
+    partial = not report.current_month.get("complete", True)
+    exponent = CURRENCY_EXPONENTS.get(report.currency, 0)
+    targets = targets or {}
 
     def tile(key: str, label: str, value: Any, kind: str, link: str | None, sub: str | None = None) -> dict[str, Any]:
-        return {"key": key, "label": label, "value": metrics.plain(value), "kind": kind, "link": link, "sub": sub}
+        value = metrics.plain(value)
+        return {
+            "key": key, "label": label, "value": value, "kind": kind, "link": link, "sub": sub,
+            "previous": metrics.plain(previous.get(key)), "change": _change(key, value, previous.get(key)),
+            "target": _target(targets.get(key), kind, value, exponent), "primary": key in PRIMARY,
+            "to_date": partial and key in MONTH_FLOWS,
+        }  # fmt: skip
 
-    return [
+    tiles = [
         tile("mrr", _("MRR"), h["mrr"], "money", params.drill("mrr", last_month)),
         tile("arr", _("ARR"), h["arr"], "money", params.drill("mrr", last_month)),
         tile("paying_accounts", _("Paying accounts"), h["paying_accounts"], "number", params.drill("mrr", last_month)),
@@ -440,6 +490,12 @@ def headline_tiles(report: metrics.KpiReport, params: KpiParams, last_month: str
         tile("ltv", _("LTV (ARPA × 100 ÷ churn %)"), h["ltv"], "money", "#ltv"),
         tile("ltv_cac", _("LTV:CAC"), h["ltv_cac"], "ratio", "#ltv"),
     ]  # fmt: skip
+    if at_risk is not None:
+        tiles.append(tile("at_risk_accounts", _("Accounts at risk (today)"), at_risk["accounts"], "number",
+                          "/accounts?risk=yes"))  # fmt: skip
+        tiles[-1]["sub_money"] = at_risk["mrr"]  # their MRR, formatted by the template
+    order = {key: i for i, key in enumerate(PRIMARY)}
+    return sorted(tiles, key=lambda t: (0, order[t["key"]]) if t["primary"] else (1, 0))
 
 
 def ltv_rows(ltv: Any) -> list[dict[str, Any]]:
@@ -452,11 +508,34 @@ def ltv_rows(ltv: Any) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def chart_meta(charts: dict[str, Any], report: metrics.KpiReport, fmt: Formatter, partial: bool) -> None:
+    """What kizuna.js adds to each chart: money ticks (¥ / 万円 by language) on the money
+    axes and a lighter, dashed last month while that month is partial."""
+    money = {"currency": report.currency, "exponent": CURRENCY_EXPONENTS.get(report.currency, 0),
+             "locale": "ja-JP" if fmt.language == "ja" else "en-US"}  # fmt: skip
+    for key, chart in charts.items():
+        if chart is None:
+            continue
+        meta: dict[str, Any] = {"money": money, "money_axes": ["y"] if key == "kpi-waterfall" else []}
+        meta["partial_last"] = partial and key in MONTHLY_CHARTS
+        chart["kizuna"] = meta
+
+
+#: The charts with one point or bar per month (the last one partial while the month runs).
+MONTHLY_CHARTS = frozenset({"kpi-waterfall", "kpi-retention", "kpi-nps", "kpi-support"})
+
+
 def dashboard_context(report: metrics.KpiReport, params: KpiParams, fmt: Formatter,
-                      segment_columns: tuple[str, ...]) -> dict[str, Any]:  # fmt: skip
+                      segment_columns: tuple[str, ...], *, targets: dict[str, Target] | None = None,
+                      at_risk: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
     rev = report.revenue
     months = [str(m) for m in rev["month"]]
+    partial = bool(months) and not report.current_month.get("complete", True) \
+        and months[-1] == report.current_month.get("month")
     labels = [month_label(fmt, m) for m in months]
+    table_labels = list(labels)
+    if partial:
+        labels[-1] = _("{month} (to date)").format(month=labels[-1])
     last_month = months[-1] if months else params.as_of.strftime("%Y-%m")
     revenue_rows = _records(rev)
     support_rows = _by_month(report.support, months, {"tickets": 0, "answered": 0, "resolved": 0,
@@ -483,9 +562,17 @@ def dashboard_context(report: metrics.KpiReport, params: KpiParams, fmt: Formatt
             )
         segments.sort(key=lambda r: -(r["mrr"] or 0))
     choices = [(k, v) for k, v in SEGMENT_CHOICES.items() if k != "touch_tier" or "touch_tier" in segment_columns]
-    return {
-        "report": report, "params": params, "months": months, "month_labels": dict(zip(months, labels, strict=True)),
-        "last_month": last_month, "tiles": headline_tiles(report, params, last_month), "revenue_rows": revenue_rows,
+    tiles = headline_tiles(report, params, last_month, targets=targets, at_risk=at_risk)
+    progress = report.current_month
+    context: dict[str, Any] = {
+        "report": report, "params": params, "months": months,
+        "month_labels": dict(zip(months, labels, strict=True)), "partial": partial,
+        "partial_note": _("{month} is not over ({days} of {total} days): its figures are month to date, drawn "
+                          "lighter and dashed in the charts.").format(
+            month=table_labels[-1] if months else "", days=progress.get("days"),
+            total=progress.get("days_in_month")) if partial else "",
+        "last_month": last_month, "tiles": [t for t in tiles if t["primary"]],
+        "more_tiles": [t for t in tiles if not t["primary"]], "revenue_rows": revenue_rows,
         "movements": MOVEMENTS, "movement_labels": MOVEMENT_LABELS, "support_rows": support_rows,
         "support_total": report.support_totals, "nps_rows": nps_rows, "segments": segments,
         "segment_choices": choices, "segment_title": _(SEGMENT_CHOICES.get(by or "none", "")) if by else "",
@@ -506,6 +593,8 @@ def dashboard_context(report: metrics.KpiReport, params: KpiParams, fmt: Formatt
             "kpi-support": support_chart(support_rows, labels),
         },
     }  # fmt: skip
+    chart_meta(context["charts"], report, fmt, partial)
+    return context
 
 
 # --- the pages ---------------------------------------------------------------------------
@@ -521,7 +610,10 @@ def kpi_dashboard(request: Request, state: State, principal: CurrentPrincipal, a
     except InvalidInput as exc:
         return _bad_request(request, exc.message)
     fmt = Formatter(get_language(), settings.zone)
-    context = dashboard_context(computed.report, params, fmt, computed.segment_columns)
+    with state.unit_of_work() as session:
+        at_risk = accounts_service.at_risk_summary(session, computed.report.currency)
+    context = dashboard_context(computed.report, params, fmt, computed.segment_columns,
+                                targets=parse_targets(settings.kpi_targets), at_risk=at_risk)  # fmt: skip
     return render(request, "kpis/dashboard.html", context)
 
 
