@@ -7,6 +7,7 @@ from datetime import date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from kizuna.api.routers._common import responses
 from kizuna.http.auth import Manager, State
 from kizuna.services import jobs as job_records
 from kizuna.services import outbox
@@ -84,7 +85,7 @@ def jobs_overview(state: State, *, limit: int = 20) -> JobsOut:
     )
 
 
-@router.get("/jobs", response_model=JobsOut, summary="The scheduled jobs' last runs and the outbox")
+@router.get("/jobs", response_model=JobsOut, responses=responses(401, 403), summary="The scheduled jobs' last runs and the outbox")
 def get_jobs(state: State, principal: Manager) -> JobsOut:
     """The last 20 runs (each step with status, rows, duration, error), which job is running
     where, the scheduler's settings, and the outbox: messages per status and the failed
