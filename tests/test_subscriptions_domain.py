@@ -272,3 +272,15 @@ def test_churned_on_ignores_lines_still_to_come() -> None:
     ]
     s = summarize(lines, D(2026, 1, 1))
     assert (s.status, s.mrr, s.churned_on, s.customer_since) == (AccountStatus.CHURNED, 0, D(2025, 9, 1), D(2025, 1, 1))
+
+
+def test_the_reporting_currency_is_the_one_with_the_largest_total_not_the_largest_line() -> None:
+    """Two ¥6,000 lines (¥12,000) beside one $100.00 line (10,000 cents): the account reports
+    in yen, ¥12,000 — the sum per currency decides, not the last or largest single line."""
+    lines = [
+        Line(1, S.ACTIVE, 6_000, "JPY", D(2026, 1, 1)),
+        Line(2, S.ACTIVE, 6_000, "JPY", D(2026, 1, 1), is_plan=False),
+        Line(3, S.ACTIVE, 10_000, "USD", D(2026, 1, 1), is_plan=False),
+    ]
+    s = summarize(lines, D(2026, 2, 1))
+    assert (s.currency, s.mrr) == ("JPY", 12_000)
