@@ -9,7 +9,6 @@ from typing import Any
 from rich.console import Console
 
 from kizuna.db import ensure_schema, make_engine
-from kizuna.services.context import RunContext
 from kizuna.settings import Settings
 
 console = Console()
@@ -35,11 +34,6 @@ def load_settings() -> Settings:
         raise ConfigurationError(plain_validation_message(exc, prefix="KIZUNA_")) from None
     return settings
 
-
-
-def load_context(settings: Settings) -> RunContext:
-    """The run context for the services this command calls (configuration files read now)."""
-    return settings.run_context()
 
 
 def bounded_day(day: date, option: str = "--as-of") -> date:
