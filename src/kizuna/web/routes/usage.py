@@ -1,17 +1,18 @@
-"""The ingestion page: what the tracking API received — events per hour, rejected and
-parked counts with their reasons, the API keys that send. JSON twin: ``GET /api/ingestion``."""
+"""The usage page (``/usage``): what the tracking API received — events per hour, rejected and
+parked counts with their reasons, the API keys that send. JSON twin: ``GET /api/usage``.
+``/ingestion`` (its old address) redirects here."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.templating import render
 from kizuna.i18n import _
-from kizuna.services.ingest import report
+from kizuna.services.usage import report
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,8 +44,14 @@ def hourly_chart(summary: report.IngestionSummary, zone: Any) -> dict[str, Any]:
 
 
 @router.get("/ingestion")
-def ingestion_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
+def old_address() -> Response:
+    """The page's address before it was named after its feature (usage)."""
+    return RedirectResponse("/usage", status_code=301)
+
+
+@router.get("/usage")
+def usage_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     with state.unit_of_work() as session:
         summary = report.summary(session)
     zone = state.settings.zone
-    return render(request, "ingestion.html", {"summary": summary, "chart": hourly_chart(summary, zone), "zone": zone})
+    return render(request, "usage/index.html", {"summary": summary, "chart": hourly_chart(summary, zone), "zone": zone})
