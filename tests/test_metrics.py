@@ -220,6 +220,8 @@ def test_cli_api_and_service_agree(fixture_url: str, report: kpis.KpiReport, cap
     result = run_cli(capsys, "kpis", "--as-of", "2026-03-15", "--months", "3", "--format", "json")
     assert result.code == 0, result.err
     from_cli = json.loads(result.out)
+    old = run_cli(capsys, "report", "kpis", "--as-of", "2026-03-15", "--months", "3", "--format", "json")
+    assert json.loads(old.out) == from_cli  # the old spelling still answers, for scripts
     app = create_app(Settings(database_url=fixture_url, gross_margin=0.8, acquisition_cost=100000,
                               retention_cost=12000))  # fmt: skip
     with TestClient(app) as client:
