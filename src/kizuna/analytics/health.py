@@ -282,10 +282,10 @@ def replay_stages(lines: pd.DataFrame, values: pd.DataFrame, as_of: date, onboar
     since = _paid_from(lines).groupby(lines["account_id"]).min().reindex(values.index)
     age = (pd.Timestamp(as_of) - since).dt.days
     done = values["onboarding_progress"].fillna(0.0) >= 1.0
-    stage = pd.Series(None, index=values.index, dtype=object)
-    stage[values["days_to_renewal"] <= renewal_days] = "renewal"
-    stage[(age < onboarding_days) & ~done] = "onboarding"
-    return stage
+    onboarding = ((age < onboarding_days) & ~done).to_numpy()
+    renewal = (values["days_to_renewal"] <= renewal_days).to_numpy()
+    stage = np.where(onboarding, "onboarding", np.where(renewal, "renewal", None))
+    return pd.Series(stage, index=values.index, dtype=object)
 
 
 # --- points and scores -----------------------------------------------------------------------

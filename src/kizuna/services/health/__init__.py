@@ -531,7 +531,8 @@ def _bands_toml(bands: Any) -> str:
 def to_toml(cards: ScorecardSet) -> str:
     """Scorecards as TOML (what the weights form saves; comments are not kept)."""
     base = cards.default.bands
-    out = ["# Saved from the scorecards page. See docs/health.md.\n", "[grades]\n", _bands_toml(base)]
+    out = ["# Saved from the scorecards page. See docs/health.md.\n", "[grades]\n", _bands_toml(base), "\n[scoring]\n"]
+    out += [f"{f.name} = {_toml_value(getattr(cards.options, f.name))}\n" for f in dataclasses.fields(cards.options)]
     for card in cards.scorecards:
         out.append(f"\n[scorecards.{card.key}]\nname = {_toml_value(card.name)}\n")
         if card.default:
