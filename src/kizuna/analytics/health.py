@@ -284,7 +284,7 @@ def replay_stages(lines: pd.DataFrame, values: pd.DataFrame, as_of: date, onboar
     done = values["onboarding_progress"].fillna(0.0) >= 1.0
     onboarding = ((age < onboarding_days) & ~done).to_numpy()
     renewal = (values["days_to_renewal"] <= renewal_days).to_numpy()
-    stage = np.where(onboarding, "onboarding", np.where(renewal, "renewal", None))
+    stage = [("onboarding" if o else "renewal" if r else None) for o, r in zip(onboarding, renewal, strict=True)]
     return pd.Series(stage, index=values.index, dtype=object)
 
 
