@@ -281,6 +281,8 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
     held = {} if held is None else held
     scored = hold_day(scored, cards, _days_before(session, day, _history_days(cards.options), held))
     held[day] = pd.DataFrame({"score": scored.score, "grade": scored.grade, "letter": scored.letter})
+    for old in [d for d in held if d <= day - timedelta(days=max(1, _history_days(cards.options)))]:
+        del held[old]  # a backfill keeps only the days the next day's hysteresis reads
     week_score = week["score"].reindex(scored.score.index)
     month_score = month["score"].reindex(scored.score.index)
     month_measures = month["measures"].to_dict()
