@@ -172,23 +172,6 @@ def usage_windows(session: Session, days: Sequence[date]) -> dict[date, pd.DataF
     return out
 
 
-def survey_averages(session: Session, as_of: date) -> pd.DataFrame:
-    """Average NPS answer in the last 365 days and CSAT answer in the last 180, per account."""
-    end = _end_of(as_of)
-    nps = and_(SurveyResponse.kind == SurveyKind.NPS, SurveyResponse.answered_at >= end - timedelta(days=365))
-    csat = and_(SurveyResponse.kind == SurveyKind.CSAT, SurveyResponse.answered_at >= end - timedelta(days=180))
-    query = (
-        select(
-            SurveyResponse.account_id,
-            func.avg(case((nps, SurveyResponse.score))),
-            func.avg(case((csat, SurveyResponse.score))),
-        )
-        .where(SurveyResponse.answered_at < end, SurveyResponse.answered_at >= end - timedelta(days=365))
-        .group_by(SurveyResponse.account_id)
-    )
-    return _frame(session, query, ["account_id", "nps", "csat"])
-
-
 def survey_answers(session: Session, as_of: date, days: int) -> pd.DataFrame:
     """The NPS and CSAT answers of the ``days`` up to the day: account_id, kind, score and
     age_days (0 on the day itself, by UTC date), for the time-decayed survey measures."""

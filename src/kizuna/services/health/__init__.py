@@ -449,7 +449,7 @@ def backtest(
     stable_days = [min(as_of, last) - timedelta(days=k) for k in range(stability_days - 1, -1, -1)]
     settle = [stable_days[0] - timedelta(days=k) for k in range(warm, 0, -1)] if stable_days else []
     plan = [d - timedelta(days=k) for d in days for k in range(warm, -1, -1)] + settle + stable_days
-    usage = UsageWindows(session, plan, batch=max(1, min(warm + 1, 4)))
+    usage = UsageWindows(session, plan, batch=max(4, warm + 1))  # consecutive days share most of a scan
     memo: dict[date, pd.DataFrame] = {}
 
     def scored_on(day: date) -> tuple[DayScores, DayScores]:
