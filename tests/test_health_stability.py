@@ -327,15 +327,18 @@ def test_the_shipped_scorecards_follow_the_lifecycle_stage() -> None:
 def test_the_backtest_replays_the_stage_of_each_day() -> None:
     ts = pd.Timestamp
     lines = pd.DataFrame({
-        "account_id": [1, 2, 3, 4],
-        "started_on": [ts("2026-05-01"), ts("2026-05-01"), ts("2025-08-01"), ts("2025-01-01")],
-        "trial_ends_on": [ts("2026-05-15"), pd.NaT, pd.NaT, pd.NaT],
+        "account_id": [1, 2, 3, 4, 5],
+        "started_on": [ts("2026-05-01"), ts("2026-05-01"), ts("2025-08-01"), ts("2025-01-01"), ts("2026-06-01")],
+        "trial_ends_on": [ts("2026-05-15"), pd.NaT, pd.NaT, pd.NaT, pd.NaT],
     })  # fmt: skip
-    values = pd.DataFrame({"onboarding_progress": [0.5, 1.0, float("nan"), 1.0],
-                           "days_to_renewal": [float("nan"), 30.0, 32.0, 120.0]}, index=[1, 2, 3, 4])  # fmt: skip
+    nan = float("nan")
+    values = pd.DataFrame({"onboarding_progress": [0.5, 1.0, nan, 1.0, nan],
+                           "days_to_renewal": [nan, 30.0, 32.0, 120.0, nan]}, index=[1, 2, 3, 4, 5])  # fmt: skip
     # 1: paid from 05-15, 46 days, milestones half done → onboarding; 2: all done, renews in 30
-    # days → renewal; 3: 333 days old → renewal; 4: neither
-    assert calc.replay_stages(lines, values, AS_OF).tolist() == ["onboarding", "renewal", "renewal", None]
+    # days → renewal; 3: 333 days old, no milestones → renewal; 4: neither; 5: 29 days old
+    # without milestones (none done, as the segment rule reads it) → onboarding
+    assert calc.replay_stages(lines, values, AS_OF).tolist() == ["onboarding", "renewal", "renewal", None,
+                                                                 "onboarding"]  # fmt: skip
 
 
 # --- 4. seats and tracked users --------------------------------------------------------------
