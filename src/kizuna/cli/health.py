@@ -123,6 +123,9 @@ def backtest(
     scorecards: Path | None = typer.Option(
         None, "--scorecards", metavar="FILE", help="Backtest this scorecard file instead of the scorecards in force."
     ),
+    stability_days: int = typer.Option(
+        30, "--stability-days", help="Count day-to-day grade changes over this many last days of history (0: skip)."
+    ),
 ) -> None:
     """Replay history: at each month-end, score every paying account from the data up to
     that day and check who churned within the horizon. Reports ROC-AUC, churn rate by
@@ -138,7 +141,8 @@ def backtest(
             text, name = health_service.file_source(scorecards)
             cards = health_service.parse_toml(text, name)
         result = health_service.backtest(session, as_of=day, horizon_days=horizon_days,
-                                         path=settings.health_scorecards, cards=cards)  # fmt: skip
+                                         path=settings.health_scorecards, cards=cards,
+                                         stability_days=stability_days)  # fmt: skip
     data = health_service.backtest_json(result)
     if output == "json":
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -161,6 +165,11 @@ def backtest(
     for g, v in result.by_grade.items():
         rows.append((_("churn rate, {grade}").format(grade=_(GRADE_LABELS[g])),
                      f"{v['rate'] * 100:.1f}% ({int(v['churned'])}/{int(v['accounts'])})"))  # fmt: skip
+    if result.grade_changes_per_1000 is not None:
+        raw = result.raw_grade_changes_per_1000 or 0.0
+        rows.append((_("grade changes a day per 1,000 accounts (last {n} days)").format(n=result.stability_days),
+                     _("{held} (without hysteresis: {raw})").format(held=f"{result.grade_changes_per_1000:.1f}",
+                                                                  raw=f"{raw:.1f}")))  # fmt: skip
     for a, b in rows:
         table.add_row(a, b)
     console.print(table)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from kizuna.db import bulk
 from kizuna.db.models import (
     Account,
+    Contact,
     HealthScorecardVersion,
     HealthSentiment,
     HealthSnapshot,
@@ -171,21 +172,26 @@ def usage_windows(session: Session, days: Sequence[date]) -> dict[date, pd.DataF
     return out
 
 
-def survey_averages(session: Session, as_of: date) -> pd.DataFrame:
-    """Average NPS answer in the last 365 days and CSAT answer in the last 180, per account."""
+def survey_answers(session: Session, as_of: date, days: int) -> pd.DataFrame:
+    """The NPS and CSAT answers of the ``days`` up to the day: account_id, kind, score and
+    age_days (0 on the day itself, by UTC date), for the time-decayed survey measures."""
     end = _end_of(as_of)
-    nps = and_(SurveyResponse.kind == SurveyKind.NPS, SurveyResponse.answered_at >= end - timedelta(days=365))
-    csat = and_(SurveyResponse.kind == SurveyKind.CSAT, SurveyResponse.answered_at >= end - timedelta(days=180))
-    query = (
-        select(
-            SurveyResponse.account_id,
-            func.avg(case((nps, SurveyResponse.score))),
-            func.avg(case((csat, SurveyResponse.score))),
-        )
-        .where(SurveyResponse.answered_at < end, SurveyResponse.answered_at >= end - timedelta(days=365))
-        .group_by(SurveyResponse.account_id)
-    )
-    return _frame(session, query, ["account_id", "nps", "csat"])
+    query = select(SurveyResponse.account_id, SurveyResponse.kind, SurveyResponse.score,
+                   SurveyResponse.answered_at).where(
+        SurveyResponse.kind.in_([SurveyKind.NPS, SurveyKind.CSAT]), SurveyResponse.answered_at < end,
+        SurveyResponse.answered_at >= end - timedelta(days=days), SurveyResponse.score.is_not(None),
+    )  # fmt: skip
+    frame = _frame(session, query, ["account_id", "kind", "score", "answered_at"])
+    answered = pd.to_datetime(frame["answered_at"], utc=True).dt.tz_localize(None).dt.normalize()
+    frame["age_days"] = (pd.Timestamp(as_of) - answered).dt.days.astype("float64")
+    frame["kind"] = frame["kind"].map(lambda k: str(getattr(k, "value", k)))
+    return frame.drop(columns=["answered_at"])
+
+
+def contact_counts(session: Session) -> pd.DataFrame:
+    """The contacts of each account (the users the data tracks, for the seat measures)."""
+    query = select(Contact.account_id, func.count()).group_by(Contact.account_id)
+    return _frame(session, query, ["account_id", "contacts"])
 
 
 def ticket_counts(session: Session, as_of: date) -> pd.DataFrame:
@@ -202,12 +208,17 @@ def ticket_counts(session: Session, as_of: date) -> pd.DataFrame:
 
 
 def onboarding_counts(session: Session, as_of: date) -> pd.DataFrame:
+    """Per account: milestones, those completed by the day, those due by the day, and of
+    those the ones completed by the end of their due day."""
     end = _end_of(as_of)
-    done = and_(OnboardingMilestone.completed_at.is_not(None), OnboardingMilestone.completed_at < end)
-    query = select(OnboardingMilestone.account_id, func.count(), func.sum(case((done, 1), else_=0))).group_by(
-        OnboardingMilestone.account_id
-    )
-    return _frame(session, query, ["account_id", "milestones", "milestones_done"])
+    m = OnboardingMilestone
+    done = and_(m.completed_at.is_not(None), m.completed_at < end)
+    due = and_(m.due_on.is_not(None), m.due_on <= as_of)
+    on_time = and_(due, m.completed_at.is_not(None), m.completed_at < end,
+                   func.date(m.completed_at) <= m.due_on)  # fmt: skip
+    query = select(m.account_id, func.count(), func.sum(case((done, 1), else_=0)), func.sum(case((due, 1), else_=0)),
+                   func.sum(case((on_time, 1), else_=0))).group_by(m.account_id)  # fmt: skip
+    return _frame(session, query, ["account_id", "milestones", "milestones_done", "milestones_due", "milestones_on_time"])
 
 
 def latest_sentiments(session: Session, as_of: date, days: int = 180) -> pd.DataFrame:
@@ -247,6 +258,17 @@ def replace_snapshots(session: Session, day: date, rows: list[dict[str, Any]]) -
     session.execute(delete(HealthSnapshot).where(HealthSnapshot.day == day))
     for start in range(0, len(rows), 20_000):
         bulk.insert_many(session, "health_snapshots", rows[start : start + 20_000])
+
+
+def snapshot_grades(session: Session, first: date, last: date) -> pd.DataFrame:
+    """day, account_id, score, grade and letter of the stored snapshots from ``first`` to
+    ``last`` (the grades' hysteresis reads the days before the one it scores)."""
+    s = HealthSnapshot
+    query = select(s.day, s.account_id, s.score, s.grade, s.letter).where(s.day >= first, s.day <= last)
+    frame = _frame(session, query, ["day", "account_id", "score", "grade", "letter"])
+    for col in ("grade", "letter"):
+        frame[col] = frame[col].map(lambda g: str(getattr(g, "value", g)))
+    return frame
 
 
 def snapshots_on(session: Session, day: date) -> pd.DataFrame:

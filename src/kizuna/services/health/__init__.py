@@ -8,6 +8,7 @@ else the configured TOML file, else the default shipped beside this module
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from kizuna.domain.health import (
     ScorecardInvalid,
     ScorecardProblem,
     ScorecardSet,
+    ScoringOptions,
     parse_scorecards,
 )
 from kizuna.errors import InvalidInput, NotFound
@@ -123,28 +125,42 @@ class UsageWindows:
         return self.frames.pop(day)
 
 
-def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None) -> calc.MeasureInputs:
+def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None,
+            options: ScoringOptions | None = None, segments: pd.DataFrame | None = None,
+            contacts: pd.DataFrame | None = None) -> calc.MeasureInputs:  # fmt: skip
     windows = usage.get(day) if usage is not None else q.usage_windows(session, [day])[day]
+    options = options or ScoringOptions()
+    answers = q.survey_answers(session, day, calc.survey_lookback_days(options))
+    segments = q.account_segments(session) if segments is None else segments
     return calc.MeasureInputs(
-        lines=lines, usage=windows, surveys=q.survey_averages(session, day),
+        lines=lines, usage=windows, surveys=calc.decayed_surveys(answers, options),
         tickets=q.ticket_counts(session, day), onboarding=q.onboarding_counts(session, day),
         sentiment=q.latest_sentiments(session, day), features=tuple(windows.attrs.get("features", ())),
+        contacts=q.contact_counts(session) if contacts is None else contacts,
+        tiers=segments.set_index("account_id")["tier"], options=options,
     )  # fmt: skip
 
 
 def score_day(
     session: Session, day: date, cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
-    usage: UsageWindows | None = None,
+    usage: UsageWindows | None = None, replay_stages: bool = False, contacts: pd.DataFrame | None = None,
 ) -> DayScores:  # fmt: skip
-    """Score every account live on ``day`` from the data up to that day only."""
+    """Score every account live on ``day`` from the data up to that day only.
+    ``replay_stages``: the scorecard by the stage the account had on the day (worked out
+    from the data, for the backtest), not by its stage now."""
     lines = q.subscription_lines(session) if lines is None else lines
+    segments = q.account_segments(session) if segments is None else segments
     accounts = calc.live_accounts(lines, day, paying_only=paying_only)
-    values = calc.compute_measures(accounts, _inputs(session, day, lines, usage), day)
+    inputs = _inputs(session, day, lines, usage, cards.options, segments, contacts)
+    values = calc.compute_measures(accounts, inputs, day)
     if default_only:
         assignment = pd.Series(cards.default.key, index=accounts)
+    elif replay_stages:
+        stages = calc.replay_stages(lines, values, day)
+        assignment = pd.Series([cards.for_account(s, None).key for s in stages], index=accounts)
     else:
-        seg = (q.account_segments(session) if segments is None else segments).set_index("account_id")
+        seg = segments.set_index("account_id")
         seg = seg.reindex(accounts)
         assignment = pd.Series(
             [cards.for_account(s, t).key for s, t in zip(seg["stage"], seg["tier"], strict=True)], index=accounts
@@ -171,6 +187,44 @@ def score_day(
                      [measures[int(a)] for a in score.index])  # fmt: skip
 
 
+def hold_day(scored: DayScores, cards: ScorecardSet, before: list[pd.DataFrame]) -> DayScores:
+    """The day's grades with hysteresis: ``before`` holds the score, grade and letter by
+    account of the days before, yesterday first (see ``analytics.health.hold_grades``)."""
+    if not before:
+        return scored
+    previous = before[0]
+    recent = pd.concat([b["score"] for b in before], axis=1, keys=range(len(before)))
+    grade, letter = scored.grade.copy(), scored.letter.copy()
+    for key in pd.unique(scored.scorecard):
+        card = cards.get(str(key))
+        assert card is not None
+        ids = scored.scorecard.index[scored.scorecard == key]
+        g, l_ = calc.held_grades(scored.score.loc[ids], previous.reindex(ids), recent.reindex(ids), card.bands,
+                                 cards.options)  # fmt: skip
+        grade.loc[ids], letter.loc[ids] = g, l_
+    return dataclasses.replace(scored, grade=grade, letter=letter)
+
+
+def _days_before(session: Session, day: date, n: int, memo: dict[date, pd.DataFrame]) -> list[pd.DataFrame]:
+    """Score, grade and letter by account of the ``n`` days before ``day`` (yesterday first):
+    remembered from this run, else the stored snapshots."""
+    wanted = [day - timedelta(days=k) for k in range(1, n + 1)]
+    missing = [d for d in wanted if d not in memo]
+    if missing:
+        stored = q.snapshot_grades(session, min(missing), max(missing))
+        stored["day"] = pd.to_datetime(stored["day"]).dt.date
+        for d in missing:
+            memo[d] = stored[stored["day"] == d].set_index("account_id")[["score", "grade", "letter"]]
+    return [memo[d] for d in wanted]
+
+
+def _history_days(options: ScoringOptions) -> int:
+    """How many days before a day its grades' hysteresis reads (0: no hysteresis)."""
+    if options.grade_margin <= 0 and options.grade_confirm_days <= 1:
+        return 0
+    return max(1, options.grade_confirm_days - 1)
+
+
 def recompute(
     session: Session, as_of: date, *, since: date | None = None, path: Path | None = None,
     on_day: Any = None,
@@ -194,8 +248,9 @@ def recompute(
         d = day + timedelta(days=n)
         plan += [d] + [e for e in (d - timedelta(days=7), d - timedelta(days=30)) if e < day and e not in stored]
     usage = UsageWindows(session, plan)
+    held: dict[date, pd.DataFrame] = {}
     while day <= as_of:
-        written += _recompute_day(session, day, cards, lines, segments, cache, usage)
+        written += _recompute_day(session, day, cards, lines, segments, cache, usage, held)
         if on_day is not None:
             on_day(day)
         day += timedelta(days=1)
@@ -218,10 +273,16 @@ def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFra
 
 
 def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
-                   cache: dict[date, pd.DataFrame], usage: UsageWindows) -> int:  # fmt: skip
+                   cache: dict[date, pd.DataFrame], usage: UsageWindows,
+                   held: dict[date, pd.DataFrame] | None = None) -> int:  # fmt: skip
     week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage)
     month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage)
     scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage)
+    held = {} if held is None else held
+    scored = hold_day(scored, cards, _days_before(session, day, _history_days(cards.options), held))
+    held[day] = pd.DataFrame({"score": scored.score, "grade": scored.grade, "letter": scored.letter})
+    for old in [d for d in held if d <= day - timedelta(days=max(1, _history_days(cards.options)))]:
+        del held[old]  # a backfill keeps only the days the next day's hysteresis reads
     week_score = week["score"].reindex(scored.score.index)
     month_score = month["score"].reindex(scored.score.index)
     month_measures = month["measures"].to_dict()
@@ -278,12 +339,17 @@ def explanation_lines(items: list[dict[str, Any]]) -> list[str]:
         label = _(MEASURES[key].label) if key in MEASURES else key
         pts = f"{item.get('points', 0):+.0f}".replace("-", "−")
         if item.get("kind") == "change":
-            out.append(_("{measure} {value} (30 days ago: {before}): {points} points").format(
+            line = _("{measure} {value} (30 days ago: {before}): {points} points").format(
                 measure=label, value=describe_value(key, item.get("value")),
-                before=describe_value(key, item.get("before")), points=pts))  # fmt: skip
+                before=describe_value(key, item.get("before")), points=pts)  # fmt: skip
         else:
-            out.append(_("{measure} {value}: {points} points below full marks").format(
-                measure=label, value=describe_value(key, item.get("value")), points=pts))  # fmt: skip
+            line = _("{measure} {value}: {points} points below full marks").format(
+                measure=label, value=describe_value(key, item.get("value")), points=pts)  # fmt: skip
+        basis = item.get("basis")
+        if isinstance(basis, dict):
+            line += " " + _("(per tracked user: the data tracks {tracked} users of {seats} seats)").format(
+                tracked=f"{basis.get('tracked_users', 0):,}", seats=f"{basis.get('seats', 0):,}")  # fmt: skip
+        out.append(line)
     return out
 
 
@@ -353,13 +419,18 @@ def enter_sentiment(session: Session, account_id: int, *, value: str | int, reas
 
 def backtest(
     session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
-    cards: ScorecardSet | None = None, on_day: Any = None,
+    cards: ScorecardSet | None = None, on_day: Any = None, stability_days: int = 30,
 ) -> calc.BacktestResult:  # fmt: skip
     """Replay history: at each month-end with a full baseline behind it and the whole
-    horizon before ``as_of``, score every paying account with the default scorecard from
-    the data up to that day, and check who churned within the horizon."""
+    horizon before ``as_of``, score every paying account with the scorecard of the stage
+    it had then (worked out from the data) from the data up to that day, and check who
+    churned within the horizon. Grades carry their hysteresis over the days before each
+    month-end. Then score every day of the last ``stability_days`` of history and count
+    the day-to-day grade changes per 1,000 accounts, with and without hysteresis."""
     if not 7 <= horizon_days <= 730:
         raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
+    if not 0 <= stability_days <= 366:
+        raise InvalidInput(_("--stability-days must be from 0 to 366"), field="stability_days")
     cards = cards or active_scorecards(session, path).cards
     lines = q.subscription_lines(session)
     first, last = q.store_day_range(session)
@@ -372,17 +443,50 @@ def backtest(
         raise InvalidInput(_("the history is too short for a {n}-day horizon").format(n=horizon_days),
                            field="horizon_days")  # fmt: skip
     frames = []
-    usage = UsageWindows(session, days, batch=1)  # month-ends apart share little of a scan
+    segments, contacts = q.account_segments(session), q.contact_counts(session)
+    back = _history_days(cards.options)
+    warm = back + 2 if back else 0  # days scored before each month-end to settle its grades
+    stable_days = [min(as_of, last) - timedelta(days=k) for k in range(stability_days - 1, -1, -1)]
+    settle = [stable_days[0] - timedelta(days=k) for k in range(warm, 0, -1)] if stable_days else []
+    plan = [d - timedelta(days=k) for d in days for k in range(warm, -1, -1)] + settle + stable_days
+    usage = UsageWindows(session, plan, batch=max(4, warm + 1))  # consecutive days share most of a scan
+    memo: dict[date, pd.DataFrame] = {}
+
+    def scored_on(day: date) -> tuple[DayScores, DayScores]:
+        raw = score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, usage=usage,
+                        replay_stages=True, contacts=contacts)  # fmt: skip
+        before = [memo[d] for d in (day - timedelta(days=k) for k in range(1, back + 1)) if d in memo]
+        held = hold_day(raw, cards, before if len(before) == back else [])
+        memo[day] = pd.DataFrame({"score": held.score, "grade": held.grade, "letter": held.letter})
+        return raw, held
+
     for day in days:
-        scored = score_day(session, day, cards, lines=lines, paying_only=True, default_only=True, usage=usage)
+        for k in range(warm, 0, -1):
+            scored_on(day - timedelta(days=k))
+        _raw, scored = scored_on(day)
         frames.append(pd.DataFrame({"day": day, "account_id": scored.score.index, "score": scored.score.to_numpy(),
                                     "grade": scored.grade.to_numpy()}))  # fmt: skip
+        memo.clear()
         if on_day is not None:
             on_day(day)
+    daily = []
+    for day in settle:
+        scored_on(day)
+    for day in stable_days:
+        raw, held = scored_on(day)
+        daily.append(pd.DataFrame({"day": day, "account_id": held.score.index, "grade": held.grade.to_numpy(),
+                                   "raw_grade": raw.grade.to_numpy()}))  # fmt: skip
     table = pd.concat(frames, ignore_index=True)
     churns = calc.churn_events(lines)
     churns = churns[churns["churned_on"] <= pd.Timestamp(end + timedelta(days=horizon_days))]
-    return calc.backtest_metrics(table, churns, horizon_days)
+    result = calc.backtest_metrics(table, churns, horizon_days)
+    if not daily:
+        return result
+    stable = pd.concat(daily, ignore_index=True)
+    return dataclasses.replace(
+        result, stability_days=len(stable_days), grade_changes_per_1000=calc.grade_changes_per_1000(stable),
+        raw_grade_changes_per_1000=calc.grade_changes_per_1000(stable, "raw_grade"),
+    )  # fmt: skip
 
 
 def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
@@ -395,7 +499,14 @@ def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
         "red_before_churn": result.red_before_churn,
         "first_day": result.first_day.isoformat() if result.first_day else None,
         "last_day": result.last_day.isoformat() if result.last_day else None,
+        "stability_days": result.stability_days,
+        "grade_changes_per_1000": _rounded(result.grade_changes_per_1000),
+        "raw_grade_changes_per_1000": _rounded(result.raw_grade_changes_per_1000),
     }  # fmt: skip
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 # --- editing weights in the UI -------------------------------------------------------------------
@@ -422,7 +533,8 @@ def _bands_toml(bands: Any) -> str:
 def to_toml(cards: ScorecardSet) -> str:
     """Scorecards as TOML (what the weights form saves; comments are not kept)."""
     base = cards.default.bands
-    out = ["# Saved from the scorecards page. See docs/health.md.\n", "[grades]\n", _bands_toml(base)]
+    out = ["# Saved from the scorecards page. See docs/health.md.\n", "[grades]\n", _bands_toml(base), "\n[scoring]\n"]
+    out += [f"{f.name} = {_toml_value(getattr(cards.options, f.name))}\n" for f in dataclasses.fields(cards.options)]
     for card in cards.scorecards:
         out.append(f"\n[scorecards.{card.key}]\nname = {_toml_value(card.name)}\n")
         if card.default:
