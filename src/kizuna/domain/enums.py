@@ -81,6 +81,17 @@ class TaskStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class TaskKind(StrEnum):
+    """What a task asks the CSM to do."""
+
+    CALL = "call"
+    MEETING = "meeting"
+    EMAIL = "email"
+    REVIEW = "review"
+    RENEWAL_PREP = "renewal_prep"
+    OTHER = "other"
+
+
 class TaskPriority(StrEnum):
     LOW = "low"
     NORMAL = "normal"

@@ -244,3 +244,29 @@ def account_exists(session: Session, account_id: int) -> bool:
 
 def user_exists(session: Session, user_id: int) -> bool:
     return session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
+def account_owner_id(session: Session, account_id: int) -> int | None:
+    return session.scalar(select(Account.owner_id).where(Account.id == account_id))
+
+
+def tasks_page(
+    session: Session, account_id: int, kind: str, cursor: CursorKey, limit: int, *, task_id: int | None = None
+) -> list[dict[str, Any]]:
+    """A page of the account's tasks, each at its latest event: done or canceled at that
+    moment, open at its creation."""
+    at = func.coalesce(Task.completed_at, Task.created_at)
+    only = Task.id == task_id if task_id is not None else true()
+    rows = session.execute(
+        select(
+            Task.id, Task.external_id, Task.title, Task.description, Task.kind, Task.priority, Task.status,
+            Task.due_on, Task.source, Task.signal, at.label("at"), User.name.label("assignee_name"),
+            Contact.name.label("contact_name"),
+        )
+        .outerjoin(User, User.id == Task.assignee_id)
+        .outerjoin(Contact, Contact.id == Task.contact_id)
+        .where(Task.account_id == account_id, only, _after(at, Task.id, kind, cursor))
+        .order_by(at.desc(), Task.id.desc())
+        .limit(limit)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]

@@ -1,0 +1,234 @@
+"""Tasks (calls to action) and the worklist: the service, the API, the pages and the CLI.
+
+The worklist's order is checked against ranks worked out by hand (docs/tasks.md has the
+same example): urgency × (0.5 + risk) × revenue.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from kizuna.domain.enums import TaskKind, TaskPriority, TaskStatus
+from kizuna.errors import InvalidInput, NotFound
+from kizuna.main import create_app
+from kizuna.services import tasks, worklist
+from kizuna.settings import Settings
+from tests.cli import run_cli
+from tests.conftest import make_api_key, make_user, sign_in
+
+TODAY = date(2026, 11, 20)
+
+
+def sql(app: FastAPI, statement: str, **params: Any) -> list[Any]:
+    with app.state.kizuna.unit_of_work() as session:
+        result = session.execute(text(statement), params)
+        return list(result) if result.returns_rows else []
+
+
+def add_account(
+    app: FastAPI, key: str, *, owner: int | None, mrr: int = 0, score: float | None = None, grade: str | None = None,
+    at_risk: bool = False, renewal_on: date | None = None, term: int | None = 12, status: str = "active",
+) -> int:  # fmt: skip
+    """An account whose list columns (MRR, health, renewal) are set as the daily job would set them."""
+    sql(app, "INSERT INTO accounts (external_id, name, owner_id, custom_fields, status, mrr, currency, renewal_on,"
+             " contract_term_months, at_risk, health_score, health_grade, created_at, updated_at)"
+             " VALUES (:k, :name, :owner, '{}', :status, :mrr, 'JPY', :renewal, :term, :risk, :score, :grade,"
+             " :now, :now)",
+        k=key, name=f"{key} 株式会社", owner=owner, status=status, mrr=mrr, renewal=renewal_on, term=term,
+        risk=at_risk, score=score, grade=grade, now=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    return int(sql(app, "SELECT id FROM accounts WHERE external_id = :k", k=key)[0][0])
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Any) -> Iterator[FastAPI]:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'k.db'}", today=TODAY))
+    yield app
+    app.state.kizuna.engine.dispose()
+
+
+@pytest.fixture
+def book(sqlite_app: FastAPI) -> dict[str, int]:
+    """The worked example: user U owns A, B, C, E; V owns D. Median paying MRR = 100,000."""
+    app = sqlite_app
+    u = make_user(app, "u@kizuna.example", "csm", name="宇野")
+    v = make_user(app, "v@kizuna.example", "csm", name="三上")
+    lead = make_user(app, "lead@kizuna.example", "lead", name="リード")
+    ids = {"u": u, "v": v, "lead": lead}
+    ids["A"] = add_account(app, "A", owner=u, mrr=100_000, score=40, grade="red", at_risk=True)
+    ids["B"] = add_account(app, "B", owner=u, mrr=400_000, score=80, grade="green",
+                           renewal_on=TODAY + timedelta(days=30))  # fmt: skip
+    ids["C"] = add_account(app, "C", owner=u, mrr=25_000, score=55, grade="yellow", at_risk=True)
+    ids["D"] = add_account(app, "D", owner=v, mrr=100_000, score=30, grade="red", at_risk=True)
+    ids["E"] = add_account(app, "E", owner=u, mrr=0, at_risk=True)
+    # a monthly evergreen account renewing in 10 days is not a renewal signal
+    ids["F"] = add_account(app, "F", owner=u, mrr=50_000, score=90, grade="green",
+                           renewal_on=TODAY + timedelta(days=10), term=1)  # fmt: skip
+    with app.state.kizuna.unit_of_work() as session:
+        ids["T1"] = tasks.create_task(session, today=TODAY, account_id=ids["A"], title="Call about the red score",
+                                      due_on=TODAY - timedelta(days=3), kind="call").id  # fmt: skip
+        ids["T2"] = tasks.create_task(session, today=TODAY, account_id=ids["C"], title="Later",
+                                      due_on=TODAY).id  # fmt: skip
+        tasks.snooze(session, [ids["T2"]], TODAY + timedelta(days=1), today=TODAY)
+        ids["T3"] = tasks.create_task(session, today=TODAY, account_id=ids["D"], title="V's task", due_on=TODAY).id
+    return ids
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+def test_a_task_goes_to_the_account_owner_and_is_shown_as_created(sqlite_app: FastAPI, book: dict[str, int]) -> None:
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        t1 = tasks.get_task(session, book["T1"])
+        loose = tasks.create_task(session, today=TODAY, account_id=None, title="  Team  review  ", priority="high")
+    assert (t1.assignee_id, t1.assignee_name, t1.kind, t1.status) == (book["u"], "宇野", TaskKind.CALL, TaskStatus.OPEN)
+    assert (t1.account_name, t1.account_mrr, t1.external_id[:5]) == ("A 株式会社", 100_000, "TASK-")
+    assert t1.overdue_days(TODAY) == 3
+    assert (loose.title, loose.assignee_id, loose.priority) == ("Team review", None, TaskPriority.HIGH)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"title": ""}, "task_title_missing", "title"),
+        ({"title": "x" * 301}, "title_too_long", "title"),
+        ({"kind": "lunch"}, "invalid_task_kind", "kind"),
+        ({"priority": "urgent"}, "invalid_priority", "priority"),
+        ({"due_on": date(2032, 1, 1)}, "due_on_out_of_range", "due_on"),
+        ({"due_on": date(1899, 12, 31)}, "due_on_out_of_range", "due_on"),
+        ({"description": "x" * 20_001}, "notes_too_long", "description"),
+        ({"account_id": 999}, "account_not_found", "account_id"),
+        ({"account_id": 2**40}, "account_not_found", "account_id"),
+        ({"assignee_id": 999}, "user_not_found", "assignee_id"),
+    ],
+)
+def test_bad_input_is_refused_with_its_field_and_nothing_is_written(
+    sqlite_app: FastAPI, book: dict[str, int], changes: dict[str, Any], code: str, field: str
+) -> None:
+    values: dict[str, Any] = {"account_id": book["B"], "title": "Prepare the renewal", **changes}
+    before = sql(sqlite_app, "SELECT count(*) FROM tasks")[0][0]
+    with pytest.raises((InvalidInput, NotFound)) as caught, sqlite_app.state.kizuna.unit_of_work() as session:
+        tasks.create_task(session, today=TODAY, **values)
+    assert (caught.value.code, caught.value.field) == (code, field)
+    assert sql(sqlite_app, "SELECT count(*) FROM tasks")[0][0] == before
+
+
+def test_an_inactive_user_cannot_be_assigned_and_a_contact_must_be_on_the_account(
+    sqlite_app: FastAPI, book: dict[str, int]
+) -> None:
+    sql(sqlite_app, "UPDATE users SET is_active = :no WHERE id = :id", no=False, id=book["v"])
+    sql(sqlite_app, "INSERT INTO contacts (external_id, account_id, name, is_champion, created_at,"
+                    " updated_at) VALUES ('c1', :a, '山田', :no, :now, :now)",
+        a=book["D"], no=False, now=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    contact = sql(sqlite_app, "SELECT id FROM contacts")[0][0]
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        with pytest.raises(NotFound) as inactive:
+            tasks.update_task(session, book["T1"], {"assignee_id": book["v"]}, today=TODAY)
+        with pytest.raises(InvalidInput) as elsewhere:
+            tasks.create_task(session, today=TODAY, account_id=book["A"], title="x", contact_id=contact)
+        same = tasks.create_task(session, today=TODAY, account_id=book["D"], title="x", contact_id=contact)
+    assert inactive.value.code == "user_not_found"
+    assert elsewhere.value.code == "contact_not_on_account"
+    assert same.contact_name == "山田"
+
+
+def test_reassign_complete_reopen_snooze(sqlite_app: FastAPI, book: dict[str, int]) -> None:
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        moved = tasks.update_task(session, book["T1"], {"assignee_id": book["lead"], "priority": "high",
+                                                        "due_on": TODAY}, today=TODAY)  # fmt: skip
+        assert (moved.assignee_name, moved.priority, moved.due_on) == ("リード", TaskPriority.HIGH, TODAY)
+        assert tasks.complete(session, [book["T1"], book["T3"]], now=now) == 2
+        assert tasks.complete(session, [book["T1"]], now=now) == 0  # done already: unchanged
+        done = tasks.get_task(session, book["T1"])
+        assert (done.status, done.completed_at, done.overdue_days(TODAY + timedelta(days=9))) == (
+            TaskStatus.DONE, now, 0)
+        assert tasks.reopen(session, [book["T1"]]) == 1
+        assert tasks.get_task(session, book["T1"]).completed_at is None
+        assert tasks.snooze(session, [book["T1"]], TODAY + timedelta(days=365), today=TODAY) == 1
+        with pytest.raises(InvalidInput) as too_far:
+            tasks.snooze(session, [book["T1"]], TODAY + timedelta(days=366), today=TODAY)
+        with pytest.raises(InvalidInput) as past:
+            tasks.snooze(session, [book["T1"]], TODAY, today=TODAY)
+        with pytest.raises(NotFound) as missing:
+            tasks.complete(session, [book["T1"], 424242])
+        with pytest.raises(InvalidInput) as many:
+            tasks.complete(session, list(range(1, 502)))
+        with pytest.raises(InvalidInput) as frozen:
+            tasks.update_task(session, book["T1"], {"status": "done"}, today=TODAY)
+    assert (too_far.value.code, past.value.code, missing.value.code, many.value.code, frozen.value.code) == (
+        "snooze_out_of_range", "snooze_out_of_range", "task_not_found", "too_many_tasks", "unknown_field")
+    assert sql(sqlite_app, "SELECT status FROM tasks WHERE id = :id", id=book["T1"]) == [("open",)]
+
+
+def test_a_follow_up_of_an_activity_lands_on_its_account_and_on_the_timeline(
+    sqlite_app: FastAPI, book: dict[str, int]
+) -> None:
+    from kizuna.services import activities, customer360
+
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        act = activities.log_activity(session, account_id=book["B"], kind="meeting", subject="QBR",
+                                      summary=None, author_id=book["u"],
+                                      occurred_at=datetime(2026, 11, 19, 10, tzinfo=UTC))  # fmt: skip
+        task = tasks.follow_up(session, act.id, today=TODAY, title="Send the QBR deck", created_by_id=book["u"],
+                               due_on=TODAY + timedelta(days=2), kind="email")  # fmt: skip
+        with pytest.raises(NotFound) as gone:
+            tasks.follow_up(session, 99999, today=TODAY, title="x")
+        page = customer360.timeline(session, book["B"], limit=10)
+    assert (task.account_id, task.activity_id, task.source, task.assignee_id) == (book["B"], act.id, "follow_up",
+                                                                                  book["u"])  # fmt: skip
+    assert gone.value.code == "activity_not_found"
+    kinds = [(i.kind, i.type, i.subject) for i in page.items]
+    assert ("task", "open", "Send the QBR deck") in kinds
+    assert ("activity", "meeting", "QBR") in kinds
+
+
+# --- the worklist: the worked example ----------------------------------------------------------
+
+
+def test_the_worklist_ranks_by_urgency_risk_and_revenue_as_worked_by_hand(
+    sqlite_app: FastAPI, book: dict[str, int]
+) -> None:
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        mine = worklist.worklist(session, book["u"], today=TODAY)
+    got = [(i.kind, i.account_name, round(i.rank, 4)) for i in mine.items]
+    # T1 on A: overdue 3 days → urgency 2 + 3/7; risk 0.6 + 0.3 (at risk); revenue √(100,000/100,000) = 1
+    # B: renewal in 30 days → urgency 1 + 60/45; risk 0.2; revenue √4 = 2
+    # E: urgency 1; risk 0.3 (no score) + 0.3; revenue 0.25 (no MRR)
+    # C is covered by its snoozed task, D is V's, F renews monthly (no renewal signal) and is green
+    assert got == [
+        ("task", "A 株式会社", round((2 + 3 / 7) * 1.4 * 1, 4)),
+        ("signal", "B 株式会社", round((1 + 60 / 45) * 0.7 * 2, 4)),
+        ("signal", "E 株式会社", round(1 * 1.1 * 0.25, 4)),
+    ]
+    assert [i.reason for i in mine.items] == [
+        "3 days overdue · health 40 (red) · at risk",
+        "renewal in 30 days, no task yet",
+        "at risk",
+    ]
+    assert (mine.total, mine.overdue, mine.due_today, mine.signals) == (3, 1, 0, 2)
+    assert mine.items[1].signals == ("renewal",)
+
+
+def test_a_snooze_ends_and_the_task_comes_back(sqlite_app: FastAPI, book: dict[str, int]) -> None:
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        tomorrow = worklist.worklist(session, book["u"], today=TODAY + timedelta(days=1))
+    assert [i.task.title for i in tomorrow.items if i.task] == ["Call about the red score", "Later"]
+
+
+def test_the_team_view_counts_each_members_load(sqlite_app: FastAPI, book: dict[str, int]) -> None:
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        members = {m.name: m for m in worklist.team(session, today=TODAY)}
+        everyone = worklist.worklist(session, None, today=TODAY)
+    u, v = members["宇野"], members["三上"]
+    assert (u.open, u.overdue, u.due_week, u.accounts, u.at_risk, u.mrr) == (2, 1, 2, 5, 3, 575_000)
+    assert (v.open, v.overdue, v.due_week, v.accounts, v.at_risk) == (1, 0, 1, 1, 1)
+    assert [i.account_name for i in everyone.items if i.kind == "task"] == ["A 株式会社", "D 株式会社"]
