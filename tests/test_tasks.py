@@ -232,3 +232,118 @@ def test_the_team_view_counts_each_members_load(sqlite_app: FastAPI, book: dict[
     assert (u.open, u.overdue, u.due_week, u.accounts, u.at_risk, u.mrr) == (2, 1, 2, 5, 3, 575_000)
     assert (v.open, v.overdue, v.due_week, v.accounts, v.at_risk) == (1, 0, 1, 1, 1)
     assert [i.account_name for i in everyone.items if i.kind == "task"] == ["A 株式会社", "D 株式会社"]
+
+
+# --- the pages -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web(sqlite_app: FastAPI, book: dict[str, int]) -> Iterator[TestClient]:
+    with TestClient(sqlite_app, headers={"Accept-Language": "en"}) as client:
+        yield client
+
+
+def _rows(html: str) -> list[tuple[str, str]]:
+    """(kind, reason) of each worklist row, in order."""
+    return re.findall(r'data-testid="work-item" data-kind="(\w+)".*?data-testid="reason">([^<]*)<', html, re.S)
+
+
+def test_the_worklist_page_explains_its_order_and_a_task_is_completed_from_it(
+    sqlite_app: FastAPI, web: TestClient, book: dict[str, int]
+) -> None:
+    token = sign_in(web, "u@kizuna.example")
+    page = web.get("/worklist")
+    assert page.status_code == 200
+    assert _rows(page.text) == [("task", "3 days overdue · health 40 (red) · at risk"),
+                                ("signal", "renewal in 30 days, no task yet"), ("signal", "at risk")]  # fmt: skip
+    done = web.post(f"/tasks/{book['T1']}/complete", data={"csrf_token": token, "next": "/worklist"},
+                    follow_redirects=False)  # fmt: skip
+    assert (done.status_code, done.headers["location"]) == (303, "/worklist?done=completed")
+    assert sql(sqlite_app, "SELECT status FROM tasks WHERE id = :id", id=book["T1"]) == [("done",)]
+    after = web.get("/worklist?done=completed").text
+    assert "Marked as done." in after
+    # A now has no open task: its red, at-risk signal is listed, after B's renewal (1 × 1.4 × 1 < 3.27)
+    assert _rows(after) == [("signal", "renewal in 30 days, no task yet"), ("signal", "health 40 (red) · at risk"),
+                            ("signal", "at risk")]  # fmt: skip
+
+
+def test_bulk_snooze_and_a_task_made_from_a_signal(sqlite_app: FastAPI, web: TestClient, book: dict[str, int]) -> None:
+    token = sign_in(web, "u@kizuna.example")
+    snoozed = web.post("/tasks/bulk", data={"csrf_token": token, "action": "snooze", "task_ids": [str(book["T1"])],
+                                            "until": "2026-11-27", "next": "/worklist"}, follow_redirects=False)
+    assert snoozed.headers["location"] == "/worklist?done=snoozed"
+    assert sql(sqlite_app, "SELECT snoozed_until FROM tasks WHERE id = :id", id=book["T1"]) == [("2026-11-27",)]
+    made = web.post("/tasks", data={"csrf_token": token, "account_id": str(book["B"]), "kind": "renewal_prep",
+                                    "title": "Prepare the renewal", "due_on": "2026-11-21", "next": "/worklist"},
+                    follow_redirects=False)  # fmt: skip
+    assert made.headers["location"] == "/worklist?done=created"
+    rows = _rows(web.get("/worklist").text)
+    assert rows == [("task", "due in 1 days · renewal in 30 days"), ("signal", "at risk")]
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"title": ""}, "a task needs a title"),
+        ({"title": "x", "due_on": "2026-13-01"}, "due_on must be a date like 2026-12-31"),
+        ({"title": "x", "due_on": "2032-01-01"}, "the due date must be from 2021-11-20 to 2031-11-20"),
+        ({"title": "x", "due_on": "3026-01-01"}, "3026-01-01 is outside the accepted range"),
+        ({"title": "x", "assignee_id": "abc"}, "assignee_id must be a whole number"),
+        ({"title": "x", "kind": "<script>"}, "kind must be one of"),
+        ({"title": "x", "account_id": "99999"}, "no account with id 99999"),
+    ],
+)
+def test_a_refused_task_form_says_why_on_the_page_and_writes_nothing(
+    sqlite_app: FastAPI, web: TestClient, book: dict[str, int], form: dict[str, str], message: str
+) -> None:
+    token = sign_in(web, "u@kizuna.example")
+    before = sql(sqlite_app, "SELECT count(*) FROM tasks")[0][0]
+    page = web.post("/tasks", data={"csrf_token": token, "next": "/worklist", **form})
+    assert page.status_code == 422
+    error = re.search(r'data-testid="task-error">([^<]*)<', page.text)
+    assert error and message in error.group(1).replace("&#39;", "'")
+    assert "<script>" not in page.text.split('data-testid="task-error"')[1].split("</p>")[0]
+    assert sql(sqlite_app, "SELECT count(*) FROM tasks")[0][0] == before
+
+
+def test_the_360_page_adds_and_completes_tasks_and_shows_a_refusal_there(
+    sqlite_app: FastAPI, web: TestClient, book: dict[str, int]
+) -> None:
+    token = sign_in(web, "u@kizuna.example")
+    back = f"/accounts/{book['B']}#tasks"
+    made = web.post("/tasks", data={"csrf_token": token, "account_id": str(book["B"]), "title": "Send the deck",
+                                    "next": back}, follow_redirects=False)  # fmt: skip
+    assert made.headers["location"] == f"/accounts/{book['B']}?done=created#tasks"
+    page = web.get(f"/accounts/{book['B']}").text
+    assert re.findall(r'data-testid="open-task">\s*<div>([^<]*)</div>', page) == ["Send the deck"]
+    timeline = page.split('id="timeline-items"')[1].split("</ol>")[0]
+    assert re.search(r'data-kind="task" data-type="open".*?<strong>Send the deck</strong>', timeline, re.S)
+    refused = web.post("/tasks", data={"csrf_token": token, "account_id": str(book["B"]), "title": "y" * 301,
+                                       "next": back})  # fmt: skip
+    assert refused.status_code == 422
+    assert "the title is longer than 300 characters" in refused.text
+    assert 'data-testid="task-form"' in refused.text
+    # an address outside the site is not followed
+    away = web.post("/tasks", data={"csrf_token": token, "title": "z", "next": "https://evil.example/"},
+                    follow_redirects=False)  # fmt: skip
+    assert away.headers["location"] == "/worklist?done=created"
+
+
+def test_a_lead_sees_the_team_a_csm_only_their_own_and_a_viewer_cannot_change(
+    sqlite_app: FastAPI, web: TestClient, book: dict[str, int]
+) -> None:
+    sign_in(web, "lead@kizuna.example")
+    team = web.get("/worklist?user=team").text
+    assert 'data-testid="team-load"' in team
+    assert [k for k, _r in _rows(team)].count("task") == 2
+    other = web.get(f"/worklist?user={book['v']}").text
+    assert _rows(other) == [("task", "due today · health 30 (red) · at risk")]
+    sign_in(web, "u@kizuna.example")
+    mine = web.get("/worklist?user=team").text
+    assert 'data-testid="team-load"' not in mine
+    assert len(_rows(mine)) == 3
+    make_user(sqlite_app, "viewer@kizuna.example", "viewer")
+    token = sign_in(web, "viewer@kizuna.example")
+    refused = web.post(f"/tasks/{book['T1']}/complete", data={"csrf_token": token}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert sql(sqlite_app, "SELECT status FROM tasks WHERE id = :id", id=book["T1"]) == [("open",)]

@@ -128,6 +128,8 @@ def _labels() -> dict[str, str]:
         "month": N_("monthly"), "year": N_("yearly"), "done": N_("done"),
         "not_started": N_("not started"), "on_track": N_("on track"), "at_risk": N_("at risk"),
         "achieved": N_("achieved"), "missed": N_("missed"),
+        "review": N_("review"), "renewal_prep": N_("renewal preparation"), "other": N_("other"),
+        "health_red": N_("health is red"), "renewal": N_("renewal coming"),
     }  # fmt: skip
 
 

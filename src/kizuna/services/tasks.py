@@ -22,7 +22,7 @@ from kizuna.db.queries import tasks as q
 from kizuna.domain.dates import in_range, out_of_range_message
 from kizuna.domain.enums import TaskKind, TaskPriority, TaskStatus
 from kizuna.errors import InvalidInput, NotFound
-from kizuna.i18n import N_, _
+from kizuna.i18n import _
 
 TITLE_MAX = 300
 NOTES_MAX = 20_000
@@ -33,26 +33,6 @@ DUE_MAX_YEARS = 5
 MAX_PER_PAGE = 200
 BULK_MAX = 500
 _MAX_ID = 2**31 - 1
-
-KIND_LABELS: dict[TaskKind, str] = {
-    TaskKind.CALL: N_("Call"),
-    TaskKind.MEETING: N_("Meeting"),
-    TaskKind.EMAIL: N_("Email"),
-    TaskKind.REVIEW: N_("Review"),
-    TaskKind.RENEWAL_PREP: N_("Renewal preparation"),
-    TaskKind.OTHER: N_("Other"),
-}
-PRIORITY_LABELS: dict[TaskPriority, str] = {
-    TaskPriority.HIGH: N_("High"),
-    TaskPriority.NORMAL: N_("Normal"),
-    TaskPriority.LOW: N_("Low"),
-}
-STATUS_LABELS: dict[TaskStatus, str] = {
-    TaskStatus.OPEN: N_("Open"),
-    TaskStatus.DONE: N_("Done"),
-    TaskStatus.CANCELED: N_("Canceled"),
-}
-
 
 @dataclass(frozen=True)
 class TaskView:
@@ -382,9 +362,6 @@ def snooze(session: Session, task_ids: Sequence[int], until: date, *, today: dat
 
 
 __all__ = [
-    "KIND_LABELS",
-    "PRIORITY_LABELS",
-    "STATUS_LABELS",
     "TaskFilters",
     "TaskPage",
     "TaskView",

@@ -42,11 +42,6 @@ RENEWAL_HORIZON = 90
 #: The most items a worklist holds (the rest are counted).
 MAX_ITEMS = 200
 
-SIGNAL_LABELS = {
-    "at_risk": N_("At risk"),
-    "health_red": N_("Health is red"),
-    "renewal": N_("Renewal coming"),
-}
 
 
 @dataclass(frozen=True)
@@ -269,4 +264,4 @@ def team(session: Session, *, today: date) -> tuple[TeamMember, ...]:
     )
 
 
-__all__ = ["SIGNAL_LABELS", "TeamMember", "WorkItem", "Worklist", "team", "worklist"]
+__all__ = ["TeamMember", "WorkItem", "Worklist", "team", "worklist"]
