@@ -6,7 +6,6 @@ same example): urgency × (0.5 + risk) × revenue.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -22,8 +21,7 @@ from kizuna.errors import InvalidInput, NotFound
 from kizuna.main import create_app
 from kizuna.services import tasks, worklist
 from kizuna.settings import Settings
-from tests.cli import run_cli
-from tests.conftest import make_api_key, make_user, sign_in
+from tests.conftest import make_user, sign_in
 
 TODAY = date(2026, 11, 20)
 
@@ -301,7 +299,8 @@ def test_a_refused_task_form_says_why_on_the_page_and_writes_nothing(
     page = web.post("/tasks", data={"csrf_token": token, "next": "/worklist", **form})
     assert page.status_code == 422
     error = re.search(r'data-testid="task-error">([^<]*)<', page.text)
-    assert error and message in error.group(1).replace("&#39;", "'")
+    assert error
+    assert message in error.group(1).replace("&#39;", "'")
     assert "<script>" not in page.text.split('data-testid="task-error"')[1].split("</p>")[0]
     assert sql(sqlite_app, "SELECT count(*) FROM tasks")[0][0] == before
 
