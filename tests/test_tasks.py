@@ -6,6 +6,7 @@ same example): urgency × (0.5 + risk) × revenue.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +22,8 @@ from kizuna.errors import InvalidInput, NotFound
 from kizuna.main import create_app
 from kizuna.services import tasks, worklist
 from kizuna.settings import Settings
-from tests.conftest import make_user, sign_in
+from tests.cli import run_cli
+from tests.conftest import make_api_key, make_user, sign_in
 
 TODAY = date(2026, 11, 20)
 
@@ -346,3 +348,108 @@ def test_a_lead_sees_the_team_a_csm_only_their_own_and_a_viewer_cannot_change(
     refused = web.post(f"/tasks/{book['T1']}/complete", data={"csrf_token": token}, follow_redirects=False)
     assert refused.status_code == 403
     assert sql(sqlite_app, "SELECT status FROM tasks WHERE id = :id", id=book["T1"]) == [("open",)]
+
+
+# --- the API ---------------------------------------------------------------------------------------
+
+
+def test_the_api_creates_changes_and_lists_tasks_and_answers_the_worklist(
+    sqlite_app: FastAPI, web: TestClient, book: dict[str, int]
+) -> None:
+    write = {"Authorization": f"Bearer {make_api_key(sqlite_app, 'write')}"}
+    read = {"Authorization": f"Bearer {make_api_key(sqlite_app, 'read')}"}
+    made = web.post("/api/tasks", headers=write, json={"account_id": book["B"], "title": "Renewal deck",
+                                                      "kind": "renewal_prep", "due_on": "2026-11-25"})
+    assert made.status_code == 201, made.text
+    task = made.json()
+    assert (task["assignee_id"], task["assignee_name"], task["status"], task["created_by_id"]) == (
+        book["u"], "宇野", "open", None)
+    moved = web.patch(f"/api/tasks/{task['id']}", headers=write, json={"assignee_id": book["lead"], "due_on": None})
+    assert (moved.json()["assignee_name"], moved.json()["due_on"]) == ("リード", None)
+    snoozed = web.post(f"/api/tasks/{task['id']}/snooze", headers=write, json={"until": "2026-11-22"})
+    assert snoozed.json()["snoozed_until"] == "2026-11-22"
+    assert web.post(f"/api/tasks/{task['id']}/complete", headers=write).json()["status"] == "done"
+    assert web.post(f"/api/tasks/{task['id']}/reopen", headers=write).json()["status"] == "open"
+    listed = web.get("/api/tasks", headers=read, params={"assignee_id": book["u"]}).json()
+    assert [t["title"] for t in listed["items"]] == ["Call about the red score", "Later"]
+    overdue = web.get("/api/tasks", headers=read, params={"overdue": "true"}).json()
+    assert [t["id"] for t in overdue["items"]] == [book["T1"]]
+    work = web.get("/api/worklist", headers=read, params={"user_id": book["u"]}).json()
+    assert [(i["kind"], i["account_name"], i["reason"]) for i in work["items"]] == [
+        ("task", "A 株式会社", "3 days overdue · health 40 (red) · at risk"),
+        ("signal", "E 株式会社", "at risk"),
+    ]  # B is covered now by the reopened renewal task
+    assert work["items"][0]["task"]["id"] == book["T1"]
+    assert (work["total"], work["overdue"]) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("post", "/api/tasks", {"title": ""}, 422, "task_title_missing"),
+        ("post", "/api/tasks", {"title": "x", "kind": "lunch"}, 422, "invalid_input"),
+        ("post", "/api/tasks", {"title": "x", "due_on": "2300-01-01"}, 422, "date_out_of_range"),
+        ("post", "/api/tasks", {"title": "x", "account_id": 99999}, 404, "account_not_found"),
+        ("post", "/api/tasks", {"title": "x", "activity_id": 99999}, 404, "activity_not_found"),
+        ("post", "/api/tasks", {"title": "x", "owner": 1}, 422, "invalid_input"),
+        ("patch", "/api/tasks/{T1}", {"title": None}, 422, "invalid_input"),
+        ("patch", "/api/tasks/{T1}", {"assignee_id": 99999}, 404, "user_not_found"),
+        ("post", "/api/tasks/{T1}/snooze", {"until": "2026-11-20"}, 422, "snooze_out_of_range"),
+        ("post", "/api/tasks/99999/complete", None, 404, "task_not_found"),
+        ("get", "/api/tasks/99999", None, 404, "task_not_found"),
+    ],
+)
+def test_the_api_refuses_bad_input_with_a_code_and_field(
+    sqlite_app: FastAPI, web: TestClient, book: dict[str, int], method: str, path: str, body: Any, status: int,
+    code: str,
+) -> None:  # fmt: skip
+    write = {"Authorization": f"Bearer {make_api_key(sqlite_app, 'write')}"}
+    before = sql(sqlite_app, "SELECT count(*), sum(length(status)) FROM tasks")
+    answer = getattr(web, method)(path.format(**book), headers=write, **({"json": body} if body is not None else {}))
+    assert answer.status_code == status, answer.text
+    assert answer.json()["errors"][0]["code"] == code
+    assert sql(sqlite_app, "SELECT count(*), sum(length(status)) FROM tasks") == before
+
+
+def test_a_read_key_cannot_change_tasks(sqlite_app: FastAPI, web: TestClient, book: dict[str, int]) -> None:
+    read = {"Authorization": f"Bearer {make_api_key(sqlite_app, 'read')}"}
+    assert web.post(f"/api/tasks/{book['T1']}/complete", headers=read).status_code == 403
+    assert web.post("/api/tasks", headers=read, json={"title": "x"}).status_code == 403
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+
+def test_the_command_line_lists_adds_completes_and_shows_the_worklist(
+    sqlite_app: FastAPI, book: dict[str, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", str(sqlite_app.state.kizuna.settings.database_url))
+    monkeypatch.setenv("KIZUNA_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: no cell wraps
+    added = run_cli(capsys, "tasks", "add", "[bold]Send[/bold] the deck", "--account", "B", "--due", "2026-11-24",
+                    "--kind", "email")  # fmt: skip
+    assert added.code == 0, added.err
+    listed = run_cli(capsys, "tasks", "list", "--user", "u@kizuna.example", "--format", "json")
+    items = json.loads(listed.out)["items"]
+    assert [(t["title"], t["due_on"], t["kind"]) for t in items] == [
+        ("Call about the red score", "2026-11-17", "call"), ("Later", "2026-11-20", "other"),
+        ("[bold]Send[/bold] the deck", "2026-11-24", "email")]  # fmt: skip
+    table = run_cli(capsys, "tasks", "list", "--overdue")
+    assert "2026-11-17 (+3)" in table.out  # 3 days overdue
+    assert table.out.rstrip().endswith("1 of 1 tasks")
+    assert "[bold]Send[/bold] the deck" in run_cli(capsys, "tasks", "list").out  # user text, not markup
+    assert run_cli(capsys, "tasks", "done", str(book["T1"])).out.strip() == "1 tasks marked done"
+    assert run_cli(capsys, "tasks", "assign", str(book["T3"]), "u@kizuna.example").code == 0
+    work = json.loads(run_cli(capsys, "worklist", "--user", "u@kizuna.example", "--format", "json").out)
+    # D's task due today (2 × 1.5 × 1), B's new task due in 4 days ((2 − 4/7) × 0.7 × 2), A's signal now its
+    # task is done (1 × 1.4 × 1), E (0.275)
+    assert [(i["kind"], i["account_name"], round(i["rank"], 3)) for i in work["items"]] == [
+        ("task", "D 株式会社", 3.0), ("task", "B 株式会社", round((2 - 4 / 7) * 1.4, 3)),
+        ("signal", "A 株式会社", 1.4), ("signal", "E 株式会社", 0.275)]  # fmt: skip
+    bad = run_cli(capsys, "tasks", "snooze", str(book["T3"]), "--until", "2026-11-20")
+    assert bad.code == 1
+    assert "snooze until a day from 2026-11-21 to 2027-11-20" in bad.err
+    bad_date = run_cli(capsys, "tasks", "add", "x", "--due", "next week")
+    assert (bad_date.code, "--due must be a date like 2026-12-31" in bad_date.err) == (1, True)
+    nobody = run_cli(capsys, "tasks", "list", "--user", "nobody@kizuna.example")
+    assert nobody.code == 1

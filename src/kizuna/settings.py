@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     today: date | None = Field(
         default=None,
         description=(
-            "The day the web app and the API take as today (YYYY-MM-DD), e.g. to show a demo company "
+            "The day the web app, the API and the command line take as today (YYYY-MM-DD), e.g. to show a demo company "
             "as of the day it was built; the tests fix it. Default: today's date in `KIZUNA_TIMEZONE`."
         ),
     )

@@ -22,6 +22,7 @@ from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
+from kizuna.cli import tasks as task_commands
 from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
 from kizuna.cli.context import console, err_console, plain_validation_message, state
@@ -75,6 +76,8 @@ app.add_typer(segment_commands.app, name="segments")
 app.add_typer(segment_commands.tier_app, name="tier")
 app.add_typer(segment_commands.stage_app, name="stage")
 app.add_typer(segment_commands.fit_app, name="fit")
+app.add_typer(task_commands.app, name="tasks")
+app.command("worklist")(task_commands.worklist_command)
 
 
 def main(argv: list[str] | None = None) -> None:

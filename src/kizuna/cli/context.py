@@ -78,8 +78,9 @@ def plain_validation_message(exc: Any, *, prefix: str = "") -> str:
 
 
 def today(settings: Settings) -> date:
-    """Today in the configured time zone: the ``as_of`` of commands run now."""
-    return datetime.now(settings.zone).date()
+    """Today in the configured time zone, or the day ``KIZUNA_TODAY`` fixes: the ``as_of``
+    of commands run now (the same clock as the web app's)."""
+    return settings.today or datetime.now(settings.zone).date()
 
 
 def open_store(settings: Settings):  # type: ignore[no-untyped-def]
