@@ -17,7 +17,7 @@ from tests.browser.live import CHROMIUM, PASSWORD, chromium_page, live_server
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
