@@ -40,7 +40,7 @@ from tests.cli import run_cli
 from tests.conftest import make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
-DAILY_STEPS = ["usage", "summaries", "tiers", "stages", "fit", "health", "at_risk", "optimize"]
+DAILY_STEPS = ["usage", "summaries", "tiers", "stages", "fit", "health", "at_risk", "digest", "optimize"]
 
 
 @pytest.fixture(scope="module")
@@ -607,6 +607,8 @@ def test_a_held_job_is_reported_by_the_cli(capsys: pytest.CaptureFixture[str], m
         ("KIZUNA_DAILY_AT", "25:00", "KIZUNA_DAILY_AT"),
         ("KIZUNA_OUTBOX_MAX_ATTEMPTS", "0", "KIZUNA_OUTBOX_MAX_ATTEMPTS"),
         ("KIZUNA_SMTP_PORT", "70000", "KIZUNA_SMTP_PORT"),
+        ("KIZUNA_DIGEST_DAY", "caturday", "KIZUNA_DIGEST_DAY must be one of monday"),
+        ("KIZUNA_BASE_URL", "javascript:alert(1)", "KIZUNA_BASE_URL must be an http:// or https:// address"),
     ],
 )
 def test_bad_job_and_mail_settings_are_named(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -24,6 +24,7 @@ from kizuna.services import tasks, worklist
 from kizuna.settings import Settings
 from tests.cli import run_cli
 from tests.conftest import make_api_key, make_user, sign_in
+from tests.test_jobs import Inbox, smtp  # noqa: F401  (the real SMTP server fixture)
 
 TODAY = date(2026, 11, 20)
 
@@ -453,3 +454,46 @@ def test_the_command_line_lists_adds_completes_and_shows_the_worklist(
     assert (bad_date.code, "--due must be a date like 2026-12-31" in bad_date.err) == (1, True)
     nobody = run_cli(capsys, "tasks", "list", "--user", "nobody@kizuna.example")
     assert nobody.code == 1
+
+
+def test_the_home_page_is_personal(web: TestClient, book: dict[str, int]) -> None:
+    sign_in(web, "u@kizuna.example")
+    page = web.get("/").text
+    assert re.search(r'data-testid="my-at-risk">3<', page)  # A, C and E
+    assert re.search(r'data-testid="my-renewals">1<', page)  # B; F renews monthly
+    assert re.findall(r'data-testid="my-item"><strong>([^<]*)</strong>', page) == [
+        "Call about the red score", "B 株式会社", "E 株式会社"]  # fmt: skip
+    assert f'href="/accounts?risk=yes&amp;owner={book["u"]}"' in page
+
+
+# --- the weekly digest ---------------------------------------------------------------------------------
+
+
+def test_the_weekly_digest_mails_each_csm_their_worklist_once_a_week(
+    sqlite_app: FastAPI, book: dict[str, int], smtp: tuple[Inbox, int]
+) -> None:
+    from kizuna.jobs.outbox import deliver
+
+    inbox, port = smtp
+    sql(sqlite_app, "UPDATE users SET locale = 'en' WHERE id = :id", id=book["v"])
+    settings = Settings(database_url=str(sqlite_app.state.kizuna.settings.database_url), smtp_host="127.0.0.1",
+                        smtp_port=port, digest_day="friday", base_url="https://kizuna.example.co.jp/")  # fmt: skip
+    context = settings.run_context()
+    engine = sqlite_app.state.kizuna.engine
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        assert worklist.weekly_digests(session, TODAY - timedelta(days=1), context) == 0  # Thursday: not the day
+        assert worklist.weekly_digests(session, TODAY, context) == 2  # U and V; the lead has nothing to do
+        assert worklist.weekly_digests(session, TODAY, context) == 0  # the same week: nothing twice
+    assert deliver(engine, context).sent == 2
+    mails = {to[0]: message for to, message in inbox.messages}
+    assert set(mails) == {"u@kizuna.example", "v@kizuna.example"}
+    ja = mails["u@kizuna.example"]
+    assert ja["Subject"] == "Kizuna: 今週の今日の仕事は 3 件です"
+    body = ja.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "1. Call about the red score — A 株式会社\n   期限を 3 日超過 · ヘルス 40（危険） · 要注意" in body
+    assert "https://kizuna.example.co.jp/worklist" in body
+    en = mails["v@kizuna.example"].get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "1. V's task — D 株式会社\n   due today · health 30 (red) · at risk" in en
+    html = mails["v@kizuna.example"].get_body(("html",)).get_content()
+    assert "V&#39;s task" in html
+    assert '<a href="https://kizuna.example.co.jp/worklist">' in html

@@ -27,14 +27,16 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from kizuna.db import Session
 from kizuna.db.queries import tasks as q
 from kizuna.domain.enums import TaskPriority
 from kizuna.domain.health import HealthGrade
 from kizuna.domain.subscriptions import AccountStatus
-from kizuna.i18n import N_, _
+from kizuna.i18n import N_, _, language
 from kizuna.services import accounts as accounts_service
+from kizuna.services.context import RunContext
 from kizuna.services.tasks import TaskFilters, TaskView, list_tasks
 
 #: Days ahead within which a renewal is a signal.
@@ -76,6 +78,8 @@ class Worklist:
     overdue: int
     due_today: int
     signals: int
+    at_risk_accounts: int = 0  # of the accounts owned (or all, for the team)
+    renewals_90d: int = 0  # owned accounts whose committed term renews within 90 days
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,8 @@ def worklist(session: Session, user_id: int | None, *, today: date, limit: int =
     overdue = sum(1 for t in tasks if t.overdue_days(today) > 0)
     due_today = sum(1 for t in tasks if t.due_on == today)
     return Worklist(user_id, today, tuple(items[:limit]), len(items), overdue, due_today,
-                    sum(1 for i in items if i.kind == "signal"))  # fmt: skip
+                    sum(1 for i in items if i.kind == "signal"), sum(1 for r in live if r.at_risk),
+                    sum(1 for r in live if _renewal_in(r, today) is not None))  # fmt: skip
 
 
 def _open_tasks(session: Session, user_id: int | None, today: date) -> list[TaskView]:
@@ -264,4 +269,78 @@ def team(session: Session, *, today: date) -> tuple[TeamMember, ...]:
     )
 
 
-__all__ = ["TeamMember", "WorkItem", "Worklist", "team", "worklist"]
+__all__ = ["Digest", "TeamMember", "WorkItem", "Worklist", "digest_for", "team", "weekly_digests", "worklist"]
+
+
+# --- the weekly digest ----------------------------------------------------------------------------
+
+#: Roles that own accounts and get the digest.
+DIGEST_ROLES = ("csm", "lead", "admin")
+DIGEST_ITEMS = 10
+#: The language of a digest to a user who has not chosen one: Japanese, like the pages.
+DIGEST_LANGUAGE = "ja"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One CSM's weekly email: the top of their worklist."""
+
+    user_id: int
+    to: str
+    key: str  # the outbox idempotency key: one digest per user per ISO week
+    subject: str
+    text: str
+    html: str
+
+
+def digest_for(session: Session, user: Any, *, today: date, base_url: str | None) -> Digest | None:
+    """The digest of one user in their language (None: nothing to do)."""
+    from markupsafe import escape
+
+    with language(user.locale or DIGEST_LANGUAGE):
+        work = worklist(session, user.id, today=today, limit=DIGEST_ITEMS)
+        if work.total == 0:
+            return None
+        year, week, _day = today.isocalendar()
+        subject = _("Kizuna: {n} things on your worklist this week").format(n=work.total)
+        counts = _("{overdue} overdue · {today} due today · {signals} signals without a task").format(
+            overdue=work.overdue, today=work.due_today, signals=work.signals)  # fmt: skip
+        link = f"{base_url}/worklist" if base_url else None
+        lines = [_("Good morning, {name}.").format(name=user.name), "", counts, ""]
+        html_items = []
+        for n, item in enumerate(work.items, 1):
+            what = item.task.title if item.task else _("Signal")
+            where = item.account_name or "—"
+            lines.append(f"{n}. {what} — {where}")
+            lines.append(f"   {item.reason}")
+            html_items.append(f"<li><strong>{escape(what)}</strong> — {escape(where)}<br><small>{escape(item.reason)}"
+                              "</small></li>")  # fmt: skip
+        if work.total > len(work.items):
+            lines += ["", _("…and {n} more.").format(n=work.total - len(work.items))]
+        if link:
+            lines += ["", _("Open your worklist: {url}").format(url=link)]
+        text = "\n".join(lines) + "\n"
+        open_label = _("Open your worklist")
+        html = (f"<p>{escape(lines[0])}</p><p>{escape(counts)}</p><ol>{''.join(html_items)}</ol>"
+                + (f'<p><a href="{escape(link)}">{escape(open_label)}</a></p>' if link else ""))
+    return Digest(user.id, user.email, f"digest:{user.id}:{year}-W{week:02d}", subject, text, html)
+
+
+def weekly_digests(session: Session, as_of: date, context: RunContext) -> int:
+    """On the digest day, queue each active CSM's digest in the outbox (idempotent: one per
+    user per ISO week, so a second run the same week queues nothing). Returns how many."""
+    if context.digest_weekday is None or as_of.weekday() != context.digest_weekday:
+        return 0
+    from kizuna.services import auth, outbox
+
+    queued = 0
+    for user in auth.list_users(session):
+        if not user.is_active or str(getattr(user.role, "value", user.role)) not in DIGEST_ROLES:
+            continue
+        digest = digest_for(session, user, today=as_of, base_url=context.base_url)
+        if digest is None:
+            continue
+        if outbox.enqueue_email(session, key=digest.key, to=[digest.to], subject=digest.subject, text=digest.text,
+                                html=digest.html) is not None:  # fmt: skip
+            queued += 1
+    return queued
