@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from email import message_from_bytes
-from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -37,7 +33,7 @@ from kizuna.services.context import MailConfig, OutboxConfig, RunContext, build_
 from kizuna.services.outbox import message_id_for, signature
 from kizuna.settings import Settings
 from tests.cli import run_cli
-from tests.conftest import make_user, sign_in
+from tests.conftest import Inbox, make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
 DAILY_STEPS = ["usage", "summaries", "tiers", "stages", "fit", "health", "at_risk", "digest", "optimize"]
@@ -260,31 +256,6 @@ def test_the_scheduler_thread_starts_and_stops_with_the_server(store: str) -> No
 
 
 # --- the outbox --------------------------------------------------------------------------------
-
-
-class Inbox:
-    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=email_policy)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd checks its own port by connecting: it must be known
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 class Receiver:

@@ -23,8 +23,7 @@ from kizuna.main import create_app
 from kizuna.services import tasks, worklist
 from kizuna.settings import Settings
 from tests.cli import run_cli
-from tests.conftest import make_api_key, make_user, sign_in
-from tests.test_jobs import Inbox, smtp  # noqa: F401  (the real SMTP server fixture)
+from tests.conftest import Inbox, make_api_key, make_user, sign_in
 
 TODAY = date(2026, 11, 20)
 
