@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 
 from kizuna.db import ensure_schema, make_engine
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
 from kizuna.settings import Settings
 
 console = Console()
@@ -88,3 +90,13 @@ def open_store(settings: Settings):  # type: ignore[no-untyped-def]
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     return engine
+
+
+def check_format(value: str, formats: tuple[str, ...] = ("table", "json")) -> str:
+    """``--format``: one of ``formats`` (refused with the list, naming the option)."""
+    if value not in formats:
+        raise InvalidInput(
+            _("--format must be one of {formats}, not {value!r}").format(formats=", ".join(formats), value=value),
+            field="format",
+        )
+    return value

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
+from kizuna.cli.context import bounded_day, check_format, console, load_settings, open_store, today
 from kizuna.db import session_scope
 from kizuna.domain.enums import LABELS, TaskStatus
 from kizuna.errors import InvalidInput
@@ -26,12 +26,7 @@ FORMATS = ("table", "json")
 
 
 def _format(value: str) -> str:
-    if value not in FORMATS:
-        raise InvalidInput(
-            _("--format must be one of {formats}, not {value!r}").format(formats=", ".join(FORMATS), value=value),
-            field="format",
-        )
-    return value
+    return check_format(value, FORMATS)
 
 
 def _day(value: str | None, option: str) -> date | None:
