@@ -36,7 +36,7 @@ from tests.cli import run_cli
 from tests.conftest import Inbox, make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
-DAILY_STEPS = ["usage", "summaries", "tiers", "stages", "fit", "health", "at_risk", "digest", "optimize"]
+DAILY_STEPS = ["usage", "summaries", "tiers", "stages", "fit", "health", "at_risk", "playbooks", "digest", "optimize"]
 
 
 @pytest.fixture(scope="module")
