@@ -158,6 +158,14 @@ def test_accounts_enter_act_wait_and_complete_once(app: FastAPI, ids: dict[str, 
     assert [(a, json.loads(p)["to"], json.loads(p)["subject"]) for a, p in mails] == [
         (ids["H1"], ["yamada@h1.example"], "How are things at H1 株式会社?")]  # fmt: skip
     assert [r[:2] for r in _enrollments(app)] == [(ids["H1"], "completed"), (ids["H2"], "completed")]
+    from kizuna.services import customer360
+
+    with app.state.kizuna.unit_of_work() as session:
+        run = next(i for i in customer360.timeline(session, ids["H1"], limit=20).items if i.kind == "playbook")
+    assert (run.type, run.subject) == ("completed", "Risk: call, wait, email")
+    assert run.body == ("2026-11-20 entered\n2026-11-20 task “Call H1 株式会社 (health 35)” due 2026-11-22\n"
+                        "2026-11-20 wait 7 days\n2026-11-27 email “How are things at H1 株式会社?” to champion\n"
+                        "2026-11-27 completed")  # fmt: skip
     # within the cooldown a completed account does not enter again; after it, it does
     assert _run(app, TODAY + timedelta(days=8)) == 0
     assert _run(app, TODAY + timedelta(days=37)) == 2

@@ -130,6 +130,7 @@ def _labels() -> dict[str, str]:
         "achieved": N_("achieved"), "missed": N_("missed"),
         "review": N_("review"), "renewal_prep": N_("renewal preparation"), "other": N_("other"),
         "health_red": N_("health is red"), "renewal": N_("renewal coming"),
+        "completed": N_("completed"), "exited": N_("exited"), "holdout": N_("held out"),
     }  # fmt: skip
 
 

@@ -464,6 +464,20 @@ def _tasks(session: Session, account_id: int, cursor: Cursor | None, limit: int,
     return [_task(r) for r in q.tasks_page(session, account_id, "task", _key(cursor), limit)]
 
 
+@timeline_source("playbook")
+def _playbook_runs(
+    session: Session, account_id: int, cursor: Cursor | None, limit: int, zone: tzinfo
+) -> list[TimelineItem]:
+    items = []
+    for r in q.playbook_runs_page(session, account_id, "playbook", _key(cursor), limit):
+        items.append(TimelineItem(
+            kind="playbook", type=r["state"], at=_midnight(r["entered_on"], zone), seq=r["id"],
+            subject=r["name"] or r["playbook_key"], body=r["log"].strip() or None, all_day=True,
+            details={"playbook": r["playbook_key"]},
+        ))  # fmt: skip
+    return items
+
+
 @timeline_source("subscription")
 def _subscriptions(
     session: Session, account_id: int, cursor: Cursor | None, limit: int, zone: tzinfo

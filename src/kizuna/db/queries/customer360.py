@@ -270,3 +270,20 @@ def tasks_page(
         .limit(limit)
     ).mappings()  # fmt: skip
     return [dict(r) for r in rows]
+
+
+def playbook_runs_page(session: Session, account_id: int, kind: str, cursor: CursorKey, limit: int) -> list[dict[str, Any]]:
+    """A page of the account's playbook runs, at the day each began (the log says what was done)."""
+    from kizuna.db.models import PlaybookEnrollment, PlaybookVersion
+
+    at = PlaybookEnrollment.entered_on
+    rows = session.execute(
+        select(PlaybookEnrollment.id, PlaybookEnrollment.playbook_key, PlaybookEnrollment.state,
+               PlaybookEnrollment.entered_on, PlaybookEnrollment.log, PlaybookVersion.name)
+        .outerjoin(PlaybookVersion, (PlaybookVersion.key == PlaybookEnrollment.playbook_key)
+                   & (PlaybookVersion.version == PlaybookEnrollment.version))
+        .where(PlaybookEnrollment.account_id == account_id, _after(at, PlaybookEnrollment.id, kind, cursor))
+        .order_by(at.desc(), PlaybookEnrollment.id.desc())
+        .limit(limit)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
