@@ -224,3 +224,58 @@ def test_the_command_line_loads_lists_and_previews(
     assert bad.code == 1
     assert "mine.toml: risk.steps[1].due_days: must be from 0 to 365, not 999" in bad.err
     assert run_cli(capsys, "playbooks", "preview", "nope").code == 1
+
+
+# --- the effect: treated vs holdout ---------------------------------------------------------------------
+
+
+def test_the_effect_compares_churn_of_treated_and_held_out_runs_with_an_interval(
+    app: FastAPI, ids: dict[str, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.state.kizuna.unit_of_work() as session:
+        playbooks.save(session, RISK, "risk.toml")
+    entered = TODAY - timedelta(days=100)
+    # 25 treated runs (5 churned within 90 days, 1 more on day 95: outside), 20 held out (8 churned);
+    # and 3 runs too young to judge
+    plan = [(False, 10 if i < 5 else (95 if i == 5 else None)) for i in range(25)]
+    plan += [(True, 30 if i < 8 else None) for i in range(20)]
+    for n, (held, churn_after) in enumerate(plan):
+        account = add_account(app, f"E{n}", owner=ids["owner"])
+        if churn_after is not None:
+            sql(app, "UPDATE accounts SET churned_on = :d, status = 'churned' WHERE id = :id",
+                d=entered + timedelta(days=churn_after), id=account)  # fmt: skip
+        sql(app, "INSERT INTO playbook_enrollments (playbook_key, version, account_id, state, holdout, entered_on,"
+                 " step, log) VALUES ('risk', 1, :a, :s, :h, :d, 0, '')",
+            a=account, s="holdout" if held else "completed", h=held, d=entered)  # fmt: skip
+    for _young in range(3):
+        sql(app, "INSERT INTO playbook_enrollments (playbook_key, version, account_id, state, holdout, entered_on,"
+                 " step, log) VALUES ('risk', 1, :a, 'active', :h, :d, 0, '')",
+            a=ids["H1"], h=False, d=TODAY - timedelta(days=10))  # fmt: skip
+    with app.state.kizuna.unit_of_work() as session:
+        result = playbooks.effect(session, "risk", TODAY, horizon_days=90)
+    c = result.churn
+    # 0.2 vs 0.4: −0.2 ± 1.96 × √(0.2·0.8/25 + 0.4·0.6/20) = −0.2 ± 0.2659
+    assert (result.runs, c.treated_n, c.holdout_n, c.enough) == (45, 25, 20, True)
+    assert (c.treated, c.holdout) == (pytest.approx(0.2), pytest.approx(0.4))
+    assert (c.difference, c.low, c.high) == (pytest.approx(-0.2), pytest.approx(-0.46587, abs=1e-4),
+                                             pytest.approx(0.06587, abs=1e-4))  # fmt: skip
+    assert result.health_change.enough is False  # no snapshots in this store
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", str(app.state.kizuna.settings.database_url))
+    monkeypatch.setenv("KIZUNA_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = run_cli(capsys, "playbooks", "effect", "risk").out
+    assert "20.0% (n=25)" in shown
+    assert "40.0% (n=20)" in shown
+    assert "-46.6% … 6.6%" in shown
+    assert "not enough data yet" in shown  # the health change
+
+
+def test_the_health_change_is_a_welch_interval_worked_by_hand() -> None:
+    c = playbooks._means("health_change", [5.0, 3.0, 4.0], [-2.0, 0.0])
+    # means 4 and −1; variances 1 and 2; se = √(1/3 + 2/2) = 1.1547
+    assert (c.treated, c.holdout, c.difference) == (4.0, -1.0, 5.0)
+    assert (c.low, c.high) == (pytest.approx(5 - 1.959964 * 1.1547005, abs=1e-5),
+                               pytest.approx(5 + 1.959964 * 1.1547005, abs=1e-5))  # fmt: skip
+    assert c.enough is False
+    assert playbooks._means("x", [1.0], [2.0, 3.0]).difference is None
+    assert playbooks._rates("x", [], [True]).difference is None

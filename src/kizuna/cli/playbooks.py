@@ -100,3 +100,42 @@ def preview(
     for _id, name, steps in result.entering:
         table.add_row(Text(name), Text("\n".join(steps)))
     console.print(table)
+
+
+@app.command("effect")
+def effect(
+    key: str = typer.Argument(..., help="The playbook's key."),
+    horizon: int = typer.Option(90, "--horizon-days", min=7, max=730, help="Churn counted within this many days."),
+    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The day (default: today)."),
+    output: str = typer.Option("table", "--format", help="table or json."),
+) -> None:  # fmt: skip
+    """Does it work? Treated vs holdout: churn within the horizon and the health change after
+    30 days, with sample sizes, the difference and its 95 % interval."""
+    check_format(output)
+    settings = load_settings()
+    from datetime import date
+
+    try:
+        day = bounded_day(date.fromisoformat(as_of)) if as_of else today(settings)
+    except ValueError:
+        raise InvalidInput(_("--as-of must be a date like 2025-03-31, not {value!r}").format(value=as_of),
+                           field="as_of") from None  # fmt: skip
+    with session_scope(open_store(settings)) as session:
+        result = playbooks.effect(session, key, day, horizon_days=horizon)
+    if output == "json":
+        print(json.dumps(asdict(result), ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table()
+    for column in (_("outcome"), _("treated"), _("holdout"), _("difference"), _("95 % interval")):
+        table.add_column(column)
+    for c, label, fmt in ((result.churn, _("churned within {n} days").format(n=horizon), "{:.1%}"),
+                          (result.health_change, _("health change after 30 days"), "{:+.1f}")):  # fmt: skip
+        def show(value: float | None, fmt: str = fmt) -> str:
+            return "—" if value is None else fmt.format(value)
+
+        interval = f"{show(c.low)} … {show(c.high)}" if c.low is not None else "—"
+        if not c.enough:
+            interval += " " + _("(not enough data yet)")
+        table.add_row(label, f"{show(c.treated)} (n={c.treated_n})", f"{show(c.holdout)} (n={c.holdout_n})",
+                      show(c.difference), interval)  # fmt: skip
+    console.print(table)

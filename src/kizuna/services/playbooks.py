@@ -237,3 +237,87 @@ def preview(session: Session, key: str, as_of: date) -> Preview:
 def account_enrollments(session: Session, account_id: int) -> Sequence[Any]:
     """An account's playbook runs, newest first (the 360 page)."""
     return q.account_enrollments(session, account_id)
+
+
+# --- does it work? treated vs holdout ----------------------------------------------------------------
+
+#: Fewer runs than this in either group: "not enough data yet".
+MIN_GROUP = 20
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One outcome, treated vs holdout: rates (or means), their difference and its 95 % interval."""
+
+    measure: str
+    treated_n: int
+    holdout_n: int
+    treated: float | None
+    holdout: float | None
+    difference: float | None  # treated − holdout
+    low: float | None
+    high: float | None
+    enough: bool
+
+
+@dataclass(frozen=True)
+class Effect:
+    key: str
+    as_of: date
+    horizon_days: int
+    runs: int
+    churn: Comparison  # churned within the horizon after entering
+    health_change: Comparison  # score 30 days after entering − score on entering (runs with both)
+
+
+def _rates(measure: str, treated: list[bool], held: list[bool]) -> Comparison:
+    n_t, n_h = len(treated), len(held)
+    if n_t == 0 or n_h == 0:
+        return Comparison(measure, n_t, n_h, None, None, None, None, None, False)
+    p_t, p_h = sum(treated) / n_t, sum(held) / n_h
+    se = (p_t * (1 - p_t) / n_t + p_h * (1 - p_h) / n_h) ** 0.5
+    d = p_t - p_h
+    return Comparison(measure, n_t, n_h, p_t, p_h, d, d - Z95 * se, d + Z95 * se,
+                      n_t >= MIN_GROUP and n_h >= MIN_GROUP)  # fmt: skip
+
+
+def _means(measure: str, treated: list[float], held: list[float]) -> Comparison:
+    n_t, n_h = len(treated), len(held)
+    if n_t < 2 or n_h < 2:
+        return Comparison(measure, n_t, n_h, None, None, None, None, None, False)
+    m_t, m_h = sum(treated) / n_t, sum(held) / n_h
+    v_t = sum((x - m_t) ** 2 for x in treated) / (n_t - 1)
+    v_h = sum((x - m_h) ** 2 for x in held) / (n_h - 1)
+    se = (v_t / n_t + v_h / n_h) ** 0.5  # Welch; the normal quantile (the groups are not tiny when it counts)
+    d = m_t - m_h
+    return Comparison(measure, n_t, n_h, m_t, m_h, d, d - Z95 * se, d + Z95 * se,
+                      n_t >= MIN_GROUP and n_h >= MIN_GROUP)  # fmt: skip
+
+
+def effect(session: Session, key: str, as_of: date, *, horizon_days: int = 90, after_days: int = 30) -> Effect:
+    """Treated vs holdout for the runs old enough to be judged: churn within ``horizon_days``
+    of entering, and the health score's change ``after_days`` after entering."""
+    from datetime import timedelta
+
+    from kizuna.errors import InvalidInput
+
+    if not 7 <= horizon_days <= 730:
+        raise InvalidInput(_("the horizon must be from 7 to 730 days"), code="invalid_horizon", field="horizon_days")
+    if key not in {b.key for _n, b in current(session)}:
+        raise NotFound(_("no playbook {key!r}").format(key=key[:64]), code="playbook_not_found", field="key")
+    runs = q.run_outcomes(session, key, as_of - timedelta(days=horizon_days))
+    churned = {True: [], False: []}  # type: dict[bool, list[bool]]
+    for r in runs:
+        end = r["entered_on"] + timedelta(days=horizon_days)
+        churned[bool(r["holdout"])].append(r["churned_on"] is not None and r["entered_on"] <= r["churned_on"] <= end)
+    pairs = [(r["account_id"], d) for r in runs for d in (r["entered_on"], r["entered_on"] + timedelta(days=after_days))]
+    scores = q.health_scores(session, pairs)
+    change = {True: [], False: []}  # type: dict[bool, list[float]]
+    for r in runs:
+        before = scores.get((r["account_id"], r["entered_on"]))
+        after = scores.get((r["account_id"], r["entered_on"] + timedelta(days=after_days)))
+        if before is not None and after is not None:
+            change[bool(r["holdout"])].append(after - before)
+    return Effect(key, as_of, horizon_days, len(runs), _rates("churn", churned[False], churned[True]),
+                  _means("health_change", change[False], change[True]))  # fmt: skip

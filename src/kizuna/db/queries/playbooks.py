@@ -73,3 +73,37 @@ def contact_emails(session: Session, account_id: int, *, champions_only: bool) -
     if champions_only:
         query = query.where(Contact.is_champion.is_(True))
     return [str(e) for e in session.scalars(query.order_by(Contact.id)) if e]
+
+
+def run_outcomes(session: Session, key: str, entered_by: date) -> list[dict[str, Any]]:
+    """Each run of the playbook that began by ``entered_by``: holdout or not, the day it
+    began and the account's churn day."""
+    from kizuna.db.models import Account
+
+    rows = session.execute(
+        select(PlaybookEnrollment.id, PlaybookEnrollment.account_id, PlaybookEnrollment.holdout,
+               PlaybookEnrollment.entered_on, Account.churned_on)
+        .join(Account, Account.id == PlaybookEnrollment.account_id)
+        .where(PlaybookEnrollment.playbook_key == key, PlaybookEnrollment.entered_on <= entered_by)
+        .order_by(PlaybookEnrollment.id)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def health_scores(session: Session, pairs: Sequence[tuple[int, date]]) -> dict[tuple[int, date], float]:
+    """The health score of each (account, day) that has a snapshot."""
+    from kizuna.db.models import HealthSnapshot
+
+    wanted = set(pairs)
+    out: dict[tuple[int, date], float] = {}
+    accounts = sorted({a for a, _d in wanted})
+    days = sorted({d for _a, d in wanted})
+    for start in range(0, len(accounts), 2000):
+        rows = session.execute(
+            select(HealthSnapshot.account_id, HealthSnapshot.day, HealthSnapshot.score)
+            .where(HealthSnapshot.account_id.in_(accounts[start:start + 2000]), HealthSnapshot.day.in_(days))
+        )  # fmt: skip
+        for account_id, day, score in rows:
+            if (account_id, day) in wanted:
+                out[(account_id, day)] = float(score)
+    return out
