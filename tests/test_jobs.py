@@ -160,16 +160,17 @@ def test_a_failed_step_skips_what_reads_it_and_the_next_run_retries_only_that(st
     report = run_job(engine, broken, "daily", as_of=AS_OF)
     status = {s.step: s.status for s in report.steps}
     assert status == {"usage": "succeeded", "summaries": "succeeded", "tiers": "succeeded", "stages": "succeeded",
-                      "fit": "succeeded", "health": "failed", "at_risk": "skipped", "optimize": "succeeded"}  # fmt: skip
+                      "fit": "succeeded", "health": "failed", "at_risk": "skipped", "playbooks": "skipped",
+                      "digest": "skipped", "optimize": "succeeded"}  # fmt: skip
     failed = next(s for s in report.steps if s.step == "health")
     assert "cards.toml" in (failed.error or "")
     assert next(s.error for s in report.steps if s.step == "at_risk") == "waits for: health"
     assert not report.ok
     from kizuna.jobs.runner import outstanding
 
-    assert outstanding(engine, "daily", AS_OF) == ["health", "at_risk"]
+    assert outstanding(engine, "daily", AS_OF) == ["health", "at_risk", "playbooks", "digest"]
     fixed = run_job(engine, RunContext(), "daily", as_of=AS_OF, pending_only=True)
-    assert [s.step for s in fixed.steps] == ["health", "at_risk"]
+    assert [s.step for s in fixed.steps] == ["health", "at_risk", "playbooks", "digest"]
     assert fixed.ok
     assert outstanding(engine, "daily", AS_OF) == []
     engine.dispose()

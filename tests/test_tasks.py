@@ -182,12 +182,13 @@ def test_a_follow_up_of_an_activity_lands_on_its_account_and_on_the_timeline(
                                due_on=TODAY + timedelta(days=2), kind="email")  # fmt: skip
         with pytest.raises(NotFound) as gone:
             tasks.follow_up(session, 99999, today=TODAY, title="x")
+        tasks.complete(session, [task.id], now=datetime(2026, 11, 20, 15, tzinfo=UTC))
         page = customer360.timeline(session, book["B"], limit=10)
     assert (task.account_id, task.activity_id, task.source, task.assignee_id) == (book["B"], act.id, "follow_up",
                                                                                   book["u"])  # fmt: skip
     assert gone.value.code == "activity_not_found"
     kinds = [(i.kind, i.type, i.subject) for i in page.items]
-    assert ("task", "open", "Send the QBR deck") in kinds
+    assert ("task", "done", "Send the QBR deck") in kinds
     assert ("activity", "meeting", "QBR") in kinds
 
 
@@ -317,8 +318,13 @@ def test_the_360_page_adds_and_completes_tasks_and_shows_a_refusal_there(
     assert made.headers["location"] == f"/accounts/{book['B']}?done=created#tasks"
     page = web.get(f"/accounts/{book['B']}").text
     assert re.findall(r'data-testid="open-task">\s*<div>([^<]*)</div>', page) == ["Send the deck"]
+    task_id = sql(sqlite_app, "SELECT id FROM tasks WHERE title = 'Send the deck'")[0][0]
+    done = web.post(f"/tasks/{task_id}/complete", data={"csrf_token": token, "next": back}, follow_redirects=False)
+    assert done.headers["location"] == f"/accounts/{book['B']}?done=completed#tasks"
+    page = web.get(f"/accounts/{book['B']}").text
+    assert 'data-testid="open-task"' not in page
     timeline = page.split('id="timeline-items"')[1].split("</ol>")[0]
-    assert re.search(r'data-kind="task" data-type="open".*?<strong>Send the deck</strong>', timeline, re.S)
+    assert re.search(r'data-kind="task" data-type="done".*?<strong>Send the deck</strong>', timeline, re.S)
     refused = web.post("/tasks", data={"csrf_token": token, "account_id": str(book["B"]), "title": "y" * 301,
                                        "next": back})  # fmt: skip
     assert refused.status_code == 422

@@ -1,6 +1,6 @@
 """A CSM's worklist in a real browser: the overdue task comes first with its reason, is
-completed from the list, and a task added on the 360 page shows up there and on the
-timeline (Debian's Chromium, ``kizuna serve``)."""
+completed from the list (and lands on the account's timeline), and a task added on the
+360 page shows up there and on the worklist (Debian's Chromium, ``kizuna serve``)."""
 
 from __future__ import annotations
 
@@ -68,8 +68,12 @@ def test_a_csm_works_through_the_worklist(page: Any) -> None:
     page.click("[data-testid=task-save]")
     expect(page).to_have_url(re.compile(r"/accounts/\d+\?done=created#tasks$"))
     expect(page.locator("[data-testid=open-task]")).to_contain_text("更新の提案書を送る")
-    expect(page.locator("#timeline-items [data-kind=task]").first).to_contain_text("更新の提案書を送る")
 
     page.goto("/worklist")
     row = page.locator("[data-testid=work-item]", has_text="更新の提案書を送る")
     expect(row.locator("[data-testid=reason]")).to_contain_text("期限まで 2 日")
+    # the first task, done from the worklist, is on its account's timeline now
+    page.goto("/accounts?q=ACC-1")
+    page.locator("[data-testid=account-row] td.name a").first.click()
+    expect(page.locator("#timeline-items [data-kind=task][data-type=done]").first).to_contain_text(
+        "更新前の利用状況レビュー")

@@ -253,10 +253,10 @@ def account_owner_id(session: Session, account_id: int) -> int | None:
 def tasks_page(
     session: Session, account_id: int, kind: str, cursor: CursorKey, limit: int, *, task_id: int | None = None
 ) -> list[dict[str, Any]]:
-    """A page of the account's tasks, each at its latest event: done or canceled at that
-    moment, open at its creation."""
-    at = func.coalesce(Task.completed_at, Task.created_at)
-    only = Task.id == task_id if task_id is not None else true()
+    """A page of the account's done and canceled tasks, at the moment they were closed (open
+    ones are in the 360 page's open-tasks card, not yet something that happened)."""
+    at = Task.completed_at
+    only = Task.id == task_id if task_id is not None else Task.completed_at.is_not(None)
     rows = session.execute(
         select(
             Task.id, Task.external_id, Task.title, Task.description, Task.kind, Task.priority, Task.status,
