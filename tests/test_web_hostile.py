@@ -66,7 +66,7 @@ CTX = ParseContext(ZONE, "JPY")
 PARAMS: dict[str, str] = {
     "account_id": "accounts", "contact_id": "contacts", "product_id": "products",
     "subscription_id": "subscriptions", "ticket_id": "tickets", "response_id": "survey_responses",
-    "activity_id": "activities", "token": "uploads",
+    "activity_id": "activities", "token": "uploads", "task_id": "tasks",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
 VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -76,6 +76,7 @@ VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "/kpis": [("?by=touch_tier", {}), ("?by=plan", {})],
     "/kpis/accounts": [("?metric=mrr", {}), ("?metric=churned&month=2026-10", {}), (f"?metric=<b>{MARK}", {})],
     "/api/kpis/accounts": [("?metric=mrr", {})],
+    "/worklist": [("?user=team", {})],
 }  # fmt: skip
 #: GET routes that are not pages of ours (the API docs) and need no check here.
 SKIP = {

@@ -7,6 +7,7 @@ no configuration at all.
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kizuna.domain.kpi_targets import DEFAULT_TARGETS, parse_targets
 from kizuna.domain.money import CURRENCY_EXPONENTS
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 if TYPE_CHECKING:
     from kizuna.services.context import RunContext
@@ -167,7 +170,7 @@ class Settings(BaseSettings):
     today: date | None = Field(
         default=None,
         description=(
-            "The day the web app and the API take as today (YYYY-MM-DD), e.g. to show a demo company "
+            "The day the web app, the API and the command line take as today (YYYY-MM-DD), e.g. to show a demo company "
             "as of the day it was built; the tests fix it. Default: today's date in `KIZUNA_TIMEZONE`."
         ),
     )
@@ -209,6 +212,20 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password (from the environment only).")
     mail_from: str = Field(default="kizuna@localhost", description="The From address of the emails Kizuna sends.")
     mail_reply_to: str | None = Field(default=None, description="Reply-To of the emails Kizuna sends, if any.")
+    digest_day: str = Field(
+        default="monday",
+        description=(
+            "Day of the week on which the daily job emails each CSM their worklist (the weekly digest, sent "
+            "through the outbox): `monday` … `sunday`, or `off`."
+        ),
+    )
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "The address people open Kizuna at, e.g. `https://kizuna.example.co.jp`: links in emails point "
+            "there. Without it, emails carry no links."
+        ),
+    )
 
     # --- CSV upload in the browser (issue 18): add upload settings below this line ---
     upload_max_bytes: int = Field(
@@ -299,6 +316,24 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown currency {value!r} (use an ISO 4217 code such as JPY)")
         return code
 
+    @field_validator("digest_day")
+    @classmethod
+    def _digest_day(cls, value: str) -> str:
+        day = value.strip().lower()
+        if day != "off" and day not in WEEKDAYS:
+            raise ValueError(f"KIZUNA_DIGEST_DAY must be one of {', '.join(WEEKDAYS)} or off, not {value!r}")
+        return day
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+            raise ValueError(f"KIZUNA_BASE_URL must be an http:// or https:// address, not {value!r}")
+        return url
+
     @field_validator("database_url")
     @classmethod
     def _usable_url(cls, value: str) -> str:
@@ -338,6 +373,8 @@ class Settings(BaseSettings):
             segments_config=self.segments_config,
             scorecards=self.health_scorecards,
             daily_at=self.daily_at,
+            digest_weekday=None if self.digest_day == "off" else WEEKDAYS.index(self.digest_day),
+            base_url=self.base_url,
             mail=MailConfig(
                 host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,
                 password=self.smtp_password, sender=self.mail_from, reply_to=self.mail_reply_to,

@@ -19,6 +19,7 @@ def routers() -> list[APIRouter]:
         segments,
         subscriptions,
         survey_responses,
+        tasks,
         tickets,
         usage,
     )
@@ -34,6 +35,7 @@ def routers() -> list[APIRouter]:
         tickets.router,
         survey_responses.router,
         activities.router,
+        tasks.router,
         segments.router,
         health.router,
         jobs.router,

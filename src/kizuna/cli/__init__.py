@@ -20,8 +20,10 @@ from kizuna.cli import jobs as job_commands
 from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
+from kizuna.cli import playbooks as playbook_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
+from kizuna.cli import tasks as task_commands
 from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
 from kizuna.cli.context import console, err_console, plain_validation_message, state
@@ -75,6 +77,9 @@ app.add_typer(segment_commands.app, name="segments")
 app.add_typer(segment_commands.tier_app, name="tier")
 app.add_typer(segment_commands.stage_app, name="stage")
 app.add_typer(segment_commands.fit_app, name="fit")
+app.add_typer(task_commands.app, name="tasks")
+app.add_typer(playbook_commands.app, name="playbooks")
+app.command("worklist")(task_commands.worklist_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from kizuna.cli import context
 from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.cli.tables import print_fitted
 from kizuna.errors import InvalidInput
@@ -23,11 +24,7 @@ FORMATS = ("table", "json", "csv")
 
 
 def check_format(value: str) -> None:
-    if value not in FORMATS:
-        raise InvalidInput(
-            _("--format must be one of {formats}, not {value!r}").format(formats=", ".join(FORMATS), value=value),
-            field="format",
-        )
+    context.check_format(value, FORMATS)
 
 
 def parse_day(value: str | None, settings: Settings) -> date:

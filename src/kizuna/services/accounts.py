@@ -166,6 +166,17 @@ def all_accounts(session: Session, query: AccountQuery, *, as_of: date, batch: i
             return rows
 
 
+def account_row(session: Session, account_id: int, *, as_of: date) -> AccountRow | None:
+    """One account as the list shows it (None: no such account)."""
+    row = accounts_q.account_row(session, account_id)
+    return _row(row) if row is not None else None
+
+
+def paying_mrrs(session: Session) -> list[int]:
+    """The MRR of every paying account (minor units, each in its own currency)."""
+    return accounts_q.paying_mrrs(session)
+
+
 def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | None) -> int:
     """Make ``owner_id`` (None: nobody) the owner of these accounts; returns how many.
     The owner must be an active user; every id must name an account (else nothing changes)."""

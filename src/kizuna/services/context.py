@@ -56,6 +56,8 @@ class RunContext:
     segments_path: Path | None = None  # None: the shipped segments.toml
     scorecards_path: Path | None = None  # a saved version in the store wins over it
     daily_at: time = time(3, 0)  # local time (``zone``) of the scheduled daily job
+    digest_weekday: int | None = 0  # the weekly digest emails go out on this day (0: Monday); None: never
+    base_url: str | None = None  # where people open Kizuna, for links in emails
     mail: MailConfig = field(default_factory=MailConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
 
@@ -79,6 +81,8 @@ def build_context(
     segments_config: Path | None = None,
     scorecards: Path | None = None,
     daily_at: time = time(3, 0),
+    digest_weekday: int | None = 0,
+    base_url: str | None = None,
     mail: MailConfig | None = None,
     outbox: OutboxConfig | None = None,
 ) -> RunContext:
@@ -93,6 +97,8 @@ def build_context(
         segments_path=segments_config,
         scorecards_path=scorecards,
         daily_at=daily_at,
+        digest_weekday=digest_weekday,
+        base_url=base_url,
         mail=mail or MailConfig(),
         outbox=outbox or OutboxConfig(),
     )

@@ -31,6 +31,7 @@ from kizuna.domain.enums import (
     SubscriptionStatus,
     SurveyKind,
     TaskPriority,
+    TaskStatus,
     TicketStatus,
 )
 from kizuna.domain.subscriptions import AccountStatus
@@ -443,6 +444,37 @@ def subscription_events(lines: Sequence[Mapping[str, Any]], zone: tzinfo) -> lis
         if line["ended_on"] is not None:
             items.append(event("ended", _midnight(line["ended_on"], zone), 3, reason=line["cancel_reason"]))
     items.sort(key=lambda i: (i.at, i.seq), reverse=True)
+    return items
+
+
+def _task(r: Mapping[str, Any]) -> TimelineItem:
+    at = r["at"] if r["at"].tzinfo is not None else r["at"].replace(tzinfo=UTC)
+    return TimelineItem(
+        kind="task", type=TaskStatus(r["status"]).value, at=at, seq=r["id"], subject=r["title"],
+        body=r["description"], actor=r["assignee_name"], contact=r["contact_name"],
+        details={"external_id": r["external_id"], "task_kind": r["kind"].value if r["kind"] else None,
+                 "priority": r["priority"].value if r["priority"] else None,
+                 "due_on": r["due_on"].isoformat() if r["due_on"] else None, "source": r["source"],
+                 "signal": r["signal"]},
+    )  # fmt: skip
+
+
+@timeline_source("task")
+def _tasks(session: Session, account_id: int, cursor: Cursor | None, limit: int, zone: tzinfo) -> list[TimelineItem]:
+    return [_task(r) for r in q.tasks_page(session, account_id, "task", _key(cursor), limit)]
+
+
+@timeline_source("playbook")
+def _playbook_runs(
+    session: Session, account_id: int, cursor: Cursor | None, limit: int, zone: tzinfo
+) -> list[TimelineItem]:
+    items = []
+    for r in q.playbook_runs_page(session, account_id, "playbook", _key(cursor), limit):
+        items.append(TimelineItem(
+            kind="playbook", type=r["state"], at=_midnight(r["entered_on"], zone), seq=r["id"],
+            subject=r["name"] or r["playbook_key"], body=r["log"].strip() or None, all_day=True,
+            details={"playbook": r["playbook_key"]},
+        ))  # fmt: skip
     return items
 
 

@@ -18,7 +18,7 @@ from datetime import date
 
 from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
-from kizuna.services import health, segments
+from kizuna.services import health, playbooks, segments, worklist
 from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.context import RunContext
 from kizuna.services.usage.store import usage_step
@@ -58,6 +58,10 @@ STEPS: tuple[Step, ...] = (
     # issue 6: at-risk flags read the health scores, so they come after them
     Step("at_risk", N_("at-risk flags"), lambda s, d, ctx: segments.recompute_at_risk(s, d, ctx.segments()),
          after=("health", "stages")),
+    # issue 15: playbooks act on the day's signals (enroll, do the due steps), before the digest lists their tasks
+    Step("playbooks", N_("playbooks"), playbooks.run, after=("health", "at_risk", "tiers", "stages")),
+    # issue 15: on the digest day, each CSM's worklist by email (through the outbox, after commit)
+    Step("digest", N_("weekly digest emails"), worklist.weekly_digests, after=("health", "at_risk", "playbooks")),
 )
 
 

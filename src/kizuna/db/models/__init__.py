@@ -8,6 +8,7 @@ from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
 from kizuna.db.models.outbox import OutboxMessage
+from kizuna.db.models.playbooks import PlaybookEnrollment, PlaybookVersion
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
@@ -31,6 +32,8 @@ __all__ = [
     "OnboardingMilestone",
     "OutboxMessage",
     "ParkedEvent",
+    "PlaybookEnrollment",
+    "PlaybookVersion",
     "Product",
     "SavedView",
     "SegmentChange",

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kizuna.domain.auth import Permission
+from kizuna.domain.enums import TaskKind, TaskPriority
 from kizuna.domain.health import GRADE_LABELS, HealthGrade
 from kizuna.domain.money import CURRENCY_EXPONENTS
 from kizuna.domain.segments import FIT_LABELS, STAGE_LABELS, TIER_LABELS, FitBand, LifecycleStage, TouchTier
@@ -417,14 +418,22 @@ def _account_page(
     with state.unit_of_work() as session:
         data = c360.account_360(session, account_id, as_of=as_of, zone=state.settings.zone, before=before or None,
                                 timeline_limit=TIMELINE_PAGE)  # fmt: skip
+        people = accounts_service.owner_choices(session)
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
         "form": form or _empty_form(state.settings), "errors": errors or {}, "contacts": data.contacts,
         "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
+        "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
+        "task_people": people, "task_error": "",
         **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)
+
+
+def account_page_with(request: Request, state: State, account_id: int, *, task_error: str, status: int) -> Response:
+    """The 360 page with a refused task form's reason (the task routes' error page)."""
+    return _account_page(request, state, account_id, status=status, extra={"task_error": task_error})
 
 
 @router.get("/accounts/{account_id:int}")
