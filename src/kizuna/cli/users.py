@@ -53,7 +53,7 @@ def create_user(
 
 @users.command("set-password")
 def set_password(
-    email: str = typer.Option(..., "--email"),
+    email: str = typer.Option(..., "--email", help="The user's sign-in email."),
 ) -> None:
     """Set (or reset) a user's password; every browser signed in as the user must sign in again.
 
