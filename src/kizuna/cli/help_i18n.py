@@ -69,16 +69,15 @@ def _is_command(node: ast.FunctionDef) -> bool:
     """A command or callback: decorated with ``….command(…)``/``….callback(…)`` without its
     own ``help=``, or (registered as ``app.command(…)(function)``) taking Typer parameters."""
     for decorator in node.decorator_list:
-        func = decorator.func if isinstance(decorator, ast.Call) else None
-        if isinstance(func, ast.Attribute) and func.attr in ("command", "callback"):
-            return not any(k.arg == "help" for k in decorator.keywords)  # type: ignore[union-attr]
+        if not isinstance(decorator, ast.Call):
+            continue
+        if isinstance(decorator.func, ast.Attribute) and decorator.func.attr in ("command", "callback"):
+            return not any(k.arg == "help" for k in decorator.keywords)
     defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
     return any(_is_typer_call(d) for d in defaults)
 
 
-def extract_cli_help(
-    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, Any]
-) -> Iterator[tuple[int, str, str, list[str]]]:
+def extract_cli_help(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any) -> Iterator[Any]:
     """Babel extraction method for the command modules (``babel.cfg``): what the Python
     extractor finds, plus each literal ``help="…"`` and each command's docstring,
     flattened as :func:`translate_help` looks them up."""
