@@ -239,3 +239,26 @@ def test_settings_show_their_source_and_hide_secrets(
     assert re.search(
         r"KIZUNA_SMTP_USERNAME</code></td>\s*<td><span class=\"muted\">not set</span></td>\s*<td>default", page
     )
+
+
+def test_the_command_line_uses_the_same_rules(sqlite_url: str, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli import run_cli
+
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)
+    app = create_app(Settings(database_url=sqlite_url))
+    make_user(app, "admin@kizuna.example", "admin")
+    make_user(app, "csm@kizuna.example", "csm")
+    last = run_cli(capsys, "users", "set-role", "--email", "admin@kizuna.example", "--role", "lead")
+    assert last.code == 1
+    assert "admin@kizuna.example is the last active admin: make another user an admin first" in last.err
+    assert run_cli(capsys, "users", "deactivate", "--email", "admin@kizuna.example").code == 1
+    promoted = run_cli(capsys, "users", "set-role", "--email", "csm@kizuna.example", "--role", "admin")
+    assert "csm@kizuna.example is now admin." in promoted.out
+    with TestClient(app, headers={"Accept-Language": "en"}) as client:
+        sign_in(client, "csm@kizuna.example")
+        off = run_cli(capsys, "users", "deactivate", "--email", "csm@kizuna.example")
+        assert "csm@kizuna.example is deactivated; 1 sessions ended." in off.out
+        assert client.get("/", follow_redirects=False).status_code == 303
+        assert not _can_sign_in(client, "csm@kizuna.example", PASSWORD)
+        assert run_cli(capsys, "users", "reactivate", "--email", "csm@kizuna.example").code == 0
+        assert _can_sign_in(client, "csm@kizuna.example", PASSWORD)
