@@ -11,6 +11,7 @@ import pytest
 
 from tests.browser import test_journeys as journeys
 from tests.browser.test_journeys import PASSWORD
+from tests.browser.test_phone import PHONE, _too_wide
 
 from playwright.sync_api import Browser, Page, expect  # isort: skip
 
@@ -21,9 +22,14 @@ live, browser, server = journeys.live, journeys.browser, journeys.server
 ADMIN = "admin@kizuna.example"
 
 
-@pytest.fixture
-def admin_page(live: journeys.LiveServer, browser: Browser, server: str) -> Iterator[Page]:
+@pytest.fixture(scope="module")
+def admin(live: journeys.LiveServer, server: str) -> str:
     live._kizuna("users", "create", "--email", ADMIN, "--name", "管理 太郎", "--role", "admin", "--locale", "ja")
+    return ADMIN
+
+
+@pytest.fixture
+def admin_page(admin: str, browser: Browser, server: str) -> Iterator[Page]:
     context = browser.new_context(base_url=server, locale="ja-JP", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     tab = context.new_page()
@@ -84,3 +90,13 @@ def test_an_admin_adds_a_user_and_creates_then_revokes_an_api_key(admin_page: Pa
     expect(page.locator("[data-testid=done]")).to_have_text("キーを無効化しました。ただちに使えなくなります。")
     expect(page.locator("tr", has_text="CRM 連携")).to_contain_text("に無効化")
     assert _api_status(server, key) == 401
+
+
+def test_the_admin_pages_fit_a_phone(admin_page: Page) -> None:
+    page = admin_page
+    page.set_viewport_size(PHONE)
+    for path in ("/admin/users", "/admin/api-keys", "/admin/settings", "/admin/jobs"):
+        page.goto(path)
+        expect(page.locator("[data-testid=admin-nav]")).to_be_visible()
+        assert _too_wide(page) == [], path
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
