@@ -7,7 +7,10 @@ no configuration at all.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +33,7 @@ DEFAULT_DATABASE_FILE = "kizuna.db"
 class Settings(BaseSettings):
     """Kizuna's settings. Each field is documented in ``docs/settings.md``."""
 
-    model_config = SettingsConfigDict(env_prefix="KIZUNA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KIZUNA_", extra="ignore", env_file=".env", env_file_encoding="utf-8")
 
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_DATABASE_FILE}",
@@ -384,3 +387,75 @@ class Settings(BaseSettings):
                 webhook_secret=self.webhook_secret,
             ),
         )
+
+
+#: Settings whose value is a secret: shown as set or not, never as it is.
+SECRET_SETTINGS = frozenset({"smtp_password", "webhook_secret"})
+#: Settings holding a URL that may carry a password (``scheme://user:password@host``).
+URL_SETTINGS = frozenset({"database_url", "analytics_url"})
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One setting as the admin page shows it: ``source`` is ``environment``, ``dotenv``
+    (the ``.env`` file), ``program`` (passed to ``Settings(...)`` by the program embedding
+    Kizuna) or ``default``."""
+
+    name: str  # KIZUNA_…
+    value: str
+    source: str
+    secret: bool
+
+
+def _mask_url(url: str) -> str:
+    """``postgresql://kizuna:hunter2@db/kizuna`` → ``postgresql://kizuna:•••@db/kizuna``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:•••@{host}"
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return str(value)
+
+
+def setting_rows(settings: Settings, environ: Mapping[str, str] | None = None) -> list[SettingRow]:
+    """Every ``KIZUNA_`` setting in force, in the order of ``docs/settings.md``, with where its
+    value came from; secrets masked (a password inside a URL too)."""
+    from dotenv import dotenv_values
+
+    environ = os.environ if environ is None else environ
+    env_names = {key.upper() for key in environ}
+    env_file = settings.model_config.get("env_file")
+    dotenv_names = (
+        {key.upper() for key in dotenv_values(str(env_file))} if isinstance(env_file, str) and Path(env_file).is_file()
+        else set()
+    )  # fmt: skip
+    rows = []
+    for field in type(settings).model_fields:
+        name = f"KIZUNA_{field.upper()}"
+        if name in env_names:
+            source = "environment"
+        elif name in dotenv_names:
+            source = "dotenv"
+        elif field in settings.model_fields_set:
+            source = "program"
+        else:
+            source = "default"
+        raw = getattr(settings, field)
+        secret = field in SECRET_SETTINGS
+        if secret:
+            value = "•••" if raw else ""
+        elif field in URL_SETTINGS and raw:
+            value = _mask_url(str(raw))
+        else:
+            value = _shown(raw)
+        rows.append(SettingRow(name=name, value=value, source=source, secret=secret))
+    return rows

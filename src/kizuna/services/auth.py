@@ -28,6 +28,8 @@ _hasher = PasswordHasher()
 #: Verified against when the email is unknown, so both paths cost the same.
 _DUMMY_HASH = _hasher.hash("kizuna-no-such-user")
 MIN_PASSWORD_LENGTH = 10
+#: The longest user or API key name (the columns' width).
+MAX_NAME_LENGTH = 200
 API_KEY_PREFIX = "kz_"
 #: ``api_keys.last_used_at`` is written at most this often per key (so it costs no write per request).
 KEY_USE_RESOLUTION = timedelta(minutes=1)
@@ -69,6 +71,8 @@ def create_user(
         address = parse_email(email)
     except FieldError as exc:
         raise InvalidInput(str(exc), field="email") from None
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        raise InvalidInput(_("the name is longer than {n} characters").format(n=MAX_NAME_LENGTH), field="name")
     if q.user_by_email(session, address) is not None:
         raise Conflict(_("a user with email {email} already exists").format(email=address), field="email")
     user = User(email=address, name=name.strip() or address, role=role, locale=locale, is_active=True)
@@ -160,6 +164,8 @@ def create_api_key(
     """Make an API key; return ``(the key, shown once, never stored; its record)``."""
     if not name.strip():
         raise InvalidInput(_("an API key needs a name"), field="name")
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        raise InvalidInput(_("the name is longer than {n} characters").format(n=MAX_NAME_LENGTH), field="name")
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     record = ApiKey(name=name.strip(), prefix=prefix, key_hash=_digest(key), scope=scope,
@@ -217,3 +223,141 @@ def set_language(session: Session, user_id: int, language: str) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.locale = language
+
+
+# --- administration: what `kizuna users` / `kizuna apikey` and the admin pages share ---
+
+#: Letters and digits that cannot be mistaken for one another when read aloud or copied by hand.
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """One user as the admin pages and ``kizuna users list`` show them."""
+
+    id: int
+    email: str
+    name: str
+    role: UserRole
+    locale: str | None
+    is_active: bool
+    has_password: bool
+    last_login_at: datetime | None
+    live_sessions: int
+
+    @property
+    def can_sign_in(self) -> bool:
+        return self.is_active and self.has_password
+
+
+@dataclass(frozen=True)
+class ApiKeySummary:
+    """One API key as listed (never the key itself)."""
+
+    id: int
+    name: str
+    prefix: str
+    scope: ApiKeyScope
+    created_at: datetime
+    created_by: str | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def shown_prefix(self) -> str:
+        return f"{API_KEY_PREFIX}{self.prefix}_…"
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: int
+    created_at: datetime
+    expires_at: datetime
+
+
+def temporary_password() -> str:
+    """A random password to hand over once (16 characters, about 79 bits), in groups of four."""
+    raw = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("no user with id {id}").format(id=user_id), code="user_not_found", field="user")
+    return user
+
+
+def _summary(user: User, sessions: int) -> UserSummary:
+    return UserSummary(id=user.id, email=user.email, name=user.name, role=UserRole(user.role), locale=user.locale,
+                       is_active=bool(user.is_active), has_password=bool(user.password_hash),
+                       last_login_at=user.last_login_at, live_sessions=sessions)  # fmt: skip
+
+
+def user_summaries(session: Session, *, now: datetime | None = None) -> list[UserSummary]:
+    counts = q.live_session_counts(session, now or datetime.now(UTC))
+    return [_summary(u, counts.get(u.id, 0)) for u in q.list_users(session)]
+
+
+def user_summary(session: Session, user_id: int, *, now: datetime | None = None) -> UserSummary:
+    user = get_user(session, user_id)
+    return _summary(user, len(list_sessions(session, user, now=now)))
+
+
+def session_summaries(session: Session, user_id: int, *, now: datetime | None = None) -> list[SessionSummary]:
+    return [SessionSummary(s.id, s.created_at, s.expires_at) for s in list_sessions(session, get_user(session, user_id), now=now)]
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse a change that would leave the store without an active admin (nobody could
+    manage users any more, in the browser or, without shell access, at all)."""
+    if user.role != UserRole.ADMIN or not user.is_active:
+        return
+    if [i for i in q.active_admin_ids(session) if i != user.id]:
+        return
+    raise Conflict(
+        _("{email} is the last active admin: make another user an admin first").format(email=user.email),
+        code="last_admin", field="role",
+    )  # fmt: skip
+
+
+def set_role(session: Session, user_id: int, role: UserRole) -> User:
+    """Give a user another role (the last active admin keeps theirs)."""
+    user = get_user(session, user_id)
+    if role != UserRole.ADMIN:
+        _keep_an_admin(session, user)
+    user.role = role
+    return user
+
+
+def set_active(session: Session, user_id: int, active: bool, *, acting_user_id: int | None = None) -> int:
+    """Deactivate a user (they cannot sign in; every sign-in ends at once; returns how many)
+    or let them sign in again. Nobody deactivates themselves, nor the last active admin."""
+    user = get_user(session, user_id)
+    if active:
+        user.is_active = True
+        return 0
+    if acting_user_id is not None and user.id == acting_user_id:
+        raise Conflict(_("you cannot deactivate yourself: ask another admin"), code="cannot_deactivate_self",
+                       field="user")  # fmt: skip
+    _keep_an_admin(session, user)
+    user.is_active = False
+    return revoke_sessions(session, user)
+
+
+def reset_password(session: Session, user_id: int) -> tuple[str, int]:
+    """Give the user a new temporary password (shown once, to hand over) and end every
+    sign-in; returns ``(the password, sessions ended)``."""
+    user = get_user(session, user_id)
+    password = temporary_password()
+    return password, set_password(session, user, password)
+
+
+def api_key_summaries(session: Session) -> list[ApiKeySummary]:
+    names = {u.id: u.name for u in q.list_users(session)}
+    return [
+        ApiKeySummary(id=k.id, name=k.name, prefix=k.prefix, scope=ApiKeyScope(k.scope), created_at=k.created_at,
+                      created_by=names.get(k.created_by_id) if k.created_by_id else None,
+                      last_used_at=k.last_used_at, revoked_at=k.revoked_at)
+        for k in q.list_api_keys(session)
+    ]
