@@ -99,7 +99,7 @@ def test_mrr_at_as_of_equals_the_accounts_list(fixture_url: str, report: kpis.Kp
         page = list_accounts(session, AccountQuery(per_page=200), as_of=AS_OF)
     engine.dispose()
     jpy = sum(a.mrr for a in page.items if a.currency == "JPY")
-    assert jpy == report.headline["mrr"] == 120_000
+    assert jpy == report.headline.mrr == 120_000
     # the USD account is left out and counted
     assert report.excluded_currencies == [{"currency": "USD", "lines": 1, "accounts": 1, "mrr": 1_000_000}]
 

@@ -11,7 +11,7 @@ JSON API ``/api/kpis``, the KPI dashboard page)::
                                  gross_margin=0.8, acquisition_cost=300_000,
                                  retention_cost=60_000, segment_by="plan")
     report = kpis.kpi_report(backend, as_of, options)   # -> KpiReport
-    report.headline            # dict: the numbers of the top row (mrr, nrr_12m, nps, …)
+    report.headline            # KpiHeadline: the numbers of the top row (mrr, nrr_12m, nps, …)
     report.revenue             # DataFrame, one row per month: mrr, arr, accounts, the five
                                # movements (+ *_accounts counts), net_change, logo/revenue
                                # churn, grr, nrr, grr_12m, nrr_12m, logo_retention_12m
@@ -27,6 +27,7 @@ JSON API ``/api/kpis``, the KPI dashboard page)::
     report.ltv                 # analytics.ltv.LtvReport (five formulas with inputs, LTV:CAC)
     report.excluded_currencies # lines in other currencies left out (per currency)
     report.to_dict()           # JSON-ready (what /api/kpis returns)
+    kpis.monthly_rows(report)  # list[MonthlyKpis]: one typed row per reported month
 
     # "each number links to the accounts behind it":
     kpis.kpi_accounts(backend, as_of, options, metric="churned", month="2026-10")
@@ -105,6 +106,69 @@ class KpiOptions:
         return MonthGrid(as_of, self.months, self.zone)
 
 
+@dataclass(frozen=True)
+class KpiHeadline:
+    """The numbers of the report's top row: money in minor units of the report's currency,
+    rates as fractions, None where there is no data yet."""
+
+    mrr: int
+    arr: int
+    paying_accounts: int
+    net_change: int
+    logo_churn_rate: float | None
+    revenue_churn_rate: float | None
+    grr_12m: float | None
+    nrr_12m: float | None
+    nps: float | None
+    onboarding_completion_rate: float | None
+    upsell_rate: float | None
+    cross_sell_rate: float | None
+    tickets_per_account: float | None
+    median_frt_hours: float | None
+    top_20_share: float | None
+    gini: float | None
+    ltv: int | None
+    ltv_cac: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """By key (as the KPI targets and the tiles name the figures), JSON-ready."""
+        return {k: plain(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class MonthlyKpis:
+    """One reported month's main KPIs (``kizuna kpis --format csv``, the CLI's table)."""
+
+    month: str
+    mrr: int
+    arr: int
+    accounts: int
+    new: int
+    expansion: int
+    contraction: int
+    churned: int
+    reactivation: int
+    net_change: int
+    logo_churn_rate: float | None
+    revenue_churn_rate: float | None
+    grr: float | None
+    nrr: float | None
+    grr_12m: float | None
+    nrr_12m: float | None
+    tickets: float | None
+    tickets_per_account: float | None
+    nps_responses: int
+    nps: float | None
+    active_accounts: float | None
+    events: float | None
+    answer_rate: float | None
+    resolution_rate: float | None
+    mean_frt_hours: float | None
+    median_frt_hours: float | None
+    exchanges_to_resolve: float | None
+    csat: float | None
+
+
 @dataclass
 class KpiReport:
     as_of: date
@@ -112,7 +176,7 @@ class KpiReport:
     currency: str
     backend: str
     segment_by: str | None
-    headline: dict[str, Any]
+    headline: KpiHeadline
     revenue: pd.DataFrame
     revenue_by_segment: pd.DataFrame
     cohorts_logo: pd.DataFrame
@@ -151,7 +215,7 @@ class KpiReport:
             "currency": self.currency,
             "backend": self.backend,
             "segment_by": self.segment_by,
-            "headline": {k: plain(v) for k, v in self.headline.items()},
+            "headline": self.headline.as_dict(),
             "headline_previous": {k: plain(v) for k, v in self.headline_previous.items()},
             "current_month": dict(self.current_month),
             "revenue": frame(self.revenue),
@@ -206,6 +270,11 @@ def monthly_frame(report: KpiReport) -> pd.DataFrame:
     out = out.merge(sup, on="mi", how="left")
     out["nps_responses"] = out["nps_responses"].fillna(0).astype("int64")
     return out.drop(columns="mi")
+
+
+def monthly_rows(report: KpiReport) -> list[MonthlyKpis]:
+    """:func:`monthly_frame` as typed rows (NaN → None)."""
+    return [MonthlyKpis(**{str(k): plain(v) for k, v in r.items()}) for r in monthly_frame(report).to_dict("records")]
 
 
 def plain(value: Any) -> Any:
@@ -351,7 +420,7 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     n_base = int(base.count().execute())
     n_up = int(upsold.count().execute())
     n_cross = int(cross.count().execute())
-    expansion = {
+    expansion: dict[str, Any] = {
         "window_start": labels[grid.first_reported - 1], "base_accounts": n_base,
         "upsell_accounts": n_up, "upsell_rate": n_up / n_base if n_base else None,
         "cross_sell_accounts": n_cross, "cross_sell_rate": n_cross / n_base if n_base else None,
@@ -405,19 +474,16 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     )  # fmt: skip
 
     excluded = revenue.other_currencies(t, cur, as_of).execute()
-    headline = {
-        "mrr": int(last["mrr"]), "arr": int(last["arr"]), "paying_accounts": int(last["accounts"]),
-        "net_change": int(last["net_change"]),
-        "logo_churn_rate": churn,
-        "revenue_churn_rate": _window_rate(rev),
-        "grr_12m": revenue.as_float(last["grr_12m"]), "nrr_12m": revenue.as_float(last["nrr_12m"]),
-        "nps": nps_total["nps"], "onboarding_completion_rate": onboarding["completion_rate"],
-        "upsell_rate": expansion["upsell_rate"], "cross_sell_rate": expansion["cross_sell_rate"],
-        "tickets_per_account": revenue.as_float(effort["tickets_per_account"].iloc[-1]),
-        "median_frt_hours": revenue.as_float(sup_total["median_frt_hours"]),
-        "top_20_share": par.top_share, "gini": par.gini,
-        "ltv": ltv.formulas[2].value, "ltv_cac": ltv.ltv_cac,
-    }  # fmt: skip
+    headline = KpiHeadline(
+        mrr=int(last["mrr"]), arr=int(last["arr"]), paying_accounts=int(last["accounts"]),
+        net_change=int(last["net_change"]), logo_churn_rate=churn, revenue_churn_rate=_window_rate(rev),
+        grr_12m=revenue.as_float(last["grr_12m"]), nrr_12m=revenue.as_float(last["nrr_12m"]),
+        nps=nps_total["nps"], onboarding_completion_rate=onboarding["completion_rate"],
+        upsell_rate=expansion["upsell_rate"], cross_sell_rate=expansion["cross_sell_rate"],
+        tickets_per_account=revenue.as_float(effort["tickets_per_account"].iloc[-1]),
+        median_frt_hours=revenue.as_float(sup_total["median_frt_hours"]),
+        top_20_share=par.top_share, gini=par.gini, ltv=ltv.formulas[2].value, ltv_cac=ltv.ltv_cac,
+    )  # fmt: skip
     return KpiReport(
         as_of=as_of, months=options.months, currency=cur, backend=str(con.name), segment_by=options.segment_by,
         headline=headline, headline_previous=_previous_headline(full, effort), current_month=month_progress(as_of), revenue=rev, revenue_by_segment=rev_seg, cohorts_logo=logo, cohorts_revenue=rev_ret,

@@ -117,7 +117,7 @@ def _scorecards_page(request: Request, state: State, principal: Any, *, errors: 
     context = {
         "active": active, "cards": active.cards, "versions": versions, "errors": errors or [],
         "source": source if source is not None else active.source, "measures": MEASURES, "saved": saved,
-        "can_edit": principal.user is not None and "manage" in principal.permissions,
+        "can_edit": principal.is_user and "manage" in principal.permissions,
         "origin": origin_label(active.version, bool(state.settings.health_scorecards)),
     }  # fmt: skip
     return render(request, "health/scorecards.html", context, status=status)
@@ -138,7 +138,7 @@ async def save_weights(request: Request, state: State, principal: Manager) -> Re
         with state.unit_of_work() as session:
             cards = health_service.active_scorecards(session, state.settings.health_scorecards).cards
             text = health_service.with_weights(cards, weights)
-            health_service.save_scorecards(session, text, author_id=principal.user.id if principal.user else None,
+            health_service.save_scorecards(session, text, author_id=principal.user_id,
                                            note=note or _("weights changed in the web app"))  # fmt: skip
     except ScorecardInvalid as exc:
         return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], status=422)
@@ -153,7 +153,7 @@ def save_source(
     check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
     try:
         with state.unit_of_work() as session:
-            health_service.save_scorecards(session, source, author_id=principal.user.id if principal.user else None,
+            health_service.save_scorecards(session, source, author_id=principal.user_id,
                                            note=note or _("edited as TOML in the web app"))  # fmt: skip
     except ScorecardInvalid as exc:
         return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], source=source,
@@ -233,7 +233,7 @@ def enter_sentiment(
     try:
         with state.unit_of_work() as session:
             health_service.enter_sentiment(session, account_id, value=value, reason=reason,
-                                           author_id=principal.user.id if principal.user else None,
+                                           author_id=principal.user_id,
                                            now=datetime.now(UTC))  # fmt: skip
     except InvalidInput as exc:
         html = _panel(request, state, account_id, errors={exc.field or "form": exc.message},

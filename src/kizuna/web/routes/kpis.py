@@ -441,7 +441,7 @@ def _target(target: Target | None, kind: str, value: Any, exponent: int) -> dict
 
 def headline_tiles(report: kpis.KpiReport, params: KpiParams, last_month: str, *,
                    targets: dict[str, Target] | None = None,
-                   at_risk: dict[str, int] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                   at_risk: accounts_service.AtRiskTotals | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """The tiles: every figure with its kind (for formatting), its change vs the previous
     month, its target, and a link to the accounts behind it (or to the chart that explains
     it). The :data:`PRIMARY` ones first, marked ``primary``."""
@@ -463,37 +463,37 @@ def headline_tiles(report: kpis.KpiReport, params: KpiParams, last_month: str, *
         }  # fmt: skip
 
     tiles = [
-        tile("mrr", _("MRR"), h["mrr"], "money", params.drill("mrr", last_month)),
-        tile("arr", _("ARR"), h["arr"], "money", params.drill("mrr", last_month)),
-        tile("paying_accounts", _("Paying accounts"), h["paying_accounts"], "number", params.drill("mrr", last_month)),
-        tile("net_change", _("Net MRR change this month"), h["net_change"], "money", "#movements"),
+        tile("mrr", _("MRR"), h.mrr, "money", params.drill("mrr", last_month)),
+        tile("arr", _("ARR"), h.arr, "money", params.drill("mrr", last_month)),
+        tile("paying_accounts", _("Paying accounts"), h.paying_accounts, "number", params.drill("mrr", last_month)),
+        tile("net_change", _("Net MRR change this month"), h.net_change, "money", "#movements"),
         tile("nrr", _("NRR (month)"), None if last is None else last["nrr"], "percent", "#movements"),
         tile("grr", _("GRR (month)"), None if last is None else last["grr"], "percent", "#movements"),
-        tile("nrr_12m", _("NRR (12 months)"), h["nrr_12m"], "percent", params.drill("retained_12m", last_month)),
-        tile("grr_12m", _("GRR (12 months)"), h["grr_12m"], "percent", params.drill("retained_12m", last_month)),
-        tile("logo_churn_rate", _("Logo churn (monthly, 12-month average)"), h["logo_churn_rate"], "percent",
+        tile("nrr_12m", _("NRR (12 months)"), h.nrr_12m, "percent", params.drill("retained_12m", last_month)),
+        tile("grr_12m", _("GRR (12 months)"), h.grr_12m, "percent", params.drill("retained_12m", last_month)),
+        tile("logo_churn_rate", _("Logo churn (monthly, 12-month average)"), h.logo_churn_rate, "percent",
              params.drill("churned", last_month)),
-        tile("revenue_churn_rate", _("Revenue churn (window)"), h["revenue_churn_rate"], "percent", "#movements"),
-        tile("nps", _("NPS"), h["nps"], "score", "#nps",
+        tile("revenue_churn_rate", _("Revenue churn (window)"), h.revenue_churn_rate, "percent", "#movements"),
+        tile("nps", _("NPS"), h.nps, "score", "#nps",
              _("{n} responses").format(n=report.nps_total["responses"])),
-        tile("onboarding_completion_rate", _("Onboarding completion"), h["onboarding_completion_rate"], "percent",
+        tile("onboarding_completion_rate", _("Onboarding completion"), h.onboarding_completion_rate, "percent",
              None, _("{done} of {total} accounts").format(done=on.get("completed", 0), total=on.get("accounts", 0))),
-        tile("upsell_rate", _("Upsell rate"), h["upsell_rate"], "percent", params.drill("upsell"),
+        tile("upsell_rate", _("Upsell rate"), h.upsell_rate, "percent", params.drill("upsell"),
              _("{n} of {base} accounts").format(n=ex.get("upsell_accounts", 0), base=ex.get("base_accounts", 0))),
-        tile("cross_sell_rate", _("Cross-sell rate"), h["cross_sell_rate"], "percent", params.drill("cross_sell"),
+        tile("cross_sell_rate", _("Cross-sell rate"), h.cross_sell_rate, "percent", params.drill("cross_sell"),
              _("{n} of {base} accounts").format(n=ex.get("cross_sell_accounts", 0), base=ex.get("base_accounts", 0))),
-        tile("tickets_per_account", _("Tickets per paying account"), h["tickets_per_account"], "decimal", "#support"),
-        tile("median_frt_hours", _("First response, median (hours)"), h["median_frt_hours"], "decimal", "#support",
+        tile("tickets_per_account", _("Tickets per paying account"), h.tickets_per_account, "decimal", "#support"),
+        tile("median_frt_hours", _("First response, median (hours)"), h.median_frt_hours, "decimal", "#support",
              _("{n} tickets").format(n=sup.get("tickets", 0))),
-        tile("top_20_share", _("MRR share of the top 20 %"), h["top_20_share"], "percent", params.drill("top_20"),
-             _("Gini {gini}").format(gini="—" if h["gini"] is None else f"{h['gini']:.2f}")),
-        tile("ltv", _("LTV (ARPA × 100 ÷ churn %)"), h["ltv"], "money", "#ltv"),
-        tile("ltv_cac", _("LTV:CAC"), h["ltv_cac"], "ratio", "#ltv"),
+        tile("top_20_share", _("MRR share of the top 20 %"), h.top_20_share, "percent", params.drill("top_20"),
+             _("Gini {gini}").format(gini="—" if h.gini is None else f"{h.gini:.2f}")),
+        tile("ltv", _("LTV (ARPA × 100 ÷ churn %)"), h.ltv, "money", "#ltv"),
+        tile("ltv_cac", _("LTV:CAC"), h.ltv_cac, "ratio", "#ltv"),
     ]  # fmt: skip
     if at_risk is not None:
-        tiles.append(tile("at_risk_accounts", _("Accounts at risk (today)"), at_risk["accounts"], "number",
+        tiles.append(tile("at_risk_accounts", _("Accounts at risk (today)"), at_risk.accounts, "number",
                           "/accounts?risk=yes"))  # fmt: skip
-        tiles[-1]["sub_money"] = at_risk["mrr"]  # their MRR, formatted by the template
+        tiles[-1]["sub_money"] = at_risk.mrr  # their MRR, formatted by the template
     order = {key: i for i, key in enumerate(PRIMARY)}
     return sorted(tiles, key=lambda t: (0, order[t["key"]]) if t["primary"] else (1, 0))
 
@@ -527,7 +527,7 @@ MONTHLY_CHARTS = frozenset({"kpi-waterfall", "kpi-retention", "kpi-nps", "kpi-su
 
 def dashboard_context(report: kpis.KpiReport, params: KpiParams, fmt: Formatter,
                       segment_columns: tuple[str, ...], *, targets: dict[str, Target] | None = None,
-                      at_risk: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
+                      at_risk: accounts_service.AtRiskTotals | None = None) -> dict[str, Any]:  # fmt: skip
     rev = report.revenue
     months = [str(m) for m in rev["month"]]
     partial = bool(months) and not report.current_month.get("complete", True) \
