@@ -137,7 +137,7 @@ def test_success_kpis(report: kpis.KpiReport) -> None:
     assert rows(report.nps, "month", "responses", "promoters", "passives", "detractors") == [
         ("2026-01", 3, 2, 0, 1), ("2026-02", 2, 0, 1, 1)]  # fmt: skip
     assert report.nps["nps"].tolist() == pytest.approx([100 / 3, -50.0])
-    assert report.nps_total["nps"] == 0.0
+    assert report.nps_total.nps == 0.0
     # usage: Jan A1 + A3 (15 events); Feb A3 (A6's zero does not count); Mar A8 (the 16th is after as_of)
     assert rows(report.usage, "month", "active_accounts", "events") == [
         ("2026-01", 2, 15.0), ("2026-02", 1, 7.0), ("2026-03", 1, 1.0)]  # fmt: skip

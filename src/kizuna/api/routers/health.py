@@ -55,9 +55,6 @@ def health_summary(state: State, principal: Reader,
     whose score dropped or improved most over 7 and 30 days, with their explanations."""
     with state.unit_of_work() as session:
         data = health_service.summary(session, limit=limit)
-    for items in data["movers"].values():
-        for item in items:
-            item["reasons"] = health_service.explanation_lines(item["explanation"])
     return HealthSummaryOut.model_validate(data)
 
 
@@ -70,8 +67,6 @@ def account_health(account_id: AccountId, state: State, principal: Reader,
     (structured, and as ``reasons`` in the caller's language); and CSM sentiment entries."""
     with state.unit_of_work() as session:
         data = health_service.account_health(session, account_id, days=days)
-    for snap in data["history"]:
-        snap["reasons"] = health_service.explanation_lines(snap["explanation"])
     return AccountHealthOut.model_validate(data)
 
 

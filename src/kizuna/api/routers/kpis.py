@@ -41,7 +41,8 @@ def _run(state: Any, as_of: date | None, months: int | None, by: str, fn: Any, *
         kpis.close_backend(backend)
 
 
-@router.get("", response_model=KpiReportOut, responses=READ, summary="The KPI report")
+@router.get("", response_model=KpiReportOut, response_model_exclude_unset=True, responses=READ,
+            summary="The KPI report")
 def get_kpis(state: State, principal: CurrentPrincipal, as_of: AsOf = None, months: Months = None,
              by: By = "plan") -> KpiReportOut:  # fmt: skip
     """Every KPI month by month up to `as_of` (what `kizuna kpis --format json`
