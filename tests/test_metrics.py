@@ -129,7 +129,7 @@ def test_success_kpis(report: kpis.KpiReport) -> None:
     # paying on 2025-12-31: A1, A2, A6. A1 moved Basic → Pro (upsell) and added X (cross-sell);
     # A3's add-on does not count (A3 was not a customer at the start)
     e = report.expansion
-    assert (e["base_accounts"], e["upsell_accounts"], e["cross_sell_accounts"]) == (3, 1, 1)
+    assert (e.base_accounts, e.upsell_accounts, e.cross_sell_accounts) == (3, 1, 1)
     # tickets per paying account: 1/5, 2/4, 2/5; slope of (0.2, 0.5, 0.4) = 0.1 a month
     assert report.effort["tickets_per_account"].tolist() == pytest.approx([0.2, 0.5, 0.4])
     assert report.effort_trend == pytest.approx(0.1)
