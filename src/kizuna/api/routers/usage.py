@@ -33,8 +33,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kizuna.api.schemas.common import BrowserSettingsOut, ErrorOut, TrackingErrorOut, UsageSummaryOut
-from kizuna.errors import ErrorCode, ErrorDetail, KizunaError, NotAuthenticated, PermissionDenied
+from kizuna.api.schemas.common import BrowserSettingsOut, TrackingErrorOut, UsageSummaryOut
+from kizuna.errors import ErrorBody, ErrorCode, ErrorDetail, KizunaError, NotAuthenticated, PermissionDenied
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.errors import HTTP_CODES, error, status_for
 from kizuna.http.i18n import negotiate_language
@@ -608,7 +608,7 @@ async def browser_settings(request: Request, write_key: str) -> Response:
 
 @summary_router.get("/ingestion", include_in_schema=False)  # the old address, kept for scripts
 @summary_router.get("/usage", summary="What the tracking API received (the usage page)",
-                    response_model=UsageSummaryOut, responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
+                    response_model=UsageSummaryOut, responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})  # fmt: skip
 def usage_summary(state: State, principal: CurrentPrincipal) -> UsageSummaryOut:
     """Messages per hour over the last 48 hours by outcome (stored, duplicate, parked, attached,
     rejected), rejected counts by error code, the quarantine by reason, and the keys that send."""

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Stric
 from pydantic_core import PydanticCustomError
 
 from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
-from kizuna.errors import ErrorBody, ErrorDetail
+from kizuna.errors import ErrorBody
 from kizuna.i18n import _
 
 T = TypeVar("T")
@@ -175,12 +175,6 @@ class PageOut(BaseModel, Generic[T]):
         return cls(items=[convert(x) for x in page.items], total=page.total, page=page.page, per_page=page.per_page)
 
 
-#: One error and the error answer: the one shape of ``kizuna.errors`` (``ErrorDetail``,
-#: ``ErrorBody``), under the names the routers have always used.
-ErrorItem = ErrorDetail
-ErrorOut = ErrorBody
-
-
 class TrackingErrorOut(ErrorBody):
     """The tracking API's (``/v1/…``) error answer: the same ``errors`` list, and on top what
     Segment's and RudderStack's libraries read (those of the first error)."""
@@ -195,7 +189,7 @@ class TrackingErrorOut(ErrorBody):
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
+    return {"model": ErrorBody, "description": description}
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
