@@ -79,37 +79,37 @@ def show(
     with session_scope(engine) as session:
         account_id = health_service.find_account(session, account)
         data = health_service.account_health(session, account_id, days=days)
-    history = data["history"]
+    history = data.history
     if not history:
-        console.print(_("{name}: no health snapshot yet (run kizuna health recompute)").format(name=data["name"]))
+        console.print(_("{name}: no health snapshot yet (run kizuna health recompute)").format(name=data.name))
         return
     snap = history[-1]
-    grade = _grade(snap["grade"])
+    grade = _grade(snap.grade)
     console.print(_("{name} — health score {score:.0f} ({grade}, {letter}) on {day}, scorecard {card}").format(
-        name=data["name"], score=snap["score"], grade=grade, letter=snap["letter"], day=snap["day"].isoformat(),
-        card=snap["scorecard"]), markup=False)  # fmt: skip
+        name=data.name, score=snap.score, grade=grade, letter=snap.letter, day=snap.day.isoformat(),
+        card=snap.scorecard), markup=False)  # fmt: skip
     changes = []
-    for label, key in ((_("7-day change"), "change_7d"), (_("30-day change"), "change_30d")):
-        if snap[key] is not None:
-            changes.append(f"{label}: {snap[key]:+.1f}")
+    for label, change in ((_("7-day change"), snap.change_7d), (_("30-day change"), snap.change_30d)):
+        if change is not None:
+            changes.append(f"{label}: {change:+.1f}")
     if changes:
         console.print(", ".join(changes), markup=False)
-    for line in health_service.explanation_lines(snap["explanation"]):
+    for line in snap.reasons:
         console.print(f"• {line}", markup=False)
     table = Table(title=_("Measures"))
     for col in (_("measure"), _("value"), _("points"), _("weight")):
         table.add_column(col, justify="left" if col == _("measure") else "right")
-    for key, m in snap["measures"].items():
+    for key, m in snap.measures.items():
         label = _(MEASURES[key].label) if key in MEASURES else key
-        missing = m["value"] is None
-        table.add_row(label, _("missing") if missing else health_service.describe_value(key, m["value"]),
-                      "—" if m["points"] is None else f"{m['points']:.0f}", f"{m['weight'] * 100:.0f}%")  # fmt: skip
+        missing = m.value is None
+        table.add_row(label, _("missing") if missing else health_service.describe_value(key, m.value),
+                      "—" if m.points is None else f"{m.points:.0f}", f"{m.weight * 100:.0f}%")  # fmt: skip
     console.print(table)
     trend = Table(title=_("History"))
     for col in (_("day"), _("score"), _("grade")):
         trend.add_column(col)
     for h in history[-days:]:
-        trend.add_row(h["day"].isoformat(), f"{h['score']:.0f}", _grade(h["grade"]))
+        trend.add_row(h.day.isoformat(), f"{h.score:.0f}", _grade(h.grade))
     console.print(trend)
 
 

@@ -69,7 +69,7 @@ def page_context(request: Request) -> dict[str, Any]:
     return {
         "request": request,
         "principal": principal,
-        "user": principal.user if principal is not None else None,
+        "user": principal if principal is not None and principal.is_user else None,
         "csrf_token": principal.csrf_token if principal is not None else "",
         "lang": language,
         "fmt": Formatter(language, state.settings.zone),

@@ -130,9 +130,29 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 @dataclass(frozen=True)
-class SignedIn:
-    user: User
-    csrf_token: str
+class Caller:
+    """Who is calling, as plain values (no ORM object leaves the session): a signed-in
+    user (``user_id`` … ``language`` and the session's ``csrf_token``) or an API key
+    (``api_key_id``, ``api_key_name``, ``scope``)."""
+
+    user_id: int | None = None
+    email: str | None = None
+    name: str | None = None
+    role: UserRole | None = None
+    language: str | None = None
+    csrf_token: str | None = None
+    api_key_id: int | None = None
+    api_key_name: str | None = None
+    scope: ApiKeyScope | None = None
+
+
+def _user_caller(user: User, csrf_token: str) -> Caller:
+    return Caller(user_id=user.id, email=user.email, name=user.name, role=UserRole(user.role),
+                  language=user.locale, csrf_token=csrf_token)  # fmt: skip
+
+
+def _key_caller(key: ApiKey) -> Caller:
+    return Caller(api_key_id=key.id, api_key_name=key.name, scope=ApiKeyScope(key.scope))
 
 
 def start_session(session: Session, user: User, *, days: int, now: datetime | None = None) -> tuple[str, str]:
@@ -146,12 +166,13 @@ def start_session(session: Session, user: User, *, days: int, now: datetime | No
     return token, csrf
 
 
-def resolve_session(session: Session, token: str, *, now: datetime | None = None) -> SignedIn | None:
+def resolve_session(session: Session, token: str, *, now: datetime | None = None) -> Caller | None:
+    """The signed-in user behind a session cookie (None: no such session, or expired)."""
     found = q.web_session_by_hash(session, _digest(token), now or datetime.now(UTC))
     if found is None:
         return None
     web_session, user = found
-    return SignedIn(user, web_session.csrf_token)
+    return _user_caller(user, web_session.csrf_token)
 
 
 def end_session(session: Session, token: str) -> None:
@@ -175,19 +196,20 @@ def create_api_key(
     return key, record
 
 
-def resolve_api_key(session: Session, key: str) -> ApiKey | None:
+def resolve_api_key(session: Session, key: str) -> Caller | None:
+    """The API key behind a bearer token (None: unknown or revoked); notes its last use."""
     if not key.startswith(API_KEY_PREFIX):
         return None
     record = q.api_key_by_hash(session, _digest(key))
-    if record is not None:
-        now = datetime.now(UTC)
-        last = record.last_used_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
-        if last is None or now - last >= KEY_USE_RESOLUTION:
-            # an UPDATE of its own: callers detach the key from the session, dropping any change to it
-            q.touch_api_key(session, record.id, now)
-    return record
+    if record is None:
+        return None
+    now = datetime.now(UTC)
+    last = record.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    if last is None or now - last >= KEY_USE_RESOLUTION:
+        q.touch_api_key(session, record.id, now)  # an UPDATE of its own, not a change to the record
+    return _key_caller(record)
 
 
 def revoke_api_key(session: Session, key_id: int) -> ApiKey:

@@ -38,6 +38,7 @@ from kizuna.domain.subscriptions import AccountStatus
 from kizuna.domain.usage import METRIC_ACTIVE_USERS, METRIC_LOGINS
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
+from kizuna.services.accounts import AccountHeader, row_values
 from kizuna.services.segments import AccountSegments, account_segments
 
 #: The usage chart's metrics, in the order they are drawn.
@@ -52,26 +53,12 @@ _MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
-class AccountHeader:
-    id: int
-    external_id: str
-    name: str
-    domain: str | None
-    industry: str | None
-    employee_count: int | None
-    status: AccountStatus
-    mrr: int
-    currency: str | None
-    renewal_on: date | None
-    contract_term_months: int | None
-    customer_since: date | None
-    churned_on: date | None
+class Account360Header(AccountHeader):
+    """The 360 page's header: the account header, its owner's email, its parent, and the
+    day its summary (status, MRR, plan, renewal) was computed for."""
+
     summary_as_of: date | None
-    owner_id: int | None
-    owner_name: str | None
     owner_email: str | None
-    plan_id: int | None
-    plan_name: str | None
     parent_id: int | None
     parent_name: str | None
 
@@ -236,7 +223,7 @@ class TimelinePage:
 @dataclass(frozen=True)
 class Account360:
     as_of: date
-    account: AccountHeader
+    account: Account360Header
     children: tuple[AccountRef, ...]
     signals: Signals
     contacts: tuple[ContactInfo, ...]
@@ -575,7 +562,7 @@ def account_360(
     if row is None:
         raise _account_not_found(account_id)
     row.pop("custom_fields", None)
-    header = AccountHeader(**{**row, "status": AccountStatus(row["status"])})
+    header = Account360Header(**row_values(row))
     lines = [
         SubscriptionLine(**line, is_current=_is_current(line, as_of))
         for line in q.subscription_lines(session, account_id)
@@ -605,7 +592,7 @@ def account_360(
 __all__ = [
     "USAGE_METRICS",
     "Account360",
-    "AccountHeader",
+    "Account360Header",
     "Cursor",
     "TimelineItem",
     "TimelinePage",

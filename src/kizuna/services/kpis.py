@@ -11,14 +11,15 @@ JSON API ``/api/kpis``, the KPI dashboard page)::
                                  gross_margin=0.8, acquisition_cost=300_000,
                                  retention_cost=60_000, segment_by="plan")
     report = kpis.kpi_report(backend, as_of, options)   # -> KpiReport
-    report.headline            # dict: the numbers of the top row (mrr, nrr_12m, nps, …)
+    report.headline            # KpiHeadline: the numbers of the top row (mrr, nrr_12m, nps, …)
     report.revenue             # DataFrame, one row per month: mrr, arr, accounts, the five
                                # movements (+ *_accounts counts), net_change, logo/revenue
                                # churn, grr, nrr, grr_12m, nrr_12m, logo_retention_12m
     report.revenue_by_segment  # the same per (month, segment); report.segment_by names it
     report.cohorts_logo / report.cohorts_revenue   # cohort month × age (fractions)
     report.survival            # Kaplan–Meier: segment, month, survival, lower, upper, at_risk
-    report.onboarding, report.expansion            # dicts (rates, counts, days)
+    report.onboarding          # dict (rates, counts, days); report.expansion: Expansion
+    report.current_month       # MonthProgress: the reported month, partial unless as_of is its last day
     report.effort, report.effort_trend             # tickets per paying account by month
     report.nps, report.nps_by_segment, report.nps_total
     report.usage               # monthly active accounts and events (daily rollups)
@@ -27,6 +28,7 @@ JSON API ``/api/kpis``, the KPI dashboard page)::
     report.ltv                 # analytics.ltv.LtvReport (five formulas with inputs, LTV:CAC)
     report.excluded_currencies # lines in other currencies left out (per currency)
     report.to_dict()           # JSON-ready (what /api/kpis returns)
+    kpis.monthly_rows(report)  # list[MonthlyKpis]: one typed row per reported month
 
     # "each number links to the accounts behind it":
     kpis.kpi_accounts(backend, as_of, options, metric="churned", month="2026-10")
@@ -105,6 +107,102 @@ class KpiOptions:
         return MonthGrid(as_of, self.months, self.zone)
 
 
+@dataclass(frozen=True)
+class KpiHeadline:
+    """The numbers of the report's top row: money in minor units of the report's currency,
+    rates as fractions, None where there is no data yet."""
+
+    mrr: int
+    arr: int
+    paying_accounts: int
+    net_change: int
+    logo_churn_rate: float | None
+    revenue_churn_rate: float | None
+    grr_12m: float | None
+    nrr_12m: float | None
+    nps: float | None
+    onboarding_completion_rate: float | None
+    upsell_rate: float | None
+    cross_sell_rate: float | None
+    tickets_per_account: float | None
+    median_frt_hours: float | None
+    top_20_share: float | None
+    gini: float | None
+    ltv: int | None
+    ltv_cac: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """By key (as the KPI targets and the tiles name the figures), JSON-ready."""
+        return {k: plain(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class MonthlyKpis:
+    """One reported month's main KPIs (``kizuna kpis --format csv``, the CLI's table)."""
+
+    month: str
+    mrr: int
+    arr: int
+    accounts: int
+    new: int
+    expansion: int
+    contraction: int
+    churned: int
+    reactivation: int
+    net_change: int
+    logo_churn_rate: float | None
+    revenue_churn_rate: float | None
+    grr: float | None
+    nrr: float | None
+    grr_12m: float | None
+    nrr_12m: float | None
+    tickets: float | None
+    tickets_per_account: float | None
+    nps_responses: int
+    nps: float | None
+    active_accounts: float | None
+    events: float | None
+    answer_rate: float | None
+    resolution_rate: float | None
+    mean_frt_hours: float | None
+    median_frt_hours: float | None
+    exchanges_to_resolve: float | None
+    csat: float | None
+
+
+@dataclass(frozen=True)
+class MonthProgress:
+    """The reported month (``YYYY-MM``), its days so far and in all, and whether it is over."""
+
+    month: str
+    days: int
+    days_in_month: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Upsell and cross-sell over the window: of the accounts paying at its start (``base``)."""
+
+    window_start: str
+    base_accounts: int
+    upsell_accounts: int
+    upsell_rate: float | None
+    cross_sell_accounts: int
+    cross_sell_rate: float | None
+
+
+@dataclass(frozen=True)
+class NpsTotal:
+    """NPS over the window's answers."""
+
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None
+
+
 @dataclass
 class KpiReport:
     as_of: date
@@ -112,19 +210,19 @@ class KpiReport:
     currency: str
     backend: str
     segment_by: str | None
-    headline: dict[str, Any]
+    headline: KpiHeadline
     revenue: pd.DataFrame
     revenue_by_segment: pd.DataFrame
     cohorts_logo: pd.DataFrame
     cohorts_revenue: pd.DataFrame
     survival: pd.DataFrame
     onboarding: dict[str, Any]
-    expansion: dict[str, Any]
+    expansion: Expansion
     effort: pd.DataFrame
     effort_trend: float | None
     nps: pd.DataFrame
     nps_by_segment: pd.DataFrame
-    nps_total: dict[str, Any]
+    nps_total: NpsTotal
     usage: pd.DataFrame
     support: pd.DataFrame
     support_totals: dict[str, Any]
@@ -135,7 +233,7 @@ class KpiReport:
     #: the previous month"; and the reported month's progress (partial unless ``as_of`` is
     #: its last day).
     headline_previous: dict[str, Any] = field(default_factory=dict)
-    current_month: dict[str, Any] = field(default_factory=dict)
+    current_month: MonthProgress | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: numbers as numbers, missing values as null, months as ``YYYY-MM``."""
@@ -151,20 +249,20 @@ class KpiReport:
             "currency": self.currency,
             "backend": self.backend,
             "segment_by": self.segment_by,
-            "headline": {k: plain(v) for k, v in self.headline.items()},
+            "headline": self.headline.as_dict(),
             "headline_previous": {k: plain(v) for k, v in self.headline_previous.items()},
-            "current_month": dict(self.current_month),
+            "current_month": asdict(self.current_month) if self.current_month else {},
             "revenue": frame(self.revenue),
             "revenue_by_segment": frame(self.revenue_by_segment),
             "cohorts": {"logo": frame(self.cohorts_logo, "cohort"), "revenue": frame(self.cohorts_revenue, "cohort")},
             "survival": frame(self.survival),
             "onboarding": {k: plain(v) for k, v in self.onboarding.items()},
-            "expansion": {k: plain(v) for k, v in self.expansion.items()},
+            "expansion": {k: plain(v) for k, v in asdict(self.expansion).items()},
             "effort": {"months": frame(self.effort), "trend_per_month": plain(self.effort_trend)},
             "nps": {
                 "months": frame(self.nps),
                 "by_segment": frame(self.nps_by_segment),
-                "total": {k: plain(v) for k, v in self.nps_total.items()},
+                "total": {k: plain(v) for k, v in asdict(self.nps_total).items()},
             },
             "usage": frame(self.usage),
             "support": {"months": frame(self.support), "total": {k: plain(v) for k, v in self.support_totals.items()}},
@@ -206,6 +304,11 @@ def monthly_frame(report: KpiReport) -> pd.DataFrame:
     out = out.merge(sup, on="mi", how="left")
     out["nps_responses"] = out["nps_responses"].fillna(0).astype("int64")
     return out.drop(columns="mi")
+
+
+def monthly_rows(report: KpiReport) -> list[MonthlyKpis]:
+    """:func:`monthly_frame` as typed rows (NaN → None)."""
+    return [MonthlyKpis(**{str(k): plain(v) for k, v in r.items()}) for r in monthly_frame(report).to_dict("records")]
 
 
 def plain(value: Any) -> Any:
@@ -351,11 +454,11 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     n_base = int(base.count().execute())
     n_up = int(upsold.count().execute())
     n_cross = int(cross.count().execute())
-    expansion = {
-        "window_start": labels[grid.first_reported - 1], "base_accounts": n_base,
-        "upsell_accounts": n_up, "upsell_rate": n_up / n_base if n_base else None,
-        "cross_sell_accounts": n_cross, "cross_sell_rate": n_cross / n_base if n_base else None,
-    }  # fmt: skip
+    expansion = Expansion(
+        window_start=labels[grid.first_reported - 1], base_accounts=n_base,
+        upsell_accounts=n_up, upsell_rate=n_up / n_base if n_base else None,
+        cross_sell_accounts=n_cross, cross_sell_rate=n_cross / n_base if n_base else None,
+    )  # fmt: skip
     if segs is not None:  # as for revenue: by segment once, summed for the totals
         nps_counts = success.nps_by_month(t, grid, segs).execute()
         nps_seg = success.nps_table(grid, nps_counts, ["segment"])
@@ -363,11 +466,11 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     else:
         nps, nps_seg = success.nps_table(grid, success.nps_by_month(t, grid).execute()), pd.DataFrame()
     responses = int(nps["responses"].sum())
-    nps_total = {
-        "responses": responses, "promoters": int(nps["promoters"].sum()), "passives": int(nps["passives"].sum()),
-        "detractors": int(nps["detractors"].sum()),
-        "nps": 100.0 * (int(nps["promoters"].sum()) - int(nps["detractors"].sum())) / responses if responses else None,
-    }  # fmt: skip
+    nps_total = NpsTotal(
+        responses=responses, promoters=int(nps["promoters"].sum()), passives=int(nps["passives"].sum()),
+        detractors=int(nps["detractors"].sum()),
+        nps=100.0 * (int(nps["promoters"].sum()) - int(nps["detractors"].sum())) / responses if responses else None,
+    )  # fmt: skip
     usage = success.usage_by_month(t, grid).execute()
     usage = pd.DataFrame({"mi": range(grid.first_reported, grid.size)}).merge(usage, on="mi", how="left")
     usage["active_accounts"] = usage["active_accounts"].fillna(0).astype("int64")
@@ -405,19 +508,16 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     )  # fmt: skip
 
     excluded = revenue.other_currencies(t, cur, as_of).execute()
-    headline = {
-        "mrr": int(last["mrr"]), "arr": int(last["arr"]), "paying_accounts": int(last["accounts"]),
-        "net_change": int(last["net_change"]),
-        "logo_churn_rate": churn,
-        "revenue_churn_rate": _window_rate(rev),
-        "grr_12m": revenue.as_float(last["grr_12m"]), "nrr_12m": revenue.as_float(last["nrr_12m"]),
-        "nps": nps_total["nps"], "onboarding_completion_rate": onboarding["completion_rate"],
-        "upsell_rate": expansion["upsell_rate"], "cross_sell_rate": expansion["cross_sell_rate"],
-        "tickets_per_account": revenue.as_float(effort["tickets_per_account"].iloc[-1]),
-        "median_frt_hours": revenue.as_float(sup_total["median_frt_hours"]),
-        "top_20_share": par.top_share, "gini": par.gini,
-        "ltv": ltv.formulas[2].value, "ltv_cac": ltv.ltv_cac,
-    }  # fmt: skip
+    headline = KpiHeadline(
+        mrr=int(last["mrr"]), arr=int(last["arr"]), paying_accounts=int(last["accounts"]),
+        net_change=int(last["net_change"]), logo_churn_rate=churn, revenue_churn_rate=_window_rate(rev),
+        grr_12m=revenue.as_float(last["grr_12m"]), nrr_12m=revenue.as_float(last["nrr_12m"]),
+        nps=nps_total.nps, onboarding_completion_rate=onboarding["completion_rate"],
+        upsell_rate=expansion.upsell_rate, cross_sell_rate=expansion.cross_sell_rate,
+        tickets_per_account=revenue.as_float(effort["tickets_per_account"].iloc[-1]),
+        median_frt_hours=revenue.as_float(sup_total["median_frt_hours"]),
+        top_20_share=par.top_share, gini=par.gini, ltv=ltv.formulas[2].value, ltv_cac=ltv.ltv_cac,
+    )  # fmt: skip
     return KpiReport(
         as_of=as_of, months=options.months, currency=cur, backend=str(con.name), segment_by=options.segment_by,
         headline=headline, headline_previous=_previous_headline(full, effort), current_month=month_progress(as_of), revenue=rev, revenue_by_segment=rev_seg, cohorts_logo=logo, cohorts_revenue=rev_ret,
@@ -444,11 +544,10 @@ def _unsegment(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def month_progress(as_of: date) -> dict[str, Any]:
+def month_progress(as_of: date) -> MonthProgress:
     """The reported month (``YYYY-MM``), its days so far and in all, and whether it is over."""
     total = calendar.monthrange(as_of.year, as_of.month)[1]
-    return {"month": f"{as_of.year:04d}-{as_of.month:02d}", "days": as_of.day, "days_in_month": total,
-            "complete": as_of.day == total}  # fmt: skip
+    return MonthProgress(f"{as_of.year:04d}-{as_of.month:02d}", as_of.day, total, as_of.day == total)
 
 
 def _previous_headline(full: pd.DataFrame, effort: pd.DataFrame) -> dict[str, Any]:

@@ -294,15 +294,25 @@ def recompute_at_risk(session: Session, as_of: date, cfg: SegmentsConfig | None 
     return flagged
 
 
-def recompute_all(session: Session, as_of: date, cfg: SegmentsConfig | None = None) -> dict[str, int]:
+@dataclass(frozen=True)
+class SegmentChanges:
+    """What a recompute changed: accounts whose tier, stage or fit changed; accounts at risk."""
+
+    tiers: int
+    stages: int
+    fit: int
+    at_risk: int
+
+
+def recompute_all(session: Session, as_of: date, cfg: SegmentsConfig | None = None) -> SegmentChanges:
     """Tiers, stages, fit and at-risk for ``as_of`` (what ``kizuna segments recompute`` runs)."""
     config = _config(cfg)
-    return {
-        "tiers": recompute_tiers(session, as_of, config),
-        "stages": recompute_stages(session, as_of, config),
-        "fit": recompute_fit(session, as_of, config),
-        "at_risk": recompute_at_risk(session, as_of, config),
-    }
+    return SegmentChanges(
+        tiers=recompute_tiers(session, as_of, config),
+        stages=recompute_stages(session, as_of, config),
+        fit=recompute_fit(session, as_of, config),
+        at_risk=recompute_at_risk(session, as_of, config),
+    )
 
 
 # --- overrides --------------------------------------------------------------------------------
@@ -467,15 +477,30 @@ def account_segments(session: Session, account_id: int, *, as_of: date) -> Accou
     )  # fmt: skip
 
 
-def segment_counts(session: Session) -> dict[str, dict[str | None, int]]:
+@dataclass(frozen=True)
+class SegmentCounts:
+    """The segments summary: accounts per touch tier, lifecycle stage and fit band (key
+    None: none yet), and how many are at risk."""
+
+    touch_tier: dict[str | None, int]
+    lifecycle_stage: dict[str | None, int]
+    fit_band: dict[str | None, int]
+    at_risk: int
+
+
+def segment_counts(session: Session) -> SegmentCounts:
     """How many accounts are in each tier, stage and fit band, and how many are at risk."""
-    return {c: q.counts_by(session, c) for c in ("touch_tier", "lifecycle_stage", "fit_band", "at_risk")}
+    risk = q.counts_by(session, "at_risk")
+    return SegmentCounts(q.counts_by(session, "touch_tier"), q.counts_by(session, "lifecycle_stage"),
+                         q.counts_by(session, "fit_band"), sum(n for v, n in risk.items() if v in ("True", "1")))  # fmt: skip
 
 
 __all__ = [
     "AccountSegments",
     "Override",
     "Period",
+    "SegmentChanges",
+    "SegmentCounts",
     "account_segments",
     "churn_by_fit",
     "clear_override",

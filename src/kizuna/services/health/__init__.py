@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from kizuna.domain.health import (
 )
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
+from kizuna.services.accounts import RiskItem
 
 DEFAULT_SCORECARDS = Path(__file__).with_name("default_scorecards.toml")
 
@@ -87,8 +89,18 @@ def save_scorecards(session: Session, text: str, *, author_id: int | None, note:
     return q.add_scorecard_version(session, text, author_id, (note or "").strip()[:500] or None)
 
 
-def scorecard_versions(session: Session) -> list[dict[str, Any]]:
-    return q.scorecard_versions(session)
+@dataclass(frozen=True)
+class ScorecardVersion:
+    """A saved version of the scorecards (newest first in lists)."""
+
+    version: int
+    created_at: datetime
+    note: str | None
+    author: str | None
+
+
+def scorecard_versions(session: Session) -> list[ScorecardVersion]:
+    return [ScorecardVersion(**r) for r in q.scorecard_versions(session)]
 
 
 # --- computing scores --------------------------------------------------------------------------
@@ -331,10 +343,11 @@ def describe_value(measure: str, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
-def explanation_lines(items: list[dict[str, Any]]) -> list[str]:
+def explanation_lines(items: Sequence[Mapping[str, Any] | RiskItem]) -> list[str]:
     """The stored explanation in the reader's language."""
     out = []
-    for item in items:
+    for entry in items:
+        item = entry.as_dict() if isinstance(entry, RiskItem) else entry
         key = item.get("measure", "")
         label = _(MEASURES[key].label) if key in MEASURES else key
         pts = f"{item.get('points', 0):+.0f}".replace("-", "−")
@@ -353,16 +366,71 @@ def explanation_lines(items: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def account_health(session: Session, account_id: int, days: int = 180) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Measure:
+    """One measure of a snapshot: its raw value, its points (0–100) and its weight (None: missing)."""
+
+    value: float | None
+    points: float | None
+    weight: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An account's health on one day."""
+
+    day: date
+    scorecard: str
+    score: float
+    grade: str
+    letter: str
+    change_7d: float | None
+    change_30d: float | None
+    measures: dict[str, Measure]
+    explanation: list[RiskItem]
+
+    @property
+    def reasons(self) -> list[str]:
+        """The explanation in the reader's language."""
+        return explanation_lines(self.explanation)
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Snapshot:
+        measures = {k: Measure(m.get("value"), m.get("points"), float(m.get("weight") or 0))
+                    for k, m in (row["measures"] or {}).items()}  # fmt: skip
+        return cls(day=row["day"], scorecard=row["scorecard"], score=row["score"], grade=str(row["grade"]),
+                   letter=row["letter"], change_7d=row["change_7d"], change_30d=row["change_30d"],
+                   measures=measures, explanation=[RiskItem.of(i) for i in row["explanation"] or ()])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    """A CSM's sentiment entry (1 very negative … 5 very positive) and why."""
+
+    id: int
+    value: int
+    reason: str
+    entered_at: datetime
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    account_id: int
+    name: str
+    history: list[Snapshot]  # oldest first
+    sentiments: list[Sentiment]  # newest first
+
+
+def account_health(session: Session, account_id: int, days: int = 180) -> AccountHealth:
     """The account's snapshots of the last ``days`` days (newest last) and sentiment entries."""
     name = q.account_exists(session, account_id)
     if name is None:
         raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found")
     latest = q.latest_snapshot_day(session)
     since = latest - timedelta(days=days) if latest else None
-    history = q.snapshot_history(session, account_id, since)
-    return {"account_id": account_id, "name": name, "history": history,
-            "sentiments": q.sentiments(session, account_id)}  # fmt: skip
+    history = [Snapshot.of(r) for r in q.snapshot_history(session, account_id, since)]
+    return AccountHealth(account_id, name, history, [Sentiment(**r) for r in q.sentiments(session, account_id)])
 
 
 def find_account(session: Session, key: str) -> int:
@@ -372,29 +440,83 @@ def find_account(session: Session, key: str) -> int:
     return find(session, key)
 
 
-def summary(session: Session, limit: int = 10) -> dict[str, Any]:
+@dataclass
+class GradeCounts:
+    green: int = 0
+    yellow: int = 0
+    red: int = 0
+
+
+@dataclass(frozen=True)
+class Mover:
+    """An account whose score changed much over 7 or 30 days."""
+
+    account_id: int
+    name: str
+    score: float
+    grade: str
+    change: float
+    explanation: list[RiskItem]
+
+    @property
+    def reasons(self) -> list[str]:
+        return explanation_lines(self.explanation)
+
+
+@dataclass(frozen=True)
+class Movers:
+    dropped_7d: list[Mover] = field(default_factory=list)
+    improved_7d: list[Mover] = field(default_factory=list)
+    dropped_30d: list[Mover] = field(default_factory=list)
+    improved_30d: list[Mover] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    """The newest snapshot day: accounts per grade, per touch tier (``none``: no tier) and grade, the movers."""
+
+    day: date | None
+    grades: GradeCounts
+    tiers: dict[str, GradeCounts]
+    movers: Movers
+
+
+def summary(session: Session, limit: int = 10) -> HealthSummary:
     """Distribution by grade and tier on the newest snapshot day, and the movers."""
     day = q.latest_snapshot_day(session)
     if day is None:
-        return {"day": None, "grades": {}, "tiers": {}, "movers": {}}
-    grades: dict[str, int] = {"green": 0, "yellow": 0, "red": 0}
-    tiers: dict[str, dict[str, int]] = {}
+        return HealthSummary(None, GradeCounts(), {}, Movers())
+    grades = GradeCounts()
+    tiers: dict[str, GradeCounts] = {}
     for tier, grade, n in q.grade_counts(session, day):
-        grades[grade] = grades.get(grade, 0) + n
-        tiers.setdefault(tier or "none", {"green": 0, "yellow": 0, "red": 0})[grade] = n
-    movers = {
-        f"{direction}_{period}": q.movers(session, day, f"change_{period}", limit, rising=direction == "improved")
-        for period in ("7d", "30d")
-        for direction in ("dropped", "improved")
-    }
-    return {"day": day, "grades": grades, "tiers": tiers, "movers": movers}
+        setattr(grades, grade, getattr(grades, grade) + n)
+        setattr(tiers.setdefault(tier or "none", GradeCounts()), grade, n)
+
+    def movers(period: str, rising: bool) -> list[Mover]:
+        return [Mover(r["account_id"], r["name"], r["score"], r["grade"], r["change"],
+                      [RiskItem.of(i) for i in r["explanation"] or ()])
+                for r in q.movers(session, day, f"change_{period}", limit, rising=rising)]  # fmt: skip
+
+    return HealthSummary(day, grades, tiers, Movers(movers("7d", False), movers("7d", True), movers("30d", False),
+                                                    movers("30d", True)))  # fmt: skip
 
 
 # --- CSM sentiment -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SentimentEntry:
+    """A sentiment just entered."""
+
+    id: int
+    account_id: int
+    value: int
+    reason: str
+    entered_at: datetime
+
+
 def enter_sentiment(session: Session, account_id: int, *, value: str | int, reason: str, author_id: int | None,
-                    now: datetime) -> dict[str, Any]:  # fmt: skip
+                    now: datetime) -> SentimentEntry:  # fmt: skip
     """Record a CSM's sentiment (1–5) with why; it counts from the next recompute."""
     if q.account_exists(session, account_id) is None:
         raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found")
@@ -411,7 +533,7 @@ def enter_sentiment(session: Session, account_id: int, *, value: str | int, reas
         raise InvalidInput(_("the reason is longer than {n} characters").format(n=MAX_SENTIMENT_REASON),
                            field="reason")  # fmt: skip
     entry = q.add_sentiment(session, account_id, author_id, number, text, now)
-    return {"id": entry.id, "account_id": account_id, "value": number, "reason": text, "entered_at": entry.entered_at}
+    return SentimentEntry(entry.id, account_id, number, text, entry.entered_at)
 
 
 # --- backtest ------------------------------------------------------------------------------------
@@ -487,6 +609,51 @@ def backtest(
         result, stability_days=len(stable_days), grade_changes_per_1000=calc.grade_changes_per_1000(stable),
         raw_grade_changes_per_1000=calc.grade_changes_per_1000(stable, "raw_grade"),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RocPoint:
+    fpr: float
+    tpr: float
+
+
+@dataclass(frozen=True)
+class GradeChurn:
+    accounts: int
+    churned: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class BacktestSummary:
+    """The backtest as the page and ``/api/health/backtest`` show it (rounded figures), with
+    the scorecards it replayed."""
+
+    horizon_days: int
+    evaluations: int
+    samples: int
+    churned: int
+    auc: float | None
+    roc: list[RocPoint]
+    by_grade: dict[str, GradeChurn]
+    lift_red_over_green: float | None
+    median_lead_days: float | None
+    churn_events: int
+    red_before_churn: int
+    first_day: date | None
+    last_day: date | None
+    scorecards: str | None = None
+    scorecards_version: int | None = None
+
+    @classmethod
+    def of(cls, result: calc.BacktestResult, scorecards: str | None = None, version: int | None = None
+           ) -> BacktestSummary:  # fmt: skip
+        data = backtest_json(result)
+        return cls(**{**data, "roc": [RocPoint(**p) for p in data["roc"]],
+                      "by_grade": {g: GradeChurn(int(v["accounts"]), int(v["churned"]), float(v["rate"]))
+                                   for g, v in data["by_grade"].items()},
+                      "first_day": result.first_day, "last_day": result.last_day},
+                   scorecards=scorecards, scorecards_version=version)  # fmt: skip
 
 
 def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
@@ -588,18 +755,18 @@ def with_weights(cards: ScorecardSet, weights: dict[str, str]) -> str:
 
 def cached_backtest(
     session: Session, cache: dict[Any, Any], *, as_of: date, horizon_days: int, path: Path | None, now: float
-) -> dict[str, Any]:
+) -> BacktestSummary:
     """The backtest as JSON, kept in ``cache`` (the app's) for ten minutes per
     scorecards version, history and horizon: replaying two years takes seconds."""
     active = active_scorecards(session, path)
     key = (active.source, q.store_day_range(session), horizon_days, as_of)
     hit = cache.get(key)
     if hit is not None and now - hit[0] < 600:
-        return dict(hit[1])
-    data = backtest_json(backtest(session, as_of=as_of, horizon_days=horizon_days, cards=active.cards))
-    data["scorecards"] = active.origin
-    data["scorecards_version"] = active.version
+        summary: BacktestSummary = hit[1]
+        return summary
+    result = backtest(session, as_of=as_of, horizon_days=horizon_days, cards=active.cards)
+    data = BacktestSummary.of(result, active.origin, active.version)
     if len(cache) > 16:
         cache.clear()
     cache[key] = (now, data)
-    return dict(data)
+    return data
