@@ -209,7 +209,7 @@ def worklist(session: Session, user_id: int | None, *, today: date, limit: int =
             continue
         urgency, risk = signal_urgency(renewal), risk_of(row.health_score, row.at_risk)
         revenue = revenue_weight(row.mrr, median)
-        top = row.top_risk
+        top = row.worst_risk
         from kizuna.services.health import explanation_lines
 
         reason = _reason([

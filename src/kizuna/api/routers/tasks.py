@@ -48,7 +48,7 @@ def get_task(task_id: RecordId, state: State, principal: CurrentPrincipal) -> Ta
 @router.post("/tasks", response_model=TaskOut, status_code=201, responses=CREATE, summary="Create a task")
 def create_task(body: TaskCreate, state: State, principal: Writer) -> TaskOut:
     """`created_by_id` is the signed-in user (an API key has none)."""
-    me = principal.user.id if principal.user is not None else None
+    me = principal.user_id
     values = body.model_dump(exclude={"activity_id", "account_id", "contact_id"})
     with state.unit_of_work() as session:
         day = today(state.settings)
@@ -101,7 +101,7 @@ def get_worklist(
     limit: Annotated[int, Query(ge=1, le=worklist.MAX_ITEMS)] = 50,
 ) -> WorklistOut:  # fmt: skip
     """What to do today, best first, each item with its reason (see docs/tasks.md for the ranking)."""
-    who = user_id if user_id is not None else (principal.user.id if principal.user is not None else None)
+    who = user_id if user_id is not None else (principal.user_id)
     with state.unit_of_work() as session:
         work = worklist.worklist(session, who, today=today(state.settings), limit=limit)
     items = [WorkItemOut.model_validate({**asdict(i), "signals": list(i.signals),

@@ -42,7 +42,7 @@ Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 
 def _me(principal: Principal) -> int | None:
     """The signed-in user's id (an API key has none)."""
-    return principal.user.id if principal.user is not None else None
+    return principal.user_id
 
 
 def _can_change(principal: Principal) -> bool:

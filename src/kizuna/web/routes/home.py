@@ -20,5 +20,5 @@ def home(request: Request, state: State, principal: CurrentPrincipal) -> Respons
     with state.unit_of_work() as session:
         headline = home_service.headline(session, day)
         # the personal part: my tasks due, my at-risk accounts, my renewals (the worklist's top lines)
-        mine = worklist.worklist(session, principal.user.id, today=day, limit=5) if principal.user else None
+        mine = worklist.worklist(session, principal.user_id, today=day, limit=5) if principal.user_id else None
     return render(request, "home.html", {"headline": headline, "mine": mine})

@@ -35,7 +35,7 @@ NOTICES = ("created", "completed", "reopened", "snoozed", "assigned", "failed")
 
 
 def _is_lead(principal: Principal) -> bool:
-    return principal.user is not None and Permission.MANAGE in principal.permissions
+    return principal.user_id is not None and Permission.MANAGE in principal.permissions
 
 
 def _whole(value: str, field: str, lo: int, hi: int) -> int:
@@ -89,7 +89,7 @@ def _worklist(
     status: int = 200,
 ) -> Response:  # fmt: skip
     day = today(state.settings)
-    me = principal.user.id if principal.user is not None else None
+    me = principal.user_id
     lead = _is_lead(principal)
     who: int | None = me
     if user == "team" and lead:
@@ -100,7 +100,7 @@ def _worklist(
         work = worklist.worklist(session, who, today=day)
         team = worklist.team(session, today=day) if lead else ()
         people = accounts_service.owner_choices(session)
-    names = {p["id"]: p["name"] for p in people}
+    names = {p.id: p.name for p in people}
     return render(request, "tasks/worklist.html", {
         "work": work, "team": team, "lead": lead, "who": who, "me": me, "who_name": names.get(who) if who else None,
         "people": people, "today": day, "tomorrow": day + timedelta(days=1), "next_week": day + timedelta(days=7),
@@ -140,7 +140,7 @@ def create_task(
 ) -> Response:  # fmt: skip
     check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
     back = _next(next)
-    me = principal.user.id if principal.user is not None else None
+    me = principal.user_id
     try:
         with state.unit_of_work() as session:
             day = today(state.settings)
