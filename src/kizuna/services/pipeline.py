@@ -53,6 +53,8 @@ STEPS: tuple[Step, ...] = (
          after=("summaries", "usage")),
     Step("fit", N_("customer fit"), lambda s, d, ctx: segments.recompute_fit(s, d, ctx.segments()),
          after=("summaries",)),
+    # issue 14: owner periods, so that KPIs by owner use the owner at the start of each month
+    Step("owners", N_("account owners"), lambda s, d, ctx: segments.record_owners(s, d)),
     Step("health", N_("health scores"), lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path),
          after=("usage", "summaries", "tiers", "stages")),
     # issue 6: at-risk flags read the health scores, so they come after them
