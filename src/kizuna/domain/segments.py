@@ -200,10 +200,13 @@ def assign_tiers(values: Mapping[int, float], cfg: TierConfig) -> dict[int, Touc
     return tiers
 
 
-def tier_like(value: float, values: Mapping[int, float], tiers: Mapping[int, TouchTier]) -> TouchTier:
-    """The tier an account worth ``value`` would get beside today's accounts: high touch
-    from the smallest value that is high touch today, low touch from the smallest that is
-    low touch (the tier of a churned account whose tier predates the history)."""
+def tier_like(value: float, values: Mapping[int, float], tiers: Mapping[int, TouchTier], cfg: TierConfig) -> TouchTier:
+    """The tier an account worth ``value`` would get beside today's accounts (the tier of
+    a churned account whose tier predates the history): by amount, the thresholds; by
+    share, high touch from the smallest value that is high touch today, low touch from
+    the smallest that is low touch."""
+    if cfg.method is TierMethod.AMOUNT:
+        return assign_tiers({0: value}, cfg)[0]
     for tier in (TouchTier.HIGH, TouchTier.LOW):
         floor = min((values[a] for a, t in tiers.items() if t is tier and values.get(a, 0) > 0), default=None)
         if floor is not None and value > 0 and value >= floor:

@@ -206,7 +206,7 @@ def _backfill_churned(
         f = todo[account_id]
         mrr = summarize(lines, f["churned_on"] - timedelta(days=1)).mrr
         value = float(mrr) if config.basis is TierBasis.MRR else expected_ltv(mrr, f["plan_code"], config.ltv)
-        rows.append({"account_id": account_id, "dimension": Dimension.TIER, "value": tier_like(value, values, rule).value,
+        rows.append({"account_id": account_id, "dimension": Dimension.TIER, "value": tier_like(value, values, rule, config).value,
                      "from_on": f["customer_since"], "to_on": f["churned_on"], "reason": reason, "set_by": None})  # fmt: skip
     q.add_changes(session, rows)
 
