@@ -174,6 +174,18 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
     return out
 
 
+def mark_missing(values: pd.DataFrame, missing: frozenset[str] | set[str]) -> pd.DataFrame:
+    """``values`` with the measures in ``missing`` set to missing (NaN) for every account:
+    their weight is then shared out like that of absent data (e.g. the measures of a late
+    feed, which would otherwise read as zero activity)."""
+    cols = [c for c in values.columns if c in missing]
+    if not cols:
+        return values
+    out = values.copy()
+    out[cols] = np.nan
+    return out
+
+
 # --- points and scores -----------------------------------------------------------------------
 
 

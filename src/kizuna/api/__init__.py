@@ -17,6 +17,7 @@ def routers() -> list[APIRouter]:
         kpis,
         products,
         segments,
+        status,
         subscriptions,
         survey_responses,
         tickets,
@@ -37,6 +38,7 @@ def routers() -> list[APIRouter]:
         segments.router,
         health.router,
         jobs.router,
+        status.router,
         usage.router,
         usage.summary_router,
     ]

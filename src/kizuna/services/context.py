@@ -15,6 +15,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from kizuna.domain.freshness import parse_gaps
 from kizuna.domain.segments import SegmentsConfig
 from kizuna.domain.segments_config import default_segments_config
 from kizuna.domain.usage import DEFAULT_MAPPING, UsageMapping
@@ -58,6 +59,7 @@ class RunContext:
     daily_at: time = time(3, 0)  # local time (``zone``) of the scheduled daily job
     mail: MailConfig = field(default_factory=MailConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    freshness_gaps: tuple[tuple[str, int], ...] = ()  # (source, expected gap in days) set by the settings
 
     @property
     def rollup(self) -> RollupConfig:
@@ -81,6 +83,7 @@ def build_context(
     daily_at: time = time(3, 0),
     mail: MailConfig | None = None,
     outbox: OutboxConfig | None = None,
+    freshness_gaps: str = "",
 ) -> RunContext:
     """Read the configuration files named by the settings (once) into a context.
 
@@ -95,6 +98,7 @@ def build_context(
         daily_at=daily_at,
         mail=mail or MailConfig(),
         outbox=outbox or OutboxConfig(),
+        freshness_gaps=tuple(parse_gaps(freshness_gaps).items()),
     )
     context.segments()  # a bad file is reported now, not at 03:00
     return context

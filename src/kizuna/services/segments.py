@@ -368,16 +368,20 @@ def churn_by_fit(session: Session, as_of: date) -> list[BandChurn]:
 # --- at risk --------------------------------------------------------------------------------
 
 
-def recompute_at_risk(session: Session, as_of: date, cfg: SegmentsConfig | None = None) -> int:
+def recompute_at_risk(
+    session: Session, as_of: date, cfg: SegmentsConfig | None = None, *, usage_stale: bool = False
+) -> int:
     """The at-risk flag of each live customer (``at_risk_reasons``): red health, a
-    sharp fall of the health score, or logins down against its own baseline. Runs
-    after the health scores. Returns the accounts flagged."""
+    sharp fall of the health score, or logins down against its own baseline (not judged
+    while the usage feed is late: ``usage_stale``). Runs after the health scores.
+    Returns the accounts flagged."""
     config = _config(cfg).at_risk
     recent_first = as_of - timedelta(days=config.login_recent_days - 1)
     base_last = recent_first - timedelta(days=1)
     base_first = base_last - timedelta(days=config.login_baseline_days - 1)
     recent = q.usage_totals(session, METRIC_LOGINS, recent_first, as_of)
-    baseline = q.usage_totals(session, METRIC_LOGINS, base_first, base_last)
+    # a late feed's missing logins are not a drop: no baseline, so nobody is judged on it
+    baseline = {} if usage_stale else q.usage_totals(session, METRIC_LOGINS, base_first, base_last)
     before = q.health_scores_on(session, as_of - timedelta(days=config.health_drop_days))
     rows: list[dict[str, Any]] = []
     flagged = 0

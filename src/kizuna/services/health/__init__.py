@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,13 @@ class DayScores:
     letter: pd.Series
     scorecard: pd.Series
     measures: list[dict[str, dict[str, Any]]]  # aligned with score's index
+    # the share of each account's weight that the measures counted as missing carried (0..1)
+    lost: pd.Series | None = None
+
+
+#: An account whose score rested on late feeds for more than this share of its weight
+#: keeps the score it had before they went late (see docs/health.md#stale-feeds).
+HOLD_SHARE = 0.5
 
 
 class UsageWindows:
@@ -135,12 +142,17 @@ def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindow
 def score_day(
     session: Session, day: date, cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
-    usage: UsageWindows | None = None,
+    usage: UsageWindows | None = None, missing: frozenset[str] = frozenset(),
 ) -> DayScores:  # fmt: skip
-    """Score every account live on ``day`` from the data up to that day only."""
+    """Score every account live on ``day`` from the data up to that day only. The
+    measures named in ``missing`` count as missing for every account (their weight is
+    shared out): the caller's judgement that their data cannot be trusted that day, e.g.
+    the measures of a late feed (``services.freshness.stale_measures_on``)."""
     lines = q.subscription_lines(session) if lines is None else lines
     accounts = calc.live_accounts(lines, day, paying_only=paying_only)
-    values = calc.compute_measures(accounts, _inputs(session, day, lines, usage), day)
+    full_values = calc.compute_measures(accounts, _inputs(session, day, lines, usage), day)
+    values = calc.mark_missing(full_values, missing)
+    lost = pd.Series(0.0, index=accounts, dtype="float64")
     if default_only:
         assignment = pd.Series(cards.default.key, index=accounts)
     else:
@@ -159,6 +171,9 @@ def score_day(
         ids = assignment.index[assignment == key]
         part = values.loc[ids]
         scores = calc.score_accounts(part, card)
+        late = [c for c in card.measure_keys if c in missing]
+        if late:  # how much of the score the late measures carried, had they been trusted
+            lost.loc[ids] = calc.score_accounts(full_values.loc[ids], card).weights[late].sum(axis=1)
         g, letters = calc.grades(scores.score, card.bands)
         score.loc[ids] = scores.score
         grade.loc[ids] = g
@@ -168,16 +183,19 @@ def score_day(
     keep = score.notna()
     score, grade, letter, assignment = score[keep], grade[keep], letter[keep], assignment[keep]
     return DayScores(day, values.loc[score.index], score, grade, letter, assignment,
-                     [measures[int(a)] for a in score.index])  # fmt: skip
+                     [measures[int(a)] for a in score.index], lost.reindex(score.index))  # fmt: skip
 
 
 def recompute(
     session: Session, as_of: date, *, since: date | None = None, path: Path | None = None,
-    on_day: Any = None,
+    on_day: Any = None, missing: frozenset[str] = frozenset(), hold_since: date | None = None,
 ) -> int:  # fmt: skip
     """Write the snapshots of ``as_of`` (or of every day from ``since`` to ``as_of``):
     score, grades, measures, 7/30-day change and explanation; the accounts list's
-    health columns follow the newest day. Returns the snapshots written."""
+    health columns follow the newest day. Returns the snapshots written. ``missing``:
+    measures counted as missing on ``as_of`` (see :func:`score_day`); ``hold_since``: the
+    first day their feeds were late — an account that rested on them for more than
+    ``HOLD_SHARE`` of its weight keeps its score of that day."""
     if since is not None and since > as_of:
         raise InvalidInput(_("--from must not be after --as-of"), field="from")
     if since is not None and (as_of - since).days > 3660:
@@ -195,7 +213,9 @@ def recompute(
         plan += [d] + [e for e in (d - timedelta(days=7), d - timedelta(days=30)) if e < day and e not in stored]
     usage = UsageWindows(session, plan)
     while day <= as_of:
-        written += _recompute_day(session, day, cards, lines, segments, cache, usage)
+        late = day == as_of
+        written += _recompute_day(session, day, cards, lines, segments, cache, usage,
+                                  missing if late else frozenset(), hold_since if late else None)  # fmt: skip
         if on_day is not None:
             on_day(day)
         day += timedelta(days=1)
@@ -218,10 +238,14 @@ def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFra
 
 
 def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
-                   cache: dict[date, pd.DataFrame], usage: UsageWindows) -> int:  # fmt: skip
+                   cache: dict[date, pd.DataFrame], usage: UsageWindows,
+                   missing: frozenset[str] = frozenset(), hold_since: date | None = None) -> int:  # fmt: skip
     week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage)
     month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage)
-    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage)
+    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage, missing=missing)
+    if hold_since is not None and hold_since < day and scored.lost is not None:
+        held = _earlier(session, hold_since, cards, lines, segments, cache, usage)["score"]
+        scored = _hold(scored, held, cards)
     week_score = week["score"].reindex(scored.score.index)
     month_score = month["score"].reindex(scored.score.index)
     month_measures = month["measures"].to_dict()
@@ -243,10 +267,33 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
     return len(rows)
 
 
-def recompute_step(session: Session, as_of: date, scorecards_path: Path | None) -> int:
+def _hold(scored: DayScores, before: pd.Series, cards: ScorecardSet) -> DayScores:
+    """Accounts that rested on late feeds for more than ``HOLD_SHARE`` of their weight
+    keep their score (and its grade) from before the feeds went late; the others keep
+    the renormalised score."""
+    assert scored.lost is not None
+    ids = scored.lost.index[scored.lost > HOLD_SHARE]
+    kept = before.reindex(ids).dropna().astype("float64")
+    if kept.empty:
+        return scored
+    score, grade, letter = scored.score.copy(), scored.grade.copy(), scored.letter.copy()
+    for key in pd.unique(scored.scorecard.loc[kept.index]):
+        card = cards.get(str(key))
+        assert card is not None
+        part = kept[scored.scorecard.loc[kept.index] == key]
+        g, letters = calc.grades(part, card.bands)
+        score.loc[part.index], grade.loc[part.index], letter.loc[part.index] = part, g, letters
+    return replace(scored, score=score, grade=grade, letter=letter)
+
+
+def recompute_step(
+    session: Session, as_of: date, scorecards_path: Path | None, missing: frozenset[str] = frozenset(),
+    hold_since: date | None = None,
+) -> int:
     """The daily pipeline's step: the scorecards in force (a saved version, else the
-    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default)."""
-    return recompute(session, as_of, path=scorecards_path)
+    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default); ``missing``: the
+    measures of late feeds, counted as missing; ``hold_since``: when they went late."""
+    return recompute(session, as_of, path=scorecards_path, missing=missing, hold_since=hold_since)
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """owner and fit history: segment_changes (and overrides' check) accept the dimensions
-owner and fit; each account's current owner and fit band are backfilled as one open period
+owner and fit; each account's current owner and fit band are backfilled as one open period;
+source_freshness: each data feed's last data day and whether it is late
 
 Revision ID: 0013
 Revises: 0012
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import kizuna.db.types
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -41,6 +44,17 @@ def _check(table: str, values: tuple[str, ...]) -> None:
 
 
 def upgrade() -> None:
+    op.create_table(
+        "source_freshness",
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=True),
+        sa.Column("expected_gap_days", sa.Integer(), nullable=True),
+        sa.Column("gap_is_set", sa.Boolean(), nullable=False),
+        sa.Column("stale", sa.Boolean(), nullable=False),
+        sa.Column("checked_at", kizuna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_source_freshness")),
+    )
     for table in ("segment_changes", "segment_overrides"):
         _check(table, _NEW)
     # one open period per account from what exists: its owner and its fit band now,
@@ -60,6 +74,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("source_freshness")
     op.execute(sa.text("DELETE FROM segment_changes WHERE dimension IN ('owner', 'fit')"))
     op.execute(sa.text("DELETE FROM segment_overrides WHERE dimension IN ('owner', 'fit')"))
     for table in ("segment_changes", "segment_overrides"):
