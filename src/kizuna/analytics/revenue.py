@@ -199,8 +199,8 @@ def revenue_table(
         start = start[start["mi"] < grid.size]
     trailing = trailing[trailing["mi"] < grid.size]  # (trailing windows end beyond it too)
     if keys:
-        segs = set(mrr["segment"]).union(movements["segment"]).union(trailing["segment"])
-        segs = sorted(segs.union(start["segment"]) if start is not None else segs)
+        found = set(mrr["segment"]).union(movements["segment"]).union(trailing["segment"])
+        segs = sorted(found.union(start["segment"]) if start is not None else found)
         base = pd.DataFrame([(mi, s) for mi in range(grid.size) for s in segs], columns=index_cols)
     else:
         base = pd.DataFrame({"mi": range(grid.size)})

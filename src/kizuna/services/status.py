@@ -19,7 +19,7 @@ def status(session: Session) -> dict[str, Any]:
     ``started_at``, ``finished_at``; None before the first), ``freshness`` (one row per
     source, see :func:`kizuna.services.freshness.status_rows`) and ``late_feeds`` (the
     stale sources' names)."""
-    engine = session.get_bind()
+    engine: Any = session.get_bind()  # the session's engine (sessions are bound to one)
     current = current_revision(engine)
     head = head_revision()
     runs = recent_runs(session, job=DAILY, limit=1) if current is not None else []

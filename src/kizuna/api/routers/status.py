@@ -62,7 +62,7 @@ def get_status(state: State, principal: CurrentPrincipal) -> StatusOut:
     with state.unit_of_work() as session:
         data = status_service.status(session)
     return StatusOut(
-        backend=data["backend"], schema=SchemaOut(**data["schema"]),
+        backend=data["backend"], schema_=SchemaOut(**data["schema"]),
         daily_job=None if data["daily_job"] is None else DailyJobOut(**data["daily_job"]),
         freshness=[FeedOut(**r) for r in data["freshness"]], late_feeds=data["late_feeds"],
     )  # fmt: skip

@@ -34,7 +34,8 @@ def days_with_data(session: Session, source: str, first: date, last: date, zone:
     if source == "subscriptions":
         days: set[date] = set()
         for column in (Subscription.started_on, Subscription.ended_on):
-            days.update(d for d in session.scalars(select(column).where(column >= first, column <= last).distinct()))
+            days.update(d for d in session.scalars(select(column).where(column >= first, column <= last).distinct())
+                        if d is not None)
         return sorted(days)
     column = _TIMED[source]
     rows = session.scalars(
@@ -46,8 +47,8 @@ def days_with_data(session: Session, source: str, first: date, last: date, zone:
 def last_day(session: Session, source: str, as_of: date, zone: ZoneInfo) -> date | None:
     """The last local day up to ``as_of`` on which ``source`` has data."""
     if source == "usage":
-        value: Any = session.scalar(select(func.max(UsageDaily.day)).where(UsageDaily.day <= as_of))
-        return value
+        day: date | None = session.scalar(select(func.max(UsageDaily.day)).where(UsageDaily.day <= as_of))
+        return day
     if source == "subscriptions":
         found = [session.scalar(select(func.max(c)).where(c <= as_of))
                  for c in (Subscription.started_on, Subscription.ended_on)]  # fmt: skip
@@ -59,7 +60,7 @@ def last_day(session: Session, source: str, as_of: date, zone: ZoneInfo) -> date
         return None
     if latest.tzinfo is None:  # SQLite's MAX() returns the stored text, read back as UTC
         latest = latest.replace(tzinfo=UTC)
-    return latest.astimezone(zone).date()  # type: ignore[no-any-return]
+    return latest.astimezone(zone).date()
 
 
 def save(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
