@@ -36,7 +36,8 @@ from tests.cli import run_cli
 from tests.conftest import Inbox, make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
-DAILY_STEPS = ["usage", "summaries", "tiers", "stages", "fit", "health", "at_risk", "playbooks", "digest", "optimize"]
+DAILY_STEPS = ["usage", "freshness", "summaries", "tiers", "stages", "fit", "owners", "health", "at_risk",
+               "playbooks", "digest", "optimize"]
 
 
 @pytest.fixture(scope="module")
@@ -159,9 +160,9 @@ def test_a_failed_step_skips_what_reads_it_and_the_next_run_retries_only_that(st
     broken = RunContext(scorecards_path=cards)
     report = run_job(engine, broken, "daily", as_of=AS_OF)
     status = {s.step: s.status for s in report.steps}
-    assert status == {"usage": "succeeded", "summaries": "succeeded", "tiers": "succeeded", "stages": "succeeded",
-                      "fit": "succeeded", "health": "failed", "at_risk": "skipped", "playbooks": "skipped",
-                      "digest": "skipped", "optimize": "succeeded"}  # fmt: skip
+    assert status == {"usage": "succeeded", "freshness": "succeeded", "summaries": "succeeded", "tiers": "succeeded",
+                      "stages": "succeeded", "fit": "succeeded", "owners": "succeeded", "health": "failed",
+                      "at_risk": "skipped", "playbooks": "skipped", "digest": "skipped", "optimize": "succeeded"}  # fmt: skip
     failed = next(s for s in report.steps if s.step == "health")
     assert "cards.toml" in (failed.error or "")
     assert next(s.error for s in report.steps if s.step == "at_risk") == "waits for: health"

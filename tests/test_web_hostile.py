@@ -73,7 +73,7 @@ VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "/accounts": [(f"?q={MARK}", {}), ("?q=x", {"HX-Request": "true", "HX-Target": "account-results"}),
                   ("?page=99", {})],
     "/accounts/{account_id}/timeline": [("?before=2030-01-01T00:00:00Z", {"HX-Request": "true"})],
-    "/kpis": [("?by=touch_tier", {}), ("?by=plan", {})],
+    "/kpis": [("?by=touch_tier", {}), ("?by=plan", {}), ("?by=owner", {})],
     "/kpis/accounts": [("?metric=mrr", {}), ("?metric=churned&month=2026-10", {}), (f"?metric=<b>{MARK}", {})],
     "/api/kpis/accounts": [("?metric=mrr", {})],
     "/worklist": [("?user=team", {})],

@@ -230,6 +230,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    freshness_gaps: str = Field(
+        default="",
+        description=(
+            "Expected silence per data feed before it counts as late (stale), in days: "
+            "`usage=2,tickets=7` (sources: usage, tickets, surveys, subscriptions, activities). A source not "
+            "named: derived from its own history (95th percentile of the gaps between days with data, at "
+            "least 3 days). See docs/health.md#stale-feeds."
+        ),
+    )
+
     # --- CSV upload in the browser (issue 18): add upload settings below this line ---
     upload_max_bytes: int = Field(
         default=100 << 20,
@@ -259,6 +269,18 @@ class Settings(BaseSettings):
                     f"tracking origin {origin!r} is not an origin: use scheme://host[:port], e.g. "
                     "https://app.example.com, or *"
                 )
+        return value
+
+    @field_validator("freshness_gaps")
+    @classmethod
+    def _gaps(cls, value: str) -> str:
+        from kizuna.domain.freshness import parse_gaps
+        from kizuna.errors import InvalidInput
+
+        try:
+            parse_gaps(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("timezone")
@@ -378,6 +400,7 @@ class Settings(BaseSettings):
             daily_at=self.daily_at,
             digest_weekday=None if self.digest_day == "off" else WEEKDAYS.index(self.digest_day),
             base_url=self.base_url,
+            freshness_gaps=self.freshness_gaps,
             mail=MailConfig(
                 host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,
                 password=self.smtp_password, sender=self.mail_from, reply_to=self.mail_reply_to,

@@ -286,6 +286,16 @@ def replay_stages(lines: pd.DataFrame, values: pd.DataFrame, as_of: date, onboar
     renewal = (values["days_to_renewal"] <= renewal_days).to_numpy()
     stage = [("onboarding" if o else "renewal" if r else None) for o, r in zip(onboarding, renewal, strict=True)]
     return pd.Series(stage, index=values.index, dtype=object)
+def mark_missing(values: pd.DataFrame, missing: frozenset[str] | set[str]) -> pd.DataFrame:
+    """``values`` with the measures in ``missing`` set to missing (NaN) for every account:
+    their weight is then shared out like that of absent data (e.g. the measures of a late
+    feed, which would otherwise read as zero activity)."""
+    cols = [c for c in values.columns if c in missing]
+    if not cols:
+        return values
+    out = values.copy()
+    out[cols] = np.nan
+    return out
 
 
 # --- points and scores -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ def routers() -> list[APIRouter]:
         kpis,
         products,
         segments,
+        status,
         subscriptions,
         survey_responses,
         tasks,
@@ -39,6 +40,7 @@ def routers() -> list[APIRouter]:
         segments.router,
         health.router,
         jobs.router,
+        status.router,
         usage.router,
         usage.summary_router,
     ]

@@ -23,6 +23,7 @@ from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import playbooks as playbook_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
+from kizuna.cli import status as status_commands
 from kizuna.cli import tasks as task_commands
 from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
@@ -61,6 +62,7 @@ app.command("export", help=N_("Write every table as CSV files that `kizuna impor
     export_commands.export_all
 )
 app.command("serve")(serve_commands.serve)
+app.command("status", help=status_commands.STATUS_HELP)(status_commands.status)
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.command("kpis", help=kpi_commands.KPIS_HELP)(kpi_commands.kpis)
 app.add_typer(kpi_commands.report_app, name="report", hidden=True)  # the old spelling: kizuna kpis

@@ -60,7 +60,7 @@ KPIS_HELP = "\n\n".join((
 def kpis(
     as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help=N_("The day to report on (default: today).")),
     months: int | None = typer.Option(None, "--months", help=N_("How many months to report (default: KIZUNA_KPI_MONTHS, 12).")),
-    segment_by: str = typer.Option("plan", "--by", help=N_("Break revenue and NPS down by: plan, touch_tier, industry, or none.")),
+    segment_by: str = typer.Option("plan", "--by", help=N_("Break revenue and NPS down by the segment each account had at the start of each month: plan, tier, stage, owner, fit, industry, or none.")),
     output: str = typer.Option("table", "--format", help=N_("Output: table, json or csv (csv: one row per month, every column in one table).")),
 ) -> None:  # fmt: skip
     """MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and

@@ -16,6 +16,7 @@ from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus, summarize
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
+from kizuna.services import segments
 
 T = TypeVar("T")
 
@@ -254,9 +255,10 @@ def paying_mrrs(session: Session) -> list[int]:
     return accounts_q.paying_mrrs(session)
 
 
-def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | None) -> int:
-    """Make ``owner_id`` (None: nobody) the owner of these accounts; returns how many.
-    The owner must be an active user; every id must name an account (else nothing changes)."""
+def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | None, *, as_of: date) -> int:
+    """Make ``owner_id`` (None: nobody) the owner of these accounts from ``as_of`` on (the
+    owner history the KPIs by owner read); returns how many. The owner must be an active
+    user; every id must name an account (else nothing changes)."""
     ids = sorted(set(account_ids))
     if not ids:
         raise InvalidInput(_("choose at least one account"), field="accounts")
@@ -270,7 +272,9 @@ def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | N
             _("no account with id {ids}").format(ids=", ".join(str(i) for i in sorted(missing)[:5])),
             code="unknown_account", field="accounts",
         )  # fmt: skip
-    return accounts_q.set_owner(session, ids, owner_id)
+    count = accounts_q.set_owner(session, ids, owner_id)
+    segments.record_owners(session, as_of, ids)
+    return count
 
 
 def owner_choices(session: Session) -> list[Assignee]:

@@ -15,6 +15,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from kizuna.domain.freshness import parse_gaps
 from kizuna.domain.segments import SegmentsConfig
 from kizuna.domain.segments_config import default_segments_config
 from kizuna.domain.usage import DEFAULT_MAPPING, UsageMapping
@@ -60,6 +61,7 @@ class RunContext:
     base_url: str | None = None  # where people open Kizuna, for links in emails
     mail: MailConfig = field(default_factory=MailConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    freshness_gaps: tuple[tuple[str, int], ...] = ()  # (source, expected gap in days) set by the settings
 
     @property
     def rollup(self) -> RollupConfig:
@@ -85,6 +87,7 @@ def build_context(
     base_url: str | None = None,
     mail: MailConfig | None = None,
     outbox: OutboxConfig | None = None,
+    freshness_gaps: str = "",
 ) -> RunContext:
     """Read the configuration files named by the settings (once) into a context.
 
@@ -101,6 +104,7 @@ def build_context(
         base_url=base_url,
         mail=mail or MailConfig(),
         outbox=outbox or OutboxConfig(),
+        freshness_gaps=tuple(parse_gaps(freshness_gaps).items()),
     )
     context.segments()  # a bad file is reported now, not at 03:00
     return context

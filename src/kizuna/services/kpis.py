@@ -61,6 +61,7 @@ from kizuna.analytics import backend as analytics_backend
 from kizuna.analytics import ltv as ltv_mod
 from kizuna.analytics import pareto as pareto_mod
 from kizuna.analytics import retention, revenue, success, support
+from kizuna.analytics import segments as segments_mod
 from kizuna.analytics.backend import StoreTables, store_tables
 from kizuna.analytics.periods import MonthGrid
 from kizuna.errors import InvalidInput
@@ -84,7 +85,7 @@ class KpiOptions:
     months: int = 12
     currency: str = "JPY"
     zone: str = "Asia/Tokyo"
-    segment_by: str | None = "plan"  # "plan", or an accounts column such as "touch_tier"
+    segment_by: str | None = "plan"  # one of analytics.segments.CHOICES (plan, tier, stage, owner, fit, industry)
     gross_margin: float = 0.8
     acquisition_cost: int = 0
     retention_cost: int = 0  # per account per year
@@ -371,21 +372,26 @@ def close_backend(backend: BaseBackend) -> None:
         disconnect()
 
 
-def _segments(t: StoreTables, options: KpiOptions, as_of: date) -> ibis.Table | None:
+def _segments(t: StoreTables, options: KpiOptions, grid: MonthGrid) -> ibis.Table | None:
     seg = options.segment_by
     if not seg:
         return None
-    if seg == "plan":
-        return revenue.plan_segments(t, options.currency, as_of)
-    if seg not in t.accounts.columns or seg in ("id", "name", "external_id", "mrr"):
-        allowed = ["plan", *(c for c in ("touch_tier", "industry", "status") if c in t.accounts.columns)]
+    if segments_mod.canonical(seg) not in segments_mod.CHOICES:
         raise InvalidInput(
             _("cannot break KPIs down by {segment!r}; one of: {allowed}").format(
-                segment=seg, allowed=", ".join(allowed)
+                segment=seg, allowed=", ".join(segments_mod.CHOICES)
             ),
             field="segment_by",
         )
-    return revenue.column_segments(t, seg)
+    return segments_mod.segments_for(t, grid, seg, options.currency)
+
+
+def _segment_now(segments: ibis.Table, grid: MonthGrid) -> ibis.Table:
+    """``account_id, segment``: the segment at the start of the report's last month (the
+    survival curves' grouping: one per account)."""
+    if "mi" not in segments.columns:
+        return segments
+    return segments.filter(segments.mi == grid.last).select("account_id", "segment")
 
 
 def _cache(expr: ibis.Table, index: tuple[str, ...] = ("account_id",)) -> ibis.Table:
@@ -406,8 +412,11 @@ def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
     t = store_tables(con)
     grid = options.grid(as_of)
     amm = _cache(revenue.account_mrr(t, grid, options.currency), index=("account_id", "mi"))
-    segments = _segments(t, options, as_of)
-    return _Core(t, grid, amm, None if segments is None else _cache(segments))
+    segments = _segments(t, options, grid)
+    if segments is None:
+        return _Core(t, grid, amm, None)
+    by_month = "mi" in segments.columns
+    return _Core(t, grid, amm, _cache(segments, index=("account_id", "mi") if by_month else ("account_id",)))
 
 
 def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> KpiReport:
@@ -419,15 +428,16 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     cur = options.currency
     labels = grid.labels()
 
-    # revenue: with segments, each total is fetched once by segment and summed here
-    # (every account has exactly one segment, so the sums are the overall figures)
+    # revenue: with segments, each total is fetched once by segment and summed here (every
+    # account has exactly one segment in a month, so the sums are the overall figures)
     mv = revenue.movements_by_account(t, grid, cur, amm)
     if segs is not None:
         mrr_seg = revenue.mrr_totals(amm, segs).execute()
         mv_seg = revenue.movement_totals(mv, segs).execute()
         tr_seg = revenue.trailing_totals(amm, segments=segs).execute()
-        rev_seg = revenue.revenue_table(grid, mrr_seg, mv_seg, tr_seg, keys=["segment"])
-        seg_frame = segs.execute()
+        start_seg = revenue.start_totals(amm, segs).execute() if "mi" in segs.columns else None
+        rev_seg = revenue.revenue_table(grid, mrr_seg, mv_seg, tr_seg, keys=["segment"], start=start_seg)
+        seg_frame = _segment_now(segs, grid).execute()
         mrr_df = _unsegment(mrr_seg, ["mi"])
         mv_df = _unsegment(mv_seg, ["mi", "kind"])
         tr_df = _unsegment(tr_seg, ["mi"])
@@ -662,7 +672,10 @@ def kpi_accounts(
             now.order_by([now.mrr.desc(), now.account_id]).limit(math.ceil(0.2 * n)).select("account_id", value="mrr")
         )
     if segment is not None and c.segments is not None:
-        seg = c.segments.filter(c.segments.segment == segment).select(s_account="account_id")
+        # the segment the account had at the start of the month (of the 12 months, for retained_12m)
+        back = 11 if metric == "retained_12m" else 0
+        at = c.segments.filter(c.segments.mi == mi - back) if "mi" in c.segments.columns else c.segments
+        seg = at.filter(at.segment == segment).select(s_account="account_id")
         expr = expr.semi_join(seg, expr.account_id == seg.s_account)
     names = t.accounts.select(n_id="id", name="name", external_id="external_id")
     j = expr.join(names, expr.account_id == names.n_id).drop("n_id")

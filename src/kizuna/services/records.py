@@ -26,6 +26,7 @@ from kizuna.domain.enums import ActivityKind
 from kizuna.errors import Conflict, InvalidInput, NotFound
 from kizuna.i18n import N_, _
 from kizuna.services import activities as timeline
+from kizuna.services import segments
 from kizuna.services.accounts import (
     MAX_PER_PAGE,
     AccountQuery,
@@ -287,6 +288,7 @@ def create_record(session: Session, kind: str, values: Mapping[str, Any], ctx: P
         _refresh(session, {record.account_id}, as_of)
     elif kind == "account":
         _refresh(session, {record.id}, as_of)
+        segments.record_owners(session, as_of, [record.id])
     return record
 
 
@@ -305,6 +307,8 @@ def update_record(
     elif kind == "product" and record.kind != before_kind:
         # a plan that became an add-on (or back) changes which plan its accounts show
         _refresh(session, set(q.accounts_with_product(session, record_id)), as_of)
+    elif kind == "account" and "owner_id" in prepared:
+        segments.record_owners(session, as_of, [record.id])
     return record
 
 

@@ -27,7 +27,8 @@ Months = Annotated[int | None, Query(ge=1, le=120, description="Months to report
 By = Annotated[
     str,
     Query(max_length=64, pattern=r"^[a-z_]+$",
-          description="Break revenue, NPS and retention down by: plan, touch_tier, industry, or none."),
+          description="Break revenue, NPS and retention down by the segment each account had at the "
+                      "start of each month: plan, tier, stage, owner, fit, industry, or none."),
 ]  # fmt: skip
 
 

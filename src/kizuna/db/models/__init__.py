@@ -3,6 +3,7 @@
 from kizuna.db.models.accounts import Account, Contact
 from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
+from kizuna.db.models.freshness import SourceFreshness
 from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, HealthSnapshot
 from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
@@ -38,6 +39,7 @@ __all__ = [
     "SavedView",
     "SegmentChange",
     "SegmentOverride",
+    "SourceFreshness",
     "Subscription",
     "SuccessGoal",
     "SurveyResponse",

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,13 @@ class DayScores:
     letter: pd.Series
     scorecard: pd.Series
     measures: list[dict[str, dict[str, Any]]]  # aligned with score's index
+    # the share of each account's weight that the measures counted as missing carried (0..1)
+    lost: pd.Series | None = None
+
+
+#: An account whose score rested on late feeds for more than this share of its weight
+#: keeps the score it had before they went late (see docs/health.md#stale-feeds).
+HOLD_SHARE = 0.5
 
 
 class UsageWindows:
@@ -157,15 +164,21 @@ def score_day(
     session: Session, day: date, cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
     usage: UsageWindows | None = None, replay_stages: bool = False, contacts: pd.DataFrame | None = None,
+    missing: frozenset[str] = frozenset(),
 ) -> DayScores:  # fmt: skip
     """Score every account live on ``day`` from the data up to that day only.
     ``replay_stages``: the scorecard by the stage the account had on the day (worked out
-    from the data, for the backtest), not by its stage now."""
+    from the data, for the backtest), not by its stage now. The measures named in
+    ``missing`` count as missing for every account (their weight is shared out): the
+    caller's judgement that their data cannot be trusted that day, e.g. the measures of a
+    late feed (``services.freshness.stale_measures_on``)."""
     lines = q.subscription_lines(session) if lines is None else lines
     segments = q.account_segments(session) if segments is None else segments
     accounts = calc.live_accounts(lines, day, paying_only=paying_only)
     inputs = _inputs(session, day, lines, usage, cards.options, segments, contacts)
-    values = calc.compute_measures(accounts, inputs, day)
+    full_values = calc.compute_measures(accounts, inputs, day)
+    values = calc.mark_missing(full_values, missing)
+    lost = pd.Series(0.0, index=accounts, dtype="float64")
     if default_only:
         assignment = pd.Series(cards.default.key, index=accounts)
     elif replay_stages:
@@ -187,6 +200,9 @@ def score_day(
         ids = assignment.index[assignment == key]
         part = values.loc[ids]
         scores = calc.score_accounts(part, card)
+        late = [c for c in card.measure_keys if c in missing]
+        if late:  # how much of the score the late measures carried, had they been trusted
+            lost.loc[ids] = calc.score_accounts(full_values.loc[ids], card).weights[late].sum(axis=1)
         g, letters = calc.grades(scores.score, card.bands)
         score.loc[ids] = scores.score
         grade.loc[ids] = g
@@ -196,7 +212,7 @@ def score_day(
     keep = score.notna()
     score, grade, letter, assignment = score[keep], grade[keep], letter[keep], assignment[keep]
     return DayScores(day, values.loc[score.index], score, grade, letter, assignment,
-                     [measures[int(a)] for a in score.index])  # fmt: skip
+                     [measures[int(a)] for a in score.index], lost.reindex(score.index))  # fmt: skip
 
 
 def hold_day(scored: DayScores, cards: ScorecardSet, before: list[pd.DataFrame]) -> DayScores:
@@ -239,11 +255,14 @@ def _history_days(options: ScoringOptions) -> int:
 
 def recompute(
     session: Session, as_of: date, *, since: date | None = None, path: Path | None = None,
-    on_day: Any = None,
+    on_day: Any = None, missing: frozenset[str] = frozenset(), hold_since: date | None = None,
 ) -> int:  # fmt: skip
     """Write the snapshots of ``as_of`` (or of every day from ``since`` to ``as_of``):
     score, grades, measures, 7/30-day change and explanation; the accounts list's
-    health columns follow the newest day. Returns the snapshots written."""
+    health columns follow the newest day. Returns the snapshots written. ``missing``:
+    measures counted as missing on ``as_of`` (see :func:`score_day`); ``hold_since``: the
+    first day their feeds were late — an account that rested on them for more than
+    ``HOLD_SHARE`` of its weight keeps its score of that day."""
     if since is not None and since > as_of:
         raise InvalidInput(_("--from must not be after --as-of"), field="from")
     if since is not None and (as_of - since).days > 3660:
@@ -262,7 +281,9 @@ def recompute(
     usage = UsageWindows(session, plan)
     held: dict[date, pd.DataFrame] = {}
     while day <= as_of:
-        written += _recompute_day(session, day, cards, lines, segments, cache, usage, held)
+        late = day == as_of
+        written += _recompute_day(session, day, cards, lines, segments, cache, usage, held,
+                                  missing if late else frozenset(), hold_since if late else None)  # fmt: skip
         if on_day is not None:
             on_day(day)
         day += timedelta(days=1)
@@ -286,10 +307,15 @@ def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFra
 
 def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
                    cache: dict[date, pd.DataFrame], usage: UsageWindows,
-                   held: dict[date, pd.DataFrame] | None = None) -> int:  # fmt: skip
+                   held: dict[date, pd.DataFrame] | None = None, missing: frozenset[str] = frozenset(),
+                   hold_since: date | None = None) -> int:  # fmt: skip
     week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage)
     month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage)
-    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage)
+    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage, missing=missing)
+    if hold_since is not None and hold_since < day and scored.lost is not None:
+        # a late feed: accounts that leaned on it keep the score they had on its first late day
+        before = _earlier(session, hold_since, cards, lines, segments, cache, usage)["score"]
+        scored = _hold(scored, before, cards)
     held = {} if held is None else held
     scored = hold_day(scored, cards, _days_before(session, day, _history_days(cards.options), held))
     held[day] = pd.DataFrame({"score": scored.score, "grade": scored.grade, "letter": scored.letter})
@@ -316,10 +342,33 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
     return len(rows)
 
 
-def recompute_step(session: Session, as_of: date, scorecards_path: Path | None) -> int:
+def _hold(scored: DayScores, before: pd.Series, cards: ScorecardSet) -> DayScores:
+    """Accounts that rested on late feeds for more than ``HOLD_SHARE`` of their weight
+    keep their score (and its grade) from before the feeds went late; the others keep
+    the renormalised score."""
+    assert scored.lost is not None
+    ids = scored.lost.index[scored.lost > HOLD_SHARE]
+    kept = before.reindex(ids).dropna().astype("float64")
+    if kept.empty:
+        return scored
+    score, grade, letter = scored.score.copy(), scored.grade.copy(), scored.letter.copy()
+    for key in pd.unique(scored.scorecard.loc[kept.index]):
+        card = cards.get(str(key))
+        assert card is not None
+        part = kept[scored.scorecard.loc[kept.index] == key]
+        g, letters = calc.grades(part, card.bands)
+        score.loc[part.index], grade.loc[part.index], letter.loc[part.index] = part, g, letters
+    return replace(scored, score=score, grade=grade, letter=letter)
+
+
+def recompute_step(
+    session: Session, as_of: date, scorecards_path: Path | None, missing: frozenset[str] = frozenset(),
+    hold_since: date | None = None,
+) -> int:
     """The daily pipeline's step: the scorecards in force (a saved version, else the
-    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default)."""
-    return recompute(session, as_of, path=scorecards_path)
+    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default); ``missing``: the
+    measures of late feeds, counted as missing; ``hold_since``: when they went late."""
+    return recompute(session, as_of, path=scorecards_path, missing=missing, hold_since=hold_since)
 
 
 # --- reading -------------------------------------------------------------------------------------

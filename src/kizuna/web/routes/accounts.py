@@ -333,7 +333,7 @@ async def assign_owner(request: Request, state: State, principal: Manager) -> Re
     owner_id = None if owner_text == "none" else _whole(owner_text, "owner", 1, _MAX_ID)
     ids = [_whole(str(v), "account", 1, _MAX_ID) for v in form.getlist("account")]
     with state.unit_of_work() as session:
-        count = accounts_service.assign_owner(session, ids, owner_id)
+        count = accounts_service.assign_owner(session, ids, owner_id, as_of=today(state.settings))
     return RedirectResponse(_with(back, done="owner", n=count), status_code=303)
 
 

@@ -31,7 +31,7 @@ from kizuna.analytics.backend import store_tables
 from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
 from kizuna.domain.kpi_targets import Target, parse_targets
 from kizuna.domain.money import CURRENCY_EXPONENTS
-from kizuna.domain.segments import TIER_LABELS
+from kizuna.domain.segments import FIT_LABELS, STAGE_LABELS, TIER_LABELS
 from kizuna.errors import InvalidInput
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
@@ -48,8 +48,13 @@ router = APIRouter(include_in_schema=False)
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 8
 MAX_MONTHS = 120
-#: Break-downs offered by the selector (``touch_tier`` only when the store has the column).
-SEGMENT_CHOICES = {"plan": N_("Plan"), "touch_tier": N_("Touch tier"), "none": N_("No breakdown")}
+#: Break-downs offered by the selector: each month by the segment the account had at its start.
+SEGMENT_CHOICES = {
+    "plan": N_("Plan"), "tier": N_("Touch tier"), "stage": N_("Lifecycle stage"), "owner": N_("Owner"),
+    "fit": N_("Customer fit"), "none": N_("No breakdown"),
+}  # fmt: skip
+#: Older spellings still accepted in links.
+SEGMENT_ALIASES = {"touch_tier": "tier", "lifecycle_stage": "stage", "fit_band": "fit"}
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churned")
 MOVEMENT_LABELS = {
     "new": N_("New"), "expansion": N_("Expansion"), "reactivation": N_("Reactivation"),
@@ -133,6 +138,7 @@ def parse_params(settings: Settings, as_of: str | None, months: str | None, by: 
                 field="months",
             )
     segment = (by or "plan").strip() or "plan"
+    segment = SEGMENT_ALIASES.get(segment, segment)
     if segment not in SEGMENT_CHOICES:
         raise InvalidInput(_("by must be one of: {choices}").format(choices=", ".join(SEGMENT_CHOICES)), field="by")
     return KpiParams(day, count, segment, (default_day, settings.kpi_months))
@@ -227,8 +233,9 @@ def segment_label(by: str | None, value: Any) -> str:
         return _("All accounts")
     if text in ("(none)", "None", ""):
         return _("No segment")
-    if by == "touch_tier" and text in TIER_LABELS:
-        return _(TIER_LABELS[text])
+    labels = {"tier": TIER_LABELS, "touch_tier": TIER_LABELS, "stage": STAGE_LABELS, "fit": FIT_LABELS}.get(by or "", {})
+    if text in labels:
+        return _(labels[text])
     return text
 
 
@@ -561,7 +568,7 @@ def dashboard_context(report: kpis.KpiReport, params: KpiParams, fmt: Formatter,
                 row | {"label": segment_label(by, row["segment"]), "nps": score, "nps_responses": responses}
             )
         segments.sort(key=lambda r: -(r["mrr"] or 0))
-    choices = [(k, v) for k, v in SEGMENT_CHOICES.items() if k != "touch_tier" or "touch_tier" in segment_columns]
+    choices = list(SEGMENT_CHOICES.items())
     tiles = headline_tiles(report, params, last_month, targets=targets, at_risk=at_risk)
     context: dict[str, Any] = {
         "report": report, "params": params, "months": months,
