@@ -108,6 +108,10 @@ class BacktestOut(ClosedOutput):
     red_before_churn: int
     first_day: date | None
     last_day: date | None
+    stability_days: int = Field(0, description="Days of history over which day-to-day grade changes were counted.")
+    grade_changes_per_1000: float | None = Field(None, description="Grade changes per day per 1,000 accounts, "
+                                                 "with the hysteresis (what the stored grades do).")
+    raw_grade_changes_per_1000: float | None = Field(None, description="The same without the hysteresis.")
     scorecards: str | None = Field(None, description="Which scorecards were replayed.")
     scorecards_version: int | None = Field(None, description="The saved version replayed; null: the file.")
 
