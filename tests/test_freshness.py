@@ -152,8 +152,8 @@ def health_of(app: FastAPI, ids: dict[str, int]) -> dict[str, tuple[float, str, 
     for name, account_id in ids.items():
         with app.state.kizuna.unit_of_work() as session:
             h = health_service.account_health(session, account_id)
-        latest = h["history"][-1]
-        out[name] = (latest["score"], str(latest["grade"]), latest["measures"]["login_days"]["value"])
+        latest = h.history[-1]
+        out[name] = (latest.score, str(latest.grade), latest.measures["login_days"].value)
     return out
 
 

@@ -77,7 +77,7 @@ def load(app: FastAPI, tmp_path: Path) -> dict[str, int]:
             import_file(session, name, tmp_path / f"{name}.csv", ctx=CTX)
     with app.state.kizuna.unit_of_work() as session:
         ids = {r.external_id: r.id for r in accounts_service.list_accounts(session, AccountQuery(), as_of=AS_OF).items}
-        suzuki = next(u["id"] for u in accounts_service.owner_choices(session) if u["name"] == "Suzuki")
+        suzuki = next(u.id for u in accounts_service.owner_choices(session) if u.name == "Suzuki")
     for day in RUNS:
         with app.state.kizuna.unit_of_work() as session:
             accounts_service.refresh_account_summaries(session, day)

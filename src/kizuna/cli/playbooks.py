@@ -26,7 +26,7 @@ LIBRARY = Path(playbooks.__file__).resolve().parent / "playbook_library" / "defa
 @app.command("load")
 def load(
     path: Path | None = typer.Argument(None, metavar="FILE", help="A TOML file of [playbooks.<key>] tables."),
-    defaults: bool = typer.Option(False, "--defaults", help="The default library: the seeds' phase × tier matrix."),
+    defaults: bool = typer.Option(False, "--defaults", help="The default library: one playbook per lifecycle stage × touch tier."),
 ) -> None:  # fmt: skip
     """Check every playbook of the file and save each one that changed as its next version."""
     if (path is None) == (not defaults):

@@ -691,6 +691,9 @@ class BacktestSummary:
     red_before_churn: int
     first_day: date | None
     last_day: date | None
+    stability_days: int = 0  # days over which day-to-day grade changes were counted
+    grade_changes_per_1000: float | None = None  # per day per 1,000 accounts, with the hysteresis
+    raw_grade_changes_per_1000: float | None = None  # the same without it
     scorecards: str | None = None
     scorecards_version: int | None = None
 
