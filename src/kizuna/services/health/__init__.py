@@ -8,8 +8,10 @@ else the configured TOML file, else the default shipped beside this module
 
 from __future__ import annotations
 
+import logging
 import math
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -30,10 +32,16 @@ from kizuna.domain.health import (
     ScorecardSet,
     parse_scorecards,
 )
+from kizuna.domain.usage import DEFAULT_MAPPING, METRIC_EVENTS, METRIC_LOGINS, UsageMapping
 from kizuna.errors import InvalidInput, NotFound
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SCORECARDS = Path(__file__).with_name("default_scorecards.toml")
+#: Days of usage history before the backtest's first observation point: the measures
+#: are age-aware (a baseline shorter than the scorecard's minimum is missing).
+BACKTEST_HISTORY_DAYS = 30
 
 
 # --- scorecards ------------------------------------------------------------------------------
@@ -103,6 +111,8 @@ class DayScores:
     letter: pd.Series
     scorecard: pd.Series
     measures: list[dict[str, dict[str, Any]]]  # aligned with score's index
+    #: Events in the last 30 days per scored account (the backtest's naive signal).
+    events30: pd.Series | None = None
 
 
 class UsageWindows:
@@ -123,24 +133,37 @@ class UsageWindows:
         return self.frames.pop(day)
 
 
-def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None) -> calc.MeasureInputs:
+def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None,
+            history_from: date | None = None) -> calc.MeasureInputs:  # fmt: skip
     windows = usage.get(day) if usage is not None else q.usage_windows(session, [day])[day]
+    if history_from is None:
+        history_from = q.store_day_range(session)[0]
     return calc.MeasureInputs(
         lines=lines, usage=windows, surveys=q.survey_averages(session, day),
         tickets=q.ticket_counts(session, day), onboarding=q.onboarding_counts(session, day),
         sentiment=q.latest_sentiments(session, day), features=tuple(windows.attrs.get("features", ())),
+        history_from=history_from,
     )  # fmt: skip
 
 
 def score_day(
     session: Session, day: date, cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
-    usage: UsageWindows | None = None,
+    usage: UsageWindows | None = None, missing: Collection[str] = (), history_from: date | None = None,
 ) -> DayScores:  # fmt: skip
-    """Score every account live on ``day`` from the data up to that day only."""
+    """Score every account live on ``day`` from the data up to that day only. The
+    measures in ``missing`` count as missing for everyone (their weight renormalises)."""
     lines = q.subscription_lines(session) if lines is None else lines
     accounts = calc.live_accounts(lines, day, paying_only=paying_only)
-    values = calc.compute_measures(accounts, _inputs(session, day, lines, usage), day)
+    inputs = _inputs(session, day, lines, usage, history_from)
+    by_min_days: dict[int, pd.DataFrame] = {}
+
+    def values_for(min_days: int) -> pd.DataFrame:
+        if min_days not in by_min_days:
+            by_min_days[min_days] = calc.compute_measures(accounts, inputs, day, min_history_days=min_days)
+        return by_min_days[min_days]
+
+    values = values_for(cards.default.min_history_days)
     if default_only:
         assignment = pd.Series(cards.default.key, index=accounts)
     else:
@@ -157,8 +180,10 @@ def score_day(
         card = cards.get(str(key))
         assert card is not None
         ids = assignment.index[assignment == key]
-        part = values.loc[ids]
-        scores = calc.score_accounts(part, card)
+        part = values_for(card.min_history_days).loc[ids]
+        if card.min_history_days != cards.default.min_history_days:
+            values.loc[ids] = part
+        scores = calc.score_accounts(part, card, missing)
         g, letters = calc.grades(scores.score, card.bands)
         score.loc[ids] = scores.score
         grade.loc[ids] = g
@@ -167,8 +192,9 @@ def score_day(
             measures[int(account_id)] = row
     keep = score.notna()
     score, grade, letter, assignment = score[keep], grade[keep], letter[keep], assignment[keep]
+    events30 = calc.usage_total(inputs.usage, "events", "last30").reindex(score.index).fillna(0.0)
     return DayScores(day, values.loc[score.index], score, grade, letter, assignment,
-                     [measures[int(a)] for a in score.index])  # fmt: skip
+                     [measures[int(a)] for a in score.index], events30)  # fmt: skip
 
 
 def recompute(
@@ -243,10 +269,47 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
     return len(rows)
 
 
-def recompute_step(session: Session, as_of: date, scorecards_path: Path | None) -> int:
+def recompute_step(session: Session, as_of: date, scorecards_path: Path | None,
+                   mapping: UsageMapping | None = None) -> int:  # fmt: skip
     """The daily pipeline's step: the scorecards in force (a saved version, else the
-    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default)."""
+    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default). Logs a warning
+    for each :func:`mapping_warnings` (a mapping that turns activity into none)."""
+    for warning in mapping_warnings(session, as_of, mapping or DEFAULT_MAPPING):
+        log.warning("health scores: %s", warning.message)
     return recompute(session, as_of, path=scorecards_path)
+
+
+@dataclass(frozen=True)
+class MappingWarning:
+    """Accounts with events that the usage mapping turns into accounts without activity."""
+
+    entry: str  # the mapping entry to fix: "[login] events" or "[features]"
+    accounts: int  # accounts with events in the last 30 days
+    message: str  # in the reader's language
+
+
+def mapping_warnings(session: Session, as_of: date, mapping: UsageMapping) -> list[MappingWarning]:
+    """Silent zeros: accounts sent events in the 30 days up to ``as_of`` but none of them
+    has a login (no event matches the sign-in rule) or a feature use (no event matches
+    a ``[features]`` entry). The health measures of a metric nobody reports are missing
+    for everyone (not zero), but the mapping entry should be fixed."""
+    counts = q.accounts_reporting(session, as_of - timedelta(days=30), as_of)
+    n = counts[METRIC_EVENTS]
+    out: list[MappingWarning] = []
+    if n and not counts[METRIC_LOGINS]:
+        names = ", ".join(sorted(mapping.login_events))
+        out.append(MappingWarning("[login] events", n, _(
+            "{n} accounts sent events in the last 30 days but none has a login: no event matches the usage "
+            "mapping's [login] events ({events}). Name the product's sign-in event there, or set "
+            "[login] any_activity = true to count a day with any event as an active day; until then the "
+            "login measures are missing for every account.").format(n=n, events=names)))  # fmt: skip
+    if n and not counts["features"] and mapping.features:
+        out.append(MappingWarning("[features]", n, _(
+            "{n} accounts sent events in the last 30 days but none used a feature: no event matches the usage "
+            "mapping's [features] entries ({events}). Map the product's feature events there; until then "
+            "feature adoption is missing for every account.").format(
+                n=n, events=", ".join(sorted(mapping.features)[:6]))))  # fmt: skip
+    return out
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -355,9 +418,11 @@ def backtest(
     session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
     cards: ScorecardSet | None = None, on_day: Any = None,
 ) -> calc.BacktestResult:  # fmt: skip
-    """Replay history: at each month-end with a full baseline behind it and the whole
-    horizon before ``as_of``, score every paying account with the default scorecard from
-    the data up to that day, and check who churned within the horizon."""
+    """Replay history: at each month-end with at least :data:`BACKTEST_HISTORY_DAYS` of
+    usage behind it (the measures are age-aware) and the whole horizon before ``as_of``,
+    score every paying account with the default scorecard from the data up to that day,
+    and check who churned within the horizon. Beside the score: each measure's own AUC
+    and the naive signal's (fewer events in the last 30 days = riskier)."""
     if not 7 <= horizon_days <= 730:
         raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
     cards = cards or active_scorecards(session, path).cards
@@ -366,23 +431,35 @@ def backtest(
     if first is None or last is None:
         raise InvalidInput(_("there is no usage history to backtest on"), field="as_of")
     end = min(as_of, last) - timedelta(days=horizon_days)
-    start = first + timedelta(days=q.USAGE_WINDOW_DAYS)
+    start = first + timedelta(days=BACKTEST_HISTORY_DAYS)
     days = calc.month_ends(start, end)
     if not days:
         raise InvalidInput(_("the history is too short for a {n}-day horizon").format(n=horizon_days),
                            field="horizon_days")  # fmt: skip
     frames = []
+    points = []
     usage = UsageWindows(session, days, batch=1)  # month-ends apart share little of a scan
     for day in days:
-        scored = score_day(session, day, cards, lines=lines, paying_only=True, default_only=True, usage=usage)
+        scored = score_day(session, day, cards, lines=lines, paying_only=True, default_only=True, usage=usage,
+                           history_from=first)  # fmt: skip
         frames.append(pd.DataFrame({"day": day, "account_id": scored.score.index, "score": scored.score.to_numpy(),
-                                    "grade": scored.grade.to_numpy()}))  # fmt: skip
+                                    "grade": scored.grade.to_numpy(),
+                                    "events30": scored.events30.to_numpy() if scored.events30 is not None else np.nan}))  # fmt: skip
+        points.append(calc.score_accounts(scored.values, cards.default).points)
         if on_day is not None:
             on_day(day)
     table = pd.concat(frames, ignore_index=True)
     churns = calc.churn_events(lines)
     churns = churns[churns["churned_on"] <= pd.Timestamp(end + timedelta(days=horizon_days))]
-    return calc.backtest_metrics(table, churns, horizon_days)
+    return calc.backtest_metrics(table, churns, horizon_days, points=pd.concat(points, ignore_index=True))
+
+
+#: A measure's direction in the backtest (:attr:`MeasureAuc.direction`) → English label.
+DIRECTION_LABELS = {
+    "right": N_("as scored (fewer points, more churn)"),
+    "wrong": N_("the wrong way (fewer points, less churn)"),
+    "none": N_("no data"),
+}
 
 
 def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
@@ -395,6 +472,9 @@ def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
         "red_before_churn": result.red_before_churn,
         "first_day": result.first_day.isoformat() if result.first_day else None,
         "last_day": result.last_day.isoformat() if result.last_day else None,
+        "naive_auc": None if result.naive_auc is None else round(result.naive_auc, 4),
+        "measures": [{"measure": m.key, "auc": None if m.auc is None else round(m.auc, 4), "direction": m.direction,
+                      "samples": m.samples, "churned": m.churned} for m in result.measures],
     }  # fmt: skip
 
 
@@ -431,6 +511,8 @@ def to_toml(cards: ScorecardSet) -> str:
             out.append(f"stages = {_toml_value(list(card.stages))}\n")
         if card.tiers:
             out.append(f"tiers = {_toml_value(list(card.tiers))}\n")
+        if card.min_history_days != 14:
+            out.append(f"min_history_days = {card.min_history_days}\n")
         if card.bands != base:
             out.append(f"\n[scorecards.{card.key}.grades]\n{_bands_toml(card.bands)}")
         for group in card.groups:
