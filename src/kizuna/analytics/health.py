@@ -240,6 +240,7 @@ def compute_measures(
         series = frame[name] if name in frame.columns else pd.Series(dtype="float64")
         return series.reindex(accounts).fillna(0.0).astype("float64")
 
+    out["account_age"] = (pd.Timestamp(as_of) - account_start(inputs.lines).reindex(accounts)).dt.days.astype("float64")
     start = account_start(inputs.lines, inputs.history_from).reindex(accounts)
     d30 = as_of - timedelta(days=30)
     days_last = days_existed(start, d30, as_of)

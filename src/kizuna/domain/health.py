@@ -109,6 +109,8 @@ def _measure_catalogue() -> dict[str, MeasureInfo]:
           N_("Events in the last 30 days divided by the active users summed over those days.")),
         m("events_percentile", N_("Events per seat among peers"), u.SHARE,
           N_("Where the account's events per seat rank among the accounts on the same plan (0–100%).")),
+        m("account_age", N_("Account age"), u.DAYS,
+          N_("Days since the account's first subscription started (a trial counts): young accounts churn more.")),
         m("nps", N_("NPS score"), u.SCORE, N_("Average NPS answer (0–10) in the last 365 days.")),
         m("csat", N_("CSAT"), u.SCORE, N_("Average CSAT answer (1–5) in the last 180 days.")),
         m("open_tickets", N_("Open tickets"), u.COUNT, N_("Support tickets open on the day.")),
