@@ -135,9 +135,10 @@ def unreported_measures(usage: pd.DataFrame, features: Collection[str] = ()) -> 
 def account_start(lines: pd.DataFrame, history_from: date | None = None) -> pd.Series:
     """The first day of each account's history: its first subscription line's start (a
     trial counts), not before the store's first day of usage."""
-    start = lines.groupby("account_id")["started_on"].min()
+    start: pd.Series = lines.groupby("account_id")["started_on"].min()
     if history_from is not None:
-        start = start.clip(lower=pd.Timestamp(history_from))
+        floor = pd.Timestamp(history_from)
+        start = start.where(start >= floor, floor)
     return start
 
 
@@ -145,9 +146,10 @@ def days_existed(start: pd.Series, after: date, upto: date) -> pd.Series:
     """Days ``d`` of the window ``(after, upto]`` on or after each account's ``start``
     (an unknown start: the whole window)."""
     span = (upto - after).days
-    first = start.clip(lower=pd.Timestamp(after + timedelta(days=1)))
-    days = (pd.Timestamp(upto) - first).dt.days + 1
-    return days.clip(lower=0, upper=span).fillna(span).astype("float64")
+    lo = pd.Timestamp(after + timedelta(days=1))
+    first = start.where(start > lo, lo)  # an unknown start (NaT) is not after lo: the whole window
+    days: pd.Series = ((pd.Timestamp(upto) - first).dt.days + 1).clip(lower=0, upper=span)
+    return days.astype("float64")
 
 
 def peer_percentile(values: pd.Series, peers: pd.Series, min_peers: int = MIN_PEERS) -> pd.Series:

@@ -17,6 +17,7 @@ from kizuna.domain.health import GRADE_LABELS, MEASURES
 from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _
 from kizuna.services import health as health_service
+from kizuna.services.health import BacktestResult
 
 app = typer.Typer(
     help="Health scores: daily snapshots with explanations, and the backtest that proves they predict churn.",
@@ -180,7 +181,7 @@ def backtest(
     console.print(_measures_table(result))
 
 
-def _measures_table(result: health_service.calc.BacktestResult) -> Table:
+def _measures_table(result: BacktestResult) -> Table:
     """Each measure's own ROC-AUC beside the score's: below 0.5 it points the wrong way."""
     table = Table(title=_("Each measure on its own"))
     for header, justify in ((_("measure"), "left"), (_("ROC-AUC"), "right"), (_("direction"), "left"),

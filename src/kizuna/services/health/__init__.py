@@ -38,6 +38,8 @@ from kizuna.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
+BacktestResult = calc.BacktestResult
+
 DEFAULT_SCORECARDS = Path(__file__).with_name("default_scorecards.toml")
 #: Days of usage history before the backtest's first observation point: the measures
 #: are age-aware (a baseline shorter than the scorecard's minimum is missing).
