@@ -39,15 +39,15 @@ TRUTH_GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 KIZUNA = """
 import json, sys, time
 import pandas as pd
-from kizuna.analytics import clv
+from kizuna.analytics import ltv_models
 d = pd.read_csv(sys.argv[1])
 out = {}
 t = time.perf_counter()
-f = clv.fit_bgnbd(d["frequency"].to_numpy(float), d["recency"].to_numpy(float), d["T"].to_numpy(float))
+f = ltv_models.fit_bgnbd(d["frequency"].to_numpy(float), d["recency"].to_numpy(float), d["T"].to_numpy(float))
 out["bgnbd_seconds"] = time.perf_counter() - t
 out["bgnbd"] = {**f.params, "log_likelihood": f.log_likelihood, "converged": f.converged}
 t = time.perf_counter()
-g = clv.fit_gammagamma(d["frequency"].to_numpy(float), d["monetary_value"].to_numpy(float))
+g = ltv_models.fit_gammagamma(d["frequency"].to_numpy(float), d["monetary_value"].to_numpy(float))
 out["gammagamma_seconds"] = time.perf_counter() - t
 out["gammagamma"] = {**g.params, "log_likelihood": g.log_likelihood, "converged": g.converged}
 print(json.dumps(out))
@@ -89,11 +89,11 @@ def lifetimes_python() -> Path:
 
 def synthetic(path: Path, n: int, seed: int = 2005) -> None:
     """N customers from BG/NBD (ages 26–52 weeks) with Gamma-Gamma spend, as CSV."""
-    from kizuna.analytics import clv
+    from kizuna.analytics import ltv_models
 
     rng = np.random.default_rng(seed)
     ages = rng.uniform(26.0, 52.0, n).round(2)
-    x, tx, t = clv.simulate_bgnbd(n, *TRUTH_BGNBD.values(), ages, seed=seed + 1)
+    x, tx, t = ltv_models.simulate_bgnbd(n, *TRUTH_BGNBD.values(), ages, seed=seed + 1)
     tx = np.minimum(tx.round(2), t)
     nu = rng.gamma(TRUTH_GG["q"], 1.0 / TRUTH_GG["gamma"], n)
     rep = x > 0
@@ -127,7 +127,7 @@ def run(python: Path | str, code: str, data: Path, timeout: float | None = None)
 
 
 def cli_fit(data: Path) -> float:
-    """``kizuna ltv fit --model bgnbd`` end to end: read and check every row, fit, predict."""
+    """``kizuna ltv estimate --model bgnbd`` end to end: read and check every row, fit, predict."""
     kizuna = shutil.which("kizuna") or str(Path(sys.executable).with_name("kizuna"))
     start = time.perf_counter()
     subprocess.run([kizuna, "ltv", "fit", "--model", "bgnbd", "--input", str(data), "--format", "json"],

@@ -66,7 +66,7 @@ def main(argv: list[str]) -> dict[str, object]:
     from tests import health_generators as gen
 
     from kizuna.db import ensure_schema, make_engine, session_scope
-    from kizuna.services.demo import generate_demo
+    from kizuna.demo import generate_demo
 
     work = Path(tempfile.mkdtemp(prefix="kizuna-health-gen-"))
     rows = []

@@ -124,9 +124,9 @@ def outbox_delivery(n: int, folder: Path) -> dict[str, Any]:
 
 def daily_job(accounts: int, folder: Path) -> dict[str, Any]:
     from kizuna.db import ensure_schema, make_engine, session_scope
+    from kizuna.demo import generate_demo
     from kizuna.jobs import run_job
     from kizuna.services.context import RunContext
-    from kizuna.services.demo import generate_demo
     from kizuna.services.pipeline import run_daily
 
     built = folder / "demo.db"

@@ -1,5 +1,5 @@
-"""KPI pipeline benchmark: the whole KPI report (``kizuna.services.metrics.kpi_report``,
-what ``kizuna report kpis`` runs) on the embedded SQLite store, against the same report
+"""KPI pipeline benchmark: the whole KPI report (``kizuna.services.kpis.kpi_report``,
+what ``kizuna kpis`` runs) on the embedded SQLite store, against the same report
 written the straightforward way in pandas (``benchmarks/pipeline_pandas.py``), in the
 same run.
 
@@ -173,10 +173,10 @@ KIZUNA = """
 import json, sys, time
 t = time.perf_counter()
 from datetime import date
-from kizuna.services import metrics
+from kizuna.services import kpis
 from benchmarks.pipeline_pandas import kizuna_checks
-backend = metrics.open_backend(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
-r = metrics.kpi_report(backend, date(2026, 11, 1), metrics.KpiOptions(months=12))
+backend = kpis.open_backend(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
+r = kpis.kpi_report(backend, date(2026, 11, 1), kpis.KpiOptions(months=12))
 print(json.dumps({"seconds": round(time.perf_counter() - t, 2), "checks": kizuna_checks(r)}))
 """
 

@@ -1,8 +1,8 @@
 """The pandas baseline of ``benchmarks/pipeline.py``: the whole KPI report written the
 straightforward way — read every table with ``pandas.read_sql``, compute in pandas.
 
-It computes what ``kizuna.services.metrics.kpi_report`` computes, with the same
-definitions (``docs/metrics.md``): MRR/ARR by month and by plan, the five MRR
+It computes what ``kizuna.services.kpis.kpi_report`` computes, with the same
+definitions (``docs/kpis.md``): MRR/ARR by month and by plan, the five MRR
 movements, logo and revenue churn, GRR/NRR monthly and 12-month, cohort tables (logo
 and revenue), Kaplan–Meier curves by plan (lifelines), onboarding completion and time,
 upsell and cross-sell rates, tickets per paying account, NPS by month and by plan,

@@ -12,10 +12,10 @@ import pytest
 
 from kizuna.analytics import backend as analytics_backend
 from kizuna.db import ensure_schema, make_engine
-from kizuna.services import metrics
+from kizuna.services import kpis
 from tests.metrics_fixture import AS_OF, load_fixture
 
-OPTIONS = metrics.KpiOptions(months=3, gross_margin=0.8, acquisition_cost=100_000, retention_cost=12_000)
+OPTIONS = kpis.KpiOptions(months=3, gross_margin=0.8, acquisition_cost=100_000, retention_cost=12_000)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def reference(sqlite_store: str) -> dict[str, Any]:
-    return run(metrics.open_backend(sqlite_store))
+    return run(kpis.open_backend(sqlite_store))
 
 
 @pytest.fixture(scope="session")
@@ -41,11 +41,11 @@ def spark() -> Iterator[Any]:
 
 def run(backend: Any) -> dict[str, Any]:
     try:
-        report = metrics.kpi_report(backend, AS_OF, OPTIONS).to_dict()
-        drill = metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="churned", month="2026-02")
+        report = kpis.kpi_report(backend, AS_OF, OPTIONS).to_dict()
+        drill = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="churned", month="2026-02")
         report["drill"] = drill.to_dict(orient="records")
     finally:
-        metrics.close_backend(backend)
+        kpis.close_backend(backend)
     report.pop("backend")
     return report
 
@@ -80,7 +80,7 @@ def test_the_reference_is_the_hand_checked_report(reference: dict[str, Any]) -> 
 def test_postgresql_gives_the_same_numbers(reference: dict[str, Any], postgres: Any, postgres_template: str) -> None:
     url = postgres.create_database("kizuna_parity", template=postgres_template)
     load_fixture(url)
-    same(run(metrics.open_backend(url)), reference)
+    same(run(kpis.open_backend(url)), reference)
 
 
 def test_duckdb_gives_the_same_numbers(reference: dict[str, Any], sqlite_store: str, tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_duckdb_gives_the_same_numbers(reference: dict[str, Any], sqlite_store: 
     same(run(target), reference)
     # and over Parquet files, as KIZUNA_ANALYTICS_URL=duckdb:///folder reads them
     analytics_backend.write_parquet(analytics_backend.connect(sqlite_store), tmp_path / "parquet")
-    same(run(metrics.open_backend(sqlite_store, f"duckdb:///{tmp_path / 'parquet'}")), reference)
+    same(run(kpis.open_backend(sqlite_store, f"duckdb:///{tmp_path / 'parquet'}")), reference)
 
 
 @pytest.mark.slow

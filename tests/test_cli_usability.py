@@ -41,16 +41,16 @@ def test_lang_ja_help_is_japanese_for_the_root_and_a_command() -> None:
     assert "[必須]" in command.stdout
     assert not re.search(r"…\s*│", command.stdout)  # long Japanese help folds instead of being cut
     # KIZUNA_LANGUAGE does the same; --lang en wins over it
-    env = kizuna("report", "kpis", "--help", env={"KIZUNA_LANGUAGE": "ja"}, columns=120)
+    env = kizuna("kpis", "--help", env={"KIZUNA_LANGUAGE": "ja"}, columns=120)
     assert "集計の基準日（既定: 今日）。" in env.stdout
-    english = kizuna("--lang", "en", "report", "kpis", "--help", env={"KIZUNA_LANGUAGE": "ja"}, columns=120)
+    english = kizuna("--lang", "en", "kpis", "--help", env={"KIZUNA_LANGUAGE": "ja"}, columns=120)
     assert "The day to report on (default: today)." in english.stdout
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_kpi_tables_fit_80_columns_without_cutting_a_cell(sqlite_url: str, lang: str) -> None:
     load_fixture(sqlite_url)
-    done = kizuna("--lang", lang, "report", "kpis", "--as-of", "2026-03-15", "--months", "3",
+    done = kizuna("--lang", lang, "kpis", "--as-of", "2026-03-15", "--months", "3",
                   env={"KIZUNA_DATABASE_URL": sqlite_url})  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -99,7 +99,7 @@ def test_configuration_errors_are_plain_sentences(
 ) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    result = run_cli(capsys, "report", "kpis")
+    result = run_cli(capsys, "kpis")
     assert result.code == 1
     assert message in " ".join(result.err.split())
     assert "Value error" not in result.err

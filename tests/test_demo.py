@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 from kizuna.cli import app
 from kizuna.db import ensure_schema, make_engine, session_scope
 from kizuna.db.bulk import table as model_table
+from kizuna.demo import DemoSummary, generate_demo
+from kizuna.demo import company as company_module
 from kizuna.domain.usage import FEATURE_EVENTS, LOGIN_EVENT, SESSION_MINUTES_PROPERTY
 from kizuna.errors import Conflict, InvalidInput
 from kizuna.services.context import RunContext
-from kizuna.services.demo import DemoSummary, generate_demo
-from kizuna.services.demo import company as company_module
 from kizuna.services.imports import ENTITIES
 from kizuna.services.imports import fields as parse
 from kizuna.services.pipeline import run_daily

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from kizuna.analytics import health as calc
 from kizuna.db import session_scope
+from kizuna.demo import generate_demo
 from kizuna.domain.health import (
     GradeBands,
     HealthGrade,
@@ -25,7 +26,6 @@ from kizuna.domain.health import (
     Scoring,
 )
 from kizuna.services import health as health_service
-from kizuna.services.demo import generate_demo
 from tests.cli import run_cli
 from tests.conftest import make_user, sign_in
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kizuna.db import Session, ensure_schema, make_engine, session_scope
+from kizuna.demo import generate_demo
 from kizuna.services import health as health_service
-from kizuna.services.demo import generate_demo
 
 AS_OF = date(2026, 11, 20)
 

@@ -1,6 +1,6 @@
 """Where issue 20 shows itself: the backtest page and CLI with the naive signal and each
 measure's own AUC, and the warning a mapping that zeroes activity raises on the
-ingestion page, in ``kizuna health`` and in the daily pipeline (English and Japanese)."""
+usage page, in ``kizuna health`` and in the daily pipeline (English and Japanese)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from kizuna.db import make_engine, session_scope
+from kizuna.demo import generate_demo
 from kizuna.http.clock import today
 from kizuna.services import health as health_service
-from kizuna.services.demo import generate_demo
 from tests import health_generators as gen
 from tests.cli import run_cli
 from tests.conftest import make_user, sign_in
@@ -57,22 +57,22 @@ def test_the_backtest_page_shows_the_naive_signal_and_each_measure(demo_app: Fas
     assert (first_row.group(1), first_row.group(3)) == (best["direction"], f"{best['auc']:.3f}")
 
 
-def test_the_ingestion_page_names_the_mapping_entry_that_zeroes_activity(demo_app: FastAPI, client: TestClient) -> None:
+def test_the_usage_page_names_the_mapping_entry_that_zeroes_activity(demo_app: FastAPI, client: TestClient) -> None:
     make_user(demo_app, "viewer@kizuna.example", "viewer")
     sign_in(client, "viewer@kizuna.example")
-    assert 'data-testid="mapping-warning"' not in client.get("/ingestion").text  # the demo maps its sign-ins
+    assert 'data-testid="mapping-warning"' not in client.get("/usage").text  # the demo maps its sign-ins
     day = today(demo_app.state.kizuna.settings)  # the page looks at the 30 days up to today
     with demo_app.state.kizuna.unit_of_work() as session:
         drop_logins(session)
         active = health_service.q.accounts_reporting(session, day - timedelta(days=30), day)["events"]
     assert active > 0
-    page = client.get("/ingestion").text
+    page = client.get("/usage").text
     warning = re.search(r'data-testid="mapping-warning">(.*?)</p>', page, re.S)
     assert warning is not None
     assert "Usage mapping: [login] events" in warning.group(1)
     assert (f"{active} accounts sent events in the last 30 days but none has a login: no event matches the usage "
             "mapping&#39;s [login] events (Signed In)") in warning.group(1)  # fmt: skip
-    ja = client.get("/ingestion", headers={"Accept-Language": "ja"}).text
+    ja = client.get("/usage", headers={"Accept-Language": "ja"}).text
     assert f"直近30日に {active} 件のアカウントがイベントを送っていますが、ログインのあるアカウントはありません" in ja
     assert "利用状況マッピング: [login] events" in ja
 

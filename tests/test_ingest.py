@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from kizuna.errors import ConfigurationError
 from kizuna.services import usage
-from kizuna.services.ingest.payload import read_message
+from kizuna.services.usage.payload import read_message
 from tests.cli import run_cli
 from tests.conftest import make_api_key
 
@@ -394,15 +394,15 @@ def test_the_quarantine_in_the_cli_and_import_accounts_attaches(
             {"type": "track", "anonymousId": "d2", "event": "Signed In", "messageId": "q2"},
         ]})  # fmt: skip
     monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)
-    listed = run_cli(capsys, "ingest", "quarantine")
+    listed = run_cli(capsys, "usage", "quarantine")
     assert listed.code == 0
     assert "unknown_account" in listed.out
     assert "no_account" in listed.out
     assert "ACC-NEW" in listed.out
-    only = run_cli(capsys, "ingest", "quarantine", "--reason", "no_account")
+    only = run_cli(capsys, "usage", "quarantine", "--reason", "no_account")
     assert "q2" in only.out
     assert "q1" not in only.out.split("Oldest parked events")[1]
-    bad = run_cli(capsys, "ingest", "quarantine", "--reason", "lost")
+    bad = run_cli(capsys, "usage", "quarantine", "--reason", "lost")
     assert bad.code == 1
     assert "--reason must be one of" in bad.err
     csv = tmp_path / "accounts.csv"
@@ -410,9 +410,12 @@ def test_the_quarantine_in_the_cli_and_import_accounts_attaches(
     assert run_cli(capsys, "import", "accounts", str(csv)).code == 0
     assert rows(app, "SELECT message_id FROM ingest_parked") == [("q2",)]
     assert rows(app, "SELECT e.message_id FROM usage_events e") == [("q1",)]
-    stats = run_cli(capsys, "ingest", "stats")
+    stats = run_cli(capsys, "usage", "stats")
     assert stats.code == 0
     assert "attached" in stats.out
+    old = run_cli(capsys, "ingest", "stats")  # the old name still answers, for scripts
+    assert old.code == 0
+    assert old.out == stats.out
     app.state.kizuna.engine.dispose()
 
 
@@ -462,12 +465,12 @@ def test_a_missing_mapping_file_stops_the_cli_with_its_name(
     assert "nowhere.toml: no such mapping file" in result.err
 
 
-def test_the_ingestion_page_and_its_json_twin(client: TestClient, app: FastAPI, key: str, csm: str) -> None:
+def test_the_usage_page_and_its_json_twin(client: TestClient, app: FastAPI, key: str, csm: str) -> None:
     setup_account(client, key)
     client.post("/v1/batch", headers=basic(key), json={"batch": [
         track("Signed In", "w1"), track("Signed In", "w2", group="ACC-UNKNOWN"), {"type": "track", "event": "x"},
     ]})  # fmt: skip
-    page = client.get("/ingestion")
+    page = client.get("/usage")
     assert page.status_code == 200
     html = page.text
     assert 'data-chart="ingest-chart-data"' in html
@@ -476,14 +479,17 @@ def test_the_ingestion_page_and_its_json_twin(client: TestClient, app: FastAPI, 
     assert "test ingest" in html
     assert "key:" in html
     reader = make_api_key(app, "read")
-    twin = client.get("/api/ingestion", headers={"Authorization": f"Bearer {reader}"}).json()
+    twin = client.get("/api/usage", headers={"Authorization": f"Bearer {reader}"}).json()
     assert twin["totals"]["stored"] >= 3
     assert twin["totals"]["parked"] == 1
     assert twin["totals"]["rejected"] == 1
     assert twin["rejected_by_reason"] == [{"reason": "missing_user", "count": 1}]
     assert [p["reason"] for p in twin["parked_by_reason"]] == ["unknown_account"]
     assert any(k["name"] == "test ingest" and k["last_used_at"] for k in twin["keys"])
-    assert client.get("/api/ingestion", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    assert client.get("/api/usage", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    old = client.get("/ingestion", follow_redirects=False)  # the page's old address
+    assert (old.status_code, old.headers["location"]) == (301, "/usage")
+    assert client.get("/api/ingestion", headers={"Authorization": f"Bearer {reader}"}).json() == twin
 
 
 def test_an_event_stored_by_another_writer_meanwhile_is_a_duplicate_not_a_double(
@@ -491,7 +497,7 @@ def test_an_event_stored_by_another_writer_meanwhile_is_a_duplicate_not_a_double
 ) -> None:
     """The writer looks up which events are stored, then inserts the others; if another
     writer stored one in between, the insert's guard notices and the group is retried."""
-    from kizuna.db import ingest as q
+    from kizuna.db import usage as q
 
     setup_account(client, key)
     assert client.post("/v1/track", headers=basic(key), json=track("Signed In", "m1")).json()["stored"] == 1

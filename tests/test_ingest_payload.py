@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from kizuna.services.ingest.payload import (
+from kizuna.services.usage.payload import (
     MAX_EVENT_BYTES,
     PAGE_EVENT,
     SCREEN_EVENT,

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from kizuna.db import ensure_schema, make_engine, session_scope
+from kizuna.demo import generate_demo
 from kizuna.errors import ConfigurationError, InvalidInput
 from kizuna.jobs import run_job
 from kizuna.jobs.outbox import deliver
@@ -33,7 +34,6 @@ from kizuna.main import create_app
 from kizuna.services import jobs as records
 from kizuna.services import outbox
 from kizuna.services.context import MailConfig, OutboxConfig, RunContext, build_context
-from kizuna.services.demo import generate_demo
 from kizuna.services.outbox import message_id_for, signature
 from kizuna.settings import Settings
 from tests.cli import run_cli

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from kizuna.services import metrics
+from kizuna.services import kpis
 from tests.cli import run_cli
 from tests.metrics_fixture import AS_OF, load_fixture
 
-OPTIONS = metrics.KpiOptions(months=3, gross_margin=0.8, acquisition_cost=100_000, retention_cost=12_000)
+OPTIONS = kpis.KpiOptions(months=3, gross_margin=0.8, acquisition_cost=100_000, retention_cost=12_000)
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +44,19 @@ def fixture_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(fixture_url: str) -> metrics.KpiReport:
-    backend = metrics.open_backend(fixture_url)
+def report(fixture_url: str) -> kpis.KpiReport:
+    backend = kpis.open_backend(fixture_url)
     try:
-        return metrics.kpi_report(backend, AS_OF, OPTIONS)
+        return kpis.kpi_report(backend, AS_OF, OPTIONS)
     finally:
-        metrics.close_backend(backend)
+        kpis.close_backend(backend)
 
 
 def rows(frame, *cols):  # type: ignore[no-untyped-def]
     return [tuple(r) for r in frame[list(cols)].itertuples(index=False)]
 
 
-def test_mrr_and_movements_by_month(report: metrics.KpiReport) -> None:
+def test_mrr_and_movements_by_month(report: kpis.KpiReport) -> None:
     # Jan: new A3 +30,000 and A8 +10,000; contraction A6 −5,000 (add-on ended) → +35,000
     # Feb: expansion A1 +20,000 (Basic → Pro); churned A2 −10,000 → +10,000
     # Mar: expansion A1 +5,000 and A3 +5,000 (add-ons); reactivation A5 +10,000 → +20,000
@@ -72,7 +72,7 @@ def test_mrr_and_movements_by_month(report: metrics.KpiReport) -> None:
     assert report.revenue["arr"].tolist() == [1_080_000, 1_200_000, 1_440_000]
 
 
-def test_churn_grr_nrr(report: metrics.KpiReport) -> None:
+def test_churn_grr_nrr(report: kpis.KpiReport) -> None:
     rev = report.revenue
     # logo churn: Jan 0/3, Feb 1/5 (A2), Mar 0/4
     assert rev["logo_churn_rate"].tolist() == [0.0, 0.2, 0.0]
@@ -90,7 +90,7 @@ def test_churn_grr_nrr(report: metrics.KpiReport) -> None:
     assert rev.iloc[1]["nrr_12m"] == pytest.approx(3.0)
 
 
-def test_mrr_at_as_of_equals_the_accounts_list(fixture_url: str, report: metrics.KpiReport) -> None:
+def test_mrr_at_as_of_equals_the_accounts_list(fixture_url: str, report: kpis.KpiReport) -> None:
     from kizuna.db import make_engine, session_scope
     from kizuna.services.accounts import AccountQuery, list_accounts
 
@@ -104,7 +104,7 @@ def test_mrr_at_as_of_equals_the_accounts_list(fixture_url: str, report: metrics
     assert report.excluded_currencies == [{"currency": "USD", "lines": 1, "accounts": 1, "mrr": 1_000_000}]
 
 
-def test_cohorts_and_survival(report: metrics.KpiReport) -> None:
+def test_cohorts_and_survival(report: kpis.KpiReport) -> None:
     # January cohort: A3 (first earned 01-05) and A8 (01-10, after its trial); both still pay
     logo, revenue = report.cohorts_logo, report.cohorts_revenue
     assert logo.loc["2026-01", "size"] == 2
@@ -121,7 +121,7 @@ def test_cohorts_and_survival(report: metrics.KpiReport) -> None:
     assert basic.loc[9, "lower"] < 0.5 < basic.loc[9, "upper"]
 
 
-def test_success_kpis(report: metrics.KpiReport) -> None:
+def test_success_kpis(report: kpis.KpiReport) -> None:
     # onboarding: A3 (started 01-05) finished both milestones on 02-04 → 30 days; A4 has one of two;
     # A8 started before the window and does not count
     assert report.onboarding == {"accounts": 2, "completed": 1, "completion_rate": 0.5,
@@ -143,7 +143,7 @@ def test_success_kpis(report: metrics.KpiReport) -> None:
         ("2026-01", 2, 15.0), ("2026-02", 1, 7.0), ("2026-03", 1, 1.0)]  # fmt: skip
 
 
-def test_support_kpis(report: metrics.KpiReport) -> None:
+def test_support_kpis(report: kpis.KpiReport) -> None:
     # T2 opened 2026-02-01 08:00 in Tokyo (still January in UTC) counts in February;
     # T5's first response comes after as_of, so it is unanswered as of 03-15
     s = report.support
@@ -158,7 +158,7 @@ def test_support_kpis(report: metrics.KpiReport) -> None:
     assert (t["exchanges_to_resolve"], t["csat"], t["csat_pct"]) == (5.0, 3.5, 0.5)
 
 
-def test_pareto(report: metrics.KpiReport) -> None:
+def test_pareto(report: kpis.KpiReport) -> None:
     # MRR ascending 10k, 10k, 30k, 35k, 35k (120k): the top ⌈0.2 × 5⌉ = 1 holds 35k
     p = report.pareto
     assert (p.accounts, p.total_mrr, p.top_accounts, p.top_mrr) == (5, 120_000, 1, 35_000)
@@ -169,7 +169,7 @@ def test_pareto(report: metrics.KpiReport) -> None:
     assert p.lorenz[-1] == (1.0, 1.0)
 
 
-def test_ltv_formulas(report: metrics.KpiReport) -> None:
+def test_ltv_formulas(report: kpis.KpiReport) -> None:
     # churn over the 12 months to March: 2 churned (A5 in Aug 2025, A2 in Feb 2026) ÷ 41
     # paying accounts at the months' starts (3+3+3+4+4+3+3+3+3+3+5+4) → lifetime 20.5 months
     # ARPA = 120,000 ÷ 5 = 24,000
@@ -187,19 +187,19 @@ def test_ltv_formulas(report: metrics.KpiReport) -> None:
 
 
 def test_drilldown_lists_the_accounts_behind_a_number(fixture_url: str) -> None:
-    backend = metrics.open_backend(fixture_url)
+    backend = kpis.open_backend(fixture_url)
     try:
-        churned = metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="churned", month="2026-02")
-        new = metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="new", month="2026-01")
-        cohort = metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="cohort", month="2026-01", age=2)
-        top = metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="top_20")
-        pro = metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="mrr", segment="Pro")
-        with pytest.raises(metrics.InvalidInput, match="unknown metric 'bogus'"):
-            metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="bogus")
-        with pytest.raises(metrics.InvalidInput, match="month '2025-01' is not in the report"):
-            metrics.kpi_accounts(backend, AS_OF, OPTIONS, metric="mrr", month="2025-01")
+        churned = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="churned", month="2026-02")
+        new = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="new", month="2026-01")
+        cohort = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="cohort", month="2026-01", age=2)
+        top = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="top_20")
+        pro = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="mrr", segment="Pro")
+        with pytest.raises(kpis.InvalidInput, match="unknown metric 'bogus'"):
+            kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="bogus")
+        with pytest.raises(kpis.InvalidInput, match="month '2025-01' is not in the report"):
+            kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="mrr", month="2025-01")
     finally:
-        metrics.close_backend(backend)
+        kpis.close_backend(backend)
     assert rows(churned, "external_id", "value", "before", "after") == [("A2", -10_000, 10_000, 0)]
     assert rows(new, "external_id", "value") == [("A3", 30_000), ("A8", 10_000)]
     assert rows(cohort, "external_id", "value") == [("A3", 35_000), ("A8", 10_000)]
@@ -207,7 +207,7 @@ def test_drilldown_lists_the_accounts_behind_a_number(fixture_url: str) -> None:
     assert sorted(pro["external_id"]) == ["A1", "A3", "A6"]
 
 
-def test_cli_api_and_service_agree(fixture_url: str, report: metrics.KpiReport, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_api_and_service_agree(fixture_url: str, report: kpis.KpiReport, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from kizuna.main import create_app
@@ -217,9 +217,11 @@ def test_cli_api_and_service_agree(fixture_url: str, report: metrics.KpiReport, 
     for key, value in {"DATABASE_URL": fixture_url, "GROSS_MARGIN": "0.8", "ACQUISITION_COST": "100000",
                        "RETENTION_COST": "12000"}.items():  # fmt: skip
         monkeypatch.setenv(f"KIZUNA_{key}", value)
-    result = run_cli(capsys, "report", "kpis", "--as-of", "2026-03-15", "--months", "3", "--format", "json")
+    result = run_cli(capsys, "kpis", "--as-of", "2026-03-15", "--months", "3", "--format", "json")
     assert result.code == 0, result.err
     from_cli = json.loads(result.out)
+    old = run_cli(capsys, "report", "kpis", "--as-of", "2026-03-15", "--months", "3", "--format", "json")
+    assert json.loads(old.out) == from_cli  # the old spelling still answers, for scripts
     app = create_app(Settings(database_url=fixture_url, gross_margin=0.8, acquisition_cost=100000,
                               retention_cost=12000))  # fmt: skip
     with TestClient(app) as client:
@@ -247,22 +249,22 @@ def test_cli_api_and_service_agree(fixture_url: str, report: metrics.KpiReport, 
     assert "492,000" in table.out
     assert "ARPA" in table.out
     assert "LTV:CAC = 3.94" in table.out
-    csv = run_cli(capsys, "report", "kpis", "--as-of", "2026-03-15", "--months", "3", "--format", "csv")
+    csv = run_cli(capsys, "kpis", "--as-of", "2026-03-15", "--months", "3", "--format", "csv")
     assert csv.out.splitlines()[1].startswith("2026-01,90000,1080000,5,40000,0,-5000,0,0,35000")
 
 
 def test_bad_options_are_refused_with_clear_messages(fixture_url: str, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("KIZUNA_DATABASE_URL", fixture_url)
-    result = run_cli(capsys, "report", "kpis", "--as-of", "15/03/2026")
+    result = run_cli(capsys, "kpis", "--as-of", "15/03/2026")
     assert result.code == 1
     assert "--as-of must be a date like 2025-03-31, not '15/03/2026'" in result.err
-    result = run_cli(capsys, "report", "kpis", "--as-of", "2026-03-15", "--format", "xml")
+    result = run_cli(capsys, "kpis", "--as-of", "2026-03-15", "--format", "xml")
     assert result.code == 1
     assert "--format must be one of table, json, csv, not 'xml'" in result.err
-    result = run_cli(capsys, "report", "kpis", "--as-of", "2026-03-15", "--months", "0")
+    result = run_cli(capsys, "kpis", "--as-of", "2026-03-15", "--months", "0")
     assert result.code == 1
     assert "months must be from 1 to 120" in result.err
-    result = run_cli(capsys, "report", "kpis", "--as-of", "2026-03-15", "--by", "owner_secret")
+    result = run_cli(capsys, "kpis", "--as-of", "2026-03-15", "--by", "owner_secret")
     assert result.code == 1
     assert "cannot break KPIs down by 'owner_secret'" in result.err
     monkeypatch.setenv("KIZUNA_GROSS_MARGIN", "80")
@@ -272,11 +274,11 @@ def test_bad_options_are_refused_with_clear_messages(fixture_url: str, capsys, m
     assert "fraction from 0 to 1" in result.err
     monkeypatch.setenv("KIZUNA_GROSS_MARGIN", "0.8")
     monkeypatch.setenv("KIZUNA_ANALYTICS_URL", "mysql://x/y")
-    result = run_cli(capsys, "report", "kpis")
+    result = run_cli(capsys, "kpis")
     assert result.code == 1
     assert "KIZUNA_ANALYTICS_URL" in result.err
     assert "unknown analytics URL" in result.err
     monkeypatch.setenv("KIZUNA_ANALYTICS_URL", f"duckdb:///{Path(fixture_url[10:]).parent / 'empty.duckdb'}")
-    result = run_cli(capsys, "report", "kpis")
+    result = run_cli(capsys, "kpis")
     assert result.code == 1
     assert "the analytics backend has no table 'accounts'" in result.err

@@ -19,7 +19,7 @@ CTX = ParseContext(ZoneInfo("Asia/Tokyo"), "JPY")
 
 @pytest.fixture(scope="module")
 def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kizuna.services.demo import generate_demo
+    from kizuna.demo import generate_demo
 
     work = tmp_path_factory.mktemp("roundtrip")
     engine = make_engine(f"sqlite:///{work / 'demo.db'}")

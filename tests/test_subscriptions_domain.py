@@ -203,7 +203,7 @@ CURRENCIES = ("JPY", "USD", "EUR")
 
 
 def oracle_earns(status: S, start: int, trial_end: int | None, end: int | None, day: int) -> bool:
-    """The rule of docs/metrics.md, written out on day numbers: not a trial, on or after the
+    """The rule of docs/kpis.md, written out on day numbers: not a trial, on or after the
     later of the start and the trial's end, before the end."""
     if status is S.TRIAL:
         return False

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from kizuna.db import ensure_schema, make_engine, session_scope
+from kizuna.demo import generate_demo
 from kizuna.main import create_app
 from kizuna.services import usage
-from kizuna.services.demo import generate_demo
-from kizuna.services.ingest.store import usage_step
 from kizuna.services.pipeline import STEPS, step_named
+from kizuna.services.usage.store import usage_step
 from kizuna.settings import Settings
 from tests.cli import run_cli
 from tests.conftest import make_api_key
@@ -207,8 +207,8 @@ def test_sums_a_killed_server_left_in_the_journals_are_applied_when_the_writer_s
     applying them applies them when it starts again; those of an account deleted
     meanwhile go with it."""
     from kizuna.db.models import Account
-    from kizuna.services.ingest.payload import read_request
-    from kizuna.services.ingest.store import store
+    from kizuna.services.usage.payload import read_request
+    from kizuna.services.usage.store import store
 
     app = create_app(Settings(database_url=store_url))
     key = make_api_key(app, "ingest")

@@ -1,6 +1,6 @@
 """The KPI dashboard (``/kpis``) and its drill-down (``/kpis/accounts``) on the small
 hand-built company of ``tests/data/metrics`` (figures worked out in ``tests/test_metrics.py``),
-loaded through the real importers; checked against ``/api/kpis`` and ``kizuna report kpis``.
+loaded through the real importers; checked against ``/api/kpis`` and ``kizuna kpis``.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_the_figures_shown_equal_the_api_and_the_cli(web: TestClient, store: str
     for key, value in {"DATABASE_URL": store, "GROSS_MARGIN": "0.8", "ACQUISITION_COST": "100000",
                        "RETENTION_COST": "12000"}.items():  # fmt: skip
         monkeypatch.setenv(f"KIZUNA_{key}", value)
-    cli = run_cli(capsys, "report", "kpis", "--as-of", AS_OF, "--months", "3", "--format", "json")
+    cli = run_cli(capsys, "kpis", "--as-of", AS_OF, "--months", "3", "--format", "json")
     assert cli.code == 0, cli.err
     # the API adds what the page shows from the store: the at-risk count and the targets
     assert json.loads(cli.out) == {k: v for k, v in report.items() if k not in ("at_risk", "targets")}

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from kizuna.db import ensure_schema, make_engine
-from kizuna.db.frames import read_table, table_names
 from kizuna.errors import InvalidInput
+from kizuna.services.exports import table_frame, table_names
 from kizuna.settings import Settings
 
 
@@ -41,7 +41,8 @@ class Kizuna:
         """
         if name not in table_names():
             raise InvalidInput(f"unknown table {name!r}; one of: {', '.join(table_names())}", field="name")
-        return read_table(self._engine, name, where=where, limit=limit)
+        frame: pd.DataFrame = table_frame(self._engine, name, where=where, limit=limit)
+        return frame
 
     def accounts(self) -> pd.DataFrame:
         return self.table("accounts")

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kizuna.api import routers as api_routers
-from kizuna.api.routers import tracking
+from kizuna.api.routers import usage as usage_api
 from kizuna.api.routers._common import json_body_keys_once
 from kizuna.db import ensure_schema, make_engine
 from kizuna.http import errors
@@ -41,7 +41,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if scheduler is not None:
             scheduler.stop()
-        tracking.shutdown(app)  # store the events still queued before the process ends
+        usage_api.shutdown(app)  # store the events still queued before the process ends
 
 
 def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> FastAPI:
@@ -68,11 +68,11 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
     app.state.kizuna = AppState(settings=settings, engine=engine, templates=make_environment(WEB / "templates"),
                                 context=context, login_guard=LoginGuard(settings.login_hashes_at_once))  # fmt: skip
     app.state.run_scheduler = scheduler
-    tracking.install(app, app.state.kizuna)
+    usage_api.install(app, app.state.kizuna)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     errors.install(app)
     app.add_middleware(RequestContext)
-    app.add_middleware(tracking.FastPath)  # /v1/ skips the router and RequestContext
+    app.add_middleware(usage_api.FastPath)  # /v1/ skips the router and RequestContext
     app.add_middleware(errors.ErrorBoundary)  # outermost: a 500 is answered and the connection kept
     for router in api_routers():
         # /api/ refuses a JSON body naming a key twice (duplicate_key); /v1/ reads its own bodies.

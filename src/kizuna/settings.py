@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "A TOML file saying which product events count as a login, which as the use of which "
-            "feature, and which property carries session minutes (see `docs/ingest.md`). Default: "
+            "feature, and which property carries session minutes (see `docs/usage.md`). Default: "
             "Segment's B2B SaaS names (`Signed In` with `session_minutes`, `Report Created`, …)."
         ),
     )
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         description=(
             "Events stored per second from which the ingestion writer updates the daily usage rollups about "
             "once a second (from a journal written in each commit) instead of in every commit: far fewer "
-            "pages written under load, same figures (see `docs/ingest.md`). 0: always in every commit."
+            "pages written under load, same figures (see `docs/usage.md`). 0: always in every commit."
         ),
     )
 
@@ -105,7 +105,7 @@ class Settings(BaseSettings):
             "Web page origins allowed to send product events to the tracking API (`/v1/`) from a browser "
             "(CORS), comma-separated, e.g. `https://app.example.com,https://www.example.com`; `*` allows any "
             "origin. Default: none (server-side libraries need no CORS). Credentials are never allowed; use "
-            "an ingest-scoped key in a browser (see `docs/ingest.md`)."
+            "an ingest-scoped key in a browser (see `docs/usage.md`)."
         ),
     )
 
@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     analytics_url: str | None = Field(
         default=None,
         description=(
-            "Where the KPIs are computed (an Ibis backend holding the same tables, see `docs/metrics.md`): "
+            "Where the KPIs are computed (an Ibis backend holding the same tables, see `docs/kpis.md`): "
             "`duckdb:///path/file.duckdb`, `duckdb:///path/folder` (Parquet files), `pyspark:///path/folder` "
             "(Parquet files, local Spark) or a PostgreSQL URL. Default: the operational store itself."
         ),

@@ -13,7 +13,7 @@ Inputs (money in minor units of the reporting currency):
 - **gross margin** (収益率), **acquisition cost** (新規顧客獲得コスト) and **retention
   cost per account per year** (既存顧客維持コスト) are settings.
 
-The formulas (seed: ``docs/metrics.md`` cites them):
+The formulas (seed: ``docs/kpis.md`` cites them):
 
 1. average purchase × number of purchases (realised, within the window);
 2. average purchase (ARPA) × frequency (12 a year) × duration (years);

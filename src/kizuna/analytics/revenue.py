@@ -1,6 +1,6 @@
 """Revenue: MRR and ARR by month, MRR movements, logo and revenue churn, GRR and NRR.
 
-Definitions (see ``docs/metrics.md``):
+Definitions (see ``docs/kpis.md``):
 
 - **MRR at a day** is the sum of ``monthly_amount`` of the subscription lines that earn
   on that day by :func:`kizuna.domain.subscriptions.earns_on` — not a trial, on or after

@@ -20,7 +20,7 @@ def routers() -> list[APIRouter]:
         subscriptions,
         survey_responses,
         tickets,
-        tracking,
+        usage,
     )
 
     return [
@@ -37,6 +37,6 @@ def routers() -> list[APIRouter]:
         segments.router,
         health.router,
         jobs.router,
-        tracking.router,
-        tracking.summary_router,
+        usage.router,
+        usage.summary_router,
     ]

@@ -16,11 +16,10 @@ from kizuna.cli import demo as demo_commands
 from kizuna.cli import exports as export_commands
 from kizuna.cli import health as health_commands
 from kizuna.cli import imports as import_commands
-from kizuna.cli import ingest as ingest_commands
 from kizuna.cli import jobs as job_commands
+from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
-from kizuna.cli import report as report_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
 from kizuna.cli import usage as usage_commands
@@ -61,13 +60,14 @@ app.command("export", help=N_("Write every table as CSV files that `kizuna impor
 )
 app.command("serve")(serve_commands.serve)
 app.add_typer(pipeline_commands.app, name="pipeline")
-app.add_typer(report_commands.app, name="report")
+app.command("kpis", help=kpi_commands.KPIS_HELP)(kpi_commands.kpis)
+app.add_typer(kpi_commands.report_app, name="report", hidden=True)  # the old spelling: kizuna kpis
 app.add_typer(ltv_commands.app, name="ltv")
 app.add_typer(user_commands.users, name="users")
 app.add_typer(user_commands.apikeys, name="apikey")
 app.command("demo")(demo_commands.demo)
 app.add_typer(usage_commands.app, name="usage")
-app.add_typer(ingest_commands.app, name="ingest")
+app.add_typer(usage_commands.ingest_app, name="ingest")
 app.add_typer(health_commands.app, name="health")
 app.add_typer(job_commands.app, name="jobs")
 app.add_typer(job_commands.outbox_app, name="outbox")

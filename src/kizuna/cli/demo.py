@@ -15,9 +15,7 @@ from rich.table import Table
 from kizuna.cli.context import bounded_day, console, err_console, load_settings, open_store
 from kizuna.cli.exports import show_export
 from kizuna.db import Session, session_scope
-from kizuna.errors import InvalidInput
-from kizuna.i18n import _
-from kizuna.services.demo import (
+from kizuna.demo import (
     STAGE_ACCOUNTS,
     STAGE_FINISH,
     STAGE_SETUP,
@@ -28,6 +26,8 @@ from kizuna.services.demo import (
     generate_demo,
     store_is_empty,
 )
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
 from kizuna.services.exports import export_csv
 
 DEMO_EMAIL = "demo@kizuna.example"

@@ -47,7 +47,7 @@ def feature_metric(key: str) -> str:
 
 @dataclass(frozen=True)
 class UsageMapping:
-    """Which events count toward which daily metrics (``docs/ingest.md``, mapping file).
+    """Which events count toward which daily metrics (``docs/usage.md``, mapping file).
 
     ``login_events`` each count one login, and their ``session_minutes_property`` (a
     number, when present) adds to the day's session minutes; ``features`` maps an event

@@ -81,3 +81,18 @@ def export_csv(session: Session, directory: Path, *, bom: bool = False, raw: boo
         name: export_entity(session, spec, directory / f"{name}.csv", bom=bom, raw=raw)
         for name, spec in ENTITIES.items()
     }
+
+
+def table_names() -> list[str]:
+    """The store's tables, by name (what :func:`table_frame` reads)."""
+    from kizuna.db.frames import table_names as names
+
+    return names()
+
+
+def table_frame(engine: Any, name: str, *, where: dict[str, Any] | None = None, limit: int | None = None) -> Any:
+    """One table as a pandas DataFrame (timestamps in UTC), in primary-key order — for the
+    Python API (:class:`kizuna.client.Kizuna`) and analysts."""
+    from kizuna.db.frames import read_table
+
+    return read_table(engine, name, where=where, limit=limit)

@@ -21,7 +21,7 @@ from kizuna.i18n import N_
 from kizuna.services import health, segments
 from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.context import RunContext
-from kizuna.services.ingest.store import usage_step
+from kizuna.services.usage.store import usage_step
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """``/api/kpis``: the KPI report, the LTV formulas and the accounts behind a number —
-the JSON twins of ``kizuna report kpis``, ``kizuna ltv formulas`` and the KPI page."""
+the JSON twins of ``kizuna kpis``, ``kizuna ltv formulas`` and the KPI page."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from kizuna.domain.kpi_targets import parse_targets
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
 from kizuna.services import accounts as accounts_service
-from kizuna.services import metrics
+from kizuna.services import kpis
 
 router = APIRouter(prefix="/api/kpis", tags=["kpis"])
 
@@ -31,26 +31,26 @@ By = Annotated[
 
 def _run(state: Any, as_of: date | None, months: int | None, by: str, fn: Any, **kw: Any) -> Any:
     settings = state.settings
-    options = metrics.KpiOptions.from_settings(settings, months=months, segment_by=None if by == "none" else by)
-    backend = metrics.open_backend(settings.database_url, settings.analytics_url)
+    options = kpis.KpiOptions.from_settings(settings, months=months, segment_by=None if by == "none" else by)
+    backend = kpis.open_backend(settings.database_url, settings.analytics_url)
     try:
         return fn(backend, as_of or today(settings), options, **kw)
     finally:
-        metrics.close_backend(backend)
+        kpis.close_backend(backend)
 
 
 @router.get("", response_model=dict[str, Any], responses=READ, summary="The KPI report")
 def get_kpis(state: State, principal: CurrentPrincipal, as_of: AsOf = None, months: Months = None,
              by: By = "plan") -> dict[str, Any]:  # fmt: skip
-    """Every KPI month by month up to `as_of` (what `kizuna report kpis --format json`
+    """Every KPI month by month up to `as_of` (what `kizuna kpis --format json`
     prints): revenue and its movements, churn, GRR/NRR, cohorts, retention curves,
     onboarding, upsell/cross-sell, effort, NPS, usage, support, Pareto and LTV. Money in
-    minor units of `currency`. Definitions: docs/metrics.md.
+    minor units of `currency`. Definitions: docs/kpis.md.
 
     Beyond the CLI's report, what the KPI page shows from the store: `at_risk` (accounts
     flagged at risk today and their MRR in `currency`) and `targets` (KIZUNA_KPI_TARGETS:
     `{key, op, value, kind}`, rates as fractions, money in major units)."""
-    report: metrics.KpiReport = _run(state, as_of, months, by, metrics.kpi_report)
+    report: kpis.KpiReport = _run(state, as_of, months, by, kpis.kpi_report)
     with state.unit_of_work() as session:
         at_risk = accounts_service.at_risk_summary(session, report.currency)
     targets = [t.to_dict() for t in parse_targets(state.settings.kpi_targets).values()]
@@ -63,15 +63,15 @@ def get_ltv(state: State, principal: CurrentPrincipal, as_of: AsOf = None, month
     formulas --format json` prints)."""
     settings = state.settings
     day = as_of or today(settings)
-    report = _run(state, day, months, "none", metrics.ltv_report)
-    return metrics.ltv_to_dict(report, day, settings.default_currency)
+    report = _run(state, day, months, "none", kpis.ltv_report)
+    return kpis.ltv_to_dict(report, day, settings.default_currency)
 
 
 @router.get("/accounts", response_model=dict[str, Any], responses=READ, summary="The accounts behind a KPI")
 def get_kpi_accounts(
     state: State,
     principal: CurrentPrincipal,
-    metric: Annotated[str, Query(max_length=32, description=f"One of: {', '.join(metrics.DRILLDOWN_METRICS)}.")],
+    metric: Annotated[str, Query(max_length=32, description=f"One of: {', '.join(kpis.DRILLDOWN_METRICS)}.")],
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (default: the as_of month); "
                                        "for `cohort`, the cohort's month.")] = None,
     age: Annotated[int | None, Query(ge=0, le=120, description="For `cohort`: months since the cohort month.")] = None,
@@ -82,6 +82,6 @@ def get_kpi_accounts(
 ) -> dict[str, Any]:  # fmt: skip
     """The accounts whose figures make up one number of the report (largest first):
     `account_id`, `external_id`, `name`, `value` (+ `before`/`after` for movements)."""
-    frame = _run(state, as_of, months, by, metrics.kpi_accounts, metric=metric, month=month, age=age, segment=segment)
-    rows = [{k: metrics.plain(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+    frame = _run(state, as_of, months, by, kpis.kpi_accounts, metric=metric, month=month, age=age, segment=segment)
+    rows = [{k: kpis.plain(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
     return {"metric": metric, "month": month, "count": len(rows), "accounts": rows}

@@ -34,7 +34,7 @@ class UsageEvent(Base):
     message_id: Mapped[str] = mapped_column(String(128))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     #: The contact who sent it, as it was: history, not a reference kept in step (no
-    #: foreign key, no index — each would cost every ingested event; see docs/ingest.md).
+    #: foreign key, no index — each would cost every ingested event; see docs/usage.md).
     contact_id: Mapped[int | None] = mapped_column(Integer)
     anonymous_id: Mapped[str | None] = mapped_column(String(128))
     event: Mapped[str] = mapped_column(String(200))
@@ -81,7 +81,7 @@ class UsageDailyUser(Base):
 
 class UsageDailyPending(Base):
     """Rollup contributions committed by the ingestion writer under load but not yet
-    added to ``usage_daily`` (at most about a second; see ``services/usage.py``). An
+    added to ``usage_daily`` (at most about a second; see ``services/usage/rollups.py``). An
     append-only journal: no index but its key, so a group commit writes a few
     contiguous pages instead of rewriting one ``usage_daily`` page per account."""
 

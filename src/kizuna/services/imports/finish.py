@@ -6,14 +6,14 @@ from collections.abc import Iterable
 from datetime import date
 
 from kizuna.db import Session, maintenance
-from kizuna.services.usage import RollupConfig
+from kizuna.services.usage.rollups import RollupConfig
 
 
 def after_import(session: Session, entity_names: Iterable[str], as_of: date, rollup: RollupConfig) -> None:
     """Attach events parked for new accounts or contacts (issue 4), refresh the account
     summaries, and let the database refresh its statistics."""
     from kizuna.services.accounts import refresh_account_summaries
-    from kizuna.services.ingest import attach_parked
+    from kizuna.services.usage import attach_parked
     if any(name.replace("-", "_") in ("accounts", "contacts") for name in entity_names):
         attach_parked(session, rollup)
     refresh_account_summaries(session, as_of)

@@ -2,7 +2,7 @@
 (``/kpis/accounts``).
 
 JSON twins: ``GET /api/kpis`` (the same report) and ``GET /api/kpis/accounts`` (the same
-drill-down); ``kizuna report kpis`` prints the report on the command line.
+drill-down); ``kizuna kpis`` prints the report on the command line.
 
 The report takes a second or more on a large store, so a page computes it once and keeps
 it in the app for :data:`CACHE_SECONDS` (per store, analytics URL, day and options): a
@@ -39,7 +39,7 @@ from kizuna.http.i18n import Formatter
 from kizuna.http.templating import render
 from kizuna.i18n import N_, _, get_language
 from kizuna.services import accounts as accounts_service
-from kizuna.services import metrics
+from kizuna.services import kpis
 from kizuna.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -138,8 +138,8 @@ def parse_params(settings: Settings, as_of: str | None, months: str | None, by: 
     return KpiParams(day, count, segment, (default_day, settings.kpi_months))
 
 
-def options_for(settings: Settings, params: KpiParams) -> metrics.KpiOptions:
-    return metrics.KpiOptions.from_settings(
+def options_for(settings: Settings, params: KpiParams) -> kpis.KpiOptions:
+    return kpis.KpiOptions.from_settings(
         settings, months=params.months, segment_by=None if params.by == "none" else params.by
     )
 
@@ -149,7 +149,7 @@ def options_for(settings: Settings, params: KpiParams) -> metrics.KpiOptions:
 
 @dataclass
 class Computed:
-    report: metrics.KpiReport
+    report: kpis.KpiReport
     segment_columns: tuple[str, ...]
 
 
@@ -183,11 +183,11 @@ def report_cache(request: Request) -> ReportCache:
 
 
 def _with_backend(settings: Settings, fn: Callable[[Any], Any]) -> Any:
-    backend = metrics.open_backend(settings.database_url, settings.analytics_url)
+    backend = kpis.open_backend(settings.database_url, settings.analytics_url)
     try:
         return fn(backend)
     finally:
-        metrics.close_backend(backend)
+        kpis.close_backend(backend)
 
 
 def compute(request: Request, settings: Settings, params: KpiParams) -> Computed:
@@ -195,7 +195,7 @@ def compute(request: Request, settings: Settings, params: KpiParams) -> Computed
 
     def run(backend: Any) -> Computed:
         columns = tuple(store_tables(backend).accounts.columns)
-        return Computed(metrics.kpi_report(backend, params.as_of, options), columns)
+        return Computed(kpis.kpi_report(backend, params.as_of, options), columns)
 
     def fresh() -> Computed:
         computed: Computed = _with_backend(settings, run)
@@ -383,7 +383,7 @@ def support_chart(sup_rows: list[dict[str, Any]], labels: list[str]) -> dict[str
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): metrics.plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return [{str(k): kpis.plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _by_month(frame: pd.DataFrame, months: list[str], empty: dict[str, Any]) -> list[dict[str, Any]]:
@@ -439,7 +439,7 @@ def _target(target: Target | None, kind: str, value: Any, exponent: int) -> dict
     return {"op": "≥" if target.op == ">=" else "≤", "value": shown, "met": target.met(actual)}
 
 
-def headline_tiles(report: metrics.KpiReport, params: KpiParams, last_month: str, *,
+def headline_tiles(report: kpis.KpiReport, params: KpiParams, last_month: str, *,
                    targets: dict[str, Target] | None = None,
                    at_risk: dict[str, int] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """The tiles: every figure with its kind (for formatting), its change vs the previous
@@ -454,10 +454,10 @@ def headline_tiles(report: metrics.KpiReport, params: KpiParams, last_month: str
     targets = targets or {}
 
     def tile(key: str, label: str, value: Any, kind: str, link: str | None, sub: str | None = None) -> dict[str, Any]:
-        value = metrics.plain(value)
+        value = kpis.plain(value)
         return {
             "key": key, "label": label, "value": value, "kind": kind, "link": link, "sub": sub,
-            "previous": metrics.plain(previous.get(key)), "change": _change(key, value, previous.get(key)),
+            "previous": kpis.plain(previous.get(key)), "change": _change(key, value, previous.get(key)),
             "target": _target(targets.get(key), kind, value, exponent), "primary": key in PRIMARY,
             "to_date": partial and key in MONTH_FLOWS,
         }  # fmt: skip
@@ -503,12 +503,12 @@ def ltv_rows(ltv: Any) -> list[dict[str, Any]]:
     (translated here: the texts hold per-cent signs, which templates' gettext would format)."""
     return [
         {"key": f.key, "name": _(f.name), "expression": _(f.expression), "value": f.value,
-         "inputs": [{"label": _(i.label), "value": metrics.plain(i.value), "unit": i.unit} for i in f.inputs]}
+         "inputs": [{"label": _(i.label), "value": kpis.plain(i.value), "unit": i.unit} for i in f.inputs]}
         for f in ltv.formulas
     ]  # fmt: skip
 
 
-def chart_meta(charts: dict[str, Any], report: metrics.KpiReport, fmt: Formatter, partial: bool) -> None:
+def chart_meta(charts: dict[str, Any], report: kpis.KpiReport, fmt: Formatter, partial: bool) -> None:
     """What kizuna.js adds to each chart: money ticks (¥ / 万円 by language) on the money
     axes and a lighter, dashed last month while that month is partial."""
     money = {"currency": report.currency, "exponent": CURRENCY_EXPONENTS.get(report.currency, 0),
@@ -525,7 +525,7 @@ def chart_meta(charts: dict[str, Any], report: metrics.KpiReport, fmt: Formatter
 MONTHLY_CHARTS = frozenset({"kpi-waterfall", "kpi-retention", "kpi-nps", "kpi-support"})
 
 
-def dashboard_context(report: metrics.KpiReport, params: KpiParams, fmt: Formatter,
+def dashboard_context(report: kpis.KpiReport, params: KpiParams, fmt: Formatter,
                       segment_columns: tuple[str, ...], *, targets: dict[str, Target] | None = None,
                       at_risk: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
     rev = report.revenue
@@ -627,10 +627,10 @@ def kpi_accounts_page(
     try:
         params = parse_params(settings, as_of, months, by)
         name = (metric or "").strip()
-        if name not in metrics.DRILLDOWN_METRICS:
+        if name not in kpis.DRILLDOWN_METRICS:
             raise InvalidInput(
                 _("unknown metric {metric!r}; one of: {metrics}").format(
-                    metric=name[:40], metrics=", ".join(metrics.DRILLDOWN_METRICS)
+                    metric=name[:40], metrics=", ".join(kpis.DRILLDOWN_METRICS)
                 ),
                 field="metric",
             )
@@ -654,7 +654,7 @@ def kpi_accounts_page(
                 )
         segment_text = (segment or "").strip()[:200] or None
         options = options_for(settings, params)
-        frame: pd.DataFrame = _with_backend(settings, lambda backend: metrics.kpi_accounts(
+        frame: pd.DataFrame = _with_backend(settings, lambda backend: kpis.kpi_accounts(
             backend, params.as_of, options, metric=name, month=month_text, age=cohort_age, segment=segment_text))  # fmt: skip
     except InvalidInput as exc:
         return _bad_request(request, exc.message)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from kizuna.demo.names import FEATURE_PROPERTIES
+from kizuna.demo.timeline import OPEN, Timeline
 from kizuna.domain.usage import (
     FEATURE_EVENTS,
     LOGIN_EVENT,
@@ -28,8 +30,6 @@ from kizuna.domain.usage import (
     SESSION_MINUTES_PROPERTY,
     feature_metric,
 )
-from kizuna.services.demo.names import FEATURE_PROPERTIES
-from kizuna.services.demo.timeline import OPEN, Timeline
 
 EVENT_DAYS = 14
 SOURCE = "demo"

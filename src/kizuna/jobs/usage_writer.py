@@ -29,17 +29,27 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from kizuna.db import Session
-from kizuna.db import ingest as q
-from kizuna.db.queries.auth import active_api_key_ids
-from kizuna.services.ingest.payload import Message
-from kizuna.services.ingest.store import Directory, Outcome, count_rejected, store
+from kizuna.db import usage as q
+from kizuna.db.queries.auth import ActiveKeys, active_api_key_ids
+from kizuna.db.usage import PinnedUnitOfWork
 from kizuna.services.usage import RollupConfig, apply_deferred
+from kizuna.services.usage.payload import Message
+from kizuna.services.usage.store import Directory, Outcome, count_rejected, store
 
 log = logging.getLogger("kizuna.ingest")
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
+
+
+__all__ = ["ActiveKeys", "IngestWriter", "KeyRevoked", "WriterClosed", "start_writer"]
+
+
+def start_writer(engine: Any, config: RollupConfig, *, defer_above: float) -> IngestWriter:
+    """The app's writer: one pinned connection (and so SQLite's page cache) across group commits."""
+    return IngestWriter(PinnedUnitOfWork(engine), config, defer_above=defer_above)
 
 
 @dataclass

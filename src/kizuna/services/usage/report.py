@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kizuna.db import Session
-from kizuna.db import ingest as q
+from kizuna.db import usage as q
 
 OUTCOMES = ("stored", "duplicate", "parked", "attached", "rejected")
 

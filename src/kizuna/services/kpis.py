@@ -1,16 +1,16 @@
 """KPIs (the analytics engine's use case): one :class:`KpiReport` for a day, and the
 accounts behind each of its numbers.
 
-The API for every surface (CLI ``kizuna report kpis`` / ``kizuna ltv formulas``, the
+The API for every surface (CLI ``kizuna kpis`` / ``kizuna ltv formulas``, the
 JSON API ``/api/kpis``, the KPI dashboard page)::
 
-    from kizuna.services import metrics
+    from kizuna.services import kpis
 
-    backend = metrics.open_backend(settings.database_url, settings.analytics_url)
-    options = metrics.KpiOptions(months=12, currency="JPY", zone="Asia/Tokyo",
+    backend = kpis.open_backend(settings.database_url, settings.analytics_url)
+    options = kpis.KpiOptions(months=12, currency="JPY", zone="Asia/Tokyo",
                                  gross_margin=0.8, acquisition_cost=300_000,
                                  retention_cost=60_000, segment_by="plan")
-    report = metrics.kpi_report(backend, as_of, options)   # -> KpiReport
+    report = kpis.kpi_report(backend, as_of, options)   # -> KpiReport
     report.headline            # dict: the numbers of the top row (mrr, nrr_12m, nps, …)
     report.revenue             # DataFrame, one row per month: mrr, arr, accounts, the five
                                # movements (+ *_accounts counts), net_change, logo/revenue
@@ -29,7 +29,7 @@ JSON API ``/api/kpis``, the KPI dashboard page)::
     report.to_dict()           # JSON-ready (what /api/kpis returns)
 
     # "each number links to the accounts behind it":
-    metrics.kpi_accounts(backend, as_of, options, metric="churned", month="2026-10")
+    kpis.kpi_accounts(backend, as_of, options, metric="churned", month="2026-10")
     # -> DataFrame account_id, name, value (+ before/after for movements); metrics in
     #    DRILLDOWN_METRICS: mrr, new, expansion, contraction, churned, reactivation,
     #    retained_12m, cohort (month = cohort month, age = months), upsell, cross_sell, top_20.

@@ -1,8 +1,8 @@
-"""Fitting a probabilistic CLV model to a file: ``kizuna ltv fit``.
+"""Fitting a probabilistic CLV model to a file: ``kizuna ltv estimate``.
 
 Reads a CSV (UTF-8 with or without BOM, or CP932), checks every row — each problem is
 reported as ``FILE:LINE: column: reason`` and nothing is fitted or written — fits the
-model (:mod:`kizuna.analytics.clv`) and computes the per-customer predictions, which
+model (:mod:`kizuna.analytics.ltv_models`) and computes the per-customer predictions, which
 :func:`write_predictions` writes atomically.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kizuna.analytics import clv
+from kizuna.analytics import ltv_models
 from kizuna.domain.spreadsheet import neutralise
 from kizuna.errors import ImportRejected, InvalidInput, KizunaError, RowError
 from kizuna.i18n import _, ngettext
@@ -41,7 +41,7 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "sbg": (),
 }
 #: How many time units of ``recency``/``T`` make a month (for the Gamma-Gamma CLV horizon).
-UNITS = {"days": clv.DAYS_PER_MONTH, "weeks": clv.WEEKS_PER_MONTH, "months": 1.0}
+UNITS = {"days": ltv_models.DAYS_PER_MONTH, "weeks": ltv_models.WEEKS_PER_MONTH, "months": 1.0}
 
 DEFAULT_HORIZON = {"bgnbd": 52.0, "paretonbd": 52.0, "gammagamma": 12.0}
 DEFAULT_DISCOUNT = {"gammagamma": 0.01, "sbg": 0.10}
@@ -82,7 +82,7 @@ class FitReport:
     discount_rate: float | None
     summary: dict[str, float | int | None] = field(default_factory=dict)
     predictions: dict[str, list[Any]] = field(default_factory=dict)
-    purchase_model: clv.BGNBDFit | None = None
+    purchase_model: ltv_models.BGNBDFit | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -304,7 +304,7 @@ def _ids(table: _Table) -> dict[str, list[Any]]:
 def _fit_purchases(table: _Table, model: str, options: FitOptions) -> FitReport:
     x, tx, t = table.floats("frequency"), table.floats("recency"), table.floats("T")
     horizon = options.horizon or DEFAULT_HORIZON[model]
-    fit: clv.BGNBDFit | clv.ParetoNBDFit = clv.fit_bgnbd(x, tx, t) if model == "bgnbd" else clv.fit_paretonbd(x, tx, t)
+    fit: ltv_models.BGNBDFit | ltv_models.ParetoNBDFit = ltv_models.fit_bgnbd(x, tx, t) if model == "bgnbd" else ltv_models.fit_paretonbd(x, tx, t)
     alive = fit.probability_alive(x, tx, t)
     expected = fit.expected_purchases(horizon, x, tx, t)
     report = FitReport(model, table.label, fit, horizon, None)
@@ -328,7 +328,7 @@ def _fit_purchases(table: _Table, model: str, options: FitOptions) -> FitReport:
 
 def _fit_spend(table: _Table, options: FitOptions) -> FitReport:
     x, m = table.floats("frequency"), table.floats("monetary_value")
-    fit = clv.fit_gammagamma(x, m)
+    fit = ltv_models.fit_gammagamma(x, m)
     value = fit.expected_average_value(x, m)
     with_clv = "recency" in table.values
     months = options.horizon or DEFAULT_HORIZON["gammagamma"]
@@ -350,9 +350,9 @@ def _fit_spend(table: _Table, options: FitOptions) -> FitReport:
         if months != math.floor(months):
             raise InvalidInput(_("--horizon is a whole number of months for the CLV"), field="horizon")
         tx, t = table.floats("recency"), table.floats("T")
-        purchases = clv.fit_bgnbd(x, tx, t)
+        purchases = ltv_models.fit_bgnbd(x, tx, t)
         per_month = UNITS[options.unit]
-        residual = clv.expected_residual_clv(
+        residual = ltv_models.expected_residual_clv(
             purchases, fit, x, tx, t, m,
             months=int(months), monthly_discount_rate=rate, periods_per_month=per_month, margin=options.margin,
         )  # fmt: skip
@@ -373,7 +373,7 @@ def _fit_sbg(table: _Table, options: FitOptions) -> FitReport:
     through = last if options.fit_through is None else options.fit_through
     if not 1 <= through <= last:
         raise InvalidInput(_("--fit-through must be a period from 1 to {last}").format(last=last), field="fit_through")
-    fit = clv.fit_sbg(period[: through + 1], active[: through + 1])
+    fit = ltv_models.fit_sbg(period[: through + 1], active[: through + 1])
     horizon = int(options.horizon) if options.horizon is not None else last + 12
     if horizon < 1:
         raise InvalidInput(_("--horizon must be > 0"), field="horizon")

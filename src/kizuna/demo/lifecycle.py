@@ -15,9 +15,9 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from kizuna.services.demo import names
-from kizuna.services.demo.catalogue import ADDONS, PLAN_BY_RANK, TOP_RANK, Addon
-from kizuna.services.demo.timeline import Timeline, add_months
+from kizuna.demo import names
+from kizuna.demo.catalogue import ADDONS, PLAN_BY_RANK, TOP_RANK, Addon
+from kizuna.demo.timeline import Timeline, add_months
 
 #: Monthly churn hazard by plan rank at average engagement and fit.
 CHURN_BASE: dict[int, float] = {1: 0.024, 2: 0.014, 3: 0.008, 4: 0.0045}

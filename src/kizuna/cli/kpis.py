@@ -1,4 +1,5 @@
-"""``kizuna report kpis``: the customer-success, revenue and support KPIs."""
+"""``kizuna kpis``: the customer-success, revenue and support KPIs (``kizuna kpis``
+is the same command under its old name)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _
 from kizuna.settings import Settings
 
-app = typer.Typer(help=N_("Reports: the KPIs of customer success, revenue and support."), no_args_is_help=True)
+report_app = typer.Typer(help=N_("Reports: the KPIs of customer success, revenue and support."), no_args_is_help=True)
 
 FORMATS = ("table", "json", "csv")
 
@@ -43,20 +44,22 @@ def parse_day(value: str | None, settings: Settings) -> date:
 
 def open_kpi_backend(settings: Settings) -> Any:
     """The analytics backend: KIZUNA_ANALYTICS_URL, else the store (its schema brought up to date)."""
-    from kizuna.services import metrics
+    from kizuna.services import kpis
 
     if settings.analytics_url is None:
         open_store(settings).dispose()
-    return metrics.open_backend(settings.database_url, settings.analytics_url)
+    return kpis.open_backend(settings.database_url, settings.analytics_url)
 
 
-@app.command("kpis", help="\n\n".join((
+KPIS_HELP = "\n\n".join((
     N_("MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and cross-sell, support KPIs, "
        "Pareto and LTV, month by month up to --as-of."),
     N_("Money is in minor units of the default currency (KIZUNA_DEFAULT_CURRENCY); lines in other currencies are "
-       "left out and counted. Definitions: docs/metrics.md."),
+       "left out and counted. Definitions: docs/kpis.md."),
     N_("In a narrow terminal the months are shown in several tables; --format csv or json gives every column."),
-)))  # fmt: skip
+))  # fmt: skip
+
+
 def kpis(
     as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help=N_("The day to report on (default: today).")),
     months: int | None = typer.Option(None, "--months", help=N_("How many months to report (default: KIZUNA_KPI_MONTHS, 12).")),
@@ -67,27 +70,30 @@ def kpis(
     cross-sell, support KPIs, Pareto and LTV, month by month up to --as-of.
 
     Money is in minor units of the default currency (KIZUNA_DEFAULT_CURRENCY); lines in
-    other currencies are left out and counted. Definitions: docs/metrics.md."""
-    from kizuna.services import metrics
+    other currencies are left out and counted. Definitions: docs/kpis.md."""
+    from kizuna.services import kpis
 
     check_format(output)
     settings = load_settings()
     day = parse_day(as_of, settings)
-    options = metrics.KpiOptions.from_settings(
+    options = kpis.KpiOptions.from_settings(
         settings, months=months, segment_by=None if segment_by in ("none", "") else segment_by
     )
     backend = open_kpi_backend(settings)
     try:
-        report = metrics.kpi_report(backend, day, options)
+        report = kpis.kpi_report(backend, day, options)
     finally:
-        metrics.close_backend(backend)
+        kpis.close_backend(backend)
     if output == "json":
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return
     if output == "csv":
-        metrics.monthly_frame(report).to_csv(sys.stdout, index=False)
+        kpis.monthly_frame(report).to_csv(sys.stdout, index=False)
         return
     _show_table(report)
+
+
+report_app.command("kpis", help=KPIS_HELP)(kpis)
 
 
 def _pct(value: Any) -> str:
@@ -144,6 +150,6 @@ def _month_row(r: dict[str, Any]) -> tuple[str, ...]:
 
 
 def metrics_frame(report: Any) -> Any:
-    from kizuna.services.metrics import monthly_frame
+    from kizuna.services.kpis import monthly_frame
 
     return monthly_frame(report)

@@ -10,9 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from kizuna.db import Session, maintenance
-from kizuna.errors import Conflict, InvalidInput
-from kizuna.i18n import _
-from kizuna.services.demo.company import (
+from kizuna.demo.company import (
     STAGE_ACCOUNTS,
     STAGE_FINISH,
     STAGE_SETUP,
@@ -21,6 +19,8 @@ from kizuna.services.demo.company import (
     ProgressCallback,
     generate,
 )
+from kizuna.errors import Conflict, InvalidInput
+from kizuna.i18n import _
 
 MAX_MONTHS = 120
 

@@ -1,12 +1,13 @@
-"""The ingestion page: what the tracking API received — events per hour, rejected and
-parked counts with their reasons, the API keys that send. JSON twin: ``GET /api/ingestion``."""
+"""The usage page (``/usage``): what the tracking API received — events per hour, rejected and
+parked counts with their reasons, the API keys that send. JSON twin: ``GET /api/usage``.
+``/ingestion`` (its old address) redirects here."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from kizuna.errors import ConfigurationError
 from kizuna.http.auth import CurrentPrincipal, State
@@ -14,8 +15,7 @@ from kizuna.http.clock import today
 from kizuna.http.templating import render
 from kizuna.i18n import _
 from kizuna.services import health
-from kizuna.services.ingest import report
-from kizuna.services.usage import load_mapping
+from kizuna.services.usage import load_mapping, report
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,13 +47,19 @@ def hourly_chart(summary: report.IngestionSummary, zone: Any) -> dict[str, Any]:
 
 
 @router.get("/ingestion")
-def ingestion_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
+def old_address() -> Response:
+    """The page's address before it was named after its feature (usage)."""
+    return RedirectResponse("/usage", status_code=301)
+
+
+@router.get("/usage")
+def usage_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     with state.unit_of_work() as session:
         summary = report.summary(session)
         warnings = mapping_warnings(session, today(state.settings), state.settings.usage_mapping)
     zone = state.settings.zone
-    return render(request, "ingestion.html", {"summary": summary, "chart": hourly_chart(summary, zone), "zone": zone,
-                                              "mapping_warnings": warnings})  # fmt: skip
+    return render(request, "usage/index.html", {"summary": summary, "chart": hourly_chart(summary, zone), "zone": zone,
+                                                "mapping_warnings": warnings})  # fmt: skip
 
 
 def mapping_warnings(session: Any, day: Any, mapping_path: Any) -> list[health.MappingWarning]:

@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 
 from kizuna.db import Session
-from kizuna.db import ingest as q
+from kizuna.db import usage as q
 from kizuna.db.models import Account, Contact, ParkedEvent
-from kizuna.services.ingest.payload import Message, contact_email, employees
-from kizuna.services.usage import KnownUsers, NewEvent, RollupConfig, roll_up, roll_up_pending
+from kizuna.services.usage.payload import Message, contact_email, employees
+from kizuna.services.usage.rollups import KnownUsers, NewEvent, RollupConfig, roll_up, roll_up_pending
 
 #: Why a message waits in the quarantine.
 UNKNOWN_ACCOUNT = "unknown_account"  # context.groupId names no account

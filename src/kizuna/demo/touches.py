@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from kizuna.services.demo import names
-from kizuna.services.demo.catalogue import TOP_RANK
-from kizuna.services.demo.lifecycle import HIGH_TOUCH, LOW_TOUCH, TECH_TOUCH, Life, Profile
-from kizuna.services.demo.timeline import Timeline
+from kizuna.demo import names
+from kizuna.demo.catalogue import TOP_RANK
+from kizuna.demo.lifecycle import HIGH_TOUCH, LOW_TOUCH, TECH_TOUCH, Life, Profile
+from kizuna.demo.timeline import Timeline
 
 Row = dict[str, Any]
 

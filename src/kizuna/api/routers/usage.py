@@ -3,7 +3,7 @@
 
 The routes are deliberately thin and fast: the body is read as bytes (decoded when
 sent with ``Content-Encoding: gzip`` or ``deflate``), parsed with orjson and checked by
-hand (:mod:`kizuna.services.ingest.payload`); the pydantic-free JSON schemas below only
+hand (:mod:`kizuna.services.usage.payload`); the pydantic-free JSON schemas below only
 document the payloads in OpenAPI. The answer comes after the ingestion writer has
 committed the messages (group commit), so a 2xx means stored.
 
@@ -34,8 +34,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kizuna.api.schemas.common import ErrorOut
-from kizuna.db.ingest import PinnedUnitOfWork
-from kizuna.db.queries.auth import ActiveKeys
 from kizuna.errors import KizunaError, NotAuthenticated, PermissionDenied
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.errors import HTTP_CODES, error, status_for
@@ -44,20 +42,20 @@ from kizuna.http.limits import read_limited_body
 from kizuna.http.middleware import secure
 from kizuna.http.state import AppState, app_state
 from kizuna.i18n import _, _current
-from kizuna.jobs.ingest_writer import IngestWriter, KeyRevoked, WriterClosed
-from kizuna.services.ingest import (
+from kizuna.jobs.usage_writer import ActiveKeys, IngestWriter, KeyRevoked, WriterClosed, start_writer
+from kizuna.services.usage import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     Outcome,
     report,
 )
-from kizuna.services.ingest.keys import KeyCache, RevocationCheck, Sender, credentials
-from kizuna.services.ingest.payload import Problem, Unreadable, parse_body, read_request
+from kizuna.services.usage.keys import KeyCache, RevocationCheck, Sender, credentials
+from kizuna.services.usage.payload import Problem, Unreadable, parse_body, read_request
 
 log = logging.getLogger("kizuna.http")
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
-summary_router = APIRouter(prefix="/api", tags=["ingestion"])
+summary_router = APIRouter(prefix="/api", tags=["usage"])
 
 
 @dataclass
@@ -87,8 +85,7 @@ RECENT_REQUESTS = 50_000
 def install(app: FastAPI, state: AppState) -> IngestRuntime:
     """Give the app its ingestion writer (started on the first event)."""
     config = state.context.rollup
-    # the writer keeps one connection (and so SQLite's page cache) across group commits
-    writer = IngestWriter(PinnedUnitOfWork(state.engine), config, defer_above=state.settings.rollup_defer_rate)
+    writer = start_writer(state.engine, config, defer_above=state.settings.rollup_defer_rate)
     active = ActiveKeys(state.engine)
     runtime = IngestRuntime(writer, KeyCache(), state.settings.zone, RevocationCheck(active, inline=active.inline),
                             active)  # fmt: skip
@@ -604,12 +601,13 @@ async def browser_settings(request: Request, write_key: str) -> Response:
     return _json(200, settings, headers={"Cache-Control": "max-age=60"})
 
 
-# --- the ingestion page's JSON twin ----------------------------------------------------------
+# --- the usage page's JSON twin --------------------------------------------------------------
 
 
-@summary_router.get("/ingestion", summary="What the tracking API received (the ingestion page)",
+@summary_router.get("/ingestion", include_in_schema=False)  # the old address, kept for scripts
+@summary_router.get("/usage", summary="What the tracking API received (the usage page)",
                     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
-def ingestion_summary(state: State, principal: CurrentPrincipal) -> dict[str, Any]:
+def usage_summary(state: State, principal: CurrentPrincipal) -> dict[str, Any]:
     """Messages per hour over the last 48 hours by outcome (stored, duplicate, parked, attached,
     rejected), rejected counts by error code, the quarantine by reason, and the keys that send."""
     with state.unit_of_work() as session:

@@ -1,5 +1,5 @@
 """Probabilistic CLV models: the published CDNOW and sBG estimates, the predictions the
-papers print, likelihood sanity, and ``kizuna ltv fit`` with good and bad files."""
+papers print, likelihood sanity, and ``kizuna ltv estimate`` with good and bad files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kizuna.analytics import clv
+from kizuna.analytics import ltv_models
 from kizuna.errors import InvalidInput
 from tests.cli import run_cli
 
@@ -55,24 +55,24 @@ def rfm() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def bgnbd(rfm: tuple[np.ndarray, np.ndarray, np.ndarray]) -> clv.BGNBDFit:
-    return clv.fit_bgnbd(*rfm)
+def bgnbd(rfm: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ltv_models.BGNBDFit:
+    return ltv_models.fit_bgnbd(*rfm)
 
 
 @pytest.fixture(scope="module")
-def paretonbd(rfm: tuple[np.ndarray, np.ndarray, np.ndarray]) -> clv.ParetoNBDFit:
-    return clv.fit_paretonbd(*rfm)
+def paretonbd(rfm: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ltv_models.ParetoNBDFit:
+    return ltv_models.fit_paretonbd(*rfm)
 
 
 @pytest.fixture(scope="module")
-def gammagamma() -> clv.GammaGammaFit:
-    return clv.fit_gammagamma(*_spend_from_raw_transactions())
+def gammagamma() -> ltv_models.GammaGammaFit:
+    return ltv_models.fit_gammagamma(*_spend_from_raw_transactions())
 
 
 # --------------------------------------------------------------------------- published estimates
 
 
-def test_bgnbd_reproduces_the_published_cdnow_estimates(bgnbd: clv.BGNBDFit) -> None:
+def test_bgnbd_reproduces_the_published_cdnow_estimates(bgnbd: ltv_models.BGNBDFit) -> None:
     # Fader, Hardie & Lee (2005a), "Counting your customers" the easy way, p. 280.
     assert (round(bgnbd.r, 3), round(bgnbd.alpha, 3), round(bgnbd.a, 3), round(bgnbd.b, 3)) == (
         0.243, 4.414, 0.793, 2.426,
@@ -82,13 +82,13 @@ def test_bgnbd_reproduces_the_published_cdnow_estimates(bgnbd: clv.BGNBDFit) -> 
     assert bgnbd.n == 2357
 
 
-def test_bgnbd_conditional_expectation_matches_the_paper(bgnbd: clv.BGNBDFit) -> None:
+def test_bgnbd_conditional_expectation_matches_the_paper(bgnbd: ltv_models.BGNBDFit) -> None:
     # FHL 2005a: a customer with x = 2, t_x = 30.43, T = 38.86 is expected to make 1.226
     # purchases in the next 39 weeks.
     assert round(float(bgnbd.expected_purchases(39, [2], [30.43], [38.86])[0]), 3) == 1.226
 
 
-def test_paretonbd_reproduces_the_published_cdnow_estimates(paretonbd: clv.ParetoNBDFit) -> None:
+def test_paretonbd_reproduces_the_published_cdnow_estimates(paretonbd: ltv_models.ParetoNBDFit) -> None:
     # Fader, Hardie & Lee (2005b), RFM and CLV: r = 0.553, α = 10.578, s = 0.606, β = 11.669,
     # LL = −9595.0. β: the likelihood is flat there; its true maximum is at 11.6679 (ours,
     # confirmed by Nelder-Mead from the published point), 0.001 from the Excel Solver's stop.
@@ -98,7 +98,7 @@ def test_paretonbd_reproduces_the_published_cdnow_estimates(paretonbd: clv.Paret
     assert paretonbd.converged
 
 
-def test_gammagamma_reproduces_the_published_cdnow_estimates(gammagamma: clv.GammaGammaFit) -> None:
+def test_gammagamma_reproduces_the_published_cdnow_estimates(gammagamma: ltv_models.GammaGammaFit) -> None:
     # FHL 2005b (946 repeat customers of the 2,357): p = 6.25, q = 3.74, γ = 15.44.
     assert (round(gammagamma.p, 2), round(gammagamma.q, 2), round(gammagamma.gamma, 2)) == (6.25, 3.74, 15.44)
     assert gammagamma.n == 946
@@ -121,17 +121,17 @@ def test_sbg_reproduces_fader_hardie_2007_on_the_first_seven_years(
     cohort: list[int], alpha: float, beta: float
 ) -> None:
     # The paper fits years 1–7 (periods 0..7: eight numbers) and holds out years 8–12.
-    fit = clv.fit_sbg(range(8), cohort[:8])
+    fit = ltv_models.fit_sbg(range(8), cohort[:8])
     assert (round(fit.alpha, 3), round(fit.beta, 3)) == (alpha, beta)
     assert fit.converged
     assert fit.periods == 7
     # fitted on all 13 numbers the estimates move: the paper's are the 8-number ones
-    everything = clv.fit_sbg(range(13), cohort)
+    everything = ltv_models.fit_sbg(range(13), cohort)
     assert (round(everything.alpha, 3), round(everything.beta, 3)) != (alpha, beta)
 
 
 def test_sbg_projection_of_the_high_end_cohort() -> None:
-    fit = clv.fit_sbg(range(8), HIGH_END[:8])
+    fit = ltv_models.fit_sbg(range(8), HIGH_END[:8])
     projected = fit.survival(np.arange(8, 13))
     # the held-out years are projected within 2 points of what happened (FH 2007, Figure 5)
     assert np.all(np.abs(projected - np.array(HIGH_END[8:]) / 1000) < 0.02)
@@ -143,7 +143,7 @@ def test_sbg_projection_of_the_high_end_cohort() -> None:
 
 
 def test_sbg_derl_is_the_discounted_sum_of_future_survival() -> None:
-    fit = clv.fit_sbg(range(8), HIGH_END[:8])
+    fit = ltv_models.fit_sbg(range(8), HIGH_END[:8])
     s = fit.survival(np.arange(0, 5000))
     for renewals in (0, 3, 7):
         brute = sum(s[renewals + 1 + k] / s[renewals] / 1.1**k for k in range(4000))
@@ -151,7 +151,7 @@ def test_sbg_derl_is_the_discounted_sum_of_future_survival() -> None:
     # high-end customers active in year 7, d = 10%: 7.53 payments still to come
     assert round(float(fit.derl(7, 0.10)), 2) == 7.53
     assert math.isinf(float(fit.expected_remaining_lifetime(7)))  # α < 1: heavy-tailed lifetimes
-    heavy = clv.SBGFit(alpha=2.0, beta=3.0, log_likelihood=0, n=1, converged=True, iterations=0)
+    heavy = ltv_models.SBGFit(alpha=2.0, beta=3.0, log_likelihood=0, n=1, converged=True, iterations=0)
     assert float(heavy.expected_remaining_lifetime(4)) == pytest.approx(7.0)  # (β+n)/(α−1)
 
 
@@ -174,7 +174,7 @@ def test_paretonbd_likelihood_equals_the_integral_over_the_mixing_distributions(
 
     for params in [(0.55, 10.5, 0.6, 11.7), (1.3, 2.0, 2.1, 9.0), (0.55, 10.5, 0.6, 10.5)]:  # α < β, α > β, α = β
         for x, tx, t in [(0, 0.0, 30.0), (2, 30.43, 38.86), (5, 10.0, 38.0), (40, 1.0, 38.0), (3, 38.0, 38.0)]:
-            ours = clv.paretonbd_log_likelihood(*params, [x], [tx], [t])
+            ours = ltv_models.paretonbd_log_likelihood(*params, [x], [tx], [t])
             assert ours == pytest.approx(direct(*params, x, tx, t), abs=1e-9)
 
 
@@ -183,31 +183,31 @@ def test_analytic_gradients_agree_with_finite_differences(rfm: tuple[np.ndarray,
     keep = x > 0
     lost = -np.diff(np.array(REGULAR[:8], dtype=float))
     cases = [
-        (clv._bgnbd_objective(*rfm), np.log([0.3, 5.0, 0.7, 2.0])),
-        (clv._gammagamma_objective(x[keep], m[keep]), np.log([5.0, 3.0, 14.0])),
-        (clv._sbg_objective(lost, 241.0, 1000.0, np.arange(1.0, 8.0)), np.log([0.5, 1.5])),
+        (ltv_models._bgnbd_objective(*rfm), np.log([0.3, 5.0, 0.7, 2.0])),
+        (ltv_models._gammagamma_objective(x[keep], m[keep]), np.log([5.0, 3.0, 14.0])),
+        (ltv_models._sbg_objective(lost, 241.0, 1000.0, np.arange(1.0, 8.0)), np.log([0.5, 1.5])),
     ]
     for objective, theta in cases:
         _value, grad = objective(theta)
-        numeric = clv._numeric_gradient(objective, theta)
+        numeric = ltv_models._numeric_gradient(objective, theta)
         assert np.allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
-def test_bgnbd_expected_purchases_of_a_new_customer_match_simulation(bgnbd: clv.BGNBDFit) -> None:
-    x, _tx, _t = clv.simulate_bgnbd(400_000, bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, 39.0, seed=11)
+def test_bgnbd_expected_purchases_of_a_new_customer_match_simulation(bgnbd: ltv_models.BGNBDFit) -> None:
+    x, _tx, _t = ltv_models.simulate_bgnbd(400_000, bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, 39.0, seed=11)
     assert float(x.mean()) == pytest.approx(float(bgnbd.expected_purchases_new_customer(39.0)), rel=0.01)
 
 
 def test_bgnbd_recovers_the_parameters_of_simulated_customers() -> None:
     rng = np.random.default_rng(5)
     truth = (0.5, 6.0, 1.2, 3.0)
-    x, tx, t = clv.simulate_bgnbd(220_000, *truth, rng.uniform(20, 52, 220_000), seed=6)  # > 200k: warm start
-    fit = clv.fit_bgnbd(x, tx, t)
+    x, tx, t = ltv_models.simulate_bgnbd(220_000, *truth, rng.uniform(20, 52, 220_000), seed=6)  # > 200k: warm start
+    fit = ltv_models.fit_bgnbd(x, tx, t)
     assert fit.converged
     assert np.allclose([fit.r, fit.alpha, fit.a, fit.b], truth, rtol=0.1)
 
 
-def test_probability_alive_behaves_as_the_story_says(bgnbd: clv.BGNBDFit, paretonbd: clv.ParetoNBDFit) -> None:
+def test_probability_alive_behaves_as_the_story_says(bgnbd: ltv_models.BGNBDFit, paretonbd: ltv_models.ParetoNBDFit) -> None:
     # BG/NBD: nobody drops out before a repeat purchase
     assert bgnbd.probability_alive([0, 0], [0, 0], [10, 39]).tolist() == [1.0, 1.0]
     for model in (bgnbd, paretonbd):
@@ -226,7 +226,7 @@ def test_probability_alive_behaves_as_the_story_says(bgnbd: clv.BGNBDFit, pareto
         assert heavy[0] > 100
 
 
-def test_paretonbd_predictions(paretonbd: clv.ParetoNBDFit) -> None:
+def test_paretonbd_predictions(paretonbd: ltv_models.ParetoNBDFit) -> None:
     expected = paretonbd.expected_purchases(39, [0, 2, 2], [0, 30.43, 5], [38.86, 38.86, 38.86])
     assert expected[1] > expected[2] > 0
     assert expected[0] > 0
@@ -235,15 +235,15 @@ def test_paretonbd_predictions(paretonbd: clv.ParetoNBDFit) -> None:
     assert e[0] < e[1] < e[2] < 4 * e[0]
 
 
-def test_residual_clv_adds_up_month_by_month(bgnbd: clv.BGNBDFit, gammagamma: clv.GammaGammaFit) -> None:
+def test_residual_clv_adds_up_month_by_month(bgnbd: ltv_models.BGNBDFit, gammagamma: ltv_models.GammaGammaFit) -> None:
     x, tx, t = np.array([2.0, 0.0]), np.array([30.43, 0.0]), np.array([38.86, 38.86])
     m = np.array([22.35, 0.0])
     value = gammagamma.expected_average_value(x, m)
-    one = clv.expected_residual_clv(bgnbd, gammagamma, x, tx, t, m, months=1, monthly_discount_rate=0.0)
-    assert np.allclose(one, bgnbd.expected_purchases(clv.WEEKS_PER_MONTH, x, tx, t) * value)
-    undiscounted = clv.expected_residual_clv(bgnbd, gammagamma, x, tx, t, m, months=12, monthly_discount_rate=0.0)
-    assert np.allclose(undiscounted, bgnbd.expected_purchases(12 * clv.WEEKS_PER_MONTH, x, tx, t) * value)
-    discounted = clv.expected_residual_clv(bgnbd, gammagamma, x, tx, t, m, months=12, monthly_discount_rate=0.01)
+    one = ltv_models.expected_residual_clv(bgnbd, gammagamma, x, tx, t, m, months=1, monthly_discount_rate=0.0)
+    assert np.allclose(one, bgnbd.expected_purchases(ltv_models.WEEKS_PER_MONTH, x, tx, t) * value)
+    undiscounted = ltv_models.expected_residual_clv(bgnbd, gammagamma, x, tx, t, m, months=12, monthly_discount_rate=0.0)
+    assert np.allclose(undiscounted, bgnbd.expected_purchases(12 * ltv_models.WEEKS_PER_MONTH, x, tx, t) * value)
+    discounted = ltv_models.expected_residual_clv(bgnbd, gammagamma, x, tx, t, m, months=12, monthly_discount_rate=0.01)
     assert np.all(discounted < undiscounted)
     # a non-repeater is valued at the population mean spend
     assert value[1] == pytest.approx(gammagamma.population_mean_spend)
@@ -261,33 +261,33 @@ _ROUNDING = 1e-8  # a perturbation smaller than the optimiser's tolerance may ti
 
 @settings(max_examples=40, deadline=None)
 @given(delta=_perturbation)
-def test_the_bgnbd_fit_is_a_maximum(bgnbd: clv.BGNBDFit, rfm: tuple[np.ndarray, ...], delta: list[float]) -> None:
+def test_the_bgnbd_fit_is_a_maximum(bgnbd: ltv_models.BGNBDFit, rfm: tuple[np.ndarray, ...], delta: list[float]) -> None:
     moved = {k: v * math.exp(d) for (k, v), d in zip(bgnbd.params.items(), delta, strict=True)}
-    moved_ll = clv.bgnbd_log_likelihood(**moved, frequency=rfm[0], recency=rfm[1], T=rfm[2])
+    moved_ll = ltv_models.bgnbd_log_likelihood(**moved, frequency=rfm[0], recency=rfm[1], T=rfm[2])
     assert bgnbd.log_likelihood >= moved_ll - _ROUNDING
 
 
 @settings(max_examples=25, deadline=None)
 @given(delta=_perturbation)
 def test_the_paretonbd_fit_is_a_maximum(
-    paretonbd: clv.ParetoNBDFit, rfm: tuple[np.ndarray, ...], delta: list[float]
+    paretonbd: ltv_models.ParetoNBDFit, rfm: tuple[np.ndarray, ...], delta: list[float]
 ) -> None:
     moved = {k: v * math.exp(d) for (k, v), d in zip(paretonbd.params.items(), delta, strict=True)}
-    assert paretonbd.log_likelihood >= clv.paretonbd_log_likelihood(**moved, frequency=rfm[0], recency=rfm[1], T=rfm[2])
+    assert paretonbd.log_likelihood >= ltv_models.paretonbd_log_likelihood(**moved, frequency=rfm[0], recency=rfm[1], T=rfm[2])
 
 
-_SBG_REGULAR = clv.fit_sbg(range(8), REGULAR[:8])
+_SBG_REGULAR = ltv_models.fit_sbg(range(8), REGULAR[:8])
 
 
 @settings(max_examples=40, deadline=None)
 @given(delta=_perturbation)
-def test_the_gammagamma_and_sbg_fits_are_maxima(gammagamma: clv.GammaGammaFit, delta: list[float]) -> None:
+def test_the_gammagamma_and_sbg_fits_are_maxima(gammagamma: ltv_models.GammaGammaFit, delta: list[float]) -> None:
     x, m = _SPEND
     moved = [v * math.exp(d) for v, d in zip(gammagamma.params.values(), delta[:3], strict=False)]
-    assert gammagamma.log_likelihood >= clv.gammagamma_log_likelihood(*moved, x, m) - _ROUNDING
+    assert gammagamma.log_likelihood >= ltv_models.gammagamma_log_likelihood(*moved, x, m) - _ROUNDING
     fit = _SBG_REGULAR
     a, b = fit.alpha * math.exp(delta[0]), fit.beta * math.exp(delta[3])
-    assert fit.log_likelihood >= clv.sbg_log_likelihood(a, b, range(8), REGULAR[:8]) - _ROUNDING
+    assert fit.log_likelihood >= ltv_models.sbg_log_likelihood(a, b, range(8), REGULAR[:8]) - _ROUNDING
 
 
 _SPEND = _spend_from_raw_transactions()
@@ -303,10 +303,10 @@ def test_bgnbd_fits_any_valid_data_without_failing(data: list[tuple[int, float, 
     x = np.array([float(r[0]) for r in data])
     t = np.array([r[2] for r in data])
     tx = np.where(x > 0, np.array([r[1] for r in data]) * t, 0.0)
-    fit = clv.fit_bgnbd(x, tx, t)
+    fit = ltv_models.fit_bgnbd(x, tx, t)
     assert math.isfinite(fit.log_likelihood)
     assert np.all(np.isfinite(fit.probability_alive(x, tx, t)))
-    start = clv.bgnbd_log_likelihood(1.0, 1.0, 1.0, 1.0, x, tx, t)
+    start = ltv_models.bgnbd_log_likelihood(1.0, 1.0, 1.0, 1.0, x, tx, t)
     assert fit.log_likelihood >= start - 1e-6
 
 
@@ -328,22 +328,22 @@ def test_bad_arrays_are_refused_naming_the_row(
     frequency: list[float], recency: list[float], T: list[float], column: str, row: int
 ) -> None:
     with pytest.raises(InvalidInput) as err:
-        clv.fit_bgnbd(frequency, recency, T)
+        ltv_models.fit_bgnbd(frequency, recency, T)
     assert err.value.field == column
     assert f"row {row}" in err.value.message
 
 
 def test_models_refuse_data_they_cannot_fit() -> None:
     with pytest.raises(InvalidInput, match="repeat purchase"):
-        clv.fit_bgnbd([0, 0], [0, 0], [5, 5])
+        ltv_models.fit_bgnbd([0, 0], [0, 0], [5, 5])
     with pytest.raises(InvalidInput, match="increase"):
-        clv.fit_sbg([0, 1, 2], [100, 80, 90])
+        ltv_models.fit_sbg([0, 1, 2], [100, 80, 90])
     with pytest.raises(InvalidInput, match="without gaps"):
-        clv.fit_sbg([0, 2], [100, 80])
+        ltv_models.fit_sbg([0, 2], [100, 80])
     with pytest.raises(InvalidInput, match="churned"):
-        clv.fit_sbg([0, 1], [100, 100])
+        ltv_models.fit_sbg([0, 1], [100, 100])
     with pytest.raises(InvalidInput, match="at least 2"):
-        clv.fit_gammagamma([1, 0], [10.0, 0.0])
+        ltv_models.fit_gammagamma([1, 0], [10.0, 0.0])
 
 
 # --------------------------------------------------------------------------- the command line
@@ -351,7 +351,7 @@ def test_models_refuse_data_they_cannot_fit() -> None:
 
 def test_cli_fits_bgnbd_on_cdnow_and_writes_predictions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "predictions.csv"
-    result = run_cli(capsys, "ltv", "fit", "--model", "bgnbd", "--input", str(CDNOW / "cdnow_customers_summary.csv"),
+    result = run_cli(capsys, "ltv", "estimate", "--model", "bgnbd", "--input", str(CDNOW / "cdnow_customers_summary.csv"),
                      "--format", "json", "--predict", str(out), "--horizon", "39")  # fmt: skip
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -371,7 +371,7 @@ def test_cli_fits_bgnbd_on_cdnow_and_writes_predictions(capsys: pytest.CaptureFi
 
 def test_cli_table_output_for_each_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     result = run_cli(
-        capsys, "ltv", "fit", "--model", "paretonbd", "--input", str(CDNOW / "cdnow_customers_summary.csv")
+        capsys, "ltv", "estimate", "--model", "paretonbd", "--input", str(CDNOW / "cdnow_customers_summary.csv")
     )
     assert result.code == 0, result.err
     assert "Pareto/NBD" in result.out
@@ -380,16 +380,19 @@ def test_cli_table_output_for_each_model(capsys: pytest.CaptureFixture[str], tmp
 
     cohort = tmp_path / "regular.csv"
     cohort.write_text("period,active\n" + "".join(f"{i},{n}\n" for i, n in enumerate(REGULAR)))
-    result = run_cli(capsys, "ltv", "fit", "--model", "sbg", "--input", str(cohort), "--fit-through", "7")
+    result = run_cli(capsys, "ltv", "estimate", "--model", "sbg", "--input", str(cohort), "--fit-through", "7")
     assert result.code == 0, result.err
     assert "0.7041" in result.out
     assert "1.1820" in result.out
     assert "Projection" in result.out
+    old = run_cli(capsys, "ltv", "fit", "--model", "sbg", "--input", str(cohort), "--fit-through", "7")
+    assert (old.code, old.out) == (0, result.out)  # the old name still answers, hidden from --help
+    assert " fit " not in run_cli(capsys, "ltv", "--help").out
 
 
 def test_cli_gammagamma_with_recency_gives_residual_value(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "clv.csv"
-    result = run_cli(capsys, "ltv", "fit", "--model", "gammagamma", "--input", str(CDNOW / "cdnow_spend.csv"),
+    result = run_cli(capsys, "ltv", "estimate", "--model", "gammagamma", "--input", str(CDNOW / "cdnow_spend.csv"),
                      "--format", "json", "--predict", str(out), "--horizon", "12", "--discount-rate", "0.01")  # fmt: skip
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -406,7 +409,7 @@ def test_cli_sbg_json_holds_the_projection(capsys: pytest.CaptureFixture[str], t
     cohort = tmp_path / "high_end.csv"
     cohort.write_text("period,active\n" + "".join(f"{i},{n}\n" for i, n in enumerate(HIGH_END)))
     out = tmp_path / "projection.csv"
-    result = run_cli(capsys, "ltv", "fit", "--model", "sbg", "--input", str(cohort), "--fit-through", "7",
+    result = run_cli(capsys, "ltv", "estimate", "--model", "sbg", "--input", str(cohort), "--fit-through", "7",
                      "--format", "json", "--horizon", "15", "--predict", str(out))  # fmt: skip
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -431,12 +434,12 @@ def test_cli_reads_japanese_excel_files(capsys: pytest.CaptureFixture[str], tmp_
     ]
     src.write_bytes("\r\n".join(lines).encode("cp932"))
     out = tmp_path / "out.csv"
-    result = run_cli(capsys, "ltv", "fit", "--model", "bgnbd", "--input", str(src), "--predict", str(out))
+    result = run_cli(capsys, "ltv", "estimate", "--model", "bgnbd", "--input", str(src), "--predict", str(out))
     assert result.code == 0, result.err
     assert out.read_text(encoding="utf-8").splitlines()[1].startswith("顧客0,2,30.43,38.86,")
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())
-    assert run_cli(capsys, "ltv", "fit", "--model", "bgnbd", "--input", str(bom)).code == 0
+    assert run_cli(capsys, "ltv", "estimate", "--model", "bgnbd", "--input", str(bom)).code == 0
 
 
 @pytest.mark.parametrize(
@@ -465,7 +468,7 @@ def test_cli_bad_files_name_file_line_column_and_reason_and_write_nothing(
     src = tmp_path / "input.csv"
     src.write_text(content)
     out = tmp_path / "predictions.csv"
-    result = run_cli(capsys, "ltv", "fit", "--model", model, "--input", str(src), "--predict", str(out))
+    result = run_cli(capsys, "ltv", "estimate", "--model", model, "--input", str(src), "--predict", str(out))
     assert result.code == 1
     for problem in problems:
         assert problem.format(f=src) in result.err
@@ -505,7 +508,7 @@ def test_cli_refuses_bad_options_clearly(
     files["cohort"].write_text("period,active\n0,100\n1,60\n2,45\n")
     files["spend"].write_text("frequency,recency,T,monetary_value\n2,30,38,10\n1,5,20,12\n")
     before = sorted(tmp_path.iterdir())
-    result = run_cli(capsys, "ltv", "fit", *(a.format(**files) for a in args))
+    result = run_cli(capsys, "ltv", "estimate", *(a.format(**files) for a in args))
     assert result.code == 1
     assert message.format(**files) in result.err
     assert sorted(tmp_path.iterdir()) == before
@@ -514,10 +517,10 @@ def test_cli_refuses_bad_options_clearly(
 def test_cli_speaks_japanese(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     src = tmp_path / "input.csv"
     src.write_text("frequency,recency,T\n-1,0,38\n")
-    result = run_cli(capsys, "--lang", "ja", "ltv", "fit", "--model", "bgnbd", "--input", str(src))
+    result = run_cli(capsys, "--lang", "ja", "ltv", "estimate", "--model", "bgnbd", "--input", str(src))
     assert result.code == 1
     assert f"{src}:2: frequency: 0 以上の整数" in result.err
-    result = run_cli(capsys, "--lang", "ja", "ltv", "fit", "--model", "bgnbd",
+    result = run_cli(capsys, "--lang", "ja", "ltv", "estimate", "--model", "bgnbd",
                      "--input", str(CDNOW / "cdnow_customers_summary.csv"))  # fmt: skip
     assert result.code == 0
     assert "対数尤度" in result.out

@@ -19,12 +19,9 @@ import numpy as np
 
 from kizuna.db import Session
 from kizuna.db.bulk import insert_many, reset_sequences
-from kizuna.domain.enums import SubscriptionStatus
-from kizuna.domain.subscriptions import AccountSummary, summarize, term_months
-from kizuna.domain.subscriptions import Line as EarningLine
-from kizuna.services.demo import names
-from kizuna.services.demo.catalogue import API_ADDON, PLAN_BY_RANK, PLANS, product_rows
-from kizuna.services.demo.lifecycle import (
+from kizuna.demo import names
+from kizuna.demo.catalogue import API_ADDON, PLAN_BY_RANK, PLANS, product_rows
+from kizuna.demo.lifecycle import (
     HIGH_TOUCH,
     LOW_TOUCH,
     TECH_TOUCH,
@@ -34,8 +31,8 @@ from kizuna.services.demo.lifecycle import (
     daily_level,
     simulate,
 )
-from kizuna.services.demo.timeline import Timeline
-from kizuna.services.demo.touches import (
+from kizuna.demo.timeline import Timeline
+from kizuna.demo.touches import (
     AccountView,
     Ids,
     Row,
@@ -48,7 +45,10 @@ from kizuna.services.demo.touches import (
     make_tickets,
     task_row,
 )
-from kizuna.services.demo.usage import event_rows, feature_rates, rollup_rows, simulate_usage
+from kizuna.demo.usage import event_rows, feature_rates, rollup_rows, simulate_usage
+from kizuna.domain.enums import SubscriptionStatus
+from kizuna.domain.subscriptions import AccountSummary, summarize, term_months
+from kizuna.domain.subscriptions import Line as EarningLine
 
 ProgressCallback = Callable[[str, int, int], None]
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from kizuna.db import Session
-from kizuna.db import ingest as q
+from kizuna.db import usage as q
 from kizuna.domain.usage import (
     DEFAULT_MAPPING,
     METRIC_ACTIVE_USERS,
@@ -384,3 +384,8 @@ def roll_up_pending(session: Session, config: RollupConfig) -> int:
     if not pairs:
         return 0
     return _rebuild_pairs(session, config, pairs).events
+
+
+def account_ids(session: Session, external_ids: Sequence[str]) -> dict[str, int]:
+    """The ids of the accounts with these external ids (those that exist)."""
+    return q.account_ids(session, list(external_ids))
