@@ -108,7 +108,7 @@ def _measure_catalogue() -> dict[str, MeasureInfo]:
         m("events_per_active_user", N_("Events per active user a day"), u.COUNT,
           N_("Events in the last 30 days divided by the active users summed over those days.")),
         m("events_percentile", N_("Events per seat among peers"), u.SHARE,
-          N_("Where the account's events per seat rank among the accounts on the same plan (0–100%).")),
+          N_("Where the account's events per seat rank among the accounts on the same plan, from the lowest to the highest.")),
         m("account_age", N_("Account age"), u.DAYS,
           N_("Days since the account's first subscription started (a trial counts): young accounts churn more.")),
         m("nps", N_("NPS score"), u.SCORE, N_("Average NPS answer (0–10) in the last 365 days.")),
