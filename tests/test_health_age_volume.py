@@ -88,6 +88,9 @@ def test_a_window_shorter_than_the_minimum_is_missing_not_extreme() -> None:
     # A3 has 16 days in the baseline: below 17 its baseline is missing too
     values = calc.compute_measures(ACCOUNTS, inputs(), AS_OF, min_history_days=17)
     assert math.isnan(values.loc[3, "events_vs_baseline"])
+    # exactly the minimum is enough
+    values = calc.compute_measures(ACCOUNTS, inputs(), AS_OF, min_history_days=16)
+    assert values.loc[3, "events_vs_baseline"] == 0.5
     assert values.loc[2, "events_vs_baseline"] == pytest.approx(-1 / 3)
     # the percentile ranks only the accounts with data: A2 (12) and A3 (30) at 25 days
     values = calc.compute_measures(ACCOUNTS, inputs(), AS_OF, min_history_days=25)
@@ -129,6 +132,8 @@ def test_a_metric_no_account_reports_is_missing_for_everyone() -> None:
     assert values["active_days"].tolist() == [20.0, 30.0, 10.0]
     assert calc.unreported_measures(pd.DataFrame(no_logins, columns=COLS)) == {
         "logins_vs_baseline", "login_trend", "login_days", "usage_minutes_per_seat", "feature_breadth"}  # fmt: skip
+    # features with data earlier in the 120-day window (none in the frame's last 30 days): breadth 0, not missing
+    assert "feature_breadth" not in calc.unreported_measures(pd.DataFrame(USAGE, columns=COLS), ("feature.api",))
     zero_logins = [*no_logins, (2, "logins", 0, 0, 0, 0, 0)]  # a row of zeros reports nothing either
     assert "login_days" in calc.unreported_measures(pd.DataFrame(zero_logins, columns=COLS))
 
