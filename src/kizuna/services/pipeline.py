@@ -53,7 +53,7 @@ STEPS: tuple[Step, ...] = (
          after=("summaries", "usage")),
     Step("fit", N_("customer fit"), lambda s, d, ctx: segments.recompute_fit(s, d, ctx.segments()),
          after=("summaries",)),
-    Step("health", N_("health scores"), lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path),
+    Step("health", N_("health scores"), lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path, ctx.rollup.mapping),
          after=("usage", "summaries", "tiers", "stages")),
     # issue 6: at-risk flags read the health scores, so they come after them
     Step("at_risk", N_("at-risk flags"), lambda s, d, ctx: segments.recompute_at_risk(s, d, ctx.segments()),
