@@ -222,6 +222,7 @@ grade_confirm_days = 3
 [scorecards.main]
 name = "Main"
 default = true
+min_history_days = 7
 
 [scorecards.main.groups.usage]
 label = "Usage"
@@ -249,7 +250,8 @@ def test_stored_grades_start_from_the_previous_days_grade(store: Session, tmp_pa
     card = tmp_path / "hold.toml"
     card.write_text(HOLD_CARD, encoding="utf-8")
     o1 = ids(store)["O1"]
-    # O1: 5 login days → 68 points; no baseline → the score is 68: yellow as scored
+    # O1 (11 days old, over the card's 7-day minimum history): 5 login days, 13.6 scaled to
+    # 30 days → 68 points; no baseline → the score is 68: yellow as scored
     yesterday, before = AS_OF - timedelta(days=1), AS_OF - timedelta(days=2)
     put_snapshot(store, before, o1, 72.0, "green", "B")
     put_snapshot(store, yesterday, o1, 71.0, "green", "B")

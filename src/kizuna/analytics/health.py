@@ -7,7 +7,7 @@ Pure: every function takes the day ``as_of`` and plain frames; no database, no c
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from kizuna.domain.health import MEASURES, GradeBands, HealthGrade, Scorecard, Scoring, ScoringOptions
-from kizuna.domain.usage import FEATURE_EVENTS, FEATURE_PREFIX
+from kizuna.domain.usage import (
+    FEATURE_EVENTS,
+    FEATURE_PREFIX,
+    METRIC_ACTIVE_USERS,
+    METRIC_EVENTS,
+    METRIC_LOGINS,
+    METRIC_SESSION_MINUTES,
+)
 
 #: Points changes smaller than this are not worth explaining.
 EXPLAIN_MIN_POINTS = 1.0
@@ -90,6 +97,9 @@ class MeasureInputs:
     #: account_id → touch tier (the early-activation norm is the tier's).
     tiers: pd.Series | None = None
     options: ScoringOptions = field(default_factory=ScoringOptions)
+    #: The first day with usage in the store: history before it is unknown, not zero
+    #: (age-aware measures count only the days from it). None: no limit.
+    history_from: date | None = None
 
 
 #: A values column ``<measure>:confidence`` (0–1) scales that measure's weight and, through
@@ -102,7 +112,7 @@ FADE_HALF_LIVES = 6
 #: Established accounts (the early-activation norm): at least this many days old.
 ESTABLISHED_DAYS = 90
 #: The per-seat measures, taken per tracked user when the tracking is clearly partial.
-SEAT_MEASURES = ("active_users_per_seat", "usage_minutes_per_seat")
+SEAT_MEASURES = ("active_users_per_seat", "usage_minutes_per_seat", "events_per_seat")
 
 
 def survey_lookback_days(options: ScoringOptions) -> int:
@@ -134,10 +144,90 @@ def decayed_surveys(answers: pd.DataFrame, options: ScoringOptions) -> pd.DataFr
     return out.reset_index()
 
 
-def first_started(lines: pd.DataFrame) -> pd.Series:
-    """The day each account's first subscription line started (trials included)."""
-    first: pd.Series = lines.groupby("account_id")["started_on"].min()
-    return first
+#: Below this many days of history behind a window, a measure over that window is missing
+#: (not extreme): the default of a scorecard's ``min_history_days``.
+DEFAULT_MIN_HISTORY_DAYS = 14
+
+#: Usage metric → the measures computed from it. When no account reports the metric in
+#: the usage window, those measures are missing for everyone (their weight renormalises)
+#: rather than zero for everyone: a metric nobody sends is not a book of idle customers.
+METRIC_MEASURES: dict[str, tuple[str, ...]] = {
+    METRIC_LOGINS: ("logins_vs_baseline", "login_trend", "login_days", "activation_vs_tier"),
+    METRIC_SESSION_MINUTES: ("usage_minutes_per_seat",),
+    METRIC_ACTIVE_USERS: ("active_users_per_seat", "events_per_active_user"),
+    METRIC_EVENTS: ("events_vs_baseline", "active_days", "events_per_seat", "events_percentile"),
+}
+
+#: Peer groups smaller than this rank their accounts among all accounts instead.
+MIN_PEERS = 5
+
+
+def usage_total(usage: pd.DataFrame, metric: str, window: str) -> pd.Series:
+    """One metric's sum over one window (``last30``, ``prev30``, ``base90``) per account."""
+    rows = usage[usage["metric"] == metric]
+    return rows.groupby("account_id")[window].sum().astype("float64")
+
+
+def unreported_measures(usage: pd.DataFrame, features: Collection[str] = ()) -> set[str]:
+    """The measures whose usage metric no account reports in the window (any of its
+    sums positive): they are missing for everyone, not zero."""
+    sums = [c for c in ("last30", "prev30", "base90") if c in usage.columns]
+    reported = set(usage.loc[(usage[sums] > 0).any(axis=1), "metric"].astype(str)) if sums and len(usage) else set()
+    silent = {m for metric, keys in METRIC_MEASURES.items() if metric not in reported for m in keys}
+    if not features and not any(m.startswith(FEATURE_PREFIX) for m in reported):
+        silent.add("feature_breadth")
+    return silent
+
+
+def account_start(lines: pd.DataFrame, history_from: date | None = None) -> pd.Series:
+    """The first day of each account's history: its first subscription line's start (a
+    trial counts), not before the store's first day of usage."""
+    start: pd.Series = lines.groupby("account_id")["started_on"].min()
+    if history_from is not None:
+        floor = pd.Timestamp(history_from)
+        start = start.where(start >= floor, floor)
+    return start
+
+
+def days_existed(start: pd.Series, after: date, upto: date) -> pd.Series:
+    """Days ``d`` of the window ``(after, upto]`` on or after each account's ``start``
+    (an unknown start: the whole window)."""
+    span = (upto - after).days
+    lo = pd.Timestamp(after + timedelta(days=1))
+    first = start.where(start > lo, lo)  # an unknown start (NaT) is not after lo: the whole window
+    days: pd.Series = ((pd.Timestamp(upto) - first).dt.days + 1).clip(lower=0, upper=span)
+    return days.astype("float64")
+
+
+def peer_percentile(values: pd.Series, peers: pd.Series, min_peers: int = MIN_PEERS) -> pd.Series:
+    """Each value's percentile 0–1 among the accounts of its peer group with data: the
+    mid-rank ``(rank − ½) ÷ n`` (ties share their average rank; alone: 0.5). A group of
+    fewer than ``min_peers`` ranks its accounts among all accounts with data."""
+    present = values.dropna()
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    if present.empty:
+        return out
+    overall = (present.rank(method="average") - 0.5) / len(present)
+    group = peers.reindex(present.index)
+    sizes = group.map(group.value_counts())
+    ranked = present.groupby(group).rank(method="average")
+    within = (ranked - 0.5) / sizes
+    small = sizes.isna() | (sizes < min_peers)
+    out.loc[present.index] = within.where(~small, overall)
+    return out
+
+
+def peer_groups(lines: pd.DataFrame, as_of: date) -> pd.Series:
+    """Each account's peers: the product of its live plan line with the most seats (all
+    accounts one group when the lines carry no product)."""
+    live = live_lines(lines, as_of, paying_only=False)
+    plans = live[live["kind"] == "plan"]
+    if "product_id" not in plans.columns or plans.empty:
+        return pd.Series("all", index=pd.Index(plans["account_id"].unique()), dtype=object)
+    size = plans["quantity"].astype("float64") * pd.to_numeric(plans["seats_included"], errors="coerce").fillna(1.0)
+    ordered = plans.assign(size=size).sort_values(["account_id", "size", "product_id"], ascending=[True, False, True])
+    first = ordered.drop_duplicates("account_id").set_index("account_id")["product_id"]
+    return first.astype(str)
 
 
 def _change(now: pd.Series, before: pd.Series) -> pd.Series:
@@ -176,9 +266,16 @@ def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
     return days.groupby(yearly["account_id"]).min()
 
 
-def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> pd.DataFrame:
+def compute_measures(
+    accounts: pd.Index, inputs: MeasureInputs, as_of: date, *, min_history_days: int = DEFAULT_MIN_HISTORY_DAYS
+) -> pd.DataFrame:
     """Raw measure values (NaN: missing) for ``accounts`` as of the day, one column per
-    measure of :data:`~kizuna.domain.health.MEASURES`."""
+    measure of :data:`~kizuna.domain.health.MEASURES`.
+
+    Age-aware: rates over a window count only the days the account existed in it (from
+    its first subscription line, not before the store's first day of usage); a window
+    with fewer than ``min_history_days`` such days makes its measures missing. A usage
+    metric no account reports makes its measures missing for everyone."""
     out = pd.DataFrame(index=accounts, columns=list(MEASURES), dtype="float64")
     out.index.name = "account_id"
     usage = inputs.usage
@@ -192,14 +289,28 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
         series = frame[name] if name in frame.columns else pd.Series(dtype="float64")
         return series.reindex(accounts).fillna(0.0).astype("float64")
 
+    out["account_age"] = (pd.Timestamp(as_of) - account_start(inputs.lines).reindex(accounts)).dt.days.astype("float64")
+    start = account_start(inputs.lines, inputs.history_from).reindex(accounts)
+    d30 = as_of - timedelta(days=30)
+    days_last = days_existed(start, d30, as_of)
+    days_prev = days_existed(start, as_of - timedelta(days=60), d30)
+    days_base = days_existed(start, as_of - timedelta(days=120), d30)
+    enough = days_last >= min_history_days
+
+    def per_day(total: pd.Series, days: pd.Series) -> pd.Series:
+        """A window's sum per day the account existed in it; missing below the minimum."""
+        return total / days.where(days >= min_history_days)
+
     logins30, logins_prev, logins_base = (
         metric("last30", "logins"),
         metric("prev30", "logins"),
         metric("base90", "logins"),
     )
-    out["logins_vs_baseline"] = _change(logins30 / 30.0, logins_base / 90.0)
-    out["login_trend"] = _change(logins30, logins_prev)
-    out["login_days"] = metric("days30", "logins")
+    logins_rate = per_day(logins30, days_last)
+    out["logins_vs_baseline"] = _change(logins_rate, per_day(logins_base, days_base))
+    out["login_trend"] = _change(logins_rate, per_day(logins_prev, days_prev))
+    # days with logins, out of 30: scaled up for an account younger than the window
+    out["login_days"] = (metric("days30", "logins") * 30.0 / days_last).where(enough)
     seat_count = seats(inputs.lines, as_of).reindex(accounts)
     seat_count = seat_count.where(seat_count > 0)
     peak_users = metric("max30", "active_users")
@@ -212,6 +323,15 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
     out["usage_minutes_per_seat"] = metric("last30", "session_minutes") / per
     out["seats"] = seat_count
     out["tracked_users"] = tracked.where(partial)  # set only when the seat measures are per tracked user
+    events30 = metric("last30", METRIC_EVENTS)
+    events_rate = per_day(events30, days_last)
+    out["events_vs_baseline"] = _change(events_rate, per_day(metric("base90", METRIC_EVENTS), days_base))
+    out["active_days"] = (metric("days30", METRIC_EVENTS) * 30.0 / days_last).where(enough)
+    out["events_per_seat"] = events_rate * 30.0 / per
+    user_days = metric("last30", METRIC_ACTIVE_USERS)
+    out["events_per_active_user"] = events30 / user_days.where(user_days > 0)
+    peers = peer_groups(inputs.lines, as_of).reindex(accounts)
+    out["events_percentile"] = peer_percentile(out["events_per_seat"], peers)
     feature_cols = [c for c in wide["last30"].columns if str(c).startswith(FEATURE_PREFIX)]
     available = max(len(FEATURE_EVENTS), len(set(feature_cols) | set(inputs.features)))
     if feature_cols:
@@ -239,10 +359,15 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
         due = onboarding["milestones_due"].astype("float64")
         on_time = onboarding["milestones_on_time"].astype("float64") / due.where(due > 0)
         out["milestones_on_time"] = on_time.reindex(accounts)
-    out["activation_vs_tier"] = _activation_vs_tier(accounts, inputs, out["login_days"], as_of)
+    # the days with logins as counted (not scaled, not held back by min_history_days): the
+    # measure is for young accounts and divides by the days they existed itself
+    out["activation_vs_tier"] = _activation_vs_tier(accounts, inputs, metric("days30", "logins"), as_of)
     out["days_to_renewal"] = next_renewal_days(inputs.lines, as_of).reindex(accounts)
     out["payment_state"] = np.nan  # no payment data in Kizuna yet: always missing
     out["csm_sentiment"] = inputs.sentiment.set_index("account_id")["csm_sentiment"].astype("float64").reindex(accounts)
+    silent = unreported_measures(usage, inputs.features)
+    if silent:
+        out[sorted(silent)] = np.nan
     return out
 
 
@@ -259,7 +384,7 @@ def _activation_vs_tier(accounts: pd.Index, inputs: MeasureInputs, login_days: p
     """Login days per day the account has existed in the last 30 (its early activation),
     against the median of the same figure among the established accounts of its tier
     (all established accounts when the tier has none); missing without a norm."""
-    start = first_started(inputs.lines).reindex(accounts)
+    start = account_start(inputs.lines).reindex(accounts)
     age = (pd.Timestamp(as_of) - start).dt.days.astype("float64")
     life = np.minimum(age + 1.0, 30.0).where(age >= 0)
     rate = login_days / life
@@ -325,9 +450,11 @@ class Scores:
     weights: pd.DataFrame  # effective weights, 0 for missing, rows summing to 1
 
 
-def score_accounts(values: pd.DataFrame, card: Scorecard) -> Scores:
+def score_accounts(values: pd.DataFrame, card: Scorecard, missing: Collection[str] = ()) -> Scores:
     """Points, effective weights (missing measures' weight shared out within the group,
-    empty groups' among the groups) and the overall score, for every row of ``values``."""
+    empty groups' among the groups) and the overall score, for every row of ``values``.
+    The measures in ``missing`` count as missing for every row (e.g. a stale feed's, or
+    a metric no account reports), whatever their values."""
     keys = list(card.measure_keys)
     # every column of both is assigned below, on values' index (equivalent mutants)
     points = pd.DataFrame(index=values.index, columns=keys, dtype="float64")  # pragma: no mutate
@@ -339,7 +466,8 @@ def score_accounts(values: pd.DataFrame, card: Scorecard) -> Scores:
         raw_w = pd.DataFrame(0.0, index=values.index, columns=[m.key for m in group.measures])  # pragma: no mutate
         confidence = np.zeros(len(values.index))
         for m in group.measures:
-            pts = points_of(values[m.key] if m.key in values else pd.Series(np.nan, index=values.index),
+            present = m.key in values and m.key not in missing
+            pts = points_of(values[m.key] if present else pd.Series(np.nan, index=values.index),
                             m.points, m.scoring)  # fmt: skip
             points[m.key] = pts
             conf_col = m.key + CONFIDENCE
@@ -570,14 +698,61 @@ class BacktestResult:
     stability_days: int = 0
     grade_changes_per_1000: float | None = None
     raw_grade_changes_per_1000: float | None = None
+    #: ROC-AUC of the naive signal: fewer events in the last 30 days = riskier (the floor).
+    naive_auc: float | None = None
+    #: Each measure's own ROC-AUC, as the scorecard reads it (fewer points = riskier).
+    measures: tuple[MeasureAuc, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeasureAuc:
+    """One measure's own ROC-AUC over the samples where it had data: its points as a
+    risk signal (fewer points = riskier). Below 0.5 it points the wrong way."""
+
+    key: str
+    auc: float | None  # None: no data, or no churn (or only churn) among its samples
+    samples: int  # samples with data
+    churned: int  # of which churned within the horizon
+
+    @property
+    def direction(self) -> str:
+        """``right``: fewer points go with more churn; ``wrong``: the reverse; ``none``: no AUC."""
+        if self.auc is None:
+            return "none"
+        return "right" if self.auc >= 0.5 else "wrong"
+
+
+def signal_auc(y: np.ndarray, risk: np.ndarray) -> float | None:
+    """ROC-AUC of a risk signal (higher = riskier) over the samples where it is known;
+    None without both outcomes among them."""
+    from sklearn.metrics import roc_auc_score
+
+    known = ~np.isnan(risk)
+    labels = y[known]
+    if not 0 < labels.sum() < len(labels):
+        return None
+    return float(roc_auc_score(labels, risk[known]))
+
+
+def measure_aucs(y: np.ndarray, points: pd.DataFrame) -> tuple[MeasureAuc, ...]:
+    """:class:`MeasureAuc` of each column of ``points`` (rows aligned with ``y``)."""
+    out = []
+    for key in points.columns:
+        pts = points[key].to_numpy(dtype="float64")
+        known = ~np.isnan(pts)
+        out.append(MeasureAuc(str(key), signal_auc(y, -pts), int(known.sum()), int(y[known].sum())))
+    return tuple(out)
 
 
 def backtest_metrics(
-    scored: pd.DataFrame, churns: pd.DataFrame, horizon_days: int, daily_red: pd.DataFrame | None = None
-) -> BacktestResult:
-    """``scored``: day, account_id, score, grade. ROC-AUC of −score against churn within
-    the horizon, churn rate per grade, lift of red over green, and for each churn the
-    days between the start of the red run it churned in and the churn (median)."""
+    scored: pd.DataFrame, churns: pd.DataFrame, horizon_days: int, daily_red: pd.DataFrame | None = None,
+    points: pd.DataFrame | None = None,
+) -> BacktestResult:  # fmt: skip
+    """``scored``: day, account_id, score, grade (and optionally events30, the events
+    in the last 30 days). ROC-AUC of −score against churn within the horizon, churn rate
+    per grade, lift of red over green, and for each churn the days between the start of
+    the red run it churned in and the churn (median); the naive signal's AUC (−events30)
+    and, given ``points`` (rows aligned with ``scored``), each measure's own AUC."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     labels = label_churn(scored, churns, horizon_days)
@@ -605,6 +780,8 @@ def backtest_metrics(
         auc=auc, roc=roc, by_grade=by_grade, lift_red_over_green=lift,
         median_lead_days=float(np.median(lead)) if lead else None, churn_events=events, red_before_churn=red_count,
         first_day=days.min().date() if len(days) else None, last_day=days.max().date() if len(days) else None,
+        naive_auc=signal_auc(y, -scored["events30"].to_numpy(dtype="float64")) if "events30" in scored else None,
+        measures=measure_aucs(y, points) if points is not None else (),
     )  # fmt: skip
 
 

@@ -12,11 +12,12 @@ from rich.table import Table
 
 from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.cli.pipeline import parse_as_of
-from kizuna.db import session_scope
+from kizuna.db import Session, session_scope
 from kizuna.domain.health import GRADE_LABELS, MEASURES
 from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _
 from kizuna.services import health as health_service
+from kizuna.services.health import BacktestResult
 
 app = typer.Typer(
     help="Health scores: daily snapshots with explanations, and the backtest that proves they predict churn.",
@@ -27,6 +28,15 @@ app = typer.Typer(
 def _grade(value: object) -> str:
     key = str(getattr(value, "value", value))
     return _(GRADE_LABELS[key]) if key in GRADE_LABELS else key
+
+
+def _warn_mapping(session: Session, day: date, mapping_path: Path | None) -> None:
+    """Print the usage mapping's silent zeros (accounts with events, none with activity)."""
+    from kizuna.services.usage import load_mapping
+
+    for warning in health_service.mapping_warnings(session, day, load_mapping(mapping_path)):
+        console.print(_("Warning ({entry}): {message}").format(entry=warning.entry, message=warning.message),
+                      style="yellow", markup=False, highlight=False)  # fmt: skip
 
 
 def _parse_day(value: str, option: str) -> date:
@@ -64,6 +74,7 @@ def recompute(
         written = health_service.recompute(
             session, day, since=start, path=settings.health_scorecards, on_day=lambda _d: progress.advance(task)
         )
+        _warn_mapping(session, day, settings.usage_mapping)
     console.print(_("{n} health snapshots written for {first} to {last}").format(
         n=f"{written:,}", first=(start or day).isoformat(), last=day.isoformat()))  # fmt: skip
 
@@ -143,10 +154,11 @@ def backtest(
         result = health_service.backtest(session, as_of=day, horizon_days=horizon_days,
                                          path=settings.health_scorecards, cards=cards,
                                          stability_days=stability_days)  # fmt: skip
-    data = health_service.backtest_json(result)
-    if output == "json":
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-        return
+        data = health_service.backtest_json(result)
+        if output == "json":
+            print(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        _warn_mapping(session, day, settings.usage_mapping)
     table = Table(title=_("Health score backtest ({horizon}-day horizon)").format(horizon=horizon_days))
     table.add_column(_("figure"))
     table.add_column(_("value"), justify="right")
@@ -158,6 +170,8 @@ def backtest(
         (_("accounts scored (account × month-end)"), f"{result.samples:,}"),
         (_("of which churned within the horizon"), f"{result.churned:,}"),
         (_("ROC-AUC"), auc),
+        (_("ROC-AUC of the naive signal (fewer events in the last 30 days = riskier)"),
+         "—" if result.naive_auc is None else f"{result.naive_auc:.3f}"),
         (_("lift of red over green"), lift),
         (_("median days red before churn"), lead),
         (_("churns red at the last month-end before"), f"{result.red_before_churn} / {result.churn_events}"),
@@ -173,3 +187,17 @@ def backtest(
     for a, b in rows:
         table.add_row(a, b)
     console.print(table)
+    console.print(_measures_table(result))
+
+
+def _measures_table(result: BacktestResult) -> Table:
+    """Each measure's own ROC-AUC beside the score's: below 0.5 it points the wrong way."""
+    table = Table(title=_("Each measure on its own"))
+    for header, justify in ((_("measure"), "left"), (_("ROC-AUC"), "right"), (_("direction"), "left"),
+                            (_("accounts with data"), "right")):  # fmt: skip
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for m in sorted(result.measures, key=lambda m: -1.0 if m.auc is None else m.auc, reverse=True):
+        label = _(MEASURES[m.key].label) if m.key in MEASURES else m.key
+        table.add_row(label, "—" if m.auc is None else f"{m.auc:.3f}", _(health_service.DIRECTION_LABELS[m.direction]),
+                      f"{m.samples:,} ({m.churned:,})")  # fmt: skip
+    return table

@@ -98,6 +98,19 @@ def _measure_catalogue() -> dict[str, MeasureInfo]:
           N_("Distinct features used in the last 30 days, divided by the features available.")),
         m("usage_minutes_per_seat", N_("Usage minutes per seat"), u.MINUTES,
           N_("Session minutes in the last 30 days, divided by the seats.")),
+        m("events_vs_baseline", N_("Events vs the account's own baseline"), u.CHANGE,
+          N_("Events per day in the last 30 days against the 90 days before them, counting only the days "
+             "the account existed.")),
+        m("active_days", N_("Active days in the last 30"), u.COUNT,
+          N_("How many of the last 30 days had any event (scaled to 30 days for a younger account).")),
+        m("events_per_seat", N_("Events per seat"), u.COUNT,
+          N_("Events in the last 30 days (per 30 days the account existed), divided by the seats.")),
+        m("events_per_active_user", N_("Events per active user a day"), u.COUNT,
+          N_("Events in the last 30 days divided by the active users summed over those days.")),
+        m("events_percentile", N_("Events per seat among peers"), u.SHARE,
+          N_("Where the account's events per seat rank among the accounts on the same plan, from the lowest to the highest.")),
+        m("account_age", N_("Account age"), u.DAYS,
+          N_("Days since the account's first subscription started (a trial counts): young accounts churn more.")),
         m("nps", N_("NPS score"), u.SCORE,
           N_("Average NPS answer (0–10), each answer weighing half as much every half-life (scorecard [scoring]).")),
         m("csat", N_("CSAT"), u.SCORE,
@@ -219,6 +232,8 @@ class Scorecard:
     stages: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
     default: bool = False
+    #: Days of history a baseline or trend window needs (fewer: the measure is missing).
+    min_history_days: int = 14
 
     @property
     def measure_keys(self) -> tuple[str, ...]:
@@ -465,7 +480,7 @@ def _parse_bands(doc: Any, path: str, problem: Any, base: GradeBands) -> GradeBa
 
 
 def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands: GradeBands) -> Scorecard | None:
-    allowed = {"name", "default", "stages", "tiers", "grades", "groups"}
+    allowed = {"name", "default", "stages", "tiers", "grades", "groups", "min_history_days"}
     for extra in sorted(set(doc) - allowed):
         problem(f"{path}.{extra}", _("unknown key (expected one of: {keys})").format(keys=", ".join(sorted(allowed))))
     name = doc.get("name", key)
@@ -484,6 +499,10 @@ def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands
             raw = []
         lists[list_key] = tuple(raw)
     card_bands = _parse_bands(doc["grades"], f"{path}.grades", problem, bands) if "grades" in doc else bands
+    min_days = doc.get("min_history_days", 14)
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or not 1 <= min_days <= 90:
+        problem(f"{path}.min_history_days", _("must be a whole number of days from 1 to 90"))
+        min_days = 14
     groups_doc = doc.get("groups")
     groups: list[MeasureGroup] = []
     used: set[str] = set()
@@ -524,7 +543,7 @@ def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands
                 rules.append(rule)
         if rules:
             groups.append(MeasureGroup(str(group_key), label, weight, tuple(rules)))
-    return Scorecard(key, name, tuple(groups), card_bands, lists["stages"], lists["tiers"], default)
+    return Scorecard(key, name, tuple(groups), card_bands, lists["stages"], lists["tiers"], default, min_days)
 
 
 def _parse_rule(key: str, doc: Any, path: str, problem: Any) -> MeasureRule | None:

@@ -59,7 +59,8 @@ STEPS: tuple[Step, ...] = (
     # issue 14: owner periods, so that KPIs by owner use the owner at the start of each month
     Step("owners", N_("account owners"), lambda s, d, ctx: segments.record_owners(s, d)),
     Step("health", N_("health scores"),
-         lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path, *freshness.late_measures(s, d, ctx)),
+         lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path, ctx.rollup.mapping,
+                                                 *freshness.late_measures(s, d, ctx)),
          after=("usage", "summaries", "tiers", "stages")),
     # issue 6: at-risk flags read the health scores, so they come after them
     Step("at_risk", N_("at-risk flags"),

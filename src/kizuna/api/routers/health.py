@@ -91,7 +91,8 @@ def enter_sentiment(account_id: AccountId, body: SentimentIn, state: State, prin
             responses=responses(401, 403, 422))  # fmt: skip
 def backtest(request: Request, state: State, principal: Reader,
              horizon_days: Annotated[int, Query(ge=7, le=730)] = 90) -> BacktestOut:  # fmt: skip
-    """ROC-AUC, ROC curve, churn rate by grade, lift of red over green, median lead time."""
+    """ROC-AUC, ROC curve, churn rate by grade, lift of red over green, median lead time; the naive
+    signal's ROC-AUC (fewer events in the last 30 days = riskier) and each measure's own ROC-AUC."""
     cache = request.app.state.__dict__.setdefault("health_backtest_cache", {})
     with state.unit_of_work() as session:
         data = health_service.cached_backtest(session, cache, as_of=today(state.settings), horizon_days=horizon_days,

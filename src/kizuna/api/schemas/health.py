@@ -94,6 +94,14 @@ class GradeChurnOut(ClosedOutput):
     rate: float
 
 
+class MeasureAucOut(ClosedOutput):
+    measure: str
+    auc: float | None
+    direction: str = Field(description="right (fewer points, more churn), wrong, or none (no data).")
+    samples: int
+    churned: int
+
+
 class BacktestOut(ClosedOutput):
     horizon_days: int
     evaluations: int = Field(description="Month-ends replayed.")
@@ -112,6 +120,9 @@ class BacktestOut(ClosedOutput):
     grade_changes_per_1000: float | None = Field(None, description="Grade changes per day per 1,000 accounts, "
                                                  "with the hysteresis (what the stored grades do).")
     raw_grade_changes_per_1000: float | None = Field(None, description="The same without the hysteresis.")
+    naive_auc: float | None = Field(None, description="ROC-AUC of the naive signal (fewer events in the last 30 "
+                                    "days = riskier): the floor a scorecard must beat.")
+    measures: list[MeasureAucOut] = Field(default_factory=list, description="Each measure's own ROC-AUC.")
     scorecards: str | None = Field(None, description="Which scorecards were replayed.")
     scorecards_version: int | None = Field(None, description="The saved version replayed; null: the file.")
 

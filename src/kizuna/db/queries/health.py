@@ -32,7 +32,13 @@ from kizuna.db.models import (
     User,
 )
 from kizuna.domain.enums import SurveyKind, TicketPriority
-from kizuna.domain.usage import FEATURE_PREFIX, METRIC_ACTIVE_USERS, METRIC_LOGINS, METRIC_SESSION_MINUTES
+from kizuna.domain.usage import (
+    FEATURE_PREFIX,
+    METRIC_ACTIVE_USERS,
+    METRIC_EVENTS,
+    METRIC_LOGINS,
+    METRIC_SESSION_MINUTES,
+)
 
 USAGE_WINDOW_DAYS = 120  # the last 30 days and the 90-day baseline before them
 
@@ -52,8 +58,10 @@ def subscription_lines(session: Session) -> pd.DataFrame:
     query = select(
         Subscription.account_id, Subscription.started_on, Subscription.trial_ends_on, Subscription.ended_on,
         Subscription.billing_interval, Subscription.quantity, Product.seats_included, Product.kind,
+        Subscription.product_id,
     ).join(Product, Product.id == Subscription.product_id)  # fmt: skip
-    cols = ["account_id", "started_on", "trial_ends_on", "ended_on", "interval", "quantity", "seats_included", "kind"]
+    cols = ["account_id", "started_on", "trial_ends_on", "ended_on", "interval", "quantity", "seats_included", "kind",
+            "product_id"]  # fmt: skip
     frame = _frame(session, query, cols)
     for col in ("started_on", "trial_ends_on", "ended_on"):
         frame[col] = pd.to_datetime(frame[col])
@@ -65,7 +73,7 @@ def subscription_lines(session: Session) -> pd.DataFrame:
 WINDOW_COLUMNS = ("last30", "prev30", "base90", "days30", "max30")
 
 #: Read over the whole baseline window (last 30 days, the 30 before, the 90 before the last 30).
-BASELINE_METRICS = (METRIC_LOGINS,)
+BASELINE_METRICS = (METRIC_LOGINS, METRIC_EVENTS)
 #: Read over the last 30 days only, with the ``feature.*`` metrics in the store.
 RECENT_METRICS = (METRIC_ACTIVE_USERS, METRIC_SESSION_MINUTES)
 
@@ -123,7 +131,7 @@ def usage_windows(session: Session, days: Sequence[date]) -> dict[date, pd.DataF
     (``max30``); the frame's ``attrs["features"]`` lists the ``feature.*`` metrics with
     data in the day's 120-day window.
 
-    Only the metrics the measures use are read (logins over the baseline windows; active
+    Only the metrics the measures use are read (logins and events over the baseline windows; active
     users, session minutes and features over the last 30 days), and each row once for all
     the days: the windows are cut into disjoint day ranges, each summed per account by a
     plain ``GROUP BY`` over an index range scan on (metric, day) — on SQLite several times
@@ -364,6 +372,22 @@ def account_exists(session: Session, account_id: int) -> str | None:
     name: str | None = session.scalar(select(Account.name).where(Account.id == account_id))
     return name
 
+
+
+def accounts_reporting(session: Session, after: date, upto: date) -> dict[str, int]:
+    """Accounts with a positive value in ``(after, upto]`` of ``events``, of ``logins``
+    and of any ``feature.*`` metric (key ``features``): index range scans on (metric, day)."""
+    out = {}
+    features = usage_metrics(session, FEATURE_PREFIX)
+    for key, metrics in ((METRIC_EVENTS, [METRIC_EVENTS]), (METRIC_LOGINS, [METRIC_LOGINS]), ("features", features)):
+        if not metrics:
+            out[key] = 0
+            continue
+        query = select(func.count(func.distinct(UsageDaily.account_id))).where(
+            UsageDaily.metric.in_(metrics), UsageDaily.day > after, UsageDaily.day <= upto, UsageDaily.value > 0
+        )
+        out[key] = int(session.scalar(query) or 0)
+    return out
 
 
 def store_day_range(session: Session) -> tuple[date | None, date | None]:

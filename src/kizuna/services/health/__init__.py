@@ -9,9 +9,10 @@ else the configured TOML file, else the default shipped beside this module
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,11 +34,19 @@ from kizuna.domain.health import (
     ScoringOptions,
     parse_scorecards,
 )
+from kizuna.domain.usage import DEFAULT_MAPPING, METRIC_EVENTS, METRIC_LOGINS, UsageMapping
 from kizuna.errors import InvalidInput, NotFound
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 from kizuna.services.accounts import RiskItem
 
+log = logging.getLogger(__name__)
+
+BacktestResult = calc.BacktestResult
+
 DEFAULT_SCORECARDS = Path(__file__).with_name("default_scorecards.toml")
+#: Days of usage history before the backtest's first observation point: the measures
+#: are age-aware (a baseline shorter than the scorecard's minimum is missing).
+BACKTEST_HISTORY_DAYS = 30
 
 
 # --- scorecards ------------------------------------------------------------------------------
@@ -119,6 +128,8 @@ class DayScores:
     measures: list[dict[str, dict[str, Any]]]  # aligned with score's index
     # the share of each account's weight that the measures counted as missing carried (0..1)
     lost: pd.Series | None = None
+    #: Events in the last 30 days per scored account (the backtest's naive signal).
+    events30: pd.Series | None = None
 
 
 #: An account whose score rested on late feeds for more than this share of its weight
@@ -146,17 +157,20 @@ class UsageWindows:
 
 def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None,
             options: ScoringOptions | None = None, segments: pd.DataFrame | None = None,
-            contacts: pd.DataFrame | None = None) -> calc.MeasureInputs:  # fmt: skip
+            contacts: pd.DataFrame | None = None, history_from: date | None = None) -> calc.MeasureInputs:  # fmt: skip
     windows = usage.get(day) if usage is not None else q.usage_windows(session, [day])[day]
     options = options or ScoringOptions()
     answers = q.survey_answers(session, day, calc.survey_lookback_days(options))
     segments = q.account_segments(session) if segments is None else segments
+    if history_from is None:
+        history_from = q.store_day_range(session)[0]
     return calc.MeasureInputs(
         lines=lines, usage=windows, surveys=calc.decayed_surveys(answers, options),
         tickets=q.ticket_counts(session, day), onboarding=q.onboarding_counts(session, day),
         sentiment=q.latest_sentiments(session, day), features=tuple(windows.attrs.get("features", ())),
         contacts=q.contact_counts(session) if contacts is None else contacts,
         tiers=segments.set_index("account_id")["tier"], options=options,
+        history_from=history_from,
     )  # fmt: skip
 
 
@@ -164,9 +178,10 @@ def score_day(
     session: Session, day: date, cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
     usage: UsageWindows | None = None, replay_stages: bool = False, contacts: pd.DataFrame | None = None,
-    missing: frozenset[str] = frozenset(),
+    missing: Collection[str] = (), history_from: date | None = None,
 ) -> DayScores:  # fmt: skip
-    """Score every account live on ``day`` from the data up to that day only.
+    """Score every account live on ``day`` from the data up to that day only. The
+    measures in ``missing`` count as missing for everyone (their weight renormalises).
     ``replay_stages``: the scorecard by the stage the account had on the day (worked out
     from the data, for the backtest), not by its stage now. The measures named in
     ``missing`` count as missing for every account (their weight is shared out): the
@@ -175,9 +190,15 @@ def score_day(
     lines = q.subscription_lines(session) if lines is None else lines
     segments = q.account_segments(session) if segments is None else segments
     accounts = calc.live_accounts(lines, day, paying_only=paying_only)
-    inputs = _inputs(session, day, lines, usage, cards.options, segments, contacts)
-    full_values = calc.compute_measures(accounts, inputs, day)
-    values = calc.mark_missing(full_values, missing)
+    inputs = _inputs(session, day, lines, usage, cards.options, segments, contacts, history_from)
+    by_min_days: dict[int, pd.DataFrame] = {}
+
+    def values_for(min_days: int) -> pd.DataFrame:
+        if min_days not in by_min_days:
+            by_min_days[min_days] = calc.compute_measures(accounts, inputs, day, min_history_days=min_days)
+        return by_min_days[min_days]
+
+    values = calc.mark_missing(values_for(cards.default.min_history_days), set(missing))
     lost = pd.Series(0.0, index=accounts, dtype="float64")
     if default_only:
         assignment = pd.Series(cards.default.key, index=accounts)
@@ -198,11 +219,14 @@ def score_day(
         card = cards.get(str(key))
         assert card is not None
         ids = assignment.index[assignment == key]
-        part = values.loc[ids]
-        scores = calc.score_accounts(part, card)
+        full = values_for(card.min_history_days).loc[ids]
+        part = calc.mark_missing(full, set(missing))
+        if card.min_history_days != cards.default.min_history_days:
+            values.loc[ids] = part
+        scores = calc.score_accounts(part, card, missing)
         late = [c for c in card.measure_keys if c in missing]
         if late:  # how much of the score the late measures carried, had they been trusted
-            lost.loc[ids] = calc.score_accounts(full_values.loc[ids], card).weights[late].sum(axis=1)
+            lost.loc[ids] = calc.score_accounts(full, card).weights[late].sum(axis=1)
         g, letters = calc.grades(scores.score, card.bands)
         score.loc[ids] = scores.score
         grade.loc[ids] = g
@@ -211,8 +235,9 @@ def score_day(
             measures[int(account_id)] = row
     keep = score.notna()
     score, grade, letter, assignment = score[keep], grade[keep], letter[keep], assignment[keep]
+    events30 = calc.usage_total(inputs.usage, "events", "last30").reindex(score.index).fillna(0.0)
     return DayScores(day, values.loc[score.index], score, grade, letter, assignment,
-                     [measures[int(a)] for a in score.index], lost.reindex(score.index))  # fmt: skip
+                     [measures[int(a)] for a in score.index], lost.reindex(score.index), events30)  # fmt: skip
 
 
 def hold_day(scored: DayScores, cards: ScorecardSet, before: list[pd.DataFrame]) -> DayScores:
@@ -362,13 +387,49 @@ def _hold(scored: DayScores, before: pd.Series, cards: ScorecardSet) -> DayScore
 
 
 def recompute_step(
-    session: Session, as_of: date, scorecards_path: Path | None, missing: frozenset[str] = frozenset(),
-    hold_since: date | None = None,
+    session: Session, as_of: date, scorecards_path: Path | None, mapping: UsageMapping | None = None,
+    missing: frozenset[str] = frozenset(), hold_since: date | None = None,
 ) -> int:
     """The daily pipeline's step: the scorecards in force (a saved version, else the
     file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default); ``missing``: the
-    measures of late feeds, counted as missing; ``hold_since``: when they went late."""
+    measures of late feeds, counted as missing; ``hold_since``: when they went late. Logs a
+    warning for each :func:`mapping_warnings` (a mapping that turns activity into none)."""
+    for warning in mapping_warnings(session, as_of, mapping or DEFAULT_MAPPING):
+        log.warning("health scores: %s", warning.message)
     return recompute(session, as_of, path=scorecards_path, missing=missing, hold_since=hold_since)
+
+
+@dataclass(frozen=True)
+class MappingWarning:
+    """Accounts with events that the usage mapping turns into accounts without activity."""
+
+    entry: str  # the mapping entry to fix: "[login] events" or "[features]"
+    accounts: int  # accounts with events in the last 30 days
+    message: str  # in the reader's language
+
+
+def mapping_warnings(session: Session, as_of: date, mapping: UsageMapping) -> list[MappingWarning]:
+    """Silent zeros: accounts sent events in the 30 days up to ``as_of`` but none of them
+    has a login (no event matches the sign-in rule) or a feature use (no event matches
+    a ``[features]`` entry). The health measures of a metric nobody reports are missing
+    for everyone (not zero), but the mapping entry should be fixed."""
+    counts = q.accounts_reporting(session, as_of - timedelta(days=30), as_of)
+    n = counts[METRIC_EVENTS]
+    out: list[MappingWarning] = []
+    if n and not counts[METRIC_LOGINS]:
+        names = ", ".join(sorted(mapping.login_events))
+        out.append(MappingWarning("[login] events", n, _(
+            "{n} accounts sent events in the last 30 days but none has a login: no event matches the usage "
+            "mapping's [login] events ({events}). Name the product's sign-in event there, or set "
+            "[login] any_activity = true to count a day with any event as an active day; until then the "
+            "login measures are missing for every account.").format(n=n, events=names)))  # fmt: skip
+    if n and not counts["features"] and mapping.features:
+        out.append(MappingWarning("[features]", n, _(
+            "{n} accounts sent events in the last 30 days but none used a feature: no event matches the usage "
+            "mapping's [features] entries ({events}). Map the product's feature events there; until then "
+            "feature adoption is missing for every account.").format(
+                n=n, events=", ".join(sorted(mapping.features)[:6]))))  # fmt: skip
+    return out
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -592,12 +653,15 @@ def backtest(
     session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
     cards: ScorecardSet | None = None, on_day: Any = None, stability_days: int = 30,
 ) -> calc.BacktestResult:  # fmt: skip
-    """Replay history: at each month-end with a full baseline behind it and the whole
-    horizon before ``as_of``, score every paying account with the scorecard of the stage
-    it had then (worked out from the data) from the data up to that day, and check who
-    churned within the horizon. Grades carry their hysteresis over the days before each
-    month-end. Then score every day of the last ``stability_days`` of history and count
-    the day-to-day grade changes per 1,000 accounts, with and without hysteresis."""
+    """Replay history: at each month-end with at least :data:`BACKTEST_HISTORY_DAYS` of
+    usage behind it (the measures are age-aware) and the whole horizon before ``as_of``,
+    score every paying account with the scorecard of the stage it had then (worked out
+    from the data) from the data up to that day, and check who churned within the
+    horizon. Grades carry their hysteresis over the days before each month-end. Beside
+    the score: each measure's own AUC (as the default scorecard reads it) and the naive
+    signal's (fewer events in the last 30 days = riskier). Then score every day of the
+    last ``stability_days`` of history and count the day-to-day grade changes per 1,000
+    accounts, with and without hysteresis."""
     if not 7 <= horizon_days <= 730:
         raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
     if not 0 <= stability_days <= 366:
@@ -608,7 +672,7 @@ def backtest(
     if first is None or last is None:
         raise InvalidInput(_("there is no usage history to backtest on"), field="as_of")
     end = min(as_of, last) - timedelta(days=horizon_days)
-    start = first + timedelta(days=q.USAGE_WINDOW_DAYS)
+    start = first + timedelta(days=BACKTEST_HISTORY_DAYS)
     days = calc.month_ends(start, end)
     if not days:
         raise InvalidInput(_("the history is too short for a {n}-day horizon").format(n=horizon_days),
@@ -622,10 +686,11 @@ def backtest(
     plan = [d - timedelta(days=k) for d in days for k in range(warm, -1, -1)] + settle + stable_days
     usage = UsageWindows(session, plan, batch=max(4, warm + 1))  # consecutive days share most of a scan
     memo: dict[date, pd.DataFrame] = {}
+    points = []
 
     def scored_on(day: date) -> tuple[DayScores, DayScores]:
         raw = score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, usage=usage,
-                        replay_stages=True, contacts=contacts)  # fmt: skip
+                        replay_stages=True, contacts=contacts, history_from=first)  # fmt: skip
         before = [memo[d] for d in (day - timedelta(days=k) for k in range(1, back + 1)) if d in memo]
         held = hold_day(raw, cards, before if len(before) == back else [])
         memo[day] = pd.DataFrame({"score": held.score, "grade": held.grade, "letter": held.letter})
@@ -636,7 +701,9 @@ def backtest(
             scored_on(day - timedelta(days=k))
         _raw, scored = scored_on(day)
         frames.append(pd.DataFrame({"day": day, "account_id": scored.score.index, "score": scored.score.to_numpy(),
-                                    "grade": scored.grade.to_numpy()}))  # fmt: skip
+                                    "grade": scored.grade.to_numpy(),
+                                    "events30": scored.events30.to_numpy() if scored.events30 is not None else np.nan}))  # fmt: skip
+        points.append(calc.score_accounts(scored.values, cards.default).points)
         memo.clear()
         if on_day is not None:
             on_day(day)
@@ -650,7 +717,7 @@ def backtest(
     table = pd.concat(frames, ignore_index=True)
     churns = calc.churn_events(lines)
     churns = churns[churns["churned_on"] <= pd.Timestamp(end + timedelta(days=horizon_days))]
-    result = calc.backtest_metrics(table, churns, horizon_days)
+    result = calc.backtest_metrics(table, churns, horizon_days, points=pd.concat(points, ignore_index=True))
     if not daily:
         return result
     stable = pd.concat(daily, ignore_index=True)
@@ -674,6 +741,17 @@ class GradeChurn:
 
 
 @dataclass(frozen=True)
+class MeasureAucRow:
+    """One measure's own ROC-AUC in the backtest, and which way it points."""
+
+    measure: str
+    auc: float | None
+    direction: str  # right, wrong, none (DIRECTION_LABELS)
+    samples: int
+    churned: int
+
+
+@dataclass(frozen=True)
 class BacktestSummary:
     """The backtest as the page and ``/api/health/backtest`` show it (rounded figures), with
     the scorecards it replayed."""
@@ -694,6 +772,8 @@ class BacktestSummary:
     stability_days: int = 0  # days over which day-to-day grade changes were counted
     grade_changes_per_1000: float | None = None  # per day per 1,000 accounts, with the hysteresis
     raw_grade_changes_per_1000: float | None = None  # the same without it
+    naive_auc: float | None = None  # fewer events in the last 30 days = riskier: the floor to beat
+    measures: list[MeasureAucRow] = field(default_factory=list)  # each measure's own ROC-AUC
     scorecards: str | None = None
     scorecards_version: int | None = None
 
@@ -702,10 +782,17 @@ class BacktestSummary:
            ) -> BacktestSummary:  # fmt: skip
         data = backtest_json(result)
         return cls(**{**data, "roc": [RocPoint(**p) for p in data["roc"]],
+                      "measures": [MeasureAucRow(**m) for m in data["measures"]],
                       "by_grade": {g: GradeChurn(int(v["accounts"]), int(v["churned"]), float(v["rate"]))
                                    for g, v in data["by_grade"].items()},
                       "first_day": result.first_day, "last_day": result.last_day},
                    scorecards=scorecards, scorecards_version=version)  # fmt: skip
+#: A measure's direction in the backtest (:attr:`MeasureAuc.direction`) → English label.
+DIRECTION_LABELS = {
+    "right": N_("as scored (fewer points, more churn)"),
+    "wrong": N_("the wrong way (fewer points, less churn)"),
+    "none": N_("no data"),
+}
 
 
 def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
@@ -721,6 +808,9 @@ def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
         "stability_days": result.stability_days,
         "grade_changes_per_1000": _rounded(result.grade_changes_per_1000),
         "raw_grade_changes_per_1000": _rounded(result.raw_grade_changes_per_1000),
+        "naive_auc": None if result.naive_auc is None else round(result.naive_auc, 4),
+        "measures": [{"measure": m.key, "auc": None if m.auc is None else round(m.auc, 4), "direction": m.direction,
+                      "samples": m.samples, "churned": m.churned} for m in result.measures],
     }  # fmt: skip
 
 
@@ -762,6 +852,8 @@ def to_toml(cards: ScorecardSet) -> str:
             out.append(f"stages = {_toml_value(list(card.stages))}\n")
         if card.tiers:
             out.append(f"tiers = {_toml_value(list(card.tiers))}\n")
+        if card.min_history_days != 14:
+            out.append(f"min_history_days = {card.min_history_days}\n")
         if card.bands != base:
             out.append(f"\n[scorecards.{card.key}.grades]\n{_bands_toml(card.bands)}")
         for group in card.groups:

@@ -102,7 +102,9 @@ def backtest_page(request: Request, state: State, principal: CurrentPrincipal, h
             "backgroundColor": [GRADE_COLOURS[g] for g in GRADES]}])  # fmt: skip
     origin = None if data is None else origin_label(data.scorecards_version, bool(state.settings.health_scorecards))
     context = {"data": data, "problem": problem, "roc": roc, "by_grade_chart": by_grade, "grades": GRADES,
-               "grade_labels": GRADE_LABELS, "horizon_days": horizon_days, "origin": origin}  # fmt: skip
+               "grade_labels": GRADE_LABELS, "horizon_days": horizon_days, "origin": origin,
+               "measure_labels": {k: m.label for k, m in MEASURES.items()},
+               "directions": health_service.DIRECTION_LABELS}  # fmt: skip
     return render(request, "health/backtest.html", context)
 
 
