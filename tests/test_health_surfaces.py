@@ -73,7 +73,7 @@ def test_the_usage_page_names_the_mapping_entry_that_zeroes_activity(demo_app: F
     assert (f"{active} accounts sent events in the last 30 days but none has a login: no event matches the usage "
             "mapping&#39;s [login] events (Signed In)") in warning.group(1)  # fmt: skip
     ja = client.get("/usage", headers={"Accept-Language": "ja"}).text
-    assert f"直近30日に {active} 件のアカウントがイベントを送っていますが、ログインのあるアカウントはありません" in ja
+    assert f"直近30日に {active} 社の取引先がイベントを送っていますが、サインインのある取引先はありません" in ja
     assert "利用状況マッピング: [login] events" in ja
 
 

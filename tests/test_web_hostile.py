@@ -215,6 +215,17 @@ def _seed(app: FastAPI, client: TestClient, tmp: Path) -> tuple[dict[str, list[s
         run_daily(session, AS_OF, RunContext())
     ids = _ids(app)
     account = ids["accounts"]
+    with app.state.kizuna.unit_of_work() as session:  # a playbook run on the timeline: its name and log are text
+        from sqlalchemy import text as sql_text
+
+        definition = json.dumps({"name": SHORT, "trigger": {"kind": "at_risk"},
+                                 "steps": [{"kind": "task", "title": SHORT}]})  # fmt: skip
+        session.execute(sql_text("INSERT INTO playbook_versions (key, version, name, definition, created_at)"
+                                 " VALUES ('hostile', 1, :name, :definition, :now)"),
+                        {"name": SHORT, "definition": definition, "now": datetime.now(UTC)})  # fmt: skip
+        session.execute(sql_text("INSERT INTO playbook_enrollments (playbook_key, version, account_id, state, holdout,"
+                                 " entered_on, step, log) VALUES ('hostile', 1, :a, 'active', :no, :d, 0, :log)"),
+                        {"a": account, "no": False, "d": AS_OF, "log": LONG})  # fmt: skip
     bearer = {"Authorization": f"Bearer {write_key}"}
     # The API, as a write key would (the hole of issue 12 came in this way).
     for path, body in (
