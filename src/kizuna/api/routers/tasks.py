@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from kizuna.api.routers._common import CREATE, READ, READ_ONE, UPDATE, PageNo, PerPage, RecordId, RefFilter, Writer
+from kizuna.api.routers._common import READ, READ_ONE, UPDATE, PageNo, PerPage, RecordId, RefFilter, Writer, responses
 from kizuna.api.schemas.tasks import SnoozeIn, TaskCreate, TaskOut, TaskPage, TaskUpdate, WorkItemOut, WorklistOut
 from kizuna.domain.enums import TaskStatus
 from kizuna.http.auth import CurrentPrincipal, State
@@ -45,7 +45,8 @@ def get_task(task_id: RecordId, state: State, principal: CurrentPrincipal) -> Ta
         return _out(tasks.get_task(session, task_id))
 
 
-@router.post("/tasks", response_model=TaskOut, status_code=201, responses=CREATE, summary="Create a task")
+@router.post("/tasks", response_model=TaskOut, status_code=201, responses=responses(400, 401, 403, 404, 409, 413, 422),
+             summary="Create a task")  # 404: the account, contact, assignee or activity named does not exist
 def create_task(body: TaskCreate, state: State, principal: Writer) -> TaskOut:
     """`created_by_id` is the signed-in user (an API key has none)."""
     me = principal.user_id
