@@ -134,7 +134,8 @@ def run(session: Session, as_of: date, context: RunContext | None = None) -> int
     """The daily step: exit, enroll and advance every playbook's accounts; returns the actions done."""
     facts, rows = _facts(session, as_of)
     done = 0
-    for number, book in current(session):
+    books = current(session)  # parsed once for both passes
+    for number, book in books:
         if not book.enabled:
             continue
         matching = {f.account_id for f in facts if book.matches(f)}
@@ -160,7 +161,7 @@ def run(session: Session, as_of: date, context: RunContext | None = None) -> int
                 log=_line(as_of, _("held out: nothing is done, to compare") if held else _("entered")),
             )  # fmt: skip
     # advance every due enrollment, under the version it entered with
-    for number, book in current(session):
+    for number, book in books:
         for e in q.enrollments(session, book.key, [ACTIVE]):
             if e.next_on is None or e.next_on > as_of or e.account_id not in rows:
                 continue
