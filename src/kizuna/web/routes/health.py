@@ -35,6 +35,7 @@ from kizuna.jobs import run_job
 from kizuna.services import freshness
 from kizuna.services import health as health_service
 from kizuna.services.health import editor
+from kizuna.services.health import tune as tuning
 
 router = APIRouter(include_in_schema=False)
 
@@ -122,7 +123,8 @@ def backtest_page(request: Request, state: State, principal: CurrentPrincipal, h
 def _scorecards_page(request: Request, state: State, principal: Any, *, errors: list[ScorecardProblem] | None = None,
                      source: str | None = None, saved: str | None = None, status: int = 200,
                      edited: ScorecardSet | None = None, typed: dict[str, str] | None = None,
-                     preview: editor.GradePreview | None = None) -> Response:  # fmt: skip
+                     preview: editor.GradePreview | None = None, tuned: tuning.TuneResult | None = None,
+                     tune_error: str | None = None) -> Response:  # fmt: skip
     with state.unit_of_work() as session:
         active = health_service.active_scorecards(session, state.settings.health_scorecards)
         versions = health_service.scorecard_versions(session)
@@ -138,7 +140,8 @@ def _scorecards_page(request: Request, state: State, principal: Any, *, errors: 
         "can_edit": principal.is_user and "manage" in principal.permissions,
         "origin": origin_label(active.version, bool(state.settings.health_scorecards)),
         "form_value": editor.form_value, "plain": editor.plain_number, "describe": health_service.describe_value, "percent": editor.PERCENT_UNITS, "max_points": editor.MAX_POINTS,
-        "grade_labels": GRADE_LABELS,
+        "grade_labels": GRADE_LABELS, "tuned": tuned, "tune_error": tune_error,
+        "tuned_note": tuning.default_note(tuned) if tuned else "",
     }  # fmt: skip
     return render(request, "health/scorecards.html", context, status=status)
 
@@ -173,6 +176,28 @@ async def edit_scorecards(request: Request, state: State, principal: Manager) ->
     if action == "preview":
         return _scorecards_page(request, state, principal, edited=candidate, preview=result)
     return RedirectResponse("/health/scorecards?saved=1", status_code=303)
+
+
+@router.post("/health/scorecards/tune")
+def tune_scorecards(
+    request: Request, state: State, principal: Manager, horizon_days: Annotated[str, Form()] = "90",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:  # fmt: skip
+    """Learn the default scorecard's weights from the churn history and show the proposal
+    (nothing saved: the lead applies it with the TOML form it fills)."""
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    try:
+        horizon = int(horizon_days.strip())
+    except ValueError:
+        return _scorecards_page(request, state, principal, tune_error=_("--horizon-days must be from 7 to 730"),
+                                status=422)  # fmt: skip
+    try:
+        with state.unit_of_work() as session:
+            result = tuning.tune(session, as_of=today(state.settings), horizon_days=horizon,
+                                 path=state.settings.health_scorecards)  # fmt: skip
+    except InvalidInput as exc:
+        return _scorecards_page(request, state, principal, tune_error=str(exc), status=422)
+    return _scorecards_page(request, state, principal, tuned=result)
 
 
 @router.post("/health/scorecards/source")
