@@ -343,6 +343,9 @@ def test_a_lead_sees_the_team_a_csm_only_their_own_and_a_viewer_cannot_change(
     team = web.get("/worklist?user=team").text
     assert 'data-testid="team-load"' in team
     assert [k for k, _r in _rows(team)].count("task") == 2
+    # a lead with no accounts and no tasks of their own opens on the team's worklist
+    assert _rows(web.get("/worklist").text) == _rows(team)
+    assert '<option value="team" selected>' in web.get("/worklist").text
     other = web.get(f"/worklist?user={book['v']}").text
     assert _rows(other) == [("task", "due today · health 30 (red) · at risk")]
     sign_in(web, "u@kizuna.example")
@@ -354,6 +357,13 @@ def test_a_lead_sees_the_team_a_csm_only_their_own_and_a_viewer_cannot_change(
     refused = web.post(f"/tasks/{book['T1']}/complete", data={"csrf_token": token}, follow_redirects=False)
     assert refused.status_code == 403
     assert sql(sqlite_app, "SELECT status FROM tasks WHERE id = :id", id=book["T1"]) == [("open",)]
+    sign_in(web, "lead@kizuna.example")
+    with sqlite_app.state.kizuna.unit_of_work() as session:
+        tasks.update_task(session, book["T1"], {"assignee_id": book["lead"]}, today=TODAY)
+    own = web.get("/worklist").text  # now with a task of their own: their own
+    assert _rows(own) == [r for r in _rows(own) if r[0] == "task"]
+    assert len(_rows(own)) == 1
+    assert f'<option value="{book["lead"]}" selected>' in own
 
 
 # --- the API ---------------------------------------------------------------------------------------

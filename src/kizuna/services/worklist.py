@@ -165,6 +165,14 @@ def _renewal_in(row: accounts_service.AccountRow, today: date) -> int | None:
 # --- the use cases ----------------------------------------------------------------------------
 
 
+def default_view(session: Session, user_id: int | None, *, lead: bool) -> int | None:
+    """Whose worklist a page opens on when nobody was asked for: a lead's or admin's own
+    when they own accounts or have open tasks, else the team's (None); anybody else's own."""
+    if lead and (user_id is None or not q.has_own_work(session, user_id)):
+        return None
+    return user_id
+
+
 def worklist(session: Session, user_id: int | None, *, today: date, limit: int = MAX_ITEMS) -> Worklist:
     """The worklist of ``user_id`` (None: everybody's, the lead's view), best first."""
     book = accounts_service.all_accounts(

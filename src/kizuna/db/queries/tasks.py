@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from kizuna.db.models import Account, Activity, Contact, Task, User
 from kizuna.domain.enums import TaskStatus
+from kizuna.domain.subscriptions import AccountStatus
 
 _assignee = aliased(User)
 _creator = aliased(User)
@@ -133,6 +134,13 @@ def accounts_with_open_tasks(session: Session, account_ids: Sequence[int]) -> se
             .distinct()
         ))  # fmt: skip
     return found
+
+
+def has_own_work(session: Session, user_id: int) -> bool:
+    """The user owns an account that has not churned, or has an open task."""
+    owns = select(Account.id).where(Account.owner_id == user_id, Account.status != AccountStatus.CHURNED).limit(1)
+    assigned = select(Task.id).where(Task.assignee_id == user_id, Task.status == TaskStatus.OPEN).limit(1)
+    return session.scalar(owns) is not None or session.scalar(assigned) is not None
 
 
 def team_load(session: Session, today: date, week_end: date) -> list[dict[str, Any]]:

@@ -80,7 +80,8 @@ def _with(url: str, **values: str) -> str:
 
 @router.get("/worklist")
 def worklist_page(request: Request, state: State, principal: CurrentPrincipal, user: str = "", done: str = "") -> Response:
-    """A CSM's own worklist; a lead or admin may open anybody's (``user=ID``) or the team's (``user=team``)."""
+    """A CSM's own worklist; a lead or admin may open anybody's (``user=ID``) or the team's
+    (``user=team``), and opens on the team's when they have no accounts or tasks of their own."""
     return _worklist(request, state, principal, user, done)
 
 
@@ -97,6 +98,8 @@ def _worklist(
     elif user.strip() and lead:
         who = _optional_id(user, "user")
     with state.unit_of_work() as session:
+        if not user.strip():
+            who = worklist.default_view(session, me, lead=lead)
         work = worklist.worklist(session, who, today=day)
         team = worklist.team(session, today=day) if lead else ()
         people = accounts_service.owner_choices(session)
