@@ -67,8 +67,57 @@ def test_the_weights_follow_what_predicts_churn_and_never_reward_risk() -> None:
     assert fit.high[0] - fit.low[0] < 0.3
 
 
+def test_a_measure_that_rewards_risk_is_as_if_it_were_not_there() -> None:
+    points, churned, accounts = synthetic(4000, (3.0, 1.0, -2.0))
+    fit = fit_weights(points, churned, accounts, bootstrap=0)
+    without = fit_weights(points[["m0", "m1"]], churned, accounts, bootstrap=0)
+    assert fit.coef[2] == 0.0
+    assert fit.coef[:2] == pytest.approx(without.coef, abs=1e-4)  # the bound holds β₂ at 0: the same optimum
+    assert fit.intercept == pytest.approx(without.intercept, abs=1e-4)
+
+
+def test_no_measure_that_predicts_gives_no_weight_not_nan() -> None:
+    points, churned, accounts = synthetic(3000, (-2.0, -1.0))
+    fit = fit_weights(points, churned, accounts, bootstrap=3)
+    assert fit.weights.tolist() == [0.0, 0.0]
+    assert fit.low.tolist() == [0.0, 0.0]
+    small, y, acc = synthetic(3000, (0.3, 0.2))  # coefficients summing under 1 still make shares summing to 1
+    weak = fit_weights(small, y, acc, bootstrap=0)
+    assert 0 < weak.coef.sum() < 1
+    assert weak.weights.sum() == pytest.approx(1.0)
+
+
+def test_the_bootstrap_draws_accounts_with_their_rows() -> None:
+    """The oracle: the same draws, written here (seed 0, accounts with replacement, a draw
+    with one outcome only skipped), and numpy's 5th and 95th percentiles."""
+    rng0 = np.random.default_rng(5)
+    points = pd.DataFrame({"m0": rng0.uniform(0, 100, 60), "m1": rng0.uniform(0, 100, 60)})
+    churned = np.zeros(60, dtype=bool)
+    churned[[3, 17, 40]] = True
+    accounts = np.arange(60) // 2
+    fit = fit_weights(points, churned, accounts, bootstrap=8)
+    from kizuna.analytics.health_tune import L2, _fit
+
+    rng = np.random.default_rng(0)
+    ids = pd.unique(accounts)
+    draws = []
+    for _ in range(8):
+        pick = rng.choice(ids, size=len(ids), replace=True)
+        rows = np.concatenate([np.flatnonzero(accounts == a) for a in pick])
+        y = churned[rows].astype(float)
+        if y.sum() in (0, len(y)):
+            continue
+        _a, b = _fit(points.to_numpy()[rows] / 100, y, L2)
+        draws.append(b / b.sum() if b.sum() > 0 else np.zeros(2))
+    assert len(draws) >= 2
+    stacked = np.vstack(draws)
+    assert fit.low == pytest.approx(np.percentile(stacked, 5, axis=0), abs=1e-9)
+    assert fit.high == pytest.approx(np.percentile(stacked, 95, axis=0), abs=1e-9)
+
+
 def test_missing_points_are_imputed_with_the_training_mean() -> None:
     points, churned, accounts = synthetic(2000, (3.0, 1.0))
+    points["m1"] = points["m1"] / 4 + 70  # a column whose mean (82.5) is not the others' (50)
     holes = points.copy()
     holes.loc[::2, "m1"] = np.nan
     filled = holes.copy()
