@@ -107,3 +107,54 @@ def health_scores(session: Session, pairs: Sequence[tuple[int, date]]) -> dict[t
             if (account_id, day) in wanted:
                 out[(account_id, day)] = float(score)
     return out
+
+
+def contacts_to_email(session: Session, account_id: int, *, champions_only: bool) -> list[Any]:
+    """(id, name, email, language, unsubscribed_at) of the account's contacts with an address."""
+    query = select(Contact.id, Contact.name, Contact.email, Contact.language, Contact.unsubscribed_at).where(
+        Contact.account_id == account_id, Contact.email.is_not(None))
+    if champions_only:
+        query = query.where(Contact.is_champion.is_(True))
+    return [r for r in session.execute(query.order_by(Contact.id)) if r.email]
+
+
+def rotation_turns(session: Session, key: str, step: str) -> int:
+    from kizuna.db.models import PlaybookRotation
+
+    row = session.get(PlaybookRotation, (key, step))
+    return 0 if row is None else int(row.turns)
+
+
+def save_rotation(session: Session, key: str, step: str, turns: int) -> None:
+    from kizuna.db.models import PlaybookRotation
+
+    row = session.get(PlaybookRotation, (key, step))
+    if row is None:
+        session.add(PlaybookRotation(playbook_key=key, step=step, turns=turns))
+    else:
+        row.turns = turns
+    session.flush()
+
+
+def active_users_by_email(session: Session, emails: Sequence[str]) -> dict[str, int]:
+    from kizuna.db.models import User
+
+    rows = session.execute(select(User.email, User.id).where(func.lower(User.email).in_(list(emails)),
+                                                             User.is_active.is_(True)))  # fmt: skip
+    return {str(e).lower(): int(i) for e, i in rows}
+
+
+def user_lead(session: Session, user_id: int) -> int | None:
+    """The active team lead of a user, if one is set."""
+    from kizuna.db.models import User
+
+    lead = session.scalar(select(User.lead_id).where(User.id == user_id))
+    if lead is None:
+        return None
+    return lead if session.scalar(select(User.is_active).where(User.id == lead)) else None
+
+
+def user_email(session: Session, user_id: int | None) -> str | None:
+    from kizuna.db.models import User
+
+    return None if user_id is None else session.scalar(select(User.email).where(User.id == user_id))
