@@ -165,6 +165,20 @@ def outbox_mark_failed_attempt(session: Session, message_id: int, *, error: str,
     session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
 
 
+def outbox_defer(session: Session, message_id: int, *, until: datetime, why: str) -> None:
+    """Not an attempt (a rate limit said wait): back to ``pending`` until ``until``, the attempt given back."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+        status="pending", next_attempt_at=until, claimed_until=None, last_error=why[:2000],
+        attempts=OutboxMessage.attempts - 1))  # fmt: skip
+
+
+def outbox_recent_recipients(session: Session, *, since: datetime) -> list[tuple[datetime, list[str]]]:
+    """(sent at, recipients) of the emails sent since ``since`` (the per-domain rate limit's memory)."""
+    rows = session.execute(select(OutboxMessage.sent_at, OutboxMessage.payload).where(
+        OutboxMessage.kind == "email", OutboxMessage.status == "sent", OutboxMessage.sent_at >= since))  # fmt: skip
+    return [(at, list((payload or {}).get("to") or [])) for at, payload in rows if at is not None]
+
+
 def outbox_list(session: Session, *, status: str | None = None, limit: int = 100) -> list[OutboxMessage]:
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status is not None:
