@@ -19,6 +19,7 @@ from kizuna.api.schemas.common import (
     Text100,
 )
 
+Language = Literal["ja", "en"]
 ContactSort = Literal["id", "-id", "name", "-name"]
 
 
@@ -29,6 +30,7 @@ class ContactCreate(InputModel):
     email: Email | None = None
     role: Text100 | None = Field(None, description="e.g. 決裁者 (decision maker), 担当者, admin")
     is_champion: bool = Field(False, description="The customer's internal champion.")
+    language: Language | None = Field(None, description="ja or en: the language of the emails Kizuna sends them.")
 
 
 class ContactUpdate(PatchModel):
@@ -40,6 +42,7 @@ class ContactUpdate(PatchModel):
     email: Email | None = None
     role: Text100 | None = None
     is_champion: bool | None = None
+    language: Language | None = None
 
 
 class ContactOut(OutputModel):
@@ -50,6 +53,8 @@ class ContactOut(OutputModel):
     email: str | None
     role: str | None
     is_champion: bool
+    language: str | None
+    unsubscribed_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
