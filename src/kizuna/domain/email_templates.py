@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.environment import Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -48,9 +48,13 @@ def check_template(source: str, *, html: bool = False) -> None:
     """Refuse a template with a syntax error or an unknown merge field (the message names it)."""
     env = _HTML if html else _TEXT
     try:
-        names = meta.find_undeclared_variables(env.parse(source))
+        tree = env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(_("template error on line {line}: {why}").format(line=exc.lineno, why=exc.message)) from None
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        raise TemplateProblem(_("merge fields are plain values: write {{{{ name }}}}, not {{{{ name.x }}}} or "
+                                "{{{{ name[x] }}}} (line {line})").format(line=node.lineno))  # fmt: skip
+    names = meta.find_undeclared_variables(tree)
     unknown = sorted(names - set(EMAIL_FIELDS))
     if unknown:
         raise TemplateProblem(_("unknown merge field {{{{ {name} }}}}; known: {known}").format(

@@ -271,7 +271,7 @@ STEP_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _f("notes", "template", N_("Notes"), most=5000, lines=True),
     ),
     "email": (
-        _f("to", "choice", N_("To"), default="champion", choices=RECIPIENTS),
+        _f("to", "choice", N_("Recipients"), default="champion", choices=RECIPIENTS),
         _f("subject", "jinja", N_("Subject"), most=200),
         _f("body", "jinja", N_("Text"), most=20_000, lines=True),
         _f("html", "jinja", N_("HTML"), most=50_000, lines=True),
@@ -334,7 +334,8 @@ def _condition(r: _Reader, path: str, raw: Any) -> Condition:
     value = t.get("value")
     if kind == "number":
         op = r.choice(f"{path}.op", t.get("op", "=="), NUMBER_OPS)
-        return Condition(name, op, r.number(f"{path}.value", value, -1e9, 1e9))
+        number = r.number(f"{path}.value", value, -1e9, 1e9)
+        return Condition(name, op, int(number) if number.is_integer() else number)
     if kind == "flag":
         r.choice(f"{path}.op", t.get("op", "=="), ("==",))
         return Condition(name, "==", r.flag(f"{path}.value", value))

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from kizuna.db import Session
@@ -72,6 +73,14 @@ def _parse(key: str, definition: str) -> Playbook:
     return parse_playbook(key, json.loads(definition), source=f"playbook {key}")
 
 
+DEFAULT_LIBRARY = Path(__file__).resolve().parent / "playbook_library" / "default.toml"
+
+
+def default_library_text() -> str:
+    """The default library's TOML (the seeds' matrix, emails in Japanese and English)."""
+    return DEFAULT_LIBRARY.read_text(encoding="utf-8")
+
+
 def current(session: Session) -> list[tuple[int, Playbook]]:
     """(version, playbook) of the newest version of each playbook."""
     return [(v.version, _parse(v.key, v.definition)) for v in q.latest_versions(session)]
@@ -122,9 +131,14 @@ def compose(params: Mapping[str, Any], values: Mapping[str, Any], *, contact_lan
     versions = mail_versions(params)
     chosen = pick_language(tuple(versions), contact_language, default_language)
     mail = versions[chosen]
+    language = chosen or default_language
     subject = " ".join(render_template(mail["subject"], values).split())
     html = render_template(mail["html"], values, html=True) if mail.get("html") else None
-    return subject, render_template(mail["body"], values), html, chosen or default_language
+    text = render_template(mail["body"], values)
+    url = values.get("unsubscribe_url")
+    if url and "unsubscribe_url" not in mail["body"]:  # the text must carry the link: a footer when it does not
+        text += "\n\n-- \n" + (UNSUBSCRIBE_JA if language == "ja" else UNSUBSCRIBE_EN).format(url=url)
+    return subject, text, html, language
 
 
 def _describe_email(p: Mapping[str, Any], values: Mapping[str, Any], language: str) -> str:
@@ -222,9 +236,7 @@ def _do(session: Session, run: _Run, book: Playbook, enrollment_id: int, index: 
                 continue
             url = unsubscribe.link(run.context, run.key(session), int(c.id))
             mine = {**values, "contact": c.name, "unsubscribe_url": url}
-            subject, text, html, lang = compose(p, mine, contact_language=c.language, default_language=language)
-            if "unsubscribe_url" not in (p.get("body") or "") + str(p.get("ja") or "") + str(p.get("en") or ""):
-                text += "\n\n-- \n" + (UNSUBSCRIBE_JA if lang == "ja" else UNSUBSCRIBE_EN).format(url=url)
+            subject, text, html, _lang = compose(p, mine, contact_language=c.language, default_language=language)
             outbox.enqueue_email(session, key=f"{key}:{c.id}", to=[str(c.email)], subject=subject, text=text,
                                  html=html, account_id=row.id, headers=unsubscribe.headers(url))  # fmt: skip
             lines.append(_("email “{subject}” to {email}").format(subject=subject, email=c.email))
