@@ -96,13 +96,35 @@ def enqueue_email(
     account_id: int | None = None, headers: dict[str, str] | None = None, now: datetime | None = None,
 ) -> int | None:  # fmt: skip
     """Queue an email; returns its id, or None when a message with ``key`` is already queued."""
+    payload = email_payload(to=to, subject=subject, text=text, html=html, headers=headers)
+    return q.outbox_add(session, kind=EMAIL, key=_check_key(key), payload=payload, account_id=account_id,
+                        now=now or datetime.now(UTC))  # fmt: skip
+
+
+def email_payload(*, to: list[str], subject: str, text: str, html: str | None = None,
+                  headers: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """An email as the outbox stores it, checked (recipients, a one-line subject)."""
     if not to or any("@" not in address or "\n" in address or "\r" in address for address in to):
         raise InvalidInput(_("an email needs at least one valid recipient address"), field="to")
     if "\n" in subject or "\r" in subject:
         raise InvalidInput(_("an email subject must be one line"), field="subject")
-    payload = {"to": list(to), "subject": subject, "text": text, "html": html, "headers": dict(headers or {})}
-    return q.outbox_add(session, kind=EMAIL, key=_check_key(key), payload=payload, account_id=account_id,
-                        now=now or datetime.now(UTC))  # fmt: skip
+    return {"to": list(to), "subject": subject, "text": text, "html": html, "headers": dict(headers or {})}
+
+
+def webhook_payload(*, url: str, body: dict[str, Any], signed: bool = True) -> dict[str, Any]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(_("a webhook URL must start with https:// or http://"), field="url")
+    return {"url": url, "body": body, "signed": signed}
+
+
+def enqueue_many(session: Session, messages: list[tuple[str, str, dict[str, Any], int | None]], *,
+                 now: datetime | None = None) -> int:  # fmt: skip
+    """Queue many messages at once — (kind, key, payload from :func:`email_payload` or
+    :func:`webhook_payload`, account id) — skipping keys already queued (the daily job's batch)."""
+    rows = [{"kind": kind, "key": _check_key(key), "payload": payload, "account_id": account_id}
+            for kind, key, payload, account_id in messages]  # fmt: skip
+    return q.outbox_add_many(session, rows, now=now or datetime.now(UTC))
 
 
 def enqueue_webhook(
@@ -111,10 +133,7 @@ def enqueue_webhook(
 ) -> int | None:  # fmt: skip
     """Queue a JSON POST to ``url`` (a Slack incoming webhook: ``signed=False`` and Slack's
     ``{"text": …}`` body; a generic receiver: signed with ``KIZUNA_WEBHOOK_SECRET``)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(_("a webhook URL must start with https:// or http://"), field="url")
-    payload = {"url": url, "body": body, "signed": signed}
+    payload = webhook_payload(url=url, body=body, signed=signed)
     return q.outbox_add(session, kind=WEBHOOK, key=_check_key(key), payload=payload, account_id=account_id,
                         now=now or datetime.now(UTC))  # fmt: skip
 

@@ -169,76 +169,99 @@ def describe(step: Step, row: accounts_service.AccountRow, today: date, *, langu
     return _("wait {n} days").format(n=p["days"])
 
 
-@dataclass
 class _Run:
-    """What one daily run reads once: the context and the unsubscribe key."""
+    """One daily run: what it reads once (users, round-robin turns, contacts, the unsubscribe
+    key) and what it writes at the end in a few statements (tasks, outbox messages, runs)."""
 
-    context: RunContext
-    unsubscribe_key: str | None = None
+    def __init__(self, session: Session, context: RunContext) -> None:
+        self.session = session
+        self.context = context
+        self._key: str | None = None
+        users = q.users(session)
+        self.active = {str(u.email).lower(): int(u.id) for u in users if u.is_active}
+        active_ids = set(self.active.values())
+        self.lead_of = {int(u.id): int(u.lead_id) for u in users if u.lead_id is not None and u.lead_id in active_ids}
+        self.email_of = {int(u.id): str(u.email) for u in users}
+        self.turns = q.rotations(session)
+        self.turned: set[tuple[str, str]] = set()
+        self.contacts: dict[int, list[Any]] = {}
+        self.tasks: list[dict[str, Any]] = []
+        self.messages: list[tuple[str, str, dict[str, Any], int | None]] = []
+        self.updates: list[dict[str, Any]] = []
 
-    def key(self, session: Session) -> str:
-        if self.unsubscribe_key is None:
-            self.unsubscribe_key = unsubscribe.secret(session, self.context)
-        return self.unsubscribe_key
+    def unsubscribe_key(self) -> str:
+        if self._key is None:
+            self._key = unsubscribe.secret(self.session, self.context)
+        return self._key
+
+    def write(self, today: date) -> None:
+        tasks.create_tasks(self.session, self.tasks, today=today)
+        outbox.enqueue_many(self.session, self.messages)
+        q.update_enrollments(self.session, self.updates)
+        for key in sorted(self.turned):
+            q.save_rotation(self.session, key[0], key[1], self.turns[key])
+        self.tasks, self.messages, self.updates = [], [], []
+        self.turned.clear()
 
 
-def _assignee(session: Session, book: Playbook, path: str, p: Mapping[str, Any],
+def _assignee(run: _Run, book: Playbook, path: str, p: Mapping[str, Any],
               row: accounts_service.AccountRow) -> tuple[int | None, str | None]:  # fmt: skip
     """(user id, a note for the log) of a task step's assignee rule."""
     if p["assignee"] == "owner":
         return row.owner_id, None if row.owner_id else _("no owner: the task is unassigned")
     if p["assignee"] == "lead":
-        lead = q.user_lead(session, row.owner_id) if row.owner_id else None
+        lead = run.lead_of.get(row.owner_id) if row.owner_id else None
         if lead is None and p.get("lead"):
-            lead = q.active_users_by_email(session, [p["lead"]]).get(p["lead"])
+            lead = run.active.get(p["lead"])
         if lead is not None:
             return lead, None
         return row.owner_id, _("no lead found: the task goes to the owner")
     users = list(p["users"])
-    found = q.active_users_by_email(session, users)
-    turns = q.rotation_turns(session, book.key, path)
+    key = (book.key, path)
+    turns = run.turns.get(key, 0)
+    run.turned.add(key)
     for offset in range(len(users)):  # a user who left is passed over; the turn moves on
         email = users[(turns + offset) % len(users)]
-        if email in found:
-            q.save_rotation(session, book.key, path, turns + offset + 1)
-            return found[email], None
-    q.save_rotation(session, book.key, path, turns + 1)
+        if email in run.active:
+            run.turns[key] = turns + offset + 1
+            return run.active[email], None
+    run.turns[key] = turns + 1
     return row.owner_id, _("none of the round-robin users is active: the task goes to the owner")
 
 
-def _do(session: Session, run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, step: Step,
+def _do(run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, step: Step,
         row: accounts_service.AccountRow, today: date) -> list[str]:  # fmt: skip
-    """Do one step; returns the lines for the run's log."""
+    """Do one step (queued in the run's batch); returns the lines for the run's log."""
     values = _merge(row)
     p = step.params
     key = f"playbook:{book.key}:{enrollment_id}:{index}"
     language = run.context.mail_language
     if step.kind == "task":
-        assignee, note = _assignee(session, book, path, p, row)
-        tasks.create_task(
-            session, today=today, account_id=row.id, title=render(p["title"], values), kind=p["task_kind"],
-            priority=p["priority"], due_on=days_after(today, p["due_days"]), assignee_id=assignee,
-            description=render(p["notes"], values) if p.get("notes") else None,
-            source=f"playbook:{book.key}"[:100],
-            signal=book.trigger.kind[:40], external_id=f"PB-{enrollment_id}-{index}",
-        )  # fmt: skip
+        assignee, note = _assignee(run, book, path, p, row)
+        run.tasks.append({
+            "account_id": row.id, "title": render(p["title"], values), "kind": p["task_kind"],
+            "priority": p["priority"], "due_on": days_after(today, p["due_days"]), "assignee_id": assignee,
+            "description": render(p["notes"], values) if p.get("notes") else None,
+            "source": f"playbook:{book.key}"[:100], "signal": book.trigger.kind[:40],
+            "external_id": f"PB-{enrollment_id}-{index}",
+        })  # fmt: skip
         return [describe(step, row, today, language=language), *([note] if note else [])]
     if step.kind == "email":
         lines = []
-        recipients = q.contacts_to_email(session, row.id, champions_only=p["to"] == "champion")
+        recipients = [c for c in run.contacts.get(row.id, []) if p["to"] != "champion" or c.is_champion]
         if not recipients:
             return [_("email skipped: no contact with an address")]
-        values = _email_values(row)
-        values["owner_email"] = q.user_email(session, row.owner_id)
+        values = {**_email_values(row), "owner_email": run.email_of.get(row.owner_id) if row.owner_id else None}
         for c in recipients:
             if c.unsubscribed_at is not None:
                 lines.append(_("email to {email} skipped: unsubscribed").format(email=c.email))
                 continue
-            url = unsubscribe.link(run.context, run.key(session), int(c.id))
+            url = unsubscribe.link(run.context, run.unsubscribe_key(), int(c.id))
             mine = {**values, "contact": c.name, "unsubscribe_url": url}
             subject, text, html, _lang = compose(p, mine, contact_language=c.language, default_language=language)
-            outbox.enqueue_email(session, key=f"{key}:{c.id}", to=[str(c.email)], subject=subject, text=text,
-                                 html=html, account_id=row.id, headers=unsubscribe.headers(url))  # fmt: skip
+            payload = outbox.email_payload(to=[str(c.email)], subject=subject, text=text, html=html,
+                                           headers=unsubscribe.headers(url))  # fmt: skip
+            run.messages.append((outbox.EMAIL, f"{key}:{c.id}", payload, row.id))
             lines.append(_("email “{subject}” to {email}").format(subject=subject, email=c.email))
         return lines
     if step.kind == "webhook":
@@ -249,7 +272,7 @@ def _do(session: Session, run: _Run, book: Playbook, enrollment_id: int, index: 
         slack = p["slack"] or not p.get("url")
         body = {"text": text} if slack else {
             "event": "playbook_step", "playbook": book.key, "account_id": row.id, "account": row.name, "text": text}
-        outbox.enqueue_webhook(session, key=key, url=url, body=body, signed=not slack, account_id=row.id)
+        run.messages.append((outbox.WEBHOOK, key, outbox.webhook_payload(url=url, body=body, signed=not slack), row.id))
         return [describe(step, row, today)]
     return []
 
@@ -260,8 +283,12 @@ UNSUBSCRIBE_EN = "To stop receiving these emails, unsubscribe here: {url}"
 
 
 def run(session: Session, as_of: date, context: RunContext | None = None) -> int:
-    """The daily step: exit, enroll and advance every playbook's accounts; returns the actions done."""
-    state = _Run(context or RunContext())
+    """The daily step: exit, enroll and advance every playbook's accounts; returns the actions done.
+
+    Built for 100,000 accounts × 30 playbooks: the accounts' figures are read once, each
+    playbook's open runs in one query, and what the run makes (runs, tasks, emails,
+    webhooks, the runs' new state) is written in a few statements at the end."""
+    state = _Run(session, context or RunContext())
     facts, rows = _facts(session, as_of)
     done = 0
     books = current(session)  # parsed once for both passes
@@ -269,34 +296,46 @@ def run(session: Session, as_of: date, context: RunContext | None = None) -> int
         if not book.enabled:
             continue
         matching = {f.account_id for f in facts if book.matches(f)}
-        open_ = {e.account_id: e for e in q.enrollments(session, book.key, [ACTIVE, HOLDOUT]) if e.finished_on is None}
+        open_ = {e.account_id: e for e in q.open_enrollments(session, book.key)}
+        exits = []
         for account_id, e in open_.items():
             if account_id in matching:
                 continue
             if e.state == HOLDOUT:  # the control group leaves when the trigger clears, whatever the setting
-                q.save_enrollment(session, e, finished_on=as_of, log=e.log + _line(as_of, _("the trigger cleared")))
+                exits.append({"id": e.id, "finished_on": as_of, "log": e.log + _line(as_of, _("the trigger cleared"))})
             elif book.exit_when_cleared:
-                q.save_enrollment(session, e, state=EXITED, finished_on=as_of, next_on=None,
-                                  log=e.log + _line(as_of, _("the trigger cleared: left the playbook")))  # fmt: skip
+                exits.append({"id": e.id, "state": EXITED, "finished_on": as_of, "next_on": None,
+                              "log": e.log + _line(as_of, _("the trigger cleared: left the playbook"))})  # fmt: skip
+        q.update_enrollments(session, exits)
         finished = q.last_finished(session, book.key)
+        entering = []
         for account_id in sorted(matching - set(open_)):
             last = finished.get(account_id)
             if last is not None and (as_of - last).days < book.cooldown_days:
                 continue
             held = book.in_holdout(account_id)
-            q.add_enrollment(
-                session, playbook_key=book.key, version=number, account_id=account_id,
-                state=HOLDOUT if held else ACTIVE, holdout=held, entered_on=as_of, step=0,
-                next_on=None if held else as_of, finished_on=None,
-                log=_line(as_of, _("held out: nothing is done, to compare") if held else _("entered")),
-            )  # fmt: skip
-    # advance every due enrollment, under the version it entered with
-    for number, book in books:
-        for e in q.enrollments(session, book.key, [ACTIVE]):
-            if e.next_on is None or e.next_on > as_of or e.account_id not in rows:
-                continue
-            version = book if e.version == number else _parse(book.key, _version_text(session, book.key, e.version))
-            done += _advance(session, state, version, e, rows[e.account_id], as_of)
+            entering.append({
+                "playbook_key": book.key, "version": number, "account_id": account_id,
+                "state": HOLDOUT if held else ACTIVE, "holdout": held, "entered_on": as_of, "step": 0,
+                "next_on": None if held else as_of, "finished_on": None,
+                "log": _line(as_of, _("held out: nothing is done, to compare") if held else _("entered")),
+            })  # fmt: skip
+        q.add_enrollments(session, entering)
+    # advance every due run, under the version it entered with
+    due = [(number, book, e) for number, book in books for e in q.due_enrollments(session, book.key, as_of)
+           if e.account_id in rows]  # fmt: skip
+    emailing = {e.account_id for _n, book, e in due if any(s.kind == "email" for _p, s in book.flat)}
+    state.contacts = q.contacts_of(session, sorted(emailing))
+    versions: dict[tuple[str, int], Playbook] = {}
+    for number, book, e in due:
+        if e.version == number:
+            version = book
+        else:
+            if (book.key, e.version) not in versions:
+                versions[(book.key, e.version)] = _parse(book.key, _version_text(session, book.key, e.version))
+            version = versions[(book.key, e.version)]
+        done += _advance(state, version, e, rows[e.account_id], as_of)
+    state.write(as_of)
     return done
 
 
@@ -311,8 +350,7 @@ def _line(day: date, text: str) -> str:
     return f"{day.isoformat()} {text}\n"
 
 
-def _advance(session: Session, run: _Run, book: Playbook, e: Any, row: accounts_service.AccountRow,
-             today: date) -> int:  # fmt: skip
+def _advance(run: _Run, book: Playbook, e: Any, row: accounts_service.AccountRow, today: date) -> int:
     index, log, actions = e.step, e.log, 0
     facts: AccountFacts | None = None
     flat = book.flat
@@ -320,8 +358,8 @@ def _advance(session: Session, run: _Run, book: Playbook, e: Any, row: accounts_
         path, step = flat[index]
         if step.kind == "wait":
             index += 1
-            q.save_enrollment(session, e, step=index, next_on=days_after(today, step.params["days"]),
-                              log=log + _line(today, describe(step, row, today)))  # fmt: skip
+            run.updates.append({"id": e.id, "step": index, "next_on": days_after(today, step.params["days"]),
+                                "log": log + _line(today, describe(step, row, today))})  # fmt: skip
             return actions
         if step.kind == "goto":
             index = step.params["to"]
@@ -333,12 +371,12 @@ def _advance(session: Session, run: _Run, book: Playbook, e: Any, row: accounts_
                 condition=str(step.params["if"]), answer=_("yes, then") if holds else _("no, else")))  # fmt: skip
             index = index + 1 if holds else step.params["else_at"]
             continue
-        for line in _do(session, run, book, e.id, index, path, step, row, today):
+        for line in _do(run, book, e.id, index, path, step, row, today):
             log += _line(today, line)
         actions += 1
         index += 1
-    q.save_enrollment(session, e, step=index, next_on=None, state=COMPLETED, finished_on=today,
-                      log=log + _line(today, _("completed")))  # fmt: skip
+    run.updates.append({"id": e.id, "step": index, "next_on": None, "state": COMPLETED, "finished_on": today,
+                        "log": log + _line(today, _("completed"))})  # fmt: skip
     return actions
 
 

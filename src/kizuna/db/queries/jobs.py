@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -108,6 +109,23 @@ def outbox_add(session: Session, *, kind: str, key: str, payload: dict[str, Any]
     except IntegrityError:  # queued by a concurrent transaction meanwhile
         return None
     return int(row.id)
+
+
+def outbox_add_many(session: Session, rows: Sequence[dict[str, Any]], *, now: datetime) -> int:
+    """Queue many messages (``kind``, ``key``, ``payload``, ``account_id`` each) in one statement;
+    a key already queued is skipped (``ON CONFLICT DO NOTHING``). Returns how many were offered."""
+    if not rows:
+        return 0
+    values = [{"kind": r["kind"], "idempotency_key": r["key"], "payload": r["payload"], "account_id": r["account_id"],
+               "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now} for r in rows]  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    statement = dialect_insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    session.execute(statement, values)
+    return len(values)
 
 
 def outbox_claim(session: Session, *, now: datetime, until: datetime, limit: int) -> list[OutboxMessage]:
