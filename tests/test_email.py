@@ -19,13 +19,13 @@ from aiosmtpd.smtp import AuthResult
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from kizuna.domain.email_templates import TemplateProblem, check_template, render_template
 from kizuna.domain.playbooks import STEP_FIELDS, parse_playbooks
 from kizuna.errors import ConfigurationError
 from kizuna.jobs import run_job
 from kizuna.jobs.outbox import deliver
 from kizuna.main import create_app
 from kizuna.services import alerts, outbox, playbooks
+from kizuna.services.email_templates import TemplateProblem, check_template, render_template
 from kizuna.settings import Settings
 from tests.cli import run_cli
 from tests.conftest import Inbox, make_user
@@ -124,10 +124,10 @@ def _log(app: FastAPI, account: int) -> str:
 def test_an_unknown_merge_field_or_a_broken_template_names_the_template_and_field(
     change: tuple[str, str], path: str, why: str
 ) -> None:
-    assert parse_playbooks(WELCOME, "mine.toml")[0].key == "welcome"
+    assert playbooks.parse(WELCOME, "mine.toml")[0].key == "welcome"
     text = WELCOME.replace(*change)
     with pytest.raises(ConfigurationError) as caught:
-        parse_playbooks(text, "mine.toml")
+        playbooks.parse(text, "mine.toml")
     assert caught.value.field == path
     assert caught.value.message.startswith(f"mine.toml: {path}: ")
     assert why in caught.value.message
@@ -152,7 +152,7 @@ def test_each_step_kind_is_described_once_for_the_forms() -> None:
 
 
 def test_the_default_library_has_email_texts_in_both_languages() -> None:
-    books = parse_playbooks(playbooks.default_library_text(), "default.toml")
+    books = playbooks.parse(playbooks.default_library_text(), "default.toml")
     emails = [s for b in books for _p, s in b.flat if s.kind == "email"]
     assert len(emails) >= 5
     for step in emails:

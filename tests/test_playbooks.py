@@ -88,7 +88,7 @@ def _enrollments(app: FastAPI) -> list[tuple[Any, ...]]:
 )
 def test_a_bad_definition_names_the_path_and_why(change: tuple[str, str], path: str, why: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        parse_playbooks(RISK.replace(*change), "mine.toml")
+        playbooks.parse(RISK.replace(*change), "mine.toml")
     assert caught.value.field == path
     assert caught.value.message.startswith(f"mine.toml: {path}: ")
     assert why in caught.value.message

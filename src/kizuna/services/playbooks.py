@@ -20,7 +20,6 @@ from typing import Any
 
 from kizuna.db import Session
 from kizuna.db.queries import playbooks as q
-from kizuna.domain.email_templates import pick_language, render_template
 from kizuna.domain.playbooks import (
     LANGUAGES,
     MAIL_PARTS,
@@ -37,6 +36,7 @@ from kizuna.i18n import _
 from kizuna.services import accounts as accounts_service
 from kizuna.services import outbox, tasks, unsubscribe
 from kizuna.services.context import RunContext
+from kizuna.services.email_templates import check_playbook, pick_language, render_template
 
 ACTIVE, COMPLETED, EXITED, HOLDOUT = "active", "completed", "exited", "holdout"
 
@@ -52,7 +52,7 @@ def save(session: Session, text: str, source: str, *, created_by_id: int | None 
     """Check every playbook of a TOML file and save each one that changed as its next version."""
     import tomllib
 
-    books = parse_playbooks(text, source)  # raises, naming the bad path, before anything is written
+    books = parse(text, source)  # raises, naming the bad path, before anything is written
     raw = tomllib.loads(text).get("playbooks", {})
     latest = {v.key: v for v in q.latest_versions(session)}
     out = []
@@ -67,6 +67,14 @@ def save(session: Session, text: str, source: str, *, created_by_id: int | None 
                       created_by_id=created_by_id)  # fmt: skip
         out.append(Saved(book.key, number, True))
     return out
+
+
+def parse(text: str, source: str) -> tuple[Playbook, ...]:
+    """Every playbook of a TOML file, checked — its email templates too (merge fields, syntax)."""
+    books = parse_playbooks(text, source)
+    for book in books:
+        check_playbook(book, source)
+    return books
 
 
 def _parse(key: str, definition: str) -> Playbook:
@@ -266,13 +274,14 @@ def _do(run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, st
         return lines
     if step.kind == "webhook":
         text = render(p["text"], values)
-        url = p.get("url") or run.context.slack_webhook_url
-        if not url:
+        target: str | None = p.get("url") or run.context.slack_webhook_url
+        if not target:
             return [_("webhook skipped: no URL in the step and no Slack webhook in the settings")]
         slack = p["slack"] or not p.get("url")
         body = {"text": text} if slack else {
             "event": "playbook_step", "playbook": book.key, "account_id": row.id, "account": row.name, "text": text}
-        run.messages.append((outbox.WEBHOOK, key, outbox.webhook_payload(url=url, body=body, signed=not slack), row.id))
+        run.messages.append((outbox.WEBHOOK, key, outbox.webhook_payload(url=target, body=body, signed=not slack),
+                             row.id))  # fmt: skip
         return [describe(step, row, today)]
     return []
 

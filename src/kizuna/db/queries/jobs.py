@@ -123,7 +123,7 @@ def outbox_add_many(session: Session, rows: Sequence[dict[str, Any]], *, now: da
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    statement = dialect_insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement = dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
     session.execute(statement, values)
     return len(values)
 

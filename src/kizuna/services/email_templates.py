@@ -3,8 +3,8 @@ HTML part, in Japanese and English.
 
 A playbook's email step holds its templates (versioned with the playbook, see
 ``docs/playbooks.md``). The merge fields are :data:`EMAIL_FIELDS`; a template naming any
-other is refused when the playbook is saved (:func:`check_template`), so a typo never
-reaches a customer as an empty gap. Templates render in a sandboxed environment (no
+other is refused when the playbook is saved (:func:`check_playbook`, naming the playbook,
+the step and the part), so a typo never reaches a customer as an empty gap. Templates render in a sandboxed environment (no
 attribute tricks reach Python internals); the HTML part is autoescaped, so an account
 named ``<b>`` arrives as text.
 """
@@ -19,6 +19,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.environment import Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from kizuna.domain.playbooks import LANGUAGES, MAIL_PARTS, Playbook
+from kizuna.errors import ConfigurationError
 from kizuna.i18n import _
 
 #: The merge fields an email template may use, e.g. ``{{ contact }}`` or ``{{ renewal_on }}``.
@@ -79,3 +81,22 @@ def pick_language(available: tuple[str, ...], contact_language: str | None, defa
         if wanted is not None and wanted in available:
             return wanted
     return available[0]
+
+
+def check_playbook(book: Playbook, source: str) -> None:
+    """Every email template of a parsed playbook; ``ConfigurationError`` (``invalid_playbook``)
+    names the file and the path, e.g. ``mine.toml: risk.steps[2].en.body: unknown merge field …``."""
+    for path, step in book.flat:
+        if step.kind != "email":
+            continue
+        for language in ("", *LANGUAGES):
+            parts = step.params if not language else (step.params.get(language) or {})
+            for part in MAIL_PARTS:
+                text = parts.get(part)
+                if not text:
+                    continue
+                where = f"{book.key}.{path}.{language + '.' if language else ''}{part}"
+                try:
+                    check_template(text, html=part == "html")
+                except TemplateProblem as exc:
+                    raise ConfigurationError(f"{source}: {where}: {exc}", code="invalid_playbook", field=where) from None
