@@ -97,11 +97,17 @@ class Playbook:
 
     def matches(self, facts: AccountFacts) -> bool:
         """The filters pass and the trigger holds."""
-        for name, allowed in self.filters.items():
-            value = {"tier": facts.tier, "stage": facts.stage, "plan": facts.plan}[name]
-            if value not in allowed:
+        for name, allowed in self.filters.items():  # tier, stage, plan: fields of AccountFacts
+            if getattr(facts, name) not in allowed:
                 return False
         return self.trigger.holds(facts)
+
+    def candidates(self, by_tier: Mapping[str | None, list[AccountFacts]]) -> list[AccountFacts]:
+        """The accounts worth testing: those of the tiers the filter allows (all when it names none)."""
+        tiers = self.filters.get("tier")
+        if tiers is None:
+            return [f for group in by_tier.values() for f in group]
+        return [f for tier in tiers for f in by_tier.get(tier, ())]
 
     def in_holdout(self, account_id: int) -> bool:
         """Reproducible: the same playbook and account always draw the same."""

@@ -299,12 +299,15 @@ def run(session: Session, as_of: date, context: RunContext | None = None) -> int
     webhooks, the runs' new state) is written in a few statements at the end."""
     state = _Run(session, context or RunContext())
     facts, rows = _facts(session, as_of)
+    by_tier: dict[str | None, list[AccountFacts]] = {}
+    for f in facts:
+        by_tier.setdefault(f.tier, []).append(f)
     done = 0
     books = current(session)  # parsed once for both passes
     for number, book in books:
         if not book.enabled:
             continue
-        matching = {f.account_id for f in facts if book.matches(f)}
+        matching = {f.account_id for f in book.candidates(by_tier) if book.matches(f)}
         open_ = {e.account_id: e for e in q.open_enrollments(session, book.key)}
         exits = []
         for account_id, e in open_.items():
