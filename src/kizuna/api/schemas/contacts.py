@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from kizuna.api.schemas.common import (
     Email,
@@ -19,7 +19,8 @@ from kizuna.api.schemas.common import (
     Text100,
 )
 
-Language = Literal["ja", "en"]
+#: ja or en (the column holds up to 8 characters)
+Language = Annotated[str, StringConstraints(max_length=8, pattern=r"^(ja|en)$")]
 ContactSort = Literal["id", "-id", "name", "-name"]
 
 
