@@ -31,7 +31,7 @@ cooldown_days = 30
 steps = [
   { kind = "task", title = "Call {account} (health {health_score})", task_kind = "call", priority = "high", due_days = 2 },
   { kind = "wait", days = 7 },
-  { kind = "email", to = "champion", subject = "How are things at {account}?", body = "Dear {account},\\n{owner}" },
+  { kind = "email", to = "champion", subject = "How are things at {{ account }}?", body = "Dear {{ contact }} at {{ account }},\\n{{ owner }}" },
 ]
 """
 
@@ -75,8 +75,10 @@ def _enrollments(app: FastAPI) -> list[tuple[Any, ...]]:
         (('kind = "at_risk"', 'kind = "sunny"'), "risk.trigger.kind", "must be one of"),
         (("due_days = 2", "due_days = -1"), "risk.steps[1].due_days", "must be from 0 to 365"),
         (("days = 7", "days = 0"), "risk.steps[2].days", "must be from 1 to 365"),
-        (("{owner}", "{password}"), "risk.steps[3].body", "unknown merge field {password}"),
-        (("{account}?", "{account?"), "risk.steps[3].subject", "a brace is not closed"),
+        (("{{ owner }}", "{{ password }}"), "risk.steps[3].body", "unknown merge field {{ password }}"),
+        (("{{ account }}?", "{{ account ?"), "risk.steps[3].subject", "template error on line 1"),
+        (("(health {health_score})", "(health {score})"), "risk.steps[1].title", "unknown merge field {score}"),
+        (("{health_score})", "{health_score)"), "risk.steps[1].title", "a brace is not closed"),
         (('tier = ["high"]', 'tier = ["gold"]'), "risk.filters.tier[0]", "must be one of: high, low, tech"),
         (("cooldown_days = 30", "cooldown_days = 30\nholdout = 0.9"), "risk.holdout", "must be from 0 to 0.5"),
         (("cooldown_days = 30", "cooldown_days = 30\ncolour = 1"), "risk.colour", "unknown key"),
@@ -86,7 +88,7 @@ def _enrollments(app: FastAPI) -> list[tuple[Any, ...]]:
 )
 def test_a_bad_definition_names_the_path_and_why(change: tuple[str, str], path: str, why: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        parse_playbooks(RISK.replace(*change), "mine.toml")
+        playbooks.parse(RISK.replace(*change), "mine.toml")
     assert caught.value.field == path
     assert caught.value.message.startswith(f"mine.toml: {path}: ")
     assert why in caught.value.message
@@ -164,7 +166,7 @@ def test_accounts_enter_act_wait_and_complete_once(app: FastAPI, ids: dict[str, 
         run = next(i for i in customer360.timeline(session, ids["H1"], limit=20).items if i.kind == "playbook")
     assert (run.type, run.subject) == ("completed", "Risk: call, wait, email")
     assert run.body == ("2026-11-20 entered\n2026-11-20 task “Call H1 株式会社 (health 35)” due 2026-11-22\n"
-                        "2026-11-20 wait 7 days\n2026-11-27 email “How are things at H1 株式会社?” to champion\n"
+                        "2026-11-20 wait 7 days\n2026-11-27 email “How are things at H1 株式会社?” to yamada@h1.example\n"
                         "2026-11-27 completed")  # fmt: skip
     # within the cooldown a completed account does not enter again; after it, it does
     assert _run(app, TODAY + timedelta(days=8)) == 0

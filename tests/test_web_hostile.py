@@ -36,7 +36,7 @@ import kizuna.domain.health as health_module
 import kizuna.domain.segments as segments_module
 from kizuna.domain.auth import ApiKeyScope
 from kizuna.main import WEB, create_app
-from kizuna.services import auth
+from kizuna.services import auth, unsubscribe
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
 from kizuna.services.context import RunContext
@@ -67,6 +67,7 @@ PARAMS: dict[str, str] = {
     "account_id": "accounts", "contact_id": "contacts", "product_id": "products",
     "subscription_id": "subscriptions", "ticket_id": "tickets", "response_id": "survey_responses",
     "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
+    "link": "unsubscribe",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
 VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -77,6 +78,7 @@ VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "/kpis/accounts": [("?metric=mrr", {}), ("?metric=churned&month=2026-10", {}), (f"?metric=<b>{MARK}", {})],
     "/api/kpis/accounts": [("?metric=mrr", {})],
     "/worklist": [("?user=team", {})],
+    "/unsubscribe/{link}": [("x", {})],  # an altered link: the 400 page
 }  # fmt: skip
 #: GET routes that are not pages of ours (the API docs) and need no check here.
 SKIP = {
@@ -182,7 +184,7 @@ def _ids(app: FastAPI) -> dict[str, int]:
 
     out = {}
     with app.state.kizuna.unit_of_work() as session:
-        for table in set(PARAMS.values()) - {"uploads"}:
+        for table in set(PARAMS.values()) - {"uploads", "unsubscribe"}:
             out[table] = int(session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one())
     return out
 
@@ -355,6 +357,9 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
     written, csrf = _seed(app, client, tmp)
     assert all(written[name] for name in ("accounts", "contacts", "products", "tickets", "activities", "tasks")), written
     ids: dict[str, int | str] = {**_ids(app), "uploads": _upload(client, csrf, check=True)}
+    with app.state.kizuna.unit_of_work() as session:  # a signed unsubscribe link of a contact with hostile values
+        ids["unsubscribe"] = unsubscribe.token_for(unsubscribe.secret(session, app.state.kizuna.context),
+                                                   int(ids["contacts"]))  # fmt: skip
     problems: list[str] = []
     # the admin forms: a key and a user with hostile names (listed by the pages below), and
     # refused forms that echo what was typed
@@ -392,6 +397,10 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
     done = client.post(f"/imports/{_upload(client, csrf, check=True, refused_row=False)}/run", data={"csrf_token": csrf})
     assert done.status_code < 500
     problems += [f"POST /imports/…/run: {p}" for p in _audit_html(done.text)]
+    for _ in range(2):  # the unsubscribe page, just done and then already done
+        gone = client.post(f"/unsubscribe/{ids['unsubscribe']}")
+        assert gone.status_code == 200
+        problems += [f"POST /unsubscribe: {p}" for p in _audit_html(gone.text)]
     # signed out: the sign-in page with a hostile "next" and a refused sign-in echoing the email
     with TestClient(app, base_url="http://testserver") as anonymous:
         login = anonymous.get("/login", params={"next": URL})

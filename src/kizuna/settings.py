@@ -230,6 +230,38 @@ class Settings(BaseSettings):
         ),
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Secret that signs the unsubscribe links in emails (HMAC-SHA256): a link cannot be forged or "
+            "altered. Default: a random secret Kizuna makes once and keeps in the store. Changing it makes the "
+            "links in emails already sent invalid."
+        ),
+    )
+    mail_language: str = Field(
+        default="ja",
+        description=(
+            "The company's default language of emails to customers' contacts, `ja` or `en`: used when a "
+            "contact has no language, or the template has no version in theirs."
+        ),
+    )
+    mail_domain_rate: int = Field(
+        default=0, ge=0, le=100_000,
+        description=(
+            "At most this many emails per minute to one recipient domain (e.g. `30`), so a large send does "
+            "not look like spam to a customer's mail server; over it a message waits in the outbox for the "
+            "next minute (it is not failed or lost). 0: no limit."
+        ),
+    )
+    slack_webhook_url: str | None = Field(
+        default=None,
+        description=(
+            "A Slack incoming-webhook URL (`https://hooks.slack.com/services/…`): the daily job posts there "
+            "when an account's health grade turns red, and playbook webhook steps without a `url` post there. "
+            "Sent through the outbox (retried). Default: no Slack alerts."
+        ),
+    )
+
     freshness_gaps: str = Field(
         default="",
         description=(
@@ -371,6 +403,23 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
+    @field_validator("mail_language")
+    @classmethod
+    def _mail_language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("ja", "en"):
+            raise ValueError(f"KIZUNA_MAIL_LANGUAGE must be ja or en, not {value!r}")
+        return value
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _slack_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value.strip()):
+            raise ValueError("KIZUNA_SLACK_WEBHOOK_URL must be an https:// (or http://) address")
+        return value.strip()
+
     @field_validator("smtp_security")
     @classmethod
     def _smtp_security(cls, value: str) -> str:
@@ -401,19 +450,23 @@ class Settings(BaseSettings):
             digest_weekday=None if self.digest_day == "off" else WEEKDAYS.index(self.digest_day),
             base_url=self.base_url,
             freshness_gaps=self.freshness_gaps,
+            public_url=self.base_url or f"http://{self.host}:{self.port}",
+            secret_key=self.secret_key,
+            mail_language=self.mail_language,
+            slack_webhook_url=self.slack_webhook_url,
             mail=MailConfig(
                 host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,
                 password=self.smtp_password, sender=self.mail_from, reply_to=self.mail_reply_to,
             ),
             outbox=OutboxConfig(
                 max_attempts=self.outbox_max_attempts, backoff_seconds=self.outbox_backoff_seconds,
-                webhook_secret=self.webhook_secret,
+                webhook_secret=self.webhook_secret, domain_rate_per_minute=self.mail_domain_rate,
             ),
         )
 
 
 #: Settings whose value is a secret: shown as set or not, never as it is.
-SECRET_SETTINGS = frozenset({"smtp_password", "webhook_secret"})
+SECRET_SETTINGS = frozenset({"smtp_password", "webhook_secret", "secret_key", "slack_webhook_url"})
 #: Settings holding a URL that may carry a password (``scheme://user:password@host``).
 URL_SETTINGS = frozenset({"database_url", "analytics_url"})
 

@@ -13,6 +13,7 @@ import typer
 
 from kizuna.cli import db as db_commands
 from kizuna.cli import demo as demo_commands
+from kizuna.cli import email as email_commands
 from kizuna.cli import exports as export_commands
 from kizuna.cli import health as health_commands
 from kizuna.cli import imports as import_commands
@@ -75,6 +76,7 @@ app.add_typer(usage_commands.ingest_app, name="ingest")
 app.add_typer(health_commands.app, name="health")
 app.add_typer(job_commands.app, name="jobs")
 app.add_typer(job_commands.outbox_app, name="outbox")
+app.add_typer(email_commands.app, name="email")
 app.add_typer(segment_commands.app, name="segments")
 app.add_typer(segment_commands.tier_app, name="tier")
 app.add_typer(segment_commands.stage_app, name="stage")

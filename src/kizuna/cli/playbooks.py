@@ -20,7 +20,7 @@ from kizuna.services import playbooks
 
 app = typer.Typer(help="Playbooks: load them, list them, preview what one would do today.", no_args_is_help=True)
 
-LIBRARY = Path(playbooks.__file__).resolve().parent / "playbook_library" / "default.toml"
+LIBRARY = playbooks.DEFAULT_LIBRARY
 
 
 @app.command("load")

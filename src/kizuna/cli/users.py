@@ -79,6 +79,21 @@ def set_role(
         console.print(_("{email} is now {role}.").format(email=user.email, role=role.value), markup=False)
 
 
+@users.command("set-lead")
+def set_lead(
+    email: str = typer.Option(..., "--email", help="The user's sign-in email."),
+    lead: str | None = typer.Option(None, "--lead", help="Their team lead's email; leave out to clear it."),
+) -> None:
+    """Set a user's team lead: playbook tasks with the assignee rule "lead" go to the owner's lead."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        user = auth_service.get_user_by_email(session, email)
+        lead_id = auth_service.get_user_by_email(session, lead).id if lead else None
+        auth_service.set_lead(session, user.id, lead_id)
+    message = _("{lead} now leads {email}.") if lead else _("{email} has no team lead now.")
+    console.print(message.format(lead=lead, email=email), markup=False)
+
+
 @users.command("deactivate")
 def deactivate(email: str = typer.Option(..., "--email", help="The user's sign-in email.")) -> None:
     """Stop a user from signing in and end their sessions at once (not the last active admin)."""

@@ -36,14 +36,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from kizuna.errors import ConfigurationError
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MERGE_FIELDS = frozenset({"account", "owner", "renewal_on", "health_score", "tier", "stage"})
-STEP_KINDS = ("task", "email", "webhook", "wait")
 TASK_KINDS = ("call", "meeting", "email", "review", "renewal_prep", "other")
 PRIORITIES = ("low", "normal", "high")
-ASSIGNEES = ("owner",)  # the account's owner (more rules — lead, round robin — to come)
+#: owner: the account's owner; lead: the owner's team lead (else the step's ``lead``); round_robin:
+#: the step's ``users`` in turn (the turn is stored, so it carries over between runs)
+ASSIGNEES = ("owner", "lead", "round_robin")
 RECIPIENTS = ("champion", "all_contacts")
 TIERS = ("high", "low", "tech")
 STAGES = ("onboarding", "adoption", "expansion", "renewal", "churned")
@@ -92,14 +93,21 @@ class Playbook:
     holdout: float = 0.0
     exit_when_cleared: bool = True
     enabled: bool = True
+    flat: tuple[tuple[str, Step], ...] = ()  # the steps as one list with jumps (see :func:`program`)
 
     def matches(self, facts: AccountFacts) -> bool:
         """The filters pass and the trigger holds."""
-        for name, allowed in self.filters.items():
-            value = {"tier": facts.tier, "stage": facts.stage, "plan": facts.plan}[name]
-            if value not in allowed:
+        for name, allowed in self.filters.items():  # tier, stage, plan: fields of AccountFacts
+            if getattr(facts, name) not in allowed:
                 return False
         return self.trigger.holds(facts)
+
+    def candidates(self, by_tier: Mapping[str | None, list[AccountFacts]]) -> list[AccountFacts]:
+        """The accounts worth testing: those of the tiers the filter allows (all when it names none)."""
+        tiers = self.filters.get("tier")
+        if tiers is None:
+            return [f for group in by_tier.values() for f in group]
+        return [f for tier in tiers for f in by_tier.get(tier, ())]
 
     def in_holdout(self, account_id: int) -> bool:
         """Reproducible: the same playbook and account always draw the same."""
@@ -226,41 +234,251 @@ class _Reader:
         return value
 
 
-def _step(r: _Reader, path: str, raw: Any) -> Step:
+# --- the steps: each kind's fields, described once --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a step kind: what the TOML reader checks and what a form shows.
+
+    ``type``: ``text`` (one line unless ``lines``), ``template`` (a task or webhook text with
+    ``{account}``-style merge fields), ``jinja`` (an email template: ``{{ account }}``, checked at
+    save), ``choice``, ``whole`` (``lo``…``hi``), ``flag``, ``url``, ``emails`` (a list of user
+    addresses), ``email`` (one address), ``mail`` (a table of ``subject``/``body``/``html`` in one
+    language), ``condition`` (a branch's test) or ``steps`` (a list of steps)."""
+
+    name: str
+    type: str
+    label: str
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    lo: int = 0
+    hi: int = 0
+    most: int = 0
+    lines: bool = False
+
+
+def _f(name: str, type_: str, label: str, **kw: Any) -> FieldSpec:
+    return FieldSpec(name, type_, label, **kw)
+
+
+#: Every step kind's fields, in the order a form shows them. The reader below, the docs and the
+#: playbook forms follow this one table.
+STEP_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
+    "task": (
+        _f("title", "template", N_("Title"), required=True, most=300),
+        _f("task_kind", "choice", N_("Task type"), default="other", choices=TASK_KINDS),
+        _f("priority", "choice", N_("Priority"), default="normal", choices=PRIORITIES),
+        _f("due_days", "whole", N_("Due in days"), default=3, lo=0, hi=365),
+        _f("assignee", "choice", N_("Assignee"), default="owner", choices=ASSIGNEES),
+        _f("users", "emails", N_("Users taking turns (round robin)"), most=50),
+        _f("lead", "email", N_("Lead when the owner has none")),
+        _f("notes", "template", N_("Notes"), most=5000, lines=True),
+    ),
+    "email": (
+        _f("to", "choice", N_("Recipients"), default="champion", choices=RECIPIENTS),
+        _f("subject", "jinja", N_("Subject"), most=200),
+        _f("body", "jinja", N_("Text"), most=20_000, lines=True),
+        _f("html", "jinja", N_("HTML"), most=50_000, lines=True),
+        _f("ja", "mail", N_("Japanese version")),
+        _f("en", "mail", N_("English version")),
+    ),
+    "webhook": (
+        _f("url", "url", N_("Webhook URL (empty: the Slack webhook of the settings)"), most=2000),
+        _f("text", "template", N_("Text"), required=True, most=2000),
+        _f("slack", "flag", N_("Slack message"), default=True),
+    ),
+    "wait": (_f("days", "whole", N_("Days"), required=True, lo=1, hi=365),),
+    "branch": (
+        _f("if", "condition", N_("Condition"), required=True),
+        _f("then", "steps", N_("Steps when it holds"), default=()),
+        _f("else", "steps", N_("Steps otherwise"), default=()),
+    ),
+}
+STEP_KINDS = tuple(STEP_FIELDS)
+MAIL_PARTS = ("subject", "body", "html")
+LANGUAGES = ("ja", "en")
+
+#: What a branch may test: field → its type (number, grade, tier, stage, text or flag).
+CONDITION_FIELDS: dict[str, str] = {
+    "health_score": "number", "health_change_30d": "number", "renewal_in": "number", "customer_days": "number",
+    "health_grade": "grade", "tier": "tier", "stage": "stage", "plan": "text", "at_risk": "flag",
+}  # fmt: skip
+NUMBER_OPS = ("<", "<=", ">", ">=", "==", "!=")
+CHOICE_OPS = ("==", "!=", "in", "not in")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A branch's test on an account's figures: ``{ field = "health_score", op = "<", value = 50 }``.
+    A missing figure never holds (an account without a score takes the ``else`` steps)."""
+
+    field: str
+    op: str
+    value: Any
+
+    def holds(self, facts: AccountFacts) -> bool:
+        actual = getattr(facts, self.field)
+        if actual is None:
+            return False
+        if self.op in ("in", "not in"):
+            return (actual in self.value) == (self.op == "in")
+        return bool({"<": actual < self.value, "<=": actual <= self.value, ">": actual > self.value,
+                     ">=": actual >= self.value, "==": actual == self.value, "!=": actual != self.value}[self.op])  # fmt: skip
+
+    def __str__(self) -> str:
+        value = ", ".join(self.value) if isinstance(self.value, tuple) else self.value
+        return f"{self.field} {self.op} {value}"
+
+
+def _condition(r: _Reader, path: str, raw: Any) -> Condition:
+    t = r.table(path, raw)
+    r.known(path, t, {"field", "op", "value"})
+    name = r.choice(f"{path}.field", t.get("field"), tuple(CONDITION_FIELDS))
+    kind = CONDITION_FIELDS[name]
+    value = t.get("value")
+    if kind == "number":
+        op = r.choice(f"{path}.op", t.get("op", "=="), NUMBER_OPS)
+        number = r.number(f"{path}.value", value, -1e9, 1e9)
+        return Condition(name, op, int(number) if number.is_integer() else number)
+    if kind == "flag":
+        r.choice(f"{path}.op", t.get("op", "=="), ("==",))
+        return Condition(name, "==", r.flag(f"{path}.value", value))
+    op = r.choice(f"{path}.op", t.get("op", "=="), CHOICE_OPS)
+    allowed = {"grade": GRADES, "tier": TIERS, "stage": STAGES}.get(kind)
+
+    def one(p: str, v: Any) -> str:
+        return r.choice(p, v, allowed) if allowed else r.text(p, v, 64)
+
+    if op in ("in", "not in"):
+        if not isinstance(value, list) or not value:
+            raise r.fail(f"{path}.value", _("must be a list of values, not {value!r}").format(value=value))
+        return Condition(name, op, tuple(one(f"{path}.value[{i}]", v) for i, v in enumerate(value)))
+    return Condition(name, op, one(f"{path}.value", value))
+
+
+def _jinja(r: _Reader, path: str, value: Any, spec: FieldSpec) -> str:
+    """An email template's text; its merge fields and syntax are checked where Jinja lives
+    (``kizuna.services.email_templates``, when the playbook is saved)."""
+    text = r.text(path, value, spec.most)
+    if spec.name == "subject" and ("\n" in text or "\r" in text):
+        raise r.fail(path, _("must be one line"))
+    return text
+
+
+def _mail(r: _Reader, path: str, raw: Any) -> dict[str, str]:
+    t = r.table(path, raw)
+    r.known(path, t, set(MAIL_PARTS))
+    specs = {s.name: s for s in STEP_FIELDS["email"]}
+    out = {name: _jinja(r, f"{path}.{name}", t[name], specs[name]) for name in MAIL_PARTS if name in t}
+    for name in ("subject", "body"):
+        if name not in out:
+            raise r.fail(f"{path}.{name}", _("is missing: an email needs a subject and a text"))
+    return out
+
+
+def _field(r: _Reader, path: str, spec: FieldSpec, value: Any, depth: int) -> Any:
+    if spec.type in ("text", "template"):
+        return r.text(path, value, spec.most, merge=spec.type == "template")
+    if spec.type == "jinja":
+        return _jinja(r, path, value, spec)
+    if spec.type == "choice":
+        return r.choice(path, value, spec.choices)
+    if spec.type == "whole":
+        return r.whole(path, value, spec.lo, spec.hi)
+    if spec.type == "flag":
+        return r.flag(path, value)
+    if spec.type == "url":
+        url = r.text(path, value, spec.most)
+        if not re.fullmatch(r"https?://[^\s/]+[^\s]*", url):
+            raise r.fail(path, _("must start with https:// or http://"))
+        return url
+    if spec.type == "email":
+        return _address(r, path, value)
+    if spec.type == "emails":
+        if not isinstance(value, list) or not value or len(value) > spec.most:
+            raise r.fail(path, _("must be a list of 1 to {n} user email addresses").format(n=spec.most))
+        return tuple(_address(r, f"{path}[{i}]", v) for i, v in enumerate(value))
+    if spec.type == "mail":
+        return _mail(r, path, value)
+    if spec.type == "condition":
+        return _condition(r, path, value)
+    if spec.type == "steps":
+        if not isinstance(value, list):
+            raise r.fail(path, _("must be a list of steps, not {value!r}").format(value=value))
+        if depth >= 3:
+            raise r.fail(path, _("branches nest at most {n} deep").format(n=3))
+        return tuple(_step(r, f"{path}[{i + 1}]", s, depth + 1) for i, s in enumerate(value))
+    raise AssertionError(spec.type)
+
+
+def _address(r: _Reader, path: str, value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+", value.strip()) or len(value) > 254:
+        raise r.fail(path, _("must be an email address, not {value!r}").format(value=value))
+    return value.strip().lower()
+
+
+def _step(r: _Reader, path: str, raw: Any, depth: int = 0) -> Step:
     t = r.table(path, raw)
     kind = r.choice(f"{path}.kind", t.get("kind"), STEP_KINDS)
-    params: dict[str, Any]
+    specs = STEP_FIELDS[kind]
+    r.known(path, t, {"kind", *(s.name for s in specs)})
+    params: dict[str, Any] = {}
+    for spec in specs:
+        if spec.name in t:
+            params[spec.name] = _field(r, f"{path}.{spec.name}", spec, t[spec.name], depth)
+        elif spec.required:
+            raise r.fail(f"{path}.{spec.name}", _("is missing"))
+        else:
+            params[spec.name] = spec.default
     if kind == "task":
-        r.known(path, t, {"kind", "title", "task_kind", "priority", "due_days", "assignee", "notes"})
-        params = {
-            "title": r.text(f"{path}.title", t.get("title"), 300, merge=True),
-            "task_kind": r.choice(f"{path}.task_kind", t.get("task_kind", "other"), TASK_KINDS),
-            "priority": r.choice(f"{path}.priority", t.get("priority", "normal"), PRIORITIES),
-            "due_days": r.whole(f"{path}.due_days", t.get("due_days", 3), 0, 365),
-            "assignee": r.choice(f"{path}.assignee", t.get("assignee", "owner"), ASSIGNEES),
-            "notes": r.text(f"{path}.notes", t["notes"], 5000, merge=True) if "notes" in t else None,
-        }
+        if params["assignee"] == "round_robin" and not params["users"]:
+            raise r.fail(f"{path}.users", _("round robin needs the list of users who take turns"))
+        if params["users"] and params["assignee"] != "round_robin":
+            raise r.fail(f"{path}.users", _("only a round-robin assignee takes a list of users"))
     elif kind == "email":
-        r.known(path, t, {"kind", "to", "subject", "body"})
-        subject = r.text(f"{path}.subject", t.get("subject"), 200, merge=True)
-        if "\n" in subject or "\r" in subject:
-            raise r.fail(f"{path}.subject", _("must be one line"))
-        params = {
-            "to": r.choice(f"{path}.to", t.get("to", "champion"), RECIPIENTS),
-            "subject": subject,
-            "body": r.text(f"{path}.body", t.get("body"), 20_000, merge=True),
-        }
-    elif kind == "webhook":
-        r.known(path, t, {"kind", "url", "text", "slack"})
-        url = r.text(f"{path}.url", t.get("url"), 2000)
-        if not re.fullmatch(r"https?://[^\s]+", url):
-            raise r.fail(f"{path}.url", _("must start with https:// or http://"))
-        params = {"url": url, "text": r.text(f"{path}.text", t.get("text"), 2000, merge=True),
-                  "slack": r.flag(f"{path}.slack", t.get("slack", True))}  # fmt: skip
-    else:
-        r.known(path, t, {"kind", "days"})
-        params = {"days": r.whole(f"{path}.days", t.get("days"), 1, 365)}
+        if params["subject"] is None and params["ja"] is None and params["en"] is None:
+            raise r.fail(f"{path}.subject", _("is missing: an email needs a subject and a text"))
+        if (params["subject"] is None) != (params["body"] is None):
+            missing = "body" if params["body"] is None else "subject"
+            raise r.fail(f"{path}.{missing}", _("is missing: an email needs a subject and a text"))
+    elif kind == "branch" and not params["then"] and not params["else"]:
+        raise r.fail(f"{path}.then", _("a branch needs steps in then or else"))
     return Step(kind, params)
+
+
+def program(steps: tuple[Step, ...], prefix: str = "steps") -> tuple[tuple[str, Step], ...]:
+    """The steps as one flat list with jumps, so that a run keeps its place in one number:
+    a branch becomes ``branch`` (``else_at``: where its else steps begin, ``end_at``: after
+    them) and its then steps end with a ``goto`` past the else steps. Each item carries its
+    path (``steps[2].then[1]``) for the round-robin state and the log."""
+    out: list[tuple[str, Step]] = []
+
+    def emit(items: tuple[Step, ...], base: str) -> None:
+        for i, step in enumerate(items):
+            path = f"{base}[{i + 1}]"
+            if step.kind != "branch":
+                out.append((path, step))
+                continue
+            at = len(out)
+            out.append((path, step))  # patched below
+            emit(step.params["then"], f"{path}.then")
+            goto = len(out)
+            out.append((f"{path}.end", Step("goto", {})))
+            else_at = len(out)
+            emit(step.params["else"], f"{path}.else")
+            end = len(out)
+            out[goto] = (f"{path}.end", Step("goto", {"to": end}))
+            out[at] = (path, Step("branch", {**step.params, "else_at": else_at, "end_at": end}))
+
+    emit(steps, prefix)
+    return tuple(out)
+
+
+def count_steps(steps: tuple[Step, ...]) -> int:
+    return sum(1 + (count_steps(s.params["then"]) + count_steps(s.params["else"]) if s.kind == "branch" else 0)
+               for s in steps)  # fmt: skip
 
 
 def parse_playbook(key: str, raw: Any, source: str = "playbooks") -> Playbook:
@@ -287,15 +505,15 @@ def parse_playbook(key: str, raw: Any, source: str = "playbooks") -> Playbook:
     raw_steps = t.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise r.fail(f"{key}.steps", _("a playbook needs at least one step"))
-    if len(raw_steps) > 30:
-        raise r.fail(f"{key}.steps", _("at most {n} steps").format(n=30))
     steps = tuple(_step(r, f"{key}.steps[{i + 1}]", s) for i, s in enumerate(raw_steps))
+    if count_steps(steps) > 60 or len(raw_steps) > 30:
+        raise r.fail(f"{key}.steps", _("at most {n} steps").format(n=30))
     return Playbook(
         key=key, name=r.text(f"{key}.name", t.get("name"), 200), trigger=Trigger(kind, params), steps=steps,
         filters=filters, cooldown_days=r.whole(f"{key}.cooldown_days", t.get("cooldown_days", 30), 0, 3650),
         holdout=r.number(f"{key}.holdout", t.get("holdout", 0.0), 0, 0.5),
         exit_when_cleared=r.flag(f"{key}.exit_when_cleared", t.get("exit_when_cleared", True)),
-        enabled=r.flag(f"{key}.enabled", t.get("enabled", True)),
+        enabled=r.flag(f"{key}.enabled", t.get("enabled", True)), flat=program(steps),
     )  # fmt: skip
 
 

@@ -37,12 +37,17 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0  # parked for good this round
+    waiting: int = 0  # over the per-domain rate limit: put back to wait (not an attempt)
 
 
 def deliver(engine: Any, context: RunContext, *, limit: int = 500, rounds: int = 20,
             now: datetime | None = None) -> DeliveryReport:  # fmt: skip
     """Send what is due, in rounds of ``limit`` messages, until nothing is due (or ``rounds``)."""
     report = DeliveryReport()
+    limiter = outbox.DomainLimiter(context.outbox.domain_rate_per_minute)
+    if limiter.per_minute > 0:
+        with session_scope(engine) as session:
+            limiter.load(session, now or datetime.now(UTC))
     with outbox.senders(context.mail, context.outbox) as senders:
         for _ in range(rounds):
             with session_scope(engine) as session:
@@ -52,6 +57,14 @@ def deliver(engine: Any, context: RunContext, *, limit: int = 500, rounds: int =
             sent: list[int] = []
             for message in claimed:
                 sender = senders.get(message.kind)
+                if message.kind == outbox.EMAIL and limiter.per_minute > 0:
+                    until = limiter.wait_until(outbox.recipient_domains(message), now or datetime.now(UTC))
+                    if until is not None:
+                        with session_scope(engine) as session:
+                            outbox.defer(session, message, until, f"waiting: over {limiter.per_minute} emails a "
+                                         f"minute to {', '.join(sorted(outbox.recipient_domains(message)))}")
+                        report.waiting += 1
+                        continue
                 try:
                     if sender is None:
                         raise outbox.DeliveryError(f"no sender for kind {message.kind!r}", permanent=True)

@@ -352,6 +352,23 @@ def set_role(session: Session, user_id: int, role: UserRole) -> User:
     return user
 
 
+def set_lead(session: Session, user_id: int, lead_id: int | None) -> User:
+    """Set (or clear) a user's team lead: the ``lead`` assignee rule of playbook tasks goes to them."""
+    user = get_user(session, user_id)
+    if lead_id is not None:
+        lead = get_user(session, lead_id)
+        seen = {user.id}
+        step: User | None = lead
+        while step is not None:  # no circles: A leads B leads A
+            if step.id in seen:
+                raise InvalidInput(_("{lead} cannot lead {email}: that makes a circle").format(
+                    lead=lead.email, email=user.email), code="invalid_lead", field="lead")  # fmt: skip
+            seen.add(step.id)
+            step = get_user(session, step.lead_id) if step.lead_id is not None else None
+    user.lead_id = lead_id
+    return user
+
+
 def set_active(session: Session, user_id: int, active: bool, *, acting_user_id: int | None = None) -> int:
     """Deactivate a user (they cannot sign in; every sign-in ends at once; returns how many)
     or let them sign in again. Nobody deactivates themselves, nor the last active admin."""

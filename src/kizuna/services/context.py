@@ -46,6 +46,7 @@ class OutboxConfig:
     claim_seconds: float = 300.0  # a claimed message is retried after this if its sender died
     webhook_timeout: float = 10.0
     webhook_secret: str | None = field(default=None, repr=False)  # signs generic webhooks (HMAC-SHA256)
+    domain_rate_per_minute: int = 0  # emails per minute to one recipient domain; over it a message waits (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class RunContext:
     mail: MailConfig = field(default_factory=MailConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     freshness_gaps: tuple[tuple[str, int], ...] = ()  # (source, expected gap in days) set by the settings
+    public_url: str = "http://127.0.0.1:8000"  # base_url, else the address `kizuna serve` listens on (unsubscribe links)
+    secret_key: str | None = field(default=None, repr=False)  # signs unsubscribe links (None: a secret kept in the store)
+    mail_language: str = "ja"  # the company default language of emails to contacts
+    slack_webhook_url: str | None = field(default=None, repr=False)  # alerts and playbook Slack steps without a URL
 
     @property
     def rollup(self) -> RollupConfig:
@@ -88,6 +93,10 @@ def build_context(
     mail: MailConfig | None = None,
     outbox: OutboxConfig | None = None,
     freshness_gaps: str = "",
+    public_url: str | None = None,
+    secret_key: str | None = None,
+    mail_language: str = "ja",
+    slack_webhook_url: str | None = None,
 ) -> RunContext:
     """Read the configuration files named by the settings (once) into a context.
 
@@ -105,6 +114,10 @@ def build_context(
         mail=mail or MailConfig(),
         outbox=outbox or OutboxConfig(),
         freshness_gaps=tuple(parse_gaps(freshness_gaps).items()),
+        public_url=(public_url or base_url or "http://127.0.0.1:8000").rstrip("/"),
+        secret_key=secret_key,
+        mail_language=mail_language,
+        slack_webhook_url=slack_webhook_url,
     )
     context.segments()  # a bad file is reported now, not at 03:00
     return context

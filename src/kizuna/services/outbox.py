@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import http.client
 import smtplib
+import socket
 import ssl
 import time
 import urllib.parse
@@ -32,7 +33,7 @@ import orjson
 
 from kizuna.db import Session
 from kizuna.db.queries import jobs as q
-from kizuna.errors import InvalidInput
+from kizuna.errors import ConfigurationError, InvalidInput
 from kizuna.i18n import _
 from kizuna.services.context import MailConfig, OutboxConfig
 
@@ -95,13 +96,35 @@ def enqueue_email(
     account_id: int | None = None, headers: dict[str, str] | None = None, now: datetime | None = None,
 ) -> int | None:  # fmt: skip
     """Queue an email; returns its id, or None when a message with ``key`` is already queued."""
+    payload = email_payload(to=to, subject=subject, text=text, html=html, headers=headers)
+    return q.outbox_add(session, kind=EMAIL, key=_check_key(key), payload=payload, account_id=account_id,
+                        now=now or datetime.now(UTC))  # fmt: skip
+
+
+def email_payload(*, to: list[str], subject: str, text: str, html: str | None = None,
+                  headers: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """An email as the outbox stores it, checked (recipients, a one-line subject)."""
     if not to or any("@" not in address or "\n" in address or "\r" in address for address in to):
         raise InvalidInput(_("an email needs at least one valid recipient address"), field="to")
     if "\n" in subject or "\r" in subject:
         raise InvalidInput(_("an email subject must be one line"), field="subject")
-    payload = {"to": list(to), "subject": subject, "text": text, "html": html, "headers": dict(headers or {})}
-    return q.outbox_add(session, kind=EMAIL, key=_check_key(key), payload=payload, account_id=account_id,
-                        now=now or datetime.now(UTC))  # fmt: skip
+    return {"to": list(to), "subject": subject, "text": text, "html": html, "headers": dict(headers or {})}
+
+
+def webhook_payload(*, url: str, body: dict[str, Any], signed: bool = True) -> dict[str, Any]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(_("a webhook URL must start with https:// or http://"), field="url")
+    return {"url": url, "body": body, "signed": signed}
+
+
+def enqueue_many(session: Session, messages: list[tuple[str, str, dict[str, Any], int | None]], *,
+                 now: datetime | None = None) -> int:  # fmt: skip
+    """Queue many messages at once — (kind, key, payload from :func:`email_payload` or
+    :func:`webhook_payload`, account id) — skipping keys already queued (the daily job's batch)."""
+    rows = [{"kind": kind, "key": _check_key(key), "payload": payload, "account_id": account_id}
+            for kind, key, payload, account_id in messages]  # fmt: skip
+    return q.outbox_add_many(session, rows, now=now or datetime.now(UTC))
 
 
 def enqueue_webhook(
@@ -110,10 +133,7 @@ def enqueue_webhook(
 ) -> int | None:  # fmt: skip
     """Queue a JSON POST to ``url`` (a Slack incoming webhook: ``signed=False`` and Slack's
     ``{"text": …}`` body; a generic receiver: signed with ``KIZUNA_WEBHOOK_SECRET``)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(_("a webhook URL must start with https:// or http://"), field="url")
-    payload = {"url": url, "body": body, "signed": signed}
+    payload = webhook_payload(url=url, body=body, signed=signed)
     return q.outbox_add(session, kind=WEBHOOK, key=_check_key(key), payload=payload, account_id=account_id,
                         now=now or datetime.now(UTC))  # fmt: skip
 
@@ -172,6 +192,53 @@ def mark_failed_attempt(session: Session, message: Claimed, error: DeliveryError
     q.outbox_mark_failed_attempt(session, message.id, error=str(error),
                                  retry_at=None if park else now + timedelta(seconds=delay))  # fmt: skip
     return park
+
+
+def defer(session: Session, message: Claimed, until: datetime, why: str) -> None:
+    """Put a claimed message back to wait until ``until`` without counting an attempt."""
+    q.outbox_defer(session, message.id, until=until, why=why)
+
+
+def recipient_domains(message: Claimed) -> set[str]:
+    return {str(a).rsplit("@", 1)[-1].strip().lower() for a in message.payload.get("to") or [] if "@" in str(a)}
+
+
+class DomainLimiter:
+    """At most ``per_minute`` emails to one recipient domain in any 60 seconds (a sliding window).
+
+    It starts from what the store says was sent in the last minute (so separate delivery runs
+    share the limit) and counts what this run sends. Over the limit a message is not sent: it
+    waits in the outbox until its domain has room again (:func:`defer`)."""
+
+    WINDOW = timedelta(seconds=60)
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.sent: dict[str, list[datetime]] = {}
+
+    def load(self, session: Session, now: datetime) -> None:
+        if self.per_minute <= 0:
+            return
+        for at, to in q.outbox_recent_recipients(session, since=now - self.WINDOW):
+            for domain in {a.rsplit("@", 1)[-1].lower() for a in to if "@" in a}:
+                self.sent.setdefault(domain, []).append(at)
+
+    def wait_until(self, domains: set[str], now: datetime) -> datetime | None:
+        """None: send now (and it is counted); else the time from which every domain has room."""
+        if self.per_minute <= 0:
+            return None
+        later = None
+        for domain in domains:
+            recent = sorted(t for t in self.sent.get(domain, []) if t > now - self.WINDOW)
+            self.sent[domain] = recent
+            if len(recent) >= self.per_minute:
+                free = recent[len(recent) - self.per_minute] + self.WINDOW
+                later = free if later is None or free > later else later
+        if later is not None:
+            return later
+        for domain in domains:
+            self.sent[domain].append(now)
+        return None
 
 
 @dataclass(frozen=True)
@@ -260,6 +327,94 @@ class EmailSender:
             with suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._smtp = None
+
+
+class MailTestFailed(ConfigurationError):
+    """``kizuna email test``: the SMTP settings do not work; ``reason`` says which part failed."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, code="smtp_test_failed", field=reason)
+        self.reason = reason
+
+
+def _mail_problem(exc: BaseException, mail: MailConfig) -> tuple[str, str]:
+    """(reason, a sentence) for an SMTP failure: connection, host, timeout, tls, auth, refused or smtp."""
+    where = f"{mail.host}:{mail.port}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return "auth", _("the SMTP server {where} refused the login of {user} (check KIZUNA_SMTP_USERNAME and "
+                         "KIZUNA_SMTP_PASSWORD): {why}").format(where=where, user=mail.username or "—",
+                                                                 why=_smtp_why(exc))  # fmt: skip
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and mail.security == "starttls":
+        return "tls", _("the SMTP server {where} does not offer STARTTLS (set KIZUNA_SMTP_SECURITY to none, or tls "
+                        "for port 465)").format(where=where)  # fmt: skip
+    if isinstance(exc, ssl.SSLError):
+        return "tls", _("the TLS handshake with {where} failed ({why}); check KIZUNA_SMTP_SECURITY (starttls for "
+                        "port 587, tls for 465) and the server's certificate").format(where=where, why=exc.reason or exc)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "refused", _("the SMTP server {where} refused the address: {why}").format(
+            where=where, why="; ".join(f"{a}: {_smtp_why(e)}" for a, e in exc.recipients.items()))  # fmt: skip
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return "refused", _("the SMTP server {where} refused the sender {sender} (KIZUNA_MAIL_FROM): {why}").format(
+            where=where, sender=mail.sender, why=_smtp_why(exc))  # fmt: skip
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection", _("connection refused by {where}: no SMTP server listens there (check KIZUNA_SMTP_HOST "
+                               "and KIZUNA_SMTP_PORT)").format(where=where)  # fmt: skip
+    if isinstance(exc, socket.gaierror):
+        return "host", _("the SMTP host {host} is not known (check KIZUNA_SMTP_HOST)").format(host=mail.host)
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timeout", _("no answer from {where} within {n} seconds").format(where=where, n=int(mail.timeout))
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and mail.security == "tls":
+        return "tls", _("{where} closed the connection: it may not speak TLS on this port (KIZUNA_SMTP_SECURITY=tls "
+                        "is for port 465)").format(where=where)  # fmt: skip
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return "smtp", _("the SMTP server {where} answered {code}: {why}").format(
+            where=where, code=exc.smtp_code, why=_smtp_why(exc))  # fmt: skip
+    return "connection", _("cannot talk to the SMTP server {where}: {why}").format(where=where, why=exc)
+
+
+def _smtp_why(exc: Any) -> str:
+    raw = getattr(exc, "smtp_error", None)
+    if isinstance(exc, tuple):
+        raw = exc[1]
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return str(raw if raw is not None else exc)
+
+
+def send_test_email(mail: MailConfig, to: str) -> str:
+    """Send one test email with these settings, at once (not through the outbox); returns its
+    Message-ID. ``MailTestFailed`` says what failed: connection, host, timeout, TLS, login, refused."""
+    if "@" not in to or any(c in to for c in "\r\n ,;"):
+        raise InvalidInput(_("--to must be one email address, not {value!r}").format(value=to), field="to")
+    email = EmailMessage()
+    email["From"] = mail.sender
+    email["To"] = to
+    email["Subject"] = _("Kizuna test email")
+    email["Date"] = formatdate(localtime=False)
+    email["Message-ID"] = make_msgid(domain=mail.sender.rsplit("@", 1)[-1] if "@" in mail.sender else None)
+    if mail.reply_to:
+        email["Reply-To"] = mail.reply_to
+    email.set_content(_("This is a test email from Kizuna. The SMTP settings work: {host}:{port} ({security}).")
+                      .format(host=mail.host, port=mail.port, security=mail.security))  # fmt: skip
+    smtp: smtplib.SMTP | None = None
+    try:
+        if mail.security == "tls":
+            smtp = smtplib.SMTP_SSL(mail.host, mail.port, timeout=mail.timeout, context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout)
+            if mail.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+        if mail.username:
+            smtp.login(mail.username, mail.password or "")
+        smtp.send_message(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        reason, message = _mail_problem(exc, mail)
+        raise MailTestFailed(message, reason) from exc
+    finally:
+        if smtp is not None:
+            with suppress(OSError, smtplib.SMTPException):
+                smtp.quit()
+    return str(email["Message-ID"])
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

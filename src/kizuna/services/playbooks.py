@@ -12,19 +12,31 @@ enrolled with ``holdout`` and nothing is done, so that it can be compared.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from kizuna.db import Session
 from kizuna.db.queries import playbooks as q
-from kizuna.domain.playbooks import AccountFacts, Playbook, Step, days_after, parse_playbook, parse_playbooks, render
+from kizuna.domain.playbooks import (
+    LANGUAGES,
+    MAIL_PARTS,
+    AccountFacts,
+    Playbook,
+    Step,
+    days_after,
+    parse_playbook,
+    parse_playbooks,
+    render,
+)
 from kizuna.errors import NotFound
 from kizuna.i18n import _
 from kizuna.services import accounts as accounts_service
-from kizuna.services import outbox, tasks
+from kizuna.services import outbox, tasks, unsubscribe
 from kizuna.services.context import RunContext
+from kizuna.services.email_templates import check_playbook, pick_language, render_template
 
 ACTIVE, COMPLETED, EXITED, HOLDOUT = "active", "completed", "exited", "holdout"
 
@@ -40,7 +52,7 @@ def save(session: Session, text: str, source: str, *, created_by_id: int | None 
     """Check every playbook of a TOML file and save each one that changed as its next version."""
     import tomllib
 
-    books = parse_playbooks(text, source)  # raises, naming the bad path, before anything is written
+    books = parse(text, source)  # raises, naming the bad path, before anything is written
     raw = tomllib.loads(text).get("playbooks", {})
     latest = {v.key: v for v in q.latest_versions(session)}
     out = []
@@ -57,8 +69,24 @@ def save(session: Session, text: str, source: str, *, created_by_id: int | None 
     return out
 
 
+def parse(text: str, source: str) -> tuple[Playbook, ...]:
+    """Every playbook of a TOML file, checked — its email templates too (merge fields, syntax)."""
+    books = parse_playbooks(text, source)
+    for book in books:
+        check_playbook(book, source)
+    return books
+
+
 def _parse(key: str, definition: str) -> Playbook:
     return parse_playbook(key, json.loads(definition), source=f"playbook {key}")
+
+
+DEFAULT_LIBRARY = Path(__file__).resolve().parent / "playbook_library" / "default.toml"
+
+
+def default_library_text() -> str:
+    """The default library's TOML (the seeds' matrix, emails in Japanese and English)."""
+    return DEFAULT_LIBRARY.read_text(encoding="utf-8")
 
 
 def current(session: Session) -> list[tuple[int, Playbook]]:
@@ -66,19 +94,21 @@ def current(session: Session) -> list[tuple[int, Playbook]]:
     return [(v.version, _parse(v.key, v.definition)) for v in q.latest_versions(session)]
 
 
+def facts_of(r: accounts_service.AccountRow, today: date) -> AccountFacts:
+    """What triggers, filters and branches read of an account."""
+    renewal = (r.renewal_on - today).days if r.renewal_on and r.contract_term_months != 1 else None
+    return AccountFacts(
+        account_id=r.id, tier=_v(r.touch_tier), stage=_v(r.lifecycle_stage), plan=r.plan_name,
+        health_score=r.health_score, health_grade=_v(r.health_grade), health_change_30d=r.health_change_30d,
+        at_risk=r.at_risk, renewal_in=renewal if renewal is None or renewal >= 0 else None,
+        customer_days=(today - r.customer_since).days if r.customer_since else None,
+    )  # fmt: skip
+
+
 def _facts(session: Session, today: date) -> tuple[list[AccountFacts], dict[int, accounts_service.AccountRow]]:
     rows = [r for r in accounts_service.all_accounts(session, accounts_service.AccountQuery(sort="name"), as_of=today)
             if r.churned_on is None and str(r.status) != "churned"]  # fmt: skip
-    facts = []
-    for r in rows:
-        renewal = (r.renewal_on - today).days if r.renewal_on and r.contract_term_months != 1 else None
-        facts.append(AccountFacts(
-            account_id=r.id, tier=_v(r.touch_tier), stage=_v(r.lifecycle_stage), plan=r.plan_name,
-            health_score=r.health_score, health_grade=_v(r.health_grade), health_change_30d=r.health_change_30d,
-            at_risk=r.at_risk, renewal_in=renewal if renewal is None or renewal >= 0 else None,
-            customer_days=(today - r.customer_since).days if r.customer_since else None,
-        ))  # fmt: skip
-    return facts, {r.id: r for r in rows}
+    return [facts_of(r, today) for r in rows], {r.id: r for r in rows}
 
 
 def _v(value: Any) -> str | None:
@@ -91,82 +121,233 @@ def _merge(row: accounts_service.AccountRow) -> dict[str, Any]:
             "tier": _v(row.touch_tier), "stage": _v(row.lifecycle_stage)}  # fmt: skip
 
 
-def describe(step: Step, row: accounts_service.AccountRow, today: date) -> str:
+def _email_values(row: accounts_service.AccountRow) -> dict[str, Any]:
+    return {**_merge(row), "health_grade": _v(row.health_grade), "plan": row.plan_name}
+
+
+def mail_versions(params: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """An email step's versions by language (``""``: the one written without a language)."""
+    out = {lang: params[lang] for lang in LANGUAGES if params.get(lang)}
+    if params.get("subject"):
+        out[""] = {k: params[k] for k in MAIL_PARTS if params.get(k)}
+    return out
+
+
+def compose(params: Mapping[str, Any], values: Mapping[str, Any], *, contact_language: str | None,
+            default_language: str) -> tuple[str, str, str | None, str]:  # fmt: skip
+    """(subject, text, html, language) of an email step for one recipient."""
+    versions = mail_versions(params)
+    chosen = pick_language(tuple(versions), contact_language, default_language)
+    mail = versions[chosen]
+    language = chosen or default_language
+    subject = " ".join(render_template(mail["subject"], values).split())
+    html = render_template(mail["html"], values, html=True) if mail.get("html") else None
+    text = render_template(mail["body"], values)
+    url = values.get("unsubscribe_url")
+    if url and "unsubscribe_url" not in mail["body"]:  # the text must carry the link: a footer when it does not
+        text += "\n\n-- \n" + (UNSUBSCRIBE_JA if language == "ja" else UNSUBSCRIBE_EN).format(url=url)
+    return subject, text, html, language
+
+
+def _describe_email(p: Mapping[str, Any], values: Mapping[str, Any], language: str) -> str:
+    subject, _text, _html, _lang = compose(p, values, contact_language=None, default_language=language)
+    return _("email “{subject}” to {to}").format(subject=subject, to=p["to"])
+
+
+def describe(step: Step, row: accounts_service.AccountRow, today: date, *, language: str = "ja") -> str:
     """What a step would do for this account, in one line (the dry run, the log)."""
     values = _merge(row)
     p = step.params
     if step.kind == "task":
-        return _("task “{title}” due {due}").format(title=render(p["title"], values),
-                                                     due=days_after(today, p["due_days"]).isoformat())  # fmt: skip
+        line = _("task “{title}” due {due}").format(title=render(p["title"], values),
+                                                    due=days_after(today, p["due_days"]).isoformat())  # fmt: skip
+        if p["assignee"] == "lead":
+            line += " " + _("(for the owner's lead)")
+        elif p["assignee"] == "round_robin":
+            line += " " + _("(round robin: {users})").format(users=", ".join(p["users"]))
+        return line
     if step.kind == "email":
-        return _("email “{subject}” to {to}").format(subject=render(p["subject"], values), to=p["to"])
+        return _describe_email(p, _email_values(row), language)
     if step.kind == "webhook":
-        return _("webhook to {host}").format(host=p["url"].split("/")[2])
+        return _("webhook to {host}").format(host=p["url"].split("/")[2]) if p.get("url") else _("Slack message")
+    if step.kind == "branch":
+        return _("branch: {condition}").format(condition=str(p["if"]))
+    if step.kind == "goto":
+        return ""
     return _("wait {n} days").format(n=p["days"])
 
 
-def _do(session: Session, book: Playbook, enrollment_id: int, index: int, step: Step,
-        row: accounts_service.AccountRow, today: date) -> None:  # fmt: skip
+class _Run:
+    """One daily run: what it reads once (users, round-robin turns, contacts, the unsubscribe
+    key) and what it writes at the end in a few statements (tasks, outbox messages, runs)."""
+
+    def __init__(self, session: Session, context: RunContext) -> None:
+        self.session = session
+        self.context = context
+        self._key: str | None = None
+        users = q.users(session)
+        self.active = {str(u.email).lower(): int(u.id) for u in users if u.is_active}
+        active_ids = set(self.active.values())
+        self.lead_of = {int(u.id): int(u.lead_id) for u in users if u.lead_id is not None and u.lead_id in active_ids}
+        self.email_of = {int(u.id): str(u.email) for u in users}
+        self.turns = q.rotations(session)
+        self.turned: set[tuple[str, str]] = set()
+        self.contacts: dict[int, list[Any]] = {}
+        self.tasks: list[dict[str, Any]] = []
+        self.messages: list[tuple[str, str, dict[str, Any], int | None]] = []
+        self.updates: list[dict[str, Any]] = []
+
+    def unsubscribe_key(self) -> str:
+        if self._key is None:
+            self._key = unsubscribe.secret(self.session, self.context)
+        return self._key
+
+    def write(self, today: date) -> None:
+        tasks.create_tasks(self.session, self.tasks, today=today)
+        outbox.enqueue_many(self.session, self.messages)
+        q.update_enrollments(self.session, self.updates)
+        for key in sorted(self.turned):
+            q.save_rotation(self.session, key[0], key[1], self.turns[key])
+        self.tasks, self.messages, self.updates = [], [], []
+        self.turned.clear()
+
+
+def _assignee(run: _Run, book: Playbook, path: str, p: Mapping[str, Any],
+              row: accounts_service.AccountRow) -> tuple[int | None, str | None]:  # fmt: skip
+    """(user id, a note for the log) of a task step's assignee rule."""
+    if p["assignee"] == "owner":
+        return row.owner_id, None if row.owner_id else _("no owner: the task is unassigned")
+    if p["assignee"] == "lead":
+        lead = run.lead_of.get(row.owner_id) if row.owner_id else None
+        if lead is None and p.get("lead"):
+            lead = run.active.get(p["lead"])
+        if lead is not None:
+            return lead, None
+        return row.owner_id, _("no lead found: the task goes to the owner")
+    users = list(p["users"])
+    key = (book.key, path)
+    turns = run.turns.get(key, 0)
+    run.turned.add(key)
+    for offset in range(len(users)):  # a user who left is passed over; the turn moves on
+        email = users[(turns + offset) % len(users)]
+        if email in run.active:
+            run.turns[key] = turns + offset + 1
+            return run.active[email], None
+    run.turns[key] = turns + 1
+    return row.owner_id, _("none of the round-robin users is active: the task goes to the owner")
+
+
+def _do(run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, step: Step,
+        row: accounts_service.AccountRow, today: date) -> list[str]:  # fmt: skip
+    """Do one step (queued in the run's batch); returns the lines for the run's log."""
     values = _merge(row)
     p = step.params
     key = f"playbook:{book.key}:{enrollment_id}:{index}"
+    language = run.context.mail_language
     if step.kind == "task":
-        tasks.create_task(
-            session, today=today, account_id=row.id, title=render(p["title"], values), kind=p["task_kind"],
-            priority=p["priority"], due_on=days_after(today, p["due_days"]),
-            description=render(p["notes"], values) if p.get("notes") else None,
-            source=f"playbook:{book.key}"[:100],
-            signal=book.trigger.kind[:40], external_id=f"PB-{enrollment_id}-{index}",
-        )  # fmt: skip
-    elif step.kind == "email":
-        to = q.contact_emails(session, row.id, champions_only=p["to"] == "champion")
-        if to:
-            outbox.enqueue_email(session, key=key, to=to, subject=render(p["subject"], values),
-                                 text=render(p["body"], values), account_id=row.id)  # fmt: skip
-    elif step.kind == "webhook":
+        assignee, note = _assignee(run, book, path, p, row)
+        run.tasks.append({
+            "account_id": row.id, "title": render(p["title"], values), "kind": p["task_kind"],
+            "priority": p["priority"], "due_on": days_after(today, p["due_days"]), "assignee_id": assignee,
+            "description": render(p["notes"], values) if p.get("notes") else None,
+            "source": f"playbook:{book.key}"[:100], "signal": book.trigger.kind[:40],
+            "external_id": f"PB-{enrollment_id}-{index}",
+        })  # fmt: skip
+        return [describe(step, row, today, language=language), *([note] if note else [])]
+    if step.kind == "email":
+        lines = []
+        recipients = [c for c in run.contacts.get(row.id, []) if p["to"] != "champion" or c.is_champion]
+        if not recipients:
+            return [_("email skipped: no contact with an address")]
+        values = {**_email_values(row), "owner_email": run.email_of.get(row.owner_id) if row.owner_id else None}
+        for c in recipients:
+            if c.unsubscribed_at is not None:
+                lines.append(_("email to {email} skipped: unsubscribed").format(email=c.email))
+                continue
+            url = unsubscribe.link(run.context, run.unsubscribe_key(), int(c.id))
+            mine = {**values, "contact": c.name, "unsubscribe_url": url}
+            subject, text, html, _lang = compose(p, mine, contact_language=c.language, default_language=language)
+            payload = outbox.email_payload(to=[str(c.email)], subject=subject, text=text, html=html,
+                                           headers=unsubscribe.headers(url))  # fmt: skip
+            run.messages.append((outbox.EMAIL, f"{key}:{c.id}", payload, row.id))
+            lines.append(_("email “{subject}” to {email}").format(subject=subject, email=c.email))
+        return lines
+    if step.kind == "webhook":
         text = render(p["text"], values)
-        body = {"text": text} if p["slack"] else {
+        target: str | None = p.get("url") or run.context.slack_webhook_url
+        if not target:
+            return [_("webhook skipped: no URL in the step and no Slack webhook in the settings")]
+        slack = p["slack"] or not p.get("url")
+        body = {"text": text} if slack else {
             "event": "playbook_step", "playbook": book.key, "account_id": row.id, "account": row.name, "text": text}
-        outbox.enqueue_webhook(session, key=key, url=p["url"], body=body, signed=not p["slack"], account_id=row.id)
+        run.messages.append((outbox.WEBHOOK, key, outbox.webhook_payload(url=target, body=body, signed=not slack),
+                             row.id))  # fmt: skip
+        return [describe(step, row, today)]
+    return []
+
+
+#: The footer added to a text that does not place ``{{ unsubscribe_url }}`` itself.
+UNSUBSCRIBE_JA = "今後このようなメールの配信を希望されない場合は、こちらから停止できます: {url}"
+UNSUBSCRIBE_EN = "To stop receiving these emails, unsubscribe here: {url}"
 
 
 def run(session: Session, as_of: date, context: RunContext | None = None) -> int:
-    """The daily step: exit, enroll and advance every playbook's accounts; returns the actions done."""
+    """The daily step: exit, enroll and advance every playbook's accounts; returns the actions done.
+
+    Built for 100,000 accounts × 30 playbooks: the accounts' figures are read once, each
+    playbook's open runs in one query, and what the run makes (runs, tasks, emails,
+    webhooks, the runs' new state) is written in a few statements at the end."""
+    state = _Run(session, context or RunContext())
     facts, rows = _facts(session, as_of)
+    by_tier: dict[str | None, list[AccountFacts]] = {}
+    for f in facts:
+        by_tier.setdefault(f.tier, []).append(f)
     done = 0
     books = current(session)  # parsed once for both passes
     for number, book in books:
         if not book.enabled:
             continue
-        matching = {f.account_id for f in facts if book.matches(f)}
-        open_ = {e.account_id: e for e in q.enrollments(session, book.key, [ACTIVE, HOLDOUT]) if e.finished_on is None}
+        matching = {f.account_id for f in book.candidates(by_tier) if book.matches(f)}
+        open_ = {e.account_id: e for e in q.open_enrollments(session, book.key)}
+        exits = []
         for account_id, e in open_.items():
             if account_id in matching:
                 continue
             if e.state == HOLDOUT:  # the control group leaves when the trigger clears, whatever the setting
-                q.save_enrollment(session, e, finished_on=as_of, log=e.log + _line(as_of, _("the trigger cleared")))
+                exits.append({"id": e.id, "finished_on": as_of, "log": e.log + _line(as_of, _("the trigger cleared"))})
             elif book.exit_when_cleared:
-                q.save_enrollment(session, e, state=EXITED, finished_on=as_of, next_on=None,
-                                  log=e.log + _line(as_of, _("the trigger cleared: left the playbook")))  # fmt: skip
+                exits.append({"id": e.id, "state": EXITED, "finished_on": as_of, "next_on": None,
+                              "log": e.log + _line(as_of, _("the trigger cleared: left the playbook"))})  # fmt: skip
+        q.update_enrollments(session, exits)
         finished = q.last_finished(session, book.key)
+        entering = []
         for account_id in sorted(matching - set(open_)):
             last = finished.get(account_id)
             if last is not None and (as_of - last).days < book.cooldown_days:
                 continue
             held = book.in_holdout(account_id)
-            q.add_enrollment(
-                session, playbook_key=book.key, version=number, account_id=account_id,
-                state=HOLDOUT if held else ACTIVE, holdout=held, entered_on=as_of, step=0,
-                next_on=None if held else as_of, finished_on=None,
-                log=_line(as_of, _("held out: nothing is done, to compare") if held else _("entered")),
-            )  # fmt: skip
-    # advance every due enrollment, under the version it entered with
-    for number, book in books:
-        for e in q.enrollments(session, book.key, [ACTIVE]):
-            if e.next_on is None or e.next_on > as_of or e.account_id not in rows:
-                continue
-            version = book if e.version == number else _parse(book.key, _version_text(session, book.key, e.version))
-            done += _advance(session, version, e, rows[e.account_id], as_of)
+            entering.append({
+                "playbook_key": book.key, "version": number, "account_id": account_id,
+                "state": HOLDOUT if held else ACTIVE, "holdout": held, "entered_on": as_of, "step": 0,
+                "next_on": None if held else as_of, "finished_on": None,
+                "log": _line(as_of, _("held out: nothing is done, to compare") if held else _("entered")),
+            })  # fmt: skip
+        q.add_enrollments(session, entering)
+    # advance every due run, under the version it entered with
+    due = [(number, book, e) for number, book in books for e in q.due_enrollments(session, book.key, as_of)
+           if e.account_id in rows]  # fmt: skip
+    emailing = {e.account_id for _n, book, e in due if any(s.kind == "email" for _p, s in book.flat)}
+    state.contacts = q.contacts_of(session, sorted(emailing))
+    versions: dict[tuple[str, int], Playbook] = {}
+    for number, book, e in due:
+        if e.version == number:
+            version = book
+        else:
+            if (book.key, e.version) not in versions:
+                versions[(book.key, e.version)] = _parse(book.key, _version_text(session, book.key, e.version))
+            version = versions[(book.key, e.version)]
+        done += _advance(state, version, e, rows[e.account_id], as_of)
+    state.write(as_of)
     return done
 
 
@@ -181,22 +362,55 @@ def _line(day: date, text: str) -> str:
     return f"{day.isoformat()} {text}\n"
 
 
-def _advance(session: Session, book: Playbook, e: Any, row: accounts_service.AccountRow, today: date) -> int:
+def _advance(run: _Run, book: Playbook, e: Any, row: accounts_service.AccountRow, today: date) -> int:
     index, log, actions = e.step, e.log, 0
-    while index < len(book.steps):
-        step = book.steps[index]
+    facts: AccountFacts | None = None
+    flat = book.flat
+    while index < len(flat):
+        path, step = flat[index]
         if step.kind == "wait":
             index += 1
-            q.save_enrollment(session, e, step=index, next_on=days_after(today, step.params["days"]),
-                              log=log + _line(today, describe(step, row, today)))  # fmt: skip
+            run.updates.append({"id": e.id, "step": index, "next_on": days_after(today, step.params["days"]),
+                                "log": log + _line(today, describe(step, row, today))})  # fmt: skip
             return actions
-        _do(session, book, e.id, index, step, row, today)
-        log += _line(today, describe(step, row, today))
+        if step.kind == "goto":
+            index = step.params["to"]
+            continue
+        if step.kind == "branch":
+            facts = facts or facts_of(row, today)
+            holds = step.params["if"].holds(facts)
+            log += _line(today, _("branch {condition}: {answer}").format(
+                condition=str(step.params["if"]), answer=_("yes, then") if holds else _("no, else")))  # fmt: skip
+            index = index + 1 if holds else step.params["else_at"]
+            continue
+        for line in _do(run, book, e.id, index, path, step, row, today):
+            log += _line(today, line)
         actions += 1
         index += 1
-    q.save_enrollment(session, e, step=index, next_on=None, state=COMPLETED, finished_on=today,
-                      log=log + _line(today, _("completed")))  # fmt: skip
+    run.updates.append({"id": e.id, "step": index, "next_on": None, "state": COMPLETED, "finished_on": today,
+                        "log": log + _line(today, _("completed"))})  # fmt: skip
     return actions
+
+
+def dry_run(book: Playbook, row: accounts_service.AccountRow, today: date, *, language: str = "ja") -> tuple[str, ...]:
+    """What each step would do for this account, branches decided on today's figures."""
+    out: list[str] = []
+    facts = facts_of(row, today)
+    index = 0
+    while index < len(book.flat):
+        _path, step = book.flat[index]
+        if step.kind == "goto":
+            index = step.params["to"]
+            continue
+        if step.kind == "branch":
+            holds = step.params["if"].holds(facts)
+            out.append(_("branch {condition}: {answer}").format(
+                condition=str(step.params["if"]), answer=_("yes, then") if holds else _("no, else")))  # fmt: skip
+            index = index + 1 if holds else step.params["else_at"]
+            continue
+        out.append(describe(step, row, today, language=language))
+        index += 1
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -231,7 +445,7 @@ def preview(session: Session, key: str, as_of: date) -> Preview:
         if book.in_holdout(account_id):
             held.append((account_id, row.name))
         else:
-            entering.append((account_id, row.name, tuple(describe(s, row, as_of) for s in book.steps)))
+            entering.append((account_id, row.name, dry_run(book, row, as_of)))
     return Preview(key, number, book.name, tuple(entering), tuple(held), len(active), len(matching))
 
 

@@ -254,6 +254,28 @@ def create_task(
     return get_task(session, task_id)
 
 
+def create_tasks(session: Session, items: Sequence[Mapping[str, Any]], *, today: date) -> int:
+    """Add many tasks at once (the playbooks' daily step): each item's title, kind, priority,
+    due date and notes checked as :func:`create_task` checks them (a title cut at its limit
+    rather than refused: a merge field may make it long), the account and assignee taken as
+    given — the caller read them from the store in the same transaction. Returns how many."""
+    rows = []
+    for item in items:
+        source, signal = str(item.get("source") or "manual"), item.get("signal")
+        if len(source) > 100 or len(signal or "") > 40:
+            raise InvalidInput(_("source or signal is too long"), code="invalid_task_source", field="source")
+        rows.append({
+            "title": _title(" ".join(str(item["title"]).split())[:TITLE_MAX]), "kind": parse_kind(item.get("kind", "other")),
+            "priority": parse_priority(item.get("priority", "normal")), "due_on": check_due(item.get("due_on"), today),
+            "description": _notes(item.get("description")), "account_id": item["account_id"],
+            "assignee_id": item.get("assignee_id"), "contact_id": None, "created_by_id": None, "source": source,
+            "signal": signal, "activity_id": None, "status": TaskStatus.OPEN,
+            "external_id": item.get("external_id") or f"{EXTERNAL_ID_PREFIX}{uuid.uuid4()}",
+        })  # fmt: skip
+    q.insert_tasks(session, rows)
+    return len(rows)
+
+
 def follow_up(
     session: Session, activity_id: int, *, today: date, title: str, due_on: date | None = None,
     kind: TaskKind | str = TaskKind.OTHER, priority: TaskPriority | str = TaskPriority.NORMAL,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from kizuna.api.schemas.common import (
     Email,
@@ -19,6 +19,8 @@ from kizuna.api.schemas.common import (
     Text100,
 )
 
+#: ja or en (the column holds up to 8 characters)
+Language = Annotated[str, StringConstraints(max_length=8, pattern=r"^(ja|en)$")]
 ContactSort = Literal["id", "-id", "name", "-name"]
 
 
@@ -29,6 +31,7 @@ class ContactCreate(InputModel):
     email: Email | None = None
     role: Text100 | None = Field(None, description="e.g. 決裁者 (decision maker), 担当者, admin")
     is_champion: bool = Field(False, description="The customer's internal champion.")
+    language: Language | None = Field(None, description="ja or en: the language of the emails Kizuna sends them.")
 
 
 class ContactUpdate(PatchModel):
@@ -40,6 +43,7 @@ class ContactUpdate(PatchModel):
     email: Email | None = None
     role: Text100 | None = None
     is_champion: bool | None = None
+    language: Language | None = None
 
 
 class ContactOut(OutputModel):
@@ -50,6 +54,8 @@ class ContactOut(OutputModel):
     email: str | None
     role: str | None
     is_champion: bool
+    language: str | None
+    unsubscribed_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

@@ -9,7 +9,7 @@ from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
 from kizuna.db.models.outbox import OutboxMessage
-from kizuna.db.models.playbooks import PlaybookEnrollment, PlaybookVersion
+from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
@@ -22,6 +22,7 @@ __all__ = [
     "Account",
     "Activity",
     "ApiKey",
+    "AppSecret",
     "Contact",
     "HealthScorecardVersion",
     "HealthSentiment",
@@ -34,6 +35,7 @@ __all__ = [
     "OutboxMessage",
     "ParkedEvent",
     "PlaybookEnrollment",
+    "PlaybookRotation",
     "PlaybookVersion",
     "Product",
     "SavedView",

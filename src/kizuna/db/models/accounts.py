@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
-from kizuna.db.types import BoundedDate, JsonDoc, str_enum
+from kizuna.db.types import BoundedDate, JsonDoc, UTCDateTime, str_enum
 from kizuna.domain.health import HealthGrade
 from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus
@@ -80,3 +80,5 @@ class Contact(Timestamped, Base):
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     role: Mapped[str | None] = mapped_column(String(100))
     is_champion: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(8))  # ja or en: the language of the emails sent to them
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no more non-transactional email

@@ -43,3 +43,24 @@ class PlaybookEnrollment(Base):
     next_on: Mapped[date | None] = mapped_column(BoundedDate)  # when the next step is due
     finished_on: Mapped[date | None] = mapped_column(BoundedDate)
     log: Mapped[str] = mapped_column(Text, default="")  # one line per action done, for the timeline
+
+
+class PlaybookRotation(Base):
+    """Round-robin state of one task step: how many tasks it has handed out (the next one
+    goes to ``users[turns % len(users)]``), so the turn carries over between daily runs."""
+
+    __tablename__ = "playbook_rotations"
+
+    playbook_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)  # the step's path, e.g. steps[2]
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AppSecret(Base):
+    """A secret Kizuna made for itself when the settings name none (e.g. the key that signs
+    unsubscribe links): made once, kept in the store, never shown."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -110,6 +111,23 @@ def outbox_add(session: Session, *, kind: str, key: str, payload: dict[str, Any]
     return int(row.id)
 
 
+def outbox_add_many(session: Session, rows: Sequence[dict[str, Any]], *, now: datetime) -> int:
+    """Queue many messages (``kind``, ``key``, ``payload``, ``account_id`` each) in one statement;
+    a key already queued is skipped (``ON CONFLICT DO NOTHING``). Returns how many were offered."""
+    if not rows:
+        return 0
+    values = [{"kind": r["kind"], "idempotency_key": r["key"], "payload": r["payload"], "account_id": r["account_id"],
+               "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now} for r in rows]  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    statement = dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    session.execute(statement, values)
+    return len(values)
+
+
 def outbox_claim(session: Session, *, now: datetime, until: datetime, limit: int) -> list[OutboxMessage]:
     """Claim up to ``limit`` messages due now: pending ones whose time has come, and
     ``sending`` ones whose claim expired (their sender died between claim and mark). Each
@@ -163,6 +181,20 @@ def outbox_mark_failed_attempt(session: Session, message_id: int, *, error: str,
     values: dict[str, Any] = {"last_error": error[:2000], "claimed_until": None}
     values.update({"status": "failed"} if retry_at is None else {"status": "pending", "next_attempt_at": retry_at})
     session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+
+
+def outbox_defer(session: Session, message_id: int, *, until: datetime, why: str) -> None:
+    """Not an attempt (a rate limit said wait): back to ``pending`` until ``until``, the attempt given back."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+        status="pending", next_attempt_at=until, claimed_until=None, last_error=why[:2000],
+        attempts=OutboxMessage.attempts - 1))  # fmt: skip
+
+
+def outbox_recent_recipients(session: Session, *, since: datetime) -> list[tuple[datetime, list[str]]]:
+    """(sent at, recipients) of the emails sent since ``since`` (the per-domain rate limit's memory)."""
+    rows = session.execute(select(OutboxMessage.sent_at, OutboxMessage.payload).where(
+        OutboxMessage.kind == "email", OutboxMessage.status == "sent", OutboxMessage.sent_at >= since))  # fmt: skip
+    return [(at, list((payload or {}).get("to") or [])) for at, payload in rows if at is not None]
 
 
 def outbox_list(session: Session, *, status: str | None = None, limit: int = 100) -> list[OutboxMessage]:

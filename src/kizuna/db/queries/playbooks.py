@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kizuna.db.models import Contact, PlaybookEnrollment, PlaybookVersion
@@ -107,3 +107,114 @@ def health_scores(session: Session, pairs: Sequence[tuple[int, date]]) -> dict[t
             if (account_id, day) in wanted:
                 out[(account_id, day)] = float(score)
     return out
+
+
+def contacts_to_email(session: Session, account_id: int, *, champions_only: bool) -> list[Any]:
+    """(id, name, email, language, unsubscribed_at) of the account's contacts with an address."""
+    query = select(Contact.id, Contact.name, Contact.email, Contact.language, Contact.unsubscribed_at).where(
+        Contact.account_id == account_id, Contact.email.is_not(None))
+    if champions_only:
+        query = query.where(Contact.is_champion.is_(True))
+    return [r for r in session.execute(query.order_by(Contact.id)) if r.email]
+
+
+def rotation_turns(session: Session, key: str, step: str) -> int:
+    from kizuna.db.models import PlaybookRotation
+
+    row = session.get(PlaybookRotation, (key, step))
+    return 0 if row is None else int(row.turns)
+
+
+def save_rotation(session: Session, key: str, step: str, turns: int) -> None:
+    from kizuna.db.models import PlaybookRotation
+
+    row = session.get(PlaybookRotation, (key, step))
+    if row is None:
+        session.add(PlaybookRotation(playbook_key=key, step=step, turns=turns))
+    else:
+        row.turns = turns
+    session.flush()
+
+
+def active_users_by_email(session: Session, emails: Sequence[str]) -> dict[str, int]:
+    from kizuna.db.models import User
+
+    rows = session.execute(select(User.email, User.id).where(func.lower(User.email).in_(list(emails)),
+                                                             User.is_active.is_(True)))  # fmt: skip
+    return {str(e).lower(): int(i) for e, i in rows}
+
+
+def user_lead(session: Session, user_id: int) -> int | None:
+    """The active team lead of a user, if one is set."""
+    from kizuna.db.models import User
+
+    lead = session.scalar(select(User.lead_id).where(User.id == user_id))
+    if lead is None:
+        return None
+    return lead if session.scalar(select(User.is_active).where(User.id == lead)) else None
+
+
+def user_email(session: Session, user_id: int | None) -> str | None:
+    from kizuna.db.models import User
+
+    return None if user_id is None else session.scalar(select(User.email).where(User.id == user_id))
+
+
+# --- the daily step's batch reads and writes ---------------------------------------------------
+
+
+def open_enrollments(session: Session, key: str) -> list[Any]:
+    """(id, account_id, state, log) of the playbook's runs not finished (active or held out)."""
+    t = PlaybookEnrollment
+    return list(session.execute(select(t.id, t.account_id, t.state, t.log).where(
+        t.playbook_key == key, t.state.in_(["active", "holdout"]), t.finished_on.is_(None)).order_by(t.id)))  # fmt: skip
+
+
+def due_enrollments(session: Session, key: str, day: date) -> list[Any]:
+    """(id, account_id, version, step, log) of the playbook's active runs whose next step is due."""
+    t = PlaybookEnrollment
+    return list(session.execute(select(t.id, t.account_id, t.version, t.step, t.log).where(
+        t.playbook_key == key, t.state == "active", t.next_on.is_not(None), t.next_on <= day).order_by(t.id)))  # fmt: skip
+
+
+def add_enrollments(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(PlaybookEnrollment), list(rows))
+
+
+def update_enrollments(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Update many runs by id (each dict holds ``id`` and the columns to set; one statement per shape)."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
+    for batch in shapes.values():
+        session.execute(update(PlaybookEnrollment), batch)
+
+
+def contacts_of(session: Session, account_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Per account: (id, name, email, language, unsubscribed_at, is_champion) of its contacts with an address."""
+    out: dict[int, list[Any]] = {}
+    ids = sorted(set(account_ids))
+    for start in range(0, len(ids), 2000):
+        rows = session.execute(
+            select(Contact.account_id, Contact.id, Contact.name, Contact.email, Contact.language,
+                   Contact.unsubscribed_at, Contact.is_champion)
+            .where(Contact.account_id.in_(ids[start:start + 2000]), Contact.email.is_not(None)).order_by(Contact.id)
+        )  # fmt: skip
+        for r in rows:
+            if r.email:
+                out.setdefault(int(r.account_id), []).append(r)
+    return out
+
+
+def users(session: Session) -> list[Any]:
+    """(id, email, lead_id, is_active) of every user (the assignee rules read them once a run)."""
+    from kizuna.db.models import User
+
+    return list(session.execute(select(User.id, User.email, User.lead_id, User.is_active)))
+
+
+def rotations(session: Session) -> dict[tuple[str, str], int]:
+    from kizuna.db.models import PlaybookRotation
+
+    return {(r.playbook_key, r.step): int(r.turns) for r in session.scalars(select(PlaybookRotation))}

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kizuna.db.models import Account, Activity, Contact, Task, User
@@ -84,6 +84,12 @@ def insert_task(session: Session, **values: Any) -> int:
     session.add(task)
     session.flush()
     return task.id
+
+
+def insert_tasks(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Add many tasks in one statement (executemany; the caller commits)."""
+    if rows:
+        session.execute(insert(Task), list(rows))
 
 
 def update_task(session: Session, task_id: int, values: dict[str, Any]) -> None:

@@ -102,6 +102,15 @@ def _enum(e: type[StrEnum]) -> Parser:
     return lambda raw, ctx, row: f.choice(raw, e)
 
 
+def _language(raw: Any) -> str | None:
+    value = str(raw).strip().lower()
+    aliases = {"ja": "ja", "jp": "ja", "ja-jp": "ja", "ja_jp": "ja", "日本語": "ja", "japanese": "ja",
+               "en": "en", "en-us": "en", "en-gb": "en", "en_us": "en", "英語": "en", "english": "en"}  # fmt: skip
+    if value not in aliases:
+        raise f.FieldError(_("must be ja or en, not {value!r}").format(value=str(raw)[:40]))
+    return aliases[value]
+
+
 def _money(raw: Any, ctx: f.ParseContext, row: dict[str, Any]) -> int:
     return f.money(raw, row.get("currency") or ctx.default_currency)
 
@@ -255,6 +264,8 @@ CONTACTS = EntitySpec(
         Field("email", "email", "email", parse=lambda raw, ctx, row: f.email(raw)),
         text("role", 100, help="e.g. 決裁者 (decision maker), 担当者, admin"),
         boolean("is_champion", default=False, help="the customer's internal champion"),
+        Field("language", "language", "choice", parse=lambda raw, ctx, row: _language(raw),
+              help="ja or en: the language of the emails Kizuna sends them (empty: the company default)"),
     ),
     key=("external_id",), conflict=("external_id",), summary="People at customer companies.",
 )  # fmt: skip
