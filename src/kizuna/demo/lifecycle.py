@@ -421,7 +421,7 @@ def draw_dips(rng: np.random.Generator, tl: Timeline, life: Life) -> list[Dip]:
     for _ in range(int(rng.poisson(DIP_RATE * live / 365.0))):
         a, b = life.live[_pick(rng, [float(hi - lo) for lo, hi in life.live])]
         start = int(rng.integers(a, b))
-        dip = Dip(start, int(rng.integers(20, 61)), int(rng.integers(20, 71)), float(rng.uniform(0.8, 2.0)))
+        dip = Dip(start, int(rng.integers(20, 61)), int(rng.integers(20, 71)), float(rng.uniform(1.4, 2.8)))
         if all(not -150 <= end - start <= 150 + dip.fall + dip.rise for end in ends):
             dips.append(dip)
     return dips

@@ -76,7 +76,7 @@ def _rows_by_day(index: pd.MultiIndex) -> dict[date, np.ndarray]:
     codes, days = pd.factorize(index.get_level_values("day"))
     order = np.argsort(codes, kind="stable")
     parts = np.split(order, np.cumsum(np.bincount(codes, minlength=len(days)))[:-1])
-    return {day: rows for day, rows in zip(days, parts, strict=True)}
+    return dict(zip(days, parts, strict=True))
 
 
 def build_history(
