@@ -50,14 +50,16 @@ def default_result(demo_store: Session) -> health_service.calc.BacktestResult:
 
 def test_the_default_scorecard_predicts_churn_on_the_demo(default_result: health_service.calc.BacktestResult) -> None:
     result = default_result
-    assert (result.evaluations, result.samples, result.churned) == (17, 2063, 127)
+    assert (result.evaluations, result.samples, result.churned) == (17, 2080, 128)
     assert result.auc is not None
     assert result.auc >= 0.75  # the goal; the exact figure (the demo is seeded) catches any drift
-    assert result.auc == pytest.approx(0.80542, abs=1e-5)
+    # 0.80542 before the demo's churns came in several shapes (some without warning) and
+    # some accounts dipped and recovered (false alarms a real book has too)
+    assert result.auc == pytest.approx(0.79053, abs=1e-5)
     assert {g: (v["accounts"], v["churned"]) for g, v in result.by_grade.items()} == {
-        "green": (1306, 25), "yellow": (606, 49), "red": (151, 53)}  # fmt: skip
-    assert result.lift_red_over_green == pytest.approx((53 / 151) / (25 / 1306))
-    assert (result.churn_events, result.red_before_churn, result.median_lead_days) == (54, 32, 22.5)
+        "green": (1363, 34), "yellow": (576, 52), "red": (141, 42)}  # fmt: skip
+    assert result.lift_red_over_green == pytest.approx((42 / 141) / (34 / 1363))
+    assert (result.churn_events, result.red_before_churn, result.median_lead_days) == (54, 27, 20.0)
     data = health_service.backtest_json(result)
     assert data["roc"][0] == {"fpr": 0.0, "tpr": 0.0}
     assert data["roc"][-1] == {"fpr": 1.0, "tpr": 1.0}
@@ -68,7 +70,9 @@ def test_weighting_only_an_irrelevant_measure_lowers_the_auc(demo_store: Session
     cards = health_service.parse_toml(IRRELEVANT, "irrelevant.toml")
     degraded = health_service.backtest(demo_store, as_of=AS_OF, horizon_days=90, cards=cards)
     assert default.auc is not None
-    assert degraded.auc == pytest.approx(0.52729, abs=1e-5)
+    # 0.52729 before the demo left some tickets open for good, more often at disengaged
+    # accounts (who stop replying): open tickets now carry a little signal
+    assert degraded.auc == pytest.approx(0.56003, abs=1e-5)
     assert degraded.auc < default.auc - 0.1
 
 
@@ -76,7 +80,7 @@ def test_a_changed_weight_changes_the_backtest(demo_store: Session, default_resu
     active = health_service.active_scorecards(demo_store)
     text = health_service.with_weights(active.cards, {"default.engagement": "1", "default.support": "100"})
     changed = health_service.backtest(demo_store, as_of=AS_OF, cards=health_service.parse_toml(text, "x"))
-    assert changed.auc == pytest.approx(0.75260, abs=1e-5)  # was 0.80542 with the default weights
+    assert changed.auc == pytest.approx(0.70843, abs=1e-5)  # 0.79053 with the default weights
     assert changed.lift_red_over_green == 0.0
 
 
