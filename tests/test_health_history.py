@@ -110,9 +110,7 @@ def test_the_history_covers_every_day_and_the_list_shows_the_last(store: sa.Engi
     with session_scope(store) as session:
         conn = session.connection()
         days = conn.execute(sa.text("SELECT DISTINCT day FROM health_snapshots ORDER BY day")).scalars().all()
-        assert [date.fromisoformat(str(d)) for d in days] == [
-            AS_OF - timedelta(days=DAYS - 1 - n) for n in range(DAYS)
-        ]
+        assert [date.fromisoformat(str(d)) for d in days] == [AS_OF - timedelta(days=DAYS - 1 - n) for n in range(DAYS)]
         shown = conn.execute(sa.text("SELECT count(*) FROM accounts WHERE health_as_of = :d"),
                              {"d": AS_OF.isoformat()}).scalar_one()  # fmt: skip
         assert shown == len(_snapshots(session, AS_OF))

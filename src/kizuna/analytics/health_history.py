@@ -188,7 +188,9 @@ def daily_measures(inputs: HistoryInputs, days: list[date]) -> pd.DataFrame:
     ascending): a frame indexed by (day, account_id), one column per measure of
     :data:`~kizuna.domain.health.MEASURES` (NaN: missing)."""
     if not days:
-        return pd.DataFrame(columns=list(MEASURES), index=pd.MultiIndex.from_arrays([[], []], names=["day", "account_id"]))
+        return pd.DataFrame(
+            columns=list(MEASURES), index=pd.MultiIndex.from_arrays([[], []], names=["day", "account_id"])
+        )
     lines = inputs.lines
     accounts = np.unique(lines["account_id"].to_numpy())
     origin = pd.Timestamp(days[0] - timedelta(days=GRID_LOOKBACK))

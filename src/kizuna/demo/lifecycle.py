@@ -449,5 +449,5 @@ def daily_level(tl: Timeline, eng: Engagement, life: Life, ramps: list[int], dip
         lo, hi = max(0, begin), min(tl.days, stop)
         if hi > lo:
             frac = (np.arange(lo, hi) - begin + 1) / churn.decline_days
-            level[lo:hi] -= (1.9 * frac if churn.shape == "slow" else 2.4 * frac**0.8)
+            level[lo:hi] -= 1.9 * frac if churn.shape == "slow" else 2.4 * frac**0.8
     return level
