@@ -16,6 +16,7 @@ from kizuna.http.auth import CurrentPrincipal as Reader
 from kizuna.http.auth import Principal, State, check_csrf, manager
 from kizuna.http.clock import today
 from kizuna.services import health as health_service
+from kizuna.services.health import history as health_history
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 
@@ -41,9 +42,11 @@ def _scorecard_errors(exc: ScorecardInvalid) -> JSONResponse:
 def health_summary(state: State, principal: Reader,
                    limit: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:  # fmt: skip
     """Accounts per grade and per touch tier on the newest snapshot day, and the accounts
-    whose score dropped or improved most over 7 and 30 days, with their explanations."""
+    whose score dropped or improved most over 7 and 30 days, with their explanations,
+    MRR (``mrr`` in minor units of ``currency``) and owner (``owner_id``, ``owner_name``)."""
     with state.unit_of_work() as session:
         data = health_service.summary(session, limit=limit)
+        health_history.add_account_facts(session, data["movers"])
     for items in data["movers"].values():
         for item in items:
             item["reasons"] = health_service.explanation_lines(item["explanation"])

@@ -7,14 +7,24 @@ happened before the next UTC midnight, as in :mod:`kizuna.db.queries.health`.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kizuna.db.models import HealthSentiment, OnboardingMilestone, SurveyResponse, Ticket, UsageDaily
+from kizuna.db.models import (
+    Account,
+    HealthSentiment,
+    HealthSnapshot,
+    OnboardingMilestone,
+    SurveyResponse,
+    Ticket,
+    UsageDaily,
+    User,
+)
 from kizuna.db.queries.health import BASELINE_METRICS, RECENT_METRICS, usage_metrics
 from kizuna.domain.enums import TicketPriority
 from kizuna.domain.usage import FEATURE_PREFIX
@@ -84,3 +94,38 @@ def sentiment_rows(session: Session) -> pd.DataFrame:
     frame["entered_at"] = pd.to_datetime(frame["entered_at"], utc=True)
     frame["day"] = _utc_day(frame["entered_at"])
     return frame
+
+
+def recent_snapshots(session: Session, account_id: int, days: int) -> list[dict[str, Any]]:
+    """The account's snapshots of the ``days`` days up to its newest one, oldest first:
+    day, score, grade, letter, 30-day change and explanation."""
+    newest = session.scalar(select(func.max(HealthSnapshot.day)).where(HealthSnapshot.account_id == account_id))
+    if newest is None:
+        return []
+    query = (
+        select(HealthSnapshot.day, HealthSnapshot.score, HealthSnapshot.grade, HealthSnapshot.letter,
+               HealthSnapshot.change_30d, HealthSnapshot.explanation)
+        .where(HealthSnapshot.account_id == account_id, HealthSnapshot.day > newest - timedelta(days=days))
+        .order_by(HealthSnapshot.day)
+    )  # fmt: skip
+    return [
+        {"day": d, "score": s, "grade": str(getattr(g, "value", g)), "letter": str(getattr(lt, "value", lt)),
+         "change_30d": c, "explanation": e or []}
+        for d, s, g, lt, c, e in session.execute(query).all()
+    ]  # fmt: skip
+
+
+def account_facts(session: Session, account_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """MRR (minor units), currency and owner (id, name) of the accounts."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    query = (
+        select(Account.id, Account.mrr, Account.currency, Account.owner_id, User.name)
+        .outerjoin(User, User.id == Account.owner_id)
+        .where(Account.id.in_(ids))
+    )
+    return {
+        int(a): {"mrr": m, "currency": c, "owner_id": o, "owner_name": n}
+        for a, m, c, o, n in session.execute(query).all()
+    }

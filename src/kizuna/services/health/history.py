@@ -164,3 +164,35 @@ def build_history(
         day += timedelta(days=1)
     q.set_account_health(session, as_of, ((r["account_id"], r["score"], r["grade"]) for r in last_rows))
     return written
+
+
+# --- reading: the account header and the movers ------------------------------------------------
+
+
+def account_header(session: Session, account_id: int, days: int = SPARKLINE_DAYS) -> dict[str, Any] | None:
+    """What the 360 header shows of an account's health: its newest snapshot's score,
+    grade, letter and 30-day change, the scores of the ``days`` days up to it (the
+    sparkline, oldest first) and the top reason (the explanation's first item, in the
+    reader's language). None without any snapshot."""
+    rows = hq.recent_snapshots(session, account_id, days)
+    if not rows:
+        return None
+    from kizuna.services.health import explanation_lines
+
+    newest = rows[-1]
+    explanation = newest["explanation"]
+    return {
+        "day": newest["day"], "score": newest["score"], "grade": newest["grade"], "letter": newest["letter"],
+        "change_30d": newest["change_30d"], "trend": [(r["day"], r["score"]) for r in rows],
+        "top_reason": explanation_lines(explanation[:1])[0] if explanation else None,
+    }  # fmt: skip
+
+
+def add_account_facts(session: Session, movers: dict[str, list[dict[str, Any]]]) -> None:
+    """Give each mover its account's MRR, currency and owner (``mrr``, ``currency``,
+    ``owner_id``, ``owner_name``: who to call, and how much is at stake)."""
+    facts = hq.account_facts(session, (m["account_id"] for items in movers.values() for m in items))
+    empty = {"mrr": None, "currency": None, "owner_id": None, "owner_name": None}
+    for items in movers.values():
+        for item in items:
+            item.update(facts.get(int(item["account_id"]), empty))

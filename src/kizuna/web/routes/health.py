@@ -24,6 +24,7 @@ from kizuna.http.templating import render, render_fragment
 from kizuna.i18n import _
 from kizuna.jobs import run_job
 from kizuna.services import health as health_service
+from kizuna.services.health import history as health_history
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,6 +56,7 @@ def origin_label(version: int | None, configured: bool) -> str:
 def health_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     with state.unit_of_work() as session:
         data = health_service.summary(session, limit=10)
+        health_history.add_account_facts(session, data["movers"])
     for items in data["movers"].values():
         for item in items:
             item["reasons"] = health_service.explanation_lines(item["explanation"])
