@@ -55,7 +55,8 @@ def test_a_sparkline_maps_scores_into_its_box() -> None:
     assert (line.last_x, line.last_y) == (118, 16)
     assert sparkline([70]) is None  # one point is no line
     clipped = sparkline([-5, 130])
-    assert clipped is not None and clipped.points == "2,30 118,2"
+    assert clipped is not None
+    assert clipped.points == "2,30 118,2"
 
 
 def test_the_360_header_shows_score_grade_sparkline_and_top_reason(history_app: FastAPI, client: TestClient) -> None:

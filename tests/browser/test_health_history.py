@@ -119,13 +119,17 @@ def test_the_360_page_draws_the_sparkline_and_the_history_chart(browser: Browser
         points = (spark.locator("polyline").get_attribute("points") or "").split()
         assert len(points) == 30
         box = spark.bounding_box()
-        assert box is not None and box["width"] >= 100 and box["height"] >= 20
+        assert box is not None
+        assert box["width"] >= 100
+        assert box["height"] >= 20
         assert page.locator("[data-testid=head-reason]").inner_text().strip()
         # the history chart: loaded by htmx into the 360 page, drawn by kizuna.js with Chart.js
         chart = page.locator("[data-testid=health-trend]")
         expect(chart).to_have_attribute("data-drawn", "1")
         chart_box = chart.bounding_box()
-        assert chart_box is not None and chart_box["width"] > 200 and chart_box["height"] > 100
+        assert chart_box is not None
+        assert chart_box["width"] > 200
+        assert chart_box["height"] > 100
         config = "JSON.parse(document.querySelector('[data-testid=health-trend]').dataset.chartConfig)"
         days = page.evaluate(f"{config}.data.labels.length")
         assert 31 <= days <= 180  # a month and more of daily history (the demo builds 180 days)
