@@ -88,7 +88,8 @@ def _window(cum: np.ndarray, at: np.ndarray, length: int, shift: int = 0) -> np.
     ``cum`` from :meth:`_Grid.cumulative` (column j: days ≤ j − 1)."""
     hi = at - shift + 1
     lo = np.clip(hi - length, 0, None)
-    return cum[:, hi] - cum[:, lo]
+    sums: np.ndarray = cum[:, hi] - cum[:, lo]
+    return sums
 
 
 def _live(lines: pd.DataFrame, grid: _Grid, at: np.ndarray, *, paying_only: bool) -> np.ndarray:

@@ -71,7 +71,7 @@ def _day_slice(card: _CardScores, rows: np.ndarray) -> tuple[pd.DataFrame, calc.
     return card.values.iloc[rows], calc.Scores(s.score.iloc[rows], s.points.iloc[rows], s.weights.iloc[rows])
 
 
-def _rows_by_day(index: pd.MultiIndex) -> dict[date, np.ndarray]:
+def _rows_by_day(index: pd.Index) -> dict[date, np.ndarray]:
     """Positions of each day's rows in a (day, account_id) index."""
     codes, days = pd.factorize(index.get_level_values("day"))
     order = np.argsort(codes, kind="stable")
