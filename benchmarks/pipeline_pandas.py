@@ -266,8 +266,8 @@ def kizuna_checks(report: object) -> dict[str, object]:
         "survival_12": {str(s): float(p[p.month == 12].survival.iloc[0]) for s, p in survival.groupby("segment")},
         "onboarding_completed": int(r.onboarding["completed"]),  # type: ignore[attr-defined]
         "onboarding_median_days": r.onboarding["median_days_to_complete"],  # type: ignore[attr-defined]
-        "upsell": int(r.expansion["upsell_accounts"]),  # type: ignore[attr-defined]
-        "cross_sell": int(r.expansion["cross_sell_accounts"]),  # type: ignore[attr-defined]
+        "upsell": int(r.expansion.upsell_accounts),  # type: ignore[attr-defined]
+        "cross_sell": int(r.expansion.cross_sell_accounts),  # type: ignore[attr-defined]
         "effort_last": float(r.effort.tickets_per_account.iloc[-1]),  # type: ignore[attr-defined]
         "nps_last": float(r.nps.nps.iloc[-1]),  # type: ignore[attr-defined]
         "nps_segments": len(r.nps_by_segment),  # type: ignore[attr-defined]

@@ -11,10 +11,15 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import socket
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default as email_policy
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
@@ -171,3 +176,31 @@ def api(app: FastAPI, client: TestClient) -> TestClient:
     """The test client with a write-scoped API key as its bearer token."""
     client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
     return client
+
+
+# --- a real SMTP server ------------------------------------------------------------------------
+
+
+class Inbox:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=email_policy)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with socket.socket() as probe:  # aiosmtpd checks its own port by connecting: it must be known
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

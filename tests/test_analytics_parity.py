@@ -5,17 +5,43 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
 from kizuna.analytics import backend as analytics_backend
-from kizuna.db import ensure_schema, make_engine
+from kizuna.db import ensure_schema, make_engine, session_scope
+from kizuna.db.models import Account, SegmentChange
 from kizuna.services import kpis
 from tests.metrics_fixture import AS_OF, load_fixture
 
 OPTIONS = kpis.KpiOptions(months=3, gross_margin=0.8, acquisition_cost=100_000, retention_cost=12_000)
+TIERS = ("high", "low", "tech")
+
+
+def load_fixture_with_tiers(url: str) -> str:
+    """The fixture, and tier periods: every account a tier from 2025-06-01; every other
+    one moves to the next tier on 2026-02-01 (the KPIs by tier read them as they were)."""
+    load_fixture(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            rows = []
+            for i, account_id in enumerate(session.scalars(select(Account.id).order_by(Account.id))):
+                moves = i % 2 == 0
+                rows.append({"account_id": account_id, "dimension": "tier", "value": TIERS[i % 3],
+                             "from_on": date(2025, 6, 1), "to_on": date(2026, 2, 1) if moves else None, "reason": ""})
+                if moves:
+                    rows.append({"account_id": account_id, "dimension": "tier", "value": TIERS[(i + 1) % 3],
+                                 "from_on": date(2026, 2, 1), "to_on": None, "reason": ""})
+            session.execute(insert(SegmentChange), rows)
+    finally:
+        engine.dispose()
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +50,7 @@ def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     engine = make_engine(url)
     ensure_schema(engine)
     engine.dispose()
-    return load_fixture(url)
+    return load_fixture_with_tiers(url)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +70,11 @@ def run(backend: Any) -> dict[str, Any]:
         report = kpis.kpi_report(backend, AS_OF, OPTIONS).to_dict()
         drill = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="churned", month="2026-02")
         report["drill"] = drill.to_dict(orient="records")
+        by_tier = replace(OPTIONS, segment_by="tier")
+        tiers = kpis.kpi_report(backend, AS_OF, by_tier).to_dict()
+        report["by_tier"] = {k: tiers[k] for k in ("revenue_by_segment", "nps", "survival")}
+        report["drill_tier"] = kpis.kpi_accounts(backend, AS_OF, by_tier, metric="mrr", month="2026-02",
+                                                 segment="low").to_dict(orient="records")
     finally:
         kpis.close_backend(backend)
     report.pop("backend")
@@ -74,12 +105,18 @@ def same(a: Any, b: Any, path: str = "") -> None:
 def test_the_reference_is_the_hand_checked_report(reference: dict[str, Any]) -> None:
     assert reference["headline"]["mrr"] == 120_000
     assert reference["headline"]["nrr_12m"] == 1.5
+    # by tier: the tiers add up to the whole in every month, with no "(none)"
+    rows = reference["by_tier"]["revenue_by_segment"]
+    assert {r["segment"] for r in rows} <= set(TIERS)
+    for month in reference["revenue"]:
+        for col in ("mrr", "accounts", "churned", "churned_accounts", "start_mrr", "new", "expansion"):
+            assert sum(r[col] for r in rows if r["month"] == month["month"]) == month[col], (month["month"], col)
 
 
 @pytest.mark.postgres
 def test_postgresql_gives_the_same_numbers(reference: dict[str, Any], postgres: Any, postgres_template: str) -> None:
     url = postgres.create_database("kizuna_parity", template=postgres_template)
-    load_fixture(url)
+    load_fixture_with_tiers(url)
     same(run(kpis.open_backend(url)), reference)
 
 

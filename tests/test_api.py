@@ -632,4 +632,4 @@ def test_every_operation_is_documented(app: FastAPI) -> None:
         for operation in [*listing.values(), *spec["paths"][one].values()]:
             assert operation["summary"]
             error = operation["responses"]["422" if "422" in operation["responses"] else "401"]
-            assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+            assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}

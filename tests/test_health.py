@@ -187,7 +187,11 @@ def test_the_shipped_default_is_valid_and_documented() -> None:
     active = health_service.parse_toml(health_service.DEFAULT_SCORECARDS.read_text(), "default")
     assert active.default.key == "default"
     docs = (Path(__file__).parents[1] / "docs" / "health.md").read_text()
-    for key in active.default.measure_keys:
+    for card in active.scorecards:
+        for key in card.measure_keys:
+            assert f"`{key}`" in docs
+    for key in ("nps_half_life_days", "csat_half_life_days", "grade_margin", "grade_confirm_days",
+                "partial_tracking_ratio"):  # fmt: skip
         assert f"`{key}`" in docs
 
 
@@ -233,26 +237,27 @@ def test_snapshots_have_measures_changes_and_explanations(demo_app: FastAPI, cli
         live = calc.live_accounts(health_service.q.subscription_lines(session), AS_OF, paying_only=False)
         some = int(live[0])
         data = health_service.account_health(session, some)
-    history = data["history"]
+    history = data.history
     assert len(history) == 8  # every day of the backfill
     snap = history[-1]
     # the score is the weighted points of its measures, and the grades are its scorecard's bands
-    measures = snap["measures"].values()
-    assert snap["score"] == pytest.approx(sum(m["weight"] * m["points"] for m in measures if m["points"] is not None),
-                                          abs=0.05)  # fmt: skip (stored rounded: weights 4, points 2 decimals)
+    measures = snap.measures.values()
+    assert snap.score == pytest.approx(sum(m.weight * m.points for m in measures if m.points is not None),
+                                       abs=0.05)  # fmt: skip (stored rounded: weights 4, points 2 decimals)
     with demo_app.state.kizuna.unit_of_work() as session:
-        card = health_service.active_scorecards(session).cards.get(snap["scorecard"])
+        card = health_service.active_scorecards(session).cards.get(snap.scorecard)
     assert card is not None
-    assert (snap["grade"], snap["letter"]) == (card.bands.grade(snap["score"]), card.bands.letter(snap["score"]))
-    assert sum(m["weight"] for m in snap["measures"].values()) == pytest.approx(1.0, abs=1e-3)
-    assert snap["measures"]["payment_state"] == {"value": None, "points": None, "weight": 0.0}
-    assert snap["change_7d"] == pytest.approx(snap["score"] - history[-8]["score"], abs=0.02)
-    assert snap["change_30d"] is not None  # computed from the data 30 days before, though not stored
+    assert (snap.grade, snap.letter) == (card.bands.grade(snap.score), card.bands.letter(snap.score))
+    assert sum(m.weight for m in snap.measures.values()) == pytest.approx(1.0, abs=1e-3)
+    assert snap.measures["payment_state"] == health_service.Measure(value=None, points=None, weight=0.0)
+    assert snap.change_7d == pytest.approx(snap.score - history[-8].score, abs=0.02)
+    assert snap.change_30d is not None  # computed from the data 30 days before, though not stored
+    assert snap.reasons == health_service.explanation_lines([i.as_dict() for i in snap.explanation])
     with demo_app.state.kizuna.unit_of_work() as session:
         from kizuna.db.models import Account
 
         account = session.get(Account, some)
-        assert account.health_score == pytest.approx(snap["score"])
+        assert account.health_score == pytest.approx(snap.score)
         assert account.health_as_of == AS_OF
 
 

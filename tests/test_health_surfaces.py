@@ -1,153 +1,126 @@
-"""Health on the pages a CSM reads: the 360 header (score, grade, a 30-day sparkline drawn
-as inline SVG, the top reason), and the movers with their MRR and owner, on a small demo
-company with a history built by ``build_history``."""
+"""Where issue 20 shows itself: the backtest page and CLI with the naive signal and each
+measure's own AUC, and the warning a mapping that zeroes activity raises on the
+usage page, in ``kizuna health`` and in the daily pipeline (English and Japanese)."""
 
 from __future__ import annotations
 
-import html
 import json
+import logging
 import re
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
-from kizuna.db import session_scope
+from kizuna.db import make_engine, session_scope
 from kizuna.demo import generate_demo
+from kizuna.http.clock import today
 from kizuna.services import health as health_service
-from kizuna.services.health import history
-from kizuna.web.sparkline import sparkline
+from tests import health_generators as gen
+from tests.cli import run_cli
 from tests.conftest import make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
-HOSTILE = '<img src=x onerror="alert(1)">佐藤'
 
 
 @pytest.fixture
-def history_app(app: FastAPI) -> FastAPI:
+def demo_app(app: FastAPI) -> FastAPI:
     with app.state.kizuna.unit_of_work() as session:
         generate_demo(session, accounts=40, months=8, seed=7, as_of=AS_OF)
-        history.build_history(session, AS_OF, days=35)
     return app
 
 
-def _snapshots(app: FastAPI, account_id: int) -> list[dict[str, object]]:
-    with session_scope(app.state.kizuna.engine) as session:
-        return history.hq.recent_snapshots(session, account_id, 30)
+def drop_logins(session: object) -> None:
+    """A product whose events never match the sign-in rule: no ``logins`` rows at all."""
+    session.execute(text("DELETE FROM usage_daily WHERE metric IN ('logins', 'session_minutes')"))  # type: ignore[attr-defined]
 
 
-def _an_account_with_a_reason(app: FastAPI) -> int:
-    with app.state.kizuna.unit_of_work() as session:
-        frame = health_service.q.snapshots_on(session, AS_OF)
-    for account_id in frame["account_id"]:
-        rows = _snapshots(app, int(account_id))
-        if len(rows) == 30 and rows[-1]["explanation"]:
-            return int(account_id)
-    raise AssertionError("no account with 30 days of history and an explanation")
-
-
-def test_a_sparkline_maps_scores_into_its_box() -> None:
-    line = sparkline([0, 100, 50], width=120, height=32)
-    assert line is not None
-    assert line.points == "2,30 60,2 118,16"
-    assert (line.last_x, line.last_y) == (118, 16)
-    assert sparkline([70]) is None  # one point is no line
-    clipped = sparkline([-5, 130])
-    assert clipped is not None
-    assert clipped.points == "2,30 118,2"
-
-
-def test_the_360_header_shows_score_grade_sparkline_and_top_reason(history_app: FastAPI, client: TestClient) -> None:
-    make_user(history_app, "viewer@kizuna.example", "viewer")
+def test_the_backtest_page_shows_the_naive_signal_and_each_measure(demo_app: FastAPI, client: TestClient) -> None:
+    make_user(demo_app, "viewer@kizuna.example", "viewer")
     sign_in(client, "viewer@kizuna.example")
-    account = _an_account_with_a_reason(history_app)
-    rows = _snapshots(history_app, account)
-    newest = rows[-1]
-    page = client.get(f"/accounts/{account}").text
-    head = page[page.index('data-testid="health-head"') :]
-    head = head[: head.index("</div>")]
-    assert re.search(r'data-testid="head-score">(\d+)<', head).group(1) == f"{newest['score']:.0f}"  # type: ignore[union-attr]
-    assert f'data-testid="head-grade">{newest["grade"]}<' in head
-    svg = re.search(r'<svg class="sparkline[^"]*" data-testid="health-sparkline" role="img" aria-label="([^"]+)"', head)
-    assert svg is not None
-    first, last = rows[0]["score"], newest["score"]
-    assert svg.group(1) == f"Health score over the last 30 days: from {first:.0f} to {last:.0f}"
-    points = re.search(r'<polyline points="([^"]+)"', head).group(1).split()  # type: ignore[union-attr]
-    assert len(points) == 30
-    ys = [float(p.split(",")[1]) for p in points]
-    scores = [float(r["score"]) for r in rows]  # type: ignore[arg-type]
-    # a 120 × 32 box with 2 px of padding, 0–100 upwards: the line is the history's shape
-    assert ys == pytest.approx([2 + (100 - s) / 100 * 28 for s in scores], abs=0.051)
-    reason = health_service.explanation_lines(newest["explanation"][:1])[0]  # type: ignore[index]
-    assert f'data-testid="head-reason">{html.escape(reason, quote=False)}<' in head.replace("&#39;", "'")
+    with demo_app.state.kizuna.unit_of_work() as session:
+        data = health_service.backtest_json(health_service.backtest(session, as_of=AS_OF))
+    assert data["naive_auc"] is not None
+    page = client.get("/health/backtest").text
+    shown = re.search(r'data-testid="backtest-naive-auc">([^<]+)<', page)
+    assert shown is not None
+    assert shown.group(1) == f"{data['naive_auc']:.3f}"
+    table = page[page.index('data-testid="backtest-measures"'):]
+    table = table[: table.index("</table>")]
+    with_auc = [m for m in data["measures"] if m["auc"] is not None]
+    assert table.count("<tr class=\"direction-") == len(with_auc)
+    best = max(with_auc, key=lambda m: m["auc"])
+    first_row = re.search(r'<tr class="direction-(\w+)"><td>([^<]+)</td><td class="num">([^<]+)<', table)
+    assert first_row is not None
+    assert (first_row.group(1), first_row.group(3)) == (best["direction"], f"{best['auc']:.3f}")
 
 
-def test_the_header_speaks_japanese(history_app: FastAPI, client: TestClient) -> None:
-    make_user(history_app, "ja@kizuna.example", "viewer", locale="ja")
-    sign_in(client, "ja@kizuna.example")
-    account = _an_account_with_a_reason(history_app)
-    page = client.get(f"/accounts/{account}", headers={"Accept-Language": "ja"}).text
-    assert 'aria-label="過去30日間のヘルススコア: ' in page
-
-
-def test_an_account_without_snapshots_has_no_health_header(history_app: FastAPI, client: TestClient) -> None:
-    make_user(history_app, "viewer@kizuna.example", "viewer")
+def test_the_usage_page_names_the_mapping_entry_that_zeroes_activity(demo_app: FastAPI, client: TestClient) -> None:
+    make_user(demo_app, "viewer@kizuna.example", "viewer")
     sign_in(client, "viewer@kizuna.example")
-    with session_scope(history_app.state.kizuna.engine) as session:
-        unscored = session.execute(sa.text(
-            "SELECT id FROM accounts WHERE id NOT IN (SELECT account_id FROM health_snapshots) LIMIT 1"
-        )).scalar_one()  # fmt: skip
-    page = client.get(f"/accounts/{unscored}").text
-    assert 'data-testid="account-name"' in page
-    assert "health-sparkline" not in page
+    assert 'data-testid="mapping-warning"' not in client.get("/usage").text  # the demo maps its sign-ins
+    day = today(demo_app.state.kizuna.settings)  # the page looks at the 30 days up to today
+    with demo_app.state.kizuna.unit_of_work() as session:
+        drop_logins(session)
+        active = health_service.q.accounts_reporting(session, day - timedelta(days=30), day)["events"]
+    assert active > 0
+    page = client.get("/usage").text
+    warning = re.search(r'data-testid="mapping-warning">(.*?)</p>', page, re.S)
+    assert warning is not None
+    assert "Usage mapping: [login] events" in warning.group(1)
+    assert (f"{active} accounts sent events in the last 30 days but none has a login: no event matches the usage "
+            "mapping&#39;s [login] events (Signed In)") in warning.group(1)  # fmt: skip
+    ja = client.get("/usage", headers={"Accept-Language": "ja"}).text
+    assert f"直近30日に {active} 社の取引先がイベントを送っていますが、サインインのある取引先はありません" in ja
+    assert "利用状況マッピング: [login] events" in ja
 
 
-def test_movers_show_mrr_and_owner_escaped(history_app: FastAPI, client: TestClient) -> None:
-    make_user(history_app, "viewer@kizuna.example", "viewer")
-    sign_in(client, "viewer@kizuna.example")
-    api = client.get("/api/health/summary").json()
-    movers = api["movers"]["dropped_30d"]
-    assert movers
-    with session_scope(history_app.state.kizuna.engine) as session:
-        facts = {
-            a: (m, o, n)
-            for a, m, o, n in session.execute(sa.text(
-                "SELECT a.id, a.mrr, a.owner_id, u.name FROM accounts a LEFT JOIN users u ON u.id = a.owner_id"
-            )).all()
-        }  # fmt: skip
-    for m in movers:
-        assert (m["mrr"], m["owner_id"], m["owner_name"]) == facts[m["account_id"]]
-        assert m["currency"] == "JPY"
-    owned = next(m for m in movers if m["owner_id"] is not None)
-    with session_scope(history_app.state.kizuna.engine) as session:
-        session.execute(sa.text("UPDATE users SET name = :n WHERE id = :i"), {"n": HOSTILE, "i": owned["owner_id"]})
-    page = client.get("/health").text
-    section = page[page.index('data-testid="movers-dropped_30d"') :]
-    section = section[: section.index("</section>")]
-    row = next(
-        r for r in section.split('<tr data-testid="mover">')[1:] if f'href="/accounts/{owned["account_id"]}"' in r
-    )
-    assert f'data-testid="mover-mrr">¥{owned["mrr"]:,}<' in row
-    assert f'data-testid="mover-owner">{html.escape(HOSTILE)}<' in row.replace("&#34;", "&quot;")
-    assert "<img" not in section
-    unowned = [m for m in movers if m["owner_id"] is None]
-    if unowned:
-        row = next(r for r in section.split('<tr data-testid="mover">')[1:]
-                   if f'href="/accounts/{unowned[0]["account_id"]}"' in r)  # fmt: skip
-        assert 'data-testid="mover-owner">Unowned<' in row
+def test_the_cli_backtest_table_and_json_explain_the_score(capsys, sqlite_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("COLUMNS", "200")  # one line per table row
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as session:
+        generate_demo(session, accounts=40, months=8, seed=7, as_of=AS_OF)
+    result = run_cli(capsys, "health", "backtest", "--as-of", "2026-11-20", "--format", "json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    keys = {m["measure"] for m in data["measures"]}
+    assert {"events_vs_baseline", "active_days", "events_percentile", "account_age", "login_days"} <= keys
+    assert all(m["direction"] in ("right", "wrong", "none") for m in data["measures"])
+    table = run_cli(capsys, "health", "backtest", "--as-of", "2026-11-20")
+    assert table.code == 0, table.err
+    out = " ".join(table.out.split())
+    assert f"ROC-AUC of the naive signal (fewer events in the last 30 days = riskier) │ {data['naive_auc']:.3f}" in out
+    assert "Each measure on its own" in out
+    login = next(m for m in data["measures"] if m["measure"] == "login_days")
+    assert f"Days with logins in the last 30 │ {login['auc']:.3f} │ as scored" in out
+    assert "Warning" not in out
+    # the mapping matches no sign-in: recompute warns and names the entry; the login measures are missing
+    with session_scope(engine) as session:
+        drop_logins(session)
+    recomputed = run_cli(capsys, "health", "recompute", "--as-of", "2026-11-20")
+    assert recomputed.code == 0, recomputed.err
+    said = " ".join(recomputed.out.split())
+    assert "Warning ([login] events):" in said
+    assert "no event matches the usage mapping's [login] events (Signed In)" in said
+    with session_scope(engine) as session:
+        day = health_service.q.latest_snapshot_day(session)
+        snapshot = health_service.q.snapshots_on(session, day)["measures"].iloc[0]
+    assert snapshot["login_days"] == {"value": None, "points": None, "weight": 0.0}
+    assert snapshot["active_days"]["weight"] > 0
 
 
-def test_the_history_chart_has_every_day(history_app: FastAPI, client: TestClient) -> None:
-    make_user(history_app, "viewer@kizuna.example", "viewer")
-    sign_in(client, "viewer@kizuna.example")
-    account = _an_account_with_a_reason(history_app)
-    panel = client.get(f"/accounts/{account}/health", headers={"HX-Request": "true"}).text
-    assert '<script type="application/json"' not in panel  # htmx would drop it: the config rides on the canvas
-    data = re.search(r"data-chart-config='([^']*)'", panel)
-    assert data is not None
-    chart = json.loads(html.unescape(data.group(1)))
-    assert len(chart["data"]["datasets"][0]["data"]) == 35
-    assert chart["data"]["labels"][-1] == f"{AS_OF.month}/{AS_OF.day}"
-    assert chart["data"]["labels"][0] == f"{(AS_OF - timedelta(days=34)).month}/{(AS_OF - timedelta(days=34)).day}"
+def test_the_daily_pipeline_logs_the_silent_zero(capsys, sqlite_url: str, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as session:
+        gen.build(session, "consumer", accounts=40)  # daily activity, no sign-in event
+    with caplog.at_level(logging.WARNING, logger="kizuna.services.health"):
+        result = run_cli(capsys, "pipeline", "run", "--as-of", gen.AS_OF.isoformat())
+    assert result.code == 0, result.err
+    logged = [r.getMessage() for r in caplog.records if r.name == "kizuna.services.health"]
+    assert len(logged) == 1
+    assert logged[0].startswith("health scores: ")
+    assert "[login] any_activity = true" in logged[0]

@@ -413,6 +413,9 @@ def test_the_quarantine_in_the_cli_and_import_accounts_attaches(
     stats = run_cli(capsys, "usage", "stats")
     assert stats.code == 0
     assert "attached" in stats.out
+    old = run_cli(capsys, "ingest", "stats")  # the old name still answers, for scripts
+    assert old.code == 0
+    assert old.out == stats.out
     app.state.kizuna.engine.dispose()
 
 
@@ -462,7 +465,7 @@ def test_a_missing_mapping_file_stops_the_cli_with_its_name(
     assert "nowhere.toml: no such mapping file" in result.err
 
 
-def test_the_ingestion_page_and_its_json_twin(client: TestClient, app: FastAPI, key: str, csm: str) -> None:
+def test_the_usage_page_and_its_json_twin(client: TestClient, app: FastAPI, key: str, csm: str) -> None:
     setup_account(client, key)
     client.post("/v1/batch", headers=basic(key), json={"batch": [
         track("Signed In", "w1"), track("Signed In", "w2", group="ACC-UNKNOWN"), {"type": "track", "event": "x"},
@@ -484,6 +487,9 @@ def test_the_ingestion_page_and_its_json_twin(client: TestClient, app: FastAPI, 
     assert [p["reason"] for p in twin["parked_by_reason"]] == ["unknown_account"]
     assert any(k["name"] == "test ingest" and k["last_used_at"] for k in twin["keys"])
     assert client.get("/api/usage", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    old = client.get("/ingestion", follow_redirects=False)  # the page's old address
+    assert (old.status_code, old.headers["location"]) == (301, "/usage")
+    assert client.get("/api/ingestion", headers={"Authorization": f"Bearer {reader}"}).json() == twin
 
 
 def test_an_event_stored_by_another_writer_meanwhile_is_a_duplicate_not_a_double(

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from email import message_from_bytes
-from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -37,10 +33,11 @@ from kizuna.services.context import MailConfig, OutboxConfig, RunContext, build_
 from kizuna.services.outbox import message_id_for, signature
 from kizuna.settings import Settings
 from tests.cli import run_cli
-from tests.conftest import make_user, sign_in
+from tests.conftest import Inbox, make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
-DAILY_STEPS = ["usage", "summaries", "tiers", "stages", "fit", "health", "at_risk", "optimize"]
+DAILY_STEPS = ["usage", "freshness", "summaries", "tiers", "stages", "fit", "owners", "health", "at_risk",
+               "playbooks", "digest", "optimize"]
 
 
 @pytest.fixture(scope="module")
@@ -163,17 +160,18 @@ def test_a_failed_step_skips_what_reads_it_and_the_next_run_retries_only_that(st
     broken = RunContext(scorecards_path=cards)
     report = run_job(engine, broken, "daily", as_of=AS_OF)
     status = {s.step: s.status for s in report.steps}
-    assert status == {"usage": "succeeded", "summaries": "succeeded", "tiers": "succeeded", "stages": "succeeded",
-                      "fit": "succeeded", "health": "failed", "at_risk": "skipped", "optimize": "succeeded"}  # fmt: skip
+    assert status == {"usage": "succeeded", "freshness": "succeeded", "summaries": "succeeded", "tiers": "succeeded",
+                      "stages": "succeeded", "fit": "succeeded", "owners": "succeeded", "health": "failed",
+                      "at_risk": "skipped", "playbooks": "skipped", "digest": "skipped", "optimize": "succeeded"}  # fmt: skip
     failed = next(s for s in report.steps if s.step == "health")
     assert "cards.toml" in (failed.error or "")
     assert next(s.error for s in report.steps if s.step == "at_risk") == "waits for: health"
     assert not report.ok
     from kizuna.jobs.runner import outstanding
 
-    assert outstanding(engine, "daily", AS_OF) == ["health", "at_risk"]
+    assert outstanding(engine, "daily", AS_OF) == ["health", "at_risk", "playbooks", "digest"]
     fixed = run_job(engine, RunContext(), "daily", as_of=AS_OF, pending_only=True)
-    assert [s.step for s in fixed.steps] == ["health", "at_risk"]
+    assert [s.step for s in fixed.steps] == ["health", "at_risk", "playbooks", "digest"]
     assert fixed.ok
     assert outstanding(engine, "daily", AS_OF) == []
     engine.dispose()
@@ -241,8 +239,9 @@ def test_the_scheduler_waits_for_its_time_and_retries_a_failed_step_later(store:
     scheduler.context = RunContext(daily_at=time(3, 0))
     now[0] += timedelta(minutes=10)
     assert scheduler.run_pending() == ["daily"]
-    last = [(step, st) for _r, step, st in _steps(store)][-2:]
-    assert last == [("health", "succeeded"), ("at_risk", "succeeded")]
+    last = [(step, st) for _r, step, st in _steps(store)][-4:]  # the failed step and the steps that read it
+    assert last == [("health", "succeeded"), ("at_risk", "succeeded"), ("playbooks", "succeeded"),
+                    ("digest", "succeeded")]  # fmt: skip
     now[0] += timedelta(hours=1)
     assert scheduler.run_pending() == []  # done for today
     now[0] = datetime(2026, 11, 21, 3, 1, tzinfo=zone)
@@ -260,31 +259,6 @@ def test_the_scheduler_thread_starts_and_stops_with_the_server(store: str) -> No
 
 
 # --- the outbox --------------------------------------------------------------------------------
-
-
-class Inbox:
-    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=email_policy)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd checks its own port by connecting: it must be known
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 class Receiver:
@@ -607,6 +581,8 @@ def test_a_held_job_is_reported_by_the_cli(capsys: pytest.CaptureFixture[str], m
         ("KIZUNA_DAILY_AT", "25:00", "KIZUNA_DAILY_AT"),
         ("KIZUNA_OUTBOX_MAX_ATTEMPTS", "0", "KIZUNA_OUTBOX_MAX_ATTEMPTS"),
         ("KIZUNA_SMTP_PORT", "70000", "KIZUNA_SMTP_PORT"),
+        ("KIZUNA_DIGEST_DAY", "caturday", "KIZUNA_DIGEST_DAY must be one of monday"),
+        ("KIZUNA_BASE_URL", "javascript:alert(1)", "KIZUNA_BASE_URL must be an http:// or https:// address"),
     ],
 )
 def test_bad_job_and_mail_settings_are_named(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -385,6 +385,9 @@ def test_cli_table_output_for_each_model(capsys: pytest.CaptureFixture[str], tmp
     assert "0.7041" in result.out
     assert "1.1820" in result.out
     assert "Projection" in result.out
+    old = run_cli(capsys, "ltv", "fit", "--model", "sbg", "--input", str(cohort), "--fit-through", "7")
+    assert (old.code, old.out) == (0, result.out)  # the old name still answers, hidden from --help
+    assert " fit " not in run_cli(capsys, "ltv", "--help").out
 
 
 def test_cli_gammagamma_with_recency_gives_residual_value(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

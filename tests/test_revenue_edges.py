@@ -26,8 +26,9 @@ MRR at the snapshots:
 - Mar 15: B1 100,000 + B3 30,000 + B5 10,000 + B6 40,000 + B7 5,000 + B8 20,000 = 205,000
   (6): churned B2 −20,000, reactivation B7 +5,000
 
-Plans (the latest-starting plan line that earned): Pro for B1, B3, B6; Basic for B2, B5,
-B7, B8.
+Plans at the start of each month (the latest-starting plan line that earned by the day
+before it): B1 Basic until Jan 30, Pro from Jan 31; B8 Pro until Feb 14, Basic from
+Feb 15; B3, B6 Pro; B2, B5, B7 Basic.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kizuna.analytics import revenue
+from kizuna.analytics import revenue, segments
 from kizuna.analytics.backend import COLUMNS, StoreTables, store_tables
 from kizuna.analytics.periods import MonthGrid
 
@@ -185,26 +186,37 @@ def _named(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(account=frame["account_id"].map(ACCOUNTS))
 
 
-def test_plans_as_segments_and_the_revenue_table_by_plan(tables: StoreTables) -> None:
-    plans = _named(revenue.plan_segments(tables, "JPY", AS_OF).execute())
-    assert dict(zip(plans["account"], plans["segment"], strict=True)) == {
-        "B1": "Pro", "B2": "Basic", "B3": "Pro", "B5": "Basic", "B6": "Pro", "B7": "Basic", "B8": "Basic"}  # fmt: skip
-    names = _named(revenue.column_segments(tables, "name").execute())
+def test_plans_as_they_were_at_each_month_start_and_the_revenue_table_by_plan(tables: StoreTables) -> None:
+    plans = _named(segments.plan_segments(tables, GRID, "JPY").execute())
+    at = {(r.account, r.mi): r.segment for r in plans.itertuples()}
+    # B1 upgraded Basic → Pro on Jan 31 (the day before February): Basic at the start of
+    # January, Pro from February; B8 downgraded Pro → Basic on Feb 15: Basic from March;
+    # B3 and B6 start later and take their first plan; B4 (a trial) never had a plan
+    assert [at[("B1", mi)] for mi in range(4)] == ["Basic", "Basic", "Pro", "Pro"]
+    assert [at[("B8", mi)] for mi in range(4)] == ["Pro", "Pro", "Pro", "Basic"]
+    assert [at[("B3", mi)] for mi in range(4)] == ["Pro"] * 4
+    assert [at[("B7", mi)] for mi in range(4)] == ["Basic"] * 4
+    assert {a for a, _mi in at} == {"B1", "B2", "B3", "B5", "B6", "B7", "B8"}
+    names = _named(segments.column_segments(tables, "name").execute())
     assert dict(zip(names["account"], names["segment"], strict=True)) == {v: v for v in ACCOUNTS.values()}
-    segs = revenue.plan_segments(tables, "JPY", AS_OF)
+    segs = segments.plan_segments(tables, GRID, "JPY")
     amm = revenue.account_mrr(tables, GRID, "JPY")
     mv = revenue.movements_by_account(tables, GRID, "JPY", amm)
     table = revenue.revenue_table(
         GRID, revenue.mrr_totals(amm, segs).execute(), revenue.movement_totals(mv, segs).execute(),
         revenue.trailing_totals(amm, segments=segs).execute(), keys=["segment"],
+        start=revenue.start_totals(amm, segs).execute(),
     )  # fmt: skip
     cols = ["month", "segment", "start_mrr", "mrr", "accounts", "new", "expansion", "contraction", "churned",
             "reactivation", "start_accounts"]  # fmt: skip
+    # each month by the plan at its start: January's upgrade of B1 (+90,000) is Basic's
+    # expansion (B1 started January on Basic), not Pro's; in March B8 (Basic since
+    # Feb 15) starts in Basic with its 20,000. Each row: start + movements = MRR.
     assert [tuple(r) for r in table[cols].itertuples(index=False)] == [
-        ("2026-01", "Basic", 80_000, 80_000, 3, 0, 0, 0, 0, 0, 3),
-        ("2026-01", "Pro", 10_000, 100_000, 1, 0, 90_000, 0, 0, 0, 1),
-        ("2026-02", "Basic", 80_000, 50_000, 3, 0, 0, -30_000, 0, 0, 3),
-        ("2026-02", "Pro", 100_000, 170_000, 3, 70_000, 0, 0, 0, 0, 1),
+        ("2026-01", "Basic", 40_000, 130_000, 3, 0, 90_000, 0, 0, 0, 3),
+        ("2026-01", "Pro", 50_000, 50_000, 1, 0, 0, 0, 0, 0, 1),
+        ("2026-02", "Basic", 30_000, 30_000, 2, 0, 0, 0, 0, 0, 2),
+        ("2026-02", "Pro", 150_000, 190_000, 4, 70_000, 0, -30_000, 0, 0, 2),
         ("2026-03", "Basic", 50_000, 35_000, 3, 0, 0, 0, -20_000, 5_000, 3),
         ("2026-03", "Pro", 170_000, 170_000, 3, 0, 0, 0, 0, 0, 3),
     ]

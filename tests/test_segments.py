@@ -242,7 +242,7 @@ def test_the_pipeline_assigns_tiers_stages_and_fit(app: FastAPI, tmp_path: Path)
     assert got["GONE"].fit_score is not None  # a churned account keeps its last plan for fit
     # running again changes nothing and adds no history
     with app.state.kizuna.unit_of_work() as session:
-        assert segments.recompute_all(session, AS_OF)["tiers"] == 0
+        assert segments.recompute_all(session, AS_OF).tiers == 0
     assert len(segs(app, ids["BIG"]).history) == 2
 
 

@@ -213,8 +213,8 @@ def check_sorting(client: TestClient, listed: list[Spec]) -> None:
 def check_filters(app: FastAPI, client: TestClient, listed: list[Spec]) -> None:
     with app.state.kizuna.unit_of_work() as session:
         filters = accounts_service.account_filters(session)
-    owner = {o["name"]: o["id"] for o in filters.owners}
-    plan = {p["name"]: p["id"] for p in filters.plans}
+    owner = {o.name: o.id for o in filters.owners}
+    plan = {p.name: p.id for p in filters.plans}
 
     def names(query: str) -> set[str]:
         response = client.get(f"/accounts?{query}")

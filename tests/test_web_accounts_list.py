@@ -141,8 +141,9 @@ def test_the_json_twin_has_the_same_columns(client: TestClient, listed: list[Spe
     first = items[0]
     assert first["external_id"] == "GEN-004"
     assert first["health_change_30d"] == pytest.approx(-18.5)
+    # a typed item (RiskItemOut): every field present, null where the kind has none
     assert first["top_risk"] == {"kind": "change", "measure": "logins_vs_baseline", "value": -0.45, "before": 0.1,
-                                 "points": -12.0}  # fmt: skip
+                                 "points": -12.0, "measure_points": None}  # fmt: skip
     assert first["top_risk_reason"] == "Logins vs the account's 90-day baseline −45% (30 days ago: +10%): −12 points"
     assert first["days_to_renewal"] == 4
     assert datetime.fromisoformat(first["last_touch_at"]).date() >= datetime.now(UTC).date() - timedelta(days=4)

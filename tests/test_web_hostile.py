@@ -66,16 +66,17 @@ CTX = ParseContext(ZONE, "JPY")
 PARAMS: dict[str, str] = {
     "account_id": "accounts", "contact_id": "contacts", "product_id": "products",
     "subscription_id": "subscriptions", "ticket_id": "tickets", "response_id": "survey_responses",
-    "activity_id": "activities", "token": "uploads",
+    "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
 VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "/accounts": [(f"?q={MARK}", {}), ("?q=x", {"HX-Request": "true", "HX-Target": "account-results"}),
                   ("?page=99", {})],
     "/accounts/{account_id}/timeline": [("?before=2030-01-01T00:00:00Z", {"HX-Request": "true"})],
-    "/kpis": [("?by=touch_tier", {}), ("?by=plan", {})],
+    "/kpis": [("?by=touch_tier", {}), ("?by=plan", {}), ("?by=owner", {})],
     "/kpis/accounts": [("?metric=mrr", {}), ("?metric=churned&month=2026-10", {}), (f"?metric=<b>{MARK}", {})],
     "/api/kpis/accounts": [("?metric=mrr", {})],
+    "/worklist": [("?user=team", {})],
 }  # fmt: skip
 #: GET routes that are not pages of ours (the API docs) and need no check here.
 SKIP = {
@@ -205,15 +206,26 @@ login_days = {{ weight = 1, scoring = "linear", points = [[0, 0], [20, 100]] }}
 def _seed(app: FastAPI, client: TestClient, tmp: Path) -> tuple[dict[str, list[str]], str]:
     written = _import_everything(app, tmp)
     with app.state.kizuna.unit_of_work() as session:
-        admin = auth.create_user(session, email="admin@kizuna.example", name=LONG, role=enums_module.UserRole.ADMIN,
+        admin = auth.create_user(session, email="admin@kizuna.example", name=SHORT, role=enums_module.UserRole.ADMIN,
                                  password=PASSWORD, locale="en")  # fmt: skip
-        write_key, _r = auth.create_api_key(session, name=LONG, scope=ApiKeyScope.WRITE)
+        write_key, _r = auth.create_api_key(session, name=SHORT, scope=ApiKeyScope.WRITE)
         ingest_key, _r = auth.create_api_key(session, name=SHORT, scope=ApiKeyScope.INGEST)
         health_service.save_scorecards(session, SCORECARD.format(name=json.dumps(LONG), label=json.dumps(SHORT)),
                                        author_id=admin.id, note=LONG)  # fmt: skip
         run_daily(session, AS_OF, RunContext())
     ids = _ids(app)
     account = ids["accounts"]
+    with app.state.kizuna.unit_of_work() as session:  # a playbook run on the timeline: its name and log are text
+        from sqlalchemy import text as sql_text
+
+        definition = json.dumps({"name": SHORT, "trigger": {"kind": "at_risk"},
+                                 "steps": [{"kind": "task", "title": SHORT}]})  # fmt: skip
+        session.execute(sql_text("INSERT INTO playbook_versions (key, version, name, definition, created_at)"
+                                 " VALUES ('hostile', 1, :name, :definition, :now)"),
+                        {"name": SHORT, "definition": definition, "now": datetime.now(UTC)})  # fmt: skip
+        session.execute(sql_text("INSERT INTO playbook_enrollments (playbook_key, version, account_id, state, holdout,"
+                                 " entered_on, step, log) VALUES ('hostile', 1, :a, 'active', :no, :d, 0, :log)"),
+                        {"a": account, "no": False, "d": AS_OF, "log": LONG})  # fmt: skip
     bearer = {"Authorization": f"Bearer {write_key}"}
     # The API, as a write key would (the hole of issue 12 came in this way).
     for path, body in (
@@ -344,6 +356,15 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
     assert all(written[name] for name in ("accounts", "contacts", "products", "tickets", "activities", "tasks")), written
     ids: dict[str, int | str] = {**_ids(app), "uploads": _upload(client, csrf, check=True)}
     problems: list[str] = []
+    # the admin forms: a key and a user with hostile names (listed by the pages below), and
+    # refused forms that echo what was typed
+    for path, data in (("/admin/api-keys", {"name": SHORT, "scope": "read"}),
+                       ("/admin/api-keys", {"name": LONG, "scope": LONG}),
+                       ("/admin/users", {"email": "hostile@kizuna.example", "name": SHORT, "role": "csm"}),
+                       ("/admin/users", {"email": LONG, "name": LONG, "role": LONG})):  # fmt: skip
+        r = client.post(path, data={**data, "csrf_token": csrf})
+        assert r.status_code in (200, 422), f"POST {path}: {r.status_code}"
+        problems += [f"POST {path}: {p}" for p in _audit_html(r.text)]
     pages = 0
     requested: set[str] = set()
     for route in _routes(app):

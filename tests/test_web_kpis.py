@@ -203,7 +203,7 @@ def test_the_drill_down_lists_the_accounts_behind_a_number(web: TestClient, kpi_
         ("/kpis", {"as_of": "2026-02-30"}, "as_of must be a date like 2026-03-31, not '2026-02-30'"),
         ("/kpis", {"months": "0"}, "months must be a whole number from 1 to 120, not '0'"),
         ("/kpis", {"months": "twelve"}, "months must be a whole number from 1 to 120, not 'twelve'"),
-        ("/kpis", {"by": "owner_secret"}, "by must be one of: plan, touch_tier, none"),
+        ("/kpis", {"by": "owner_secret"}, "by must be one of: plan, tier, stage, owner, fit, none"),
         ("/kpis/accounts", {"metric": "bogus"}, "unknown metric 'bogus'; one of: mrr, new, expansion"),
         ("/kpis/accounts", {}, "unknown metric ''; one of: mrr"),
         ("/kpis/accounts", {"metric": "churned", "month": "Feb"}, "month must be a month like 2026-03, not 'Feb'"),
@@ -237,14 +237,17 @@ def test_a_viewer_sees_the_page_and_a_stranger_is_sent_to_sign_in(kpi_app: FastA
 @pytest.mark.slow
 def test_segment_selector_by_touch_tier_and_none(web: TestClient) -> None:
     page = web.get("/kpis", params=PARAMS).text
-    assert '<option value="touch_tier"' in page
+    for value in ("tier", "stage", "owner", "fit"):
+        assert f'<option value="{value}"' in page
     assert '<option value="plan" selected>' in page
     assert 'data-testid="segments-table"' in page
-    # the metrics company has no touch tiers yet: one group, named as such
-    tiers = web.get("/kpis", params=PARAMS | {"by": "touch_tier"})
-    assert tiers.status_code == 200
-    assert [d["label"] for d in chart(tiers.text, "kpi-survival")["data"]["datasets"]][-1] == "No segment"
-    assert '<option value="touch_tier" selected>' in tiers.text
+    # the metrics company has no tier history yet: one group, named as such; the old
+    # spelling touch_tier still works
+    for by in ("tier", "touch_tier"):
+        tiers = web.get("/kpis", params=PARAMS | {"by": by})
+        assert tiers.status_code == 200
+        assert [d["label"] for d in chart(tiers.text, "kpi-survival")["data"]["datasets"]][-1] == "No segment"
+        assert '<option value="tier" selected>' in tiers.text
     flat = web.get("/kpis", params=PARAMS | {"by": "none"})
     assert 'data-testid="segments-table"' not in flat.text
     assert [d["label"] for d in chart(flat.text, "kpi-survival")["data"]["datasets"]][-1] == "All accounts"

@@ -1,15 +1,63 @@
 """One error vocabulary with stable codes, shared by every entry point.
 
-The CLI prints ``Error: <message>`` and exits 1; the API renders
-``{"errors": [{"code", "message", "field"}]}``. Codes are documented in
+The CLI prints ``Error: <message>`` and exits 1; the API (``/api/…``) and the tracking
+API (``/v1/…``) answer with one shape, :class:`ErrorBody`: ``{"errors": [ErrorDetail…]}``,
+each :class:`ErrorDetail` a ``{"code", "message", "field"}``. The codes every entry point
+shares are the constants of :class:`ErrorCode`; all codes are documented in
 ``docs/errors.md`` and never change once published.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
 
 from kizuna.i18n import _, ngettext
+
+
+class ErrorCode(StrEnum):
+    """The codes of the error classes and of the HTTP answers (``docs/errors.md``)."""
+
+    INVALID_INPUT = "invalid_input"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    CONFIGURATION_ERROR = "configuration_error"
+    IMPORT_REJECTED = "import_rejected"
+    INVALID_ROW = "invalid_row"
+    BAD_REQUEST = "bad_request"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"
+    CSRF_FAILED = "csrf_failed"
+    DATE_OUT_OF_RANGE = "date_out_of_range"
+    DUPLICATE_KEY = "duplicate_key"
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    INVALID_SCORECARD = "invalid_scorecard"
+
+
+class ErrorDetail(BaseModel):
+    """One error, as every JSON answer (``/api/…``, ``/v1/…``) lists it."""
+
+    code: str = Field(description="Stable error code (see docs/errors.md).", examples=["unknown_account"])
+    message: str = Field(description="What went wrong, in the caller's language.")
+    field: str | None = Field(description="The field or parameter at fault, if one is.", examples=["account_id"])
+
+    @classmethod
+    def of(cls, exc: KizunaError) -> ErrorDetail:
+        return cls(code=exc.code, message=exc.message, field=exc.field)
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns has this shape."""
+
+    errors: list[ErrorDetail]
 
 
 class KizunaError(Exception):
@@ -28,37 +76,37 @@ class KizunaError(Exception):
 class InvalidInput(KizunaError):
     """The input (a file, an option, a request body) is not acceptable."""
 
-    code = "invalid_input"
+    code: str = ErrorCode.INVALID_INPUT
 
 
 class NotFound(KizunaError):
     """The thing asked for does not exist (or is not visible to the caller)."""
 
-    code = "not_found"
+    code: str = ErrorCode.NOT_FOUND
 
 
 class Conflict(KizunaError):
     """The request clashes with what is stored (a duplicate key, a stale update)."""
 
-    code = "conflict"
+    code: str = ErrorCode.CONFLICT
 
 
 class NotAuthenticated(KizunaError):
     """No valid sign-in session or API key."""
 
-    code = "not_authenticated"
+    code: str = ErrorCode.NOT_AUTHENTICATED
 
 
 class PermissionDenied(KizunaError):
     """Signed in, but the role or key scope does not allow this."""
 
-    code = "permission_denied"
+    code: str = ErrorCode.PERMISSION_DENIED
 
 
 class ConfigurationError(KizunaError):
     """A setting or configuration file is wrong."""
 
-    code = "configuration_error"
+    code: str = ErrorCode.CONFIGURATION_ERROR
 
 
 @dataclass(frozen=True, order=True)
@@ -90,7 +138,7 @@ class ImportRejected(InvalidInput):
             message = _("{problems} found in {rows}; nothing was imported").format(problems=problems, rows=rows)
         else:
             message = _("{problems} found; nothing was imported").format(problems=problems)
-        super().__init__(message, code="import_rejected")
+        super().__init__(message, code=ErrorCode.IMPORT_REJECTED)
 
     def __str__(self) -> str:
         return self.message

@@ -7,6 +7,10 @@ no configuration at all.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from kizuna.domain.kpi_targets import DEFAULT_TARGETS, parse_targets
 from kizuna.domain.money import CURRENCY_EXPONENTS
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 if TYPE_CHECKING:
     from kizuna.services.context import RunContext
 
@@ -27,7 +33,7 @@ DEFAULT_DATABASE_FILE = "kizuna.db"
 class Settings(BaseSettings):
     """Kizuna's settings. Each field is documented in ``docs/settings.md``."""
 
-    model_config = SettingsConfigDict(env_prefix="KIZUNA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KIZUNA_", extra="ignore", env_file=".env", env_file_encoding="utf-8")
 
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_DATABASE_FILE}",
@@ -167,7 +173,7 @@ class Settings(BaseSettings):
     today: date | None = Field(
         default=None,
         description=(
-            "The day the web app and the API take as today (YYYY-MM-DD), e.g. to show a demo company "
+            "The day the web app, the API and the command line take as today (YYYY-MM-DD), e.g. to show a demo company "
             "as of the day it was built; the tests fix it. Default: today's date in `KIZUNA_TIMEZONE`."
         ),
     )
@@ -209,6 +215,30 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password (from the environment only).")
     mail_from: str = Field(default="kizuna@localhost", description="The From address of the emails Kizuna sends.")
     mail_reply_to: str | None = Field(default=None, description="Reply-To of the emails Kizuna sends, if any.")
+    digest_day: str = Field(
+        default="monday",
+        description=(
+            "Day of the week on which the daily job emails each CSM their worklist (the weekly digest, sent "
+            "through the outbox): `monday` … `sunday`, or `off`."
+        ),
+    )
+    base_url: str | None = Field(
+        default=None,
+        description=(
+            "The address people open Kizuna at, e.g. `https://kizuna.example.co.jp`: links in emails point "
+            "there. Without it, emails carry no links."
+        ),
+    )
+
+    freshness_gaps: str = Field(
+        default="",
+        description=(
+            "Expected silence per data feed before it counts as late (stale), in days: "
+            "`usage=2,tickets=7` (sources: usage, tickets, surveys, subscriptions, activities). A source not "
+            "named: derived from its own history (95th percentile of the gaps between days with data, at "
+            "least 3 days). See docs/health.md#stale-feeds."
+        ),
+    )
 
     # --- CSV upload in the browser (issue 18): add upload settings below this line ---
     upload_max_bytes: int = Field(
@@ -239,6 +269,18 @@ class Settings(BaseSettings):
                     f"tracking origin {origin!r} is not an origin: use scheme://host[:port], e.g. "
                     "https://app.example.com, or *"
                 )
+        return value
+
+    @field_validator("freshness_gaps")
+    @classmethod
+    def _gaps(cls, value: str) -> str:
+        from kizuna.domain.freshness import parse_gaps
+        from kizuna.errors import InvalidInput
+
+        try:
+            parse_gaps(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("timezone")
@@ -299,6 +341,24 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown currency {value!r} (use an ISO 4217 code such as JPY)")
         return code
 
+    @field_validator("digest_day")
+    @classmethod
+    def _digest_day(cls, value: str) -> str:
+        day = value.strip().lower()
+        if day != "off" and day not in WEEKDAYS:
+            raise ValueError(f"KIZUNA_DIGEST_DAY must be one of {', '.join(WEEKDAYS)} or off, not {value!r}")
+        return day
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+            raise ValueError(f"KIZUNA_BASE_URL must be an http:// or https:// address, not {value!r}")
+        return url
+
     @field_validator("database_url")
     @classmethod
     def _usable_url(cls, value: str) -> str:
@@ -338,6 +398,9 @@ class Settings(BaseSettings):
             segments_config=self.segments_config,
             scorecards=self.health_scorecards,
             daily_at=self.daily_at,
+            digest_weekday=None if self.digest_day == "off" else WEEKDAYS.index(self.digest_day),
+            base_url=self.base_url,
+            freshness_gaps=self.freshness_gaps,
             mail=MailConfig(
                 host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,
                 password=self.smtp_password, sender=self.mail_from, reply_to=self.mail_reply_to,
@@ -347,3 +410,75 @@ class Settings(BaseSettings):
                 webhook_secret=self.webhook_secret,
             ),
         )
+
+
+#: Settings whose value is a secret: shown as set or not, never as it is.
+SECRET_SETTINGS = frozenset({"smtp_password", "webhook_secret"})
+#: Settings holding a URL that may carry a password (``scheme://user:password@host``).
+URL_SETTINGS = frozenset({"database_url", "analytics_url"})
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One setting as the admin page shows it: ``source`` is ``environment``, ``dotenv``
+    (the ``.env`` file), ``program`` (passed to ``Settings(...)`` by the program embedding
+    Kizuna) or ``default``."""
+
+    name: str  # KIZUNA_…
+    value: str
+    source: str
+    secret: bool
+
+
+def _mask_url(url: str) -> str:
+    """``postgresql://kizuna:hunter2@db/kizuna`` → ``postgresql://kizuna:•••@db/kizuna``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:•••@{host}"
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return str(value)
+
+
+def setting_rows(settings: Settings, environ: Mapping[str, str] | None = None) -> list[SettingRow]:
+    """Every ``KIZUNA_`` setting in force, in the order of ``docs/settings.md``, with where its
+    value came from; secrets masked (a password inside a URL too)."""
+    from dotenv import dotenv_values
+
+    environ = os.environ if environ is None else environ
+    env_names = {key.upper() for key in environ}
+    env_file = settings.model_config.get("env_file")
+    dotenv_names = (
+        {key.upper() for key in dotenv_values(str(env_file))} if isinstance(env_file, str) and Path(env_file).is_file()
+        else set()
+    )  # fmt: skip
+    rows = []
+    for field in type(settings).model_fields:
+        name = f"KIZUNA_{field.upper()}"
+        if name in env_names:
+            source = "environment"
+        elif name in dotenv_names:
+            source = "dotenv"
+        elif field in settings.model_fields_set:
+            source = "program"
+        else:
+            source = "default"
+        raw = getattr(settings, field)
+        secret = field in SECRET_SETTINGS
+        if secret:
+            value = "•••" if raw else ""
+        elif field in URL_SETTINGS and raw:
+            value = _mask_url(str(raw))
+        else:
+            value = _shown(raw)
+        rows.append(SettingRow(name=name, value=value, source=source, secret=secret))
+    return rows

@@ -23,7 +23,8 @@ PHONE = {"width": 390, "height": 844}
 #: Every page a user reaches from the menu, and the pages behind them ({id}: an account).
 PAGES = (
     "/", "/accounts", "/accounts/{id}", "/accounts/{id}/health", "/health", "/health/backtest",
-    "/health/scorecards", "/kpis", "/kpis/accounts?metric=mrr", "/ingestion", "/docs",
+    "/health/scorecards", "/kpis", "/kpis/accounts?metric=mrr", "/usage", "/worklist", "/worklist?user=team",
+    "/docs",
 )  # fmt: skip
 NAV = {"ja": ("ホーム", "取引先", "ヘルス", "KPI"), "en": ("Home", "Accounts", "Health", "KPIs")}
 

@@ -3,25 +3,19 @@ accounts list's tier filter then finds it (Debian's Chromium, ``kizuna serve``).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser.live import CHROMIUM, chromium_page, live_server
+
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -30,69 +24,23 @@ EMAIL = "lead@kizuna.example"
 PASSWORD = "correct-horse-battery"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("segments-browser")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-    env.update(KIZUNA_DATABASE_URL=f"sqlite:///{folder / 'kizuna.db'}", KIZUNA_PASSWORD=PASSWORD, LANG="C.UTF-8")
-
-    def kizuna(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
-                              timeout=180)  # fmt: skip
-        assert done.returncode == 0, f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
-
     shutil.copytree(DATA, folder / "import")
-    kizuna("import", "all", str(folder / "import"))
-    kizuna("segments", "recompute")  # the segment steps of the daily pipeline
-    kizuna("users", "create", "--email", EMAIL, "--name", "田中 リーダー", "--role", "lead", "--locale", "ja")
-    port = _free_port()
-    with (folder / "server.log").open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(port)], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail((folder / "server.log").read_text(encoding="utf-8", errors="replace"))
-            try:
-                with urllib.request.urlopen(f"{base}/login", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("`kizuna serve` did not answer within 90 s")
-            time.sleep(0.1)
+    commands = [
+        ["import", "all", str(folder / "import")],
+        ["segments", "recompute"],  # the segment steps of the daily pipeline
+        ["users", "create", "--email", EMAIL, "--name", "田中 リーダー", "--role", "lead", "--locale", "ja"],
+    ]
+    with live_server(folder, commands) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
 def page(server: str) -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--headless", "--no-sandbox", "--disable-gpu"])  # fmt: skip
-        context = browser.new_context(base_url=server, locale="ja-JP", viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
-        tab = context.new_page()
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(server) as tab:
+        yield tab  # type: ignore[misc]
 
 
 def test_a_lead_overrides_a_tier_and_the_list_filter_finds_it(page: Page, server: str) -> None:

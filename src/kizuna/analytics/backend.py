@@ -43,6 +43,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     "survey_responses": {"id": "int64", "account_id": "int64", "kind": "string", "score": "int64",
                          "answered_at": "timestamp"},
     "onboarding_milestones": {"id": "int64", "account_id": "int64", "completed_at": "timestamp"},
+    # tier, stage, owner and fit periods (KPIs by the segment an account had at a month's start)
+    "segment_changes": {"id": "int64", "account_id": "int64", "dimension": "string", "value": "string",
+                        "from_on": "date", "to_on": "date"},
+    "users": {"id": "int64", "name": "string"},
 }  # fmt: skip
 
 #: Optional account columns used as segments when present (e.g. migration 0005's tier).
@@ -61,6 +65,8 @@ class StoreTables:
     tickets: ibis.Table
     survey_responses: ibis.Table
     onboarding_milestones: ibis.Table
+    segment_changes: ibis.Table
+    users: ibis.Table
 
     @property
     def name(self) -> str:

@@ -7,15 +7,23 @@ Pure: every function takes the day ``as_of`` and plain frames; no database, no c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from kizuna.domain.health import MEASURES, GradeBands, HealthGrade, Scorecard, Scoring
-from kizuna.domain.usage import FEATURE_EVENTS, FEATURE_PREFIX
+from kizuna.domain.health import MEASURES, GradeBands, HealthGrade, Scorecard, Scoring, ScoringOptions
+from kizuna.domain.usage import (
+    FEATURE_EVENTS,
+    FEATURE_PREFIX,
+    METRIC_ACTIVE_USERS,
+    METRIC_EVENTS,
+    METRIC_LOGINS,
+    METRIC_SESSION_MINUTES,
+)
 
 #: Points changes smaller than this are not worth explaining.
 EXPLAIN_MIN_POINTS = 1.0
@@ -84,6 +92,142 @@ class MeasureInputs:
     #: The ``feature.*`` metrics with data in the usage window (the features there are to
     #: adopt), when the usage frame holds only the last 30 days' feature rows.
     features: tuple[str, ...] = ()
+    #: ``account_id, contacts``: the people the data knows at each account (tracked users).
+    contacts: pd.DataFrame | None = None
+    #: account_id → touch tier (the early-activation norm is the tier's).
+    tiers: pd.Series | None = None
+    options: ScoringOptions = field(default_factory=ScoringOptions)
+    #: The first day with usage in the store: history before it is unknown, not zero
+    #: (age-aware measures count only the days from it). None: no limit.
+    history_from: date | None = None
+
+
+#: A values column ``<measure>:confidence`` (0–1) scales that measure's weight and, through
+#: the group's most confident measure, its group's weight: evidence that fades fades out.
+CONFIDENCE = ":confidence"
+#: Without a half-life, survey answers count in full over these windows (days).
+SURVEY_WINDOWS = {"nps": 365, "csat": 180}
+#: With a half-life, answers older than this many half-lives (weight under 1/64) are left out.
+FADE_HALF_LIVES = 6
+#: Established accounts (the early-activation norm): at least this many days old.
+ESTABLISHED_DAYS = 90
+#: The per-seat measures, taken per tracked user when the tracking is clearly partial.
+SEAT_MEASURES = ("active_users_per_seat", "usage_minutes_per_seat", "events_per_seat")
+
+
+def survey_lookback_days(options: ScoringOptions) -> int:
+    """How far back survey answers can still count (the longest of NPS and CSAT)."""
+    return max(_survey_window(kind, options) for kind in SURVEY_WINDOWS)
+
+
+def _survey_window(kind: str, options: ScoringOptions) -> int:
+    half_life = options.half_life(kind)
+    return math.ceil(FADE_HALF_LIVES * half_life) if half_life > 0 else SURVEY_WINDOWS[kind]
+
+
+def decayed_surveys(answers: pd.DataFrame, options: ScoringOptions) -> pd.DataFrame:
+    """``answers``: account_id, kind (nps/csat), score, age_days (0 on the day answered).
+    Per account: ``nps`` and ``csat``, each answer weighted 0.5 ** (age ÷ half-life), and
+    ``nps:confidence`` / ``csat:confidence``, the sum of the weights capped at 1 (one fresh
+    answer counts in full, an answer one half-life old half). Without a half-life: the
+    plain average over the window, confidence 1."""
+    out = pd.DataFrame(index=pd.Index(np.unique(answers["account_id"].to_numpy()).tolist(), name="account_id"))
+    for kind in SURVEY_WINDOWS:
+        rows = answers[(answers["kind"] == kind) & (answers["age_days"] < _survey_window(kind, options))]
+        half_life = options.half_life(kind)
+        age = rows["age_days"].astype("float64")
+        weight = 0.5 ** (age / half_life) if half_life > 0 else pd.Series(1.0, index=rows.index)
+        total = weight.groupby(rows["account_id"]).sum()
+        mean = (weight * rows["score"].astype("float64")).groupby(rows["account_id"]).sum() / total
+        out[kind] = mean.reindex(out.index)
+        out[kind + CONFIDENCE] = total.clip(upper=1.0).reindex(out.index) if half_life > 0 else 1.0
+    return out.reset_index()
+
+
+#: Below this many days of history behind a window, a measure over that window is missing
+#: (not extreme): the default of a scorecard's ``min_history_days``.
+DEFAULT_MIN_HISTORY_DAYS = 14
+
+#: Usage metric → the measures computed from it. When no account reports the metric in
+#: the usage window, those measures are missing for everyone (their weight renormalises)
+#: rather than zero for everyone: a metric nobody sends is not a book of idle customers.
+METRIC_MEASURES: dict[str, tuple[str, ...]] = {
+    METRIC_LOGINS: ("logins_vs_baseline", "login_trend", "login_days", "activation_vs_tier"),
+    METRIC_SESSION_MINUTES: ("usage_minutes_per_seat",),
+    METRIC_ACTIVE_USERS: ("active_users_per_seat", "events_per_active_user"),
+    METRIC_EVENTS: ("events_vs_baseline", "active_days", "events_per_seat", "events_percentile"),
+}
+
+#: Peer groups smaller than this rank their accounts among all accounts instead.
+MIN_PEERS = 5
+
+
+def usage_total(usage: pd.DataFrame, metric: str, window: str) -> pd.Series:
+    """One metric's sum over one window (``last30``, ``prev30``, ``base90``) per account."""
+    rows = usage[usage["metric"] == metric]
+    return rows.groupby("account_id")[window].sum().astype("float64")
+
+
+def unreported_measures(usage: pd.DataFrame, features: Collection[str] = ()) -> set[str]:
+    """The measures whose usage metric no account reports in the window (any of its
+    sums positive): they are missing for everyone, not zero."""
+    sums = [c for c in ("last30", "prev30", "base90") if c in usage.columns]
+    reported = set(usage.loc[(usage[sums] > 0).any(axis=1), "metric"].astype(str)) if sums and len(usage) else set()
+    silent = {m for metric, keys in METRIC_MEASURES.items() if metric not in reported for m in keys}
+    if not features and not any(m.startswith(FEATURE_PREFIX) for m in reported):
+        silent.add("feature_breadth")
+    return silent
+
+
+def account_start(lines: pd.DataFrame, history_from: date | None = None) -> pd.Series:
+    """The first day of each account's history: its first subscription line's start (a
+    trial counts), not before the store's first day of usage."""
+    start: pd.Series = lines.groupby("account_id")["started_on"].min()
+    if history_from is not None:
+        floor = pd.Timestamp(history_from)
+        start = start.where(start >= floor, floor)
+    return start
+
+
+def days_existed(start: pd.Series, after: date, upto: date) -> pd.Series:
+    """Days ``d`` of the window ``(after, upto]`` on or after each account's ``start``
+    (an unknown start: the whole window)."""
+    span = (upto - after).days
+    lo = pd.Timestamp(after + timedelta(days=1))
+    first = start.where(start > lo, lo)  # an unknown start (NaT) is not after lo: the whole window
+    days: pd.Series = ((pd.Timestamp(upto) - first).dt.days + 1).clip(lower=0, upper=span)
+    return days.astype("float64")
+
+
+def peer_percentile(values: pd.Series, peers: pd.Series, min_peers: int = MIN_PEERS) -> pd.Series:
+    """Each value's percentile 0–1 among the accounts of its peer group with data: the
+    mid-rank ``(rank − ½) ÷ n`` (ties share their average rank; alone: 0.5). A group of
+    fewer than ``min_peers`` ranks its accounts among all accounts with data."""
+    present = values.dropna()
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    if present.empty:
+        return out
+    overall = (present.rank(method="average") - 0.5) / len(present)
+    group = peers.reindex(present.index)
+    sizes = group.map(group.value_counts())
+    ranked = present.groupby(group).rank(method="average")
+    within = (ranked - 0.5) / sizes
+    small = sizes.isna() | (sizes < min_peers)
+    out.loc[present.index] = within.where(~small, overall)
+    return out
+
+
+def peer_groups(lines: pd.DataFrame, as_of: date) -> pd.Series:
+    """Each account's peers: the product of its live plan line with the most seats (all
+    accounts one group when the lines carry no product)."""
+    live = live_lines(lines, as_of, paying_only=False)
+    plans = live[live["kind"] == "plan"]
+    if "product_id" not in plans.columns or plans.empty:
+        return pd.Series("all", index=pd.Index(plans["account_id"].unique()), dtype=object)
+    size = plans["quantity"].astype("float64") * pd.to_numeric(plans["seats_included"], errors="coerce").fillna(1.0)
+    ordered = plans.assign(size=size).sort_values(["account_id", "size", "product_id"], ascending=[True, False, True])
+    first = ordered.drop_duplicates("account_id").set_index("account_id")["product_id"]
+    return first.astype(str)
 
 
 def _change(now: pd.Series, before: pd.Series) -> pd.Series:
@@ -122,9 +266,16 @@ def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
     return days.groupby(yearly["account_id"]).min()
 
 
-def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> pd.DataFrame:
+def compute_measures(
+    accounts: pd.Index, inputs: MeasureInputs, as_of: date, *, min_history_days: int = DEFAULT_MIN_HISTORY_DAYS
+) -> pd.DataFrame:
     """Raw measure values (NaN: missing) for ``accounts`` as of the day, one column per
-    measure of :data:`~kizuna.domain.health.MEASURES`."""
+    measure of :data:`~kizuna.domain.health.MEASURES`.
+
+    Age-aware: rates over a window count only the days the account existed in it (from
+    its first subscription line, not before the store's first day of usage); a window
+    with fewer than ``min_history_days`` such days makes its measures missing. A usage
+    metric no account reports makes its measures missing for everyone."""
     out = pd.DataFrame(index=accounts, columns=list(MEASURES), dtype="float64")
     out.index.name = "account_id"
     usage = inputs.usage
@@ -138,18 +289,49 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
         series = frame[name] if name in frame.columns else pd.Series(dtype="float64")
         return series.reindex(accounts).fillna(0.0).astype("float64")
 
+    out["account_age"] = (pd.Timestamp(as_of) - account_start(inputs.lines).reindex(accounts)).dt.days.astype("float64")
+    start = account_start(inputs.lines, inputs.history_from).reindex(accounts)
+    d30 = as_of - timedelta(days=30)
+    days_last = days_existed(start, d30, as_of)
+    days_prev = days_existed(start, as_of - timedelta(days=60), d30)
+    days_base = days_existed(start, as_of - timedelta(days=120), d30)
+    enough = days_last >= min_history_days
+
+    def per_day(total: pd.Series, days: pd.Series) -> pd.Series:
+        """A window's sum per day the account existed in it; missing below the minimum."""
+        return total / days.where(days >= min_history_days)
+
     logins30, logins_prev, logins_base = (
         metric("last30", "logins"),
         metric("prev30", "logins"),
         metric("base90", "logins"),
     )
-    out["logins_vs_baseline"] = _change(logins30 / 30.0, logins_base / 90.0)
-    out["login_trend"] = _change(logins30, logins_prev)
-    out["login_days"] = metric("days30", "logins")
+    logins_rate = per_day(logins30, days_last)
+    out["logins_vs_baseline"] = _change(logins_rate, per_day(logins_base, days_base))
+    out["login_trend"] = _change(logins_rate, per_day(logins_prev, days_prev))
+    # days with logins, out of 30: scaled up for an account younger than the window
+    out["login_days"] = (metric("days30", "logins") * 30.0 / days_last).where(enough)
     seat_count = seats(inputs.lines, as_of).reindex(accounts)
     seat_count = seat_count.where(seat_count > 0)
-    out["active_users_per_seat"] = (metric("max30", "active_users") / seat_count).clip(upper=1.0)
-    out["usage_minutes_per_seat"] = metric("last30", "session_minutes") / seat_count
+    peak_users = metric("max30", "active_users")
+    tracked = _tracked_users(accounts, inputs.contacts)
+    ratio = inputs.options.partial_tracking_ratio
+    partial = (tracked > 0) & (seat_count > ratio * tracked) & (peak_users <= tracked)
+    partial = partial if ratio > 0 else pd.Series(False, index=accounts)
+    per = seat_count.where(~partial, tracked)
+    out["active_users_per_seat"] = (peak_users / per).clip(upper=1.0)
+    out["usage_minutes_per_seat"] = metric("last30", "session_minutes") / per
+    out["seats"] = seat_count
+    out["tracked_users"] = tracked.where(partial)  # set only when the seat measures are per tracked user
+    events30 = metric("last30", METRIC_EVENTS)
+    events_rate = per_day(events30, days_last)
+    out["events_vs_baseline"] = _change(events_rate, per_day(metric("base90", METRIC_EVENTS), days_base))
+    out["active_days"] = (metric("days30", METRIC_EVENTS) * 30.0 / days_last).where(enough)
+    out["events_per_seat"] = events_rate * 30.0 / per
+    user_days = metric("last30", METRIC_ACTIVE_USERS)
+    out["events_per_active_user"] = events30 / user_days.where(user_days > 0)
+    peers = peer_groups(inputs.lines, as_of).reindex(accounts)
+    out["events_percentile"] = peer_percentile(out["events_per_seat"], peers)
     feature_cols = [c for c in wide["last30"].columns if str(c).startswith(FEATURE_PREFIX)]
     available = max(len(FEATURE_EVENTS), len(set(feature_cols) | set(inputs.features)))
     if feature_cols:
@@ -157,9 +339,14 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
     else:
         used = pd.Series(0.0, index=accounts)
     out["feature_breadth"] = used.astype("float64") / float(available)
+    has_features = bool(feature_cols) or bool(inputs.features)
+    out["first_value"] = (used > 0).astype("float64") if has_features else np.nan
     surveys = inputs.surveys.set_index("account_id")
     out["nps"] = pd.to_numeric(surveys["nps"], errors="coerce").reindex(accounts)
     out["csat"] = pd.to_numeric(surveys["csat"], errors="coerce").reindex(accounts)
+    for key in ("nps", "csat"):
+        if key + CONFIDENCE in surveys.columns:
+            out[key + CONFIDENCE] = surveys[key + CONFIDENCE].astype("float64").reindex(accounts)
     tickets = inputs.tickets.set_index("account_id")
     out["open_tickets"] = tickets["open_tickets"].astype("float64").reindex(accounts).fillna(0.0)
     out["escalated_tickets"] = tickets["escalated_tickets"].astype("float64").reindex(accounts).fillna(0.0)
@@ -168,9 +355,71 @@ def compute_measures(accounts: pd.Index, inputs: MeasureInputs, as_of: date) -> 
     out["onboarding_progress"] = (onboarding["milestones_done"].astype("float64") / total.where(total > 0)).reindex(
         accounts
     )
+    if "milestones_due" in onboarding.columns:
+        due = onboarding["milestones_due"].astype("float64")
+        on_time = onboarding["milestones_on_time"].astype("float64") / due.where(due > 0)
+        out["milestones_on_time"] = on_time.reindex(accounts)
+    # the days with logins as counted (not scaled, not held back by min_history_days): the
+    # measure is for young accounts and divides by the days they existed itself
+    out["activation_vs_tier"] = _activation_vs_tier(accounts, inputs, metric("days30", "logins"), as_of)
     out["days_to_renewal"] = next_renewal_days(inputs.lines, as_of).reindex(accounts)
     out["payment_state"] = np.nan  # no payment data in Kizuna yet: always missing
     out["csm_sentiment"] = inputs.sentiment.set_index("account_id")["csm_sentiment"].astype("float64").reindex(accounts)
+    silent = unreported_measures(usage, inputs.features)
+    if silent:
+        out[sorted(silent)] = np.nan
+    return out
+
+
+def _tracked_users(accounts: pd.Index, contacts: pd.DataFrame | None) -> pd.Series:
+    """The users the data knows at each account: its contacts. The tracking is clearly
+    partial when the seats are many times that and no day saw more users active."""
+    if contacts is None or contacts.empty:
+        return pd.Series(0.0, index=accounts)
+    tracked: pd.Series = contacts.set_index("account_id")["contacts"].astype("float64").reindex(accounts).fillna(0.0)
+    return tracked
+
+
+def _activation_vs_tier(accounts: pd.Index, inputs: MeasureInputs, login_days: pd.Series, as_of: date) -> pd.Series:
+    """Login days per day the account has existed in the last 30 (its early activation),
+    against the median of the same figure among the established accounts of its tier
+    (all established accounts when the tier has none); missing without a norm."""
+    start = account_start(inputs.lines).reindex(accounts)
+    age = (pd.Timestamp(as_of) - start).dt.days.astype("float64")
+    life = np.minimum(age + 1.0, 30.0).where(age >= 0)
+    rate = login_days / life
+    tiers = inputs.tiers.reindex(accounts) if inputs.tiers is not None else pd.Series(None, index=accounts)
+    tiers = tiers.fillna("").astype(str)
+    established = age >= ESTABLISHED_DAYS
+    norm_by_tier = rate[established].groupby(tiers[established]).median()
+    overall = rate[established].median() if established.any() else np.nan
+    norm = tiers.map(norm_by_tier).astype("float64").fillna(overall)
+    return _change(rate, norm)
+
+
+def replay_stages(lines: pd.DataFrame, values: pd.DataFrame, as_of: date, onboarding_days: int = 90,
+                  renewal_days: int = 90) -> pd.Series:  # fmt: skip
+    """The lifecycle stage of paying accounts on a past day, by the segment rules
+    (``domain.segments.decide_stage``) on what the measures hold: onboarding while fewer
+    than ``onboarding_days`` since the first paid day and not every milestone is done,
+    renewal when a yearly term ends within ``renewal_days``, else None (the default
+    scorecard). For the backtest, which has no stage history to read."""
+    since = _paid_from(lines).groupby(lines["account_id"]).min().reindex(values.index)
+    age = (pd.Timestamp(as_of) - since).dt.days
+    done = values["onboarding_progress"].fillna(0.0) >= 1.0
+    onboarding = ((age < onboarding_days) & ~done).to_numpy()
+    renewal = (values["days_to_renewal"] <= renewal_days).to_numpy()
+    stage = [("onboarding" if o else "renewal" if r else None) for o, r in zip(onboarding, renewal, strict=True)]
+    return pd.Series(stage, index=values.index, dtype=object)
+def mark_missing(values: pd.DataFrame, missing: frozenset[str] | set[str]) -> pd.DataFrame:
+    """``values`` with the measures in ``missing`` set to missing (NaN) for every account:
+    their weight is then shared out like that of absent data (e.g. the measures of a late
+    feed, which would otherwise read as zero activity)."""
+    cols = [c for c in values.columns if c in missing]
+    if not cols:
+        return values
+    out = values.copy()
+    out[cols] = np.nan
     return out
 
 
@@ -201,9 +450,11 @@ class Scores:
     weights: pd.DataFrame  # effective weights, 0 for missing, rows summing to 1
 
 
-def score_accounts(values: pd.DataFrame, card: Scorecard) -> Scores:
+def score_accounts(values: pd.DataFrame, card: Scorecard, missing: Collection[str] = ()) -> Scores:
     """Points, effective weights (missing measures' weight shared out within the group,
-    empty groups' among the groups) and the overall score, for every row of ``values``."""
+    empty groups' among the groups) and the overall score, for every row of ``values``.
+    The measures in ``missing`` count as missing for every row (e.g. a stale feed's, or
+    a metric no account reports), whatever their values."""
     keys = list(card.measure_keys)
     # every column of both is assigned below, on values' index (equivalent mutants)
     points = pd.DataFrame(index=values.index, columns=keys, dtype="float64")  # pragma: no mutate
@@ -213,19 +464,24 @@ def score_accounts(values: pd.DataFrame, card: Scorecard) -> Scores:
     for group in card.groups:
         # every column is assigned in the loop below (equivalent initial value)
         raw_w = pd.DataFrame(0.0, index=values.index, columns=[m.key for m in group.measures])  # pragma: no mutate
+        confidence = np.zeros(len(values.index))
         for m in group.measures:
-            pts = points_of(values[m.key] if m.key in values else pd.Series(np.nan, index=values.index),
+            present = m.key in values and m.key not in missing
+            pts = points_of(values[m.key] if present else pd.Series(np.nan, index=values.index),
                             m.points, m.scoring)  # fmt: skip
             points[m.key] = pts
+            conf_col = m.key + CONFIDENCE
+            factor = values[conf_col].fillna(1.0).clip(0.0, 1.0).to_numpy() if conf_col in values else 1.0
             # None or 0.0 for a missing measure: both sum to nothing (equivalent)
-            raw_w[m.key] = np.where(pts.isna(), 0.0, m.weight)  # pragma: no mutate
+            raw_w[m.key] = np.where(pts.isna(), 0.0, m.weight * factor)  # pragma: no mutate
+            confidence = np.maximum(confidence, np.where(pts.isna(), 0.0, factor))
         total = raw_w.sum(axis=1)
         # a zero total gives 0 ÷ 0, filled like the division by NaN; the fill value meets only weight 0 (equivalent)
         share = raw_w.div(total.where(total > 0), axis=0).fillna(0.0)  # pragma: no mutate
         for m in group.measures:
             weights[m.key] = share[m.key]
         # None or 0.0 for a group without data: both sum to nothing (equivalent)
-        group_weight[group.key] = np.where(total > 0, group.weight, 0.0)  # pragma: no mutate
+        group_weight[group.key] = np.where(total > 0, group.weight * confidence, 0.0)  # pragma: no mutate
     gsum = group_weight.sum(axis=1)
     gshare = group_weight.div(gsum.where(gsum > 0), axis=0).fillna(0.0)
     for group in card.groups:
@@ -248,6 +504,74 @@ def grades(score: pd.Series, bands: GradeBands) -> tuple[pd.Series, pd.Series]:
     for name, threshold in reversed(bands.letters):
         letter = np.where(s >= threshold, name.value, letter)
     return pd.Series(colour, index=score.index), pd.Series(letter, index=score.index)
+
+
+def _levels(score: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+    """How many of the thresholds the score reaches (0: the worst grade); NaN stays NaN."""
+    level = np.zeros(len(score))
+    for t in thresholds:
+        level = level + (score >= t)
+    out: np.ndarray = np.where(np.isnan(score), np.nan, level)
+    return out
+
+
+def hold_grades(
+    score: pd.Series, previous: pd.Series, recent: pd.DataFrame, thresholds: Sequence[float],
+    labels: Sequence[str], margin: float, confirm_days: int,
+) -> pd.Series:  # fmt: skip
+    """Grades with hysteresis. ``labels`` from the worst grade to the best, ``thresholds``
+    (increasing) where each better grade starts. ``previous``: yesterday's stored grade
+    (missing or unknown: today's grade stands as scored). ``recent``: the scores of the
+    days before today, newest first (``confirm_days`` − 1 columns are read).
+
+    A grade changes only when the score is past the band edge by ``margin`` points (then
+    to the grade of the score less the margin, going up, or plus it, going down), or when
+    the score has been on that side of yesterday's grade on ``confirm_days`` days in a
+    row, today included (then to today's grade)."""
+    s = score.to_numpy(dtype="float64")
+    raw = _levels(s, thresholds)
+    lookup = {label: i for i, label in enumerate(labels)}
+    prev = previous.reindex(score.index).map(lambda g: lookup.get(g, np.nan)).to_numpy(dtype="float64")
+    up, down = _levels(s - margin, thresholds), _levels(s + margin, thresholds)
+    above, below = raw > prev, raw < prev
+    for i in range(confirm_days - 1):
+        col = recent.iloc[:, i].reindex(score.index).to_numpy(dtype="float64") if i < recent.shape[1] else np.full(len(s), np.nan)
+        level = _levels(col, thresholds)
+        above &= level > prev
+        below &= level < prev
+    held = np.where(raw > prev, np.where(above, raw, np.maximum(up, prev)), prev)
+    held = np.where(raw < prev, np.where(below, raw, np.minimum(down, prev)), held)
+    held = np.where(np.isnan(prev), raw, held)
+    names = np.array(labels, dtype=object)
+    return pd.Series(names[held.astype("int64")], index=score.index)
+
+
+def held_grades(
+    score: pd.Series, previous: pd.DataFrame, recent: pd.DataFrame, bands: GradeBands, options: ScoringOptions
+) -> tuple[pd.Series, pd.Series]:
+    """Traffic-light and letter grades with hysteresis (see :func:`hold_grades`);
+    ``previous``: yesterday's ``grade`` and ``letter`` columns by account."""
+    prev_grade = previous["grade"] if "grade" in previous else pd.Series(dtype=object)
+    prev_letter = previous["letter"] if "letter" in previous else pd.Series(dtype=object)
+    colour = hold_grades(score, prev_grade, recent, [bands.yellow, bands.green],
+                         [HealthGrade.RED.value, HealthGrade.YELLOW.value, HealthGrade.GREEN.value],
+                         options.grade_margin, options.grade_confirm_days)  # fmt: skip
+    letters = [letter for letter, _t in reversed(bands.letters)]
+    letter = hold_grades(score, prev_letter, recent, [t for _l, t in reversed(bands.letters)],
+                         ["F", *[x.value for x in letters]], options.grade_margin, options.grade_confirm_days)  # fmt: skip
+    return colour, letter
+
+
+def grade_changes_per_1000(daily: pd.DataFrame, column: str = "grade") -> float | None:
+    """``daily``: day, account_id and a grade column. Grade changes from one day to the
+    next per 1,000 accounts scored on both days."""
+    frame = daily[["day", "account_id", column]].copy()
+    frame["day"] = pd.to_datetime(frame["day"])
+    nxt = frame.assign(day=frame["day"] - pd.Timedelta(days=1))
+    pairs = frame.merge(nxt, on=["day", "account_id"], suffixes=("", "_next"))
+    if pairs.empty:
+        return None
+    return float((pairs[column] != pairs[column + "_next"]).mean() * 1000.0)
 
 
 # --- explanations ----------------------------------------------------------------------------
@@ -275,6 +599,7 @@ def explain(
                 deltas.append((abs(delta), key, delta, a.get("value"), b.get("value")))
         for _size, key, delta, value, then in sorted(deltas, key=lambda d: (-d[0], d[1]))[:top]:
             items.append({"kind": "change", "measure": key, "value": value, "before": then, "points": round(delta, 1)})
+            _with_basis(items[-1], now.get(key, {}))
         return items
     lost = []
     for key, m in now.items():
@@ -286,7 +611,14 @@ def explain(
             lost.append((cost, key, m.get("value"), p))
     for cost, key, value, p in sorted(lost, key=lambda d: (-d[0], d[1]))[:top]:
         items.append({"kind": "level", "measure": key, "value": value, "points": round(-cost, 1), "measure_points": p})
+        _with_basis(items[-1], now[key])
     return items
+
+
+def _with_basis(item: dict[str, Any], measure: dict[str, Any]) -> None:
+    """A per-seat measure taken per tracked user says so (seats and tracked users)."""
+    if measure.get("basis"):
+        item["basis"] = measure["basis"]
 
 
 def measures_json(values: pd.DataFrame, scores: Scores) -> list[dict[str, dict[str, Any]]]:
@@ -296,10 +628,19 @@ def measures_json(values: pd.DataFrame, scores: Scores) -> list[dict[str, dict[s
     v = _nan_to_none(np.round(values.reindex(columns=keys).to_numpy(dtype="float64"), 4))
     p = _nan_to_none(np.round(scores.points.to_numpy(dtype="float64"), 2))
     w = np.round(scores.weights.to_numpy(dtype="float64"), 4).tolist()
-    return [
+    rows = [
         {key: {"value": vr[j], "points": pr[j], "weight": wr[j]} for j, key in enumerate(keys)}
         for vr, pr, wr in zip(v, p, w, strict=True)
     ]
+    if "tracked_users" in values.columns:
+        tracked = values["tracked_users"].to_numpy(dtype="float64")
+        seat_count = values["seats"].to_numpy(dtype="float64")
+        for i in np.nonzero(~np.isnan(tracked))[0]:
+            basis = {"tracked_users": int(tracked[i]), "seats": int(seat_count[i])}
+            for key in SEAT_MEASURES:
+                if key in rows[i]:
+                    rows[i][key]["basis"] = basis
+    return rows
 
 
 def _nan_to_none(matrix: np.ndarray) -> list[list[float | None]]:
@@ -352,14 +693,66 @@ class BacktestResult:
     red_before_churn: int  # of which were red at the last month-end before churning
     first_day: date | None
     last_day: date | None
+    #: Day-to-day grade changes per 1,000 accounts over the last ``stability_days`` days,
+    #: with the hysteresis of the scorecards and without (the grade as scored).
+    stability_days: int = 0
+    grade_changes_per_1000: float | None = None
+    raw_grade_changes_per_1000: float | None = None
+    #: ROC-AUC of the naive signal: fewer events in the last 30 days = riskier (the floor).
+    naive_auc: float | None = None
+    #: Each measure's own ROC-AUC, as the scorecard reads it (fewer points = riskier).
+    measures: tuple[MeasureAuc, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeasureAuc:
+    """One measure's own ROC-AUC over the samples where it had data: its points as a
+    risk signal (fewer points = riskier). Below 0.5 it points the wrong way."""
+
+    key: str
+    auc: float | None  # None: no data, or no churn (or only churn) among its samples
+    samples: int  # samples with data
+    churned: int  # of which churned within the horizon
+
+    @property
+    def direction(self) -> str:
+        """``right``: fewer points go with more churn; ``wrong``: the reverse; ``none``: no AUC."""
+        if self.auc is None:
+            return "none"
+        return "right" if self.auc >= 0.5 else "wrong"
+
+
+def signal_auc(y: np.ndarray, risk: np.ndarray) -> float | None:
+    """ROC-AUC of a risk signal (higher = riskier) over the samples where it is known;
+    None without both outcomes among them."""
+    from sklearn.metrics import roc_auc_score
+
+    known = ~np.isnan(risk)
+    labels = y[known]
+    if not 0 < labels.sum() < len(labels):
+        return None
+    return float(roc_auc_score(labels, risk[known]))
+
+
+def measure_aucs(y: np.ndarray, points: pd.DataFrame) -> tuple[MeasureAuc, ...]:
+    """:class:`MeasureAuc` of each column of ``points`` (rows aligned with ``y``)."""
+    out = []
+    for key in points.columns:
+        pts = points[key].to_numpy(dtype="float64")
+        known = ~np.isnan(pts)
+        out.append(MeasureAuc(str(key), signal_auc(y, -pts), int(known.sum()), int(y[known].sum())))
+    return tuple(out)
 
 
 def backtest_metrics(
-    scored: pd.DataFrame, churns: pd.DataFrame, horizon_days: int, daily_red: pd.DataFrame | None = None
-) -> BacktestResult:
-    """``scored``: day, account_id, score, grade. ROC-AUC of −score against churn within
-    the horizon, churn rate per grade, lift of red over green, and for each churn the
-    days between the start of the red run it churned in and the churn (median)."""
+    scored: pd.DataFrame, churns: pd.DataFrame, horizon_days: int, daily_red: pd.DataFrame | None = None,
+    points: pd.DataFrame | None = None,
+) -> BacktestResult:  # fmt: skip
+    """``scored``: day, account_id, score, grade (and optionally events30, the events
+    in the last 30 days). ROC-AUC of −score against churn within the horizon, churn rate
+    per grade, lift of red over green, and for each churn the days between the start of
+    the red run it churned in and the churn (median); the naive signal's AUC (−events30)
+    and, given ``points`` (rows aligned with ``scored``), each measure's own AUC."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     labels = label_churn(scored, churns, horizon_days)
@@ -387,6 +780,8 @@ def backtest_metrics(
         auc=auc, roc=roc, by_grade=by_grade, lift_red_over_green=lift,
         median_lead_days=float(np.median(lead)) if lead else None, churn_events=events, red_before_churn=red_count,
         first_day=days.min().date() if len(days) else None, last_day=days.max().date() if len(days) else None,
+        naive_auc=signal_auc(y, -scored["events30"].to_numpy(dtype="float64")) if "events30" in scored else None,
+        measures=measure_aucs(y, points) if points is not None else (),
     )  # fmt: skip
 
 

@@ -79,7 +79,8 @@ class MonthGrid:
             snapshot = min(following - timedelta(days=1), self.as_of)
             end = snapshot + timedelta(days=1)  # exclusive: events up to the end of the snapshot day
             rows.append({
-                "mi": mi, "month": first, "first_day": first, "snapshot": snapshot, "end_day": end,
+                "mi": mi, "month": first, "first_day": first, "start_day": first - timedelta(days=1),
+                "snapshot": snapshot, "end_day": end,
                 "start_epoch": _epoch(first, zone), "end_epoch": _epoch(end, zone),
             })  # fmt: skip
         return pd.DataFrame(rows)
@@ -89,7 +90,8 @@ class MonthGrid:
         frame = self.frame()
         return ibis.memtable(
             frame,
-            schema={"mi": "int64", "month": "date", "first_day": "date", "snapshot": "date", "end_day": "date",
+            schema={"mi": "int64", "month": "date", "first_day": "date", "start_day": "date", "snapshot": "date",
+                    "end_day": "date",
                     "start_epoch": "int64", "end_epoch": "int64"},
         )  # fmt: skip
 

@@ -107,31 +107,48 @@ def movements_by_account(t: StoreTables, grid: MonthGrid, currency: str, amm: ib
     return j.select("account_id", "mi", "prev", "cur", delta=j.cur - j.prev, kind=kind)
 
 
-def _by(table: ibis.Table, segments: ibis.Table | None) -> tuple[ibis.Table, list[str]]:
+def with_segment(table: ibis.Table, segments: ibis.Table | None, back: int = 0) -> tuple[ibis.Table, list[str]]:
+    """``table`` (``account_id, mi, …``) with each account's ``segment``: by month, the
+    segment it had at the start of month ``mi − back`` (see :mod:`kizuna.analytics.segments`);
+    ``"(none)"`` for an account without one."""
     if segments is None:
         return table, []
-    seg = segments.select(s_account="account_id", segment="segment")
-    joined = table.left_join(seg, table.account_id == seg.s_account)
+    if "mi" in segments.columns:
+        seg = segments.select(s_account="account_id", s_mi="mi", segment="segment")
+        joined = table.left_join(seg, (table.account_id == seg.s_account) & (table.mi - back == seg.s_mi))
+        joined = joined.drop("s_mi")
+    else:
+        seg = segments.select(s_account="account_id", segment="segment")
+        joined = table.left_join(seg, table.account_id == seg.s_account)
     joined = joined.mutate(segment=ibis.coalesce(joined.segment, "(none)")).drop("s_account")
     return joined, ["segment"]
 
 
 def movement_totals(movements: ibis.Table, segments: ibis.Table | None = None) -> ibis.Table:
     """``mi, [segment], kind, accounts, amount`` (amount signed: churn and contraction < 0)."""
-    m, keys = _by(movements, segments)
+    m, keys = with_segment(movements, segments)
     return m.group_by(["mi", *keys, "kind"]).agg(accounts=m.count(), amount=m.delta.sum())
 
 
 def mrr_totals(amm: ibis.Table, segments: ibis.Table | None = None) -> ibis.Table:
-    """``mi, [segment], mrr, accounts``: MRR and paying accounts at each snapshot."""
-    a, keys = _by(amm, segments)
+    """``mi, [segment], mrr, accounts``: MRR and paying accounts at each snapshot (by the
+    segment at the start of the month)."""
+    a, keys = with_segment(amm, segments)
     return a.group_by(["mi", *keys]).agg(mrr=a.mrr.sum(), accounts=a.count())
+
+
+def start_totals(amm: ibis.Table, segments: ibis.Table) -> ibis.Table:
+    """``mi, segment, start_mrr, start_accounts``: MRR and paying accounts at the snapshot
+    before month ``mi``, by the segment at the start of ``mi`` — so that each segment's
+    start, movements and end add up when accounts move between segments."""
+    a, keys = with_segment(amm.mutate(mi=amm.mi + 1), segments)
+    return a.group_by(["mi", *keys]).agg(start_mrr=a.mrr.sum(), start_accounts=a.count())
 
 
 def trailing_totals(amm: ibis.Table, window: int = 12, segments: ibis.Table | None = None) -> ibis.Table:
     """For the accounts paying ``window`` snapshots before ``mi``: ``mi, [segment],
     start_accounts, start_mrr, end_mrr, retained_mrr (each capped at its start),
-    retained_accounts``."""
+    retained_accounts`` (by the segment at the start of the ``window`` months)."""
     zero = ibis.literal(0, "int64")
     both = ibis.union(
         amm.select("account_id", mi=amm.mi + window, start=amm.mrr, end=zero),
@@ -140,7 +157,7 @@ def trailing_totals(amm: ibis.Table, window: int = 12, segments: ibis.Table | No
     )
     j = both.group_by("account_id", "mi").agg(start=both.start.sum(), end=both.end.sum())
     j = j.filter(j.start > 0)
-    j, keys = _by(j, segments)
+    j, keys = with_segment(j, segments, back=window - 1)
     capped = ibis.cases((j.end < j.start, j.end), else_=j.start)
     return j.group_by(["mi", *keys]).agg(
         start_accounts=j.count(), start_mrr=j.start.sum(), end_mrr=j.end.sum(), retained_mrr=capped.sum(),
@@ -156,25 +173,6 @@ def trailing_accounts(amm: ibis.Table, mi: int, window: int = 12) -> ibis.Table:
     return j.select("account_id", "start", end=ibis.coalesce(j.end, 0))
 
 
-def plan_segments(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
-    """Each account's plan: its latest-starting plan line that ever earned (so churned
-    accounts keep the plan they left from): ``account_id, segment`` (the plan's name)."""
-    lines = earning_lines(t, currency)
-    lines = lines.filter(lines.earn_start <= as_of, lines.ended_on.isnull() | (lines.ended_on > lines.earn_start))
-    p = t.products.filter(t.products.kind == "plan").select(p_id="id", plan="name")
-    j = lines.join(p, lines.product_id == p.p_id)
-    ranked = j.mutate(
-        rn=ibis.row_number().over(group_by=j.account_id, order_by=[j.earn_start.desc(), j.amount.desc(), j.product_id])
-    )
-    return ranked.filter(ranked.rn == 0).select("account_id", segment=ranked.plan)
-
-
-def column_segments(t: StoreTables, column: str) -> ibis.Table:
-    """``account_id, segment`` from an accounts column (e.g. ``touch_tier``, ``industry``)."""
-    a = t.accounts
-    return a.select(account_id=a.id, segment=a[column].cast("string"))
-
-
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     den = den.astype("float64")
     return (num.astype("float64") / den.where(den != 0)).astype("float64")
@@ -188,15 +186,21 @@ def revenue_table(
     keys: list[str] | None = None,
     *,
     lookback: bool = False,
+    start: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per reported month (and segment): MRR, ARR, paying accounts, each movement,
     net change, logo and revenue churn rates, GRR and NRR (monthly and 12-month).
-    ``lookback``: keep the grid's earlier months too."""
+    ``lookback``: keep the grid's earlier months too. ``start``: each month's starting MRR
+    and accounts (:func:`start_totals`, by segment); without it, the month before's."""
     keys = keys or []
     labels = grid.labels()
     index_cols = ["mi", *keys]
+    if start is not None:  # the last snapshot starts a month beyond the grid
+        start = start[start["mi"] < grid.size]
+    trailing = trailing[trailing["mi"] < grid.size]  # (trailing windows end beyond it too)
     if keys:
-        segs = sorted(set(mrr["segment"]).union(movements["segment"]).union(trailing["segment"]))
+        found = set(mrr["segment"]).union(movements["segment"]).union(trailing["segment"])
+        segs = sorted(found.union(start["segment"]) if start is not None else found)
         base = pd.DataFrame([(mi, s) for mi in range(grid.size) for s in segs], columns=index_cols)
     else:
         base = pd.DataFrame({"mi": range(grid.size)})
@@ -210,8 +214,13 @@ def revenue_table(
     group = out.groupby(keys)["mrr"] if keys else out["mrr"]
     prev_mrr = group.shift(1)
     prev_accounts = (out.groupby(keys)["accounts"] if keys else out["accounts"]).shift(1)
-    out["start_mrr"] = prev_mrr.fillna(0).astype("int64")
-    out["start_accounts"] = prev_accounts.fillna(0).astype("int64")
+    if start is not None:
+        out = out.merge(start, on=index_cols, how="left")
+        out["start_mrr"] = out["start_mrr"].fillna(0).astype("int64")
+        out["start_accounts"] = out["start_accounts"].fillna(0).astype("int64")
+    else:
+        out["start_mrr"] = prev_mrr.fillna(0).astype("int64")
+        out["start_accounts"] = prev_accounts.fillna(0).astype("int64")
     out["net_change"] = out[list(MOVEMENTS)].sum(axis=1).astype("int64")
     out["arr"] = out["mrr"] * 12
     lost = -(out["churned"] + out["contraction"])

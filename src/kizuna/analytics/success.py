@@ -28,7 +28,7 @@ import pandas as pd
 
 from kizuna.analytics.backend import StoreTables
 from kizuna.analytics.periods import MonthGrid
-from kizuna.analytics.revenue import earning_lines, earns_at
+from kizuna.analytics.revenue import earning_lines, earns_at, with_segment
 
 
 def in_month(table: ibis.Table, column: str, grid: MonthGrid) -> ibis.Table:
@@ -154,15 +154,11 @@ def effort_table(grid: MonthGrid, tickets: pd.DataFrame, paying: pd.DataFrame) -
 
 
 def nps_by_month(t: StoreTables, grid: MonthGrid, segments: ibis.Table | None = None) -> ibis.Table:
-    """``mi, [segment], responses, promoters, passives, detractors`` of NPS answers."""
+    """``mi, [segment], responses, promoters, passives, detractors`` of NPS answers (by
+    the segment at the start of the month)."""
     r = t.survey_responses
     r = in_month(r.filter(r.kind == "nps"), "answered_at", grid)
-    keys: list[str] = []
-    if segments is not None:
-        seg = segments.select(s_account="account_id", segment="segment")
-        r = r.left_join(seg, r.account_id == seg.s_account)
-        r = r.mutate(segment=ibis.coalesce(r.segment, "(none)"))
-        keys = ["segment"]
+    r, keys = with_segment(r, segments)
     return r.group_by(["mi", *keys]).agg(
         responses=r.count(),
         promoters=(r.score >= 9).sum(),

@@ -17,8 +17,10 @@ def routers() -> list[APIRouter]:
         kpis,
         products,
         segments,
+        status,
         subscriptions,
         survey_responses,
+        tasks,
         tickets,
         usage,
     )
@@ -34,9 +36,11 @@ def routers() -> list[APIRouter]:
         tickets.router,
         survey_responses.router,
         activities.router,
+        tasks.router,
         segments.router,
         health.router,
         jobs.router,
+        status.router,
         usage.router,
         usage.summary_router,
     ]

@@ -20,8 +20,11 @@ from kizuna.cli import jobs as job_commands
 from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
+from kizuna.cli import playbooks as playbook_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
+from kizuna.cli import status as status_commands
+from kizuna.cli import tasks as task_commands
 from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
 from kizuna.cli.context import console, err_console, plain_validation_message, state
@@ -59,6 +62,7 @@ app.command("export", help=N_("Write every table as CSV files that `kizuna impor
     export_commands.export_all
 )
 app.command("serve")(serve_commands.serve)
+app.command("status", help=status_commands.STATUS_HELP)(status_commands.status)
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.command("kpis", help=kpi_commands.KPIS_HELP)(kpi_commands.kpis)
 app.add_typer(kpi_commands.report_app, name="report", hidden=True)  # the old spelling: kizuna kpis
@@ -75,6 +79,9 @@ app.add_typer(segment_commands.app, name="segments")
 app.add_typer(segment_commands.tier_app, name="tier")
 app.add_typer(segment_commands.stage_app, name="stage")
 app.add_typer(segment_commands.fit_app, name="fit")
+app.add_typer(task_commands.app, name="tasks")
+app.add_typer(playbook_commands.app, name="playbooks")
+app.command("worklist")(task_commands.worklist_command)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     import os
 
     args = list(sys.argv[1:] if argv is None else argv)
+    columns = os.environ.get("COLUMNS", "")
+    for out in (console, err_console):  # the terminal's width as COLUMNS says now (else Rich measures it)
+        out.width = int(columns) if columns.isdigit() and 20 <= int(columns) <= 1000 else None  # type: ignore[assignment]
     set_language(language_from_environment(language_from_argv(args) or os.environ.get("KIZUNA_LANGUAGE")))
     command = typer.main.get_command(app)
     if get_language() != "en":  # --help is rendered from the tree: translate it first

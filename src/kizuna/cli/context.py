@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 
 from kizuna.db import ensure_schema, make_engine
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
 from kizuna.settings import Settings
 
 console = Console()
@@ -78,8 +80,9 @@ def plain_validation_message(exc: Any, *, prefix: str = "") -> str:
 
 
 def today(settings: Settings) -> date:
-    """Today in the configured time zone: the ``as_of`` of commands run now."""
-    return datetime.now(settings.zone).date()
+    """Today in the configured time zone, or the day ``KIZUNA_TODAY`` fixes: the ``as_of``
+    of commands run now (the same clock as the web app's)."""
+    return settings.today or datetime.now(settings.zone).date()
 
 
 def open_store(settings: Settings):  # type: ignore[no-untyped-def]
@@ -87,3 +90,13 @@ def open_store(settings: Settings):  # type: ignore[no-untyped-def]
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     return engine
+
+
+def check_format(value: str, formats: tuple[str, ...] = ("table", "json")) -> str:
+    """``--format``: one of ``formats`` (refused with the list, naming the option)."""
+    if value not in formats:
+        raise InvalidInput(
+            _("--format must be one of {formats}, not {value!r}").format(formats=", ".join(formats), value=value),
+            field="format",
+        )
+    return value

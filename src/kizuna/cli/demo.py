@@ -111,9 +111,12 @@ def demo(
         sign_in = ensure_demo_admin(session)
     # whatever the daily job computes, as of the demo's day — recorded, so that the server's
     # scheduler finds today's job done instead of running it again at start
+    from dataclasses import replace
+
     from kizuna.jobs import run_job
 
-    run_job(engine, settings.run_context(), "daily", as_of=day, trigger="cli")
+    # no digest emails to the made-up team (their addresses do not exist)
+    run_job(engine, replace(settings.run_context(), digest_weekday=None), "daily", as_of=day, trigger="cli")
     # 180 days of daily health snapshots, so that trends, movers and the 360 chart exist
     from kizuna.services.health.history import HISTORY_DAYS, build_history
 

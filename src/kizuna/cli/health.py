@@ -12,11 +12,12 @@ from rich.table import Table
 
 from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.cli.pipeline import parse_as_of
-from kizuna.db import session_scope
+from kizuna.db import Session, session_scope
 from kizuna.domain.health import GRADE_LABELS, MEASURES
 from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _
 from kizuna.services import health as health_service
+from kizuna.services.health import BacktestResult
 
 app = typer.Typer(
     help="Health scores: daily snapshots with explanations, and the backtest that proves they predict churn.",
@@ -27,6 +28,15 @@ app = typer.Typer(
 def _grade(value: object) -> str:
     key = str(getattr(value, "value", value))
     return _(GRADE_LABELS[key]) if key in GRADE_LABELS else key
+
+
+def _warn_mapping(session: Session, day: date, mapping_path: Path | None) -> None:
+    """Print the usage mapping's silent zeros (accounts with events, none with activity)."""
+    from kizuna.services.usage import load_mapping
+
+    for warning in health_service.mapping_warnings(session, day, load_mapping(mapping_path)):
+        console.print(_("Warning ({entry}): {message}").format(entry=warning.entry, message=warning.message),
+                      style="yellow", markup=False, highlight=False)  # fmt: skip
 
 
 def _parse_day(value: str, option: str) -> date:
@@ -64,6 +74,7 @@ def recompute(
         written = health_service.recompute(
             session, day, since=start, path=settings.health_scorecards, on_day=lambda _d: progress.advance(task)
         )
+        _warn_mapping(session, day, settings.usage_mapping)
     console.print(_("{n} health snapshots written for {first} to {last}").format(
         n=f"{written:,}", first=(start or day).isoformat(), last=day.isoformat()))  # fmt: skip
 
@@ -79,37 +90,37 @@ def show(
     with session_scope(engine) as session:
         account_id = health_service.find_account(session, account)
         data = health_service.account_health(session, account_id, days=days)
-    history = data["history"]
+    history = data.history
     if not history:
-        console.print(_("{name}: no health snapshot yet (run kizuna health recompute)").format(name=data["name"]))
+        console.print(_("{name}: no health snapshot yet (run kizuna health recompute)").format(name=data.name))
         return
     snap = history[-1]
-    grade = _grade(snap["grade"])
+    grade = _grade(snap.grade)
     console.print(_("{name} — health score {score:.0f} ({grade}, {letter}) on {day}, scorecard {card}").format(
-        name=data["name"], score=snap["score"], grade=grade, letter=snap["letter"], day=snap["day"].isoformat(),
-        card=snap["scorecard"]), markup=False)  # fmt: skip
+        name=data.name, score=snap.score, grade=grade, letter=snap.letter, day=snap.day.isoformat(),
+        card=snap.scorecard), markup=False)  # fmt: skip
     changes = []
-    for label, key in ((_("7-day change"), "change_7d"), (_("30-day change"), "change_30d")):
-        if snap[key] is not None:
-            changes.append(f"{label}: {snap[key]:+.1f}")
+    for label, change in ((_("7-day change"), snap.change_7d), (_("30-day change"), snap.change_30d)):
+        if change is not None:
+            changes.append(f"{label}: {change:+.1f}")
     if changes:
         console.print(", ".join(changes), markup=False)
-    for line in health_service.explanation_lines(snap["explanation"]):
+    for line in snap.reasons:
         console.print(f"• {line}", markup=False)
     table = Table(title=_("Measures"))
     for col in (_("measure"), _("value"), _("points"), _("weight")):
         table.add_column(col, justify="left" if col == _("measure") else "right")
-    for key, m in snap["measures"].items():
+    for key, m in snap.measures.items():
         label = _(MEASURES[key].label) if key in MEASURES else key
-        missing = m["value"] is None
-        table.add_row(label, _("missing") if missing else health_service.describe_value(key, m["value"]),
-                      "—" if m["points"] is None else f"{m['points']:.0f}", f"{m['weight'] * 100:.0f}%")  # fmt: skip
+        missing = m.value is None
+        table.add_row(label, _("missing") if missing else health_service.describe_value(key, m.value),
+                      "—" if m.points is None else f"{m.points:.0f}", f"{m.weight * 100:.0f}%")  # fmt: skip
     console.print(table)
     trend = Table(title=_("History"))
     for col in (_("day"), _("score"), _("grade")):
         trend.add_column(col)
     for h in history[-days:]:
-        trend.add_row(h["day"].isoformat(), f"{h['score']:.0f}", _grade(h["grade"]))
+        trend.add_row(h.day.isoformat(), f"{h.score:.0f}", _grade(h.grade))
     console.print(trend)
 
 
@@ -122,6 +133,9 @@ def backtest(
     ),
     scorecards: Path | None = typer.Option(
         None, "--scorecards", metavar="FILE", help="Backtest this scorecard file instead of the scorecards in force."
+    ),
+    stability_days: int = typer.Option(
+        30, "--stability-days", help="Count day-to-day grade changes over this many last days of history (0: skip)."
     ),
 ) -> None:
     """Replay history: at each month-end, score every paying account from the data up to
@@ -138,11 +152,13 @@ def backtest(
             text, name = health_service.file_source(scorecards)
             cards = health_service.parse_toml(text, name)
         result = health_service.backtest(session, as_of=day, horizon_days=horizon_days,
-                                         path=settings.health_scorecards, cards=cards)  # fmt: skip
-    data = health_service.backtest_json(result)
-    if output == "json":
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-        return
+                                         path=settings.health_scorecards, cards=cards,
+                                         stability_days=stability_days)  # fmt: skip
+        data = health_service.backtest_json(result)
+        if output == "json":
+            print(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        _warn_mapping(session, day, settings.usage_mapping)
     table = Table(title=_("Health score backtest ({horizon}-day horizon)").format(horizon=horizon_days))
     table.add_column(_("figure"))
     table.add_column(_("value"), justify="right")
@@ -154,6 +170,8 @@ def backtest(
         (_("accounts scored (account × month-end)"), f"{result.samples:,}"),
         (_("of which churned within the horizon"), f"{result.churned:,}"),
         (_("ROC-AUC"), auc),
+        (_("ROC-AUC of the naive signal (fewer events in the last 30 days = riskier)"),
+         "—" if result.naive_auc is None else f"{result.naive_auc:.3f}"),
         (_("lift of red over green"), lift),
         (_("median days red before churn"), lead),
         (_("churns red at the last month-end before"), f"{result.red_before_churn} / {result.churn_events}"),
@@ -161,6 +179,25 @@ def backtest(
     for g, v in result.by_grade.items():
         rows.append((_("churn rate, {grade}").format(grade=_(GRADE_LABELS[g])),
                      f"{v['rate'] * 100:.1f}% ({int(v['churned'])}/{int(v['accounts'])})"))  # fmt: skip
+    if result.grade_changes_per_1000 is not None:
+        raw = result.raw_grade_changes_per_1000 or 0.0
+        rows.append((_("grade changes a day per 1,000 accounts (last {n} days)").format(n=result.stability_days),
+                     _("{held} (without hysteresis: {raw})").format(held=f"{result.grade_changes_per_1000:.1f}",
+                                                                  raw=f"{raw:.1f}")))  # fmt: skip
     for a, b in rows:
         table.add_row(a, b)
     console.print(table)
+    console.print(_measures_table(result))
+
+
+def _measures_table(result: BacktestResult) -> Table:
+    """Each measure's own ROC-AUC beside the score's: below 0.5 it points the wrong way."""
+    table = Table(title=_("Each measure on its own"))
+    for header, justify in ((_("measure"), "left"), (_("ROC-AUC"), "right"), (_("direction"), "left"),
+                            (_("accounts with data"), "right")):  # fmt: skip
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for m in sorted(result.measures, key=lambda m: -1.0 if m.auc is None else m.auc, reverse=True):
+        label = _(MEASURES[m.key].label) if m.key in MEASURES else m.key
+        table.add_row(label, "—" if m.auc is None else f"{m.auc:.3f}", _(health_service.DIRECTION_LABELS[m.direction]),
+                      f"{m.samples:,} ({m.churned:,})")  # fmt: skip
+    return table

@@ -2,13 +2,20 @@
 the modules are imported, before ``--lang`` is read. So the language is read from the
 command line first (:func:`language_from_argv`), and the help texts of the built tree
 are translated just before it runs (:func:`translate_tree`). A help text is looked up
-as written, then with each paragraph on one line (how the catalogue holds it: mark it
-with ``N_()`` so extraction finds it). Texts not in the catalogue stay English."""
+as written, then with each paragraph on one line (how the catalogue holds it).
+
+The help texts need no marking: ``make i18n`` extracts the command modules with
+:func:`extract_cli_help` (``babel.cfg``), which finds, besides the ``_()``/``N_()`` calls,
+every literal ``help="…"`` and the docstring of every command. ``tests/test_cli_help.py``
+walks the whole command tree and fails on a help text without its Japanese."""
 
 from __future__ import annotations
 
+import ast
+import io
 import re
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from kizuna.i18n import N_, _, gettext
 
@@ -44,14 +51,60 @@ def language_from_argv(argv: list[str]) -> str | None:
     return None
 
 
+def flatten_help(text: str) -> str:
+    """A help text as the catalogue holds it: paragraphs kept, each on one line."""
+    return "\n\n".join(" ".join(p.split()) for p in _PARAGRAPHS.split(text.strip()))
+
+
+def _is_typer_call(node: ast.expr) -> bool:
+    """``typer.Option(…)``, ``typer.Argument(…)`` (or the bare names)."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return name in ("Option", "Argument")
+
+
+def _is_command(node: ast.FunctionDef) -> bool:
+    """A command or callback: decorated with ``….command(…)``/``….callback(…)`` without its
+    own ``help=``, or (registered as ``app.command(…)(function)``) taking Typer parameters."""
+    for decorator in node.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        if isinstance(decorator.func, ast.Attribute) and decorator.func.attr in ("command", "callback"):
+            return not any(k.arg == "help" for k in decorator.keywords)
+    defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+    return any(_is_typer_call(d) for d in defaults)
+
+
+def extract_cli_help(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any) -> Iterator[Any]:
+    """Babel extraction method for the command modules (``babel.cfg``): what the Python
+    extractor finds, plus each literal ``help="…"`` and each command's docstring,
+    flattened as :func:`translate_help` looks them up."""
+    from babel.messages.extract import extract_python
+
+    source = fileobj.read()
+    yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "help" and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    yield value.lineno, "", flatten_help(value.value), []
+        elif isinstance(node, ast.FunctionDef) and _is_command(node):
+            doc = ast.get_docstring(node)
+            if doc:
+                yield node.lineno, "", flatten_help(doc), []
+
+
 def translate_help(text: str | None) -> str | None:
     if not text:
         return text
     found = gettext(text)
     if found != text:
         return found
-    paragraphs = [" ".join(p.split()) for p in _PARAGRAPHS.split(text.strip())]
-    flat = "\n\n".join(paragraphs)
+    flat = flatten_help(text)
+    paragraphs = flat.split("\n\n")
     found = gettext(flat)
     if found != flat:
         return found

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
+from kizuna.cli.context import bounded_day, check_format, console, load_settings, open_store, today
 from kizuna.db import session_scope
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
@@ -27,11 +27,7 @@ FORMATS = ("table", "json")
 
 
 def _check_format(value: str) -> None:
-    if value not in FORMATS:
-        raise InvalidInput(
-            _("--format must be one of {formats}, not {value!r}").format(formats=", ".join(FORMATS), value=value),
-            field="format",
-        )
+    check_format(value, FORMATS)
 
 
 def _day(value: str | None) -> date | None:

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from kizuna.cli import context
 from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.cli.tables import print_fitted
 from kizuna.errors import InvalidInput
@@ -23,11 +24,7 @@ FORMATS = ("table", "json", "csv")
 
 
 def check_format(value: str) -> None:
-    if value not in FORMATS:
-        raise InvalidInput(
-            _("--format must be one of {formats}, not {value!r}").format(formats=", ".join(FORMATS), value=value),
-            field="format",
-        )
+    context.check_format(value, FORMATS)
 
 
 def parse_day(value: str | None, settings: Settings) -> date:
@@ -63,7 +60,7 @@ KPIS_HELP = "\n\n".join((
 def kpis(
     as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help=N_("The day to report on (default: today).")),
     months: int | None = typer.Option(None, "--months", help=N_("How many months to report (default: KIZUNA_KPI_MONTHS, 12).")),
-    segment_by: str = typer.Option("plan", "--by", help=N_("Break revenue and NPS down by: plan, touch_tier, industry, or none.")),
+    segment_by: str = typer.Option("plan", "--by", help=N_("Break revenue and NPS down by the segment each account had at the start of each month: plan, tier, stage, owner, fit, industry, or none.")),
     output: str = typer.Option("table", "--format", help=N_("Output: table, json or csv (csv: one row per month, every column in one table).")),
 ) -> None:  # fmt: skip
     """MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and
@@ -111,22 +108,23 @@ def _show_table(report: Any) -> None:
     head.add_column(_("metric"))
     head.add_column(_("value"), justify="right")
     rows = [
-        (_("MRR"), _num(h["mrr"])), (_("ARR"), _num(h["arr"])), (_("paying accounts"), _num(h["paying_accounts"])),
-        (_("logo churn rate (monthly, last 12 months)"), _pct(h["logo_churn_rate"])),
-        (_("GRR (12 months)"), _pct(h["grr_12m"])), (_("NRR (12 months)"), _pct(h["nrr_12m"])),
-        (_("NPS"), _num(h["nps"], 1)), (_("onboarding completion rate"), _pct(h["onboarding_completion_rate"])),
-        (_("upsell rate"), _pct(h["upsell_rate"])), (_("cross-sell rate"), _pct(h["cross_sell_rate"])),
-        (_("median first response (hours)"), _num(h["median_frt_hours"], 2)),
-        (_("MRR share of the top 20% of accounts"), _pct(h["top_20_share"])), (_("Gini"), _num(h["gini"], 3)),
-        (_("LTV (ARPA × 100 ÷ churn %)"), _num(h["ltv"])), (_("LTV:CAC"), _num(h["ltv_cac"], 2)),
+        (_("MRR"), _num(h.mrr)), (_("ARR"), _num(h.arr)), (_("paying accounts"), _num(h.paying_accounts)),
+        (_("logo churn rate (monthly, last 12 months)"), _pct(h.logo_churn_rate)),
+        (_("GRR (12 months)"), _pct(h.grr_12m)), (_("NRR (12 months)"), _pct(h.nrr_12m)),
+        (_("NPS"), _num(h.nps, 1)), (_("onboarding completion rate"), _pct(h.onboarding_completion_rate)),
+        (_("upsell rate"), _pct(h.upsell_rate)), (_("cross-sell rate"), _pct(h.cross_sell_rate)),
+        (_("median first response (hours)"), _num(h.median_frt_hours, 2)),
+        (_("MRR share of the top 20% of accounts"), _pct(h.top_20_share)), (_("Gini"), _num(h.gini, 3)),
+        (_("LTV (ARPA × 100 ÷ churn %)"), _num(h.ltv)), (_("LTV:CAC"), _num(h.ltv_cac, 2)),
     ]  # fmt: skip
     for name, value in rows:
         head.add_row(name, value)
     console.print(head)
     headers = (_("month"), _("MRR"), _("new"), _("expansion"), _("contraction"), _("churned"), _("reactivation"),
                _("logo churn"), _("GRR"), _("NRR"), _("NRR 12m"), _("NPS"), _("tickets/account"))  # fmt: skip
-    m = metrics_frame(report)
-    month_rows = [_month_row(r) for r in m.to_dict(orient="records")]
+    from kizuna.services.kpis import monthly_rows
+
+    month_rows = [_month_row(r) for r in monthly_rows(report)]
     # a narrow terminal gets the months in several tables, never cut cells (--format csv: all in one)
     print_fitted(console, _("By month"), headers, month_rows)
     st = report.support_totals
@@ -141,15 +139,9 @@ def _show_table(report: Any) -> None:
         console.print(_("Left out: {accounts} accounts with {lines} lines in {currency}").format(**row))
 
 
-def _month_row(r: dict[str, Any]) -> tuple[str, ...]:
+def _month_row(r: Any) -> tuple[str, ...]:  # a services.kpis.MonthlyKpis
     return (
-        r["month"], _num(r["mrr"]), _num(r["new"]), _num(r["expansion"]), _num(r["contraction"]),
-        _num(r["churned"]), _num(r["reactivation"]), _pct(r["logo_churn_rate"]), _pct(r["grr"]), _pct(r["nrr"]),
-        _pct(r["nrr_12m"]), _num(r["nps"], 1), _num(r["tickets_per_account"], 3),
+        r.month, _num(r.mrr), _num(r.new), _num(r.expansion), _num(r.contraction), _num(r.churned),
+        _num(r.reactivation), _pct(r.logo_churn_rate), _pct(r.grr), _pct(r.nrr), _pct(r.nrr_12m), _num(r.nps, 1),
+        _num(r.tickets_per_account, 3),
     )  # fmt: skip
-
-
-def metrics_frame(report: Any) -> Any:
-    from kizuna.services.kpis import monthly_frame
-
-    return monthly_frame(report)

@@ -90,14 +90,14 @@ def recompute(
         counts = service.segment_counts(session)
     console.print(
         _("Segments for {date}: {tiers} tier changes, {stages} stage changes, {fit} fit changes, {risk} at risk").format(
-            date=day.isoformat(), tiers=changed["tiers"], stages=changed["stages"], fit=changed["fit"],
-            risk=changed["at_risk"]),
+            date=day.isoformat(), tiers=changed.tiers, stages=changed.stages, fit=changed.fit,
+            risk=changed.at_risk),
         markup=False, highlight=False,
     )  # fmt: skip
     _show_counts(counts)
 
 
-def _show_counts(counts: dict[str, dict[str | None, int]]) -> None:
+def _show_counts(counts: service.SegmentCounts) -> None:
     for column, title, labels, order in (
         ("touch_tier", _("Touch tier"), TIER_LABELS, [t.value for t in TouchTier]),
         ("lifecycle_stage", _("Lifecycle stage"), STAGE_LABELS, [s.value for s in LifecycleStage]),
@@ -106,12 +106,12 @@ def _show_counts(counts: dict[str, dict[str | None, int]]) -> None:
         table = Table(title=title)
         table.add_column(title)
         table.add_column(_("accounts"), justify="right")
-        values = counts[column]
+        values: dict[str | None, int] = getattr(counts, column)
         for key in [*order, None]:
             if values.get(key):
                 table.add_row(_label(labels, key) if key else _("none"), f"{values[key]:,}")
         console.print(table)
-    console.print(_("At risk: {n}").format(n=f"{counts['at_risk'].get('True', 0):,}"), markup=False, highlight=False)
+    console.print(_("At risk: {n}").format(n=f"{counts.at_risk:,}"), markup=False, highlight=False)
 
 
 @app.command("show")

@@ -21,7 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 #: ``kizuna ingest …``: the old name of quarantine, attach and stats (hidden).
-ingest_app = typer.Typer(no_args_is_help=True, hidden=True)
+ingest_app = typer.Typer(help="The old name of `kizuna usage` (kept for scripts).", no_args_is_help=True, hidden=True)
 
 
 @app.command("rebuild")
@@ -56,7 +56,7 @@ def rebuild(
 @app.command("quarantine")
 def quarantine(
     reason: str | None = typer.Option(
-        None, "--reason", help=f"Only events parked for this reason: {', '.join(REASONS)}."
+        None, "--reason", help="Only events parked for this reason: unknown_account, unknown_user or no_account."
     ),
     limit: int = typer.Option(50, "--limit", min=1, max=100_000, help="How many to list (oldest first)."),
 ) -> None:

@@ -53,7 +53,7 @@ def create_user(
 
 @users.command("set-password")
 def set_password(
-    email: str = typer.Option(..., "--email"),
+    email: str = typer.Option(..., "--email", help="The user's sign-in email."),
 ) -> None:
     """Set (or reset) a user's password; every browser signed in as the user must sign in again.
 
@@ -65,6 +65,36 @@ def set_password(
         user = auth_service.get_user_by_email(session, email)
         ended = auth_service.set_password(session, user, secret)
     console.print(_("Password set for {email}; {n} sessions ended.").format(email=email, n=ended))
+
+
+@users.command("set-role")
+def set_role(
+    email: str = typer.Option(..., "--email", help="The user's sign-in email."),
+    role: UserRole = typer.Option(..., "--role", help="admin, lead, csm or viewer."),
+) -> None:
+    """Give a user another role. The last active admin keeps theirs (make another admin first)."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        user = auth_service.set_role(session, auth_service.get_user_by_email(session, email).id, role)
+        console.print(_("{email} is now {role}.").format(email=user.email, role=role.value), markup=False)
+
+
+@users.command("deactivate")
+def deactivate(email: str = typer.Option(..., "--email", help="The user's sign-in email.")) -> None:
+    """Stop a user from signing in and end their sessions at once (not the last active admin)."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        ended = auth_service.set_active(session, auth_service.get_user_by_email(session, email).id, False)
+    console.print(_("{email} is deactivated; {n} sessions ended.").format(email=email, n=ended), markup=False)
+
+
+@users.command("reactivate")
+def reactivate(email: str = typer.Option(..., "--email", help="The user's sign-in email.")) -> None:
+    """Let a deactivated user sign in again."""
+    engine = open_store(load_settings())
+    with session_scope(engine) as session:
+        auth_service.set_active(session, auth_service.get_user_by_email(session, email).id, True)
+    console.print(_("{email} can sign in again.").format(email=email), markup=False)
 
 
 sessions = typer.Typer(help="Sign-ins of a user: list them, end them all.", no_args_is_help=True)

@@ -16,7 +16,8 @@ class ApiKeyScope(StrEnum):
 class Permission(StrEnum):
     READ = "read"
     WRITE = "write"  # change customer data, log activities
-    MANAGE = "manage"  # users, API keys, scorecards, settings
+    MANAGE = "manage"  # import, job runs, scorecards; see the admin pages (read-only)
+    ADMINISTER = "administer"  # change users, API keys (the admin role only)
 
 
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {

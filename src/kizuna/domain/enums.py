@@ -81,6 +81,17 @@ class TaskStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class TaskKind(StrEnum):
+    """What a task asks the CSM to do."""
+
+    CALL = "call"
+    MEETING = "meeting"
+    EMAIL = "email"
+    REVIEW = "review"
+    RENEWAL_PREP = "renewal_prep"
+    OTHER = "other"
+
+
 class TaskPriority(StrEnum):
     LOW = "low"
     NORMAL = "normal"
@@ -117,6 +128,9 @@ def _labels() -> dict[str, str]:
         "month": N_("monthly"), "year": N_("yearly"), "done": N_("done"),
         "not_started": N_("not started"), "on_track": N_("on track"), "at_risk": N_("at risk"),
         "achieved": N_("achieved"), "missed": N_("missed"),
+        "review": N_("review"), "renewal_prep": N_("renewal preparation"), "other": N_("other"),
+        "health_red": N_("health is red"), "renewal": N_("renewal coming"),
+        "completed": N_("completed"), "exited": N_("exited"), "holdout": N_("held out"),
     }  # fmt: skip
 
 

@@ -98,8 +98,23 @@ def _measure_catalogue() -> dict[str, MeasureInfo]:
           N_("Distinct features used in the last 30 days, divided by the features available.")),
         m("usage_minutes_per_seat", N_("Usage minutes per seat"), u.MINUTES,
           N_("Session minutes in the last 30 days, divided by the seats.")),
-        m("nps", N_("NPS score"), u.SCORE, N_("Average NPS answer (0–10) in the last 365 days.")),
-        m("csat", N_("CSAT"), u.SCORE, N_("Average CSAT answer (1–5) in the last 180 days.")),
+        m("events_vs_baseline", N_("Events vs the account's own baseline"), u.CHANGE,
+          N_("Events per day in the last 30 days against the 90 days before them, counting only the days "
+             "the account existed.")),
+        m("active_days", N_("Active days in the last 30"), u.COUNT,
+          N_("How many of the last 30 days had any event (scaled to 30 days for a younger account).")),
+        m("events_per_seat", N_("Events per seat"), u.COUNT,
+          N_("Events in the last 30 days (per 30 days the account existed), divided by the seats.")),
+        m("events_per_active_user", N_("Events per active user a day"), u.COUNT,
+          N_("Events in the last 30 days divided by the active users summed over those days.")),
+        m("events_percentile", N_("Events per seat among peers"), u.SHARE,
+          N_("Where the account's events per seat rank among the accounts on the same plan, from the lowest to the highest.")),
+        m("account_age", N_("Account age"), u.DAYS,
+          N_("Days since the account's first subscription started (a trial counts): young accounts churn more.")),
+        m("nps", N_("NPS score"), u.SCORE,
+          N_("Average NPS answer (0–10), each answer weighing half as much every half-life (scorecard [scoring]).")),
+        m("csat", N_("CSAT"), u.SCORE,
+          N_("Average CSAT answer (1–5), each answer weighing half as much every half-life (scorecard [scoring]).")),
         m("open_tickets", N_("Open tickets"), u.COUNT, N_("Support tickets open on the day.")),
         m("escalated_tickets", N_("Escalated tickets"), u.COUNT,
           N_("Open tickets of high or urgent priority on the day.")),
@@ -111,6 +126,13 @@ def _measure_catalogue() -> dict[str, MeasureInfo]:
           N_("Overdue invoices; Kizuna holds no payment data yet, so this measure is always missing.")),
         m("csm_sentiment", N_("CSM sentiment"), u.SCORE,
           N_("The latest sentiment (1–5) a CSM entered in the last 180 days.")),
+        m("milestones_on_time", N_("Onboarding milestones on time"), u.SHARE,
+          N_("Of the onboarding milestones due by the day, the share completed by their due date (none due: missing).")),
+        m("first_value", N_("First value reached"), u.SHARE,
+          N_("1 when the account has used a product feature in the last 30 days (its first value), else 0.")),
+        m("activation_vs_tier", N_("Early activation vs the tier's norm"), u.CHANGE,
+          N_("Login days per day of the account's life (at most the last 30) against the median of the "
+             "established accounts (90 days or older) of its touch tier.")),
     ]  # fmt: skip
     return {info.key: info for info in items}
 
@@ -210,6 +232,8 @@ class Scorecard:
     stages: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
     default: bool = False
+    #: Days of history a baseline or trend window needs (fewer: the measure is missing).
+    min_history_days: int = 14
 
     @property
     def measure_keys(self) -> tuple[str, ...]:
@@ -265,10 +289,41 @@ class ScoreResult:
 
 
 @dataclass(frozen=True)
+class ScoringOptions:
+    """What keeps scores and grades from jumping (the ``[scoring]`` table of the TOML).
+
+    ``*_half_life_days``: a survey answer weighs half as much every so many days, both in
+    the account's average and in the measure's share of the score, so an answer fades
+    out instead of falling off a window edge (0: the old plain average over 365 days for
+    NPS, 180 for CSAT). ``grade_margin`` / ``grade_confirm_days``: a grade changes only
+    when the score is past the band edge by the margin, or has stayed past it for that
+    many days in a row (0 / 1: no hysteresis). ``partial_tracking_ratio``: when the seats
+    are more than this many times the users the data tracks, the per-seat measures are
+    taken per tracked user (0: never)."""
+
+    nps_half_life_days: float = 120.0
+    csat_half_life_days: float = 60.0
+    grade_margin: float = 3.0
+    grade_confirm_days: int = 3
+    partial_tracking_ratio: float = 2.0
+
+    def half_life(self, kind: str) -> float:
+        return self.nps_half_life_days if kind == "nps" else self.csat_half_life_days
+
+
+#: The ``[scoring]`` keys: (lowest, highest) allowed.
+SCORING_LIMITS: dict[str, tuple[float, float]] = {
+    "nps_half_life_days": (0, 3650), "csat_half_life_days": (0, 3650), "grade_margin": (0, 50),
+    "grade_confirm_days": (1, 90), "partial_tracking_ratio": (0, 1000),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ScorecardSet:
     """Every scorecard of the company; exactly one is the default."""
 
     scorecards: tuple[Scorecard, ...]
+    options: ScoringOptions = field(default_factory=ScoringOptions)
 
     @property
     def default(self) -> Scorecard:
@@ -329,13 +384,14 @@ def parse_scorecards(doc: Mapping[str, Any], source: str) -> ScorecardSet:
         problems.append(ScorecardProblem(source, key, reason))
 
     bands = _parse_bands(doc.get("grades", {}), "grades", problem, GradeBands())
+    options = _parse_options(doc.get("scoring", {}), "scoring", problem)
     cards_doc = doc.get("scorecards")
     if not isinstance(cards_doc, Mapping) or not cards_doc:
         problem("scorecards", _("at least one scorecard is needed ([scorecards.<key>])"))
         raise ScorecardInvalid(problems)
-    unknown_top = sorted(set(doc) - {"grades", "scorecards"})
+    unknown_top = sorted(set(doc) - {"grades", "scorecards", "scoring"})
     for key in unknown_top:
-        problem(key, _("unknown key (expected grades or scorecards)"))
+        problem(key, _("unknown key (expected grades, scoring or scorecards)"))
     cards: list[Scorecard] = []
     for card_key, card_doc in cards_doc.items():
         path = f"scorecards.{card_key}"
@@ -359,7 +415,27 @@ def parse_scorecards(doc: Mapping[str, Any], source: str) -> ScorecardSet:
                 seen[(kind, name)] = card.key
     if problems:
         raise ScorecardInvalid(problems)
-    return ScorecardSet(tuple(cards))
+    return ScorecardSet(tuple(cards), options)
+
+
+def _parse_options(doc: Any, path: str, problem: Any) -> ScoringOptions:
+    if not isinstance(doc, Mapping):
+        problem(path, _("must be a table"))
+        return ScoringOptions()
+    for key in sorted(set(doc) - set(SCORING_LIMITS)):
+        problem(f"{path}.{key}", _("unknown key (expected one of: {keys})").format(keys=", ".join(SCORING_LIMITS)))
+    values: dict[str, Any] = {}
+    for key, (lo, hi) in SCORING_LIMITS.items():
+        if key not in doc:
+            continue
+        number = _number(doc[key])
+        whole = key == "grade_confirm_days"
+        if number is None or not lo <= number <= hi or (whole and not number.is_integer()):
+            reason = _("must be a whole number from {lo} to {hi}") if whole else _("must be a number from {lo} to {hi}")
+            problem(f"{path}.{key}", reason.format(lo=f"{lo:g}", hi=f"{hi:g}"))
+            continue
+        values[key] = int(number) if whole else number
+    return ScoringOptions(**values)
 
 
 def _parse_bands(doc: Any, path: str, problem: Any, base: GradeBands) -> GradeBands:
@@ -404,7 +480,7 @@ def _parse_bands(doc: Any, path: str, problem: Any, base: GradeBands) -> GradeBa
 
 
 def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands: GradeBands) -> Scorecard | None:
-    allowed = {"name", "default", "stages", "tiers", "grades", "groups"}
+    allowed = {"name", "default", "stages", "tiers", "grades", "groups", "min_history_days"}
     for extra in sorted(set(doc) - allowed):
         problem(f"{path}.{extra}", _("unknown key (expected one of: {keys})").format(keys=", ".join(sorted(allowed))))
     name = doc.get("name", key)
@@ -423,6 +499,10 @@ def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands
             raw = []
         lists[list_key] = tuple(raw)
     card_bands = _parse_bands(doc["grades"], f"{path}.grades", problem, bands) if "grades" in doc else bands
+    min_days = doc.get("min_history_days", 14)
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or not 1 <= min_days <= 90:
+        problem(f"{path}.min_history_days", _("must be a whole number of days from 1 to 90"))
+        min_days = 14
     groups_doc = doc.get("groups")
     groups: list[MeasureGroup] = []
     used: set[str] = set()
@@ -463,7 +543,7 @@ def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands
                 rules.append(rule)
         if rules:
             groups.append(MeasureGroup(str(group_key), label, weight, tuple(rules)))
-    return Scorecard(key, name, tuple(groups), card_bands, lists["stages"], lists["tiers"], default)
+    return Scorecard(key, name, tuple(groups), card_bands, lists["stages"], lists["tiers"], default, min_days)
 
 
 def _parse_rule(key: str, doc: Any, path: str, problem: Any) -> MeasureRule | None:

@@ -46,10 +46,18 @@ class FitBand(StrEnum):
 
 
 class Dimension(StrEnum):
-    """What a segment override or history entry is about."""
+    """What a segment override or history entry is about. Overrides exist for the tier and
+    the stage only; the owner (a user's id) and the fit band have history alone, so that
+    the KPIs can break down by the segment an account had at the start of a period."""
 
     TIER = "tier"
     STAGE = "stage"
+    OWNER = "owner"
+    FIT = "fit"
+
+
+#: The dimensions a lead may override by hand.
+OVERRIDABLE = (Dimension.TIER, Dimension.STAGE)
 
 
 def _labels() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -82,6 +90,8 @@ def _reasons() -> dict[str, str]:
         "tier_mrr": N_("by the tier rules (MRR)"),
         "tier_ltv": N_("by the tier rules (expected LTV)"),
         "override_removed": N_("override removed; back to the rules"),
+        "owner": N_("the account's owner"),
+        "fit": N_("by the fit rules"),
         "risk_red": N_("health grade is red"),
         "risk_drop": N_("health score fell sharply"),
         "risk_logins": N_("logins fell against the account's own baseline"),
@@ -94,6 +104,7 @@ REASON_CHURNED, REASON_TRIAL, REASON_ONBOARDING = REASONS["churned"], REASONS["t
 REASON_RENEWAL, REASON_GREW, REASON_SEATS = REASONS["renewal"], REASONS["grew"], REASONS["seats"]
 REASON_ADOPTION, REASON_TIER_MRR, REASON_TIER_LTV = REASONS["adoption"], REASONS["tier_mrr"], REASONS["tier_ltv"]
 REASON_OVERRIDE_REMOVED = REASONS["override_removed"]
+REASON_OWNER, REASON_FIT = REASONS["owner"], REASONS["fit"]
 RISK_RED, RISK_HEALTH_DROP, RISK_LOGINS = REASONS["risk_red"], REASONS["risk_drop"], REASONS["risk_logins"]
 _RULE_REASONS = frozenset(REASONS.values())
 
@@ -187,6 +198,20 @@ def assign_tiers(values: Mapping[int, float], cfg: TierConfig) -> dict[int, Touc
             tiers[account_id] = TouchTier.TECH
         before += max(value, 0.0)
     return tiers
+
+
+def tier_like(value: float, values: Mapping[int, float], tiers: Mapping[int, TouchTier], cfg: TierConfig) -> TouchTier:
+    """The tier an account worth ``value`` would get beside today's accounts (the tier of
+    a churned account whose tier predates the history): by amount, the thresholds; by
+    share, high touch from the smallest value that is high touch today, low touch from
+    the smallest that is low touch."""
+    if cfg.method is TierMethod.AMOUNT:
+        return assign_tiers({0: value}, cfg)[0]
+    for tier in (TouchTier.HIGH, TouchTier.LOW):
+        floor = min((values[a] for a, t in tiers.items() if t is tier and values.get(a, 0) > 0), default=None)
+        if floor is not None and value > 0 and value >= floor:
+            return tier
+    return TouchTier.TECH
 
 
 # --- lifecycle stages ------------------------------------------------------------------------

@@ -53,6 +53,8 @@ class UsageMapping:
     number, when present) adds to the day's session minutes; ``features`` maps an event
     name to the feature key it counts for (metric ``feature.<key>``). Every event counts
     in ``events``; every distinct user (contact, else anonymous id) in ``active_users``.
+    ``any_activity``: for a product with no sign-in event, every event counts as a login,
+    so a day with any activity is an active day ("days with logins").
     """
 
     login_events: frozenset[str] = frozenset({LOGIN_EVENT})
@@ -60,6 +62,11 @@ class UsageMapping:
     features: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({event: key for key, event in FEATURE_EVENTS.items()})
     )
+
+    any_activity: bool = False
+
+    def counts_as_login(self, event: str) -> bool:
+        return self.any_activity or event in self.login_events
 
     def feature_of(self, event: str) -> str | None:
         return self.features.get(event)

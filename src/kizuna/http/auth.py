@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from kizuna.db.models import ApiKey, User
-from kizuna.domain.auth import ROLE_PERMISSIONS, SCOPE_PERMISSIONS, Permission
+from kizuna.domain.auth import ROLE_PERMISSIONS, SCOPE_PERMISSIONS, ApiKeyScope, Permission
+from kizuna.domain.enums import UserRole
 from kizuna.errors import NotAuthenticated, PermissionDenied
 from kizuna.http.state import AppState, app_state
 from kizuna.i18n import _
@@ -22,18 +22,47 @@ CSRF_FIELD = "csrf_token"
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of one request."""
+    """The caller of one request, as plain values: a signed-in user (``user_id``, ``email``,
+    ``name``, ``role``, ``language`` and the session's ``csrf_token``) or an API key
+    (``api_key_id``, ``api_key_name``, ``scope``). Whatever needs the stored user or key
+    loads it through a service (``kizuna.services.auth``)."""
 
-    user: User | None
-    api_key: ApiKey | None
-    csrf_token: str | None
     permissions: frozenset[Permission]
+    user_id: int | None = None
+    email: str | None = None
+    name: str | None = None
+    role: UserRole | None = None
+    language: str | None = None
+    csrf_token: str | None = None
+    api_key_id: int | None = None
+    api_key_name: str | None = None
+    scope: ApiKeyScope | None = None
+
+    @classmethod
+    def of(cls, caller: auth_service.Caller) -> Principal:
+        """The principal of a resolved caller: a user's role or a key's scope gives the permissions."""
+        if caller.role is not None:
+            permissions = ROLE_PERMISSIONS[caller.role]
+        else:
+            permissions = SCOPE_PERMISSIONS[caller.scope] if caller.scope is not None else frozenset()
+        return cls(permissions=permissions, user_id=caller.user_id, email=caller.email, name=caller.name,
+                   role=caller.role, language=caller.language, csrf_token=caller.csrf_token,
+                   api_key_id=caller.api_key_id, api_key_name=caller.api_key_name, scope=caller.scope)  # fmt: skip
+
+    @property
+    def is_user(self) -> bool:
+        """A signed-in person (not an API key)."""
+        return self.user_id is not None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_id is not None
 
     @property
     def label(self) -> str:
-        if self.user is not None:
-            return self.user.name
-        return f"API key {self.api_key.name}" if self.api_key else "?"
+        if self.is_user:
+            return self.name or ""
+        return f"API key {self.api_key_name}" if self.is_api_key else "?"
 
     def require(self, permission: Permission) -> None:
         if permission not in self.permissions:
@@ -59,17 +88,12 @@ def resolve_principal(request: Request, state: AppState) -> Principal | None:
     token = _bearer(request)
     with state.unit_of_work() as session:
         if token is not None:
-            key = auth_service.resolve_api_key(session, token)
-            if key is not None:
-                session.expunge(key)
-                principal = Principal(None, key, None, SCOPE_PERMISSIONS[key.scope])
+            caller = auth_service.resolve_api_key(session, token)
         else:
             cookie = request.cookies.get(SESSION_COOKIE)
-            signed_in = auth_service.resolve_session(session, cookie) if cookie else None
-            if signed_in is not None:
-                session.expunge(signed_in.user)
-                principal = Principal(signed_in.user, None, signed_in.csrf_token,
-                                      ROLE_PERMISSIONS[signed_in.user.role])  # fmt: skip
+            caller = auth_service.resolve_session(session, cookie) if cookie else None
+        if caller is not None:
+            principal = Principal.of(caller)
     request.state.principal = principal
     return principal
 
@@ -100,7 +124,7 @@ State = Annotated[AppState, Depends(app_state)]
 
 def check_csrf(principal: Principal, submitted: str | None) -> None:
     """Forms and htmx requests of a signed-in browser must carry its CSRF token."""
-    if principal.api_key is not None:
+    if principal.is_api_key:
         return  # bearer tokens are not sent by browsers on their own
     expected = principal.csrf_token or ""
     if not submitted or not hmac.compare_digest(submitted, expected):

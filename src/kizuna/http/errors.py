@@ -1,5 +1,6 @@
 """One place turns every error into what the caller understands: the documented JSON
-shape for the API (``{"errors": [{"code", "message", "field"}]}``), a helpful page
+shape for the API (:class:`kizuna.errors.ErrorBody`: ``{"errors": [{"code", "message",
+"field"}]}``), a helpful page
 for a browser, a sign-in redirect for a browser that is not signed in."""
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kizuna.db import DatabaseError, is_write_conflict
 from kizuna.errors import (
     Conflict,
+    ErrorBody,
+    ErrorCode,
+    ErrorDetail,
     ImportRejected,
     InvalidInput,
     KizunaError,
@@ -38,14 +42,15 @@ STATUS: list[tuple[type[KizunaError], int]] = [
     (PermissionDenied, 403),
 ]
 
-HTTP_CODES = {
-    400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "invalid_input", 429: "too_many_requests", 500: "internal_error",
+HTTP_CODES: dict[int, str] = {
+    400: ErrorCode.BAD_REQUEST, 401: ErrorCode.NOT_AUTHENTICATED, 403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE, 422: ErrorCode.INVALID_INPUT,
+    429: ErrorCode.TOO_MANY_REQUESTS, 500: ErrorCode.INTERNAL_ERROR, 503: ErrorCode.UNAVAILABLE,
 }  # fmt: skip
 
 #: Validation errors that keep their own documented code instead of ``invalid_input``.
-OWN_CODES = frozenset({"date_out_of_range", "occurred_at_out_of_range", "duplicate_key"})
+OWN_CODES = frozenset({ErrorCode.DATE_OUT_OF_RANGE, "occurred_at_out_of_range", ErrorCode.DUPLICATE_KEY})
 
 
 def wants_json(request: Request) -> bool:
@@ -56,12 +61,13 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"errors": errors}
+def error_body(errors: list[ErrorDetail]) -> dict[str, Any]:
+    """The JSON of an error answer (:class:`ErrorBody`)."""
+    return ErrorBody(errors=errors).model_dump(mode="json")
 
 
-def error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "field": field}
+def error(code: str, message: str, field: str | None = None) -> ErrorDetail:
+    return ErrorDetail(code=code, message=message, field=field)
 
 
 def status_for(exc: KizunaError) -> int:
@@ -83,9 +89,9 @@ async def kizuna_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotAuthenticated) and not wants_json(request):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if wants_json(request):
-        errors = [error(exc.code, exc.message, exc.field)]
+        errors = [ErrorDetail.of(exc)]
         if isinstance(exc, ImportRejected):
-            errors = [error("invalid_row", str(e), e.column or None) for e in exc.errors]
+            errors = [error(ErrorCode.INVALID_ROW, str(e), e.column or None) for e in exc.errors]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(error_body(errors), status_code=status, headers=headers)
     return _render_page(request, status, _("Something is not right"), exc.message)
@@ -96,11 +102,11 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     errors = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        code = e.get("type") if e.get("type") in OWN_CODES else "invalid_input"
+        code = e.get("type") if e.get("type") in OWN_CODES else ErrorCode.INVALID_INPUT
         errors.append(error(str(code), str(e.get("msg", "invalid")), ".".join(loc) or None))
     if not wants_json(request):
         return _render_page(request, 422, _("Something is not right"), "; ".join(
-            f"{x['field']}: {x['message']}" if x["field"] else x["message"] for x in errors))  # fmt: skip
+            f"{x.field}: {x.message}" if x.field else x.message for x in errors))  # fmt: skip
     return JSONResponse(error_body(errors), status_code=422)
 
 
@@ -142,7 +148,7 @@ def write_conflict(request: Request) -> Response:
     message = _("another change was being saved at the same moment; nothing was written, please try again")
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if wants_json(request):
-        return JSONResponse(error_body([error("conflict", message)]), status_code=409, headers=headers)
+        return JSONResponse(error_body([error(ErrorCode.CONFLICT, message)]), status_code=409, headers=headers)
     response = _render_page(request, 409, _("Something is not right"), message)
     response.headers.update(headers)
     return response
@@ -161,7 +167,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     message = _("Kizuna hit an unexpected error. It has been logged; please try again.")
     headers = {"X-Request-ID": request_id, "Cache-Control": "no-store"}
     if wants_json(request):
-        return JSONResponse(error_body([error("internal_error", message)]), status_code=500, headers=headers)
+        return JSONResponse(error_body([error(ErrorCode.INTERNAL_ERROR, message)]), status_code=500, headers=headers)
     response = _render_page(request, 500, _("Something went wrong"), message)
     response.headers.update(headers)
     return response

@@ -40,7 +40,7 @@ class RequestContext(BaseHTTPMiddleware):
                 if not is_write_conflict(exc):
                     raise
                 return write_conflict(request)
-        user_locale = principal.user.locale if principal is not None and principal.user is not None else None
+        user_locale = principal.language if principal is not None else None
         token = _current.set(negotiate_language(request, user_locale))
         try:
             with reads_only() if reading else nullcontext():

@@ -15,6 +15,7 @@ from kizuna.domain.segments import rule_reason
 from kizuna.http.i18n import Formatter
 from kizuna.http.state import app_state
 from kizuna.i18n import SUPPORTED_LANGUAGES, get_language, gettext, ngettext
+from kizuna.services import freshness as freshness_service
 from kizuna.version import __version__
 
 
@@ -61,15 +62,33 @@ def make_environment(directory: Path) -> Environment:
     return env
 
 
+def _late_feeds(request: Request, signed_in: bool) -> list[dict[str, Any]]:
+    """The feeds the daily job last found late (the banner on every page, for a signed-in
+    user). Read once per request; a store that cannot say (not migrated yet) shows none."""
+    if not signed_in:
+        return []
+    cached = getattr(request.state, "late_feeds", None)
+    if cached is None:
+        try:
+            with app_state(request).unit_of_work() as session:
+                cached = [feed | {"name": gettext(feed["label"])} for feed in freshness_service.late_feeds(session)]
+        except Exception:  # the banner never breaks a page (an error page least of all)
+            cached = []
+        request.state.late_feeds = cached
+    return list(cached)
+
+
 def page_context(request: Request) -> dict[str, Any]:
-    """What every page may use: the caller, the CSRF token, formatting, the language."""
+    """What every page may use: the caller, the CSRF token, formatting, the language,
+    the late data feeds."""
     state = app_state(request)
     principal = getattr(request.state, "principal", None)
     language = get_language()
     return {
+        "late_feeds": _late_feeds(request, principal is not None),
         "request": request,
         "principal": principal,
-        "user": principal.user if principal is not None else None,
+        "user": principal if principal is not None and principal.is_user else None,
         "csrf_token": principal.csrf_token if principal is not None else "",
         "lang": language,
         "fmt": Formatter(language, state.settings.zone),

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from kizuna.db import Session
 from kizuna.db.queries import accounts as accounts_q
 from kizuna.db.queries import subscriptions as q
+from kizuna.domain.enums import UserRole
 from kizuna.domain.health import HealthGrade
 from kizuna.domain.segments import FitBand, LifecycleStage, TouchTier
 from kizuna.domain.subscriptions import AccountStatus, summarize
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
+from kizuna.services import segments
 
 T = TypeVar("T")
 
@@ -73,7 +75,12 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
-class AccountRow:
+class AccountHeader:
+    """One account's header — who it is, its commercial summary (status, MRR, plan, renewal:
+    derived from the subscription lines), its owner. Declared once: the accounts list
+    (:class:`AccountRow`), the record API (``records.AccountDetail``), the customer 360
+    (``customer360.Account360Header``) and the API's ``AccountHeaderOut`` extend it."""
+
     id: int
     external_id: str
     name: str
@@ -91,6 +98,38 @@ class AccountRow:
     owner_name: str | None
     plan_id: int | None
     plan_name: str | None
+
+    def days_until_renewal(self, as_of: date) -> int | None:
+        return (self.renewal_on - as_of).days if self.renewal_on else None
+
+
+@dataclass(frozen=True)
+class RiskItem:
+    """One item of a health explanation (``analytics.health.explain``): a measure that moved
+    the score (``kind`` "change", with the value ``before``) or costs points now ("level")."""
+
+    kind: str
+    measure: str
+    value: float | None
+    points: float
+    before: float | None = None
+    measure_points: float | None = None
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> RiskItem:
+        return cls(kind=str(item.get("kind", "")), measure=str(item.get("measure", "")), value=item.get("value"),
+                   points=float(item.get("points") or 0), before=item.get("before"),
+                   measure_points=item.get("measure_points"))  # fmt: skip
+
+    def as_dict(self) -> dict[str, Any]:
+        """As stored in the explanation (what ``health.explanation_lines`` reads)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k == "value"}
+
+
+@dataclass(frozen=True)
+class AccountRow(AccountHeader):
+    """A row of the accounts list: the header and the segment and health columns."""
+
     touch_tier: TouchTier | None = None
     lifecycle_stage: LifecycleStage | None = None
     at_risk: bool = False
@@ -105,21 +144,60 @@ class AccountRow:
     health_explanation: list[dict[str, Any]] | None = None
 
     @property
-    def top_risk(self) -> dict[str, Any] | None:
+    def worst_risk(self) -> RiskItem | None:
         """The explanation item that cost the most points (None when nothing did)."""
         losses = [i for i in self.health_explanation or () if (i.get("points") or 0) < 0]
-        return min(losses, key=lambda i: i["points"]) if losses else None
+        return RiskItem.of(min(losses, key=lambda i: i["points"])) if losses else None
 
-    def days_to_renewal(self, as_of: date) -> int | None:
-        return (self.renewal_on - as_of).days if self.renewal_on else None
+
+@dataclass(frozen=True)
+class OwnerChoice:
+    """An owner the list's filter offers, with how many accounts they own."""
+
+    id: int
+    name: str
+    accounts: int
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    id: int
+    name: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """A user who can own accounts (bulk owner assignment)."""
+
+    id: int
+    name: str
+    role: UserRole
+
+
+@dataclass(frozen=True)
+class SavedView:
+    """A user's saved filters of a page: ``query`` is the page's checked query string."""
+
+    id: int
+    name: str
+    query: str
+
+
+@dataclass(frozen=True)
+class AtRiskTotals:
+    """Accounts flagged at risk now, and their MRR (minor units of the asked currency)."""
+
+    accounts: int
+    mrr: int
 
 
 @dataclass(frozen=True)
 class AccountFilters:
     """The choices the list's filters offer."""
 
-    owners: list[dict[str, Any]] = field(default_factory=list)
-    plans: list[dict[str, Any]] = field(default_factory=list)
+    owners: list[OwnerChoice] = field(default_factory=list)
+    plans: list[PlanChoice] = field(default_factory=list)
     statuses: tuple[str, ...] = tuple(s.value for s in AccountStatus)
     touch_tiers: tuple[str, ...] = tuple(t.value for t in TouchTier)
     lifecycle_stages: tuple[str, ...] = tuple(s.value for s in LifecycleStage)
@@ -166,9 +244,21 @@ def all_accounts(session: Session, query: AccountQuery, *, as_of: date, batch: i
             return rows
 
 
-def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | None) -> int:
-    """Make ``owner_id`` (None: nobody) the owner of these accounts; returns how many.
-    The owner must be an active user; every id must name an account (else nothing changes)."""
+def account_row(session: Session, account_id: int, *, as_of: date) -> AccountRow | None:
+    """One account as the list shows it (None: no such account)."""
+    row = accounts_q.account_row(session, account_id)
+    return _row(row) if row is not None else None
+
+
+def paying_mrrs(session: Session) -> list[int]:
+    """The MRR of every paying account (minor units, each in its own currency)."""
+    return accounts_q.paying_mrrs(session)
+
+
+def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | None, *, as_of: date) -> int:
+    """Make ``owner_id`` (None: nobody) the owner of these accounts from ``as_of`` on (the
+    owner history the KPIs by owner read); returns how many. The owner must be an active
+    user; every id must name an account (else nothing changes)."""
     ids = sorted(set(account_ids))
     if not ids:
         raise InvalidInput(_("choose at least one account"), field="accounts")
@@ -182,12 +272,14 @@ def assign_owner(session: Session, account_ids: Sequence[int], owner_id: int | N
             _("no account with id {ids}").format(ids=", ".join(str(i) for i in sorted(missing)[:5])),
             code="unknown_account", field="accounts",
         )  # fmt: skip
-    return accounts_q.set_owner(session, ids, owner_id)
+    count = accounts_q.set_owner(session, ids, owner_id)
+    segments.record_owners(session, as_of, ids)
+    return count
 
 
-def owner_choices(session: Session) -> list[dict[str, Any]]:
+def owner_choices(session: Session) -> list[Assignee]:
     """Active users who can own accounts (CSMs, leads, admins), by name."""
-    return accounts_q.assignable_users(session)
+    return [Assignee(r["id"], r["name"], UserRole(r["role"])) for r in accounts_q.assignable_users(session)]
 
 
 # --- saved views -------------------------------------------------------------------------
@@ -197,9 +289,9 @@ MAX_VIEWS = 50
 MAX_VIEW_NAME = 100
 
 
-def saved_views(session: Session, user_id: int, page: str = "accounts") -> list[dict[str, Any]]:
-    """The user's saved views of ``page`` (``id``, ``name``, ``query``), by name."""
-    return accounts_q.saved_views(session, user_id, page)
+def saved_views(session: Session, user_id: int, page: str = "accounts") -> list[SavedView]:
+    """The user's saved views of ``page``, by name."""
+    return [SavedView(r["id"], r["name"], r["query"]) for r in accounts_q.saved_views(session, user_id, page)]
 
 
 def save_view(session: Session, user_id: int, name: str, query: str, page: str = "accounts") -> int:
@@ -233,23 +325,31 @@ def _segment_filters(query: AccountQuery) -> dict[str, Any]:
     return {k: (v if isinstance(v, bool) else str(v.value)) for k, v in values.items() if v is not None}
 
 
+def row_values(r: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored account row with its status and segment columns as their enums."""
+    out = dict(r)
+    for column, enum in (("status", AccountStatus), ("touch_tier", TouchTier), ("lifecycle_stage", LifecycleStage),
+                         ("fit_band", FitBand), ("health_grade", HealthGrade)):  # fmt: skip
+        if out.get(column) is not None:
+            out[column] = enum(getattr(out[column], "value", out[column]))
+    if "at_risk" in out:
+        out["at_risk"] = bool(out["at_risk"])
+    return out
+
+
 def _row(r: dict[str, Any]) -> AccountRow:
-    for column, enum in (("touch_tier", TouchTier), ("lifecycle_stage", LifecycleStage), ("fit_band", FitBand),
-                         ("health_grade", HealthGrade)):  # fmt: skip
-        if r.get(column) is not None:
-            r[column] = enum(getattr(r[column], "value", r[column]))
-    r["at_risk"] = bool(r.get("at_risk"))
-    return AccountRow(**r)
+    return AccountRow(**row_values({**r, "at_risk": r.get("at_risk")}))
 
 
-def at_risk_summary(session: Session, currency: str) -> dict[str, int]:
+def at_risk_summary(session: Session, currency: str) -> AtRiskTotals:
     """How many accounts are flagged at risk now, and their MRR in ``currency``."""
     accounts, mrr = accounts_q.at_risk_totals(session, currency)
-    return {"accounts": accounts, "mrr": mrr}
+    return AtRiskTotals(int(accounts), int(mrr))
 
 
 def account_filters(session: Session) -> AccountFilters:
-    return AccountFilters(owners=accounts_q.owners(session), plans=accounts_q.plans(session))
+    return AccountFilters(owners=[OwnerChoice(r["id"], r["name"], int(r["accounts"])) for r in accounts_q.owners(session)],
+                          plans=[PlanChoice(r["id"], r["name"], r["code"]) for r in accounts_q.plans(session)])  # fmt: skip
 
 
 _BATCH = 5000
@@ -319,10 +419,18 @@ def find_account(session: Session, key: str) -> int:
 
 
 __all__ = [
+    "AccountFilters",
+    "AccountHeader",
     "AccountQuery",
     "AccountRow",
     "AccountStatus",
+    "Assignee",
+    "AtRiskTotals",
+    "OwnerChoice",
     "Page",
+    "PlanChoice",
+    "RiskItem",
+    "SavedView",
     "account_filters",
     "all_accounts",
     "assign_owner",

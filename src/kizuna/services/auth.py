@@ -28,6 +28,8 @@ _hasher = PasswordHasher()
 #: Verified against when the email is unknown, so both paths cost the same.
 _DUMMY_HASH = _hasher.hash("kizuna-no-such-user")
 MIN_PASSWORD_LENGTH = 10
+#: The longest user or API key name (the columns' width).
+MAX_NAME_LENGTH = 200
 API_KEY_PREFIX = "kz_"
 #: ``api_keys.last_used_at`` is written at most this often per key (so it costs no write per request).
 KEY_USE_RESOLUTION = timedelta(minutes=1)
@@ -69,6 +71,8 @@ def create_user(
         address = parse_email(email)
     except FieldError as exc:
         raise InvalidInput(str(exc), field="email") from None
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        raise InvalidInput(_("the name is longer than {n} characters").format(n=MAX_NAME_LENGTH), field="name")
     if q.user_by_email(session, address) is not None:
         raise Conflict(_("a user with email {email} already exists").format(email=address), field="email")
     user = User(email=address, name=name.strip() or address, role=role, locale=locale, is_active=True)
@@ -126,9 +130,29 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 @dataclass(frozen=True)
-class SignedIn:
-    user: User
-    csrf_token: str
+class Caller:
+    """Who is calling, as plain values (no ORM object leaves the session): a signed-in
+    user (``user_id`` … ``language`` and the session's ``csrf_token``) or an API key
+    (``api_key_id``, ``api_key_name``, ``scope``)."""
+
+    user_id: int | None = None
+    email: str | None = None
+    name: str | None = None
+    role: UserRole | None = None
+    language: str | None = None
+    csrf_token: str | None = None
+    api_key_id: int | None = None
+    api_key_name: str | None = None
+    scope: ApiKeyScope | None = None
+
+
+def _user_caller(user: User, csrf_token: str) -> Caller:
+    return Caller(user_id=user.id, email=user.email, name=user.name, role=UserRole(user.role),
+                  language=user.locale, csrf_token=csrf_token)  # fmt: skip
+
+
+def _key_caller(key: ApiKey) -> Caller:
+    return Caller(api_key_id=key.id, api_key_name=key.name, scope=ApiKeyScope(key.scope))
 
 
 def start_session(session: Session, user: User, *, days: int, now: datetime | None = None) -> tuple[str, str]:
@@ -142,12 +166,13 @@ def start_session(session: Session, user: User, *, days: int, now: datetime | No
     return token, csrf
 
 
-def resolve_session(session: Session, token: str, *, now: datetime | None = None) -> SignedIn | None:
+def resolve_session(session: Session, token: str, *, now: datetime | None = None) -> Caller | None:
+    """The signed-in user behind a session cookie (None: no such session, or expired)."""
     found = q.web_session_by_hash(session, _digest(token), now or datetime.now(UTC))
     if found is None:
         return None
     web_session, user = found
-    return SignedIn(user, web_session.csrf_token)
+    return _user_caller(user, web_session.csrf_token)
 
 
 def end_session(session: Session, token: str) -> None:
@@ -160,6 +185,8 @@ def create_api_key(
     """Make an API key; return ``(the key, shown once, never stored; its record)``."""
     if not name.strip():
         raise InvalidInput(_("an API key needs a name"), field="name")
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        raise InvalidInput(_("the name is longer than {n} characters").format(n=MAX_NAME_LENGTH), field="name")
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     record = ApiKey(name=name.strip(), prefix=prefix, key_hash=_digest(key), scope=scope,
@@ -169,19 +196,20 @@ def create_api_key(
     return key, record
 
 
-def resolve_api_key(session: Session, key: str) -> ApiKey | None:
+def resolve_api_key(session: Session, key: str) -> Caller | None:
+    """The API key behind a bearer token (None: unknown or revoked); notes its last use."""
     if not key.startswith(API_KEY_PREFIX):
         return None
     record = q.api_key_by_hash(session, _digest(key))
-    if record is not None:
-        now = datetime.now(UTC)
-        last = record.last_used_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
-        if last is None or now - last >= KEY_USE_RESOLUTION:
-            # an UPDATE of its own: callers detach the key from the session, dropping any change to it
-            q.touch_api_key(session, record.id, now)
-    return record
+    if record is None:
+        return None
+    now = datetime.now(UTC)
+    last = record.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    if last is None or now - last >= KEY_USE_RESOLUTION:
+        q.touch_api_key(session, record.id, now)  # an UPDATE of its own, not a change to the record
+    return _key_caller(record)
 
 
 def revoke_api_key(session: Session, key_id: int) -> ApiKey:
@@ -217,3 +245,141 @@ def set_language(session: Session, user_id: int, language: str) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.locale = language
+
+
+# --- administration: what `kizuna users` / `kizuna apikey` and the admin pages share ---
+
+#: Letters and digits that cannot be mistaken for one another when read aloud or copied by hand.
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """One user as the admin pages and ``kizuna users list`` show them."""
+
+    id: int
+    email: str
+    name: str
+    role: UserRole
+    locale: str | None
+    is_active: bool
+    has_password: bool
+    last_login_at: datetime | None
+    live_sessions: int
+
+    @property
+    def can_sign_in(self) -> bool:
+        return self.is_active and self.has_password
+
+
+@dataclass(frozen=True)
+class ApiKeySummary:
+    """One API key as listed (never the key itself)."""
+
+    id: int
+    name: str
+    prefix: str
+    scope: ApiKeyScope
+    created_at: datetime
+    created_by: str | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def shown_prefix(self) -> str:
+        return f"{API_KEY_PREFIX}{self.prefix}_…"
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: int
+    created_at: datetime
+    expires_at: datetime
+
+
+def temporary_password() -> str:
+    """A random password to hand over once (16 characters, about 79 bits), in groups of four."""
+    raw = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("no user with id {id}").format(id=user_id), code="user_not_found", field="user")
+    return user
+
+
+def _summary(user: User, sessions: int) -> UserSummary:
+    return UserSummary(id=user.id, email=user.email, name=user.name, role=UserRole(user.role), locale=user.locale,
+                       is_active=bool(user.is_active), has_password=bool(user.password_hash),
+                       last_login_at=user.last_login_at, live_sessions=sessions)  # fmt: skip
+
+
+def user_summaries(session: Session, *, now: datetime | None = None) -> list[UserSummary]:
+    counts = q.live_session_counts(session, now or datetime.now(UTC))
+    return [_summary(u, counts.get(u.id, 0)) for u in q.list_users(session)]
+
+
+def user_summary(session: Session, user_id: int, *, now: datetime | None = None) -> UserSummary:
+    user = get_user(session, user_id)
+    return _summary(user, len(list_sessions(session, user, now=now)))
+
+
+def session_summaries(session: Session, user_id: int, *, now: datetime | None = None) -> list[SessionSummary]:
+    return [SessionSummary(s.id, s.created_at, s.expires_at) for s in list_sessions(session, get_user(session, user_id), now=now)]
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse a change that would leave the store without an active admin (nobody could
+    manage users any more, in the browser or, without shell access, at all)."""
+    if user.role != UserRole.ADMIN or not user.is_active:
+        return
+    if [i for i in q.active_admin_ids(session) if i != user.id]:
+        return
+    raise Conflict(
+        _("{email} is the last active admin: make another user an admin first").format(email=user.email),
+        code="last_admin", field="role",
+    )  # fmt: skip
+
+
+def set_role(session: Session, user_id: int, role: UserRole) -> User:
+    """Give a user another role (the last active admin keeps theirs)."""
+    user = get_user(session, user_id)
+    if role != UserRole.ADMIN:
+        _keep_an_admin(session, user)
+    user.role = role
+    return user
+
+
+def set_active(session: Session, user_id: int, active: bool, *, acting_user_id: int | None = None) -> int:
+    """Deactivate a user (they cannot sign in; every sign-in ends at once; returns how many)
+    or let them sign in again. Nobody deactivates themselves, nor the last active admin."""
+    user = get_user(session, user_id)
+    if active:
+        user.is_active = True
+        return 0
+    if acting_user_id is not None and user.id == acting_user_id:
+        raise Conflict(_("you cannot deactivate yourself: ask another admin"), code="cannot_deactivate_self",
+                       field="user")  # fmt: skip
+    _keep_an_admin(session, user)
+    user.is_active = False
+    return revoke_sessions(session, user)
+
+
+def reset_password(session: Session, user_id: int) -> tuple[str, int]:
+    """Give the user a new temporary password (shown once, to hand over) and end every
+    sign-in; returns ``(the password, sessions ended)``."""
+    user = get_user(session, user_id)
+    password = temporary_password()
+    return password, set_password(session, user, password)
+
+
+def api_key_summaries(session: Session) -> list[ApiKeySummary]:
+    names = {u.id: u.name for u in q.list_users(session)}
+    return [
+        ApiKeySummary(id=k.id, name=k.name, prefix=k.prefix, scope=ApiKeyScope(k.scope), created_at=k.created_at,
+                      created_by=names.get(k.created_by_id) if k.created_by_id else None,
+                      last_used_at=k.last_used_at, revoked_at=k.revoked_at)
+        for k in q.list_api_keys(session)
+    ]

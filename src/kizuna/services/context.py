@@ -15,6 +15,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from kizuna.domain.freshness import parse_gaps
 from kizuna.domain.segments import SegmentsConfig
 from kizuna.domain.segments_config import default_segments_config
 from kizuna.domain.usage import DEFAULT_MAPPING, UsageMapping
@@ -56,8 +57,11 @@ class RunContext:
     segments_path: Path | None = None  # None: the shipped segments.toml
     scorecards_path: Path | None = None  # a saved version in the store wins over it
     daily_at: time = time(3, 0)  # local time (``zone``) of the scheduled daily job
+    digest_weekday: int | None = 0  # the weekly digest emails go out on this day (0: Monday); None: never
+    base_url: str | None = None  # where people open Kizuna, for links in emails
     mail: MailConfig = field(default_factory=MailConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    freshness_gaps: tuple[tuple[str, int], ...] = ()  # (source, expected gap in days) set by the settings
 
     @property
     def rollup(self) -> RollupConfig:
@@ -79,8 +83,11 @@ def build_context(
     segments_config: Path | None = None,
     scorecards: Path | None = None,
     daily_at: time = time(3, 0),
+    digest_weekday: int | None = 0,
+    base_url: str | None = None,
     mail: MailConfig | None = None,
     outbox: OutboxConfig | None = None,
+    freshness_gaps: str = "",
 ) -> RunContext:
     """Read the configuration files named by the settings (once) into a context.
 
@@ -93,8 +100,11 @@ def build_context(
         segments_path=segments_config,
         scorecards_path=scorecards,
         daily_at=daily_at,
+        digest_weekday=digest_weekday,
+        base_url=base_url,
         mail=mail or MailConfig(),
         outbox=outbox or OutboxConfig(),
+        freshness_gaps=tuple(parse_gaps(freshness_gaps).items()),
     )
     context.segments()  # a bad file is reported now, not at 03:00
     return context

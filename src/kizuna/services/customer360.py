@@ -31,12 +31,14 @@ from kizuna.domain.enums import (
     SubscriptionStatus,
     SurveyKind,
     TaskPriority,
+    TaskStatus,
     TicketStatus,
 )
 from kizuna.domain.subscriptions import AccountStatus
 from kizuna.domain.usage import METRIC_ACTIVE_USERS, METRIC_LOGINS
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _
+from kizuna.services.accounts import AccountHeader, row_values
 from kizuna.services.segments import AccountSegments, account_segments
 
 #: The usage chart's metrics, in the order they are drawn.
@@ -51,26 +53,12 @@ _MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
-class AccountHeader:
-    id: int
-    external_id: str
-    name: str
-    domain: str | None
-    industry: str | None
-    employee_count: int | None
-    status: AccountStatus
-    mrr: int
-    currency: str | None
-    renewal_on: date | None
-    contract_term_months: int | None
-    customer_since: date | None
-    churned_on: date | None
+class Account360Header(AccountHeader):
+    """The 360 page's header: the account header, its owner's email, its parent, and the
+    day its summary (status, MRR, plan, renewal) was computed for."""
+
     summary_as_of: date | None
-    owner_id: int | None
-    owner_name: str | None
     owner_email: str | None
-    plan_id: int | None
-    plan_name: str | None
     parent_id: int | None
     parent_name: str | None
 
@@ -235,7 +223,7 @@ class TimelinePage:
 @dataclass(frozen=True)
 class Account360:
     as_of: date
-    account: AccountHeader
+    account: Account360Header
     children: tuple[AccountRef, ...]
     signals: Signals
     contacts: tuple[ContactInfo, ...]
@@ -446,6 +434,37 @@ def subscription_events(lines: Sequence[Mapping[str, Any]], zone: tzinfo) -> lis
     return items
 
 
+def _task(r: Mapping[str, Any]) -> TimelineItem:
+    at = r["at"] if r["at"].tzinfo is not None else r["at"].replace(tzinfo=UTC)
+    return TimelineItem(
+        kind="task", type=TaskStatus(r["status"]).value, at=at, seq=r["id"], subject=r["title"],
+        body=r["description"], actor=r["assignee_name"], contact=r["contact_name"],
+        details={"external_id": r["external_id"], "task_kind": r["kind"].value if r["kind"] else None,
+                 "priority": r["priority"].value if r["priority"] else None,
+                 "due_on": r["due_on"].isoformat() if r["due_on"] else None, "source": r["source"],
+                 "signal": r["signal"]},
+    )  # fmt: skip
+
+
+@timeline_source("task")
+def _tasks(session: Session, account_id: int, cursor: Cursor | None, limit: int, zone: tzinfo) -> list[TimelineItem]:
+    return [_task(r) for r in q.tasks_page(session, account_id, "task", _key(cursor), limit)]
+
+
+@timeline_source("playbook")
+def _playbook_runs(
+    session: Session, account_id: int, cursor: Cursor | None, limit: int, zone: tzinfo
+) -> list[TimelineItem]:
+    items = []
+    for r in q.playbook_runs_page(session, account_id, "playbook", _key(cursor), limit):
+        items.append(TimelineItem(
+            kind="playbook", type=r["state"], at=_midnight(r["entered_on"], zone), seq=r["id"],
+            subject=r["name"] or r["playbook_key"], body=r["log"].strip() or None, all_day=True,
+            details={"playbook": r["playbook_key"]},
+        ))  # fmt: skip
+    return items
+
+
 @timeline_source("subscription")
 def _subscriptions(
     session: Session, account_id: int, cursor: Cursor | None, limit: int, zone: tzinfo
@@ -543,7 +562,7 @@ def account_360(
     if row is None:
         raise _account_not_found(account_id)
     row.pop("custom_fields", None)
-    header = AccountHeader(**{**row, "status": AccountStatus(row["status"])})
+    header = Account360Header(**row_values(row))
     lines = [
         SubscriptionLine(**line, is_current=_is_current(line, as_of))
         for line in q.subscription_lines(session, account_id)
@@ -573,7 +592,7 @@ def account_360(
 __all__ = [
     "USAGE_METRICS",
     "Account360",
-    "AccountHeader",
+    "Account360Header",
     "Cursor",
     "TimelineItem",
     "TimelinePage",

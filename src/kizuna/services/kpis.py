@@ -11,14 +11,15 @@ JSON API ``/api/kpis``, the KPI dashboard page)::
                                  gross_margin=0.8, acquisition_cost=300_000,
                                  retention_cost=60_000, segment_by="plan")
     report = kpis.kpi_report(backend, as_of, options)   # -> KpiReport
-    report.headline            # dict: the numbers of the top row (mrr, nrr_12m, nps, …)
+    report.headline            # KpiHeadline: the numbers of the top row (mrr, nrr_12m, nps, …)
     report.revenue             # DataFrame, one row per month: mrr, arr, accounts, the five
                                # movements (+ *_accounts counts), net_change, logo/revenue
                                # churn, grr, nrr, grr_12m, nrr_12m, logo_retention_12m
     report.revenue_by_segment  # the same per (month, segment); report.segment_by names it
     report.cohorts_logo / report.cohorts_revenue   # cohort month × age (fractions)
     report.survival            # Kaplan–Meier: segment, month, survival, lower, upper, at_risk
-    report.onboarding, report.expansion            # dicts (rates, counts, days)
+    report.onboarding          # dict (rates, counts, days); report.expansion: Expansion
+    report.current_month       # MonthProgress: the reported month, partial unless as_of is its last day
     report.effort, report.effort_trend             # tickets per paying account by month
     report.nps, report.nps_by_segment, report.nps_total
     report.usage               # monthly active accounts and events (daily rollups)
@@ -27,6 +28,7 @@ JSON API ``/api/kpis``, the KPI dashboard page)::
     report.ltv                 # analytics.ltv.LtvReport (five formulas with inputs, LTV:CAC)
     report.excluded_currencies # lines in other currencies left out (per currency)
     report.to_dict()           # JSON-ready (what /api/kpis returns)
+    kpis.monthly_rows(report)  # list[MonthlyKpis]: one typed row per reported month
 
     # "each number links to the accounts behind it":
     kpis.kpi_accounts(backend, as_of, options, metric="churned", month="2026-10")
@@ -59,6 +61,7 @@ from kizuna.analytics import backend as analytics_backend
 from kizuna.analytics import ltv as ltv_mod
 from kizuna.analytics import pareto as pareto_mod
 from kizuna.analytics import retention, revenue, success, support
+from kizuna.analytics import segments as segments_mod
 from kizuna.analytics.backend import StoreTables, store_tables
 from kizuna.analytics.periods import MonthGrid
 from kizuna.errors import InvalidInput
@@ -82,7 +85,7 @@ class KpiOptions:
     months: int = 12
     currency: str = "JPY"
     zone: str = "Asia/Tokyo"
-    segment_by: str | None = "plan"  # "plan", or an accounts column such as "touch_tier"
+    segment_by: str | None = "plan"  # one of analytics.segments.CHOICES (plan, tier, stage, owner, fit, industry)
     gross_margin: float = 0.8
     acquisition_cost: int = 0
     retention_cost: int = 0  # per account per year
@@ -105,6 +108,102 @@ class KpiOptions:
         return MonthGrid(as_of, self.months, self.zone)
 
 
+@dataclass(frozen=True)
+class KpiHeadline:
+    """The numbers of the report's top row: money in minor units of the report's currency,
+    rates as fractions, None where there is no data yet."""
+
+    mrr: int
+    arr: int
+    paying_accounts: int
+    net_change: int
+    logo_churn_rate: float | None
+    revenue_churn_rate: float | None
+    grr_12m: float | None
+    nrr_12m: float | None
+    nps: float | None
+    onboarding_completion_rate: float | None
+    upsell_rate: float | None
+    cross_sell_rate: float | None
+    tickets_per_account: float | None
+    median_frt_hours: float | None
+    top_20_share: float | None
+    gini: float | None
+    ltv: int | None
+    ltv_cac: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """By key (as the KPI targets and the tiles name the figures), JSON-ready."""
+        return {k: plain(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class MonthlyKpis:
+    """One reported month's main KPIs (``kizuna kpis --format csv``, the CLI's table)."""
+
+    month: str
+    mrr: int
+    arr: int
+    accounts: int
+    new: int
+    expansion: int
+    contraction: int
+    churned: int
+    reactivation: int
+    net_change: int
+    logo_churn_rate: float | None
+    revenue_churn_rate: float | None
+    grr: float | None
+    nrr: float | None
+    grr_12m: float | None
+    nrr_12m: float | None
+    tickets: float | None
+    tickets_per_account: float | None
+    nps_responses: int
+    nps: float | None
+    active_accounts: float | None
+    events: float | None
+    answer_rate: float | None
+    resolution_rate: float | None
+    mean_frt_hours: float | None
+    median_frt_hours: float | None
+    exchanges_to_resolve: float | None
+    csat: float | None
+
+
+@dataclass(frozen=True)
+class MonthProgress:
+    """The reported month (``YYYY-MM``), its days so far and in all, and whether it is over."""
+
+    month: str
+    days: int
+    days_in_month: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Upsell and cross-sell over the window: of the accounts paying at its start (``base``)."""
+
+    window_start: str
+    base_accounts: int
+    upsell_accounts: int
+    upsell_rate: float | None
+    cross_sell_accounts: int
+    cross_sell_rate: float | None
+
+
+@dataclass(frozen=True)
+class NpsTotal:
+    """NPS over the window's answers."""
+
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None
+
+
 @dataclass
 class KpiReport:
     as_of: date
@@ -112,19 +211,19 @@ class KpiReport:
     currency: str
     backend: str
     segment_by: str | None
-    headline: dict[str, Any]
+    headline: KpiHeadline
     revenue: pd.DataFrame
     revenue_by_segment: pd.DataFrame
     cohorts_logo: pd.DataFrame
     cohorts_revenue: pd.DataFrame
     survival: pd.DataFrame
     onboarding: dict[str, Any]
-    expansion: dict[str, Any]
+    expansion: Expansion
     effort: pd.DataFrame
     effort_trend: float | None
     nps: pd.DataFrame
     nps_by_segment: pd.DataFrame
-    nps_total: dict[str, Any]
+    nps_total: NpsTotal
     usage: pd.DataFrame
     support: pd.DataFrame
     support_totals: dict[str, Any]
@@ -135,7 +234,7 @@ class KpiReport:
     #: the previous month"; and the reported month's progress (partial unless ``as_of`` is
     #: its last day).
     headline_previous: dict[str, Any] = field(default_factory=dict)
-    current_month: dict[str, Any] = field(default_factory=dict)
+    current_month: MonthProgress | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: numbers as numbers, missing values as null, months as ``YYYY-MM``."""
@@ -151,20 +250,20 @@ class KpiReport:
             "currency": self.currency,
             "backend": self.backend,
             "segment_by": self.segment_by,
-            "headline": {k: plain(v) for k, v in self.headline.items()},
+            "headline": self.headline.as_dict(),
             "headline_previous": {k: plain(v) for k, v in self.headline_previous.items()},
-            "current_month": dict(self.current_month),
+            "current_month": asdict(self.current_month) if self.current_month else {},
             "revenue": frame(self.revenue),
             "revenue_by_segment": frame(self.revenue_by_segment),
             "cohorts": {"logo": frame(self.cohorts_logo, "cohort"), "revenue": frame(self.cohorts_revenue, "cohort")},
             "survival": frame(self.survival),
             "onboarding": {k: plain(v) for k, v in self.onboarding.items()},
-            "expansion": {k: plain(v) for k, v in self.expansion.items()},
+            "expansion": {k: plain(v) for k, v in asdict(self.expansion).items()},
             "effort": {"months": frame(self.effort), "trend_per_month": plain(self.effort_trend)},
             "nps": {
                 "months": frame(self.nps),
                 "by_segment": frame(self.nps_by_segment),
-                "total": {k: plain(v) for k, v in self.nps_total.items()},
+                "total": {k: plain(v) for k, v in asdict(self.nps_total).items()},
             },
             "usage": frame(self.usage),
             "support": {"months": frame(self.support), "total": {k: plain(v) for k, v in self.support_totals.items()}},
@@ -206,6 +305,11 @@ def monthly_frame(report: KpiReport) -> pd.DataFrame:
     out = out.merge(sup, on="mi", how="left")
     out["nps_responses"] = out["nps_responses"].fillna(0).astype("int64")
     return out.drop(columns="mi")
+
+
+def monthly_rows(report: KpiReport) -> list[MonthlyKpis]:
+    """:func:`monthly_frame` as typed rows (NaN → None)."""
+    return [MonthlyKpis(**{str(k): plain(v) for k, v in r.items()}) for r in monthly_frame(report).to_dict("records")]
 
 
 def plain(value: Any) -> Any:
@@ -268,21 +372,26 @@ def close_backend(backend: BaseBackend) -> None:
         disconnect()
 
 
-def _segments(t: StoreTables, options: KpiOptions, as_of: date) -> ibis.Table | None:
+def _segments(t: StoreTables, options: KpiOptions, grid: MonthGrid) -> ibis.Table | None:
     seg = options.segment_by
     if not seg:
         return None
-    if seg == "plan":
-        return revenue.plan_segments(t, options.currency, as_of)
-    if seg not in t.accounts.columns or seg in ("id", "name", "external_id", "mrr"):
-        allowed = ["plan", *(c for c in ("touch_tier", "industry", "status") if c in t.accounts.columns)]
+    if segments_mod.canonical(seg) not in segments_mod.CHOICES:
         raise InvalidInput(
             _("cannot break KPIs down by {segment!r}; one of: {allowed}").format(
-                segment=seg, allowed=", ".join(allowed)
+                segment=seg, allowed=", ".join(segments_mod.CHOICES)
             ),
             field="segment_by",
         )
-    return revenue.column_segments(t, seg)
+    return segments_mod.segments_for(t, grid, seg, options.currency)
+
+
+def _segment_now(segments: ibis.Table, grid: MonthGrid) -> ibis.Table:
+    """``account_id, segment``: the segment at the start of the report's last month (the
+    survival curves' grouping: one per account)."""
+    if "mi" not in segments.columns:
+        return segments
+    return segments.filter(segments.mi == grid.last).select("account_id", "segment")
 
 
 def _cache(expr: ibis.Table, index: tuple[str, ...] = ("account_id",)) -> ibis.Table:
@@ -303,8 +412,11 @@ def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
     t = store_tables(con)
     grid = options.grid(as_of)
     amm = _cache(revenue.account_mrr(t, grid, options.currency), index=("account_id", "mi"))
-    segments = _segments(t, options, as_of)
-    return _Core(t, grid, amm, None if segments is None else _cache(segments))
+    segments = _segments(t, options, grid)
+    if segments is None:
+        return _Core(t, grid, amm, None)
+    by_month = "mi" in segments.columns
+    return _Core(t, grid, amm, _cache(segments, index=("account_id", "mi") if by_month else ("account_id",)))
 
 
 def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> KpiReport:
@@ -316,15 +428,16 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     cur = options.currency
     labels = grid.labels()
 
-    # revenue: with segments, each total is fetched once by segment and summed here
-    # (every account has exactly one segment, so the sums are the overall figures)
+    # revenue: with segments, each total is fetched once by segment and summed here (every
+    # account has exactly one segment in a month, so the sums are the overall figures)
     mv = revenue.movements_by_account(t, grid, cur, amm)
     if segs is not None:
         mrr_seg = revenue.mrr_totals(amm, segs).execute()
         mv_seg = revenue.movement_totals(mv, segs).execute()
         tr_seg = revenue.trailing_totals(amm, segments=segs).execute()
-        rev_seg = revenue.revenue_table(grid, mrr_seg, mv_seg, tr_seg, keys=["segment"])
-        seg_frame = segs.execute()
+        start_seg = revenue.start_totals(amm, segs).execute() if "mi" in segs.columns else None
+        rev_seg = revenue.revenue_table(grid, mrr_seg, mv_seg, tr_seg, keys=["segment"], start=start_seg)
+        seg_frame = _segment_now(segs, grid).execute()
         mrr_df = _unsegment(mrr_seg, ["mi"])
         mv_df = _unsegment(mv_seg, ["mi", "kind"])
         tr_df = _unsegment(tr_seg, ["mi"])
@@ -351,11 +464,11 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     n_base = int(base.count().execute())
     n_up = int(upsold.count().execute())
     n_cross = int(cross.count().execute())
-    expansion = {
-        "window_start": labels[grid.first_reported - 1], "base_accounts": n_base,
-        "upsell_accounts": n_up, "upsell_rate": n_up / n_base if n_base else None,
-        "cross_sell_accounts": n_cross, "cross_sell_rate": n_cross / n_base if n_base else None,
-    }  # fmt: skip
+    expansion = Expansion(
+        window_start=labels[grid.first_reported - 1], base_accounts=n_base,
+        upsell_accounts=n_up, upsell_rate=n_up / n_base if n_base else None,
+        cross_sell_accounts=n_cross, cross_sell_rate=n_cross / n_base if n_base else None,
+    )  # fmt: skip
     if segs is not None:  # as for revenue: by segment once, summed for the totals
         nps_counts = success.nps_by_month(t, grid, segs).execute()
         nps_seg = success.nps_table(grid, nps_counts, ["segment"])
@@ -363,11 +476,11 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     else:
         nps, nps_seg = success.nps_table(grid, success.nps_by_month(t, grid).execute()), pd.DataFrame()
     responses = int(nps["responses"].sum())
-    nps_total = {
-        "responses": responses, "promoters": int(nps["promoters"].sum()), "passives": int(nps["passives"].sum()),
-        "detractors": int(nps["detractors"].sum()),
-        "nps": 100.0 * (int(nps["promoters"].sum()) - int(nps["detractors"].sum())) / responses if responses else None,
-    }  # fmt: skip
+    nps_total = NpsTotal(
+        responses=responses, promoters=int(nps["promoters"].sum()), passives=int(nps["passives"].sum()),
+        detractors=int(nps["detractors"].sum()),
+        nps=100.0 * (int(nps["promoters"].sum()) - int(nps["detractors"].sum())) / responses if responses else None,
+    )  # fmt: skip
     usage = success.usage_by_month(t, grid).execute()
     usage = pd.DataFrame({"mi": range(grid.first_reported, grid.size)}).merge(usage, on="mi", how="left")
     usage["active_accounts"] = usage["active_accounts"].fillna(0).astype("int64")
@@ -405,19 +518,16 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     )  # fmt: skip
 
     excluded = revenue.other_currencies(t, cur, as_of).execute()
-    headline = {
-        "mrr": int(last["mrr"]), "arr": int(last["arr"]), "paying_accounts": int(last["accounts"]),
-        "net_change": int(last["net_change"]),
-        "logo_churn_rate": churn,
-        "revenue_churn_rate": _window_rate(rev),
-        "grr_12m": revenue.as_float(last["grr_12m"]), "nrr_12m": revenue.as_float(last["nrr_12m"]),
-        "nps": nps_total["nps"], "onboarding_completion_rate": onboarding["completion_rate"],
-        "upsell_rate": expansion["upsell_rate"], "cross_sell_rate": expansion["cross_sell_rate"],
-        "tickets_per_account": revenue.as_float(effort["tickets_per_account"].iloc[-1]),
-        "median_frt_hours": revenue.as_float(sup_total["median_frt_hours"]),
-        "top_20_share": par.top_share, "gini": par.gini,
-        "ltv": ltv.formulas[2].value, "ltv_cac": ltv.ltv_cac,
-    }  # fmt: skip
+    headline = KpiHeadline(
+        mrr=int(last["mrr"]), arr=int(last["arr"]), paying_accounts=int(last["accounts"]),
+        net_change=int(last["net_change"]), logo_churn_rate=churn, revenue_churn_rate=_window_rate(rev),
+        grr_12m=revenue.as_float(last["grr_12m"]), nrr_12m=revenue.as_float(last["nrr_12m"]),
+        nps=nps_total.nps, onboarding_completion_rate=onboarding["completion_rate"],
+        upsell_rate=expansion.upsell_rate, cross_sell_rate=expansion.cross_sell_rate,
+        tickets_per_account=revenue.as_float(effort["tickets_per_account"].iloc[-1]),
+        median_frt_hours=revenue.as_float(sup_total["median_frt_hours"]),
+        top_20_share=par.top_share, gini=par.gini, ltv=ltv.formulas[2].value, ltv_cac=ltv.ltv_cac,
+    )  # fmt: skip
     return KpiReport(
         as_of=as_of, months=options.months, currency=cur, backend=str(con.name), segment_by=options.segment_by,
         headline=headline, headline_previous=_previous_headline(full, effort), current_month=month_progress(as_of), revenue=rev, revenue_by_segment=rev_seg, cohorts_logo=logo, cohorts_revenue=rev_ret,
@@ -444,11 +554,10 @@ def _unsegment(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def month_progress(as_of: date) -> dict[str, Any]:
+def month_progress(as_of: date) -> MonthProgress:
     """The reported month (``YYYY-MM``), its days so far and in all, and whether it is over."""
     total = calendar.monthrange(as_of.year, as_of.month)[1]
-    return {"month": f"{as_of.year:04d}-{as_of.month:02d}", "days": as_of.day, "days_in_month": total,
-            "complete": as_of.day == total}  # fmt: skip
+    return MonthProgress(f"{as_of.year:04d}-{as_of.month:02d}", as_of.day, total, as_of.day == total)
 
 
 def _previous_headline(full: pd.DataFrame, effort: pd.DataFrame) -> dict[str, Any]:
@@ -563,7 +672,10 @@ def kpi_accounts(
             now.order_by([now.mrr.desc(), now.account_id]).limit(math.ceil(0.2 * n)).select("account_id", value="mrr")
         )
     if segment is not None and c.segments is not None:
-        seg = c.segments.filter(c.segments.segment == segment).select(s_account="account_id")
+        # the segment the account had at the start of the month (of the 12 months, for retained_12m)
+        back = 11 if metric == "retained_12m" else 0
+        at = c.segments.filter(c.segments.mi == mi - back) if "mi" in c.segments.columns else c.segments
+        seg = at.filter(at.segment == segment).select(s_account="account_id")
         expr = expr.semi_join(seg, expr.account_id == seg.s_account)
     names = t.accounts.select(n_id="id", name="name", external_id="external_id")
     j = expr.join(names, expr.account_id == names.n_id).drop("n_id")

@@ -18,7 +18,7 @@ from datetime import date
 
 from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
-from kizuna.services import health, segments
+from kizuna.services import freshness, health, playbooks, segments, worklist
 from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.context import RunContext
 from kizuna.services.usage.store import usage_step
@@ -45,6 +45,9 @@ class Step:
 STEPS: tuple[Step, ...] = (
     # issue 4: parked events that found their account, and events not yet rolled up, before anything reads usage
     Step("usage", N_("usage rollups"), lambda s, d, ctx: usage_step(s, d, ctx.rollup)),
+    # issue 14: each feed's last data day; a late feed's health measures count as missing
+    Step("freshness", N_("data feed freshness"), lambda s, d, ctx: freshness.record_step(s, d, ctx),
+         after=("usage",)),
     Step("summaries", N_("account summaries"), lambda s, d, ctx: refresh_account_summaries(s, d)),
     # issue 6: tiers and stages before the health scores (scorecards are assigned by them)
     Step("tiers", N_("touch tiers"), lambda s, d, ctx: segments.recompute_tiers(s, d, ctx.segments()),
@@ -53,11 +56,21 @@ STEPS: tuple[Step, ...] = (
          after=("summaries", "usage")),
     Step("fit", N_("customer fit"), lambda s, d, ctx: segments.recompute_fit(s, d, ctx.segments()),
          after=("summaries",)),
-    Step("health", N_("health scores"), lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path),
+    # issue 14: owner periods, so that KPIs by owner use the owner at the start of each month
+    Step("owners", N_("account owners"), lambda s, d, ctx: segments.record_owners(s, d)),
+    Step("health", N_("health scores"),
+         lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path, ctx.rollup.mapping,
+                                                 *freshness.late_measures(s, d, ctx)),
          after=("usage", "summaries", "tiers", "stages")),
     # issue 6: at-risk flags read the health scores, so they come after them
-    Step("at_risk", N_("at-risk flags"), lambda s, d, ctx: segments.recompute_at_risk(s, d, ctx.segments()),
+    Step("at_risk", N_("at-risk flags"),
+         lambda s, d, ctx: segments.recompute_at_risk(s, d, ctx.segments(),
+                                                      usage_stale=freshness.usage_is_stale(s, d, ctx)),
          after=("health", "stages")),
+    # issue 15: playbooks act on the day's signals (enroll, do the due steps), before the digest lists their tasks
+    Step("playbooks", N_("playbooks"), playbooks.run, after=("health", "at_risk", "tiers", "stages")),
+    # issue 15: on the digest day, each CSM's worklist by email (through the outbox, after commit)
+    Step("digest", N_("weekly digest emails"), worklist.weekly_digests, after=("health", "at_risk", "playbooks")),
 )
 
 

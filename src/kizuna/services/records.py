@@ -23,11 +23,20 @@ from typing import Any
 from kizuna.db import Session
 from kizuna.db.queries import records as q
 from kizuna.domain.enums import ActivityKind
-from kizuna.domain.subscriptions import AccountStatus
 from kizuna.errors import Conflict, InvalidInput, NotFound
 from kizuna.i18n import N_, _
 from kizuna.services import activities as timeline
-from kizuna.services.accounts import MAX_PER_PAGE, AccountQuery, Page, list_accounts, refresh_account_summaries
+from kizuna.services import segments
+from kizuna.services.accounts import (
+    MAX_PER_PAGE,
+    AccountQuery,
+    AccountRow,
+    Page,
+    RiskItem,
+    list_accounts,
+    refresh_account_summaries,
+    row_values,
+)
 from kizuna.services.health import explanation_lines
 from kizuna.services.imports import specs
 from kizuna.services.imports.fields import FieldError, ParseContext
@@ -121,51 +130,23 @@ def list_records(
 # --- accounts ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AccountDetail:
+@dataclass(frozen=True, kw_only=True)
+class AccountDetail(AccountRow):
     """An account as the accounts list shows it, plus its parent, custom fields and timestamps."""
 
-    id: int
-    external_id: str
-    name: str
-    domain: str | None
-    industry: str | None
-    employee_count: int | None
-    owner_id: int | None
-    owner_name: str | None
     parent_id: int | None
     custom_fields: dict[str, Any]
-    status: AccountStatus
-    mrr: int
-    currency: str | None
-    plan_id: int | None
-    plan_name: str | None
-    renewal_on: date | None
-    contract_term_months: int | None
-    customer_since: date | None
-    churned_on: date | None
     created_at: datetime
     updated_at: datetime
-    # segments (issue 6): derived by the daily pipeline
-    touch_tier: str | None = None
-    lifecycle_stage: str | None = None
-    at_risk: bool = False
-    fit_score: float | None = None
-    fit_band: str | None = None
-    health_score: float | None = None
-    health_grade: str | None = None
-    health_as_of: date | None = None
     # issue 18: the list's columns (None outside the list)
-    last_touch_at: datetime | None = None
-    health_change_30d: float | None = None
     days_to_renewal: int | None = None
-    top_risk: dict[str, Any] | None = None
+    top_risk: RiskItem | None = None
     top_risk_reason: str | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> AccountDetail:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**{k: v for k, v in row_values(values).items() if k in names})
 
 
 def get_account(session: Session, account_id: int) -> AccountDetail:
@@ -190,9 +171,9 @@ def find_accounts(
     extras = q.account_extras(session, [row.id for row in result.items])
     items = []
     for row in result.items:
-        risk = row.top_risk
-        columns = {"days_to_renewal": row.days_to_renewal(as_of), "top_risk": risk,
-                   "top_risk_reason": explanation_lines([risk])[0] if risk else None}  # fmt: skip
+        risk = row.worst_risk
+        columns = {"days_to_renewal": row.days_until_renewal(as_of), "top_risk": risk,
+                   "top_risk_reason": explanation_lines([risk.as_dict()])[0] if risk else None}  # fmt: skip
         items.append(AccountDetail.of({**asdict(row), **extras[row.id], **columns}))
     return Page(items, result.total, result.page, result.per_page)
 
@@ -307,6 +288,7 @@ def create_record(session: Session, kind: str, values: Mapping[str, Any], ctx: P
         _refresh(session, {record.account_id}, as_of)
     elif kind == "account":
         _refresh(session, {record.id}, as_of)
+        segments.record_owners(session, as_of, [record.id])
     return record
 
 
@@ -325,6 +307,8 @@ def update_record(
     elif kind == "product" and record.kind != before_kind:
         # a plan that became an add-on (or back) changes which plan its accounts show
         _refresh(session, set(q.accounts_with_product(session, record_id)), as_of)
+    elif kind == "account" and "owner_id" in prepared:
+        segments.record_owners(session, as_of, [record.id])
     return record
 
 

@@ -10,7 +10,7 @@ no join. Every change of tier or stage opens a period in ``segment_changes``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,10 @@ from kizuna.db.queries import segments as q
 from kizuna.db.queries import subscriptions as subs_q
 from kizuna.domain.health import HealthGrade
 from kizuna.domain.segments import (
+    OVERRIDABLE,
+    REASON_FIT,
     REASON_OVERRIDE_REMOVED,
+    REASON_OWNER,
     REASON_TIER_LTV,
     REASON_TIER_MRR,
     BandChurn,
@@ -42,6 +45,7 @@ from kizuna.domain.segments import (
     fit_parts,
     fit_score,
     order_bands,
+    tier_like,
 )
 from kizuna.domain.segments_config import default_segments_config, parse_segments_config
 from kizuna.domain.subscriptions import summarize
@@ -98,17 +102,22 @@ class _Change:
     set_by: str | None = None
 
 
-def _sync_history(session: Session, dimension: Dimension, changes: Mapping[int, _Change], as_of: date) -> None:
-    """Close each account's current period whose value differs and open a new one."""
-    open_rows = q.open_changes(session, dimension)
+def _sync_history(
+    session: Session, dimension: Dimension, changes: Mapping[int, _Change], as_of: date, *, only: bool = False
+) -> int:
+    """Close each account's current period whose value differs and open a new one;
+    returns how many accounts' periods changed."""
+    open_rows = q.open_changes(session, dimension, list(changes) if only else None)
     closes: list[tuple[int, date]] = []
     inserts: list[dict[str, Any]] = []
+    changed = 0
     for account_id, change in changes.items():
         current = open_rows.get(account_id)
         if current is not None and current[1] == change.value:
             continue
         if current is None and change.value is None:
             continue
+        changed += 1
         start = as_of
         if current is not None:
             start = max(as_of, current[2])
@@ -120,6 +129,7 @@ def _sync_history(session: Session, dimension: Dimension, changes: Mapping[int, 
                             "from_on": start, "to_on": None, "reason": change.reason, "set_by": change.set_by})  # fmt: skip
     q.close_changes(session, closes)
     q.add_changes(session, inserts)
+    return changed
 
 
 def _value(v: Any) -> str | None:
@@ -155,8 +165,50 @@ def recompute_tiers(session: Session, as_of: date, cfg: SegmentsConfig | None = 
         since = f["customer_since"] or as_of
         changes[account_id] = _Change(tier, since, reason if account_id not in manual else "")
     q.write_columns(session, ("touch_tier", "touch_tier_rule"), rows)
+    _backfill_churned(session, facts, values, rule, config, as_of)
     _sync_history(session, Dimension.TIER, {a: c for a, c in changes.items() if a not in manual}, as_of)
     return len(rows)
+
+
+def _churned_without_history(
+    session: Session, facts: list[dict[str, Any]], dimension: Dimension, as_of: date
+) -> dict[int, dict[str, Any]]:
+    """Churned accounts with no period of ``dimension`` before they churned (they left
+    before the history began: an import of past years, the demo)."""
+    first = q.first_periods(session, dimension)
+    return {
+        f["id"]: f for f in facts
+        if f["customer_since"] is not None and f["churned_on"] is not None
+        and f["customer_since"] < f["churned_on"] <= as_of and first.get(f["id"], f["churned_on"]) >= f["churned_on"]
+    }  # fmt: skip
+
+
+def _lines_of(session: Session, todo: Mapping[int, Any]) -> Iterable[tuple[int, list[Any]]]:
+    # by id while the list is short (a bound parameter each), else every account's lines
+    for account_id, lines in subs_q.lines_by_account(session, only=sorted(todo) if len(todo) <= 5_000 else None):
+        if account_id in todo:
+            yield account_id, lines
+
+
+def _backfill_churned(
+    session: Session, facts: list[dict[str, Any]], values: Mapping[int, float], rule: Mapping[int, TouchTier],
+    config: Any, as_of: date,
+) -> None:
+    """A churned account without a tier period before it churned gets one, from its
+    ``customer_since`` to its ``churned_on``: the tier its last MRR would have beside
+    today's accounts. So the KPIs by tier keep its churn in a tier, not in no tier."""
+    todo = _churned_without_history(session, facts, Dimension.TIER, as_of)
+    if not todo:
+        return
+    reason = REASON_TIER_MRR if config.basis is TierBasis.MRR else REASON_TIER_LTV
+    rows = []
+    for account_id, lines in _lines_of(session, todo):
+        f = todo[account_id]
+        mrr = summarize(lines, f["churned_on"] - timedelta(days=1)).mrr
+        value = float(mrr) if config.basis is TierBasis.MRR else expected_ltv(mrr, f["plan_code"], config.ltv)
+        rows.append({"account_id": account_id, "dimension": Dimension.TIER, "value": tier_like(value, values, rule, config).value,
+                     "from_on": f["customer_since"], "to_on": f["churned_on"], "reason": reason, "set_by": None})  # fmt: skip
+    q.add_changes(session, rows)
 
 
 # --- what the subscription lines say ---------------------------------------------------------
@@ -217,8 +269,42 @@ def recompute_stages(session: Session, as_of: date, cfg: SegmentsConfig | None =
         if account_id not in manual:
             changes[account_id] = _Change(stage, decision.since, decision.reason)
     q.write_columns(session, ("lifecycle_stage", "lifecycle_stage_rule"), rows)
+    _backfill_churned_stages(session, facts, milestones, config, as_of)
     _sync_history(session, Dimension.STAGE, changes, as_of)
     return len(rows)
+
+
+def _backfill_churned_stages(
+    session: Session, facts: list[dict[str, Any]], milestones: Mapping[int, tuple[int, int, Any]], config: Any,
+    as_of: date,
+) -> None:
+    """A churned account without a stage period before it churned gets one, up to its
+    ``churned_on``: the stage the rules give on its last paying day from its lines (a
+    yearly line ending that day: renewal) and its milestones. So the KPIs by stage count
+    its churn in the stage it left from, not in "churned"."""
+    todo = _churned_without_history(session, facts, Dimension.STAGE, as_of)
+    rows = []
+    for account_id, lines in _lines_of(session, todo):
+        f = todo[account_id]
+        churned_on = f["churned_on"]
+        day = churned_on - timedelta(days=1)
+        ends = [ln for ln in lines if ln.ended_on == churned_on]
+        total, done, last_done = milestones.get(account_id, (0, 0, None))
+        last_day = _day(last_done)
+        done_by = done if last_day is None or last_day <= day else 0
+        decision = decide_stage(StageFacts(
+            status="active", customer_since=f["customer_since"], churned_on=None, milestones_total=total,
+            milestones_done=done_by, milestones_done_on=last_day if done_by else None,
+            yearly_renewal_on=churned_on if any(ln.term_months >= 12 for ln in ends) else None,
+            renewal_on=churned_on if ends else None, mrr=summarize(lines, day).mrr,
+            mrr_before=summarize(lines, day - timedelta(days=config.expansion_lookback_days)).mrr,
+        ), day, config)  # fmt: skip
+        if decision.stage is None:
+            continue
+        rows.append({"account_id": account_id, "dimension": Dimension.STAGE, "value": decision.stage.value,
+                     "from_on": min(decision.since, day), "to_on": churned_on, "reason": decision.reason,
+                     "set_by": None})  # fmt: skip
+    q.add_changes(session, rows)
 
 
 def _day(value: datetime | date | None) -> date | None:
@@ -244,6 +330,7 @@ def recompute_fit(session: Session, as_of: date, cfg: SegmentsConfig | None = No
     products = q.product_info(session)
     lines = _line_facts(session, as_of, 1)
     rows: list[dict[str, Any]] = []
+    changes: dict[int, _Change] = {}
     for f in q.account_facts(session):
         plan_code = f["plan_code"]
         if plan_code is None and (line := lines.get(f["id"])) is not None and line.last_plan_id is not None:
@@ -252,7 +339,23 @@ def recompute_fit(session: Session, as_of: date, cfg: SegmentsConfig | None = No
         band = _value(fit_band(score, config))
         if (score, band) != (f["fit_score"], _value(f["fit_band"])):
             rows.append({"account_id": f["id"], "fit_score": score, "fit_band": band})
-    return q.write_columns(session, ("fit_score", "fit_band"), rows)
+        changes[f["id"]] = _Change(band, f["customer_since"] or as_of, REASON_FIT)
+    written = q.write_columns(session, ("fit_score", "fit_band"), rows)
+    _sync_history(session, Dimension.FIT, changes, as_of)
+    return written
+
+
+def record_owners(session: Session, as_of: date, account_ids: Sequence[int] | None = None) -> int:
+    """Close the owner period of each account whose owner changed and open one for the new
+    owner (none: no period), dated ``as_of``; an account's first period is dated from its
+    ``customer_since``. Called where the owner changes (imports, the bulk assignment, the
+    API) and by the daily job, so that the KPIs can break down by the owner an account had
+    at the start of a month (``account_ids``: only these accounts)."""
+    changes = {
+        account_id: _Change(None if owner is None else str(owner), since or as_of, REASON_OWNER)
+        for account_id, owner, since in q.owner_facts(session, account_ids)
+    }
+    return _sync_history(session, Dimension.OWNER, changes, as_of, only=account_ids is not None)
 
 
 def churn_by_fit(session: Session, as_of: date) -> list[BandChurn]:
@@ -265,16 +368,20 @@ def churn_by_fit(session: Session, as_of: date) -> list[BandChurn]:
 # --- at risk --------------------------------------------------------------------------------
 
 
-def recompute_at_risk(session: Session, as_of: date, cfg: SegmentsConfig | None = None) -> int:
+def recompute_at_risk(
+    session: Session, as_of: date, cfg: SegmentsConfig | None = None, *, usage_stale: bool = False
+) -> int:
     """The at-risk flag of each live customer (``at_risk_reasons``): red health, a
-    sharp fall of the health score, or logins down against its own baseline. Runs
-    after the health scores. Returns the accounts flagged."""
+    sharp fall of the health score, or logins down against its own baseline (not judged
+    while the usage feed is late: ``usage_stale``). Runs after the health scores.
+    Returns the accounts flagged."""
     config = _config(cfg).at_risk
     recent_first = as_of - timedelta(days=config.login_recent_days - 1)
     base_last = recent_first - timedelta(days=1)
     base_first = base_last - timedelta(days=config.login_baseline_days - 1)
     recent = q.usage_totals(session, METRIC_LOGINS, recent_first, as_of)
-    baseline = q.usage_totals(session, METRIC_LOGINS, base_first, base_last)
+    # a late feed's missing logins are not a drop: no baseline, so nobody is judged on it
+    baseline = {} if usage_stale else q.usage_totals(session, METRIC_LOGINS, base_first, base_last)
     before = q.health_scores_on(session, as_of - timedelta(days=config.health_drop_days))
     rows: list[dict[str, Any]] = []
     flagged = 0
@@ -294,15 +401,25 @@ def recompute_at_risk(session: Session, as_of: date, cfg: SegmentsConfig | None 
     return flagged
 
 
-def recompute_all(session: Session, as_of: date, cfg: SegmentsConfig | None = None) -> dict[str, int]:
+@dataclass(frozen=True)
+class SegmentChanges:
+    """What a recompute changed: accounts whose tier, stage or fit changed; accounts at risk."""
+
+    tiers: int
+    stages: int
+    fit: int
+    at_risk: int
+
+
+def recompute_all(session: Session, as_of: date, cfg: SegmentsConfig | None = None) -> SegmentChanges:
     """Tiers, stages, fit and at-risk for ``as_of`` (what ``kizuna segments recompute`` runs)."""
     config = _config(cfg)
-    return {
-        "tiers": recompute_tiers(session, as_of, config),
-        "stages": recompute_stages(session, as_of, config),
-        "fit": recompute_fit(session, as_of, config),
-        "at_risk": recompute_at_risk(session, as_of, config),
-    }
+    return SegmentChanges(
+        tiers=recompute_tiers(session, as_of, config),
+        stages=recompute_stages(session, as_of, config),
+        fit=recompute_fit(session, as_of, config),
+        at_risk=recompute_at_risk(session, as_of, config),
+    )
 
 
 # --- overrides --------------------------------------------------------------------------------
@@ -313,7 +430,10 @@ _ENUM: dict[Dimension, Any] = {Dimension.TIER: TouchTier, Dimension.STAGE: Lifec
 
 def parse_dimension(text: str) -> Dimension:
     try:
-        return Dimension(text.strip().lower())
+        dimension = Dimension(text.strip().lower())
+        if dimension not in OVERRIDABLE:
+            raise ValueError(text)
+        return dimension
     except ValueError:
         raise InvalidInput(
             _("must be tier or stage, not {value!r}").format(value=text[:40]), field="dimension"
@@ -467,15 +587,30 @@ def account_segments(session: Session, account_id: int, *, as_of: date) -> Accou
     )  # fmt: skip
 
 
-def segment_counts(session: Session) -> dict[str, dict[str | None, int]]:
+@dataclass(frozen=True)
+class SegmentCounts:
+    """The segments summary: accounts per touch tier, lifecycle stage and fit band (key
+    None: none yet), and how many are at risk."""
+
+    touch_tier: dict[str | None, int]
+    lifecycle_stage: dict[str | None, int]
+    fit_band: dict[str | None, int]
+    at_risk: int
+
+
+def segment_counts(session: Session) -> SegmentCounts:
     """How many accounts are in each tier, stage and fit band, and how many are at risk."""
-    return {c: q.counts_by(session, c) for c in ("touch_tier", "lifecycle_stage", "fit_band", "at_risk")}
+    risk = q.counts_by(session, "at_risk")
+    return SegmentCounts(q.counts_by(session, "touch_tier"), q.counts_by(session, "lifecycle_stage"),
+                         q.counts_by(session, "fit_band"), sum(n for v, n in risk.items() if v in ("True", "1")))  # fmt: skip
 
 
 __all__ = [
     "AccountSegments",
     "Override",
     "Period",
+    "SegmentChanges",
+    "SegmentCounts",
     "account_segments",
     "churn_by_fit",
     "clear_override",

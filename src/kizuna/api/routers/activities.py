@@ -60,7 +60,7 @@ def get_activity(activity_id: RecordId, state: State, principal: CurrentPrincipa
 def create_activity(body: ActivityCreate, state: State, principal: Writer) -> ActivityOut:
     """Logs the activity on the account's timeline. The author defaults to the signed-in
     user (an API key has none); `external_id` is made up when not given."""
-    author = principal.user.id if principal.user is not None else None
+    author = principal.user_id
     with state.unit_of_work() as session:
         record = records.log_activity(session, body.model_dump(), parse_context(state), author_id=author)
         return ActivityOut.model_validate(record)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from kizuna.api.schemas.accounts import AccountHeaderOut
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
 from kizuna.services import customer360 as c360
@@ -23,26 +24,11 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 AccountId = Annotated[int, Path(description="The account's id (as in `/accounts/{id}` and `GET /api/accounts`).")]
 
 
-class AccountHeaderOut(BaseModel):
-    id: int
-    external_id: str = Field(description="The account's key in the source system.")
-    name: str
-    domain: str | None
-    industry: str | None
-    employee_count: int | None
-    status: str = Field(description="prospect, trial, active or churned (from the subscription lines).")
-    mrr: int = Field(description="Monthly recurring revenue in minor units of `currency` (JPY: yen).")
-    currency: str | None
-    renewal_on: date | None = Field(description="The end of the main committed term; null for monthly evergreen.")
-    contract_term_months: int | None = Field(None, description="The main contract line's term in months (1: monthly).")
-    customer_since: date | None
-    churned_on: date | None
+class Account360HeaderOut(AccountHeaderOut):
+    """The account header, its owner's email, its parent, and the day of its summary."""
+
     summary_as_of: date | None = Field(description="The day status, MRR, plan and renewal were computed for.")
-    owner_id: int | None
-    owner_name: str | None
     owner_email: str | None
-    plan_id: int | None
-    plan_name: str | None
     parent_id: int | None
     parent_name: str | None
 
@@ -117,7 +103,9 @@ class TimelineItemOut(BaseModel):
     actor: str | None = Field(description="Who logged it (activities).")
     contact: str | None = Field(description="The customer's person involved.")
     all_day: bool = Field(description="True for events known by their day only (subscription dates).")
-    details: dict[str, Any] = Field(description="The kind's own fields: status, priority, score, product, amounts, …")
+    details: dict[str, str | int | float | bool | datetime | None] = Field(
+        description="The kind's own fields: status, priority, score, product, amounts, …"
+    )
     cursor: str = Field(description="Pass as `before` to continue after this item.")
 
     @classmethod
@@ -171,7 +159,7 @@ class TaskOut(BaseModel):
 
 class Account360Out(BaseModel):
     as_of: date
-    account: AccountHeaderOut
+    account: Account360HeaderOut
     children: list[AccountRefOut] = Field(description="Subsidiaries: accounts whose parent this is.")
     signals: SignalsOut
     contacts: list[ContactOut] = Field(description="The champion first.")
@@ -188,7 +176,7 @@ class Account360Out(BaseModel):
     def of(cls, a: c360.Account360) -> Account360Out:
         return cls(
             as_of=a.as_of,
-            account=AccountHeaderOut.model_validate(a.account, from_attributes=True),
+            account=Account360HeaderOut.model_validate(a.account, from_attributes=True),
             children=[AccountRefOut.model_validate(c, from_attributes=True) for c in a.children],
             signals=SignalsOut.model_validate(a.signals, from_attributes=True),
             contacts=[ContactOut.model_validate(c, from_attributes=True) for c in a.contacts],

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from kizuna.api.routers._common import responses
+from kizuna.api.schemas.common import OutputModel
 from kizuna.http.auth import Manager, State
 from kizuna.services import jobs as job_records
 from kizuna.services import outbox
@@ -15,7 +16,7 @@ from kizuna.services import outbox
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 
-class StepOut(BaseModel):
+class StepOut(OutputModel):
     step: str
     status: str
     started_at: datetime
@@ -25,7 +26,7 @@ class StepOut(BaseModel):
     error: str | None
 
 
-class RunOut(BaseModel):
+class RunOut(OutputModel):
     run_id: str
     job: str
     as_of: date | None
@@ -37,7 +38,7 @@ class RunOut(BaseModel):
     steps: list[StepOut]
 
 
-class OutboxMessageOut(BaseModel):
+class OutboxMessageOut(OutputModel):
     id: int
     kind: str
     target: str
@@ -73,15 +74,9 @@ def jobs_overview(state: State, *, limit: int = 20) -> JobsOut:
     return JobsOut(
         scheduler=SchedulerOut(enabled=state.settings.scheduler, daily_at=state.context.daily_at.strftime("%H:%M"),
                                timezone=state.settings.timezone, running=running),
-        runs=[RunOut(run_id=r.run_id, job=r.job, as_of=r.as_of, trigger=r.trigger, status=r.status,
-                     started_at=r.started_at, finished_at=r.finished_at, seconds=r.seconds,
-                     steps=[StepOut(step=s.step, status=s.status, started_at=s.started_at, finished_at=s.finished_at,
-                                    seconds=s.seconds, rows=s.rows, error=s.error) for s in r.steps])
-              for r in runs],
+        runs=[RunOut.model_validate(r) for r in runs],  # from services.jobs.RunSummary / StepRecord
         outbox_counts=counts,
-        outbox_failed=[OutboxMessageOut(id=m.id, kind=m.kind, target=m.target, status=m.status, attempts=m.attempts,
-                                        created_at=m.created_at, next_attempt_at=m.next_attempt_at,
-                                        last_error=m.last_error, account_id=m.account_id) for m in failed],
+        outbox_failed=[OutboxMessageOut.model_validate(m) for m in failed],  # from services.outbox.OutboxItem
     )
 
 

@@ -3,6 +3,7 @@ the JSON twins of ``kizuna kpis``, ``kizuna ltv formulas`` and the KPI page."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Query
 
 from kizuna.api.routers._common import READ
 from kizuna.api.schemas.common import InDateRange
+from kizuna.api.schemas.kpis import KpiAccountsOut, KpiReportOut, LtvOut
 from kizuna.domain.kpi_targets import parse_targets
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
@@ -25,7 +27,8 @@ Months = Annotated[int | None, Query(ge=1, le=120, description="Months to report
 By = Annotated[
     str,
     Query(max_length=64, pattern=r"^[a-z_]+$",
-          description="Break revenue, NPS and retention down by: plan, touch_tier, industry, or none."),
+          description="Break revenue, NPS and retention down by the segment each account had at the "
+                      "start of each month: plan, tier, stage, owner, fit, industry, or none."),
 ]  # fmt: skip
 
 
@@ -39,9 +42,10 @@ def _run(state: Any, as_of: date | None, months: int | None, by: str, fn: Any, *
         kpis.close_backend(backend)
 
 
-@router.get("", response_model=dict[str, Any], responses=READ, summary="The KPI report")
+@router.get("", response_model=KpiReportOut, response_model_exclude_unset=True, responses=READ,
+            summary="The KPI report")
 def get_kpis(state: State, principal: CurrentPrincipal, as_of: AsOf = None, months: Months = None,
-             by: By = "plan") -> dict[str, Any]:  # fmt: skip
+             by: By = "plan") -> KpiReportOut:  # fmt: skip
     """Every KPI month by month up to `as_of` (what `kizuna kpis --format json`
     prints): revenue and its movements, churn, GRR/NRR, cohorts, retention curves,
     onboarding, upsell/cross-sell, effort, NPS, usage, support, Pareto and LTV. Money in
@@ -54,20 +58,20 @@ def get_kpis(state: State, principal: CurrentPrincipal, as_of: AsOf = None, mont
     with state.unit_of_work() as session:
         at_risk = accounts_service.at_risk_summary(session, report.currency)
     targets = [t.to_dict() for t in parse_targets(state.settings.kpi_targets).values()]
-    return report.to_dict() | {"at_risk": at_risk, "targets": targets}
+    return KpiReportOut.model_validate(report.to_dict() | {"at_risk": asdict(at_risk), "targets": targets})
 
 
-@router.get("/ltv", response_model=dict[str, Any], responses=READ, summary="The LTV formulas")
-def get_ltv(state: State, principal: CurrentPrincipal, as_of: AsOf = None, months: Months = None) -> dict[str, Any]:
+@router.get("/ltv", response_model=LtvOut, responses=READ, summary="The LTV formulas")
+def get_ltv(state: State, principal: CurrentPrincipal, as_of: AsOf = None, months: Months = None) -> LtvOut:
     """The five seed LTV formulas with their labelled inputs, and LTV:CAC (what `kizuna ltv
     formulas --format json` prints)."""
     settings = state.settings
     day = as_of or today(settings)
     report = _run(state, day, months, "none", kpis.ltv_report)
-    return kpis.ltv_to_dict(report, day, settings.default_currency)
+    return LtvOut.model_validate(kpis.ltv_to_dict(report, day, settings.default_currency))
 
 
-@router.get("/accounts", response_model=dict[str, Any], responses=READ, summary="The accounts behind a KPI")
+@router.get("/accounts", response_model=KpiAccountsOut, responses=READ, summary="The accounts behind a KPI")
 def get_kpi_accounts(
     state: State,
     principal: CurrentPrincipal,
@@ -79,9 +83,9 @@ def get_kpi_accounts(
     as_of: AsOf = None,
     months: Months = None,
     by: By = "plan",
-) -> dict[str, Any]:  # fmt: skip
+) -> KpiAccountsOut:  # fmt: skip
     """The accounts whose figures make up one number of the report (largest first):
     `account_id`, `external_id`, `name`, `value` (+ `before`/`after` for movements)."""
     frame = _run(state, as_of, months, by, kpis.kpi_accounts, metric=metric, month=month, age=age, segment=segment)
     rows = [{k: kpis.plain(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
-    return {"metric": metric, "month": month, "count": len(rows), "accounts": rows}
+    return KpiAccountsOut(metric=metric, month=month, count=len(rows), accounts=rows)

@@ -37,7 +37,7 @@ router = APIRouter(tags=["segments"], route_class=LimitedRoute)
 def segment_editor(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     """Who may override tiers and stages: leads and admins (MANAGE) signed in, with
     their CSRF token; or an API key with the write scope."""
-    if principal.api_key is not None:
+    if principal.is_api_key:
         principal.require(Permission.WRITE)
     else:
         principal.require(Permission.MANAGE)
@@ -79,7 +79,7 @@ def _set(
     as_of = today(state.settings)
     with state.unit_of_work() as session:
         service.set_override(session, account_id, dimension, value, reason, set_by=principal.label,
-                             set_by_id=principal.user.id if principal.user else None, as_of=as_of)  # fmt: skip
+                             set_by_id=principal.user_id, as_of=as_of)  # fmt: skip
         return _out(service.account_segments(session, account_id, as_of=as_of))
 
 

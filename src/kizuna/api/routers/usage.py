@@ -33,8 +33,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kizuna.api.schemas.common import ErrorOut
-from kizuna.errors import KizunaError, NotAuthenticated, PermissionDenied
+from kizuna.api.schemas.common import BrowserSettingsOut, TrackingErrorOut, UsageSummaryOut
+from kizuna.errors import ErrorBody, ErrorCode, ErrorDetail, KizunaError, NotAuthenticated, PermissionDenied
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.errors import HTTP_CODES, error, status_for
 from kizuna.http.i18n import negotiate_language
@@ -112,17 +112,18 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _failure(status: int, errors: list[dict[str, Any]], *, headers: dict[str, str] | None = None,
+def _failure(status: int, errors: list[ErrorDetail], *, headers: dict[str, str] | None = None,
              counts: dict[str, int] | None = None) -> Response:  # fmt: skip
     """An error answer: Kizuna's ``{"success": false, "errors": [...]}`` with the top-level
     ``code`` and ``message`` that Segment's and RudderStack's libraries read (those of the
     first error; the message names its field and says how many more there are)."""
     first = errors[0]
-    message = f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
+    message = f"{first.field}: {first.message}" if first.field else first.message
     if len(errors) > 1:
         message = _("{first} (and {n} more errors)").format(first=message, n=len(errors) - 1)
-    body = {"success": False, "code": first["code"], "message": message, "errors": errors, **(counts or {})}
-    return _json(status, body, headers)
+    body = TrackingErrorOut(errors=errors, success=False, code=first.code, message=message, **(counts or {}))
+    return _json(status, body.model_dump(mode="json", exclude_none=True, exclude={"errors"})
+                 | {"errors": [e.model_dump(mode="json") for e in errors]}, headers)  # fmt: skip
 
 
 def _refused(exc: Exception) -> Response | None:
@@ -130,7 +131,7 @@ def _refused(exc: Exception) -> Response | None:
     if isinstance(exc, KizunaError):
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return _failure(status, [error(exc.code, exc.message, exc.field)], headers=headers)
+        return _failure(status, [ErrorDetail.of(exc)], headers=headers)
     if isinstance(exc, StarletteHTTPException):
         code = HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code
@@ -138,8 +139,8 @@ def _refused(exc: Exception) -> Response | None:
     return None
 
 
-def _problem(p: Problem) -> dict[str, Any]:
-    return {"code": p.code, "message": p.message, "field": p.field}
+def _problem(p: Problem) -> ErrorDetail:
+    return ErrorDetail(code=p.code, message=p.message, field=p.field)
 
 
 def _counts(outcome: Outcome) -> dict[str, int]:
@@ -231,7 +232,7 @@ async def _receive(request: Request, kind: str) -> Response:
         future = runtime.writer.submit(messages, rejected=rejected, key_id=sender.key_id)
     except WriterClosed:
         message = _("Kizuna is restarting; send the events again in a moment")
-        return _failure(503, [error("unavailable", message)], headers={"Retry-After": "1"})
+        return _failure(503, [error(ErrorCode.UNAVAILABLE, message)], headers={"Retry-After": "1"})
     try:
         outcome = await asyncio.wrap_future(future)
     except KeyRevoked:  # revoked before the commit: nothing was stored
@@ -332,7 +333,7 @@ class FastPath:
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             message = _("Kizuna hit an unexpected error. It has been logged; please try again.")
-            return _failure(500, [error("internal_error", message)])
+            return _failure(500, [error(ErrorCode.INTERNAL_ERROR, message)])
 
 
 def _cors(headers: MutableHeaders, allow: str) -> None:
@@ -500,7 +501,7 @@ _RESULT = {
 
 
 def _doc(kind: str, summary: str) -> dict[str, Any]:
-    error = {"model": ErrorOut}
+    error = {"model": TrackingErrorOut}
     return {
         "summary": summary,
         "openapi_extra": {
@@ -571,7 +572,8 @@ for _short, _kind in (("t", "track"), ("p", "page"), ("s", "screen"), ("i", "ide
 
 
 @router.get("/projects/{write_key}/settings", summary="Settings for analytics.js (@segment/analytics-next)",
-            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
+            responses={200: {"model": BrowserSettingsOut, "description": "The settings."},
+                       401: {"model": TrackingErrorOut}, 403: {"model": TrackingErrorOut}})  # fmt: skip
 async def browser_settings(request: Request, write_key: str) -> Response:
     """What analytics.js reads from Segment's CDN before it sends anything — here, so that a
     page loading it with `cdnURL` set to Kizuna talks to Kizuna only: send events to this
@@ -606,9 +608,9 @@ async def browser_settings(request: Request, write_key: str) -> Response:
 
 @summary_router.get("/ingestion", include_in_schema=False)  # the old address, kept for scripts
 @summary_router.get("/usage", summary="What the tracking API received (the usage page)",
-                    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})  # fmt: skip
-def usage_summary(state: State, principal: CurrentPrincipal) -> dict[str, Any]:
+                    response_model=UsageSummaryOut, responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})  # fmt: skip
+def usage_summary(state: State, principal: CurrentPrincipal) -> UsageSummaryOut:
     """Messages per hour over the last 48 hours by outcome (stored, duplicate, parked, attached,
     rejected), rejected counts by error code, the quarantine by reason, and the keys that send."""
     with state.unit_of_work() as session:
-        return report.summary(session).as_json()
+        return UsageSummaryOut.model_validate(report.summary(session).as_json())

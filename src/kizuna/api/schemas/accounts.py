@@ -4,11 +4,12 @@ account's subscriptions (read-only here)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from kizuna.api.schemas.common import (
+    ClosedOutput,
     Count,
     CustomFields,
     Domain,
@@ -59,22 +60,23 @@ class AccountUpdate(PatchModel):
     custom_fields: CustomFields | None = None
 
 
-class AccountOut(OutputModel):
+#: A custom field's value in an answer: text, a number, true/false or null (the names are the user's).
+CustomValue = str | int | float | bool | None
+
+
+class AccountHeaderOut(OutputModel):
+    """The account header (``services.accounts.AccountHeader``, field for field): every
+    answer about an account starts with it."""
+
     id: int
-    external_id: str
+    external_id: str = Field(description="The account's key in the source system.")
     name: str
     domain: str | None
     industry: str | None
     employee_count: int | None
-    owner_id: int | None
-    owner_name: str | None
-    parent_id: int | None
-    custom_fields: dict[str, Any]
     status: AccountStatus = Field(description="Derived from the subscriptions: prospect, trial, active, churned.")
     mrr: int = Field(description="Monthly recurring revenue today, in minor units of `currency` (derived).")
     currency: str | None
-    plan_id: int | None = Field(description="The main plan product (derived).")
-    plan_name: str | None
     renewal_on: date | None = Field(
         description="The end of the main committed term (12 months or more; derived); null for monthly evergreen."
     )
@@ -83,6 +85,28 @@ class AccountOut(OutputModel):
     )
     customer_since: date | None
     churned_on: date | None
+    owner_id: int | None
+    owner_name: str | None
+    plan_id: int | None = Field(description="The main plan product (derived).")
+    plan_name: str | None
+
+
+class RiskItemOut(ClosedOutput):
+    """One item of a health explanation (``services.accounts.RiskItem``)."""
+
+    kind: str = Field(description="change: moved the score against 30 days earlier; level: costs points now.")
+    measure: str = Field(description="The measure's key (see docs/health.md).")
+    value: float | None = Field(description="The measure's raw value; null when missing.")
+    points: float = Field(description="Points it moved the score (negative: lost).")
+    before: float | None = Field(None, description="change: the value 30 days earlier.")
+    measure_points: float | None = Field(None, description="level: the measure's own points, 0–100.")
+
+
+class AccountOut(AccountHeaderOut):
+    """The header, the parent, custom fields and timestamps, the segment and health columns."""
+
+    parent_id: int | None
+    custom_fields: dict[str, CustomValue] = Field(description="The account's custom fields: your names, your values.")
     created_at: datetime
     updated_at: datetime
     touch_tier: TouchTier | None = Field(
@@ -102,7 +126,7 @@ class AccountOut(OutputModel):
         None, description="The latest health score minus the one 30 days earlier (points); in lists."
     )
     days_to_renewal: int | None = Field(None, description="Days from today to `renewal_on` (negative: past); in lists.")
-    top_risk: dict[str, Any] | None = Field(
+    top_risk: RiskItemOut | None = Field(
         None, description="The item of the latest health explanation that cost the most points; in lists."
     )
     top_risk_reason: str | None = Field(None, description="`top_risk` as a sentence in the caller's language.")

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Stric
 from pydantic_core import PydanticCustomError
 
 from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
+from kizuna.errors import ErrorBody
 from kizuna.i18n import _
 
 T = TypeVar("T")
@@ -153,6 +154,13 @@ class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class ClosedOutput(OutputModel):
+    """An answer built from a service's read model: a key its schema does not name is an
+    error (the tests catch it), never silently left out of the answer."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
 class PageOut(BaseModel, Generic[T]):
     """One page of a list, and how many records match in all."""
 
@@ -167,20 +175,21 @@ class PageOut(BaseModel, Generic[T]):
         return cls(items=[convert(x) for x in page.items], total=page.total, page=page.page, per_page=page.per_page)
 
 
-class ErrorItem(BaseModel):
-    code: str = Field(description="Stable error code (see docs/errors.md).", examples=["unknown_account"])
-    message: str = Field(description="What went wrong, in the caller's language.")
-    field: str | None = Field(description="The field or parameter at fault, if one is.", examples=["account_id"])
+class TrackingErrorOut(ErrorBody):
+    """The tracking API's (``/v1/…``) error answer: the same ``errors`` list, and on top what
+    Segment's and RudderStack's libraries read (those of the first error)."""
 
-
-class ErrorOut(BaseModel):
-    """Every error the API returns has this shape."""
-
-    errors: list[ErrorItem]
+    success: bool = Field(description="Always false.")
+    code: str = Field(description="The first error's code.")
+    message: str = Field(description="The first error's field and message, and how many more there are.")
+    rejected: int | None = Field(None, description="Events rejected (a batch whose good events were stored).")
+    stored: int | None = Field(None, description="Events stored now.")
+    duplicates: int | None = Field(None, description="Already stored: a retry, counted once.")
+    parked: int | None = Field(None, description="Kept until their account or user exists.")
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
+    return {"model": ErrorBody, "description": description}
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -192,3 +201,64 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _error("The request body is larger than 1 MB (`payload_too_large`)."),
     422: _error("The input is not acceptable (`invalid_input`, `unknown_<resource>`, …); `field` names it."),
 }
+
+
+# --- the usage page's twin and analytics.js' settings (``api/routers/usage.py``) ------------
+
+
+class ReasonCountOut(ClosedOutput):
+    reason: str
+    count: int
+
+
+class ParkedReasonOut(ClosedOutput):
+    reason: str
+    count: int
+    oldest: datetime | None = Field(description="When the oldest message kept for this reason arrived.")
+
+
+class KeyUseOut(ClosedOutput):
+    name: str
+    scope: str
+    prefix: str
+    source: str
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class UsageSummaryOut(ClosedOutput):
+    """What the tracking API received (``services.usage.report.IngestionSummary``)."""
+
+    hours: list[datetime] = Field(description="The start of each hour (UTC), oldest first.")
+    per_hour: dict[str, list[int]] = Field(description="Outcome (stored, duplicate, parked, …) → count per hour.")
+    totals: dict[str, int] = Field(description="Outcome → count over the window.")
+    rejected_by_reason: list[ReasonCountOut]
+    parked_by_reason: list[ParkedReasonOut]
+    keys: list[KeyUseOut] = Field(description="The API keys that send events.")
+
+
+class SegmentIoOut(BaseModel):
+    apiKey: str
+    apiHost: str
+    protocol: str
+    unbundledIntegrations: list[str]
+    addBundledMetadata: bool
+
+
+class MetricsOut(BaseModel):
+    sampleRate: float
+
+
+class BrowserSettingsOut(BaseModel):
+    """What analytics.js (``@segment/analytics-next``) reads before it sends: Kizuna's
+    `/v1/` as its only destination, no middleware, no metrics."""
+
+    integrations: dict[str, SegmentIoOut]
+    plan: dict[str, str]
+    edgeFunction: dict[str, str]
+    analyticsNextEnabled: bool
+    middlewareSettings: dict[str, str]
+    enabledMiddleware: dict[str, bool]
+    metrics: MetricsOut
+    legacyVideoPluginsEnabled: bool
+    remotePlugins: list[str]

@@ -3,11 +3,13 @@
 from kizuna.db.models.accounts import Account, Contact
 from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
+from kizuna.db.models.freshness import SourceFreshness
 from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, HealthSnapshot
 from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
 from kizuna.db.models.outbox import OutboxMessage
+from kizuna.db.models.playbooks import PlaybookEnrollment, PlaybookVersion
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
@@ -31,10 +33,13 @@ __all__ = [
     "OnboardingMilestone",
     "OutboxMessage",
     "ParkedEvent",
+    "PlaybookEnrollment",
+    "PlaybookVersion",
     "Product",
     "SavedView",
     "SegmentChange",
     "SegmentOverride",
+    "SourceFreshness",
     "Subscription",
     "SuccessGoal",
     "SurveyResponse",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
 from kizuna.db.types import BoundedDate, UTCDateTime, str_enum
-from kizuna.domain.enums import GoalStatus, TaskPriority, TaskStatus
+from kizuna.domain.enums import GoalStatus, TaskKind, TaskPriority, TaskStatus
 
 
 class OnboardingMilestone(Timestamped, Base):
@@ -59,3 +59,13 @@ class Task(Timestamped, Base):
     due_on: Mapped[date | None] = mapped_column(BoundedDate, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(100), default="manual")
+    kind: Mapped[TaskKind] = mapped_column(str_enum(TaskKind, "task_kind"), default=TaskKind.OTHER)
+    #: Who it is about (a contact of the same account).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    #: Hidden from the worklist until this local day (the task stays open).
+    snoozed_until: Mapped[date | None] = mapped_column(BoundedDate)
+    #: The signal that made it (``at_risk``, ``health_red``, ``renewal``…), else None.
+    signal: Mapped[str | None] = mapped_column(String(40))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The logged activity this task follows up.
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))

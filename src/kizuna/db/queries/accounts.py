@@ -244,3 +244,14 @@ def save_view(session: Session, user_id: int, page: str, name: str, query: str) 
 def delete_view(session: Session, user_id: int, view_id: int) -> bool:
     result = session.execute(delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == user_id))
     return bool(getattr(result, "rowcount", 0))
+
+
+def account_row(session: Session, account_id: int) -> dict[str, Any] | None:
+    """The accounts list's row of one account."""
+    rows = page_rows(session, [Account.id == account_id], "name", 0, 1)
+    return rows[0] if rows else None
+
+
+def paying_mrrs(session: Session) -> list[int]:
+    """The MRR of every account paying today (for medians and weights)."""
+    return [int(v) for v in session.scalars(select(Account.mrr).where(Account.mrr > 0))]

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kizuna.db.models import ApiKey, User, WebSession
+from kizuna.domain.enums import UserRole
 
 
 def user_by_email(session: Session, email: str) -> User | None:
@@ -118,3 +119,19 @@ def touch_api_key(session: Session, key_id: int, when: datetime) -> None:
 
 def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def active_admin_ids(session: Session) -> list[int]:
+    """The active admins' ids, their rows locked until the transaction ends (PostgreSQL:
+    two admins demoting each other at once cannot both pass the last-admin check)."""
+    return list(session.scalars(
+        select(User.id).where(User.role == UserRole.ADMIN, User.is_active.is_(True)).order_by(User.id).with_for_update()
+    ))  # fmt: skip
+
+
+def live_session_counts(session: Session, now: datetime) -> dict[int, int]:
+    """How many live sign-ins each user has (users without any are left out)."""
+    rows = session.execute(
+        select(WebSession.user_id, func.count()).where(WebSession.expires_at > now).group_by(WebSession.user_id)
+    )
+    return {int(user_id): int(n) for user_id, n in rows}

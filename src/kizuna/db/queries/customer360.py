@@ -244,3 +244,46 @@ def account_exists(session: Session, account_id: int) -> bool:
 
 def user_exists(session: Session, user_id: int) -> bool:
     return session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
+def account_owner_id(session: Session, account_id: int) -> int | None:
+    return session.scalar(select(Account.owner_id).where(Account.id == account_id))
+
+
+def tasks_page(
+    session: Session, account_id: int, kind: str, cursor: CursorKey, limit: int, *, task_id: int | None = None
+) -> list[dict[str, Any]]:
+    """A page of the account's done and canceled tasks, at the moment they were closed (open
+    ones are in the 360 page's open-tasks card, not yet something that happened)."""
+    at = Task.completed_at
+    only = Task.id == task_id if task_id is not None else Task.completed_at.is_not(None)
+    rows = session.execute(
+        select(
+            Task.id, Task.external_id, Task.title, Task.description, Task.kind, Task.priority, Task.status,
+            Task.due_on, Task.source, Task.signal, at.label("at"), User.name.label("assignee_name"),
+            Contact.name.label("contact_name"),
+        )
+        .outerjoin(User, User.id == Task.assignee_id)
+        .outerjoin(Contact, Contact.id == Task.contact_id)
+        .where(Task.account_id == account_id, only, _after(at, Task.id, kind, cursor))
+        .order_by(at.desc(), Task.id.desc())
+        .limit(limit)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def playbook_runs_page(session: Session, account_id: int, kind: str, cursor: CursorKey, limit: int) -> list[dict[str, Any]]:
+    """A page of the account's playbook runs, at the day each began (the log says what was done)."""
+    from kizuna.db.models import PlaybookEnrollment, PlaybookVersion
+
+    at = PlaybookEnrollment.entered_on
+    rows = session.execute(
+        select(PlaybookEnrollment.id, PlaybookEnrollment.playbook_key, PlaybookEnrollment.state,
+               PlaybookEnrollment.entered_on, PlaybookEnrollment.log, PlaybookVersion.name)
+        .outerjoin(PlaybookVersion, (PlaybookVersion.key == PlaybookEnrollment.playbook_key)
+                   & (PlaybookVersion.version == PlaybookEnrollment.version))
+        .where(PlaybookEnrollment.account_id == account_id, _after(at, PlaybookEnrollment.id, kind, cursor))
+        .order_by(at.desc(), PlaybookEnrollment.id.desc())
+        .limit(limit)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from kizuna.db import bulk
 from kizuna.db.models import (
     Account,
+    Contact,
     HealthScorecardVersion,
     HealthSentiment,
     HealthSnapshot,
@@ -31,7 +32,13 @@ from kizuna.db.models import (
     User,
 )
 from kizuna.domain.enums import SurveyKind, TicketPriority
-from kizuna.domain.usage import FEATURE_PREFIX, METRIC_ACTIVE_USERS, METRIC_LOGINS, METRIC_SESSION_MINUTES
+from kizuna.domain.usage import (
+    FEATURE_PREFIX,
+    METRIC_ACTIVE_USERS,
+    METRIC_EVENTS,
+    METRIC_LOGINS,
+    METRIC_SESSION_MINUTES,
+)
 
 USAGE_WINDOW_DAYS = 120  # the last 30 days and the 90-day baseline before them
 
@@ -51,8 +58,10 @@ def subscription_lines(session: Session) -> pd.DataFrame:
     query = select(
         Subscription.account_id, Subscription.started_on, Subscription.trial_ends_on, Subscription.ended_on,
         Subscription.billing_interval, Subscription.quantity, Product.seats_included, Product.kind,
+        Subscription.product_id,
     ).join(Product, Product.id == Subscription.product_id)  # fmt: skip
-    cols = ["account_id", "started_on", "trial_ends_on", "ended_on", "interval", "quantity", "seats_included", "kind"]
+    cols = ["account_id", "started_on", "trial_ends_on", "ended_on", "interval", "quantity", "seats_included", "kind",
+            "product_id"]  # fmt: skip
     frame = _frame(session, query, cols)
     for col in ("started_on", "trial_ends_on", "ended_on"):
         frame[col] = pd.to_datetime(frame[col])
@@ -64,7 +73,7 @@ def subscription_lines(session: Session) -> pd.DataFrame:
 WINDOW_COLUMNS = ("last30", "prev30", "base90", "days30", "max30")
 
 #: Read over the whole baseline window (last 30 days, the 30 before, the 90 before the last 30).
-BASELINE_METRICS = (METRIC_LOGINS,)
+BASELINE_METRICS = (METRIC_LOGINS, METRIC_EVENTS)
 #: Read over the last 30 days only, with the ``feature.*`` metrics in the store.
 RECENT_METRICS = (METRIC_ACTIVE_USERS, METRIC_SESSION_MINUTES)
 
@@ -122,7 +131,7 @@ def usage_windows(session: Session, days: Sequence[date]) -> dict[date, pd.DataF
     (``max30``); the frame's ``attrs["features"]`` lists the ``feature.*`` metrics with
     data in the day's 120-day window.
 
-    Only the metrics the measures use are read (logins over the baseline windows; active
+    Only the metrics the measures use are read (logins and events over the baseline windows; active
     users, session minutes and features over the last 30 days), and each row once for all
     the days: the windows are cut into disjoint day ranges, each summed per account by a
     plain ``GROUP BY`` over an index range scan on (metric, day) — on SQLite several times
@@ -171,21 +180,26 @@ def usage_windows(session: Session, days: Sequence[date]) -> dict[date, pd.DataF
     return out
 
 
-def survey_averages(session: Session, as_of: date) -> pd.DataFrame:
-    """Average NPS answer in the last 365 days and CSAT answer in the last 180, per account."""
+def survey_answers(session: Session, as_of: date, days: int) -> pd.DataFrame:
+    """The NPS and CSAT answers of the ``days`` up to the day: account_id, kind, score and
+    age_days (0 on the day itself, by UTC date), for the time-decayed survey measures."""
     end = _end_of(as_of)
-    nps = and_(SurveyResponse.kind == SurveyKind.NPS, SurveyResponse.answered_at >= end - timedelta(days=365))
-    csat = and_(SurveyResponse.kind == SurveyKind.CSAT, SurveyResponse.answered_at >= end - timedelta(days=180))
-    query = (
-        select(
-            SurveyResponse.account_id,
-            func.avg(case((nps, SurveyResponse.score))),
-            func.avg(case((csat, SurveyResponse.score))),
-        )
-        .where(SurveyResponse.answered_at < end, SurveyResponse.answered_at >= end - timedelta(days=365))
-        .group_by(SurveyResponse.account_id)
-    )
-    return _frame(session, query, ["account_id", "nps", "csat"])
+    query = select(SurveyResponse.account_id, SurveyResponse.kind, SurveyResponse.score,
+                   SurveyResponse.answered_at).where(
+        SurveyResponse.kind.in_([SurveyKind.NPS, SurveyKind.CSAT]), SurveyResponse.answered_at < end,
+        SurveyResponse.answered_at >= end - timedelta(days=days), SurveyResponse.score.is_not(None),
+    )  # fmt: skip
+    frame = _frame(session, query, ["account_id", "kind", "score", "answered_at"])
+    answered = pd.to_datetime(frame["answered_at"], utc=True).dt.tz_localize(None).dt.normalize()
+    frame["age_days"] = (pd.Timestamp(as_of) - answered).dt.days.astype("float64")
+    frame["kind"] = frame["kind"].map(lambda k: str(getattr(k, "value", k)))
+    return frame.drop(columns=["answered_at"])
+
+
+def contact_counts(session: Session) -> pd.DataFrame:
+    """The contacts of each account (the users the data tracks, for the seat measures)."""
+    query = select(Contact.account_id, func.count()).group_by(Contact.account_id)
+    return _frame(session, query, ["account_id", "contacts"])
 
 
 def ticket_counts(session: Session, as_of: date) -> pd.DataFrame:
@@ -202,12 +216,17 @@ def ticket_counts(session: Session, as_of: date) -> pd.DataFrame:
 
 
 def onboarding_counts(session: Session, as_of: date) -> pd.DataFrame:
+    """Per account: milestones, those completed by the day, those due by the day, and of
+    those the ones completed by the end of their due day."""
     end = _end_of(as_of)
-    done = and_(OnboardingMilestone.completed_at.is_not(None), OnboardingMilestone.completed_at < end)
-    query = select(OnboardingMilestone.account_id, func.count(), func.sum(case((done, 1), else_=0))).group_by(
-        OnboardingMilestone.account_id
-    )
-    return _frame(session, query, ["account_id", "milestones", "milestones_done"])
+    m = OnboardingMilestone
+    done = and_(m.completed_at.is_not(None), m.completed_at < end)
+    due = and_(m.due_on.is_not(None), m.due_on <= as_of)
+    on_time = and_(due, m.completed_at.is_not(None), m.completed_at < end,
+                   func.date(m.completed_at) <= m.due_on)  # fmt: skip
+    query = select(m.account_id, func.count(), func.sum(case((done, 1), else_=0)), func.sum(case((due, 1), else_=0)),
+                   func.sum(case((on_time, 1), else_=0))).group_by(m.account_id)  # fmt: skip
+    return _frame(session, query, ["account_id", "milestones", "milestones_done", "milestones_due", "milestones_on_time"])
 
 
 def latest_sentiments(session: Session, as_of: date, days: int = 180) -> pd.DataFrame:
@@ -247,6 +266,17 @@ def replace_snapshots(session: Session, day: date, rows: list[dict[str, Any]]) -
     session.execute(delete(HealthSnapshot).where(HealthSnapshot.day == day))
     for start in range(0, len(rows), 20_000):
         bulk.insert_many(session, "health_snapshots", rows[start : start + 20_000])
+
+
+def snapshot_grades(session: Session, first: date, last: date) -> pd.DataFrame:
+    """day, account_id, score, grade and letter of the stored snapshots from ``first`` to
+    ``last`` (the grades' hysteresis reads the days before the one it scores)."""
+    s = HealthSnapshot
+    query = select(s.day, s.account_id, s.score, s.grade, s.letter).where(s.day >= first, s.day <= last)
+    frame = _frame(session, query, ["day", "account_id", "score", "grade", "letter"])
+    for col in ("grade", "letter"):
+        frame[col] = frame[col].map(lambda g: str(getattr(g, "value", g)))
+    return frame
 
 
 def snapshots_on(session: Session, day: date) -> pd.DataFrame:
@@ -321,27 +351,47 @@ def grade_counts(session: Session, day: date) -> list[tuple[str | None, str, int
 
 
 def movers(session: Session, day: date, column: str, limit: int, rising: bool) -> list[dict[str, Any]]:
-    """Accounts whose score changed most over 7 or 30 days (``column``), with the explanation."""
+    """Accounts whose score changed most over 7 or 30 days (``column``), with the
+    explanation, MRR (minor units), currency and owner (id, name)."""
     change = getattr(HealthSnapshot, column)
     order = change.desc() if rising else change.asc()
     cond = change > 0 if rising else change < 0
     rows = session.execute(
-        select(Account.id, Account.name, HealthSnapshot.score, HealthSnapshot.grade, change, HealthSnapshot.explanation)
+        select(Account.id, Account.name, HealthSnapshot.score, HealthSnapshot.grade, change, HealthSnapshot.explanation,
+               Account.mrr, Account.currency, Account.owner_id, User.name)
         .join(Account, Account.id == HealthSnapshot.account_id)
+        .outerjoin(User, User.id == Account.owner_id)
         .where(HealthSnapshot.day == day, change.is_not(None), cond)
         .order_by(order, Account.id)
         .limit(limit)
     ).all()  # fmt: skip
     return [
-        {"account_id": a, "name": n, "score": s, "grade": str(g), "change": c, "explanation": e}
-        for a, n, s, g, c, e in rows
-    ]
+        {"account_id": a, "name": n, "score": s, "grade": str(g), "change": c, "explanation": e,
+         "mrr": m, "currency": cur, "owner_id": o, "owner_name": on}
+        for a, n, s, g, c, e, m, cur, o, on in rows
+    ]  # fmt: skip
 
 
 def account_exists(session: Session, account_id: int) -> str | None:
     name: str | None = session.scalar(select(Account.name).where(Account.id == account_id))
     return name
 
+
+
+def accounts_reporting(session: Session, after: date, upto: date) -> dict[str, int]:
+    """Accounts with a positive value in ``(after, upto]`` of ``events``, of ``logins``
+    and of any ``feature.*`` metric (key ``features``): index range scans on (metric, day)."""
+    out = {}
+    features = usage_metrics(session, FEATURE_PREFIX)
+    for key, metrics in ((METRIC_EVENTS, [METRIC_EVENTS]), (METRIC_LOGINS, [METRIC_LOGINS]), ("features", features)):
+        if not metrics:
+            out[key] = 0
+            continue
+        query = select(func.count(func.distinct(UsageDaily.account_id))).where(
+            UsageDaily.metric.in_(metrics), UsageDaily.day > after, UsageDaily.day <= upto, UsageDaily.value > 0
+        )
+        out[key] = int(session.scalar(query) or 0)
+    return out
 
 
 def store_day_range(session: Session) -> tuple[date | None, date | None]:

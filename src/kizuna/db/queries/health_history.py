@@ -113,19 +113,3 @@ def recent_snapshots(session: Session, account_id: int, days: int) -> list[dict[
          "change_30d": c, "explanation": e or []}
         for d, s, g, lt, c, e in session.execute(query).all()
     ]  # fmt: skip
-
-
-def account_facts(session: Session, account_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """MRR (minor units), currency and owner (id, name) of the accounts."""
-    ids = sorted(set(account_ids))
-    if not ids:
-        return {}
-    query = (
-        select(Account.id, Account.mrr, Account.currency, Account.owner_id, User.name)
-        .outerjoin(User, User.id == Account.owner_id)
-        .where(Account.id.in_(ids))
-    )
-    return {
-        int(a): {"mrr": m, "currency": c, "owner_id": o, "owner_name": n}
-        for a, m, c, o, n in session.execute(query).all()
-    }

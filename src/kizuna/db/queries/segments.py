@@ -137,14 +137,35 @@ def overrides(session: Session, dimension: Dimension) -> dict[int, str]:
     return dict(rows.all())
 
 
-def open_changes(session: Session, dimension: Dimension) -> dict[int, tuple[int, str, date]]:
-    """Account id → (history row id, value, from_on) of its current period."""
-    rows = session.execute(
-        select(SegmentChange.account_id, SegmentChange.id, SegmentChange.value, SegmentChange.from_on).where(
-            SegmentChange.dimension == dimension, SegmentChange.to_on.is_(None)
-        )
+def open_changes(
+    session: Session, dimension: Dimension, account_ids: Sequence[int] | None = None
+) -> dict[int, tuple[int, str, date]]:
+    """Account id → (history row id, value, from_on) of its current period (``account_ids``:
+    of these accounts only)."""
+    query = select(SegmentChange.account_id, SegmentChange.id, SegmentChange.value, SegmentChange.from_on).where(
+        SegmentChange.dimension == dimension, SegmentChange.to_on.is_(None)
     )
-    return {a: (i, v, f) for a, i, v, f in rows}
+    if account_ids is not None:
+        query = query.where(SegmentChange.account_id.in_(list(account_ids)))
+    return {a: (i, v, f) for a, i, v, f in session.execute(query)}
+
+
+def first_periods(session: Session, dimension: Dimension) -> dict[int, date]:
+    """Account id → the day its first period of ``dimension`` began (accounts without one: absent)."""
+    rows = session.execute(
+        select(SegmentChange.account_id, func.min(SegmentChange.from_on))
+        .where(SegmentChange.dimension == dimension)
+        .group_by(SegmentChange.account_id)
+    )
+    return {int(a): d for a, d in rows}
+
+
+def owner_facts(session: Session, account_ids: Sequence[int] | None = None) -> list[tuple[int, int | None, date | None]]:
+    """``(account id, owner id, customer_since)`` of every account (or of these)."""
+    query = select(Account.id, Account.owner_id, Account.customer_since).order_by(Account.id)
+    if account_ids is not None:
+        query = query.where(Account.id.in_(list(account_ids)))
+    return [(a, o, c) for a, o, c in session.execute(query)]
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -214,7 +235,7 @@ def account_history(session: Session, account_id: int, limit: int = 200) -> list
             SegmentChange.dimension, SegmentChange.value, SegmentChange.from_on, SegmentChange.to_on,
             SegmentChange.reason, SegmentChange.set_by,
         )
-        .where(SegmentChange.account_id == account_id)
+        .where(SegmentChange.account_id == account_id, SegmentChange.dimension.in_((Dimension.TIER, Dimension.STAGE)))
         .order_by(SegmentChange.from_on.desc(), SegmentChange.id.desc())
         .limit(limit)
     ).mappings()  # fmt: skip

@@ -8,9 +8,12 @@ else the configured TOML file, else the default shipped beside this module
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,12 +31,22 @@ from kizuna.domain.health import (
     ScorecardInvalid,
     ScorecardProblem,
     ScorecardSet,
+    ScoringOptions,
     parse_scorecards,
 )
+from kizuna.domain.usage import DEFAULT_MAPPING, METRIC_EVENTS, METRIC_LOGINS, UsageMapping
 from kizuna.errors import InvalidInput, NotFound
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
+from kizuna.services.accounts import RiskItem
+
+log = logging.getLogger(__name__)
+
+BacktestResult = calc.BacktestResult
 
 DEFAULT_SCORECARDS = Path(__file__).with_name("default_scorecards.toml")
+#: Days of usage history before the backtest's first observation point: the measures
+#: are age-aware (a baseline shorter than the scorecard's minimum is missing).
+BACKTEST_HISTORY_DAYS = 30
 
 
 # --- scorecards ------------------------------------------------------------------------------
@@ -85,8 +98,18 @@ def save_scorecards(session: Session, text: str, *, author_id: int | None, note:
     return q.add_scorecard_version(session, text, author_id, (note or "").strip()[:500] or None)
 
 
-def scorecard_versions(session: Session) -> list[dict[str, Any]]:
-    return q.scorecard_versions(session)
+@dataclass(frozen=True)
+class ScorecardVersion:
+    """A saved version of the scorecards (newest first in lists)."""
+
+    version: int
+    created_at: datetime
+    note: str | None
+    author: str | None
+
+
+def scorecard_versions(session: Session) -> list[ScorecardVersion]:
+    return [ScorecardVersion(**r) for r in q.scorecard_versions(session)]
 
 
 # --- computing scores --------------------------------------------------------------------------
@@ -103,6 +126,15 @@ class DayScores:
     letter: pd.Series
     scorecard: pd.Series
     measures: list[dict[str, dict[str, Any]]]  # aligned with score's index
+    # the share of each account's weight that the measures counted as missing carried (0..1)
+    lost: pd.Series | None = None
+    #: Events in the last 30 days per scored account (the backtest's naive signal).
+    events30: pd.Series | None = None
+
+
+#: An account whose score rested on late feeds for more than this share of its weight
+#: keeps the score it had before they went late (see docs/health.md#stale-feeds).
+HOLD_SHARE = 0.5
 
 
 class UsageWindows:
@@ -123,28 +155,58 @@ class UsageWindows:
         return self.frames.pop(day)
 
 
-def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None) -> calc.MeasureInputs:
+def _inputs(session: Session, day: date, lines: pd.DataFrame, usage: UsageWindows | None,
+            options: ScoringOptions | None = None, segments: pd.DataFrame | None = None,
+            contacts: pd.DataFrame | None = None, history_from: date | None = None) -> calc.MeasureInputs:  # fmt: skip
     windows = usage.get(day) if usage is not None else q.usage_windows(session, [day])[day]
+    options = options or ScoringOptions()
+    answers = q.survey_answers(session, day, calc.survey_lookback_days(options))
+    segments = q.account_segments(session) if segments is None else segments
+    if history_from is None:
+        history_from = q.store_day_range(session)[0]
     return calc.MeasureInputs(
-        lines=lines, usage=windows, surveys=q.survey_averages(session, day),
+        lines=lines, usage=windows, surveys=calc.decayed_surveys(answers, options),
         tickets=q.ticket_counts(session, day), onboarding=q.onboarding_counts(session, day),
         sentiment=q.latest_sentiments(session, day), features=tuple(windows.attrs.get("features", ())),
+        contacts=q.contact_counts(session) if contacts is None else contacts,
+        tiers=segments.set_index("account_id")["tier"], options=options,
+        history_from=history_from,
     )  # fmt: skip
 
 
 def score_day(
     session: Session, day: date, cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
-    usage: UsageWindows | None = None,
+    usage: UsageWindows | None = None, replay_stages: bool = False, contacts: pd.DataFrame | None = None,
+    missing: Collection[str] = (), history_from: date | None = None,
 ) -> DayScores:  # fmt: skip
-    """Score every account live on ``day`` from the data up to that day only."""
+    """Score every account live on ``day`` from the data up to that day only. The
+    measures in ``missing`` count as missing for everyone (their weight renormalises).
+    ``replay_stages``: the scorecard by the stage the account had on the day (worked out
+    from the data, for the backtest), not by its stage now. The measures named in
+    ``missing`` count as missing for every account (their weight is shared out): the
+    caller's judgement that their data cannot be trusted that day, e.g. the measures of a
+    late feed (``services.freshness.stale_measures_on``)."""
     lines = q.subscription_lines(session) if lines is None else lines
+    segments = q.account_segments(session) if segments is None else segments
     accounts = calc.live_accounts(lines, day, paying_only=paying_only)
-    values = calc.compute_measures(accounts, _inputs(session, day, lines, usage), day)
+    inputs = _inputs(session, day, lines, usage, cards.options, segments, contacts, history_from)
+    by_min_days: dict[int, pd.DataFrame] = {}
+
+    def values_for(min_days: int) -> pd.DataFrame:
+        if min_days not in by_min_days:
+            by_min_days[min_days] = calc.compute_measures(accounts, inputs, day, min_history_days=min_days)
+        return by_min_days[min_days]
+
+    values = calc.mark_missing(values_for(cards.default.min_history_days), set(missing))
+    lost = pd.Series(0.0, index=accounts, dtype="float64")
     if default_only:
         assignment = pd.Series(cards.default.key, index=accounts)
+    elif replay_stages:
+        stages = calc.replay_stages(lines, values, day)
+        assignment = pd.Series([cards.for_account(s, None).key for s in stages], index=accounts)
     else:
-        seg = (q.account_segments(session) if segments is None else segments).set_index("account_id")
+        seg = segments.set_index("account_id")
         seg = seg.reindex(accounts)
         assignment = pd.Series(
             [cards.for_account(s, t).key for s, t in zip(seg["stage"], seg["tier"], strict=True)], index=accounts
@@ -157,8 +219,14 @@ def score_day(
         card = cards.get(str(key))
         assert card is not None
         ids = assignment.index[assignment == key]
-        part = values.loc[ids]
-        scores = calc.score_accounts(part, card)
+        full = values_for(card.min_history_days).loc[ids]
+        part = calc.mark_missing(full, set(missing))
+        if card.min_history_days != cards.default.min_history_days:
+            values.loc[ids] = part
+        scores = calc.score_accounts(part, card, missing)
+        late = [c for c in card.measure_keys if c in missing]
+        if late:  # how much of the score the late measures carried, had they been trusted
+            lost.loc[ids] = calc.score_accounts(full, card).weights[late].sum(axis=1)
         g, letters = calc.grades(scores.score, card.bands)
         score.loc[ids] = scores.score
         grade.loc[ids] = g
@@ -167,17 +235,59 @@ def score_day(
             measures[int(account_id)] = row
     keep = score.notna()
     score, grade, letter, assignment = score[keep], grade[keep], letter[keep], assignment[keep]
+    events30 = calc.usage_total(inputs.usage, "events", "last30").reindex(score.index).fillna(0.0)
     return DayScores(day, values.loc[score.index], score, grade, letter, assignment,
-                     [measures[int(a)] for a in score.index])  # fmt: skip
+                     [measures[int(a)] for a in score.index], lost.reindex(score.index), events30)  # fmt: skip
+
+
+def hold_day(scored: DayScores, cards: ScorecardSet, before: list[pd.DataFrame]) -> DayScores:
+    """The day's grades with hysteresis: ``before`` holds the score, grade and letter by
+    account of the days before, yesterday first (see ``analytics.health.hold_grades``)."""
+    if not before:
+        return scored
+    previous = before[0]
+    recent = pd.concat([b["score"] for b in before], axis=1, keys=range(len(before)))
+    grade, letter = scored.grade.copy(), scored.letter.copy()
+    for key in pd.unique(scored.scorecard):
+        card = cards.get(str(key))
+        assert card is not None
+        ids = scored.scorecard.index[scored.scorecard == key]
+        g, l_ = calc.held_grades(scored.score.loc[ids], previous.reindex(ids), recent.reindex(ids), card.bands,
+                                 cards.options)  # fmt: skip
+        grade.loc[ids], letter.loc[ids] = g, l_
+    return dataclasses.replace(scored, grade=grade, letter=letter)
+
+
+def _days_before(session: Session, day: date, n: int, memo: dict[date, pd.DataFrame]) -> list[pd.DataFrame]:
+    """Score, grade and letter by account of the ``n`` days before ``day`` (yesterday first):
+    remembered from this run, else the stored snapshots."""
+    wanted = [day - timedelta(days=k) for k in range(1, n + 1)]
+    missing = [d for d in wanted if d not in memo]
+    if missing:
+        stored = q.snapshot_grades(session, min(missing), max(missing))
+        stored["day"] = pd.to_datetime(stored["day"]).dt.date
+        for d in missing:
+            memo[d] = stored[stored["day"] == d].set_index("account_id")[["score", "grade", "letter"]]
+    return [memo[d] for d in wanted]
+
+
+def _history_days(options: ScoringOptions) -> int:
+    """How many days before a day its grades' hysteresis reads (0: no hysteresis)."""
+    if options.grade_margin <= 0 and options.grade_confirm_days <= 1:
+        return 0
+    return max(1, options.grade_confirm_days - 1)
 
 
 def recompute(
     session: Session, as_of: date, *, since: date | None = None, path: Path | None = None,
-    on_day: Any = None,
+    on_day: Any = None, missing: frozenset[str] = frozenset(), hold_since: date | None = None,
 ) -> int:  # fmt: skip
     """Write the snapshots of ``as_of`` (or of every day from ``since`` to ``as_of``):
     score, grades, measures, 7/30-day change and explanation; the accounts list's
-    health columns follow the newest day. Returns the snapshots written."""
+    health columns follow the newest day. Returns the snapshots written. ``missing``:
+    measures counted as missing on ``as_of`` (see :func:`score_day`); ``hold_since``: the
+    first day their feeds were late — an account that rested on them for more than
+    ``HOLD_SHARE`` of its weight keeps its score of that day."""
     if since is not None and since > as_of:
         raise InvalidInput(_("--from must not be after --as-of"), field="from")
     if since is not None and (as_of - since).days > 3660:
@@ -194,8 +304,11 @@ def recompute(
         d = day + timedelta(days=n)
         plan += [d] + [e for e in (d - timedelta(days=7), d - timedelta(days=30)) if e < day and e not in stored]
     usage = UsageWindows(session, plan)
+    held: dict[date, pd.DataFrame] = {}
     while day <= as_of:
-        written += _recompute_day(session, day, cards, lines, segments, cache, usage)
+        late = day == as_of
+        written += _recompute_day(session, day, cards, lines, segments, cache, usage, held,
+                                  missing if late else frozenset(), hold_since if late else None)  # fmt: skip
         if on_day is not None:
             on_day(day)
         day += timedelta(days=1)
@@ -218,10 +331,21 @@ def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFra
 
 
 def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
-                   cache: dict[date, pd.DataFrame], usage: UsageWindows) -> int:  # fmt: skip
+                   cache: dict[date, pd.DataFrame], usage: UsageWindows,
+                   held: dict[date, pd.DataFrame] | None = None, missing: frozenset[str] = frozenset(),
+                   hold_since: date | None = None) -> int:  # fmt: skip
     week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage)
     month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage)
-    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage)
+    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage, missing=missing)
+    if hold_since is not None and hold_since < day and scored.lost is not None:
+        # a late feed: accounts that leaned on it keep the score they had on its first late day
+        before = _earlier(session, hold_since, cards, lines, segments, cache, usage)["score"]
+        scored = _hold(scored, before, cards)
+    held = {} if held is None else held
+    scored = hold_day(scored, cards, _days_before(session, day, _history_days(cards.options), held))
+    held[day] = pd.DataFrame({"score": scored.score, "grade": scored.grade, "letter": scored.letter})
+    for old in [d for d in held if d <= day - timedelta(days=max(1, _history_days(cards.options)))]:
+        del held[old]  # a backfill keeps only the days the next day's hysteresis reads
     week_score = week["score"].reindex(scored.score.index)
     month_score = month["score"].reindex(scored.score.index)
     month_measures = month["measures"].to_dict()
@@ -243,10 +367,69 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
     return len(rows)
 
 
-def recompute_step(session: Session, as_of: date, scorecards_path: Path | None) -> int:
+def _hold(scored: DayScores, before: pd.Series, cards: ScorecardSet) -> DayScores:
+    """Accounts that rested on late feeds for more than ``HOLD_SHARE`` of their weight
+    keep their score (and its grade) from before the feeds went late; the others keep
+    the renormalised score."""
+    assert scored.lost is not None
+    ids = scored.lost.index[scored.lost > HOLD_SHARE]
+    kept = before.reindex(ids).dropna().astype("float64")
+    if kept.empty:
+        return scored
+    score, grade, letter = scored.score.copy(), scored.grade.copy(), scored.letter.copy()
+    for key in pd.unique(scored.scorecard.loc[kept.index]):
+        card = cards.get(str(key))
+        assert card is not None
+        part = kept[scored.scorecard.loc[kept.index] == key]
+        g, letters = calc.grades(part, card.bands)
+        score.loc[part.index], grade.loc[part.index], letter.loc[part.index] = part, g, letters
+    return replace(scored, score=score, grade=grade, letter=letter)
+
+
+def recompute_step(
+    session: Session, as_of: date, scorecards_path: Path | None, mapping: UsageMapping | None = None,
+    missing: frozenset[str] = frozenset(), hold_since: date | None = None,
+) -> int:
     """The daily pipeline's step: the scorecards in force (a saved version, else the
-    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default)."""
-    return recompute(session, as_of, path=scorecards_path)
+    file ``KIZUNA_HEALTH_SCORECARDS`` names, else the shipped default); ``missing``: the
+    measures of late feeds, counted as missing; ``hold_since``: when they went late. Logs a
+    warning for each :func:`mapping_warnings` (a mapping that turns activity into none)."""
+    for warning in mapping_warnings(session, as_of, mapping or DEFAULT_MAPPING):
+        log.warning("health scores: %s", warning.message)
+    return recompute(session, as_of, path=scorecards_path, missing=missing, hold_since=hold_since)
+
+
+@dataclass(frozen=True)
+class MappingWarning:
+    """Accounts with events that the usage mapping turns into accounts without activity."""
+
+    entry: str  # the mapping entry to fix: "[login] events" or "[features]"
+    accounts: int  # accounts with events in the last 30 days
+    message: str  # in the reader's language
+
+
+def mapping_warnings(session: Session, as_of: date, mapping: UsageMapping) -> list[MappingWarning]:
+    """Silent zeros: accounts sent events in the 30 days up to ``as_of`` but none of them
+    has a login (no event matches the sign-in rule) or a feature use (no event matches
+    a ``[features]`` entry). The health measures of a metric nobody reports are missing
+    for everyone (not zero), but the mapping entry should be fixed."""
+    counts = q.accounts_reporting(session, as_of - timedelta(days=30), as_of)
+    n = counts[METRIC_EVENTS]
+    out: list[MappingWarning] = []
+    if n and not counts[METRIC_LOGINS]:
+        names = ", ".join(sorted(mapping.login_events))
+        out.append(MappingWarning("[login] events", n, _(
+            "{n} accounts sent events in the last 30 days but none has a login: no event matches the usage "
+            "mapping's [login] events ({events}). Name the product's sign-in event there, or set "
+            "[login] any_activity = true to count a day with any event as an active day; until then the "
+            "login measures are missing for every account.").format(n=n, events=names)))  # fmt: skip
+    if n and not counts["features"] and mapping.features:
+        out.append(MappingWarning("[features]", n, _(
+            "{n} accounts sent events in the last 30 days but none used a feature: no event matches the usage "
+            "mapping's [features] entries ({events}). Map the product's feature events there; until then "
+            "feature adoption is missing for every account.").format(
+                n=n, events=", ".join(sorted(mapping.features)[:6]))))  # fmt: skip
+    return out
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -270,33 +453,94 @@ def describe_value(measure: str, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
-def explanation_lines(items: list[dict[str, Any]]) -> list[str]:
+def explanation_lines(items: Sequence[Mapping[str, Any] | RiskItem]) -> list[str]:
     """The stored explanation in the reader's language."""
     out = []
-    for item in items:
+    for entry in items:
+        item = entry.as_dict() if isinstance(entry, RiskItem) else entry
         key = item.get("measure", "")
         label = _(MEASURES[key].label) if key in MEASURES else key
         pts = f"{item.get('points', 0):+.0f}".replace("-", "−")
         if item.get("kind") == "change":
-            out.append(_("{measure} {value} (30 days ago: {before}): {points} points").format(
+            line = _("{measure} {value} (30 days ago: {before}): {points} points").format(
                 measure=label, value=describe_value(key, item.get("value")),
-                before=describe_value(key, item.get("before")), points=pts))  # fmt: skip
+                before=describe_value(key, item.get("before")), points=pts)  # fmt: skip
         else:
-            out.append(_("{measure} {value}: {points} points below full marks").format(
-                measure=label, value=describe_value(key, item.get("value")), points=pts))  # fmt: skip
+            line = _("{measure} {value}: {points} points below full marks").format(
+                measure=label, value=describe_value(key, item.get("value")), points=pts)  # fmt: skip
+        basis = item.get("basis")
+        if isinstance(basis, dict):
+            line += " " + _("(per tracked user: the data tracks {tracked} users of {seats} seats)").format(
+                tracked=f"{basis.get('tracked_users', 0):,}", seats=f"{basis.get('seats', 0):,}")  # fmt: skip
+        out.append(line)
     return out
 
 
-def account_health(session: Session, account_id: int, days: int = 180) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Measure:
+    """One measure of a snapshot: its raw value, its points (0–100) and its weight (None: missing)."""
+
+    value: float | None
+    points: float | None
+    weight: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An account's health on one day."""
+
+    day: date
+    scorecard: str
+    score: float
+    grade: str
+    letter: str
+    change_7d: float | None
+    change_30d: float | None
+    measures: dict[str, Measure]
+    explanation: list[RiskItem]
+
+    @property
+    def reasons(self) -> list[str]:
+        """The explanation in the reader's language."""
+        return explanation_lines(self.explanation)
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Snapshot:
+        measures = {k: Measure(m.get("value"), m.get("points"), float(m.get("weight") or 0))
+                    for k, m in (row["measures"] or {}).items()}  # fmt: skip
+        return cls(day=row["day"], scorecard=row["scorecard"], score=row["score"], grade=str(row["grade"]),
+                   letter=row["letter"], change_7d=row["change_7d"], change_30d=row["change_30d"],
+                   measures=measures, explanation=[RiskItem.of(i) for i in row["explanation"] or ()])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    """A CSM's sentiment entry (1 very negative … 5 very positive) and why."""
+
+    id: int
+    value: int
+    reason: str
+    entered_at: datetime
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    account_id: int
+    name: str
+    history: list[Snapshot]  # oldest first
+    sentiments: list[Sentiment]  # newest first
+
+
+def account_health(session: Session, account_id: int, days: int = 180) -> AccountHealth:
     """The account's snapshots of the last ``days`` days (newest last) and sentiment entries."""
     name = q.account_exists(session, account_id)
     if name is None:
         raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found")
     latest = q.latest_snapshot_day(session)
     since = latest - timedelta(days=days) if latest else None
-    history = q.snapshot_history(session, account_id, since)
-    return {"account_id": account_id, "name": name, "history": history,
-            "sentiments": q.sentiments(session, account_id)}  # fmt: skip
+    history = [Snapshot.of(r) for r in q.snapshot_history(session, account_id, since)]
+    return AccountHealth(account_id, name, history, [Sentiment(**r) for r in q.sentiments(session, account_id)])
 
 
 def find_account(session: Session, key: str) -> int:
@@ -306,29 +550,88 @@ def find_account(session: Session, key: str) -> int:
     return find(session, key)
 
 
-def summary(session: Session, limit: int = 10) -> dict[str, Any]:
+@dataclass
+class GradeCounts:
+    green: int = 0
+    yellow: int = 0
+    red: int = 0
+
+
+@dataclass(frozen=True)
+class Mover:
+    """An account whose score changed much over 7 or 30 days."""
+
+    account_id: int
+    name: str
+    score: float
+    grade: str
+    change: float
+    explanation: list[RiskItem]
+    mrr: int | None = None  # minor units of ``currency``: what is at stake
+    currency: str | None = None
+    owner_id: int | None = None  # who to call
+    owner_name: str | None = None
+
+    @property
+    def reasons(self) -> list[str]:
+        return explanation_lines(self.explanation)
+
+
+@dataclass(frozen=True)
+class Movers:
+    dropped_7d: list[Mover] = field(default_factory=list)
+    improved_7d: list[Mover] = field(default_factory=list)
+    dropped_30d: list[Mover] = field(default_factory=list)
+    improved_30d: list[Mover] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    """The newest snapshot day: accounts per grade, per touch tier (``none``: no tier) and grade, the movers."""
+
+    day: date | None
+    grades: GradeCounts
+    tiers: dict[str, GradeCounts]
+    movers: Movers
+
+
+def summary(session: Session, limit: int = 10) -> HealthSummary:
     """Distribution by grade and tier on the newest snapshot day, and the movers."""
     day = q.latest_snapshot_day(session)
     if day is None:
-        return {"day": None, "grades": {}, "tiers": {}, "movers": {}}
-    grades: dict[str, int] = {"green": 0, "yellow": 0, "red": 0}
-    tiers: dict[str, dict[str, int]] = {}
+        return HealthSummary(None, GradeCounts(), {}, Movers())
+    grades = GradeCounts()
+    tiers: dict[str, GradeCounts] = {}
     for tier, grade, n in q.grade_counts(session, day):
-        grades[grade] = grades.get(grade, 0) + n
-        tiers.setdefault(tier or "none", {"green": 0, "yellow": 0, "red": 0})[grade] = n
-    movers = {
-        f"{direction}_{period}": q.movers(session, day, f"change_{period}", limit, rising=direction == "improved")
-        for period in ("7d", "30d")
-        for direction in ("dropped", "improved")
-    }
-    return {"day": day, "grades": grades, "tiers": tiers, "movers": movers}
+        setattr(grades, grade, getattr(grades, grade) + n)
+        setattr(tiers.setdefault(tier or "none", GradeCounts()), grade, n)
+
+    def movers(period: str, rising: bool) -> list[Mover]:
+        return [Mover(r["account_id"], r["name"], r["score"], r["grade"], r["change"],
+                      [RiskItem.of(i) for i in r["explanation"] or ()], r["mrr"], r["currency"], r["owner_id"],
+                      r["owner_name"])
+                for r in q.movers(session, day, f"change_{period}", limit, rising=rising)]  # fmt: skip
+
+    return HealthSummary(day, grades, tiers, Movers(movers("7d", False), movers("7d", True), movers("30d", False),
+                                                    movers("30d", True)))  # fmt: skip
 
 
 # --- CSM sentiment -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SentimentEntry:
+    """A sentiment just entered."""
+
+    id: int
+    account_id: int
+    value: int
+    reason: str
+    entered_at: datetime
+
+
 def enter_sentiment(session: Session, account_id: int, *, value: str | int, reason: str, author_id: int | None,
-                    now: datetime) -> dict[str, Any]:  # fmt: skip
+                    now: datetime) -> SentimentEntry:  # fmt: skip
     """Record a CSM's sentiment (1–5) with why; it counts from the next recompute."""
     if q.account_exists(session, account_id) is None:
         raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found")
@@ -345,7 +648,7 @@ def enter_sentiment(session: Session, account_id: int, *, value: str | int, reas
         raise InvalidInput(_("the reason is longer than {n} characters").format(n=MAX_SENTIMENT_REASON),
                            field="reason")  # fmt: skip
     entry = q.add_sentiment(session, account_id, author_id, number, text, now)
-    return {"id": entry.id, "account_id": account_id, "value": number, "reason": text, "entered_at": entry.entered_at}
+    return SentimentEntry(entry.id, account_id, number, text, entry.entered_at)
 
 
 # --- backtest ------------------------------------------------------------------------------------
@@ -353,36 +656,148 @@ def enter_sentiment(session: Session, account_id: int, *, value: str | int, reas
 
 def backtest(
     session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
-    cards: ScorecardSet | None = None, on_day: Any = None,
+    cards: ScorecardSet | None = None, on_day: Any = None, stability_days: int = 30,
 ) -> calc.BacktestResult:  # fmt: skip
-    """Replay history: at each month-end with a full baseline behind it and the whole
-    horizon before ``as_of``, score every paying account with the default scorecard from
-    the data up to that day, and check who churned within the horizon."""
+    """Replay history: at each month-end with at least :data:`BACKTEST_HISTORY_DAYS` of
+    usage behind it (the measures are age-aware) and the whole horizon before ``as_of``,
+    score every paying account with the scorecard of the stage it had then (worked out
+    from the data) from the data up to that day, and check who churned within the
+    horizon. Grades carry their hysteresis over the days before each month-end. Beside
+    the score: each measure's own AUC (as the default scorecard reads it) and the naive
+    signal's (fewer events in the last 30 days = riskier). Then score every day of the
+    last ``stability_days`` of history and count the day-to-day grade changes per 1,000
+    accounts, with and without hysteresis."""
     if not 7 <= horizon_days <= 730:
         raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
+    if not 0 <= stability_days <= 366:
+        raise InvalidInput(_("--stability-days must be from 0 to 366"), field="stability_days")
     cards = cards or active_scorecards(session, path).cards
     lines = q.subscription_lines(session)
     first, last = q.store_day_range(session)
     if first is None or last is None:
         raise InvalidInput(_("there is no usage history to backtest on"), field="as_of")
     end = min(as_of, last) - timedelta(days=horizon_days)
-    start = first + timedelta(days=q.USAGE_WINDOW_DAYS)
+    start = first + timedelta(days=BACKTEST_HISTORY_DAYS)
     days = calc.month_ends(start, end)
     if not days:
         raise InvalidInput(_("the history is too short for a {n}-day horizon").format(n=horizon_days),
                            field="horizon_days")  # fmt: skip
     frames = []
-    usage = UsageWindows(session, days, batch=1)  # month-ends apart share little of a scan
+    segments, contacts = q.account_segments(session), q.contact_counts(session)
+    back = _history_days(cards.options)
+    warm = back + 2 if back else 0  # days scored before each month-end to settle its grades
+    stable_days = [min(as_of, last) - timedelta(days=k) for k in range(stability_days - 1, -1, -1)]
+    settle = [stable_days[0] - timedelta(days=k) for k in range(warm, 0, -1)] if stable_days else []
+    plan = [d - timedelta(days=k) for d in days for k in range(warm, -1, -1)] + settle + stable_days
+    usage = UsageWindows(session, plan, batch=max(4, warm + 1))  # consecutive days share most of a scan
+    memo: dict[date, pd.DataFrame] = {}
+    points = []
+
+    def scored_on(day: date) -> tuple[DayScores, DayScores]:
+        raw = score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, usage=usage,
+                        replay_stages=True, contacts=contacts, history_from=first)  # fmt: skip
+        before = [memo[d] for d in (day - timedelta(days=k) for k in range(1, back + 1)) if d in memo]
+        held = hold_day(raw, cards, before if len(before) == back else [])
+        memo[day] = pd.DataFrame({"score": held.score, "grade": held.grade, "letter": held.letter})
+        return raw, held
+
     for day in days:
-        scored = score_day(session, day, cards, lines=lines, paying_only=True, default_only=True, usage=usage)
+        for k in range(warm, 0, -1):
+            scored_on(day - timedelta(days=k))
+        _raw, scored = scored_on(day)
         frames.append(pd.DataFrame({"day": day, "account_id": scored.score.index, "score": scored.score.to_numpy(),
-                                    "grade": scored.grade.to_numpy()}))  # fmt: skip
+                                    "grade": scored.grade.to_numpy(),
+                                    "events30": scored.events30.to_numpy() if scored.events30 is not None else np.nan}))  # fmt: skip
+        points.append(calc.score_accounts(scored.values, cards.default).points)
+        memo.clear()
         if on_day is not None:
             on_day(day)
+    daily = []
+    for day in settle:
+        scored_on(day)
+    for day in stable_days:
+        raw, held = scored_on(day)
+        daily.append(pd.DataFrame({"day": day, "account_id": held.score.index, "grade": held.grade.to_numpy(),
+                                   "raw_grade": raw.grade.to_numpy()}))  # fmt: skip
     table = pd.concat(frames, ignore_index=True)
     churns = calc.churn_events(lines)
     churns = churns[churns["churned_on"] <= pd.Timestamp(end + timedelta(days=horizon_days))]
-    return calc.backtest_metrics(table, churns, horizon_days)
+    result = calc.backtest_metrics(table, churns, horizon_days, points=pd.concat(points, ignore_index=True))
+    if not daily:
+        return result
+    stable = pd.concat(daily, ignore_index=True)
+    return dataclasses.replace(
+        result, stability_days=len(stable_days), grade_changes_per_1000=calc.grade_changes_per_1000(stable),
+        raw_grade_changes_per_1000=calc.grade_changes_per_1000(stable, "raw_grade"),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RocPoint:
+    fpr: float
+    tpr: float
+
+
+@dataclass(frozen=True)
+class GradeChurn:
+    accounts: int
+    churned: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class MeasureAucRow:
+    """One measure's own ROC-AUC in the backtest, and which way it points."""
+
+    measure: str
+    auc: float | None
+    direction: str  # right, wrong, none (DIRECTION_LABELS)
+    samples: int
+    churned: int
+
+
+@dataclass(frozen=True)
+class BacktestSummary:
+    """The backtest as the page and ``/api/health/backtest`` show it (rounded figures), with
+    the scorecards it replayed."""
+
+    horizon_days: int
+    evaluations: int
+    samples: int
+    churned: int
+    auc: float | None
+    roc: list[RocPoint]
+    by_grade: dict[str, GradeChurn]
+    lift_red_over_green: float | None
+    median_lead_days: float | None
+    churn_events: int
+    red_before_churn: int
+    first_day: date | None
+    last_day: date | None
+    stability_days: int = 0  # days over which day-to-day grade changes were counted
+    grade_changes_per_1000: float | None = None  # per day per 1,000 accounts, with the hysteresis
+    raw_grade_changes_per_1000: float | None = None  # the same without it
+    naive_auc: float | None = None  # fewer events in the last 30 days = riskier: the floor to beat
+    measures: list[MeasureAucRow] = field(default_factory=list)  # each measure's own ROC-AUC
+    scorecards: str | None = None
+    scorecards_version: int | None = None
+
+    @classmethod
+    def of(cls, result: calc.BacktestResult, scorecards: str | None = None, version: int | None = None
+           ) -> BacktestSummary:  # fmt: skip
+        data = backtest_json(result)
+        return cls(**{**data, "roc": [RocPoint(**p) for p in data["roc"]],
+                      "measures": [MeasureAucRow(**m) for m in data["measures"]],
+                      "by_grade": {g: GradeChurn(int(v["accounts"]), int(v["churned"]), float(v["rate"]))
+                                   for g, v in data["by_grade"].items()},
+                      "first_day": result.first_day, "last_day": result.last_day},
+                   scorecards=scorecards, scorecards_version=version)  # fmt: skip
+#: A measure's direction in the backtest (:attr:`MeasureAuc.direction`) → English label.
+DIRECTION_LABELS = {
+    "right": N_("as scored (fewer points, more churn)"),
+    "wrong": N_("the wrong way (fewer points, less churn)"),
+    "none": N_("no data"),
+}
 
 
 def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
@@ -395,7 +810,17 @@ def backtest_json(result: calc.BacktestResult) -> dict[str, Any]:
         "red_before_churn": result.red_before_churn,
         "first_day": result.first_day.isoformat() if result.first_day else None,
         "last_day": result.last_day.isoformat() if result.last_day else None,
+        "stability_days": result.stability_days,
+        "grade_changes_per_1000": _rounded(result.grade_changes_per_1000),
+        "raw_grade_changes_per_1000": _rounded(result.raw_grade_changes_per_1000),
+        "naive_auc": None if result.naive_auc is None else round(result.naive_auc, 4),
+        "measures": [{"measure": m.key, "auc": None if m.auc is None else round(m.auc, 4), "direction": m.direction,
+                      "samples": m.samples, "churned": m.churned} for m in result.measures],
     }  # fmt: skip
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 # --- editing weights in the UI -------------------------------------------------------------------
@@ -422,7 +847,8 @@ def _bands_toml(bands: Any) -> str:
 def to_toml(cards: ScorecardSet) -> str:
     """Scorecards as TOML (what the weights form saves; comments are not kept)."""
     base = cards.default.bands
-    out = ["# Saved from the scorecards page. See docs/health.md.\n", "[grades]\n", _bands_toml(base)]
+    out = ["# Saved from the scorecards page. See docs/health.md.\n", "[grades]\n", _bands_toml(base), "\n[scoring]\n"]
+    out += [f"{f.name} = {_toml_value(getattr(cards.options, f.name))}\n" for f in dataclasses.fields(cards.options)]
     for card in cards.scorecards:
         out.append(f"\n[scorecards.{card.key}]\nname = {_toml_value(card.name)}\n")
         if card.default:
@@ -431,6 +857,8 @@ def to_toml(cards: ScorecardSet) -> str:
             out.append(f"stages = {_toml_value(list(card.stages))}\n")
         if card.tiers:
             out.append(f"tiers = {_toml_value(list(card.tiers))}\n")
+        if card.min_history_days != 14:
+            out.append(f"min_history_days = {card.min_history_days}\n")
         if card.bands != base:
             out.append(f"\n[scorecards.{card.key}.grades]\n{_bands_toml(card.bands)}")
         for group in card.groups:
@@ -476,18 +904,18 @@ def with_weights(cards: ScorecardSet, weights: dict[str, str]) -> str:
 
 def cached_backtest(
     session: Session, cache: dict[Any, Any], *, as_of: date, horizon_days: int, path: Path | None, now: float
-) -> dict[str, Any]:
+) -> BacktestSummary:
     """The backtest as JSON, kept in ``cache`` (the app's) for ten minutes per
     scorecards version, history and horizon: replaying two years takes seconds."""
     active = active_scorecards(session, path)
     key = (active.source, q.store_day_range(session), horizon_days, as_of)
     hit = cache.get(key)
     if hit is not None and now - hit[0] < 600:
-        return dict(hit[1])
-    data = backtest_json(backtest(session, as_of=as_of, horizon_days=horizon_days, cards=active.cards))
-    data["scorecards"] = active.origin
-    data["scorecards_version"] = active.version
+        summary: BacktestSummary = hit[1]
+        return summary
+    result = backtest(session, as_of=as_of, horizon_days=horizon_days, cards=active.cards)
+    data = BacktestSummary.of(result, active.origin, active.version)
     if len(cache) > 16:
         cache.clear()
     cache[key] = (now, data)
-    return dict(data)
+    return data

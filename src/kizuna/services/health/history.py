@@ -186,13 +186,3 @@ def account_header(session: Session, account_id: int, days: int = SPARKLINE_DAYS
         "change_30d": newest["change_30d"], "trend": [(r["day"], r["score"]) for r in rows],
         "top_reason": explanation_lines(explanation[:1])[0] if explanation else None,
     }  # fmt: skip
-
-
-def add_account_facts(session: Session, movers: dict[str, list[dict[str, Any]]]) -> None:
-    """Give each mover its account's MRR, currency and owner (``mrr``, ``currency``,
-    ``owner_id``, ``owner_name``: who to call, and how much is at stake)."""
-    facts = hq.account_facts(session, (m["account_id"] for items in movers.values() for m in items))
-    empty = {"mrr": None, "currency": None, "owner_id": None, "owner_name": None}
-    for items in movers.values():
-        for item in items:
-            item.update(facts.get(int(item["account_id"]), empty))

@@ -71,6 +71,7 @@ def load_mapping(path: Path | None) -> UsageMapping:
     [login]
     events = ["Signed In"]            # or event = "Signed In"
     session_minutes_property = "session_minutes"
+    any_activity = false              # true: every event counts as a login (no sign-in event)
 
     [features]                        # feature key = event name (or a list of names)
     reports = "Report Created"
@@ -109,7 +110,7 @@ def mapping_from_dict(data: Mapping[str, Any], where: str) -> UsageMapping:
     login = data.get("login", {})
     if not isinstance(login, dict):
         raise ConfigurationError(_("{path}: {key}: expected a table").format(path=where, key="login"))
-    extra = sorted(set(login) - {"event", "events", "session_minutes_property"})
+    extra = sorted(set(login) - {"event", "events", "session_minutes_property", "any_activity"})
     if extra:
         raise ConfigurationError(_("{path}: {key}: unknown key").format(path=where, key=f"login.{extra[0]}"))
     if "event" in login and "events" in login:
@@ -146,7 +147,12 @@ def mapping_from_dict(data: Mapping[str, Any], where: str) -> UsageMapping:
                         )
                     )
                 features[event] = feature
-    return UsageMapping(frozenset(login_events), prop.strip(), MappingProxyType(features))
+    any_activity = login.get("any_activity", False)
+    if not isinstance(any_activity, bool):
+        raise ConfigurationError(
+            _("{path}: {key}: expected true or false").format(path=where, key="login.any_activity")
+        )
+    return UsageMapping(frozenset(login_events), prop.strip(), MappingProxyType(features), any_activity)
 
 
 # --- what one event adds ----------------------------------------------------------------------
@@ -155,7 +161,7 @@ def mapping_from_dict(data: Mapping[str, Any], where: str) -> UsageMapping:
 def contributions(mapping: UsageMapping, event: str, properties: Mapping[str, Any]) -> list[tuple[str, float]]:
     """The metrics one event adds to its account's day (``active_users`` aside)."""
     out: list[tuple[str, float]] = [(METRIC_EVENTS, 1.0)]
-    if event in mapping.login_events:
+    if mapping.counts_as_login(event):
         out.append((METRIC_LOGINS, 1.0))
         minutes = session_minutes(properties.get(mapping.session_minutes_property))
         if minutes:
@@ -209,7 +215,7 @@ def _metrics_of(mapping: UsageMapping, event: str) -> tuple[bool, str | None]:
     """``(counts as a login, feature metric or None)``: the part of :func:`contributions`
     that depends on the event name only."""
     feature = mapping.features.get(event)
-    return event in mapping.login_events, feature_metric(feature) if feature is not None else None
+    return mapping.counts_as_login(event), feature_metric(feature) if feature is not None else None
 
 
 def roll_up(
@@ -320,7 +326,7 @@ def _compute(
         n += 1
         pair = (account_id, day)
         target = figures[pair]
-        props = (q.json_value(properties) or {}) if event in mapping.login_events else {}
+        props = (q.json_value(properties) or {}) if mapping.counts_as_login(event) else {}
         for metric, value in contributions(mapping, event, props):
             target[metric] += value
         key = user_key(contact_id, anonymous_id)

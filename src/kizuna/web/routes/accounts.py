@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kizuna.domain.auth import Permission
+from kizuna.domain.enums import TaskKind, TaskPriority
 from kizuna.domain.health import GRADE_LABELS, HealthGrade
 from kizuna.domain.money import CURRENCY_EXPONENTS
 from kizuna.domain.segments import FIT_LABELS, STAGE_LABELS, TIER_LABELS, FitBand, LifecycleStage, TouchTier
@@ -218,7 +219,7 @@ def accounts_list(
         filters = None if partial else accounts_service.account_filters(session)
         can_assign = _can_assign(principal)
         owner_choices = accounts_service.owner_choices(session) if can_assign and not partial else []
-        views = accounts_service.saved_views(session, principal.user.id) if principal.user and not partial else []
+        views = accounts_service.saved_views(session, principal.user_id) if principal.user_id is not None and not partial else []
     context = {
         "top_risks": {a.id: _top_risk(a) for a in result.items}, "can_assign": can_assign,
         "owner_choices": owner_choices, "views": views, "query": params.url(page=params.page).partition("?")[2],
@@ -240,12 +241,12 @@ def accounts_list(
 
 def _can_assign(principal: Any) -> bool:
     """Leads and admins signed in: they may change owners in bulk."""
-    return principal.user is not None and Permission.MANAGE in principal.permissions
+    return principal.is_user and Permission.MANAGE in principal.permissions
 
 
 def _top_risk(row: accounts_service.AccountRow) -> str | None:
-    item = row.top_risk
-    return health_service.explanation_lines([item])[0] if item else None
+    item = row.worst_risk
+    return health_service.explanation_lines([item.as_dict()])[0] if item else None
 
 
 def _notice(request: Request) -> str | None:
@@ -304,7 +305,7 @@ def accounts_csv(rows: list[accounts_service.AccountRow], as_of: date, fmt: Form
         writer.writerow([
             text(a.name), text(a.external_id), text(a.domain), text(a.plan_name), _label(a.status),
             "" if mrr is None else str(mrr), a.currency or "", a.renewal_on.isoformat() if a.renewal_on else "",
-            number(a.days_to_renewal(as_of)), number(a.health_score), number(a.health_change_30d, 1),
+            number(a.days_until_renewal(as_of)), number(a.health_score), number(a.health_change_30d, 1),
             text(_top_risk(a)), touch, _(SEGMENT_LABELS["tier"][a.touch_tier.value]) if a.touch_tier else "",
             _(SEGMENT_LABELS["stage"][a.lifecycle_stage.value]) if a.lifecycle_stage else "",
             _("yes") if a.at_risk else _("no"), number(a.fit_score), text(a.owner_name), text(a.industry),
@@ -334,7 +335,7 @@ async def assign_owner(request: Request, state: State, principal: Manager) -> Re
     owner_id = None if owner_text == "none" else _whole(owner_text, "owner", 1, _MAX_ID)
     ids = [_whole(str(v), "account", 1, _MAX_ID) for v in form.getlist("account")]
     with state.unit_of_work() as session:
-        count = accounts_service.assign_owner(session, ids, owner_id)
+        count = accounts_service.assign_owner(session, ids, owner_id, as_of=today(state.settings))
     return RedirectResponse(_with(back, done="owner", n=count), status_code=303)
 
 
@@ -345,12 +346,12 @@ def save_view(
 ) -> Response:  # fmt: skip
     """Save the list's current filters under a name (each user's own)."""
     check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
-    if principal.user is None:
+    if principal.user_id is None:
         raise InvalidInput(_("saved views belong to a signed-in user"), field="name")
     params, _query = parse_list_params(**_list_args(dict(parse_qsl(query[:2000]))))
     canonical = params.url(page=1).partition("?")[2]
     with state.unit_of_work() as session:
-        accounts_service.save_view(session, principal.user.id, name, canonical)
+        accounts_service.save_view(session, principal.user_id, name, canonical)
     return RedirectResponse(_with(params.url(page=1), done="view"), status_code=303)
 
 
@@ -360,10 +361,10 @@ def delete_view(
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:  # fmt: skip
     check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
-    if principal.user is None:
+    if principal.user_id is None:
         raise NotFound(_("no saved view with id {id}").format(id=view_id), code="view_not_found")
     with state.unit_of_work() as session:
-        accounts_service.delete_view(session, principal.user.id, view_id)
+        accounts_service.delete_view(session, principal.user_id, view_id)
     return RedirectResponse("/accounts?done=view-deleted", status_code=303)
 
 
@@ -432,14 +433,22 @@ def _account_page(
         data = c360.account_360(session, account_id, as_of=as_of, zone=state.settings.zone, before=before or None,
                                 timeline_limit=TIMELINE_PAGE)  # fmt: skip
         health_head = health_header_context(health_history.account_header(session, account_id))
+        people = accounts_service.owner_choices(session)
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
         "form": form or _empty_form(state.settings), "errors": errors or {}, "contacts": data.contacts,
         "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
+        "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
+        "task_people": people, "task_error": "",
         **health_head, **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)
+
+
+def account_page_with(request: Request, state: State, account_id: int, *, task_error: str, status: int) -> Response:
+    """The 360 page with a refused task form's reason (the task routes' error page)."""
+    return _account_page(request, state, account_id, status=status, extra={"task_error": task_error})
 
 
 @router.get("/accounts/{account_id:int}")
@@ -502,7 +511,7 @@ def log_activity(
         with state.unit_of_work() as session:
             activity = activities_service.log_activity(
                 session, account_id=account_id, kind=kind, occurred_at=_parse_when(occurred_at, state.settings),
-                subject=subject, summary=summary, author_id=principal.user.id if principal.user else None,
+                subject=subject, summary=summary, author_id=principal.user_id,
                 contact_id=_parse_contact(contact_id),
             )  # fmt: skip
             item = c360.activity_item(session, account_id, activity.id)

@@ -154,10 +154,10 @@ def switch_language(
 ) -> Response:  # fmt: skip
     code = normalize_language(language_code) or "ja"
     principal = resolve_principal(request, state)
-    if principal is not None and principal.user is not None:
+    if principal is not None and principal.user_id is not None:
         check_csrf(principal, csrf_token)
         with state.unit_of_work() as session:
-            auth_service.set_language(session, principal.user.id, code)
+            auth_service.set_language(session, principal.user_id, code)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
     with language(code):

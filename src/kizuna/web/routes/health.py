@@ -24,7 +24,6 @@ from kizuna.http.templating import render, render_fragment
 from kizuna.i18n import _
 from kizuna.jobs import run_job
 from kizuna.services import health as health_service
-from kizuna.services.health import history as health_history
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,18 +55,14 @@ def origin_label(version: int | None, configured: bool) -> str:
 def health_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     with state.unit_of_work() as session:
         data = health_service.summary(session, limit=10)
-        health_history.add_account_facts(session, data["movers"])
-    for items in data["movers"].values():
-        for item in items:
-            item["reasons"] = health_service.explanation_lines(item["explanation"])
     grade_labels = [_(GRADE_LABELS[g]) for g in GRADES]
     distribution = _bar_chart(grade_labels, [{
-        "label": _("Accounts"), "data": [data["grades"].get(g.value, 0) for g in GRADES],
+        "label": _("Accounts"), "data": [getattr(data.grades, g.value) for g in GRADES],
         "backgroundColor": [GRADE_COLOURS[g] for g in GRADES]}])  # fmt: skip
-    tiers = sorted(data["tiers"])
+    tiers = sorted(data.tiers)
     by_tier = _bar_chart([_(TIER_LABELS[t]) if t in TIER_LABELS else _("no tier") if t == "none" else t
                          for t in tiers], [
-        {"label": _(GRADE_LABELS[g]), "data": [data["tiers"][t].get(g.value, 0) for t in tiers],
+        {"label": _(GRADE_LABELS[g]), "data": [getattr(data.tiers[t], g.value) for t in tiers],
          "backgroundColor": GRADE_COLOURS[g]} for g in GRADES], stacked=True)  # fmt: skip
     context = {"data": data, "distribution": distribution, "by_tier": by_tier, "grades": GRADES,
                "grade_labels": GRADE_LABELS}  # fmt: skip
@@ -81,7 +76,7 @@ def backtest_page(request: Request, state: State, principal: CurrentPrincipal, h
     cache = request.app.state.__dict__.setdefault("health_backtest_cache", {})
     with state.unit_of_work() as session:
         try:
-            data: dict[str, Any] | None = health_service.cached_backtest(
+            data: health_service.BacktestSummary | None = health_service.cached_backtest(
                 session, cache, as_of=today(state.settings), horizon_days=horizon_days,
                 path=state.settings.health_scorecards, now=time.monotonic())  # fmt: skip
             problem = None
@@ -92,7 +87,7 @@ def backtest_page(request: Request, state: State, principal: CurrentPrincipal, h
         roc = {
             "type": "scatter",
             "data": {"datasets": [
-                {"label": _("Health score"), "data": [{"x": p["fpr"], "y": p["tpr"]} for p in data["roc"]],
+                {"label": _("Health score"), "data": [{"x": p.fpr, "y": p.tpr} for p in data.roc],
                  "showLine": True, "borderColor": "#2f5fd0", "pointRadius": 0, "borderWidth": 2},
                 {"label": _("Chance"), "data": [{"x": 0, "y": 0}, {"x": 1, "y": 1}], "showLine": True,
                  "borderColor": "#9aa3af", "borderDash": [4, 4], "pointRadius": 0, "borderWidth": 1},
@@ -103,11 +98,13 @@ def backtest_page(request: Request, state: State, principal: CurrentPrincipal, h
         }  # fmt: skip
         by_grade = _bar_chart([_(GRADE_LABELS[g]) for g in GRADES], [{
             "label": _("Churn rate (%)"),
-            "data": [round(data["by_grade"][g.value]["rate"] * 100, 1) for g in GRADES],
+            "data": [round(data.by_grade[g.value].rate * 100, 1) for g in GRADES],
             "backgroundColor": [GRADE_COLOURS[g] for g in GRADES]}])  # fmt: skip
-    origin = None if data is None else origin_label(data.get("scorecards_version"), bool(state.settings.health_scorecards))
+    origin = None if data is None else origin_label(data.scorecards_version, bool(state.settings.health_scorecards))
     context = {"data": data, "problem": problem, "roc": roc, "by_grade_chart": by_grade, "grades": GRADES,
-               "grade_labels": GRADE_LABELS, "horizon_days": horizon_days, "origin": origin}  # fmt: skip
+               "grade_labels": GRADE_LABELS, "horizon_days": horizon_days, "origin": origin,
+               "measure_labels": {k: m.label for k, m in MEASURES.items()},
+               "directions": health_service.DIRECTION_LABELS}  # fmt: skip
     return render(request, "health/backtest.html", context)
 
 
@@ -119,7 +116,7 @@ def _scorecards_page(request: Request, state: State, principal: Any, *, errors: 
     context = {
         "active": active, "cards": active.cards, "versions": versions, "errors": errors or [],
         "source": source if source is not None else active.source, "measures": MEASURES, "saved": saved,
-        "can_edit": principal.user is not None and "manage" in principal.permissions,
+        "can_edit": principal.is_user and "manage" in principal.permissions,
         "origin": origin_label(active.version, bool(state.settings.health_scorecards)),
     }  # fmt: skip
     return render(request, "health/scorecards.html", context, status=status)
@@ -140,7 +137,7 @@ async def save_weights(request: Request, state: State, principal: Manager) -> Re
         with state.unit_of_work() as session:
             cards = health_service.active_scorecards(session, state.settings.health_scorecards).cards
             text = health_service.with_weights(cards, weights)
-            health_service.save_scorecards(session, text, author_id=principal.user.id if principal.user else None,
+            health_service.save_scorecards(session, text, author_id=principal.user_id,
                                            note=note or _("weights changed in the web app"))  # fmt: skip
     except ScorecardInvalid as exc:
         return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], status=422)
@@ -155,7 +152,7 @@ def save_source(
     check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
     try:
         with state.unit_of_work() as session:
-            health_service.save_scorecards(session, source, author_id=principal.user.id if principal.user else None,
+            health_service.save_scorecards(session, source, author_id=principal.user_id,
                                            note=note or _("edited as TOML in the web app"))  # fmt: skip
     except ScorecardInvalid as exc:
         return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], source=source,
@@ -188,12 +185,12 @@ def _panel_context(state: State, account_id: int, *, errors: dict[str, str] | No
                    form: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
     with state.unit_of_work() as session:
         data = health_service.account_health(session, account_id, days=180)
-    history = data["history"]
+    history = data.history
     snap = history[-1] if history else None
     trend = {
         "type": "line",
-        "data": {"labels": [f"{h['day'].month}/{h['day'].day}" for h in history], "datasets": [{
-            "label": _("Health score"), "data": [round(h["score"], 1) for h in history], "borderColor": "#2f5fd0",
+        "data": {"labels": [f"{h.day.month}/{h.day.day}" for h in history], "datasets": [{
+            "label": _("Health score"), "data": [round(h.score, 1) for h in history], "borderColor": "#2f5fd0",
             "backgroundColor": "#2f5fd0", "borderWidth": 2, "pointRadius": 0 if len(history) > 20 else 3,
             "tension": 0.2}]},
         "options": {"plugins": {"legend": {"display": False}},
@@ -202,14 +199,14 @@ def _panel_context(state: State, account_id: int, *, errors: dict[str, str] | No
     }  # fmt: skip
     rows = []
     if snap is not None:
-        for key, m in snap["measures"].items():
+        for key, m in snap.measures.items():
             rows.append({"key": key, "label": _(MEASURES[key].label) if key in MEASURES else key,
-                         "value": health_service.describe_value(key, m["value"]) if m["value"] is not None else None,
-                         "points": m["points"], "weight": m["weight"]})  # fmt: skip
+                         "value": health_service.describe_value(key, m.value) if m.value is not None else None,
+                         "points": m.points, "weight": m.weight})  # fmt: skip
     return {
-        "account_id": account_id, "account_name": data["name"], "snap": snap, "trend": trend, "rows": rows,
-        "reasons": health_service.explanation_lines(snap["explanation"]) if snap else [],
-        "sentiments": data["sentiments"], "sentiment_labels": SENTIMENT_LABELS, "grade_labels": GRADE_LABELS,
+        "account_id": account_id, "account_name": data.name, "snap": snap, "trend": trend, "rows": rows,
+        "reasons": snap.reasons if snap else [],
+        "sentiments": data.sentiments, "sentiment_labels": SENTIMENT_LABELS, "grade_labels": GRADE_LABELS,
         "errors": errors or {}, "form": form or {"value": "", "reason": ""}, "points_count": len(history),
     }  # fmt: skip
 
@@ -235,7 +232,7 @@ def enter_sentiment(
     try:
         with state.unit_of_work() as session:
             health_service.enter_sentiment(session, account_id, value=value, reason=reason,
-                                           author_id=principal.user.id if principal.user else None,
+                                           author_id=principal.user_id,
                                            now=datetime.now(UTC))  # fmt: skip
     except InvalidInput as exc:
         html = _panel(request, state, account_id, errors={exc.field or "form": exc.message},

@@ -49,7 +49,7 @@ def store(state: AppState) -> UploadStore:
 
 
 def _user_id(principal: Manager) -> int | None:
-    return principal.user.id if principal.user is not None else None
+    return principal.user_id
 
 
 def _ctx(state: AppState) -> ParseContext:

@@ -31,7 +31,7 @@ from kizuna.analytics.backend import store_tables
 from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
 from kizuna.domain.kpi_targets import Target, parse_targets
 from kizuna.domain.money import CURRENCY_EXPONENTS
-from kizuna.domain.segments import TIER_LABELS
+from kizuna.domain.segments import FIT_LABELS, STAGE_LABELS, TIER_LABELS
 from kizuna.errors import InvalidInput
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
@@ -48,8 +48,13 @@ router = APIRouter(include_in_schema=False)
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 8
 MAX_MONTHS = 120
-#: Break-downs offered by the selector (``touch_tier`` only when the store has the column).
-SEGMENT_CHOICES = {"plan": N_("Plan"), "touch_tier": N_("Touch tier"), "none": N_("No breakdown")}
+#: Break-downs offered by the selector: each month by the segment the account had at its start.
+SEGMENT_CHOICES = {
+    "plan": N_("Plan"), "tier": N_("Touch tier"), "stage": N_("Lifecycle stage"), "owner": N_("Owner"),
+    "fit": N_("Customer fit"), "none": N_("No breakdown"),
+}  # fmt: skip
+#: Older spellings still accepted in links.
+SEGMENT_ALIASES = {"touch_tier": "tier", "lifecycle_stage": "stage", "fit_band": "fit"}
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churned")
 MOVEMENT_LABELS = {
     "new": N_("New"), "expansion": N_("Expansion"), "reactivation": N_("Reactivation"),
@@ -133,6 +138,7 @@ def parse_params(settings: Settings, as_of: str | None, months: str | None, by: 
                 field="months",
             )
     segment = (by or "plan").strip() or "plan"
+    segment = SEGMENT_ALIASES.get(segment, segment)
     if segment not in SEGMENT_CHOICES:
         raise InvalidInput(_("by must be one of: {choices}").format(choices=", ".join(SEGMENT_CHOICES)), field="by")
     return KpiParams(day, count, segment, (default_day, settings.kpi_months))
@@ -227,8 +233,9 @@ def segment_label(by: str | None, value: Any) -> str:
         return _("All accounts")
     if text in ("(none)", "None", ""):
         return _("No segment")
-    if by == "touch_tier" and text in TIER_LABELS:
-        return _(TIER_LABELS[text])
+    labels = {"tier": TIER_LABELS, "touch_tier": TIER_LABELS, "stage": STAGE_LABELS, "fit": FIT_LABELS}.get(by or "", {})
+    if text in labels:
+        return _(labels[text])
     return text
 
 
@@ -441,7 +448,7 @@ def _target(target: Target | None, kind: str, value: Any, exponent: int) -> dict
 
 def headline_tiles(report: kpis.KpiReport, params: KpiParams, last_month: str, *,
                    targets: dict[str, Target] | None = None,
-                   at_risk: dict[str, int] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                   at_risk: accounts_service.AtRiskTotals | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """The tiles: every figure with its kind (for formatting), its change vs the previous
     month, its target, and a link to the accounts behind it (or to the chart that explains
     it). The :data:`PRIMARY` ones first, marked ``primary``."""
@@ -449,7 +456,7 @@ def headline_tiles(report: kpis.KpiReport, params: KpiParams, last_month: str, *
     last = rev.iloc[-1] if len(rev) else None
     on, ex, sup = report.onboarding, report.expansion, report.support_totals
     previous = report.headline_previous
-    partial = not report.current_month.get("complete", True)
+    partial = report.current_month is not None and not report.current_month.complete
     exponent = CURRENCY_EXPONENTS.get(report.currency, 0)
     targets = targets or {}
 
@@ -463,37 +470,37 @@ def headline_tiles(report: kpis.KpiReport, params: KpiParams, last_month: str, *
         }  # fmt: skip
 
     tiles = [
-        tile("mrr", _("MRR"), h["mrr"], "money", params.drill("mrr", last_month)),
-        tile("arr", _("ARR"), h["arr"], "money", params.drill("mrr", last_month)),
-        tile("paying_accounts", _("Paying accounts"), h["paying_accounts"], "number", params.drill("mrr", last_month)),
-        tile("net_change", _("Net MRR change this month"), h["net_change"], "money", "#movements"),
+        tile("mrr", _("MRR"), h.mrr, "money", params.drill("mrr", last_month)),
+        tile("arr", _("ARR"), h.arr, "money", params.drill("mrr", last_month)),
+        tile("paying_accounts", _("Paying accounts"), h.paying_accounts, "number", params.drill("mrr", last_month)),
+        tile("net_change", _("Net MRR change this month"), h.net_change, "money", "#movements"),
         tile("nrr", _("NRR (month)"), None if last is None else last["nrr"], "percent", "#movements"),
         tile("grr", _("GRR (month)"), None if last is None else last["grr"], "percent", "#movements"),
-        tile("nrr_12m", _("NRR (12 months)"), h["nrr_12m"], "percent", params.drill("retained_12m", last_month)),
-        tile("grr_12m", _("GRR (12 months)"), h["grr_12m"], "percent", params.drill("retained_12m", last_month)),
-        tile("logo_churn_rate", _("Logo churn (monthly, 12-month average)"), h["logo_churn_rate"], "percent",
+        tile("nrr_12m", _("NRR (12 months)"), h.nrr_12m, "percent", params.drill("retained_12m", last_month)),
+        tile("grr_12m", _("GRR (12 months)"), h.grr_12m, "percent", params.drill("retained_12m", last_month)),
+        tile("logo_churn_rate", _("Logo churn (monthly, 12-month average)"), h.logo_churn_rate, "percent",
              params.drill("churned", last_month)),
-        tile("revenue_churn_rate", _("Revenue churn (window)"), h["revenue_churn_rate"], "percent", "#movements"),
-        tile("nps", _("NPS"), h["nps"], "score", "#nps",
-             _("{n} responses").format(n=report.nps_total["responses"])),
-        tile("onboarding_completion_rate", _("Onboarding completion"), h["onboarding_completion_rate"], "percent",
+        tile("revenue_churn_rate", _("Revenue churn (window)"), h.revenue_churn_rate, "percent", "#movements"),
+        tile("nps", _("NPS"), h.nps, "score", "#nps",
+             _("{n} responses").format(n=report.nps_total.responses)),
+        tile("onboarding_completion_rate", _("Onboarding completion"), h.onboarding_completion_rate, "percent",
              None, _("{done} of {total} accounts").format(done=on.get("completed", 0), total=on.get("accounts", 0))),
-        tile("upsell_rate", _("Upsell rate"), h["upsell_rate"], "percent", params.drill("upsell"),
-             _("{n} of {base} accounts").format(n=ex.get("upsell_accounts", 0), base=ex.get("base_accounts", 0))),
-        tile("cross_sell_rate", _("Cross-sell rate"), h["cross_sell_rate"], "percent", params.drill("cross_sell"),
-             _("{n} of {base} accounts").format(n=ex.get("cross_sell_accounts", 0), base=ex.get("base_accounts", 0))),
-        tile("tickets_per_account", _("Tickets per paying account"), h["tickets_per_account"], "decimal", "#support"),
-        tile("median_frt_hours", _("First response, median (hours)"), h["median_frt_hours"], "decimal", "#support",
+        tile("upsell_rate", _("Upsell rate"), h.upsell_rate, "percent", params.drill("upsell"),
+             _("{n} of {base} accounts").format(n=ex.upsell_accounts, base=ex.base_accounts)),
+        tile("cross_sell_rate", _("Cross-sell rate"), h.cross_sell_rate, "percent", params.drill("cross_sell"),
+             _("{n} of {base} accounts").format(n=ex.cross_sell_accounts, base=ex.base_accounts)),
+        tile("tickets_per_account", _("Tickets per paying account"), h.tickets_per_account, "decimal", "#support"),
+        tile("median_frt_hours", _("First response, median (hours)"), h.median_frt_hours, "decimal", "#support",
              _("{n} tickets").format(n=sup.get("tickets", 0))),
-        tile("top_20_share", _("MRR share of the top 20 %"), h["top_20_share"], "percent", params.drill("top_20"),
-             _("Gini {gini}").format(gini="—" if h["gini"] is None else f"{h['gini']:.2f}")),
-        tile("ltv", _("LTV (ARPA × 100 ÷ churn %)"), h["ltv"], "money", "#ltv"),
-        tile("ltv_cac", _("LTV:CAC"), h["ltv_cac"], "ratio", "#ltv"),
+        tile("top_20_share", _("MRR share of the top 20 %"), h.top_20_share, "percent", params.drill("top_20"),
+             _("Gini {gini}").format(gini="—" if h.gini is None else f"{h.gini:.2f}")),
+        tile("ltv", _("LTV (ARPA × 100 ÷ churn %)"), h.ltv, "money", "#ltv"),
+        tile("ltv_cac", _("LTV:CAC"), h.ltv_cac, "ratio", "#ltv"),
     ]  # fmt: skip
     if at_risk is not None:
-        tiles.append(tile("at_risk_accounts", _("Accounts at risk (today)"), at_risk["accounts"], "number",
+        tiles.append(tile("at_risk_accounts", _("Accounts at risk (today)"), at_risk.accounts, "number",
                           "/accounts?risk=yes"))  # fmt: skip
-        tiles[-1]["sub_money"] = at_risk["mrr"]  # their MRR, formatted by the template
+        tiles[-1]["sub_money"] = at_risk.mrr  # their MRR, formatted by the template
     order = {key: i for i, key in enumerate(PRIMARY)}
     return sorted(tiles, key=lambda t: (0, order[t["key"]]) if t["primary"] else (1, 0))
 
@@ -527,11 +534,11 @@ MONTHLY_CHARTS = frozenset({"kpi-waterfall", "kpi-retention", "kpi-nps", "kpi-su
 
 def dashboard_context(report: kpis.KpiReport, params: KpiParams, fmt: Formatter,
                       segment_columns: tuple[str, ...], *, targets: dict[str, Target] | None = None,
-                      at_risk: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
+                      at_risk: accounts_service.AtRiskTotals | None = None) -> dict[str, Any]:  # fmt: skip
     rev = report.revenue
     months = [str(m) for m in rev["month"]]
-    partial = bool(months) and not report.current_month.get("complete", True) \
-        and months[-1] == report.current_month.get("month")
+    progress = report.current_month
+    partial = bool(months) and progress is not None and not progress.complete and months[-1] == progress.month
     labels = [month_label(fmt, m) for m in months]
     table_labels = list(labels)
     if partial:
@@ -561,16 +568,15 @@ def dashboard_context(report: kpis.KpiReport, params: KpiParams, fmt: Formatter,
                 row | {"label": segment_label(by, row["segment"]), "nps": score, "nps_responses": responses}
             )
         segments.sort(key=lambda r: -(r["mrr"] or 0))
-    choices = [(k, v) for k, v in SEGMENT_CHOICES.items() if k != "touch_tier" or "touch_tier" in segment_columns]
+    choices = list(SEGMENT_CHOICES.items())
     tiles = headline_tiles(report, params, last_month, targets=targets, at_risk=at_risk)
-    progress = report.current_month
     context: dict[str, Any] = {
         "report": report, "params": params, "months": months,
         "month_labels": dict(zip(months, labels, strict=True)), "partial": partial,
         "partial_note": _("{month} is not over ({days} of {total} days): its figures are month to date, drawn "
                           "lighter and dashed in the charts.").format(
-            month=table_labels[-1] if months else "", days=progress.get("days"),
-            total=progress.get("days_in_month")) if partial else "",
+            month=table_labels[-1] if months else "", days=progress.days if progress else None,
+            total=progress.days_in_month if progress else None) if partial else "",
         "last_month": last_month, "tiles": [t for t in tiles if t["primary"]],
         "more_tiles": [t for t in tiles if not t["primary"]], "revenue_rows": revenue_rows,
         "movements": MOVEMENTS, "movement_labels": MOVEMENT_LABELS, "support_rows": support_rows,

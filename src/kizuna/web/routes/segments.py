@@ -37,7 +37,7 @@ def override_segment(
                 service.clear_override(session, account_id, which, set_by=principal.label, as_of=as_of)
             else:
                 service.set_override(session, account_id, which, value, reason, set_by=principal.label,
-                                     set_by_id=principal.user.id if principal.user else None, as_of=as_of)  # fmt: skip
+                                     set_by_id=principal.user_id, as_of=as_of)  # fmt: skip
     except InvalidInput as exc:
         errors = {(exc.field or "form"): exc.message}
         return _account_page(request, state, account_id, status=422,

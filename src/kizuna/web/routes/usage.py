@@ -9,10 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from kizuna.errors import ConfigurationError
 from kizuna.http.auth import CurrentPrincipal, State
+from kizuna.http.clock import today
 from kizuna.http.templating import render
 from kizuna.i18n import _
-from kizuna.services.usage import report
+from kizuna.services import health
+from kizuna.services.usage import load_mapping, report
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,5 +56,17 @@ def old_address() -> Response:
 def usage_page(request: Request, state: State, principal: CurrentPrincipal) -> Response:
     with state.unit_of_work() as session:
         summary = report.summary(session)
+        warnings = mapping_warnings(session, today(state.settings), state.settings.usage_mapping)
     zone = state.settings.zone
-    return render(request, "usage/index.html", {"summary": summary, "chart": hourly_chart(summary, zone), "zone": zone})
+    return render(request, "usage/index.html", {"summary": summary, "chart": hourly_chart(summary, zone), "zone": zone,
+                                                "mapping_warnings": warnings})  # fmt: skip
+
+
+def mapping_warnings(session: Any, day: Any, mapping_path: Any) -> list[health.MappingWarning]:
+    """The usage mapping's silent zeros (accounts with events, none with logins or features);
+    none when the mapping file itself is broken (the import and the pipeline say why)."""
+    try:
+        mapping = load_mapping(mapping_path)
+    except ConfigurationError:
+        return []
+    return health.mapping_warnings(session, day, mapping)

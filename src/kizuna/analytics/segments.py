@@ -1,0 +1,97 @@
+"""Segments as they were: the tier, stage, owner, fit band or plan each account had at
+the start of each month of the grid (see ``docs/kpis.md``, *Segments*).
+
+A month's figures are split by the segment an account held on the day before the
+month began (``start_day``, the previous month's snapshot): its starting MRR, its
+movements during the month and its MRR at the month's end all stay in that segment,
+so each segment's row adds up (start + movements = end) and the segments add up to the
+whole. An account keeps the value of its latest period that began by that day — a
+churned account, whose tier period closed when it left, stays in the tier it left
+from; an account whose first period begins later (a new customer) takes its first
+value. Twelve-month figures use the segment at the start of the twelve months.
+
+Periods come from ``segment_changes`` (tier, stage, owner, fit: one row per period,
+written by the daily job and wherever the value changes) and, for the plan, from the
+subscription lines themselves: the plan of an account on a day is its latest-starting
+plan line that earned by then.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from kizuna.analytics.backend import StoreTables
+from kizuna.analytics.periods import MonthGrid
+from kizuna.analytics.revenue import earning_lines
+
+#: ``--by`` names read from the history, and the ``segment_changes.dimension`` they read.
+HISTORY = {"tier": "tier", "stage": "stage", "owner": "owner", "fit": "fit"}
+#: Other spellings accepted for the same breakdowns (the accounts columns' names).
+ALIASES = {"touch_tier": "tier", "lifecycle_stage": "stage", "fit_band": "fit", "owner_id": "owner"}
+#: Every breakdown: the history ones, the plan, and the industry (an accounts column, as it is now).
+CHOICES = ("plan", "tier", "stage", "owner", "fit", "industry")
+
+
+def canonical(name: str) -> str:
+    return ALIASES.get(name, name)
+
+
+def _as_was(periods: ibis.Table, order: list[ibis.Value], grid: MonthGrid) -> ibis.Table:
+    """``account_id, mi, segment`` for every month of the grid of every account in
+    ``periods`` (``account_id, value, from_on`` and the columns ``order`` reads: among
+    periods beginning the same day, the last in this order wins)."""
+    p = periods
+    w = ibis.window(group_by=p.account_id, order_by=[p.from_on, *order])
+    # a period lasts until the next one begins (the last one: for ever, so that a churned
+    # account keeps its last segment); tied periods end where they begin (empty)
+    p = p.mutate(next_from=p.from_on.lead().over(w), first_from=p.from_on.min().over(ibis.window(group_by=p.account_id)))
+    g = grid.table().select("mi", "start_day")
+    j = p.cross_join(g)
+    held = j.filter(j.from_on <= j.start_day, j.next_from.isnull() | (j.next_from > j.start_day))
+    # before its first period an account takes its first value (the one that holds that day)
+    first = j.filter(
+        j.start_day < j.first_from, j.from_on == j.first_from, j.next_from.isnull() | (j.next_from > j.from_on)
+    )
+    cols = {"account_id": "account_id", "mi": "mi", "segment": "value"}
+    return ibis.union(held.select(**cols), first.select(**cols), distinct=False)
+
+
+def history_segments(t: StoreTables, grid: MonthGrid, name: str) -> ibis.Table:
+    """``account_id, mi, segment`` from the ``segment_changes`` periods of one dimension
+    (``tier``, ``stage``, ``owner`` — shown by the owner's name — or ``fit``)."""
+    h = t.segment_changes
+    h = h.filter(h.dimension == HISTORY[name]).select("account_id", "value", "from_on", "id")
+    out = _as_was(h, [h.id], grid)
+    if name == "owner":
+        u = t.users.select(u_id=t.users.id.cast("string"), u_name="name")
+        j = out.left_join(u, out.segment == u.u_id)
+        out = j.select("account_id", "mi", segment=ibis.coalesce(j.u_name, j.segment))
+    return out
+
+
+def plan_segments(t: StoreTables, grid: MonthGrid, currency: str) -> ibis.Table:
+    """``account_id, mi, segment`` (the plan's name): the plan line that started last among
+    those that earned by the day (ties: the larger amount, then the lower product id)."""
+    lines = earning_lines(t, currency)
+    lines = lines.filter(lines.ended_on.isnull() | (lines.ended_on > lines.earn_start))
+    products = t.products.filter(t.products.kind == "plan").select(p_id="id", plan="name")
+    j = lines.join(products, lines.product_id == products.p_id)
+    periods = j.select("account_id", value=j.plan, from_on=j.earn_start, amount=j.amount, neg_product=-j.product_id)
+    return _as_was(periods, [periods.amount, periods.neg_product], grid)
+
+
+def column_segments(t: StoreTables, column: str) -> ibis.Table:
+    """``account_id, segment`` from an accounts column as it is now (e.g. ``industry``)."""
+    a = t.accounts
+    return a.select(account_id=a.id, segment=a[column].cast("string"))
+
+
+def segments_for(t: StoreTables, grid: MonthGrid, name: str, currency: str) -> ibis.Table:
+    """The segments of breakdown ``name`` (one of :data:`CHOICES` or an alias): by month
+    (``account_id, mi, segment``), or ``account_id, segment`` for an accounts column."""
+    name = canonical(name)
+    if name == "plan":
+        return plan_segments(t, grid, currency)
+    if name in HISTORY:
+        return history_segments(t, grid, name)
+    return column_segments(t, name)

@@ -1,0 +1,109 @@
+"""Playbook versions and enrollments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from kizuna.db.models import Contact, PlaybookEnrollment, PlaybookVersion
+
+
+def latest_versions(session: Session) -> list[PlaybookVersion]:
+    """The newest version of each playbook, by key."""
+    newest = select(PlaybookVersion.key, func.max(PlaybookVersion.version).label("v")).group_by(PlaybookVersion.key)
+    sub = newest.subquery()
+    return list(session.scalars(
+        select(PlaybookVersion).join(sub, (sub.c.key == PlaybookVersion.key) & (sub.c.v == PlaybookVersion.version))
+        .order_by(PlaybookVersion.key)
+    ))  # fmt: skip
+
+
+def version(session: Session, key: str, number: int) -> PlaybookVersion | None:
+    return session.scalar(select(PlaybookVersion).where(PlaybookVersion.key == key, PlaybookVersion.version == number))
+
+
+def add_version(session: Session, **values: Any) -> PlaybookVersion:
+    row = PlaybookVersion(**values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def enrollments(session: Session, key: str, states: Sequence[str] | None = None) -> list[PlaybookEnrollment]:
+    query = select(PlaybookEnrollment).where(PlaybookEnrollment.playbook_key == key)
+    if states is not None:
+        query = query.where(PlaybookEnrollment.state.in_(list(states)))
+    return list(session.scalars(query.order_by(PlaybookEnrollment.id)))
+
+
+def last_finished(session: Session, key: str) -> dict[int, date]:
+    """Per account, the day its last enrollment in this playbook ended (for the cooldown)."""
+    rows = session.execute(
+        select(PlaybookEnrollment.account_id, func.max(PlaybookEnrollment.finished_on))
+        .where(PlaybookEnrollment.playbook_key == key, PlaybookEnrollment.finished_on.is_not(None))
+        .group_by(PlaybookEnrollment.account_id)
+    )
+    return {int(a): d for a, d in rows if d is not None}
+
+
+def add_enrollment(session: Session, **values: Any) -> PlaybookEnrollment:
+    row = PlaybookEnrollment(**values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def save_enrollment(session: Session, row: PlaybookEnrollment, **values: Any) -> None:
+    session.execute(update(PlaybookEnrollment).where(PlaybookEnrollment.id == row.id).values(**values))
+
+
+def account_enrollments(session: Session, account_id: int) -> list[PlaybookEnrollment]:
+    return list(session.scalars(
+        select(PlaybookEnrollment).where(PlaybookEnrollment.account_id == account_id)
+        .order_by(PlaybookEnrollment.entered_on.desc(), PlaybookEnrollment.id.desc())
+    ))  # fmt: skip
+
+
+def contact_emails(session: Session, account_id: int, *, champions_only: bool) -> list[str]:
+    query = select(Contact.email).where(Contact.account_id == account_id, Contact.email.is_not(None))
+    if champions_only:
+        query = query.where(Contact.is_champion.is_(True))
+    return [str(e) for e in session.scalars(query.order_by(Contact.id)) if e]
+
+
+def run_outcomes(session: Session, key: str, entered_by: date) -> list[dict[str, Any]]:
+    """Each run of the playbook that began by ``entered_by``: holdout or not, the day it
+    began and the account's churn day."""
+    from kizuna.db.models import Account
+
+    rows = session.execute(
+        select(PlaybookEnrollment.id, PlaybookEnrollment.account_id, PlaybookEnrollment.holdout,
+               PlaybookEnrollment.entered_on, Account.churned_on)
+        .join(Account, Account.id == PlaybookEnrollment.account_id)
+        .where(PlaybookEnrollment.playbook_key == key, PlaybookEnrollment.entered_on <= entered_by)
+        .order_by(PlaybookEnrollment.id)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def health_scores(session: Session, pairs: Sequence[tuple[int, date]]) -> dict[tuple[int, date], float]:
+    """The health score of each (account, day) that has a snapshot."""
+    from kizuna.db.models import HealthSnapshot
+
+    wanted = set(pairs)
+    out: dict[tuple[int, date], float] = {}
+    accounts = sorted({a for a, _d in wanted})
+    days = sorted({d for _a, d in wanted})
+    for start in range(0, len(accounts), 2000):
+        rows = session.execute(
+            select(HealthSnapshot.account_id, HealthSnapshot.day, HealthSnapshot.score)
+            .where(HealthSnapshot.account_id.in_(accounts[start:start + 2000]), HealthSnapshot.day.in_(days))
+        )  # fmt: skip
+        for account_id, day, score in rows:
+            if (account_id, day) in wanted:
+                out[(account_id, day)] = float(score)
+    return out

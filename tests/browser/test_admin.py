@@ -1,0 +1,102 @@
+"""An admin in a real browser (Debian's Chromium, ``kizuna serve``): adds a user, creates
+an API key and sees its secret once, then revokes it; the REST API refuses it at once."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser import test_journeys as journeys
+from tests.browser.test_journeys import PASSWORD
+from tests.browser.test_phone import PHONE, _too_wide
+
+from playwright.sync_api import Browser, Page, expect  # isort: skip
+
+pytestmark = pytest.mark.browser
+
+# the journeys' fixtures: the live server seeded with the import sample, Chromium
+live, browser, server = journeys.live, journeys.browser, journeys.server
+ADMIN = "admin@kizuna.example"
+
+
+@pytest.fixture(scope="module")
+def admin(live: journeys.LiveServer, server: str) -> str:
+    live._kizuna("users", "create", "--email", ADMIN, "--name", "管理 太郎", "--role", "admin", "--locale", "ja")
+    return ADMIN
+
+
+@pytest.fixture
+def admin_page(admin: str, browser: Browser, server: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=server, locale="ja-JP", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    try:
+        tab.goto("/login")
+        tab.fill("input[name=email]", ADMIN)
+        tab.fill("input[name=password]", PASSWORD)
+        tab.click("form[action='/login'] button[type=submit]")
+        expect(tab.locator("[data-testid=nav-admin]")).to_be_visible()
+        yield tab
+    finally:
+        context.close()
+
+
+def _api_status(server: str, key: str) -> int:
+    request = urllib.request.Request(f"{server}/api/home", headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_an_admin_adds_a_user_and_creates_then_revokes_an_api_key(admin_page: Page, server: str) -> None:
+    page = admin_page
+    page.click("[data-testid=nav-admin]")
+    expect(page.locator("h1")).to_have_text("ユーザー")
+
+    # a user: the temporary password is shown once
+    page.fill("[data-testid=new-user-email]", "new.csm@kizuna.example")
+    page.fill("[data-testid=new-user-name]", "鈴木 新人")
+    page.select_option("[data-testid=new-user-role]", "csm")
+    page.click("[data-testid=create-user-submit]")
+    expect(page.locator("[data-testid=temporary-password]")).to_contain_text("new.csm@kizuna.example を作成しました")
+    password = page.locator("[data-testid=secret]").inner_text()
+    assert len(password) == 19
+    expect(page.locator("[data-testid='user-new.csm@kizuna.example']")).to_contain_text("鈴木 新人")
+    page.reload()  # the answer to a POST: reloading asks again; opening the list shows no secret
+    page.goto("/admin/users")
+    expect(page.locator("[data-testid=secret]")).to_have_count(0)
+
+    # an API key: shown once, works, then revoked
+    page.click("[data-testid=admin-nav] a[href='/admin/api-keys']")
+    expect(page.locator("h1")).to_have_text("API キー")
+    page.fill("[data-testid=key-name]", "CRM 連携")
+    page.select_option("[data-testid=key-scope]", "read")
+    page.click("[data-testid=create-key-submit]")
+    expect(page.locator("[data-testid=new-key]")).to_contain_text("再表示はできません")
+    key = page.locator("[data-testid=secret]").inner_text()
+    assert key.startswith("kz_")
+    assert _api_status(server, key) == 200
+    page.goto("/admin/api-keys")
+    expect(page.locator("[data-testid=secret]")).to_have_count(0)
+    row = page.locator("tr", has_text="CRM 連携")
+    expect(row).to_contain_text("読み取り")
+    expect(row).not_to_contain_text("未使用")  # its use was recorded
+    row.locator("button[data-testid^=revoke-]").click()
+    expect(page.locator("[data-testid=done]")).to_have_text("キーを無効化しました。ただちに使えなくなります。")
+    expect(page.locator("tr", has_text="CRM 連携")).to_contain_text("に無効化")
+    assert _api_status(server, key) == 401
+
+
+def test_the_admin_pages_fit_a_phone(admin_page: Page) -> None:
+    page = admin_page
+    page.set_viewport_size(PHONE)
+    for path in ("/admin/users", "/admin/api-keys", "/admin/settings", "/admin/jobs"):
+        page.goto(path)
+        expect(page.locator("[data-testid=admin-nav]")).to_be_visible()
+        assert _too_wide(page) == [], path
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
