@@ -6,10 +6,10 @@ and a CSM's sentiment."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -29,53 +29,78 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('history') / 'demo.db'}")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sa.Engine, sa.Engine]]:
+    """The same demo company twice: its history built in blocks of days, and recomputed
+    day by day (``kizuna health recompute --from``)."""
+    folder = tmp_path_factory.mktemp("history")
+    engine = make_engine(f"sqlite:///{folder / 'demo.db'}")
     ensure_schema(engine)
     with session_scope(engine) as session:
         generate_demo(session, accounts=150, months=14, seed=5, as_of=AS_OF)
+        # stages choose the scorecards: some accounts onboarding, some up for renewal
+        session.execute(sa.text("UPDATE accounts SET lifecycle_stage = CASE id % 4 WHEN 0 THEN 'onboarding' "
+                                "WHEN 1 THEN 'renewal' ELSE lifecycle_stage END"))  # fmt: skip
         # a CSM's sentiments: one inside the history, one before it, one too old to count
         for account_id, value, day in ((3, 2, AS_OF - timedelta(days=10)), (5, 5, AS_OF - timedelta(days=90)),
                                        (7, 1, AS_OF - timedelta(days=300))):  # fmt: skip
             health_service.enter_sentiment(session, account_id, value=value, reason="確認済み", author_id=None,
                                            now=datetime.combine(day, datetime.min.time(), tzinfo=UTC))  # fmt: skip
+    engine.dispose()
+    shutil.copy(folder / "demo.db", folder / "daily.db")
+    engine = make_engine(f"sqlite:///{folder / 'demo.db'}")
+    daily = make_engine(f"sqlite:///{folder / 'daily.db'}")
     with session_scope(engine) as session:
         written = history.build_history(session, AS_OF, days=DAYS)
         assert written > 100 * DAYS
-    yield engine
+    with session_scope(daily) as session:
+        assert health_service.recompute(session, AS_OF, since=AS_OF - timedelta(days=DAYS - 1)) == written
+    yield engine, daily
     engine.dispose()
+    daily.dispose()
 
 
-def _snapshots(session: Session, day: date) -> pd.DataFrame:
-    frame = pd.read_sql(sa.text("SELECT * FROM health_snapshots WHERE day = :d ORDER BY account_id"),
-                        session.connection(), params={"d": day.isoformat()})  # fmt: skip
-    return frame.set_index("account_id")
+@pytest.fixture(scope="module")
+def store(stores: tuple[sa.Engine, sa.Engine]) -> sa.Engine:
+    return stores[0]
 
 
-@pytest.mark.parametrize("offset", [0, 9, DAYS - 1])
-def test_every_measure_and_score_is_the_one_day_paths(store: sa.Engine, offset: int) -> None:
-    day = AS_OF - timedelta(days=offset)
-    with session_scope(store) as session:
+def _snapshots(session: Session, day: date | None = None) -> pd.DataFrame:
+    where = "WHERE day = :d " if day else ""
+    frame = pd.read_sql(sa.text(f"SELECT * FROM health_snapshots {where}ORDER BY day, account_id"),
+                        session.connection(), params={"d": day.isoformat()} if day else {})  # fmt: skip
+    return frame.drop(columns=["id"], errors="ignore").set_index(["day", "account_id"] if day is None else "account_id")
+
+
+def test_the_history_is_the_day_by_day_recompute_to_the_last_digit(stores: tuple[sa.Engine, sa.Engine]) -> None:
+    built_store, daily_store = stores
+    with session_scope(built_store) as session:
+        built = _snapshots(session)
+    with session_scope(daily_store) as session:
+        daily = _snapshots(session)
+    assert list(built.index) == list(daily.index)
+    assert built.index.get_level_values("day").nunique() == DAYS
+    # every column of every row: score, grades held by the hysteresis, scorecard, measures
+    # (value, points, weight, basis), 7/30-day changes, explanation
+    for column in daily.columns:
+        assert built[column].equals(daily[column]), column
+    measures = [json.loads(m) for m in built["measures"]]
+    seen = {key for m in measures for key, item in m.items() if item["value"] is not None}
+    # every kind of source was seen with data, the measures of issue 20 and the staged scorecards too
+    assert {"logins_vs_baseline", "active_users_per_seat", "feature_breadth", "nps", "csat", "open_tickets",
+            "onboarding_progress", "days_to_renewal", "events_percentile", "activation_vs_tier", "account_age",
+            "milestones_on_time", "csm_sentiment"} <= seen  # fmt: skip
+    assert {"default", "onboarding", "renewal"} <= set(built["scorecard"])
+    assert any("basis" in item for m in measures for item in m.values())  # seats per tracked user
+    assert built["change_30d"].notna().mean() > 0.5
+    # the hysteresis held some grades: the stored grade is not always the grade of the score
+    with session_scope(built_store) as session:
         cards = health_service.active_scorecards(session).cards
-        one = health_service.score_day(session, day, cards)
-        stored = _snapshots(session, day)
-    assert list(stored.index) == sorted(one.score.index)
-    assert np.allclose(stored["score"], one.score.round(2).reindex(stored.index))
-    assert list(stored["grade"]) == list(one.grade.reindex(stored.index))
-    assert list(stored["letter"]) == list(one.letter.reindex(stored.index))
-    expected = dict(zip(one.score.index, one.measures, strict=True))
-    checked = set()
-    for account_id, measures in stored["measures"].items():
-        got = json.loads(measures)
-        for key, item in expected[account_id].items():
-            value = got[key]["value"]
-            assert (value is None) == (item["value"] is None), (account_id, key)
-            if value is not None:
-                assert value == pytest.approx(item["value"], abs=1e-4), (account_id, key)
-                checked.add(key)
-    # every kind of source was seen with data
-    assert {"logins_vs_baseline", "active_users_per_seat", "feature_breadth", "nps", "open_tickets",
-            "onboarding_progress", "days_to_renewal"} <= checked  # fmt: skip
+    held = 0
+    for key, part in built.groupby("scorecard"):
+        card = cards.get(str(key))
+        assert card is not None
+        held += int((health_service.calc.grades(part["score"], card.bands)[0] != part["grade"]).sum())
+    assert held > 0
 
 
 def test_a_recent_sentiment_counts_and_an_old_one_does_not(store: sa.Engine) -> None:
@@ -92,18 +117,6 @@ def test_a_recent_sentiment_counts_and_an_old_one_does_not(store: sa.Engine) -> 
     with session_scope(store) as session:
         before = _snapshots(session, AS_OF - timedelta(days=11))
     assert json.loads(before.loc[3, "measures"])["csm_sentiment"]["value"] is None
-
-
-def test_changes_and_explanations_match_a_daily_recompute(store: sa.Engine) -> None:
-    with session_scope(store) as session:
-        built = _snapshots(session, AS_OF)
-    with session_scope(store) as session:
-        health_service.recompute(session, AS_OF)  # the daily job's step, over the stored history
-    with session_scope(store) as session:
-        again = _snapshots(session, AS_OF)
-    assert built["change_30d"].notna().mean() > 0.8
-    for column in ("score", "grade", "letter", "change_7d", "change_30d", "measures", "explanation"):
-        assert built[column].equals(again[column]), column
 
 
 def test_the_history_covers_every_day_and_the_list_shows_the_last(store: sa.Engine) -> None:

@@ -7,7 +7,6 @@ happened before the next UTC midnight, as in :mod:`kizuna.db.queries.health`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,17 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kizuna.db.models import (
-    Account,
     HealthSentiment,
     HealthSnapshot,
     OnboardingMilestone,
     SurveyResponse,
     Ticket,
     UsageDaily,
-    User,
 )
 from kizuna.db.queries.health import BASELINE_METRICS, RECENT_METRICS, usage_metrics
-from kizuna.domain.enums import TicketPriority
+from kizuna.domain.enums import SurveyKind, TicketPriority
 from kizuna.domain.usage import FEATURE_PREFIX
 
 
@@ -59,8 +56,10 @@ def usage_rows(session: Session, after: date, upto: date) -> pd.DataFrame:
 
 
 def survey_rows(session: Session) -> pd.DataFrame:
-    """``account_id, kind, score, day`` of every survey answer."""
-    query = select(SurveyResponse.account_id, SurveyResponse.kind, SurveyResponse.score, SurveyResponse.answered_at)
+    """``account_id, kind, score, day`` of every NPS and CSAT answer with a score."""
+    query = select(SurveyResponse.account_id, SurveyResponse.kind, SurveyResponse.score,
+                   SurveyResponse.answered_at).where(
+        SurveyResponse.kind.in_([SurveyKind.NPS, SurveyKind.CSAT]), SurveyResponse.score.is_not(None))  # fmt: skip
     frame = _frame(session, query, ["account_id", "kind", "score", "day"])
     frame["kind"] = frame["kind"].map(lambda k: str(getattr(k, "value", k)))
     frame["day"] = _utc_day(frame["day"])
@@ -80,10 +79,12 @@ def ticket_rows(session: Session) -> pd.DataFrame:
 
 
 def milestone_rows(session: Session) -> pd.DataFrame:
-    """``account_id, completed`` of every onboarding milestone (NaT: not completed)."""
-    query = select(OnboardingMilestone.account_id, OnboardingMilestone.completed_at)
-    frame = _frame(session, query, ["account_id", "completed"])
+    """``account_id, completed, due`` of every onboarding milestone (days; NaT: not
+    completed, no due day)."""
+    query = select(OnboardingMilestone.account_id, OnboardingMilestone.completed_at, OnboardingMilestone.due_on)
+    frame = _frame(session, query, ["account_id", "completed", "due"])
     frame["completed"] = _utc_day(frame["completed"])
+    frame["due"] = pd.to_datetime(frame["due"])
     return frame
 
 

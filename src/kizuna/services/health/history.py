@@ -1,18 +1,17 @@
-"""Health history (ヘルススコアの履歴): daily snapshots for a range of days built in one
-pass, and the reads the account header, the 360 chart and the movers need.
+"""Health history (ヘルススコアの履歴): daily snapshots for a range of days, and the
+reads the account header, the 360 chart and the movers need.
 
-:func:`build_history` writes the same snapshots as ``kizuna health recompute --from``
-(score, grades, measures, 7/30-day change, explanation) but computes the measures of
-every day at once (:mod:`kizuna.analytics.health_history`) instead of one day at a
-time: 180 days of a 1,000-account company in seconds rather than minutes. The demo
-builds its history with it.
+:func:`build_history` writes exactly what ``kizuna health recompute --from`` writes (the
+same code: :func:`kizuna.services.health.recompute` — scores, held grades, 7/30-day
+changes, explanations), but gets each day's measures from
+:func:`kizuna.analytics.health.measures_by_day` over a block of days at once, fed by the
+raw rows read once (:mod:`kizuna.analytics.health_history`), instead of from one round
+of aggregate queries per day. The demo builds its 180 days with it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.analytics import health as calc
-from kizuna.analytics.health_history import USAGE_LOOKBACK, HistoryInputs, daily_measures
+from kizuna.analytics.health_history import USAGE_LOOKBACK, HistoryInputs, day_inputs
 from kizuna.db import Session
 from kizuna.db.queries import health as q
 from kizuna.db.queries import health_history as hq
@@ -34,49 +33,74 @@ HISTORY_DAYS = 180
 MAX_HISTORY_DAYS = 3660
 #: The 360 header's sparkline covers this many days.
 SPARKLINE_DAYS = 30
+#: Days whose measures are computed together (memory grows with it).
+BLOCK_DAYS = 10
 
 
-@dataclass(frozen=True)
-class _CardScores:
-    key: str
-    values: pd.DataFrame  # (day, account_id) → raw values
-    scores: calc.Scores
-    grade: pd.Series
-    letter: pd.Series
+class BlockScores:
+    """:class:`~kizuna.services.health.DayScores` of any day from ``first`` on, computed a
+    block of ``block`` days at a time (the blocks before the one asked for are let go)."""
 
+    def __init__(self, session: Session, first: date, last: date, cards: ScorecardSet, block: int = BLOCK_DAYS) -> None:
+        self.first, self.last, self.cards, self.block = first, last, cards, block
+        self.lines = q.subscription_lines(session)
+        self.segments = q.account_segments(session)
+        self.raw = HistoryInputs(
+            lines=self.lines, usage=hq.usage_rows(session, first - timedelta(days=USAGE_LOOKBACK), last),
+            surveys=hq.survey_rows(session), tickets=hq.ticket_rows(session),
+            milestones=hq.milestone_rows(session), sentiments=hq.sentiment_rows(session),
+        )  # fmt: skip
+        self.contacts = q.contact_counts(session)
+        self.history_from = q.store_day_range(session)[0]
+        self.done: dict[int, dict[date, Any]] = {}
 
-def _score_all(values: pd.DataFrame, cards: ScorecardSet, segments: pd.DataFrame) -> list[_CardScores]:
-    """Every (day, account) row scored under its account's scorecard, vectorised."""
-    seg = segments.set_index("account_id")
-    accounts = values.index.get_level_values("account_id")
-    ids = pd.unique(accounts)
-    seg = seg.reindex(ids)
-    key_of = {int(a): cards.for_account(s, t).key for a, s, t in zip(ids, seg["stage"], seg["tier"], strict=True)}
-    assignment = np.array([key_of[int(a)] for a in accounts], dtype=object)
-    out = []
-    for key in sorted(set(key_of.values())):
-        card = cards.get(key)
-        assert card is not None
-        part = values[assignment == key]
-        scores = calc.score_accounts(part, card)
-        keep = scores.score.notna().to_numpy()
-        scores = calc.Scores(scores.score[keep], scores.points[keep], scores.weights[keep])
-        grade, letter = calc.grades(scores.score, card.bands)
-        out.append(_CardScores(key, part[keep], scores, grade, letter))
-    return out
+    def __call__(self, day: date) -> Any:
+        n = (day - self.first).days // self.block
+        if n not in self.done:
+            # the history asks for each day, 7 and 30 days before it: older blocks are let go
+            for old in [k for k in self.done if k < n and self._end(k) < day - timedelta(days=30)]:
+                del self.done[old]
+            start = self.first + timedelta(days=n * self.block)
+            days = [start + timedelta(days=k) for k in range(self.block) if start + timedelta(days=k) <= self.last]
+            self.done[n] = self._score(days)
+        return self.done[n][day]
 
+    def _end(self, n: int) -> date:
+        return self.first + timedelta(days=(n + 1) * self.block - 1)
 
-def _day_slice(card: _CardScores, rows: np.ndarray) -> tuple[pd.DataFrame, calc.Scores]:
-    s = card.scores
-    return card.values.iloc[rows], calc.Scores(s.score.iloc[rows], s.points.iloc[rows], s.weights.iloc[rows])
+    def _score(self, days: list[date]) -> dict[date, Any]:
+        from kizuna.services.health import DayScores, score_rows, scorecard_keys
 
+        cards = self.cards
+        tiers = self.segments.set_index("account_id")["tier"]
+        inputs = day_inputs(self.raw, days, options=cards.options, contacts=self.contacts, tiers=tiers,
+                            history_from=self.history_from)  # fmt: skip
+        live = calc.lines_on(self.lines, days, paying_only=False)[["day", "account_id"]].drop_duplicates()
+        rows = pd.MultiIndex.from_frame(live.sort_values(["day", "account_id"]))
+        by_min_days: dict[int, pd.DataFrame] = {}
 
-def _rows_by_day(index: pd.Index) -> dict[date, np.ndarray]:
-    """Positions of each day's rows in a (day, account_id) index."""
-    codes, days = pd.factorize(index.get_level_values("day"))
-    order = np.argsort(codes, kind="stable")
-    parts = np.split(order, np.cumsum(np.bincount(codes, minlength=len(days)))[:-1])
-    return dict(zip(days, parts, strict=True))
+        def values_for(min_days: int) -> pd.DataFrame:
+            if min_days not in by_min_days:
+                by_min_days[min_days] = calc.measures_by_day(rows, inputs, min_history_days=min_days)
+            return by_min_days[min_days]
+
+        assignment = scorecard_keys(cards, self.segments, rows)
+        scored = score_rows(values_for, assignment, cards)
+        keep = scored.score.notna().to_numpy()
+        stamps = rows.get_level_values("day")
+        out = {}
+        for day in days:
+            pos = np.nonzero(keep & (stamps == pd.Timestamp(day)))[0]
+            ids = pd.Index(rows.get_level_values("account_id")[pos], name="account_id")
+
+            def part(series: pd.Series, pos: np.ndarray = pos, ids: pd.Index = ids) -> pd.Series:
+                return pd.Series(series.to_numpy()[pos], index=ids)
+
+            values = scored.values.iloc[pos].set_axis(ids)
+            out[day] = DayScores(day, values, part(scored.score).astype("float64"), part(scored.grade),
+                                 part(scored.letter), part(assignment), list(scored.measures.to_numpy()[pos]),
+                                 part(scored.lost).astype("float64"))  # fmt: skip
+        return out
 
 
 def build_history(
@@ -84,86 +108,19 @@ def build_history(
     cards: ScorecardSet | None = None, on_day: Callable[[date], None] | None = None,
 ) -> int:  # fmt: skip
     """Write the snapshots of the ``days`` days up to ``as_of`` (inclusive), replacing
-    any of those days, computed in one pass; the accounts list's health columns follow
-    ``as_of``. Returns the snapshots written."""
+    any of those days: the same rows as ``recompute(session, as_of, since=…)``, the
+    measures computed a block of days at a time. Returns the snapshots written."""
     if not 1 <= days <= MAX_HISTORY_DAYS:
         raise InvalidInput(_("the history must be from 1 to {n} days").format(n=MAX_HISTORY_DAYS), field="days")
-    if cards is None:
-        from kizuna.services.health import active_scorecards
+    from kizuna.services.health import active_scorecards, recompute
 
+    if cards is None:
         cards = active_scorecards(session, path).cards
     first = as_of - timedelta(days=days - 1)
-    start = first - timedelta(days=30)  # the 7- and 30-day changes look back
-    lines = q.subscription_lines(session)
-    if lines.empty:
+    if q.subscription_lines(session).empty:
         return 0
-    inputs = HistoryInputs(
-        lines=lines,
-        usage=hq.usage_rows(session, start - timedelta(days=USAGE_LOOKBACK), as_of),
-        surveys=hq.survey_rows(session), tickets=hq.ticket_rows(session),
-        milestones=hq.milestone_rows(session), sentiments=hq.sentiment_rows(session),
-    )  # fmt: skip
-    all_days = [start + timedelta(days=n) for n in range((as_of - start).days + 1)]
-    values = daily_measures(inputs, all_days)
-    scored = _score_all(values, cards, q.account_segments(session))
-
-    # scores per day and account (rounded, as stored), for the 7- and 30-day changes
-    frames = [pd.Series(c.scores.score.to_numpy(), index=c.values.index) for c in scored]
-    score_of = pd.concat(frames).round(2) if frames else pd.Series(dtype="float64")
-    by_day = {day: group.droplevel("day") for day, group in score_of.groupby(level="day", sort=False)}
-    positions = [_rows_by_day(card.values.index) for card in scored]
-    recent: dict[date, dict[int, dict[str, dict[str, Any]]]] = {}
-
-    def measures_of(day: date) -> dict[int, dict[str, dict[str, Any]]]:
-        if day in recent:
-            return recent[day]
-        out: dict[int, dict[str, dict[str, Any]]] = {}
-        recent[day] = out
-        for card, pos in zip(scored, positions, strict=True):
-            rows = pos.get(day)
-            if rows is None or not len(rows):
-                continue
-            part, scores = _day_slice(card, rows)
-            ids = part.index.get_level_values("account_id").tolist()
-            out.update(zip((int(a) for a in ids), calc.measures_json(part, scores), strict=True))
-        return out
-
-    written = 0
-    last_rows: list[dict[str, Any]] = []
-    day = first
-    while day <= as_of:
-        now = measures_of(day)
-        month = measures_of(day - timedelta(days=30))
-        recent.pop(day - timedelta(days=30), None)  # needed no more: memory stays flat
-        week_s = by_day.get(day - timedelta(days=7), pd.Series(dtype="float64"))
-        month_s = by_day.get(day - timedelta(days=30), pd.Series(dtype="float64"))
-        rows = []
-        for card, pos in zip(scored, positions, strict=True):
-            idx = pos.get(day)
-            if idx is None or not len(idx):
-                continue
-            ids = card.values.index.get_level_values("account_id")[idx].to_numpy()
-            score = card.scores.score.to_numpy()[idx]
-            c7 = np.round(score - week_s.reindex(ids).to_numpy(dtype="float64"), 2).tolist()
-            c30 = np.round(score - month_s.reindex(ids).to_numpy(dtype="float64"), 2).tolist()
-            grades, letters = card.grade.to_numpy()[idx].tolist(), card.letter.to_numpy()[idx].tolist()
-            for a, s, g, letter, w, m in zip(ids.tolist(), np.round(score, 2).tolist(), grades, letters, c7, c30,
-                                             strict=True):  # fmt: skip
-                measures = now[int(a)]
-                rows.append({
-                    "account_id": int(a), "day": day, "scorecard": card.key, "score": s, "grade": g, "letter": letter,
-                    "change_7d": None if math.isnan(w) else w, "change_30d": None if math.isnan(m) else m,
-                    "measures": measures, "explanation": calc.explain(measures, month.get(int(a))),
-                })  # fmt: skip
-        rows.sort(key=lambda r: r["account_id"])
-        q.replace_snapshots(session, day, rows)
-        written += len(rows)
-        last_rows = rows
-        if on_day is not None:
-            on_day(day)
-        day += timedelta(days=1)
-    q.set_account_health(session, as_of, ((r["account_id"], r["score"], r["grade"]) for r in last_rows))
-    return written
+    scores = BlockScores(session, first - timedelta(days=30), as_of, cards)  # the 7- and 30-day changes look back
+    return recompute(session, as_of, since=first, cards=cards, scores=scores, on_day=on_day)
 
 
 # --- reading: the account header and the movers ------------------------------------------------
