@@ -197,8 +197,8 @@ def days_existed(start: pd.Series, after: date | pd.Series, upto: date | pd.Seri
     """Days ``d`` of the window ``(after, upto]`` on or after each account's ``start``
     (an unknown start: the whole window). ``after`` and ``upto`` are days, or a day per
     row of ``start`` (the windows of many days at once, all of one length)."""
-    lo = pd.to_datetime(after) + pd.Timedelta(days=1)
-    hi = pd.to_datetime(upto)
+    lo = (after if isinstance(after, pd.Series) else pd.Timestamp(after)) + pd.Timedelta(days=1)
+    hi = upto if isinstance(upto, pd.Series) else pd.Timestamp(upto)
     span = (hi - lo).days + 1 if isinstance(hi, pd.Timestamp) else ((hi - lo).dt.days + 1).to_numpy()
     first = start.where(start > lo, lo)  # an unknown start (NaT) is not after lo: the whole window
     days: pd.Series = ((hi - first).dt.days + 1).clip(lower=0, upper=span)

@@ -37,6 +37,7 @@ USAGE_LOOKBACK = 120
 #: Metrics read over the baseline windows too (the others over the last 30 days only), as
 #: :data:`kizuna.db.queries.health.BASELINE_METRICS`.
 BASELINE_METRICS = (METRIC_LOGINS, METRIC_EVENTS)
+WINDOW_COLUMNS = ("last30", "prev30", "base90", "days30", "max30")
 #: The CSM sentiment counts for this many days after it is entered.
 SENTIMENT_DAYS = 180
 
@@ -70,13 +71,18 @@ class _Grid:
         it dropped too or, with ``pile``, counted on its first day (for "by the day" sums)."""
         out = np.zeros((len(self.accounts), self.n + 1))
         r = self.row.reindex(ids.to_numpy()).to_numpy(dtype="float64")
-        c = (pd.to_datetime(days) - self.origin).dt.days.to_numpy(dtype="float64")
+        c = self.cols(days)
         v = np.broadcast_to(np.asarray(values, dtype="float64"), r.shape)
         if pile:
             c = np.where(c < 0, 0, c)
         keep = ~np.isnan(r) & ~np.isnan(c) & (c >= 0) & (c < self.n)
         np.add.at(out, (r[keep].astype(np.int64), c[keep].astype(np.int64) + 1), v[keep])
         return out
+
+    def cols(self, days: pd.Series) -> np.ndarray:
+        """Day positions (float; NaN for NaT) of datetime64 values."""
+        gap = days.to_numpy(dtype="datetime64[ns]") - self.origin.to_datetime64()
+        return np.where(np.isnat(gap), np.nan, gap / np.timedelta64(1, "D"))
 
     @staticmethod
     def cumulative(matrix: np.ndarray) -> np.ndarray:
@@ -101,7 +107,8 @@ def _long(grid: _Grid, days: pd.DatetimeIndex, mask: np.ndarray, columns: dict[s
     return frame
 
 
-def _usage(raw: pd.DataFrame, grid: _Grid, at: np.ndarray, days: pd.DatetimeIndex) -> tuple[pd.DataFrame, dict]:
+def _usage(raw: pd.DataFrame, grid: _Grid, at: np.ndarray,
+           days: pd.DatetimeIndex) -> tuple[pd.DataFrame, dict[pd.Timestamp, list[str]]]:  # fmt: skip
     """Per day, account and metric with a row in the metric's windows: ``last30``,
     ``prev30``, ``base90``, ``days30``, ``max30`` (as ``usage_windows``); and per day the
     ``feature.*`` metrics with data in its 120-day window."""
@@ -126,13 +133,9 @@ def _usage(raw: pd.DataFrame, grid: _Grid, at: np.ndarray, days: pd.DatetimeInde
             for d in days[(_window(present, at, USAGE_LOOKBACK) > 0).any(axis=0)]:
                 features[d].append(str(metric))
         parts.append(_long(grid, days, mask, columns).assign(metric=metric))
-    empty = pd.DataFrame(columns=["day", "account_id", "metric", *calc_columns()])
+    empty = pd.DataFrame(columns=["day", "account_id", "metric", *WINDOW_COLUMNS])
     frame = pd.concat(parts, ignore_index=True) if parts else empty
     return frame, features
-
-
-def calc_columns() -> tuple[str, ...]:
-    return ("last30", "prev30", "base90", "days30", "max30")
 
 
 def _surveys(raw: pd.DataFrame, days: pd.DatetimeIndex, options: ScoringOptions) -> pd.DataFrame:
@@ -209,7 +212,8 @@ def day_inputs(raw: HistoryInputs, days: Sequence[date], *, options: ScoringOpti
     origin = stamps[0] - pd.Timedelta(days=USAGE_LOOKBACK)
     grid = _Grid(accounts.astype(np.int64), origin, (stamps[-1] - origin).days + 1)
     at = np.asarray((stamps - origin).days)
-    usage, features = _usage(raw.usage, grid, at, stamps)
+    rows = raw.usage
+    usage, features = _usage(rows[((rows["day"] >= origin) & (rows["day"] <= stamps[-1])).to_numpy()], grid, at, stamps)
     return calc.MeasureInputs(
         lines=raw.lines, usage=usage, surveys=_surveys(raw.surveys, stamps, options),
         tickets=_tickets(raw.tickets, grid, at, stamps), onboarding=_onboarding(raw.milestones, grid, at, stamps),
