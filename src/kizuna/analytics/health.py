@@ -342,22 +342,30 @@ def measures_by_day(
     ids = rows.get_level_values("account_id")
     days = pd.DatetimeIndex(pd.unique(day.to_numpy()))
     usage = inputs.usage
-    keyed = usage.set_index(["day", "account_id", "metric"])
-    wide = {col: keyed[col].unstack("metric") for col in ("last30", "prev30", "base90", "days30", "max30")}
+    # (day, account) as one int64 key: reindexing by it is a hash lookup, not a MultiIndex join
+    row_keys = pd.Index(_row_keys(day.to_numpy(), ids.to_numpy()))
+    keyed = usage.assign(_key=_row_keys(usage["day"].to_numpy(), usage["account_id"].to_numpy()))
+    wide_all = keyed.set_index(["_key", "metric"])[["last30", "prev30", "base90", "days30", "max30"]].unstack("metric")
+    wide_all = wide_all.reindex(row_keys)
+    present = set(wide_all.columns.get_level_values(0))
+    wide = {col: wide_all[col] if col in present else pd.DataFrame(index=row_keys)
+            for col in ("last30", "prev30", "base90", "days30", "max30")}  # fmt: skip
 
     def metric(col: str, name: str) -> pd.Series:
         frame = wide[col]
-        series = frame[name] if name in frame.columns else pd.Series(dtype="float64")
-        return series.reindex(rows).fillna(0.0).astype("float64")
+        if name not in frame.columns:
+            return pd.Series(0.0, index=rows)
+        return pd.Series(frame[name].to_numpy(dtype="float64"), index=rows).fillna(0.0)
 
     def by_account(series: pd.Series) -> pd.Series:
         return pd.Series(series.reindex(ids).to_numpy(), index=rows)
 
     def by_row(frame: pd.DataFrame, col: str) -> pd.Series:
-        if col not in frame.columns:
+        if col not in frame.columns or frame.empty:
             return pd.Series(np.nan, index=rows, dtype="float64")
-        values = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-        return values.set_axis(pd.MultiIndex.from_frame(frame[["day", "account_id"]])).reindex(rows)
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float64")
+        pos = pd.Index(_row_keys(frame["day"].to_numpy(), frame["account_id"].to_numpy())).get_indexer(row_keys)
+        return pd.Series(np.where(pos >= 0, values[pos], np.nan), index=rows)
 
     first_line = by_account(account_start(inputs.lines))
     out["account_age"] = (day - first_line).dt.days.astype("float64")
@@ -410,7 +418,7 @@ def measures_by_day(
     known = {d: set(present.get(d, ())) | set(_features_on(inputs.features, d)) for d in days}
     available = day.map({d: float(max(len(FEATURE_EVENTS), len(f))) for d, f in known.items()})
     if feature_cols:
-        used = (wide["last30"][feature_cols] > 0).sum(axis=1).reindex(rows).fillna(0.0)
+        used = pd.Series((wide["last30"][feature_cols] > 0).sum(axis=1).to_numpy(dtype="float64"), index=rows)
     else:
         used = pd.Series(0.0, index=rows)
     out["feature_breadth"] = used.astype("float64") / available.astype("float64")
@@ -443,6 +451,13 @@ def measures_by_day(
         if silent:
             out.loc[(day == d).to_numpy(), sorted(silent)] = np.nan
     return out
+
+
+def _row_keys(days: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """(day, account_id) pairs as int64 keys: the day number above 32 bits, the id below."""
+    day_no = pd.to_datetime(days).to_numpy(dtype="datetime64[D]").astype(np.int64)
+    keys: np.ndarray = (day_no << 32) + np.asarray(ids, dtype=np.int64)
+    return keys
 
 
 def _features_on(features: Collection[str] | Mapping[Any, Collection[str]], day: pd.Timestamp) -> Collection[str]:
