@@ -197,9 +197,10 @@ def days_existed(start: pd.Series, after: date | pd.Series, upto: date | pd.Seri
     """Days ``d`` of the window ``(after, upto]`` on or after each account's ``start``
     (an unknown start: the whole window). ``after`` and ``upto`` are days, or a day per
     row of ``start`` (the windows of many days at once, all of one length)."""
-    lo = (after if isinstance(after, pd.Series) else pd.Timestamp(after)) + pd.Timedelta(days=1)
-    hi = upto if isinstance(upto, pd.Series) else pd.Timestamp(upto)
-    span = (hi - lo).days + 1 if isinstance(hi, pd.Timestamp) else ((hi - lo).dt.days + 1).to_numpy()
+    one_day = pd.Timedelta(days=1)
+    lo: Any = after + one_day if isinstance(after, pd.Series) else pd.Timestamp(after) + one_day
+    hi: Any = upto if isinstance(upto, pd.Series) else pd.Timestamp(upto)
+    span: Any = (hi - lo).days + 1 if isinstance(hi, pd.Timestamp) else ((hi - lo).dt.days + 1).to_numpy()
     first = start.where(start > lo, lo)  # an unknown start (NaT) is not after lo: the whole window
     days: pd.Series = ((hi - first).dt.days + 1).clip(lower=0, upper=span)
     return days.astype("float64")
@@ -347,8 +348,8 @@ def measures_by_day(
     keyed = usage.assign(_key=_row_keys(usage["day"].to_numpy(), usage["account_id"].to_numpy()))
     wide_all = keyed.set_index(["_key", "metric"])[["last30", "prev30", "base90", "days30", "max30"]].unstack("metric")
     wide_all = wide_all.reindex(row_keys)
-    present = set(wide_all.columns.get_level_values(0))
-    wide = {col: wide_all[col] if col in present else pd.DataFrame(index=row_keys)
+    sums = set(wide_all.columns.get_level_values(0))
+    wide: dict[str, pd.DataFrame] = {col: pd.DataFrame(wide_all[col]) if col in sums else pd.DataFrame(index=row_keys)
             for col in ("last30", "prev30", "base90", "days30", "max30")}  # fmt: skip
 
     def metric(col: str, name: str) -> pd.Series:
@@ -483,7 +484,7 @@ def _activation_vs_tier(rows: pd.Index, ids: pd.Index, day: pd.Series, start: pd
     against the median of the same figure among the established accounts of its tier
     that day (all established accounts when the tier has none); missing without a norm."""
     age = (day - start).dt.days.astype("float64")
-    life = np.minimum(age + 1.0, 30.0).where(age >= 0)
+    life = (age + 1.0).clip(upper=30.0).where(age >= 0)
     rate = login_days / life
     tier = tiers.reindex(ids) if tiers is not None else pd.Series(None, index=ids)
     tier = pd.Series(tier.fillna("").astype(str).to_numpy(), index=rows)

@@ -130,7 +130,8 @@ def _usage(raw: pd.DataFrame, grid: _Grid, at: np.ndarray,
         else:
             mask = _window(present, at, 30) > 0
         if str(metric).startswith(FEATURE_PREFIX):
-            for d in days[(_window(present, at, USAGE_LOOKBACK) > 0).any(axis=0)]:
+            seen = np.asarray((_window(present, at, USAGE_LOOKBACK) > 0).any(axis=0), dtype=bool)
+            for d in days[seen]:
                 features[d].append(str(metric))
         parts.append(_long(grid, days, mask, columns).assign(metric=metric))
     empty = pd.DataFrame(columns=["day", "account_id", "metric", *WINDOW_COLUMNS])
