@@ -57,29 +57,33 @@ def build(db: Path, accounts: int, days: int, seed: int = 1) -> int:
         ((i, f"S{i}", i, int(seats[i - 1]), now, now) for i in range(1, accounts + 1)),
     )
     first = AS_OF - timedelta(days=days - 1)
-    day_names = [(first + timedelta(days=d)).isoformat() for d in range(days)]
+    day_names = np.array([(first + timedelta(days=d)).isoformat() for d in range(days)], dtype=object)
+    metrics = np.array(["active_users", "events", "feature.dashboards", "feature.reports", "logins",
+                        "session_minutes"], dtype=object)  # fmt: skip
     events = 0
     level = rng.normal(0.0, 1.0, accounts)
-    for a0 in range(0, accounts, 500):
-        ids = np.arange(a0, min(a0 + 500, accounts))
-        rows = []
-        for i in ids.tolist():
-            p = 1.0 / (1.0 + np.exp(-level[i]))
-            active = rng.binomial(int(seats[i]), 0.25 * p, days)
-            logins = active + rng.poisson(active * 0.3)
-            minutes = logins * 12.0
-            f1 = rng.poisson(active * 0.5)
-            f2 = rng.poisson(active * 0.2)
-            ev = logins + f1 + f2
-            events += int(ev.sum())
-            for d in np.nonzero(active)[0].tolist():
-                day = day_names[d]
-                rows += [
-                    (i + 1, day, "active_users", float(active[d])), (i + 1, day, "events", float(ev[d])),
-                    (i + 1, day, "feature.dashboards", float(f1[d])), (i + 1, day, "feature.reports", float(f2[d])),
-                    (i + 1, day, "logins", float(logins[d])), (i + 1, day, "session_minutes", float(minutes[d])),
-                ]  # fmt: skip
+    # the secondary indexes are built once at the end (sorted), not row by row: 100,000
+    # accounts (72 million rows) build in minutes instead of hours
+    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'usage_daily' AND type = 'index' "
+                          "AND sql IS NOT NULL").fetchall()  # fmt: skip
+    for name, _sql in indexes:
+        con.execute(f"DROP INDEX {name}")
+    for a0 in range(0, accounts, 2000):
+        ids = np.arange(a0, min(a0 + 2000, accounts))
+        p = 1.0 / (1.0 + np.exp(-level[ids]))
+        active = rng.binomial(np.repeat(seats[ids], days).reshape(-1, days), (0.25 * p)[:, None])
+        logins = active + rng.poisson(active * 0.3)
+        f1, f2 = rng.poisson(active * 0.5), rng.poisson(active * 0.2)
+        ev = logins + f1 + f2
+        events += int(ev.sum())
+        acc, day = np.nonzero(active)  # days with activity, in (account, day) order
+        values = np.stack([active, ev, f1, f2, logins, logins * 12.0], axis=-1)[acc, day].astype("float64")
+        n = len(acc)
+        rows = zip(np.repeat(ids[acc] + 1, 6).tolist(), np.repeat(day_names[day], 6).tolist(),
+                   np.tile(metrics, n).tolist(), values.reshape(-1).tolist(), strict=True)  # fmt: skip
         con.executemany("INSERT INTO usage_daily (account_id, day, metric, value) VALUES (?, ?, ?, ?)", rows)
+    for _name, sql in indexes:
+        con.execute(sql)
     con.commit()
     con.close()
     return events

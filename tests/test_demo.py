@@ -302,12 +302,22 @@ def test_some_churned_customers_come_back(subscriptions: pd.DataFrame) -> None:
 
 def test_raw_events_of_the_last_14_days_reproduce_the_rollups(company: Company) -> None:
     events = company.frame(
-        "SELECT e.*, c.account_id AS contact_account FROM usage_events e JOIN contacts c ON c.id = e.contact_id"
+        "SELECT e.*, c.account_id AS contact_account FROM usage_events e LEFT JOIN contacts c ON c.id = e.contact_id"
     )
     assert len(events) > 1000
     assert events["message_id"].is_unique
     assert (events["source"] == "demo").all()
-    assert (events["contact_account"] == events["account_id"]).all()
+    known = events["contact_id"].notna()
+    assert (events[known]["contact_account"] == events[known]["account_id"]).all()
+    # users beyond the contacts are known to the tracking by an id of their account
+    assert known.any()
+    assert (~known).any()
+    assert (events["anonymous_id"].isna() == known).all()
+    keys = events["account_id"].map(lambda a: f"demo-ACC-{a:06d}-u")
+    assert all(anon.startswith(k) for anon, k in zip(events[~known]["anonymous_id"], keys[~known], strict=True))
+    events["user"] = events["contact_id"].map(lambda c: None if pd.isna(c) else f"c:{int(c)}").fillna(
+        "a:" + events["anonymous_id"].fillna("")
+    )
     moments = pd.to_datetime(events["timestamp"])
     assert (moments == pd.to_datetime(events["received_at"])).all()
     local = moments + pd.Timedelta(hours=9)
@@ -324,7 +334,7 @@ def test_raw_events_of_the_last_14_days_reproduce_the_rollups(company: Company) 
         "logins": logins.groupby(keys).size(),
         "session_minutes": logins.groupby(keys)["minutes"].sum(),
         "events": events.groupby(keys).size(),
-        "active_users": events.groupby(keys)["contact_id"].nunique(),
+        "active_users": events.groupby(keys)["user"].nunique(),
     }
     for key, name in FEATURE_EVENTS.items():
         per_metric[f"feature.{key}"] = events[events["event"] == name].groupby(keys).size()
@@ -347,12 +357,95 @@ def test_usage_is_sparse_whole_and_bounded_by_the_users(company: Company) -> Non
     whole = daily[daily["metric"] != "session_minutes"]["value"]
     assert (whole == whole.round()).all()
     assert (daily[daily["metric"] == "session_minutes"]["value"] % 1 != 0).any()
-    contacts = company.frame("SELECT account_id, count(*) AS n FROM contacts GROUP BY account_id").set_index(
-        "account_id"
-    )["n"]
+    seats = _max_seats(company)
     active = daily[daily["metric"] == "active_users"]
-    assert (active["value"].to_numpy() <= contacts[active["account_id"]].to_numpy()).all()
+    assert (active["value"].to_numpy() <= seats[active["account_id"]].to_numpy()).all()
     assert set(daily["metric"]) >= {"logins", "active_users", "session_minutes", "events", "feature.reports"}
+
+
+def _max_seats(company: Company) -> pd.Series:
+    """The most seats each account's plan lines ever gave (quantity × included seats)."""
+    return company.frame(
+        "SELECT s.account_id, max(s.quantity * coalesce(p.seats_included, 1)) AS seats FROM subscriptions s "
+        "JOIN products p ON p.id = s.product_id WHERE p.kind = 'plan' GROUP BY s.account_id"
+    ).set_index("account_id")["seats"]
+
+
+def test_tracked_users_follow_the_seats_not_the_contacts(company: Company) -> None:
+    """A 500-seat customer has hundreds of users signing in, not at most 20 contacts."""
+    peak = company.frame(
+        "SELECT account_id, max(value) AS peak FROM usage_daily WHERE metric = 'active_users' GROUP BY account_id"
+    ).set_index("account_id")["peak"]
+    seats = _max_seats(company).reindex(peak.index)
+    big = seats >= 100
+    assert big.sum() >= 5
+    assert (peak[big] > 20).mean() >= 0.8  # contacts are capped at 20; users are not
+    assert (peak[big] >= 0.2 * seats[big]).mean() >= 0.8  # a busy day sees a good part of the seats
+    assert float(np.corrcoef(np.log(seats), np.log(peak))[0, 1]) > 0.8
+
+
+def test_support_is_not_perfect(company: Company) -> None:
+    """Some first answers breach a one-business-day SLA, some tickets were never
+    answered, and some answered ones stay open for months."""
+    tickets = company.frame("SELECT opened_at, first_response_at, resolved_at, status FROM tickets")
+    for column in ("opened_at", "first_response_at", "resolved_at"):
+        tickets[column] = pd.to_datetime(tickets[column], utc=True)
+    old = tickets[tickets["opened_at"] < pd.Timestamp(CUTOFF) - pd.Timedelta(days=60)]
+    assert len(old) > 300
+    wait = (old["first_response_at"] - old["opened_at"]).dt.total_seconds() / 3600
+    late = (wait > 24).mean()
+    unanswered = old["first_response_at"].isna().mean()
+    unresolved = (old["first_response_at"].notna() & old["resolved_at"].isna()).mean()
+    assert 0.04 <= late <= 0.15
+    assert 0.003 <= unanswered <= 0.04
+    assert 0.01 <= unresolved <= 0.08
+    assert set(old[old["resolved_at"].isna()]["status"]) <= {"open", "pending"}
+    assert (old["resolved_at"].notna() | old["status"].isin(["open", "pending"])).all()
+
+
+def test_churns_come_in_several_shapes(subscriptions: pd.DataFrame, logins: pd.DataFrame) -> None:
+    """Most churns are announced by falling usage, some by a slow slide over months,
+    and some come without warning (usage as usual until the end)."""
+    by_account = dict(tuple(logins.groupby("account_id")))
+    checked = announced = slow = sudden = 0
+    for row in _churns(subscriptions).itertuples():
+        usage = by_account.get(row.account_id)
+        end = row.ended_on
+        if usage is None or usage["day"].min() > end - pd.Timedelta(days=300):
+            continue
+
+        def rate(lo: int, hi: int, usage: pd.DataFrame = usage, end: pd.Timestamp = end) -> float:
+            sel = (usage["day"] >= end - pd.Timedelta(days=lo)) & (usage["day"] < end - pd.Timedelta(days=hi))
+            return float(usage[sel]["value"].sum()) / (lo - hi)
+
+        last, before, long_before = rate(30, 0), rate(120, 60), rate(300, 240)
+        if long_before < 1.5:  # too few logins to see a shape
+            continue
+        checked += 1
+        announced += last < 0.6 * before
+        sudden += last >= 0.7 * before
+        slow += before < 0.6 * long_before and last < before
+    assert checked >= 6
+    assert announced >= 0.6 * checked
+    assert sudden >= 1
+    assert slow >= 1
+
+
+def test_some_accounts_dip_and_recover(subscriptions: pd.DataFrame, logins: pd.DataFrame) -> None:
+    """Accounts that stay go through months of low usage and come back."""
+    churned = set(_churns(subscriptions)["account_id"])
+    monthly = logins.assign(month=logins["day"].dt.to_period("M")).groupby(["account_id", "month"])["value"].sum()
+    recovered = 0
+    for account, series in monthly.groupby(level=0):
+        if account in churned or len(series) < 9:
+            continue
+        v = series.to_numpy(dtype="float64")[1:-1]  # whole months only
+        for i in range(2, len(v) - 2):
+            before, low, after = v[i - 2 : i].mean(), v[i], v[i + 1 : i + 3].max()
+            if before > 20 and low < 0.4 * before and after > 0.8 * before:
+                recovered += 1
+                break
+    assert recovered >= 9  # without dips that recover (the engagement's own drift only): 4
 
 
 def test_usage_stops_when_a_customer_leaves(subscriptions: pd.DataFrame, logins: pd.DataFrame) -> None:

@@ -6,8 +6,9 @@ Pure: every function takes the day ``as_of`` and plain frames; no database, no c
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -81,7 +82,9 @@ def churn_events(lines: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class MeasureInputs:
-    """What the store's aggregate queries return for one day (see db.queries.health)."""
+    """What the store's aggregate queries return for one day (see db.queries.health), or
+    for many days (each frame but the lines with a ``day`` column; see
+    :func:`measures_by_day`)."""
 
     lines: pd.DataFrame
     usage: pd.DataFrame
@@ -90,8 +93,9 @@ class MeasureInputs:
     onboarding: pd.DataFrame
     sentiment: pd.DataFrame
     #: The ``feature.*`` metrics with data in the usage window (the features there are to
-    #: adopt), when the usage frame holds only the last 30 days' feature rows.
-    features: tuple[str, ...] = ()
+    #: adopt), when the usage frame holds only the last 30 days' feature rows (many days:
+    #: a mapping day → metrics).
+    features: tuple[str, ...] | Mapping[pd.Timestamp, tuple[str, ...]] = ()
     #: ``account_id, contacts``: the people the data knows at each account (tracked users).
     contacts: pd.DataFrame | None = None
     #: account_id → touch tier (the early-activation norm is the tier's).
@@ -189,45 +193,77 @@ def account_start(lines: pd.DataFrame, history_from: date | None = None) -> pd.S
     return start
 
 
-def days_existed(start: pd.Series, after: date, upto: date) -> pd.Series:
+def days_existed(start: pd.Series, after: date | pd.Series, upto: date | pd.Series) -> pd.Series:
     """Days ``d`` of the window ``(after, upto]`` on or after each account's ``start``
-    (an unknown start: the whole window)."""
-    span = (upto - after).days
-    lo = pd.Timestamp(after + timedelta(days=1))
+    (an unknown start: the whole window). ``after`` and ``upto`` are days, or a day per
+    row of ``start`` (the windows of many days at once, all of one length)."""
+    one_day = pd.Timedelta(days=1)
+    lo: Any = after + one_day if isinstance(after, pd.Series) else pd.Timestamp(after) + one_day
+    hi: Any = upto if isinstance(upto, pd.Series) else pd.Timestamp(upto)
+    span: Any = (hi - lo).days + 1 if isinstance(hi, pd.Timestamp) else ((hi - lo).dt.days + 1).to_numpy()
     first = start.where(start > lo, lo)  # an unknown start (NaT) is not after lo: the whole window
-    days: pd.Series = ((pd.Timestamp(upto) - first).dt.days + 1).clip(lower=0, upper=span)
+    days: pd.Series = ((hi - first).dt.days + 1).clip(lower=0, upper=span)
     return days.astype("float64")
 
 
-def peer_percentile(values: pd.Series, peers: pd.Series, min_peers: int = MIN_PEERS) -> pd.Series:
+def peer_percentile(values: pd.Series, peers: pd.Series, min_peers: int = MIN_PEERS,
+                    by: pd.Series | None = None) -> pd.Series:  # fmt: skip
     """Each value's percentile 0–1 among the accounts of its peer group with data: the
     mid-rank ``(rank − ½) ÷ n`` (ties share their average rank; alone: 0.5). A group of
-    fewer than ``min_peers`` ranks its accounts among all accounts with data."""
+    fewer than ``min_peers`` ranks its accounts among all accounts with data. ``by``: a
+    key per row (the day) that ranks are taken within (several days at once)."""
     present = values.dropna()
     out = pd.Series(np.nan, index=values.index, dtype="float64")
     if present.empty:
         return out
-    overall = (present.rank(method="average") - 0.5) / len(present)
+    key = by.reindex(present.index) if by is not None else pd.Series(0, index=present.index)
+    overall = (present.groupby(key).rank(method="average") - 0.5) / present.groupby(key).transform("size")
     group = peers.reindex(present.index)
-    sizes = group.map(group.value_counts())
-    ranked = present.groupby(group).rank(method="average")
+    named = group.astype(object).where(group.notna(), "\0none")
+    sizes = present.groupby([key, named]).transform("size").astype("float64")
+    ranked = present.groupby([key, named]).rank(method="average")
     within = (ranked - 0.5) / sizes
-    small = sizes.isna() | (sizes < min_peers)
+    small = group.isna() | (sizes < min_peers)
     out.loc[present.index] = within.where(~small, overall)
     return out
+
+
+def lines_on(lines: pd.DataFrame, days: Sequence[date] | pd.DatetimeIndex, *, paying_only: bool) -> pd.DataFrame:
+    """The subscription lines covering each of the days (paying: past any trial), one row
+    per line and day, the day in a ``day`` column."""
+    start = _paid_from(lines) if paying_only else lines["started_on"]
+    frame = lines.assign(_start=start).merge(pd.DataFrame({"day": pd.to_datetime(list(days))}), how="cross")
+    mask = (frame["_start"] <= frame["day"]) & (frame["ended_on"].isna() | (frame["ended_on"] > frame["day"]))
+    return frame[mask].drop(columns="_start")
+
+
+def _per_day(frame: pd.DataFrame, values: pd.Series, how: str) -> pd.Series:
+    """``values`` (aligned with the lines-by-day ``frame``) per (day, account_id)."""
+    out: pd.Series = values.groupby([frame["day"], frame["account_id"]]).agg(how)
+    return out.rename_axis(["day", "account_id"])
+
+
+def _one_day(series: pd.Series) -> pd.Series:
+    """A (day, account_id) series of a single day, by account."""
+    return series.droplevel("day") if isinstance(series.index, pd.MultiIndex) else series
+
+
+def _peer_groups_on(live: pd.DataFrame) -> pd.Series:
+    plans = live[live["kind"] == "plan"]
+    if "product_id" not in plans.columns or plans.empty:
+        index = pd.MultiIndex.from_frame(plans[["day", "account_id"]].drop_duplicates())
+        return pd.Series("all", index=index, dtype=object)
+    size = plans["quantity"].astype("float64") * pd.to_numeric(plans["seats_included"], errors="coerce").fillna(1.0)
+    ordered = plans.assign(size=size).sort_values(["day", "account_id", "size", "product_id"],
+                                                  ascending=[True, True, False, True])  # fmt: skip
+    first = ordered.drop_duplicates(["day", "account_id"]).set_index(["day", "account_id"])["product_id"]
+    return first.astype(str)
 
 
 def peer_groups(lines: pd.DataFrame, as_of: date) -> pd.Series:
     """Each account's peers: the product of its live plan line with the most seats (all
     accounts one group when the lines carry no product)."""
-    live = live_lines(lines, as_of, paying_only=False)
-    plans = live[live["kind"] == "plan"]
-    if "product_id" not in plans.columns or plans.empty:
-        return pd.Series("all", index=pd.Index(plans["account_id"].unique()), dtype=object)
-    size = plans["quantity"].astype("float64") * pd.to_numeric(plans["seats_included"], errors="coerce").fillna(1.0)
-    ordered = plans.assign(size=size).sort_values(["account_id", "size", "product_id"], ascending=[True, False, True])
-    first = ordered.drop_duplicates("account_id").set_index("account_id")["product_id"]
-    return first.astype(str)
+    return _one_day(_peer_groups_on(lines_on(lines, [as_of], paying_only=False)))
 
 
 def _change(now: pd.Series, before: pd.Series) -> pd.Series:
@@ -236,70 +272,114 @@ def _change(now: pd.Series, before: pd.Series) -> pd.Series:
     return out.astype("float64")
 
 
+def _seats_on(live: pd.DataFrame) -> pd.Series:
+    plans = live[live["kind"] == "plan"]
+    per_line = plans["quantity"].astype("float64") * pd.to_numeric(plans["seats_included"], errors="coerce").fillna(1.0)
+    return _per_day(plans, per_line, "sum")
+
+
 def seats(lines: pd.DataFrame, as_of: date) -> pd.Series:
     """Seats of the live plan lines per account: quantity × the plan's included seats
     (per-seat plans include none: the quantity is the seats)."""
-    live = live_lines(lines, as_of, paying_only=False)
-    plans = live[live["kind"] == "plan"]
-    per_line = plans["quantity"].astype("float64") * pd.to_numeric(plans["seats_included"], errors="coerce").fillna(1.0)
-    return per_line.groupby(plans["account_id"]).sum()
+    return _one_day(_seats_on(lines_on(lines, [as_of], paying_only=False)))
 
 
-def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
-    """Days to the next anniversary of a live yearly line (monthly lines: missing)."""
-    live = live_lines(lines, as_of, paying_only=True)
-    yearly = live[live["interval"] == "year"]
+def _renewal_days_on(paying: pd.DataFrame) -> pd.Series:
+    yearly = paying[paying["interval"] == "year"]
     if yearly.empty:
-        return pd.Series(dtype="float64")
+        return pd.Series(dtype="float64", index=pd.MultiIndex.from_arrays([[], []], names=["day", "account_id"]))
     anchor = _paid_from(yearly)
-    day = pd.Timestamp(as_of)
+    day = yearly["day"]
 
-    def anniversary(year: int) -> pd.Series:
+    def anniversary(year: pd.Series) -> pd.Series:
         """The anchor's day in ``year``: the month's last day when shorter (29 Feb → 28 Feb)."""
         first = pd.to_datetime({"year": year, "month": anchor.dt.month, "day": 1})
         on: pd.Series = first + pd.to_timedelta(np.minimum(anchor.dt.day, first.dt.days_in_month) - 1, unit="D")
         return on
 
-    this_year = anniversary(day.year)
-    nxt = this_year.where(this_year > day, anniversary(day.year + 1))
-    days = (nxt - day).dt.days.astype("float64")
-    return days.groupby(yearly["account_id"]).min()
+    this_year = anniversary(day.dt.year)
+    nxt = this_year.where(this_year > day, anniversary(day.dt.year + 1))
+    return _per_day(yearly, (nxt - day).dt.days.astype("float64"), "min")
+
+
+def next_renewal_days(lines: pd.DataFrame, as_of: date) -> pd.Series:
+    """Days to the next anniversary of a live yearly line (monthly lines: missing)."""
+    return _one_day(_renewal_days_on(lines_on(lines, [as_of], paying_only=True)))
 
 
 def compute_measures(
     accounts: pd.Index, inputs: MeasureInputs, as_of: date, *, min_history_days: int = DEFAULT_MIN_HISTORY_DAYS
 ) -> pd.DataFrame:
     """Raw measure values (NaN: missing) for ``accounts`` as of the day, one column per
-    measure of :data:`~kizuna.domain.health.MEASURES`.
+    measure of :data:`~kizuna.domain.health.MEASURES`: the one-day case of
+    :func:`measures_by_day` (see there)."""
+    day = pd.Timestamp(as_of)
+    rows = pd.MultiIndex.from_product([[day], accounts], names=["day", "account_id"])
+    dated = dataclasses.replace(inputs, **{
+        name: getattr(inputs, name).assign(day=day)
+        for name in ("usage", "surveys", "tickets", "onboarding", "sentiment")
+    })  # fmt: skip
+    out = measures_by_day(rows, dated, min_history_days=min_history_days).droplevel("day")
+    out.index = accounts
+    out.index.name = "account_id"
+    return out
+
+
+def measures_by_day(
+    rows: pd.MultiIndex, inputs: MeasureInputs, *, min_history_days: int = DEFAULT_MIN_HISTORY_DAYS
+) -> pd.DataFrame:
+    """Raw measure values (NaN: missing) for every (day, account_id) of ``rows``, one
+    column per measure of :data:`~kizuna.domain.health.MEASURES` — the feature table
+    (account × day × measure). Every frame of ``inputs`` but the lines carries a ``day``
+    column: each day's aggregates, as the store's queries return them for that day; the
+    ``features`` are a tuple (every day) or a mapping day → tuple.
 
     Age-aware: rates over a window count only the days the account existed in it (from
     its first subscription line, not before the store's first day of usage); a window
     with fewer than ``min_history_days`` such days makes its measures missing. A usage
-    metric no account reports makes its measures missing for everyone."""
-    out = pd.DataFrame(index=accounts, columns=list(MEASURES), dtype="float64")
-    out.index.name = "account_id"
+    metric no account reports makes its measures missing for everyone that day."""
+    out = pd.DataFrame(index=rows, columns=list(MEASURES), dtype="float64")
+    day = pd.Series(rows.get_level_values("day"), index=rows)
+    ids = rows.get_level_values("account_id")
+    days = pd.DatetimeIndex(pd.unique(day.to_numpy()))
     usage = inputs.usage
-    wide = {
-        col: usage.pivot_table(index="account_id", columns="metric", values=col, aggfunc="sum")
-        for col in ("last30", "prev30", "base90", "days30", "max30")
-    }
+    # (day, account) as one int64 key: reindexing by it is a hash lookup, not a MultiIndex join
+    row_keys = pd.Index(_row_keys(day.to_numpy(), ids.to_numpy()))
+    keyed = usage.assign(_key=_row_keys(usage["day"].to_numpy(), usage["account_id"].to_numpy()))
+    wide_all = keyed.set_index(["_key", "metric"])[["last30", "prev30", "base90", "days30", "max30"]].unstack("metric")
+    wide_all = wide_all.reindex(row_keys)
+    sums = set(wide_all.columns.get_level_values(0))
+    wide: dict[str, pd.DataFrame] = {col: pd.DataFrame(wide_all[col]) if col in sums else pd.DataFrame(index=row_keys)
+            for col in ("last30", "prev30", "base90", "days30", "max30")}  # fmt: skip
 
     def metric(col: str, name: str) -> pd.Series:
         frame = wide[col]
-        series = frame[name] if name in frame.columns else pd.Series(dtype="float64")
-        return series.reindex(accounts).fillna(0.0).astype("float64")
+        if name not in frame.columns:
+            return pd.Series(0.0, index=rows)
+        return pd.Series(frame[name].to_numpy(dtype="float64"), index=rows).fillna(0.0)
 
-    out["account_age"] = (pd.Timestamp(as_of) - account_start(inputs.lines).reindex(accounts)).dt.days.astype("float64")
-    start = account_start(inputs.lines, inputs.history_from).reindex(accounts)
-    d30 = as_of - timedelta(days=30)
-    days_last = days_existed(start, d30, as_of)
-    days_prev = days_existed(start, as_of - timedelta(days=60), d30)
-    days_base = days_existed(start, as_of - timedelta(days=120), d30)
+    def by_account(series: pd.Series) -> pd.Series:
+        return pd.Series(series.reindex(ids).to_numpy(), index=rows)
+
+    def by_row(frame: pd.DataFrame, col: str) -> pd.Series:
+        if col not in frame.columns or frame.empty:
+            return pd.Series(np.nan, index=rows, dtype="float64")
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float64")
+        pos = pd.Index(_row_keys(frame["day"].to_numpy(), frame["account_id"].to_numpy())).get_indexer(row_keys)
+        return pd.Series(np.where(pos >= 0, values[pos], np.nan), index=rows)
+
+    first_line = by_account(account_start(inputs.lines))
+    out["account_age"] = (day - first_line).dt.days.astype("float64")
+    start = by_account(account_start(inputs.lines, inputs.history_from))
+    d30 = day - pd.Timedelta(days=30)
+    days_last = days_existed(start, d30, day)
+    days_prev = days_existed(start, day - pd.Timedelta(days=60), d30)
+    days_base = days_existed(start, day - pd.Timedelta(days=120), d30)
     enough = days_last >= min_history_days
 
-    def per_day(total: pd.Series, days: pd.Series) -> pd.Series:
+    def per_day(total: pd.Series, n_days: pd.Series) -> pd.Series:
         """A window's sum per day the account existed in it; missing below the minimum."""
-        return total / days.where(days >= min_history_days)
+        return total / n_days.where(n_days >= min_history_days)
 
     logins30, logins_prev, logins_base = (
         metric("last30", "logins"),
@@ -311,13 +391,14 @@ def compute_measures(
     out["login_trend"] = _change(logins_rate, per_day(logins_prev, days_prev))
     # days with logins, out of 30: scaled up for an account younger than the window
     out["login_days"] = (metric("days30", "logins") * 30.0 / days_last).where(enough)
-    seat_count = seats(inputs.lines, as_of).reindex(accounts)
+    live = lines_on(inputs.lines, days, paying_only=False)
+    seat_count = _seats_on(live).reindex(rows)
     seat_count = seat_count.where(seat_count > 0)
     peak_users = metric("max30", "active_users")
-    tracked = _tracked_users(accounts, inputs.contacts)
+    tracked = _tracked_users(rows, ids, inputs.contacts)
     ratio = inputs.options.partial_tracking_ratio
     partial = (tracked > 0) & (seat_count > ratio * tracked) & (peak_users <= tracked)
-    partial = partial if ratio > 0 else pd.Series(False, index=accounts)
+    partial = partial if ratio > 0 else pd.Series(False, index=rows)
     per = seat_count.where(~partial, tracked)
     out["active_users_per_seat"] = (peak_users / per).clip(upper=1.0)
     out["usage_minutes_per_seat"] = metric("last30", "session_minutes") / per
@@ -330,70 +411,90 @@ def compute_measures(
     out["events_per_seat"] = events_rate * 30.0 / per
     user_days = metric("last30", METRIC_ACTIVE_USERS)
     out["events_per_active_user"] = events30 / user_days.where(user_days > 0)
-    peers = peer_groups(inputs.lines, as_of).reindex(accounts)
-    out["events_percentile"] = peer_percentile(out["events_per_seat"], peers)
+    peers = _peer_groups_on(live).reindex(rows)
+    out["events_percentile"] = peer_percentile(out["events_per_seat"], peers, by=day)
+    # features: those with rows on the day, and those with data in the day's usage window
     feature_cols = [c for c in wide["last30"].columns if str(c).startswith(FEATURE_PREFIX)]
-    available = max(len(FEATURE_EVENTS), len(set(feature_cols) | set(inputs.features)))
+    present = usage[usage["metric"].isin(feature_cols)].groupby("day")["metric"].unique()
+    known = {d: set(present.get(d, ())) | set(_features_on(inputs.features, d)) for d in days}
+    available = day.map({d: float(max(len(FEATURE_EVENTS), len(f))) for d, f in known.items()})
     if feature_cols:
-        used = (wide["last30"][feature_cols] > 0).sum(axis=1).reindex(accounts).fillna(0.0)
+        used = pd.Series((wide["last30"][feature_cols] > 0).sum(axis=1).to_numpy(dtype="float64"), index=rows)
     else:
-        used = pd.Series(0.0, index=accounts)
-    out["feature_breadth"] = used.astype("float64") / float(available)
-    has_features = bool(feature_cols) or bool(inputs.features)
-    out["first_value"] = (used > 0).astype("float64") if has_features else np.nan
-    surveys = inputs.surveys.set_index("account_id")
-    out["nps"] = pd.to_numeric(surveys["nps"], errors="coerce").reindex(accounts)
-    out["csat"] = pd.to_numeric(surveys["csat"], errors="coerce").reindex(accounts)
+        used = pd.Series(0.0, index=rows)
+    out["feature_breadth"] = used.astype("float64") / available.astype("float64")
+    has_features = day.map({d: bool(f) for d, f in known.items()}).astype(bool)
+    out["first_value"] = (used > 0).astype("float64").where(has_features)
+    surveys = inputs.surveys
     for key in ("nps", "csat"):
+        out[key] = by_row(surveys, key)
         if key + CONFIDENCE in surveys.columns:
-            out[key + CONFIDENCE] = surveys[key + CONFIDENCE].astype("float64").reindex(accounts)
-    tickets = inputs.tickets.set_index("account_id")
-    out["open_tickets"] = tickets["open_tickets"].astype("float64").reindex(accounts).fillna(0.0)
-    out["escalated_tickets"] = tickets["escalated_tickets"].astype("float64").reindex(accounts).fillna(0.0)
-    onboarding = inputs.onboarding.set_index("account_id")
-    total = onboarding["milestones"].astype("float64")
-    out["onboarding_progress"] = (onboarding["milestones_done"].astype("float64") / total.where(total > 0)).reindex(
-        accounts
-    )
+            out[key + CONFIDENCE] = by_row(surveys, key + CONFIDENCE)
+    tickets = inputs.tickets
+    out["open_tickets"] = by_row(tickets, "open_tickets").fillna(0.0)
+    out["escalated_tickets"] = by_row(tickets, "escalated_tickets").fillna(0.0)
+    onboarding = inputs.onboarding
+    total = by_row(onboarding, "milestones")
+    out["onboarding_progress"] = by_row(onboarding, "milestones_done") / total.where(total > 0)
     if "milestones_due" in onboarding.columns:
-        due = onboarding["milestones_due"].astype("float64")
-        on_time = onboarding["milestones_on_time"].astype("float64") / due.where(due > 0)
-        out["milestones_on_time"] = on_time.reindex(accounts)
+        due = by_row(onboarding, "milestones_due")
+        out["milestones_on_time"] = by_row(onboarding, "milestones_on_time") / due.where(due > 0)
     # the days with logins as counted (not scaled, not held back by min_history_days): the
     # measure is for young accounts and divides by the days they existed itself
-    out["activation_vs_tier"] = _activation_vs_tier(accounts, inputs, metric("days30", "logins"), as_of)
-    out["days_to_renewal"] = next_renewal_days(inputs.lines, as_of).reindex(accounts)
+    out["activation_vs_tier"] = _activation_vs_tier(rows, ids, day, first_line, inputs.tiers,
+                                                    metric("days30", "logins"))  # fmt: skip
+    out["days_to_renewal"] = _renewal_days_on(lines_on(inputs.lines, days, paying_only=True)).reindex(rows)
     out["payment_state"] = np.nan  # no payment data in Kizuna yet: always missing
-    out["csm_sentiment"] = inputs.sentiment.set_index("account_id")["csm_sentiment"].astype("float64").reindex(accounts)
-    silent = unreported_measures(usage, inputs.features)
-    if silent:
-        out[sorted(silent)] = np.nan
+    out["csm_sentiment"] = by_row(inputs.sentiment, "csm_sentiment")
+    by_day = dict(tuple(usage.groupby("day"))) if len(usage) else {}
+    for d in days:
+        silent = unreported_measures(by_day.get(d, usage.iloc[:0]), _features_on(inputs.features, d))
+        if silent:
+            out.loc[(day == d).to_numpy(), sorted(silent)] = np.nan
     return out
 
 
-def _tracked_users(accounts: pd.Index, contacts: pd.DataFrame | None) -> pd.Series:
+def _row_keys(days: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """(day, account_id) pairs as int64 keys: the day number above 32 bits, the id below."""
+    day_no = pd.to_datetime(days).to_numpy(dtype="datetime64[D]").astype(np.int64)
+    keys: np.ndarray = (day_no << 32) + np.asarray(ids, dtype=np.int64)
+    return keys
+
+
+def _features_on(features: Collection[str] | Mapping[Any, Collection[str]], day: pd.Timestamp) -> Collection[str]:
+    """The ``feature.*`` metrics with data in the day's usage window."""
+    if isinstance(features, Mapping):
+        found: Collection[str] = features.get(day, ())
+        return found
+    return features
+
+
+def _tracked_users(rows: pd.Index, ids: pd.Index, contacts: pd.DataFrame | None) -> pd.Series:
     """The users the data knows at each account: its contacts. The tracking is clearly
     partial when the seats are many times that and no day saw more users active."""
     if contacts is None or contacts.empty:
-        return pd.Series(0.0, index=accounts)
-    tracked: pd.Series = contacts.set_index("account_id")["contacts"].astype("float64").reindex(accounts).fillna(0.0)
-    return tracked
+        return pd.Series(0.0, index=rows)
+    tracked = contacts.set_index("account_id")["contacts"].astype("float64").reindex(ids).fillna(0.0)
+    return pd.Series(tracked.to_numpy(), index=rows)
 
 
-def _activation_vs_tier(accounts: pd.Index, inputs: MeasureInputs, login_days: pd.Series, as_of: date) -> pd.Series:
+def _activation_vs_tier(rows: pd.Index, ids: pd.Index, day: pd.Series, start: pd.Series, tiers: pd.Series | None,
+                        login_days: pd.Series) -> pd.Series:  # fmt: skip
     """Login days per day the account has existed in the last 30 (its early activation),
     against the median of the same figure among the established accounts of its tier
-    (all established accounts when the tier has none); missing without a norm."""
-    start = account_start(inputs.lines).reindex(accounts)
-    age = (pd.Timestamp(as_of) - start).dt.days.astype("float64")
-    life = np.minimum(age + 1.0, 30.0).where(age >= 0)
+    that day (all established accounts when the tier has none); missing without a norm."""
+    age = (day - start).dt.days.astype("float64")
+    life = (age + 1.0).clip(upper=30.0).where(age >= 0)
     rate = login_days / life
-    tiers = inputs.tiers.reindex(accounts) if inputs.tiers is not None else pd.Series(None, index=accounts)
-    tiers = tiers.fillna("").astype(str)
+    tier = tiers.reindex(ids) if tiers is not None else pd.Series(None, index=ids)
+    tier = pd.Series(tier.fillna("").astype(str).to_numpy(), index=rows)
     established = age >= ESTABLISHED_DAYS
-    norm_by_tier = rate[established].groupby(tiers[established]).median()
-    overall = rate[established].median() if established.any() else np.nan
-    norm = tiers.map(norm_by_tier).astype("float64").fillna(overall)
+    frame = pd.DataFrame({"day": day.to_numpy(), "tier": tier.to_numpy(), "rate": rate.to_numpy()})
+    est = frame[established.to_numpy()]
+    norm_by_tier = est.groupby(["day", "tier"])["rate"].median()
+    overall = est.groupby("day")["rate"].median()
+    norm = pd.Series(norm_by_tier.reindex(pd.MultiIndex.from_frame(frame[["day", "tier"]])).to_numpy(), index=rows)
+    norm = norm.astype("float64").fillna(pd.Series(overall.reindex(frame["day"]).to_numpy(), index=rows))
     return _change(rate, norm)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -30,6 +30,7 @@ from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.services.exports import export_csv
 
+STAGE_HISTORY = "history"
 DEMO_EMAIL = "demo@kizuna.example"
 DEMO_PASSWORD = "kizuna-demo-2026"
 
@@ -116,6 +117,16 @@ def demo(
 
     # no digest emails to the made-up team (their addresses do not exist)
     run_job(engine, replace(settings.run_context(), digest_weekday=None), "daily", as_of=day, trigger="cli")
+    # 180 days of daily health snapshots, so that trends, movers and the 360 chart exist
+    from kizuna.services.health.history import HISTORY_DAYS, build_history
+
+    with session_scope(engine) as session, _progress() as on_progress:
+        first = day - timedelta(days=HISTORY_DAYS - 1)
+        on_progress(STAGE_HISTORY, 0, HISTORY_DAYS)
+        build_history(
+            session, day, days=HISTORY_DAYS,
+            on_day=lambda d: on_progress(STAGE_HISTORY, (d - first).days + 1, HISTORY_DAYS),
+        )  # fmt: skip
     _show(summary, time.perf_counter() - started)
     if export is not None:
         with session_scope(engine) as session:
@@ -143,6 +154,7 @@ def _stage_label(stage: str) -> str:
         STAGE_SETUP: _("Planning the company"),
         STAGE_ACCOUNTS: _("Simulating customers"),
         STAGE_FINISH: _("Finishing"),
+        STAGE_HISTORY: _("Scoring 180 days of health history"),
     }
     return labels.get(stage, stage)
 

@@ -29,6 +29,7 @@ from kizuna.demo.lifecycle import (
     Line,
     Profile,
     daily_level,
+    draw_dips,
     simulate,
 )
 from kizuna.demo.timeline import Timeline
@@ -222,6 +223,9 @@ def plan_roster(rng: np.random.Generator, tl: Timeline, n: int, csm_ids: Callabl
     source = _weighted(rng, names.LEAD_SOURCES, 1, n)
     child = rng.random(n) < 0.015
     parent_pick = rng.random(n)
+    # Tracked users: most seats have a user who signs in (55–95%), never fewer than the
+    # contacts CS knows by name; a large account has hundreds.
+    users = np.maximum(contacts, np.round(seats * rng.uniform(0.55, 0.95, n))).astype(np.int64)
 
     roster = Roster([], [], [], [], employees.tolist(), [], [], [])
     used_names: set[str] = set()
@@ -245,6 +249,7 @@ def plan_roster(rng: np.random.Generator, tl: Timeline, n: int, csm_ids: Callabl
             index=i, id=i + 1, started_on=started, preexisting=bool(pre[i]), seats=int(seats[i]),
             rank=int(rank[i]), annual=bool(annual[i]), discount=float(discount[i]),
             trial_days=int(trial_days[i]), tier=int(tier[i]), fit=float(fit[i]), n_contacts=int(contacts[i]),
+            n_users=int(users[i]),
         ))  # fmt: skip
         pref, region, _w = names.PREFECTURES[int(prefecture[i])]
         roster.custom.append({"prefecture": pref, "region": region, "source": names.LEAD_SOURCES[int(source[i])][0]})
@@ -364,7 +369,7 @@ def _account(seed: int, tl: Timeline, roster: Roster, i: int, ids: Ids, batch: _
     eng = Engagement.draw(rng, tl, profile.fit)
     life = simulate(rng, tl, profile, eng)
     ramps = [int(rng.integers(25, 70)) for _ in life.starts]
-    level = daily_level(tl, eng, life, ramps)
+    level = daily_level(tl, eng, life, ramps, draw_dips(rng, tl, life))
     created = tl.business_moment(rng, profile.started_on)
     parent = roster.parents[i]
     out = batch.rows
@@ -395,9 +400,11 @@ def _account(seed: int, tl: Timeline, roster: Roster, i: int, ids: Ids, batch: _
     usage_rng = np.random.default_rng([seed, _USAGE, i])
     api_addon = any(line.product_id == API_ADDON for line in life.lines)
     rates = feature_rates(usage_rng, life.rank, api_addon)
-    usage = simulate_usage(usage_rng, tl, level, life.live, profile.n_contacts, rates)
+    usage = simulate_usage(usage_rng, tl, level, life.live, profile.n_users, rates)
     out["usage_daily"] += rollup_rows(tl, profile.id, usage)
-    out["usage_events"] += event_rows(usage_rng, tl, profile.id, f"ACC-{profile.id:06d}", [p.id for p in people], usage)
+    out["usage_events"] += event_rows(
+        usage_rng, tl, profile.id, f"ACC-{profile.id:06d}", [p.id for p in people], usage, profile.n_users
+    )
     return summary
 
 

@@ -4,12 +4,16 @@ Engagement is a latent level per account: an account-specific base (good-fit
 customers sit higher) plus a slowly varying AR(1) deviation, one step per 30 days.
 It drives churn (lower engagement → higher hazard), expansion, cross-sell, tickets,
 survey scores and daily usage. Once a churn date is decided, the account's usage
-declines over the 30–90 days before it, so that churn is visible in advance.
+follows one of three shapes before it (:data:`CHURN_SHAPES`): a decline over the
+30–90 days before the end (most), a slow slide over four to eight months, or none at
+all (a budget cut or a merger: the customer leaves without warning). Some accounts
+that stay also go through a dip and recover (:func:`draw_dips`), as real ones do.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -22,6 +26,14 @@ from kizuna.demo.timeline import Timeline, add_months
 #: Monthly churn hazard by plan rank at average engagement and fit.
 CHURN_BASE: dict[int, float] = {1: 0.024, 2: 0.014, 3: 0.008, 4: 0.0045}
 REACTIVATION_CHANCE = 0.16
+#: How usage behaves before a churn, with its share of churns: a decline over 30–90
+#: days, a slow slide over 120–240 days, or no warning at all.
+CHURN_SHAPES: tuple[tuple[str, float], ...] = (("decline", 0.70), ("slow", 0.16), ("sudden", 0.14))
+#: Reasons of churns without warning (a decision above the users' heads).
+SUDDEN_REASONS: tuple[str, ...] = ("予算削減", "会社の合併・買収", "事業縮小", "社内システムへ統合")
+#: Chance per account and year of a dip in engagement that recovers (a reorganisation,
+#: a busy season, a champion on leave).
+DIP_RATE = 0.22
 BLOCK = 30  # days per step of the engagement process
 
 TECH_TOUCH, LOW_TOUCH, HIGH_TOUCH = 0, 1, 2
@@ -43,6 +55,7 @@ class Profile:
     tier: int
     fit: float
     n_contacts: int
+    n_users: int  # tracked users (they sign in): most of the seats, at least the contacts
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,19 @@ class Churn:
     ended_on: date
     reason: str
     notice: date
-    decline_days: int
+    decline_days: int  # 0: no warning
+    shape: str = "decline"  # see CHURN_SHAPES
+
+
+@dataclass(frozen=True)
+class Dip:
+    """A temporary fall of engagement that recovers: ``start`` (day index), days down
+    to the bottom, days back up, and the depth at the bottom."""
+
+    start: int
+    fall: int
+    rise: int
+    depth: float
 
 
 @dataclass
@@ -266,11 +291,17 @@ class _Sim:
         chance = hazard if monthly else 1.0 - (1.0 - hazard) ** 12
         if rng.random() >= chance:
             return None, True
-        reason = cancel_reason(rng, level)
+        shape = CHURN_SHAPES[_pick(rng, [w for _s, w in CHURN_SHAPES])][0]
+        if shape == "sudden":
+            reason = SUDDEN_REASONS[int(rng.integers(len(SUDDEN_REASONS)))]
+            decline = 0
+        else:
+            reason = cancel_reason(rng, level)
+            decline = int(rng.integers(120, 241) if shape == "slow" else rng.integers(30, 91))
         asked = tl.business_moment(rng, notice)
         for line in self._open_lines():
             self.close(line, renew, reason, asked)
-        churn = Churn(renew, reason, notice, int(rng.integers(30, 91)))
+        churn = Churn(renew, reason, notice, decline, shape)
         self.life.churns.append(churn)
         self.plan_line = None
         self.addon_lines = {}
@@ -380,19 +411,43 @@ def simulate(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Enga
     return _Sim(rng, tl, profile, eng).run()
 
 
-def daily_level(tl: Timeline, eng: Engagement, life: Life, ramps: list[int]) -> np.ndarray:
+def draw_dips(rng: np.random.Generator, tl: Timeline, life: Life) -> list[Dip]:
+    """Dips that recover, at :data:`DIP_RATE` per live year: down over 20–60 days by
+    0.8–2.0, back up over 20–70 days. Not within 150 days of a churn (that is the
+    churn's own shape)."""
+    live = sum(b - a for a, b in life.live)
+    ends = [tl.index(c.ended_on) for c in life.churns]
+    dips: list[Dip] = []
+    for _ in range(int(rng.poisson(DIP_RATE * live / 365.0))):
+        a, b = life.live[_pick(rng, [float(hi - lo) for lo, hi in life.live])]
+        start = int(rng.integers(a, b))
+        dip = Dip(start, int(rng.integers(20, 61)), int(rng.integers(20, 71)), float(rng.uniform(1.4, 2.8)))
+        if all(not -150 <= end - start <= 150 + dip.fall + dip.rise for end in ends):
+            dips.append(dip)
+    return dips
+
+
+def daily_level(tl: Timeline, eng: Engagement, life: Life, ramps: list[int], dips: Sequence[Dip] = ()) -> np.ndarray:
     """The account's engagement per day: the latent level, lower while a new customer
-    ramps up (``ramps``: days of ramp-up per start) and falling before each churn."""
+    ramps up (``ramps``: days of ramp-up per start), lower during ``dips`` (down, then
+    back up) and falling before each churn as the churn's shape says."""
     level = eng.daily(tl.days)
+    for dip in dips:
+        shape = np.concatenate([np.linspace(0.0, 1.0, dip.fall, endpoint=False), np.linspace(1.0, 0.0, dip.rise)])
+        lo, hi = dip.start, min(tl.days, dip.start + len(shape))
+        if hi > lo:
+            level[lo:hi] -= dip.depth * shape[: hi - lo]
     for start, length in zip(life.starts, ramps, strict=True):
         end = min(tl.days, start + length)
         if end > start:
             level[start:end] -= 1.6 * (1.0 - np.arange(end - start) / length)
     for churn in life.churns:
+        if churn.decline_days <= 0:
+            continue
         stop = tl.index(churn.ended_on)
         begin = stop - churn.decline_days
         lo, hi = max(0, begin), min(tl.days, stop)
         if hi > lo:
             frac = (np.arange(lo, hi) - begin + 1) / churn.decline_days
-            level[lo:hi] -= 2.4 * frac**0.8
+            level[lo:hi] -= 1.9 * frac if churn.shape == "slow" else 2.4 * frac**0.8
     return level

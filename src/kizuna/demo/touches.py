@@ -22,7 +22,13 @@ Row = dict[str, Any]
 
 TICKET_PRIORITIES = (("low", 0.15), ("normal", 0.60), ("high", 0.20), ("urgent", 0.05))
 TICKET_CHANNELS = (("email", 0.45), ("web", 0.25), ("chat", 0.22), ("phone", 0.08))
-NPS_CAMPAIGNS = ((6, 10), (12, 5))  # (month, day): the twice-yearly relationship survey
+NPS_CAMPAIGNS = ((6, 10), (12, 5))
+#: Support is not perfect: shares of tickets whose first answer comes 1–6 days late,
+#: that were never answered, and that were answered but never resolved (twice as many
+#: at disengaged accounts, which stop replying).
+TICKET_LATE_ANSWER = 0.08
+TICKET_UNANSWERED = 0.015
+TICKET_UNRESOLVED = 0.025  # (month, day): the twice-yearly relationship survey
 
 
 @dataclass
@@ -160,15 +166,22 @@ def make_tickets(rng: np.random.Generator, tl: Timeline, acct: AccountView, ids:
         opened = tl.business_moment(rng, tl.dates[index])
         priority = _choice(rng, TICKET_PRIORITIES)
         urgent = priority in ("high", "urgent")
-        response = opened + timedelta(
-            seconds=int(60 * min(4320.0, 2.0 + rng.lognormal(math.log(25 if urgent else 90), 0.9)))
-        )
+        minutes = min(4320.0, 2.0 + rng.lognormal(math.log(25 if urgent else 90), 0.9))
+        if rng.random() < TICKET_LATE_ANSWER:  # a busy week: the first answer breaches the SLA
+            minutes = float(rng.uniform(1.0, 6.0)) * 1440.0
+        response = opened + timedelta(seconds=int(60 * minutes))
         hours = min(720.0, rng.lognormal(math.log(5 if urgent else 20), 1.0))
         if rng.random() < 0.12:  # waiting on the customer
             hours = min(1500.0, rng.lognormal(math.log(200), 0.6))
         resolved = response + timedelta(seconds=int(3600 * hours))
         first_response: datetime | None = response
         resolved_at: datetime | None = None
+        stuck = float(rng.random())
+        unanswered = stuck < TICKET_UNANSWERED
+        if unanswered or stuck < TICKET_UNANSWERED + TICKET_UNRESOLVED * (2.0 if level < -0.5 else 1.0):
+            resolved = cutoff + timedelta(days=3650)  # never resolved (by as_of)
+        if unanswered:
+            response = resolved
         if resolved < cutoff:
             status = "closed" if resolved + timedelta(days=7) < cutoff else "solved"
             resolved_at = resolved

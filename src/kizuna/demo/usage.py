@@ -1,13 +1,14 @@
 """Daily usage rollups and the raw events behind the last 14 days of them.
 
-Per live day, each of the account's tracked users (its contacts) is active with a
-probability that follows the day's engagement and the calendar (weekends, holidays,
+Per live day, each of the account's tracked users (most of its seats: its contacts,
+and colleagues known to the tracking only by an id) is active with a probability that follows the day's engagement and the calendar (weekends, holidays,
 Golden Week, Obon, New Year, a busier March). Active users sign in, spend session
 minutes and use the features their company adopted. Raw events are drawn for the
 last :data:`EVENT_DAYS` days so that they add up exactly to those days' rollups under
 the mapping of :mod:`kizuna.domain.usage`: one ``Signed In`` per login (its
 ``session_minutes`` property summing to the day's minutes), one mapped event per
-feature use, ``events`` = all events, ``active_users`` = distinct contacts.
+feature use, ``events`` = all events, ``active_users`` = distinct users (a contact,
+else the user's ``anonymous_id``).
 """
 
 from __future__ import annotations
@@ -144,10 +145,13 @@ def event_rows(
     account_key: str,
     contact_ids: list[int],
     usage: DailyUsage,
+    n_users: int | None = None,
 ) -> list[dict[str, Any]]:
     """Raw events of the last :data:`EVENT_DAYS` days, consistent with the rollups.
 
-    Each day, the active users are a random subset of the contacts; each of them signs
+    The account has ``n_users`` tracked users (default: its contacts): the first are
+    its contacts, the others carry an ``anonymous_id`` (``demo-ACC-000123-u45``).
+    Each day, the active users are a random subset of the users; each of them signs
     in once, further logins go to any of them. Every login gets at least half a minute
     and the day's remaining half-minutes are spread over the logins at random. Feature
     events happen during a random login of the day, by that login's user.
@@ -158,7 +162,8 @@ def event_rows(
     n_days = len(sel)
     active, logins = usage.active[sel], usage.logins[sel]
     extra = usage.halves[sel] - logins
-    order = np.argsort(rng.random((n_days, len(contact_ids))), axis=1)
+    users_n = max(n_users or 0, len(contact_ids))
+    order = np.argsort(rng.random((n_days, users_n)), axis=1)
     login_day = np.repeat(np.arange(n_days), logins)
     first_login = np.concatenate([[0], np.cumsum(logins)[:-1]])
     nth = np.arange(len(login_day)) - first_login[login_day]
@@ -193,6 +198,7 @@ def event_rows(
     midnight = [tl.moment(tl.dates[int(usage.days[s])], 0) for s in sel.tolist()]
     props_of = [FEATURE_PROPERTIES[key] for key in FEATURES]
     names = [FEATURE_EVENTS[key] for key in FEATURES]
+    n_contacts = len(contact_ids)
     rows: list[dict[str, Any]] = []
     for serial, j in enumerate(ranked, start=1):
         moment = midnight[day_l[j]] + timedelta(seconds=sec_l[j])
@@ -202,9 +208,12 @@ def event_rows(
         else:
             prop, choices = props_of[kind - 1]
             event, props = names[kind - 1], {prop: choices[value_l[j]]}
+        user = user_l[j]
+        known = user < n_contacts
         rows.append({
             "source": SOURCE, "message_id": f"demo-{account_key}-{serial}", "account_id": account_id,
-            "contact_id": contact_ids[user_l[j]], "anonymous_id": None, "event": event,
+            "contact_id": contact_ids[user] if known else None,
+            "anonymous_id": None if known else f"demo-{account_key}-u{user + 1}", "event": event,
             "timestamp": moment, "received_at": moment, "properties": props,
         })  # fmt: skip
     return rows

@@ -25,6 +25,10 @@ class MoverOut(ClosedOutput):
     change: float = Field(description="Points gained (positive) or lost over the period.")
     explanation: list[RiskItemOut] = Field(description="What moved the score, largest first.")
     reasons: list[str] = Field(description="The explanation as sentences in the caller's language.")
+    mrr: int | None = Field(None, description="The account's MRR in minor units of `currency`.")
+    currency: str | None = None
+    owner_id: int | None = Field(None, description="The account's owner (user id); null when unowned.")
+    owner_name: str | None = None
 
 
 class MoversOut(ClosedOutput):

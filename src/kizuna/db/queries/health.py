@@ -351,21 +351,25 @@ def grade_counts(session: Session, day: date) -> list[tuple[str | None, str, int
 
 
 def movers(session: Session, day: date, column: str, limit: int, rising: bool) -> list[dict[str, Any]]:
-    """Accounts whose score changed most over 7 or 30 days (``column``), with the explanation."""
+    """Accounts whose score changed most over 7 or 30 days (``column``), with the
+    explanation, MRR (minor units), currency and owner (id, name)."""
     change = getattr(HealthSnapshot, column)
     order = change.desc() if rising else change.asc()
     cond = change > 0 if rising else change < 0
     rows = session.execute(
-        select(Account.id, Account.name, HealthSnapshot.score, HealthSnapshot.grade, change, HealthSnapshot.explanation)
+        select(Account.id, Account.name, HealthSnapshot.score, HealthSnapshot.grade, change, HealthSnapshot.explanation,
+               Account.mrr, Account.currency, Account.owner_id, User.name)
         .join(Account, Account.id == HealthSnapshot.account_id)
+        .outerjoin(User, User.id == Account.owner_id)
         .where(HealthSnapshot.day == day, change.is_not(None), cond)
         .order_by(order, Account.id)
         .limit(limit)
     ).all()  # fmt: skip
     return [
-        {"account_id": a, "name": n, "score": s, "grade": str(g), "change": c, "explanation": e}
-        for a, n, s, g, c, e in rows
-    ]
+        {"account_id": a, "name": n, "score": s, "grade": str(g), "change": c, "explanation": e,
+         "mrr": m, "currency": cur, "owner_id": o, "owner_name": on}
+        for a, n, s, g, c, e, m, cur, o, on in rows
+    ]  # fmt: skip
 
 
 def account_exists(session: Session, account_id: int) -> str | None:

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import math
 import tomllib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -199,45 +199,76 @@ def score_day(
         return by_min_days[min_days]
 
     values = calc.mark_missing(values_for(cards.default.min_history_days), set(missing))
-    lost = pd.Series(0.0, index=accounts, dtype="float64")
     if default_only:
         assignment = pd.Series(cards.default.key, index=accounts)
     elif replay_stages:
         stages = calc.replay_stages(lines, values, day)
         assignment = pd.Series([cards.for_account(s, None).key for s in stages], index=accounts)
     else:
-        seg = segments.set_index("account_id")
-        seg = seg.reindex(accounts)
-        assignment = pd.Series(
-            [cards.for_account(s, t).key for s, t in zip(seg["stage"], seg["tier"], strict=True)], index=accounts
-        )
-    score = pd.Series(np.nan, index=accounts, dtype="float64")
-    grade = pd.Series("", index=accounts, dtype=object)
-    letter = pd.Series("", index=accounts, dtype=object)
-    measures: dict[int, dict[str, dict[str, Any]]] = {}
-    for key in pd.unique(assignment):
+        assignment = scorecard_keys(cards, segments, accounts)
+    rows = score_rows(values_for, assignment, cards, missing)
+    keep = rows.score.notna().to_numpy()
+    score = rows.score[keep]
+    events30 = calc.usage_total(inputs.usage, "events", "last30").reindex(score.index).fillna(0.0)
+    return DayScores(day, rows.values[keep], score, rows.grade[keep], rows.letter[keep], assignment[keep],
+                     list(rows.measures[keep]), rows.lost[keep], events30)  # fmt: skip
+
+
+def scorecard_keys(cards: ScorecardSet, segments: pd.DataFrame, accounts: pd.Index) -> pd.Series:
+    """The scorecard of each account (by its stage and tier now), on ``accounts``' index
+    (account ids, or (day, account_id) rows)."""
+    ids = accounts.get_level_values("account_id") if isinstance(accounts, pd.MultiIndex) else accounts
+    seg = segments.drop_duplicates("account_id").set_index("account_id")
+    keys = {int(a): cards.for_account(s, t).key for a, s, t in zip(seg.index, seg["stage"], seg["tier"], strict=True)}
+    default = cards.for_account(None, None).key
+    return pd.Series([keys.get(int(a), default) for a in ids], index=accounts, dtype=object)
+
+
+@dataclass(frozen=True)
+class RowScores:
+    """Scores of the rows of a measures frame (accounts of a day, or (day, account) rows),
+    in its order; score NaN where no measure had data."""
+
+    values: pd.DataFrame
+    score: pd.Series
+    grade: pd.Series
+    letter: pd.Series
+    measures: pd.Series  # {measure: {value, points, weight}} per row
+    lost: pd.Series  # the share of the weight that the measures in ``missing`` carried
+
+
+def score_rows(values_for: Any, assignment: pd.Series, cards: ScorecardSet,
+               missing: Collection[str] = ()) -> RowScores:  # fmt: skip
+    """Every row scored under its scorecard (``assignment``: the scorecard key per row);
+    ``values_for(min_history_days)``: the measures frame (rows as ``assignment``) with that
+    minimum history. The measures in ``missing`` count as missing for every row."""
+    index = assignment.index
+    values = calc.mark_missing(values_for(cards.default.min_history_days), set(missing))
+    lost = np.zeros(len(index))
+    score = np.full(len(index), np.nan)
+    grade = np.full(len(index), "", dtype=object)
+    letter = np.full(len(index), "", dtype=object)
+    measures = np.full(len(index), None, dtype=object)
+    keys = assignment.to_numpy()
+    for key in pd.unique(keys):
         card = cards.get(str(key))
         assert card is not None
-        ids = assignment.index[assignment == key]
-        full = values_for(card.min_history_days).loc[ids]
+        pos = np.nonzero(keys == key)[0]
+        full = values_for(card.min_history_days).iloc[pos]
         part = calc.mark_missing(full, set(missing))
         if card.min_history_days != cards.default.min_history_days:
-            values.loc[ids] = part
+            values.iloc[pos] = part
         scores = calc.score_accounts(part, card, missing)
         late = [c for c in card.measure_keys if c in missing]
         if late:  # how much of the score the late measures carried, had they been trusted
-            lost.loc[ids] = calc.score_accounts(full, card).weights[late].sum(axis=1)
+            lost[pos] = calc.score_accounts(full, card).weights[late].sum(axis=1).to_numpy()
         g, letters = calc.grades(scores.score, card.bands)
-        score.loc[ids] = scores.score
-        grade.loc[ids] = g
-        letter.loc[ids] = letters
-        for account_id, row in zip(ids, calc.measures_json(part, scores), strict=True):
-            measures[int(account_id)] = row
-    keep = score.notna()
-    score, grade, letter, assignment = score[keep], grade[keep], letter[keep], assignment[keep]
-    events30 = calc.usage_total(inputs.usage, "events", "last30").reindex(score.index).fillna(0.0)
-    return DayScores(day, values.loc[score.index], score, grade, letter, assignment,
-                     [measures[int(a)] for a in score.index], lost.reindex(score.index), events30)  # fmt: skip
+        score[pos], grade[pos], letter[pos] = scores.score.to_numpy(), g.to_numpy(), letters.to_numpy()
+        for i, row in zip(pos, calc.measures_json(part, scores), strict=True):
+            measures[i] = row
+    return RowScores(values, pd.Series(score, index=index), pd.Series(grade, index=index),
+                     pd.Series(letter, index=index), pd.Series(measures, index=index, dtype=object),
+                     pd.Series(lost, index=index))  # fmt: skip
 
 
 def hold_day(scored: DayScores, cards: ScorecardSet, before: list[pd.DataFrame]) -> DayScores:
@@ -281,18 +312,21 @@ def _history_days(options: ScoringOptions) -> int:
 def recompute(
     session: Session, as_of: date, *, since: date | None = None, path: Path | None = None,
     on_day: Any = None, missing: frozenset[str] = frozenset(), hold_since: date | None = None,
+    cards: ScorecardSet | None = None, scores: Callable[[date], DayScores] | None = None,
 ) -> int:  # fmt: skip
     """Write the snapshots of ``as_of`` (or of every day from ``since`` to ``as_of``):
     score, grades, measures, 7/30-day change and explanation; the accounts list's
     health columns follow the newest day. Returns the snapshots written. ``missing``:
     measures counted as missing on ``as_of`` (see :func:`score_day`); ``hold_since``: the
     first day their feeds were late — an account that rested on them for more than
-    ``HOLD_SHARE`` of its weight keeps its score of that day."""
+    ``HOLD_SHARE`` of its weight keeps its score of that day. ``scores``: a day's
+    :class:`DayScores` computed beforehand (the history builds many days at once,
+    ``services.health.history``); by default :func:`score_day` one day at a time."""
     if since is not None and since > as_of:
         raise InvalidInput(_("--from must not be after --as-of"), field="from")
     if since is not None and (as_of - since).days > 3660:
         raise InvalidInput(_("the backfill is longer than ten years"), field="from")
-    cards = active_scorecards(session, path).cards
+    cards = active_scorecards(session, path).cards if cards is None else cards
     lines = q.subscription_lines(session)
     segments = q.account_segments(session)
     day = since or as_of
@@ -308,7 +342,9 @@ def recompute(
     while day <= as_of:
         late = day == as_of
         written += _recompute_day(session, day, cards, lines, segments, cache, usage, held,
-                                  missing if late else frozenset(), hold_since if late else None)  # fmt: skip
+                                  missing if late else frozenset(), hold_since if late else None, scores)  # fmt: skip
+        for old in [d for d in cache if d < day - timedelta(days=29)]:
+            del cache[old]  # the next days read 7 and 30 days back only: memory stays flat
         if on_day is not None:
             on_day(day)
         day += timedelta(days=1)
@@ -316,13 +352,15 @@ def recompute(
 
 
 def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
-             cache: dict[date, pd.DataFrame], usage: UsageWindows) -> pd.DataFrame:  # fmt: skip
+             cache: dict[date, pd.DataFrame], usage: UsageWindows,
+             scores: Callable[[date], DayScores] | None = None) -> pd.DataFrame:  # fmt: skip
     """Scores and measures of an earlier day: stored snapshots, else computed (not stored)."""
     if day in cache:
         return cache[day]
     stored = q.snapshots_on(session, day)
     if stored.empty:
-        scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage)
+        scored = scores(day) if scores is not None else score_day(session, day, cards, lines=lines, segments=segments,
+                                                                   usage=usage)  # fmt: skip
         stored = pd.DataFrame({"account_id": scored.score.index, "score": scored.score.to_numpy(),
                                "measures": scored.measures})  # fmt: skip
     frame = stored.set_index("account_id")
@@ -333,13 +371,16 @@ def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFra
 def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
                    cache: dict[date, pd.DataFrame], usage: UsageWindows,
                    held: dict[date, pd.DataFrame] | None = None, missing: frozenset[str] = frozenset(),
-                   hold_since: date | None = None) -> int:  # fmt: skip
-    week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage)
-    month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage)
-    scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage, missing=missing)
+                   hold_since: date | None = None, scores: Callable[[date], DayScores] | None = None) -> int:  # fmt: skip
+    week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage, scores)
+    month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage, scores)
+    if scores is not None and not missing:
+        scored = scores(day)
+    else:
+        scored = score_day(session, day, cards, lines=lines, segments=segments, usage=usage, missing=missing)
     if hold_since is not None and hold_since < day and scored.lost is not None:
         # a late feed: accounts that leaned on it keep the score they had on its first late day
-        before = _earlier(session, hold_since, cards, lines, segments, cache, usage)["score"]
+        before = _earlier(session, hold_since, cards, lines, segments, cache, usage, scores)["score"]
         scored = _hold(scored, before, cards)
     held = {} if held is None else held
     scored = hold_day(scored, cards, _days_before(session, day, _history_days(cards.options), held))
@@ -567,6 +608,10 @@ class Mover:
     grade: str
     change: float
     explanation: list[RiskItem]
+    mrr: int | None = None  # minor units of ``currency``: what is at stake
+    currency: str | None = None
+    owner_id: int | None = None  # who to call
+    owner_name: str | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -604,7 +649,8 @@ def summary(session: Session, limit: int = 10) -> HealthSummary:
 
     def movers(period: str, rising: bool) -> list[Mover]:
         return [Mover(r["account_id"], r["name"], r["score"], r["grade"], r["change"],
-                      [RiskItem.of(i) for i in r["explanation"] or ()])
+                      [RiskItem.of(i) for i in r["explanation"] or ()], r["mrr"], r["currency"], r["owner_id"],
+                      r["owner_name"])
                 for r in q.movers(session, day, f"change_{period}", limit, rising=rising)]  # fmt: skip
 
     return HealthSummary(day, grades, tiers, Movers(movers("7d", False), movers("7d", True), movers("30d", False),

@@ -35,7 +35,9 @@ from kizuna.services import activities as activities_service
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
 from kizuna.services.accounts import AccountQuery, AccountStatus
+from kizuna.services.health import history as health_history
 from kizuna.settings import Settings
+from kizuna.web.sparkline import sparkline
 
 router = APIRouter(include_in_schema=False)
 
@@ -410,6 +412,18 @@ def _empty_form(settings: Settings) -> dict[str, str]:
     return {"kind": "meeting", "subject": "", "summary": "", "contact_id": "", "occurred_at": _now_local(settings)}
 
 
+def health_header_context(head: dict[str, Any] | None) -> dict[str, Any]:
+    """The 360 header's health: the snapshot facts, the sparkline and its spoken label."""
+    if head is None:
+        return {"health_head": None, "spark": None, "spark_label": ""}
+    trend = head["trend"]
+    label = _("Health score over the last {n} days: from {first} to {last}").format(
+        n=len(trend), first=f"{trend[0][1]:.0f}", last=f"{trend[-1][1]:.0f}"
+    )
+    return {"health_head": head, "spark": sparkline([s for _d, s in trend]), "spark_label": label,
+            "grade_labels": GRADE_LABELS}  # fmt: skip
+
+
 def _account_page(
     request: Request, state: State, account_id: int, *, before: str | None = None, form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None, status: int = 200, extra: dict[str, Any] | None = None,
@@ -418,6 +432,7 @@ def _account_page(
     with state.unit_of_work() as session:
         data = c360.account_360(session, account_id, as_of=as_of, zone=state.settings.zone, before=before or None,
                                 timeline_limit=TIMELINE_PAGE)  # fmt: skip
+        health_head = health_header_context(health_history.account_header(session, account_id))
         people = accounts_service.owner_choices(session)
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
@@ -426,7 +441,7 @@ def _account_page(
         "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
         "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
         "task_people": people, "task_error": "",
-        **(extra or {}),
+        **health_head, **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)
 

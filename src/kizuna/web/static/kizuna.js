@@ -8,14 +8,16 @@
   });
 
   // Charts: <canvas data-chart="id-of-a-json-script"> reads its config from
-  // <script type="application/json" id="…">{type, data, options}</script>.
+  // <script type="application/json" id="…">{type, data, options}</script>, or from its own
+  // data-chart-config attribute (fragments swapped in by htmx: htmx drops their <script>s).
   function drawCharts(root) {
     if (typeof Chart === "undefined") { return; }
     root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       if (canvas.dataset.drawn) { return; }
       var source = document.getElementById(canvas.dataset.chart);
-      if (!source) { return; }
-      var config = JSON.parse(source.textContent);
+      var text = source ? source.textContent : canvas.dataset.chartConfig;
+      if (!text) { return; }
+      var config = JSON.parse(text);
       var meta = config.kizuna || {};
       delete config.kizuna;
       config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
