@@ -67,6 +67,12 @@ TRIGGER_FIELDS: dict[str, tuple[FormField, ...]] = {
     "stage": (FormField("stage", N_("Stage"), "choice", pb.STAGES, "onboarding"),),
 }
 
+#: The playbook's own fields.
+NAME = FormField("name", N_("Name"), maxlength=200)
+COOLDOWN = FormField("cooldown_days", N_("Cooldown (days before the same account may enter again)"), "whole")
+HOLDOUT = FormField("holdout", N_("Holdout share (0–0.5): held out, they get nothing"), "number")
+EXIT = FormField("exit_when_cleared", N_("Leave when the trigger clears"), "flag")
+
 #: Filters with a fixed list of values (plan and owner list the store's plans and users).
 FILTER_CHOICES: dict[str, tuple[str, ...]] = {"tier": pb.TIERS, "stage": pb.STAGES}
 FILTERS = ("tier", "stage", "plan", "owner")
@@ -137,11 +143,10 @@ def table_from_form(form: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             filters[name] = list(dict.fromkeys(values))
     if filters:
         table["filters"] = filters
-    for name, f in (("cooldown_days", FormField("cooldown_days", "", "whole")),
-                    ("holdout", FormField("holdout", "", "number"))):  # fmt: skip
-        value = _value(f, one(name))
+    for f in (COOLDOWN, HOLDOUT):
+        value = _value(f, one(f.name))
         if value is not None:
-            table[name] = value
+            table[f.name] = value
     table["exit_when_cleared"] = one("exit_when_cleared") not in (None, "", "0", "false")
     table["enabled"] = one("enabled") not in (None, "", "0", "false")
     steps = []
