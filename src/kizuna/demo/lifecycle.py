@@ -10,6 +10,7 @@ declines over the 30–90 days before it, so that churn is visible in advance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -25,6 +26,7 @@ REACTIVATION_CHANCE = 0.16
 BLOCK = 30  # days per step of the engagement process
 
 TECH_TOUCH, LOW_TOUCH, HIGH_TOUCH = 0, 1, 2
+Adjust = Callable[[date, float, float], float]
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,9 @@ def cancel_reason(rng: np.random.Generator, level: float) -> str:
 
 
 class _Sim:
-    def __init__(self, rng: np.random.Generator, tl: Timeline, p: Profile, eng: Engagement) -> None:
+    def __init__(self, rng: np.random.Generator, tl: Timeline, p: Profile, eng: Engagement,
+                 adjust: Adjust | None = None) -> None:  # fmt: skip
+        self.adjust = adjust  # a playbook's effect on the chance of leaving (kizuna.demo.playbooks)
         self.rng = rng
         self.tl = tl
         self.p = p
@@ -264,6 +268,8 @@ class _Sim:
             hazard *= 1.5
         hazard = min(hazard, 0.5)
         chance = hazard if monthly else 1.0 - (1.0 - hazard) ** 12
+        if self.adjust is not None:
+            chance = self.adjust(notice, level, chance)
         if rng.random() >= chance:
             return None, True
         reason = cancel_reason(rng, level)
@@ -375,9 +381,11 @@ class _Sim:
             life.renewal = self.plan_line.term_end(tl.as_of)
 
 
-def simulate(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Engagement) -> Life:
-    """Simulate one account's subscriptions from its start to as_of."""
-    return _Sim(rng, tl, profile, eng).run()
+def simulate(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Engagement,
+             adjust: Adjust | None = None) -> Life:  # fmt: skip
+    """Simulate one account's subscriptions from its start to as_of (``adjust(notice, level,
+    chance)`` may change the chance of leaving at each renewal decision)."""
+    return _Sim(rng, tl, profile, eng, adjust).run()
 
 
 def daily_level(tl: Timeline, eng: Engagement, life: Life, ramps: list[int]) -> np.ndarray:
