@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,11 +59,13 @@ def test_the_effect_recovers_the_simulated_true_effect_within_its_interval(demo:
             judged += 1
             assert churn.treated_n + churn.holdout_n == true.runs, key  # the same runs the simulator judged
             assert true.effect is not None and true.effect < -0.05, key  # the playbook helps, by > 5 points
-            assert churn.low is not None and churn.high is not None
+            assert churn.low is not None
+            assert churn.high is not None
             assert churn.low <= true.effect <= churn.high, (key, true, churn)
         low = playbooks.effect(session, "risk-low", AS_OF).churn
     assert judged >= 2  # the low- and tech-touch risk playbooks have enough runs in two years
-    assert low.high is not None and low.high < 0  # and the low-touch one's effect shows clearly
+    assert low.high is not None
+    assert low.high < 0
 
 
 def test_the_effect_page_of_the_demo_shows_the_comparison(demo: Demo) -> None:
@@ -79,8 +80,10 @@ def test_the_effect_page_of_the_demo_shows_the_comparison(demo: Demo) -> None:
     row = re.search(r'data-measure="churn" data-enough="yes">(.*?)</tr>', page, re.S)
     assert row, page
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.group(1)))
-    assert f"n={churn.treated_n}" in text and f"n={churn.holdout_n}" in text
-    assert churn.low is not None and churn.high is not None
+    assert f"n={churn.treated_n}" in text
+    assert f"n={churn.holdout_n}" in text
+    assert churn.low is not None
+    assert churn.high is not None
     assert f"{churn.low * 100:.1f} pt … {churn.high * 100:.1f} pt" in text
     assert "Lower than the holdout: it helps." in text
     # the default library is in the store, version 1, the risk playbooks holding out 30 %
@@ -94,10 +97,7 @@ def test_held_out_and_untouched_accounts_live_the_untreated_life() -> None:
     roster = company_module.plan_roster(rng, tl, 300, company_module.Team(rng, tl).build)
     seen = {"held": 0, "treated": 0, "none": 0}
     for i, profile in enumerate(roster.profiles):
-        def stream() -> np.random.Generator:
-            return np.random.default_rng([42, company_module._ACCOUNT, i])
-
-        a, b = stream(), stream()
+        a, b = (np.random.default_rng([42, company_module._ACCOUNT, i]) for _twice in range(2))
         eng_a, eng_b = Engagement.draw(a, tl, profile.fit), Engagement.draw(b, tl, profile.fit)
         life, runs = demo_playbooks.live(a, tl, profile, eng_a)
         plain = simulate(b, tl, profile, eng_b)
