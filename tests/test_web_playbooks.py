@@ -63,11 +63,12 @@ def test_the_list_and_a_playbook_show_trigger_steps_versions_and_runs(app: FastA
     cells = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.group(1)))
     assert "Risk: call, wait, email" in cells
     assert "The account is at risk" in cells
-    assert "Tier: high" in cells
+    assert "Tier: high touch" in cells
     assert re.search(r'data-testid="enrolled">2<', page)  # H1 and H2 (high tier, at risk); L1 is low tier
     assert "New playbook" not in page  # a CSM reads; only a lead edits
     detail = web.get("/playbooks/risk").text
-    assert re.findall(r'data-testid="step">\s*<span class="badge trial">(\w+)', detail) == ["Task", "Wait", "Email"]
+    assert re.findall(r'data-testid="step">\s*<span class="badge trial">([^<]+)', detail) == [
+        "Create a task", "Wait", "Send an email"]
     assert 'data-testid="version" data-version="1"' in detail
     accounts = re.findall(r'data-testid="run" data-state="active"><td><a href="/accounts/(\d+)">([^<]+)</a>', detail)
     assert sorted(accounts) == sorted([(str(ids["H1"]), "H1 株式会社"), (str(ids["H2"]), "H2 株式会社")])

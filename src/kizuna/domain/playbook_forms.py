@@ -45,7 +45,7 @@ STEP_FIELDS: dict[str, tuple[FormField, ...]] = {
         FormField("notes", N_("Notes"), "textarea", maxlength=5000),
     ),
     "email": (
-        FormField("to", N_("To"), "choice", pb.RECIPIENTS, "champion"),
+        FormField("to", N_("Send to"), "choice", pb.RECIPIENTS, "champion"),
         FormField("subject", N_("Subject"), default="", maxlength=200),
         FormField("body", N_("Body"), "textarea", default="", maxlength=20_000),
     ),

@@ -39,9 +39,9 @@ LABELS: dict[str, str] = {
     "at_risk": N_("The account is at risk"), "health_grade": N_("Health grade is"),
     "health_drop": N_("Health score fell by (30 days)"), "renewal_in_days": N_("Renewal within (days)"),
     "new_account": N_("New customer within (days)"), "stage": N_("Lifecycle stage entered"),
-    "task": N_("Task"), "wait": N_("Wait"), "webhook": N_("Webhook"), "email": N_("Email"),
+    "task": N_("Create a task"), "wait": N_("Wait"), "webhook": N_("Call a webhook"), "email": N_("Send an email"),
     "champion": N_("the champion"), "all_contacts": N_("all contacts"), "owner": N_("the account's owner"),
-    "high": N_("high"), "low": N_("low"), "tech": N_("tech"), "normal": N_("normal"),
+    "high_touch": N_("high touch"), "low_touch": N_("low touch"), "tech_touch": N_("tech touch"),
     "completed": N_("completed"), "exited": N_("left (trigger cleared)"), "holdout": N_("held out"),
 }  # fmt: skip
 
