@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
-
 from pydantic import Field
 
 from kizuna.api.schemas.common import OutputModel
@@ -15,9 +13,9 @@ class PlaybookOut(OutputModel):
     version: int = Field(description="The newest version (the one that runs).")
     name: str
     enabled: bool = Field(description="False: paused (no account enters).")
-    trigger: dict[str, Any] = Field(description="`kind` and its parameters.")
+    trigger: dict[str, str | int | float | bool] = Field(description="`kind` and its parameters.")
     filters: dict[str, list[str]]
-    steps: list[dict[str, Any]] = Field(description="In order: `kind` and its fields.")
+    steps: list[dict[str, str | int | float | bool]] = Field(description="In order: `kind` and its fields.")
     cooldown_days: int
     holdout: float = Field(description="The share of entering accounts held out (0–0.5).")
     exit_when_cleared: bool
