@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+
 from pydantic import Field
 
 from kizuna.api.schemas.common import OutputModel
