@@ -268,7 +268,7 @@ def test_a_lead_changes_a_weight_and_the_scores_change(demo_app: FastAPI, client
     token = sign_in(client, "lead@kizuna.example")
     page = client.get("/health/scorecards").text
     assert 'name="w:default.engagement.login_days"' in page
-    response = client.post("/health/scorecards/weights", data={
+    response = client.post("/health/scorecards/edit", data={
         "csrf_token": token, "w:default.engagement.login_days": "500", "note": "logins matter most"},
         follow_redirects=False)  # fmt: skip
     assert response.status_code == 303
@@ -285,7 +285,7 @@ def test_a_lead_changes_a_weight_and_the_scores_change(demo_app: FastAPI, client
 def test_a_bad_weight_in_the_form_saves_nothing(demo_app: FastAPI, client: TestClient) -> None:
     make_user(demo_app, "lead@kizuna.example", "lead")
     token = sign_in(client, "lead@kizuna.example")
-    response = client.post("/health/scorecards/weights", data={
+    response = client.post("/health/scorecards/edit", data={
         "csrf_token": token, "w:default.engagement.login_days": "-3"})  # fmt: skip
     assert response.status_code == 422
     assert "scorecards.default.groups.engagement.measures.login_days.weight: the weight must be a positive number" in (
@@ -317,7 +317,7 @@ def test_a_viewer_and_a_csm_cannot_edit_scorecards(demo_app: FastAPI, client: Te
         page = client.get("/health/scorecards")
         assert page.status_code == 200
         assert "save-weights" not in page.text
-        assert client.post("/health/scorecards/weights", data={"csrf_token": token,
+        assert client.post("/health/scorecards/edit", data={"csrf_token": token,
                            "w:default.engagement.login_days": "5"}).status_code == 403  # fmt: skip
         assert client.put("/api/health/scorecards", json={"source": SMALL},
                           headers={"X-CSRF-Token": token}).status_code == 403  # fmt: skip

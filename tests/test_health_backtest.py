@@ -12,6 +12,7 @@ import pytest
 from kizuna.db import Session, ensure_schema, make_engine, session_scope
 from kizuna.demo import generate_demo
 from kizuna.services import health as health_service
+from kizuna.services.health import editor
 
 AS_OF = date(2026, 11, 20)
 
@@ -92,9 +93,8 @@ def test_weighting_only_an_irrelevant_measure_lowers_the_auc(demo_store: Session
 
 def test_a_changed_weight_changes_the_backtest(demo_store: Session, default_result) -> None:
     active = health_service.active_scorecards(demo_store)
-    text = health_service.with_weights(active.cards, {"default.engagement": "1", "default.support": "100"})
-    changed = health_service.backtest(demo_store, as_of=AS_OF, cards=health_service.parse_toml(text, "x"),
-                                      stability_days=0)  # fmt: skip
+    edited = editor.apply_form(active.cards, {"w:default.engagement": "1", "w:default.support": "100"})
+    changed = health_service.backtest(demo_store, as_of=AS_OF, cards=edited, stability_days=0)
     assert changed.auc == pytest.approx(0.71352, abs=1e-5)  # was 0.81767 with the default weights
     assert changed.lift_red_over_green == pytest.approx(4.80933, abs=1e-5)
     assert changed.grade_changes_per_1000 is None  # not measured

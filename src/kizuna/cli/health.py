@@ -170,8 +170,10 @@ def backtest(
         (_("accounts scored (account × month-end)"), f"{result.samples:,}"),
         (_("of which churned within the horizon"), f"{result.churned:,}"),
         (_("ROC-AUC"), auc),
-        (_("ROC-AUC of the naive signal (fewer events in the last 30 days = riskier)"),
-         "—" if result.naive_auc is None else f"{result.naive_auc:.3f}"),
+        (
+            _("ROC-AUC of the naive signal (fewer events in the last 30 days = riskier)"),
+            "—" if result.naive_auc is None else f"{result.naive_auc:.3f}",
+        ),
         (_("lift of red over green"), lift),
         (_("median days red before churn"), lead),
         (_("churns red at the last month-end before"), f"{result.red_before_churn} / {result.churn_events}"),
@@ -201,3 +203,58 @@ def _measures_table(result: BacktestResult) -> Table:
         table.add_row(label, "—" if m.auc is None else f"{m.auc:.3f}", _(health_service.DIRECTION_LABELS[m.direction]),
                       f"{m.samples:,} ({m.churned:,})")  # fmt: skip
     return table
+
+
+@app.command("tune")
+def tune(
+    horizon_days: int = typer.Option(90, "--horizon-days", help="Churn counts when it happens within this many days."),
+    output: str = typer.Option("table", "--format", help="table or json."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", metavar="YYYY-MM-DD", help="The end of history (default: today)."
+    ),
+    apply: bool = typer.Option(False, "--apply", help="Save the proposal as a new scorecard version."),
+    note: str = typer.Option("", "--note", help="Why the change (kept in the version history)."),
+) -> None:
+    """Learn the default scorecard's measure weights from past month-ends and who churned
+    after them (a regularised logistic model, trained on the earlier months and tested on
+    the later third), and propose them as a new scorecard version with the ROC-AUC before
+    and after. Nothing is saved without --apply."""
+    from kizuna.services.health import tune as tuning
+
+    if output not in ("table", "json"):
+        raise InvalidInput(_("--format must be table or json"), field="format")
+    settings = load_settings()
+    day = parse_as_of(as_of) or today(settings)
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        result = tuning.tune(session, as_of=day, horizon_days=horizon_days, path=settings.health_scorecards)
+        version = None
+        if apply:
+            version = health_service.save_scorecards(session, result.proposal, author_id=None,
+                                                     note=note or tuning.default_note(result))  # fmt: skip
+    if output == "json":
+        print(json.dumps({**result.as_dict(), "saved_version": version}, ensure_ascii=False, indent=2))
+        return
+    auc = tuning.auc_text
+    console.print(_("Trained on {n} month-ends ({first} – {last}): {samples:,} accounts scored, {churned:,} churned "
+                    "within {h} days.").format(n=result.train_months, first=result.train_first, last=result.train_last,
+                    samples=result.train_samples, churned=result.train_churned, h=result.horizon_days),
+                  markup=False, highlight=False)  # fmt: skip
+    console.print(_("Tested on {n} later month-ends ({first} – {last}): {samples:,} accounts scored, {churned:,} "
+                    "churned. ROC-AUC in force {current}, proposed {tuned}, naive signal {naive}.").format(
+                    n=result.test_months, first=result.test_first, last=result.test_last,
+                    samples=result.test_samples, churned=result.test_churned, current=auc(result.auc_current),
+                    tuned=auc(result.auc_tuned), naive=auc(result.auc_naive)), markup=False, highlight=False)  # fmt: skip
+    table = Table(title=_("Proposed weights of scorecard {key}").format(key=result.scorecard))
+    for header, justify in ((_("measure"), "left"), (_("now"), "right"), (_("proposed"), "right"),
+                            (_("Likely range (5th–95th percentile)"), "right")):  # fmt: skip
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for m in result.measures:
+        label = _(MEASURES[m.key].label) if m.key in MEASURES else m.key
+        proposed = f"{m.proposed * 100:.1f}%" if m.proposed else (_("left out") if m.has_data else _("no data"))
+        table.add_row(label, f"{m.current * 100:.1f}%", proposed, f"{m.low * 100:.0f}–{m.high * 100:.0f}%")
+    console.print(table)
+    if version is not None:
+        console.print(_("Saved as scorecard version {n}. Recompute to see the new scores.").format(n=version))
+    else:
+        console.print(_("Nothing saved: review, then run again with --apply (or apply it on the scorecards page)."))

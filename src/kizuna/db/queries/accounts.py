@@ -189,6 +189,15 @@ def account_names(session: Session, limit: int) -> list[tuple[int, str, str]]:
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
+def names_of(session: Session, ids: list[int]) -> dict[int, str]:
+    """Account id → name for the given ids (in chunks: SQLite binds at most 32,766)."""
+    names: dict[int, str] = {}
+    for start in range(0, len(ids), 10_000):
+        chunk = ids[start : start + 10_000]
+        names.update((int(i), str(n)) for i, n in session.execute(select(Account.id, Account.name).where(Account.id.in_(chunk))))
+    return names
+
+
 # --- bulk owner assignment (issue 18) ----------------------------------------------------
 
 

@@ -867,36 +867,6 @@ def to_toml(cards: ScorecardSet) -> str:
     return "".join(out)
 
 
-def with_weights(cards: ScorecardSet, weights: dict[str, str]) -> str:
-    """The scorecards' TOML with the weights of a form (``card.group`` for a group,
-    ``card.group.measure`` for a measure; text as typed) applied. Bad numbers raise
-    :class:`ScorecardInvalid` naming the weight; nothing is saved."""
-    import tomllib as _tomllib
-
-    doc = _tomllib.loads(to_toml(cards))
-    problems: list[ScorecardProblem] = []
-    for name, text in weights.items():
-        parts = name.split(".")
-        try:
-            number = float(text.strip().replace(",", ""))
-        except ValueError:
-            problems.append(ScorecardProblem(_("the weights form"), f"scorecards.{name}.weight",
-                                             _("the weight must be a positive number")))  # fmt: skip
-            continue
-        node: Any = doc.get("scorecards", {})
-        path = [parts[0], "groups", parts[1]] + (["measures", parts[2]] if len(parts) == 3 else [])
-        for p in path:
-            node = node.get(p) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or len(parts) not in (2, 3):
-            problems.append(ScorecardProblem(_("the weights form"), name, _("no such group or measure")))
-            continue
-        node["weight"] = number
-    if problems:
-        raise ScorecardInvalid(problems)
-    rebuilt = parse_scorecards(doc, _("the weights form"))
-    return to_toml(rebuilt)
-
-
 def cached_backtest(
     session: Session, cache: dict[Any, Any], *, as_of: date, horizon_days: int, path: Path | None, now: float
 ) -> BacktestSummary:

@@ -15,7 +15,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kizuna.domain.health import GRADE_COLOURS, GRADE_LABELS, MEASURES, SENTIMENT_LABELS, HealthGrade, ScorecardInvalid
+from kizuna.domain.health import (
+    GRADE_COLOURS,
+    GRADE_LABELS,
+    MEASURES,
+    SENTIMENT_LABELS,
+    HealthGrade,
+    ScorecardInvalid,
+    ScorecardProblem,
+    ScorecardSet,
+)
 from kizuna.domain.segments import TIER_LABELS
 from kizuna.errors import InvalidInput
 from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Manager, State, Writer, check_csrf
@@ -23,7 +32,10 @@ from kizuna.http.clock import today
 from kizuna.http.templating import render, render_fragment
 from kizuna.i18n import _
 from kizuna.jobs import run_job
+from kizuna.services import freshness
 from kizuna.services import health as health_service
+from kizuna.services.health import editor
+from kizuna.services.health import tune as tuning
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,16 +120,28 @@ def backtest_page(request: Request, state: State, principal: CurrentPrincipal, h
     return render(request, "health/backtest.html", context)
 
 
-def _scorecards_page(request: Request, state: State, principal: Any, *, errors: list[str] | None = None,
-                     source: str | None = None, saved: str | None = None, status: int = 200) -> Response:  # fmt: skip
+def _scorecards_page(request: Request, state: State, principal: Any, *, errors: list[ScorecardProblem] | None = None,
+                     source: str | None = None, saved: str | None = None, status: int = 200,
+                     edited: ScorecardSet | None = None, typed: dict[str, str] | None = None,
+                     preview: editor.GradePreview | None = None, tuned: tuning.TuneResult | None = None,
+                     tune_error: str | None = None) -> Response:  # fmt: skip
     with state.unit_of_work() as session:
         active = health_service.active_scorecards(session, state.settings.health_scorecards)
         versions = health_service.scorecard_versions(session)
+    cards = edited or active.cards
+    problems = errors or []
+    by_row: dict[str, list[str]] = {}
+    for p in problems:
+        by_row.setdefault(editor.field_of(p.key), []).append(f"{p.key}: {p.reason}")
     context = {
-        "active": active, "cards": active.cards, "versions": versions, "errors": errors or [],
+        "active": active, "cards": cards, "versions": versions, "errors": [str(p) for p in problems],
+        "row_errors": by_row, "typed": typed or {}, "preview": preview, "edited": edited is not None,
         "source": source if source is not None else active.source, "measures": MEASURES, "saved": saved,
         "can_edit": principal.is_user and "manage" in principal.permissions,
         "origin": origin_label(active.version, bool(state.settings.health_scorecards)),
+        "form_value": editor.form_value, "plain": editor.plain_number, "describe": health_service.describe_value, "percent": editor.PERCENT_UNITS, "max_points": editor.MAX_POINTS,
+        "grade_labels": GRADE_LABELS, "tuned": tuned, "tune_error": tune_error,
+        "tuned_note": tuning.default_note(tuned) if tuned else "",
     }  # fmt: skip
     return render(request, "health/scorecards.html", context, status=status)
 
@@ -127,21 +151,53 @@ def scorecards_page(request: Request, state: State, principal: CurrentPrincipal,
     return _scorecards_page(request, state, principal, saved=saved)
 
 
-@router.post("/health/scorecards/weights")
-async def save_weights(request: Request, state: State, principal: Manager) -> Response:
+@router.post("/health/scorecards/edit")
+async def edit_scorecards(request: Request, state: State, principal: Manager) -> Response:
+    """The editor's forms: ``action=preview`` scores the newest day with the edit and
+    shows how the grades would move (nothing saved); ``action=save`` saves a version."""
     form = await request.form()
     check_csrf(principal, str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""))
-    weights = {str(k)[2:]: str(v) for k, v in form.items() if str(k).startswith("w:")}
-    note = str(form.get("note") or "")
+    fields = {str(k): str(v) for k, v in form.items() if ":" in str(k) and isinstance(v, str)}
+    note = str(form.get("note") or "")[:500]
+    action = str(form.get("action") or "save")
     try:
         with state.unit_of_work() as session:
-            cards = health_service.active_scorecards(session, state.settings.health_scorecards).cards
-            text = health_service.with_weights(cards, weights)
-            health_service.save_scorecards(session, text, author_id=principal.user_id,
-                                           note=note or _("weights changed in the web app"))  # fmt: skip
+            current = health_service.active_scorecards(session, state.settings.health_scorecards).cards
+            candidate = editor.apply_form(current, fields)
+            if action == "preview":
+                day = editor.newest_day(session) or today(state.settings)
+                missing, _since = freshness.late_measures(session, day, state.context)
+                result = editor.preview(session, current, candidate, day, missing)
+            else:
+                health_service.save_scorecards(session, health_service.to_toml(candidate), author_id=principal.user_id,
+                                               note=note or _("edited in the web app"))  # fmt: skip
     except ScorecardInvalid as exc:
-        return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], status=422)
+        return _scorecards_page(request, state, principal, errors=exc.problems, typed=fields, status=422)
+    if action == "preview":
+        return _scorecards_page(request, state, principal, edited=candidate, preview=result)
     return RedirectResponse("/health/scorecards?saved=1", status_code=303)
+
+
+@router.post("/health/scorecards/tune")
+def tune_scorecards(
+    request: Request, state: State, principal: Manager, horizon_days: Annotated[str, Form()] = "90",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:  # fmt: skip
+    """Learn the default scorecard's weights from the churn history and show the proposal
+    (nothing saved: the lead applies it with the TOML form it fills)."""
+    check_csrf(principal, csrf_token or request.headers.get(CSRF_HEADER))
+    try:
+        horizon = int(horizon_days.strip())
+    except ValueError:
+        return _scorecards_page(request, state, principal, tune_error=_("--horizon-days must be from 7 to 730"),
+                                status=422)  # fmt: skip
+    try:
+        with state.unit_of_work() as session:
+            result = tuning.tune(session, as_of=today(state.settings), horizon_days=horizon,
+                                 path=state.settings.health_scorecards)  # fmt: skip
+    except InvalidInput as exc:
+        return _scorecards_page(request, state, principal, tune_error=str(exc), status=422)
+    return _scorecards_page(request, state, principal, tuned=result)
 
 
 @router.post("/health/scorecards/source")
@@ -155,7 +211,7 @@ def save_source(
             health_service.save_scorecards(session, source, author_id=principal.user_id,
                                            note=note or _("edited as TOML in the web app"))  # fmt: skip
     except ScorecardInvalid as exc:
-        return _scorecards_page(request, state, principal, errors=[str(p) for p in exc.problems], source=source,
+        return _scorecards_page(request, state, principal, errors=exc.problems, source=source,
                                 status=422)  # fmt: skip
     return RedirectResponse("/health/scorecards?saved=1", status_code=303)
 

@@ -1,0 +1,198 @@
+"""``kizuna health tune``: the default scorecard's measure weights learned from the
+store's own churn history, proposed as a new scorecard version (see
+:mod:`kizuna.analytics.health_tune` for the model and docs/health.md#tuning).
+
+Every paying account is scored with the default scorecard at each past month-end that
+has the whole horizon after it (as the backtest does); who churned within the horizon is
+the label. The earlier month-ends train the model, the later third tests it: the ROC-AUC
+of the scorecard in force, of the proposal and of the naive signal (fewer events in the
+last 30 days) on the test months, side by side. Too little churn to learn from is
+refused with the reason. Nothing is saved here: a lead applies the proposal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.analytics import health as calc
+from kizuna.analytics.health_tune import BOOTSTRAP, fit_weights
+from kizuna.db import Session
+from kizuna.db.queries import health as q
+from kizuna.domain.health import MeasureGroup, MeasureRule, Scorecard, ScorecardSet
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+from kizuna.services.health import (
+    BACKTEST_HISTORY_DAYS,
+    UsageWindows,
+    active_scorecards,
+    parse_toml,
+    score_day,
+    to_toml,
+)
+
+#: The fewest churns among the training rows, and among the test rows.
+MIN_TRAIN_CHURNS = 20
+MIN_TEST_CHURNS = 5
+#: The fewest month-ends (two to train, one to test).
+MIN_MONTHS = 3
+#: A proposed weight below this share of the total leaves the measure out.
+MIN_WEIGHT = 0.005
+
+
+@dataclass(frozen=True)
+class TunedMeasure:
+    key: str
+    group: str
+    current: float  # its share of the score now (nominal weights, all measures present)
+    proposed: float  # its share in the proposal (0: left out)
+    low: float  # 5th–95th percentile of the proposed share over the bootstrap
+    high: float
+    has_data: bool
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    scorecard: str
+    horizon_days: int
+    train_first: date
+    train_last: date
+    train_months: int
+    train_samples: int
+    train_churned: int
+    test_first: date
+    test_last: date
+    test_months: int
+    test_samples: int
+    test_churned: int
+    auc_current: float | None
+    auc_tuned: float | None
+    auc_naive: float | None
+    measures: tuple[TunedMeasure, ...]
+    proposal: str  # the scorecards' TOML with the default scorecard's weights replaced
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key in ("train_first", "train_last", "test_first", "test_last"):
+            out[key] = out[key].isoformat()
+        for key in ("auc_current", "auc_tuned", "auc_naive"):
+            out[key] = None if out[key] is None else round(out[key], 4)
+        out["measures"] = [
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()} for m in out["measures"]
+        ]
+        return out
+
+
+def auc_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def default_note(result: TuneResult) -> str:
+    """The version note of an applied proposal: where it comes from and its test AUC."""
+    auc = auc_text
+    return _("tuned from the churn history ({h}-day horizon): test ROC-AUC {current} → {tuned}").format(
+        h=result.horizon_days, current=auc(result.auc_current), tuned=auc(result.auc_tuned)
+    )
+
+
+def nominal_shares(card: Scorecard) -> dict[str, float]:
+    """Each measure's share of the score when every measure has data."""
+    total = sum(g.weight for g in card.groups)
+    return {m.key: g.weight / total * m.weight / sum(x.weight for x in g.measures) for g in card.groups
+            for m in g.measures}  # fmt: skip
+
+
+def with_weights(card: Scorecard, shares: dict[str, float]) -> Scorecard:
+    """``card`` with measure weights = the shares (in per cent, one decimal) and each
+    group's weight = the sum of its measures'; measures under :data:`MIN_WEIGHT` and
+    groups left empty are dropped."""
+    groups = []
+    for g in card.groups:
+        rules = tuple(MeasureRule(m.key, round(shares[m.key] * 100, 1), m.scoring, m.points)
+                      for m in g.measures if shares.get(m.key, 0.0) >= MIN_WEIGHT)  # fmt: skip
+        if rules:
+            groups.append(MeasureGroup(g.key, g.label, round(sum(r.weight for r in rules), 1), rules))
+    return dataclasses.replace(card, groups=tuple(groups))
+
+
+def _observations(session: Session, cards: ScorecardSet, days: list[date], first: date) -> pd.DataFrame:
+    lines = q.subscription_lines(session)
+    segments, contacts = q.account_segments(session), q.contact_counts(session)
+    usage = UsageWindows(session, days)
+    frames = []
+    for day in days:
+        scored = score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, default_only=True,
+                           usage=usage, contacts=contacts, history_from=first)  # fmt: skip
+        values = scored.values.copy()
+        values.insert(0, "day", day)
+        values.insert(1, "events30", scored.events30.to_numpy() if scored.events30 is not None else np.nan)
+        frames.append(values.rename_axis("account_id").reset_index())
+    return pd.concat(frames, ignore_index=True)
+
+
+def tune(session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
+         cards: ScorecardSet | None = None, bootstrap: int = BOOTSTRAP) -> TuneResult:  # fmt: skip
+    """Learn the default scorecard's weights from the month-ends before ``as_of`` (see
+    the module). Raises :class:`InvalidInput` when the history is too short or has too
+    few churns, saying which."""
+    if not 7 <= horizon_days <= 730:
+        raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
+    cards = cards or active_scorecards(session, path).cards
+    first, last = q.store_day_range(session)
+    if first is None or last is None:
+        raise InvalidInput(_("there is no usage history to learn from"), field="as_of")
+    end = min(as_of, last) - timedelta(days=horizon_days)
+    days = calc.month_ends(first + timedelta(days=BACKTEST_HISTORY_DAYS), end)
+    if len(days) < MIN_MONTHS:
+        raise InvalidInput(_("tuning needs at least {need} month-ends with {h} days of history after them; "
+                             "this store has {n}").format(need=MIN_MONTHS, h=horizon_days, n=len(days)),
+                           field="horizon_days", code="too_little_history")  # fmt: skip
+    table = _observations(session, cards, days, first)
+    churns = calc.churn_events(q.subscription_lines(session))
+    y = calc.label_churn(table, churns, horizon_days).to_numpy(dtype=bool)
+    n_test = max(1, len(days) // 3)
+    test_days = set(days[-n_test:])
+    is_test = table["day"].isin(test_days).to_numpy()
+    train_y, test_y = y[~is_test], y[is_test]
+    if train_y.sum() < MIN_TRAIN_CHURNS or test_y.sum() < MIN_TEST_CHURNS:
+        raise InvalidInput(_("too few churns to learn from: {train} in the training months (at least {need_train}) "
+                             "and {test} in the test months (at least {need_test})").format(
+                               train=int(train_y.sum()), need_train=MIN_TRAIN_CHURNS, test=int(test_y.sum()),
+                               need_test=MIN_TEST_CHURNS),
+                           field="horizon_days", code="too_few_churns")  # fmt: skip
+    card = cards.default
+    values = table.set_index("account_id")
+    points = calc.score_accounts(values[~is_test], card).points
+    fit = fit_weights(points, train_y, values.index[~is_test].to_numpy(), bootstrap=bootstrap)
+    shares = dict(zip(fit.keys, fit.weights.tolist(), strict=True))
+    if sum(shares.values()) <= 0:
+        raise InvalidInput(_("no measure of the scorecard predicts churn on this history: nothing to propose"),
+                           field="horizon_days", code="nothing_learned")  # fmt: skip
+    tuned_card = with_weights(card, shares)
+    proposal = dataclasses.replace(cards, scorecards=tuple(tuned_card if c.key == card.key else c
+                                                           for c in cards.scorecards))  # fmt: skip
+    text = to_toml(proposal)
+    parse_toml(text, _("the proposal"))  # the proposal is a valid scorecard file
+    test = values[is_test]
+    current = calc.score_accounts(test, card).score.to_numpy(dtype="float64")
+    tuned = calc.score_accounts(test, tuned_card).score.to_numpy(dtype="float64")
+    naive = test["events30"].to_numpy(dtype="float64")
+    nominal = nominal_shares(card)
+    group_of = {m.key: g.key for g in card.groups for m in g.measures}
+    measures = tuple(sorted(
+        (TunedMeasure(k, group_of[k], nominal[k], shares[k] if shares[k] >= MIN_WEIGHT else 0.0, float(lo), float(hi),
+                      bool(has)) for k, lo, hi, has in zip(fit.keys, fit.low, fit.high, fit.has_data, strict=True)),
+        key=lambda m: (-m.proposed, -m.current, m.key)))  # fmt: skip
+    train_list = sorted(set(days) - test_days)
+    return TuneResult(
+        card.key, horizon_days, train_list[0], train_list[-1], len(train_list), int((~is_test).sum()),
+        int(train_y.sum()), min(test_days), max(test_days), n_test, int(is_test.sum()), int(test_y.sum()),
+        calc.signal_auc(test_y, -current), calc.signal_auc(test_y, -tuned), calc.signal_auc(test_y, -naive),
+        measures, text,
+    )  # fmt: skip
