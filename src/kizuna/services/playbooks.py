@@ -352,8 +352,8 @@ def _rates(measure: str, treated: list[bool], held: list[bool]) -> Comparison:
         return Comparison(measure, n_t, n_h, None, None, None, None, None, False)
     p_t, p_h = sum(treated) / n_t, sum(held) / n_h
     se = (p_t * (1 - p_t) / n_t + p_h * (1 - p_h) / n_h) ** 0.5
-    d = p_t - p_h
-    return Comparison(measure, n_t, n_h, p_t, p_h, d, d - Z95 * se, d + Z95 * se,
+    d = p_t - p_h  # a difference of two rates lies in [−1, 1]: so does its interval
+    return Comparison(measure, n_t, n_h, p_t, p_h, d, max(-1.0, d - Z95 * se), min(1.0, d + Z95 * se),
                       n_t >= MIN_GROUP and n_h >= MIN_GROUP)  # fmt: skip
 
 

@@ -41,6 +41,7 @@ LABELS: dict[str, str] = {
     "new_account": N_("New customer within (days)"), "stage": N_("Lifecycle stage entered"),
     "task": N_("Create a task"), "wait": N_("Wait"), "webhook": N_("Call a webhook"), "email": N_("Send an email"),
     "champion": N_("the champion"), "all_contacts": N_("all contacts"), "owner": N_("the account's owner"),
+    "onboarding": N_("onboarding"), "adoption": N_("adoption"), "expansion": N_("expansion"),
     "high_touch": N_("high touch"), "low_touch": N_("low touch"), "tech_touch": N_("tech touch"),
     "completed": N_("completed"), "exited": N_("left (trigger cleared)"), "holdout": N_("held out"),
 }  # fmt: skip
@@ -126,7 +127,7 @@ def effect_page(request: Request, state: State, principal: CurrentPrincipal, pla
             (result.renewal, N_("Renewed (terms ending within the horizon)"), "rate", False),
             (result.expansion, N_("Paying more at the horizon's end"), "rate", False)]  # fmt: skip
     return render(request, "playbooks/effect.html", {
-        "book": detail.book, "version": detail.version, "e": result, "rows": rows, "horizons": HORIZONS,
+        "book": detail.book, "book_version": detail.version, "e": result, "rows": rows, "horizons": HORIZONS,
         "error": error, "min_group": service.MIN_GROUP, "ci_label": _("95 % interval"),
         "intro": _("Treated vs held out: the runs that began at least {n} days ago (by {day}), {runs} in all. The "
                    "difference is treated − holdout, with its 95 % interval; an interval that does not cross 0 is a "
