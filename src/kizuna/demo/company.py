@@ -441,6 +441,7 @@ def generate(
     seed: int,
     as_of: date,
     on_progress: ProgressCallback | None = None,
+    playbooks_enabled: bool = False,
 ) -> DemoSummary:
     """Write the demo company into the (empty) store of ``session``; never commits.
 
@@ -492,7 +493,7 @@ def generate(
     writer.write("usage_daily", usage_rows)
     writer.write("usage_events", event_rows_, EVENT_BATCH)
     progress(STAGE_FINISH, 0, 1)
-    truth = demo_playbooks.write(session, tl, runs)
+    truth = demo_playbooks.write(session, tl, runs, enabled=playbooks_enabled)
     reset_sequences(session)
     progress(STAGE_FINISH, 1, 1)
     counts = writer.counts

@@ -126,10 +126,11 @@ def live(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Engageme
     return treated, [run]
 
 
-def write(session: Session, tl: Timeline, runs: list[Run]) -> tuple[TrueEffect, ...]:
-    """The default library as version 1 of each playbook, and the risk playbooks' runs."""
+def write(session: Session, tl: Timeline, runs: list[Run], *, enabled: bool = False) -> tuple[TrueEffect, ...]:
+    """The default library as version 1 of each playbook — active with ``enabled``, else paused
+    (a store made for a test sends nothing) — and the risk playbooks' runs."""
     saved = tl.moment(tl.start, 10 * 3600)
-    tables = {key: {**table, "holdout": DEMO_HOLDOUT} if key in RISK_KEYS.values() else table
+    tables = {key: {**table, "enabled": enabled, **({"holdout": DEMO_HOLDOUT} if key in RISK_KEYS.values() else {})}
               for key, table in _TABLES.items()}  # fmt: skip
     insert_many(session, "playbook_versions", [
         {"key": key, "version": 1, "name": _BOOKS[key].name, "created_at": saved, "created_by_id": None,
