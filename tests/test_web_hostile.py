@@ -68,6 +68,7 @@ PARAMS: dict[str, str] = {
     "subscription_id": "subscriptions", "ticket_id": "tickets", "response_id": "survey_responses",
     "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
     "link": "unsubscribe",
+    "playbook_key": "playbooks",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
 VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -184,7 +185,7 @@ def _ids(app: FastAPI) -> dict[str, int]:
 
     out = {}
     with app.state.kizuna.unit_of_work() as session:
-        for table in set(PARAMS.values()) - {"uploads", "unsubscribe"}:
+        for table in set(PARAMS.values()) - {"uploads", "unsubscribe", "playbooks"}:
             out[table] = int(session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one())
     return out
 
@@ -356,7 +357,7 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
     app, client, tmp = hostile_app
     written, csrf = _seed(app, client, tmp)
     assert all(written[name] for name in ("accounts", "contacts", "products", "tickets", "activities", "tasks")), written
-    ids: dict[str, int | str] = {**_ids(app), "uploads": _upload(client, csrf, check=True)}
+    ids: dict[str, int | str] = {**_ids(app), "uploads": _upload(client, csrf, check=True), "playbooks": "hostile"}
     with app.state.kizuna.unit_of_work() as session:  # a signed unsubscribe link of a contact with hostile values
         ids["unsubscribe"] = unsubscribe.token_for(unsubscribe.secret(session, app.state.kizuna.context),
                                                    int(ids["contacts"]))  # fmt: skip
@@ -370,6 +371,24 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
         r = client.post(path, data={**data, "csrf_token": csrf})
         assert r.status_code in (200, 422), f"POST {path}: {r.status_code}"
         problems += [f"POST {path}: {p}" for p in _audit_html(r.text)]
+    # the playbook editor echoes every field it was sent: refused, previewed, as TOML, back to the forms
+    editor = {"csrf_token": csrf, "original": "hostile", "key": LONG, "name": LONG, "trigger.kind": LONG,
+              "filters.plan": [LONG], "filters.owner": [SHORT], "cooldown_days": LONG, "holdout": SHORT,
+              "steps": "2", "s0.kind": "task", "s0.title": LONG, "s0.due_days": SHORT, "s0.notes": LONG,
+              "s1.kind": LONG, "note": LONG}  # fmt: skip
+    for op in ("preview", "save", "add:task", "toml", "up:1"):
+        r = client.post("/playbooks/editor", data={**editor, "op": op})
+        assert r.status_code in (200, 422), f"POST /playbooks/editor {op}: {r.status_code}"
+        problems += [f"POST /playbooks/editor {op}: {p}" for p in _audit_html(r.text)]
+    ok = {**editor, "trigger.kind": "at_risk", "cooldown_days": "30", "holdout": "0", "s0.due_days": "3",
+          "s0.title": SHORT.replace("{", "{{").replace("}", "}}"), "s0.notes": "", "name": SHORT, "steps": "1", "op": "preview"}  # fmt: skip
+    r = client.post("/playbooks/editor", data=ok)
+    assert r.status_code == 200, r.text
+    problems += [f"POST /playbooks/editor preview: {p}" for p in _audit_html(r.text)]
+    for op in ("preview", "forms"):
+        r = client.post("/playbooks/editor", data={"csrf_token": csrf, "original": "", "toml": LONG, "op": op})
+        assert r.status_code == 422
+        problems += [f"POST /playbooks/editor TOML {op}: {p}" for p in _audit_html(r.text)]
     pages = 0
     requested: set[str] = set()
     for route in _routes(app):

@@ -106,7 +106,8 @@ def demo(
             )
         with _progress() as on_progress:
             summary = generate_demo(
-                session, accounts=accounts, months=months, seed=seed, as_of=day, on_progress=on_progress
+                session, accounts=accounts, months=months, seed=seed, as_of=day, on_progress=on_progress,
+                playbooks_enabled=True,
             )
         sign_in = ensure_demo_admin(session)
     # whatever the daily job computes, as of the demo's day — recorded, so that the server's

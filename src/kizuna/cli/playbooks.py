@@ -129,7 +129,9 @@ def effect(
     for column in (_("outcome"), _("treated"), _("holdout"), _("difference"), _("95 % interval")):
         table.add_column(column)
     for c, label, fmt in ((result.churn, _("churned within {n} days").format(n=horizon), "{:.1%}"),
-                          (result.health_change, _("health change after 30 days"), "{:+.1f}")):  # fmt: skip
+                          (result.health_change, _("health change after 30 days"), "{:+.1f}"),
+                          (result.renewal, _("renewed (terms ending within the horizon)"), "{:.1%}"),
+                          (result.expansion, _("paying more at the horizon's end"), "{:.1%}")):  # fmt: skip
         def show(value: float | None, fmt: str = fmt) -> str:
             return "—" if value is None else fmt.format(value)
 

@@ -53,15 +53,18 @@ def generate_demo(
     seed: int = 42,
     as_of: date,
     on_progress: ProgressCallback | None = None,
+    playbooks_enabled: bool = False,
 ) -> DemoSummary:
     """Write the demo company, with ``months`` of history up to ``as_of``, into the
     empty store of ``session``. ``on_progress(stage, done, total)`` is called as it goes.
     Raises :class:`InvalidInput` for bad sizes and :class:`Conflict` if the store
-    already holds data."""
+    already holds data. The default playbooks are saved paused unless ``playbooks_enabled``
+    (``kizuna demo`` turns them on; a store made for a test sends nothing)."""
     check_options(accounts=accounts, months=months, seed=seed)
     if not store_is_empty(session):
         raise Conflict(_("the store already holds data; the demo company needs an empty store"))
-    return generate(session, accounts=accounts, months=months, seed=seed, as_of=as_of, on_progress=on_progress)
+    return generate(session, accounts=accounts, months=months, seed=seed, as_of=as_of, on_progress=on_progress,
+                    playbooks_enabled=playbooks_enabled)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 from kizuna.db import Session
 from kizuna.db.bulk import insert_many, reset_sequences
 from kizuna.demo import names
+from kizuna.demo import playbooks as demo_playbooks
 from kizuna.demo.catalogue import API_ADDON, PLAN_BY_RANK, PLANS, product_rows
 from kizuna.demo.lifecycle import (
     HIGH_TOUCH,
@@ -30,7 +31,6 @@ from kizuna.demo.lifecycle import (
     Profile,
     daily_level,
     draw_dips,
-    simulate,
 )
 from kizuna.demo.timeline import Timeline
 from kizuna.demo.touches import (
@@ -96,6 +96,7 @@ class DemoSummary:
     tasks: int
     mrr: int  # yen earned per month by the lines active on as_of
     paying_accounts: int
+    playbooks: tuple[demo_playbooks.TrueEffect, ...] = ()  # the risk playbooks' true (simulated) effects
 
     @property
     def counts(self) -> dict[str, int]:
@@ -320,6 +321,7 @@ class _Batch:
     rows: dict[str, list[Row]]
     mrr: int = 0
     paying: int = 0
+    runs: list[demo_playbooks.Run] = field(default_factory=list)
 
     @classmethod
     def empty(cls) -> _Batch:
@@ -367,7 +369,8 @@ def _account(seed: int, tl: Timeline, roster: Roster, i: int, ids: Ids, batch: _
     profile = roster.profiles[i]
     rng = np.random.default_rng([seed, _ACCOUNT, i])
     eng = Engagement.draw(rng, tl, profile.fit)
-    life = simulate(rng, tl, profile, eng)
+    life, runs = demo_playbooks.live(rng, tl, profile, eng)  # simulate(), with the risk playbooks' effect
+    batch.runs += runs
     ramps = [int(rng.integers(25, 70)) for _ in life.starts]
     level = daily_level(tl, eng, life, ramps, draw_dips(rng, tl, life))
     created = tl.business_moment(rng, profile.started_on)
@@ -445,6 +448,7 @@ def generate(
     seed: int,
     as_of: date,
     on_progress: ProgressCallback | None = None,
+    playbooks_enabled: bool = False,
 ) -> DemoSummary:
     """Write the demo company into the (empty) store of ``session``; never commits.
 
@@ -472,12 +476,14 @@ def generate(
     progress(STAGE_SETUP, 1, 1)
 
     mrr = paying = 0
+    runs: list[demo_playbooks.Run] = []
     usage_rows: list[Row] = []
     event_rows_: list[Row] = []
     progress(STAGE_ACCOUNTS, 0, accounts)
     for done, batch in _chunks(seed, tl, roster, ids):
         mrr += batch.mrr
         paying += batch.paying
+        runs += batch.runs
         for table in TABLES:
             if table in ("usage_daily", "usage_events"):
                 continue
@@ -494,10 +500,11 @@ def generate(
     writer.write("usage_daily", usage_rows)
     writer.write("usage_events", event_rows_, EVENT_BATCH)
     progress(STAGE_FINISH, 0, 1)
+    truth = demo_playbooks.write(session, tl, runs, enabled=playbooks_enabled)
     reset_sequences(session)
     progress(STAGE_FINISH, 1, 1)
     counts = writer.counts
     return DemoSummary(
-        as_of=as_of, start=tl.start, seed=seed, mrr=mrr, paying_accounts=paying,
+        as_of=as_of, start=tl.start, seed=seed, mrr=mrr, paying_accounts=paying, playbooks=truth,
         **{f.name: counts[f.name] for f in fields(DemoSummary) if f.name in counts},
     )  # fmt: skip

@@ -13,7 +13,7 @@ that stay also go through a dip and recover (:func:`draw_dips`), as real ones do
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -37,6 +37,7 @@ DIP_RATE = 0.22
 BLOCK = 30  # days per step of the engagement process
 
 TECH_TOUCH, LOW_TOUCH, HIGH_TOUCH = 0, 1, 2
+Adjust = Callable[[date, float, float], float]
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,9 @@ def cancel_reason(rng: np.random.Generator, level: float) -> str:
 
 
 class _Sim:
-    def __init__(self, rng: np.random.Generator, tl: Timeline, p: Profile, eng: Engagement) -> None:
+    def __init__(self, rng: np.random.Generator, tl: Timeline, p: Profile, eng: Engagement,
+                 adjust: Adjust | None = None) -> None:  # fmt: skip
+        self.adjust = adjust  # a playbook's effect on the chance of leaving (kizuna.demo.playbooks)
         self.rng = rng
         self.tl = tl
         self.p = p
@@ -289,6 +292,8 @@ class _Sim:
             hazard *= 1.5
         hazard = min(hazard, 0.5)
         chance = hazard if monthly else 1.0 - (1.0 - hazard) ** 12
+        if self.adjust is not None:
+            chance = self.adjust(notice, level, chance)
         if rng.random() >= chance:
             return None, True
         shape = CHURN_SHAPES[_pick(rng, [w for _s, w in CHURN_SHAPES])][0]
@@ -406,9 +411,11 @@ class _Sim:
             life.renewal = self.plan_line.term_end(tl.as_of)
 
 
-def simulate(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Engagement) -> Life:
-    """Simulate one account's subscriptions from its start to as_of."""
-    return _Sim(rng, tl, profile, eng).run()
+def simulate(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Engagement,
+             adjust: Adjust | None = None) -> Life:  # fmt: skip
+    """Simulate one account's subscriptions from its start to as_of (``adjust(notice, level,
+    chance)`` may change the chance of leaving at each renewal decision)."""
+    return _Sim(rng, tl, profile, eng, adjust).run()
 
 
 def draw_dips(rng: np.random.Generator, tl: Timeline, life: Life) -> list[Dip]:

@@ -65,6 +65,7 @@ class AccountFacts:
     at_risk: bool
     renewal_in: int | None  # days to the renewal of a committed term; None: none, or monthly
     customer_days: int | None  # days since the account became a customer
+    owner: str | None = None  # the owner's email
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Playbook:
 
     def matches(self, facts: AccountFacts) -> bool:
         """The filters pass and the trigger holds."""
-        for name, allowed in self.filters.items():  # tier, stage, plan: fields of AccountFacts
+        for name, allowed in self.filters.items():  # tier, stage, plan, owner: fields of AccountFacts
             if getattr(facts, name) not in allowed:
                 return False
         return self.trigger.holds(facts)
@@ -494,13 +495,13 @@ def parse_playbook(key: str, raw: Any, source: str = "playbooks") -> Playbook:
     params = TRIGGERS[kind][0](r, f"{key}.trigger", trig)
     filters: dict[str, tuple[str, ...]] = {}
     raw_filters = r.table(f"{key}.filters", t.get("filters", {}))
-    r.known(f"{key}.filters", raw_filters, {"tier", "stage", "plan"})
+    r.known(f"{key}.filters", raw_filters, {"tier", "stage", "plan", "owner"})
     for name, value in raw_filters.items():
         path = f"{key}.filters.{name}"
         if not isinstance(value, list) or not value:
             raise r.fail(path, _("must be a list of values, not {value!r}").format(value=value))
         allowed = {"tier": TIERS, "stage": STAGES}.get(name)
-        filters[name] = tuple(r.choice(f"{path}[{i}]", v, allowed) if allowed else r.text(f"{path}[{i}]", v, 64)
+        filters[name] = tuple(r.choice(f"{path}[{i}]", v, allowed) if allowed else r.text(f"{path}[{i}]", v, 254)
                               for i, v in enumerate(value))  # fmt: skip
     raw_steps = t.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:

@@ -48,25 +48,90 @@ class Saved:
     changed: bool  # False: the same as the newest version (nothing saved)
 
 
-def save(session: Session, text: str, source: str, *, created_by_id: int | None = None) -> list[Saved]:
+def save(session: Session, text: str, source: str, *, created_by_id: int | None = None,
+         note: str | None = None) -> list[Saved]:
     """Check every playbook of a TOML file and save each one that changed as its next version."""
     import tomllib
 
     books = parse(text, source)  # raises, naming the bad path, before anything is written
     raw = tomllib.loads(text).get("playbooks", {})
     latest = {v.key: v for v in q.latest_versions(session)}
-    out = []
-    for book in books:
-        definition = json.dumps(raw[book.key], ensure_ascii=False, sort_keys=True, default=str)
-        now = latest.get(book.key)
-        if now is not None and now.definition == definition:
-            out.append(Saved(book.key, now.version, False))
-            continue
-        number = (now.version + 1) if now is not None else 1
-        q.add_version(session, key=book.key, version=number, name=book.name, definition=definition,
-                      created_by_id=created_by_id)  # fmt: skip
-        out.append(Saved(book.key, number, True))
-    return out
+    return [_store(session, book, raw[book.key], latest.get(book.key), created_by_id, note) for book in books]
+
+
+def _store(session: Session, book: Playbook, table: Any, now: Any, created_by_id: int | None,
+           note: str | None) -> Saved:  # fmt: skip
+    definition = json.dumps(table, ensure_ascii=False, sort_keys=True, default=str)
+    if now is not None and now.definition == definition:
+        return Saved(book.key, now.version, False)
+    number = (now.version + 1) if now is not None else 1
+    q.add_version(session, key=book.key, version=number, name=book.name, definition=definition,
+                  created_by_id=created_by_id, note=(note or "").strip()[:500] or None)  # fmt: skip
+    return Saved(book.key, number, True)
+
+
+def save_table(session: Session, key: str, table: Mapping[str, Any], *, created_by_id: int | None = None,
+               note: str | None = None) -> Saved:  # fmt: skip
+    """Check one playbook's table (the editor's forms) and save it as its next version if it changed."""
+    book = parse_playbook(key, dict(table), source="playbook")  # raises, naming the bad path
+    check_playbook(book, "playbook")  # its email templates too
+    now = next((v for v in q.latest_versions(session) if v.key == key), None)
+    return _store(session, book, dict(table), now, created_by_id, note)
+
+
+def table(session: Session, key: str, version: int | None = None) -> tuple[int, dict[str, Any]]:
+    """(version, the playbook's table as saved) — the newest version unless one is named."""
+    row = (next((v for v in q.latest_versions(session) if v.key == key), None) if version is None
+           else q.version(session, key, version))  # fmt: skip
+    if row is None:
+        raise NotFound(_("no playbook {key!r}").format(key=key[:64]), code="playbook_not_found", field="key")
+    loaded: dict[str, Any] = json.loads(row.definition)
+    return row.version, loaded
+
+
+def set_enabled(session: Session, key: str, enabled: bool, *, created_by_id: int | None = None) -> Saved:
+    """Pause or resume: the next version, the same but for ``enabled``."""
+    _number, current_table = table(session, key)
+    note = _("resumed") if enabled else _("paused")
+    return save_table(session, key, {**current_table, "enabled": enabled}, created_by_id=created_by_id, note=note)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A playbook as the list shows it."""
+
+    version: int
+    book: Playbook
+    enrolled: int  # runs open now (treated)
+    held_out: int  # runs open now in the holdout
+
+
+def overview(session: Session) -> list[Listed]:
+    counts = q.open_counts(session)
+    return [Listed(n, b, counts.get((b.key, False), 0), counts.get((b.key, True), 0)) for n, b in current(session)]
+
+
+@dataclass(frozen=True)
+class Detail:
+    version: int
+    book: Playbook
+    versions: list[dict[str, Any]]  # version, name, created_at, note, author
+    runs_total: int
+    runs: list[dict[str, Any]]  # the newest runs: account, state, entered_on, step, next_on, finished_on
+
+
+def detail(session: Session, key: str, *, limit: int = 200) -> Detail:
+    found = {b.key: (n, b) for n, b in current(session)}
+    if key not in found:
+        raise NotFound(_("no playbook {key!r}").format(key=key[:64]), code="playbook_not_found", field="key")
+    number, book = found[key]
+    total, runs = q.runs_with_accounts(session, key, limit)
+    return Detail(number, book, q.versions_of(session, key), total, runs)
+
+
+def choices(session: Session) -> dict[str, list[str]]:
+    """What the editor's plan and owner filters offer: the store's plan names and users' emails."""
+    return {"plan": q.plan_names(session), "owner": sorted(q.user_emails(session).values())}
 
 
 def parse(text: str, source: str) -> tuple[Playbook, ...]:
@@ -94,21 +159,23 @@ def current(session: Session) -> list[tuple[int, Playbook]]:
     return [(v.version, _parse(v.key, v.definition)) for v in q.latest_versions(session)]
 
 
-def facts_of(r: accounts_service.AccountRow, today: date) -> AccountFacts:
-    """What triggers, filters and branches read of an account."""
+def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = None) -> AccountFacts:
+    """What triggers, filters and branches read of an account (``owner``: its owner's email)."""
     renewal = (r.renewal_on - today).days if r.renewal_on and r.contract_term_months != 1 else None
     return AccountFacts(
         account_id=r.id, tier=_v(r.touch_tier), stage=_v(r.lifecycle_stage), plan=r.plan_name,
         health_score=r.health_score, health_grade=_v(r.health_grade), health_change_30d=r.health_change_30d,
         at_risk=r.at_risk, renewal_in=renewal if renewal is None or renewal >= 0 else None,
-        customer_days=(today - r.customer_since).days if r.customer_since else None,
+        customer_days=(today - r.customer_since).days if r.customer_since else None, owner=owner,
     )  # fmt: skip
 
 
 def _facts(session: Session, today: date) -> tuple[list[AccountFacts], dict[int, accounts_service.AccountRow]]:
     rows = [r for r in accounts_service.all_accounts(session, accounts_service.AccountQuery(sort="name"), as_of=today)
             if r.churned_on is None and str(r.status) != "churned"]  # fmt: skip
-    return [facts_of(r, today) for r in rows], {r.id: r for r in rows}
+    emails = q.user_emails(session)
+    facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None) for r in rows]
+    return facts, {r.id: r for r in rows}
 
 
 def _v(value: Any) -> str | None:
@@ -432,6 +499,14 @@ def preview(session: Session, key: str, as_of: date) -> Preview:
     if key not in found:
         raise NotFound(_("no playbook {key!r}").format(key=key[:64]), code="playbook_not_found", field="key")
     number, book = found[key]
+    return preview_book(session, book, number, as_of)
+
+
+def preview_book(session: Session, book: Playbook, number: int, as_of: date) -> Preview:
+    """The dry run of a playbook as given (the editor's unsaved draft, or a saved version);
+    its email templates are checked first (an unknown merge field is named, not rendered)."""
+    check_playbook(book, "playbook")
+    key = book.key
     facts, rows = _facts(session, as_of)
     matching = [f.account_id for f in facts if book.matches(f)]
     active = {e.account_id for e in q.enrollments(session, key, [ACTIVE, HOLDOUT]) if e.finished_on is None}
@@ -484,6 +559,8 @@ class Effect:
     runs: int
     churn: Comparison  # churned within the horizon after entering
     health_change: Comparison  # score 30 days after entering − score on entering (runs with both)
+    renewal: Comparison  # of the runs whose committed term ended within the horizon: the share that renewed
+    expansion: Comparison  # of the runs paying on entering: the share paying more at the horizon's end
 
 
 def _rates(measure: str, treated: list[bool], held: list[bool]) -> Comparison:
@@ -492,8 +569,8 @@ def _rates(measure: str, treated: list[bool], held: list[bool]) -> Comparison:
         return Comparison(measure, n_t, n_h, None, None, None, None, None, False)
     p_t, p_h = sum(treated) / n_t, sum(held) / n_h
     se = (p_t * (1 - p_t) / n_t + p_h * (1 - p_h) / n_h) ** 0.5
-    d = p_t - p_h
-    return Comparison(measure, n_t, n_h, p_t, p_h, d, d - Z95 * se, d + Z95 * se,
+    d = p_t - p_h  # a difference of two rates lies in [−1, 1]: so does its interval
+    return Comparison(measure, n_t, n_h, p_t, p_h, d, max(-1.0, d - Z95 * se), min(1.0, d + Z95 * se),
                       n_t >= MIN_GROUP and n_h >= MIN_GROUP)  # fmt: skip
 
 
@@ -534,5 +611,37 @@ def effect(session: Session, key: str, as_of: date, *, horizon_days: int = 90, a
         after = scores.get((r["account_id"], r["entered_on"] + timedelta(days=after_days)))
         if before is not None and after is not None:
             change[bool(r["holdout"])].append(after - before)
+    renewed, expanded = _revenue_outcomes(session, runs, horizon_days)
     return Effect(key, as_of, horizon_days, len(runs), _rates("churn", churned[False], churned[True]),
-                  _means("health_change", change[False], change[True]))  # fmt: skip
+                  _means("health_change", change[False], change[True]),
+                  _rates("renewal", renewed[False], renewed[True]),
+                  _rates("expansion", expanded[False], expanded[True]))  # fmt: skip
+
+
+def _revenue_outcomes(session: Session, runs: list[dict[str, Any]], horizon_days: int
+                      ) -> tuple[dict[bool, list[bool]], dict[bool, list[bool]]]:  # fmt: skip
+    """Per group (held out or not): renewed or not, for the runs whose committed term ended
+    within the horizon; paying more at the horizon's end than on entering, for the runs that
+    were paying on entering. Read from the subscription lines, as the accounts list is."""
+    from datetime import timedelta
+
+    from kizuna.db.queries import subscriptions as subs
+    from kizuna.domain.subscriptions import summarize
+
+    renewed: dict[bool, list[bool]] = {True: [], False: []}
+    expanded: dict[bool, list[bool]] = {True: [], False: []}
+    by_account: dict[int, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_account.setdefault(int(r["account_id"]), []).append(r)
+    ids = sorted(by_account)
+    for start in range(0, len(ids), 2000):
+        for account_id, lines in subs.lines_by_account(session, ids[start:start + 2000]):
+            for r in by_account.get(account_id, []):
+                entered, end = r["entered_on"], r["entered_on"] + timedelta(days=horizon_days)
+                group = bool(r["holdout"])
+                before = summarize(lines, entered)
+                if before.renewal_on is not None and entered < before.renewal_on <= end:
+                    renewed[group].append(summarize(lines, before.renewal_on).mrr > 0)
+                if before.mrr > 0:
+                    expanded[group].append(summarize(lines, end).mrr > before.mrr)
+    return renewed, expanded

@@ -24,6 +24,7 @@ class PlaybookVersion(Base):
     definition: Mapped[str] = mapped_column(Text)  # the [playbooks.<key>] table as TOML
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(String(500))  # why it changed (the editor's note)
 
 
 class PlaybookEnrollment(Base):

@@ -218,3 +218,61 @@ def rotations(session: Session) -> dict[tuple[str, str], int]:
     from kizuna.db.models import PlaybookRotation
 
     return {(r.playbook_key, r.step): int(r.turns) for r in session.scalars(select(PlaybookRotation))}
+
+
+# --- the pages: versions with their authors, counts, runs with account names ------------------------
+
+
+def versions_of(session: Session, key: str) -> list[dict[str, Any]]:
+    """Every version of a playbook, newest first, with its author's name."""
+    from kizuna.db.models import User
+
+    rows = session.execute(
+        select(PlaybookVersion.version, PlaybookVersion.name, PlaybookVersion.created_at, PlaybookVersion.note,
+               User.name.label("author"))
+        .outerjoin(User, User.id == PlaybookVersion.created_by_id)
+        .where(PlaybookVersion.key == key).order_by(PlaybookVersion.version.desc())
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+def open_counts(session: Session) -> dict[tuple[str, bool], int]:
+    """(playbook, held out) → runs still open (not finished)."""
+    rows = session.execute(
+        select(PlaybookEnrollment.playbook_key, PlaybookEnrollment.holdout, func.count())
+        .where(PlaybookEnrollment.finished_on.is_(None))
+        .group_by(PlaybookEnrollment.playbook_key, PlaybookEnrollment.holdout)
+    )  # fmt: skip
+    return {(str(k), bool(h)): int(n) for k, h, n in rows}
+
+
+def runs_with_accounts(session: Session, key: str, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """(how many runs, the newest ``limit`` of them with their account's name)."""
+    from kizuna.db.models import Account
+
+    total = session.scalar(select(func.count()).select_from(PlaybookEnrollment)
+                           .where(PlaybookEnrollment.playbook_key == key)) or 0  # fmt: skip
+    rows = session.execute(
+        select(PlaybookEnrollment.id, PlaybookEnrollment.account_id, Account.name.label("account"),
+               PlaybookEnrollment.version, PlaybookEnrollment.state, PlaybookEnrollment.holdout,
+               PlaybookEnrollment.entered_on, PlaybookEnrollment.step, PlaybookEnrollment.next_on,
+               PlaybookEnrollment.finished_on)
+        .join(Account, Account.id == PlaybookEnrollment.account_id)
+        .where(PlaybookEnrollment.playbook_key == key)
+        .order_by(PlaybookEnrollment.entered_on.desc(), PlaybookEnrollment.id.desc()).limit(limit)
+    ).mappings()  # fmt: skip
+    return int(total), [dict(r) for r in rows]
+
+
+def user_emails(session: Session) -> dict[int, str]:
+    from kizuna.db.models import User
+
+    return {int(i): str(e) for i, e in session.execute(select(User.id, User.email))}
+
+
+def plan_names(session: Session) -> list[str]:
+    from kizuna.db.models import Product
+    from kizuna.domain.enums import ProductKind
+
+    return [str(n) for n in session.scalars(select(Product.name).where(Product.kind == ProductKind.PLAN)
+                                            .order_by(Product.name)) if n]  # fmt: skip
