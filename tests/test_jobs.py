@@ -36,7 +36,7 @@ from tests.cli import run_cli
 from tests.conftest import Inbox, make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
-DAILY_STEPS = ["usage", "freshness", "summaries", "tiers", "stages", "fit", "owners", "health", "at_risk",
+DAILY_STEPS = ["usage", "freshness", "summaries", "ltv", "tiers", "stages", "fit", "owners", "health", "at_risk",
                "playbooks", "digest", "optimize"]
 
 

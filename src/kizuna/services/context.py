@@ -49,6 +49,18 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class LtvSettings:
+    """Lifetime value per account (issue 21): what the retention is fitted by besides the
+    term (``plan``, ``tier``, ``industry`` or ``none``), the yearly discount rate, the
+    gross margin, and the start months a segment needs to be fitted on its own."""
+
+    segment_by: str = "plan"
+    annual_discount_rate: float = 0.10
+    margin: float = 0.8
+    min_cohorts: int = 3
+
+
+@dataclass(frozen=True)
 class RunContext:
     """Everything a service or job reads from the configuration, as plain values."""
 
@@ -62,6 +74,7 @@ class RunContext:
     mail: MailConfig = field(default_factory=MailConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     freshness_gaps: tuple[tuple[str, int], ...] = ()  # (source, expected gap in days) set by the settings
+    ltv: LtvSettings = field(default_factory=LtvSettings)
 
     @property
     def rollup(self) -> RollupConfig:
@@ -88,6 +101,7 @@ def build_context(
     mail: MailConfig | None = None,
     outbox: OutboxConfig | None = None,
     freshness_gaps: str = "",
+    ltv: LtvSettings | None = None,
 ) -> RunContext:
     """Read the configuration files named by the settings (once) into a context.
 
@@ -105,6 +119,7 @@ def build_context(
         mail=mail or MailConfig(),
         outbox=outbox or OutboxConfig(),
         freshness_gaps=tuple(parse_gaps(freshness_gaps).items()),
+        ltv=ltv or LtvSettings(),
     )
     context.segments()  # a bad file is reported now, not at 03:00
     return context
