@@ -231,11 +231,12 @@ def require_account_ltv(session: Session, account_id: int) -> AccountLtvView:
     from kizuna.db.queries import accounts as accounts_q
 
     if accounts_q.account_row(session, account_id) is None:
-        raise NotFound(_("no account with id {id}").format(id=account_id))
+        raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found", field="id")
     view = account_ltv(session, account_id)
     if view is None:
         raise NotFound(_("account {id} has no lifetime value: it is not a paying account, or the daily job "
-                         "has not run since it started paying").format(id=account_id))  # fmt: skip
+                         "has not run since it started paying").format(id=account_id),
+                       code="ltv_not_available", field="id")  # fmt: skip
     return view
 
 
