@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +112,11 @@ class SegmentFit:
 # --------------------------------------------------------------------------- tenure
 
 
+def _int(value: Any) -> int:
+    """A whole number from a pandas group key or count (typed loosely by pandas)."""
+    return int(value)
+
+
 def full_months(start: pd.Series, end: pd.Series) -> npt.NDArray[np.int64]:
     """Whole months from ``start`` to ``end`` (the largest m with add_months(start, m) ≤
     end, clipping to the month's last day as contracts do: 1/31 + 1 month = 2/28)."""
@@ -129,7 +135,7 @@ def tenure(contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
     started = pd.to_datetime(frame["started_on"])
     ended = pd.to_datetime(frame["ended_on"])
     churned = (ended.notna() & (ended <= day)).to_numpy()
-    last_day = pd.Series(np.where(churned, ended - pd.Timedelta(days=1), day), index=frame.index)
+    last_day = (ended - pd.Timedelta(days=1)).where(pd.Series(churned, index=frame.index), day)
     months = np.maximum(full_months(started, last_day), 0)
     frame["renewals"] = months // frame["term_months"].to_numpy(dtype=np.int64)
     frame["churned"] = churned
@@ -160,16 +166,16 @@ def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | Non
         c = by_term["churned"].to_numpy(dtype=bool)
         pooled_fit = _try_fit(n, c)
         pooled = SegmentFit(
-            POOLED, int(term), len(by_term), int(by_term["cohort"].nunique()), int(c.sum()),
+            POOLED, _int(term), len(by_term), _int(by_term["cohort"].nunique()), int(c.sum()),
             pooled_fit.alpha if pooled_fit else None, pooled_fit.beta if pooled_fit else None,
             pooled_fit.log_likelihood if pooled_fit else None, True,
             REASON_POOLED if pooled_fit else REASON_UNFITTABLE, tuple(float(v) for v in observed_survival(n, c)),
         )  # fmt: skip
-        out[(POOLED, int(term))] = pooled
+        out[(POOLED, _int(term))] = pooled
         for segment, group in by_term.groupby("segment", sort=True):
             gn = group["renewals"].to_numpy(dtype=np.float64)
             gc = group["churned"].to_numpy(dtype=bool)
-            cohorts = int(group["cohort"].nunique())
+            cohorts = _int(group["cohort"].nunique())
             observed = tuple(float(v) for v in observed_survival(gn, gc))
             reason = REASON_OWN
             if cohorts < opts.min_cohorts or len(group) < opts.min_contracts:
@@ -180,13 +186,13 @@ def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | Non
                 reason = REASON_NO_RENEWAL
             own = _try_fit(gn, gc) if reason == REASON_OWN else None
             if own is not None:
-                fit = SegmentFit(str(segment), int(term), len(group), cohorts, int(gc.sum()), own.alpha, own.beta,
+                fit = SegmentFit(str(segment), _int(term), len(group), cohorts, int(gc.sum()), own.alpha, own.beta,
                                  own.log_likelihood, False, REASON_OWN, observed)  # fmt: skip
             else:
-                fit = SegmentFit(str(segment), int(term), len(group), cohorts, int(gc.sum()), pooled.alpha,
+                fit = SegmentFit(str(segment), _int(term), len(group), cohorts, int(gc.sum()), pooled.alpha,
                                  pooled.beta, pooled.log_likelihood, True,
                                  reason if pooled.fitted else REASON_UNFITTABLE, observed)  # fmt: skip
-            out[(str(segment), int(term))] = fit
+            out[(str(segment), _int(term))] = fit
     return out
 
 
@@ -212,13 +218,13 @@ def score(
                "payment", "currency", "discount_rate", "residual_value"]  # fmt: skip
     parts = []
     for (segment, term), group in frame.groupby(["segment", "term_months"], sort=False):
-        fit = fits.get((str(segment), int(term))) or fits.get((POOLED, int(term)))
+        fit = fits.get((str(segment), _int(term))) or fits.get((POOLED, _int(term)))
         part = pd.DataFrame({
-            "account_id": group["account_id"].to_numpy(), "segment": str(segment), "term_months": int(term),
+            "account_id": group["account_id"].to_numpy(), "segment": str(segment), "term_months": _int(term),
             "renewals": group["renewals"].to_numpy(dtype=np.int64), "payment": group["payment"].to_numpy(dtype=np.int64),
             "currency": group["currency"].to_numpy(),
         })  # fmt: skip
-        rate = opts.term_discount_rate(int(term))
+        rate = opts.term_discount_rate(_int(term))
         part["discount_rate"] = rate
         part["pooled"] = bool(fit.pooled) if fit is not None else True
         if fit is not None and fit.alpha is not None and fit.beta is not None:
@@ -287,7 +293,7 @@ def backtest(
     rows: list[BacktestRow] = []
     scored: list[pd.DataFrame] = []
     for (segment, term), group in running.groupby(["segment", "term_months"], sort=True):
-        fit = fits.get((str(segment), int(term)))
+        fit = fits.get((str(segment), _int(term)))
         if fit is None or fit.alpha is None or fit.beta is None:
             continue
         # the same history the sBG fit read: the segment's own, or its term's when it borrows the pooled fit
@@ -306,14 +312,14 @@ def backtest(
         sbg = _expected_renewals(model.survival(n[:, None] + j[None, :]) / s_now[:, None], m)
         base = _expected_renewals(np.broadcast_to((1 - p) ** j, (len(m), width)), m)
         actual = group["actual"].to_numpy(dtype=np.float64)
-        scored.append(pd.DataFrame({"term": int(term), "actual": actual, "sbg": sbg, "base": base}))
-        rows.append(BacktestRow(str(segment), int(term), len(group), float(actual.mean()), float(sbg.mean()),
+        scored.append(pd.DataFrame({"term": _int(term), "actual": actual, "sbg": sbg, "base": base}))
+        rows.append(BacktestRow(str(segment), _int(term), len(group), float(actual.mean()), float(sbg.mean()),
                                 float(base.mean()), float(np.abs(sbg - actual).mean()),
                                 float(np.abs(base - actual).mean()), p, fit.pooled))  # fmt: skip
     if scored:
         every = pd.concat(scored, ignore_index=True)
         for term, group in every.groupby("term", sort=True):
-            rows.append(BacktestRow(POOLED, int(term), len(group), float(group["actual"].mean()),
+            rows.append(BacktestRow(POOLED, _int(term), len(group), float(group["actual"].mean()),
                                     float(group["sbg"].mean()), float(group["base"].mean()),
                                     float((group["sbg"] - group["actual"]).abs().mean()),
                                     float((group["base"] - group["actual"]).abs().mean()), float("nan"), True))  # fmt: skip

@@ -163,14 +163,15 @@ def refit_step(session: Session, as_of: date, settings: LtvSettings | None = Non
     extra = frame.set_index("account_id")[["mrr", "revenue_to_date"]]
     scored = scored.join(extra, on="account_id")
     rows = []
-    for r in scored.itertuples(index=False):
-        residual = None if pd.isna(r.residual_value) else int(r.residual_value)
-        revenue = int(r.revenue_to_date)
+    for r in scored.to_dict("records"):
+        residual = None if pd.isna(r["residual_value"]) else int(r["residual_value"])
+        revenue = int(r["revenue_to_date"])
         rows.append({
-            "account_id": int(r.account_id), "as_of": as_of, "segment": r.segment, "term_months": int(r.term_months),
-            "renewals": int(r.renewals), "pooled": bool(r.pooled), "alpha": _float(r.alpha), "beta": _float(r.beta),
-            "retention": _float(r.retention), "derl": _float(r.derl), "payment": int(r.payment), "mrr": int(r.mrr),
-            "currency": r.currency, "discount_rate": float(r.discount_rate), "margin": options.margin,
+            "account_id": int(r["account_id"]), "as_of": as_of, "segment": r["segment"],
+            "term_months": int(r["term_months"]), "renewals": int(r["renewals"]), "pooled": bool(r["pooled"]),
+            "alpha": _float(r["alpha"]), "beta": _float(r["beta"]), "retention": _float(r["retention"]),
+            "derl": _float(r["derl"]), "payment": int(r["payment"]), "mrr": int(r["mrr"]), "currency": r["currency"],
+            "discount_rate": float(r["discount_rate"]), "margin": options.margin,
             "revenue_to_date": revenue, "residual_value": residual,
             "ltv": None if residual is None else round(revenue * options.margin) + residual,
         })  # fmt: skip

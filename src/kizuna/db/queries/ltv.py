@@ -20,7 +20,7 @@ def account_facts(session: Session) -> dict[int, dict[str, Any]]:
 
 
 def product_codes(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Product.id, Product.code)))
+    return {int(pid): str(code) for pid, code in session.execute(select(Product.id, Product.code)).all()}
 
 
 def replace_fits(session: Session, rows: list[dict[str, Any]]) -> None:
