@@ -84,6 +84,9 @@ def test_tenure_counts_renewals_on_month_ends_and_churn_on_a_renewal_day() -> No
          "ended_on": date(2026, 3, 1), "payment": 1, "currency": "JPY"},
         {"account_id": 3, "segment": "a", "term_months": 12, "started_on": date(2025, 3, 1),
          "ended_on": date(2026, 3, 2), "payment": 1, "currency": "JPY"},
+        # ends on the as-of day (the end is exclusive: it earns nothing that day): churned
+        {"account_id": 4, "segment": "a", "term_months": 1, "started_on": date(2026, 1, 29),
+         "ended_on": date(2026, 4, 29), "payment": 1, "currency": "JPY"},
     ])  # fmt: skip
     out = la.tenure(frame, date(2026, 4, 29)).set_index("account_id")
     # 1/31 renews on 2/28, 3/31 — not yet on 4/30
@@ -93,6 +96,8 @@ def test_tenure_counts_renewals_on_month_ends_and_churn_on_a_renewal_day() -> No
     assert out.loc[2, "churned"]
     assert out.loc[3, "renewals"] == 1
     assert out.loc[3, "churned"]
+    assert out.loc[4, "churned"]
+    assert out.loc[4, "renewals"] == 2  # 2/28 and 3/29; 4/29 is the day it ended
 
 
 def test_a_segment_with_too_few_cohorts_uses_the_pooled_fit_and_says_so() -> None:
