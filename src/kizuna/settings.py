@@ -142,6 +142,28 @@ class Settings(BaseSettings):
             "currency. Net LTV subtracts it times the expected lifetime in years."
         ),
     )
+    # issue 21: lifetime value per account (sBG residual value)
+    ltv_discount_rate: float = Field(
+        default=0.10,
+        description=(
+            "Yearly discount rate (割引率) of the residual value per account, a fraction (0.10 = 10% a year); "
+            "a term's rate is (1 + rate) ^ (term months ÷ 12) − 1. Greater than 0, at most 10."
+        ),
+    )
+    ltv_segments: str = Field(
+        default="plan",
+        description=(
+            "What the retention (sBG) is fitted by, besides the contract term, which is always a part: "
+            "`plan` (default: plan × term), `tier` (touch tier × term), `industry`, or `none` (term only)."
+        ),
+    )
+    ltv_min_cohorts: int = Field(
+        default=3,
+        description=(
+            "A segment is fitted on its own when its contracts started in at least this many different months "
+            "(and it has at least 20 contracts); else it uses the pooled fit of its term, and says so."
+        ),
+    )
     kpi_months: int = Field(default=12, description="Months the KPI report covers by default (1–120).")
     kpi_targets: str = Field(
         default=DEFAULT_TARGETS,
@@ -324,6 +346,27 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Tokyo)") from exc
         return value
 
+    @field_validator("ltv_discount_rate")
+    @classmethod
+    def _discount_rate_range(cls, value: float) -> float:
+        if not 0 < value <= 10:
+            raise ValueError(f"the LTV discount rate must be greater than 0 and at most 10 (0.10 for 10%), not {value!r}")
+        return value
+
+    @field_validator("ltv_segments")
+    @classmethod
+    def _known_ltv_segments(cls, value: str) -> str:
+        if value not in ("plan", "tier", "industry", "none"):
+            raise ValueError(f"ltv_segments must be plan, tier, industry or none, not {value!r}")
+        return value
+
+    @field_validator("ltv_min_cohorts")
+    @classmethod
+    def _min_cohorts_range(cls, value: int) -> int:
+        if not 1 <= value <= 1000:
+            raise ValueError(f"ltv_min_cohorts must be from 1 to 1000, not {value!r}")
+        return value
+
     @field_validator("gross_margin")
     @classmethod
     def _margin_is_a_fraction(cls, value: float) -> float:
@@ -439,7 +482,7 @@ class Settings(BaseSettings):
 
     def run_context(self) -> RunContext:
         """The frozen run context the services and jobs receive (files read once, now)."""
-        from kizuna.services.context import MailConfig, OutboxConfig, build_context
+        from kizuna.services.context import LtvSettings, MailConfig, OutboxConfig, build_context
 
         return build_context(
             zone=self.zone,
@@ -454,6 +497,7 @@ class Settings(BaseSettings):
             secret_key=self.secret_key,
             mail_language=self.mail_language,
             slack_webhook_url=self.slack_webhook_url,
+            ltv=LtvSettings(self.ltv_segments, self.ltv_discount_rate, self.gross_margin, self.ltv_min_cohorts),
             mail=MailConfig(
                 host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,
                 password=self.smtp_password, sender=self.mail_from, reply_to=self.mail_reply_to,

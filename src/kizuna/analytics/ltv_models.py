@@ -710,3 +710,70 @@ def simulate_bgnbd(
     tx = np.zeros(n)
     tx[rep] = ages[rep] * rng.beta(x[rep], arrivals[rep] - x[rep] + 1)
     return x, tx, ages
+
+
+# --------------------------------------------------------------------------- sBG over many cohorts
+
+
+def tenure_arrays(renewals: npt.ArrayLike, churned: npt.ArrayLike) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Validated per-contract tenure: renewals made (whole numbers ≥ 0) and whether the
+    contract has ended (after its last renewal's period) or is still running (censored)."""
+    n = _as_floats(renewals, "renewals")
+    c = np.asarray(churned, dtype=bool)
+    if len(n) != len(c):
+        raise InvalidInput(_("renewals and churned must have the same length"))
+    _check((n < 0) | (n != np.floor(n)), "renewals", _("must be a whole number ≥ 0"))
+    return n, c
+
+
+def _sbg_tenure_objective(lost: FloatArray, lost_t: FloatArray, alive: FloatArray, alive_n: FloatArray) -> Objective:
+    """Mean negative log-likelihood per contract over (ln α, ln β): ``lost[i]`` contracts
+    ended in period ``lost_t[i]`` (P(T=t) = B(α+1, β+t−1)/B(α, β)) and ``alive[j]`` are
+    still running after ``alive_n[j]`` renewals (S(n) = B(α, β+n)/B(α, β))."""
+    size = float(lost.sum() + alive.sum())
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+        a, b = np.exp(theta)
+        ll = lost @ betaln(a + 1, b + lost_t - 1) + alive @ betaln(a, b + alive_n) - size * betaln(a, b)
+        g_a = lost @ (digamma(a + 1) - digamma(a + b + lost_t)) + alive @ (digamma(a) - digamma(a + b + alive_n))
+        g_b = lost @ (digamma(b + lost_t - 1) - digamma(a + b + lost_t)) + alive @ (digamma(b + alive_n) - digamma(a + b + alive_n))
+        g_a -= size * (digamma(a) - digamma(a + b))
+        g_b -= size * (digamma(b) - digamma(a + b))
+        return -float(ll) / size, -np.array([g_a * a, g_b * b]) / size
+
+    return objective
+
+
+def fit_sbg_tenures(renewals: npt.ArrayLike, churned: npt.ArrayLike) -> SBGFit:
+    """Fit sBG to contracts of many cohorts at once (each observed for as long as it has
+    been running): a contract that ended after ``n`` renewals churned in period ``n + 1``;
+    one still running after ``n`` renewals survived ``n`` (right-censored). With a single
+    cohort this is :func:`fit_sbg`'s likelihood (Fader & Hardie 2007, eq. 6); with
+    several it is the sum over cohorts of each one's (their 2007 appendix)."""
+    n, c = tenure_arrays(renewals, churned)
+    if not c.any():
+        raise InvalidInput(_("no customer churned: the model cannot be fitted"), field="churned")
+    if float(n.max(initial=0)) == 0:
+        raise InvalidInput(_("no customer renewed: the model cannot be fitted"), field="renewals")
+    lost_t, lost = np.unique(n[c] + 1, return_counts=True)
+    alive_n, alive = np.unique(n[~c], return_counts=True)
+    objective = _sbg_tenure_objective(lost.astype(np.float64), lost_t.astype(np.float64),
+                                      alive.astype(np.float64), alive_n.astype(np.float64))  # fmt: skip
+    sol = _optimise(objective, np.zeros(2))
+    a, b = (float(v) for v in np.exp(sol.x))
+    return SBGFit(a, b, -sol.mean_nll * len(n), len(n), sol.converged, sol.iterations, int(n.max(initial=0)) + 1)
+
+
+def observed_survival(renewals: npt.ArrayLike, churned: npt.ArrayLike) -> FloatArray:
+    """Kaplan–Meier survival at each renewal 0, 1, …, m (S(0) = 1) of contracts observed
+    for different lengths: at renewal t, those who reached it (renewed t times, or ended
+    in period t) are at risk; those still running short of it are left out."""
+    n, c = tenure_arrays(renewals, churned)
+    top = int(n.max(initial=0))
+    reached = np.bincount(n.astype(np.int64), minlength=top + 2)[::-1].cumsum()[::-1]  # renewed ≥ k times
+    ended = np.bincount(n[c].astype(np.int64), minlength=top + 2)  # ended after k renewals
+    out = [1.0]
+    for t in range(1, top + 1):
+        at_risk = reached[t] + ended[t - 1]
+        out.append(out[-1] * (reached[t] / at_risk if at_risk else 1.0))
+    return np.asarray(out, dtype=np.float64)

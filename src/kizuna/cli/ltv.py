@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from kizuna.cli import context as cli_context
 from kizuna.cli.context import console, err_console, load_settings
 from kizuna.cli.kpis import check_format, open_kpi_backend, parse_day
 from kizuna.errors import InvalidInput
@@ -234,3 +235,113 @@ _PROJECTION_LABELS = {
 
 app.command("estimate")(estimate)
 app.command("fit", hidden=True)(estimate)  # the old name
+
+
+# --------------------------------------------------------------------------- per account (issue 21)
+
+_ACCOUNT_COLUMNS = ("account_id", "external_id", "name", "segment", "term_months", "renewals", "pooled", "alpha",
+                    "beta", "retention", "derl", "mrr", "payment", "currency", "discount_rate",
+                    "annual_discount_rate", "margin", "revenue_to_date", "residual_value", "ltv", "as_of")  # fmt: skip
+
+
+def _segment_name(segment: str) -> str:
+    if segment == "*":
+        return _("all segments (pooled)")
+    return segment or _("every account")
+
+
+@app.command("accounts")
+def accounts(
+    output: str = typer.Option("table", "--format", help="Output: table, csv or json."),
+    refit: bool = typer.Option(False, "--refit", help="Refit and score first (the daily job's ltv step), as of --as-of."),
+    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="With --refit: the day to fit up to (default: today)."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Table output: how many accounts to show (csv and json: all)."),
+) -> None:  # fmt: skip
+    """Each paying account's lifetime value, largest first, with what it is made of:
+    segment, fitted retention, tenure in renewals, MRR, payment per term, discount rate
+    and margin. The residual value is DERL (sBG, Fader & Hardie 2010) × payment per term
+    × margin; LTV adds the margin on revenue to date. See docs/ltv.md."""
+    import csv
+    import sys
+
+    from kizuna.db import session_scope
+    from kizuna.services import ltv_accounts
+
+    cli_context.check_format(output, ("table", "csv", "json"))
+    settings = load_settings()
+    engine = cli_context.open_store(settings)
+    with session_scope(engine) as session:
+        if refit:
+            ltv_accounts.refit_step(session, parse_day(as_of, settings), settings.run_context().ltv)
+        views = ltv_accounts.accounts_ltv(session)
+    rows = [{c: (v.isoformat() if c == "as_of" else v) for c in _ACCOUNT_COLUMNS for v in [getattr(view, c)]}
+            for view in views]  # fmt: skip
+    if output == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(_ACCOUNT_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    if not views:
+        console.print(_("No lifetime values yet: run the daily job (kizuna jobs run daily) or kizuna ltv accounts --refit."))
+        return
+    table = Table(title=_("Lifetime value per account (as of {day})").format(day=views[0].as_of.isoformat()))
+    for label in (_("account"), _("segment"), _("term"), _("renewals"), _("next renewal"), _("MRR"),
+                  _("residual value"), _("LTV")):  # fmt: skip
+        table.add_column(label, justify="left" if label in (_("account"), _("segment")) else "right")
+    for v in views[:limit]:
+        table.add_row(
+            v.name, _segment_name(v.segment) + (" " + _("(pooled)") if v.pooled and v.segment != "*" else ""),
+            _("{n} months").format(n=v.term_months), str(v.renewals),
+            "—" if v.retention is None else f"{v.retention:.1%}", f"{v.mrr:,}",
+            "—" if v.residual_value is None else f"{v.residual_value:,}", "—" if v.ltv is None else f"{v.ltv:,}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(_("{n} accounts; discount rate {rate:.1%} a year, margin {margin:.0%}.").format(
+        n=f"{len(views):,}", rate=views[0].annual_discount_rate, margin=views[0].margin))  # fmt: skip
+
+
+@app.command("backtest")
+def backtest(
+    cutoff: str | None = typer.Option(None, "--cutoff", metavar="YYYY-MM-DD", help="Fit on the history up to this day (default: 12 months before --as-of)."),
+    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The end of history (default: today)."),
+    output: str = typer.Option("table", "--format", help="Output: table or json."),
+) -> None:  # fmt: skip
+    """Fit each segment's retention on the contract history up to the cutoff, predict how
+    many renewals each account running then makes by --as-of, and compare with what it
+    did: the mean absolute error per segment, against a constant churn rate per renewal
+    fitted on the same history. Lower is better."""
+    from kizuna.db import session_scope
+    from kizuna.domain.subscriptions import add_months
+    from kizuna.services import ltv_accounts
+
+    cli_context.check_format(output, ("table", "json"))
+    settings = load_settings()
+    end = parse_day(as_of, settings)
+    start = add_months(end, -12) if cutoff is None else parse_day(cutoff, settings)
+    engine = cli_context.open_store(settings)
+    with session_scope(engine) as session:
+        rows = ltv_accounts.backtest(session, start, end, settings.run_context().ltv)
+    if output == "json":
+        print(json.dumps({"cutoff": start.isoformat(), "as_of": end.isoformat(), "segments": [
+            {"segment": r.segment, "term_months": r.term_months, "contracts": r.contracts, "actual": r.actual,
+             "predicted_sbg": r.predicted_sbg, "predicted_baseline": r.predicted_baseline, "mae_sbg": r.mae_sbg,
+             "mae_baseline": r.mae_baseline, "baseline_churn": None if r.segment == "*" else r.baseline_churn,
+             "pooled": r.pooled, "sbg_wins": r.sbg_wins} for r in rows]}, ensure_ascii=False, indent=2))  # fmt: skip
+        return
+    if not rows:
+        console.print(_("Nothing to backtest: no segment has a fit and accounts running at the cutoff."))
+        return
+    table = Table(title=_("LTV backtest: renewals from {cutoff} to {as_of}").format(
+        cutoff=start.isoformat(), as_of=end.isoformat()))  # fmt: skip
+    for label in (_("segment"), _("term"), _("accounts"), _("actual renewals"), _("sBG"), _("constant churn"),
+                  _("error sBG"), _("error constant churn")):  # fmt: skip
+        table.add_column(label, justify="left" if label == _("segment") else "right")
+    for r in rows:
+        table.add_row(_segment_name(r.segment), _("{n} months").format(n=r.term_months), f"{r.contracts:,}",
+                      f"{r.actual:.2f}", f"{r.predicted_sbg:.2f}", f"{r.predicted_baseline:.2f}",
+                      f"{r.mae_sbg:.3f}", f"{r.mae_baseline:.3f}")  # fmt: skip
+    console.print(table)
+    console.print(_("Mean absolute error of each account's predicted vs actual renewals; lower is better."))

@@ -129,12 +129,19 @@ class TierMethod(StrEnum):
     AMOUNT = "amount"  # fixed amounts per month (MRR) or in total (LTV)
 
 
+class LtvSource(StrEnum):
+    FITTED = "fitted"  # the account's residual value from the daily ltv step (sBG), else the formula
+    FORMULA = "formula"  # always the formula below
+
+
 @dataclass(frozen=True)
 class LtvConfig:
     """Expected LTV = MRR × gross margin × expected lifetime in months, where the
     lifetime is 1 ÷ the monthly churn rate of the account's plan (or the default),
-    capped at ``max_lifetime_months``."""
+    capped at ``max_lifetime_months``. With ``source = fitted`` (the default) an account
+    the daily ``ltv`` step has scored uses its residual value (sBG, issue 21) instead."""
 
+    source: LtvSource = LtvSource.FITTED
     gross_margin: float = 0.8
     monthly_churn: float = 0.02
     monthly_churn_by_plan: Mapping[str, float] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from kizuna.domain.segments import (
     AtRiskConfig,
     FitConfig,
     LtvConfig,
+    LtvSource,
     SegmentsConfig,
     StageConfig,
     TierBasis,
@@ -42,6 +43,7 @@ high_amount = 300000   # method = "amount": high touch from this MRR (or LTV)
 low_amount = 50000     # method = "amount": low touch from this MRR (or LTV)
 
 [tiers.ltv]            # expected LTV = MRR x gross margin x min(1 / monthly churn, max months)
+source = "fitted"      # "fitted": an account's residual value from the daily ltv step (sBG) where it has one
 gross_margin = 0.8
 monthly_churn = 0.02
 max_lifetime_months = 60
@@ -193,7 +195,10 @@ def _tiers(source: str, t: Mapping[str, Any]) -> TierConfig:
     if "ltv" in t:
         lt = _table(source, "tiers.ltv", t["ltv"])
         _known(source, "tiers.ltv.", lt, {f.name for f in fields(LtvConfig)})
-        ltv = _simple(source, "tiers.ltv.", lt, LtvConfig(), {
+        base = LtvConfig()
+        if "source" in lt:
+            base = replace(base, source=_choice(source, "tiers.ltv.source", lt["source"], LtvSource))
+        ltv = _simple(source, "tiers.ltv.", lt, base, {
             "gross_margin": (0, 1, False), "monthly_churn": (0, 1, False), "max_lifetime_months": (1, 1200, True),
         })  # fmt: skip
         if "monthly_churn_by_plan" in lt:

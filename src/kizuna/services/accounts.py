@@ -23,7 +23,7 @@ T = TypeVar("T")
 #: How the accounts list can be sorted (``-`` first: descending).
 ACCOUNT_SORTS = (
     "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit",
-    "touch", "-touch", "trend", "-trend",
+    "touch", "-touch", "trend", "-trend", "ltv", "-ltv",
 )  # fmt: skip
 MAX_PER_PAGE = 200
 
@@ -44,6 +44,7 @@ class AccountQuery:
     at_risk: bool | None = None
     fit_band: FitBand | None = None
     health_grade: HealthGrade | None = None
+    min_ltv: int | None = None  # issue 21: lifetime value at least this (minor units)
     sort: str = "-mrr"
     page: int = 1
     per_page: int = 50
@@ -60,6 +61,8 @@ class AccountQuery:
             raise InvalidInput(_("per_page must be from 1 to {n}").format(n=MAX_PER_PAGE), field="per_page")
         if self.renewal_within_days is not None and not 0 <= self.renewal_within_days <= 3660:
             raise InvalidInput(_("renewal_within_days must be from 0 to 3660"), field="renewal_within_days")
+        if self.min_ltv is not None and not 0 <= self.min_ltv <= 10**15:
+            raise InvalidInput(_("min_ltv must be from 0 to 10^15"), field="min_ltv")
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,9 @@ class AccountRow(AccountHeader):
     last_touch_at: datetime | None = None
     health_change_30d: float | None = None
     health_explanation: list[dict[str, Any]] | None = None
+    # issue 21: lifetime value and residual value from the daily ltv step (minor units of ``currency``)
+    ltv: int | None = None
+    residual_value: int | None = None
 
     @property
     def worst_risk(self) -> RiskItem | None:
@@ -212,6 +218,7 @@ def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page
         plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
         renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort,
         offset=(query.page - 1) * query.per_page, limit=query.per_page, segments=_segment_filters(query),
+        min_ltv=query.min_ltv,
     )  # fmt: skip
     return Page([_row(r) for r in rows], total, query.page, query.per_page)
 
@@ -229,7 +236,7 @@ def all_accounts(session: Session, query: AccountQuery, *, as_of: date, batch: i
             session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
             plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
             renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort, offset=total,
-            limit=batch, segments=_segment_filters(query),
+            limit=batch, segments=_segment_filters(query), min_ltv=query.min_ltv,
         )  # fmt: skip
         if found > MAX_EXPORT:
             raise InvalidInput(

@@ -50,6 +50,18 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class LtvSettings:
+    """Lifetime value per account (issue 21): what the retention is fitted by besides the
+    term (``plan``, ``tier``, ``industry`` or ``none``), the yearly discount rate, the
+    gross margin, and the start months a segment needs to be fitted on its own."""
+
+    segment_by: str = "plan"
+    annual_discount_rate: float = 0.10
+    margin: float = 0.8
+    min_cohorts: int = 3
+
+
+@dataclass(frozen=True)
 class RunContext:
     """Everything a service or job reads from the configuration, as plain values."""
 
@@ -67,6 +79,7 @@ class RunContext:
     secret_key: str | None = field(default=None, repr=False)  # signs unsubscribe links (None: a secret kept in the store)
     mail_language: str = "ja"  # the company default language of emails to contacts
     slack_webhook_url: str | None = field(default=None, repr=False)  # alerts and playbook Slack steps without a URL
+    ltv: LtvSettings = field(default_factory=LtvSettings)
 
     @property
     def rollup(self) -> RollupConfig:
@@ -97,6 +110,7 @@ def build_context(
     secret_key: str | None = None,
     mail_language: str = "ja",
     slack_webhook_url: str | None = None,
+    ltv: LtvSettings | None = None,
 ) -> RunContext:
     """Read the configuration files named by the settings (once) into a context.
 
@@ -118,6 +132,7 @@ def build_context(
         secret_key=secret_key,
         mail_language=mail_language,
         slack_webhook_url=slack_webhook_url,
+        ltv=ltv or LtvSettings(),
     )
     context.segments()  # a bad file is reported now, not at 03:00
     return context

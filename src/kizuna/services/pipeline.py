@@ -18,7 +18,7 @@ from datetime import date
 
 from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
-from kizuna.services import alerts, freshness, health, playbooks, segments, worklist
+from kizuna.services import alerts, freshness, health, ltv_accounts, playbooks, segments, worklist
 from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.context import RunContext
 from kizuna.services.usage.store import usage_step
@@ -49,9 +49,12 @@ STEPS: tuple[Step, ...] = (
     Step("freshness", N_("data feed freshness"), lambda s, d, ctx: freshness.record_step(s, d, ctx),
          after=("usage",)),
     Step("summaries", N_("account summaries"), lambda s, d, ctx: refresh_account_summaries(s, d)),
+    # issue 21: each segment's retention refitted and each account's lifetime value, before the tiers read it
+    Step("ltv", N_("lifetime value per account"), lambda s, d, ctx: ltv_accounts.refit_step(s, d, ctx.ltv),
+         after=("summaries",)),
     # issue 6: tiers and stages before the health scores (scorecards are assigned by them)
     Step("tiers", N_("touch tiers"), lambda s, d, ctx: segments.recompute_tiers(s, d, ctx.segments()),
-         after=("summaries",)),
+         after=("summaries", "ltv")),
     Step("stages", N_("lifecycle stages"), lambda s, d, ctx: segments.recompute_stages(s, d, ctx.segments()),
          after=("summaries", "usage")),
     Step("fit", N_("customer fit"), lambda s, d, ctx: segments.recompute_fit(s, d, ctx.segments()),

@@ -32,6 +32,7 @@ from kizuna.domain.segments import (
     FitBand,
     FitInputs,
     LifecycleStage,
+    LtvSource,
     RiskFacts,
     SegmentsConfig,
     StageFacts,
@@ -144,13 +145,17 @@ def recompute_tiers(session: Session, as_of: date, cfg: SegmentsConfig | None = 
     the accounts whose tier changed."""
     config = _config(cfg).tiers
     facts = q.account_facts(session)
+    fitted = _fitted_values(session, config)
     values: dict[int, float] = {}
     for f in facts:
         if _value(f["status"]) in _LIVE:
             mrr = int(f["mrr"] or 0)
-            values[f["id"]] = (
-                float(mrr) if config.basis is TierBasis.MRR else expected_ltv(mrr, f["plan_code"], config.ltv)
-            )
+            if config.basis is TierBasis.MRR:
+                values[f["id"]] = float(mrr)
+            elif f["id"] in fitted:
+                values[f["id"]] = fitted[f["id"]]
+            else:
+                values[f["id"]] = expected_ltv(mrr, f["plan_code"], config.ltv)
     rule = assign_tiers(values, config)
     manual = q.overrides(session, Dimension.TIER)
     reason = REASON_TIER_MRR if config.basis is TierBasis.MRR else REASON_TIER_LTV
@@ -168,6 +173,17 @@ def recompute_tiers(session: Session, as_of: date, cfg: SegmentsConfig | None = 
     _backfill_churned(session, facts, values, rule, config, as_of)
     _sync_history(session, Dimension.TIER, {a: c for a, c in changes.items() if a not in manual}, as_of)
     return len(rows)
+
+
+def _fitted_values(session: Session, config: Any) -> dict[int, float]:
+    """Account id → its residual value from the daily ltv step, when the tiers go by a
+    fitted LTV (issue 21); empty otherwise."""
+    if config.basis is not TierBasis.LTV or config.ltv.source is not LtvSource.FITTED:
+        return {}
+    from kizuna.services import ltv_accounts
+
+    return {a: float(residual) for a, (_ltv, residual) in ltv_accounts.values_by_account(session).items()
+            if residual is not None}  # fmt: skip
 
 
 def _churned_without_history(

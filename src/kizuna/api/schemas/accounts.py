@@ -29,7 +29,7 @@ from kizuna.domain.subscriptions import AccountStatus
 #: The accounts list's sorts (``-``: descending), as in ``services.accounts.ACCOUNT_SORTS``.
 AccountSort = Literal[
     "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit",
-    "touch", "-touch", "trend", "-trend",
+    "touch", "-touch", "trend", "-trend", "ltv", "-ltv",
 ]
 
 
@@ -130,6 +130,11 @@ class AccountOut(AccountHeaderOut):
         None, description="The item of the latest health explanation that cost the most points; in lists."
     )
     top_risk_reason: str | None = Field(None, description="`top_risk` as a sentence in the caller's language.")
+    ltv: int | None = Field(
+        None, description="Lifetime value from the daily job's ltv step, minor units of `currency`; in lists "
+        "(details: `GET /api/accounts/{id}/ltv`)."
+    )
+    residual_value: int | None = Field(None, description="Its expected discounted value still to come; in lists.")
 
 
 class AccountPage(PageOut[AccountOut]):

@@ -8,6 +8,7 @@ from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, Hea
 from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
+from kizuna.db.models.ltv import AccountLtv, LtvSegmentFit
 from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
@@ -20,6 +21,7 @@ from kizuna.db.models.users import SavedView, User
 
 __all__ = [
     "Account",
+    "AccountLtv",
     "Activity",
     "ApiKey",
     "AppSecret",
@@ -31,6 +33,7 @@ __all__ = [
     "IngestCount",
     "JobLease",
     "JobRun",
+    "LtvSegmentFit",
     "OnboardingMilestone",
     "OutboxMessage",
     "ParkedEvent",

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kizuna.db.models import Account, Activity, HealthSnapshot, Product, SavedView, User
+from kizuna.db.models import Account, AccountLtv, Activity, HealthSnapshot, Product, SavedView, User
 from kizuna.domain.enums import UserRole
 
 #: The last touch (the newest activity) and the health trend (the latest snapshot's
@@ -22,6 +22,9 @@ HEALTH_TREND = (
     .correlate(Account)
     .scalar_subquery()
 )
+
+#: The account's lifetime value from the daily ltv step (issue 21): a primary-key seek per account.
+LTV = select(AccountLtv.ltv).where(AccountLtv.account_id == Account.id).correlate(Account).scalar_subquery()
 
 SORTS: dict[str, tuple[Any, ...]] = {
     "name": (Account.name.asc(), Account.id.asc()),
@@ -42,6 +45,9 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "-touch": (LAST_TOUCH.is_(None), LAST_TOUCH.desc(), Account.id.desc()),
     "trend": (HEALTH_TREND.is_(None), HEALTH_TREND.asc(), Account.id.asc()),
     "-trend": (HEALTH_TREND.is_(None), HEALTH_TREND.desc(), Account.id.desc()),
+    # issue 21: lifetime value, accounts without one last both ways
+    "ltv": (LTV.is_(None), LTV.asc(), Account.id.asc()),
+    "-ltv": (LTV.is_(None), LTV.desc(), Account.id.desc()),
 }
 
 #: The segment columns the list filters on by equality (issue 6), all indexed.
@@ -66,12 +72,13 @@ def list_accounts(
     offset: int,
     limit: int,
     segments: dict[str, Any] | None = None,
+    min_ltv: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """``(total matching, the page's rows)``."""
     conditions = matching_conditions(
         search=search, owner_id=owner_id, unowned=unowned, plan_id=plan_id, status=status,
         renewal_within_days=renewal_within_days, as_of=as_of, segments=segments,
-        postgres=session.get_bind().dialect.name == "postgresql",
+        postgres=session.get_bind().dialect.name == "postgresql", min_ltv=min_ltv,
     )  # fmt: skip
     total = int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
     return total, page_rows(session, conditions, sort, offset, limit)
@@ -90,12 +97,13 @@ def page_rows(session: Session, conditions: list[Any], sort: str, offset: int, l
             Product.name.label("plan_name"), Account.touch_tier, Account.lifecycle_stage, Account.at_risk,
             Account.fit_score, Account.fit_band, Account.health_score, Account.health_grade, Account.health_as_of,
             LAST_TOUCH.label("last_touch_at"), HealthSnapshot.change_30d.label("health_change_30d"),
-            HealthSnapshot.explanation.label("health_explanation"),
+            HealthSnapshot.explanation.label("health_explanation"), AccountLtv.ltv, AccountLtv.residual_value,
         )
         .join(page_ids, page_ids.c.id == Account.id)
         .outerjoin(User, User.id == Account.owner_id)
         .outerjoin(Product, Product.id == Account.plan_id)
         .outerjoin(HealthSnapshot, (HealthSnapshot.account_id == Account.id) & (HealthSnapshot.day == Account.health_as_of))
+        .outerjoin(AccountLtv, AccountLtv.account_id == Account.id)
         .order_by(*SORTS[sort])
     ).mappings()  # fmt: skip
     return [dict(r) for r in rows]
@@ -104,6 +112,7 @@ def page_rows(session: Session, conditions: list[Any], sort: str, offset: int, l
 def matching_conditions(
     *, search: str | None, owner_id: int | None, unowned: bool, plan_id: int | None, status: str | None,
     renewal_within_days: int | None, as_of: date, segments: dict[str, Any] | None, postgres: bool,
+    min_ltv: int | None = None,
 ) -> list[Any]:  # fmt: skip
     """The WHERE conditions of the list's filters."""
     conditions: list[Any] = []
@@ -127,6 +136,8 @@ def matching_conditions(
     for column, value in (segments or {}).items():
         if column in SEGMENT_FILTERS:
             conditions.append(Account.__table__.c[column] == value)
+    if min_ltv is not None:
+        conditions.append(Account.id.in_(select(AccountLtv.account_id).where(AccountLtv.ltv >= min_ltv)))
     return conditions
 
 

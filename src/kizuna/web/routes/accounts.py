@@ -34,9 +34,11 @@ from kizuna.services import accounts as accounts_service
 from kizuna.services import activities as activities_service
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
+from kizuna.services import ltv_accounts
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.services.health import history as health_history
 from kizuna.settings import Settings
+from kizuna.web.routes.ltv import segment_name
 from kizuna.web.sparkline import sparkline
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +51,7 @@ RENEWAL_CHOICES = (30, 60, 90, 180, 365)
 SORT_COLUMNS = {
     "name": "name", "mrr": "-mrr", "renewal": "renewal", "health": "health", "fit": "-fit",
     "trend": "trend", "touch": "touch",  # falling health first; the longest untouched first
+    "ltv": "-ltv",  # issue 21: the largest lifetime value first
 }  # fmt: skip
 DEFAULT_SORT = "-mrr"
 MAX_SEARCH = 200
@@ -74,6 +77,7 @@ class ListParams:
     risk: str = ""
     fit: str = ""
     health: str = ""
+    ltv: str = ""  # issue 21: lifetime value at least this (minor units)
     sort: str = DEFAULT_SORT
     page: int = 1
 
@@ -95,7 +99,7 @@ class ListParams:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.owner or self.plan or self.status or self.renewal or self.segmented)
+        return bool(self.q or self.owner or self.plan or self.status or self.renewal or self.segmented or self.ltv)
 
     @property
     def segmented(self) -> bool:
@@ -142,7 +146,7 @@ def _risk(value: str | None) -> bool | None:
 def parse_list_params(
     q: str | None, owner: str | None, plan: str | None, status: str | None, renewal: str | None, sort: str | None,
     page: str | None, tier: str | None = None, stage: str | None = None, risk: str | None = None,
-    fit: str | None = None, health: str | None = None,
+    fit: str | None = None, health: str | None = None, ltv: str | None = None,
 ) -> tuple[ListParams, AccountQuery]:  # fmt: skip
     """Check the query string; bad values raise ``InvalidInput`` (the error page, 422)."""
     search = (q or "").strip()
@@ -165,17 +169,21 @@ def parse_list_params(
     page_number = _whole(page, "page", 1, MAX_PAGE) if page and page.strip() else 1
     touch_tier, stage_value = _choice(tier, "tier", TouchTier), _choice(stage, "stage", LifecycleStage)
     fit_value, grade, at_risk = _choice(fit, "fit", FitBand), _choice(health, "health", HealthGrade), _risk(risk)
+    ltv_text = (ltv or "").strip().replace(",", "")
+    min_ltv = _whole(ltv_text, "ltv", 0, 10**15) if ltv_text else None
     params = ListParams(
         q=search, owner=owner_text if owner_text == "none" else str(owner_id or ""), plan=str(plan_id or ""),
         status=status_text, renewal=str(renewal_days) if renewal_days is not None else "",
         sort=(sort or DEFAULT_SORT).strip(), page=page_number, tier=touch_tier.value if touch_tier else "",
         stage=stage_value.value if stage_value else "", risk="" if at_risk is None else ("yes" if at_risk else "no"),
         fit=fit_value.value if fit_value else "", health=grade.value if grade else "",
+        ltv=str(min_ltv) if min_ltv is not None else "",
     )  # fmt: skip
     query = AccountQuery(
         search=search or None, owner_id=owner_id, unowned=owner_text == "none", plan_id=plan_id,
         status=account_status, renewal_within_days=renewal_days, sort=params.sort, page=page_number,
         touch_tier=touch_tier, lifecycle_stage=stage_value, at_risk=at_risk, fit_band=fit_value, health_grade=grade,
+        min_ltv=min_ltv,
     )  # fmt: skip
     return params, query
 
@@ -204,9 +212,9 @@ def accounts_list(
     request: Request, state: State, principal: CurrentPrincipal, q: str | None = None, owner: str | None = None,
     plan: str | None = None, status: str | None = None, renewal: str | None = None, sort: str | None = None,
     page: str | None = None, tier: str | None = None, stage: str | None = None, risk: str | None = None,
-    fit: str | None = None, health: str | None = None,
+    fit: str | None = None, health: str | None = None, ltv: str | None = None,
 ) -> Response:  # fmt: skip
-    params, query = parse_list_params(q, owner, plan, status, renewal, sort, page, tier, stage, risk, fit, health)
+    params, query = parse_list_params(q, owner, plan, status, renewal, sort, page, tier, stage, risk, fit, health, ltv)
     as_of = today(state.settings)
     partial = _is_htmx(request, RESULTS_ID)
     with state.unit_of_work() as session:
@@ -264,7 +272,7 @@ def _notice(request: Request) -> str | None:
 
 def _list_args(query: Any) -> dict[str, str | None]:
     """The list's filter parameters from a query string (a form's or a URL's)."""
-    names = ("q", "owner", "plan", "status", "renewal", "sort", "page", "tier", "stage", "risk", "fit", "health")
+    names = ("q", "owner", "plan", "status", "renewal", "sort", "page", "tier", "stage", "risk", "fit", "health", "ltv")
     return {n: query.get(n) for n in names}
 
 
@@ -434,13 +442,14 @@ def _account_page(
                                 timeline_limit=TIMELINE_PAGE)  # fmt: skip
         health_head = health_header_context(health_history.account_header(session, account_id))
         people = accounts_service.owner_choices(session)
+        ltv = ltv_accounts.account_ltv(session, account_id)
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
         "form": form or _empty_form(state.settings), "errors": errors or {}, "contacts": data.contacts,
         "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
         "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
-        "task_people": people, "task_error": "",
+        "task_people": people, "task_error": "", "ltv": ltv, "ltv_segment": segment_name,
         **health_head, **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)

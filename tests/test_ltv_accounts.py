@@ -1,0 +1,158 @@
+"""Lifetime value per account (issue 21), the pure part: sBG fitted over many cohorts,
+tenure in renewals, DERL against a hand-computed case and a brute-force sum, the pooled
+fallback, and the backtest against a constant churn rate on data unlike the demo."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kizuna.analytics import ltv_accounts as la
+from kizuna.analytics import ltv_models
+from kizuna.errors import InvalidInput
+
+REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241, 223, 207, 194, 183, 173]
+
+
+def _one(start: date, end: date | None, term: int = 12, payment: int = 1_200_000, segment: str = "pro") -> pd.DataFrame:
+    return pd.DataFrame([{"account_id": 7, "segment": segment, "term_months": term, "started_on": start,
+                          "ended_on": end, "payment": payment, "currency": "JPY"}])  # fmt: skip
+
+
+def test_derl_of_a_two_renewal_account_is_the_hand_computed_closed_form() -> None:
+    # α = β = 1: S(t) = 1/(1+t). An annual contract started 2024-03-15 has renewed on
+    # 2025-03-15 and 2026-03-15 by 2026-04-01: n = 2. With a discount of 100% per term
+    # (v = 1/2), DERL = Σ_j S(3+j)/S(2) v^j = 3 Σ_j v^j/(4+j) = 3/v⁴ (−ln(1−v) − v − v²/2 − v³/3)
+    # = 48 (ln 2 − 2/3) = 1.27106…
+    hand = 48 * (math.log(2) - 2 / 3)
+    fits = {("pro", 12): la.SegmentFit("pro", 12, 1, 1, 0, 1.0, 1.0, None, False, la.REASON_OWN)}
+    options = la.LtvOptions(annual_discount_rate=1.0, margin=0.5)
+    row = la.score(_one(date(2024, 3, 15), None), fits, date(2026, 4, 1), options).iloc[0]
+    assert row["renewals"] == 2
+    assert row["retention"] == pytest.approx(3 / 4)  # (β + n)/(α + β + n)
+    assert row["discount_rate"] == pytest.approx(1.0)
+    assert row["derl"] == pytest.approx(hand, rel=1e-12)
+    assert row["residual_value"] == round(hand * 1_200_000 * 0.5) == 762_639
+    # brute force: the discounted sum of the conditional survival, far enough out
+    t = np.arange(3, 400)
+    brute = float(np.sum((1 / (1 + t)) / (1 / 3) * 0.5 ** (t - 3)))
+    assert row["derl"] == pytest.approx(brute, rel=1e-12)
+
+
+def test_derl_of_fitted_values_equals_the_brute_force_sum_for_every_tenure() -> None:
+    fit = ltv_models.fit_sbg(range(8), REGULAR[:8])
+    d = 0.1
+    for n in (0, 1, 4, 11):
+        t = np.arange(n + 1, n + 3000)
+        brute = float(np.sum(fit.survival(t) / fit.survival(n) / (1 + d) ** (t - n - 1)))
+        assert la.derl(fit.alpha, fit.beta, n, d)[()] == pytest.approx(brute, rel=1e-9)
+    # survivors are worth more: DERL rises with tenure (heterogeneity)
+    values = la.derl(fit.alpha, fit.beta, np.arange(6), d)
+    assert np.all(np.diff(values) > 0)
+
+
+def test_one_cohort_as_contracts_gives_the_single_cohort_fit() -> None:
+    # the published regular cohort, contract by contract: those lost in year t ended after t−1 renewals
+    k = np.array(REGULAR[:8])
+    renewals = np.concatenate([np.full(int(k[t - 1] - k[t]), t - 1) for t in range(1, 8)] + [np.full(int(k[7]), 7)])
+    churned = np.concatenate([np.ones(int(k[0] - k[7]), bool), np.zeros(int(k[7]), bool)])
+    many = ltv_models.fit_sbg_tenures(renewals, churned)
+    one = ltv_models.fit_sbg(range(8), REGULAR[:8])
+    assert (round(many.alpha, 3), round(many.beta, 3)) == (0.704, 1.182)  # Fader & Hardie 2007
+    assert many.alpha == pytest.approx(one.alpha, rel=1e-5)
+    assert many.log_likelihood == pytest.approx(one.log_likelihood, rel=1e-9)
+
+
+def test_observed_survival_leaves_out_contracts_short_of_a_renewal() -> None:
+    # 4 contracts: ended after 0 renewals; running after 0 (not yet at risk of renewal 1);
+    # running after 2; ended after 1. At renewal 1: 3 at risk (the one short of it is out),
+    # 2 renewed → 2/3. At renewal 2: 2 at risk (running after 2, ended after 1), 1 renewed → 1/3.
+    s = ltv_models.observed_survival([0, 0, 2, 1], [True, False, False, True])
+    assert s.tolist() == pytest.approx([1.0, 2 / 3, 1 / 3])
+
+
+def test_tenure_counts_renewals_on_month_ends_and_churn_on_a_renewal_day() -> None:
+    frame = pd.DataFrame([
+        {"account_id": 1, "segment": "a", "term_months": 1, "started_on": date(2026, 1, 31), "ended_on": None,
+         "payment": 1, "currency": "JPY"},
+        # ended on its first renewal day: it never renewed
+        {"account_id": 2, "segment": "a", "term_months": 12, "started_on": date(2025, 3, 1),
+         "ended_on": date(2026, 3, 1), "payment": 1, "currency": "JPY"},
+        {"account_id": 3, "segment": "a", "term_months": 12, "started_on": date(2025, 3, 1),
+         "ended_on": date(2026, 3, 2), "payment": 1, "currency": "JPY"},
+        # ends on the as-of day (the end is exclusive: it earns nothing that day): churned
+        {"account_id": 4, "segment": "a", "term_months": 1, "started_on": date(2026, 1, 29),
+         "ended_on": date(2026, 4, 29), "payment": 1, "currency": "JPY"},
+    ])  # fmt: skip
+    out = la.tenure(frame, date(2026, 4, 29)).set_index("account_id")
+    # 1/31 renews on 2/28, 3/31 — not yet on 4/30
+    assert out.loc[1, "renewals"] == 2
+    assert not out.loc[1, "churned"]
+    assert out.loc[2, "renewals"] == 0
+    assert out.loc[2, "churned"]
+    assert out.loc[3, "renewals"] == 1
+    assert out.loc[3, "churned"]
+    assert out.loc[4, "churned"]
+    assert out.loc[4, "renewals"] == 2  # 2/28 and 3/29; 4/29 is the day it ended
+
+
+def test_a_segment_with_too_few_cohorts_uses_the_pooled_fit_and_says_so() -> None:
+    big = la.simulate_contracts([("pro", 1, 1.0, 4.0, 400)], date(2022, 1, 1), date(2026, 12, 1), seed=3)
+    small = _one(date(2026, 2, 1), None, term=1, payment=10_000, segment="new-plan")
+    small["account_id"] = 10_000
+    fits = la.fit_segments(pd.concat([big, small], ignore_index=True), date(2026, 12, 1))
+    own, few, pooled = fits[("pro", 1)], fits[("new-plan", 1)], fits[(la.POOLED, 1)]
+    assert not own.pooled
+    assert own.reason == la.REASON_OWN
+    assert few.pooled
+    assert few.reason == la.REASON_FEW_COHORTS
+    assert few.cohorts == 1
+    assert (few.alpha, few.beta) == (pooled.alpha, pooled.beta)
+    # the simulated α = 1, β = 4 is found again
+    assert own.alpha == pytest.approx(1.0, rel=0.35)
+    assert own.beta == pytest.approx(4.0, rel=0.35)
+
+
+def test_no_churn_at_all_is_no_fit_and_no_value() -> None:
+    frame = la.simulate_contracts([("pro", 12, 1.0, 1e9, 50)], date(2020, 1, 1), date(2026, 12, 1), seed=1)
+    fits = la.fit_segments(frame, date(2026, 12, 1))
+    assert not fits[("pro", 12)].fitted
+    assert fits[("pro", 12)].reason == la.REASON_UNFITTABLE
+    scored = la.score(frame, fits, date(2026, 12, 1))
+    assert scored["residual_value"].isna().all()
+
+
+def test_bad_options_are_named() -> None:
+    with pytest.raises(InvalidInput) as err:
+        la.LtvOptions(annual_discount_rate=0)
+    assert err.value.field == "discount_rate"
+    with pytest.raises(InvalidInput):
+        la.LtvOptions(margin=1.5)
+    with pytest.raises(InvalidInput):
+        la.backtest(_one(date(2024, 1, 1), None), date(2026, 1, 1), date(2026, 1, 1))
+    with pytest.raises(InvalidInput):
+        ltv_models.fit_sbg_tenures([1, -1], [True, False])
+
+
+# --------------------------------------------------------------------------- backtest
+
+#: Unlike the demo: a segment mixing loyal and flighty accounts (a U-shaped Beta), a
+#: flighty one, and annual contracts with spread-out churn.
+HETEROGENEOUS = [("mixed", 1, 0.35, 0.9, 3000), ("flighty", 1, 2.0, 3.0, 2000), ("annual", 12, 0.5, 1.5, 3000)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_backtest_beats_a_constant_churn_rate_on_heterogeneous_segments(seed: int) -> None:
+    contracts = la.simulate_contracts(HETEROGENEOUS, date(2014, 1, 1), date(2026, 12, 1), seed=seed)
+    rows = la.backtest(contracts, date(2024, 12, 1), date(2026, 12, 1))
+    by = {(r.segment, r.term_months): r for r in rows}
+    assert set(by) == {("mixed", 1), ("flighty", 1), ("annual", 12), (la.POOLED, 1), (la.POOLED, 12)}
+    for key in (("mixed", 1), ("annual", 12), (la.POOLED, 1), (la.POOLED, 12)):
+        assert by[key].mae_sbg < 0.9 * by[key].mae_baseline, key
+    # a constant rate underestimates the survivors: they are the loyal ones
+    assert by[("mixed", 1)].predicted_baseline < by[("mixed", 1)].actual
+    assert abs(by[("mixed", 1)].predicted_sbg - by[("mixed", 1)].actual) < 0.1 * by[("mixed", 1)].actual

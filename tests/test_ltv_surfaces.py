@@ -1,0 +1,259 @@
+"""Lifetime value per account (issue 21) through the real store: a company imported as
+CSV files (contracts drawn from the sBG process, plus a veteran and a newcomer on the
+same plan and MRR), the daily job's ``ltv`` step, and what users see — the 360 header,
+the LTV page, the list, the API, the CLI and the touch tiers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from kizuna.analytics import ltv_accounts as la
+from kizuna.domain.segments import LtvSource, TierBasis, TierMethod
+from kizuna.domain.segments_config import default_segments_config
+from kizuna.domain.subscriptions import add_months
+from kizuna.services import accounts as accounts_service
+from kizuna.services import ltv_accounts, segments
+from kizuna.services.accounts import AccountQuery
+from kizuna.services.context import LtvSettings, RunContext
+from kizuna.services.imports import ParseContext, import_file
+from kizuna.services.pipeline import run_daily
+from tests.cli import run_cli
+
+AS_OF = date(2026, 11, 20)
+CTX = ParseContext(ZoneInfo("Asia/Tokyo"), "JPY")
+PRODUCTS = """code,name,kind,rank,currency,list_price,seats_included,description,is_active
+plan-starter,ライト,plan,1,JPY,10000,5,,true
+plan-pro,プロ,plan,3,JPY,98000,50,,true
+plan-enterprise,エンタープライズ,plan,5,JPY,500000,500,,true
+"""
+MRR = {"plan-starter": 10_000, "plan-pro": 98_000, "plan-enterprise": 500_000}
+#: Hand-made accounts: a veteran with 4 renewals and a newcomer, same plan and MRR; an
+#: enterprise account alone in its segment; one churned; one in a trial.
+HAND = [
+    ("VET", "老舗商事", "plan-pro", "year", "active", "2022-01-10", "", "2027-01-10"),
+    ("NEWBIE", "新顔工業", "plan-pro", "year", "active", "2026-06-01", "", "2027-06-01"),
+    ("BIG", "大口ホールディングス", "plan-enterprise", "year", "active", "2025-04-01", "", "2027-04-01"),
+    ("GONE", "解約済み食堂", "plan-starter", "month", "canceled", "2024-01-01", "2025-08-01", "2025-08-01"),
+    ("TRY", "お試し株式会社", "plan-starter", "month", "trial", "2026-11-10", "", ""),
+]
+
+
+def _company(folder: Path) -> None:
+    contracts = la.simulate_contracts(
+        [("plan-starter", 1, 0.5, 3.0, 150), ("plan-pro", 12, 0.6, 2.0, 120)], date(2019, 1, 1), AS_OF, seed=5
+    )
+    accounts = io.StringIO()
+    subs = io.StringIO()
+    a = csv.writer(accounts)
+    s = csv.writer(subs)
+    a.writerow(["external_id", "name", "domain", "industry", "employee_count", "owner_email", "parent_external_id"])
+    s.writerow(["external_id", "account_external_id", "product_code", "quantity", "currency", "monthly_amount",
+                "billing_interval", "status", "started_on", "trial_ends_on", "current_term_end", "canceled_at",
+                "ended_on", "cancel_reason"])  # fmt: skip
+    for r in contracts.itertuples(index=False):
+        key = f"G-{r.account_id:04d}"
+        a.writerow([key, f"生成 {r.account_id}", "", "", "", "", ""])
+        term = int(r.term_months)
+        end = r.ended_on
+        renewal = r.started_on
+        while renewal <= AS_OF:
+            renewal = add_months(renewal, term)
+        s.writerow([f"S-{key}", key, r.segment, 1, "JPY", MRR[r.segment], "year" if term == 12 else "month",
+                    "canceled" if end else "active", r.started_on.isoformat(), "",
+                    (end or renewal).isoformat(), "", end.isoformat() if end else "", ""])  # fmt: skip
+    for key, name, plan, interval, status, start, end, term_end in HAND:
+        a.writerow([key, name, "", "", "", "", ""])
+        s.writerow([f"S-{key}", key, plan, 1, "JPY", MRR[plan], interval, status, start,
+                    "2026-11-24" if status == "trial" else "", term_end, "", end, ""])  # fmt: skip
+    (folder / "products.csv").write_text(PRODUCTS, encoding="utf-8")
+    (folder / "accounts.csv").write_text(accounts.getvalue(), encoding="utf-8")
+    (folder / "subscriptions.csv").write_text(subs.getvalue(), encoding="utf-8")
+
+
+@pytest.fixture
+def company(app: FastAPI, tmp_path: Path) -> dict[str, int]:
+    """The company imported, and the daily job run for AS_OF; external id → account id."""
+    folder = tmp_path / "company"
+    folder.mkdir()
+    _company(folder)
+    with app.state.kizuna.unit_of_work() as session:
+        for name in ("products", "accounts", "subscriptions"):
+            import_file(session, name, folder / f"{name}.csv", ctx=CTX)
+        run_daily(session, AS_OF, RunContext())
+        rows = accounts_service.all_accounts(session, AccountQuery(), as_of=AS_OF)
+    return {r.external_id: r.id for r in rows}
+
+
+def _brute_derl(alpha: float, beta: float, n: int, d: float) -> float:
+    t = np.arange(n + 1, n + 5000)
+    log_s = np.array([la.SBGFit(alpha, beta, 0, 0, True, 0).survival(x) for x in (t, n)], dtype=object)
+    return float(np.sum(log_s[0] / log_s[1] / (1 + d) ** (t - n - 1)))
+
+
+def test_the_daily_job_scores_every_paying_account_and_survivors_are_worth_more(
+    app: FastAPI, company: dict[str, int]
+) -> None:
+    with app.state.kizuna.unit_of_work() as session:
+        views = {v.external_id: v for v in ltv_accounts.accounts_ltv(session)}
+        fits = {(f.segment, f.term_months): f for f in ltv_accounts.segment_fits(session)}
+        paying = accounts_service.list_accounts(session, AccountQuery(status="active", per_page=1), as_of=AS_OF).total
+    assert len(views) == paying > 100
+    assert all(v.residual_value is not None and v.residual_value > 0 for v in views.values())
+    assert "GONE" not in views
+    assert "TRY" not in views
+    vet, newbie = views["VET"], views["NEWBIE"]
+    assert (vet.segment, vet.term_months, vet.renewals, vet.pooled) == ("plan-pro", 12, 4, False)
+    assert (newbie.renewals, newbie.mrr, newbie.payment) == (0, 98_000, 98_000 * 12)  # ARR for an annual term
+    assert vet.retention > newbie.retention
+    assert vet.residual_value > newbie.residual_value
+    # the residual value is DERL (checked by brute force) × ARR × the 80% margin
+    pro = fits[("plan-pro", 12)]
+    assert (vet.alpha, vet.beta) == (pro.alpha, pro.beta)
+    assert vet.discount_rate == pytest.approx(0.10)
+    assert vet.derl == pytest.approx(_brute_derl(pro.alpha, pro.beta, 4, 0.10), rel=1e-9)
+    assert vet.residual_value == round(vet.derl * 98_000 * 12 * 0.8)
+    assert vet.ltv == round(vet.revenue_to_date * 0.8) + vet.residual_value
+    # ~58 months of ¥98,000 earned by the veteran
+    assert 57 * 98_000 < vet.revenue_to_date < 59 * 98_000
+    # the enterprise segment has one contract: it borrows the pooled annual fit and says so
+    big = views["BIG"]
+    assert big.pooled
+    assert big.reason == la.REASON_FEW_COHORTS
+    pooled = fits[(la.POOLED, 12)]
+    assert (big.alpha, big.beta) == (pooled.alpha, pooled.beta)
+    assert not fits[("plan-starter", 1)].pooled
+    assert fits[("plan-starter", 1)].observed[0] == 1.0
+
+
+def test_the_360_header_explains_the_value(client: TestClient, csm: str, company: dict[str, int]) -> None:
+    page = client.get(f"/accounts/{company['VET']}").text
+    ltv = re.search(r'data-testid="account-ltv">([^<]+)<', page)
+    residual = re.search(r'data-testid="account-residual-value">([^<]+)<', page)
+    api = client.get(f"/api/accounts/{company['VET']}/ltv").json()
+    assert ltv is not None
+    assert ltv.group(1) == f"¥{api['ltv']:,}"
+    assert residual is not None
+    assert residual.group(1) == f"¥{api['residual_value']:,}"
+    assert 'data-testid="ltv-segment">plan-pro<' in page
+    assert "4 renewals" in page
+    assert f"¥{98_000 * 12:,}" in page  # payment per term
+    assert "10.0%" in page  # discount rate a year
+    big = client.get(f"/accounts/{company['BIG']}").text
+    assert "too few start cohorts: the pooled fit of its term is used" in big
+    assert 'data-testid="ltv-head"' not in client.get(f"/accounts/{company['TRY']}").text
+    ja = client.get(f"/accounts/{company['VET']}", headers={"Accept-Language": "ja"}).text
+    assert "残存価値" in ja
+
+
+def test_the_ltv_page_shows_fits_and_observed_vs_fitted_survival(
+    client: TestClient, csm: str, company: dict[str, int]
+) -> None:
+    page = client.get("/ltv")
+    assert page.status_code == 200
+    rows = re.findall(r'data-testid="ltv-fit-row" data-segment="([^"]*)"', page.text)
+    assert set(rows) == {"*", "plan-starter", "plan-pro", "plan-enterprise"}
+    chart = re.search(r'<script type="application/json" id="ltv-survival-12">(.*?)</script>', page.text, re.S)
+    assert chart is not None
+    datasets = {d["label"]: d["data"] for d in json.loads(chart.group(1))["data"]["datasets"]}
+    observed, fitted = datasets["plan-pro: observed"], datasets["plan-pro: fitted (sBG)"]
+    assert observed[0] == fitted[0] == 100
+    assert abs(observed[3] - fitted[3]) < 8  # within 8 points at the third renewal
+    api = {(f["segment"], f["term_months"]): f for f in client.get("/api/ltv/segments").json()}
+    assert api[("plan-pro", 12)]["observed"][3] * 100 == pytest.approx(observed[3], abs=0.01)
+
+
+def test_the_list_sorts_and_filters_by_lifetime_value(client: TestClient, csm: str, company: dict[str, int]) -> None:
+    listed = client.get("/api/accounts", params={"sort": "-ltv", "per_page": 200}).json()
+    values = [a["ltv"] for a in listed["items"] if a["ltv"] is not None]
+    assert values == sorted(values, reverse=True)
+    assert listed["items"][0]["external_id"] == "BIG"
+    vet = client.get(f"/api/accounts/{company['VET']}/ltv").json()
+    above = client.get("/api/accounts", params={"min_ltv": vet["ltv"], "per_page": 200}).json()
+    assert all(a["ltv"] >= vet["ltv"] for a in above["items"])
+    assert "VET" in {a["external_id"] for a in above["items"]}
+    assert "NEWBIE" not in {a["external_id"] for a in above["items"]}
+    page = client.get("/accounts", params={"sort": "-ltv", "ltv": str(vet["ltv"])}).text
+    assert 'value="' + str(vet["ltv"]) + '"' in page
+    cells = re.findall(r'data-testid="ltv"[^>]*>([^<]+)<', page)
+    assert cells
+    assert f"¥{vet['ltv']:,}" in cells
+    bad = client.get("/accounts", params={"ltv": "lots"})
+    assert bad.status_code == 422
+    assert "ltv must be a whole number" in bad.text
+
+
+def test_api_not_found_and_not_available(client: TestClient, csm: str, company: dict[str, int]) -> None:
+    missing = client.get("/api/accounts/999999/ltv")
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["code"] == "account_not_found"
+    trial = client.get(f"/api/accounts/{company['TRY']}/ltv")
+    assert trial.status_code == 404
+    assert trial.json()["errors"][0]["code"] == "ltv_not_available"
+    assert client.get(f"/api/accounts/{company['NEWBIE']}/ltv").json()["renewals"] == 0
+
+
+def test_touch_tiers_by_ltv_use_the_fitted_value(app: FastAPI, company: dict[str, int]) -> None:
+    with app.state.kizuna.unit_of_work() as session:
+        values = {v.external_id: v.residual_value for v in ltv_accounts.accounts_ltv(session)}
+        threshold = (values["VET"] + values["NEWBIE"]) // 2
+        base = default_segments_config()
+        tiers = base.tiers.__class__(basis=TierBasis.LTV, method=TierMethod.AMOUNT, high_amount=threshold,
+                                     low_amount=1, ltv=base.tiers.ltv)  # fmt: skip
+        segments.recompute_tiers(session, AS_OF, base.__class__(tiers=tiers))
+        fitted = {k: segments.account_segments(session, company[k], as_of=AS_OF).touch_tier for k in ("VET", "NEWBIE")}
+        formula = tiers.__class__(**{**tiers.__dict__, "ltv": tiers.ltv.__class__(source=LtvSource.FORMULA)})
+        segments.recompute_tiers(session, AS_OF, base.__class__(tiers=formula))
+        plain = {k: segments.account_segments(session, company[k], as_of=AS_OF).touch_tier for k in ("VET", "NEWBIE")}
+    # same plan, same MRR: the formula cannot tell them apart; the fitted value can
+    assert (fitted["VET"].value, fitted["NEWBIE"].value) == ("high", "low")
+    assert plain["VET"] == plain["NEWBIE"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_cli_accounts_and_backtest(
+    store_url: str, company: dict[str, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", store_url)
+    out = run_cli(capsys, "ltv", "accounts", "--format", "csv")
+    assert out.code == 0, out.err
+    rows = list(csv.DictReader(io.StringIO(out.out)))
+    vet = next(r for r in rows if r["external_id"] == "VET")
+    assert (vet["segment"], vet["term_months"], vet["renewals"], vet["payment"]) == ("plan-pro", "12", "4", "1176000")
+    as_json = json.loads(run_cli(capsys, "ltv", "accounts", "--format", "json").out)
+    assert len(as_json) == len(rows)
+    assert as_json[0]["ltv"] == max(int(r["ltv"]) for r in rows)
+    table = run_cli(capsys, "ltv", "accounts", "--limit", "3")
+    assert f"{len(rows)} accounts; discount rate 10.0% a year, margin 80%." in table.out
+    bad = run_cli(capsys, "ltv", "accounts", "--format", "xml")
+    assert bad.code == 1
+    assert "--format must be one of table, csv, json, not 'xml'" in bad.err
+    result = run_cli(capsys, "ltv", "backtest", "--cutoff", "2024-11-20", "--as-of", AS_OF.isoformat(), "--format", "json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    by = {(s["segment"], s["term_months"]): s for s in report["segments"]}
+    assert by[("plan-starter", 1)]["contracts"] > 10
+    assert by[("*", 1)]["mae_sbg"] < by[("*", 1)]["mae_baseline"]
+    later = run_cli(capsys, "ltv", "backtest", "--cutoff", "2027-01-01", "--as-of", AS_OF.isoformat())
+    assert later.code == 1
+    assert "the backtest cutoff must be before the as-of day" in later.err
+
+
+def test_settings_reach_the_fit(app: FastAPI, company: dict[str, int]) -> None:
+    with app.state.kizuna.unit_of_work() as session:
+        ltv_accounts.refit_step(session, AS_OF, LtvSettings(segment_by="none", annual_discount_rate=0.25, margin=0.5))
+        vet = ltv_accounts.account_ltv(session, company["VET"])
+    assert vet is not None
+    assert vet.segment == ""
+    assert vet.annual_discount_rate == pytest.approx(0.25)
+    assert vet.residual_value == round(vet.derl * 98_000 * 12 * 0.5)
