@@ -261,11 +261,14 @@ def _insert_events_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
 
 
 #: The PostgreSQL staging table of :func:`insert_events`: temporary (per connection, no
-#: WAL), emptied by the merge that reads it, so it is empty between calls.
+#: WAL), emptied by the merge that reads it, so it is empty between calls; and cut back
+#: to nothing at each commit (``ON COMMIT DELETE ROWS``: truncated in place), because
+#: autovacuum never visits temporary tables and the deleted rows would otherwise pile
+#: up for the connection's life, each merge scanning more of them.
 _STAGING_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS usage_events_staging (source varchar(64), message_id varchar(128), "
     "account_id integer, contact_id integer, anonymous_id varchar(128), event varchar(200), "
-    "timestamp timestamptz, received_at timestamptz, properties jsonb)"
+    "timestamp timestamptz, received_at timestamptz, properties jsonb) ON COMMIT DELETE ROWS"
 )
 _STAGED = "source, message_id, account_id, contact_id, anonymous_id, event, timestamp, received_at, properties"
 _MERGE = (
