@@ -139,7 +139,7 @@ def test_the_migration_indexes_existing_accounts_and_lost_triggers_come_back(sto
             assert _indexed(session, "商事") == {"株式会社さくら商事", "ひかり商事株式会社"}
         # a migration that rebuilds `accounts` (SQLite: copy, drop, rename) drops its triggers
         with engine.begin() as conn:
-            _drop_triggers(conn)
+            bigrams.drop_triggers(conn)
             conn.exec_driver_sql("DELETE FROM account_bigrams")
         with Session(engine) as session:  # written while the triggers were missing
             session.add(Account(external_id="ACC-7", name="みなと商事"))
@@ -158,14 +158,6 @@ def _indexed(session: Session, gram: str) -> set[str]:
     rows = session.execute(text("SELECT a.name FROM account_bigrams b JOIN accounts a ON a.id = b.account_id "
                                 "WHERE b.bigram = :g"), {"g": gram})  # fmt: skip
     return {r[0] for r in rows}
-
-
-def _drop_triggers(conn: Any) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DROP TRIGGER accounts_bigrams ON accounts")
-    else:
-        for name in ("accounts_bigrams_insert", "accounts_bigrams_update", "accounts_bigrams_delete"):
-            conn.exec_driver_sql(f"DROP TRIGGER {name}")
 
 
 def _downgrade_to_0015(engine: Any) -> None:

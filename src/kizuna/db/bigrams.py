@@ -8,7 +8,8 @@ installed everywhere, so the index is an ordinary table, the same on both backen
 
 It is kept in step **by the database**: triggers on ``accounts`` (insert, delete, and
 an update of ``name`` or ``domain``) rewrite the account's rows, whatever writes the
-accounts (the ORM, bulk imports, the ingestion writer, a SQL console). ``lower()`` is
+accounts (the ORM, bulk imports, the ingestion writer, a SQL console). On PostgreSQL
+the insert and delete triggers work per statement, from its transition table. ``lower()`` is
 the database's own on both sides (the triggers, and :func:`search_bigrams` for the
 query), so the index agrees with the case rules of ``LIKE``/``ILIKE`` that check the
 candidates. The triggers cut at most :data:`POSITIONS` characters of a value (the
@@ -62,33 +63,41 @@ _SQLITE_TRIGGERS = {
     ),
 }
 
-_PG_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION account_bigrams_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
+#: PostgreSQL: inserts and deletes by statement (one set-based write per statement,
+#: from its transition table: a bulk import of thousands of accounts writes their
+#: bigrams in one sorted pass); a rename by row, and only when ``name`` or ``domain`` is
+#: in the ``UPDATE`` (a statement-level update trigger would copy every updated row of
+#: every summary refresh into a transition table).
+_PG_INSERT_ROWS = _ROWS_OF.format(
+    id="t.id", values="(SELECT id, name AS v FROM {rows} UNION ALL SELECT id, domain FROM {rows}) AS t"
+)
+_PG_FUNCTIONS = {
+    "account_bigrams_added": f"""
+        INSERT INTO account_bigrams (bigram, account_id)
+        SELECT * FROM ({_PG_INSERT_ROWS.format(rows="new_rows")}) AS b ORDER BY 1, 2
+        ON CONFLICT DO NOTHING;""",
+    "account_bigrams_deleted": """
+        DELETE FROM account_bigrams AS b USING old_rows AS o WHERE b.account_id = o.id;""",
+    "account_bigrams_renamed": f"""
         DELETE FROM account_bigrams WHERE account_id = OLD.id;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
         INSERT INTO account_bigrams (bigram, account_id)
         {_ROWS_OF.format(id="NEW.id", values="(VALUES (NEW.name), (NEW.domain)) AS t(v)")}
-        ON CONFLICT DO NOTHING;
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-_PG_TRIGGER = (
-    "CREATE TRIGGER accounts_bigrams AFTER INSERT OR DELETE OR UPDATE OF name, domain ON accounts "
-    "FOR EACH ROW EXECUTE FUNCTION account_bigrams_sync()"
-)
+        ON CONFLICT DO NOTHING;""",
+}
+_PG_TRIGGERS = {
+    "accounts_bigrams_insert": "AFTER INSERT ON accounts REFERENCING NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION account_bigrams_added()",
+    "accounts_bigrams_delete": "AFTER DELETE ON accounts REFERENCING OLD TABLE AS old_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION account_bigrams_deleted()",
+    "accounts_bigrams_update": "AFTER UPDATE OF name, domain ON accounts "
+    "FOR EACH ROW EXECUTE FUNCTION account_bigrams_renamed()",
+}
 
 
 def _missing_triggers(conn: Connection) -> bool:
     if conn.dialect.name == "postgresql":
-        found = conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_trigger WHERE tgname = 'accounts_bigrams' AND tgrelid = 'accounts'::regclass"
-        ).scalar()
-        return not found
+        sql = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'accounts'::regclass"
+        return not set(_PG_TRIGGERS) <= {n for (n,) in conn.exec_driver_sql(sql)}
     names = {n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     return not set(_SQLITE_TRIGGERS) <= names
 
@@ -103,14 +112,29 @@ def install(conn: Connection) -> bool:
     if not _missing_triggers(conn):
         return False
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_PG_FUNCTION)
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS accounts_bigrams ON accounts")
-        conn.exec_driver_sql(_PG_TRIGGER)
+        for function, body in _PG_FUNCTIONS.items():
+            conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+                                 f"$$ BEGIN {body} RETURN NULL; END $$")  # fmt: skip
+        for trigger, definition in _PG_TRIGGERS.items():
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON accounts")
+            conn.exec_driver_sql(f"CREATE TRIGGER {trigger} {definition}")
     else:
         for ddl in _SQLITE_TRIGGERS.values():
             conn.exec_driver_sql(ddl)
     rebuild(conn)
     return True
+
+
+def drop_triggers(conn: Connection) -> None:
+    """Remove the triggers (and PostgreSQL's functions): the migration's downgrade."""
+    if conn.dialect.name == "postgresql":
+        for trigger in _PG_TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON accounts")
+        for function in _PG_FUNCTIONS:
+            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}()")
+    else:
+        for trigger in _SQLITE_TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
 
 
 def rebuild(conn: Connection) -> None:

@@ -39,13 +39,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS accounts_bigrams ON accounts")
-        op.execute("DROP FUNCTION IF EXISTS account_bigrams_sync()")
-    else:
-        for name in ("accounts_bigrams_insert", "accounts_bigrams_update", "accounts_bigrams_delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    bigrams.drop_triggers(op.get_bind())
     op.drop_index(op.f("ix_account_bigrams_account_id"), table_name="account_bigrams")
     op.drop_table("account_bigrams")
     op.drop_table("search_positions")
