@@ -12,8 +12,8 @@ import sys
 
 from benchmarks.common import save
 
-BENCHMARKS = ["imports", "demo", "web", "ingest", "pipeline", "health", "health_generators", "clv", "jobs", "login", "playbooks",
-              "ltv"]
+BENCHMARKS = ["imports", "demo", "web", "ingest", "search", "pipeline", "health", "health_generators", "clv", "jobs", "login",
+              "playbooks", "ltv"]
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import String, delete, func, or_, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from kizuna.db import models  # noqa: F401  (registers every table)
+from kizuna.db import bigrams, models  # noqa: F401  (registers every table)
 from kizuna.db.base import Base
 from kizuna.db.types import FIRST_MOMENT, LAST_MOMENT, BoundedDate, UTCDateTime
 from kizuna.domain.dates import MAX_DATE, MIN_DATE
@@ -32,13 +32,16 @@ def table_counts(session: Session) -> dict[str, int]:
 
 
 def is_empty(session: Session) -> bool:
-    """True when no data table holds a row (the schema version table does not count)."""
-    return all(session.execute(select(1).select_from(t).limit(1)).first() is None for t in Base.metadata.sorted_tables)
+    """True when no data table holds a row (the schema version table and the search
+    index's own tables do not count)."""
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in bigrams.TABLES]
+    return all(session.execute(select(1).select_from(t).limit(1)).first() is None for t in tables)
 
 
 def delete_all(session: Session) -> None:
-    """Delete every row of every data table, keeping the schema."""
-    tables = list(reversed(Base.metadata.sorted_tables))
+    """Delete every row of every data table, keeping the schema (and the search index's
+    character positions, which are part of it)."""
+    tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name != bigrams.POSITIONS_TABLE]
     if session.get_bind().dialect.name == "postgresql":
         names = ", ".join(t.name for t in tables)
         session.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))

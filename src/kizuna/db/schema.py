@@ -8,8 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect
 
+from kizuna.db import bigrams
 from kizuna.db.engine import reads_only
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -49,7 +50,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cascade-delete every subscription, contact and event, so enforcement is switched
     off for the run (outside the transaction, where SQLite honours the pragma), the
     result is checked with ``PRAGMA foreign_key_check`` before commit, and switched on
-    again.
+    again. Afterwards the account search index's triggers are put back if a rebuilt
+    ``accounts`` lost them (see :mod:`kizuna.db.bigrams`).
     """
     cfg = alembic_config(engine)
     with engine.connect() as conn:
@@ -60,6 +62,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             with conn.begin():
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
+                if inspect(conn).has_table("account_bigrams"):
+                    bigrams.install(conn)  # a migration that rebuilt `accounts` dropped its triggers
                 if sqlite:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:

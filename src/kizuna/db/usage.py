@@ -1,9 +1,12 @@
 """Storage for product-event ingestion and usage rollups, on SQLite and PostgreSQL.
 
-The hot path (the ingestion writer) sends driver-level SQL: multi-row
-``INSERT … ON CONFLICT DO NOTHING RETURNING`` (both backends), so that one statement
-stores a few hundred events and says which of them were new. Everything runs in the
-caller's transaction; nothing here commits.
+The hot path (the ingestion writer) sends driver-level SQL. On SQLite: multi-row
+``INSERT … VALUES`` of a few hundred rows after one probe for the keys already stored.
+On PostgreSQL, where every statement is a round trip to the server: ``COPY`` (psycopg 3)
+into a temporary staging table and **one** set-based ``INSERT … SELECT … ON CONFLICT DO
+NOTHING RETURNING`` per call, and array parameters (``unnest``, ``= ANY``) instead of
+statements with thousands of placeholders. Everything runs in the caller's transaction;
+nothing here commits.
 """
 
 from __future__ import annotations
@@ -211,17 +214,23 @@ def _stored_keys(conn: Connection, pg: bool, keys: Iterable[tuple[str, str]]) ->
 
 def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str, str]]:
     """Store events (tuples in ``EVENT_COLUMNS`` order, timestamps aware, properties as
-    a dict, turned into JSON only for the new ones); one already stored under its
-    ``(source, message_id)`` (or earlier in ``rows``) is left alone. Returns the ``(source, message_id)`` of the rows that were new.
+    a dict); one already stored under its ``(source, message_id)`` (or earlier in
+    ``rows``) is left alone. Returns the ``(source, message_id)`` of the rows that were new."""
+    conn, pg = _conn(session)
+    if pg:
+        return _insert_events_pg(conn, rows)
+    return _insert_events_sqlite(conn, rows)
 
-    One index probe finds the stored ones, then the new rows go in with multi-row
+
+def _insert_events_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str, str]]:
+    """One index probe finds the stored ones, then the new rows go in with multi-row
     ``VALUES`` statements of a few hundred rows (not the driver's ``executemany``: on
     SQLite that releases and retakes the GIL for every row, and the web server's event
-    loop thread then makes the writer wait a switch interval for each one).
-    ``ON CONFLICT DO NOTHING`` stays as a guard: if the number of rows written is not
-    the number expected, another writer got in between and :class:`ConcurrentInsert`
-    asks the caller to retry its transaction."""
-    conn, pg = _conn(session)
+    loop thread then makes the writer wait a switch interval for each one); properties
+    are turned into JSON only for the new ones. ``ON CONFLICT DO NOTHING`` stays as a
+    guard: if the number of rows written is not the number expected, another writer got
+    in between and :class:`ConcurrentInsert` asks the caller to retry its transaction."""
+    pg = False
     old = _stored_keys(conn, pg, ((r[0], r[1]) for r in rows))
     new: set[tuple[str, str]] = set()
     params: list[tuple[Any, ...]] = []
@@ -240,7 +249,7 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tupl
         return new
     columns = ", ".join(EVENT_COLUMNS)
     conflict = "ON CONFLICT (source, message_id) DO NOTHING"
-    one = "(%s, %s, %s, %s, %s, %s, %s, %s, CAST(%s AS JSONB), TRUE)" if pg else "(?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+    one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
     written = 0
     for start in range(0, len(params), _ROWS):
         chunk = params[start : start + _ROWS]
@@ -249,6 +258,58 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> set[tupl
     if written != len(params):
         raise ConcurrentInsert(f"{len(params) - written} of {len(params)} events were stored by another writer")
     return new
+
+
+#: The PostgreSQL staging table of :func:`insert_events`: temporary (per connection, no
+#: WAL), emptied by the merge that reads it, so it is empty between calls; and cut back
+#: to nothing at each commit (``ON COMMIT DELETE ROWS``: truncated in place), because
+#: autovacuum never visits temporary tables and the deleted rows would otherwise pile
+#: up for the connection's life, each merge scanning more of them.
+_STAGING_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS usage_events_staging (source varchar(64), message_id varchar(128), "
+    "account_id integer, contact_id integer, anonymous_id varchar(128), event varchar(200), "
+    "timestamp timestamptz, received_at timestamptz, properties jsonb) ON COMMIT DELETE ROWS"
+)
+_STAGED = "source, message_id, account_id, contact_id, anonymous_id, event, timestamp, received_at, properties"
+_MERGE = (
+    f"WITH staged AS (DELETE FROM usage_events_staging RETURNING {_STAGED}) "
+    f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) SELECT {_STAGED}, TRUE FROM staged "
+    "ORDER BY source, message_id ON CONFLICT (source, message_id) DO NOTHING RETURNING source, message_id"
+)
+
+
+def _copy(conn: Connection, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` on the session's own psycopg connection (so in
+    its transaction): one stream instead of a statement per few hundred rows."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        write = copy.write_row
+        for row in rows:
+            write(row)
+
+
+def _insert_events_pg(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str, str]]:
+    """``COPY`` the rows (each key once: the first copy wins, as on SQLite) into the
+    staging table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``
+    moves them into ``usage_events`` and says which were new. The rows are merged in key
+    order (two writers lock keys in the same order); a key another writer stored first,
+    even one committing meanwhile, is simply not returned: it counts as a duplicate here
+    and was rolled up by that writer."""
+    seen: set[tuple[str, str]] = set()
+    staged: list[tuple[Any, ...]] = []
+    dumps = orjson.dumps
+    for r in rows:
+        key = (r[0], r[1])
+        if key in seen:
+            continue
+        seen.add(key)
+        staged.append((r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], dumps(r[8]).decode()))
+    if not staged:
+        return set()
+    conn.exec_driver_sql(_STAGING_DDL)
+    _copy(conn, "usage_events_staging", _STAGED, staged)
+    return {(s, k) for s, k in conn.exec_driver_sql(_MERGE).fetchall()}
 
 
 def pending_days(session: Session, account_ids: Iterable[int] | None, zone: ZoneInfo) -> set[tuple[int, date]]:
@@ -262,6 +323,10 @@ def pending_days(session: Session, account_ids: Iterable[int] | None, zone: Zone
         out.update((a, to_day(t)) for a, t in result)
         return out
     ids = sorted(account_ids)
+    if pg:
+        sql = "SELECT account_id, timestamp FROM usage_events WHERE NOT rolled_up AND account_id = ANY(%s)"
+        out.update((a, to_day(t)) for a, t in conn.exec_driver_sql(sql, (ids,)))
+        return out
     for start in range(0, len(ids), _IN):
         chunk = ids[start : start + _IN]
         sql = (
@@ -277,6 +342,16 @@ def add_daily_users(session: Session, rows: Sequence[tuple[int, date, str]]) -> 
     conn, pg = _conn(session)
     m = _mark(pg)
     out: list[tuple[int, date]] = []
+    if pg:
+        if rows:
+            sql = (
+                "INSERT INTO usage_daily_users (account_id, day, user_key) "
+                "SELECT * FROM unnest(%s::integer[], %s::date[], %s::text[]) "
+                "ON CONFLICT (account_id, day, user_key) DO NOTHING RETURNING account_id, day"
+            )
+            columns = ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            out = [(a, _as_day(d)) for a, d in conn.exec_driver_sql(sql, columns).fetchall()]
+        return out
     for start in range(0, len(rows), _ROWS * 3):
         chunk = rows[start : start + _ROWS * 3]
         params: list[Any] = []
@@ -298,6 +373,13 @@ def add_daily(session: Session, rows: Sequence[tuple[int, date, str, float]]) ->
     conn, pg = _conn(session)
     ordered = sorted(rows)
     upsert = "ON CONFLICT (account_id, day, metric) DO UPDATE SET value = usage_daily.value + excluded.value"
+    if pg:  # one statement with four array parameters, in key order
+        conn.exec_driver_sql(
+            "INSERT INTO usage_daily (account_id, day, metric, value) "
+            f"SELECT * FROM unnest(%s::integer[], %s::date[], %s::text[], %s::float8[]) {upsert}",
+            tuple([r[i] for r in ordered] for i in range(4)),
+        )
+        return
     days: dict[date, Any] = {}
     m = _mark(pg)
     for start in range(0, len(ordered), _ROWS * 2):
@@ -317,9 +399,15 @@ def defer_daily(
     session: Session, daily: Sequence[tuple[int, date, str, float]], users: Sequence[tuple[int, date, str]]
 ) -> None:
     """Append rollup contributions (``usage_daily`` deltas, active-user keys) to the
-    journals that :func:`take_deferred` empties: multi-row inserts at the end of two
-    append-only tables."""
+    journals that :func:`take_deferred` empties: multi-row inserts (``COPY`` on
+    PostgreSQL) at the end of two append-only tables."""
     conn, pg = _conn(session)
+    if pg:  # append-only journals: a COPY each
+        if daily:
+            _copy(conn, "usage_daily_pending", "account_id, day, metric, value", daily)
+        if users:
+            _copy(conn, "usage_daily_users_pending", "account_id, day, user_key", users)
+        return
     m = _mark(pg)
     days: dict[date, Any] = {}
     for table, columns, rows in (("usage_daily_pending", "account_id, day, metric, value", daily),

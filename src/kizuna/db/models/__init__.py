@@ -1,6 +1,6 @@
 """Every ORM model, imported so that ``Base.metadata`` knows all tables."""
 
-from kizuna.db.models.accounts import Account, Contact
+from kizuna.db.models.accounts import Account, AccountBigram, Contact, SearchPosition
 from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
 from kizuna.db.models.freshness import SourceFreshness
@@ -21,6 +21,7 @@ from kizuna.db.models.users import SavedView, User
 
 __all__ = [
     "Account",
+    "AccountBigram",
     "AccountLtv",
     "Activity",
     "ApiKey",
@@ -42,6 +43,7 @@ __all__ = [
     "PlaybookVersion",
     "Product",
     "SavedView",
+    "SearchPosition",
     "SegmentChange",
     "SegmentOverride",
     "SourceFreshness",

@@ -82,3 +82,26 @@ class Contact(Timestamped, Base):
     is_champion: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(8))  # ja or en: the language of the emails sent to them
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no more non-transactional email
+
+
+class AccountBigram(Base):
+    """The search index of account names and domains: every two-character piece of
+    ``lower(name)`` and ``lower(domain)`` (a bigram: catches two-character Japanese
+    words, which a trigram index misses) with the account it came from. Kept in step by
+    database triggers on ``accounts`` (see :mod:`kizuna.db.bigrams`), whatever writes
+    the accounts; no foreign key (the delete trigger removes an account's rows)."""
+
+    __tablename__ = "account_bigrams"
+    __table_args__ = (Index("ix_account_bigrams_account_id", "account_id"), {"sqlite_with_rowid": False})
+
+    bigram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class SearchPosition(Base):
+    """The numbers 1 … :data:`kizuna.db.bigrams.POSITIONS`: the character positions the
+    bigram triggers cut a name at (SQLite triggers cannot generate a series)."""
+
+    __tablename__ = "search_positions"
+
+    i: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
-from kizuna.db.models import Account, AccountLtv, Activity, HealthSnapshot, Product, SavedView, User
+from kizuna.db import bigrams
+from kizuna.db.models import Account, AccountBigram, AccountLtv, Activity, HealthSnapshot, Product, SavedView, User
 from kizuna.domain.enums import UserRole
 
 #: The last touch (the newest activity) and the health trend (the latest snapshot's
@@ -79,6 +80,7 @@ def list_accounts(
         search=search, owner_id=owner_id, unowned=unowned, plan_id=plan_id, status=status,
         renewal_within_days=renewal_within_days, as_of=as_of, segments=segments,
         postgres=session.get_bind().dialect.name == "postgresql", min_ltv=min_ltv,
+        bigram=bigrams.narrowest(session, search.strip().lower()) if search and search.strip() else None,
     )  # fmt: skip
     total = int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
     return total, page_rows(session, conditions, sort, offset, limit)
@@ -113,16 +115,26 @@ def matching_conditions(
     *, search: str | None, owner_id: int | None, unowned: bool, plan_id: int | None, status: str | None,
     renewal_within_days: int | None, as_of: date, segments: dict[str, Any] | None, postgres: bool,
     min_ltv: int | None = None,
+    bigram: str | None = None,
 ) -> list[Any]:  # fmt: skip
-    """The WHERE conditions of the list's filters."""
+    """The WHERE conditions of the list's filters. ``bigram``: the search's narrowest
+    bigram (:func:`kizuna.db.bigrams.narrowest`); the search then reads the accounts
+    under it in the bigram index (and the one whose external id is the text) and checks
+    only those, instead of testing every name."""
     conditions: list[Any] = []
     if search:
         pattern = f"%{_escape_like(search.strip().lower())}%"
         # SQLite's LIKE already ignores ASCII case (and lower() on every row doubles the
         # scan's cost); PostgreSQL needs ILIKE.
         name_match = Account.name.ilike(pattern, escape="\\") if postgres else Account.name.like(pattern, escape="\\")
-        conditions.append(or_(name_match, Account.domain.like(pattern, escape="\\"),
-                              Account.external_id == search.strip()))  # fmt: skip
+        matches = or_(name_match, Account.domain.like(pattern, escape="\\"), Account.external_id == search.strip())
+        if bigram is not None:
+            candidates = union(
+                select(AccountBigram.account_id).where(AccountBigram.bigram == bigram),
+                select(Account.id).where(Account.external_id == search.strip()),
+            )
+            conditions.append(Account.id.in_(candidates))
+        conditions.append(matches)
     if owner_id is not None:
         conditions.append(Account.owner_id == owner_id)
     if unowned:
