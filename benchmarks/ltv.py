@@ -56,7 +56,7 @@ def build(db: Path, accounts: int, seed: int = 1) -> None:
     from kizuna.analytics.ltv_accounts import simulate_contracts
 
     run_measured(python("-m", "kizuna", "db", "upgrade"), {"KIZUNA_DATABASE_URL": f"sqlite:///{db}"})
-    spec = [(plan, term, a, b, int(round(accounts * share))) for plan, term, a, b, share in SEGMENTS]
+    spec = [(plan, term, a, b, round(accounts * share)) for plan, term, a, b, share in SEGMENTS]
     spec[0] = (*spec[0][:4], accounts - sum(s[4] for s in spec[1:]))
     contracts = simulate_contracts(spec, date(2016, 11, 20), AS_OF, seed=seed)
     con = sqlite3.connect(db)
