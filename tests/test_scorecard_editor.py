@@ -141,10 +141,14 @@ def test_every_bad_field_is_named_and_nothing_is_half_applied(shipped: Scorecard
             "scorecards.default.groups.engagement.measures.mood"
         ],
     }
-    assert found["scorecards.default.groups.engagement.measures.mood"].startswith("unknown measure")
+    assert found["scorecards.default.groups.engagement.measures.mood"].startswith(
+        "unknown measure (known: logins_vs_baseline, login_trend, login_days, ")
 
 
 def test_problems_the_scorecard_check_finds_are_named_too(shipped: ScorecardSet) -> None:
+    with pytest.raises(ScorecardInvalid) as caught:  # the check's own problems carry the form's name too
+        editor.apply_form(shipped, {f"s:{TREND}": "cubic"})
+    assert str(caught.value.problems[0]).startswith("the scorecard form: scorecards.default.groups.engagement.")
     assert problems(shipped, {f"s:{TREND}": "cubic"}) == {
         "scorecards.default.groups.engagement.measures.logins_vs_baseline.scoring": "must be linear or steps"
     }
@@ -210,6 +214,10 @@ def test_a_problem_belongs_to_its_row() -> None:
     assert editor.field_of("scorecards.default.groups.engagement.weight") == "default.engagement"
     assert editor.field_of("scorecards.default.grades.green") == "default"
     assert editor.field_of("grades.green") == ""
+    assert editor.field_of("scorecards.default.groups.engagement") == "default.engagement"
+    assert editor.field_of("scorecards.default.groups.engagement.measures.login_days") == LOGINS
+    assert editor.field_of("scorecards.default") == "default"
+    assert editor.field_of("scorecards") == ""
     assert editor.field_of("nope") == ""
 
 
@@ -257,6 +265,8 @@ def test_the_preview_moves_exactly_the_accounts_a_band_moves(demo_app: FastAPI) 
             f"green:{c.key}": "100" for c in current.scorecards}), AS_OF)  # fmt: skip
         scored = health_service.score_day(session, AS_OF, current)
     assert (same.day, raised.day) == (AS_OF, AS_OF)
+    with demo_app.state.kizuna.unit_of_work() as session:
+        assert editor.newest_day(session) == AS_OF
     assert same.changed_total == 0
     assert same.moves == ()
     assert same.before == same.after
