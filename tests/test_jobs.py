@@ -380,6 +380,23 @@ def test_a_down_smtp_server_loses_nothing_and_delivery_resumes(empty_store: str,
     assert len(inbox.messages) == 1
 
 
+def test_a_down_smtp_server_is_logged_once_per_cause_not_once_per_email(
+    empty_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(empty_store)
+    with session_scope(engine) as session:
+        for i in range(5):
+            outbox.enqueue_email(session, key=f"k{i}", to=[f"c{i}@customer.example"], subject="s", text="t")
+    t0 = datetime.now(UTC) + timedelta(seconds=1)
+    context = RunContext(mail=MailConfig(host="127.0.0.1", port=1), outbox=OutboxConfig(backoff_seconds=60))
+    with caplog.at_level("WARNING", logger="kizuna.outbox"):
+        assert deliver(engine, context, now=t0).retrying == 5
+    lines = [r.getMessage() for r in caplog.records if r.name == "kizuna.outbox"]
+    assert len(lines) == 2, lines
+    assert "attempt 1 failed: cannot reach the SMTP server 127.0.0.1:1" in lines[0]
+    assert lines[1].startswith("outbox: 4 more messages failed the same way: cannot reach the SMTP server 127.0.0.1:1")
+
+
 def test_a_webhook_is_signed_retried_with_backoff_then_parked(empty_store: str, receiver: Receiver) -> None:
     engine = make_engine(empty_store)
     config = OutboxConfig(max_attempts=3, backoff_seconds=10, webhook_secret="s3cret")

@@ -44,6 +44,7 @@ def deliver(engine: Any, context: RunContext, *, limit: int = 500, rounds: int =
             now: datetime | None = None) -> DeliveryReport:  # fmt: skip
     """Send what is due, in rounds of ``limit`` messages, until nothing is due (or ``rounds``)."""
     report = DeliveryReport()
+    same: dict[str, int] = {}  # failure cause → messages that failed with it
     limiter = outbox.DomainLimiter(context.outbox.domain_rate_per_minute)
     if limiter.per_minute > 0:
         with session_scope(engine) as session:
@@ -73,8 +74,10 @@ def deliver(engine: Any, context: RunContext, *, limit: int = 500, rounds: int =
                     with session_scope(engine) as session:
                         parked = outbox.mark_failed_attempt(session, message, exc, context.outbox,
                                                             now=now or datetime.now(UTC))  # fmt: skip
-                    log.warning("outbox message %s (%s) attempt %s failed: %s", message.id, message.kind,
-                                message.attempts, exc)  # fmt: skip
+                    if str(exc) not in same:  # one line per cause, not one per message (an SMTP server down)
+                        log.warning("outbox message %s (%s) attempt %s failed: %s", message.id, message.kind,
+                                    message.attempts, exc)  # fmt: skip
+                    same[str(exc)] = same.get(str(exc), 0) + 1
                     if parked:
                         report.failed += 1
                     else:
@@ -87,4 +90,7 @@ def deliver(engine: Any, context: RunContext, *, limit: int = 500, rounds: int =
             _mark(engine, sent)
             if len(claimed) < limit:
                 break
+    for cause, count in same.items():
+        if count > 1:
+            log.warning("outbox: %s more messages failed the same way: %s", count - 1, cause)
     return report
