@@ -197,7 +197,7 @@ def segment_fits(session: Session) -> list[SegmentFitView]:
             fitted = tuple(float(v) for v in sbg.survival(np.arange(max(len(observed), 2))))
         out.append(SegmentFitView(
             r["segment"], r["term_months"], r["as_of"], r["contracts"], r["cohorts"], r["churned"], r["alpha"],
-            r["beta"], r["log_likelihood"], r["pooled"], r["reason"], observed, fitted,
+            r["beta"], r["log_likelihood"], r["pooled"], known_reason(r["reason"]), observed, fitted,
         ))  # fmt: skip
     out.sort(key=lambda f: (f.term_months, f.segment != POOLED, f.segment))
     return out
@@ -216,8 +216,18 @@ def _view(row: dict[str, Any], reasons: dict[tuple[str, int], str]) -> AccountLt
     )  # fmt: skip
 
 
+KNOWN_REASONS = frozenset({model.REASON_OWN, model.REASON_FEW_COHORTS, model.REASON_NO_CHURN, model.REASON_NO_RENEWAL,
+                           model.REASON_POOLED, model.REASON_UNFITTABLE})
+
+
+def known_reason(text: str) -> str:
+    """A stored reason only when it is one of the catalogue's (the pages translate it, and a
+    translated string is trusted HTML: nothing read back from the store may reach it)."""
+    return text if text in KNOWN_REASONS else model.REASON_OWN
+
+
 def _reasons(session: Session) -> dict[tuple[str, int], str]:
-    return {(r["segment"], r["term_months"]): r["reason"] for r in q.fits(session)}
+    return {(r["segment"], r["term_months"]): known_reason(r["reason"]) for r in q.fits(session)}
 
 
 def account_ltv(session: Session, account_id: int) -> AccountLtvView | None:
