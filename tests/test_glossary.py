@@ -87,3 +87,44 @@ def test_the_check_catches_each_kind_of_variant() -> None:
     ]
     assert len(_violations(glossary, bad)) == len(bad)
     assert _violations(glossary, good) == []
+
+
+TEMPLATES = ROOT / "src" / "kizuna" / "web" / "templates"
+
+
+def _template_msgids() -> set[str]:
+    """Every message a Jinja template passes to ``_()`` (Babel's Jinja extractor, as `make i18n`)."""
+    from jinja2.ext import babel_extract
+
+    found: set[str] = set()
+    for path in TEMPLATES.rglob("*.html"):
+        with path.open("rb") as fh:
+            for _line, _function, message, _comments in babel_extract(fh, ("_", "gettext", "ngettext"), [], {}):
+                found.update(m for m in (message if isinstance(message, tuple) else (message,)) if m)
+    return found
+
+
+def _percent_problem(text: str) -> str | None:
+    """What Jinja's new-style gettext does to a translation in an autoescaping template:
+    ``Markup(text) % {}`` — a lone ``%`` there is a 500 on the page."""
+    from markupsafe import Markup
+
+    try:
+        Markup(text) % {}
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def test_no_template_message_breaks_on_a_percent_sign() -> None:
+    shown = _template_msgids()
+    assert "Preview the grades" in shown  # the extractor reads the templates
+    problems = [f"{msgid!r} → {text!r}: {problem}" for msgid, text in _messages() if msgid in shown
+                for candidate in (msgid, text) if (problem := _percent_problem(candidate))]  # fmt: skip
+    assert problems == [], "write ％ (or %%) in these messages:\n" + "\n".join(problems)
+
+
+def test_the_percent_check_catches_a_lone_percent_sign() -> None:
+    assert _percent_problem("45 % 減") is not None
+    assert _percent_problem("45 ％ 減") is None
+    assert _percent_problem("45 %% 減") is None

@@ -240,3 +240,18 @@ def test_a_json_lines_upload_is_mapped_and_imported(app: FastAPI, client: TestCl
     assert re.search(r'data-testid="check-new">2<', check.text), check.text
     assert client.post(f"/imports/{token}/run", data={"csrf_token": csrf}).status_code == 200
     assert _accounts(app) == {"J-1": ("ジェイ株式会社", None, 30), "J-2": ("ケイ株式会社", None, None)}
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("en", "similar name ("), ("ja", "似た列名（")])
+def test_a_column_matched_by_a_similar_name_shows_its_score_in_both_languages(
+    app: FastAPI, client: TestClient, locale: str, shown: str
+) -> None:
+    make_user(app, LEAD, "lead", locale=locale)
+    csrf = sign_in(client, LEAD)
+    token = _token(_upload(client, csrf, b"External ID,Compnay Name\nX-1,Aoba\n", name="accounts.csv").headers["location"])
+    page = client.get(f"/imports/{token}/mapping")
+    assert page.status_code == 200, page.text[-500:]
+    assert dict(_targets(page.text))["Compnay Name"] == "name"
+    how = re.findall(r'data-testid="map-how">([^<]*)<', page.text)
+    assert len(how) == 2 and how[1].startswith(shown), how
+    assert re.fullmatch(r".*\D(8\d|9\d)[%％][)）]", how[1]), how[1]

@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser import test_journeys as journeys
 from tests.browser.test_journeys import PASSWORD
-from tests.browser.test_phone import PHONE, _too_wide
+from tests.browser.test_phone import PHONE, _choose_language, _too_wide
 
 from playwright.sync_api import Browser, Page, expect  # isort: skip
 
@@ -25,6 +25,7 @@ ADMIN = "admin@kizuna.example"
 @pytest.fixture(scope="module")
 def admin(live: journeys.LiveServer, server: str) -> str:
     live._kizuna("users", "create", "--email", ADMIN, "--name", "管理 太郎", "--role", "admin", "--locale", "ja")
+    live._kizuna("playbooks", "load", "--defaults")  # the playbook pages below show one of them
     return ADMIN
 
 
@@ -92,11 +93,23 @@ def test_an_admin_adds_a_user_and_creates_then_revokes_an_api_key(admin_page: Pa
     assert _api_status(server, key) == 401
 
 
-def test_the_admin_pages_fit_a_phone(admin_page: Page) -> None:
+#: The pages only a lead or an admin reaches (the CSM's pages are in test_phone.PAGES).
+LEAD_PAGES = (
+    "/admin/users", "/admin/api-keys", "/admin/settings", "/admin/jobs", "/imports", "/ingestion", "/ltv",
+    "/playbooks/new", "/playbooks/risk-high", "/playbooks/risk-high/edit", "/playbooks/risk-high/effect",
+    "/health/scorecards",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_admin_and_lead_pages_fit_a_phone(admin_page: Page, lang: str) -> None:
     page = admin_page
     page.set_viewport_size(PHONE)
-    for path in ("/admin/users", "/admin/api-keys", "/admin/settings", "/admin/jobs"):
-        page.goto(path)
-        expect(page.locator("[data-testid=admin-nav]")).to_be_visible()
-        assert _too_wide(page) == [], path
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    _choose_language(page, lang)
+    for path in LEAD_PAGES:
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        if path.startswith("/admin/"):
+            expect(page.locator("[data-testid=admin-nav]")).to_be_visible()
+        assert _too_wide(page) == [], f"{path} ({lang})"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{path} ({lang})"
