@@ -17,8 +17,11 @@ from kizuna.analytics import backend as analytics_backend
 from kizuna.db import ensure_schema, make_engine, session_scope
 from kizuna.db.models import Account, SegmentChange
 from kizuna.services import kpis
+from tests import test_health_parity as health_parity
 from tests.metrics_fixture import AS_OF, load_fixture
 
+# the health parity suite's store and reference (the measures from the store's own queries)
+health_store, health_reference = health_parity.health_store, health_parity.health_reference
 OPTIONS = kpis.KpiOptions(months=3, gross_margin=0.8, acquisition_cost=100_000, retention_cost=12_000)
 TIERS = ("high", "low", "tech")
 
@@ -135,3 +138,15 @@ def test_spark_gives_the_same_numbers(reference: dict[str, Any], sqlite_store: s
     analytics_backend.write_parquet(analytics_backend.connect(sqlite_store), tmp_path / "parquet")
     backend = analytics_backend.connect(f"pyspark:///{tmp_path / 'parquet'}", spark_session=spark)
     same(run(backend), reference)
+
+
+@pytest.mark.slow
+def test_spark_gives_the_same_health_measures(health_store: str, health_reference: Any, spark: Any,
+                                              tmp_path: Path) -> None:  # fmt: skip
+    """The health feature table on Spark (issue 14; the other engines: test_health_parity.py)."""
+    from kizuna.analytics import health_inputs
+
+    analytics_backend.write_parquet(analytics_backend.connect(health_store), tmp_path / "parquet")
+    backend = analytics_backend.connect(f"pyspark:///{tmp_path / 'parquet'}", spark_session=spark)
+    health_parity._same(health_inputs.measures_on(health_inputs.health_tables(backend), health_parity.DAYS),
+                        health_reference)

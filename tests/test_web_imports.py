@@ -253,5 +253,6 @@ def test_a_column_matched_by_a_similar_name_shows_its_score_in_both_languages(
     assert page.status_code == 200, page.text[-500:]
     assert dict(_targets(page.text))["Compnay Name"] == "name"
     how = re.findall(r'data-testid="map-how">([^<]*)<', page.text)
-    assert len(how) == 2 and how[1].startswith(shown), how
+    assert len(how) == 2, how
+    assert how[1].startswith(shown), how
     assert re.fullmatch(r".*\D(8\d|9\d)[%％][)）]", how[1]), how[1]

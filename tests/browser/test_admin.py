@@ -108,7 +108,8 @@ def test_the_admin_and_lead_pages_fit_a_phone(admin_page: Page, lang: str) -> No
     _choose_language(page, lang)
     for path in LEAD_PAGES:
         response = page.goto(path)
-        assert response is not None and response.status == 200, path
+        assert response is not None, path
+        assert response.status == 200, path
         if path.startswith("/admin/"):
             expect(page.locator("[data-testid=admin-nav]")).to_be_visible()
         assert _too_wide(page) == [], f"{path} ({lang})"

@@ -49,6 +49,21 @@ COLUMNS: dict[str, dict[str, str]] = {
     "users": {"id": "int64", "name": "string"},
 }  # fmt: skip
 
+#: The columns the health measures read beyond the KPIs' (``kizuna.analytics.health_inputs``).
+HEALTH_COLUMNS: dict[str, dict[str, str]] = {
+    "subscriptions": {"billing_interval": "string", "quantity": "int64"},
+    "products": {"seats_included": "int64"},
+    "tickets": {"priority": "string"},
+    "onboarding_milestones": {"due_on": "date"},
+    "contacts": {"id": "int64", "account_id": "int64"},
+    "health_sentiments": {"account_id": "int64", "value": "int64", "entered_at": "timestamp"},
+}  # fmt: skip
+
+#: Everything an analytics copy of the store holds (:func:`copy_tables`, :func:`write_parquet`).
+ALL_COLUMNS: dict[str, dict[str, str]] = {
+    name: {**COLUMNS.get(name, {}), **HEALTH_COLUMNS.get(name, {})} for name in [*COLUMNS, *HEALTH_COLUMNS]
+}
+
 #: Optional account columns used as segments when present (e.g. migration 0005's tier).
 OPTIONAL_ACCOUNT_COLUMNS = {"touch_tier": "string"}
 
@@ -106,21 +121,24 @@ def _uniform(table: ibis.Table, columns: dict[str, str], name: str) -> ibis.Tabl
     return table.select(**out)
 
 
+def uniform_table(con: BaseBackend, name: str, columns: dict[str, str]) -> ibis.Table:
+    """Table ``name`` of ``con`` with ``columns`` in their uniform types; raises
+    :class:`InvalidInput` naming a missing table or column."""
+    try:
+        table = con.table(name)
+    except Exception:  # each backend has its own "no such table" error
+        raise InvalidInput(
+            _("the analytics backend has no table {table!r}").format(table=name), field="analytics_url"
+        ) from None
+    cols = dict(columns)
+    if name == "accounts":
+        cols.update({c: k for c, k in OPTIONAL_ACCOUNT_COLUMNS.items() if c in table.schema()})
+    return _uniform(table, cols, name)
+
+
 def store_tables(con: BaseBackend) -> StoreTables:
     """The KPI tables of ``con``; raises :class:`InvalidInput` naming a missing table or column."""
-    found: dict[str, ibis.Table] = {}
-    for name, columns in COLUMNS.items():
-        try:
-            table = con.table(name)
-        except Exception:  # each backend has its own "no such table" error
-            raise InvalidInput(
-                _("the analytics backend has no table {table!r}").format(table=name), field="analytics_url"
-            ) from None
-        cols = dict(columns)
-        if name == "accounts":
-            cols.update({c: k for c, k in OPTIONAL_ACCOUNT_COLUMNS.items() if c in table.schema()})
-        found[name] = _uniform(table, cols, name)
-    return StoreTables(backend=con, **found)
+    return StoreTables(backend=con, **{name: uniform_table(con, name, columns) for name, columns in COLUMNS.items()})
 
 
 def materialise(expr: ibis.Table, index: tuple[str, ...] = ()) -> ibis.Table:
@@ -177,7 +195,7 @@ def connect(url: str, *, spark_session: Any = None) -> BaseBackend:
 
 
 def _register_parquet(con: BaseBackend, folder: Path) -> None:
-    for name in COLUMNS:
+    for name in ALL_COLUMNS:
         candidates = [folder / f"{name}.parquet", folder / name]
         for candidate in candidates:
             if candidate.exists():
@@ -201,27 +219,24 @@ def local_spark(app_name: str = "kizuna") -> Any:
 
 
 def copy_tables(source: BaseBackend, target: BaseBackend) -> dict[str, int]:
-    """Copy the KPI tables (the columns of :data:`COLUMNS`) from ``source`` into
-    ``target``, replacing them; returns rows copied per table."""
-    tables = store_tables(source)
+    """Copy the tables and columns of :data:`ALL_COLUMNS` (the KPIs' and the health
+    measures') from ``source`` into ``target``, replacing them; returns rows copied per table."""
     counts: dict[str, int] = {}
-    for name in COLUMNS:
-        expr: ibis.Table = getattr(tables, name)
-        frame = expr.to_pyarrow()
+    for name, columns in ALL_COLUMNS.items():
+        frame = uniform_table(source, name, columns).to_pyarrow()
         target.create_table(name, frame, overwrite=True)
         counts[name] = frame.num_rows
     return counts
 
 
 def write_parquet(source: BaseBackend, folder: Path) -> dict[str, int]:
-    """Write the KPI tables of ``source`` as ``folder/<table>.parquet`` (for Spark or DuckDB)."""
+    """Write the tables of :data:`ALL_COLUMNS` as ``folder/<table>.parquet`` (for Spark or DuckDB)."""
     import pyarrow.parquet as pq
 
     folder.mkdir(parents=True, exist_ok=True)
-    tables = store_tables(source)
     counts = {}
-    for name in COLUMNS:
-        frame = getattr(tables, name).to_pyarrow()
+    for name, columns in ALL_COLUMNS.items():
+        frame = uniform_table(source, name, columns).to_pyarrow()
         pq.write_table(frame, folder / f"{name}.parquet")
         counts[name] = frame.num_rows
     return counts

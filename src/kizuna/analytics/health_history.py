@@ -30,16 +30,12 @@ import pandas as pd
 
 from kizuna.analytics import health as calc
 from kizuna.domain.health import ScoringOptions
-from kizuna.domain.usage import FEATURE_PREFIX, METRIC_EVENTS, METRIC_LOGINS
+from kizuna.domain.usage import BASELINE_METRICS, FEATURE_PREFIX
+from kizuna.domain.usage import USAGE_WINDOW_DAYS as USAGE_LOOKBACK
 
-#: Days of usage before a day that its windows read (the 90-day baseline before the last 30).
-USAGE_LOOKBACK = 120
-#: Metrics read over the baseline windows too (the others over the last 30 days only), as
-#: :data:`kizuna.db.queries.health.BASELINE_METRICS`.
-BASELINE_METRICS = (METRIC_LOGINS, METRIC_EVENTS)
 WINDOW_COLUMNS = ("last30", "prev30", "base90", "days30", "max30")
 #: The CSM sentiment counts for this many days after it is entered.
-SENTIMENT_DAYS = 180
+SENTIMENT_DAYS = 180  # as kizuna.db.queries.health.latest_sentiments
 
 
 @dataclass(frozen=True)

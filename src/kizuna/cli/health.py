@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
+from kizuna.cli.context import bounded_day, check_format, console, load_settings, open_store, today
 from kizuna.cli.pipeline import parse_as_of
 from kizuna.db import Session, session_scope
 from kizuna.domain.health import GRADE_LABELS, MEASURES
@@ -77,6 +77,46 @@ def recompute(
         _warn_mapping(session, day, settings.usage_mapping)
     console.print(_("{n} health snapshots written for {first} to {last}").format(
         n=f"{written:,}", first=(start or day).isoformat(), last=day.isoformat()))  # fmt: skip
+
+
+MEASURE_FORMATS = ("csv", "json")
+
+
+@app.command("measures")
+def measures(
+    as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The last day (default: today)."),
+    since: str | None = typer.Option(
+        None, "--from", metavar="YYYY-MM-DD", help="Also every --step days from this day up to --as-of."
+    ),
+    step: int = typer.Option(7, "--step", min=1, max=366, help="Days between the days of the table."),
+    paying_only: bool = typer.Option(False, "--paying-only", help="Only the accounts that pay on each day."),
+    output: str = typer.Option("csv", "--format", help="csv or json."),
+) -> None:
+    """Print the health feature table — one row per day and account, one column per raw
+    measure, empty where missing — aggregated on the analytics engine (KIZUNA_ANALYTICS_URL:
+    PostgreSQL, DuckDB or Spark; else the store itself)."""
+    from kizuna.cli.kpis import open_kpi_backend
+
+    check_format(output, MEASURE_FORMATS)
+    settings = load_settings()
+    day = parse_as_of(as_of) or today(settings)
+    start = _parse_day(since, "--from") if since else day
+    if start > day:
+        raise InvalidInput(_("--from must not be after --as-of"), field="from")
+    days = [day - timedelta(days=n) for n in range(0, (day - start).days + 1, step)]
+    if len(days) > 400:
+        raise InvalidInput(_("at most {n} days at once: use a larger --step").format(n=400), field="step")
+    backend = open_kpi_backend(settings)
+    with session_scope(open_store(settings)) as session:
+        table = health_service.feature_table(session, backend, days, settings.health_scorecards,
+                                             paying_only=paying_only)  # fmt: skip
+    table = table.reset_index()
+    table["day"] = table["day"].dt.date.map(date.isoformat)
+    if output == "json":
+        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        print(table.to_csv(index=False, float_format="%.6g"), end="")
 
 
 @app.command("show")

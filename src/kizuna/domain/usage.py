@@ -39,6 +39,13 @@ METRIC_ACTIVE_USERS = "active_users"
 METRIC_SESSION_MINUTES = "session_minutes"
 METRIC_EVENTS = "events"
 FEATURE_PREFIX = "feature."
+#: The health measures read these over the whole baseline window (the last 30 days, the 30
+#: before, the 90 before the last 30) …
+BASELINE_METRICS = (METRIC_LOGINS, METRIC_EVENTS)
+#: … and these (with the ``feature.*`` metrics) over the last 30 days only.
+RECENT_METRICS = (METRIC_ACTIVE_USERS, METRIC_SESSION_MINUTES)
+#: The usage the health measures read: the last 30 days and the 90-day baseline before them.
+USAGE_WINDOW_DAYS = 120
 
 
 def feature_metric(key: str) -> str:

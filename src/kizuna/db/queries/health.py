@@ -33,14 +33,13 @@ from kizuna.db.models import (
 )
 from kizuna.domain.enums import SurveyKind, TicketPriority
 from kizuna.domain.usage import (
+    BASELINE_METRICS,
     FEATURE_PREFIX,
-    METRIC_ACTIVE_USERS,
     METRIC_EVENTS,
     METRIC_LOGINS,
-    METRIC_SESSION_MINUTES,
+    RECENT_METRICS,
+    USAGE_WINDOW_DAYS,
 )
-
-USAGE_WINDOW_DAYS = 120  # the last 30 days and the 90-day baseline before them
 
 
 def _end_of(day: date) -> datetime:
@@ -72,10 +71,6 @@ def subscription_lines(session: Session) -> pd.DataFrame:
 
 WINDOW_COLUMNS = ("last30", "prev30", "base90", "days30", "max30")
 
-#: Read over the whole baseline window (last 30 days, the 30 before, the 90 before the last 30).
-BASELINE_METRICS = (METRIC_LOGINS, METRIC_EVENTS)
-#: Read over the last 30 days only, with the ``feature.*`` metrics in the store.
-RECENT_METRICS = (METRIC_ACTIVE_USERS, METRIC_SESSION_MINUTES)
 
 
 def usage_metrics(session: Session, prefix: str = "") -> list[str]:

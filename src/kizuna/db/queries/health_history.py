@@ -22,9 +22,9 @@ from kizuna.db.models import (
     Ticket,
     UsageDaily,
 )
-from kizuna.db.queries.health import BASELINE_METRICS, RECENT_METRICS, usage_metrics
+from kizuna.db.queries.health import usage_metrics
 from kizuna.domain.enums import SurveyKind, TicketPriority
-from kizuna.domain.usage import FEATURE_PREFIX
+from kizuna.domain.usage import BASELINE_METRICS, FEATURE_PREFIX, RECENT_METRICS
 
 
 def _utc_day(values: pd.Series) -> pd.Series:

@@ -930,3 +930,16 @@ def cached_backtest(
         cache.clear()
     cache[key] = (now, data)
     return data
+
+
+def feature_table(session: Session, backend: Any, days: Sequence[date], path: Path | None = None, *,
+                  paying_only: bool = False) -> pd.DataFrame:  # fmt: skip
+    """The health feature table (one row per day and live account, one column per raw
+    measure; NaN: missing) for ``days``, aggregated on the analytics ``backend`` (the
+    store, PostgreSQL, DuckDB or Spark: ``kizuna.analytics.health_inputs``) with the
+    scoring options of the scorecards in force (read from the store's ``session``)."""
+    from kizuna.analytics import health_inputs
+
+    cards = active_scorecards(session, path).cards
+    return health_inputs.measures_on(health_inputs.health_tables(backend), days, cards.options,
+                                     paying_only=paying_only, min_history_days=cards.default.min_history_days)  # fmt: skip
