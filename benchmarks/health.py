@@ -98,6 +98,13 @@ for day, start in ((sys.argv[2], sys.argv[3]),):
 """
 
 
+COPY = """
+import sys
+from kizuna.analytics import backend
+backend.copy_tables(backend.connect("sqlite:///" + sys.argv[1]), backend.connect("duckdb:///" + sys.argv[2]))
+"""
+
+
 def main(argv: list[str]) -> dict[str, object]:
     parser = argparse.ArgumentParser(prog="benchmarks health")
     parser.add_argument("--accounts", type=int, default=10_000)
@@ -116,6 +123,16 @@ def main(argv: list[str]) -> dict[str, object]:
         again = run_measured(
             python("-m", "kizuna", "health", "recompute", "--as-of", (AS_OF + timedelta(days=1)).isoformat()), env
         )
+        # the feature table of the day through the analytics engine (issue 14, item 5): Ibis on
+        # the SQLite store itself, and on a DuckDB copy of the tables (KIZUNA_ANALYTICS_URL)
+        day = AS_OF.isoformat()
+        measures_sqlite = run_measured(python("-m", "kizuna", "health", "measures", "--as-of", day), env)
+        copy_start = time.perf_counter()
+        duck = work / "health.duckdb"
+        run_measured(python("-c", COPY, str(db), str(duck)))
+        copied = time.perf_counter() - copy_start
+        measures_duckdb = run_measured(python("-m", "kizuna", "health", "measures", "--as-of", day),
+                                       {**env, "KIZUNA_ANALYTICS_URL": f"duckdb:///{duck}"})  # fmt: skip
         result = {
             "accounts": args.accounts, "usage_daily_rows": rows, "events_equivalent": events,
             "data_build_seconds": round(built, 1),
@@ -124,10 +141,16 @@ def main(argv: list[str]) -> dict[str, object]:
             "next_day_recompute_seconds": round(again.seconds, 2),
             "next_day_peak_rss_mb": round(again.peak_rss_mb),
             "ratio_recompute_to_bare_sql": round(recompute.seconds / bare.seconds, 1) if bare.seconds else None,
+            "feature_table_one_day_sqlite_ibis_seconds": round(measures_sqlite.seconds, 2),
+            "feature_table_one_day_duckdb_seconds": round(measures_duckdb.seconds, 2),
+            "copy_to_duckdb_seconds": round(copied, 1),
+            "ratio_duckdb_to_sqlite_ibis": round(measures_duckdb.seconds / measures_sqlite.seconds, 2),
         }  # fmt: skip
         print(f"{args.accounts:,} accounts, {rows:,} usage_daily rows (~{events:,} events)")
         print(f"bare SQL aggregate: {bare.seconds:.2f} s; recompute: {recompute.seconds:.2f} s "
               f"(peak {recompute.peak_rss_mb:.0f} MB); next day: {again.seconds:.2f} s")  # fmt: skip
+        print(f"feature table of one day through Ibis: SQLite {measures_sqlite.seconds:.2f} s, "
+              f"DuckDB {measures_duckdb.seconds:.2f} s (copy {copied:.1f} s)")  # fmt: skip
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -4,7 +4,10 @@ One table: ROC-AUC of the default scorecard and of the naive signal (fewer event
 last 30 days = riskier) on the demo company and on each generated company of
 ``tests/health_generators.py`` (a consumer product with no sign-in event, a B2B product
 with weekly logins and seats, churn from causes the demo does not use), 90-day horizon.
-Target: default ≥ naive + 0.05 on every generated company; ≥ 0.75 on the demo.
+Target: default ≥ naive + 0.05 on every generated company; ≥ 0.75 on the demo. Beside it,
+``kizuna health tune`` on each company (issue 20): the weights learned on the earlier
+month-ends, and on the later ones the ROC-AUC of the scorecard in force, of the tuned one
+and of the naive signal (``later_months_*``), with the time tuning took.
 
 Each company is built straight into its own SQLite store in a temporary folder, then
 ``services.health.backtest`` runs in this process (timed).
@@ -41,6 +44,33 @@ def _backtest(url: str, as_of: date) -> tuple[dict[str, Any], float]:
         return health.backtest_json(result), seconds
     finally:
         engine.dispose()
+
+
+def _tuned(url: str, as_of: date) -> dict[str, Any]:
+    """``kizuna health tune``: weights learned on the earlier month-ends, judged on the later
+    ones (its own split) — the scorecard in force, the tuned one and the naive signal there."""
+    from kizuna.db import make_engine, session_scope
+    from kizuna.errors import InvalidInput
+    from kizuna.services.health.tune import tune
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            start = time.perf_counter()
+            try:
+                result = tune(session, as_of=as_of, horizon_days=90)
+            except InvalidInput as exc:
+                return {"tune_refused": str(exc)}
+            seconds = time.perf_counter() - start
+    finally:
+        engine.dispose()
+    return {"later_months_default": _round(result.auc_current), "later_months_tuned": _round(result.auc_tuned),
+            "later_months_naive": _round(result.auc_naive), "tune_train_months": result.train_months,
+            "tune_test_months": result.test_months, "tune_s": round(seconds, 1)}  # fmt: skip
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _row(name: str, data: dict[str, Any], built: float, seconds: float) -> dict[str, Any]:
@@ -85,8 +115,9 @@ def main(argv: list[str]) -> dict[str, object]:
             built = time.perf_counter() - start
             engine.dispose()
             data, seconds = _backtest(url, as_of)
-            rows.append(_row(name, data, built, seconds))
-            print(f"{name:10} default {data['auc']}  naive {data['naive_auc']}", flush=True)
+            rows.append({**_row(name, data, built, seconds), **_tuned(url, as_of)})
+            print(f"{name:10} default {data['auc']}  naive {data['naive_auc']}  later months: "
+                  f"{ {k: v for k, v in rows[-1].items() if k.startswith(('later_', 'tune_'))} }", flush=True)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
     generated = [r for r in rows if r["company"] != "demo"]
