@@ -109,3 +109,34 @@ def test_currencies_and_money() -> None:
     assert reason(f.money, True, "JPY") == "not an amount: True"
     assert reason(f.money, "-5", "JPY") == "must not be negative"
     assert reason(f.money, "¥12.5", "JPY") == "amount '¥12.5' is finer than JPY allows (no minor unit)"
+
+
+def test_the_refusals_name_the_value_a_user_typed() -> None:
+    with pytest.raises(f.FieldError) as early:
+        f.day("1899-12-31")
+    assert str(early.value) == "1899-12-31 is outside the accepted range 1900-01-01 … 2200-12-31"
+    with pytest.raises(f.FieldError) as timed:
+        f.day("2024-09-18T10:30:00")
+    assert str(timed.value) == "a date is expected, not a time: '2024-09-18T10:30:00'"
+    with pytest.raises(f.FieldError) as infinite:
+        f.number("-inf")
+    assert str(infinite.value) == "not a finite number: '-inf'"
+
+
+@pytest.fixture
+def new_york_clock(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The machine's own zone is not UTC: a conversion to "local time" would show."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_moments_are_utc_whatever_the_machines_zone(new_york_clock: Any) -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    for raw in ("2024-09-18 10:00", "2024-09-18T10:00:00+09:00", "2024/09/18 10:00"):
+        got = f.moment(raw, tokyo)
+        assert (got.hour, got.tzname()) == (1, "UTC"), raw
