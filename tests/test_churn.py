@@ -48,13 +48,13 @@ def write(tmp_path: Path, frame: pd.DataFrame, name: str = "customers.csv") -> P
 
 def test_a_table_with_a_known_id_and_leaked_column_names_both_and_learns_from_the_rest(tmp_path: Path) -> None:
     path = write(tmp_path, table())
-    result = churn.evaluate_file(path, target="churned", folds=5)
+    result = churn.evaluate_file(path, target="churned", folds=3)
     assert result.identifiers == ("customer_id",)
     assert [c for c, _a in result.leakage] == ["cancel_month"]
     assert result.leakage[0][1] == pytest.approx(1.0)  # missing exactly for the non-churners
     assert set(result.features) == {"usage", "plan", "nps"}
     summary = result.summary()
-    assert len(result.per_fold) == 5
+    assert len(result.per_fold) == 3
     assert 0.65 < summary["roc_auc"]["mean"] < 0.95  # type: ignore[operator]
     assert summary["roc_auc"]["std"] is not None
     assert summary["roc_auc"]["std"] > 0
@@ -66,7 +66,7 @@ def test_a_table_with_a_known_id_and_leaked_column_names_both_and_learns_from_th
 def test_an_explicit_id_column_is_dropped_even_when_it_looks_like_a_number(tmp_path: Path) -> None:
     frame = table(200).assign(customer_id=range(1000, 1200))
     frame = frame.rename(columns={"customer_id": "会員"})
-    result = churn.evaluate_file(write(tmp_path, frame), target="churned", id_column="会員", folds=3)
+    result = churn.evaluate_file(write(tmp_path, frame), target="churned", id_column="会員", folds=2)
     assert result.identifiers[0] == "会員"
     assert "会員" not in result.features
 
@@ -80,17 +80,17 @@ def test_labels_are_read_in_every_usual_spelling(labels: tuple[str, str]) -> Non
 def test_the_json_report_carries_the_spread_and_the_dropped_columns(tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     path = write(tmp_path, table(300).assign(churned=lambda f: (f["churned"] == "yes").astype(int)))
-    shown = run_cli(capsys, "churn", "evaluate", "--input", str(path), "--target", "churned", "--cv", "3",
+    shown = run_cli(capsys, "churn", "evaluate", "--input", str(path), "--target", "churned", "--cv", "2",
                     "--format", "json")  # fmt: skip
     assert shown.code == 0, shown.err
     data = json.loads(shown.out)
     assert data["identifiers_dropped"] == ["customer_id"]
     assert data["leakage_dropped"][0]["column"] == "cancel_month"
-    assert data["folds"] == 3
-    assert len(data["per_fold"]) == 3
+    assert data["folds"] == 2
+    assert len(data["per_fold"]) == 2
     assert set(data["metrics"]) == {"roc_auc", "pr_auc", "brier", "top_decile_lift"}
     assert data["metrics"]["roc_auc"]["std"] > 0
-    text = run_cli(capsys, "churn", "evaluate", "--input", str(path), "--target", "churned", "--cv", "3")
+    text = run_cli(capsys, "churn", "evaluate", "--input", str(path), "--target", "churned", "--cv", "2")
     assert "Likely leakage, left out: cancel_month alone predicts the label" in text.out
     assert "Left out as identifiers: customer_id" in text.out
 

@@ -32,10 +32,11 @@ CATEGORY = "category"
 PARAMS: dict[str, Any] = {
     "objective": "binary", "learning_rate": 0.03, "num_leaves": 4, "min_data_in_leaf": 100,
     "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 10.0,
-    "seed": 7, "deterministic": True, "num_threads": 2, "verbose": -1, "max_cat_to_onehot": 8,
+    "seed": 7, "deterministic": True, "num_threads": 1, "verbose": -1, "max_cat_to_onehot": 8,
     "min_data_per_group": 20, "cat_smooth": 10.0,
 }  # fmt: skip
 ROUNDS = 200
+BIG_ROWS = 100_000
 #: A single column whose own ROC-AUC (either way round) reaches this is named as likely leakage.
 LEAKAGE_AUC = 0.98
 #: A column of distinct values on at least this share of the rows is identifier-like.
@@ -231,7 +232,11 @@ def _train(schema: Schema, frame: pd.DataFrame, y: np.ndarray, rounds: int) -> s
     cats = [f.name for f in schema.features if f.kind == CATEGORY]
     data = lgb.Dataset(schema.matrix(frame), label=np.asarray(y, dtype="float64"), categorical_feature=cats or "auto",
                        free_raw_data=True)  # fmt: skip
-    text: str = lgb.train(PARAMS, data, num_boost_round=rounds).model_to_string()
+    # a small table gets smaller leaves (at least 10 rows each): else no split is allowed at all
+    params = {**PARAMS, "min_data_in_leaf": min(PARAMS["min_data_in_leaf"], max(10, len(frame) // 40))}
+    if len(frame) >= BIG_ROWS:  # a second thread pays off only on large tables (measured: docs/churn.md)
+        params["num_threads"] = 2
+    text: str = lgb.train(params, data, num_boost_round=rounds).model_to_string()
     return text
 
 
