@@ -6,6 +6,7 @@ driver sentences, the schema check, the time split, and the model on a generated
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -207,3 +208,167 @@ def test_metrics_by_hand() -> None:
     flat = model.metrics(y, np.full(20, 0.2))
     assert flat.roc_auc == 0.5
     assert flat.brier == pytest.approx(0.16)
+
+
+# --- the model on a store -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, churn.Evaluation]]:
+    """A generated company unlike the demo (churn from a sudden stop, never activating, a
+    slow decline: ``tests/health_generators.py``), its model trained and every paying
+    account scored on AS_OF."""
+    from kizuna.db import ensure_schema, make_engine, session_scope
+    from tests import health_generators as gen
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('churn') / 'store.db'}"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    with session_scope(engine) as session:
+        gen.build(session, "causes", accounts=160, seed=7)
+    with session_scope(engine) as session:
+        result = churn.train(session, as_of=gen.AS_OF)
+        churn.predict(session, as_of=gen.AS_OF)
+    engine.dispose()
+    yield url, result
+
+
+AS_OF = date(2026, 11, 20)
+
+
+def test_training_tests_on_later_months_against_the_health_score(store: tuple[str, churn.Evaluation]) -> None:
+    _url, result = store
+    assert result.version == 1
+    assert max(result.train_days) < min(result.calibration_days)
+    assert max(result.calibration_days) < min(result.test_days)
+    assert result.model.samples == result.health.samples == result.naive.samples > 0
+    assert result.model.positives >= churn.MIN_TEST_CHURNS
+    assert result.model.roc_auc is not None and result.model.roc_auc > 0.6
+    assert result.health.brier is None  # a score, not a probability
+    assert result.model.brier is not None and result.model.brier < 0.2
+    assert sum(n for _p, _o, n in result.model.calibration) == result.model.samples
+    data = result.as_dict()
+    assert data["roc_auc_margin_over_health"] == pytest.approx(result.model.roc_auc - result.health.roc_auc, abs=1e-4)  # type: ignore[operator]
+
+
+def test_scores_drivers_list_filter_and_api(store: tuple[str, churn.Evaluation],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from fastapi.testclient import TestClient
+
+    from kizuna.main import create_app
+    from kizuna.services import accounts as accounts_service
+    from kizuna.settings import Settings
+    from tests.conftest import make_user, sign_in
+
+    url, _result = store
+    monkeypatch.setenv("KIZUNA_TODAY", AS_OF.isoformat())
+    app = create_app(Settings(database_url=url))
+    with app.state.kizuna.unit_of_work() as session:
+        probs = churn.probabilities(session)
+        assert len(probs) > 100
+        assert all(0 < p < 1 for p in probs.values())
+        riskiest = max(probs, key=lambda a: probs[a])
+        view = churn.account_churn(session, riskiest)
+        assert view is not None
+        assert view.probability == pytest.approx(probs[riskiest])
+        assert view.drivers  # the riskiest account has reasons, as sentences
+        assert all(isinstance(t, str) and t and "{" not in t for t in view.drivers)
+        high = accounts_service.list_accounts(session, accounts_service.AccountQuery(min_churn_risk=0.3,
+                                                                                   sort="-churn"), as_of=AS_OF)  # fmt: skip
+        expected = sorted((a for a, p in probs.items() if p >= 0.3), key=lambda a: -probs[a])
+        assert high.total == len(expected) > 0
+        assert [r.id for r in high.items][:5] == expected[:5]
+        assert high.items[0].churn_risk == pytest.approx(probs[expected[0]])
+    make_user(app, "csm@kizuna.example")
+    with TestClient(app, headers={"Accept-Language": "en"}) as client:
+        sign_in(client, "csm@kizuna.example")
+        api = client.get(f"/api/accounts/{riskiest}/churn")
+        assert api.status_code == 200, api.text
+        body = api.json()
+        assert body["probability"] == pytest.approx(probs[riskiest], abs=1e-4)
+        assert [d["text"] for d in body["drivers"]] == list(view.drivers)
+        assert body["horizon_days"] == 90
+        assert client.get("/api/accounts/999999/churn").json()["errors"][0]["code"] == "account_not_found"
+        listed = client.get("/api/accounts", params={"min_churn_risk": 0.3, "sort": "-churn"}).json()
+        assert listed["total"] == len(expected)
+        assert client.get("/api/accounts", params={"min_churn_risk": 2}).status_code == 422
+        page = client.get(f"/accounts/{riskiest}")
+        assert f'data-testid="account-churn-risk">{probs[riskiest] * 100:.1f}%' in page.text
+        assert view.drivers[0].replace("'", "&#39;") in page.text
+        listing = client.get("/accounts", params={"churn": "30", "sort": "-churn"})
+        assert listing.status_code == 200
+        assert f'data-testid="churn-risk">{probs[expected[0]] * 100:.1f}%' in listing.text
+        assert client.get("/accounts", params={"churn": "150"}).status_code == 422
+
+
+def test_a_stored_model_whose_schema_differs_is_refused_then_retrained_by_the_daily_step(
+    store: tuple[str, churn.Evaluation], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from sqlalchemy import text
+
+    from kizuna.db import make_engine, session_scope
+
+    url, _result = store
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        row = session.execute(text("SELECT version, spec FROM churn_models ORDER BY version DESC")).first()
+        assert row is not None
+        spec = json.loads(row.spec) if isinstance(row.spec, str) else row.spec
+        spec["schema"]["features"] = [f for f in spec["schema"]["features"] if f["name"] != "nps"]
+        session.execute(text("UPDATE churn_models SET spec = :s WHERE version = :v"),
+                        {"s": json.dumps(spec), "v": row.version})  # fmt: skip
+    with session_scope(engine) as session:
+        with pytest.raises(InvalidInput) as refused:
+            churn.predict(session, as_of=AS_OF)
+        assert refused.value.code == "churn_schema_mismatch"
+        assert "columns the model does not know: nps" in refused.value.message
+    engine.dispose()
+
+
+def test_the_daily_step_skips_with_the_reason_when_history_is_short(sqlite_url: str,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    import logging
+
+    from kizuna.db import make_engine, session_scope
+    from tests import health_generators as gen
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as session:
+        gen.build(session, "consumer", accounts=30, seed=2)
+    with caplog.at_level(logging.INFO, logger="kizuna.services.churn"), session_scope(engine) as session:
+        assert churn.daily_step(session, AS_OF) == 0
+        assert churn.probabilities(session) == {}
+    assert "churn: no model yet and too little labelled history to train one (too few churns to learn from" in caplog.text
+    engine.dispose()
+
+
+# --- the playbook trigger -----------------------------------------------------------------------
+
+
+def _facts(risk: float | None) -> object:
+    from kizuna.domain.playbooks import AccountFacts
+
+    return AccountFacts(account_id=1, tier=None, stage=None, plan=None, health_score=None, health_grade=None,
+                        health_change_30d=None, at_risk=False, renewal_in=None, customer_days=None, churn_risk=risk)  # fmt: skip
+
+
+@pytest.mark.parametrize("given", [0.3, 30])
+def test_the_churn_risk_trigger_takes_a_probability_or_a_percentage(given: float) -> None:
+    from kizuna.domain.playbooks import parse_playbook
+
+    book = parse_playbook("risky", {"name": "Risky", "trigger": {"kind": "churn_risk_above", "probability": given},
+                                    "steps": [{"kind": "task", "title": "call"}]})  # fmt: skip
+    assert book.trigger.params == {"probability": 0.3}
+    assert book.trigger.holds(_facts(0.31))  # type: ignore[arg-type]
+    assert not book.trigger.holds(_facts(0.3))  # type: ignore[arg-type]
+    assert not book.trigger.holds(_facts(None))  # type: ignore[arg-type]
+
+
+def test_a_bad_churn_risk_is_refused_naming_the_field() -> None:
+    from kizuna.domain.playbooks import parse_playbook
+    from kizuna.errors import ConfigurationError
+
+    for bad in (150, -1, "high"):
+        with pytest.raises(ConfigurationError, match=r"risky\.trigger\.probability"):
+            parse_playbook("risky", {"name": "Risky", "trigger": {"kind": "churn_risk_above", "probability": bad},
+                                     "steps": [{"kind": "task", "title": "call"}]})  # fmt: skip

@@ -200,6 +200,14 @@ def _split(session: Session, as_of: date, horizon_days: int) -> tuple[list[date]
         raise InvalidInput(_("the churn model needs at least {need} month-ends with {h} days of history after them; "
                              "this store has {n}").format(need=MIN_MONTHS, h=horizon_days, n=len(days)),
                            field="horizon_days", code="too_little_history")  # fmt: skip
+    # a cheap count before the features are computed: churns within the horizon of any month-end
+    churns = calc.churn_events(hq.subscription_lines(session))["churned_on"]
+    first, last = pd.Timestamp(days[0]), pd.Timestamp(days[-1] + timedelta(days=horizon_days))
+    n = int(((churns > first) & (churns <= last)).sum())
+    if n < MIN_TRAIN_CHURNS + MIN_TEST_CHURNS:
+        raise InvalidInput(_("too few churns to learn from: {n} churns after the first month-end, at least {need} are "
+                             "needed").format(n=n, need=MIN_TRAIN_CHURNS + MIN_TEST_CHURNS),
+                           field="horizon_days", code="too_few_churns")  # fmt: skip
     return model.split_months(days)
 
 
@@ -450,6 +458,20 @@ def account_churn(session: Session, account_id: int) -> AccountChurn | None:
     return AccountChurn(int(row["account_id"]), row["as_of"], int(row["horizon_days"]), float(row["probability"]),
                         int(row["model_version"]), tuple(driver_sentence(d, medians) for d in drivers),
                         tuple(str(d.get("feature", "")) for d in drivers))  # fmt: skip
+
+
+def require_account_churn(session: Session, account_id: int) -> AccountChurn:
+    """Like :func:`account_churn`, a ``NotFound`` naming why when there is none."""
+    from kizuna.db.queries import accounts as accounts_q
+
+    if accounts_q.account_row(session, account_id) is None:
+        raise NotFound(_("no account with id {id}").format(id=account_id), code="account_not_found", field="id")
+    view = account_churn(session, account_id)
+    if view is None:
+        raise NotFound(_("account {id} has no churn score: it was not a paying account when last scored, or no "
+                         "churn model has been trained yet (`kizuna churn train`)").format(id=account_id),
+                       code="churn_not_available", field="id")  # fmt: skip
+    return view
 
 
 def probabilities(session: Session, account_ids: list[int] | None = None) -> dict[int, float]:

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from kizuna.db.models import ChurnModelRecord, ChurnScore, Product, Subscription
+from kizuna.db.models import Account, ChurnModelRecord, ChurnScore, Product, Subscription
 
 
 def line_amounts(session: Session) -> pd.DataFrame:
@@ -45,8 +45,9 @@ def latest_model(session: Session) -> dict[str, Any] | None:
 
 
 def replace_scores(session: Session, as_of: date, horizon_days: int, rows: Iterable[dict[str, Any]]) -> int:
-    """The scores of ``as_of`` and ``horizon_days`` replaced by ``rows``."""
-    session.execute(delete(ChurnScore).where(ChurnScore.as_of == as_of, ChurnScore.horizon_days == horizon_days))
+    """The scores of ``horizon_days`` replaced by ``rows`` (of ``as_of``): the table keeps
+    the newest day of each horizon only."""
+    session.execute(delete(ChurnScore).where(ChurnScore.horizon_days == horizon_days))
     n = 0
     batch: list[dict[str, Any]] = []
     for row in rows:
@@ -89,3 +90,19 @@ def probabilities(session: Session, account_ids: Iterable[int] | None = None) ->
     if account_ids is not None:
         query = query.where(ChurnScore.account_id.in_(list(account_ids)))
     return {int(a): float(p) for a, p in session.execute(query).all()}
+
+
+#: The account's churn probability on the newest scored day (the accounts list's column).
+_NEWEST = select(func.max(ChurnScore.as_of)).scalar_subquery()
+CHURN_RISK = (
+    select(func.max(ChurnScore.probability))
+    .where(ChurnScore.account_id == Account.id, ChurnScore.as_of == _NEWEST)
+    .correlate(Account)
+    .scalar_subquery()
+)
+
+
+def churn_risk_at_least(value: float) -> Any:
+    """The accounts list's condition: churn probability at least ``value`` on the newest day."""
+    return Account.id.in_(select(ChurnScore.account_id).where(ChurnScore.as_of == _NEWEST,
+                                                              ChurnScore.probability >= value))  # fmt: skip
