@@ -6,7 +6,6 @@ driver sentences, the schema check, the time split, and the model on a generated
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -214,7 +213,7 @@ def test_metrics_by_hand() -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, churn.Evaluation]]:
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, churn.Evaluation]:
     """A generated company unlike the demo (churn from a sudden stop, never activating, a
     slow decline: ``tests/health_generators.py``), its model trained and every paying
     account scored on AS_OF."""
@@ -230,7 +229,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, churn
         result = churn.train(session, as_of=gen.AS_OF)
         churn.predict(session, as_of=gen.AS_OF)
     engine.dispose()
-    yield url, result
+    return url, result
 
 
 AS_OF = date(2026, 11, 20)
@@ -243,9 +242,11 @@ def test_training_tests_on_later_months_against_the_health_score(store: tuple[st
     assert max(result.calibration_days) < min(result.test_days)
     assert result.model.samples == result.health.samples == result.naive.samples > 0
     assert result.model.positives >= churn.MIN_TEST_CHURNS
-    assert result.model.roc_auc is not None and result.model.roc_auc > 0.6
+    assert result.model.roc_auc is not None
+    assert result.model.roc_auc > 0.6
     assert result.health.brier is None  # a score, not a probability
-    assert result.model.brier is not None and result.model.brier < 0.2
+    assert result.model.brier is not None
+    assert result.model.brier < 0.2
     assert sum(n for _p, _o, n in result.model.calibration) == result.model.samples
     data = result.as_dict()
     assert data["roc_auc_margin_over_health"] == pytest.approx(result.model.roc_auc - result.health.roc_auc, abs=1e-4)  # type: ignore[operator]

@@ -32,9 +32,9 @@ from kizuna.http.templating import _label, render, render_fragment
 from kizuna.i18n import _, get_language
 from kizuna.services import accounts as accounts_service
 from kizuna.services import activities as activities_service
+from kizuna.services import churn as churn_service
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
-from kizuna.services import churn as churn_service
 from kizuna.services import ltv_accounts
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.services.health import history as health_history
