@@ -117,7 +117,7 @@ class Schema:
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame as the trees read it: numeric columns as floats, categories as
         pandas categoricals over the training values (an unseen value is missing)."""
-        out = {}
+        out: dict[str, Any] = {}
         for f in self.features:
             col = frame[f.name]
             if f.kind == NUMERIC:

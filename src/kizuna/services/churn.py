@@ -40,6 +40,7 @@ import pandas as pd
 
 from kizuna.analytics import churn as model
 from kizuna.analytics import health as calc
+from kizuna.analytics.churn import Metrics
 from kizuna.db import Session
 from kizuna.db.queries import churn as q
 from kizuna.db.queries import health as hq
@@ -165,9 +166,9 @@ class Evaluation:
     test_days: tuple[date, ...]
     train_samples: int
     train_churned: int
-    model: model.Metrics
-    health: model.Metrics
-    naive: model.Metrics
+    model: Metrics
+    health: Metrics
+    naive: Metrics
     version: int | None = None  # the saved model's version (train), None (evaluate)
 
     @property
@@ -175,7 +176,7 @@ class Evaluation:
         """The model's ROC-AUC minus the health score's on the test months."""
         if self.model.roc_auc is None or self.health.roc_auc is None:
             return None
-        return self.model.roc_auc - self.health.roc_auc
+        return float(self.model.roc_auc - self.health.roc_auc)
 
     def as_dict(self) -> dict[str, Any]:
         return {
