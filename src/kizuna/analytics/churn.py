@@ -274,11 +274,12 @@ def drivers(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int = DRIVERS_T
     least ``min_contribution`` log-odds), largest first."""
     names = [c for c in contrib.columns if c != "bias"]
     matrix = contrib[names].to_numpy(dtype="float64")
+    cells = values[names].to_numpy(dtype=object)
+    order = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
     out: list[list[Driver]] = []
-    for i, row in enumerate(matrix):
-        order = np.argsort(-row)[:top]
-        out.append([Driver(names[j], _plain(values.iloc[i][names[j]]), float(row[j]))
-                    for j in order if row[j] >= min_contribution])  # fmt: skip
+    for i, picks in enumerate(order):
+        row = matrix[i]
+        out.append([Driver(names[j], _plain(cells[i, j]), float(row[j])) for j in picks if row[j] >= min_contribution])
     return out
 
 
