@@ -229,6 +229,11 @@ def _seed(app: FastAPI, client: TestClient, tmp: Path) -> tuple[dict[str, list[s
         session.execute(sql_text("INSERT INTO playbook_enrollments (playbook_key, version, account_id, state, holdout,"
                                  " entered_on, step, log) VALUES ('hostile', 1, :a, 'active', :no, :d, 0, :log)"),
                         {"a": account, "no": False, "d": AS_OF, "log": LONG})  # fmt: skip
+        # a churn score whose drivers carry user data (a plan code) into the 360 page's sentences
+        session.execute(sql_text("INSERT INTO churn_scores (account_id, as_of, horizon_days, probability, model_version,"
+                                 " drivers_json, scored_by) VALUES (:a, :d, 90, 0.5, 1, :drivers, 'daily')"),
+                        {"a": account, "d": AS_OF, "drivers": json.dumps([{"feature": "plan", "value": LONG,
+                                                                           "contribution": 1.0}])})  # fmt: skip
     bearer = {"Authorization": f"Bearer {write_key}"}
     # The API, as a write key would (the hole of issue 12 came in this way).
     for path, body in (

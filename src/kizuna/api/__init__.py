@@ -9,6 +9,7 @@ def routers() -> list[APIRouter]:
     from kizuna.api.routers import (
         accounts,
         activities,
+        churn,
         contacts,
         customer360,
         health,
@@ -32,6 +33,7 @@ def routers() -> list[APIRouter]:
         kpis.router,
         customer360.router,
         ltv.router,
+        churn.router,
         accounts.router,
         contacts.router,
         products.router,

@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from kizuna.cli import churn as churn_commands
 from kizuna.cli import db as db_commands
 from kizuna.cli import demo as demo_commands
 from kizuna.cli import email as email_commands
@@ -68,6 +69,7 @@ app.add_typer(pipeline_commands.app, name="pipeline")
 app.command("kpis", help=kpi_commands.KPIS_HELP)(kpi_commands.kpis)
 app.add_typer(kpi_commands.report_app, name="report", hidden=True)  # the old spelling: kizuna kpis
 app.add_typer(ltv_commands.app, name="ltv")
+app.add_typer(churn_commands.app, name="churn")
 app.add_typer(user_commands.users, name="users")
 app.add_typer(user_commands.apikeys, name="apikey")
 app.command("demo")(demo_commands.demo)

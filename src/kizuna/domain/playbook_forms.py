@@ -65,6 +65,7 @@ TRIGGER_FIELDS: dict[str, tuple[FormField, ...]] = {
     "renewal_in_days": (FormField("days", N_("Days"), "whole", default=90),),
     "new_account": (FormField("days", N_("Days"), "whole", default=14),),
     "stage": (FormField("stage", N_("Stage"), "choice", pb.STAGES, "onboarding"),),
+    "churn_risk_above": (FormField("probability", N_("Probability (0–1, or per cent)"), "number", default=0.3),),
 }
 
 #: The playbook's own fields.

@@ -66,6 +66,7 @@ class AccountFacts:
     renewal_in: int | None  # days to the renewal of a committed term; None: none, or monthly
     customer_days: int | None  # days since the account became a customer
     owner: str | None = None  # the owner's email
+    churn_risk: float | None = None  # issue 16: probability of churn within the model's horizon (0–1)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,13 @@ def _points_param(r: _Reader, path: str, t: Mapping[str, Any]) -> dict[str, Any]
     return {"points": r.number(f"{path}.points", t.get("points"), 1, 100)}
 
 
+def _probability_param(r: _Reader, path: str, t: Mapping[str, Any]) -> dict[str, Any]:
+    """``probability``: 0–1, or a percentage above 1 (30 = 0.3)."""
+    r.known(path, t, {"kind", "probability"})
+    value = r.number(f"{path}.probability", t.get("probability"), 0, 100)
+    return {"probability": value / 100 if value > 1 else value}
+
+
 def _stage_param(r: _Reader, path: str, t: Mapping[str, Any]) -> dict[str, Any]:
     r.known(path, t, {"kind", "stage"})
     return {"stage": r.choice(f"{path}.stage", t.get("stage"), STAGES)}
@@ -162,6 +170,7 @@ TRIGGERS: dict[str, tuple[Check, Predicate]] = {
     "renewal_in_days": (_days_param, lambda f, p: f.renewal_in is not None and f.renewal_in <= p["days"]),
     "new_account": (_days_param, lambda f, p: f.customer_days is not None and 0 <= f.customer_days <= p["days"]),
     "stage": (_stage_param, lambda f, p: f.stage == p["stage"]),
+    "churn_risk_above": (_probability_param, lambda f, p: f.churn_risk is not None and f.churn_risk > p["probability"]),
 }  # fmt: skip
 
 

@@ -23,7 +23,7 @@ T = TypeVar("T")
 #: How the accounts list can be sorted (``-`` first: descending).
 ACCOUNT_SORTS = (
     "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit",
-    "touch", "-touch", "trend", "-trend", "ltv", "-ltv",
+    "touch", "-touch", "trend", "-trend", "ltv", "-ltv", "churn", "-churn",
 )  # fmt: skip
 MAX_PER_PAGE = 200
 
@@ -45,6 +45,7 @@ class AccountQuery:
     fit_band: FitBand | None = None
     health_grade: HealthGrade | None = None
     min_ltv: int | None = None  # issue 21: lifetime value at least this (minor units)
+    min_churn_risk: float | None = None  # issue 16: churn probability at least this (0–1)
     sort: str = "-mrr"
     page: int = 1
     per_page: int = 50
@@ -63,6 +64,8 @@ class AccountQuery:
             raise InvalidInput(_("renewal_within_days must be from 0 to 3660"), field="renewal_within_days")
         if self.min_ltv is not None and not 0 <= self.min_ltv <= 10**15:
             raise InvalidInput(_("min_ltv must be from 0 to 10^15"), field="min_ltv")
+        if self.min_churn_risk is not None and not 0 <= self.min_churn_risk <= 1:
+            raise InvalidInput(_("min_churn_risk must be from 0 to 1"), field="min_churn_risk")
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,8 @@ class AccountRow(AccountHeader):
     # issue 21: lifetime value and residual value from the daily ltv step (minor units of ``currency``)
     ltv: int | None = None
     residual_value: int | None = None
+    # issue 16: probability of churn within the model's horizon (newest scored day)
+    churn_risk: float | None = None
 
     @property
     def worst_risk(self) -> RiskItem | None:
@@ -218,7 +223,7 @@ def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page
         plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
         renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort,
         offset=(query.page - 1) * query.per_page, limit=query.per_page, segments=_segment_filters(query),
-        min_ltv=query.min_ltv,
+        min_ltv=query.min_ltv, min_churn_risk=query.min_churn_risk,
     )  # fmt: skip
     return Page([_row(r) for r in rows], total, query.page, query.per_page)
 
@@ -236,7 +241,7 @@ def all_accounts(session: Session, query: AccountQuery, *, as_of: date, batch: i
             session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
             plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
             renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort, offset=total,
-            limit=batch, segments=_segment_filters(query), min_ltv=query.min_ltv,
+            limit=batch, segments=_segment_filters(query), min_ltv=query.min_ltv, min_churn_risk=query.min_churn_risk,
         )  # fmt: skip
         if found > MAX_EXPORT:
             raise InvalidInput(

@@ -18,7 +18,7 @@ from datetime import date
 
 from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
-from kizuna.services import alerts, freshness, health, ltv_accounts, playbooks, segments, worklist
+from kizuna.services import alerts, churn, freshness, health, ltv_accounts, playbooks, segments, worklist
 from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.context import RunContext
 from kizuna.services.usage.store import usage_step
@@ -65,6 +65,8 @@ STEPS: tuple[Step, ...] = (
          lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path, ctx.rollup.mapping,
                                                  *freshness.late_measures(s, d, ctx)),
          after=("usage", "summaries", "tiers", "stages")),
+    # issue 16: churn probabilities (a model is trained first when there is none and history allows)
+    Step("churn", N_("churn scores"), lambda s, d, ctx: churn.daily_step(s, d), after=("health",)),
     # issue 6: at-risk flags read the health scores, so they come after them
     Step("at_risk", N_("at-risk flags"),
          lambda s, d, ctx: segments.recompute_at_risk(s, d, ctx.segments(),

@@ -167,6 +167,7 @@ def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = No
         health_score=r.health_score, health_grade=_v(r.health_grade), health_change_30d=r.health_change_30d,
         at_risk=r.at_risk, renewal_in=renewal if renewal is None or renewal >= 0 else None,
         customer_days=(today - r.customer_since).days if r.customer_since else None, owner=owner,
+        churn_risk=r.churn_risk,
     )  # fmt: skip
 
 

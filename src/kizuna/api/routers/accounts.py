@@ -60,18 +60,21 @@ def list_accounts(
     min_ltv: Annotated[
         int | None, Query(ge=0, le=10**15, description="Lifetime value at least this (minor units of the currency).")
     ] = None,
+    min_churn_risk: Annotated[
+        float | None, Query(ge=0, le=1, description="Churn probability at least this (0–1), newest scored day.")
+    ] = None,
     sort: Annotated[AccountSort, Query(description="`-`: descending; ties by id.")] = "-mrr",
     page: PageNo = 1,
     per_page: PerPage = 50,
 ) -> AccountPage:
     """The accounts list of the web app: search, filters by owner, plan, status,
-    renewal window, touch tier, lifecycle stage, at-risk, fit band, health grade and lifetime value, sorted and paged. Status, MRR, plan and renewal are derived from the
+    renewal window, touch tier, lifecycle stage, at-risk, fit band, health grade, lifetime value and churn risk, sorted and paged. Status, MRR, plan and renewal are derived from the
     subscriptions."""
     query = records.AccountQuery(
         search=q, owner_id=owner_id, unowned=unowned, plan_id=plan_id, status=status,
         renewal_within_days=renewal_within_days, sort=sort, page=page, per_page=per_page, touch_tier=touch_tier,
         lifecycle_stage=lifecycle_stage, at_risk=at_risk, fit_band=fit_band, health_grade=health_grade,
-        min_ltv=min_ltv,
+        min_ltv=min_ltv, min_churn_risk=min_churn_risk,
     )  # fmt: skip
     with state.unit_of_work() as session:
         found = records.find_accounts(session, query, as_of=today(state.settings), external_id=external_id)

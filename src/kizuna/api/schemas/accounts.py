@@ -29,7 +29,7 @@ from kizuna.domain.subscriptions import AccountStatus
 #: The accounts list's sorts (``-``: descending), as in ``services.accounts.ACCOUNT_SORTS``.
 AccountSort = Literal[
     "name", "-name", "mrr", "-mrr", "renewal", "-renewal", "-churned", "newest", "health", "-health", "fit", "-fit",
-    "touch", "-touch", "trend", "-trend", "ltv", "-ltv",
+    "touch", "-touch", "trend", "-trend", "ltv", "-ltv", "churn", "-churn",
 ]
 
 
@@ -135,6 +135,10 @@ class AccountOut(AccountHeaderOut):
         "(details: `GET /api/accounts/{id}/ltv`)."
     )
     residual_value: int | None = Field(None, description="Its expected discounted value still to come; in lists.")
+    churn_risk: float | None = Field(
+        None, description="Probability (0–1) of churn within the churn model's horizon, newest scored day; in lists "
+        "(details: `GET /api/accounts/{id}/churn`)."
+    )
 
 
 class AccountPage(PageOut[AccountOut]):

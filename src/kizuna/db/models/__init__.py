@@ -3,6 +3,7 @@
 from kizuna.db.models.accounts import Account, AccountBigram, Contact, SearchPosition
 from kizuna.db.models.activities import Activity
 from kizuna.db.models.auth import ApiKey, WebSession
+from kizuna.db.models.churn import ChurnModelRecord, ChurnScore
 from kizuna.db.models.freshness import SourceFreshness
 from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, HealthSnapshot
 from kizuna.db.models.imports import ImportMapping
@@ -26,6 +27,8 @@ __all__ = [
     "Activity",
     "ApiKey",
     "AppSecret",
+    "ChurnModelRecord",
+    "ChurnScore",
     "Contact",
     "HealthScorecardVersion",
     "HealthSentiment",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kizuna.db import bigrams
 from kizuna.db.models import Account, AccountBigram, AccountLtv, Activity, HealthSnapshot, Product, SavedView, User
+from kizuna.db.queries.churn import CHURN_RISK, churn_risk_at_least
 from kizuna.domain.enums import UserRole
 
 #: The last touch (the newest activity) and the health trend (the latest snapshot's
@@ -49,6 +50,9 @@ SORTS: dict[str, tuple[Any, ...]] = {
     # issue 21: lifetime value, accounts without one last both ways
     "ltv": (LTV.is_(None), LTV.asc(), Account.id.asc()),
     "-ltv": (LTV.is_(None), LTV.desc(), Account.id.desc()),
+    # issue 16: churn probability on the newest scored day, accounts without one last both ways
+    "churn": (CHURN_RISK.is_(None), CHURN_RISK.asc(), Account.id.asc()),
+    "-churn": (CHURN_RISK.is_(None), CHURN_RISK.desc(), Account.id.desc()),
 }
 
 #: The segment columns the list filters on by equality (issue 6), all indexed.
@@ -74,12 +78,13 @@ def list_accounts(
     limit: int,
     segments: dict[str, Any] | None = None,
     min_ltv: int | None = None,
+    min_churn_risk: float | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """``(total matching, the page's rows)``."""
     conditions = matching_conditions(
         search=search, owner_id=owner_id, unowned=unowned, plan_id=plan_id, status=status,
         renewal_within_days=renewal_within_days, as_of=as_of, segments=segments,
-        postgres=session.get_bind().dialect.name == "postgresql", min_ltv=min_ltv,
+        postgres=session.get_bind().dialect.name == "postgresql", min_ltv=min_ltv, min_churn_risk=min_churn_risk,
         bigram=bigrams.narrowest(session, search.strip().lower()) if search and search.strip() else None,
     )  # fmt: skip
     total = int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
@@ -100,6 +105,7 @@ def page_rows(session: Session, conditions: list[Any], sort: str, offset: int, l
             Account.fit_score, Account.fit_band, Account.health_score, Account.health_grade, Account.health_as_of,
             LAST_TOUCH.label("last_touch_at"), HealthSnapshot.change_30d.label("health_change_30d"),
             HealthSnapshot.explanation.label("health_explanation"), AccountLtv.ltv, AccountLtv.residual_value,
+            CHURN_RISK.label("churn_risk"),
         )
         .join(page_ids, page_ids.c.id == Account.id)
         .outerjoin(User, User.id == Account.owner_id)
@@ -115,6 +121,7 @@ def matching_conditions(
     *, search: str | None, owner_id: int | None, unowned: bool, plan_id: int | None, status: str | None,
     renewal_within_days: int | None, as_of: date, segments: dict[str, Any] | None, postgres: bool,
     min_ltv: int | None = None,
+    min_churn_risk: float | None = None,
     bigram: str | None = None,
 ) -> list[Any]:  # fmt: skip
     """The WHERE conditions of the list's filters. ``bigram``: the search's narrowest
@@ -150,6 +157,8 @@ def matching_conditions(
             conditions.append(Account.__table__.c[column] == value)
     if min_ltv is not None:
         conditions.append(Account.id.in_(select(AccountLtv.account_id).where(AccountLtv.ltv >= min_ltv)))
+    if min_churn_risk is not None:
+        conditions.append(churn_risk_at_least(min_churn_risk))
     return conditions
 
 

@@ -32,6 +32,7 @@ from kizuna.http.templating import _label, render, render_fragment
 from kizuna.i18n import _, get_language
 from kizuna.services import accounts as accounts_service
 from kizuna.services import activities as activities_service
+from kizuna.services import churn as churn_service
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
 from kizuna.services import ltv_accounts
@@ -52,6 +53,7 @@ SORT_COLUMNS = {
     "name": "name", "mrr": "-mrr", "renewal": "renewal", "health": "health", "fit": "-fit",
     "trend": "trend", "touch": "touch",  # falling health first; the longest untouched first
     "ltv": "-ltv",  # issue 21: the largest lifetime value first
+    "churn": "-churn",  # issue 16: the riskiest first
 }  # fmt: skip
 DEFAULT_SORT = "-mrr"
 MAX_SEARCH = 200
@@ -78,6 +80,7 @@ class ListParams:
     fit: str = ""
     health: str = ""
     ltv: str = ""  # issue 21: lifetime value at least this (minor units)
+    churn: str = ""  # issue 16: churn risk at least this many per cent
     sort: str = DEFAULT_SORT
     page: int = 1
 
@@ -99,7 +102,7 @@ class ListParams:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.owner or self.plan or self.status or self.renewal or self.segmented or self.ltv)
+        return bool(self.q or self.owner or self.plan or self.status or self.renewal or self.segmented or self.ltv or self.churn)
 
     @property
     def segmented(self) -> bool:
@@ -146,7 +149,7 @@ def _risk(value: str | None) -> bool | None:
 def parse_list_params(
     q: str | None, owner: str | None, plan: str | None, status: str | None, renewal: str | None, sort: str | None,
     page: str | None, tier: str | None = None, stage: str | None = None, risk: str | None = None,
-    fit: str | None = None, health: str | None = None, ltv: str | None = None,
+    fit: str | None = None, health: str | None = None, ltv: str | None = None, churn: str | None = None,
 ) -> tuple[ListParams, AccountQuery]:  # fmt: skip
     """Check the query string; bad values raise ``InvalidInput`` (the error page, 422)."""
     search = (q or "").strip()
@@ -171,19 +174,21 @@ def parse_list_params(
     fit_value, grade, at_risk = _choice(fit, "fit", FitBand), _choice(health, "health", HealthGrade), _risk(risk)
     ltv_text = (ltv or "").strip().replace(",", "")
     min_ltv = _whole(ltv_text, "ltv", 0, 10**15) if ltv_text else None
+    churn_text = (churn or "").strip().rstrip("%").strip()
+    min_churn = _whole(churn_text, "churn", 0, 100) if churn_text else None
     params = ListParams(
         q=search, owner=owner_text if owner_text == "none" else str(owner_id or ""), plan=str(plan_id or ""),
         status=status_text, renewal=str(renewal_days) if renewal_days is not None else "",
         sort=(sort or DEFAULT_SORT).strip(), page=page_number, tier=touch_tier.value if touch_tier else "",
         stage=stage_value.value if stage_value else "", risk="" if at_risk is None else ("yes" if at_risk else "no"),
         fit=fit_value.value if fit_value else "", health=grade.value if grade else "",
-        ltv=str(min_ltv) if min_ltv is not None else "",
+        ltv=str(min_ltv) if min_ltv is not None else "", churn=str(min_churn) if min_churn is not None else "",
     )  # fmt: skip
     query = AccountQuery(
         search=search or None, owner_id=owner_id, unowned=owner_text == "none", plan_id=plan_id,
         status=account_status, renewal_within_days=renewal_days, sort=params.sort, page=page_number,
         touch_tier=touch_tier, lifecycle_stage=stage_value, at_risk=at_risk, fit_band=fit_value, health_grade=grade,
-        min_ltv=min_ltv,
+        min_ltv=min_ltv, min_churn_risk=min_churn / 100 if min_churn is not None else None,
     )  # fmt: skip
     return params, query
 
@@ -212,9 +217,10 @@ def accounts_list(
     request: Request, state: State, principal: CurrentPrincipal, q: str | None = None, owner: str | None = None,
     plan: str | None = None, status: str | None = None, renewal: str | None = None, sort: str | None = None,
     page: str | None = None, tier: str | None = None, stage: str | None = None, risk: str | None = None,
-    fit: str | None = None, health: str | None = None, ltv: str | None = None,
+    fit: str | None = None, health: str | None = None, ltv: str | None = None, churn: str | None = None,
 ) -> Response:  # fmt: skip
-    params, query = parse_list_params(q, owner, plan, status, renewal, sort, page, tier, stage, risk, fit, health, ltv)
+    params, query = parse_list_params(q, owner, plan, status, renewal, sort, page, tier, stage, risk, fit, health, ltv,
+                                      churn)  # fmt: skip
     as_of = today(state.settings)
     partial = _is_htmx(request, RESULTS_ID)
     with state.unit_of_work() as session:
@@ -272,7 +278,8 @@ def _notice(request: Request) -> str | None:
 
 def _list_args(query: Any) -> dict[str, str | None]:
     """The list's filter parameters from a query string (a form's or a URL's)."""
-    names = ("q", "owner", "plan", "status", "renewal", "sort", "page", "tier", "stage", "risk", "fit", "health", "ltv")
+    names = ("q", "owner", "plan", "status", "renewal", "sort", "page", "tier", "stage", "risk", "fit", "health", "ltv",
+             "churn")  # fmt: skip
     return {n: query.get(n) for n in names}
 
 
@@ -443,6 +450,7 @@ def _account_page(
         health_head = health_header_context(health_history.account_header(session, account_id))
         people = accounts_service.owner_choices(session)
         ltv = ltv_accounts.account_ltv(session, account_id)
+        churn_risk = churn_service.account_churn(session, account_id)
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
@@ -450,6 +458,7 @@ def _account_page(
         "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
         "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
         "task_people": people, "task_error": "", "ltv": ltv, "ltv_segment": segment_name,
+        "churn": churn_risk,
         **health_head, **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)

@@ -39,6 +39,7 @@ LABELS: dict[str, str] = {
     "at_risk": N_("The account is at risk"), "health_grade": N_("Health grade is"),
     "health_drop": N_("Health score fell by (30 days)"), "renewal_in_days": N_("Renewal within (days)"),
     "new_account": N_("New customer within (days)"), "stage": N_("Lifecycle stage entered"),
+    "churn_risk_above": N_("Churn risk above"),
     "task": N_("Create a task"), "wait": N_("Wait"), "webhook": N_("Call a webhook"), "email": N_("Send an email"),
     "champion": N_("the champion"), "all_contacts": N_("all contacts"), "owner": N_("the account's owner"),
     "onboarding": N_("onboarding"), "adoption": N_("adoption"), "expansion": N_("expansion"),

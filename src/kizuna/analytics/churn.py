@@ -1,0 +1,521 @@
+"""The churn model (解約予測): gradient-boosted trees (LightGBM) on a feature table, a
+calibration of their scores on held-out rows, per-row drivers from the trees' own
+contributions (``pred_contrib``), the metrics that judge it, and "bring your own table":
+the same model cross-validated on any table of one row per customer.
+
+Pure: frames in, numbers out — no database, no clock, no settings. The store side (which
+month-ends, which features, where the model is kept) is :mod:`kizuna.services.churn`;
+the sentences of the drivers are written there, through the catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.errors import InvalidInput
+from kizuna.i18n import _
+
+#: The model format; a stored model of another format is refused like a schema mismatch.
+FORMAT = 1
+NUMERIC = "numeric"
+CATEGORY = "category"
+#: LightGBM settings: small trees (four leaves, at least 100 rows each), slow learning,
+#: fixed seed and threads (reproducible). Chosen on the demo company (docs/churn.md).
+PARAMS: dict[str, Any] = {
+    "objective": "binary", "learning_rate": 0.03, "num_leaves": 4, "min_data_in_leaf": 100,
+    "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 10.0,
+    "seed": 7, "deterministic": True, "num_threads": 1, "verbose": -1, "max_cat_to_onehot": 8,
+    "min_data_per_group": 20, "cat_smooth": 10.0,
+}  # fmt: skip
+ROUNDS = 200
+BIG_ROWS = 100_000
+#: A single column whose own ROC-AUC (either way round) reaches this is named as likely leakage.
+LEAKAGE_AUC = 0.98
+#: A column of distinct values on at least this share of the rows is identifier-like.
+ID_UNIQUE_SHARE = 0.95
+ID_NAME = re.compile(r"(^|[_\s\-])(id|no|number|code|key|uuid|番号|コード)$|^id[_\s\-]|ID$|番号|顧客コード", re.I)
+CALIBRATION_BINS = 10
+DRIVERS_TOP = 3
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str  # NUMERIC or CATEGORY
+    categories: tuple[str, ...] = ()  # CATEGORY: the values seen in training, in code order
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        if self.kind == CATEGORY:
+            out["categories"] = list(self.categories)
+        return out
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The features a model was trained on, in order, with each category's values."""
+
+    features: tuple[Feature, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "features": [f.as_dict() for f in self.features]}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Schema:
+        return cls(tuple(Feature(f["name"], f["kind"], tuple(f.get("categories", ()))) for f in doc["features"]))
+
+    @classmethod
+    def infer(cls, frame: pd.DataFrame) -> Schema:
+        """Numeric columns stay numeric; any other column is a category of its values
+        (as text, sorted), missing values left missing."""
+        features = []
+        for name in frame.columns:
+            col = frame[name]
+            if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+                features.append(Feature(str(name), NUMERIC))
+            else:
+                values = sorted({str(v) for v in col.dropna().tolist()})
+                features.append(Feature(str(name), CATEGORY, tuple(values)))
+        return cls(tuple(features))
+
+    def check(self, frame: pd.DataFrame, *, version: str = "") -> None:
+        """:class:`InvalidInput` (code ``churn_schema_mismatch``) naming the columns a
+        frame lacks or adds, or whose kind differs, against this schema."""
+        have = {str(c): c for c in frame.columns}
+        missing = [f.name for f in self.features if f.name not in have]
+        extra = sorted(set(have) - set(self.names))
+        wrong = [f.name for f in self.features if f.name in have and f.kind == NUMERIC
+                 and not (pd.api.types.is_numeric_dtype(frame[have[f.name]])
+                          or pd.api.types.is_bool_dtype(frame[have[f.name]]))]  # fmt: skip
+        if not (missing or extra or wrong):
+            return
+        parts = []
+        if missing:
+            parts.append(_("missing columns: {names}").format(names=", ".join(missing)))
+        if extra:
+            parts.append(_("columns the model does not know: {names}").format(names=", ".join(extra)))
+        if wrong:
+            parts.append(_("not numeric as in training: {names}").format(names=", ".join(wrong)))
+        raise InvalidInput(
+            _("the features do not match the churn model {version}'s schema ({why}); train a new model with "
+              "`kizuna churn train`").format(version=version, why="; ".join(parts)),
+            code="churn_schema_mismatch", field="model",
+        )  # fmt: skip
+
+    def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame as the trees read it: numeric columns as floats, categories as
+        pandas categoricals over the training values (an unseen value is missing)."""
+        out: dict[str, Any] = {}
+        for f in self.features:
+            col = frame[f.name]
+            if f.kind == NUMERIC:
+                out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+            else:
+                text = col.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+                out[f.name] = pd.Categorical(text, categories=list(f.categories))
+        return pd.DataFrame(out, index=frame.index)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling: calibrated probability = σ(a · logit(raw) + b), fitted on held-out
+    rows. Monotone, so it keeps the trees' ranking (the ROC-AUC); identity when
+    ``a = 1, b = 0`` (no held-out churn to calibrate on)."""
+
+    a: float = 1.0
+    b: float = 0.0
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        p = np.clip(np.asarray(raw, dtype="float64"), 1e-9, 1 - 1e-9)
+        z = self.a * np.log(p / (1 - p)) + self.b
+        out: np.ndarray = 1 / (1 + np.exp(-z))
+        return out
+
+    @classmethod
+    def fit(cls, raw: np.ndarray, y: np.ndarray) -> Calibration:
+        from sklearn.linear_model import LogisticRegression
+
+        if len(y) < 20 or not 0 < int(y.sum()) < len(y):
+            return cls()
+        p = np.clip(np.asarray(raw, dtype="float64"), 1e-9, 1 - 1e-9)
+        z = np.log(p / (1 - p)).reshape(-1, 1)
+        lr = LogisticRegression(C=1e6, max_iter=1000).fit(z, y.astype(int))
+        return cls(float(lr.coef_[0][0]), float(lr.intercept_[0]))
+
+
+@dataclass(frozen=True)
+class ChurnModel:
+    """A trained model: the boosted trees (LightGBM's text format), the schema they read,
+    the calibration, and what it was trained on (free-form ``info``)."""
+
+    booster: str
+    schema: Schema
+    calibration: Calibration
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def _booster(self) -> Any:
+        import lightgbm as lgb
+
+        return lgb.Booster(model_str=self.booster)
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        booster = self._booster()
+        out: np.ndarray = booster.predict(self.schema.matrix(frame), num_threads=PARAMS["num_threads"])
+        return out
+
+    def predict(self, frame: pd.DataFrame, *, version: str = "") -> np.ndarray:
+        """Calibrated probabilities of churn for the rows of ``frame`` (its columns must
+        be the schema's: else ``churn_schema_mismatch``)."""
+        self.schema.check(frame, version=version)
+        return self.calibration.apply(self.raw(frame))
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Each feature's contribution to each row's log-odds (the trees' own SHAP
+        values); the columns are the features, the rows add up (with ``bias``) to the
+        raw log-odds."""
+        booster = self._booster()
+        contrib = booster.predict(self.schema.matrix(frame), pred_contrib=True, num_threads=PARAMS["num_threads"])
+        out = pd.DataFrame(contrib[:, :-1], index=frame.index, columns=self.schema.names)
+        out["bias"] = contrib[:, -1]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "schema": self.schema.as_dict(),
+                "calibration": {"a": self.calibration.a, "b": self.calibration.b}, "info": self.info}  # fmt: skip
+
+    @classmethod
+    def from_parts(cls, booster: str, doc: dict[str, Any], *, version: str = "") -> ChurnModel:
+        if doc.get("format") != FORMAT:
+            raise InvalidInput(_("the churn model {version} was saved in another format ({found}, expected {want}); "
+                                 "train a new model with `kizuna churn train`").format(
+                                   version=version, found=doc.get("format"), want=FORMAT),
+                               code="churn_schema_mismatch", field="model")  # fmt: skip
+        cal = doc.get("calibration") or {}
+        return cls(booster, Schema.from_dict(doc["schema"]), Calibration(float(cal.get("a", 1.0)), float(cal.get("b", 0.0))),
+                   dict(doc.get("info") or {}))  # fmt: skip
+
+
+def fit(train: pd.DataFrame, y_train: np.ndarray, calibrate: pd.DataFrame | None = None,
+        y_calibrate: np.ndarray | None = None, *, schema: Schema | None = None, rounds: int = ROUNDS,
+        info: dict[str, Any] | None = None, refit: bool = False) -> ChurnModel:  # fmt: skip
+    """Train the trees on ``train`` and calibrate them (Platt) on ``calibrate``: held-out
+    rows (the months after the training months for the store's model, a slice of the
+    training fold for a table). ``refit``: then train the trees again on both and keep
+    the calibration learned on the held-out rows (the newest rows then teach the trees
+    too; a monotone calibration keeps their ranking)."""
+    schema = schema or Schema.infer(train)
+    booster = _train(schema, train, y_train, rounds)
+    model = ChurnModel(booster, schema, Calibration(), dict(info or {}))
+    if calibrate is None or y_calibrate is None or not len(calibrate):
+        return model
+    cal = Calibration.fit(model.raw(calibrate), np.asarray(y_calibrate, dtype=bool))
+    if refit:
+        booster = _train(schema, pd.concat([train, calibrate]), np.concatenate([y_train, y_calibrate]), rounds)
+    return ChurnModel(booster, schema, cal, model.info)
+
+
+def _train(schema: Schema, frame: pd.DataFrame, y: np.ndarray, rounds: int) -> str:
+    import lightgbm as lgb
+
+    cats = [f.name for f in schema.features if f.kind == CATEGORY]
+    data = lgb.Dataset(schema.matrix(frame), label=np.asarray(y, dtype="float64"), categorical_feature=cats or "auto",
+                       free_raw_data=True)  # fmt: skip
+    # a small table gets smaller leaves (at least 10 rows each): else no split is allowed at all
+    params = {**PARAMS, "min_data_in_leaf": min(PARAMS["min_data_in_leaf"], max(10, len(frame) // 40))}
+    if len(frame) >= BIG_ROWS:  # a second thread pays off only on large tables (measured: docs/churn.md)
+        params["num_threads"] = 2
+    text: str = lgb.train(params, data, num_boost_round=rounds).model_to_string()
+    return text
+
+
+# --- drivers ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One feature that pushed a row's churn risk up: its value and its contribution to
+    the log-odds (positive: riskier)."""
+
+    feature: str
+    value: float | str | None
+    contribution: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"feature": self.feature, "value": self.value, "contribution": round(self.contribution, 4)}
+
+
+def _plain(value: Any) -> float | str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return None if math.isnan(number) else number
+
+
+def drivers(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int = DRIVERS_TOP,
+            min_contribution: float = 0.05) -> list[list[Driver]]:  # fmt: skip
+    """For each row: the ``top`` features that raised its risk most (contribution at
+    least ``min_contribution`` log-odds), largest first."""
+    names = [c for c in contrib.columns if c != "bias"]
+    matrix = contrib[names].to_numpy(dtype="float64")
+    cells = values[names].to_numpy(dtype=object)
+    order = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
+    out: list[list[Driver]] = []
+    for i, picks in enumerate(order):
+        row = matrix[i]
+        out.append([Driver(names[j], _plain(cells[i, j]), float(row[j])) for j in picks if row[j] >= min_contribution])
+    return out
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """How well a risk signal ranks and (for probabilities) how well it is calibrated."""
+
+    samples: int
+    positives: int
+    roc_auc: float | None
+    pr_auc: float | None
+    brier: float | None  # only for probabilities
+    top_decile_lift: float | None  # churn rate in the riskiest tenth ÷ the overall rate
+    calibration: tuple[tuple[float, float, int], ...] = ()  # (mean predicted, observed rate, rows) per bin
+
+    def as_dict(self) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 4)
+
+        return {"samples": self.samples, "positives": self.positives, "roc_auc": r(self.roc_auc),
+                "pr_auc": r(self.pr_auc), "brier": r(self.brier), "top_decile_lift": r(self.top_decile_lift),
+                "calibration": [{"predicted": round(p, 4), "observed": round(o, 4), "rows": n}
+                                for p, o, n in self.calibration]}  # fmt: skip
+
+
+def top_decile_lift(y: np.ndarray, risk: np.ndarray) -> float | None:
+    n = len(y)
+    if n < 10 or y.sum() == 0:
+        return None
+    k = max(1, n // 10)
+    order = np.argsort(-risk, kind="stable")[:k]
+    return float(y[order].mean() / y.mean())
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> tuple[tuple[float, float, int], ...]:
+    """Rows by predicted probability in ``bins`` equal-width bins (empty bins left out)."""
+    edges = np.minimum((p * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        sel = edges == b
+        if sel.any():
+            out.append((float(p[sel].mean()), float(y[sel].mean()), int(sel.sum())))
+    return tuple(out)
+
+
+def metrics(y: np.ndarray, risk: np.ndarray, *, probability: bool = True) -> Metrics:
+    """ROC-AUC, PR-AUC, top-decile lift of ``risk`` (higher = riskier; NaN rows left
+    out) against ``y``; for probabilities also the Brier score and calibration table."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y = np.asarray(y, dtype=bool)
+    risk = np.asarray(risk, dtype="float64")
+    known = ~np.isnan(risk)
+    y, risk = y[known], risk[known]
+    both = 0 < int(y.sum()) < len(y)
+    return Metrics(
+        samples=len(y), positives=int(y.sum()),
+        roc_auc=float(roc_auc_score(y, risk)) if both else None,
+        pr_auc=float(average_precision_score(y, risk)) if both else None,
+        brier=float(brier_score_loss(y, risk)) if probability and len(y) else None,
+        top_decile_lift=top_decile_lift(y, risk),
+        calibration=calibration_table(y, risk) if probability and len(y) else (),
+    )  # fmt: skip
+
+
+# --- bring your own table -----------------------------------------------------------------------
+
+LABEL_WORDS = {
+    "1": True, "0": False, "1.0": True, "0.0": False, "true": True, "false": False, "yes": True, "no": False,
+    "y": True, "n": False, "t": True, "f": False, "churned": True, "retained": False, "active": False,
+    "はい": True, "いいえ": False, "有": True, "無": False, "あり": True, "なし": False, "解約": True, "継続": False,
+}  # fmt: skip
+
+
+class TableProblem(InvalidInput):
+    """A table that cannot be evaluated: names the file, row and column at fault."""
+
+
+def parse_labels(values: pd.Series, *, source: str, column: str, first_row: int = 2) -> np.ndarray:
+    """yes/no, 1/0, true/false (and はい/いいえ, 解約/継続…) → booleans. A missing or
+    unreadable value is a :class:`TableProblem` naming its row (``first_row`` is the
+    file row of the first data row: 2 under a header)."""
+    out = np.zeros(len(values), dtype=bool)
+    for i, raw in enumerate(values.tolist()):
+        text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw).strip().lower()
+        if text not in LABEL_WORDS:
+            why = _("the label is empty") if not text else _("{value!r} is not a churn label (use yes/no, 1/0 or "
+                                                              "true/false)").format(value=str(raw))  # fmt: skip
+            raise TableProblem(_("{file}, row {row}, column {column}: {why}").format(
+                file=source, row=i + first_row, column=column, why=why), code="invalid_row", field=column)  # fmt: skip
+        out[i] = LABEL_WORDS[text]
+    return out
+
+
+def identifier_like(frame: pd.DataFrame) -> list[str]:
+    """Columns that identify rows rather than describe them: text (or whole numbers
+    with an id-like name) distinct on at least :data:`ID_UNIQUE_SHARE` of the rows."""
+    out = []
+    n = len(frame)
+    for name in frame.columns:
+        col = frame[name].dropna()
+        if n == 0 or len(col) < ID_UNIQUE_SHARE * n or col.nunique() < ID_UNIQUE_SHARE * n:
+            continue
+        if pd.api.types.is_numeric_dtype(col):
+            whole = bool(np.all(np.mod(col.to_numpy(dtype="float64"), 1) == 0))
+            if whole and ID_NAME.search(str(name)):
+                out.append(str(name))
+        else:
+            out.append(str(name))
+    return out
+
+
+def single_column_auc(col: pd.Series, y: np.ndarray) -> float | None:
+    """How well one column alone separates the label, either way round (0.5–1): a
+    numeric column by its values (missing as its own lowest and highest value, the
+    better of the two), a category by its churn rate."""
+    from sklearn.metrics import roc_auc_score
+
+    if not 0 < int(y.sum()) < len(y):
+        return None
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        v = col.to_numpy(dtype="float64")
+        if np.all(np.isnan(v)):
+            return None
+        lo, hi = np.nanmin(v) - 1, np.nanmax(v) + 1
+        aucs = [roc_auc_score(y, np.where(np.isnan(v), fill, v)) for fill in (lo, hi)]
+        return float(max(max(a, 1 - a) for a in aucs))
+    text = col.astype(object).where(col.notna(), "\0missing")
+    rate = pd.Series(y.astype("float64")).groupby(text.to_numpy()).mean()
+    auc = roc_auc_score(y, text.map(rate).to_numpy(dtype="float64"))
+    return float(max(auc, 1 - auc))
+
+
+@dataclass(frozen=True)
+class TableEvaluation:
+    """``churn evaluate --input``: the cross-validated model on a table."""
+
+    source: str
+    rows: int
+    positives: int
+    target: str
+    folds: int
+    features: tuple[str, ...]
+    identifiers: tuple[str, ...]  # dropped: identifier-like (and the --id column)
+    leakage: tuple[tuple[str, float], ...]  # dropped: named as likely leakage, with the column's own AUC
+    constant: tuple[str, ...]  # dropped: one value (or none) on every row
+    per_fold: tuple[Metrics, ...]
+    best_single: tuple[str, float] | None  # the best remaining single column and its AUC (a baseline)
+
+    def summary(self) -> dict[str, dict[str, float | None]]:
+        """Mean and standard deviation across folds of each metric."""
+        out: dict[str, dict[str, float | None]] = {}
+        for key in ("roc_auc", "pr_auc", "brier", "top_decile_lift"):
+            values = [getattr(m, key) for m in self.per_fold if getattr(m, key) is not None]
+            out[key] = {"mean": float(np.mean(values)) if values else None,
+                        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None}  # fmt: skip
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 4)
+
+        return {
+            "input": self.source, "rows": self.rows, "positives": self.positives, "target": self.target,
+            "folds": self.folds, "features": list(self.features), "identifiers_dropped": list(self.identifiers),
+            "leakage_dropped": [{"column": c, "auc": r(a)} for c, a in self.leakage],
+            "constant_dropped": list(self.constant),
+            "metrics": {k: {"mean": r(v["mean"]), "std": r(v["std"])} for k, v in self.summary().items()},
+            "per_fold": [m.as_dict() for m in self.per_fold],
+            "best_single_column": None if self.best_single is None else
+            {"column": self.best_single[0], "auc": r(self.best_single[1])},
+        }  # fmt: skip
+
+
+def evaluate_table(frame: pd.DataFrame, y: np.ndarray, *, source: str, target: str, id_column: str | None = None,
+                   folds: int = 5, seed: int = 0) -> TableEvaluation:  # fmt: skip
+    """Cross-validate the churn model on ``frame`` (the feature columns; the label is
+    ``y``): identifier-like columns (and ``id_column``) and columns that alone predict
+    the label almost perfectly are dropped and named; each fold trains on the others
+    (calibrated on a fifth of them) and is scored with :func:`metrics`."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    positives = int(y.sum())
+    if positives == 0 or positives == len(y):
+        raise TableProblem(_("{file}, column {column}: every row has the same label ({value}); churn and "
+                             "non-churn rows are both needed").format(
+                               file=source, column=target, value=_("churned") if positives else _("not churned")),
+                           field=target)  # fmt: skip
+    if min(positives, len(y) - positives) < folds:
+        raise TableProblem(_("{file}, column {column}: {n} rows of the rarer label, fewer than the {folds} folds")
+                           .format(file=source, column=target, n=min(positives, len(y) - positives), folds=folds),
+                           field=target)  # fmt: skip
+    ids = identifier_like(frame)
+    if id_column is not None and id_column not in ids:
+        ids.insert(0, id_column)
+    rest = frame.drop(columns=[c for c in ids if c in frame.columns])
+    constant = [str(c) for c in rest.columns if rest[c].nunique(dropna=True) <= 1]
+    rest = rest.drop(columns=constant)
+    aucs = {str(c): single_column_auc(rest[c], y) for c in rest.columns}
+    leaky = sorted(((c, a) for c, a in aucs.items() if a is not None and a >= LEAKAGE_AUC), key=lambda t: -t[1])
+    rest = rest.drop(columns=[c for c, _a in leaky])
+    if rest.shape[1] == 0:
+        raise TableProblem(_("{file}: no column is left to learn from once identifiers, constant columns and likely "
+                             "leakage are dropped").format(file=source), field=target)  # fmt: skip
+    remaining = {c: a for c, a in aucs.items() if c in rest.columns and a is not None}
+    best = max(remaining.items(), key=lambda t: t[1]) if remaining else None
+    schema = Schema.infer(rest)
+    per_fold = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+        ytr = y[train_idx]
+        fit_idx, cal_idx = train_idx, np.array([], dtype=int)
+        if min(int(ytr.sum()), len(ytr) - int(ytr.sum())) >= 10:
+            fit_idx, cal_idx = train_test_split(train_idx, test_size=0.2, stratify=ytr, random_state=seed)
+        model = fit(rest.iloc[fit_idx], y[fit_idx], rest.iloc[cal_idx], y[cal_idx], schema=schema, refit=True)
+        p = model.calibration.apply(model.raw(rest.iloc[test_idx]))
+        per_fold.append(metrics(y[test_idx], p))
+    return TableEvaluation(source, len(y), positives, target, folds, tuple(rest.columns.astype(str)), tuple(ids),
+                           tuple(leaky), tuple(constant), tuple(per_fold), best)  # fmt: skip
+
+
+def split_months(days: Sequence[Any], test_share: float = 1 / 3, calibration_share: float = 0.25) -> tuple[list[Any], list[Any], list[Any]]:
+    """Month-ends (sorted) → (fit, calibrate, test): the last third tests, the last
+    quarter of the rest calibrates (at least one month each), the earlier ones train.
+    No month is in two of them."""
+    days = sorted(days)
+    if len(days) < 3:
+        raise ValueError("at least three month-ends are needed")
+    n_test = max(1, round(len(days) * test_share))
+    train = days[:-n_test]
+    n_cal = max(1, round(len(train) * calibration_share)) if len(train) > 1 else 0
+    return train[: len(train) - n_cal], train[len(train) - n_cal:], days[-n_test:]
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,375 @@
+"""The churn model (issue 16): hand-checkable cases of the modelling code, bring your own
+table (identifiers and leakage named, bad input refused with file/row/column), the
+driver sentences, the schema check, the time split, and the model on a generated store
+(train, predict, the 360 reading, the API, the daily step, the playbook trigger)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kizuna.analytics import churn as model
+from kizuna.errors import InvalidInput
+from kizuna.i18n import language
+from kizuna.services import churn
+from tests.cli import run_cli
+
+
+def table(n: int = 400, seed: int = 3) -> pd.DataFrame:
+    """One row per customer: an id, a usage column that predicts churn (noisily), a
+    Japanese plan category, a column with missing values, a leaked column (the
+    cancellation date's month, known only for churners) and the yes/no label."""
+    rng = np.random.default_rng(seed)
+    usage = rng.gamma(2.0, 10.0, n)
+    plan = rng.choice(["ベーシック", "プロ", "エンタープライズ"], n)
+    risk = 1 / (1 + np.exp(0.15 * (usage - 15) - (plan == "ベーシック") * 1.0))
+    churned = rng.random(n) < risk
+    nps = np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 11, n))
+    leaked = np.where(churned, rng.integers(1, 13, n), np.nan)
+    return pd.DataFrame({
+        "customer_id": [f"C{i:05d}" for i in range(n)], "usage": usage.round(1), "plan": plan, "nps": nps,
+        "cancel_month": leaked, "churned": np.where(churned, "yes", "no"),
+    })  # fmt: skip
+
+
+def write(tmp_path: Path, frame: pd.DataFrame, name: str = "customers.csv") -> Path:
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+# --- bring your own table -----------------------------------------------------------------------
+
+
+def test_a_table_with_a_known_id_and_leaked_column_names_both_and_learns_from_the_rest(tmp_path: Path) -> None:
+    path = write(tmp_path, table())
+    result = churn.evaluate_file(path, target="churned", folds=3)
+    assert result.identifiers == ("customer_id",)
+    assert [c for c, _a in result.leakage] == ["cancel_month"]
+    assert result.leakage[0][1] == pytest.approx(1.0)  # missing exactly for the non-churners
+    assert set(result.features) == {"usage", "plan", "nps"}
+    summary = result.summary()
+    assert len(result.per_fold) == 3
+    assert 0.65 < summary["roc_auc"]["mean"] < 0.95  # type: ignore[operator]
+    assert summary["roc_auc"]["std"] is not None
+    assert summary["roc_auc"]["std"] > 0
+    assert result.best_single is not None
+    assert result.best_single[0] == "usage"
+    assert sum(m.samples for m in result.per_fold) == 400
+
+
+def test_an_explicit_id_column_is_dropped_even_when_it_looks_like_a_number(tmp_path: Path) -> None:
+    frame = table(200).assign(customer_id=range(1000, 1200))
+    frame = frame.rename(columns={"customer_id": "会員"})
+    result = churn.evaluate_file(write(tmp_path, frame), target="churned", id_column="会員", folds=2)
+    assert result.identifiers[0] == "会員"
+    assert "会員" not in result.features
+
+
+@pytest.mark.parametrize("labels", [("1", "0"), ("true", "false"), ("Yes", "No"), ("はい", "いいえ")])
+def test_labels_are_read_in_every_usual_spelling(labels: tuple[str, str]) -> None:
+    raw = pd.Series([labels[0], labels[1], labels[1]])
+    assert model.parse_labels(raw, source="f.csv", column="churned").tolist() == [True, False, False]
+
+
+def test_the_json_report_carries_the_spread_and_the_dropped_columns(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    path = write(tmp_path, table(300).assign(churned=lambda f: (f["churned"] == "yes").astype(int)))
+    shown = run_cli(capsys, "churn", "evaluate", "--input", str(path), "--target", "churned", "--cv", "2",
+                    "--format", "json")  # fmt: skip
+    assert shown.code == 0, shown.err
+    data = json.loads(shown.out)
+    assert data["identifiers_dropped"] == ["customer_id"]
+    assert data["leakage_dropped"][0]["column"] == "cancel_month"
+    assert data["folds"] == 2
+    assert len(data["per_fold"]) == 2
+    assert set(data["metrics"]) == {"roc_auc", "pr_auc", "brier", "top_decile_lift"}
+    assert data["metrics"]["roc_auc"]["std"] > 0
+    text = run_cli(capsys, "churn", "evaluate", "--input", str(path), "--target", "churned", "--cv", "2")
+    assert "Likely leakage, left out: cancel_month alone predicts the label" in text.out
+    assert "Left out as identifiers: customer_id" in text.out
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (None, ("--target", "churned"), "missing.csv: no such file"),
+        ("", ("--target", "churned"), "the file is empty"),
+        ("a,churned\n", ("--target", "churned"), "the file has a header but no rows"),
+        ("a,b\n1,yes\n2,no\n", ("--target", "churned"), "no column 'churned' (--target); the columns are: a, b"),
+        ("a,churned\n1,yes\n2,no\n", ("--target", "churned", "--id", "cid"), "no column 'cid' (--id)"),
+        ("a,churned\n1,yes\n2,yes\n3,yes\n", ("--target", "churned"), "column churned: every row has the same label"),
+        ("a,churned\n1,yes\n2,maybe\n3,no\n", ("--target", "churned"),
+         "row 3, column churned: 'maybe' is not a churn label"),
+        ("a,churned\n1,yes\n2,\n3,no\n", ("--target", "churned"), "row 3, column churned: the label is empty"),
+        ("a,churned\n1,yes\n2,no,7\n", ("--target", "churned"), "row 3: 3 values, but the header has 2 columns"),
+        ("\x89PNG\r\n\x1a\n\0\0\0IHDR", ("--target", "churned"), "not a CSV file"),
+        ("just one column\nx\n", ("--target", "churned"), "the header has one column"),
+        ("a,churned\n1,yes\n2,no\n", ("--target", "churned", "--cv", "1"), "--cv must be from 2 to 20"),
+        ("a,churned\n1,yes\n2,no\n", ("--target", "churned"), "1 rows of the rarer label, fewer than the 5 folds"),
+    ],
+)  # fmt: skip
+def test_bad_tables_are_refused_naming_file_row_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, args: tuple[str, ...], message: str,
+) -> None:  # fmt: skip
+    path = tmp_path / "missing.csv" if content is None else tmp_path / "t.csv"
+    if content is not None:
+        path.write_bytes(content.encode("utf-8", "surrogateescape") if "\0" not in content else content.encode("latin-1"))
+    shown = run_cli(capsys, "churn", "evaluate", "--input", str(path), *args)
+    assert shown.code == 1
+    assert message in shown.err.replace("\n", " ")
+    assert "Traceback" not in shown.err
+
+
+def test_target_without_input_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    shown = run_cli(capsys, "churn", "evaluate", "--target", "churned")
+    assert shown.code == 1
+    assert "--target and --id need --input FILE" in shown.err
+
+
+# --- the model's parts --------------------------------------------------------------------------
+
+
+def tiny_model() -> tuple[model.ChurnModel, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"logins_vs_baseline": rng.uniform(-1, 1, 600), "plan": rng.choice(["a", "b"], 600)})
+    y = (x["logins_vs_baseline"] < -0.3).to_numpy() | (rng.random(600) < 0.05)
+    return model.fit(x.iloc[:400], y[:400], x.iloc[400:], y[400:], rounds=30), x
+
+
+def test_a_model_refuses_features_that_do_not_match_its_schema() -> None:
+    trained, x = tiny_model()
+    assert trained.predict(x).shape == (600,)
+    with pytest.raises(InvalidInput) as missing:
+        trained.predict(x.drop(columns=["plan"]), version="v3")
+    assert missing.value.code == "churn_schema_mismatch"
+    assert "churn model v3's schema (missing columns: plan)" in missing.value.message
+    with pytest.raises(InvalidInput, match="columns the model does not know: seats"):
+        trained.predict(x.assign(seats=1.0))
+    with pytest.raises(InvalidInput, match="not numeric as in training: logins_vs_baseline"):
+        trained.predict(x.assign(logins_vs_baseline="high"))
+    # saved and loaded: the same probabilities; another format is refused
+    doc = json.loads(json.dumps(trained.to_json()))
+    again = model.ChurnModel.from_parts(trained.booster, doc)
+    assert np.allclose(again.predict(x), trained.predict(x))
+    with pytest.raises(InvalidInput, match="saved in another format"):
+        model.ChurnModel.from_parts(trained.booster, {**doc, "format": 99})
+
+
+def test_contributions_add_up_to_the_raw_score_and_name_the_driver() -> None:
+    trained, x = tiny_model()
+    contrib = trained.contributions(x)
+    raw = trained.raw(x)
+    assert np.allclose(1 / (1 + np.exp(-contrib.sum(axis=1))), raw)
+    risky = x.index[x["logins_vs_baseline"] < -0.6][:5]
+    for ds in model.drivers(contrib.loc[risky], x.loc[risky]):
+        assert ds[0].feature == "logins_vs_baseline"
+        assert ds[0].contribution > 0.05
+
+
+def test_a_driver_reads_as_a_sentence_with_its_value_in_both_languages() -> None:
+    down = {"feature": "logins_vs_baseline", "value": -0.45, "contribution": 0.8}
+    with language("en"):
+        assert churn.driver_sentence(down) == "logins down 45 % against the 90 days before"
+        assert churn.driver_sentence({"feature": "login_trend", "value": 0.2}) == "logins up 20 % in 30 days"
+        assert churn.driver_sentence({"feature": "login_days", "value": 3.0}, {"login_days": 12.0}) == \
+            "logins on only 3 of the last 30 days"
+        assert churn.driver_sentence({"feature": "nps", "value": None}) == "no data for NPS score"
+        assert churn.driver_sentence({"feature": "stage", "value": "renewal"}) == "in the renewal stage"
+        assert churn.driver_sentence({"feature": "mrr_change_90", "value": -0.5}) == "MRR down 50 % in 90 days"
+    with language("ja"):
+        ja = churn.driver_sentence(down)
+        assert "45" in ja
+        assert ja != "logins down 45 % against the 90 days before"
+
+
+def test_the_time_split_has_no_month_in_two_parts() -> None:
+    days = [date(2026, m, 28) for m in range(1, 13)]
+    fit_days, cal_days, test_days = model.split_months(days)
+    assert (len(fit_days), len(cal_days), len(test_days)) == (6, 2, 4)
+    assert max(fit_days) < min(cal_days) <= max(cal_days) < min(test_days)
+    assert sorted(fit_days + cal_days + test_days) == days
+    assert model.split_months(days[:3]) == ([days[0]], [days[1]], [days[2]])
+
+
+def test_metrics_by_hand() -> None:
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1] * 2, dtype=bool)
+    perfect = y.astype("float64")
+    m = model.metrics(y, perfect)
+    assert (m.roc_auc, m.pr_auc, m.brier) == (1.0, 1.0, 0.0)
+    assert m.top_decile_lift == pytest.approx(1.0 / 0.2)  # the riskiest 2 of 20 are both churners; rate 0.2
+    assert m.calibration == ((0.0, 0.0, 16), (1.0, 1.0, 4))
+    flat = model.metrics(y, np.full(20, 0.2))
+    assert flat.roc_auc == 0.5
+    assert flat.brier == pytest.approx(0.16)
+
+
+# --- the model on a store -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, churn.Evaluation]:
+    """A generated company unlike the demo (churn from a sudden stop, never activating, a
+    slow decline: ``tests/health_generators.py``), its model trained and every paying
+    account scored on AS_OF."""
+    from kizuna.db import ensure_schema, make_engine, session_scope
+    from tests import health_generators as gen
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('churn') / 'store.db'}"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    with session_scope(engine) as session:
+        gen.build(session, "causes", accounts=160, seed=7)
+    with session_scope(engine) as session:
+        result = churn.train(session, as_of=gen.AS_OF)
+        churn.predict(session, as_of=gen.AS_OF)
+    engine.dispose()
+    return url, result
+
+
+AS_OF = date(2026, 11, 20)
+
+
+def test_training_tests_on_later_months_against_the_health_score(store: tuple[str, churn.Evaluation]) -> None:
+    _url, result = store
+    assert result.version == 1
+    assert max(result.train_days) < min(result.calibration_days)
+    assert max(result.calibration_days) < min(result.test_days)
+    assert result.model.samples == result.health.samples == result.naive.samples > 0
+    assert result.model.positives >= churn.MIN_TEST_CHURNS
+    assert result.model.roc_auc is not None
+    assert result.model.roc_auc > 0.6
+    assert result.health.brier is None  # a score, not a probability
+    assert result.model.brier is not None
+    assert result.model.brier < 0.2
+    assert sum(n for _p, _o, n in result.model.calibration) == result.model.samples
+    data = result.as_dict()
+    assert data["roc_auc_margin_over_health"] == pytest.approx(result.model.roc_auc - result.health.roc_auc, abs=1e-4)  # type: ignore[operator]
+
+
+def test_scores_drivers_list_filter_and_api(store: tuple[str, churn.Evaluation],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from fastapi.testclient import TestClient
+
+    from kizuna.main import create_app
+    from kizuna.services import accounts as accounts_service
+    from kizuna.settings import Settings
+    from tests.conftest import make_user, sign_in
+
+    url, _result = store
+    monkeypatch.setenv("KIZUNA_TODAY", AS_OF.isoformat())
+    app = create_app(Settings(database_url=url))
+    with app.state.kizuna.unit_of_work() as session:
+        probs = churn.probabilities(session)
+        assert len(probs) > 100
+        assert all(0 < p < 1 for p in probs.values())
+        riskiest = max(probs, key=lambda a: probs[a])
+        view = churn.account_churn(session, riskiest)
+        assert view is not None
+        assert view.probability == pytest.approx(probs[riskiest])
+        assert view.drivers  # the riskiest account has reasons, as sentences
+        assert all(isinstance(t, str) and t and "{" not in t for t in view.drivers)
+        high = accounts_service.list_accounts(session, accounts_service.AccountQuery(min_churn_risk=0.3,
+                                                                                   sort="-churn"), as_of=AS_OF)  # fmt: skip
+        expected = sorted((a for a, p in probs.items() if p >= 0.3), key=lambda a: -probs[a])
+        assert high.total == len(expected) > 0
+        assert [r.id for r in high.items][:5] == expected[:5]
+        assert high.items[0].churn_risk == pytest.approx(probs[expected[0]])
+    make_user(app, "csm@kizuna.example")
+    with TestClient(app, headers={"Accept-Language": "en"}) as client:
+        sign_in(client, "csm@kizuna.example")
+        api = client.get(f"/api/accounts/{riskiest}/churn")
+        assert api.status_code == 200, api.text
+        body = api.json()
+        assert body["probability"] == pytest.approx(probs[riskiest], abs=1e-4)
+        assert [d["text"] for d in body["drivers"]] == list(view.drivers)
+        assert body["horizon_days"] == 90
+        assert client.get("/api/accounts/999999/churn").json()["errors"][0]["code"] == "account_not_found"
+        listed = client.get("/api/accounts", params={"min_churn_risk": 0.3, "sort": "-churn"}).json()
+        assert listed["total"] == len(expected)
+        assert client.get("/api/accounts", params={"min_churn_risk": 2}).status_code == 422
+        page = client.get(f"/accounts/{riskiest}")
+        assert f'data-testid="account-churn-risk">{probs[riskiest] * 100:.1f}%' in page.text
+        assert view.drivers[0].replace("'", "&#39;") in page.text
+        listing = client.get("/accounts", params={"churn": "30", "sort": "-churn"})
+        assert listing.status_code == 200
+        assert f'data-testid="churn-risk">{probs[expected[0]] * 100:.1f}%' in listing.text
+        assert client.get("/accounts", params={"churn": "150"}).status_code == 422
+
+
+def test_a_stored_model_whose_schema_differs_is_refused_then_retrained_by_the_daily_step(
+    store: tuple[str, churn.Evaluation], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from sqlalchemy import text
+
+    from kizuna.db import make_engine, session_scope
+
+    url, _result = store
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        row = session.execute(text("SELECT version, spec FROM churn_models ORDER BY version DESC")).first()
+        assert row is not None
+        spec = json.loads(row.spec) if isinstance(row.spec, str) else row.spec
+        spec["schema"]["features"] = [f for f in spec["schema"]["features"] if f["name"] != "nps"]
+        session.execute(text("UPDATE churn_models SET spec = :s WHERE version = :v"),
+                        {"s": json.dumps(spec), "v": row.version})  # fmt: skip
+    with session_scope(engine) as session:
+        with pytest.raises(InvalidInput) as refused:
+            churn.predict(session, as_of=AS_OF)
+        assert refused.value.code == "churn_schema_mismatch"
+        assert "columns the model does not know: nps" in refused.value.message
+    engine.dispose()
+
+
+def test_the_daily_step_skips_with_the_reason_when_history_is_short(sqlite_url: str,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    import logging
+
+    from kizuna.db import make_engine, session_scope
+    from tests import health_generators as gen
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as session:
+        gen.build(session, "consumer", accounts=30, seed=2)
+    with caplog.at_level(logging.INFO, logger="kizuna.services.churn"), session_scope(engine) as session:
+        assert churn.daily_step(session, AS_OF) == 0
+        assert churn.probabilities(session) == {}
+    assert "churn: no model yet and too little labelled history to train one (too few churns to learn from" in caplog.text
+    engine.dispose()
+
+
+# --- the playbook trigger -----------------------------------------------------------------------
+
+
+def _facts(risk: float | None) -> object:
+    from kizuna.domain.playbooks import AccountFacts
+
+    return AccountFacts(account_id=1, tier=None, stage=None, plan=None, health_score=None, health_grade=None,
+                        health_change_30d=None, at_risk=False, renewal_in=None, customer_days=None, churn_risk=risk)  # fmt: skip
+
+
+@pytest.mark.parametrize("given", [0.3, 30])
+def test_the_churn_risk_trigger_takes_a_probability_or_a_percentage(given: float) -> None:
+    from kizuna.domain.playbooks import parse_playbook
+
+    book = parse_playbook("risky", {"name": "Risky", "trigger": {"kind": "churn_risk_above", "probability": given},
+                                    "steps": [{"kind": "task", "title": "call"}]})  # fmt: skip
+    assert book.trigger.params == {"probability": 0.3}
+    assert book.trigger.holds(_facts(0.31))  # type: ignore[arg-type]
+    assert not book.trigger.holds(_facts(0.3))  # type: ignore[arg-type]
+    assert not book.trigger.holds(_facts(None))  # type: ignore[arg-type]
+
+
+def test_a_bad_churn_risk_is_refused_naming_the_field() -> None:
+    from kizuna.domain.playbooks import parse_playbook
+    from kizuna.errors import ConfigurationError
+
+    for bad in (150, -1, "high"):
+        with pytest.raises(ConfigurationError, match=r"risky\.trigger\.probability"):
+            parse_playbook("risky", {"name": "Risky", "trigger": {"kind": "churn_risk_above", "probability": bad},
+                                     "steps": [{"kind": "task", "title": "call"}]})  # fmt: skip
