@@ -14,7 +14,7 @@ from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRo
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
-from kizuna.db.models.surveys import SurveyResponse
+from kizuna.db.models.surveys import SurveyInvitation, SurveyProgramme, SurveyResponse
 from kizuna.db.models.tickets import Ticket
 from kizuna.db.models.usage import UsageDaily, UsageDailyPending, UsageDailyUser, UsageDailyUserPending, UsageEvent
 from kizuna.db.models.users import SavedView, User
@@ -49,6 +49,8 @@ __all__ = [
     "SourceFreshness",
     "Subscription",
     "SuccessGoal",
+    "SurveyInvitation",
+    "SurveyProgramme",
     "SurveyResponse",
     "Task",
     "Ticket",
