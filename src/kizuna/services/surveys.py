@@ -203,12 +203,14 @@ def _open(session: Session, context: RunContext, token: str, now: datetime) -> A
     return row
 
 
-def language_of(session: Session, context: RunContext, token: str) -> str:
-    """The page's language: the contact's (else the company's default), whatever the link's state."""
+def language_of(session: Session, context: RunContext, token: str) -> str | None:
+    """The page's language: the contact's (else the company's default), whatever the link's
+    state; None when the link names no invitation (forged)."""
     invitation_id = unsubscribe.signed_id(unsubscribe.secret(session, context), PURPOSE, token)
     row = q.invitation(session, invitation_id) if invitation_id is not None else None
-    lang = row.language if row is not None else None
-    return lang if lang in ("ja", "en") else context.mail_language
+    if row is None:
+        return None
+    return str(row.language) if row.language in ("ja", "en") else context.mail_language
 
 
 def page(session: Session, context: RunContext, token: str, *, now: datetime | None = None) -> SurveyPage:
