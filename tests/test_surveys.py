@@ -117,6 +117,13 @@ def test_a_playbook_sends_the_survey_and_the_answer_lands_once_on_the_account(
     assert page.text.count('type="radio" name="score"') == 11
     assert "<fieldset" in page.text
     assert "<legend>" in page.text
+    # a public page: the security headers, the CSP, no referrer leaking the token, not indexed
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp or "default-src 'self'" in csp
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["X-Robots-Tag"] == "noindex"
     ja_page = client.get(f"/s/{links['hanako@acme.example']}", headers={"Accept-Language": "en"})
     assert "A1 株式会社 を友人や同僚に薦める可能性はどのくらいありますか？" in ja_page.text
 

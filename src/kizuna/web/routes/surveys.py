@@ -53,8 +53,9 @@ def _lang(state: State, token: str) -> str:
         return surveys.language_of(session, state.context, token) or get_language()
 
 
-@router.get("/s/{token}")
-def survey_page(request: Request, state: State, token: str) -> Response:
+@router.get("/s/{survey_link}")
+def survey_page(request: Request, state: State, survey_link: str) -> Response:
+    token = survey_link
     with language(_lang(state, token)):
         try:
             with state.unit_of_work() as session:
@@ -66,9 +67,10 @@ def survey_page(request: Request, state: State, token: str) -> Response:
         return _public(request, 200, {"page": page, "token": token})
 
 
-@router.post("/s/{token}")
-def survey_answer(request: Request, state: State, token: str, score: Annotated[str | None, Form()] = None,
+@router.post("/s/{survey_link}")
+def survey_answer(request: Request, state: State, survey_link: str, score: Annotated[str | None, Form()] = None,
                   why: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
+    token = survey_link
     with language(_lang(state, token)):
         now = clock.now(state.settings)
         try:
