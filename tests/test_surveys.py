@@ -151,6 +151,17 @@ def test_a_playbook_sends_the_survey_and_the_answer_lands_once_on_the_account(
     tasks = sql(app, "SELECT title, priority, account_id FROM tasks")
     assert tasks == [("Call back the detractor at A1 株式会社", "high", ids["account"])]
 
+    # the KPI page: response rate and NPS by tier and month sent
+    sql(app, "UPDATE accounts SET touch_tier = 'tech' WHERE id = :a", a=ids["account"])
+    kpis = owner_client.get("/kpis", headers={"Accept-Language": "en"}).text
+    assert "2 sent, 1 answered (50.0%); NPS -100.0 from 1 answers." in kpis
+    tier = re.search(r'data-testid="survey-by-tier".*?</table>', kpis, re.S)
+    assert tier is not None
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", tier.group(0))).count("tech touch 2 1 50.0% -100.0 1") == 1
+    month = re.search(r'data-testid="survey-by-month".*?</table>', kpis, re.S)
+    assert month is not None
+    assert "2026-11" in month.group(0)
+
 
 def test_a_forged_expired_or_bad_answer_gets_a_clear_page_and_records_nothing(
     app: FastAPI, smtp: tuple[Inbox, int]
