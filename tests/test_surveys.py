@@ -6,6 +6,7 @@ detractor's answer fires the ``survey_detractor`` playbook's task."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -276,3 +277,49 @@ def test_programmes_are_created_with_named_errors(app: FastAPI) -> None:
     csrf2 = sign_in(csm, "csm@kizuna.example")
     assert csm.post("/surveys", data={"csrf_token": csrf2, "key": "y", "name": "Y", "kind": "nps"}).status_code == 403
     assert sql(app, "SELECT key, kind FROM survey_programmes") == [("ces-q4", "ces")]
+
+
+def test_the_cli_creates_lists_and_sends_programmes(app: FastAPI, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from tests.cli import run_cli
+
+    ids = _setup(app)
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", str(app.state.kizuna.settings.database_url))
+    monkeypatch.setenv("KIZUNA_TODAY", TODAY.isoformat())
+    monkeypatch.setenv("KIZUNA_LANGUAGE", "en")
+    made = run_cli(capsys, "surveys", "create", "effort", "--name", "Effort <b>", "--kind", "ces")
+    assert made.code == 0, made.err
+    assert "Survey effort created (ces)" in made.out
+    bad = run_cli(capsys, "surveys", "create", "mood", "--name", "Mood", "--kind", "mood")
+    assert bad.code != 0
+    assert "the kind must be one of: nps, csat, ces" in bad.err
+    listed = run_cli(capsys, "surveys", "list", "--format", "json")
+    assert [(p["key"], p["name"], p["kind"]) for p in json.loads(listed.out)] == [
+        ("effort", "Effort <b>", "ces"), ("nps", "NPS 2026", "nps")]
+    sent = run_cli(capsys, "surveys", "send", "effort", "--all-contacts")
+    assert "Sent to 2 contacts; 1 skipped" in sent.out
+    assert sql(app, "SELECT count(*) FROM survey_invitations WHERE account_id = :a", a=ids["account"])[0][0] == 2
+    assert run_cli(capsys, "surveys", "send", "nothing").code != 0
+
+
+def test_the_api_creates_lists_and_reports(app: FastAPI) -> None:
+    from kizuna.domain.auth import ApiKeyScope
+    from kizuna.services import auth
+
+    make_user(app, "lead@kizuna.example", "lead")
+    with app.state.kizuna.unit_of_work() as session:
+        key, _row = auth.create_api_key(session, name="t", scope=ApiKeyScope.WRITE)
+    client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+    assert client.post("/api/surveys", json={"key": "n", "name": "N", "kind": "nps"}).status_code == 403  # not a lead
+    client = TestClient(app)
+    csrf = sign_in(client, "lead@kizuna.example")
+    made = client.post("/api/surveys", json={"key": "pulse", "name": "Pulse", "kind": "csat"},
+                       headers={"X-CSRF-Token": csrf})  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json() == {"key": "pulse", "name": "Pulse", "kind": "csat", "question_ja": None, "question_en": None}
+    again = client.post("/api/surveys", json={"key": "pulse", "name": "P", "kind": "csat"}, headers={"X-CSRF-Token": csrf})
+    assert again.status_code == 422
+    assert again.json()["errors"][0]["code"] == "survey_programme_exists"
+    assert [p["key"] for p in client.get("/api/surveys").json()] == ["pulse"]
+    assert client.get("/api/surveys/report").json()["total"] == {"sent": 0, "answered": 0, "rate": None, "nps": None,
+                                                                "nps_answers": 0}  # fmt: skip

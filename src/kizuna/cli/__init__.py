@@ -25,6 +25,7 @@ from kizuna.cli import playbooks as playbook_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
 from kizuna.cli import status as status_commands
+from kizuna.cli import surveys as survey_commands
 from kizuna.cli import tasks as task_commands
 from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
@@ -83,6 +84,7 @@ app.add_typer(segment_commands.stage_app, name="stage")
 app.add_typer(segment_commands.fit_app, name="fit")
 app.add_typer(task_commands.app, name="tasks")
 app.add_typer(playbook_commands.app, name="playbooks")
+app.add_typer(survey_commands.app, name="surveys")
 app.command("worklist")(task_commands.worklist_command)
 
 
