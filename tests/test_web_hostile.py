@@ -67,7 +67,7 @@ PARAMS: dict[str, str] = {
     "account_id": "accounts", "contact_id": "contacts", "product_id": "products",
     "subscription_id": "subscriptions", "ticket_id": "tickets", "response_id": "survey_responses",
     "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
-    "link": "unsubscribe", "survey_link": "survey_link",
+    "link": "unsubscribe", "survey_link": "survey_link", "slug": "kb",
     "playbook_key": "playbooks",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
@@ -81,6 +81,7 @@ VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "/worklist": [("?user=team", {})],
     "/unsubscribe/{link}": [("x", {})],  # an altered link: the 400 page
     "/s/{survey_link}": [("x", {})],  # an altered survey link: the 400 page
+    "/kb": [(f"?q={MARK}", {}), ("?q=%3Cb%3E", {}), ("?category=x", {})],
 }  # fmt: skip
 #: GET routes that are not pages of ours (the API docs) and need no check here.
 SKIP = {
@@ -186,7 +187,7 @@ def _ids(app: FastAPI) -> dict[str, int]:
 
     out = {}
     with app.state.kizuna.unit_of_work() as session:
-        for table in set(PARAMS.values()) - {"uploads", "unsubscribe", "playbooks", "survey_link"}:
+        for table in set(PARAMS.values()) - {"uploads", "unsubscribe", "playbooks", "survey_link", "kb"}:
             out[table] = int(session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one())
     return out
 
@@ -208,6 +209,20 @@ def _survey_link(app: FastAPI, contact_id: int) -> str:
                               source=SHORT, now=datetime.now(UTC), outbox_key="hostile")  # fmt: skip
     link = str(sent.messages[0][2]["text"]).split("/s/")[1].split()[0]
     return link
+
+
+def _kb_article(app: FastAPI, tmp: Path) -> str:
+    """A knowledge-base article whose title, category and text are hostile: its slug."""
+    from kizuna.services import kb
+
+    folder = tmp / "kb"
+    folder.mkdir()
+    one_line = SHORT.replace("\n", " ").replace("-", "")
+    (folder / "h.md").write_text(f"---\ntitle: {one_line}\ncategory: {one_line[:90]}\nlanguage: en\nslug: hostile\n---\n"
+                                 f"{LONG}\n\n[x]({URL}) <script>alert(1)</script>\n", encoding="utf-8")  # fmt: skip
+    with app.state.kizuna.unit_of_work() as session:
+        kb.import_folder(session, folder)
+    return "hostile"
 
 
 def _basic(key: str) -> dict[str, str]:
@@ -382,6 +397,7 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
         ids["unsubscribe"] = unsubscribe.token_for(unsubscribe.secret(session, app.state.kizuna.context),
                                                    int(ids["contacts"]))  # fmt: skip
     ids["survey_link"] = _survey_link(app, int(ids["contacts"]))
+    ids["kb"] = _kb_article(app, tmp)
     problems: list[str] = []
     # the admin forms: a key and a user with hostile names (listed by the pages below), and
     # refused forms that echo what was typed

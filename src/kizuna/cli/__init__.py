@@ -18,6 +18,7 @@ from kizuna.cli import exports as export_commands
 from kizuna.cli import health as health_commands
 from kizuna.cli import imports as import_commands
 from kizuna.cli import jobs as job_commands
+from kizuna.cli import kb as kb_commands
 from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
@@ -85,6 +86,7 @@ app.add_typer(segment_commands.fit_app, name="fit")
 app.add_typer(task_commands.app, name="tasks")
 app.add_typer(playbook_commands.app, name="playbooks")
 app.add_typer(survey_commands.app, name="surveys")
+app.add_typer(kb_commands.app, name="kb")
 app.command("worklist")(task_commands.worklist_command)
 
 

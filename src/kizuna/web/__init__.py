@@ -10,6 +10,7 @@ def routes() -> list[APIRouter]:
     from kizuna.web.routes import health as health_routes
     from kizuna.web.routes import imports as import_routes
     from kizuna.web.routes import jobs as job_routes
+    from kizuna.web.routes import kb as kb_routes
     from kizuna.web.routes import kpis as kpi_routes
     from kizuna.web.routes import ltv as ltv_routes
     from kizuna.web.routes import playbooks as playbook_routes
@@ -22,4 +23,4 @@ def routes() -> list[APIRouter]:
     return [auth.router, home.router, accounts.router, segment_routes.router, health_routes.router, kpi_routes.router,
             ltv_routes.router, usage_routes.router, import_routes.router, api_docs.router, job_routes.router,
             task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router,
-            survey_routes.router]  # fmt: skip
+            survey_routes.router, kb_routes.router]  # fmt: skip

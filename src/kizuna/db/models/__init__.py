@@ -8,6 +8,7 @@ from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, Hea
 from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
+from kizuna.db.models.kb import KbArticle, KbArticleBigram
 from kizuna.db.models.ltv import AccountLtv, LtvSegmentFit
 from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
@@ -34,6 +35,8 @@ __all__ = [
     "IngestCount",
     "JobLease",
     "JobRun",
+    "KbArticle",
+    "KbArticleBigram",
     "LtvSegmentFit",
     "OnboardingMilestone",
     "OutboxMessage",

@@ -1,4 +1,5 @@
-"""surveys that are sent: programmes, invitations (signed single-use links), CES answers
+"""surveys that are sent: programmes, invitations (signed single-use links), CES answers;
+the knowledge base: articles and their bigram search index
 
 Revision ID: 0023
 Revises: 0019
@@ -79,9 +80,37 @@ def upgrade() -> None:
     op.create_index("ix_survey_invitations_contact_sent", "survey_invitations", ["contact_id", "sent_at"])
     op.create_index(op.f("ix_survey_invitations_account_id"), "survey_invitations", ["account_id"])
     op.create_index(op.f("ix_survey_invitations_programme_id"), "survey_invitations", ["programme_id"])
+    op.create_table(
+        "kb_articles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("slug", sa.String(length=120), nullable=False),
+        sa.Column("language", sa.String(length=2), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("category", sa.String(length=100), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("source", sa.String(length=500), nullable=True),
+        sa.Column("created_at", kizuna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", kizuna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_articles")),
+        sa.UniqueConstraint("slug", name=op.f("uq_kb_articles_slug")),
+    )
+    op.create_index(op.f("ix_kb_articles_language"), "kb_articles", ["language"])
+    op.create_index(op.f("ix_kb_articles_category"), "kb_articles", ["category"])
+    op.create_table(
+        "kb_article_bigrams",
+        sa.Column("bigram", sa.String(length=2), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["article_id"], ["kb_articles.id"],
+                                name=op.f("fk_kb_article_bigrams_article_id_kb_articles"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("bigram", "article_id", name=op.f("pk_kb_article_bigrams")),
+        sqlite_with_rowid=False,
+    )  # fmt: skip
+    op.create_index(op.f("ix_kb_article_bigrams_article_id"), "kb_article_bigrams", ["article_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("kb_article_bigrams")
+    op.drop_table("kb_articles")
     op.drop_table("survey_invitations")
     op.drop_table("survey_programmes")
     op.execute("DELETE FROM survey_responses WHERE kind = 'ces'")
