@@ -81,8 +81,11 @@ def survey_answer(request: Request, state: State, survey_link: str, score: Annot
         except InvalidInput as exc:
             if exc.code != "invalid_survey_answer":
                 return _public(request, 400, {"problem": exc.message})
-            with state.unit_of_work() as session:  # the form again, with what was typed and the reason
-                page = surveys.page(session, state.context, token, now=now)
+            try:
+                with state.unit_of_work() as session:  # the form again, with what was typed and the reason
+                    page = surveys.page(session, state.context, token, now=now)
+            except surveys.LinkGone as gone:  # answered or expired a moment ago
+                return _public(request, 410, {"problem": _gone(gone.reason)})
             return _public(request, 422, {"page": page, "token": token, "invalid": exc.message,
                                           "invalid_field": exc.field, "score": score, "why": why})  # fmt: skip
         return _public(request, 200, {"thanks": True})
