@@ -67,7 +67,7 @@ PARAMS: dict[str, str] = {
     "account_id": "accounts", "contact_id": "contacts", "product_id": "products",
     "subscription_id": "subscriptions", "ticket_id": "tickets", "response_id": "survey_responses",
     "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
-    "link": "unsubscribe",
+    "link": "unsubscribe", "survey_link": "survey_link", "slug": "kb",
     "playbook_key": "playbooks",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
@@ -80,6 +80,8 @@ VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
     "/api/kpis/accounts": [("?metric=mrr", {})],
     "/worklist": [("?user=team", {})],
     "/unsubscribe/{link}": [("x", {})],  # an altered link: the 400 page
+    "/s/{survey_link}": [("x", {})],  # an altered survey link: the 400 page
+    "/kb": [(f"?q={MARK}", {}), ("?q=%3Cb%3E", {}), ("?category=x", {})],
 }  # fmt: skip
 #: GET routes that are not pages of ours (the API docs) and need no check here.
 SKIP = {
@@ -185,9 +187,42 @@ def _ids(app: FastAPI) -> dict[str, int]:
 
     out = {}
     with app.state.kizuna.unit_of_work() as session:
-        for table in set(PARAMS.values()) - {"uploads", "unsubscribe", "playbooks"}:
+        for table in set(PARAMS.values()) - {"uploads", "unsubscribe", "playbooks", "survey_link", "kb"}:
             out[table] = int(session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one())
     return out
+
+
+def _survey_link(app: FastAPI, contact_id: int) -> str:
+    """A survey with a hostile name and question, sent to the hostile contact: its signed link."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import text
+
+    from kizuna.services import surveys
+
+    with app.state.kizuna.unit_of_work() as session:
+        account_id = int(session.execute(text("SELECT account_id FROM contacts WHERE id = :c"), {"c": contact_id}).scalar_one())
+        surveys.create_programme(session, key="hostile", name=SHORT, kind="nps", question_en=SHORT, question_ja=SHORT)
+        who = SimpleNamespace(id=contact_id, account_id=account_id, name=SHORT, email="h@hostile.example", language="en",
+                              unsubscribed_at=None)  # fmt: skip
+        sent = surveys.invite(session, app.state.kizuna.context, "hostile", [who], account_names={account_id: LONG},
+                              source=SHORT, now=datetime.now(UTC), outbox_key="hostile")  # fmt: skip
+    link = str(sent.messages[0][2]["text"]).split("/s/")[1].split()[0]
+    return link
+
+
+def _kb_article(app: FastAPI, tmp: Path) -> str:
+    """A knowledge-base article whose title, category and text are hostile: its slug."""
+    from kizuna.services import kb
+
+    folder = tmp / "kb"
+    folder.mkdir()
+    one_line = SHORT.replace("\n", " ").replace("-", "")
+    (folder / "h.md").write_text(f"---\ntitle: {one_line}\ncategory: {one_line[:90]}\nlanguage: en\nslug: hostile\n---\n"
+                                 f"{LONG}\n\n[x]({URL}) <script>alert(1)</script>\n", encoding="utf-8")  # fmt: skip
+    with app.state.kizuna.unit_of_work() as session:
+        kb.import_folder(session, folder)
+    return "hostile"
 
 
 def _basic(key: str) -> dict[str, str]:
@@ -366,6 +401,8 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
     with app.state.kizuna.unit_of_work() as session:  # a signed unsubscribe link of a contact with hostile values
         ids["unsubscribe"] = unsubscribe.token_for(unsubscribe.secret(session, app.state.kizuna.context),
                                                    int(ids["contacts"]))  # fmt: skip
+    ids["survey_link"] = _survey_link(app, int(ids["contacts"]))
+    ids["kb"] = _kb_article(app, tmp)
     problems: list[str] = []
     # the admin forms: a key and a user with hostile names (listed by the pages below), and
     # refused forms that echo what was typed
@@ -421,6 +458,15 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
     done = client.post(f"/imports/{_upload(client, csrf, check=True, refused_row=False)}/run", data={"csrf_token": csrf})
     assert done.status_code < 500
     problems += [f"POST /imports/…/run: {p}" for p in _audit_html(done.text)]
+    # the survey page: a refused answer echoing a hostile "why", the thanks, then the link used up (410)
+    for data, status in (({"score": LONG, "why": LONG}, 422), ({"score": "3", "why": SHORT}, 200), ({"score": "3"}, 410)):
+        r = client.post(f"/s/{ids['survey_link']}", data=data)
+        assert r.status_code == status, r.text
+        problems += [f"POST /s/…: {p}" for p in _audit_html(r.text)]
+    for data in ({"csrf_token": csrf, "key": LONG, "name": LONG, "kind": LONG, "question_ja": LONG},):
+        r = client.post("/surveys", data=data)
+        assert r.status_code == 422
+        problems += [f"POST /surveys: {p}" for p in _audit_html(r.text)]
     for _ in range(2):  # the unsubscribe page, just done and then already done
         gone = client.post(f"/unsubscribe/{ids['unsubscribe']}")
         assert gone.status_code == 200

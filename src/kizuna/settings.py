@@ -275,6 +275,17 @@ class Settings(BaseSettings):
             "next minute (it is not failed or lost). 0: no limit."
         ),
     )
+    survey_fatigue_days: int = Field(
+        default=90, ge=0, le=3650,
+        description=(
+            "Survey fatigue rule: a contact is asked to answer a survey at most once in this many days "
+            "(by playbook or by hand); a contact asked more recently is skipped. 0: no limit."
+        ),
+    )
+    survey_link_days: int = Field(
+        default=14, ge=1, le=365,
+        description="How many days the link in a survey email stays valid; after that it opens a page saying it expired.",
+    )
     slack_webhook_url: str | None = Field(
         default=None,
         description=(
@@ -497,6 +508,8 @@ class Settings(BaseSettings):
             secret_key=self.secret_key,
             mail_language=self.mail_language,
             slack_webhook_url=self.slack_webhook_url,
+            survey_fatigue_days=self.survey_fatigue_days,
+            survey_link_days=self.survey_link_days,
             ltv=LtvSettings(self.ltv_segments, self.ltv_discount_rate, self.gross_margin, self.ltv_min_cohorts),
             mail=MailConfig(
                 host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,

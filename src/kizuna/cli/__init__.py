@@ -19,6 +19,7 @@ from kizuna.cli import exports as export_commands
 from kizuna.cli import health as health_commands
 from kizuna.cli import imports as import_commands
 from kizuna.cli import jobs as job_commands
+from kizuna.cli import kb as kb_commands
 from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
@@ -26,6 +27,7 @@ from kizuna.cli import playbooks as playbook_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
 from kizuna.cli import status as status_commands
+from kizuna.cli import surveys as survey_commands
 from kizuna.cli import tasks as task_commands
 from kizuna.cli import usage as usage_commands
 from kizuna.cli import users as user_commands
@@ -85,6 +87,8 @@ app.add_typer(segment_commands.stage_app, name="stage")
 app.add_typer(segment_commands.fit_app, name="fit")
 app.add_typer(task_commands.app, name="tasks")
 app.add_typer(playbook_commands.app, name="playbooks")
+app.add_typer(survey_commands.app, name="surveys")
+app.add_typer(kb_commands.app, name="kb")
 app.command("worklist")(task_commands.worklist_command)
 
 

@@ -137,6 +137,9 @@ def write(session: Session, tl: Timeline, runs: list[Run], *, enabled: bool = Fa
          "definition": json.dumps(table, ensure_ascii=False, sort_keys=True, default=str),
          "note": "kizuna demo"} for key, table in tables.items()
     ])  # fmt: skip
+    # the NPS survey the library's survey-nps playbook sends (issue 17)
+    insert_many(session, "survey_programmes", [{"key": "nps", "name": "NPS", "kind": "nps", "question_ja": None,
+                                                "question_en": None, "created_at": saved, "updated_at": saved}])  # fmt: skip
     rows: list[Row] = []
     for r in runs:
         end = r.entered_on + timedelta(days=HORIZON_DAYS)

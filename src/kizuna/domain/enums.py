@@ -60,10 +60,12 @@ class TicketChannel(StrEnum):
 
 
 class SurveyKind(StrEnum):
-    """NPS (0–10: promoters 9–10, passives 7–8, detractors 0–6) or CSAT (1–5)."""
+    """NPS (0–10: promoters 9–10, passives 7–8, detractors 0–6), CSAT (1–5) or CES (customer
+    effort, 1–7: 7 the least effort)."""
 
     NPS = "nps"
     CSAT = "csat"
+    CES = "ces"
 
 
 class ActivityKind(StrEnum):
@@ -109,7 +111,8 @@ class GoalStatus(StrEnum):
 
 
 #: Score ranges of each survey kind, inclusive.
-SURVEY_SCALES: dict[SurveyKind, tuple[int, int]] = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
+SURVEY_SCALES: dict[SurveyKind, tuple[int, int]] = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5),
+                                                     SurveyKind.CES: (1, 7)}
 
 
 def _labels() -> dict[str, str]:
@@ -124,7 +127,7 @@ def _labels() -> dict[str, str]:
         "open": N_("open"), "pending": N_("pending"), "solved": N_("solved"), "closed": N_("closed"),
         "low": N_("low"), "normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent"),
         "chat": N_("chat"), "phone": N_("phone"), "web": N_("web"),
-        "nps": N_("NPS"), "csat": N_("CSAT"), "plan": N_("plan"), "addon": N_("add-on"),
+        "nps": N_("NPS"), "csat": N_("CSAT"), "ces": N_("CES"), "plan": N_("plan"), "addon": N_("add-on"),
         "month": N_("monthly"), "year": N_("yearly"), "done": N_("done"),
         "not_started": N_("not started"), "on_track": N_("on track"), "at_risk": N_("at risk"),
         "achieved": N_("achieved"), "missed": N_("missed"),

@@ -55,6 +55,10 @@ STEP_FIELDS: dict[str, tuple[FormField, ...]] = {
         FormField("slack", N_("Slack incoming webhook (otherwise signed JSON)"), "flag", default=True),
     ),
     "wait": (FormField("days", N_("Days"), "whole", default=7),),
+    "survey": (
+        FormField("programme", N_("Survey (its key)"), default="", maxlength=64),
+        FormField("to", N_("Send to"), "choice", pb.RECIPIENTS, "champion"),
+    ),
 }
 
 #: The parameters of each trigger kind.
@@ -66,6 +70,8 @@ TRIGGER_FIELDS: dict[str, tuple[FormField, ...]] = {
     "new_account": (FormField("days", N_("Days"), "whole", default=14),),
     "stage": (FormField("stage", N_("Stage"), "choice", pb.STAGES, "onboarding"),),
     "churn_risk_above": (FormField("probability", N_("Probability (0–1, or per cent)"), "number", default=0.3),),
+    "survey_detractor": (FormField("days", N_("Answered within (days)"), "whole", default=7),),
+    "survey_promoter": (FormField("days", N_("Answered within (days)"), "whole", default=7),),
 }
 
 #: The playbook's own fields.

@@ -13,7 +13,7 @@ A playbook is written in TOML (one file may hold several)::
     exit_when_cleared = true                     # stop when the trigger no longer holds
 
     [[playbooks.risk-high.steps]]
-    kind = "task"                                # task | email | webhook | wait
+    kind = "task"                                # task | email | webhook | wait | branch | survey
     title = "Executive call: {account}"
     task_kind = "call"
     priority = "high"
@@ -67,6 +67,8 @@ class AccountFacts:
     customer_days: int | None  # days since the account became a customer
     owner: str | None = None  # the owner's email
     churn_risk: float | None = None  # issue 16: probability of churn within the model's horizon (0–1)
+    nps_score: int | None = None  # the newest NPS answer's score (issue 17)
+    nps_days: int | None = None  # days since that answer
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,11 @@ TRIGGERS: dict[str, tuple[Check, Predicate]] = {
     "new_account": (_days_param, lambda f, p: f.customer_days is not None and 0 <= f.customer_days <= p["days"]),
     "stage": (_stage_param, lambda f, p: f.stage == p["stage"]),
     "churn_risk_above": (_probability_param, lambda f, p: f.churn_risk is not None and f.churn_risk > p["probability"]),
+    # the newest NPS answer, given within the last N days, was a detractor's (0–6) / a promoter's (9–10)
+    "survey_detractor": (_days_param, lambda f, p: f.nps_score is not None and f.nps_score <= 6
+                         and f.nps_days is not None and f.nps_days <= p["days"]),
+    "survey_promoter": (_days_param, lambda f, p: f.nps_score is not None and f.nps_score >= 9
+                        and f.nps_days is not None and f.nps_days <= p["days"]),
 }  # fmt: skip
 
 
@@ -300,6 +307,10 @@ STEP_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _f("slack", "flag", N_("Slack message"), default=True),
     ),
     "wait": (_f("days", "whole", N_("Days"), required=True, lo=1, hi=365),),
+    "survey": (
+        _f("programme", "text", N_("Survey (its key)"), required=True, most=64),
+        _f("to", "choice", N_("Recipients"), default="champion", choices=RECIPIENTS),
+    ),
     "branch": (
         _f("if", "condition", N_("Condition"), required=True),
         _f("then", "steps", N_("Steps when it holds"), default=()),

@@ -80,6 +80,8 @@ class RunContext:
     mail_language: str = "ja"  # the company default language of emails to contacts
     slack_webhook_url: str | None = field(default=None, repr=False)  # alerts and playbook Slack steps without a URL
     ltv: LtvSettings = field(default_factory=LtvSettings)
+    survey_fatigue_days: int = 90  # a contact is asked at most once in this many days (0: no limit)
+    survey_link_days: int = 14  # a survey link is valid this many days
 
     @property
     def rollup(self) -> RollupConfig:
@@ -111,6 +113,8 @@ def build_context(
     mail_language: str = "ja",
     slack_webhook_url: str | None = None,
     ltv: LtvSettings | None = None,
+    survey_fatigue_days: int = 90,
+    survey_link_days: int = 14,
 ) -> RunContext:
     """Read the configuration files named by the settings (once) into a context.
 
@@ -133,6 +137,8 @@ def build_context(
         mail_language=mail_language,
         slack_webhook_url=slack_webhook_url,
         ltv=ltv or LtvSettings(),
+        survey_fatigue_days=survey_fatigue_days,
+        survey_link_days=survey_link_days,
     )
     context.segments()  # a bad file is reported now, not at 03:00
     return context

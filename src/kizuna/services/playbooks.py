@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from kizuna.domain.playbooks import (
 from kizuna.errors import NotFound
 from kizuna.i18n import _
 from kizuna.services import accounts as accounts_service
-from kizuna.services import outbox, tasks, unsubscribe
+from kizuna.services import outbox, surveys, tasks, unsubscribe
 from kizuna.services.context import RunContext
 from kizuna.services.email_templates import check_playbook, pick_language, render_template
 
@@ -159,8 +159,10 @@ def current(session: Session) -> list[tuple[int, Playbook]]:
     return [(v.version, _parse(v.key, v.definition)) for v in q.latest_versions(session)]
 
 
-def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = None) -> AccountFacts:
-    """What triggers, filters and branches read of an account (``owner``: its owner's email)."""
+def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = None,
+             nps: tuple[int, int] | None = None) -> AccountFacts:  # fmt: skip
+    """What triggers, filters and branches read of an account (``owner``: its owner's email;
+    ``nps``: the score and age in days of its newest NPS answer)."""
     renewal = (r.renewal_on - today).days if r.renewal_on and r.contract_term_months != 1 else None
     return AccountFacts(
         account_id=r.id, tier=_v(r.touch_tier), stage=_v(r.lifecycle_stage), plan=r.plan_name,
@@ -168,6 +170,7 @@ def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = No
         at_risk=r.at_risk, renewal_in=renewal if renewal is None or renewal >= 0 else None,
         customer_days=(today - r.customer_since).days if r.customer_since else None, owner=owner,
         churn_risk=r.churn_risk,
+        nps_score=nps[0] if nps else None, nps_days=nps[1] if nps else None,
     )  # fmt: skip
 
 
@@ -175,7 +178,9 @@ def _facts(session: Session, today: date) -> tuple[list[AccountFacts], dict[int,
     rows = [r for r in accounts_service.all_accounts(session, accounts_service.AccountQuery(sort="name"), as_of=today)
             if r.churned_on is None and str(r.status) != "churned"]  # fmt: skip
     emails = q.user_emails(session)
-    facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None) for r in rows]
+    nps = surveys.latest_nps(session, today)
+    facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None, nps.get(r.id))
+             for r in rows]  # fmt: skip
     return facts, {r.id: r for r in rows}
 
 
@@ -240,6 +245,8 @@ def describe(step: Step, row: accounts_service.AccountRow, today: date, *, langu
         return _("webhook to {host}").format(host=p["url"].split("/")[2]) if p.get("url") else _("Slack message")
     if step.kind == "branch":
         return _("branch: {condition}").format(condition=str(p["if"]))
+    if step.kind == "survey":
+        return _("survey {programme} to {to}").format(programme=p["programme"], to=p["to"])
     if step.kind == "goto":
         return ""
     return _("wait {n} days").format(n=p["days"])
@@ -264,6 +271,11 @@ class _Run:
         self.tasks: list[dict[str, Any]] = []
         self.messages: list[tuple[str, str, dict[str, Any], int | None]] = []
         self.updates: list[dict[str, Any]] = []
+
+    def now(self, today: date) -> datetime:
+        """The moment of this run's sends: now, or noon of ``today`` when the run is for another day."""
+        now = datetime.now(UTC)
+        return now if now.date() == today else datetime.combine(today, time(12), tzinfo=UTC)
 
     def unsubscribe_key(self) -> str:
         if self._key is None:
@@ -340,6 +352,18 @@ def _do(run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, st
             run.messages.append((outbox.EMAIL, f"{key}:{c.id}", payload, row.id))
             lines.append(_("email “{subject}” to {email}").format(subject=subject, email=c.email))
         return lines
+    if step.kind == "survey":
+        recipients = [c for c in run.contacts.get(row.id, []) if p["to"] != "champion" or c.is_champion]
+        if not recipients:
+            return [_("survey skipped: no contact with an address")]
+        try:
+            sending = surveys.invite(run.session, run.context, p["programme"], recipients,
+                                     account_names={row.id: row.name}, source=f"playbook:{book.key}",
+                                     now=run.now(today), outbox_key=key)  # fmt: skip
+        except NotFound:
+            return [_("survey skipped: there is no survey {key!r}").format(key=p["programme"])]
+        run.messages.extend(sending.messages)
+        return sending.lines
     if step.kind == "webhook":
         text = render(p["text"], values)
         target: str | None = p.get("url") or run.context.slack_webhook_url
@@ -404,7 +428,7 @@ def run(session: Session, as_of: date, context: RunContext | None = None) -> int
     # advance every due run, under the version it entered with
     due = [(number, book, e) for number, book in books for e in q.due_enrollments(session, book.key, as_of)
            if e.account_id in rows]  # fmt: skip
-    emailing = {e.account_id for _n, book, e in due if any(s.kind == "email" for _p, s in book.flat)}
+    emailing = {e.account_id for _n, book, e in due if any(s.kind in ("email", "survey") for _p, s in book.flat)}
     state.contacts = q.contacts_of(session, sorted(emailing))
     versions: dict[tuple[str, int], Playbook] = {}
     for number, book, e in due:

@@ -33,9 +33,24 @@ def secret(session: Session, context: RunContext) -> str:
     return context.secret_key or q.app_secret(session, "unsubscribe", lambda: secrets.token_urlsafe(32))
 
 
-def _signature(key: str, contact_id: int) -> str:
-    mac = hmac.new(key.encode(), f"unsubscribe:{contact_id}".encode(), hashlib.sha256).digest()[:16]
+def sign(key: str, purpose: str, ident: int) -> str:
+    """The link signature of ``ident`` for one purpose (``unsubscribe``, ``survey``, ``article``):
+    a signature made for one purpose is no good for another."""
+    mac = hmac.new(key.encode(), f"{purpose}:{ident}".encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def signed_id(key: str, purpose: str, token: str) -> int | None:
+    """The id a ``<id>.<signature>`` token names, or None when it is malformed, forged or altered."""
+    m = TOKEN.fullmatch(token or "")
+    if m is None:
+        return None
+    ident = int(m.group(1))
+    return ident if hmac.compare_digest(m.group(2), sign(key, purpose, ident)) else None
+
+
+def _signature(key: str, contact_id: int) -> str:
+    return sign(key, "unsubscribe", contact_id)
 
 
 def token_for(key: str, contact_id: int) -> str:
@@ -59,11 +74,8 @@ def _bad() -> InvalidInput:
 
 def check(session: Session, context: RunContext, token: str) -> int:
     """The contact id a token names; ``InvalidInput`` (``invalid_unsubscribe_link``) when forged or altered."""
-    m = TOKEN.fullmatch(token or "")
-    if m is None:
-        raise _bad()
-    contact_id = int(m.group(1))
-    if not hmac.compare_digest(m.group(2), _signature(secret(session, context), contact_id)):
+    contact_id = signed_id(secret(session, context), "unsubscribe", token)
+    if contact_id is None:
         raise _bad()
     return contact_id
 

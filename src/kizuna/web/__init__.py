@@ -10,14 +10,17 @@ def routes() -> list[APIRouter]:
     from kizuna.web.routes import health as health_routes
     from kizuna.web.routes import imports as import_routes
     from kizuna.web.routes import jobs as job_routes
+    from kizuna.web.routes import kb as kb_routes
     from kizuna.web.routes import kpis as kpi_routes
     from kizuna.web.routes import ltv as ltv_routes
     from kizuna.web.routes import playbooks as playbook_routes
     from kizuna.web.routes import segments as segment_routes
+    from kizuna.web.routes import surveys as survey_routes
     from kizuna.web.routes import tasks as task_routes
     from kizuna.web.routes import unsubscribe as unsubscribe_routes
     from kizuna.web.routes import usage as usage_routes
 
     return [auth.router, home.router, accounts.router, segment_routes.router, health_routes.router, kpi_routes.router,
             ltv_routes.router, usage_routes.router, import_routes.router, api_docs.router, job_routes.router,
-            task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router]  # fmt: skip
+            task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router,
+            survey_routes.router, kb_routes.router]  # fmt: skip

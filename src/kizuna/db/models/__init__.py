@@ -9,13 +9,14 @@ from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, Hea
 from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
+from kizuna.db.models.kb import KbArticle, KbArticleBigram
 from kizuna.db.models.ltv import AccountLtv, LtvSegmentFit
 from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
-from kizuna.db.models.surveys import SurveyResponse
+from kizuna.db.models.surveys import SurveyInvitation, SurveyProgramme, SurveyResponse
 from kizuna.db.models.tickets import Ticket
 from kizuna.db.models.usage import UsageDaily, UsageDailyPending, UsageDailyUser, UsageDailyUserPending, UsageEvent
 from kizuna.db.models.users import SavedView, User
@@ -37,6 +38,8 @@ __all__ = [
     "IngestCount",
     "JobLease",
     "JobRun",
+    "KbArticle",
+    "KbArticleBigram",
     "LtvSegmentFit",
     "OnboardingMilestone",
     "OutboxMessage",
@@ -52,6 +55,8 @@ __all__ = [
     "SourceFreshness",
     "Subscription",
     "SuccessGoal",
+    "SurveyInvitation",
+    "SurveyProgramme",
     "SurveyResponse",
     "Task",
     "Ticket",

@@ -40,6 +40,7 @@ from kizuna.http.templating import render
 from kizuna.i18n import N_, _, get_language
 from kizuna.services import accounts as accounts_service
 from kizuna.services import kpis
+from kizuna.services import surveys as surveys_service
 from kizuna.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -618,9 +619,11 @@ def kpi_dashboard(request: Request, state: State, principal: CurrentPrincipal, a
     fmt = Formatter(get_language(), settings.zone)
     with state.unit_of_work() as session:
         at_risk = accounts_service.at_risk_summary(session, computed.report.currency)
+        survey_report = surveys_service.report(session, params.as_of, months=params.months)
     context = dashboard_context(computed.report, params, fmt, computed.segment_columns,
                                 targets=parse_targets(settings.kpi_targets), at_risk=at_risk)  # fmt: skip
-    return render(request, "kpis/dashboard.html", context)
+    return render(request, "kpis/dashboard.html", {**context, "survey_report": survey_report,
+                                                     "survey_labels": {"tier": TIER_LABELS, "stage": STAGE_LABELS}})
 
 
 @router.get("/kpis/accounts")
