@@ -2,7 +2,7 @@
 the knowledge base: articles and their bigram search index
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-06
 """
 
