@@ -55,6 +55,8 @@ STEP_FIELDS: dict[str, tuple[FormField, ...]] = {
         FormField("slack", N_("Slack incoming webhook (otherwise signed JSON)"), "flag", default=True),
     ),
     "wait": (FormField("days", N_("Days"), "whole", default=7),),
+    "onboarding_plan": (FormField("template", N_("Onboarding template (a key, or by_tier)"), default="by_tier",
+                                  maxlength=64),),
 }
 
 #: The parameters of each trigger kind.
@@ -65,6 +67,7 @@ TRIGGER_FIELDS: dict[str, tuple[FormField, ...]] = {
     "renewal_in_days": (FormField("days", N_("Days"), "whole", default=90),),
     "new_account": (FormField("days", N_("Days"), "whole", default=14),),
     "stage": (FormField("stage", N_("Stage"), "choice", pb.STAGES, "onboarding"),),
+    "onboarding_overdue": (FormField("days", N_("Days"), "whole", default=1),),
 }
 
 #: The playbook's own fields.

@@ -13,7 +13,7 @@ A playbook is written in TOML (one file may hold several)::
     exit_when_cleared = true                     # stop when the trigger no longer holds
 
     [[playbooks.risk-high.steps]]
-    kind = "task"                                # task | email | webhook | wait
+    kind = "task"                                # task | email | webhook | wait | branch | onboarding_plan
     title = "Executive call: {account}"
     task_kind = "call"
     priority = "high"
@@ -66,6 +66,7 @@ class AccountFacts:
     renewal_in: int | None  # days to the renewal of a committed term; None: none, or monthly
     customer_days: int | None  # days since the account became a customer
     owner: str | None = None  # the owner's email
+    onboarding_overdue_days: int | None = None  # days the most overdue open onboarding milestone is late
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,9 @@ TRIGGERS: dict[str, tuple[Check, Predicate]] = {
     "renewal_in_days": (_days_param, lambda f, p: f.renewal_in is not None and f.renewal_in <= p["days"]),
     "new_account": (_days_param, lambda f, p: f.customer_days is not None and 0 <= f.customer_days <= p["days"]),
     "stage": (_stage_param, lambda f, p: f.stage == p["stage"]),
+    # an onboarding milestone open ``days`` or more days after its due day (1: the day after)
+    "onboarding_overdue": (_days_param, lambda f, p: f.onboarding_overdue_days is not None
+                           and f.onboarding_overdue_days >= p["days"]),
 }  # fmt: skip
 
 
@@ -291,6 +295,9 @@ STEP_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _f("slack", "flag", N_("Slack message"), default=True),
     ),
     "wait": (_f("days", "whole", N_("Days"), required=True, lo=1, hi=365),),
+    # apply an onboarding plan from today: a template key, or by_tier (the account's tier's template)
+    "onboarding_plan": (_f("template", "text", N_("Onboarding template (a key, or by_tier)"), default="by_tier",
+                           most=64),),
     "branch": (
         _f("if", "condition", N_("Condition"), required=True),
         _f("then", "steps", N_("Steps when it holds"), default=()),

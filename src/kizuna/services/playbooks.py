@@ -34,7 +34,7 @@ from kizuna.domain.playbooks import (
 from kizuna.errors import NotFound
 from kizuna.i18n import _
 from kizuna.services import accounts as accounts_service
-from kizuna.services import outbox, tasks, unsubscribe
+from kizuna.services import onboarding, outbox, tasks, unsubscribe
 from kizuna.services.context import RunContext
 from kizuna.services.email_templates import check_playbook, pick_language, render_template
 
@@ -159,7 +159,8 @@ def current(session: Session) -> list[tuple[int, Playbook]]:
     return [(v.version, _parse(v.key, v.definition)) for v in q.latest_versions(session)]
 
 
-def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = None) -> AccountFacts:
+def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = None,
+             onboarding_overdue_days: int | None = None) -> AccountFacts:  # fmt: skip
     """What triggers, filters and branches read of an account (``owner``: its owner's email)."""
     renewal = (r.renewal_on - today).days if r.renewal_on and r.contract_term_months != 1 else None
     return AccountFacts(
@@ -167,6 +168,7 @@ def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = No
         health_score=r.health_score, health_grade=_v(r.health_grade), health_change_30d=r.health_change_30d,
         at_risk=r.at_risk, renewal_in=renewal if renewal is None or renewal >= 0 else None,
         customer_days=(today - r.customer_since).days if r.customer_since else None, owner=owner,
+        onboarding_overdue_days=onboarding_overdue_days,
     )  # fmt: skip
 
 
@@ -174,7 +176,9 @@ def _facts(session: Session, today: date) -> tuple[list[AccountFacts], dict[int,
     rows = [r for r in accounts_service.all_accounts(session, accounts_service.AccountQuery(sort="name"), as_of=today)
             if r.churned_on is None and str(r.status) != "churned"]  # fmt: skip
     emails = q.user_emails(session)
-    facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None) for r in rows]
+    late = onboarding.overdue_days(session, today)
+    facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None, late.get(r.id))
+             for r in rows]  # fmt: skip
     return facts, {r.id: r for r in rows}
 
 
@@ -241,6 +245,8 @@ def describe(step: Step, row: accounts_service.AccountRow, today: date, *, langu
         return _("branch: {condition}").format(condition=str(p["if"]))
     if step.kind == "goto":
         return ""
+    if step.kind == "onboarding_plan":
+        return _("onboarding plan “{template}” from {day}").format(template=p["template"], day=today.isoformat())
     return _("wait {n} days").format(n=p["days"])
 
 
@@ -263,6 +269,13 @@ class _Run:
         self.tasks: list[dict[str, Any]] = []
         self.messages: list[tuple[str, str, dict[str, Any], int | None]] = []
         self.updates: list[dict[str, Any]] = []
+        self.plans: dict[str, list[int]] = {}  # template (or by_tier) → accounts to give it
+        self._templates: list[Any] | None = None
+
+    def templates(self) -> list[Any]:
+        if self._templates is None:
+            self._templates = onboarding.list_templates(self.session)
+        return self._templates
 
     def unsubscribe_key(self) -> str:
         if self._key is None:
@@ -271,12 +284,15 @@ class _Run:
 
     def write(self, today: date) -> None:
         tasks.create_tasks(self.session, self.tasks, today=today)
+        for template, ids in sorted(self.plans.items()):
+            onboarding.apply(self.session, ids, template, start=today, templates=self.templates())
         outbox.enqueue_many(self.session, self.messages)
         q.update_enrollments(self.session, self.updates)
         for key in sorted(self.turned):
             q.save_rotation(self.session, key[0], key[1], self.turns[key])
         self.tasks, self.messages, self.updates = [], [], []
         self.turned.clear()
+        self.plans = {}
 
 
 def _assignee(run: _Run, book: Playbook, path: str, p: Mapping[str, Any],
@@ -349,6 +365,12 @@ def _do(run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, st
             "event": "playbook_step", "playbook": book.key, "account_id": row.id, "account": row.name, "text": text}
         run.messages.append((outbox.WEBHOOK, key, outbox.webhook_payload(url=target, body=body, signed=not slack),
                              row.id))  # fmt: skip
+        return [describe(step, row, today)]
+    if step.kind == "onboarding_plan":
+        template = p["template"]
+        if template != onboarding.BY_TIER and all(t.key != template for t in run.templates()):
+            return [_("onboarding plan skipped: no template {key!r}").format(key=template)]
+        run.plans.setdefault(template, []).append(row.id)
         return [describe(step, row, today)]
     return []
 
