@@ -39,7 +39,7 @@ from kizuna.http.i18n import Formatter
 from kizuna.http.templating import render
 from kizuna.i18n import N_, _, get_language
 from kizuna.services import accounts as accounts_service
-from kizuna.services import kpis
+from kizuna.services import kpis, onboarding
 from kizuna.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -618,8 +618,10 @@ def kpi_dashboard(request: Request, state: State, principal: CurrentPrincipal, a
     fmt = Formatter(get_language(), settings.zone)
     with state.unit_of_work() as session:
         at_risk = accounts_service.at_risk_summary(session, computed.report.currency)
+        onboarding_kpis = onboarding.kpis(session, params.as_of, settings.zone)
     context = dashboard_context(computed.report, params, fmt, computed.segment_columns,
                                 targets=parse_targets(settings.kpi_targets), at_risk=at_risk)  # fmt: skip
+    context["onboarding_kpis"] = onboarding_kpis
     return render(request, "kpis/dashboard.html", context)
 
 
