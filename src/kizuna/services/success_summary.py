@@ -49,11 +49,11 @@ def _day(value: date | None) -> str:
     return value.isoformat() if value else "—"
 
 
-def render_pdf(plan: SuccessPlan, lang: str, fonts: Sequence[tuple[str, int]] = FONTS) -> bytes:
+def render_pdf(plan: SuccessPlan, lang: str, fonts: Sequence[tuple[str, int]] | None = None) -> bytes:
     """The summary as one A4 page (more when there are many objectives), in ``lang``."""
     from fpdf import FPDF  # imported here: only the PDF download pays for it
 
-    path, index = find_font(fonts)
+    path, index = find_font(FONTS if fonts is None else fonts)
     with language(lang):
         pdf = FPDF(format="A4")
         pdf.set_auto_page_break(auto=True, margin=15)
@@ -78,8 +78,8 @@ def render_pdf(plan: SuccessPlan, lang: str, fonts: Sequence[tuple[str, int]] = 
                 due=_day(o.due_on), current=_number(o.current_value))  # fmt: skip
             pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
             if o.track:
-                pdf.multi_cell(0, 6, _("Progress {progress}% with {elapsed}% of the time gone").format(
-                    progress=round(o.track.progress * 100), elapsed=round(o.track.elapsed * 100)),
+                pdf.multi_cell(0, 6, _("Progress {progress} with {elapsed} of the time gone").format(
+                    progress=f"{round(o.track.progress * 100)}%", elapsed=f"{round(o.track.elapsed * 100)}%"),
                     new_x="LMARGIN", new_y="NEXT")  # fmt: skip
             for m in o.milestones:
                 mark = "[x]" if m.done else "[ ]"
