@@ -391,7 +391,7 @@ def test_the_summary_escapes_what_users_typed_in_both_languages(app: FastAPI, cl
 def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
 
-    return re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages))
+    return re.sub(r"[\s\x00]+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages))
 
 
 def test_the_pdf_carries_the_objectives_in_both_languages(app: FastAPI, client: TestClient) -> None:
