@@ -195,7 +195,9 @@ def test_the_kaplan_meier_median_on_a_hand_computed_set() -> None:
 
 def test_onboarding_kpis_by_tier_and_cohort_treat_those_still_onboarding_as_censored() -> None:
     def row(tier: str, start: date, done_days: int | None, first_days: int | None) -> dict[str, Any]:
-        at = (lambda d: None if d is None else datetime.combine(start + timedelta(days=d), datetime.min.time(), UTC))
+        def at(d: int | None) -> datetime | None:
+            return None if d is None else datetime.combine(start + timedelta(days=d), datetime.min.time(), UTC)
+
         return {"tier": tier, "started_on": start, "milestones": 3, "completed": 3 if done_days is not None else 1,
                 "last_done": at(done_days) if done_days is not None else at(1), "has_first_value": 1,
                 "first_value_at": at(first_days)}  # fmt: skip
@@ -246,14 +248,17 @@ def test_ticking_through_the_api_records_who_and_when_and_the_list_shows_progres
     first = applied.json()[0]
     assert (first["name"], first["due_on"], first["overdue"]) == ("Kickoff meeting", "2026-11-04", True)
     done = client.post(f"/api/onboarding/milestones/{first['id']}/tick", json={"done": True}).json()
-    assert done["completed_at"] is not None and done["overdue"] is False
+    assert done["completed_at"] is not None
+    assert done["overdue"] is False
     del client.headers["Authorization"]
     uid = make_user(app, "csm@kizuna.example", "csm", name="佐藤 健")
     token = sign_in(client, "csm@kizuna.example")
     second = client.get(f"/api/accounts/{a}/onboarding").json()[1]
     fragment = client.post(f"/onboarding/milestones/{second['id']}/tick", data={"csrf_token": token, "done": "1"},
                            headers={"HX-Request": "true"})  # fmt: skip
-    assert fragment.status_code == 200 and "佐藤 健" in fragment.text and "<html" not in fragment.text
+    assert fragment.status_code == 200
+    assert "佐藤 健" in fragment.text
+    assert "<html" not in fragment.text
     assert sql(app, "SELECT completed_by_id FROM onboarding_milestones WHERE id = :i", i=second["id"]) == [(uid,)]
     listing = client.get("/accounts").text
     assert re.search(r'data-testid="onboarding">\s*(?:<span[^>]*>)?2/3', listing)
@@ -273,9 +278,11 @@ def test_a_template_is_authored_in_the_form_and_bad_lines_are_refused(app: FastA
                           ("3 | csm | ", "a name is needed"), ("3 | boss | Kickoff", "owner must be one of")]:
         bad = client.post("/onboarding/templates", data={"csrf_token": token, "key": "low", "name": "Low touch",
                           "tier": "low", "milestones": lines})  # fmt: skip
-        assert bad.status_code == 422 and reason in bad.text, lines
+        assert bad.status_code == 422, lines
+        assert reason in bad.text, lines
     empty = client.post("/onboarding/templates", data={"csrf_token": token, "key": "x", "name": " ", "milestones": "1|csm|a"})
-    assert empty.status_code == 422 and "a name is needed" in empty.text
+    assert empty.status_code == 422
+    assert "a name is needed" in empty.text
     no_csrf = client.post("/onboarding/templates", data={"key": "x", "name": "X", "milestones": "1|csm|a"})
     assert no_csrf.status_code == 403
     with app.state.kizuna.unit_of_work() as session:
@@ -293,7 +300,8 @@ def test_the_template_api_refuses_bad_input_by_field(app: FastAPI, client: TestC
     client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
     answer = client.put("/api/onboarding/templates/x", json=body)
     assert answer.status_code == 422
-    assert answer.json()["errors"][0]["code"] == code and answer.json()["errors"][0]["field"] == field
+    assert answer.json()["errors"][0]["code"] == code
+    assert answer.json()["errors"][0]["field"] == field
     assert client.get("/api/onboarding/templates").json()[-1]["key"] == "tech"  # nothing saved
 
 
@@ -364,7 +372,8 @@ def test_the_web_form_refuses_a_due_date_out_of_range_with_the_reason(app: FastA
     token = sign_in(client, "csm@kizuna.example")
     bad = client.post(f"/accounts/{a}/success-plan/objectives", data={"csrf_token": token, "title": "T", "metric": "m",
                       "baseline_value": "1", "target_value": "2", "due_on": "0001-01-01"})  # fmt: skip
-    assert bad.status_code == 422 and "outside the accepted range" in bad.text
+    assert bad.status_code == 422
+    assert "outside the accepted range" in bad.text
     good = client.post(f"/accounts/{a}/success-plan/objectives", data={"csrf_token": token, "title": "T",
                        "metric": "m", "baseline_value": "1", "target_value": "2", "due_on": "2027-01-01"},
                        follow_redirects=False)  # fmt: skip
@@ -382,9 +391,12 @@ def test_the_summary_escapes_what_users_typed_in_both_languages(app: FastAPI, cl
     for lang, heading in (("ja", "サクセスプラン"), ("en", "Success plan")):
         page = client.get(f"/accounts/{a}/success-plan/summary?lang={lang}")
         assert page.status_code == 200
-        assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-        assert "<img src=x>" not in page.text and "<b>H</b>" not in page.text
-        assert heading in page.text and f'<html lang="{lang}">' in page.text
+        assert "<script>alert(1)</script>" not in page.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert "<img src=x>" not in page.text
+        assert "<b>H</b>" not in page.text
+        assert heading in page.text
+        assert f'<html lang="{lang}">' in page.text
         assert "@media print" in page.text
 
 
@@ -404,9 +416,12 @@ def test_the_pdf_carries_the_objectives_in_both_languages(app: FastAPI, client: 
     sign_in(client, "csm@kizuna.example")
     for lang, label in (("ja", "サクセスプラン"), ("en", "Successplan")):
         answer = client.get(f"/accounts/{a}/success-plan/summary.pdf?lang={lang}")
-        assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/pdf"
         found = _pdf_text(answer.content)
-        assert "解約率を下げる" in found and "Reducechurn" in found and label in found, found
+        assert "解約率を下げる" in found, found
+        assert "Reducechurn" in found, found
+        assert label in found, found
 
 
 def test_a_pdf_without_a_japanese_font_is_a_clear_503(app: FastAPI, client: TestClient,
@@ -416,4 +431,5 @@ def test_a_pdf_without_a_japanese_font_is_a_clear_503(app: FastAPI, client: Test
     make_user(app, "csm@kizuna.example", "csm")
     sign_in(client, "csm@kizuna.example")
     answer = client.get(f"/accounts/{a}/success-plan/summary.pdf?lang=en")
-    assert answer.status_code == 503 and "fonts-noto-cjk" in answer.text
+    assert answer.status_code == 503
+    assert "fonts-noto-cjk" in answer.text
