@@ -20,6 +20,7 @@ from typing import Any
 
 from kizuna.db import Session
 from kizuna.db.queries import playbooks as q
+from kizuna.domain.onboarding import BY_TIER
 from kizuna.domain.playbooks import (
     LANGUAGES,
     MAIL_PARTS,
@@ -368,7 +369,7 @@ def _do(run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, st
         return [describe(step, row, today)]
     if step.kind == "onboarding_plan":
         template = p["template"]
-        if template != onboarding.BY_TIER and all(t.key != template for t in run.templates()):
+        if template != BY_TIER and all(t.key != template for t in run.templates()):
             return [_("onboarding plan skipped: no template {key!r}").format(key=template)]
         run.plans.setdefault(template, []).append(row.id)
         return [describe(step, row, today)]

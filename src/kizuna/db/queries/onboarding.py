@@ -121,7 +121,7 @@ def oldest_overdue(session: Session, today: date) -> dict[int, date]:
     """account id → the earliest due day of its open milestones due before ``today``."""
     query = (select(M.account_id, func.min(M.due_on))
              .where(M.completed_at.is_(None), M.due_on.is_not(None), M.due_on < today).group_by(M.account_id))  # fmt: skip
-    return {int(i): d for i, d in session.execute(query)}
+    return {int(i): d for i, d in session.execute(query) if d is not None}
 
 
 def plan_rows(session: Session) -> list[dict[str, Any]]:
