@@ -160,6 +160,9 @@ def test_a_milestone_is_overdue_the_day_after_its_due_day_not_on_it(app: FastAPI
         assert onboarding.overdue_days(session, date(2026, 11, 4)) == {}
         assert onboarding.overdue_days(session, date(2026, 11, 5)) == {a: 1}
         assert onboarding.overdue_days(session, date(2026, 11, 16)) == {a: 12}  # the oldest open one counts
+    assert not rules.overdue(date(2026, 11, 4), False, date(2026, 11, 4))  # the 360 page's and the API's flag
+    assert rules.overdue(date(2026, 11, 4), False, date(2026, 11, 5))
+    assert not rules.overdue(date(2026, 11, 4), True, date(2026, 11, 5))
     trigger = Trigger("onboarding_overdue", {"days": 1})
     facts = AccountFacts(account_id=a, tier="high", stage=None, plan=None, health_score=None, health_grade=None,
                          health_change_30d=None, at_risk=False, renewal_in=None, customer_days=None)  # fmt: skip
