@@ -6,6 +6,7 @@ in both languages."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,7 @@ from kizuna.errors import InvalidInput
 from kizuna.main import create_app
 from kizuna.services import onboarding, playbooks, success_plans, success_summary
 from kizuna.settings import Settings
+from tests.cli import run_cli
 from tests.conftest import make_api_key, make_user, sign_in
 
 TODAY = date(2026, 11, 20)
@@ -436,3 +438,29 @@ def test_a_pdf_without_a_japanese_font_is_a_clear_503(app: FastAPI, client: Test
     answer = client.get(f"/accounts/{a}/success-plan/summary.pdf?lang=en")
     assert answer.status_code == 503
     assert "fonts-noto-cjk" in answer.text
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_the_command_line_imports_templates_all_or_nothing_and_applies_a_plan(
+    app: FastAPI, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", str(app.state.kizuna.settings.database_url))
+    monkeypatch.setenv("KIZUNA_TODAY", TODAY.isoformat())
+    a = add_account(app, "LOW1", "low")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[templates.low]\nname = "Low"\ntier = "low"\n[[templates.low.milestones]]\nname = "Call"\n'
+                   'offset_days = 2\n[templates.zz]\nname = ""\n[[templates.zz.milestones]]\nname = "x"\n'
+                   'offset_days = 1\n', encoding="utf-8")  # fmt: skip
+    refused = run_cli(capsys, "onboarding", "import", str(bad))
+    assert refused.code == 1
+    assert "bad.toml: zz: name: a name is needed" in refused.err
+    assert sql(app, "SELECT count(*) FROM onboarding_templates WHERE key = 'low'") == [(0,)]  # nothing half-written
+    bad.write_text(bad.read_text(encoding="utf-8").replace('name = ""', 'name = "Z"'), encoding="utf-8")
+    assert run_cli(capsys, "onboarding", "import", str(bad)).code == 0
+    applied = run_cli(capsys, "onboarding", "apply", "LOW1", "--start", "2026-11-10")
+    assert applied.code == 0, applied.err
+    assert _milestones(app, a) == [("Call", date(2026, 11, 12), "csm")]
+    listed = run_cli(capsys, "onboarding", "list", "--format", "json")
+    assert [t["key"] for t in json.loads(listed.out)] == ["high", "low", "tech", "zz"]
