@@ -111,6 +111,11 @@ def _goal(session: Session, goal_id: int) -> Any:
     return row
 
 
+def goal_account_id(session: Session, goal_id: int) -> int:
+    """The account an objective belongs to (``NotFound`` when there is no such objective)."""
+    return int(_goal(session, goal_id).account_id)
+
+
 def create_objective(session: Session, account_id: int, values: dict[str, Any], *, today: date) -> int:
     """Add an objective (title, metric, baseline_value, target_value, current_value,
     started_on (default today), due_on); returns its id."""

@@ -191,7 +191,7 @@ def add_milestone(goal_id: RecordId, body: ItemIn, state: State, principal: Writ
     day = today(state.settings)
     with state.unit_of_work() as session:
         success_plans.add_milestone(session, goal_id, body.name, body.due_on)
-        account_id = int(success_plans._goal(session, goal_id).account_id)
+        account_id = success_plans.goal_account_id(session, goal_id)
         return _plan(success_plans.plan(session, account_id, day))
 
 
@@ -201,5 +201,5 @@ def add_task(goal_id: RecordId, body: ItemIn, state: State, principal: Writer) -
     day = today(state.settings)
     with state.unit_of_work() as session:
         success_plans.add_task(session, goal_id, body.name, body.due_on, today=day, created_by_id=principal.user_id)
-        account_id = int(success_plans._goal(session, goal_id).account_id)
+        account_id = success_plans.goal_account_id(session, goal_id)
         return _plan(success_plans.plan(session, account_id, day))

@@ -178,7 +178,7 @@ def update_objective(
     """Record the objective's current value (the metric as it stands now)."""
     _csrf(request, principal, csrf_token)
     with state.unit_of_work() as session:
-        account_id = int(success_plans._goal(session, goal_id).account_id)
+        account_id = success_plans.goal_account_id(session, goal_id)
     try:
         with state.unit_of_work() as session:
             success_plans.update_objective(session, goal_id, {"current_value": current_value},
@@ -198,7 +198,7 @@ def add_under_objective(
     if what not in ("milestones", "tasks"):
         raise NotFound(_("nothing to add here"), code="not_found")
     with state.unit_of_work() as session:
-        account_id = int(success_plans._goal(session, goal_id).account_id)
+        account_id = success_plans.goal_account_id(session, goal_id)
     try:
         with state.unit_of_work() as session:
             if what == "milestones":
