@@ -90,11 +90,45 @@ class ItemIn(BaseModel):
     due_on: date | None = None
 
 
+class TrackOut(BaseModel):
+    status: str = Field(description="on_track, at_risk or off_track (docs/success.md has the rule).")
+    progress: float = Field(description="(current − baseline) ÷ (target − baseline); 1 = reached.")
+    elapsed: float = Field(description="Share of the time from the start to the due date gone (0…1).")
+
+
+class GoalMilestoneOut(BaseModel):
+    id: int
+    name: str
+    due_on: date | None
+    completed_at: datetime | None
+
+
+class GoalTaskOut(BaseModel):
+    id: int
+    title: str
+    status: str
+    due_on: date | None
+
+
+class ObjectiveOut(BaseModel):
+    id: int
+    title: str
+    metric: str | None
+    baseline_value: float | None
+    target_value: float | None
+    current_value: float | None
+    started_on: date | None
+    due_on: date | None
+    track: TrackOut | None = Field(description="null: an imported goal without baseline, target or due date.")
+    milestones: list[GoalMilestoneOut]
+    tasks: list[GoalTaskOut]
+
+
 class PlanOut(BaseModel):
     account_id: int
     account_name: str
     as_of: date
-    objectives: list[dict[str, Any]]
+    objectives: list[ObjectiveOut]
 
 
 def _template(t: Any) -> TemplateOut:
