@@ -47,7 +47,7 @@ postgres-binaries:
 
 # Debian's Chromium (and Japanese fonts) for the browser tests, when missing.
 chromium:
-	@if [ -x /usr/bin/chromium ]; then :; else \
+	@if [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then :; else \
 	  echo "Installing Chromium from Debian's packages"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; \
 	fi

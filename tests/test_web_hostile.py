@@ -36,7 +36,7 @@ import kizuna.domain.health as health_module
 import kizuna.domain.segments as segments_module
 from kizuna.domain.auth import ApiKeyScope
 from kizuna.main import WEB, create_app
-from kizuna.services import auth, unsubscribe
+from kizuna.services import auth, onboarding, success_plans, unsubscribe
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
 from kizuna.services.context import RunContext
@@ -398,6 +398,15 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
     written, csrf = _seed(app, client, tmp)
     assert all(written[name] for name in ("accounts", "contacts", "products", "tickets", "activities", "tasks")), written
     ids: dict[str, int | str] = {**_ids(app), "uploads": _upload(client, csrf, check=True), "playbooks": "hostile"}
+    with app.state.kizuna.unit_of_work() as session:  # an onboarding plan and a success plan with hostile text
+        onboarding.save_template(session, "hostile", {"name": SHORT, "milestones": [
+            {"name": SHORT, "offset_days": 0, "first_value": True}, {"name": LONG[:200], "offset_days": 3}]})
+        onboarding.apply(session, [int(ids["accounts"])], "hostile", start=AS_OF - timedelta(days=10))
+        goal = success_plans.create_objective(session, int(ids["accounts"]), {
+            "title": SHORT, "metric": SHORT, "baseline_value": 1, "target_value": 2, "due_on": "2030-01-01"},
+            today=AS_OF)  # fmt: skip
+        success_plans.add_milestone(session, goal, SHORT, None)
+        success_plans.add_task(session, goal, SHORT, None, today=AS_OF)
     with app.state.kizuna.unit_of_work() as session:  # a signed unsubscribe link of a contact with hostile values
         ids["unsubscribe"] = unsubscribe.token_for(unsubscribe.secret(session, app.state.kizuna.context),
                                                    int(ids["contacts"]))  # fmt: skip
@@ -448,7 +457,7 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
                         problems.append(f"{url}{query} JSON: {{{{7*7}}}} evaluated")
                     continue
                 kind = r.headers.get("content-type", "")
-                if kind.startswith("text/csv"):  # a download, never rendered: it must say so
+                if kind.startswith(("text/csv", "application/pdf")):  # a download, never rendered: it must say so
                     assert r.headers["x-content-type-options"] == "nosniff", url
                     assert r.headers["content-disposition"].startswith("attachment"), url
                     continue

@@ -22,6 +22,7 @@ from kizuna.cli import jobs as job_commands
 from kizuna.cli import kb as kb_commands
 from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
+from kizuna.cli import onboarding as onboarding_commands
 from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import playbooks as playbook_commands
 from kizuna.cli import segments as segment_commands
@@ -86,6 +87,7 @@ app.add_typer(segment_commands.tier_app, name="tier")
 app.add_typer(segment_commands.stage_app, name="stage")
 app.add_typer(segment_commands.fit_app, name="fit")
 app.add_typer(task_commands.app, name="tasks")
+app.add_typer(onboarding_commands.app, name="onboarding")
 app.add_typer(playbook_commands.app, name="playbooks")
 app.add_typer(survey_commands.app, name="surveys")
 app.add_typer(kb_commands.app, name="kb")

@@ -59,6 +59,8 @@ STEP_FIELDS: dict[str, tuple[FormField, ...]] = {
         FormField("programme", N_("Survey (its key)"), default="", maxlength=64),
         FormField("to", N_("Send to"), "choice", pb.RECIPIENTS, "champion"),
     ),
+    "onboarding_plan": (FormField("template", N_("Onboarding template (a key, or by_tier)"), default="by_tier",
+                                  maxlength=64),),
 }
 
 #: The parameters of each trigger kind.
@@ -72,6 +74,7 @@ TRIGGER_FIELDS: dict[str, tuple[FormField, ...]] = {
     "churn_risk_above": (FormField("probability", N_("Probability (0–1, or per cent)"), "number", default=0.3),),
     "survey_detractor": (FormField("days", N_("Answered within (days)"), "whole", default=7),),
     "survey_promoter": (FormField("days", N_("Answered within (days)"), "whole", default=7),),
+    "onboarding_overdue": (FormField("days", N_("Days"), "whole", default=1),),
 }
 
 #: The playbook's own fields.

@@ -13,7 +13,7 @@ A playbook is written in TOML (one file may hold several)::
     exit_when_cleared = true                     # stop when the trigger no longer holds
 
     [[playbooks.risk-high.steps]]
-    kind = "task"                                # task | email | webhook | wait | branch | survey
+    kind = "task"                                # task | email | webhook | wait | branch | survey | onboarding_plan
     title = "Executive call: {account}"
     task_kind = "call"
     priority = "high"
@@ -69,6 +69,7 @@ class AccountFacts:
     churn_risk: float | None = None  # issue 16: probability of churn within the model's horizon (0–1)
     nps_score: int | None = None  # the newest NPS answer's score (issue 17)
     nps_days: int | None = None  # days since that answer
+    onboarding_overdue_days: int | None = None  # days the most overdue open onboarding milestone is late
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,9 @@ TRIGGERS: dict[str, tuple[Check, Predicate]] = {
                          and f.nps_days is not None and f.nps_days <= p["days"]),
     "survey_promoter": (_days_param, lambda f, p: f.nps_score is not None and f.nps_score >= 9
                         and f.nps_days is not None and f.nps_days <= p["days"]),
+    # an onboarding milestone open ``days`` or more days after its due day (1: the day after)
+    "onboarding_overdue": (_days_param, lambda f, p: f.onboarding_overdue_days is not None
+                           and f.onboarding_overdue_days >= p["days"]),
 }  # fmt: skip
 
 
@@ -311,6 +315,9 @@ STEP_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _f("programme", "text", N_("Survey (its key)"), required=True, most=64),
         _f("to", "choice", N_("Recipients"), default="champion", choices=RECIPIENTS),
     ),
+    # apply an onboarding plan from today: a template key, or by_tier (the account's tier's template)
+    "onboarding_plan": (_f("template", "text", N_("Onboarding template (a key, or by_tier)"), default="by_tier",
+                           most=64),),
     "branch": (
         _f("if", "condition", N_("Condition"), required=True),
         _f("then", "steps", N_("Steps when it holds"), default=()),

@@ -20,6 +20,7 @@ from typing import Any
 
 from kizuna.db import Session
 from kizuna.db.queries import playbooks as q
+from kizuna.domain.onboarding import BY_TIER
 from kizuna.domain.playbooks import (
     LANGUAGES,
     MAIL_PARTS,
@@ -34,7 +35,7 @@ from kizuna.domain.playbooks import (
 from kizuna.errors import NotFound
 from kizuna.i18n import _
 from kizuna.services import accounts as accounts_service
-from kizuna.services import outbox, surveys, tasks, unsubscribe
+from kizuna.services import onboarding, outbox, surveys, tasks, unsubscribe
 from kizuna.services.context import RunContext
 from kizuna.services.email_templates import check_playbook, pick_language, render_template
 
@@ -160,7 +161,7 @@ def current(session: Session) -> list[tuple[int, Playbook]]:
 
 
 def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = None,
-             nps: tuple[int, int] | None = None) -> AccountFacts:  # fmt: skip
+             nps: tuple[int, int] | None = None, onboarding_overdue_days: int | None = None) -> AccountFacts:  # fmt: skip
     """What triggers, filters and branches read of an account (``owner``: its owner's email;
     ``nps``: the score and age in days of its newest NPS answer)."""
     renewal = (r.renewal_on - today).days if r.renewal_on and r.contract_term_months != 1 else None
@@ -171,6 +172,7 @@ def facts_of(r: accounts_service.AccountRow, today: date, owner: str | None = No
         customer_days=(today - r.customer_since).days if r.customer_since else None, owner=owner,
         churn_risk=r.churn_risk,
         nps_score=nps[0] if nps else None, nps_days=nps[1] if nps else None,
+        onboarding_overdue_days=onboarding_overdue_days,
     )  # fmt: skip
 
 
@@ -179,7 +181,9 @@ def _facts(session: Session, today: date) -> tuple[list[AccountFacts], dict[int,
             if r.churned_on is None and str(r.status) != "churned"]  # fmt: skip
     emails = q.user_emails(session)
     nps = surveys.latest_nps(session, today)
-    facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None, nps.get(r.id))
+    late = onboarding.overdue_days(session, today)
+    facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None, nps.get(r.id),
+                      late.get(r.id))
              for r in rows]  # fmt: skip
     return facts, {r.id: r for r in rows}
 
@@ -249,6 +253,8 @@ def describe(step: Step, row: accounts_service.AccountRow, today: date, *, langu
         return _("survey {programme} to {to}").format(programme=p["programme"], to=p["to"])
     if step.kind == "goto":
         return ""
+    if step.kind == "onboarding_plan":
+        return _("onboarding plan “{template}” from {day}").format(template=p["template"], day=today.isoformat())
     return _("wait {n} days").format(n=p["days"])
 
 
@@ -271,6 +277,13 @@ class _Run:
         self.tasks: list[dict[str, Any]] = []
         self.messages: list[tuple[str, str, dict[str, Any], int | None]] = []
         self.updates: list[dict[str, Any]] = []
+        self.plans: dict[str, list[int]] = {}  # template (or by_tier) → accounts to give it
+        self._templates: list[Any] | None = None
+
+    def templates(self) -> list[Any]:
+        if self._templates is None:
+            self._templates = onboarding.list_templates(self.session)
+        return self._templates
 
     def now(self, today: date) -> datetime:
         """The moment of this run's sends: now, or noon of ``today`` when the run is for another day."""
@@ -284,12 +297,15 @@ class _Run:
 
     def write(self, today: date) -> None:
         tasks.create_tasks(self.session, self.tasks, today=today)
+        for template, ids in sorted(self.plans.items()):
+            onboarding.apply(self.session, ids, template, start=today, templates=self.templates())
         outbox.enqueue_many(self.session, self.messages)
         q.update_enrollments(self.session, self.updates)
         for key in sorted(self.turned):
             q.save_rotation(self.session, key[0], key[1], self.turns[key])
         self.tasks, self.messages, self.updates = [], [], []
         self.turned.clear()
+        self.plans = {}
 
 
 def _assignee(run: _Run, book: Playbook, path: str, p: Mapping[str, Any],
@@ -374,6 +390,12 @@ def _do(run: _Run, book: Playbook, enrollment_id: int, index: int, path: str, st
             "event": "playbook_step", "playbook": book.key, "account_id": row.id, "account": row.name, "text": text}
         run.messages.append((outbox.WEBHOOK, key, outbox.webhook_payload(url=target, body=body, signed=not slack),
                              row.id))  # fmt: skip
+        return [describe(step, row, today)]
+    if step.kind == "onboarding_plan":
+        template = p["template"]
+        if template != BY_TIER and all(t.key != template for t in run.templates()):
+            return [_("onboarding plan skipped: no template {key!r}").format(key=template)]
+        run.plans.setdefault(template, []).append(row.id)
         return [describe(step, row, today)]
     return []
 

@@ -15,7 +15,7 @@ from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
-from kizuna.db.models.success import OnboardingMilestone, SuccessGoal, Task
+from kizuna.db.models.success import OnboardingMilestone, OnboardingTemplate, SuccessGoal, SuccessMilestone, Task
 from kizuna.db.models.surveys import SurveyInvitation, SurveyProgramme, SurveyResponse
 from kizuna.db.models.tickets import Ticket
 from kizuna.db.models.usage import UsageDaily, UsageDailyPending, UsageDailyUser, UsageDailyUserPending, UsageEvent
@@ -42,6 +42,7 @@ __all__ = [
     "KbArticleBigram",
     "LtvSegmentFit",
     "OnboardingMilestone",
+    "OnboardingTemplate",
     "OutboxMessage",
     "ParkedEvent",
     "PlaybookEnrollment",
@@ -55,6 +56,7 @@ __all__ = [
     "SourceFreshness",
     "Subscription",
     "SuccessGoal",
+    "SuccessMilestone",
     "SurveyInvitation",
     "SurveyProgramme",
     "SurveyResponse",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kizuna.db.base import Base, Timestamped
-from kizuna.db.types import BoundedDate, UTCDateTime, str_enum
+from kizuna.db.types import BoundedDate, JsonDoc, UTCDateTime, str_enum
 from kizuna.domain.enums import GoalStatus, TaskKind, TaskPriority, TaskStatus
 
 
@@ -24,6 +25,28 @@ class OnboardingMilestone(Timestamped, Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     due_on: Mapped[date | None] = mapped_column(BoundedDate)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Who does it: ``csm`` or ``customer`` (None: imported without one).
+    owner: Mapped[str | None] = mapped_column(String(16))
+    #: The onboarding template it came from (None: imported or added by hand).
+    template_key: Mapped[str | None] = mapped_column(String(64))
+    #: The day the account's onboarding plan started (due = start + the milestone's offset).
+    started_on: Mapped[date | None] = mapped_column(BoundedDate)
+    #: Reaching it is the account's first value (time to first value counts to it).
+    first_value: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class OnboardingTemplate(Timestamped, Base):
+    """An onboarding plan for a touch tier: milestones with due offsets and owners
+    (``milestones``: a list of ``{name, offset_days, owner, first_value}``)."""
+
+    __tablename__ = "onboarding_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    milestones: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
 
 
 class SuccessGoal(Timestamped, Base):
@@ -41,6 +64,20 @@ class SuccessGoal(Timestamped, Base):
     current_value: Mapped[float | None] = mapped_column(Float)
     due_on: Mapped[date | None] = mapped_column(BoundedDate)
     status: Mapped[GoalStatus] = mapped_column(str_enum(GoalStatus, "goal_status"), default=GoalStatus.NOT_STARTED)
+    #: When the customer started on it (the "time elapsed" of the on-track rule counts from here).
+    started_on: Mapped[date | None] = mapped_column(BoundedDate)
+
+
+class SuccessMilestone(Timestamped, Base):
+    """A step towards a success-plan objective."""
+
+    __tablename__ = "success_milestones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("success_goals.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date | None] = mapped_column(BoundedDate)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Task(Timestamped, Base):
@@ -69,3 +106,5 @@ class Task(Timestamped, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: The logged activity this task follows up.
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
+    #: The success-plan objective it works towards.
+    success_goal_id: Mapped[int | None] = mapped_column(ForeignKey("success_goals.id", ondelete="SET NULL"), index=True)

@@ -35,11 +35,12 @@ from kizuna.services import activities as activities_service
 from kizuna.services import churn as churn_service
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
-from kizuna.services import ltv_accounts
+from kizuna.services import ltv_accounts, onboarding
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.services.health import history as health_history
 from kizuna.settings import Settings
 from kizuna.web.routes.ltv import segment_name
+from kizuna.web.routes.plans import account_plans
 from kizuna.web.sparkline import sparkline
 
 router = APIRouter(include_in_schema=False)
@@ -234,11 +235,12 @@ def accounts_list(
         can_assign = _can_assign(principal)
         owner_choices = accounts_service.owner_choices(session) if can_assign and not partial else []
         views = accounts_service.saved_views(session, principal.user_id) if principal.user_id is not None and not partial else []
+        onboarding_progress = onboarding.progress_of(session, [a.id for a in result.items], as_of)
     context = {
         "top_risks": {a.id: _top_risk(a) for a in result.items}, "can_assign": can_assign,
         "owner_choices": owner_choices, "views": views, "query": params.url(page=params.page).partition("?")[2],
         "export_url": "/accounts/export.csv" + ("?" + params.export_query() if params.export_query() else ""),
-        "notice": _notice(request),
+        "notice": _notice(request), "onboarding": onboarding_progress,
         "params": params, "result": result, "filters": filters, "store_empty": store_empty, "as_of": as_of,
         "page_numbers": _page_numbers(params.page, result.pages), "renewal_choices": RENEWAL_CHOICES,
         "sort_columns": SORT_COLUMNS, "results_id": RESULTS_ID, "seg_labels": SEGMENT_LABELS,
@@ -451,6 +453,7 @@ def _account_page(
         people = accounts_service.owner_choices(session)
         ltv = ltv_accounts.account_ltv(session, account_id)
         churn_risk = churn_service.account_churn(session, account_id)
+        plans = account_plans(session, account_id, as_of)
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
@@ -458,7 +461,7 @@ def _account_page(
         "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
         "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
         "task_people": people, "task_error": "", "ltv": ltv, "ltv_segment": segment_name,
-        "churn": churn_risk,
+        "churn": churn_risk, "plans": plans,
         **health_head, **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)

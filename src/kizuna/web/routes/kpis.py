@@ -39,7 +39,7 @@ from kizuna.http.i18n import Formatter
 from kizuna.http.templating import render
 from kizuna.i18n import N_, _, get_language
 from kizuna.services import accounts as accounts_service
-from kizuna.services import kpis
+from kizuna.services import kpis, onboarding
 from kizuna.services import surveys as surveys_service
 from kizuna.settings import Settings
 
@@ -620,10 +620,12 @@ def kpi_dashboard(request: Request, state: State, principal: CurrentPrincipal, a
     with state.unit_of_work() as session:
         at_risk = accounts_service.at_risk_summary(session, computed.report.currency)
         survey_report = surveys_service.report(session, params.as_of, months=params.months)
+        onboarding_kpis = onboarding.kpis(session, params.as_of, settings.zone)
     context = dashboard_context(computed.report, params, fmt, computed.segment_columns,
                                 targets=parse_targets(settings.kpi_targets), at_risk=at_risk)  # fmt: skip
     return render(request, "kpis/dashboard.html", {**context, "survey_report": survey_report,
-                                                     "survey_labels": {"tier": TIER_LABELS, "stage": STAGE_LABELS}})
+                                                     "survey_labels": {"tier": TIER_LABELS, "stage": STAGE_LABELS},
+                                                     "onboarding_kpis": onboarding_kpis})
 
 
 @router.get("/kpis/accounts")
