@@ -235,3 +235,61 @@ def test_the_renewal_trigger_reads_the_pipelines_date(app: FastAPI, book: dict[s
     for x in open_rows:
         assert facts[x.external_id].renewal_in == (x.term_end - TODAY).days, x.external_id
     assert facts["M"].renewal_in is None
+
+
+def test_the_page_the_form_the_api_and_the_cli_show_the_same_forecast(
+    app: FastAPI, book: dict[str, int], tmp_path: Any, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from tests.cli import run_cli
+    from tests.conftest import make_api_key, sign_in
+
+    _step(app, TODAY)
+    a = _rows(app, TODAY)[("A", date(2026, 12, 15))].id
+    with TestClient(app, headers={"Accept-Language": "en"}) as client:
+        csrf = sign_in(client, "csm@kizuna.example")
+        refused = client.post(f"/renewals/{a}/call", data={"csrf_token": csrf, "probability": "150", "reason": "x"})
+        assert refused.status_code == 422
+        assert "probability must be a percentage from 0 to 100" in refused.text
+        no_token = client.post(f"/renewals/{a}/stage", data={"stage": "committed"})
+        assert no_token.status_code == 403
+        done = client.post(f"/renewals/{a}/call", data={"csrf_token": csrf, "probability": "90", "reason": "CFO <b>yes</b>",
+                                                       "next": "/renewals"}, follow_redirects=False)  # fmt: skip
+        assert done.status_code == 303
+        client.post(f"/renewals/{a}/stage", data={"csrf_token": csrf, "stage": "committed"})
+        page = client.get("/renewals")
+        assert page.status_code == 200
+        assert "¥3,255,000" in page.text  # the hand-computed expected total (see the forecast test)
+        assert "CFO &lt;b&gt;yes&lt;/b&gt;" in page.text  # the reason is data, escaped
+        assert "$9,000.00" in page.text  # the USD renewal: $12,000.00 × the book rate 0.75, in its own currency
+        section = client.get(f"/accounts/{book['A']}/renewals")
+        assert "committed" in section.text
+        assert client.get("/renewals?months=99").status_code == 422
+        client.cookies.clear()
+        client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
+        body = client.get("/api/renewals/forecast").json()
+        assert [(t["currency"], t["expected_arr"]) for t in body["totals"]] == [("JPY", 3_255_000), ("USD", 900_000)]
+        bad = client.post(f"/api/renewals/{a}/call", json={"probability": 2, "reason": "x"})
+        assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "probability")
+        closed = _rows(app, TODAY)[("E", date(2026, 11, 20))].id
+        conflict = client.patch(f"/api/renewals/{closed}", json={"stage": "committed"})
+        assert (conflict.status_code, conflict.json()["errors"][0]["code"]) == (409, "renewal_closed")
+        assert client.patch("/api/renewals/999999", json={"stage": "committed"}).status_code == 404
+        history = client.get(f"/api/renewals/{a}/history").json()
+        assert [(h["kind"], h["actor"]) for h in history] == [("stage", "csm@kizuna.example"),
+                                                             ("call", "csm@kizuna.example")]  # fmt: skip
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", str(app.state.kizuna.engine.url))
+    monkeypatch.setenv("KIZUNA_TODAY", TODAY.isoformat())
+    out = run_cli(capsys, "renewals", "forecast", "--format", "json")
+    assert out.code == 0, out.err
+    totals = json.loads(out.out)["totals"]
+    assert [(t["currency"], t["arr_due"], t["expected_arr"]) for t in totals] == [("JPY", 3_900_000, 3_255_000),
+                                                                                   ("USD", 1_200_000, 900_000)]  # fmt: skip
+    listed = run_cli(capsys, "renewals", "list", "--format", "csv", "--owner", "csm@kizuna.example")
+    assert listed.code == 0, listed.err
+    assert listed.out.splitlines()[0].startswith("id,external_id,name,term_end")
+    assert len(listed.out.splitlines()) == 1 + 8  # every row in Nov–Jan is this owner's (7 yen + 1 dollar)

@@ -22,6 +22,7 @@ from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import playbooks as playbook_commands
+from kizuna.cli import renewals as renewal_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
 from kizuna.cli import status as status_commands
@@ -83,6 +84,7 @@ app.add_typer(segment_commands.stage_app, name="stage")
 app.add_typer(segment_commands.fit_app, name="fit")
 app.add_typer(task_commands.app, name="tasks")
 app.add_typer(playbook_commands.app, name="playbooks")
+app.add_typer(renewal_commands.app, name="renewals")
 app.command("worklist")(task_commands.worklist_command)
 
 

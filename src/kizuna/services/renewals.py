@@ -34,10 +34,15 @@ from kizuna.domain.renewals import (
 )
 from kizuna.domain.subscriptions import add_months, earns_on
 from kizuna.errors import Conflict, InvalidInput, NotFound
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 
 MAX_REASON = 1000
 RATE_DIMENSIONS = ("month", "tier", "owner")
+#: Each stage and probability source as shown (English msgids, translated when shown).
+STAGE_LABELS = {"upcoming": N_("upcoming"), "in_discussion": N_("in discussion"), "committed": N_("committed"),
+                "renewed": N_("renewed"), "downsold": N_("downsold"), "churned": N_("churned")}  # fmt: skip
+SOURCE_LABELS = {"outcome": N_("outcome"), "csm": N_("CSM's call"), "churn_model": N_("churn model"),
+                 "ltv": N_("LTV retention"), "segment": N_("tier history"), "none": N_("no source")}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the daily step

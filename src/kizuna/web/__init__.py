@@ -13,6 +13,7 @@ def routes() -> list[APIRouter]:
     from kizuna.web.routes import kpis as kpi_routes
     from kizuna.web.routes import ltv as ltv_routes
     from kizuna.web.routes import playbooks as playbook_routes
+    from kizuna.web.routes import renewals as renewal_routes
     from kizuna.web.routes import segments as segment_routes
     from kizuna.web.routes import tasks as task_routes
     from kizuna.web.routes import unsubscribe as unsubscribe_routes
@@ -20,4 +21,4 @@ def routes() -> list[APIRouter]:
 
     return [auth.router, home.router, accounts.router, segment_routes.router, health_routes.router, kpi_routes.router,
             ltv_routes.router, usage_routes.router, import_routes.router, api_docs.router, job_routes.router,
-            task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router]  # fmt: skip
+            task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router, renewal_routes.router]  # fmt: skip
