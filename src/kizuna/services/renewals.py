@@ -36,6 +36,8 @@ from kizuna.domain.subscriptions import add_months, earns_on
 from kizuna.errors import Conflict, InvalidInput, NotFound
 from kizuna.i18n import N_, _
 
+__all__ = ["CSM_STAGES", "forecast", "history", "pipeline", "rates", "set_call", "set_stage", "step"]
+
 MAX_REASON = 1000
 RATE_DIMENSIONS = ("month", "tier", "owner")
 #: Each stage and probability source as shown (English msgids, translated when shown).
@@ -63,15 +65,15 @@ def step(session: Session, as_of: date, lookback_days: int = LOOKBACK_DAYS) -> i
         for term in terms(lines, as_of, lookback_days):
             computed[(account_id, term.term_end)] = term
     leftover_open: dict[int, dict[str, Any]] = {}
-    for key, old in list(existing.items()):
-        if key not in computed and old["stage"] in OPEN_STAGES:
-            leftover_open.setdefault(key[0], old)
+    for key, stored_row in list(existing.items()):
+        if key not in computed and stored_row["stage"] in OPEN_STAGES:
+            leftover_open.setdefault(key[0], stored_row)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for key, term in computed.items():
         account_id, term_end = key
         owner_id, tier = facts.get(account_id, (None, None))
-        old = existing.pop(key, None)
+        old = existing.pop(key) if key in existing else None
         if old is None and term.stage is None and account_id in leftover_open:
             old = leftover_open.pop(account_id)  # its term end moved: the CSM's stage and call go with it
             existing.pop((account_id, old["term_end"]), None)
@@ -221,7 +223,8 @@ def _rows(session: Session, as_of: date, raw: list[dict[str, Any]]) -> list[Rene
         p: float | None
         if stage in CLOSED_STAGES:
             kept = min(int(r["arr_after"] or 0), int(r["arr_due"]))
-            p, source, exp = kept / r["arr_due"] if r["arr_due"] else 0.0, ProbabilitySource.OUTCOME, kept
+            exp: int | None = kept
+            p, source = (kept / r["arr_due"] if r["arr_due"] else 0.0), ProbabilitySource.OUTCOME
         else:
             account_id = int(r["account_id"])
             tier = r["touch_tier"]

@@ -40,7 +40,11 @@ def update_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     t = Renewal.__table__
     cols = (*_KEYS, "term_end", "updated_on")
-    stmt = update(t).where(t.c.id == bindparam("row_id")).values({c: bindparam(f"new_{c}") for c in cols})
+    stmt = (
+        update(t)  # type: ignore[arg-type]
+        .where(t.c.id == bindparam("row_id"))
+        .values({c: bindparam(f"new_{c}") for c in cols})
+    )
     session.connection().execute(stmt, [{"row_id": r["id"], **{f"new_{c}": r[c] for c in cols}} for r in rows])
 
 
@@ -66,7 +70,7 @@ def churn_probabilities(session: Session, as_of: date) -> dict[int, float]:
 def ltv_retention(session: Session) -> dict[int, float]:
     """Account id → the fitted sBG probability that it renews at its next renewal."""
     rows = session.execute(select(AccountLtv.account_id, AccountLtv.retention).where(AccountLtv.retention.is_not(None)))
-    return {int(a): float(r) for a, r in rows}
+    return {int(a): float(r) for a, r in rows if r is not None}
 
 
 def closed_counts(session: Session, since: date, until: date) -> list[tuple[str | None, str, int]]:
