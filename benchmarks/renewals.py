@@ -1,0 +1,87 @@
+"""The renewals step and the forecast at N accounts (default 100,000) on SQLite: time and
+peak memory (tracemalloc), against reading every account's subscription lines (the
+baseline the step cannot beat: it reads them all). Run: python -m benchmarks.renewals [N]."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+from kizuna.db import make_engine, session_scope
+from kizuna.db.queries import subscriptions as subs_q
+from kizuna.db.schema import ensure_schema
+from kizuna.services import renewals
+
+AS_OF = date(2026, 11, 20)
+
+
+def build(url: str, n: int) -> None:
+    engine = make_engine(url)
+    ensure_schema(engine)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO products (code, name, kind, rank, list_price, currency, is_active, created_at,"
+                          " updated_at) VALUES ('p', 'P', 'plan', 0, 0, 'JPY', 1, :n, :n)"), {"n": now})  # fmt: skip
+        conn.execute(text("INSERT INTO accounts (external_id, name, custom_fields, status, mrr, at_risk, created_at,"
+                          " updated_at) VALUES (:k, :k, '{}', 'active', 0, 0, :n, :n)"),
+                     [{"k": f"A{i}", "n": now} for i in range(n)])  # fmt: skip
+        rows = []
+        for i in range(n):
+            start = date(2024 + i % 2, 1 + i % 12, 1 + i % 28)
+            annual = i % 3 != 0
+            cte = date(start.year + 2 + (i % 2 == 0), start.month, start.day) if annual else None
+            ended = date(2026, start.month, start.day) if i % 10 == 0 and annual else None
+            rows.append({"e": f"S{i}", "a": i + 1, "m": 10_000 + i % 500 * 1000, "i": "year" if annual else "month",
+                         "s": start, "c": cte, "t": 12 if annual else 1, "st": "canceled" if ended else "active",
+                         "end": ended, "n": now})  # fmt: skip
+        conn.execute(text("INSERT INTO subscriptions (external_id, account_id, product_id, quantity, monthly_amount,"
+                          " currency, billing_interval, status, started_on, current_term_end, term_months, ended_on,"
+                          " created_at, updated_at) VALUES (:e, :a, 1, 1, :m, 'JPY', :i, :st, :s, :c, :t, :end,"
+                          " :n, :n)"), rows)  # fmt: skip
+    engine.dispose()
+
+
+def measure(label: str, fn):  # type: ignore[no-untyped-def]
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    print(f"{label:<34} {seconds:8.2f} s   peak {peak:8.1f} MiB")
+    return seconds, result
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        build(url, n)
+        engine = make_engine(url)
+        print(f"{n:,} accounts")
+        with session_scope(engine) as s:
+            base, _ = measure("baseline: read every line", lambda: sum(1 for _ in subs_q.lines_by_account(s)))
+        with session_scope(engine) as s:
+            first, written = measure("renewals step (first run)", lambda: renewals.step(s, AS_OF))
+        with session_scope(engine) as s:
+            again, _ = measure("renewals step (again: no change)", lambda: renewals.step(s, AS_OF))
+        with session_scope(engine) as s:
+            start, end = renewals.month_window(AS_OF, None, 3)
+            fc, f = measure("forecast, next 3 months", lambda: renewals.forecast(s, AS_OF, start, end))
+        with session_scope(engine) as s:
+            fy, _ = measure("forecast, next 12 months", lambda: renewals.forecast(s, AS_OF, start,
+                                                                            renewals.month_window(AS_OF, None, 12)[1]))
+        print(f"rows written {written:,}; 3-month totals: {[(t.currency, t.renewals, t.arr_due, t.expected_arr) for t in f.totals]}")
+        print(f"ratios to the baseline: step {first / base:.1f}×, step again {again / base:.1f}×, "
+              f"forecast 3 months {fc / base:.1f}×, 12 months {fy / base:.1f}×")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
