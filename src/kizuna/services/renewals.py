@@ -338,6 +338,14 @@ def rates(session: Session, as_of: date, by: str, start: date, end: date) -> lis
     return out
 
 
+def renewal_row(session: Session, as_of: date, renewal_id: int) -> RenewalRow:
+    """One renewal as the pipeline shows it (a ``NotFound`` when there is none)."""
+    rows = _rows(session, as_of, q.pipeline(session, None, None, renewal_id=renewal_id))
+    if not rows:
+        raise NotFound(_("no renewal with id {id}").format(id=renewal_id), code="renewal_not_found")
+    return rows[0]
+
+
 def account_renewals(session: Session, as_of: date, account_id: int) -> list[RenewalRow]:
     """An account's renewals, the next one last (the 360 page)."""
     return pipeline(session, as_of, None, None, PipelineFilter(account_id=account_id))

@@ -141,8 +141,7 @@ def get_forecast(
 
 
 def _one(session: object, day: date, renewal_id: int) -> RenewalOut:
-    rows = [r for r in renewals.pipeline(session, day, None, None) if r.id == renewal_id]  # type: ignore[arg-type]
-    return RenewalOut.model_validate(rows[0])
+    return RenewalOut.model_validate(renewals.renewal_row(session, day, renewal_id))  # type: ignore[arg-type]
 
 
 _WRITE = responses(400, 401, 403, 404, 409, 413, 422)

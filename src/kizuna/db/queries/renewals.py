@@ -86,7 +86,7 @@ def closed_counts(session: Session, since: date, until: date) -> list[tuple[str 
 
 def pipeline(
     session: Session, start: date | None, end: date | None, *, owner_id: int | None = None,
-    tier: str | None = None, account_id: int | None = None,
+    tier: str | None = None, account_id: int | None = None, renewal_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """The renewals with a term end in [start, end], each with its account's name, external
     id and health grade and its owner's name, by term end then ARR (largest first)."""
@@ -107,6 +107,8 @@ def pipeline(
         query = query.where(t.c.touch_tier == tier)
     if account_id is not None:
         query = query.where(t.c.account_id == account_id)
+    if renewal_id is not None:
+        query = query.where(t.c.id == renewal_id)
     return [dict(r) for r in session.execute(query).mappings()]
 
 
