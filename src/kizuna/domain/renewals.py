@@ -110,6 +110,8 @@ def terms(lines: list[Line], as_of: date, lookback_days: int = LOOKBACK_DAYS) ->
 
     A past day ``d`` is a term end when, on its eve, the main line (``main_line`` of the
     lines earning on ``d − 1``) is committed and ``d`` is one of its term ends."""
+    if not any(ln.committed and ln.current_term_end is not None for ln in lines):
+        return []  # monthly evergreen only: no term ends (and no renewal date: summarize needs a committed main line)
     start = as_of - timedelta(days=lookback_days)
     found: dict[date, Term] = {}
     candidates = sorted({d for ln in lines if ln.committed for d in _term_ends(ln, start + timedelta(days=1), as_of)})
