@@ -279,6 +279,9 @@ def test_the_page_the_form_the_api_and_the_cli_show_the_same_forecast(
         conflict = client.patch(f"/api/renewals/{closed}", json={"stage": "committed"})
         assert (conflict.status_code, conflict.json()["errors"][0]["code"]) == (409, "renewal_closed")
         assert client.patch("/api/renewals/999999", json={"stage": "committed"}).status_code == 404
+        unknown_tier = client.get("/api/renewals?tier=mid")
+        assert (unknown_tier.status_code, unknown_tier.json()["errors"][0]["field"]) == (422, "tier")
+        assert [x["external_id"] for x in client.get("/api/renewals?tier=high").json()] == []  # no tiers in this book
         history = client.get(f"/api/renewals/{a}/history").json()
         assert [(h["kind"], h["actor"]) for h in history] == [("stage", "csm@kizuna.example"),
                                                              ("call", "csm@kizuna.example")]  # fmt: skip

@@ -49,7 +49,7 @@ def list_renewals(
     start: str | None = typer.Option(None, "--start", metavar="YYYY-MM", help="The first month (default: the month of --as-of)."),
     months: int = typer.Option(3, "--months", help="How many months from --start (1–36)."),
     owner: str | None = typer.Option(None, "--owner", help="Only this owner's renewals (email or user id)."),
-    tier: str | None = typer.Option(None, "--tier", help="Only this touch tier (high, mid, low)."),
+    tier: str | None = typer.Option(None, "--tier", help="Only this touch tier (high, low, tech)."),
     refresh: bool = typer.Option(False, "--refresh", help="Run the daily job's renewals step first, as of --as-of."),
     output: str = typer.Option("table", "--format", help="Output: table, csv or json."),
 ) -> None:  # fmt: skip
@@ -62,7 +62,7 @@ def list_renewals(
     cli_context.check_format(output, ("table", "csv", "json"))
     engine, day, first, last = _window(as_of, start, months, refresh)
     with session_scope(engine) as session:
-        filters = renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, owner), tier=tier or None)
+        filters = renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, owner), tier=renewals.tier_of(tier))
         rows = renewals.pipeline(session, day, first, last, filters)
     data = [{c: _plain(getattr(x, c)) for c in _LIST_COLUMNS} for x in rows]
     if output == "json":
@@ -94,7 +94,7 @@ def forecast(
     start: str | None = typer.Option(None, "--start", metavar="YYYY-MM", help="The first month (default: the month of --as-of)."),
     months: int = typer.Option(3, "--months", help="How many months from --start (1–36)."),
     owner: str | None = typer.Option(None, "--owner", help="Only this owner's renewals (email or user id)."),
-    tier: str | None = typer.Option(None, "--tier", help="Only this touch tier (high, mid, low)."),
+    tier: str | None = typer.Option(None, "--tier", help="Only this touch tier (high, low, tech)."),
     by: str = typer.Option("month", "--by", help="The renewal rate of the last 12 months by month, tier or owner."),
     refresh: bool = typer.Option(False, "--refresh", help="Run the daily job's renewals step first, as of --as-of."),
     output: str = typer.Option("table", "--format", help="Output: table, csv or json."),
@@ -108,7 +108,7 @@ def forecast(
     cli_context.check_format(output, ("table", "csv", "json"))
     engine, day, first, last = _window(as_of, start, months, refresh)
     with session_scope(engine) as session:
-        filters = renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, owner), tier=tier or None)
+        filters = renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, owner), tier=renewals.tier_of(tier))
         f = renewals.forecast(session, day, first, last, filters)
         rate_lines = renewals.rates(session, day, by, day - timedelta(days=365), day)
     lines = [*f.months, *f.totals]

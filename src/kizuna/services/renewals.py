@@ -32,6 +32,7 @@ from kizuna.domain.renewals import (
     renewal_probability_from_churn,
     terms,
 )
+from kizuna.domain.segments import TouchTier
 from kizuna.domain.subscriptions import add_months, earns_on
 from kizuna.errors import Conflict, InvalidInput, NotFound
 from kizuna.i18n import N_, _
@@ -40,6 +41,7 @@ __all__ = ["CSM_STAGES", "forecast", "history", "pipeline", "rates", "set_call",
 
 MAX_REASON = 1000
 RATE_DIMENSIONS = ("month", "tier", "owner")
+TIERS = tuple(t.value for t in TouchTier)
 #: Each stage and probability source as shown (English msgids, translated when shown).
 STAGE_LABELS = {"upcoming": N_("upcoming"), "in_discussion": N_("in discussion"), "committed": N_("committed"),
                 "renewed": N_("renewed"), "downsold": N_("downsold"), "churned": N_("churned")}  # fmt: skip
@@ -404,6 +406,15 @@ def history(session: Session, renewal_id: int) -> list[Change]:
         raise NotFound(_("no renewal with id {id}").format(id=renewal_id), code="renewal_not_found")
     return [Change(c["kind"], c["stage"], c["probability"], c["reason"], c["actor"], c["at"])
             for c in q.changes(session, row["account_id"], row["term_end"])]  # fmt: skip
+
+
+def tier_of(tier: str | None) -> str | None:
+    """A touch tier filter (high, low, tech); unknown is an ``InvalidInput`` naming ``tier``."""
+    if tier is None or not tier.strip():
+        return None
+    if tier.strip() not in TIERS:
+        raise InvalidInput(_("tier must be one of {choices}").format(choices=", ".join(TIERS)), field="tier")
+    return tier.strip()
 
 
 def owner_id_of(session: Session, owner: str | None) -> int | None:

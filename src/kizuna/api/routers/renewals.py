@@ -22,7 +22,7 @@ Stage = Literal["upcoming", "in_discussion", "committed", "renewed", "downsold",
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="The first month, YYYY-MM (default: this month).")]
 Months = Annotated[int, Query(ge=1, le=36, description="How many months from `start`.")]
 Owner = Annotated[str | None, Query(max_length=254, description="Only this owner's renewals (email or user id).")]
-Tier = Annotated[str | None, Query(max_length=20, description="Only this touch tier (high, mid, low).")]
+Tier = Annotated[str | None, Query(max_length=20, description="Only this touch tier (high, low, tech).")]
 
 
 class RenewalOut(OutputModel):
@@ -109,7 +109,7 @@ def _actor(principal: Principal) -> str:
 
 
 def _filters(session: object, owner: str | None, tier: str | None) -> renewals.PipelineFilter:
-    return renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, owner), tier=tier or None)  # type: ignore[arg-type]
+    return renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, owner), tier=renewals.tier_of(tier))  # type: ignore[arg-type]
 
 
 @router.get("/renewals", response_model=list[RenewalOut], responses=READ, summary="The renewal pipeline")

@@ -22,7 +22,6 @@ from kizuna.services import renewals
 router = APIRouter(include_in_schema=False)
 
 CsrfToken = Annotated[str, Form(alias=CSRF_FIELD)]
-TIERS = ("high", "mid", "low")
 
 
 def _page(request: Request, state: State, *, start: str | None, months: str | None, owner: str | None,
@@ -33,11 +32,9 @@ def _page(request: Request, state: State, *, start: str | None, months: str | No
     try:
         n = int(form["months"]) if form["months"].isdigit() else -1
         first, last = renewals.month_window(day, form["start"] or None, n)
-        if form["tier"] and form["tier"] not in TIERS:
-            raise InvalidInput(_("tier must be one of {choices}").format(choices=", ".join(TIERS)), field="tier")
         with state.unit_of_work() as session:
             filters = renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, form["owner"]),
-                                              tier=form["tier"] or None)  # fmt: skip
+                                              tier=renewals.tier_of(form["tier"]))  # fmt: skip
             rows = renewals.pipeline(session, day, first, last, filters)
             rate_lines = renewals.rates(session, day, "month", day - timedelta(days=365), day)
             people = accounts_service.owner_choices(session)
@@ -52,7 +49,7 @@ def _page(request: Request, state: State, *, start: str | None, months: str | No
     context: dict[str, Any] = {
         "as_of": day, "first": first, "last": last, "form": form, "forecast": f, "by_month": by_month,
         "lines": {(m.month, m.currency): m for m in f.months}, "rates": rate_lines, "people": people,
-        "tiers": TIERS, "stages": [str(s) for s in renewals.CSM_STAGES], "stage_labels": renewals.STAGE_LABELS,
+        "tiers": renewals.TIERS, "stages": [str(s) for s in renewals.CSM_STAGES], "stage_labels": renewals.STAGE_LABELS,
         "source_labels": renewals.SOURCE_LABELS, "error": error,
     }  # fmt: skip
     return render(request, "renewals/index.html", context, status=status)
