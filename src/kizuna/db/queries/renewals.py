@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
+from kizuna.db.bulk import insert_many
 from kizuna.db.models import Account, AccountLtv, Renewal, RenewalChange, User
 
 _KEYS = ("currency", "arr_due", "arr_after", "owner_id", "touch_tier", "stage", "stage_source", "detected_on")
@@ -31,7 +32,7 @@ def stored(session: Session, since: date) -> dict[tuple[int, date], dict[str, An
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 10_000):
-        session.execute(insert(Renewal), rows[start:start + 10_000])
+        insert_many(session, "renewals", rows[start:start + 10_000])
 
 
 def update_rows(session: Session, rows: list[dict[str, Any]]) -> None:
