@@ -114,11 +114,12 @@ def terms(lines: list[Line], as_of: date, lookback_days: int = LOOKBACK_DAYS) ->
         return []  # monthly evergreen only: no term ends (and no renewal date: summarize needs a committed main line)
     start = as_of - timedelta(days=lookback_days)
     found: dict[date, Term] = {}
-    candidates = sorted({d for ln in lines if ln.committed for d in _term_ends(ln, start + timedelta(days=1), as_of)})
-    for day in candidates:
+    ends = {i: set(_term_ends(ln, start + timedelta(days=1), as_of)) for i, ln in enumerate(lines) if ln.committed}
+    for day in sorted(set().union(*ends.values())):
         eve = day - timedelta(days=1)
-        main = main_line([ln for ln in lines if earns_on(ln, eve)])
-        if main is None or not main.committed or day not in _term_ends(main, day, day):
+        earning = [(i, ln) for i, ln in enumerate(lines) if earns_on(ln, eve)]
+        main = main_line([ln for _i, ln in earning])
+        if main is None or not main.committed or not any(ln is main and day in ends.get(i, ()) for i, ln in earning):
             continue
         before = summarize(lines, eve)
         if before.currency is None or before.mrr <= 0:
