@@ -1,7 +1,8 @@
 """The renewals step and the forecast at N accounts (default 100,000) on SQLite: wall time,
 and the Python heap's peak in a second, traced run (tracemalloc slows Python down, so it
 does not time), against reading every account's subscription lines (the
-baseline the step cannot beat: it reads them all). Run: python -m benchmarks.renewals [N]."""
+baseline the step cannot beat: it reads them all).
+Run: ``python -m benchmarks renewals -- --accounts 100000``."""
 
 from __future__ import annotations
 
@@ -54,17 +55,18 @@ def measure(label: str, fn, traced: bool = False):  # type: ignore[no-untyped-de
     t0 = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1] / 2**20 if traced else None
     if traced:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         print(f"{label:<34} peak Python heap {peak:8.1f} MiB")
-    else:
-        print(f"{label:<34} {seconds:8.2f} s")
+        return seconds, peak
+    print(f"{label:<34} {seconds:8.2f} s")
     return seconds, result
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    args = list(argv or [])
+    n = int(args[args.index("--accounts") + 1]) if "--accounts" in args else 100_000
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         build(url, n)
@@ -85,12 +87,17 @@ def main() -> None:
         print(f"rows written {written:,}; 3-month totals: {[(t.currency, t.renewals, t.arr_due, t.expected_arr) for t in f.totals]}")
         with session_scope(engine) as s:  # memory: the step once more on a cleared pipeline, and the forecast
             s.execute(text("DELETE FROM renewals"))
-            measure("renewals step (first run), traced", lambda: renewals.step(s, AS_OF), traced=True)
-            measure("forecast, next 3 months, traced", lambda: renewals.forecast(s, AS_OF, start, end), traced=True)
+            step_mib = measure("renewals step (first run), traced", lambda: renewals.step(s, AS_OF), traced=True)[1]
+            forecast_mib = measure("forecast, next 3 months, traced", lambda: renewals.forecast(s, AS_OF, start, end),
+                                   traced=True)[1]
         print(f"ratios to the baseline: step {first / base:.1f}×, step again {again / base:.1f}×, "
               f"forecast 3 months {fc / base:.1f}×, 12 months {fy / base:.1f}×")
         engine.dispose()
+    return {"accounts": n, "rows": written, "baseline_read_lines_s": round(base, 2), "step_first_s": round(first, 2),
+            "step_again_s": round(again, 2), "forecast_3_months_s": round(fc, 2), "forecast_12_months_s": round(fy, 2),
+            "step_peak_heap_mib": round(step_mib, 1), "forecast_peak_heap_mib": round(forecast_mib, 1),
+            "step_ratio": round(first / base, 1), "forecast_3_months_ratio": round(fc / base, 2)}
 
 
 if __name__ == "__main__":
-    main()
+    print(main(sys.argv[1:]))
