@@ -28,8 +28,10 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def app(tmp_path: Any) -> Iterator[FastAPI]:
-    application = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'k.db'}", today=TODAY))
+def app(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[FastAPI]:
+    """SQLite; a test that also asks for ``store_url`` runs on SQLite and PostgreSQL."""
+    url = request.getfixturevalue("store_url") if "store_url" in request.fixturenames else f"sqlite:///{tmp_path / 'k.db'}"
+    application = create_app(Settings(database_url=url, today=TODAY))
     yield application
     application.state.kizuna.engine.dispose()
 
@@ -98,8 +100,8 @@ def book(app: FastAPI) -> dict[str, int]:
     ids["owner"] = owner
     _sql(app, "INSERT INTO account_ltv (account_id, as_of, segment, term_months, renewals, pooled, retention,"
               " payment, mrr, currency, discount_rate, margin, revenue_to_date)"
-              " VALUES (:a, :d, 'plan', 12, 0, 0, 0.8, 600000, 50000, 'JPY', 0.1, 0.8, 0)",
-         a=ids["B"], d=EVE)  # fmt: skip
+              " VALUES (:a, :d, 'plan', 12, 0, :no, 0.8, 600000, 50000, 'JPY', 0.1, 0.8, 0)",
+         a=ids["B"], d=EVE, no=False)  # fmt: skip
     # the churn model's table (h16c builds it): the newest score on or before the day is used
     _sql(app, "CREATE TABLE churn_scores (account_id INTEGER, as_of DATE, horizon_days INTEGER, probability FLOAT,"
               " model_version TEXT, drivers_json TEXT)")  # fmt: skip
@@ -141,7 +143,8 @@ def test_outcomes_are_detected_on_the_term_end_day_and_not_before(app: FastAPI, 
     assert closed.value.code == "renewal_closed"
 
 
-def test_the_forecast_adds_up_to_the_yen_and_keeps_dollars_apart(app: FastAPI, book: dict[str, int]) -> None:
+def test_the_forecast_adds_up_to_the_yen_and_keeps_dollars_apart(store_url: str, app: FastAPI,
+                                                                 book: dict[str, int]) -> None:  # fmt: skip
     _step(app, TODAY)
     rows = _rows(app, TODAY)
     with app.state.kizuna.unit_of_work() as session:
