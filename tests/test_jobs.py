@@ -36,8 +36,8 @@ from tests.cli import run_cli
 from tests.conftest import Inbox, make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
-DAILY_STEPS = ["usage", "freshness", "summaries", "ltv", "tiers", "stages", "fit", "owners", "health", "churn",
-               "at_risk", "alerts", "playbooks", "digest", "optimize"]
+DAILY_STEPS = ["usage", "freshness", "summaries", "ltv", "tiers", "stages", "fit", "owners", "renewals", "health",
+               "churn", "at_risk", "alerts", "playbooks", "digest", "optimize"]
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +162,9 @@ def test_a_failed_step_skips_what_reads_it_and_the_next_run_retries_only_that(st
     status = {s.step: s.status for s in report.steps}
     assert status == {"usage": "succeeded", "freshness": "succeeded", "summaries": "succeeded", "ltv": "succeeded",
                       "tiers": "succeeded",
-                      "stages": "succeeded", "fit": "succeeded", "owners": "succeeded", "health": "failed",
-                      "churn": "skipped", "at_risk": "skipped", "alerts": "skipped", "playbooks": "skipped", "digest": "skipped",
+                      "stages": "succeeded", "fit": "succeeded", "owners": "succeeded", "renewals": "succeeded",
+                      "health": "failed", "churn": "skipped",
+                      "at_risk": "skipped", "alerts": "skipped", "playbooks": "skipped", "digest": "skipped",
                       "optimize": "succeeded"}  # fmt: skip
     failed = next(s for s in report.steps if s.step == "health")
     assert "cards.toml" in (failed.error or "")

@@ -68,7 +68,7 @@ PARAMS: dict[str, str] = {
     "subscription_id": "subscriptions", "ticket_id": "tickets", "response_id": "survey_responses",
     "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
     "link": "unsubscribe", "survey_link": "survey_link", "slug": "kb",
-    "playbook_key": "playbooks",
+    "playbook_key": "playbooks", "renewal_id": "renewals",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
 VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -188,7 +188,9 @@ def _ids(app: FastAPI) -> dict[str, int]:
     out = {}
     with app.state.kizuna.unit_of_work() as session:
         for table in set(PARAMS.values()) - {"uploads", "unsubscribe", "playbooks", "survey_link", "kb"}:
-            out[table] = int(session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one())
+            first = session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one()
+            if first is not None:  # renewals: written by the seeding after its first look
+                out[table] = int(first)
     return out
 
 
@@ -269,6 +271,11 @@ def _seed(app: FastAPI, client: TestClient, tmp: Path) -> tuple[dict[str, list[s
                                  " drivers_json, scored_by) VALUES (:a, :d, 90, 0.5, 1, :drivers, 'daily')"),
                         {"a": account, "d": AS_OF, "drivers": json.dumps([{"feature": "plan", "value": LONG,
                                                                            "contribution": 1.0}])})  # fmt: skip
+        # a renewal with the CSM's call: its reason and author are text (issue 16)
+        session.execute(sql_text("INSERT INTO renewals (account_id, term_end, currency, arr_due, stage, stage_source,"
+                                 " updated_on, call_probability, call_reason, call_by, touch_tier)"
+                                 " VALUES (:a, :d, 'JPY', 1200, 'in_discussion', 'csm', :d, 0.5, :long, :short, :short)"),
+                        {"a": account, "d": AS_OF + timedelta(days=30), "long": LONG, "short": SHORT})  # fmt: skip
     bearer = {"Authorization": f"Bearer {write_key}"}
     # The API, as a write key would (the hole of issue 12 came in this way).
     for path, body in (

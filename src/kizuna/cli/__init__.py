@@ -25,6 +25,7 @@ from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import onboarding as onboarding_commands
 from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import playbooks as playbook_commands
+from kizuna.cli import renewals as renewal_commands
 from kizuna.cli import segments as segment_commands
 from kizuna.cli import serve as serve_commands
 from kizuna.cli import status as status_commands
@@ -91,6 +92,7 @@ app.add_typer(onboarding_commands.app, name="onboarding")
 app.add_typer(playbook_commands.app, name="playbooks")
 app.add_typer(survey_commands.app, name="surveys")
 app.add_typer(kb_commands.app, name="kb")
+app.add_typer(renewal_commands.app, name="renewals")
 app.command("worklist")(task_commands.worklist_command)
 
 

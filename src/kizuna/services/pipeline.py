@@ -18,7 +18,7 @@ from datetime import date
 
 from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
-from kizuna.services import alerts, churn, freshness, health, ltv_accounts, playbooks, segments, worklist
+from kizuna.services import alerts, churn, freshness, health, ltv_accounts, playbooks, renewals, segments, worklist
 from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.context import RunContext
 from kizuna.services.usage.store import usage_step
@@ -61,6 +61,8 @@ STEPS: tuple[Step, ...] = (
          after=("summaries",)),
     # issue 14: owner periods, so that KPIs by owner use the owner at the start of each month
     Step("owners", N_("account owners"), lambda s, d, ctx: segments.record_owners(s, d)),
+    # issue 16: the renewal pipeline (next renewals, outcomes detected on the term end day)
+    Step("renewals", N_("renewal pipeline"), lambda s, d, ctx: renewals.step(s, d), after=("summaries", "ltv", "tiers", "owners")),
     Step("health", N_("health scores"),
          lambda s, d, ctx: health.recompute_step(s, d, ctx.scorecards_path, ctx.rollup.mapping,
                                                  *freshness.late_measures(s, d, ctx)),

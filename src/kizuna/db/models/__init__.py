@@ -13,6 +13,7 @@ from kizuna.db.models.kb import KbArticle, KbArticleBigram
 from kizuna.db.models.ltv import AccountLtv, LtvSegmentFit
 from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
+from kizuna.db.models.renewals import Renewal, RenewalChange
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
 from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, OnboardingTemplate, SuccessGoal, SuccessMilestone, Task
@@ -49,6 +50,8 @@ __all__ = [
     "PlaybookRotation",
     "PlaybookVersion",
     "Product",
+    "Renewal",
+    "RenewalChange",
     "SavedView",
     "SearchPosition",
     "SegmentChange",
