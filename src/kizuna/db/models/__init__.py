@@ -9,6 +9,7 @@ from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
 from kizuna.db.models.ltv import AccountLtv, LtvSegmentFit
+from kizuna.db.models.opportunities import Opportunity
 from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
 from kizuna.db.models.segments import SegmentChange, SegmentOverride
@@ -36,6 +37,7 @@ __all__ = [
     "JobRun",
     "LtvSegmentFit",
     "OnboardingMilestone",
+    "Opportunity",
     "OutboxMessage",
     "ParkedEvent",
     "PlaybookEnrollment",
