@@ -65,6 +65,7 @@ TRIGGER_FIELDS: dict[str, tuple[FormField, ...]] = {
     "renewal_in_days": (FormField("days", N_("Days"), "whole", default=90),),
     "new_account": (FormField("days", N_("Days"), "whole", default=14),),
     "stage": (FormField("stage", N_("Stage"), "choice", pb.STAGES, "onboarding"),),
+    "opportunity_open": (FormField("type", N_("Opportunity type"), "choice", pb.OPPORTUNITY_TYPES, "upsell"),),
 }
 
 #: The playbook's own fields.

@@ -47,6 +47,7 @@ PRIORITIES = ("low", "normal", "high")
 ASSIGNEES = ("owner", "lead", "round_robin")
 RECIPIENTS = ("champion", "all_contacts")
 TIERS = ("high", "low", "tech")
+OPPORTUNITY_TYPES = ("upsell", "cross_sell")
 STAGES = ("onboarding", "adoption", "expansion", "renewal", "churned")
 GRADES = ("red", "yellow", "green")
 
@@ -66,6 +67,7 @@ class AccountFacts:
     renewal_in: int | None  # days to the renewal of a committed term; None: none, or monthly
     customer_days: int | None  # days since the account became a customer
     owner: str | None = None  # the owner's email
+    open_opportunities: frozenset[str] | None = None  # issue 16: the types of its open opportunities
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,11 @@ def _stage_param(r: _Reader, path: str, t: Mapping[str, Any]) -> dict[str, Any]:
     return {"stage": r.choice(f"{path}.stage", t.get("stage"), STAGES)}
 
 
+def _opportunity_param(r: _Reader, path: str, t: Mapping[str, Any]) -> dict[str, Any]:
+    r.known(path, t, {"kind", "type"})
+    return {"type": r.choice(f"{path}.type", t.get("type"), OPPORTUNITY_TYPES)}
+
+
 #: The triggers there are. A later feature registers its own (churn risk, an opportunity)
 #: with :func:`register_trigger`.
 TRIGGERS: dict[str, tuple[Check, Predicate]] = {
@@ -162,6 +169,7 @@ TRIGGERS: dict[str, tuple[Check, Predicate]] = {
     "renewal_in_days": (_days_param, lambda f, p: f.renewal_in is not None and f.renewal_in <= p["days"]),
     "new_account": (_days_param, lambda f, p: f.customer_days is not None and 0 <= f.customer_days <= p["days"]),
     "stage": (_stage_param, lambda f, p: f.stage == p["stage"]),
+    "opportunity_open": (_opportunity_param, lambda f, p: p["type"] in (f.open_opportunities or ())),
 }  # fmt: skip
 
 

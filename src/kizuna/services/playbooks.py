@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from kizuna.domain.playbooks import (
 from kizuna.errors import NotFound
 from kizuna.i18n import _
 from kizuna.services import accounts as accounts_service
-from kizuna.services import outbox, tasks, unsubscribe
+from kizuna.services import opportunities, outbox, tasks, unsubscribe
 from kizuna.services.context import RunContext
 from kizuna.services.email_templates import check_playbook, pick_language, render_template
 
@@ -175,6 +175,8 @@ def _facts(session: Session, today: date) -> tuple[list[AccountFacts], dict[int,
             if r.churned_on is None and str(r.status) != "churned"]  # fmt: skip
     emails = q.user_emails(session)
     facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None) for r in rows]
+    opened = opportunities.open_types(session)  # issue 16: the opportunity_open trigger's fact
+    facts = [replace(f, open_opportunities=frozenset(opened.get(f.account_id, ()))) for f in facts]
     return facts, {r.id: r for r in rows}
 
 
