@@ -12,6 +12,7 @@ def routes() -> list[APIRouter]:
     from kizuna.web.routes import jobs as job_routes
     from kizuna.web.routes import kpis as kpi_routes
     from kizuna.web.routes import ltv as ltv_routes
+    from kizuna.web.routes import opportunities as opportunity_routes
     from kizuna.web.routes import playbooks as playbook_routes
     from kizuna.web.routes import segments as segment_routes
     from kizuna.web.routes import tasks as task_routes
@@ -19,5 +20,5 @@ def routes() -> list[APIRouter]:
     from kizuna.web.routes import usage as usage_routes
 
     return [auth.router, home.router, accounts.router, segment_routes.router, health_routes.router, kpi_routes.router,
-            ltv_routes.router, usage_routes.router, import_routes.router, api_docs.router, job_routes.router,
+            ltv_routes.router, opportunity_routes.router, usage_routes.router, import_routes.router, api_docs.router, job_routes.router,
             task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router]  # fmt: skip

@@ -34,7 +34,7 @@ from kizuna.services import accounts as accounts_service
 from kizuna.services import activities as activities_service
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
-from kizuna.services import ltv_accounts
+from kizuna.services import ltv_accounts, opportunities
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.services.health import history as health_history
 from kizuna.settings import Settings
@@ -443,6 +443,7 @@ def _account_page(
         health_head = health_header_context(health_history.account_header(session, account_id))
         people = accounts_service.owner_choices(session)
         ltv = ltv_accounts.account_ltv(session, account_id)
+        opps = opportunities.for_account(session, account_id)  # issue 16
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
@@ -450,6 +451,7 @@ def _account_page(
         "before": before or "", "page": data.timeline, "seg_labels": SEGMENT_LABELS, "seg_form": {}, "seg_errors": {},
         "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
         "task_people": people, "task_error": "", "ltv": ltv, "ltv_segment": segment_name,
+        "opportunities": opps, "opportunity_label": opportunities.label,
         **health_head, **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)
