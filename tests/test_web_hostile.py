@@ -69,6 +69,7 @@ PARAMS: dict[str, str] = {
     "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
     "link": "unsubscribe",
     "playbook_key": "playbooks",
+    "opportunity_id": "opportunities",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
 VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -186,7 +187,7 @@ def _ids(app: FastAPI) -> dict[str, int]:
     out = {}
     with app.state.kizuna.unit_of_work() as session:
         for table in set(PARAMS.values()) - {"uploads", "unsubscribe", "playbooks"}:
-            out[table] = int(session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one())
+            out[table] = int(session.execute(text(f"SELECT min(id) FROM {table}")).scalar_one() or 0)
     return out
 
 
@@ -229,6 +230,13 @@ def _seed(app: FastAPI, client: TestClient, tmp: Path) -> tuple[dict[str, list[s
         session.execute(sql_text("INSERT INTO playbook_enrollments (playbook_key, version, account_id, state, holdout,"
                                  " entered_on, step, log) VALUES ('hostile', 1, :a, 'active', :no, :d, 0, :log)"),
                         {"a": account, "no": False, "d": AS_OF, "log": LONG})  # fmt: skip
+        for status, reason in (("open", None), ("dismissed", LONG)):  # issue 16: reason values and a CSM's words
+            session.execute(sql_text(
+                "INSERT INTO opportunities (account_id, type, product_id, signal, reason_params, status, detected_on,"
+                " last_seen_on, close_reason, close_params, value, currency, suppressed_reason, created_at, updated_at)"
+                " VALUES (:a, 'cross_sell', :p, 'purchase', :params, :s, :d, :d, :r, '{}', 1000, 'JPY', :sup, :now, :now)"),
+                {"a": account, "p": ids["products"], "params": json.dumps({"bought": LONG, "days": 3, "product": SHORT}),
+                 "s": status, "d": AS_OF, "r": reason, "sup": "health_red" if reason else None, "now": datetime.now(UTC)})  # fmt: skip
     bearer = {"Authorization": f"Bearer {write_key}"}
     # The API, as a write key would (the hole of issue 12 came in this way).
     for path, body in (
