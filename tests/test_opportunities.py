@@ -157,13 +157,17 @@ def test_a_purchase_is_a_cross_sell_moment_and_buying_the_proposal_wins_it(app: 
     line(app, a, 2, start=date(2025, 1, 1))
     line(app, a, 4, start=TODAY - timedelta(days=4), amount=30_000)
     step(app)
-    assert [r for r in rows(app) if r[0] == "BUYER"] == [("BUYER", "cross_sell", "sso", "open", None, "purchase", 50_000)]
+    assert [r for r in rows(app) if r[0] == "BUYER"] == [
+        ("BUYER", "cross_sell", "sso", "open", None, "purchase", 50_000)
+    ]
     assert step(app) == 1  # the same day again: nothing new, nothing changed
     assert len(rows(app)) == 1
     later = TODAY + timedelta(days=10)
     line(app, a, 5, start=later - timedelta(days=2), amount=45_000)
     step(app, later)
-    assert sql(app, "SELECT status, won_mrr, closed_on FROM opportunities") == [("won", 45_000, (later - timedelta(days=2)).isoformat())]
+    assert sql(app, "SELECT status, won_mrr, closed_on FROM opportunities") == [
+        ("won", 45_000, (later - timedelta(days=2)).isoformat())
+    ]
     with app.state.kizuna.unit_of_work() as session:
         (view,) = opportunities.list_opportunities(session, status="won")
     assert view.close_reason == f"bought on {(later - timedelta(days=2)).isoformat()}"

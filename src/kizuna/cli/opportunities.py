@@ -64,7 +64,9 @@ def list_command(
         writer.writerows(rows)
         return
     if not views:
-        console.print(_("No opportunities: run the daily job (kizuna jobs run daily) or kizuna opportunities list --run."))
+        console.print(
+            _("No opportunities: run the daily job (kizuna jobs run daily) or kizuna opportunities list --run.")
+        )
         return
     table = Table(title=_("Opportunities"))
     for label in (_("account"), _("type"), _("product"), _("MRR uplift"), _("status"), _("reason")):

@@ -102,7 +102,7 @@ def closed_since(session: Session, day: date) -> set[tuple[int, str, int]]:
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 10_000):
-        session.execute(insert(Opportunity), rows[start:start + 10_000])
+        session.execute(insert(Opportunity), rows[start : start + 10_000])
 
 
 def update_rows(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -113,7 +113,7 @@ def update_rows(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def delete_rows(session: Session, ids: Sequence[int]) -> None:
     for start in range(0, len(ids), 500):
-        session.execute(delete(Opportunity).where(Opportunity.id.in_(list(ids[start:start + 500]))))
+        session.execute(delete(Opportunity).where(Opportunity.id.in_(list(ids[start : start + 500]))))
 
 
 def open_types(session: Session) -> dict[int, set[str]]:
@@ -175,7 +175,7 @@ def pipeline(session: Session, owner_id: int | None = None) -> list[tuple[str, s
     if owner_id is not None:
         query = query.where(Opportunity.owner_id == owner_id)
     query = query.group_by(Opportunity.type, Opportunity.status, Opportunity.currency)
-    return [(str(getattr(t, "value", t)), str(getattr(s, "value", s)), c, int(n), int(v))
+    return [(str(getattr(t, "value", t)), str(getattr(s, "value", s)), c, int(n), int(v or 0))
             for t, s, c, n, v in session.execute(query)]  # fmt: skip
 
 
