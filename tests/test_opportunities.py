@@ -292,11 +292,11 @@ def test_the_page_and_the_360_section_show_the_pipeline_and_the_reason(app: Fast
     with TestClient(app) as client:
         from tests.conftest import sign_in
 
-        sign_in(client, "csm@kizuna.example")
+        csrf = sign_in(client, "csm@kizuna.example")
         page = client.get("/opportunities")
         assert page.status_code == 200
         assert 'data-testid="opp-pipeline"' in page.text
-        assert "health red" in page.text
+        assert "見合わせ：ヘルス赤" in page.text  # the signed-in user reads Japanese
         assert "GREEN 株式会社" in page.text
         only_red = client.get("/opportunities", params={"status": "suppressed"})
         assert "RED 株式会社" in only_red.text
@@ -304,7 +304,19 @@ def test_the_page_and_the_360_section_show_the_pipeline_and_the_reason(app: Fast
         assert client.get("/opportunities", params={"status": "maybe"}).status_code == 422
         account = client.get(f"/accounts/{store['red']}")
         assert 'data-testid="account-opportunities"' in account.text
-        assert "health red" in account.text
+        assert "見合わせ：ヘルス赤" in account.text
+        form = {"csrf_token": csrf, "status": "dismissed", "reason": "", "next": f"/accounts/{store['green']}"}
+        refused = client.post(f"/opportunities/{store['opp_green']}/status", data=form, follow_redirects=False)
+        assert refused.status_code == 422
+        assert "見送りには理由が必要です" in refused.text
+        done = client.post(f"/opportunities/{store['opp_green']}/status", data={**form, "reason": "来期に再検討"},
+                           follow_redirects=False)  # fmt: skip
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/accounts/{store['green']}?done=dismissed"
+        assert "来期に再検討" in client.get(f"/accounts/{store['green']}").text
+    assert sql(app, "SELECT status, close_reason FROM opportunities WHERE id = :i", i=store["opp_green"]) == [
+        ("dismissed", "来期に再検討")
+    ]
 
 
 def test_the_playbook_trigger_reads_the_open_opportunities(app: FastAPI, store: dict[str, int]) -> None:
