@@ -109,6 +109,8 @@ class _Inputs:
     scores: np.ndarray  # accounts (holdings rows) × products (holdings columns)
     popularity: np.ndarray
 
+    columns: dict[int, int]  # product id → its column
+
 
 def _inputs(session: Session, as_of: date) -> _Inputs:
     products = {p["id"]: _Product(p["id"], p["name"], _v(p["kind"]) or "plan", int(p["rank"] or 0),
@@ -117,12 +119,17 @@ def _inputs(session: Session, as_of: date) -> _Inputs:
     lines: dict[int, list[dict[str, Any]]] = {}
     pairs: list[tuple[int, int]] = []
     for account_id, account_lines in q.lines(session):
+        for ln in account_lines:  # each line's status, earning start and liveness, once
+            ln["status"] = _v(ln["status"])
+            ln["start"] = _earning_start(ln)
+            ln["live"] = _live(ln, as_of)
         lines[account_id] = account_lines
-        pairs.extend((account_id, ln["product_id"]) for ln in account_lines if _live(ln, as_of))
+        pairs.extend((account_id, ln["product_id"]) for ln in account_lines if ln["live"])
     holdings = recommend.Holdings.from_pairs(pairs, list(products))
     similarity = recommend.cosine_similarity(holdings.matrix)
     return _Inputs(products, q.accounts(session), lines, holdings, recommend.scores(holdings.matrix, similarity),
-                   recommend.popularity(holdings.matrix))  # fmt: skip
+                   recommend.popularity(holdings.matrix),
+                   {int(p): i for i, p in enumerate(holdings.product_ids)})  # fmt: skip
 
 
 def _signals(inputs: _Inputs, session: Session, as_of: date) -> dict[int, AccountSignals]:
@@ -136,11 +143,11 @@ def _signals(inputs: _Inputs, session: Session, as_of: date) -> dict[int, Accoun
     for a in inputs.accounts:
         account_id = a["id"]
         account_lines = inputs.lines.get(account_id, [])
-        trial_ends = [ln["trial_ends_on"] for ln in account_lines if _v(ln["status"]) == "trial"
-                      and ln["trial_ends_on"] is not None and _live(ln, as_of)
+        trial_ends = [ln["trial_ends_on"] for ln in account_lines if ln["status"] == "trial"
+                      and ln["trial_ends_on"] is not None and ln["live"]
                       and inputs.products.get(ln["product_id"], _NONE).kind == "plan"]  # fmt: skip
-        purchases = [(start, ln) for ln in account_lines if (start := _earning_start(ln)) is not None
-                     and start <= as_of and _live(ln, as_of)]  # fmt: skip
+        purchases = [(start, ln) for ln in account_lines if (start := ln["start"]) is not None
+                     and start <= as_of and ln["live"]]  # fmt: skip
         purchase = None
         if purchases:
             start, ln = max(purchases, key=lambda p: (p[0], p[1]["product_id"]))
@@ -175,10 +182,10 @@ def _proposal(inputs: _Inputs, row: int | None, account: Mapping[str, Any], d: D
     """The product to propose for this signal (the recommender's best of the candidates)
     and its MRR uplift in the account's currency (None when it is priced in another)."""
     currency = account["currency"]
-    account_lines = [ln for ln in inputs.lines.get(account["id"], []) if _live(ln, as_of)]
+    account_lines = [ln for ln in inputs.lines.get(account["id"], []) if ln["live"]]
     held = {ln["product_id"] for ln in account_lines}
     if d.signal is Signal.TRIAL_ENDING:
-        trials = sorted((ln for ln in account_lines if _v(ln["status"]) == "trial"
+        trials = sorted((ln for ln in account_lines if ln["status"] == "trial"
                          and inputs.products.get(ln["product_id"], _NONE).kind == "plan"),
                         key=lambda ln: (-inputs.products[ln["product_id"]].rank, ln["product_id"]))  # fmt: skip
         if not trials:
@@ -187,7 +194,7 @@ def _proposal(inputs: _Inputs, row: int | None, account: Mapping[str, Any], d: D
         units = int(trials[0]["quantity"] or 1) * (product.seats_included or 1)
         value = price_for(product.list_price, product.seats_included, True, units)
         return _Proposal(product, 0.0, value if product.currency == currency else None, currency)
-    columns = {int(p): i for i, p in enumerate(inputs.holdings.product_ids)}
+    columns = inputs.columns
     if d.type is OpportunityType.UPSELL:
         plan = inputs.products.get(account["plan_id"]) if account["plan_id"] is not None else None
         if plan is None:
@@ -213,7 +220,7 @@ def _proposal(inputs: _Inputs, row: int | None, account: Mapping[str, Any], d: D
     if d.type is OpportunityType.UPSELL:
         current = sum(ln["monthly_amount"] for ln in account_lines
                       if inputs.products.get(ln["product_id"], _NONE).kind == "plan"
-                      and _v(ln["status"]) == "active" and ln["currency"] == currency)  # fmt: skip
+                      and ln["status"] == "active" and ln["currency"] == currency)  # fmt: skip
         value = max(price_for(best.list_price, best.seats_included, True, seats) - current, 0)
     else:
         value = price_for(best.list_price, best.seats_included, False, seats)
@@ -224,7 +231,7 @@ def _won(inputs: _Inputs, row: Mapping[str, Any], as_of: date) -> dict[str, Any]
     """The purchase that wins the opportunity: a line on its product that started earning
     on or after the day it was detected."""
     for ln in inputs.lines.get(row["account_id"], []):
-        start = _earning_start(ln)
+        start = ln["start"]
         if ln["product_id"] == row["product_id"] and start is not None and row["detected_on"] <= start <= as_of \
                 and (ln["ended_on"] is None or ln["ended_on"] > start):  # fmt: skip
             return ln
@@ -260,7 +267,7 @@ def run_step(session: Session, as_of: date, cfg: OpportunityConfig | None = None
         account = accounts.get(row["account_id"])
         won = _won(inputs, row, as_of)
         if won is not None:
-            start = _earning_start(won)
+            start = won["start"]
             updates.append({"id": row["id"], "status": OpportunityStatus.WON, "closed_on": start,
                             "close_reason": WON_PURCHASE, "close_params": {"day": start.isoformat() if start else ""},
                             "won_mrr": won["monthly_amount"]})  # fmt: skip

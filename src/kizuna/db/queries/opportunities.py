@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kizuna.db.models import Account, Opportunity, Product, Subscription, SurveyResponse, Ticket, User
-from kizuna.domain.enums import SurveyKind, TicketPriority
+from kizuna.domain.enums import TicketPriority
 from kizuna.domain.opportunities import CLOSED, LIVE
 
 
@@ -47,24 +47,18 @@ def lines(session: Session) -> Iterator[tuple[int, list[dict[str, Any]]]]:
 
 
 def latest_answers(session: Session, as_of: date) -> dict[tuple[int, str], tuple[int, date]]:
-    """(account id, kind) → (score, day) of the account's latest NPS and CSAT answers by ``as_of``."""
+    """(account id, kind) → (score, day) of the account's latest NPS and CSAT answers by
+    ``as_of`` (two at the same instant: the later id)."""
     end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
-    latest = (
-        select(SurveyResponse.account_id, SurveyResponse.kind, func.max(SurveyResponse.answered_at).label("at"))
+    query = (
+        select(SurveyResponse.account_id, SurveyResponse.kind, SurveyResponse.score, SurveyResponse.answered_at)
         .where(SurveyResponse.answered_at < end)
-        .group_by(SurveyResponse.account_id, SurveyResponse.kind)
-        .subquery()
+        .order_by(SurveyResponse.answered_at, SurveyResponse.id)
     )
-    query = select(SurveyResponse.account_id, SurveyResponse.kind, SurveyResponse.score, SurveyResponse.answered_at,
-                   SurveyResponse.id).join(latest, (latest.c.account_id == SurveyResponse.account_id)
-                                           & (latest.c.kind == SurveyResponse.kind)
-                                           & (latest.c.at == SurveyResponse.answered_at)).order_by(SurveyResponse.id)  # fmt: skip
     out: dict[tuple[int, str], tuple[int, date]] = {}
-    for account_id, kind, score, at, _id in session.execute(query):
-        key = (int(account_id), SurveyKind(kind).value)
+    for account_id, kind, score, at in session.execute(query.execution_options(yield_per=10_000)):
         day = at.astimezone(UTC).date() if at.tzinfo else at.date()
-        if key not in out or score < out[key][0]:  # two answers at the same instant: the lower counts
-            out[key] = (int(score), day)
+        out[(int(account_id), str(getattr(kind, "value", kind)))] = (int(score), day)
     return out
 
 
@@ -102,7 +96,7 @@ def closed_since(session: Session, day: date) -> set[tuple[int, str, int]]:
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 10_000):
-        session.execute(insert(Opportunity), rows[start : start + 10_000])
+        session.execute(insert(Opportunity.__table__), rows[start : start + 10_000])
 
 
 def update_rows(session: Session, rows: list[dict[str, Any]]) -> None:
