@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from kizuna.db.bulk import table
 from kizuna.db.models import Account, Opportunity, Product, Subscription, SurveyResponse, Ticket, User
 from kizuna.domain.enums import TicketPriority
 from kizuna.domain.opportunities import CLOSED, LIVE
@@ -96,7 +97,7 @@ def closed_since(session: Session, day: date) -> set[tuple[int, str, int]]:
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 10_000):
-        session.execute(insert(Opportunity.__table__), rows[start : start + 10_000])
+        session.execute(insert(table("opportunities")), rows[start : start + 10_000])
 
 
 def update_rows(session: Session, rows: list[dict[str, Any]]) -> None:
