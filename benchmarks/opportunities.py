@@ -144,12 +144,22 @@ def main(argv: list[str]) -> dict[str, object]:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--demo-accounts", type=int, default=1000)
     parser.add_argument("--demo-db", type=Path, default=None)
+    parser.add_argument(
+        "--db", type=Path, default=None, help="reuse a store this benchmark built (its opportunities are cleared)"
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="kizuna-opps-"))
     try:
         db = work / "opps.db"
         start = time.perf_counter()
-        build(db, args.accounts)
+        if args.db is not None:
+            db = args.db
+            con = sqlite3.connect(db)
+            con.execute("DELETE FROM opportunities")
+            con.commit()
+            con.close()
+        else:
+            build(db, args.accounts)
         built = time.perf_counter() - start
         url = f"sqlite:///{db}"
         summaries = run_measured(python("-c", STEP, url, "summaries", AS_OF.isoformat()))
