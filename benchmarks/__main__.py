@@ -13,7 +13,7 @@ import sys
 from benchmarks.common import save
 
 BENCHMARKS = ["imports", "demo", "web", "ingest", "search", "pipeline", "health", "health_generators", "clv", "jobs", "login",
-              "playbooks", "ltv", "churn", "surveys", "kb", "onboarding", "renewals"]
+              "playbooks", "ltv", "churn", "surveys", "kb", "onboarding", "renewals", "opportunities"]
 
 
 def main() -> None:

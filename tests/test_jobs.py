@@ -37,7 +37,7 @@ from tests.conftest import Inbox, make_user, sign_in
 
 AS_OF = date(2026, 11, 20)
 DAILY_STEPS = ["usage", "freshness", "summaries", "ltv", "tiers", "stages", "fit", "owners", "renewals", "health",
-               "churn", "at_risk", "alerts", "playbooks", "digest", "optimize"]
+               "churn", "at_risk", "alerts", "opportunities", "playbooks", "digest", "optimize"]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,8 @@ def test_a_failed_step_skips_what_reads_it_and_the_next_run_retries_only_that(st
                       "tiers": "succeeded",
                       "stages": "succeeded", "fit": "succeeded", "owners": "succeeded", "renewals": "succeeded",
                       "health": "failed", "churn": "skipped",
-                      "at_risk": "skipped", "alerts": "skipped", "playbooks": "skipped", "digest": "skipped",
+                      "at_risk": "skipped", "alerts": "skipped", "opportunities": "skipped", "playbooks": "skipped",
+                      "digest": "skipped",
                       "optimize": "succeeded"}  # fmt: skip
     failed = next(s for s in report.steps if s.step == "health")
     assert "cards.toml" in (failed.error or "")
@@ -172,9 +173,11 @@ def test_a_failed_step_skips_what_reads_it_and_the_next_run_retries_only_that(st
     assert not report.ok
     from kizuna.jobs.runner import outstanding
 
-    assert outstanding(engine, "daily", AS_OF) == ["health", "churn", "at_risk", "alerts", "playbooks", "digest"]
+    assert outstanding(engine, "daily", AS_OF) == ["health", "churn", "at_risk", "alerts", "opportunities", "playbooks",
+                                                   "digest"]
     fixed = run_job(engine, RunContext(), "daily", as_of=AS_OF, pending_only=True)
-    assert [s.step for s in fixed.steps] == ["health", "churn", "at_risk", "alerts", "playbooks", "digest"]
+    assert [s.step for s in fixed.steps] == ["health", "churn", "at_risk", "alerts", "opportunities", "playbooks",
+                                             "digest"]
     assert fixed.ok
     assert outstanding(engine, "daily", AS_OF) == []
     engine.dispose()
@@ -244,7 +247,7 @@ def test_the_scheduler_waits_for_its_time_and_retries_a_failed_step_later(store:
     assert scheduler.run_pending() == ["daily"]
     last = [(step, st) for _r, step, st in _steps(store)][-6:]  # the failed step and the steps that read it
     assert last == [("health", "succeeded"), ("churn", "succeeded"), ("at_risk", "succeeded"), ("alerts", "succeeded"),
-                    ("playbooks", "succeeded"), ("digest", "succeeded")]  # fmt: skip
+                    ("opportunities", "succeeded"), ("playbooks", "succeeded"), ("digest", "succeeded")]  # fmt: skip
     now[0] += timedelta(hours=1)
     assert scheduler.run_pending() == []  # done for today
     now[0] = datetime(2026, 11, 21, 3, 1, tzinfo=zone)

@@ -69,6 +69,7 @@ PARAMS: dict[str, str] = {
     "activity_id": "activities", "token": "uploads", "task_id": "tasks", "user_id": "users",
     "link": "unsubscribe", "survey_link": "survey_link", "slug": "kb",
     "playbook_key": "playbooks", "renewal_id": "renewals",
+    "opportunity_id": "opportunities",
 }  # fmt: skip
 #: Extra query strings and headers per route, so partials and filters render too.
 VARIANTS: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -276,6 +277,13 @@ def _seed(app: FastAPI, client: TestClient, tmp: Path) -> tuple[dict[str, list[s
                                  " updated_on, call_probability, call_reason, call_by, touch_tier)"
                                  " VALUES (:a, :d, 'JPY', 1200, 'in_discussion', 'csm', :d, 0.5, :long, :short, :short)"),
                         {"a": account, "d": AS_OF + timedelta(days=30), "long": LONG, "short": SHORT})  # fmt: skip
+        for status, reason in (("open", None), ("dismissed", LONG)):  # issue 16: reason values and a CSM's words
+            session.execute(sql_text(
+                "INSERT INTO opportunities (account_id, type, product_id, signal, reason_params, status, detected_on,"
+                " last_seen_on, close_reason, close_params, value, currency, suppressed_reason, created_at, updated_at)"
+                " VALUES (:a, 'cross_sell', :p, 'purchase', :params, :s, :d, :d, :r, '{}', 1000, 'JPY', :sup, :now, :now)"),
+                {"a": account, "p": ids["products"], "params": json.dumps({"bought": LONG, "days": 3, "product": SHORT}),
+                 "s": status, "d": AS_OF, "r": reason, "sup": "health_red" if reason else None, "now": datetime.now(UTC)})  # fmt: skip
     bearer = {"Authorization": f"Bearer {write_key}"}
     # The API, as a write key would (the hole of issue 12 came in this way).
     for path, body in (

@@ -23,6 +23,7 @@ from kizuna.cli import kb as kb_commands
 from kizuna.cli import kpis as kpi_commands
 from kizuna.cli import ltv as ltv_commands
 from kizuna.cli import onboarding as onboarding_commands
+from kizuna.cli import opportunities as opportunity_commands
 from kizuna.cli import pipeline as pipeline_commands
 from kizuna.cli import playbooks as playbook_commands
 from kizuna.cli import renewals as renewal_commands
@@ -74,6 +75,7 @@ app.command("kpis", help=kpi_commands.KPIS_HELP)(kpi_commands.kpis)
 app.add_typer(kpi_commands.report_app, name="report", hidden=True)  # the old spelling: kizuna kpis
 app.add_typer(ltv_commands.app, name="ltv")
 app.add_typer(churn_commands.app, name="churn")
+app.add_typer(opportunity_commands.app, name="opportunities")
 app.add_typer(user_commands.users, name="users")
 app.add_typer(user_commands.apikeys, name="apikey")
 app.command("demo")(demo_commands.demo)

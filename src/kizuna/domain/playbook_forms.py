@@ -75,6 +75,7 @@ TRIGGER_FIELDS: dict[str, tuple[FormField, ...]] = {
     "survey_detractor": (FormField("days", N_("Answered within (days)"), "whole", default=7),),
     "survey_promoter": (FormField("days", N_("Answered within (days)"), "whole", default=7),),
     "onboarding_overdue": (FormField("days", N_("Days"), "whole", default=1),),
+    "opportunity_open": (FormField("type", N_("Opportunity type"), "choice", pb.OPPORTUNITY_TYPES, "upsell"),),
 }
 
 #: The playbook's own fields.

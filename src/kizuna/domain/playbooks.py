@@ -47,6 +47,7 @@ PRIORITIES = ("low", "normal", "high")
 ASSIGNEES = ("owner", "lead", "round_robin")
 RECIPIENTS = ("champion", "all_contacts")
 TIERS = ("high", "low", "tech")
+OPPORTUNITY_TYPES = ("upsell", "cross_sell")
 STAGES = ("onboarding", "adoption", "expansion", "renewal", "churned")
 GRADES = ("red", "yellow", "green")
 
@@ -70,6 +71,7 @@ class AccountFacts:
     nps_score: int | None = None  # the newest NPS answer's score (issue 17)
     nps_days: int | None = None  # days since that answer
     onboarding_overdue_days: int | None = None  # days the most overdue open onboarding milestone is late
+    open_opportunities: frozenset[str] | None = None  # issue 16: the types of its open opportunities
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,11 @@ def _stage_param(r: _Reader, path: str, t: Mapping[str, Any]) -> dict[str, Any]:
     return {"stage": r.choice(f"{path}.stage", t.get("stage"), STAGES)}
 
 
+def _opportunity_param(r: _Reader, path: str, t: Mapping[str, Any]) -> dict[str, Any]:
+    r.known(path, t, {"kind", "type"})
+    return {"type": r.choice(f"{path}.type", t.get("type"), OPPORTUNITY_TYPES)}
+
+
 #: The triggers there are. A later feature registers its own (churn risk, an opportunity)
 #: with :func:`register_trigger`.
 TRIGGERS: dict[str, tuple[Check, Predicate]] = {
@@ -182,6 +189,7 @@ TRIGGERS: dict[str, tuple[Check, Predicate]] = {
     # an onboarding milestone open ``days`` or more days after its due day (1: the day after)
     "onboarding_overdue": (_days_param, lambda f, p: f.onboarding_overdue_days is not None
                            and f.onboarding_overdue_days >= p["days"]),
+    "opportunity_open": (_opportunity_param, lambda f, p: p["type"] in (f.open_opportunities or ())),
 }  # fmt: skip
 
 

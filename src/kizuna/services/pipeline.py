@@ -18,7 +18,18 @@ from datetime import date
 
 from kizuna.db import Session, maintenance
 from kizuna.i18n import N_
-from kizuna.services import alerts, churn, freshness, health, ltv_accounts, playbooks, renewals, segments, worklist
+from kizuna.services import (
+    alerts,
+    churn,
+    freshness,
+    health,
+    ltv_accounts,
+    opportunities,
+    playbooks,
+    renewals,
+    segments,
+    worklist,
+)
 from kizuna.services.accounts import refresh_account_summaries
 from kizuna.services.context import RunContext
 from kizuna.services.usage.store import usage_step
@@ -76,6 +87,9 @@ STEPS: tuple[Step, ...] = (
          after=("health", "stages")),
     # issue 15: a Slack message for each account whose health grade turned red today (through the outbox)
     Step("alerts", N_("Slack alerts"), alerts.red_alerts, after=("health",)),
+    # issue 16: upsell and cross-sell opportunities at the seeds' moments, held back for unhappy accounts
+    Step("opportunities", N_("upsell and cross-sell opportunities"), lambda s, d, ctx: opportunities.run_step(s, d),
+         after=("summaries", "health")),
     # issue 15: playbooks act on the day's signals (enroll, do the due steps), before the digest lists their tasks
     Step("playbooks", N_("playbooks"), playbooks.run, after=("health", "at_risk", "tiers", "stages")),
     # issue 15: on the digest day, each CSM's worklist by email (through the outbox, after commit)

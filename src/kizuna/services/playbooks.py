@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from kizuna.domain.playbooks import (
 from kizuna.errors import NotFound
 from kizuna.i18n import _
 from kizuna.services import accounts as accounts_service
-from kizuna.services import onboarding, outbox, surveys, tasks, unsubscribe
+from kizuna.services import onboarding, opportunities, outbox, surveys, tasks, unsubscribe
 from kizuna.services.context import RunContext
 from kizuna.services.email_templates import check_playbook, pick_language, render_template
 
@@ -185,6 +185,8 @@ def _facts(session: Session, today: date) -> tuple[list[AccountFacts], dict[int,
     facts = [facts_of(r, today, emails.get(r.owner_id) if r.owner_id is not None else None, nps.get(r.id),
                       late.get(r.id))
              for r in rows]  # fmt: skip
+    opened = opportunities.open_types(session)  # issue 16: the opportunity_open trigger's fact
+    facts = [replace(f, open_opportunities=frozenset(opened.get(f.account_id, ()))) for f in facts]
     return facts, {r.id: r for r in rows}
 
 

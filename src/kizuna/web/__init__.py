@@ -13,6 +13,7 @@ def routes() -> list[APIRouter]:
     from kizuna.web.routes import kb as kb_routes
     from kizuna.web.routes import kpis as kpi_routes
     from kizuna.web.routes import ltv as ltv_routes
+    from kizuna.web.routes import opportunities as opportunity_routes
     from kizuna.web.routes import plans as plan_routes
     from kizuna.web.routes import playbooks as playbook_routes
     from kizuna.web.routes import renewals as renewal_routes
@@ -23,6 +24,6 @@ def routes() -> list[APIRouter]:
     from kizuna.web.routes import usage as usage_routes
 
     return [auth.router, home.router, accounts.router, segment_routes.router, health_routes.router, kpi_routes.router,
-            ltv_routes.router, usage_routes.router, import_routes.router, api_docs.router, job_routes.router,
-            task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router,
+            ltv_routes.router, opportunity_routes.router, usage_routes.router, import_routes.router, api_docs.router,
+            job_routes.router, task_routes.router, playbook_routes.router, admin.router, unsubscribe_routes.router,
             survey_routes.router, kb_routes.router, plan_routes.router, renewal_routes.router]  # fmt: skip

@@ -11,6 +11,7 @@ from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
 from kizuna.db.models.kb import KbArticle, KbArticleBigram
 from kizuna.db.models.ltv import AccountLtv, LtvSegmentFit
+from kizuna.db.models.opportunities import Opportunity
 from kizuna.db.models.outbox import OutboxMessage
 from kizuna.db.models.playbooks import AppSecret, PlaybookEnrollment, PlaybookRotation, PlaybookVersion
 from kizuna.db.models.renewals import Renewal, RenewalChange
@@ -44,6 +45,7 @@ __all__ = [
     "LtvSegmentFit",
     "OnboardingMilestone",
     "OnboardingTemplate",
+    "Opportunity",
     "OutboxMessage",
     "ParkedEvent",
     "PlaybookEnrollment",

@@ -35,7 +35,7 @@ from kizuna.services import activities as activities_service
 from kizuna.services import churn as churn_service
 from kizuna.services import customer360 as c360
 from kizuna.services import health as health_service
-from kizuna.services import ltv_accounts, onboarding
+from kizuna.services import ltv_accounts, onboarding, opportunities
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.services.health import history as health_history
 from kizuna.settings import Settings
@@ -454,6 +454,7 @@ def _account_page(
         ltv = ltv_accounts.account_ltv(session, account_id)
         churn_risk = churn_service.account_churn(session, account_id)
         plans = account_plans(session, account_id, as_of)
+        opps = opportunities.for_account(session, account_id)  # issue 16
     renewal_in = (data.account.renewal_on - as_of).days if data.account.renewal_on else None
     context = {
         "data": data, "account": data.account, "as_of": as_of, "chart": usage_chart(data.usage), "renewal_in": renewal_in,
@@ -462,6 +463,7 @@ def _account_page(
         "task_kinds": [k.value for k in TaskKind], "task_priorities": [p.value for p in TaskPriority],
         "task_people": people, "task_error": "", "ltv": ltv, "ltv_segment": segment_name,
         "churn": churn_risk, "plans": plans,
+        "opportunities": opps, "opportunity_label": opportunities.label,
         **health_head, **(extra or {}),
     }  # fmt: skip
     return render(request, "accounts/account.html", context, status=status)

@@ -2,7 +2,7 @@
 the knowledge base: articles and their bigram search index
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import kizuna.db.types
 
 revision: str = "0023"
-down_revision: str | None = "0021"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
