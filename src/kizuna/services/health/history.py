@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from kizuna.analytics import health as calc
-from kizuna.analytics.health_history import USAGE_LOOKBACK, HistoryInputs, day_inputs
+from kizuna.analytics.health_history import HistoryInputs, day_inputs
 from kizuna.db import Session
 from kizuna.db.queries import health as q
 from kizuna.db.queries import health_history as hq
 from kizuna.domain.health import ScorecardSet
+from kizuna.domain.usage import USAGE_WINDOW_DAYS
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 
@@ -46,7 +47,7 @@ class BlockScores:
         self.lines = q.subscription_lines(session)
         self.segments = q.account_segments(session)
         self.raw = HistoryInputs(
-            lines=self.lines, usage=hq.usage_rows(session, first - timedelta(days=USAGE_LOOKBACK), last),
+            lines=self.lines, usage=hq.usage_rows(session, first - timedelta(days=USAGE_WINDOW_DAYS), last),
             surveys=hq.survey_rows(session), tickets=hq.ticket_rows(session),
             milestones=hq.milestone_rows(session), sentiments=hq.sentiment_rows(session),
         )  # fmt: skip
