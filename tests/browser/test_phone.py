@@ -24,7 +24,7 @@ PHONE = {"width": 390, "height": 844}
 PAGES = (
     "/", "/accounts", "/accounts/{id}", "/accounts/{id}/health", "/health", "/health/backtest",
     "/health/scorecards", "/kpis", "/kpis/accounts?metric=mrr", "/usage", "/worklist", "/worklist?user=team",
-    "/playbooks", "/docs",
+    "/playbooks", "/renewals", "/opportunities", "/surveys", "/kb", "/onboarding/templates", "/docs",
 )  # fmt: skip
 NAV = {"ja": ("ホーム", "取引先", "ヘルス", "KPI"), "en": ("Home", "Accounts", "Health", "KPIs")}
 
