@@ -8,6 +8,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +30,17 @@ def run_measured(args: list[str], env: dict[str, str] | None = None, cwd: Path |
     Peak RSS comes from ``wait4``'s rusage of that one child, so it is not mixed with
     other children of this process.
     """
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    # the child's output goes to files, not pipes: a pipe nobody reads while the child runs
+    # blocks a child that writes more than its buffer (64 KiB), and the wait below never ends
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=out_file, stderr=err_file)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        out_file.seek(0)
+        err_file.seek(0)
+        out = out_file.read().decode(errors="replace")
+        err = err_file.read().decode(errors="replace")
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"{' '.join(args)} failed with {code}:\n{out}\n{err}")
