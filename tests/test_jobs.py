@@ -245,7 +245,7 @@ def test_the_scheduler_waits_for_its_time_and_retries_a_failed_step_later(store:
     scheduler.context = RunContext(daily_at=time(3, 0))
     now[0] += timedelta(minutes=10)
     assert scheduler.run_pending() == ["daily"]
-    last = [(step, st) for _r, step, st in _steps(store)][-6:]  # the failed step and the steps that read it
+    last = [(step, st) for _r, step, st in _steps(store)][-7:]  # the failed step and the steps that read it
     assert last == [("health", "succeeded"), ("churn", "succeeded"), ("at_risk", "succeeded"), ("alerts", "succeeded"),
                     ("opportunities", "succeeded"), ("playbooks", "succeeded"), ("digest", "succeeded")]  # fmt: skip
     now[0] += timedelta(hours=1)
