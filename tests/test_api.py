@@ -416,7 +416,10 @@ def test_survey_scores_follow_the_kind(api: TestClient, world: dict[str, Any]) -
     e = fails(api.post("/api/survey-responses", json={**base, "kind": "csat", "score": 7}), 422, "invalid_input",
               "score")  # fmt: skip
     assert e["message"] == "a CSAT score must be from 1 to 5"
-    fails(api.post("/api/survey-responses", json={**base, "kind": "ces"}), 422, "invalid_input", "kind")
+    fails(api.post("/api/survey-responses", json={**base, "kind": "csi"}), 422, "invalid_input", "kind")
+    e = fails(api.post("/api/survey-responses", json={**base, "kind": "ces", "score": 8}), 422, "invalid_input",
+              "score")  # fmt: skip
+    assert e["message"] == "a CES score must be from 1 to 7"
     nps = create(api, "/api/survey-responses", base)
     fails(api.patch(f"/api/survey-responses/{nps['id']}", json={"kind": "csat"}), 422, "invalid_input", "score")
     csat = api.patch(f"/api/survey-responses/{nps['id']}", json={"kind": "csat", "score": 4})

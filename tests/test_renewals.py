@@ -102,11 +102,10 @@ def book(app: FastAPI) -> dict[str, int]:
               " payment, mrr, currency, discount_rate, margin, revenue_to_date)"
               " VALUES (:a, :d, 'plan', 12, 0, :no, 0.8, 600000, 50000, 'JPY', 0.1, 0.8, 0)",
          a=ids["B"], d=EVE, no=False)  # fmt: skip
-    # the churn model's table (h16c builds it): the newest score on or before the day is used
-    _sql(app, "CREATE TABLE churn_scores (account_id INTEGER, as_of DATE, horizon_days INTEGER, probability FLOAT,"
-              " model_version TEXT, drivers_json TEXT)")  # fmt: skip
+    # the churn model's scores: the newest on or before the day is used
     for day, p in ((date(2026, 10, 1), 0.9), (EVE, 0.35), (date(2026, 11, 25), 0.99)):
-        _sql(app, "INSERT INTO churn_scores VALUES (:a, :d, 90, :p, 'v1', '[]')", a=ids["C"], d=day, p=p)
+        _sql(app, "INSERT INTO churn_scores (account_id, as_of, horizon_days, probability, model_version, drivers_json,"
+                  " scored_by) VALUES (:a, :d, 90, :p, 1, '[]', 'daily')", a=ids["C"], d=day, p=p)  # fmt: skip
     return ids
 
 

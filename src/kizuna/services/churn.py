@@ -548,8 +548,9 @@ def evaluate_file(path: Path, *, target: str, id_column: str | None = None, fold
                 file=name, column=column, option=option, names=", ".join(frame.columns)), option.lstrip("-"))  # fmt: skip
     if id_column == target:
         raise _problem(_("--id and --target name the same column"), "id")
-    raw_labels = frame[target].map(lambda v: None if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer()
-                                                                      else str(v)))  # fmt: skip
+    # missing: None or NaN (pandas 3 keeps a missing string as NaN where pandas 2 kept None)
+    raw_labels = frame[target].map(lambda v: None if v is None or pd.isna(v) else (
+        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))  # fmt: skip
     y = model.parse_labels(raw_labels, source=name, column=target)
     return model.evaluate_table(frame.drop(columns=[target]), y, source=name, target=target, id_column=id_column,
                                 folds=folds)  # fmt: skip
