@@ -53,7 +53,7 @@ def survival_chart(fits: list[SegmentFitView]) -> dict[str, Any]:
             "interaction": {"mode": "index", "intersect": False},
             "plugins": {"legend": {"position": "bottom", "labels": {"boxWidth": 12}}},
             "scales": {
-                "x": {"grid": {"display": False}, "title": {"display": True, "text": _("Renewals")}},
+                "x": {"grid": {"display": False}, "title": {"display": True, "text": _("Number of renewals")}},
                 "y": {"min": 0, "max": 100, "grid": {"color": "#eef0f3"},
                       "title": {"display": True, "text": _("Still under contract (%)")}},
             },

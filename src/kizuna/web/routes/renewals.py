@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from kizuna.domain.segments import TIER_LABELS
 from kizuna.errors import Conflict, InvalidInput, NotFound
 from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Principal, State, Writer, check_csrf
 from kizuna.http.clock import today
@@ -50,7 +51,7 @@ def _page(request: Request, state: State, *, start: str | None, months: str | No
         "as_of": day, "first": first, "last": last, "form": form, "forecast": f, "by_month": by_month,
         "lines": {(m.month, m.currency): m for m in f.months}, "rates": rate_lines, "people": people,
         "tiers": renewals.TIERS, "stages": [str(s) for s in renewals.CSM_STAGES], "stage_labels": renewals.STAGE_LABELS,
-        "source_labels": renewals.SOURCE_LABELS, "error": error,
+        "source_labels": renewals.SOURCE_LABELS, "tier_labels": TIER_LABELS, "error": error,
     }  # fmt: skip
     return render(request, "renewals/index.html", context, status=status)
 
