@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, inspect, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from kizuna.db.bulk import insert_many
@@ -56,10 +56,8 @@ def delete_rows(session: Session, ids: Sequence[int]) -> None:
 
 
 def churn_probabilities(session: Session, as_of: date) -> dict[int, float]:
-    """Account id → the churn model's newest probability on or before ``as_of``, read from
-    ``churn_scores`` when that table exists (the churn model's own step writes it)."""
-    if not inspect(session.connection()).has_table("churn_scores"):
-        return {}
+    """Account id → the churn model's newest probability on or before ``as_of`` (from
+    ``churn_scores``, which the churn model's daily step writes)."""
     rows = session.execute(text(
         "SELECT s.account_id, s.probability FROM churn_scores s JOIN ("
         " SELECT account_id, MAX(as_of) AS newest FROM churn_scores WHERE as_of <= :as_of GROUP BY account_id"
