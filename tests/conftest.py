@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import socket
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
@@ -28,6 +30,7 @@ from hypothesis import settings as hypothesis_settings
 from kizuna.db import ensure_schema, make_engine
 from kizuna.i18n import set_language
 from kizuna.main import create_app
+from kizuna.services import auth
 from kizuna.settings import Settings
 from tests.pgserver import PostgresServer, PostgresUnavailable
 
@@ -39,6 +42,12 @@ hypothesis_settings.register_profile(
     "kizuna", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 hypothesis_settings.load_profile("kizuna")
+
+# Passwords are hashed with Argon2 at its production cost (~0.3–0.5 s a hash or a check on
+# a busy machine) by `kizuna serve` and every command the tests run as a subprocess; in
+# this process, where hundreds of tests create users and sign in, at the lowest cost that
+# still is Argon2id. Hashes carry their parameters, so either verifies the other's.
+auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture(autouse=True)
@@ -75,15 +84,30 @@ def postgres_template(postgres: PostgresServer) -> str:
     return "kizuna_template"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite store migrated once per test process; each test gets a copy of the file
+    (running the 24 migrations costs ~0.8 s, a copy a millisecond). The copy is the
+    migrations' own result: `test_migrations.py` runs them for real."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "kizuna.db"
+    engine = make_engine(f"sqlite:///{path}")
+    ensure_schema(engine)
+    engine.dispose()
+    assert not path.with_name("kizuna.db-wal").exists(), "the template must be whole in one file"
+    return path
+
+
+def migrated_sqlite(template: Path, path: Path) -> str:
+    """A fresh, migrated SQLite store at ``path`` (a copy of ``template``); its URL."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated store on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'kizuna.db'}"
-        engine = make_engine(url)
-        ensure_schema(engine)
-        engine.dispose()
-        return url
+        return migrated_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "kizuna.db")
     server: PostgresServer = request.getfixturevalue("postgres")
     template: str = request.getfixturevalue("postgres_template")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
@@ -91,13 +115,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     """A fresh, migrated SQLite store (for tests that are about files, not backends)."""
-    url = f"sqlite:///{tmp_path / 'kizuna.db'}"
-    engine = make_engine(url)
-    ensure_schema(engine)
-    engine.dispose()
-    return url
+    return migrated_sqlite(sqlite_template, tmp_path / "kizuna.db")
 
 
 # --- the web app -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -24,7 +25,10 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest migration's id (read once per process: the scripts do not change while it
+    runs, and parsing them costs ~50 ms — every app, command and test store asks)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,12 @@ def _escaped_ngettext(singular: str, plural: str, n: int) -> Markup:
     return escape(ngettext(singular, plural, n))
 
 
+@cache
 def make_environment(directory: Path) -> Environment:
+    """The pages' Jinja environment, one per folder and process: every app built in the
+    same process (the tests build hundreds) shares the compiled templates instead of
+    compiling each page again (~0.3 s for the first page of an app). Nothing in it
+    depends on an app's settings."""
     env = Environment(
         loader=FileSystemLoader(str(directory)),
         autoescape=select_autoescape(["html", "xml"]),

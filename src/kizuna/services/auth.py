@@ -25,8 +25,15 @@ from kizuna.errors import Conflict, InvalidInput, NotFound
 from kizuna.i18n import _
 
 _hasher = PasswordHasher()
-#: Verified against when the email is unknown, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash("kizuna-no-such-user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against when there is no such user (the same time either way);
+    made on first use rather than at import, which every command pays for."""
+    return _hasher.hash("kizuna-no-such-user")
+
+
 MIN_PASSWORD_LENGTH = 10
 #: The longest user or API key name (the columns' width).
 MAX_NAME_LENGTH = 200
@@ -116,12 +123,12 @@ def password_works(session: Session, email: str, password: str) -> bool:
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this email and password, or None (same cost either way)."""
     user = q.user_by_email(session, email)
-    stored = user.password_hash if user is not None and user.is_active and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.is_active and user.password_hash else _dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
-    if user is None or stored is _DUMMY_HASH:
+    if user is None or stored is _dummy_hash():
         return None
     if _hasher.check_needs_rehash(stored):
         user.password_hash = _hasher.hash(password)
