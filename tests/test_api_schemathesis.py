@@ -100,6 +100,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @schema.parametrize()
-@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_no_operation_answers_with_a_server_error(case: Any, bearer: dict[str, str]) -> None:
     case.call_and_validate(headers=bearer, checks=CHECKS)
