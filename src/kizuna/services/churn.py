@@ -61,8 +61,56 @@ EXTRA_NUMERIC = ("health_score", "events30", "mrr", "mrr_change_90", "live_lines
 EXTRA_CATEGORY = ("plan", "stage")
 #: The measures that carry no information of their own (always missing, or bookkeeping).
 SKIPPED_MEASURES = ("payment_state",)
-FEATURES = (*[m for m in MEASURES if m not in SKIPPED_MEASURES], "seats", *EXTRA_NUMERIC, *EXTRA_CATEGORY)
+#: Trend features: a measure's value at the day minus its value one calendar month (≈ 30
+#: days; a month-end's is the month-end before) and two months (≈ 60 days) earlier.
+CHANGE_30 = ("health_score", "active_days", "active_users_per_seat", "feature_breadth", "events_per_seat",
+             "login_days")  # fmt: skip
+CHANGE_60 = ("health_score", "active_users_per_seat", "events_per_seat")
+#: events30 ÷ the events30 a month earlier − 1; seats ÷ seats two months earlier − 1;
+#: days since the last login or event (missing: none yet).
+TREND_NUMERIC = (*[f"{m}_change_30" for m in CHANGE_30], *[f"{m}_change_60" for m in CHANGE_60],
+                 "events_trend_30", "seats_change_60", "days_since_activity")  # fmt: skip
+BASE_FEATURES = (*[m for m in MEASURES if m not in SKIPPED_MEASURES], "seats", *EXTRA_NUMERIC, *EXTRA_CATEGORY)
+FEATURES = (*BASE_FEATURES, *TREND_NUMERIC)
 NO_STAGE = "steady"
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier: a month-end's is the month-end
+    (so the training pass reuses the month-end rows it computes anyway), any other day's
+    the same day of the month, or that month's last day when it is shorter."""
+    import calendar
+
+    last = calendar.monthrange(day.year, day.month)[1]
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    end = calendar.monthrange(year, month)[1]
+    return date(year, month, end if day.day == last else min(day.day, end))
+
+
+def trend_features(now: pd.DataFrame, month_ago: pd.DataFrame, two_months_ago: pd.DataFrame) -> pd.DataFrame:
+    """The trend columns of :data:`TREND_NUMERIC` but ``days_since_activity``, on
+    ``now``'s index, from the base features of the day and of one and two months before
+    (an account absent then: missing)."""
+    one = month_ago.reindex(now.index)
+    two = two_months_ago.reindex(now.index)
+    out = pd.DataFrame(index=now.index)
+    for m in CHANGE_30:
+        out[f"{m}_change_30"] = now[m] - one[m]
+    for m in CHANGE_60:
+        out[f"{m}_change_60"] = now[m] - two[m]
+    out["events_trend_30"] = now["events30"] / one["events30"].where(one["events30"] > 0) - 1.0
+    out["seats_change_60"] = now["seats"] / two["seats"].where(two["seats"] > 0) - 1.0
+    return out.astype("float64")
+
+
+def days_since_activity(activity: pd.DataFrame, day: date, accounts: pd.Index) -> pd.Series:
+    """Days from each account's last login or event up to ``day`` (0: active that day;
+    missing: never active yet). ``activity``: :func:`kizuna.db.queries.churn.activity_days`."""
+    upto = activity[activity["day"] <= pd.Timestamp(day)]
+    last = upto.groupby("account_id")["day"].max().reindex(accounts)
+    return ((pd.Timestamp(day) - last).dt.days).astype("float64")
 
 
 # --- features -----------------------------------------------------------------------------------
@@ -104,10 +152,35 @@ class FeatureReader:
         self.amounts = q.line_amounts(s)
         self.segments, self.contacts = hq.account_segments(s), hq.contact_counts(s)
         self.first = hq.store_day_range(s)[0]
-        self.usage = UsageWindows(s, self.plan, batch=3)
+        self.plan = sorted({*self.plan, *(months_before(d, k) for d in self.plan for k in (1, 2))})
+        self.usage = UsageWindows(s, [d for d in self.plan if self.first is None or d >= self.first], batch=3)
+        self.activity = q.activity_days(s, max(self.plan)) if self.plan else pd.DataFrame(columns=["account_id", "day"])
+        self.memo: dict[date, pd.DataFrame] = {}
 
     def on(self, day: date) -> pd.DataFrame:
-        """One row per paying account live on ``day``: the columns of :data:`FEATURES`."""
+        """One row per paying account live on ``day``: the columns of :data:`FEATURES`
+        (the base features of the day, one and two months before computed once each)."""
+        now = self.base(day)
+        out = now.join(trend_features(now, self.base(months_before(day, 1)), self.base(months_before(day, 2))))
+        if "day" in self.activity and len(self.activity):
+            out["days_since_activity"] = days_since_activity(self.activity, day, out.index)
+        else:
+            out["days_since_activity"] = np.nan
+        out = out.reindex(columns=list(FEATURES))
+        out.index.name = "account_id"
+        return out
+
+    def base(self, day: date) -> pd.DataFrame:
+        """:data:`BASE_FEATURES` of ``day`` (remembered); before the store's first day, none."""
+        if day not in self.memo:
+            if self.first is None or day < self.first:
+                empty = pd.DataFrame(columns=list(BASE_FEATURES), index=pd.Index([], name="account_id"))
+                self.memo[day] = empty.astype({c: "float64" for c in BASE_FEATURES if c not in EXTRA_CATEGORY})
+            else:
+                self.memo[day] = self._base(day)
+        return self.memo[day]
+
+    def _base(self, day: date) -> pd.DataFrame:
         scored = score_day(self.session, day, self.cards, lines=self.lines, segments=self.segments, paying_only=True,
                            usage=self.usage, replay_stages=True, contacts=self.contacts, history_from=self.first)  # fmt: skip
         values = scored.values.copy()
@@ -117,8 +190,8 @@ class FeatureReader:
         values = values.join(line_features(self.amounts, day, accounts))
         stages = calc.replay_stages(self.lines, values, day)
         values["stage"] = stages.fillna(NO_STAGE).astype(object)
-        out = values.reindex(columns=list(FEATURES))
-        for col in FEATURES:
+        out = values.reindex(columns=list(BASE_FEATURES))
+        for col in BASE_FEATURES:
             if col not in EXTRA_CATEGORY:
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
         out.index.name = "account_id"
@@ -170,6 +243,13 @@ class Evaluation:
     health: Metrics
     naive: Metrics
     version: int | None = None  # the saved model's version (train), None (evaluate)
+    selection: model.Selection | None = None  # the model chosen inside the training months
+
+    @property
+    def beats_health(self) -> bool:
+        """The issue's bar: the model's ROC-AUC at least :data:`MARGIN_BAR` above the
+        health score's on the test months."""
+        return self.margin is not None and self.margin >= MARGIN_BAR
 
     @property
     def margin(self) -> float | None:
@@ -187,7 +267,33 @@ class Evaluation:
             "train_samples": self.train_samples, "train_churned": self.train_churned,
             "model": self.model.as_dict(), "health_score": self.health.as_dict(), "naive": self.naive.as_dict(),
             "roc_auc_margin_over_health": None if self.margin is None else round(self.margin, 4),
+            "beats_health": self.beats_health, "warning": self.warning(),
+            "selection": None if self.selection is None else self.selection.as_dict(),
         }  # fmt: skip
+
+    def warning(self) -> str | None:
+        """When the model does not beat the health score by :data:`MARGIN_BAR` on the
+        test months: a sentence saying so, with both figures (else None)."""
+        return margin_warning(self.model.roc_auc, self.health.roc_auc)
+
+
+#: The margin of ROC-AUC over the health score the model must reach on the test months.
+MARGIN_BAR = 0.03
+WARN_LOSES = N_("On the held-out months this churn model ranked churners worse than the health score (ROC-AUC "
+                "{model} vs {health}): rely on the health score; read the churn risk beside it, not instead of it.")
+WARN_NOT_BETTER = N_("On the held-out months this churn model was not clearly better than the health score (ROC-AUC "
+                     "{model} vs {health}, less than {bar} ahead): read the churn risk beside the health score.")
+
+
+def margin_warning(model_auc: float | None, health_auc: float | None) -> str | None:
+    """The warning for a model that does not beat the health score by :data:`MARGIN_BAR`
+    (ROC-AUC on the test months), in the reader's language; None when it does, or when
+    either figure is unknown."""
+    if model_auc is None or health_auc is None or model_auc - health_auc >= MARGIN_BAR:
+        return None
+    text = WARN_LOSES if model_auc < health_auc else WARN_NOT_BETTER
+    return _(text).format(model=f"{model_auc:.3f}", health=f"{health_auc:.3f}", bar=f"{MARGIN_BAR:.2f}")
+
 
 
 def _check_horizon(horizon_days: int) -> None:
@@ -220,14 +326,23 @@ def _library_versions() -> dict[str, str]:
 
 
 def _fit(table: pd.DataFrame, y: np.ndarray, fit_days: list[date], cal_days: list[date], schema: model.Schema,
-         info: dict[str, Any]) -> model.ChurnModel:  # fmt: skip
+         info: dict[str, Any], candidate: model.Candidate | None = None) -> model.ChurnModel:  # fmt: skip
     day = table["day"]
     fit_rows = day.isin([pd.Timestamp(d) for d in fit_days]).to_numpy()
     cal_rows = day.isin([pd.Timestamp(d) for d in cal_days]).to_numpy()
     x = table[list(FEATURES)]
     medians = {f: float(v) for f, v in x.loc[fit_rows].median(numeric_only=True).items() if not math.isnan(v)}
-    return model.fit(x[fit_rows], y[fit_rows], x[cal_rows], y[cal_rows], schema=schema,
-                     info={**info, "medians": medians}, refit=True)  # fmt: skip
+    return model.fit(x[fit_rows], y[fit_rows], x[cal_rows], y[cal_rows], schema=schema, candidate=candidate,
+                     info={**info, "medians": medians, "candidate": None if candidate is None else candidate.as_dict()},
+                     refit=True)  # fmt: skip
+
+
+def choose(table: pd.DataFrame, y: np.ndarray, days: list[date], schema: model.Schema) -> model.Selection:
+    """The model's kind and settings, chosen by the inner validation on the rows of
+    ``days`` only (:func:`kizuna.analytics.churn.select`)."""
+    rows = table["day"].isin([pd.Timestamp(d) for d in days]).to_numpy()
+    part = table[rows]
+    return model.select(part[list(FEATURES)], y[rows], part["day"].to_numpy(), schema)
 
 
 def _schema(table: pd.DataFrame) -> model.Schema:
@@ -259,20 +374,22 @@ def evaluate(session: Session, *, as_of: date, horizon_days: int = HORIZON_DAYS,
                            field="horizon_days", code="too_few_churns")  # fmt: skip
     schema = _schema(table)
     info = {"horizon_days": horizon_days, "as_of": as_of.isoformat(), "libraries": _library_versions()}
-    trial = _fit(table, y, fit_days, cal_days, schema, info)
+    selection = choose(table, y, [*fit_days, *cal_days], schema)
+    info["selection"] = selection.as_dict()
+    trial = _fit(table, y, fit_days, cal_days, schema, info, selection.chosen)
     test = table[is_test]
     p = trial.predict(test[list(FEATURES)])
     result = Evaluation(
         horizon_days, tuple(fit_days), tuple(cal_days), tuple(test_days), int((~is_test).sum()), int(train_y.sum()),
         model.metrics(test_y, p), model.metrics(test_y, -test["health_score"].to_numpy(dtype="float64"), probability=False),
-        model.metrics(test_y, -test["events30"].to_numpy(dtype="float64"), probability=False),
+        model.metrics(test_y, -test["events30"].to_numpy(dtype="float64"), probability=False), None, selection,
     )  # fmt: skip
     if not save:
         return result
     days = [*fit_days, *cal_days, *test_days]
     n_cal = max(1, round(len(days) * 0.25))
     final = _fit(table, y, days[:-n_cal], days[-n_cal:], schema,
-                 {**info, "train_months": [d.isoformat() for d in days]})  # fmt: skip
+                 {**info, "train_months": [d.isoformat() for d in days]}, selection.chosen)  # fmt: skip
     version = q.save_model(session, {
         "as_of": as_of, "horizon_days": horizon_days, "booster": final.booster, "spec": final.to_json(),
         "evaluation": result.as_dict(),
@@ -338,10 +455,13 @@ def daily_step(session: Session, as_of: date) -> int:
             raise
         log.warning("churn: %s; training a new model", exc.message)
     try:
-        train(session, as_of=as_of)
+        result = train(session, as_of=as_of)
     except InvalidInput as exc:
         log.info(SKIP_NO_HISTORY.format(why=exc.message))
         return 0
+    warning = result.warning()
+    if warning is not None:
+        log.warning("churn: %s", warning)
     return predict(session, as_of=as_of)
 
 
@@ -440,11 +560,13 @@ class AccountChurn:
     model_version: int
     drivers: tuple[str, ...]  # sentences, riskiest first
     driver_features: tuple[str, ...]
+    warning: str | None = None  # the model did not beat the health score on its test months
 
     def as_dict(self) -> dict[str, Any]:
         return {"account_id": self.account_id, "as_of": self.as_of.isoformat(), "horizon_days": self.horizon_days,
                 "probability": round(self.probability, 4), "model_version": self.model_version,
-                "drivers": [{"feature": f, "text": t} for f, t in zip(self.driver_features, self.drivers, strict=True)]}  # fmt: skip
+                "drivers": [{"feature": f, "text": t} for f, t in zip(self.driver_features, self.drivers, strict=True)],
+                "warning": self.warning}  # fmt: skip
 
 
 def account_churn(session: Session, account_id: int) -> AccountChurn | None:
@@ -452,13 +574,28 @@ def account_churn(session: Session, account_id: int) -> AccountChurn | None:
     if row is None:
         return None
     medians: dict[str, float] = {}
+    warning = None
     stored = q.latest_model(session)
     if stored is not None and int(stored["version"]) == int(row["model_version"]):
         medians = dict((stored["spec"].get("info") or {}).get("medians") or {})
+        warning = stored_warning(stored.get("evaluation"))
     drivers = [d for d in row["drivers"] if isinstance(d, dict)]
     return AccountChurn(int(row["account_id"]), row["as_of"], int(row["horizon_days"]), float(row["probability"]),
                         int(row["model_version"]), tuple(driver_sentence(d, medians) for d in drivers),
-                        tuple(str(d.get("feature", "")) for d in drivers))  # fmt: skip
+                        tuple(str(d.get("feature", "")) for d in drivers), warning)  # fmt: skip
+
+
+def stored_warning(evaluation: Any) -> str | None:
+    """:func:`margin_warning` from a saved model's evaluation (its test-month ROC-AUCs)."""
+    if not isinstance(evaluation, dict):
+        return None
+
+    def auc(key: str) -> float | None:
+        part = evaluation.get(key)
+        value = part.get("roc_auc") if isinstance(part, dict) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    return margin_warning(auc("model"), auc("health_score"))
 
 
 def require_account_churn(session: Session, account_id: int) -> AccountChurn:
