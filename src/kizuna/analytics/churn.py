@@ -284,9 +284,12 @@ class Candidate:
 
 
 #: The grid, simplest first: a tie (within :data:`SELECTION_TOLERANCE`) goes to the earlier one.
-#: The logistic model and the trees whose risk may only fall as the health score rises are
-#: the simple choices for little data; then small to larger trees.
+#: ``health-only`` is the health score alone, calibrated (its ranking is the score's): a
+#: learned model is used only when it beats it inside the training months. Then the
+#: logistic model and the trees whose risk may only fall as the health score rises (the
+#: simple choices for little data), then small to larger trees.
 CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("health-only", LOGISTIC, {"c": 1.0, "only": ("health_score",)}),
     Candidate("logistic", LOGISTIC, {"c": 0.1}),
     Candidate("trees-4-monotone", TREES, {"num_leaves": 4, "min_data_in_leaf": 100,
                                           "monotone": {"health_score": -1}}, 200),
@@ -297,11 +300,12 @@ CANDIDATES: tuple[Candidate, ...] = (
 )  # fmt: skip
 #: The validation months: the last of the training months (at most this many), each
 #: predicted by a model trained on the months before it.
-INNER_FOLDS = 3
+INNER_FOLDS = 5
 #: A candidate within this much mean ROC-AUC of the best counts as a tie (the simpler wins).
 SELECTION_TOLERANCE = 0.005
 #: Fewer churns than this in a validation month: the month does not judge (too noisy).
 INNER_MIN_CHURNS = 3
+LINEAR_CLIP = 4.0
 
 
 @dataclass(frozen=True)
@@ -374,7 +378,8 @@ class Linear:
     """A logistic model on the schema's matrix: numeric columns standardised (a missing
     value at the mean, with a missing flag where training had any), categories one-hot;
     every column centred on its training mean, so each feature's contribution is its
-    coefficients times its centred columns (relative to the average row)."""
+    coefficients times its centred columns (relative to the average row). A standardised
+    value is clipped to ±:data:`LINEAR_CLIP` (a ratio's long tail must not dominate)."""
 
     columns: tuple[tuple[str, str, Any], ...]  # (feature, "value"|"missing"|"level", level)
     center: tuple[float, ...]
@@ -399,14 +404,19 @@ class Linear:
         x = self._design(matrix, self.columns)
         center, scale = np.asarray(self.center), np.asarray(self.scale)
         x = np.where(np.isnan(x), center, x)
-        return (x - center) / scale
+        out: np.ndarray = np.clip((x - center) / scale, -LINEAR_CLIP, LINEAR_CLIP)
+        return out
 
     @classmethod
-    def fit(cls, matrix: pd.DataFrame, y: np.ndarray, schema: Schema, *, c: float = 0.1) -> Linear:
+    def fit(cls, matrix: pd.DataFrame, y: np.ndarray, schema: Schema, *, c: float = 0.1,
+            only: Sequence[str] | None = None) -> Linear:  # fmt: skip
+        """``only``: the features it may use (default all); the others weigh nothing."""
         from sklearn.linear_model import LogisticRegression
 
         columns: list[tuple[str, str, Any]] = []
         for f in schema.features:
+            if only is not None and f.name not in only:
+                continue
             if f.kind == NUMERIC:
                 values = matrix[f.name].to_numpy(dtype="float64")
                 if (~np.isnan(values)).any():
@@ -421,7 +431,7 @@ class Linear:
         x = np.where(np.isnan(x), center, x)
         scale = x.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
-        z = (x - center) / scale
+        z = np.clip((x - center) / scale, -LINEAR_CLIP, LINEAR_CLIP)
         if len(columns) == 0 or not 0 < int(y.sum()) < len(y):
             rate = float(np.clip(y.mean() if len(y) else 0.5, 1e-6, 1 - 1e-6))
             return cls(tuple(columns), tuple(center), tuple(scale), tuple(0.0 for _c in columns),
