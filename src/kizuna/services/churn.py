@@ -430,7 +430,9 @@ def predict(session: Session, *, as_of: date, features: pd.DataFrame | None = No
     version = f"v{loaded.version}"
     p = loaded.model.predict(features, version=version)
     contrib = loaded.model.contributions(features)
-    drivers = model.drivers(contrib, features)
+    medians = dict(loaded.model.info.get("medians") or {})
+    drivers = [[d for d in row if reads_as_risk(d, medians)][: model.DRIVERS_TOP]
+               for row in model.drivers(contrib, features, top=len(loaded.model.schema.names))]  # fmt: skip
     ids = features.index.to_numpy()
     rows = ({"account_id": int(a), "as_of": as_of, "horizon_days": loaded.horizon_days, "probability": float(pr),
              "model_version": loaded.version, "drivers_json": [d.as_dict() for d in ds], "scored_by": "daily"}
@@ -495,6 +497,30 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "seats": (N_("few seats ({value})"), N_("many seats ({value})")),
     "csm_sentiment": (N_("a low CSM sentiment ({value})"), N_("a high CSM sentiment ({value})")),
     "onboarding_progress": (N_("onboarding {value} done"), N_("onboarding {value} done")),
+    "usage_minutes_per_seat": (N_("only {value} of use per seat in the last 30 days"),
+                               N_("{value} of use per seat in the last 30 days")),
+    "health_score_change_30": (N_("health score down {value} points in 30 days"),
+                               N_("health score up {value} points in 30 days")),
+    "health_score_change_60": (N_("health score down {value} points in 60 days"),
+                               N_("health score up {value} points in 60 days")),
+    "active_days_change_30": (N_("{value} fewer active days than the month before"),
+                              N_("{value} more active days than the month before")),
+    "login_days_change_30": (N_("{value} fewer days with logins than the month before"),
+                             N_("{value} more days with logins than the month before")),
+    "active_users_per_seat_change_30": (N_("seats in use down {value} points in 30 days"),
+                                        N_("seats in use up {value} points in 30 days")),
+    "active_users_per_seat_change_60": (N_("seats in use down {value} points in 60 days"),
+                                        N_("seats in use up {value} points in 60 days")),
+    "feature_breadth_change_30": (N_("features in use down {value} points in 30 days"),
+                                  N_("features in use up {value} points in 30 days")),
+    "events_per_seat_change_30": (N_("events per seat down by {value} in 30 days"),
+                                  N_("events per seat up by {value} in 30 days")),
+    "events_per_seat_change_60": (N_("events per seat down by {value} in 60 days"),
+                                  N_("events per seat up by {value} in 60 days")),
+    "events_trend_30": (N_("events down {pct} % against the 30 days before"),
+                        N_("events up {pct} % against the 30 days before")),
+    "seats_change_60": (N_("seats down {pct} % in 60 days"), N_("seats up {pct} % in 60 days")),
+    "days_since_activity": (N_("last login or event {value} ago"), N_("no login or event for {value}")),
 }
 #: Generic sentences for the other features: {label} is the feature's name.
 GENERIC = (N_("{label} low ({value})"), N_("{label} high ({value})"))
@@ -504,9 +530,33 @@ LABELS = {
     "health_score": N_("health score"), "events30": N_("events in the last 30 days"), "mrr": N_("MRR"),
     "mrr_change_90": N_("MRR change over 90 days"), "live_lines": N_("subscription lines"), "seats": N_("seats"),
     "plan": N_("plan"), "stage": N_("lifecycle stage"),
+    "health_score_change_30": N_("health score change over 30 days"),
+    "health_score_change_60": N_("health score change over 60 days"),
+    "active_days_change_30": N_("active days change over 30 days"),
+    "login_days_change_30": N_("login days change over 30 days"),
+    "active_users_per_seat_change_30": N_("seats in use change over 30 days"),
+    "active_users_per_seat_change_60": N_("seats in use change over 60 days"),
+    "feature_breadth_change_30": N_("feature breadth change over 30 days"),
+    "events_per_seat_change_30": N_("events per seat change over 30 days"),
+    "events_per_seat_change_60": N_("events per seat change over 60 days"),
+    "events_trend_30": N_("events against the 30 days before"), "seats_change_60": N_("seats change over 60 days"),
+    "days_since_activity": N_("days since the last login or event"),
 }  # fmt: skip
 STAGE_LABELS = {"onboarding": N_("onboarding"), "renewal": N_("renewal"), NO_STAGE: N_("steady")}
-CHANGE_FEATURES = {"mrr_change_90"}
+#: Relative changes (shown in per cent; low = below 0).
+CHANGE_FEATURES = {"mrr_change_90", "events_trend_30", "seats_change_60"}
+#: Differences over 30/60 days (low = below 0; shown as the size of the change: points of
+#: a share, points of the score, days, events).
+DIFF_FEATURES = {f"{m}_change_30" for m in CHANGE_30} | {f"{m}_change_60" for m in CHANGE_60}
+#: Where a feature's risky side is: a driver on the other side (a high health score
+#: "raising" the risk through the trees' interactions) reads wrong and is not shown.
+RISKY_HIGH = {"open_tickets", "escalated_tickets", "days_since_activity"}
+RISKY_LOW = {
+    "logins_vs_baseline", "login_trend", "login_days", "active_users_per_seat", "feature_breadth",
+    "usage_minutes_per_seat", "events_vs_baseline", "active_days", "events_per_seat", "events_per_active_user",
+    "events_percentile", "nps", "csat", "onboarding_progress", "csm_sentiment", "milestones_on_time", "first_value",
+    "activation_vs_tier", "health_score", "events30", "mrr_change_90", *CHANGE_FEATURES, *DIFF_FEATURES,
+}  # fmt: skip
 
 
 def feature_label(feature: str) -> str:
@@ -516,6 +566,13 @@ def feature_label(feature: str) -> str:
 
 
 def _shown(feature: str, value: float) -> str:
+    if feature in DIFF_FEATURES:
+        base = feature.rsplit("_change_", 1)[0]
+        unit = MEASURES[base].unit.value if base in MEASURES else "count"
+        size = abs(value) * 100 if unit == "share" else abs(value)
+        return f"{size:,.1f}" if unit not in ("share", "count") or size < 10 else f"{size:,.0f}"
+    if feature == "days_since_activity":
+        return _("{n} days").format(n=f"{value:.0f}")
     if feature == "mrr":
         return f"¥{value:,.0f}"
     if feature in ("health_score",):
@@ -523,6 +580,33 @@ def _shown(feature: str, value: float) -> str:
     if feature in MEASURES:
         return describe_value(feature, value)
     return f"{value:,.0f}"
+
+
+def is_low(feature: str, number: float, medians: dict[str, float] | None) -> bool:
+    """A change or difference below 0; any other value below the training median."""
+    if feature in CHANGE_FEATURES or feature in DIFF_FEATURES or (
+            feature in MEASURES and MEASURES[feature].unit.value == "change"):
+        return number < 0
+    median = (medians or {}).get(feature)
+    return median is not None and number < median
+
+
+def reads_as_risk(driver: model.Driver, medians: dict[str, float] | None) -> bool:
+    """Whether a driver's value is on its feature's risky side (:data:`RISKY_LOW`,
+    :data:`RISKY_HIGH`; other features, missing or category values, and a feature
+    without a training median: always)."""
+    value, feature = driver.value, driver.feature
+    if value is None or isinstance(value, str):
+        return True
+    relative = feature in CHANGE_FEATURES or feature in DIFF_FEATURES or (
+        feature in MEASURES and MEASURES[feature].unit.value == "change")  # fmt: skip
+    if not relative and (medians or {}).get(feature) is None:
+        return True
+    if feature in RISKY_LOW:
+        return is_low(feature, float(value), medians)
+    if feature in RISKY_HIGH:
+        return float(value) > float((medians or {})[feature]) if not relative else float(value) > 0
+    return True
 
 
 def driver_sentence(driver: dict[str, Any], medians: dict[str, float] | None = None) -> str:
@@ -538,12 +622,7 @@ def driver_sentence(driver: dict[str, Any], medians: dict[str, float] | None = N
     if value is None or isinstance(value, str):
         return _(MISSING).format(label=feature_label(feature))
     number = float(value)
-    is_change = feature in CHANGE_FEATURES or (feature in MEASURES and MEASURES[feature].unit.value == "change")
-    if is_change:
-        low = number < 0
-    else:
-        median = (medians or {}).get(feature)
-        low = median is not None and number < median
+    low = is_low(feature, number, medians)
     low_text, high_text = SENTENCES.get(feature, GENERIC)
     return _(low_text if low else high_text).format(
         value=_shown(feature, number), pct=f"{abs(number) * 100:.0f}", label=feature_label(feature))
