@@ -40,7 +40,7 @@ import pandas as pd
 
 from kizuna.analytics import churn as model
 from kizuna.analytics import health as calc
-from kizuna.analytics.churn import Metrics
+from kizuna.analytics.churn import Metrics, Selection
 from kizuna.db import Session
 from kizuna.db.queries import churn as q
 from kizuna.db.queries import health as hq
@@ -110,7 +110,8 @@ def days_since_activity(activity: pd.DataFrame, day: date, accounts: pd.Index) -
     missing: never active yet). ``activity``: :func:`kizuna.db.queries.churn.activity_days`."""
     upto = activity[activity["day"] <= pd.Timestamp(day)]
     last = upto.groupby("account_id")["day"].max().reindex(accounts)
-    return ((pd.Timestamp(day) - last).dt.days).astype("float64")
+    out: pd.Series = (pd.Timestamp(day) - last).dt.days.astype("float64")
+    return out
 
 
 # --- features -----------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ class Evaluation:
     health: Metrics
     naive: Metrics
     version: int | None = None  # the saved model's version (train), None (evaluate)
-    selection: model.Selection | None = None  # the model chosen inside the training months
+    selection: Selection | None = None  # the model chosen inside the training months
 
     @property
     def beats_health(self) -> bool:
@@ -337,12 +338,12 @@ def _fit(table: pd.DataFrame, y: np.ndarray, fit_days: list[date], cal_days: lis
                      refit=True)  # fmt: skip
 
 
-def choose(table: pd.DataFrame, y: np.ndarray, days: list[date], schema: model.Schema) -> model.Selection:
+def choose(table: pd.DataFrame, y: np.ndarray, days: list[date], schema: model.Schema) -> Selection:
     """The model's kind and settings, chosen by the inner validation on the rows of
     ``days`` only (:func:`kizuna.analytics.churn.select`)."""
     rows = table["day"].isin([pd.Timestamp(d) for d in days]).to_numpy()
     part = table[rows]
-    return model.select(part[list(FEATURES)], y[rows], part["day"].to_numpy(), schema)
+    return model.select(part[list(FEATURES)], y[rows], part["day"].tolist(), schema)
 
 
 def _schema(table: pd.DataFrame) -> model.Schema:
