@@ -179,7 +179,8 @@ def test_a_driver_reads_as_a_sentence_with_its_value_in_both_languages() -> None
         assert churn.driver_sentence({"feature": "login_trend", "value": 0.2}) == "logins up 20 % in 30 days"
         assert churn.driver_sentence({"feature": "login_days", "value": 3.0}, {"login_days": 12.0}) == \
             "logins on only 3 of the last 30 days"
-        assert churn.driver_sentence({"feature": "nps", "value": None}) == "no data for NPS score"
+        assert churn.driver_sentence({"feature": "nps", "value": None}) == "no NPS answer"
+        assert churn.driver_sentence({"feature": "open_tickets", "value": None}) == "no data for Open tickets"
         assert churn.driver_sentence({"feature": "stage", "value": "renewal"}) == "in the renewal stage"
         assert churn.driver_sentence({"feature": "mrr_change_90", "value": -0.5}) == "MRR down 50 % in 90 days"
     with language("ja"):
@@ -578,6 +579,8 @@ def test_drivers_on_the_safe_side_of_their_feature_are_not_shown_and_trends_read
             "events down 60 % against the 30 days before"
         assert churn.driver_sentence({"feature": "days_since_activity", "value": 21.0}, medians) == \
             "no login or event for 21 days"
+        assert churn.driver_sentence({"feature": "days_to_renewal", "value": None}) == \
+            "no committed term (no renewal date)"
     with language("ja"):
         ja = churn.driver_sentence({"feature": "health_score_change_30", "value": -12.4})
         assert "12" in ja

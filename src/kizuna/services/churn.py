@@ -526,6 +526,9 @@ SENTENCES: dict[str, tuple[str, str]] = {
 #: Generic sentences for the other features: {label} is the feature's name.
 GENERIC = (N_("{label} low ({value})"), N_("{label} high ({value})"))
 MISSING = N_("no data for {label}")
+#: Missing values that mean something of their own (no renewal date: no committed term).
+MISSING_SENTENCES = {"days_to_renewal": N_("no committed term (no renewal date)"),
+                     "nps": N_("no NPS answer"), "csat": N_("no CSAT answer")}  # fmt: skip
 CATEGORY_SENTENCES = {"plan": N_("on the plan {value}"), "stage": N_("in the {value} stage")}
 LABELS = {
     "health_score": N_("health score"), "events30": N_("events in the last 30 days"), "mrr": N_("MRR"),
@@ -621,6 +624,8 @@ def driver_sentence(driver: dict[str, Any], medians: dict[str, float] | None = N
         shown = _(STAGE_LABELS[str(value)]) if feature == "stage" and str(value) in STAGE_LABELS else str(value)
         return _(CATEGORY_SENTENCES[feature]).format(value=shown)
     if value is None or isinstance(value, str):
+        if feature in MISSING_SENTENCES:
+            return _(MISSING_SENTENCES[feature])
         return _(MISSING).format(label=feature_label(feature))
     number = float(value)
     low = is_low(feature, number, medians)
