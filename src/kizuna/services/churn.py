@@ -7,7 +7,13 @@ training with a time-based split, daily scores with drivers, and "bring your own
   that day (:func:`kizuna.services.health.score_day`, stages replayed from the data), the
   health score itself, events in the last 30 days, MRR and its change over 90 days, the
   number of live lines and the main plan. The label is the backtest's: churned within the
-  horizon after the month-end (:func:`kizuna.analytics.health.label_churn`).
+  horizon after the month-end (:func:`kizuna.analytics.health.label_churn`). Trends: the
+  change of the key measures and of the health score since one and two months before
+  (:data:`TREND_NUMERIC`, from the same month-end rows), and days since the last activity.
+- **Choice of model**: by an inner time validation on the training months only
+  (:func:`kizuna.analytics.churn.select`), the health score alone being the simplest
+  candidate; a model that does not beat the health score by :data:`MARGIN_BAR` on the
+  test months carries a warning wherever its scores are shown.
 - **Split**: the last third of the month-ends tests; of the earlier ones the last quarter
   calibrates, the rest trains. No month is in two parts. Calibration is Platt scaling
   fitted on the calibration months' scores of trees trained on the earlier months only;
