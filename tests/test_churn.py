@@ -428,7 +428,7 @@ def test_trend_features_by_hand_on_three_accounts() -> None:
     assert np.isnan(since.loc[3])
 
 
-def _months_frame(n_months: int = 7, per_month: int = 80, seed: int = 1, *, health_knows: bool) -> tuple[
+def _months_frame(n_months: int = 6, per_month: int = 60, seed: int = 1, *, health_knows: bool) -> tuple[
         pd.DataFrame, np.ndarray, np.ndarray]:  # fmt: skip
     rng = np.random.default_rng(seed)
     n = n_months * per_month
@@ -454,8 +454,17 @@ def test_the_inner_validation_chooses_the_health_score_when_nothing_beats_it_and
     assert learned.chosen.name != "health-only"
     assert (learned.scores[learned.chosen.name] or 0) > (learned.health or 0) + 0.2
     # a single month: nothing can judge, the simplest is taken and says why
-    one = model.select(frame[:80], y[:80], days[:80], schema, candidates=grid)
+    one = model.select(frame[:60], y[:60], days[:60], schema, candidates=grid)
     assert (one.chosen.name, one.reason, one.validation_months) == ("health-only", "too_little_data", ())
+    # a month that could judge, but too few churns before it to train on: the simplest again
+    y_few = np.zeros(120, dtype=bool)
+    y_few[[0, 60, 61, 62, 63]] = True
+    few = model.select(frame[:120], y_few, days[:120], schema, candidates=grid)
+    assert (few.chosen.name, few.reason) == ("health-only", "too_little_data")
+    assert few.validation_months == (days[60],)
+    assert few.months_seen == (days[0], days[60])
+    assert few.scores == {"health-only": None, "logistic": None, "trees-4": None}
+    assert few.health is None
 
 
 def test_the_store_model_is_chosen_on_training_months_only(store: tuple[str, churn.Evaluation]) -> None:
