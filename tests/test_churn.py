@@ -447,6 +447,9 @@ def test_the_inner_validation_chooses_the_health_score_when_nothing_beats_it_and
     chosen = model.select(frame, y, days, schema, candidates=grid)
     assert chosen.reason == "validated"
     assert chosen.chosen.name == "health-only"
+    months = tuple(sorted(set(days)))
+    assert chosen.months_seen == months
+    assert chosen.validation_months == months[1:]  # every month after the first judges (five of them)
     assert len(chosen.validation_months) == model.INNER_FOLDS
     assert chosen.scores["health-only"] == pytest.approx(chosen.health)
     frame, y, days = _months_frame(health_knows=False)
