@@ -329,7 +329,7 @@ class Selection:
                 "inner_roc_auc_health": None if self.health is None else round(self.health, 4)}  # fmt: skip
 
 
-def select(frame: pd.DataFrame, y: np.ndarray, days: Sequence[Any], schema: Schema, *,
+def select(frame: pd.DataFrame, y: np.ndarray, days: Sequence[Any] | np.ndarray, schema: Schema, *,
            candidates: Sequence[Candidate] = CANDIDATES, folds: int = INNER_FOLDS,
            health: str | None = "health_score") -> Selection:  # fmt: skip
     """Choose a candidate by time-based validation inside ``frame`` only (the training
