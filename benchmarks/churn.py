@@ -12,7 +12,9 @@
    of ``tests/health_generators.py``: ROC-AUC of the model, of the health score alone and
    of the naive signal on the later month-ends (``services.churn.evaluate``).
 
-``python -m benchmarks churn -- [--accounts 100000] [--rows 100000] [--skip-companies]``
+``python -m benchmarks churn -- [--accounts 100000] [--rows 100000] [--skip-companies]``;
+``-- --companies-only [demo b2b …] [--company-accounts 300 1000] [--seeds 7 8] [--demo-as-of …]``: part 3 alone
+(the demo at three as-of dates, each generated company at 300 and 1,000 accounts with two seeds).
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ import pandas as pd
 from benchmarks.common import ROOT, python, run_measured
 
 DEMO_AS_OF = date(2026, 11, 20)
+#: The demo built as of these days (issue 16: the margin must hold off one as-of date).
+DEMO_AS_OFS = (date(2026, 10, 31), date(2026, 11, 20), date(2026, 12, 6))
+#: The generated companies at these sizes, each with these seeds.
+COMPANY_SIZES = (300, 1000)
+COMPANY_SEEDS = (7, 8)
 
 
 def feature_table(accounts: int, months: int, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
@@ -96,7 +103,8 @@ def write_table(path: Path, rows: int, seed: int = 3) -> None:
     }).to_csv(path, index=False)  # fmt: skip
 
 
-def _companies(work: Path, accounts: int, demo_accounts: int) -> list[dict[str, Any]]:
+def _companies(work: Path, sizes: list[int], demo_accounts: int, seeds: list[int], demo_as_ofs: list[date],
+               only: list[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from tests import health_generators as gen
@@ -106,23 +114,29 @@ def _companies(work: Path, accounts: int, demo_accounts: int) -> list[dict[str, 
     from kizuna.services import churn
 
     rows = []
-    builds: list[tuple[str, Any, date]] = [("demo", None, DEMO_AS_OF)] + [(n, n, gen.AS_OF) for n in gen.GENERATORS]
-    for name, generator, as_of in builds:
-        engine = make_engine(f"sqlite:///{work / name}.db")
+    builds: list[tuple[str, Any, date, int, int]] = [("demo", None, d, demo_accounts, 42) for d in demo_as_ofs]
+    builds += [(n, n, gen.AS_OF, size, seed) for n in gen.GENERATORS for size in sizes for seed in seeds]
+    for name, generator, as_of, accounts, seed in builds:
+        if only and name not in only:
+            continue
+        engine = make_engine(f"sqlite:///{work / name}-{as_of}-{accounts}-{seed}.db")
         ensure_schema(engine)
         with session_scope(engine) as session:
             if generator is None:
-                generate_demo(session, accounts=demo_accounts, months=24, seed=42, as_of=as_of)
+                generate_demo(session, accounts=accounts, months=24, seed=seed, as_of=as_of)
             else:
-                gen.build(session, generator, accounts=accounts, seed=7)
+                gen.build(session, generator, accounts=accounts, seed=seed)
         with session_scope(engine) as session:
             start = time.perf_counter()
             result = churn.evaluate(session, as_of=as_of)
             seconds = time.perf_counter() - start
         engine.dispose()
         m, h, nv = result.model, result.health, result.naive
+        chosen = result.selection.chosen.name if result.selection else None
         rows.append({
-            "company": name, "test_months": len(result.test_days), "samples": m.samples, "churned": m.positives,
+            "company": name, "as_of": as_of.isoformat(), "accounts": accounts, "seed": seed, "model_kind": chosen,
+            "inner_auc": result.selection.scores.get(chosen or "") if result.selection else None,
+            "inner_auc_health": result.selection.health if result.selection else None, "test_months": len(result.test_days), "samples": m.samples, "churned": m.positives,
             "auc_model": round(m.roc_auc or 0, 4), "auc_health": round(h.roc_auc or 0, 4),
             "auc_naive": round(nv.roc_auc or 0, 4), "margin_over_health": round(result.margin or 0, 4),
             "pr_auc_model": round(m.pr_auc or 0, 4), "pr_auc_health": round(h.pr_auc or 0, 4),
@@ -138,11 +152,23 @@ def main(argv: list[str]) -> dict[str, object]:
     parser.add_argument("--accounts", type=int, default=100_000, help="accounts of the training benchmark")
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the churn evaluate --input table")
-    parser.add_argument("--company-accounts", type=int, default=300)
+    parser.add_argument("--company-accounts", type=int, nargs="+", default=list(COMPANY_SIZES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(COMPANY_SEEDS))
     parser.add_argument("--demo-accounts", type=int, default=1000)
+    parser.add_argument("--demo-as-of", type=date.fromisoformat, nargs="+", default=list(DEMO_AS_OFS))
     parser.add_argument("--skip-companies", action="store_true")
+    parser.add_argument("--companies-only", nargs="*", default=None,
+                        help="only the company part, for these companies (demo, consumer, b2b, causes; none: all)")
     args = parser.parse_args(argv)
     out: dict[str, object] = {}
+    if args.companies_only is not None:
+        work = Path(tempfile.mkdtemp(prefix="kizuna-churn-"))
+        try:
+            out["companies"] = _companies(work, args.company_accounts, args.demo_accounts, args.seeds,
+                                          args.demo_as_of, args.companies_only)  # fmt: skip
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return out
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.churn import train_part; " \
            f"train_part({args.accounts}, {args.months})"  # fmt: skip
     measured = run_measured(python("-c", code), cwd=ROOT)
@@ -164,7 +190,8 @@ def main(argv: list[str]) -> dict[str, object]:
         }  # fmt: skip
         print(json.dumps(out["evaluate_input"], ensure_ascii=False), flush=True)
         if not args.skip_companies:
-            out["companies"] = _companies(work, args.company_accounts, args.demo_accounts)
+            out["companies"] = _companies(work, args.company_accounts, args.demo_accounts, args.seeds,
+                                          args.demo_as_of)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out

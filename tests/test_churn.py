@@ -179,7 +179,8 @@ def test_a_driver_reads_as_a_sentence_with_its_value_in_both_languages() -> None
         assert churn.driver_sentence({"feature": "login_trend", "value": 0.2}) == "logins up 20 % in 30 days"
         assert churn.driver_sentence({"feature": "login_days", "value": 3.0}, {"login_days": 12.0}) == \
             "logins on only 3 of the last 30 days"
-        assert churn.driver_sentence({"feature": "nps", "value": None}) == "no data for NPS score"
+        assert churn.driver_sentence({"feature": "nps", "value": None}) == "no NPS answer"
+        assert churn.driver_sentence({"feature": "open_tickets", "value": None}) == "no data for Open tickets"
         assert churn.driver_sentence({"feature": "stage", "value": "renewal"}) == "in the renewal stage"
         assert churn.driver_sentence({"feature": "mrr_change_90", "value": -0.5}) == "MRR down 50 % in 90 days"
     with language("ja"):
@@ -373,3 +374,226 @@ def test_a_bad_churn_risk_is_refused_naming_the_field() -> None:
         with pytest.raises(ConfigurationError, match=r"risky\.trigger\.probability"):
             parse_playbook("risky", {"name": "Risky", "trigger": {"kind": "churn_risk_above", "probability": bad},
                                      "steps": [{"kind": "task", "title": "call"}]})  # fmt: skip
+
+
+# --- robust against the health score (issue 16, second stop) -------------------------------------
+
+
+def test_months_before_keeps_month_ends_and_clamps_short_months() -> None:
+    assert churn.months_before(date(2026, 3, 31), 1) == date(2026, 2, 28)
+    assert churn.months_before(date(2026, 3, 31), 2) == date(2026, 1, 31)
+    assert churn.months_before(date(2026, 4, 30), 1) == date(2026, 3, 31)  # a month-end's is the month-end
+    assert churn.months_before(date(2026, 12, 6), 1) == date(2026, 11, 6)
+    assert churn.months_before(date(2026, 3, 30), 1) == date(2026, 2, 28)
+    assert churn.months_before(date(2026, 1, 15), 2) == date(2025, 11, 15)
+
+
+def _base(rows: dict[int, dict[str, float]]) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("account_id")
+
+
+def test_trend_features_by_hand_on_three_accounts() -> None:
+    """Account 1 was there both months before; 2 joined last month (no 60-day value); 3 is
+    new (no earlier value) — and 1 had no events a month ago (no ratio)."""
+    cols = ("health_score", "active_days", "active_users_per_seat", "feature_breadth", "events_per_seat",
+            "login_days", "events30", "seats")  # fmt: skip
+
+    def row(*values: float) -> dict[str, float]:
+        return dict(zip(cols, values, strict=True))
+
+    now = _base({1: row(40, 5, 0.2, 0.3, 10, 4, 120, 8), 2: row(80, 20, 0.9, 0.6, 50, 18, 900, 10),
+                 3: row(70, 10, 0.5, 0.5, 20, 9, 300, 5)})  # fmt: skip
+    month_ago = _base({1: row(55, 12, 0.5, 0.4, 25, 10, 0, 10), 2: row(75, 18, 0.8, 0.6, 40, 15, 600, 10)})
+    two_ago = _base({1: row(70, 15, 0.6, 0.5, 30, 12, 500, 16)})
+    out = churn.trend_features(now, month_ago, two_ago)
+    assert list(out.index) == [1, 2, 3]
+    assert out.loc[1, "health_score_change_30"] == -15
+    assert out.loc[1, "health_score_change_60"] == -30
+    assert out.loc[1, "active_days_change_30"] == -7
+    assert out.loc[1, "active_users_per_seat_change_30"] == pytest.approx(-0.3)
+    assert out.loc[1, "active_users_per_seat_change_60"] == pytest.approx(-0.4)
+    assert out.loc[1, "events_per_seat_change_60"] == -20
+    assert out.loc[1, "login_days_change_30"] == -6
+    assert np.isnan(out.loc[1, "events_trend_30"])  # no events a month ago: no ratio
+    assert out.loc[1, "seats_change_60"] == pytest.approx(8 / 16 - 1)
+    assert out.loc[2, "health_score_change_30"] == 5
+    assert out.loc[2, "events_trend_30"] == pytest.approx(900 / 600 - 1)
+    assert np.isnan(out.loc[2, "health_score_change_60"])
+    assert out.loc[3].isna().all()
+    activity = pd.DataFrame({"account_id": [1, 1, 2, 2], "day": pd.to_datetime(
+        ["2026-03-01", "2026-03-20", "2026-03-31", "2026-04-02"])})  # fmt: skip
+    since = churn.days_since_activity(activity, date(2026, 3, 31), pd.Index([1, 2, 3]))
+    assert since.loc[1] == 11
+    assert since.loc[2] == 0  # active that day; the later day is not seen
+    assert np.isnan(since.loc[3])
+
+
+def _months_frame(n_months: int = 6, per_month: int = 60, seed: int = 1, *, health_knows: bool) -> tuple[
+        pd.DataFrame, np.ndarray, np.ndarray]:  # fmt: skip
+    rng = np.random.default_rng(seed)
+    n = n_months * per_month
+    signal = rng.normal(0, 1, n)
+    y = signal + rng.normal(0, 0.6, n) > 1.3
+    health = 60 - 20 * signal if health_knows else rng.uniform(0, 100, n)
+    frame = pd.DataFrame({"health_score": health, "usage": -signal if not health_knows else rng.normal(0, 1, n)})
+    days = np.repeat(pd.date_range("2026-01-31", periods=n_months, freq="ME").to_numpy(), per_month)
+    return frame, y, days
+
+
+def test_the_inner_validation_chooses_the_health_score_when_nothing_beats_it_and_a_model_when_one_does() -> None:
+    grid = [c for c in model.CANDIDATES if c.name in ("health-only", "logistic", "trees-4")]
+    frame, y, days = _months_frame(health_knows=True)
+    schema = model.Schema.infer(frame)
+    chosen = model.select(frame, y, days, schema, candidates=grid)
+    assert chosen.reason == "validated"
+    assert chosen.chosen.name == "health-only"
+    months = tuple(sorted(set(days)))
+    assert chosen.months_seen == months
+    assert chosen.validation_months == months[1:]  # every month after the first judges (five of them)
+    assert len(chosen.validation_months) == model.INNER_FOLDS
+    assert chosen.scores["health-only"] == pytest.approx(chosen.health)
+    frame, y, days = _months_frame(health_knows=False)
+    learned = model.select(frame, y, days, schema, candidates=grid)
+    assert learned.chosen.name != "health-only"
+    assert (learned.scores[learned.chosen.name] or 0) > (learned.health or 0) + 0.2
+    # a single month: nothing can judge, the simplest is taken and says why
+    one = model.select(frame[:60], y[:60], days[:60], schema, candidates=grid)
+    assert (one.chosen.name, one.reason, one.validation_months) == ("health-only", "too_little_data", ())
+    # a month that could judge, but too few churns before it to train on: the simplest again
+    y_few = np.zeros(120, dtype=bool)
+    y_few[[0, 60, 61, 62, 63]] = True
+    few = model.select(frame[:120], y_few, days[:120], schema, candidates=grid)
+    assert (few.chosen.name, few.reason) == ("health-only", "too_little_data")
+    assert few.validation_months == (days[60],)
+    assert few.months_seen == (days[0], days[60])
+    assert few.scores == {"health-only": None, "logistic": None, "trees-4": None}
+    assert few.health is None
+
+
+def test_the_store_model_is_chosen_on_training_months_only(store: tuple[str, churn.Evaluation]) -> None:
+    _url, result = store
+    selection = result.selection
+    assert selection is not None
+    seen = {pd.Timestamp(d).date() for d in selection.months_seen}
+    assert seen == set(result.train_days) | set(result.calibration_days)
+    assert max(seen) < min(result.test_days)
+    assert {pd.Timestamp(d).date() for d in selection.validation_months} <= seen
+    data = result.as_dict()
+    assert data["selection"]["chosen"]["name"] == selection.chosen.name
+    assert max(data["selection"]["months_seen"]) < data["test_months"][0]
+
+
+def test_the_store_features_carry_the_trend_of_the_same_rows(store: tuple[str, churn.Evaluation]) -> None:
+    from kizuna.db import make_engine, session_scope
+    from kizuna.services.health import active_scorecards
+
+    url, _result = store
+    engine = make_engine(url)
+    day = date(2026, 9, 30)
+    with session_scope(engine) as session:
+        reader = churn.FeatureReader(session, active_scorecards(session).cards, [day])
+        now, before = reader.on(day), reader.on(date(2026, 8, 31))
+    engine.dispose()
+    assert "health_score" in now.columns  # the trees can at worst follow the score
+    both = now.index.intersection(before.index)
+    assert len(both) > 50
+    expected = now.loc[both, "health_score"] - before.loc[both, "health_score"]
+    assert np.allclose(now.loc[both, "health_score_change_30"], expected, equal_nan=True)
+    assert now["days_since_activity"].notna().mean() > 0.9
+    assert (now["days_since_activity"].dropna() >= 0).all()
+
+
+def test_a_logistic_model_explains_itself_like_the_trees() -> None:
+    _trained, x = tiny_model()
+    y = (x["logins_vs_baseline"] < -0.3).to_numpy()
+    linear = model.fit(x, y, candidate=model.Candidate("logistic", model.LOGISTIC, {"c": 1.0}))
+    assert linear.kind == model.LOGISTIC
+    contrib = linear.contributions(x)
+    assert np.allclose(1 / (1 + np.exp(-contrib.sum(axis=1))), linear.raw(x))
+    risky = x.index[x["logins_vs_baseline"] < -0.8][:5]
+    assert all(ds[0].feature == "logins_vs_baseline" for ds in model.drivers(contrib.loc[risky], x.loc[risky]))
+    again = model.ChurnModel.from_parts(linear.booster, json.loads(json.dumps(linear.to_json())))
+    assert np.allclose(again.predict(x), linear.predict(x))
+
+
+def test_the_warning_when_the_model_does_not_beat_the_health_score() -> None:
+    assert churn.margin_warning(0.83, 0.79) is None
+    with language("en"):
+        loses = churn.margin_warning(0.585, 0.667)
+        assert loses is not None
+        assert "worse than the health score (ROC-AUC 0.585 vs 0.667)" in loses
+        close = churn.margin_warning(0.70, 0.68)
+        assert close is not None
+        assert "not clearly better" in close
+        assert "less than 0.03 ahead" in close
+        stored = churn.stored_warning({"model": {"roc_auc": 0.6}, "health_score": {"roc_auc": 0.7}})
+        assert stored is not None
+        assert "0.600 vs 0.700" in stored
+    with language("ja"):
+        ja = churn.margin_warning(0.585, 0.667)
+        assert ja is not None
+        assert "0.585" in ja
+        assert ja != loses
+    assert churn.stored_warning(None) is None
+
+
+def test_the_360_page_and_the_api_warn_when_the_saved_model_lost(store: tuple[str, churn.Evaluation],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from kizuna.main import create_app
+    from kizuna.settings import Settings
+    from tests.conftest import make_user, sign_in
+
+    url, _result = store
+    monkeypatch.setenv("KIZUNA_TODAY", AS_OF.isoformat())
+    app = create_app(Settings(database_url=url))
+    with app.state.kizuna.unit_of_work() as session:
+        probs = churn.probabilities(session)
+        version, evaluation = session.execute(
+            text("SELECT version, evaluation FROM churn_models ORDER BY version DESC")).first()  # type: ignore[misc]
+        original = json.loads(evaluation) if isinstance(evaluation, str) else evaluation
+        lost = {**original, "model": {**original["model"], "roc_auc": 0.585},
+                "health_score": {**original["health_score"], "roc_auc": 0.667}}  # fmt: skip
+        session.execute(text("UPDATE churn_models SET evaluation = :e WHERE version = :v"),
+                        {"e": json.dumps(lost), "v": version})  # fmt: skip
+    account = next(iter(probs))
+    make_user(app, "csm2@kizuna.example")
+    try:
+        with TestClient(app, headers={"Accept-Language": "en"}) as client:
+            sign_in(client, "csm2@kizuna.example")
+            page = client.get(f"/accounts/{account}")
+            assert 'data-testid="churn-warning"' in page.text
+            assert "ranked churners worse than the health score (ROC-AUC 0.585 vs 0.667)" in page.text
+            assert "worse than the health score" in client.get(f"/api/accounts/{account}/churn").json()["warning"]
+    finally:
+        with app.state.kizuna.unit_of_work() as session:
+            session.execute(text("UPDATE churn_models SET evaluation = :e WHERE version = :v"),
+                            {"e": json.dumps(original), "v": version})  # fmt: skip
+
+
+def test_drivers_on_the_safe_side_of_their_feature_are_not_shown_and_trends_read_as_sentences() -> None:
+    medians = {"health_score": 70.0, "days_since_activity": 1.0}
+    assert not churn.reads_as_risk(model.Driver("health_score", 85.0, 0.3), medians)
+    assert churn.reads_as_risk(model.Driver("health_score", 40.0, 0.3), medians)
+    assert not churn.reads_as_risk(model.Driver("health_score_change_30", 6.0, 0.3), medians)
+    assert churn.reads_as_risk(model.Driver("health_score_change_30", -6.0, 0.3), medians)
+    assert not churn.reads_as_risk(model.Driver("days_since_activity", 1.0, 0.3), medians)
+    assert churn.reads_as_risk(model.Driver("days_since_activity", 21.0, 0.3), medians)
+    assert churn.reads_as_risk(model.Driver("plan", "starter", 0.3), medians)
+    with language("en"):
+        assert churn.driver_sentence({"feature": "health_score_change_30", "value": -12.4}) == \
+            "health score down 12 points in 30 days"
+        assert churn.driver_sentence({"feature": "active_users_per_seat_change_60", "value": -0.25}) == \
+            "seats in use down 25 points in 60 days"
+        assert churn.driver_sentence({"feature": "events_trend_30", "value": -0.6}) == \
+            "events down 60 % against the 30 days before"
+        assert churn.driver_sentence({"feature": "days_since_activity", "value": 21.0}, medians) == \
+            "no login or event for 21 days"
+        assert churn.driver_sentence({"feature": "days_to_renewal", "value": None}) == \
+            "no committed term (no renewal date)"
+    with language("ja"):
+        ja = churn.driver_sentence({"feature": "health_score_change_30", "value": -12.4})
+        assert "12" in ja
+        assert ja != "health score down 12 points in 30 days"

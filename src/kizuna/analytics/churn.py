@@ -44,6 +44,8 @@ ID_UNIQUE_SHARE = 0.95
 ID_NAME = re.compile(r"(^|[_\s\-])(id|no|number|code|key|uuid|番号|コード)$|^id[_\s\-]|ID$|番号|顧客コード", re.I)
 CALIBRATION_BINS = 10
 DRIVERS_TOP = 3
+TREES = "trees"
+LOGISTIC = "logistic"
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,14 @@ class ChurnModel:
 
         return lgb.Booster(model_str=self.booster)
 
+    @property
+    def kind(self) -> str:
+        """``trees`` (LightGBM's text) or ``logistic`` (a :class:`Linear` as JSON)."""
+        return LOGISTIC if self.booster.startswith("{") else TREES
+
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.kind == LOGISTIC:
+            return Linear.loads(self.booster).predict(self.schema.matrix(frame))
         booster = self._booster()
         out: np.ndarray = booster.predict(self.schema.matrix(frame), num_threads=PARAMS["num_threads"])
         return out
@@ -185,8 +194,11 @@ class ChurnModel:
         """Each feature's contribution to each row's log-odds (the trees' own SHAP
         values); the columns are the features, the rows add up (with ``bias``) to the
         raw log-odds."""
-        booster = self._booster()
-        contrib = booster.predict(self.schema.matrix(frame), pred_contrib=True, num_threads=PARAMS["num_threads"])
+        if self.kind == LOGISTIC:
+            contrib = Linear.loads(self.booster).contributions(self.schema.matrix(frame), self.schema)
+        else:
+            booster = self._booster()
+            contrib = booster.predict(self.schema.matrix(frame), pred_contrib=True, num_threads=PARAMS["num_threads"])
         out = pd.DataFrame(contrib[:, :-1], index=frame.index, columns=self.schema.names)
         out["bias"] = contrib[:, -1]
         return out
@@ -209,35 +221,252 @@ class ChurnModel:
 
 def fit(train: pd.DataFrame, y_train: np.ndarray, calibrate: pd.DataFrame | None = None,
         y_calibrate: np.ndarray | None = None, *, schema: Schema | None = None, rounds: int = ROUNDS,
-        info: dict[str, Any] | None = None, refit: bool = False) -> ChurnModel:  # fmt: skip
+        info: dict[str, Any] | None = None, refit: bool = False, candidate: Candidate | None = None) -> ChurnModel:  # fmt: skip
     """Train the trees on ``train`` and calibrate them (Platt) on ``calibrate``: held-out
     rows (the months after the training months for the store's model, a slice of the
     training fold for a table). ``refit``: then train the trees again on both and keep
     the calibration learned on the held-out rows (the newest rows then teach the trees
-    too; a monotone calibration keeps their ranking)."""
+    too; a monotone calibration keeps their ranking). ``candidate``: the model's kind
+    and settings (default: the trees of :data:`PARAMS`, ``rounds`` rounds)."""
     schema = schema or Schema.infer(train)
-    booster = _train(schema, train, y_train, rounds)
+    candidate = candidate or Candidate("default", TREES, {}, rounds)
+    booster = _train_candidate(candidate, schema, train, y_train)
     model = ChurnModel(booster, schema, Calibration(), dict(info or {}))
     if calibrate is None or y_calibrate is None or not len(calibrate):
         return model
     cal = Calibration.fit(model.raw(calibrate), np.asarray(y_calibrate, dtype=bool))
     if refit:
-        booster = _train(schema, pd.concat([train, calibrate]), np.concatenate([y_train, y_calibrate]), rounds)
+        booster = _train_candidate(candidate, schema, pd.concat([train, calibrate]),
+                                   np.concatenate([y_train, y_calibrate]))  # fmt: skip
     return ChurnModel(booster, schema, cal, model.info)
 
 
-def _train(schema: Schema, frame: pd.DataFrame, y: np.ndarray, rounds: int) -> str:
+def _train_candidate(candidate: Candidate, schema: Schema, frame: pd.DataFrame, y: np.ndarray) -> str:
+    if candidate.kind == LOGISTIC:
+        return Linear.fit(schema.matrix(frame), np.asarray(y, dtype=bool), schema, **candidate.params).dumps()
+    return _train(schema, frame, y, candidate.rounds, candidate.params)
+
+
+def _train(schema: Schema, frame: pd.DataFrame, y: np.ndarray, rounds: int, extra: dict[str, Any] | None = None) -> str:
     import lightgbm as lgb
 
     cats = [f.name for f in schema.features if f.kind == CATEGORY]
     data = lgb.Dataset(schema.matrix(frame), label=np.asarray(y, dtype="float64"), categorical_feature=cats or "auto",
                        free_raw_data=True)  # fmt: skip
+    params = {**PARAMS, **(extra or {})}
+    monotone = params.pop("monotone", None)
+    if monotone:  # {feature: -1 | 1}: risk only falls (−1) or rises (1) with the feature
+        params["monotone_constraints"] = [int(monotone.get(name, 0)) for name in schema.names]
+        params["monotone_constraints_method"] = "intermediate"
     # a small table gets smaller leaves (at least 10 rows each): else no split is allowed at all
-    params = {**PARAMS, "min_data_in_leaf": min(PARAMS["min_data_in_leaf"], max(10, len(frame) // 40))}
+    params["min_data_in_leaf"] = min(params["min_data_in_leaf"], max(10, len(frame) // 40))
     if len(frame) >= BIG_ROWS:  # a second thread pays off only on large tables (measured: docs/churn.md)
         params["num_threads"] = 2
     text: str = lgb.train(params, data, num_boost_round=rounds).model_to_string()
     return text
+
+
+# --- choosing the model without peeking -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model the inner validation may choose: its kind (:data:`TREES` or
+    :data:`LOGISTIC`), settings over :data:`PARAMS` (or the logistic model's) and rounds."""
+
+    name: str
+    kind: str
+    params: dict[str, Any]
+    rounds: int = ROUNDS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "params": dict(self.params), "rounds": self.rounds}
+
+
+#: The grid, simplest first: a tie (within :data:`SELECTION_TOLERANCE`) goes to the earlier one.
+#: ``health-only`` is the health score alone, calibrated (its ranking is the score's): a
+#: learned model is used only when it beats it inside the training months. Then the
+#: logistic model and the trees whose risk may only fall as the health score rises (the
+#: simple choices for little data), then small to larger trees.
+CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("health-only", LOGISTIC, {"c": 1.0, "only": ("health_score",)}),
+    Candidate("logistic", LOGISTIC, {"c": 0.1}),
+    Candidate("trees-4-monotone", TREES, {"num_leaves": 4, "min_data_in_leaf": 100,
+                                          "monotone": {"health_score": -1}}, 200),
+    Candidate("trees-4", TREES, {"num_leaves": 4, "min_data_in_leaf": 100}, 200),
+    Candidate("trees-4-fast", TREES, {"num_leaves": 4, "min_data_in_leaf": 50, "learning_rate": 0.06}, 200),
+    Candidate("trees-8", TREES, {"num_leaves": 8, "min_data_in_leaf": 50}, 200),
+    Candidate("trees-16", TREES, {"num_leaves": 16, "min_data_in_leaf": 30, "learning_rate": 0.05}, 150),
+)  # fmt: skip
+#: The validation months: the last of the training months (at most this many), each
+#: predicted by a model trained on the months before it.
+INNER_FOLDS = 5
+#: A candidate within this much mean ROC-AUC of the best counts as a tie (the simpler wins).
+SELECTION_TOLERANCE = 0.005
+#: Fewer churns than this in a validation month: the month does not judge (too noisy).
+INNER_MIN_CHURNS = 3
+LINEAR_CLIP = 4.0
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the inner validation chose and from what: the months it trained and
+    validated on (all of them training months), each candidate's mean ROC-AUC over the
+    validation months, and the health score's on the same rows."""
+
+    chosen: Candidate
+    months_seen: tuple[Any, ...]
+    validation_months: tuple[Any, ...]
+    scores: dict[str, float | None]
+    health: float | None
+    reason: str  # "validated" or "too_little_data" (then the simplest candidate)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chosen": self.chosen.as_dict(), "reason": self.reason,
+                "months_seen": [str(d)[:10] for d in self.months_seen],
+                "validation_months": [str(d)[:10] for d in self.validation_months],
+                "inner_roc_auc": {k: None if v is None else round(v, 4) for k, v in self.scores.items()},
+                "inner_roc_auc_health": None if self.health is None else round(self.health, 4)}  # fmt: skip
+
+
+def select(frame: pd.DataFrame, y: np.ndarray, days: Sequence[Any] | np.ndarray, schema: Schema, *,
+           candidates: Sequence[Candidate] = CANDIDATES, folds: int = INNER_FOLDS,
+           health: str | None = "health_score") -> Selection:  # fmt: skip
+    """Choose a candidate by time-based validation inside ``frame`` only (the training
+    months: ``days`` is each row's month-end). The last ``folds`` months each validate a
+    model trained on the months before it (an expanding window); a candidate's score is
+    its mean ROC-AUC over the validation months with at least :data:`INNER_MIN_CHURNS`
+    churns. The best wins; within :data:`SELECTION_TOLERANCE` of it the simplest (first
+    in ``candidates``). No month can judge: the simplest, reason ``too_little_data``."""
+    from sklearn.metrics import roc_auc_score
+
+    day = pd.Series(np.asarray(days)).reset_index(drop=True)
+    y = np.asarray(y, dtype=bool)
+    months = sorted(pd.unique(day))
+    usable = [m for m in months[1:] if INNER_MIN_CHURNS <= int(y[(day == m).to_numpy()].sum()) < int((day == m).sum())]
+    validation = usable[-folds:]
+    seen = tuple(months)
+    if not validation:
+        return Selection(candidates[0], seen, (), {c.name: None for c in candidates}, None, "too_little_data")
+    scores: dict[str, list[float]] = {c.name: [] for c in candidates}
+    health_scores: list[float] = []
+    for month in validation:
+        before = (day < month).to_numpy()
+        on = (day == month).to_numpy()
+        if int(y[before].sum()) < INNER_MIN_CHURNS:
+            continue
+        if health is not None and health in frame.columns:
+            h = frame.loc[on, health].to_numpy(dtype="float64")
+            if not np.isnan(h).all():
+                known = ~np.isnan(h)
+                health_scores.append(float(roc_auc_score(y[on][known], -h[known])))
+        for c in candidates:
+            trained = fit(frame[before], y[before], schema=schema, candidate=c)
+            scores[c.name].append(float(roc_auc_score(y[on], trained.raw(frame[on]))))
+    means = {k: (float(np.mean(v)) if v else None) for k, v in scores.items()}
+    judged = [c for c in candidates if means[c.name] is not None]
+    if not judged:
+        return Selection(candidates[0], seen, tuple(validation), means, None, "too_little_data")
+    best = max(means[c.name] or 0.0 for c in judged)
+    chosen = next(c for c in judged if (means[c.name] or 0.0) >= best - SELECTION_TOLERANCE)
+    return Selection(chosen, seen, tuple(validation), means,
+                     float(np.mean(health_scores)) if health_scores else None, "validated")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A logistic model on the schema's matrix: numeric columns standardised (a missing
+    value at the mean, with a missing flag where training had any), categories one-hot;
+    every column centred on its training mean, so each feature's contribution is its
+    coefficients times its centred columns (relative to the average row). A standardised
+    value is clipped to ±:data:`LINEAR_CLIP` (a ratio's long tail must not dominate)."""
+
+    columns: tuple[tuple[str, str, Any], ...]  # (feature, "value"|"missing"|"level", level)
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    @staticmethod
+    def _design(matrix: pd.DataFrame, columns: Sequence[tuple[str, str, Any]]) -> np.ndarray:
+        out = np.zeros((len(matrix), len(columns)))
+        for j, (name, part, level) in enumerate(columns):
+            col = matrix[name]
+            if part == "value":
+                out[:, j] = col.to_numpy(dtype="float64")
+            elif part == "missing":
+                out[:, j] = col.isna().to_numpy(dtype="float64")
+            else:
+                out[:, j] = (col.astype(object) == level).to_numpy(dtype="float64")
+        return out
+
+    def _standard(self, matrix: pd.DataFrame) -> np.ndarray:
+        x = self._design(matrix, self.columns)
+        center, scale = np.asarray(self.center), np.asarray(self.scale)
+        x = np.where(np.isnan(x), center, x)
+        out: np.ndarray = np.clip((x - center) / scale, -LINEAR_CLIP, LINEAR_CLIP)
+        return out
+
+    @classmethod
+    def fit(cls, matrix: pd.DataFrame, y: np.ndarray, schema: Schema, *, c: float = 0.1,
+            only: Sequence[str] | None = None) -> Linear:  # fmt: skip
+        """``only``: the features it may use (default all); the others weigh nothing."""
+        from sklearn.linear_model import LogisticRegression
+
+        columns: list[tuple[str, str, Any]] = []
+        for f in schema.features:
+            if only is not None and f.name not in only:
+                continue
+            if f.kind == NUMERIC:
+                values = matrix[f.name].to_numpy(dtype="float64")
+                if (~np.isnan(values)).any():
+                    columns.append((f.name, "value", None))
+                if np.isnan(values).any():
+                    columns.append((f.name, "missing", None))
+            else:
+                columns.extend((f.name, "level", level) for level in f.categories)
+        x = cls._design(matrix, columns)
+        center = np.nanmean(x, axis=0) if len(x) else np.zeros(len(columns))
+        center = np.where(np.isnan(center), 0.0, center)
+        x = np.where(np.isnan(x), center, x)
+        scale = x.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        z = np.clip((x - center) / scale, -LINEAR_CLIP, LINEAR_CLIP)
+        if len(columns) == 0 or not 0 < int(y.sum()) < len(y):
+            rate = float(np.clip(y.mean() if len(y) else 0.5, 1e-6, 1 - 1e-6))
+            return cls(tuple(columns), tuple(center), tuple(scale), tuple(0.0 for _c in columns),
+                       math.log(rate / (1 - rate)))  # fmt: skip
+        lr = LogisticRegression(C=c, max_iter=2000).fit(z, y.astype(int))
+        return cls(tuple(columns), tuple(float(v) for v in center), tuple(float(v) for v in scale),
+                   tuple(float(v) for v in lr.coef_[0]), float(lr.intercept_[0]))  # fmt: skip
+
+    def log_odds(self, matrix: pd.DataFrame) -> np.ndarray:
+        out: np.ndarray = self._standard(matrix) @ np.asarray(self.coef) + self.intercept
+        return out
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        out: np.ndarray = 1 / (1 + np.exp(-self.log_odds(matrix)))
+        return out
+
+    def contributions(self, matrix: pd.DataFrame, schema: Schema) -> np.ndarray:
+        """Like LightGBM's ``pred_contrib``: a column per feature, then the bias."""
+        parts = self._standard(matrix) * np.asarray(self.coef)
+        out = np.zeros((len(matrix), len(schema.names) + 1))
+        where = {name: i for i, name in enumerate(schema.names)}
+        for j, (name, _part, _level) in enumerate(self.columns):
+            out[:, where[name]] += parts[:, j]
+        out[:, -1] = self.intercept
+        return out
+
+    def dumps(self) -> str:
+        return json.dumps({"kind": LOGISTIC, "columns": [list(c) for c in self.columns], "center": self.center,
+                           "scale": self.scale, "coef": self.coef, "intercept": self.intercept}, ensure_ascii=False)  # fmt: skip
+
+    @classmethod
+    def loads(cls, text: str) -> Linear:
+        doc = json.loads(text)
+        return cls(tuple((c[0], c[1], c[2]) for c in doc["columns"]), tuple(doc["center"]), tuple(doc["scale"]),
+                   tuple(doc["coef"]), float(doc["intercept"]))  # fmt: skip
 
 
 # --- drivers ------------------------------------------------------------------------------------

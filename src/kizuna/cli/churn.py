@@ -69,6 +69,14 @@ def _show(result: Evaluation) -> None:
     margin = result.margin
     if margin is not None:
         console.print(_("ROC-AUC margin over the health score: {m}").format(m=f"{margin:+.3f}"), highlight=False)
+    warning = result.warning()
+    if warning is not None:
+        console.print(_("Warning: {text}").format(text=warning), markup=False, highlight=False, style="yellow")
+    if result.selection is not None:
+        console.print(_("Model chosen inside the training months: {name} (inner ROC-AUC {auc}, health score {health})")
+                      .format(name=result.selection.chosen.name, auc=_n(result.selection.scores.get(
+                          result.selection.chosen.name)), health=_n(result.selection.health)),
+                      markup=False, highlight=False)  # fmt: skip
     console.print(_calibration(result.model))
     if result.version is not None:
         console.print(_("Saved as churn model version {v}.").format(v=result.version), highlight=False)

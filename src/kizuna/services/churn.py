@@ -7,7 +7,13 @@ training with a time-based split, daily scores with drivers, and "bring your own
   that day (:func:`kizuna.services.health.score_day`, stages replayed from the data), the
   health score itself, events in the last 30 days, MRR and its change over 90 days, the
   number of live lines and the main plan. The label is the backtest's: churned within the
-  horizon after the month-end (:func:`kizuna.analytics.health.label_churn`).
+  horizon after the month-end (:func:`kizuna.analytics.health.label_churn`). Trends: the
+  change of the key measures and of the health score since one and two months before
+  (:data:`TREND_NUMERIC`, from the same month-end rows), and days since the last activity.
+- **Choice of model**: by an inner time validation on the training months only
+  (:func:`kizuna.analytics.churn.select`), the health score alone being the simplest
+  candidate; a model that does not beat the health score by :data:`MARGIN_BAR` on the
+  test months carries a warning wherever its scores are shown.
 - **Split**: the last third of the month-ends tests; of the earlier ones the last quarter
   calibrates, the rest trains. No month is in two parts. Calibration is Platt scaling
   fitted on the calibration months' scores of trees trained on the earlier months only;
@@ -40,7 +46,7 @@ import pandas as pd
 
 from kizuna.analytics import churn as model
 from kizuna.analytics import health as calc
-from kizuna.analytics.churn import Metrics
+from kizuna.analytics.churn import Metrics, Selection
 from kizuna.db import Session
 from kizuna.db.queries import churn as q
 from kizuna.db.queries import health as hq
@@ -61,8 +67,57 @@ EXTRA_NUMERIC = ("health_score", "events30", "mrr", "mrr_change_90", "live_lines
 EXTRA_CATEGORY = ("plan", "stage")
 #: The measures that carry no information of their own (always missing, or bookkeeping).
 SKIPPED_MEASURES = ("payment_state",)
-FEATURES = (*[m for m in MEASURES if m not in SKIPPED_MEASURES], "seats", *EXTRA_NUMERIC, *EXTRA_CATEGORY)
+#: Trend features: a measure's value at the day minus its value one calendar month (≈ 30
+#: days; a month-end's is the month-end before) and two months (≈ 60 days) earlier.
+CHANGE_30 = ("health_score", "active_days", "active_users_per_seat", "feature_breadth", "events_per_seat",
+             "login_days")  # fmt: skip
+CHANGE_60 = ("health_score", "active_users_per_seat", "events_per_seat")
+#: events30 ÷ the events30 a month earlier − 1; seats ÷ seats two months earlier − 1;
+#: days since the last login or event (missing: none yet).
+TREND_NUMERIC = (*[f"{m}_change_30" for m in CHANGE_30], *[f"{m}_change_60" for m in CHANGE_60],
+                 "events_trend_30", "seats_change_60", "days_since_activity")  # fmt: skip
+BASE_FEATURES = (*[m for m in MEASURES if m not in SKIPPED_MEASURES], "seats", *EXTRA_NUMERIC, *EXTRA_CATEGORY)
+FEATURES = (*BASE_FEATURES, *TREND_NUMERIC)
 NO_STAGE = "steady"
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier: a month-end's is the month-end
+    (so the training pass reuses the month-end rows it computes anyway), any other day's
+    the same day of the month, or that month's last day when it is shorter."""
+    import calendar
+
+    last = calendar.monthrange(day.year, day.month)[1]
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    end = calendar.monthrange(year, month)[1]
+    return date(year, month, end if day.day == last else min(day.day, end))
+
+
+def trend_features(now: pd.DataFrame, month_ago: pd.DataFrame, two_months_ago: pd.DataFrame) -> pd.DataFrame:
+    """The trend columns of :data:`TREND_NUMERIC` but ``days_since_activity``, on
+    ``now``'s index, from the base features of the day and of one and two months before
+    (an account absent then: missing)."""
+    one = month_ago.reindex(now.index)
+    two = two_months_ago.reindex(now.index)
+    out = pd.DataFrame(index=now.index)
+    for m in CHANGE_30:
+        out[f"{m}_change_30"] = now[m] - one[m]
+    for m in CHANGE_60:
+        out[f"{m}_change_60"] = now[m] - two[m]
+    out["events_trend_30"] = now["events30"] / one["events30"].where(one["events30"] > 0) - 1.0
+    out["seats_change_60"] = now["seats"] / two["seats"].where(two["seats"] > 0) - 1.0
+    return out.astype("float64")
+
+
+def days_since_activity(activity: pd.DataFrame, day: date, accounts: pd.Index) -> pd.Series:
+    """Days from each account's last login or event up to ``day`` (0: active that day;
+    missing: never active yet). ``activity``: :func:`kizuna.db.queries.churn.activity_days`."""
+    upto = activity[activity["day"] <= pd.Timestamp(day)]
+    last = upto.groupby("account_id")["day"].max().reindex(accounts)
+    out: pd.Series = (pd.Timestamp(day) - last).dt.days.astype("float64")
+    return out
 
 
 # --- features -----------------------------------------------------------------------------------
@@ -104,10 +159,35 @@ class FeatureReader:
         self.amounts = q.line_amounts(s)
         self.segments, self.contacts = hq.account_segments(s), hq.contact_counts(s)
         self.first = hq.store_day_range(s)[0]
-        self.usage = UsageWindows(s, self.plan, batch=3)
+        self.plan = sorted({*self.plan, *(months_before(d, k) for d in self.plan for k in (1, 2))})
+        self.usage = UsageWindows(s, [d for d in self.plan if self.first is None or d >= self.first], batch=3)
+        self.activity = q.activity_days(s, max(self.plan)) if self.plan else pd.DataFrame(columns=["account_id", "day"])
+        self.memo: dict[date, pd.DataFrame] = {}
 
     def on(self, day: date) -> pd.DataFrame:
-        """One row per paying account live on ``day``: the columns of :data:`FEATURES`."""
+        """One row per paying account live on ``day``: the columns of :data:`FEATURES`
+        (the base features of the day, one and two months before computed once each)."""
+        now = self.base(day)
+        out = now.join(trend_features(now, self.base(months_before(day, 1)), self.base(months_before(day, 2))))
+        if "day" in self.activity and len(self.activity):
+            out["days_since_activity"] = days_since_activity(self.activity, day, out.index)
+        else:
+            out["days_since_activity"] = np.nan
+        out = out.reindex(columns=list(FEATURES))
+        out.index.name = "account_id"
+        return out
+
+    def base(self, day: date) -> pd.DataFrame:
+        """:data:`BASE_FEATURES` of ``day`` (remembered); before the store's first day, none."""
+        if day not in self.memo:
+            if self.first is None or day < self.first:
+                empty = pd.DataFrame(columns=list(BASE_FEATURES), index=pd.Index([], name="account_id"))
+                self.memo[day] = empty.astype({c: "float64" for c in BASE_FEATURES if c not in EXTRA_CATEGORY})
+            else:
+                self.memo[day] = self._base(day)
+        return self.memo[day]
+
+    def _base(self, day: date) -> pd.DataFrame:
         scored = score_day(self.session, day, self.cards, lines=self.lines, segments=self.segments, paying_only=True,
                            usage=self.usage, replay_stages=True, contacts=self.contacts, history_from=self.first)  # fmt: skip
         values = scored.values.copy()
@@ -117,8 +197,8 @@ class FeatureReader:
         values = values.join(line_features(self.amounts, day, accounts))
         stages = calc.replay_stages(self.lines, values, day)
         values["stage"] = stages.fillna(NO_STAGE).astype(object)
-        out = values.reindex(columns=list(FEATURES))
-        for col in FEATURES:
+        out = values.reindex(columns=list(BASE_FEATURES))
+        for col in BASE_FEATURES:
             if col not in EXTRA_CATEGORY:
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
         out.index.name = "account_id"
@@ -170,6 +250,13 @@ class Evaluation:
     health: Metrics
     naive: Metrics
     version: int | None = None  # the saved model's version (train), None (evaluate)
+    selection: Selection | None = None  # the model chosen inside the training months
+
+    @property
+    def beats_health(self) -> bool:
+        """The issue's bar: the model's ROC-AUC at least :data:`MARGIN_BAR` above the
+        health score's on the test months."""
+        return self.margin is not None and self.margin >= MARGIN_BAR
 
     @property
     def margin(self) -> float | None:
@@ -187,7 +274,33 @@ class Evaluation:
             "train_samples": self.train_samples, "train_churned": self.train_churned,
             "model": self.model.as_dict(), "health_score": self.health.as_dict(), "naive": self.naive.as_dict(),
             "roc_auc_margin_over_health": None if self.margin is None else round(self.margin, 4),
+            "beats_health": self.beats_health, "warning": self.warning(),
+            "selection": None if self.selection is None else self.selection.as_dict(),
         }  # fmt: skip
+
+    def warning(self) -> str | None:
+        """When the model does not beat the health score by :data:`MARGIN_BAR` on the
+        test months: a sentence saying so, with both figures (else None)."""
+        return margin_warning(self.model.roc_auc, self.health.roc_auc)
+
+
+#: The margin of ROC-AUC over the health score the model must reach on the test months.
+MARGIN_BAR = 0.03
+WARN_LOSES = N_("On the held-out months this churn model ranked churners worse than the health score (ROC-AUC "
+                "{model} vs {health}): rely on the health score; read the churn risk beside it, not instead of it.")
+WARN_NOT_BETTER = N_("On the held-out months this churn model was not clearly better than the health score (ROC-AUC "
+                     "{model} vs {health}, less than {bar} ahead): read the churn risk beside the health score.")
+
+
+def margin_warning(model_auc: float | None, health_auc: float | None) -> str | None:
+    """The warning for a model that does not beat the health score by :data:`MARGIN_BAR`
+    (ROC-AUC on the test months), in the reader's language; None when it does, or when
+    either figure is unknown."""
+    if model_auc is None or health_auc is None or model_auc - health_auc >= MARGIN_BAR:
+        return None
+    text = WARN_LOSES if model_auc < health_auc else WARN_NOT_BETTER
+    return _(text).format(model=f"{model_auc:.3f}", health=f"{health_auc:.3f}", bar=f"{MARGIN_BAR:.2f}")
+
 
 
 def _check_horizon(horizon_days: int) -> None:
@@ -220,14 +333,23 @@ def _library_versions() -> dict[str, str]:
 
 
 def _fit(table: pd.DataFrame, y: np.ndarray, fit_days: list[date], cal_days: list[date], schema: model.Schema,
-         info: dict[str, Any]) -> model.ChurnModel:  # fmt: skip
+         info: dict[str, Any], candidate: model.Candidate | None = None) -> model.ChurnModel:  # fmt: skip
     day = table["day"]
     fit_rows = day.isin([pd.Timestamp(d) for d in fit_days]).to_numpy()
     cal_rows = day.isin([pd.Timestamp(d) for d in cal_days]).to_numpy()
     x = table[list(FEATURES)]
     medians = {f: float(v) for f, v in x.loc[fit_rows].median(numeric_only=True).items() if not math.isnan(v)}
-    return model.fit(x[fit_rows], y[fit_rows], x[cal_rows], y[cal_rows], schema=schema,
-                     info={**info, "medians": medians}, refit=True)  # fmt: skip
+    return model.fit(x[fit_rows], y[fit_rows], x[cal_rows], y[cal_rows], schema=schema, candidate=candidate,
+                     info={**info, "medians": medians, "candidate": None if candidate is None else candidate.as_dict()},
+                     refit=True)  # fmt: skip
+
+
+def choose(table: pd.DataFrame, y: np.ndarray, days: list[date], schema: model.Schema) -> Selection:
+    """The model's kind and settings, chosen by the inner validation on the rows of
+    ``days`` only (:func:`kizuna.analytics.churn.select`)."""
+    rows = table["day"].isin([pd.Timestamp(d) for d in days]).to_numpy()
+    part = table[rows]
+    return model.select(part[list(FEATURES)], y[rows], part["day"].tolist(), schema)
 
 
 def _schema(table: pd.DataFrame) -> model.Schema:
@@ -259,20 +381,22 @@ def evaluate(session: Session, *, as_of: date, horizon_days: int = HORIZON_DAYS,
                            field="horizon_days", code="too_few_churns")  # fmt: skip
     schema = _schema(table)
     info = {"horizon_days": horizon_days, "as_of": as_of.isoformat(), "libraries": _library_versions()}
-    trial = _fit(table, y, fit_days, cal_days, schema, info)
+    selection = choose(table, y, [*fit_days, *cal_days], schema)
+    info["selection"] = selection.as_dict()
+    trial = _fit(table, y, fit_days, cal_days, schema, info, selection.chosen)
     test = table[is_test]
     p = trial.predict(test[list(FEATURES)])
     result = Evaluation(
         horizon_days, tuple(fit_days), tuple(cal_days), tuple(test_days), int((~is_test).sum()), int(train_y.sum()),
         model.metrics(test_y, p), model.metrics(test_y, -test["health_score"].to_numpy(dtype="float64"), probability=False),
-        model.metrics(test_y, -test["events30"].to_numpy(dtype="float64"), probability=False),
+        model.metrics(test_y, -test["events30"].to_numpy(dtype="float64"), probability=False), None, selection,
     )  # fmt: skip
     if not save:
         return result
     days = [*fit_days, *cal_days, *test_days]
     n_cal = max(1, round(len(days) * 0.25))
     final = _fit(table, y, days[:-n_cal], days[-n_cal:], schema,
-                 {**info, "train_months": [d.isoformat() for d in days]})  # fmt: skip
+                 {**info, "train_months": [d.isoformat() for d in days]}, selection.chosen)  # fmt: skip
     version = q.save_model(session, {
         "as_of": as_of, "horizon_days": horizon_days, "booster": final.booster, "spec": final.to_json(),
         "evaluation": result.as_dict(),
@@ -313,7 +437,9 @@ def predict(session: Session, *, as_of: date, features: pd.DataFrame | None = No
     version = f"v{loaded.version}"
     p = loaded.model.predict(features, version=version)
     contrib = loaded.model.contributions(features)
-    drivers = model.drivers(contrib, features)
+    medians = dict(loaded.model.info.get("medians") or {})
+    drivers = [[d for d in row if reads_as_risk(d, medians)][: model.DRIVERS_TOP]
+               for row in model.drivers(contrib, features, top=len(loaded.model.schema.names))]  # fmt: skip
     ids = features.index.to_numpy()
     rows = ({"account_id": int(a), "as_of": as_of, "horizon_days": loaded.horizon_days, "probability": float(pr),
              "model_version": loaded.version, "drivers_json": [d.as_dict() for d in ds], "scored_by": "daily"}
@@ -338,10 +464,13 @@ def daily_step(session: Session, as_of: date) -> int:
             raise
         log.warning("churn: %s; training a new model", exc.message)
     try:
-        train(session, as_of=as_of)
+        result = train(session, as_of=as_of)
     except InvalidInput as exc:
         log.info(SKIP_NO_HISTORY.format(why=exc.message))
         return 0
+    warning = result.warning()
+    if warning is not None:
+        log.warning("churn: %s", warning)
     return predict(session, as_of=as_of)
 
 
@@ -375,18 +504,69 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "seats": (N_("few seats ({value})"), N_("many seats ({value})")),
     "csm_sentiment": (N_("a low CSM sentiment ({value})"), N_("a high CSM sentiment ({value})")),
     "onboarding_progress": (N_("onboarding {value} done"), N_("onboarding {value} done")),
+    "usage_minutes_per_seat": (N_("only {value} of use per seat in the last 30 days"),
+                               N_("{value} of use per seat in the last 30 days")),
+    "health_score_change_30": (N_("health score down {value} points in 30 days"),
+                               N_("health score up {value} points in 30 days")),
+    "health_score_change_60": (N_("health score down {value} points in 60 days"),
+                               N_("health score up {value} points in 60 days")),
+    "active_days_change_30": (N_("{value} fewer active days than the month before"),
+                              N_("{value} more active days than the month before")),
+    "login_days_change_30": (N_("{value} fewer days with logins than the month before"),
+                             N_("{value} more days with logins than the month before")),
+    "active_users_per_seat_change_30": (N_("seats in use down {value} points in 30 days"),
+                                        N_("seats in use up {value} points in 30 days")),
+    "active_users_per_seat_change_60": (N_("seats in use down {value} points in 60 days"),
+                                        N_("seats in use up {value} points in 60 days")),
+    "feature_breadth_change_30": (N_("features in use down {value} points in 30 days"),
+                                  N_("features in use up {value} points in 30 days")),
+    "events_per_seat_change_30": (N_("events per seat down by {value} in 30 days"),
+                                  N_("events per seat up by {value} in 30 days")),
+    "events_per_seat_change_60": (N_("events per seat down by {value} in 60 days"),
+                                  N_("events per seat up by {value} in 60 days")),
+    "events_trend_30": (N_("events down {pct} % against the 30 days before"),
+                        N_("events up {pct} % against the 30 days before")),
+    "seats_change_60": (N_("seats down {pct} % in 60 days"), N_("seats up {pct} % in 60 days")),
+    "days_since_activity": (N_("last login or event {value} ago"), N_("no login or event for {value}")),
 }
 #: Generic sentences for the other features: {label} is the feature's name.
 GENERIC = (N_("{label} low ({value})"), N_("{label} high ({value})"))
 MISSING = N_("no data for {label}")
+#: Missing values that mean something of their own (no renewal date: no committed term).
+MISSING_SENTENCES = {"days_to_renewal": N_("no committed term (no renewal date)"),
+                     "nps": N_("no NPS answer"), "csat": N_("no CSAT answer")}  # fmt: skip
 CATEGORY_SENTENCES = {"plan": N_("on the plan {value}"), "stage": N_("in the {value} stage")}
 LABELS = {
     "health_score": N_("health score"), "events30": N_("events in the last 30 days"), "mrr": N_("MRR"),
     "mrr_change_90": N_("MRR change over 90 days"), "live_lines": N_("subscription lines"), "seats": N_("seats"),
     "plan": N_("plan"), "stage": N_("lifecycle stage"),
+    "health_score_change_30": N_("health score change over 30 days"),
+    "health_score_change_60": N_("health score change over 60 days"),
+    "active_days_change_30": N_("active days change over 30 days"),
+    "login_days_change_30": N_("login days change over 30 days"),
+    "active_users_per_seat_change_30": N_("seats in use change over 30 days"),
+    "active_users_per_seat_change_60": N_("seats in use change over 60 days"),
+    "feature_breadth_change_30": N_("feature breadth change over 30 days"),
+    "events_per_seat_change_30": N_("events per seat change over 30 days"),
+    "events_per_seat_change_60": N_("events per seat change over 60 days"),
+    "events_trend_30": N_("events against the 30 days before"), "seats_change_60": N_("seats change over 60 days"),
+    "days_since_activity": N_("days since the last login or event"),
 }  # fmt: skip
 STAGE_LABELS = {"onboarding": N_("onboarding"), "renewal": N_("renewal"), NO_STAGE: N_("steady")}
-CHANGE_FEATURES = {"mrr_change_90"}
+#: Relative changes (shown in per cent; low = below 0).
+CHANGE_FEATURES = {"mrr_change_90", "events_trend_30", "seats_change_60"}
+#: Differences over 30/60 days (low = below 0; shown as the size of the change: points of
+#: a share, points of the score, days, events).
+DIFF_FEATURES = {f"{m}_change_30" for m in CHANGE_30} | {f"{m}_change_60" for m in CHANGE_60}
+#: Where a feature's risky side is: a driver on the other side (a high health score
+#: "raising" the risk through the trees' interactions) reads wrong and is not shown.
+RISKY_HIGH = {"open_tickets", "escalated_tickets", "days_since_activity"}
+RISKY_LOW = {
+    "logins_vs_baseline", "login_trend", "login_days", "active_users_per_seat", "feature_breadth",
+    "usage_minutes_per_seat", "events_vs_baseline", "active_days", "events_per_seat", "events_per_active_user",
+    "events_percentile", "nps", "csat", "onboarding_progress", "csm_sentiment", "milestones_on_time", "first_value",
+    "activation_vs_tier", "health_score", "events30", "mrr_change_90", *CHANGE_FEATURES, *DIFF_FEATURES,
+}  # fmt: skip
 
 
 def feature_label(feature: str) -> str:
@@ -396,6 +576,13 @@ def feature_label(feature: str) -> str:
 
 
 def _shown(feature: str, value: float) -> str:
+    if feature in DIFF_FEATURES:
+        base = feature.rsplit("_change_", 1)[0]
+        unit = MEASURES[base].unit.value if base in MEASURES else "count"
+        size = abs(value) * 100 if unit == "share" else abs(value)
+        return f"{size:,.1f}" if unit not in ("share", "count") or size < 10 else f"{size:,.0f}"
+    if feature == "days_since_activity":
+        return _("{n} days").format(n=f"{value:.0f}")
     if feature == "mrr":
         return f"¥{value:,.0f}"
     if feature in ("health_score",):
@@ -403,6 +590,33 @@ def _shown(feature: str, value: float) -> str:
     if feature in MEASURES:
         return describe_value(feature, value)
     return f"{value:,.0f}"
+
+
+def is_low(feature: str, number: float, medians: dict[str, float] | None) -> bool:
+    """A change or difference below 0; any other value below the training median."""
+    if feature in CHANGE_FEATURES or feature in DIFF_FEATURES or (
+            feature in MEASURES and MEASURES[feature].unit.value == "change"):
+        return number < 0
+    median = (medians or {}).get(feature)
+    return median is not None and number < median
+
+
+def reads_as_risk(driver: model.Driver, medians: dict[str, float] | None) -> bool:
+    """Whether a driver's value is on its feature's risky side (:data:`RISKY_LOW`,
+    :data:`RISKY_HIGH`; other features, missing or category values, and a feature
+    without a training median: always)."""
+    value, feature = driver.value, driver.feature
+    if value is None or isinstance(value, str):
+        return True
+    relative = feature in CHANGE_FEATURES or feature in DIFF_FEATURES or (
+        feature in MEASURES and MEASURES[feature].unit.value == "change")  # fmt: skip
+    if not relative and (medians or {}).get(feature) is None:
+        return True
+    if feature in RISKY_LOW:
+        return is_low(feature, float(value), medians)
+    if feature in RISKY_HIGH:
+        return float(value) > float((medians or {})[feature]) if not relative else float(value) > 0
+    return True
 
 
 def driver_sentence(driver: dict[str, Any], medians: dict[str, float] | None = None) -> str:
@@ -416,14 +630,11 @@ def driver_sentence(driver: dict[str, Any], medians: dict[str, float] | None = N
         shown = _(STAGE_LABELS[str(value)]) if feature == "stage" and str(value) in STAGE_LABELS else str(value)
         return _(CATEGORY_SENTENCES[feature]).format(value=shown)
     if value is None or isinstance(value, str):
+        if feature in MISSING_SENTENCES:
+            return _(MISSING_SENTENCES[feature])
         return _(MISSING).format(label=feature_label(feature))
     number = float(value)
-    is_change = feature in CHANGE_FEATURES or (feature in MEASURES and MEASURES[feature].unit.value == "change")
-    if is_change:
-        low = number < 0
-    else:
-        median = (medians or {}).get(feature)
-        low = median is not None and number < median
+    low = is_low(feature, number, medians)
     low_text, high_text = SENTENCES.get(feature, GENERIC)
     return _(low_text if low else high_text).format(
         value=_shown(feature, number), pct=f"{abs(number) * 100:.0f}", label=feature_label(feature))
@@ -440,11 +651,13 @@ class AccountChurn:
     model_version: int
     drivers: tuple[str, ...]  # sentences, riskiest first
     driver_features: tuple[str, ...]
+    warning: str | None = None  # the model did not beat the health score on its test months
 
     def as_dict(self) -> dict[str, Any]:
         return {"account_id": self.account_id, "as_of": self.as_of.isoformat(), "horizon_days": self.horizon_days,
                 "probability": round(self.probability, 4), "model_version": self.model_version,
-                "drivers": [{"feature": f, "text": t} for f, t in zip(self.driver_features, self.drivers, strict=True)]}  # fmt: skip
+                "drivers": [{"feature": f, "text": t} for f, t in zip(self.driver_features, self.drivers, strict=True)],
+                "warning": self.warning}  # fmt: skip
 
 
 def account_churn(session: Session, account_id: int) -> AccountChurn | None:
@@ -452,13 +665,28 @@ def account_churn(session: Session, account_id: int) -> AccountChurn | None:
     if row is None:
         return None
     medians: dict[str, float] = {}
+    warning = None
     stored = q.latest_model(session)
     if stored is not None and int(stored["version"]) == int(row["model_version"]):
         medians = dict((stored["spec"].get("info") or {}).get("medians") or {})
+        warning = stored_warning(stored.get("evaluation"))
     drivers = [d for d in row["drivers"] if isinstance(d, dict)]
     return AccountChurn(int(row["account_id"]), row["as_of"], int(row["horizon_days"]), float(row["probability"]),
                         int(row["model_version"]), tuple(driver_sentence(d, medians) for d in drivers),
-                        tuple(str(d.get("feature", "")) for d in drivers))  # fmt: skip
+                        tuple(str(d.get("feature", "")) for d in drivers), warning)  # fmt: skip
+
+
+def stored_warning(evaluation: Any) -> str | None:
+    """:func:`margin_warning` from a saved model's evaluation (its test-month ROC-AUCs)."""
+    if not isinstance(evaluation, dict):
+        return None
+
+    def auc(key: str) -> float | None:
+        part = evaluation.get(key)
+        value = part.get("roc_auc") if isinstance(part, dict) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    return margin_warning(auc("model"), auc("health_score"))
 
 
 def require_account_churn(session: Session, account_id: int) -> AccountChurn:

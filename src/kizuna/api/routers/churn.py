@@ -33,6 +33,8 @@ class AccountChurnOut(BaseModel):
     probability: float = Field(description="Calibrated probability of churn within the horizon, 0–1.")
     model_version: int = Field(description="The churn model version that scored it (`kizuna churn train`).")
     drivers: list[ChurnDriverOut] = Field(description="The features that raised the risk most, riskiest first.")
+    warning: str | None = Field(None, description="Set when the model did not beat the health score by 0.03 ROC-AUC "
+                                "on its held-out months: read the risk beside the health score.")  # fmt: skip
 
 
 @router.get("/accounts/{account_id}/churn", response_model=AccountChurnOut, responses=responses(401, 403, 404, 422),

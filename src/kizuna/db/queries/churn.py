@@ -11,7 +11,8 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from kizuna.db.models import Account, ChurnModelRecord, ChurnScore, Product, Subscription
+from kizuna.db.models import Account, ChurnModelRecord, ChurnScore, Product, Subscription, UsageDaily
+from kizuna.domain.usage import BASELINE_METRICS
 
 
 def line_amounts(session: Session) -> pd.DataFrame:
@@ -26,6 +27,19 @@ def line_amounts(session: Session) -> pd.DataFrame:
         frame[col] = pd.to_datetime(frame[col])
     frame["monthly_amount"] = frame["monthly_amount"].astype("float64")
     return frame
+
+
+def activity_days(session: Session, upto: date) -> pd.DataFrame:
+    """The days up to ``upto`` on which each account had any login or event
+    (``account_id``, ``day``), sorted — for the days since the last activity."""
+    query = (
+        select(UsageDaily.account_id, UsageDaily.day)
+        .where(UsageDaily.metric.in_(BASELINE_METRICS), UsageDaily.value > 0, UsageDaily.day <= upto)
+        .distinct()
+    )
+    frame = pd.DataFrame(session.execute(query).all(), columns=["account_id", "day"])
+    frame["day"] = pd.to_datetime(frame["day"])
+    return frame.sort_values(["account_id", "day"], ignore_index=True)
 
 
 def save_model(session: Session, row: dict[str, Any]) -> int:
