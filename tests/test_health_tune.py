@@ -228,6 +228,10 @@ def test_a_lead_learns_the_weights_and_applies_them_in_the_web_app(demo_app: Fas
     tuned = float(re.search(r'data-testid="tune-auc-tuned">([0-9.]+)<', page.text).group(1))  # type: ignore[union-attr]
     assert 0.5 < current < 1
     assert 0.5 < tuned < 1
+    inner = html.unescape(re.search(r'data-testid="tune-inner">([^<]*)<', page.text).group(1))  # type: ignore[union-attr]
+    assert re.fullmatch(r"On the last \d+ training month-ends, held out, the learned weights reach ROC-AUC [0-9.]+ "
+                        r"and the weights in force [0-9.]+ \(pull towards the weights in force: [0-9.]+\): the "
+                        r"proposal uses the learned weights\.", inner)  # fmt: skip
     # the apply form carries the proposal (as the lead applies it)
     form = re.search(r'data-testid="tune-apply-form">(.*?)</form>', page.text, re.S).group(1)  # type: ignore[union-attr]
     proposal = html.unescape(re.search(r"<textarea name=\"source\" hidden>(.*?)</textarea>", form, re.S).group(1))  # type: ignore[union-attr]
@@ -276,6 +280,7 @@ def test_the_cli_proposes_and_applies(capsys, demo_app: FastAPI, monkeypatch) ->
     assert applied.code == 0
     assert "ROC-AUC in force" in applied.out
     assert "Saved as scorecard version 1." in applied.out
+    assert "the proposal uses the learned weights" in applied.out
     bad = run_cli(capsys, "health", "tune", "--format", "xml")
     assert bad.code != 0
     assert "--format must be table or json" in bad.err
