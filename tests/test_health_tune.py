@@ -204,6 +204,7 @@ def low_bar(monkeypatch: pytest.MonkeyPatch) -> None:
     """A small demo churns too little for the real thresholds."""
     monkeypatch.setattr(tuning, "MIN_TRAIN_CHURNS", 2)
     monkeypatch.setattr(tuning, "MIN_TEST_CHURNS", 1)
+    monkeypatch.setattr(tuning, "MIN_CONFIDENCE", 0.0)  # a better AUC on the held-out months is enough
 
 
 def test_too_little_churn_or_history_is_refused_with_the_reason(demo_app: FastAPI) -> None:
@@ -230,8 +231,9 @@ def test_a_lead_learns_the_weights_and_applies_them_in_the_web_app(demo_app: Fas
     assert 0.5 < tuned < 1
     inner = html.unescape(re.search(r'data-testid="tune-inner">([^<]*)<', page.text).group(1))  # type: ignore[union-attr]
     assert re.fullmatch(r"On the last \d+ training month-ends, held out, the learned weights reach ROC-AUC [0-9.]+ "
-                        r"and the weights in force [0-9.]+ \(pull towards the weights in force: [0-9.]+\): the "
-                        r"proposal uses the learned weights\.", inner)  # fmt: skip
+                        r"and the weights in force [0-9.]+; the learned weights win in \d+ % of the resamples of "
+                        r"those accounts \(pull towards the weights in force: [0-9.]+\), so the proposal uses the "
+                        r"learned weights\.", inner)  # fmt: skip
     # the apply form carries the proposal (as the lead applies it)
     form = re.search(r'data-testid="tune-apply-form">(.*?)</form>', page.text, re.S).group(1)  # type: ignore[union-attr]
     proposal = html.unescape(re.search(r"<textarea name=\"source\" hidden>(.*?)</textarea>", form, re.S).group(1))  # type: ignore[union-attr]
@@ -248,6 +250,20 @@ def test_a_lead_learns_the_weights_and_applies_them_in_the_web_app(demo_app: Fas
     assert saved["versions"][0]["note"] == note
     cards: ScorecardSet = health_service.parse_toml(saved["source"], "saved")
     assert tuning.nominal_shares(cards.default) == pytest.approx(shown, abs=0.002)
+
+
+@pytest.mark.usefixtures("low_bar")
+def test_weights_in_force_kept_leave_nothing_to_apply(demo_app: FastAPI, client: TestClient, monkeypatch) -> None:
+    monkeypatch.setattr(tuning, "MIN_CONFIDENCE", 1.01)  # no resample share is enough: the weights in force stay
+    make_user(demo_app, "lead@kizuna.example", "lead")
+    token = sign_in(client, "lead@kizuna.example")
+    page = client.post("/health/scorecards/tune", data={"csrf_token": token, "horizon_days": "90"})
+    assert page.status_code == 200, page.text
+    inner = html.unescape(re.search(r'data-testid="tune-inner">([^<]*)<', page.text).group(1))  # type: ignore[union-attr]
+    assert inner.endswith("(101 % needed), so the proposal keeps the weights in force.")
+    assert 'data-testid="tune-apply-form"' not in page.text
+    current = re.search(r'data-testid="tune-auc-current">([0-9.]+)<', page.text).group(1)  # type: ignore[union-attr]
+    assert re.search(r'data-testid="tune-auc-tuned">([0-9.]+)<', page.text).group(1) == current  # type: ignore[union-attr]
 
 
 def test_bad_horizons_and_csms_are_refused_in_the_web_app(demo_app: FastAPI, client: TestClient) -> None:
@@ -275,12 +291,13 @@ def test_the_cli_proposes_and_applies(capsys, demo_app: FastAPI, monkeypatch) ->
     data = json.loads(shown.out)
     assert data["saved_version"] is None
     assert data["horizon_days"] == 90
+    assert data["kept_current"] is False  # the learned weights beat those in force on the held-out months
+    assert data["inner_auc_tuned"] > data["inner_auc_current"]
     assert tomllib.loads(data["proposal"])["scorecards"]["default"]["default"] is True
     applied = run_cli(capsys, "--lang", "en", "health", "tune", "--apply")
     assert applied.code == 0
     assert "ROC-AUC in force" in applied.out
     assert "Saved as scorecard version 1." in applied.out
-    assert "the proposal uses the learned weights" in applied.out
     bad = run_cli(capsys, "health", "tune", "--format", "xml")
     assert bad.code != 0
     assert "--format must be table or json" in bad.err
@@ -308,7 +325,7 @@ active_days = { weight = ACTIVE, scoring = "linear", points = [[0, 0], [30, 100]
 
 
 def history(
-    months: int, drivers: list[str], accounts: int = 400, seed: int = 2
+    months: int, drivers: list[str], accounts: int = 250, seed: int = 2
 ) -> tuple[pd.DataFrame, np.ndarray, list[date]]:
     """``accounts`` scored at ``months`` month-ends; churn at each month-end is driven by
     ``drivers[month]`` (login_days or active_days) alone, the other measure is noise."""
@@ -337,6 +354,7 @@ def test_the_proposal_moves_only_when_it_beats_the_weights_in_force_on_the_inner
     assert (result.train_months, result.inner_train_months, result.inner_validation_months, result.test_months) == (
         6, 4, 2, 3)  # fmt: skip
     assert result.kept_current is False
+    assert result.inner_confidence == 1.0
     assert result.penalty in (0.001, 0.01, 0.1, 1.0)
     assert result.inner_auc_tuned > result.inner_auc_current + 0.1  # type: ignore[operator]
     assert result.auc_tuned > result.auc_current + 0.1  # type: ignore[operator]
@@ -346,6 +364,32 @@ def test_the_proposal_moves_only_when_it_beats_the_weights_in_force_on_the_inner
     assert tuning.nominal_shares(saved.default)["login_days"] == pytest.approx(proposed["login_days"], abs=0.002)
 
 
+def test_the_resample_share_is_the_paired_bootstrap_written_here() -> None:
+    rng = np.random.default_rng(9)
+    accounts = np.repeat(np.arange(40), 2)
+    y = rng.random(80) < 0.3
+    current, tuned = rng.random(80) + y * 0.2, rng.random(80) + y * 0.3
+    current[5] = np.nan  # left out of both
+    share = tuning.beat_share(y, current, tuned, accounts, draws=50, seed=4)
+    from sklearn.metrics import roc_auc_score
+
+    known = ~np.isnan(current)
+    ids = np.unique(accounts[known])
+    draws = np.random.default_rng(4)
+    wins = counted = 0
+    for _ in range(50):
+        pick = ids[draws.integers(0, len(ids), len(ids))]
+        rows = np.concatenate([np.flatnonzero(known & (accounts == a)) for a in pick])
+        if y[rows].all() or not y[rows].any():
+            continue
+        counted += 1
+        wins += roc_auc_score(y[rows], tuned[rows]) > roc_auc_score(y[rows], current[rows])
+    assert counted == 50
+    assert share == pytest.approx(wins / counted)
+    assert 0.5 < share < 1  # a real but uncertain edge
+    assert tuning.beat_share(y, current, current, accounts, draws=10) == 0.0  # a tie is no win
+
+
 def test_weights_that_lose_on_the_inner_validation_are_not_proposed() -> None:
     # the fit months say login days, the inner validation months say active days (as the weights in force do)
     table, y, days = history(9, ["login_days"] * 4 + ["active_days"] * 5)
@@ -353,6 +397,7 @@ def test_weights_that_lose_on_the_inner_validation_are_not_proposed() -> None:
     result = tuning.learn(table, y, days, cards, horizon_days=90, bootstrap=0)
     assert result.kept_current is True
     assert result.inner_auc_current > result.inner_auc_tuned  # type: ignore[operator]  # both shown to the lead
+    assert result.inner_confidence < 0.5  # type: ignore[operator]
     assert result.auc_tuned == result.auc_current  # the proposal is the scorecard in force
     assert {m.key: m.proposed for m in result.measures} == pytest.approx({"login_days": 0.1, "active_days": 0.9})
     assert health_service.parse_toml(result.proposal, "proposal") == cards

@@ -11,10 +11,10 @@ refused with the reason. Nothing is saved here: a lead applies the proposal.
 
 The model is pulled towards the weights in force; how hard is chosen within the training
 months only (an inner split in time: the earlier training month-ends fit, the later third
-of them validates, for each strength of :data:`PENALTIES`). When no strength beats the
-weights in force on that inner validation, the proposal keeps the weights in force and
-says so — by design the proposal does not do worse than the scorecard in force on the
-months it was chosen on.
+of them validates, for each strength of :data:`PENALTIES`). The learned weights are
+proposed only when they beat the weights in force on that inner validation clearly: in at
+least :data:`MIN_CONFIDENCE` of :data:`CONFIDENCE_DRAWS` paired resamples of the held-out
+accounts. Otherwise the proposal keeps the weights in force and says so, with both figures.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ MIN_TEST_CHURNS = 5
 MIN_MONTHS = 3
 #: A proposed weight below this share of the total leaves the measure out.
 MIN_WEIGHT = 0.005
+#: Paired bootstrap draws over the held-out accounts of the inner validation, and the share
+#: of them in which the learned weights must beat the weights in force to be proposed.
+CONFIDENCE_DRAWS = 200
+MIN_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,20 @@ class TuneResult:
     inner_auc_tuned: float | None = None  # the best penalty's
     penalty: float | None = None  # the chosen strength (None: no inner validation was possible)
     kept_current: bool = False  # the learned weights did not beat the weights in force: the proposal keeps them
+    inner_confidence: float | None = None  # share of the resamples in which the learned weights won
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         for key in ("train_first", "train_last", "test_first", "test_last"):
             out[key] = out[key].isoformat()
-        for key in ("auc_current", "auc_tuned", "auc_naive", "inner_auc_current", "inner_auc_tuned"):
+        for key in (
+            "auc_current",
+            "auc_tuned",
+            "auc_naive",
+            "inner_auc_current",
+            "inner_auc_tuned",
+            "inner_confidence",
+        ):
             out[key] = None if out[key] is None else round(out[key], 4)
         out["measures"] = [
             {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()} for m in out["measures"]
@@ -122,14 +134,16 @@ def inner_text(result: TuneResult) -> str:
         return _("The training months are too few to check learned weights against the weights in force: "
                  "the proposal keeps the weights in force.")  # fmt: skip
     values = {"n": result.inner_validation_months, "tuned": auc(result.inner_auc_tuned),
-              "current": auc(result.inner_auc_current), "penalty": result.penalty}  # fmt: skip
+              "current": auc(result.inner_auc_current), "penalty": result.penalty,
+              "share": f"{(result.inner_confidence or 0.0) * 100:.0f} %", "need": f"{MIN_CONFIDENCE * 100:.0f} %"}  # fmt: skip
     if result.kept_current:
         return _("On the last {n} training month-ends, held out, the learned weights reach ROC-AUC {tuned} and the "
-                 "weights in force {current}: the learned weights do not beat them, so the proposal keeps the "
-                 "weights in force.").format(**values)  # fmt: skip
+                 "weights in force {current}; the learned weights win in {share} of the resamples of those accounts "
+                 "({need} needed), so the proposal keeps the weights in force.").format(**values)  # fmt: skip
     return _("On the last {n} training month-ends, held out, the learned weights reach ROC-AUC {tuned} and the "
-             "weights in force {current} (pull towards the weights in force: {penalty}): the proposal uses the "
-             "learned weights.").format(**values)  # fmt: skip
+             "weights in force {current}; the learned weights win in {share} of the resamples of those accounts "
+             "(pull towards the weights in force: {penalty}), so the proposal uses the learned weights.").format(
+                 **values)  # fmt: skip
 
 
 def nominal_shares(card: Scorecard) -> dict[str, float]:
@@ -208,30 +222,71 @@ def _auc_of(card: Scorecard, values: pd.DataFrame, y: np.ndarray) -> float | Non
     return calc.signal_auc(y, -calc.score_accounts(values, card).score.to_numpy(dtype="float64"))
 
 
+def _auc_by_weights(group: np.ndarray, y: np.ndarray, weight: np.ndarray) -> float | None:
+    """The weighted ROC-AUC of a risk whose sorted distinct values are ``group`` (the index
+    of each row's value): P(risk of a churner > a stayer's) + ½·P(tie)."""
+    pos = np.bincount(group, weights=weight * y)
+    neg = np.bincount(group, weights=weight * (1.0 - y))
+    total_pos, total_neg = pos.sum(), neg.sum()
+    if total_pos <= 0 or total_neg <= 0:
+        return None
+    below = np.cumsum(neg) - neg
+    return float(pos @ (below + neg / 2) / (total_pos * total_neg))
+
+
+def beat_share(y: np.ndarray, current: np.ndarray, tuned: np.ndarray, accounts: np.ndarray,
+               draws: int = CONFIDENCE_DRAWS, seed: int = 0) -> float:  # fmt: skip
+    """The share of paired bootstrap draws over ``accounts`` (an account's rows drawn
+    together, as weights) in which the risk ``tuned`` has a higher ROC-AUC than ``current``;
+    rows where either is NaN are left out, draws with one outcome only do not count."""
+    known = ~(np.isnan(current) | np.isnan(tuned))
+    labels = np.asarray(y, dtype="float64")[known]
+    by_current = np.unique(current[known], return_inverse=True)[1]
+    by_tuned = np.unique(tuned[known], return_inverse=True)[1]
+    ids, position = np.unique(accounts[known], return_inverse=True)
+    rng = np.random.default_rng(seed)
+    wins = counted = 0
+    for _draw in range(draws):
+        times = np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))[position].astype("float64")
+        a, b = _auc_by_weights(by_current, labels, times), _auc_by_weights(by_tuned, labels, times)
+        if a is None or b is None:
+            continue
+        counted += 1
+        wins += b > a
+    return wins / counted if counted else 0.0
+
+
+def _risk(card: Scorecard, values: pd.DataFrame) -> np.ndarray:
+    return -calc.score_accounts(values, card).score.to_numpy(dtype="float64")
+
+
 def choose_penalty(values: pd.DataFrame, y: np.ndarray, days: list[date], card: Scorecard,
-                   penalties: tuple[float, ...] = PENALTIES) -> tuple[float | None, float | None, float | None, int]:  # fmt: skip
+                   penalties: tuple[float, ...] = PENALTIES) -> tuple[float | None, float | None, float | None, int, float | None]:  # fmt: skip
     """The inner validation: on the training rows ``values`` (indexed by account, with a
     ``day`` column), fit on the earlier month-ends and score the later third of them with
     the scorecard in force and with the learned weights at each penalty. Returns the
     chosen penalty (the best on validation; ties go to the stronger pull), the validation
-    AUC of the weights in force and of the chosen weights, and the validation month-ends."""
+    AUC of the weights in force and of the chosen weights, the validation month-ends and
+    the share of paired resamples of the validation accounts the chosen weights win."""
     n_val = max(1, len(days) // 3)
     is_val = values["day"].isin(set(days[-n_val:])).to_numpy()
     if len(days) < 2 or not 0 < y[~is_val].sum() < (~is_val).sum():
-        return None, None, None, 0
+        return None, None, None, 0, None
     fit_rows, val_rows = values[~is_val], values[is_val]
     points = calc.score_accounts(fit_rows, card).points
     prior = np.array([nominal_shares(card)[k] for k in points.columns])
-    current = _auc_of(card, val_rows, y[is_val])
-    best: tuple[float | None, float | None] = (None, None)
+    current = _risk(card, val_rows)
+    best: tuple[float | None, float | None, np.ndarray | None] = (None, None, None)
     for penalty in sorted(penalties, reverse=True):
         fit = fit_weights(points, y[~is_val], fit_rows.index.to_numpy(), l2=penalty, bootstrap=0, prior=prior)
         if fit.weights.sum() <= 0:
             continue
-        auc = _auc_of(with_weights(card, _shares_of(fit)), val_rows, y[is_val])
+        risk = _risk(with_weights(card, _shares_of(fit)), val_rows)
+        auc = calc.signal_auc(y[is_val], risk)
         if auc is not None and (best[1] is None or auc > best[1]):
-            best = (penalty, auc)
-    return best[0], current, best[1], n_val
+            best = (penalty, auc, risk)
+    share = None if best[2] is None else beat_share(y[is_val], current, best[2], val_rows.index.to_numpy())
+    return best[0], calc.signal_auc(y[is_val], current), best[1], n_val, share
 
 
 def learn(table: pd.DataFrame, y: np.ndarray, days: list[date], cards: ScorecardSet, *, horizon_days: int,
@@ -247,7 +302,7 @@ def learn(table: pd.DataFrame, y: np.ndarray, days: list[date], cards: Scorecard
     card = cards.default
     values = table.set_index("account_id")
     train = values[~is_test]
-    penalty, inner_current, inner_tuned, n_val = choose_penalty(train, train_y, train_list, card)
+    penalty, inner_current, inner_tuned, n_val, confidence = choose_penalty(train, train_y, train_list, card)
     # no inner validation possible (one training month-end, or one outcome in its fit rows): the usual strength
     strength = L2 if penalty is None else penalty
     points = calc.score_accounts(train, card).points
@@ -258,7 +313,8 @@ def learn(table: pd.DataFrame, y: np.ndarray, days: list[date], cards: Scorecard
     if sum(learned.values()) <= 0:
         raise InvalidInput(_("no measure of the scorecard predicts churn on this history: nothing to propose"),
                            field="horizon_days", code="nothing_learned")  # fmt: skip
-    kept = inner_tuned is None or inner_current is None or inner_tuned <= inner_current
+    kept = (inner_tuned is None or inner_current is None or inner_tuned <= inner_current
+            or (confidence or 0.0) < MIN_CONFIDENCE)  # fmt: skip
     shares = nominal if kept else learned
     tuned_card = card if kept else with_weights(card, shares)
     proposal = dataclasses.replace(cards, scorecards=tuple(tuned_card if c.key == card.key else c
@@ -279,5 +335,5 @@ def learn(table: pd.DataFrame, y: np.ndarray, days: list[date], cards: Scorecard
         int(train_y.sum()), min(test_days), max(test_days), n_test, int(is_test.sum()), int(test_y.sum()),
         current_auc, current_auc if kept else _auc_of(tuned_card, test, test_y),
         calc.signal_auc(test_y, -naive), measures, text,
-        len(train_list) - n_val if n_val else 0, n_val, inner_current, inner_tuned, penalty, kept,
+        len(train_list) - n_val if n_val else 0, n_val, inner_current, inner_tuned, penalty, kept, confidence,
     )  # fmt: skip
