@@ -231,7 +231,8 @@ def _auc_by_weights(group: np.ndarray, y: np.ndarray, weight: np.ndarray) -> flo
     if total_pos <= 0 or total_neg <= 0:
         return None
     below = np.cumsum(neg) - neg
-    return float(pos @ (below + neg / 2) / (total_pos * total_neg))
+    # a plain sum, not a BLAS dot: on a busy machine BLAS threads made this step tenfold slower
+    return float(np.sum(pos * (below + neg / 2)) / (total_pos * total_neg))
 
 
 def beat_share(y: np.ndarray, current: np.ndarray, tuned: np.ndarray, accounts: np.ndarray,
