@@ -100,12 +100,6 @@ def _churn_day(rng: np.random.Generator, start: int, hazard: float, young: float
     return int(rng.integers(lo, DAYS + 60)) if lo < DAYS else None
 
 
-def _late(rng: np.random.Generator, lo: int) -> int | None:
-    """A churn day from ``lo`` to 59 days after the window (None when ``lo`` is past it:
-    the account starts too late to churn that way)."""
-    return int(rng.integers(lo, DAYS + 60)) if lo < DAYS + 60 else None
-
-
 def _alive(n: int, start: int, churn: int | None) -> np.ndarray:
     t = np.arange(n)
     return (t >= start) & (t < (churn if churn is not None else n + 1))
@@ -167,6 +161,12 @@ def b2b(rng: np.random.Generator, n: int) -> list[Account]:
     return out
 
 
+def _latest(day: int) -> int:
+    """A churn day drawn from ``day`` on: at most the last day of the draws (an account that
+    starts late churns at the end, not a failed draw)."""
+    return min(day, DAYS + 59)
+
+
 def causes(rng: np.random.Generator, n: int) -> list[Account]:
     out = []
     for _i in range(n):
@@ -182,16 +182,14 @@ def causes(rng: np.random.Generator, n: int) -> list[Account]:
             churn = start + int(rng.integers(60, 150))
             m_users = np.full(DAYS, float(rng.uniform(0.03, 0.15)))
         elif cause == "stop":  # a sudden stop, the contract ends three to eight weeks later
-            churn = _late(rng, max(start, 0) + 90)
-            if churn is not None:
-                stop = churn - int(rng.integers(20, 56))
-                m_users = m_users * np.where(np.arange(DAYS) < stop, 1.0, 0.02)
+            churn = int(rng.integers(_latest(max(start, 0) + 90), DAYS + 60))
+            stop = churn - int(rng.integers(20, 56))
+            m_users = m_users * np.where(np.arange(DAYS) < stop, 1.0, 0.02)
         elif cause == "volume":  # logins hold, the work done in the product declines
-            churn = _late(rng, max(start, 0) + 150)
-            if churn is not None:
-                m_volume = _fade(DAYS, churn, int(rng.integers(60, 120)), float(rng.uniform(0.05, 0.3)))
+            churn = int(rng.integers(_latest(max(start, 0) + 150), DAYS + 60))
+            m_volume = _fade(DAYS, churn, int(rng.integers(60, 120)), float(rng.uniform(0.05, 0.3)))
         elif cause == "silent":  # no warning at all
-            churn = _late(rng, max(start, 0) + 60)
+            churn = int(rng.integers(_latest(max(start, 0) + 60), DAYS + 60))
         alive = _alive(DAYS, start, churn)
         adoption = float(rng.beta(5, 2))
         p_day = np.clip(0.5 * adoption * m_users, 0, 1) * alive

@@ -111,8 +111,50 @@ def test_the_bootstrap_draws_accounts_with_their_rows() -> None:
         draws.append(b / b.sum() if b.sum() > 0 else np.zeros(2))
     assert len(draws) >= 2
     stacked = np.vstack(draws)
-    assert fit.low == pytest.approx(np.percentile(stacked, 5, axis=0), abs=1e-9)
-    assert fit.high == pytest.approx(np.percentile(stacked, 95, axis=0), abs=1e-9)
+    # a draw is fitted as rows weighted by how often their account was drawn: the same optimum
+    assert fit.low == pytest.approx(np.percentile(stacked, 5, axis=0), abs=1e-6)
+    assert fit.high == pytest.approx(np.percentile(stacked, 95, axis=0), abs=1e-6)
+
+
+def test_the_fit_with_the_prior_is_the_objective_written_here() -> None:
+    """A tiny example: mean log-loss + λ/2·‖β − c·w₀‖² over a, β ≥ 0 and the free scale c,
+    written out here and minimised by scipy's SLSQP (another method, with c as its own
+    variable rather than projected out)."""
+    from scipy.optimize import minimize
+
+    points, churned, accounts = synthetic(400, (0.5, 3.0, 1.0), seed=3)
+    prior, lam = np.array([0.6, 0.1, 0.3]), 0.5
+    z, y = points.to_numpy() / 100, churned.astype(float)
+
+    def objective(theta: np.ndarray) -> float:
+        a, b, c = theta[0], theta[1:4], theta[4]
+        eta = a - z @ b
+        return float(np.mean(np.log1p(np.exp(eta)) - y * eta) + lam / 2 * np.sum((b - c * prior) ** 2))
+
+    oracle = minimize(objective, np.array([0.0, 1, 1, 1, 1]), method="SLSQP",
+                      bounds=[(None, None), (0, None), (0, None), (0, None), (None, None)],
+                      options={"ftol": 1e-14, "maxiter": 2000})  # fmt: skip
+    fit = fit_weights(points, churned, accounts, l2=lam, bootstrap=0, prior=prior)
+    assert fit.coef == pytest.approx(oracle.x[1:4], abs=2e-3)
+    assert fit.intercept == pytest.approx(oracle.x[0], abs=2e-3)
+    plain = fit_weights(points, churned, accounts, l2=lam, bootstrap=0)  # the ridge: pulled towards 0, not w₀
+    assert abs(plain.weights[0] - prior[0]) > abs(fit.weights[0] - prior[0]) + 0.05
+
+
+def test_a_strong_prior_keeps_its_shares_and_a_weak_one_follows_the_data() -> None:
+    points, churned, accounts = synthetic(3000, (0.5, 3.0, 1.0), seed=4)
+    prior = np.array([0.6, 0.1, 0.3])
+    strong = fit_weights(points, churned, accounts, l2=1e4, bootstrap=5, prior=prior)
+    assert strong.weights == pytest.approx(prior, abs=0.01)
+    assert strong.coef.sum() > 1  # the scale is free: the slope is still fitted
+    assert strong.low == pytest.approx(prior, abs=0.02)
+    weak = fit_weights(points, churned, accounts, l2=1e-6, bootstrap=0, prior=prior)
+    free = fit_weights(points, churned, accounts, l2=1e-6, bootstrap=0)
+    assert weak.coef == pytest.approx(free.coef, abs=5e-3)
+    assert weak.weights[1] > 0.55  # the data's measure leads
+    none = fit_weights(points, churned, accounts, l2=1.0, bootstrap=0, prior=np.zeros(3))  # no prior weight: the ridge
+    ridge = fit_weights(points, churned, accounts, l2=1.0, bootstrap=0)
+    assert none.coef == pytest.approx(ridge.coef, abs=1e-6)
 
 
 def test_missing_points_are_imputed_with_the_training_mean() -> None:
@@ -162,6 +204,7 @@ def low_bar(monkeypatch: pytest.MonkeyPatch) -> None:
     """A small demo churns too little for the real thresholds."""
     monkeypatch.setattr(tuning, "MIN_TRAIN_CHURNS", 2)
     monkeypatch.setattr(tuning, "MIN_TEST_CHURNS", 1)
+    monkeypatch.setattr(tuning, "MIN_CONFIDENCE", 0.0)  # a better AUC on the held-out months is enough
 
 
 def test_too_little_churn_or_history_is_refused_with_the_reason(demo_app: FastAPI) -> None:
@@ -186,6 +229,11 @@ def test_a_lead_learns_the_weights_and_applies_them_in_the_web_app(demo_app: Fas
     tuned = float(re.search(r'data-testid="tune-auc-tuned">([0-9.]+)<', page.text).group(1))  # type: ignore[union-attr]
     assert 0.5 < current < 1
     assert 0.5 < tuned < 1
+    inner = html.unescape(re.search(r'data-testid="tune-inner">([^<]*)<', page.text).group(1))  # type: ignore[union-attr]
+    assert re.fullmatch(r"On the last \d+ training month-ends, held out, the learned weights reach ROC-AUC [0-9.]+ "
+                        r"and the weights in force [0-9.]+; the learned weights win in \d+ % of the resamples of "
+                        r"those accounts \(pull towards the weights in force: [0-9.]+\), so the proposal uses the "
+                        r"learned weights\.", inner)  # fmt: skip
     # the apply form carries the proposal (as the lead applies it)
     form = re.search(r'data-testid="tune-apply-form">(.*?)</form>', page.text, re.S).group(1)  # type: ignore[union-attr]
     proposal = html.unescape(re.search(r"<textarea name=\"source\" hidden>(.*?)</textarea>", form, re.S).group(1))  # type: ignore[union-attr]
@@ -202,6 +250,20 @@ def test_a_lead_learns_the_weights_and_applies_them_in_the_web_app(demo_app: Fas
     assert saved["versions"][0]["note"] == note
     cards: ScorecardSet = health_service.parse_toml(saved["source"], "saved")
     assert tuning.nominal_shares(cards.default) == pytest.approx(shown, abs=0.002)
+
+
+@pytest.mark.usefixtures("low_bar")
+def test_weights_in_force_kept_leave_nothing_to_apply(demo_app: FastAPI, client: TestClient, monkeypatch) -> None:
+    monkeypatch.setattr(tuning, "MIN_CONFIDENCE", 1.01)  # no resample share is enough: the weights in force stay
+    make_user(demo_app, "lead@kizuna.example", "lead")
+    token = sign_in(client, "lead@kizuna.example")
+    page = client.post("/health/scorecards/tune", data={"csrf_token": token, "horizon_days": "90"})
+    assert page.status_code == 200, page.text
+    inner = html.unescape(re.search(r'data-testid="tune-inner">([^<]*)<', page.text).group(1))  # type: ignore[union-attr]
+    assert inner.endswith("(101 % needed), so the proposal keeps the weights in force.")
+    assert 'data-testid="tune-apply-form"' not in page.text
+    current = re.search(r'data-testid="tune-auc-current">([0-9.]+)<', page.text).group(1)  # type: ignore[union-attr]
+    assert re.search(r'data-testid="tune-auc-tuned">([0-9.]+)<', page.text).group(1) == current  # type: ignore[union-attr]
 
 
 def test_bad_horizons_and_csms_are_refused_in_the_web_app(demo_app: FastAPI, client: TestClient) -> None:
@@ -229,6 +291,8 @@ def test_the_cli_proposes_and_applies(capsys, demo_app: FastAPI, monkeypatch) ->
     data = json.loads(shown.out)
     assert data["saved_version"] is None
     assert data["horizon_days"] == 90
+    assert data["kept_current"] is False  # the learned weights beat those in force on the held-out months
+    assert data["inner_auc_tuned"] > data["inner_auc_current"]
     assert tomllib.loads(data["proposal"])["scorecards"]["default"]["default"] is True
     applied = run_cli(capsys, "--lang", "en", "health", "tune", "--apply")
     assert applied.code == 0
@@ -237,3 +301,103 @@ def test_the_cli_proposes_and_applies(capsys, demo_app: FastAPI, monkeypatch) ->
     bad = run_cli(capsys, "health", "tune", "--format", "xml")
     assert bad.code != 0
     assert "--format must be table or json" in bad.err
+
+
+# --- the proposal against the weights in force, on a hand-built history ---------------------
+
+TWO_MEASURES = """
+[grades]
+green = 70
+yellow = 40
+
+[scorecards.main]
+name = "Main"
+default = true
+
+[scorecards.main.groups.usage]
+label = "Usage"
+weight = 1
+
+[scorecards.main.groups.usage.measures]
+login_days = { weight = LOGIN, scoring = "linear", points = [[0, 0], [20, 100]] }
+active_days = { weight = ACTIVE, scoring = "linear", points = [[0, 0], [30, 100]] }
+"""
+
+
+def history(
+    months: int, drivers: list[str], accounts: int = 250, seed: int = 2
+) -> tuple[pd.DataFrame, np.ndarray, list[date]]:
+    """``accounts`` scored at ``months`` month-ends; churn at each month-end is driven by
+    ``drivers[month]`` (login_days or active_days) alone, the other measure is noise."""
+    rng = np.random.default_rng(seed)
+    days = [date(2025, m, 28) for m in range(1, months + 1)]
+    frames, labels = [], []
+    for i, day in enumerate(days):
+        login, active = rng.uniform(0, 20, accounts), rng.uniform(0, 30, accounts)
+        driver = login / 20 if drivers[i] == "login_days" else active / 30
+        labels.append(rng.random(accounts) < 1 / (1 + np.exp(-(1.0 - 5.0 * driver))))
+        frames.append(pd.DataFrame({"account_id": np.arange(accounts), "day": day, "events30": rng.poisson(20, accounts),
+                                    "login_days": login, "active_days": active}))  # fmt: skip
+    return pd.concat(frames, ignore_index=True), np.concatenate(labels), days
+
+
+def cards_with(login: float, active: float) -> ScorecardSet:
+    text = TWO_MEASURES.replace("LOGIN", str(login)).replace("ACTIVE", str(active))
+    return health_service.parse_toml(text, "test")
+
+
+def test_the_proposal_moves_only_when_it_beats_the_weights_in_force_on_the_inner_validation() -> None:
+    # 9 month-ends: 6 train (4 fit + 2 inner validation), 3 test; login days drive churn throughout
+    table, y, days = history(9, ["login_days"] * 9)
+    cards = cards_with(10, 90)  # the weights in force favour the noise
+    result = tuning.learn(table, y, days, cards, horizon_days=90, bootstrap=0)
+    assert (result.train_months, result.inner_train_months, result.inner_validation_months, result.test_months) == (
+        6, 4, 2, 3)  # fmt: skip
+    assert result.kept_current is False
+    assert result.inner_confidence == 1.0
+    assert result.penalty in (0.001, 0.01, 0.1, 1.0)
+    assert result.inner_auc_tuned > result.inner_auc_current + 0.1  # type: ignore[operator]
+    assert result.auc_tuned > result.auc_current + 0.1  # type: ignore[operator]
+    proposed = {m.key: m.proposed for m in result.measures}
+    assert proposed["login_days"] > 0.8
+    saved = health_service.parse_toml(result.proposal, "proposal")
+    assert tuning.nominal_shares(saved.default)["login_days"] == pytest.approx(proposed["login_days"], abs=0.002)
+
+
+def test_the_resample_share_is_the_paired_bootstrap_written_here() -> None:
+    rng = np.random.default_rng(9)
+    accounts = np.repeat(np.arange(40), 2)
+    y = rng.random(80) < 0.3
+    current, tuned = rng.random(80) + y * 0.2, rng.random(80) + y * 0.3
+    current[5] = np.nan  # left out of both
+    share = tuning.beat_share(y, current, tuned, accounts, draws=50, seed=4)
+    from sklearn.metrics import roc_auc_score
+
+    known = ~np.isnan(current)
+    ids = np.unique(accounts[known])
+    draws = np.random.default_rng(4)
+    wins = counted = 0
+    for _ in range(50):
+        pick = ids[draws.integers(0, len(ids), len(ids))]
+        rows = np.concatenate([np.flatnonzero(known & (accounts == a)) for a in pick])
+        if y[rows].all() or not y[rows].any():
+            continue
+        counted += 1
+        wins += roc_auc_score(y[rows], tuned[rows]) > roc_auc_score(y[rows], current[rows])
+    assert counted == 50
+    assert share == pytest.approx(wins / counted)
+    assert 0.5 < share < 1  # a real but uncertain edge
+    assert tuning.beat_share(y, current, current, accounts, draws=10) == 0.0  # a tie is no win
+
+
+def test_weights_that_lose_on_the_inner_validation_are_not_proposed() -> None:
+    # the fit months say login days, the inner validation months say active days (as the weights in force do)
+    table, y, days = history(9, ["login_days"] * 4 + ["active_days"] * 5)
+    cards = cards_with(10, 90)
+    result = tuning.learn(table, y, days, cards, horizon_days=90, bootstrap=0)
+    assert result.kept_current is True
+    assert result.inner_auc_current > result.inner_auc_tuned  # type: ignore[operator]  # both shown to the lead
+    assert result.inner_confidence < 0.5  # type: ignore[operator]
+    assert result.auc_tuned == result.auc_current  # the proposal is the scorecard in force
+    assert {m.key: m.proposed for m in result.measures} == pytest.approx({"login_days": 0.1, "active_days": 0.9})
+    assert health_service.parse_toml(result.proposal, "proposal") == cards

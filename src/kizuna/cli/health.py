@@ -269,7 +269,7 @@ def tune(
     with session_scope(engine) as session:
         result = tuning.tune(session, as_of=day, horizon_days=horizon_days, path=settings.health_scorecards)
         version = None
-        if apply:
+        if apply and not result.kept_current:
             version = health_service.save_scorecards(session, result.proposal, author_id=None,
                                                      note=note or tuning.default_note(result))  # fmt: skip
     if output == "json":
@@ -285,6 +285,7 @@ def tune(
                     n=result.test_months, first=result.test_first, last=result.test_last,
                     samples=result.test_samples, churned=result.test_churned, current=auc(result.auc_current),
                     tuned=auc(result.auc_tuned), naive=auc(result.auc_naive)), markup=False, highlight=False)  # fmt: skip
+    console.print(tuning.inner_text(result), markup=False, highlight=False)
     table = Table(title=_("Proposed weights of scorecard {key}").format(key=result.scorecard))
     for header, justify in ((_("measure"), "left"), (_("now"), "right"), (_("proposed"), "right"),
                             (_("Likely range (5th–95th percentile)"), "right")):  # fmt: skip
@@ -296,5 +297,7 @@ def tune(
     console.print(table)
     if version is not None:
         console.print(_("Saved as scorecard version {n}. Recompute to see the new scores.").format(n=version))
+    elif result.kept_current:
+        console.print(_("Nothing to apply: the proposal keeps the weights in force."))
     else:
         console.print(_("Nothing saved: review, then run again with --apply (or apply it on the scorecards page)."))

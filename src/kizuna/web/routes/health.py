@@ -141,7 +141,7 @@ def _scorecards_page(request: Request, state: State, principal: Any, *, errors: 
         "origin": origin_label(active.version, bool(state.settings.health_scorecards)),
         "form_value": editor.form_value, "plain": editor.plain_number, "describe": health_service.describe_value, "percent": editor.PERCENT_UNITS, "max_points": editor.MAX_POINTS,
         "grade_labels": GRADE_LABELS, "tuned": tuned, "tune_error": tune_error,
-        "tuned_note": tuning.default_note(tuned) if tuned else "",
+        "tuned_note": tuning.default_note(tuned) if tuned else "", "tuned_inner": tuning.inner_text(tuned) if tuned else "",
     }  # fmt: skip
     return render(request, "health/scorecards.html", context, status=status)
 
