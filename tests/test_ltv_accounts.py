@@ -117,6 +117,24 @@ def test_a_segment_with_too_few_cohorts_uses_the_pooled_fit_and_says_so() -> Non
     assert own.beta == pytest.approx(4.0, rel=0.35)
 
 
+def test_a_segment_with_a_handful_of_churns_uses_the_pooled_fit_and_says_so() -> None:
+    big = la.simulate_contracts([("pro", 1, 1.0, 4.0, 400)], date(2022, 1, 1), date(2026, 12, 1), seed=3)
+    rare = la.simulate_contracts([("rare", 1, 1.0, 1e9, 60)], date(2022, 1, 1), date(2026, 6, 1), seed=4)
+    rare["account_id"] += 10_000
+    rare.loc[:2, "ended_on"] = [s + pd.DateOffset(months=2) for s in pd.to_datetime(rare.loc[:2, "started_on"])]
+    rare["ended_on"] = [None if pd.isna(e) else pd.Timestamp(e).date() for e in rare["ended_on"]]
+    frame = pd.concat([big, rare], ignore_index=True)
+    fits = la.fit_segments(frame, date(2026, 12, 1))
+    few, pooled = fits[("rare", 1)], fits[(la.POOLED, 1)]
+    assert (few.churned, few.pooled, few.reason) == (3, True, la.REASON_FEW_CHURNS)
+    assert (few.alpha, few.beta) == (pooled.alpha, pooled.beta)
+    own = la.fit_segments(frame, date(2026, 12, 1), la.LtvOptions(min_churned=3))[("rare", 1)]
+    assert (own.pooled, own.reason) == (False, la.REASON_OWN)
+    with pytest.raises(InvalidInput) as err:
+        la.LtvOptions(min_churned=0)
+    assert err.value.field == "min_churned"
+
+
 def test_no_churn_at_all_is_no_fit_and_no_value() -> None:
     frame = la.simulate_contracts([("pro", 12, 1.0, 1e9, 50)], date(2020, 1, 1), date(2026, 12, 1), seed=1)
     fits = la.fit_segments(frame, date(2026, 12, 1))

@@ -43,6 +43,7 @@ POOLED = "*"
 REASON_OWN = N_("fitted on its own contract history")
 REASON_FEW_COHORTS = N_("too few start cohorts: the pooled fit of its term is used")
 REASON_NO_CHURN = N_("no contract ended yet: the pooled fit of its term is used")
+REASON_FEW_CHURNS = N_("too few contracts ended: the pooled fit of its term is used")
 REASON_NO_RENEWAL = N_("no contract renewed yet: the pooled fit of its term is used")
 REASON_POOLED = N_("the pooled fit of every segment with this term")
 REASON_UNFITTABLE = N_("no fit: no contract with this term has both renewed and ended")
@@ -52,12 +53,15 @@ REASON_UNFITTABLE = N_("no fit: no contract with this term has both renewed and 
 class LtvOptions:
     """How the residual value is computed: the yearly discount rate (a term's is
     ``(1 + rate) ** (term / 12) - 1``), the gross margin, and when a segment is fitted on
-    its own (enough distinct start months and contracts)."""
+    its own (enough distinct start months, contracts and ended contracts: with a handful of
+    churns the two parameters run to an extreme — α, β → 0, "each account leaves at once
+    or never" — that the held-out renewals punish)."""
 
     annual_discount_rate: float = 0.10
     margin: float = 0.8
     min_cohorts: int = 3
     min_contracts: int = 20
+    min_churned: int = 10
 
     def __post_init__(self) -> None:
         if not 0 < self.annual_discount_rate <= 10:
@@ -66,6 +70,8 @@ class LtvOptions:
             raise InvalidInput(_("the margin must be a fraction from 0 to 1"), field="margin")
         if self.min_cohorts < 1 or self.min_contracts < 1:
             raise InvalidInput(_("the minimum cohorts and contracts must be at least 1"), field="min_cohorts")
+        if self.min_churned < 1:
+            raise InvalidInput(_("the minimum of ended contracts must be at least 1"), field="min_churned")
 
     def term_discount_rate(self, term_months: int) -> float:
         return float((1 + self.annual_discount_rate) ** (term_months / 12) - 1)
@@ -183,6 +189,8 @@ def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | Non
                 reason = REASON_FEW_COHORTS
             elif not gc.any():
                 reason = REASON_NO_CHURN
+            elif int(gc.sum()) < opts.min_churned:
+                reason = REASON_FEW_CHURNS
             elif float(gn.max(initial=0)) == 0:
                 reason = REASON_NO_RENEWAL
             own = _try_fit(gn, gc) if reason == REASON_OWN else None

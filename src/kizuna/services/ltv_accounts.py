@@ -216,8 +216,8 @@ def _view(row: dict[str, Any], reasons: dict[tuple[str, int], str]) -> AccountLt
     )  # fmt: skip
 
 
-KNOWN_REASONS = frozenset({model.REASON_OWN, model.REASON_FEW_COHORTS, model.REASON_NO_CHURN, model.REASON_NO_RENEWAL,
-                           model.REASON_POOLED, model.REASON_UNFITTABLE})
+KNOWN_REASONS = frozenset({model.REASON_OWN, model.REASON_FEW_COHORTS, model.REASON_NO_CHURN, model.REASON_FEW_CHURNS,
+                           model.REASON_NO_RENEWAL, model.REASON_POOLED, model.REASON_UNFITTABLE})
 
 
 def known_reason(text: str) -> str:
