@@ -251,3 +251,64 @@ def test_on_a_homogeneous_book_sbg_gains_nothing(seed: int) -> None:
     assert abs(monthly.log_likelihood_sbg - monthly.log_likelihood_baseline) < 15
     for h in (monthly, annual):
         assert h.log_likelihood_sbg < h.log_likelihood_baseline + 2
+
+
+# --------------------------------------------------------------------------- left truncation
+
+
+def test_tenure_counts_the_renewals_made_before_the_history_begins() -> None:
+    frame = pd.concat([_one(date(2020, 1, 15), None, term=1), _one(date(2022, 3, 1), None, term=1),
+                       _one(date(2019, 6, 1), None, term=12)], ignore_index=True)  # fmt: skip
+    frame["account_id"] = [1, 2, 3]
+    out = la.tenure(frame, date(2026, 12, 1), observed_from=date(2022, 1, 1)).set_index("account_id")
+    # 2020-01-15 + 23 months = 2021-12-15 ≤ 2022-01-01 < 2022-01-15; started after it: 0; annual: 2020-06, 2021-06
+    assert out["entered"].to_dict() == {1: 23, 2: 0, 3: 2}
+    assert la.tenure(frame, date(2026, 12, 1))["entered"].tolist() == [0, 0, 0]
+
+
+def test_observed_survival_leaves_contracts_out_before_they_are_seen() -> None:
+    renewals, churned = [2, 3, 1, 0], [False, True, True, True]
+    # at renewal 1: without entry 3 of 4 made it; the first contract is only seen after its first renewal
+    assert ltv_models.observed_survival(renewals, churned).tolist() == pytest.approx([1, 3 / 4, 1 / 2, 1 / 2])
+    assert ltv_models.observed_survival(renewals, churned, [1, 0, 0, 0]).tolist() == pytest.approx([1, 2 / 3, 4 / 9, 4 / 9])
+
+
+def test_a_left_truncated_fit_is_the_conditional_likelihood_at_its_maximum() -> None:
+    n = np.array([0, 1, 1, 2, 3, 5, 5, 8, 8, 12], dtype=float)
+    c = np.array([1, 1, 0, 1, 0, 1, 0, 1, 0, 0], dtype=bool)
+    e = np.array([0, 0, 1, 0, 2, 4, 3, 0, 6, 9], dtype=float)
+    fit = ltv_models.fit_sbg_tenures(n, c, e)
+
+    def ll(a: float, b: float) -> float:
+        from scipy.special import betaln
+
+        terms = np.where(c, betaln(a + 1, b + n), betaln(a, b + n)) - betaln(a, b + e)
+        return float(terms.sum())
+
+    assert fit.log_likelihood == pytest.approx(ll(fit.alpha, fit.beta), rel=1e-9)
+    for da, db in ((1.02, 1), (0.98, 1), (1, 1.02), (1, 0.98)):
+        assert ll(fit.alpha * da, fit.beta * db) < fit.log_likelihood
+    with pytest.raises(InvalidInput) as err:
+        ltv_models.fit_sbg_tenures(n, c, e + 1)  # more renewals before the history than in all
+    assert err.value.field == "entered"
+
+
+def test_a_store_without_its_early_churns_is_fitted_right_when_told_where_its_history_begins() -> None:
+    book = la.simulate_contracts([("mixed", 1, 0.5, 2.0, 3000)], date(2014, 1, 1), date(2026, 12, 1), seed=3)
+    # the store was started in 2022 with the customers still active then: the earlier churns are missing
+    store = book[~(pd.to_datetime(book["ended_on"]) < pd.Timestamp("2022-01-01"))].reset_index(drop=True)
+    plain = la.fit_segments(store, date(2026, 12, 1))[("mixed", 1)]
+    told = la.fit_segments(store, date(2026, 12, 1), la.LtvOptions(observed_from=date(2022, 1, 1)))[("mixed", 1)]
+    assert told.alpha == pytest.approx(0.5, rel=0.2)
+    assert told.beta == pytest.approx(2.0, rel=0.2)
+    assert abs(plain.alpha - 0.5) > 2 * abs(told.alpha - 0.5)  # the survivors alone look loyaler than the book
+    options = la.LtvOptions(observed_from=date(2022, 1, 1))
+    before, after = (
+        {(r.segment, r.term_months): r for r in la.backtest(store, date(2025, 6, 1), date(2026, 12, 1), o)}[("mixed", 1)]
+        for o in (None, options)
+    )
+    assert before.holdout is not None
+    assert after.holdout is not None
+    assert after.holdout.log_likelihood_sbg > before.holdout.log_likelihood_sbg + 20
+    assert after.holdout.log_likelihood_sbg > after.holdout.log_likelihood_baseline + 20
+    assert after.holdout.survivors_mape_sbg < 0.5 * before.holdout.survivors_mape_sbg

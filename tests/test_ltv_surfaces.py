@@ -258,6 +258,15 @@ def test_cli_accounts_and_backtest(
     row = [cell["tenure_band"], str(cell["period"]), str(cell["at_risk"]), str(cell["actual"]), f"{cell['sbg']:.1f}",
            f"{cell['baseline']:.1f}"]  # fmt: skip
     assert any(line.replace("│", " ").split() == row for line in shown.out.splitlines())
+    truncated = run_cli(capsys, "ltv", "backtest", "--cutoff", "2024-11-20", "--as-of", AS_OF.isoformat(),
+                        "--observed-from", "2023-01-01", "--format", "json")  # fmt: skip
+    assert truncated.code == 0, truncated.err
+    told = {(s["segment"], s["term_months"]): s for s in json.loads(truncated.out)["segments"]}
+    assert told[("*", 1)]["contracts"] == pooled["contracts"]
+    assert told[("*", 1)]["log_likelihood_baseline"] != pooled["log_likelihood_baseline"]
+    bad_day = run_cli(capsys, "ltv", "backtest", "--observed-from", "2023-13-01")
+    assert bad_day.code == 1
+    assert "--observed-from must be a date like 2025-03-31, not '2023-13-01'" in bad_day.err
     later = run_cli(capsys, "ltv", "backtest", "--cutoff", "2027-01-01", "--as-of", AS_OF.isoformat())
     assert later.code == 1
     assert "the backtest cutoff must be before the as-of day" in later.err

@@ -62,6 +62,10 @@ class LtvOptions:
     min_cohorts: int = 3
     min_contracts: int = 20
     min_churned: int = 10
+    #: The day the contract history begins (None: every contract is seen from its start).
+    #: Contracts that started before it are conditioned on having survived to it (left
+    #: truncation): a store that never recorded the earlier churns holds only survivors.
+    observed_from: date | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.annual_discount_rate <= 10:
@@ -133,10 +137,11 @@ def full_months(start: pd.Series, end: pd.Series) -> npt.NDArray[np.int64]:
     return np.asarray(diff - (landed > e.dt.day).astype(int), dtype=np.int64)
 
 
-def tenure(contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def tenure(contracts: pd.DataFrame, as_of: date, observed_from: date | None = None) -> pd.DataFrame:
     """The contracts started by ``as_of``, with ``renewals`` (made by ``as_of``: renewal
     dates on or before it, and before the contract's end) and ``churned`` (ended by then)
-    and ``cohort`` (the start month)."""
+    and ``cohort`` (the start month), and ``entered``: the renewals made before
+    ``observed_from`` (0 without it, or for a contract started on or after it)."""
     day = pd.Timestamp(as_of)
     frame = contracts[pd.to_datetime(contracts["started_on"]) <= day].copy()
     started = pd.to_datetime(frame["started_on"])
@@ -151,39 +156,46 @@ def tenure(contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
     frame["renewal_dates"] = np.maximum(full_months(started, pd.Series(day, index=frame.index)), 0) // frame[
         "term_months"
     ].to_numpy(dtype=np.int64)
+    frame["entered"] = 0
+    if observed_from is not None and len(frame):
+        first = pd.Timestamp(observed_from)
+        before = np.maximum(full_months(started, pd.Series(first, index=frame.index)), 0)
+        before = before // frame["term_months"].to_numpy(dtype=np.int64)
+        frame["entered"] = np.where((started < first).to_numpy(), np.minimum(before, frame["renewals"].to_numpy()), 0)
     return frame
 
 
 # --------------------------------------------------------------------------- fitting
 
 
-def _try_fit(renewals: npt.NDArray[np.float64], churned: npt.NDArray[np.bool_]) -> SBGFit | None:
+def _try_fit(renewals: npt.NDArray[np.float64], churned: npt.NDArray[np.bool_], entered: pd.Series) -> SBGFit | None:
     if not churned.any() or float(renewals.max(initial=0)) == 0:
         return None
-    return fit_sbg_tenures(renewals, churned)
+    return fit_sbg_tenures(renewals, churned, entered.to_numpy(dtype=np.float64))
 
 
 def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | None = None) -> dict[tuple[str, int], SegmentFit]:
     """One :class:`SegmentFit` per (segment, term) and one pooled (``POOLED``, term) per term."""
     opts = options or LtvOptions()
-    frame = tenure(contracts, as_of)
+    frame = tenure(contracts, as_of, opts.observed_from)
     out: dict[tuple[str, int], SegmentFit] = {}
     for term, by_term in frame.groupby("term_months", sort=True):
         n = by_term["renewals"].to_numpy(dtype=np.float64)
         c = by_term["churned"].to_numpy(dtype=bool)
-        pooled_fit = _try_fit(n, c)
+        pooled_fit = _try_fit(n, c, by_term["entered"])
         pooled = SegmentFit(
             POOLED, _int(term), len(by_term), _int(by_term["cohort"].nunique()), int(c.sum()),
             pooled_fit.alpha if pooled_fit else None, pooled_fit.beta if pooled_fit else None,
             pooled_fit.log_likelihood if pooled_fit else None, True,
-            REASON_POOLED if pooled_fit else REASON_UNFITTABLE, tuple(float(v) for v in observed_survival(n, c)),
+            REASON_POOLED if pooled_fit else REASON_UNFITTABLE,
+            tuple(float(v) for v in observed_survival(n, c, by_term["entered"].to_numpy())),
         )  # fmt: skip
         out[(POOLED, _int(term))] = pooled
         for segment, group in by_term.groupby("segment", sort=True):
             gn = group["renewals"].to_numpy(dtype=np.float64)
             gc = group["churned"].to_numpy(dtype=bool)
             cohorts = _int(group["cohort"].nunique())
-            observed = tuple(float(v) for v in observed_survival(gn, gc))
+            observed = tuple(float(v) for v in observed_survival(gn, gc, group["entered"].to_numpy()))
             reason = REASON_OWN
             if cohorts < opts.min_cohorts or len(group) < opts.min_contracts:
                 reason = REASON_FEW_COHORTS
@@ -193,7 +205,7 @@ def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | Non
                 reason = REASON_FEW_CHURNS
             elif float(gn.max(initial=0)) == 0:
                 reason = REASON_NO_RENEWAL
-            own = _try_fit(gn, gc) if reason == REASON_OWN else None
+            own = _try_fit(gn, gc, group["entered"]) if reason == REASON_OWN else None
             if own is not None:
                 fit = SegmentFit(str(segment), _int(term), len(group), cohorts, int(gc.sum()), own.alpha, own.beta,
                                  own.log_likelihood, False, REASON_OWN, observed)  # fmt: skip
@@ -425,7 +437,7 @@ def backtest(
     if not cutoff < as_of:
         raise InvalidInput(_("the backtest cutoff must be before the as-of day"), field="cutoff")
     fits = fit_segments(contracts, cutoff, options)
-    then = tenure(contracts, cutoff)
+    then = tenure(contracts, cutoff, (options or LtvOptions()).observed_from)
     now = tenure(contracts, as_of).set_index("account_id")
     running = then[~then["churned"].to_numpy(dtype=bool)].copy()
     running["actual"] = now.loc[running["account_id"], "renewals"].to_numpy() - running["renewals"].to_numpy()
@@ -444,7 +456,7 @@ def backtest(
         if not fit.pooled:
             history = history[history["segment"] == segment]
         ended = int(history["churned"].sum())
-        reached = int(history["renewals"].sum()) + ended
+        reached = int((history["renewals"] - history["entered"]).sum()) + ended  # renewal dates inside the history
         p = ended / reached if reached else 0.0
         m = group["opportunities"].to_numpy(dtype=np.int64)
         n = group["renewals"].to_numpy(dtype=np.float64)

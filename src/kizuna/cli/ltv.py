@@ -4,7 +4,9 @@ probabilistic CLV models estimated from a file (``estimate``; ``fit`` is its old
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -310,6 +312,7 @@ def backtest(
     as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The end of history (default: today)."),
     output: str = typer.Option("table", "--format", help="Output: table or json."),
     survivors: bool = typer.Option(False, "--survivors", help="Also print each segment's survivors by tenure band and renewal period."),
+    observed_from: str | None = typer.Option(None, "--observed-from", metavar="YYYY-MM-DD", help="The day the contract history begins: earlier contracts are conditioned on having survived to it (default: KIZUNA_LTV_OBSERVED_FROM, else none)."),
 ) -> None:  # fmt: skip
     """Fit each segment's retention on the contract history up to the cutoff, predict how
     many renewals each account running then makes by --as-of, and compare with what it
@@ -326,7 +329,10 @@ def backtest(
     start = add_months(end, -12) if cutoff is None else parse_day(cutoff, settings)
     engine = cli_context.open_store(settings)
     with session_scope(engine) as session:
-        rows = ltv_accounts.backtest(session, start, end, settings.run_context().ltv)
+        ltv = settings.run_context().ltv
+        if observed_from is not None:
+            ltv = dataclasses.replace(ltv, observed_from=_day_option(observed_from, "--observed-from"))
+        rows = ltv_accounts.backtest(session, start, end, ltv)
     if output == "json":
         print(json.dumps({"cutoff": start.isoformat(), "as_of": end.isoformat(), "segments": [
             {"segment": r.segment, "term_months": r.term_months, "contracts": r.contracts, "actual": r.actual,
@@ -350,6 +356,15 @@ def backtest(
     console.print(table)
     console.print(_("Mean absolute error of each account's predicted vs actual renewals; lower is better."))
     _print_holdout(rows, survivors)
+
+
+def _day_option(value: str, option: str) -> date:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(_("{option} must be a date like 2025-03-31, not {value!r}").format(option=option, value=value),
+                           field=option.lstrip("-").replace("-", "_")) from None  # fmt: skip
+    return cli_context.bounded_day(day, option)
 
 
 def _number(value: float) -> float | None:

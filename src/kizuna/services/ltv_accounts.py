@@ -137,7 +137,7 @@ def contracts(session: Session, as_of: date, segment_by: str = "plan") -> pd.Dat
 
 def _options(settings: LtvSettings) -> model.LtvOptions:
     return model.LtvOptions(annual_discount_rate=settings.annual_discount_rate, margin=settings.margin,
-                            min_cohorts=settings.min_cohorts)  # fmt: skip
+                            min_cohorts=settings.min_cohorts, observed_from=settings.observed_from)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the daily step
