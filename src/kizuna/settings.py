@@ -386,7 +386,7 @@ class Settings(BaseSettings):
         from kizuna.domain.dates import in_range, out_of_range_message
 
         if value is not None and not in_range(value):
-            raise ValueError(f"ltv_observed_from: {out_of_range_message(value)}")
+            raise ValueError(out_of_range_message(value))
         return value
 
     @field_validator("ltv_min_cohorts")
