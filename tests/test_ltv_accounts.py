@@ -117,6 +117,24 @@ def test_a_segment_with_too_few_cohorts_uses_the_pooled_fit_and_says_so() -> Non
     assert own.beta == pytest.approx(4.0, rel=0.35)
 
 
+def test_a_segment_with_a_handful_of_churns_uses_the_pooled_fit_and_says_so() -> None:
+    big = la.simulate_contracts([("pro", 1, 1.0, 4.0, 400)], date(2022, 1, 1), date(2026, 12, 1), seed=3)
+    rare = la.simulate_contracts([("rare", 1, 1.0, 1e9, 60)], date(2022, 1, 1), date(2026, 6, 1), seed=4)
+    rare["account_id"] += 10_000
+    rare.loc[:2, "ended_on"] = [s + pd.DateOffset(months=2) for s in pd.to_datetime(rare.loc[:2, "started_on"])]
+    rare["ended_on"] = [None if pd.isna(e) else pd.Timestamp(e).date() for e in rare["ended_on"]]
+    frame = pd.concat([big, rare], ignore_index=True)
+    fits = la.fit_segments(frame, date(2026, 12, 1))
+    few, pooled = fits[("rare", 1)], fits[(la.POOLED, 1)]
+    assert (few.churned, few.pooled, few.reason) == (3, True, la.REASON_FEW_CHURNS)
+    assert (few.alpha, few.beta) == (pooled.alpha, pooled.beta)
+    own = la.fit_segments(frame, date(2026, 12, 1), la.LtvOptions(min_churned=3))[("rare", 1)]
+    assert (own.pooled, own.reason) == (False, la.REASON_OWN)
+    with pytest.raises(InvalidInput) as err:
+        la.LtvOptions(min_churned=0)
+    assert err.value.field == "min_churned"
+
+
 def test_no_churn_at_all_is_no_fit_and_no_value() -> None:
     frame = la.simulate_contracts([("pro", 12, 1.0, 1e9, 50)], date(2020, 1, 1), date(2026, 12, 1), seed=1)
     fits = la.fit_segments(frame, date(2026, 12, 1))
@@ -156,3 +174,141 @@ def test_the_backtest_beats_a_constant_churn_rate_on_heterogeneous_segments(seed
     # a constant rate underestimates the survivors: they are the loyal ones
     assert by[("mixed", 1)].predicted_baseline < by[("mixed", 1)].actual
     assert abs(by[("mixed", 1)].predicted_sbg - by[("mixed", 1)].actual) < 0.1 * by[("mixed", 1)].actual
+
+
+# --------------------------------------------------------------------------- the aggregate yardstick
+
+#: Three cohorts (tenure bands at the cutoff: 0, 1–2 and 3–5 renewals), four contracts:
+#: (renewals at the cutoff n, renewal dates since m, renewals made since k, ended since).
+THREE_COHORTS = [(0, 2, 2, False), (0, 2, 0, True), (1, 2, 1, True), (3, 1, 1, False)]
+
+
+def test_survivors_and_log_likelihood_of_three_cohorts_are_the_hand_computed_ones() -> None:
+    n, m, k, ended = (np.array(col) for col in zip(*THREE_COHORTS, strict=True))
+    # α = β = 1: S(t) = 1/(t+1), P(T = t) = 1/(t(t+1)); so S(n+j)/S(n) = (n+1)/(n+j+1)
+    h = la.holdout(n, m, k, ended, ltv_models.SBGFit(1.0, 1.0, 0.0, 0, True, 0), churn=0.5)
+    cells = [(c.band, c.period, c.at_risk, c.actual) for c in h.cells]
+    assert cells == [("0", 1, 2, 1), ("0", 2, 2, 1), ("1-2", 1, 1, 1), ("1-2", 2, 1, 0), ("3-5", 1, 1, 1)]
+    assert [c.sbg for c in h.cells] == pytest.approx([2 * 1 / 2, 2 * 1 / 3, 2 / 3, 2 / 4, 4 / 5])
+    assert [c.baseline for c in h.cells] == pytest.approx([2 * 0.5, 2 * 0.25, 0.5, 0.25, 0.5])
+    # |error| per cell: sBG 0, 1/3, 1/3, 1/2, 1/5; constant 0, 1/2, 1/2, 1/4, 1/2
+    assert h.survivors_mae_sbg == pytest.approx((1 / 3 + 1 / 3 + 1 / 2 + 1 / 5) / 5)
+    assert h.survivors_mae_baseline == pytest.approx(1.75 / 5)
+    # percentage over the four cells with survivors (1-2 in period 2 has none)
+    assert h.survivors_mape_sbg == pytest.approx(100 * (1 / 3 + 1 / 3 + 1 / 5) / 4)
+    assert h.survivors_mape_baseline == pytest.approx(37.5)
+    # sBG: S(2)/S(0) · P(T=1)/S(0) · P(T=3)/S(1) · S(4)/S(3) = 1/3 · 1/2 · 1/6 · 4/5 = 1/45
+    assert h.log_likelihood_sbg == pytest.approx(math.log(1 / 45))
+    # constant 1/2: (1/2)^2 · 1/2 · (1/2 · 1/2) · 1/2 = 1/64
+    assert h.log_likelihood_baseline == pytest.approx(math.log(1 / 64))
+    assert h.contracts == 4
+    both = h.combine(h)
+    assert [(c.band, c.period, c.at_risk, c.actual) for c in both.cells] == [
+        (b, j, 2 * r, 2 * a) for b, j, r, a in cells
+    ]
+    assert both.log_likelihood_sbg == pytest.approx(2 * math.log(1 / 45))
+    assert both.survivors_mape_sbg == pytest.approx(h.survivors_mape_sbg)
+
+
+def test_tenure_bands() -> None:
+    assert la.tenure_band([0, 1, 2, 3, 5, 6, 11, 12, 23, 24, 300]).tolist() == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert [la.band_label(lo, hi) for lo, hi in la.TENURE_BANDS] == ["0", "1-2", "3-5", "6-11", "12-23", "24+"]
+
+
+#: A young book (it starts inside the history: every start is seen) mixing loyal and flighty
+#: monthly accounts, and annual ones with a spread-out churn.
+YOUNG_MIXED = [("mixed", 1, 0.4, 1.2, 1500), ("annual", 12, 0.6, 2.0, 600)]
+#: A homogeneous book: every account has the same churn probability (Beta with a tiny spread).
+HOMOGENEOUS = [("same", 1, 40.0, 960.0, 1500), ("same", 12, 300.0, 700.0, 600)]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_sbg_beats_constant_churn_on_survivors_of_a_young_mixed_book(seed: int) -> None:
+    contracts = la.simulate_contracts(YOUNG_MIXED, date(2021, 12, 1), date(2026, 12, 1), seed=seed)
+    rows = {(r.segment, r.term_months): r for r in la.backtest(contracts, date(2025, 6, 1), date(2026, 12, 1))}
+    h = rows[("mixed", 1)].holdout
+    assert h is not None
+    assert h.survivors_mape_sbg < 0.6 * h.survivors_mape_baseline
+    assert h.survivors_mae_sbg < 0.6 * h.survivors_mae_baseline
+    assert h.log_likelihood_sbg > h.log_likelihood_baseline + 20
+    # the constant rate, learnt mostly from young contracts, expects too few survivors among the old
+    old = [c for c in h.cells if c.band in ("12-23", "24+") and c.period == 12]
+    assert old
+    assert all(c.baseline < c.actual - 5 and abs(c.sbg - c.actual) < abs(c.baseline - c.actual) for c in old)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_on_a_homogeneous_book_sbg_gains_nothing(seed: int) -> None:
+    """sBG nests the constant rate (α, β → ∞ with the same mean): on a book where every
+    account has the same churn probability it can only tie or overfit — the measures must
+    not hand it a win."""
+    contracts = la.simulate_contracts(HOMOGENEOUS, date(2021, 12, 1), date(2026, 12, 1), seed=seed)
+    rows = {(r.segment, r.term_months): r for r in la.backtest(contracts, date(2025, 6, 1), date(2026, 12, 1))}
+    monthly, annual = rows[("same", 1)].holdout, rows[("same", 12)].holdout
+    assert monthly is not None
+    assert annual is not None
+    assert abs(monthly.survivors_mape_sbg - monthly.survivors_mape_baseline) < 2.0  # percentage points
+    assert abs(monthly.log_likelihood_sbg - monthly.log_likelihood_baseline) < 15
+    for h in (monthly, annual):
+        assert h.log_likelihood_sbg < h.log_likelihood_baseline + 2
+
+
+# --------------------------------------------------------------------------- left truncation
+
+
+def test_tenure_counts_the_renewals_made_before_the_history_begins() -> None:
+    frame = pd.concat([_one(date(2020, 1, 15), None, term=1), _one(date(2022, 3, 1), None, term=1),
+                       _one(date(2019, 6, 1), None, term=12)], ignore_index=True)  # fmt: skip
+    frame["account_id"] = [1, 2, 3]
+    out = la.tenure(frame, date(2026, 12, 1), observed_from=date(2022, 1, 1)).set_index("account_id")
+    # 2020-01-15 + 23 months = 2021-12-15 ≤ 2022-01-01 < 2022-01-15; started after it: 0; annual: 2020-06, 2021-06
+    assert out["entered"].to_dict() == {1: 23, 2: 0, 3: 2}
+    assert la.tenure(frame, date(2026, 12, 1))["entered"].tolist() == [0, 0, 0]
+
+
+def test_observed_survival_leaves_contracts_out_before_they_are_seen() -> None:
+    renewals, churned = [2, 3, 1, 0], [False, True, True, True]
+    # at renewal 1: without entry 3 of 4 made it; the first contract is only seen after its first renewal
+    assert ltv_models.observed_survival(renewals, churned).tolist() == pytest.approx([1, 3 / 4, 1 / 2, 1 / 2])
+    assert ltv_models.observed_survival(renewals, churned, [1, 0, 0, 0]).tolist() == pytest.approx([1, 2 / 3, 4 / 9, 4 / 9])
+
+
+def test_a_left_truncated_fit_is_the_conditional_likelihood_at_its_maximum() -> None:
+    n = np.array([0, 1, 1, 2, 3, 5, 5, 8, 8, 12], dtype=float)
+    c = np.array([1, 1, 0, 1, 0, 1, 0, 1, 0, 0], dtype=bool)
+    e = np.array([0, 0, 1, 0, 2, 4, 3, 0, 6, 9], dtype=float)
+    fit = ltv_models.fit_sbg_tenures(n, c, e)
+
+    def ll(a: float, b: float) -> float:
+        from scipy.special import betaln
+
+        terms = np.where(c, betaln(a + 1, b + n), betaln(a, b + n)) - betaln(a, b + e)
+        return float(terms.sum())
+
+    assert fit.log_likelihood == pytest.approx(ll(fit.alpha, fit.beta), rel=1e-9)
+    for da, db in ((1.02, 1), (0.98, 1), (1, 1.02), (1, 0.98)):
+        assert ll(fit.alpha * da, fit.beta * db) < fit.log_likelihood
+    with pytest.raises(InvalidInput) as err:
+        ltv_models.fit_sbg_tenures(n, c, e + 1)  # more renewals before the history than in all
+    assert err.value.field == "entered"
+
+
+def test_a_store_without_its_early_churns_is_fitted_right_when_told_where_its_history_begins() -> None:
+    book = la.simulate_contracts([("mixed", 1, 0.5, 2.0, 3000)], date(2014, 1, 1), date(2026, 12, 1), seed=3)
+    # the store was started in 2022 with the customers still active then: the earlier churns are missing
+    store = book[~(pd.to_datetime(book["ended_on"]) < pd.Timestamp("2022-01-01"))].reset_index(drop=True)
+    plain = la.fit_segments(store, date(2026, 12, 1))[("mixed", 1)]
+    told = la.fit_segments(store, date(2026, 12, 1), la.LtvOptions(observed_from=date(2022, 1, 1)))[("mixed", 1)]
+    assert told.alpha == pytest.approx(0.5, rel=0.2)
+    assert told.beta == pytest.approx(2.0, rel=0.2)
+    assert abs(plain.alpha - 0.5) > 2 * abs(told.alpha - 0.5)  # the survivors alone look loyaler than the book
+    options = la.LtvOptions(observed_from=date(2022, 1, 1))
+    before, after = (
+        {(r.segment, r.term_months): r for r in la.backtest(store, date(2025, 6, 1), date(2026, 12, 1), o)}[("mixed", 1)]
+        for o in (None, options)
+    )
+    assert before.holdout is not None
+    assert after.holdout is not None
+    assert after.holdout.log_likelihood_sbg > before.holdout.log_likelihood_sbg + 20
+    assert after.holdout.log_likelihood_sbg > after.holdout.log_likelihood_baseline + 20
+    assert after.holdout.survivors_mape_sbg < 0.5 * before.holdout.survivors_mape_sbg

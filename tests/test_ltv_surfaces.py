@@ -244,6 +244,29 @@ def test_cli_accounts_and_backtest(
     by = {(s["segment"], s["term_months"]): s for s in report["segments"]}
     assert by[("plan-starter", 1)]["contracts"] > 10
     assert by[("*", 1)]["mae_sbg"] < by[("*", 1)]["mae_baseline"]
+    pooled = by[("*", 1)]
+    first = [c for c in pooled["survivors"] if c["period"] == 1]
+    assert sum(c["at_risk"] for c in first) == pooled["contracts"]
+    assert pooled["log_likelihood_sbg"] > pooled["log_likelihood_baseline"]
+    assert pooled["survivors_mae_sbg"] < pooled["survivors_mae_baseline"]
+    assert {"survivors_mape_sbg", "survivors_mape_baseline"} <= set(pooled)
+    shown = run_cli(capsys, "ltv", "backtest", "--cutoff", "2024-11-20", "--as-of", AS_OF.isoformat(), "--survivors")
+    assert shown.code == 0, shown.err
+    assert "log-likelihood of" in shown.out
+    assert "plan-pro, 12 months: survivors by tenure band and renewal period" in shown.out
+    cell = by[("plan-pro", 12)]["survivors"][0]  # the JSON's first cell is a row of the printed table
+    row = [cell["tenure_band"], str(cell["period"]), str(cell["at_risk"]), str(cell["actual"]), f"{cell['sbg']:.1f}",
+           f"{cell['baseline']:.1f}"]  # fmt: skip
+    assert any(line.replace("│", " ").split() == row for line in shown.out.splitlines())
+    truncated = run_cli(capsys, "ltv", "backtest", "--cutoff", "2024-11-20", "--as-of", AS_OF.isoformat(),
+                        "--observed-from", "2023-01-01", "--format", "json")  # fmt: skip
+    assert truncated.code == 0, truncated.err
+    told = {(s["segment"], s["term_months"]): s for s in json.loads(truncated.out)["segments"]}
+    assert told[("*", 1)]["contracts"] == pooled["contracts"]
+    assert told[("*", 1)]["log_likelihood_baseline"] != pooled["log_likelihood_baseline"]
+    bad_day = run_cli(capsys, "ltv", "backtest", "--observed-from", "2023-13-01")
+    assert bad_day.code == 1
+    assert "--observed-from must be a date like 2025-03-31, not '2023-13-01'" in bad_day.err
     later = run_cli(capsys, "ltv", "backtest", "--cutoff", "2027-01-01", "--as-of", AS_OF.isoformat())
     assert later.code == 1
     assert "the backtest cutoff must be before the as-of day" in later.err

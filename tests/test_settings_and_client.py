@@ -34,6 +34,8 @@ def test_environment_overrides_and_urls_are_normalised(monkeypatch: pytest.Monke
     ("KIZUNA_TIMEZONE", "Mars/Olympus", "unknown time zone 'Mars/Olympus'", "unknown time zone 'Mars/Olympus'"),
     ("KIZUNA_DEFAULT_CURRENCY", "YEN", "unknown currency 'YEN'", "unknown currency 'YEN'"),
     ("KIZUNA_ROLLUP_DEFER_RATE", "-5", "greater than or equal to 0", "must be at least 0"),
+    ("KIZUNA_LTV_OBSERVED_FROM", "1800-01-01", "outside the accepted range",
+     "1800-01-01 is outside the accepted range 1900-01-01 … 2200-12-31"),
 ])  # fmt: skip
 def test_bad_settings_are_refused_with_the_variable_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], var: str, value: str, message: str,
@@ -45,6 +47,14 @@ def test_bad_settings_are_refused_with_the_variable_named(
     result = run_cli(capsys, "db", "current")
     assert result.code == 1
     assert f"{var}: {shown}" in result.err  # a plain sentence, without pydantic's "Value error," or "Input should be"
+
+
+def test_the_ltv_history_start_reaches_the_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    assert Settings().run_context().ltv.observed_from is None
+    monkeypatch.setenv("KIZUNA_LTV_OBSERVED_FROM", "2024-11-20")
+    assert Settings().run_context().ltv.observed_from == date(2024, 11, 20)
 
 
 def test_connect_gives_tables_as_dataframes(store_url: str) -> None:

@@ -161,7 +161,16 @@ class Settings(BaseSettings):
         default=3,
         description=(
             "A segment is fitted on its own when its contracts started in at least this many different months "
-            "(and it has at least 20 contracts); else it uses the pooled fit of its term, and says so."
+            "(and it has at least 20 contracts and 10 ended ones); else it uses the pooled fit of its term, and says so."
+        ),
+    )
+    ltv_observed_from: date | None = Field(
+        default=None,
+        description=(
+            "The day the store's contract history begins (YYYY-MM-DD), when the churns before it were never "
+            "recorded (only the customers still active then were imported): contracts that started earlier are "
+            "conditioned on having survived to it (left truncation) in the retention fit and the backtest. "
+            "Default: every contract is seen from its start."
         ),
     )
     kpi_months: int = Field(default=12, description="Months the KPI report covers by default (1–120).")
@@ -371,6 +380,15 @@ class Settings(BaseSettings):
             raise ValueError(f"ltv_segments must be plan, tier, industry or none, not {value!r}")
         return value
 
+    @field_validator("ltv_observed_from")
+    @classmethod
+    def _observed_from_range(cls, value: date | None) -> date | None:
+        from kizuna.domain.dates import in_range, out_of_range_message
+
+        if value is not None and not in_range(value):
+            raise ValueError(out_of_range_message(value))
+        return value
+
     @field_validator("ltv_min_cohorts")
     @classmethod
     def _min_cohorts_range(cls, value: int) -> int:
@@ -510,7 +528,8 @@ class Settings(BaseSettings):
             slack_webhook_url=self.slack_webhook_url,
             survey_fatigue_days=self.survey_fatigue_days,
             survey_link_days=self.survey_link_days,
-            ltv=LtvSettings(self.ltv_segments, self.ltv_discount_rate, self.gross_margin, self.ltv_min_cohorts),
+            ltv=LtvSettings(self.ltv_segments, self.ltv_discount_rate, self.gross_margin, self.ltv_min_cohorts,
+                            self.ltv_observed_from),
             mail=MailConfig(
                 host=self.smtp_host, port=self.smtp_port, security=self.smtp_security, username=self.smtp_username,
                 password=self.smtp_password, sender=self.mail_from, reply_to=self.mail_reply_to,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.special import betaln
 
 from kizuna.analytics.ltv_models import SBGFit, fit_sbg_tenures, observed_survival
 from kizuna.domain.subscriptions import add_months
@@ -42,6 +43,7 @@ POOLED = "*"
 REASON_OWN = N_("fitted on its own contract history")
 REASON_FEW_COHORTS = N_("too few start cohorts: the pooled fit of its term is used")
 REASON_NO_CHURN = N_("no contract ended yet: the pooled fit of its term is used")
+REASON_FEW_CHURNS = N_("too few contracts ended: the pooled fit of its term is used")
 REASON_NO_RENEWAL = N_("no contract renewed yet: the pooled fit of its term is used")
 REASON_POOLED = N_("the pooled fit of every segment with this term")
 REASON_UNFITTABLE = N_("no fit: no contract with this term has both renewed and ended")
@@ -51,12 +53,19 @@ REASON_UNFITTABLE = N_("no fit: no contract with this term has both renewed and 
 class LtvOptions:
     """How the residual value is computed: the yearly discount rate (a term's is
     ``(1 + rate) ** (term / 12) - 1``), the gross margin, and when a segment is fitted on
-    its own (enough distinct start months and contracts)."""
+    its own (enough distinct start months, contracts and ended contracts: with a handful of
+    churns the two parameters run to an extreme — α, β → 0, "each account leaves at once
+    or never" — that the held-out renewals punish)."""
 
     annual_discount_rate: float = 0.10
     margin: float = 0.8
     min_cohorts: int = 3
     min_contracts: int = 20
+    min_churned: int = 10
+    #: The day the contract history begins (None: every contract is seen from its start).
+    #: Contracts that started before it are conditioned on having survived to it (left
+    #: truncation): a store that never recorded the earlier churns holds only survivors.
+    observed_from: date | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.annual_discount_rate <= 10:
@@ -65,6 +74,8 @@ class LtvOptions:
             raise InvalidInput(_("the margin must be a fraction from 0 to 1"), field="margin")
         if self.min_cohorts < 1 or self.min_contracts < 1:
             raise InvalidInput(_("the minimum cohorts and contracts must be at least 1"), field="min_cohorts")
+        if self.min_churned < 1:
+            raise InvalidInput(_("the minimum of ended contracts must be at least 1"), field="min_churned")
 
     def term_discount_rate(self, term_months: int) -> float:
         return float((1 + self.annual_discount_rate) ** (term_months / 12) - 1)
@@ -126,10 +137,11 @@ def full_months(start: pd.Series, end: pd.Series) -> npt.NDArray[np.int64]:
     return np.asarray(diff - (landed > e.dt.day).astype(int), dtype=np.int64)
 
 
-def tenure(contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def tenure(contracts: pd.DataFrame, as_of: date, observed_from: date | None = None) -> pd.DataFrame:
     """The contracts started by ``as_of``, with ``renewals`` (made by ``as_of``: renewal
     dates on or before it, and before the contract's end) and ``churned`` (ended by then)
-    and ``cohort`` (the start month)."""
+    and ``cohort`` (the start month), and ``entered``: the renewals made before
+    ``observed_from`` (0 without it, or for a contract started on or after it)."""
     day = pd.Timestamp(as_of)
     frame = contracts[pd.to_datetime(contracts["started_on"]) <= day].copy()
     started = pd.to_datetime(frame["started_on"])
@@ -144,47 +156,56 @@ def tenure(contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
     frame["renewal_dates"] = np.maximum(full_months(started, pd.Series(day, index=frame.index)), 0) // frame[
         "term_months"
     ].to_numpy(dtype=np.int64)
+    frame["entered"] = 0
+    if observed_from is not None and len(frame):
+        first = pd.Timestamp(observed_from)
+        before = np.maximum(full_months(started, pd.Series(first, index=frame.index)), 0)
+        before = before // frame["term_months"].to_numpy(dtype=np.int64)
+        frame["entered"] = np.where((started < first).to_numpy(), np.minimum(before, frame["renewals"].to_numpy()), 0)
     return frame
 
 
 # --------------------------------------------------------------------------- fitting
 
 
-def _try_fit(renewals: npt.NDArray[np.float64], churned: npt.NDArray[np.bool_]) -> SBGFit | None:
+def _try_fit(renewals: npt.NDArray[np.float64], churned: npt.NDArray[np.bool_], entered: pd.Series) -> SBGFit | None:
     if not churned.any() or float(renewals.max(initial=0)) == 0:
         return None
-    return fit_sbg_tenures(renewals, churned)
+    return fit_sbg_tenures(renewals, churned, entered.to_numpy(dtype=np.float64))
 
 
 def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | None = None) -> dict[tuple[str, int], SegmentFit]:
     """One :class:`SegmentFit` per (segment, term) and one pooled (``POOLED``, term) per term."""
     opts = options or LtvOptions()
-    frame = tenure(contracts, as_of)
+    frame = tenure(contracts, as_of, opts.observed_from)
     out: dict[tuple[str, int], SegmentFit] = {}
     for term, by_term in frame.groupby("term_months", sort=True):
         n = by_term["renewals"].to_numpy(dtype=np.float64)
         c = by_term["churned"].to_numpy(dtype=bool)
-        pooled_fit = _try_fit(n, c)
+        pooled_fit = _try_fit(n, c, by_term["entered"])
         pooled = SegmentFit(
             POOLED, _int(term), len(by_term), _int(by_term["cohort"].nunique()), int(c.sum()),
             pooled_fit.alpha if pooled_fit else None, pooled_fit.beta if pooled_fit else None,
             pooled_fit.log_likelihood if pooled_fit else None, True,
-            REASON_POOLED if pooled_fit else REASON_UNFITTABLE, tuple(float(v) for v in observed_survival(n, c)),
+            REASON_POOLED if pooled_fit else REASON_UNFITTABLE,
+            tuple(float(v) for v in observed_survival(n, c, by_term["entered"].to_numpy())),
         )  # fmt: skip
         out[(POOLED, _int(term))] = pooled
         for segment, group in by_term.groupby("segment", sort=True):
             gn = group["renewals"].to_numpy(dtype=np.float64)
             gc = group["churned"].to_numpy(dtype=bool)
             cohorts = _int(group["cohort"].nunique())
-            observed = tuple(float(v) for v in observed_survival(gn, gc))
+            observed = tuple(float(v) for v in observed_survival(gn, gc, group["entered"].to_numpy()))
             reason = REASON_OWN
             if cohorts < opts.min_cohorts or len(group) < opts.min_contracts:
                 reason = REASON_FEW_COHORTS
             elif not gc.any():
                 reason = REASON_NO_CHURN
+            elif int(gc.sum()) < opts.min_churned:
+                reason = REASON_FEW_CHURNS
             elif float(gn.max(initial=0)) == 0:
                 reason = REASON_NO_RENEWAL
-            own = _try_fit(gn, gc) if reason == REASON_OWN else None
+            own = _try_fit(gn, gc, group["entered"]) if reason == REASON_OWN else None
             if own is not None:
                 fit = SegmentFit(str(segment), _int(term), len(group), cohorts, int(gc.sum()), own.alpha, own.beta,
                                  own.log_likelihood, False, REASON_OWN, observed)  # fmt: skip
@@ -260,10 +281,139 @@ class BacktestRow:
     mae_baseline: float
     baseline_churn: float  # the constant churn rate per renewal, from the history up to the cutoff
     pooled: bool
+    #: The aggregate yardstick (Fader & Hardie): survivors by tenure band and renewal period.
+    holdout: HoldOut | None = None
 
     @property
     def sbg_wins(self) -> bool:
         return self.mae_sbg < self.mae_baseline
+
+
+#: Tenure bands at the cutoff (renewals made; ``None``: no upper end): the "cohorts" of the
+#: survivor table — contracts with the same tenure share a start period.
+TENURE_BANDS: tuple[tuple[int, int | None], ...] = ((0, 0), (1, 2), (3, 5), (6, 11), (12, 23), (24, None))
+
+
+def band_label(low: int, high: int | None) -> str:
+    """``"0"``, ``"1-2"``, ``"24+"``: a tenure band as the table shows it."""
+    if high is None:
+        return f"{low}+"
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def tenure_band(renewals: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The index in :data:`TENURE_BANDS` of each tenure (renewals made)."""
+    lows = np.array([low for low, _high in TENURE_BANDS], dtype=np.float64)
+    return np.asarray(np.searchsorted(lows, np.asarray(renewals, dtype=np.float64), side="right") - 1, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SurvivorCell:
+    """Of the contracts of one tenure band whose ``period``-th renewal date since the cutoff
+    has come (``at_risk``), how many made that renewal, and how many each model expected."""
+
+    band: str
+    period: int
+    at_risk: int
+    actual: int
+    sbg: float
+    baseline: float
+
+
+@dataclass(frozen=True)
+class HoldOut:
+    """Predicted vs actual survivors by tenure band and renewal period after the cutoff,
+    their errors, and the log-likelihood of the held-out renewals under each model (a
+    proper score: higher is better; it rewards the model whose probabilities match what
+    happened, not only its means)."""
+
+    cells: tuple[SurvivorCell, ...]
+    log_likelihood_sbg: float
+    log_likelihood_baseline: float
+
+    def _errors(self, which: str, relative: bool) -> float:
+        cells = [c for c in self.cells if c.at_risk and (c.actual or not relative)]
+        if not cells:
+            return float("nan")
+        errors = [abs(getattr(c, which) - c.actual) / (c.actual if relative else 1) for c in cells]
+        return float(np.mean(errors)) * (100.0 if relative else 1.0)
+
+    @property
+    def survivors_mae_sbg(self) -> float:
+        """Mean absolute error of the survivor counts over the (band, period) cells."""
+        return self._errors("sbg", relative=False)
+
+    @property
+    def survivors_mae_baseline(self) -> float:
+        return self._errors("baseline", relative=False)
+
+    @property
+    def survivors_mape_sbg(self) -> float:
+        """Mean absolute percentage error (%) over the cells with survivors."""
+        return self._errors("sbg", relative=True)
+
+    @property
+    def survivors_mape_baseline(self) -> float:
+        return self._errors("baseline", relative=True)
+
+    @property
+    def contracts(self) -> int:
+        return sum(c.at_risk for c in self.cells if c.period == 1)
+
+    def combine(self, other: HoldOut) -> HoldOut:
+        """The two segments' cells summed per (band, period), their log-likelihoods added."""
+        cells: dict[tuple[str, int], list[float]] = {}
+        for c in (*self.cells, *other.cells):
+            cell = cells.setdefault((c.band, c.period), [0, 0, 0.0, 0.0])
+            cell[0] += c.at_risk
+            cell[1] += c.actual
+            cell[2] += c.sbg
+            cell[3] += c.baseline
+        order = {band_label(low, high): i for i, (low, high) in enumerate(TENURE_BANDS)}
+        merged = tuple(SurvivorCell(band, period, int(v[0]), int(v[1]), v[2], v[3])
+                       for (band, period), v in sorted(cells.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])))
+        return HoldOut(merged, self.log_likelihood_sbg + other.log_likelihood_sbg,
+                       self.log_likelihood_baseline + other.log_likelihood_baseline)  # fmt: skip
+
+
+def holdout(
+    renewals: npt.ArrayLike,
+    opportunities: npt.ArrayLike,
+    made: npt.ArrayLike,
+    ended: npt.ArrayLike,
+    fit: SBGFit,
+    churn: float,
+) -> HoldOut:
+    """Judge both retention models on the contracts running at the cutoff, per contract:
+    ``renewals`` made by the cutoff (n), renewal dates that came since (m ≥ 1), renewals
+    ``made`` since (k ≤ m) and whether it has ``ended`` since.
+
+    Survivors: in period j (its j-th renewal date since the cutoff, j ≤ m) a contract
+    survives when k ≥ j; sBG expects S(n+j)/S(n), the constant rate (1−c)^j. The
+    log-likelihood of what each contract did: ended after k more renewals —
+    P(T = n+k+1 | T > n) = B(α+1, β+n+k)/B(α, β+n) under sBG, (1−c)^k·c under the
+    constant rate; still running after m — S(n+m)/S(n), (1−c)^m."""
+    n = np.asarray(renewals, dtype=np.float64)
+    m = np.asarray(opportunities, dtype=np.int64)
+    k = np.asarray(made, dtype=np.float64)
+    gone = np.asarray(ended, dtype=bool)
+    a, b = fit.alpha, fit.beta
+    c = min(max(float(churn), 1e-12), 1 - 1e-12)
+    base_now = betaln(a, b + n)
+    ll_sbg = np.where(gone, betaln(a + 1, b + n + k), betaln(a, b + n + m)) - base_now
+    ll_base = np.where(gone, k * np.log1p(-c) + np.log(c), m * np.log1p(-c))
+    band = tenure_band(n)
+    cells = []
+    for index, (low, high) in enumerate(TENURE_BANDS):
+        in_band = band == index
+        if not in_band.any():
+            continue
+        for j in range(1, int(m[in_band].max()) + 1):
+            risk = in_band & (m >= j)
+            sbg = np.exp(betaln(a, b + n[risk] + j) - base_now[risk]).sum()
+            cells.append(SurvivorCell(band_label(low, high), j, int(risk.sum()), int((k[risk] >= j).sum()),
+                                      float(sbg), float(risk.sum() * (1 - c) ** j)))  # fmt: skip
+    return HoldOut(tuple(cells), float(ll_sbg.sum()), float(ll_base.sum()))
 
 
 def _expected_renewals(survival_next: npt.NDArray[np.float64], opportunities: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
@@ -279,19 +429,24 @@ def backtest(
     """Fit on the history seen at ``cutoff``, predict how many renewals each contract
     running then makes by ``as_of``, and compare with what it did — against a constant
     churn rate per renewal (churned ÷ renewal dates reached by the cutoff, over the same
-    history the sBG fit read: the segment's own, or its term's when it is pooled). One row per segment with contracts to judge, and a last ``POOLED`` row per
-    term over all of them."""
+    history the sBG fit read: the segment's own, or its term's when it is pooled). One row
+    per segment with contracts to judge, and a last ``POOLED`` row per term over all of
+    them. Each row has the per-account mean absolute error of the renewals and its
+    :class:`HoldOut`: survivors by tenure band and period, and the log-likelihood of the
+    held-out renewals under each model."""
     if not cutoff < as_of:
         raise InvalidInput(_("the backtest cutoff must be before the as-of day"), field="cutoff")
     fits = fit_segments(contracts, cutoff, options)
-    then = tenure(contracts, cutoff)
+    then = tenure(contracts, cutoff, (options or LtvOptions()).observed_from)
     now = tenure(contracts, as_of).set_index("account_id")
     running = then[~then["churned"].to_numpy(dtype=bool)].copy()
     running["actual"] = now.loc[running["account_id"], "renewals"].to_numpy() - running["renewals"].to_numpy()
     running["opportunities"] = now.loc[running["account_id"], "renewal_dates"].to_numpy() - running["renewals"].to_numpy()
+    running["ended"] = now.loc[running["account_id"], "churned"].to_numpy(dtype=bool)
     running = running[running["opportunities"] > 0]
     rows: list[BacktestRow] = []
     scored: list[pd.DataFrame] = []
+    judged: dict[int, HoldOut] = {}
     for (segment, term), group in running.groupby(["segment", "term_months"], sort=True):
         fit = fits.get((str(segment), _int(term)))
         if fit is None or fit.alpha is None or fit.beta is None:
@@ -301,7 +456,7 @@ def backtest(
         if not fit.pooled:
             history = history[history["segment"] == segment]
         ended = int(history["churned"].sum())
-        reached = int(history["renewals"].sum()) + ended
+        reached = int((history["renewals"] - history["entered"]).sum()) + ended  # renewal dates inside the history
         p = ended / reached if reached else 0.0
         m = group["opportunities"].to_numpy(dtype=np.int64)
         n = group["renewals"].to_numpy(dtype=np.float64)
@@ -313,16 +468,19 @@ def backtest(
         base = _expected_renewals(np.broadcast_to((1 - p) ** j, (len(m), width)), m)
         actual = group["actual"].to_numpy(dtype=np.float64)
         scored.append(pd.DataFrame({"term": _int(term), "actual": actual, "sbg": sbg, "base": base}))
+        judged_here = holdout(n, m, actual, group["ended"].to_numpy(dtype=bool), model, p)
+        judged[_int(term)] = judged[_int(term)].combine(judged_here) if _int(term) in judged else judged_here
         rows.append(BacktestRow(str(segment), _int(term), len(group), float(actual.mean()), float(sbg.mean()),
                                 float(base.mean()), float(np.abs(sbg - actual).mean()),
-                                float(np.abs(base - actual).mean()), p, fit.pooled))  # fmt: skip
+                                float(np.abs(base - actual).mean()), p, fit.pooled, judged_here))  # fmt: skip
     if scored:
         every = pd.concat(scored, ignore_index=True)
         for term, group in every.groupby("term", sort=True):
             rows.append(BacktestRow(POOLED, _int(term), len(group), float(group["actual"].mean()),
                                     float(group["sbg"].mean()), float(group["base"].mean()),
                                     float((group["sbg"] - group["actual"]).abs().mean()),
-                                    float((group["base"] - group["actual"]).abs().mean()), float("nan"), True))  # fmt: skip
+                                    float((group["base"] - group["actual"]).abs().mean()), float("nan"), True,
+                                    judged.get(_int(term))))  # fmt: skip
     return rows
 
 

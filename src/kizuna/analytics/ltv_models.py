@@ -726,54 +726,73 @@ def tenure_arrays(renewals: npt.ArrayLike, churned: npt.ArrayLike) -> tuple[Floa
     return n, c
 
 
-def _sbg_tenure_objective(lost: FloatArray, lost_t: FloatArray, alive: FloatArray, alive_n: FloatArray) -> Objective:
+def _sbg_tenure_objective(
+    lost: FloatArray, lost_t: FloatArray, alive: FloatArray, alive_n: FloatArray, seen: FloatArray, seen_from: FloatArray
+) -> Objective:
     """Mean negative log-likelihood per contract over (ln α, ln β): ``lost[i]`` contracts
     ended in period ``lost_t[i]`` (P(T=t) = B(α+1, β+t−1)/B(α, β)) and ``alive[j]`` are
-    still running after ``alive_n[j]`` renewals (S(n) = B(α, β+n)/B(α, β))."""
+    still running after ``alive_n[j]`` renewals (S(n) = B(α, β+n)/B(α, β)); ``seen[k]`` of
+    them were first observed after ``seen_from[k]`` renewals, each term divided by
+    S(seen_from) (left truncation; 0 for contracts observed from their start)."""
     size = float(lost.sum() + alive.sum())
 
     def objective(theta: FloatArray) -> tuple[float, FloatArray]:
         a, b = np.exp(theta)
-        ll = lost @ betaln(a + 1, b + lost_t - 1) + alive @ betaln(a, b + alive_n) - size * betaln(a, b)
+        ll = lost @ betaln(a + 1, b + lost_t - 1) + alive @ betaln(a, b + alive_n) - seen @ betaln(a, b + seen_from)
         g_a = lost @ (digamma(a + 1) - digamma(a + b + lost_t)) + alive @ (digamma(a) - digamma(a + b + alive_n))
         g_b = lost @ (digamma(b + lost_t - 1) - digamma(a + b + lost_t)) + alive @ (digamma(b + alive_n) - digamma(a + b + alive_n))
-        g_a -= size * (digamma(a) - digamma(a + b))
-        g_b -= size * (digamma(b) - digamma(a + b))
+        g_a -= seen @ (digamma(a) - digamma(a + b + seen_from))
+        g_b -= seen @ (digamma(b + seen_from) - digamma(a + b + seen_from))
         return -float(ll) / size, -np.array([g_a * a, g_b * b]) / size
 
     return objective
 
 
-def fit_sbg_tenures(renewals: npt.ArrayLike, churned: npt.ArrayLike) -> SBGFit:
+def fit_sbg_tenures(renewals: npt.ArrayLike, churned: npt.ArrayLike, entered: npt.ArrayLike | None = None) -> SBGFit:
     """Fit sBG to contracts of many cohorts at once (each observed for as long as it has
     been running): a contract that ended after ``n`` renewals churned in period ``n + 1``;
     one still running after ``n`` renewals survived ``n`` (right-censored). With a single
     cohort this is :func:`fit_sbg`'s likelihood (Fader & Hardie 2007, eq. 6); with
-    several it is the sum over cohorts of each one's (their 2007 appendix)."""
+    several it is the sum over cohorts of each one's (their 2007 appendix).
+
+    ``entered``: per contract, the renewals it had made before the data's history begins
+    (left truncation: a book whose earlier churns were never recorded holds only the
+    contracts that survived to the history's start; each is conditioned on that, its
+    likelihood divided by S(entered)). Default 0: every contract observed from its start."""
     n, c = tenure_arrays(renewals, churned)
+    e = np.zeros_like(n) if entered is None else _as_floats(entered, "entered")
+    if len(e) != len(n):
+        raise InvalidInput(_("renewals and entered must have the same length"))
+    _check((e < 0) | (e != np.floor(e)) | (e > n), "entered", _("must be a whole number from 0 to the renewals made"))
     if not c.any():
         raise InvalidInput(_("no customer churned: the model cannot be fitted"), field="churned")
     if float(n.max(initial=0)) == 0:
         raise InvalidInput(_("no customer renewed: the model cannot be fitted"), field="renewals")
     lost_t, lost = np.unique(n[c] + 1, return_counts=True)
     alive_n, alive = np.unique(n[~c], return_counts=True)
+    seen_from, seen = np.unique(e, return_counts=True)
     objective = _sbg_tenure_objective(lost.astype(np.float64), lost_t.astype(np.float64),
-                                      alive.astype(np.float64), alive_n.astype(np.float64))  # fmt: skip
+                                      alive.astype(np.float64), alive_n.astype(np.float64),
+                                      seen.astype(np.float64), seen_from.astype(np.float64))  # fmt: skip
     sol = _optimise(objective, np.zeros(2))
     a, b = (float(v) for v in np.exp(sol.x))
     return SBGFit(a, b, -sol.mean_nll * len(n), len(n), sol.converged, sol.iterations, int(n.max(initial=0)) + 1)
 
 
-def observed_survival(renewals: npt.ArrayLike, churned: npt.ArrayLike) -> FloatArray:
+def observed_survival(renewals: npt.ArrayLike, churned: npt.ArrayLike, entered: npt.ArrayLike | None = None) -> FloatArray:
     """Kaplan–Meier survival at each renewal 0, 1, …, m (S(0) = 1) of contracts observed
     for different lengths: at renewal t, those who reached it (renewed t times, or ended
-    in period t) are at risk; those still running short of it are left out."""
+    in period t) are at risk; those still running short of it are left out, and so are
+    those first observed after it (``entered``: renewals made before the history began)."""
     n, c = tenure_arrays(renewals, churned)
+    e = np.zeros(len(n), dtype=np.int64) if entered is None else np.asarray(entered, dtype=np.int64)
     top = int(n.max(initial=0))
     reached = np.bincount(n.astype(np.int64), minlength=top + 2)[::-1].cumsum()[::-1]  # renewed ≥ k times
+    late = np.bincount(e, minlength=top + 2)[::-1].cumsum()[::-1]  # entered after ≥ k renewals
     ended = np.bincount(n[c].astype(np.int64), minlength=top + 2)  # ended after k renewals
     out = [1.0]
     for t in range(1, top + 1):
-        at_risk = reached[t] + ended[t - 1]
-        out.append(out[-1] * (reached[t] / at_risk if at_risk else 1.0))
+        made = reached[t] - late[t]
+        at_risk = made + ended[t - 1]
+        out.append(out[-1] * (made / at_risk if at_risk else 1.0))
     return np.asarray(out, dtype=np.float64)

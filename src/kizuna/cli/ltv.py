@@ -4,7 +4,9 @@ probabilistic CLV models estimated from a file (``estimate``; ``fit`` is its old
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _
 
 if TYPE_CHECKING:  # the service pulls in numpy/scipy: imported when the command runs
+    from kizuna.analytics.ltv_accounts import BacktestRow, HoldOut
     from kizuna.services.ltv import FitReport
 
 app = typer.Typer(help="Customer lifetime value (LTV): the seed formulas and fitted CLV models.", no_args_is_help=True)
@@ -308,11 +311,14 @@ def backtest(
     cutoff: str | None = typer.Option(None, "--cutoff", metavar="YYYY-MM-DD", help="Fit on the history up to this day (default: 12 months before --as-of)."),
     as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The end of history (default: today)."),
     output: str = typer.Option("table", "--format", help="Output: table or json."),
+    survivors: bool = typer.Option(False, "--survivors", help="Also print each segment's survivors by tenure band and renewal period."),
+    observed_from: str | None = typer.Option(None, "--observed-from", metavar="YYYY-MM-DD", help="The day the contract history begins: earlier contracts are conditioned on having survived to it (default: KIZUNA_LTV_OBSERVED_FROM, else none)."),
 ) -> None:  # fmt: skip
     """Fit each segment's retention on the contract history up to the cutoff, predict how
     many renewals each account running then makes by --as-of, and compare with what it
-    did: the mean absolute error per segment, against a constant churn rate per renewal
-    fitted on the same history. Lower is better."""
+    did, against a constant churn rate per renewal fitted on the same history: the mean
+    absolute error per account, the errors of the survivor counts by tenure band and
+    renewal period, and the log-likelihood of the renewals since the cutoff."""
     from kizuna.db import session_scope
     from kizuna.domain.subscriptions import add_months
     from kizuna.services import ltv_accounts
@@ -323,13 +329,17 @@ def backtest(
     start = add_months(end, -12) if cutoff is None else parse_day(cutoff, settings)
     engine = cli_context.open_store(settings)
     with session_scope(engine) as session:
-        rows = ltv_accounts.backtest(session, start, end, settings.run_context().ltv)
+        ltv = settings.run_context().ltv
+        if observed_from is not None:
+            ltv = dataclasses.replace(ltv, observed_from=_day_option(observed_from, "--observed-from"))
+        rows = ltv_accounts.backtest(session, start, end, ltv)
     if output == "json":
         print(json.dumps({"cutoff": start.isoformat(), "as_of": end.isoformat(), "segments": [
             {"segment": r.segment, "term_months": r.term_months, "contracts": r.contracts, "actual": r.actual,
              "predicted_sbg": r.predicted_sbg, "predicted_baseline": r.predicted_baseline, "mae_sbg": r.mae_sbg,
              "mae_baseline": r.mae_baseline, "baseline_churn": None if r.segment == "*" else r.baseline_churn,
-             "pooled": r.pooled, "sbg_wins": r.sbg_wins} for r in rows]}, ensure_ascii=False, indent=2))  # fmt: skip
+             "pooled": r.pooled, "sbg_wins": r.sbg_wins, **_holdout_json(r.holdout)} for r in rows]},
+            ensure_ascii=False, indent=2))  # fmt: skip
         return
     if not rows:
         console.print(_("Nothing to backtest: no segment has a fit and accounts running at the cutoff."))
@@ -345,3 +355,69 @@ def backtest(
                       f"{r.mae_sbg:.3f}", f"{r.mae_baseline:.3f}")  # fmt: skip
     console.print(table)
     console.print(_("Mean absolute error of each account's predicted vs actual renewals; lower is better."))
+    _print_holdout(rows, survivors)
+
+
+def _day_option(value: str, option: str) -> date:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(_("{option} must be a date like 2025-03-31, not {value!r}").format(option=option, value=value),
+                           field=option.lstrip("-").replace("-", "_")) from None  # fmt: skip
+    return cli_context.bounded_day(day, option)
+
+
+def _number(value: float) -> float | None:
+    return None if value != value else round(value, 4)  # NaN (no cell with survivors) → null
+
+
+def _holdout_json(h: HoldOut | None) -> dict[str, object]:
+    if h is None:
+        return {}
+    return {
+        "survivors_mae_sbg": _number(h.survivors_mae_sbg), "survivors_mae_baseline": _number(h.survivors_mae_baseline),
+        "survivors_mape_sbg": _number(h.survivors_mape_sbg),
+        "survivors_mape_baseline": _number(h.survivors_mape_baseline),
+        "log_likelihood_sbg": round(h.log_likelihood_sbg, 4),
+        "log_likelihood_baseline": round(h.log_likelihood_baseline, 4),
+        "survivors": [{"tenure_band": c.band, "period": c.period, "at_risk": c.at_risk, "actual": c.actual,
+                       "sbg": round(c.sbg, 4), "baseline": round(c.baseline, 4)} for c in h.cells],
+    }  # fmt: skip
+
+
+def _percent(value: float) -> str:
+    return "-" if value != value else f"{value:.1f}%"
+
+
+def _print_holdout(rows: list[BacktestRow], survivors: bool) -> None:
+    table = Table(title=_("Survivors by tenure band and renewal period, and the log-likelihood of the renewals"))
+    for label in (_("segment"), _("term"), _("measure"), _("sBG"), _("constant churn")):
+        table.add_column(label, justify="left" if label in (_("segment"), _("measure")) else "right")
+    judged = [r for r in rows if r.holdout is not None]
+    for r in judged:
+        h = r.holdout
+        assert h is not None
+        name, term = _segment_name(r.segment), _("{n} months").format(n=r.term_months)
+        table.add_row(name, term, _("survivors: mean absolute error"), f"{h.survivors_mae_sbg:.2f}",
+                      f"{h.survivors_mae_baseline:.2f}")  # fmt: skip
+        table.add_row("", "", _("survivors: mean absolute percentage error"), _percent(h.survivors_mape_sbg),
+                      _percent(h.survivors_mape_baseline))  # fmt: skip
+        table.add_row("", "", _("log-likelihood of the renewals"), f"{h.log_likelihood_sbg:,.1f}",
+                      f"{h.log_likelihood_baseline:,.1f}", end_section=True)  # fmt: skip
+    console.print(table)
+    console.print(_("Survivor errors: mean over the tenure bands and periods of |expected − actual| survivors "
+                    "(lower is better). Log-likelihood of what each account did since the cutoff: higher is better."))
+    if not survivors:
+        return
+    for r in judged:
+        h = r.holdout
+        assert h is not None
+        cells = Table(title=_("{segment}, {n} months: survivors by tenure band and renewal period").format(
+            segment=_segment_name(r.segment), n=r.term_months))  # fmt: skip
+        for label in (_("renewals at the cutoff"), _("renewal period"), _("accounts"), _("actual survivors"),
+                      _("sBG"), _("constant churn")):  # fmt: skip
+            cells.add_column(label, justify="right")
+        for c in h.cells:
+            cells.add_row(c.band, str(c.period), f"{c.at_risk:,}", f"{c.actual:,}", f"{c.sbg:,.1f}",
+                          f"{c.baseline:,.1f}")  # fmt: skip
+        console.print(cells)

@@ -11,7 +11,7 @@ building another context.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -53,12 +53,14 @@ class OutboxConfig:
 class LtvSettings:
     """Lifetime value per account (issue 21): what the retention is fitted by besides the
     term (``plan``, ``tier``, ``industry`` or ``none``), the yearly discount rate, the
-    gross margin, and the start months a segment needs to be fitted on its own."""
+    gross margin, the start months a segment needs to be fitted on its own, and the day the
+    contract history begins (None: every contract seen from its start)."""
 
     segment_by: str = "plan"
     annual_discount_rate: float = 0.10
     margin: float = 0.8
     min_cohorts: int = 3
+    observed_from: date | None = None
 
 
 @dataclass(frozen=True)

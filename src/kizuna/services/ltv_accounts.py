@@ -137,7 +137,7 @@ def contracts(session: Session, as_of: date, segment_by: str = "plan") -> pd.Dat
 
 def _options(settings: LtvSettings) -> model.LtvOptions:
     return model.LtvOptions(annual_discount_rate=settings.annual_discount_rate, margin=settings.margin,
-                            min_cohorts=settings.min_cohorts)  # fmt: skip
+                            min_cohorts=settings.min_cohorts, observed_from=settings.observed_from)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the daily step
@@ -216,8 +216,8 @@ def _view(row: dict[str, Any], reasons: dict[tuple[str, int], str]) -> AccountLt
     )  # fmt: skip
 
 
-KNOWN_REASONS = frozenset({model.REASON_OWN, model.REASON_FEW_COHORTS, model.REASON_NO_CHURN, model.REASON_NO_RENEWAL,
-                           model.REASON_POOLED, model.REASON_UNFITTABLE})
+KNOWN_REASONS = frozenset({model.REASON_OWN, model.REASON_FEW_COHORTS, model.REASON_NO_CHURN, model.REASON_FEW_CHURNS,
+                           model.REASON_NO_RENEWAL, model.REASON_POOLED, model.REASON_UNFITTABLE})
 
 
 def known_reason(text: str) -> str:
