@@ -121,7 +121,9 @@ def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(sqlite_url: s
         ann = User(email="ann@kizuna.example", name="Ann", role=UserRole.ADMIN, is_active=True)
         bob = User(email="bob@kizuna.example", name="Bob", role=UserRole.CSM, is_active=True)
         old = User(email="old@kizuna.example", name="Old", role=UserRole.ADMIN, is_active=False)
-        s.add_all([ann, bob, old])
+        zed = User(email="zed@kizuna.example", name="Zed", role=UserRole.VIEWER, is_active=True)
+        ann2 = User(email="ann2@kizuna.example", name="Ann", role=UserRole.CSM, is_active=True)
+        s.add_all([zed, ann, bob, old, ann2])  # ids not in name order; two of the same name
         s.flush()
         s.add_all([
             WebSession(token_hash="a1", user_id=ann.id, csrf_token="ca1", created_at=now - timedelta(days=2),
@@ -139,8 +141,8 @@ def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(sqlite_url: s
         s.flush()
         k1, k2, k3 = (k.id for k in keys)
 
-        assert q.count_users(s) == 3
-        assert [u.name for u in q.list_users(s)] == ["Ann", "Bob", "Old"]
+        assert q.count_users(s) == 5
+        assert [u.email.split("@")[0] for u in q.list_users(s)] == ["ann", "ann2", "bob", "old", "zed"]  # by name, id
         assert q.user_by_email(s, "  BOB@kizuna.example ").name == "Bob"
         found = q.web_session_by_hash(s, "a2", now)
         assert found is not None
