@@ -97,7 +97,8 @@ class KeyCache:
             if key is not None:
                 sender = Sender(key.id, key.name, str(key.scope))
         with self._lock:
-            if len(self._entries) > 10_000:
+            # only caps memory: a key dropped with the rest is looked up again, with the same answer
+            if len(self._entries) > 10_000:  # pragma: no mutate
                 self._entries.clear()
             self._entries[digest] = (time.monotonic() + self._ttl, sender)
         return sender
