@@ -99,7 +99,7 @@ def test_pages_carry_security_headers(client: TestClient, header: str) -> None:
     assert header in client.get("/login").headers
 
 
-def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(sqlite_url: str) -> None:
+def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(store_url: str) -> None:
     """Each query of db/queries/auth.py on a real store with two users, three sessions and
     three keys: a session is found by its own token only and only while it lives (its
     expiry is the first instant it no longer works), revoked keys are never active."""
@@ -115,7 +115,7 @@ def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(sqlite_url: s
     from kizuna.domain.enums import UserRole
 
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    engine = make_engine(sqlite_url)
+    engine = make_engine(store_url)
     with Session(engine) as s:
         assert q.count_users(s) == 0
         ann = User(email="ann@kizuna.example", name="Ann", role=UserRole.ADMIN, is_active=True)
@@ -126,10 +126,12 @@ def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(sqlite_url: s
         s.add_all([zed, ann, bob, old, ann2])  # ids not in name order; two of the same name
         s.flush()
         s.add_all([
-            WebSession(token_hash="a1", user_id=ann.id, csrf_token="ca1", created_at=now - timedelta(days=2),
+            WebSession(token_hash="a1", user_id=ann.id, csrf_token="ca1", created_at=now - timedelta(days=1),
                        expires_at=now + timedelta(days=5)),
-            WebSession(token_hash="a2", user_id=ann.id, csrf_token="ca2", created_at=now - timedelta(days=1),
+            WebSession(token_hash="a2", user_id=ann.id, csrf_token="ca2", created_at=now - timedelta(days=2),
                        expires_at=now + timedelta(days=6)),
+            WebSession(token_hash="a3", user_id=ann.id, csrf_token="ca3", created_at=now - timedelta(days=1),
+                       expires_at=now + timedelta(days=6)),  # signed in at the same moment as a1, later id
             WebSession(token_hash="b1", user_id=bob.id, csrf_token="cb1", created_at=now - timedelta(days=3),
                        expires_at=now),  # expires this very instant
             WebSession(token_hash="o1", user_id=old.id, csrf_token="co1", created_at=now,
@@ -151,14 +153,15 @@ def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(sqlite_url: s
         assert q.web_session_by_hash(s, "b1", now) is None  # expired at `now`
         assert q.web_session_by_hash(s, "b1", now - timedelta(seconds=1)) is not None
         assert q.web_session_by_hash(s, "o1", now) is None  # the user was deactivated
-        assert [w.token_hash for w in q.web_sessions_of_user(s, ann.id, now)] == ["a2", "a1"]  # newest first
+        assert [w.token_hash for w in q.web_sessions_of_user(s, ann.id, now)] == ["a3", "a1", "a2"]  # newest first, then the later id
         assert q.web_sessions_of_user(s, bob.id, now) == []
-        assert q.live_session_counts(s, now) == {ann.id: 2, old.id: 1}
+        assert q.live_session_counts(s, now) == {ann.id: 3, old.id: 1}
         assert q.active_admin_ids(s) == [ann.id]
 
         assert q.api_key_by_hash(s, "h-k1").name == "k1"
         assert q.api_key_by_hash(s, "h-k2") is None  # revoked
         assert q.active_api_key_ids(s, [k3, k2, k1, k1]) == {k1, k3}
+        assert q.active_api_key_ids(s, [k2, k3]) == {k3}  # only the keys asked about
         assert q.active_api_key_ids(s, []) == set()
         assert [k.name for k in q.list_api_keys(s)] == ["k1", "k2", "k3"]  # revoked ones are listed too
         q.touch_api_key(s, k3, now)
@@ -167,22 +170,25 @@ def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(sqlite_url: s
         assert s.scalar(select(ApiKey.last_used_at).where(ApiKey.id == k1)) is None
 
         active = q.ActiveKeys(engine)
-        assert active.inline is True
+        assert active.inline is (engine.dialect.name == "sqlite")  # PostgreSQL: asked off the event loop
         assert active([k1, k2, k3]) == {k1, k3}
         assert active([k2]) == set()
         assert active([]) == set()
         s.execute(ApiKey.__table__.update().where(ApiKey.id == k1).values(revoked_at=now))
         s.commit()
         assert active([k1, k3]) == {k3}  # a revocation committed elsewhere is seen on the next call
+        assert engine.pool.checkedout() == 1  # the reader's own connection (the session's went back on commit)
         active.close()
+        assert engine.pool.checkedout() == 0  # and back it went
         assert active([k3]) == {k3}  # a closed reader opens a new connection
         active.close()
 
         q.delete_web_session(s, "a1")
-        assert [w.token_hash for w in q.web_sessions_of_user(s, ann.id, now)] == ["a2"]
+        assert [w.token_hash for w in q.web_sessions_of_user(s, ann.id, now)] == ["a3", "a2"]
         assert q.delete_expired_sessions(s, now) == 1  # b1, expiring at `now`
-        assert sorted(s.scalars(select(WebSession.token_hash))) == ["a2", "o1"]
+        assert sorted(s.scalars(select(WebSession.token_hash))) == ["a2", "a3", "o1"]
         assert q.delete_expired_sessions(s, now) == 0
-        assert q.delete_web_sessions_of_user(s, ann.id) == 1
+        assert q.delete_web_sessions_of_user(s, ann.id) == 2
+        assert q.delete_web_sessions_of_user(s, bob.id) == 0
         assert sorted(s.scalars(select(WebSession.token_hash))) == ["o1"]
     engine.dispose()
