@@ -589,6 +589,7 @@ def test_the_key_in_each_header_form_the_cache_and_the_revocation_check(sqlite_u
     looked up once and then remembered (unknown and revoked ones as None), forgotten on
     revocation, and the revocation check asked inline (SQLite) and in shared queries."""
     import asyncio
+    import sqlite3
     import time
 
     from kizuna.db import Session, make_engine
@@ -607,6 +608,8 @@ def test_the_key_in_each_header_form_the_cache_and_the_revocation_check(sqlite_u
     assert credentials("Bearer ") is None
     assert credentials(f"Basic {b64('kz_abc:')}") == "kz_abc"
     assert credentials(f"BASIC {b64('kz_abc:ignored')}") == "kz_abc"
+    assert credentials(f"Basic {b64('kz_abc:pass:word')}") == "kz_abc"  # up to the first colon
+    assert credentials("Basic a3pf*YWJjOg==") is None  # base64 of "kz_abc:" with a stray "*": refused, not skipped
     assert credentials(f"Basic {b64(':pw')}") is None  # no user name, no key
     assert credentials("Basic !!!") is None  # not base64
     not_utf8 = base64.b64encode(b"\xff\xfe:").decode()
@@ -642,13 +645,26 @@ def test_the_key_in_each_header_form_the_cache_and_the_revocation_check(sqlite_u
 
     active = ActiveKeys(engine)
 
-    async def ask() -> tuple[list[bool], list[bool]]:
+    def revoke(key_id: int) -> None:
+        with Session(engine) as s:
+            s.execute(text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = :i"), {"i": key_id})
+            s.commit()
+
+    async def ask() -> tuple[list[bool], list[bool], bool]:
         inline = RevocationCheck(active, inline=True)
         shared = RevocationCheck(active)
         first = [await inline.active(live_id), await inline.active(gone_id)]
         second = list(await asyncio.gather(shared.active(live_id), shared.active(gone_id), shared.active(live_id)))
-        return first, second
+        revoke(live_id)
+        return first, second, await shared.active(live_id)  # a new query, not the last one's answer
 
-    assert asyncio.run(ask()) == ([True, False], [True, False, True])
+    assert asyncio.run(ask()) == ([True, False], [True, False, True], False)
     active.close()
+    broken = ActiveKeys(make_engine(f"sqlite:///{Path(sqlite_url.removeprefix('sqlite:///')).parent / 'none.db'}"))
+
+    async def ask_broken() -> bool:
+        return await asyncio.wait_for(RevocationCheck(broken).active(live_id), 5)
+
+    with pytest.raises(sqlite3.OperationalError, match="no such table: api_keys"):  # the store's error reaches the request
+        asyncio.run(ask_broken())
     engine.dispose()

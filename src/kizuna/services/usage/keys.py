@@ -62,7 +62,8 @@ def credentials(authorization: str | None) -> str | None:
         return value or None
     if scheme == "basic":
         try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+            raw = base64.b64decode(value, validate=True)
+            decoded = raw.decode("utf-8")  # pragma: no mutate  (codec names ignore case: "UTF-8" is the same)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
         return decoded.partition(":")[0] or None
