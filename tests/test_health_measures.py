@@ -325,6 +325,7 @@ def test_points_weights_and_half_lives_by_hand() -> None:
     # 15: 70 + 30 × 5/10 = 85
     assert got == [20.0, 20.0, 30.0, 56.0, 60.0, 85.0, 100.0, 100.0]
     steps = MeasureRule("s", 1.0, Scoring.STEPS, ((1.0, 10.0), (3.0, 50.0), (5.0, 90.0)))
+    assert MeasureRule("v", 1.0, Scoring.LINEAR, ((0.0, 0.0), (10.0, 60.0), (10.0, 70.0))).to_points(10.0) == 70.0
     assert [steps.to_points(v) for v in (0.0, 1.0, 2.9, 3.0, 4.0, 5.0, 9.0)] == [10.0, 10.0, 10.0, 50.0, 50.0, 90.0, 90.0]
 
     flat = ((0.0, 0.0), (1.0, 100.0))
@@ -339,6 +340,7 @@ def test_points_weights_and_half_lives_by_hand() -> None:
     # the voice group without data: use takes it all, 1:3 inside
     assert card.effective_weights({"a": True, "b": True}) == {"a": 0.25, "b": 0.75, "c": 0.0}
     assert card.effective_weights({}) == {"a": 0.0, "b": 0.0, "c": 0.0}
+    assert card.effective_weights({"a": True}) == {"a": 1.0, "b": 0.0, "c": 0.0}  # not named: no data
     result = card.score({"a": 1.0, "b": 0.5, "c": None})
     assert result is not None
     assert (result.score, result.points) == (62.5, {"a": 100.0, "b": 50.0})  # 0.25 × 100 + 0.75 × 50
