@@ -310,3 +310,41 @@ def test_vectorised_scores_with_groups_missing_and_grades_at_their_thresholds() 
                                  health_service.parse_toml(CARD, "card.toml").default.bands)  # fmt: skip
     assert colour.tolist() == ["green", "green", "green", "yellow", "yellow", "red", "red"]
     assert letter.tolist() == ["A", "B", "C", "C", "D", "F", "F"]
+
+
+def test_points_weights_and_half_lives_by_hand() -> None:
+    """domain/health.py's arithmetic on breakpoints worked out here: linear between the
+    breakpoints and flat beyond, a vertical step, steps taking the highest breakpoint
+    reached; a missing measure's weight shared within its group, a group without data
+    shared among the groups; the half-life of each survey kind."""
+    from kizuna.domain.health import MeasureGroup, MeasureRule, Scorecard, Scoring, ScoringOptions
+
+    line = MeasureRule("m", 1.0, Scoring.LINEAR, ((0.0, 20.0), (10.0, 60.0), (10.0, 70.0), (20.0, 100.0)))
+    got = [line.to_points(v) for v in (-5.0, 0.0, 2.5, 9.0, 10.0, 15.0, 20.0, 30.0)]
+    # 2.5: 20 + 40 × 2.5/10 = 30; 9: 20 + 40 × 0.9 = 56; 10 sits on the vertical step: the lower piece's 60;
+    # 15: 70 + 30 × 5/10 = 85
+    assert got == [20.0, 20.0, 30.0, 56.0, 60.0, 85.0, 100.0, 100.0]
+    steps = MeasureRule("s", 1.0, Scoring.STEPS, ((1.0, 10.0), (3.0, 50.0), (5.0, 90.0)))
+    assert MeasureRule("v", 1.0, Scoring.LINEAR, ((0.0, 0.0), (10.0, 60.0), (10.0, 70.0))).to_points(10.0) == 70.0
+    assert [steps.to_points(v) for v in (0.0, 1.0, 2.9, 3.0, 4.0, 5.0, 9.0)] == [10.0, 10.0, 10.0, 50.0, 50.0, 90.0, 90.0]
+
+    flat = ((0.0, 0.0), (1.0, 100.0))
+    card = Scorecard("c", "C", (
+        MeasureGroup("use", "Use", 3.0, (MeasureRule("a", 1.0, Scoring.LINEAR, flat),
+                                          MeasureRule("b", 3.0, Scoring.LINEAR, flat))),
+        MeasureGroup("voice", "Voice", 1.0, (MeasureRule("c", 2.0, Scoring.LINEAR, flat),)),
+    ))  # fmt: skip
+    assert card.effective_weights({"a": True, "b": True, "c": True}) == {"a": 0.1875, "b": 0.5625, "c": 0.25}
+    # b missing: a takes its group's whole 3/4
+    assert card.effective_weights({"a": True, "b": False, "c": True}) == {"a": 0.75, "b": 0.0, "c": 0.25}
+    # the voice group without data: use takes it all, 1:3 inside
+    assert card.effective_weights({"a": True, "b": True}) == {"a": 0.25, "b": 0.75, "c": 0.0}
+    assert card.effective_weights({}) == {"a": 0.0, "b": 0.0, "c": 0.0}
+    assert card.effective_weights({"a": True}) == {"a": 1.0, "b": 0.0, "c": 0.0}  # not named: no data
+    result = card.score({"a": 1.0, "b": 0.5, "c": None})
+    assert result is not None
+    assert (result.score, result.points) == (62.5, {"a": 100.0, "b": 50.0})  # 0.25 × 100 + 0.75 × 50
+    assert card.score({"c": float("nan")}) is None
+
+    options = ScoringOptions(nps_half_life_days=90.0, csat_half_life_days=30.0)
+    assert (options.half_life("nps"), options.half_life("csat"), options.half_life("ces")) == (90.0, 30.0, 30.0)

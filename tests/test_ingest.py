@@ -582,3 +582,90 @@ def test_the_fallback_message_id_is_the_content_not_the_arrival() -> None:
     # an explicit messageId wins
     assert read_message({**event, "messageId": " m-9 "}, None, "", source="s", received_at=at,
                         zone=zone).message_id == "m-9"  # fmt: skip
+
+
+def test_the_key_in_each_header_form_the_cache_and_the_revocation_check(sqlite_url: str) -> None:
+    """services/usage/keys.py by hand: the key read from each ``Authorization`` form, a key
+    looked up once and then remembered (unknown and revoked ones as None), forgotten on
+    revocation, and the revocation check asked inline (SQLite) and in shared queries."""
+    import asyncio
+    import sqlite3
+    import time
+
+    from kizuna.db import Session, make_engine
+    from kizuna.db.queries.auth import ActiveKeys
+    from kizuna.domain.auth import ApiKeyScope
+    from kizuna.services import auth
+    from kizuna.services.usage.keys import TTL, KeyCache, RevocationCheck, Sender, credentials
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    assert credentials(None) is None
+    assert credentials("") is None
+    assert credentials("Bearer kz_abc") == "kz_abc"
+    assert credentials("  bEaReR   kz_abc  ") == "kz_abc"
+    assert credentials("Bearer ") is None
+    assert credentials(f"Basic {b64('kz_abc:')}") == "kz_abc"
+    assert credentials(f"BASIC {b64('kz_abc:ignored')}") == "kz_abc"
+    assert credentials(f"Basic {b64('kz_abc:pass:word')}") == "kz_abc"  # up to the first colon
+    assert credentials("Basic a3pf*YWJjOg==") is None  # base64 of "kz_abc:" with a stray "*": refused, not skipped
+    assert credentials(f"Basic {b64(':pw')}") is None  # no user name, no key
+    assert credentials("Basic !!!") is None  # not base64
+    not_utf8 = base64.b64encode(b"\xff\xfe:").decode()
+    assert credentials(f"Basic {not_utf8}") is None  # not UTF-8
+    assert credentials("Token kz_abc") is None
+    assert TTL == 30.0
+
+    assert Sender(7, "n", "ingest").source == "key:7"
+    assert [Sender(1, "n", s).may_ingest for s in ("ingest", "write", "read")] == [True, True, False]
+
+    engine = make_engine(sqlite_url)
+    with Session(engine) as s:
+        live, record = auth.create_api_key(s, name="live", scope=ApiKeyScope.INGEST)
+        gone, revoked = auth.create_api_key(s, name="gone", scope=ApiKeyScope.WRITE)
+        revoked.revoked_at = datetime.now(UTC)
+        s.commit()
+        live_id, gone_id = record.id, revoked.id
+        cache = KeyCache()
+        assert cache.cached(live) == (False, None)
+        assert cache.lookup(s, live) == Sender(live_id, "live", "ingest")
+        assert cache.cached(live) == (True, Sender(live_id, "live", "ingest"))
+        assert cache.lookup(s, gone) is None
+        assert cache.cached(gone) == (True, None)  # known to be no key
+        assert cache.lookup(s, "not-a-kizuna-key") is None
+        cache.forget(live)
+        assert cache.cached(live) == (False, None)
+        cache.forget(live)  # twice, or a key never looked up: nothing to forget, no error
+        assert cache.cached(gone) == (True, None)
+        short = KeyCache(ttl=0.05)
+        short.lookup(s, live)
+        assert short.cached(live)[0] is True
+        time.sleep(0.06)
+        assert short.cached(live) == (False, None)  # remembered for the TTL only
+
+    active = ActiveKeys(engine)
+
+    def revoke(key_id: int) -> None:
+        with Session(engine) as s:
+            s.execute(text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = :i"), {"i": key_id})
+            s.commit()
+
+    async def ask() -> tuple[list[bool], list[bool], bool]:
+        inline = RevocationCheck(active, inline=True)
+        shared = RevocationCheck(active)
+        first = [await inline.active(live_id), await inline.active(gone_id)]
+        second = list(await asyncio.gather(shared.active(live_id), shared.active(gone_id), shared.active(live_id)))
+        revoke(live_id)
+        return first, second, await shared.active(live_id)  # a new query, not the last one's answer
+
+    assert asyncio.run(ask()) == ([True, False], [True, False, True], False)
+    active.close()
+    broken = ActiveKeys(make_engine(f"sqlite:///{Path(sqlite_url.removeprefix('sqlite:///')).parent / 'none.db'}"))
+
+    async def ask_broken() -> bool:
+        return await asyncio.wait_for(RevocationCheck(broken).active(live_id), 5)
+
+    with pytest.raises(sqlite3.OperationalError, match="no such table: api_keys"):  # the store's error reaches the request
+        asyncio.run(ask_broken())
+    engine.dispose()

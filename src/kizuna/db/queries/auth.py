@@ -30,7 +30,8 @@ def list_users(session: Session) -> list[User]:
 def web_session_by_hash(session: Session, token_hash: str, now: datetime) -> tuple[WebSession, User] | None:
     row = session.execute(
         select(WebSession, User)
-        .join(User, User.id == WebSession.user_id)
+        # equivalent without the ON clause: SQLAlchemy infers it from the one foreign key between the two tables
+        .join(User, User.id == WebSession.user_id)  # pragma: no mutate
         .where(WebSession.token_hash == token_hash, WebSession.expires_at > now, User.is_active.is_(True))
     ).first()
     return (row[0], row[1]) if row else None
