@@ -25,7 +25,7 @@ from typing import Any
 
 from kizuna.db import Session
 from kizuna.db.queries import kb as q
-from kizuna.domain.kb import Article, bigrams, parse_article, render_html
+from kizuna.domain.kb import Article, bigrams, candidate_slugs, parse_article, pick_version, render_html
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import _, language
 from kizuna.services import outbox, unsubscribe
@@ -122,27 +122,6 @@ PURPOSE = "article"
 
 def link(context: RunContext, key: str, send_id: int, slug: str) -> str:
     return f"{context.public_url}/kb/{slug}?r={send_id}.{unsubscribe.sign(key, PURPOSE, send_id)}"
-
-
-def pick_version(found: Sequence[Any], slug: str, lang: str) -> Any | None:
-    """The version of article ``slug`` for a reader of ``lang``: among the articles named
-    ``slug``, ``slug-ja`` and ``slug-en`` (the language versions of one article, by name), the one
-    in ``lang``; else ``slug`` itself; else any of them. None when there is none."""
-    base = slug[:-3] if slug.endswith(("-ja", "-en")) else slug
-    names = (slug, base, f"{base}-ja", f"{base}-en")
-    by_slug = {r.slug: r for r in found if r.slug in names}
-    mine = [by_slug[n] for n in names if n in by_slug and by_slug[n].language == lang]
-    if mine:
-        return mine[0]
-    return next((by_slug[n] for n in names if n in by_slug), None)
-
-
-def candidate_slugs(slugs: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for slug in slugs:
-        base = slug[:-3] if slug.endswith(("-ja", "-en")) else slug
-        out += [slug, base, f"{base}-ja", f"{base}-en"]
-    return sorted(set(out))
 
 
 def _article_email(lang: str, *, contact: str, account: str, items: Sequence[tuple[str, str]],

@@ -153,3 +153,27 @@ def ticket_days(session: Session, account_ids: Sequence[int], since: datetime, u
         out += list(session.execute(select(Ticket.account_id, Ticket.opened_at).where(
             Ticket.account_id.in_(ids[start:start + 2000]), Ticket.opened_at >= since, Ticket.opened_at < until)))  # fmt: skip
     return out
+
+
+def accounts_with_contacts(session: Session, account_ids: Sequence[int]) -> list[tuple[Any, list[Any]]]:
+    """(account: id, customer_since, churned_on; its contacts with an address: id, language,
+    unsubscribed_at) of the accounts ``account_ids`` (the demo's article history)."""
+    from kizuna.db.models import Contact
+
+    out: list[tuple[Any, list[Any]]] = []
+    ids = sorted(set(account_ids))
+    for start in range(0, len(ids), 2000):
+        part = ids[start:start + 2000]
+        contacts: dict[int, list[Any]] = {}
+        for r in session.execute(select(Contact.account_id, Contact.id, Contact.language, Contact.unsubscribed_at)
+                                 .where(Contact.account_id.in_(part), Contact.email.is_not(None)).order_by(Contact.id)):  # fmt: skip
+            contacts.setdefault(int(r.account_id), []).append(r)
+        out += [(a, contacts.get(int(a.id), [])) for a in session.execute(
+            select(Account.id, Account.customer_since, Account.churned_on).where(Account.id.in_(part)).order_by(Account.id))]  # fmt: skip
+    return out
+
+
+def send_ids(session: Session, playbook_key: str) -> list[tuple[int, datetime]]:
+    """(id, sent_at) of a playbook's sends, in order."""
+    return [(int(i), at) for i, at in session.execute(
+        select(KbSend.id, KbSend.sent_at).where(KbSend.playbook_key == playbook_key).order_by(KbSend.id))]  # fmt: skip
