@@ -284,10 +284,10 @@ def deflection(session: Session, as_of: date, *, days: int = DEFLECTION_DAYS) ->
         until = datetime.combine(max(days_all) + timedelta(days=days + 1), time.min, tzinfo=UTC)
         for account_id, opened in q.ticket_days(session, sorted(set(starts[False]) | set(starts[True])), since, until):
             opened_day = opened.astimezone(UTC).date()
-            for group in (False, True):
-                day = starts[group].get(int(account_id))
-                if day is not None and day < opened_day <= day + timedelta(days=days):
-                    counts[group][int(account_id)] += 1
+            for held_out in (False, True):
+                start = starts[held_out].get(int(account_id))
+                if start is not None and start < opened_day <= start + timedelta(days=days):
+                    counts[held_out][int(account_id)] += 1
     sent, held = list(counts[False].values()), list(counts[True].values())
     c = compare_means("tickets", [float(n) for n in sent], [float(n) for n in held])
     return Deflection(days, as_of, tuple(keys), len(sent), len(held), sum(sent), sum(held),
