@@ -250,3 +250,26 @@ def test_too_few_accounts_says_not_enough_data_with_the_counts(app: FastAPI) -> 
     with app.state.kizuna.unit_of_work() as session:
         found: Any = kb.deflection(session, TODAY)
     assert (found.enough, found.difference, found.low) == (False, None, None)
+
+
+def test_the_forms_editor_shows_and_saves_an_article_step(app: FastAPI) -> None:
+    make_user(app, "lead@kizuna.example", "lead")
+    with app.state.kizuna.unit_of_work() as session:
+        playbooks.save(session, SEND, "kb.toml")
+    client = TestClient(app)
+    csrf = sign_in(client, "lead@kizuna.example")
+    page = client.get("/playbooks/kb-tech/edit", headers={"Accept-Language": "en"}).text
+    assert 'name="s0.articles" value="quick-start no-such-article"' in page  # the list, as the form edits it
+    detail = re.sub(r"<[^>]+>", "", client.get("/playbooks/kb-tech", headers={"Accept-Language": "en"}).text)
+    assert "Articles (slugs, separated by spaces): quick-start, no-such-article" in detail
+    form = {"csrf_token": csrf, "original": "kb-tech", "key": "kb-tech", "name": "Tech touch: articles",
+            "trigger.kind": "at_risk", "cooldown_days": "30", "holdout": "0", "steps": "1", "s0.kind": "article",
+            "s0.articles": "quick-start, invite-users", "s0.to": "champion", "op": "save"}  # fmt: skip
+    saved = client.post("/playbooks/editor", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    with app.state.kizuna.unit_of_work() as session:
+        _n, table = playbooks.table(session, "kb-tech")
+    assert table["steps"] == [{"kind": "article", "articles": "quick-start, invite-users", "to": "champion"}]
+    bad = client.post("/playbooks/editor", data={**form, "s0.articles": "Quick Start"}, headers={"Accept-Language": "en"})
+    assert bad.status_code == 422
+    assert "a slug is 1–120 lower-case letters, digits or -, not &#39;Quick&#39;" in bad.text
