@@ -90,7 +90,7 @@ def test_the_effect_page_of_the_demo_shows_the_comparison(demo: Demo) -> None:
     assert ("Lower than the holdout: it helps." in text) == (churn.high < 0)
     assert ("No clear difference yet." in text) == (churn.low <= 0 <= churn.high)
     # the default library is in the store, version 1, the risk playbooks holding out 30 %
-    assert len(re.findall(r'data-testid="playbook-row"', listed)) == 10  # with the survey playbooks (issue 17)
+    assert len(re.findall(r'data-testid="playbook-row"', listed)) == 11  # with the survey playbooks and kb-tech (issue 17)
     assert re.search(r'data-key="risk-low">.*?30%', listed, re.S)
 
 
