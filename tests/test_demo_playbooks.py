@@ -90,7 +90,7 @@ def test_the_effect_page_of_the_demo_shows_the_comparison(demo: Demo) -> None:
     assert ("Lower than the holdout: it helps." in text) == (churn.high < 0)
     assert ("No clear difference yet." in text) == (churn.low <= 0 <= churn.high)
     # the default library is in the store, version 1, the risk playbooks holding out 30 %
-    assert len(re.findall(r'data-testid="playbook-row"', listed)) == 10  # with the survey playbooks (issue 17)
+    assert len(re.findall(r'data-testid="playbook-row"', listed)) == 11  # with the survey playbooks and kb-tech (issue 17)
     assert re.search(r'data-key="risk-low">.*?30%', listed, re.S)
 
 
@@ -113,3 +113,32 @@ def test_held_out_and_untouched_accounts_live_the_untreated_life() -> None:
             run = runs[0]
             assert run.churned_if_treated <= run.churned_if_not  # the effect only ever keeps a customer
     assert min(seen.values()) > 0, seen
+
+
+def test_the_demo_sends_articles_and_the_kpi_deflection_has_its_interval(demo: Demo) -> None:
+    """Issue 17: the library's kb-tech playbook sent the demo's articles to new tech-touch
+    accounts (30 % held out), some links were opened, and deflection shows with its interval;
+    the articles have no simulated effect on tickets, so the interval holds 0."""
+    from kizuna.services import kb, onboarding
+
+    with session_scope(demo.engine) as session:
+        found = kb.deflection(session, AS_OF)
+        stats = {s.slug: s for s in kb.stats(session)}
+        templates = {t.key: t.tier for t in onboarding.list_templates(session)}
+    assert templates == {"high": "high", "low": "low", "tech": "tech"}  # one per touch tier
+    assert set(stats) == {"quick-start", "quick-start-en", "invite-users", "invite-users-en", "csv-errors",
+                          "csv-errors-en"}  # fmt: skip
+    assert sum(s.sends for s in stats.values()) > 0
+    assert all(s.readers <= s.views for s in stats.values())
+    assert 0 < sum(s.readers for s in stats.values()) < sum(s.sends for s in stats.values())
+    assert found.enough
+    assert (found.sent_accounts, found.holdout_accounts) == (225, 81)
+    assert found.low is not None
+    assert found.high is not None
+    assert found.low < 0 < found.high
+    app = create_app(Settings(database_url=demo.url, today=AS_OF))
+    make_user(app, "kb-lead@kizuna.example", "lead", name="リード")
+    with TestClient(app, base_url="http://testserver", headers={"Accept-Language": "en"}) as client:
+        sign_in(client, "kb-lead@kizuna.example")
+        body = client.get("/api/kpis/deflection", params={"as_of": AS_OF.isoformat()}).json()
+    assert (body["sent_accounts"], body["holdout_accounts"], body["enough"]) == (225, 81, True)

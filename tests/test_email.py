@@ -143,7 +143,8 @@ def test_templates_render_in_a_sandbox_and_html_is_escaped() -> None:
 
 
 def test_each_step_kind_is_described_once_for_the_forms() -> None:
-    assert set(STEP_FIELDS) == {"task", "email", "webhook", "wait", "branch", "survey", "onboarding_plan"}
+    assert set(STEP_FIELDS) == {"task", "email", "webhook", "wait", "branch", "survey", "onboarding_plan",
+                                "article"}
     task = {f.name: f for f in STEP_FIELDS["task"]}
     assert task["assignee"].choices == ("owner", "lead", "round_robin")
     assert task["due_days"].lo == 0

@@ -216,7 +216,7 @@ def test_the_command_line_loads_lists_and_previews(
     assert run_cli(capsys, "playbooks", "load", str(file)).out.strip() == "risk: saved as version 1"
     assert "onboarding-high: saved as version 1" in run_cli(capsys, "playbooks", "load", "--defaults").out
     listed = json.loads(run_cli(capsys, "playbooks", "list", "--format", "json").out)
-    assert len(listed) == 11  # 10 in the default library (2 survey playbooks) + risk
+    assert len(listed) == 12  # 11 in the default library (2 survey playbooks, kb-tech) + risk
     assert {"key": "risk", "version": 1, "trigger": {"kind": "at_risk"}}.items() <= next(
         b for b in listed if b["key"] == "risk").items()  # fmt: skip
     plan = json.loads(run_cli(capsys, "playbooks", "preview", "risk", "--format", "json").out)

@@ -225,6 +225,18 @@ def _kb_article(app: FastAPI, tmp: Path) -> str:
                                  f"{LONG}\n\n[x]({URL}) <script>alert(1)</script>\n", encoding="utf-8")  # fmt: skip
     with app.state.kizuna.unit_of_work() as session:
         kb.import_folder(session, folder)
+    with app.state.kizuna.unit_of_work() as session:  # sent to the hostile contact and read: the timeline shows it
+        from types import SimpleNamespace
+
+        from sqlalchemy import text
+
+        contact = session.execute(text("SELECT id, account_id FROM contacts ORDER BY id LIMIT 1")).one()
+        who = SimpleNamespace(id=contact.id, name=SHORT, email="h@hostile.example", language="en", unsubscribed_at=None)
+        sent = kb.send_articles(session, app.state.kizuna.context, ["hostile"], [who], account_id=int(contact.account_id),
+                                account_name=LONG, playbook_key="hostile", enrollment_id=None, now=datetime.now(UTC),
+                                outbox_key="hostile-kb")  # fmt: skip
+        token = str(sent.messages[0][2]["text"]).split("?r=")[1].split()[0]
+        assert kb.record_view(session, app.state.kizuna.context, "hostile", token)
     return "hostile"
 
 

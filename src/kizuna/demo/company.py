@@ -500,7 +500,8 @@ def generate(
     writer.write("usage_daily", usage_rows)
     writer.write("usage_events", event_rows_, EVENT_BATCH)
     progress(STAGE_FINISH, 0, 1)
-    truth = demo_playbooks.write(session, tl, runs, enabled=playbooks_enabled)
+    truth = demo_playbooks.write(session, tl, runs, enabled=playbooks_enabled, seed=seed,
+                                 tech={p.id for p in roster.profiles if p.tier == TECH_TOUCH})
     reset_sequences(session)
     progress(STAGE_FINISH, 1, 1)
     counts = writer.counts

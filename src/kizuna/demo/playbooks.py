@@ -126,9 +126,11 @@ def live(rng: np.random.Generator, tl: Timeline, profile: Profile, eng: Engageme
     return treated, [run]
 
 
-def write(session: Session, tl: Timeline, runs: list[Run], *, enabled: bool = False) -> tuple[TrueEffect, ...]:
+def write(session: Session, tl: Timeline, runs: list[Run], *, enabled: bool = False, seed: int = 42,
+          tech: set[int] | None = None) -> tuple[TrueEffect, ...]:  # fmt: skip
     """The default library as version 1 of each playbook — active with ``enabled``, else paused
-    (a store made for a test sends nothing) — and the risk playbooks' runs."""
+    (a store made for a test sends nothing) — the risk playbooks' runs, the onboarding templates,
+    the knowledge base and the article playbook's history (:func:`write_kb`)."""
     saved = tl.moment(tl.start, 10 * 3600)
     tables = {key: {**table, "enabled": enabled, **({"holdout": DEMO_HOLDOUT} if key in RISK_KEYS.values() else {})}
               for key, table in _TABLES.items()}  # fmt: skip
@@ -155,7 +157,90 @@ def write(session: Session, tl: Timeline, runs: list[Run], *, enabled: bool = Fa
             log = f"{day} {_('entered')}\n{day} {what}\n{day} {_('completed')}\n"
             rows.append(_run_row(r, "completed", len(_BOOKS[r.key].steps), r.entered_on, log))
     insert_many(session, "playbook_enrollments", rows)
+    write_kb(session, tl, np.random.default_rng([seed, KB_STREAM]), tech or set())
     return truth(runs, tl.as_of)
+
+
+# --- issue 17: onboarding templates by tier, the knowledge base, and the article playbook's history ---
+
+#: The demo's own files: onboarding templates per tier and knowledge-base articles (ja/en).
+DEMO_KB = "demo_kb"
+#: A random stream of its own (who opened an emailed link, when), so nothing else of the demo moves.
+KB_STREAM = 17
+KB_KEY = "kb-tech"
+#: The share of sent contacts who open a link, and of those who open it again.
+KB_OPEN, KB_AGAIN = 0.45, 0.3
+
+
+def write_kb(session: Session, tl: Timeline, rng: np.random.Generator, tech: set[int]) -> None:
+    """The onboarding templates (one per touch tier), the articles with their search index,
+    and the history of the library's ``kb-tech`` playbook: each tech-touch account that became a
+    customer within the history entered it that day; its holdout (drawn as the daily job draws it)
+    got nothing, the others' contacts were sent the articles (their language's version) and some
+    opened the links. The articles have no simulated effect on tickets: the deflection the KPI
+    page shows should hold 0 in its interval."""
+    from kizuna.db.queries import kb as kb_queries
+    from kizuna.domain.kb import bigrams, candidate_slugs, parse_article, pick_version
+    from kizuna.domain.onboarding import parse_templates_toml
+
+    saved = tl.moment(tl.start, 10 * 3600)
+    files = resources.files("kizuna").joinpath(DEMO_KB)
+    templates = parse_templates_toml(files.joinpath("onboarding.toml").read_text(encoding="utf-8"), "onboarding.toml")
+    insert_many(session, "onboarding_templates", [
+        {"key": t.key, "name": t.name, "tier": t.tier, "milestones": t.as_table()["milestones"], "created_at": saved,
+         "updated_at": saved} for t in templates])  # fmt: skip
+    articles = [parse_article(f.read_text(encoding="utf-8"), f.name)
+                for f in sorted(files.iterdir(), key=lambda f: f.name) if f.name.endswith(".md")]  # fmt: skip
+    for a in articles:
+        kb_queries.save(session, None, {"slug": a.slug, "language": a.language, "title": a.title,
+                                        "category": a.category, "body": a.body, "source": f"{a.slug}.md"},
+                        bigrams(a.title + "\n" + a.body))  # fmt: skip
+    book = _BOOKS[KB_KEY]
+    slugs = book.steps[0].params["articles"]
+    found = kb_queries.versions(session, candidate_slugs(slugs))
+    enrollments: list[Row] = []
+    sends: list[Row] = []
+    for account, contacts in kb_queries.accounts_with_contacts(session, sorted(tech)):
+        day = account.customer_since
+        if day is None or not tl.start <= day < tl.as_of or (account.churned_on is not None and account.churned_on <= day):
+            continue
+        held = holdout_draw(KB_KEY, int(account.id)) < book.holdout
+        stamp = day.isoformat()
+        if held:
+            log = f"{stamp} {_('held out: nothing is done, to compare')}\n"
+            end = day + timedelta(days=book.trigger.params["days"] + 1)  # the trigger clears: the run ends
+            enrollments.append({"playbook_key": KB_KEY, "version": 1, "account_id": int(account.id), "state": "holdout",
+                                "holdout": True, "entered_on": day, "step": 0, "next_on": None,
+                                "finished_on": end if end < tl.as_of else None, "log": log})  # fmt: skip
+            continue
+        sent_at = tl.moment(day, 10 * 3600)
+        lines = [f"{stamp} {_('entered')}"]
+        for c in contacts:
+            if c.unsubscribed_at is not None:
+                continue
+            lang = c.language if c.language in ("ja", "en") else "ja"
+            chosen = [v for v in (pick_version(found, s, lang) for s in slugs) if v is not None]
+            sends += [{"article_id": int(v.id), "account_id": int(account.id), "contact_id": int(c.id),
+                       "playbook_key": KB_KEY, "enrollment_id": None, "sent_at": sent_at} for v in chosen]  # fmt: skip
+            lines.append(f"{stamp} " + _("articles {slugs} to {email}").format(
+                slugs=", ".join(v.slug for v in chosen), email=f"#{c.id}"))  # fmt: skip
+        lines.append(f"{stamp} {_('completed')}")
+        enrollments.append({"playbook_key": KB_KEY, "version": 1, "account_id": int(account.id), "state": "completed",
+                            "holdout": False, "entered_on": day, "step": 1, "next_on": None, "finished_on": day,
+                            "log": "\n".join(lines) + "\n"})  # fmt: skip
+    insert_many(session, "playbook_enrollments", enrollments)
+    insert_many(session, "kb_sends", sends)
+    ids = kb_queries.send_ids(session, KB_KEY)
+    cutoff = tl.moment(tl.as_of, 0)
+    views: list[Row] = []
+    for send_id, sent_at in ids:
+        if rng.random() >= KB_OPEN:
+            continue
+        for _again in range(1 + int(rng.random() < KB_AGAIN)):
+            at = sent_at + timedelta(seconds=int(rng.integers(600, 5 * 86400)))
+            if at < cutoff:
+                views.append({"send_id": send_id, "viewed_at": at})
+    insert_many(session, "kb_views", views)
 
 
 def _run_row(r: Run, state: str, step: int, finished: date | None, log: str) -> Row:

@@ -20,7 +20,9 @@ HTML cleaned again by an allow-list (nh3), so an article cannot inject script.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -109,3 +111,24 @@ def bigrams(text: str) -> set[str]:
     """The distinct two-character pieces of ``text`` lower-cased (whitespace-only pieces left out)."""
     low = text.lower()
     return {low[i:i + 2] for i in range(len(low) - 1) if low[i:i + 2].strip() and len(low[i:i + 2].strip()) == 2}
+
+
+def pick_version(found: Sequence[Any], slug: str, lang: str) -> Any | None:
+    """The version of article ``slug`` for a reader of ``lang``: among the articles named
+    ``slug``, ``slug-ja`` and ``slug-en`` (the language versions of one article, by name), the one
+    in ``lang``; else ``slug`` itself; else any of them. None when there is none."""
+    base = slug[:-3] if slug.endswith(("-ja", "-en")) else slug
+    names = (slug, base, f"{base}-ja", f"{base}-en")
+    by_slug = {r.slug: r for r in found if r.slug in names}
+    mine = [by_slug[n] for n in names if n in by_slug and by_slug[n].language == lang]
+    if mine:
+        return mine[0]
+    return next((by_slug[n] for n in names if n in by_slug), None)
+
+
+def candidate_slugs(slugs: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for slug in slugs:
+        base = slug[:-3] if slug.endswith(("-ja", "-en")) else slug
+        out += [slug, base, f"{base}-ja", f"{base}-en"]
+    return sorted(set(out))

@@ -61,6 +61,10 @@ STEP_FIELDS: dict[str, tuple[FormField, ...]] = {
     ),
     "onboarding_plan": (FormField("template", N_("Onboarding template (a key, or by_tier)"), default="by_tier",
                                   maxlength=64),),
+    "article": (
+        FormField("articles", N_("Articles (slugs, separated by spaces)"), default="", maxlength=1300),
+        FormField("to", N_("Send to"), "choice", pb.RECIPIENTS, "all_contacts"),
+    ),
 }
 
 #: The parameters of each trigger kind.

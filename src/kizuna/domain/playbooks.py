@@ -13,7 +13,7 @@ A playbook is written in TOML (one file may hold several)::
     exit_when_cleared = true                     # stop when the trigger no longer holds
 
     [[playbooks.risk-high.steps]]
-    kind = "task"                                # task | email | webhook | wait | branch | survey | onboarding_plan
+    kind = "task"                                # task | email | webhook | wait | branch | survey | onboarding_plan | article
     title = "Executive call: {account}"
     task_kind = "call"
     priority = "high"
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from kizuna.domain.kb import SLUG as ARTICLE_SLUG
 from kizuna.errors import ConfigurationError
 from kizuna.i18n import N_, _
 
@@ -272,7 +273,7 @@ class FieldSpec:
 
     ``type``: ``text`` (one line unless ``lines``), ``template`` (a task or webhook text with
     ``{account}``-style merge fields), ``jinja`` (an email template: ``{{ account }}``, checked at
-    save), ``choice``, ``whole`` (``lo``…``hi``), ``flag``, ``url``, ``emails`` (a list of user
+    save), ``slugs`` (knowledge-base article slugs), ``choice``, ``whole`` (``lo``…``hi``), ``flag``, ``url``, ``emails`` (a list of user
     addresses), ``email`` (one address), ``mail`` (a table of ``subject``/``body``/``html`` in one
     language), ``condition`` (a branch's test) or ``steps`` (a list of steps)."""
 
@@ -326,6 +327,12 @@ STEP_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     # apply an onboarding plan from today: a template key, or by_tier (the account's tier's template)
     "onboarding_plan": (_f("template", "text", N_("Onboarding template (a key, or by_tier)"), default="by_tier",
                            most=64),),
+    # knowledge-base articles by slug (a list, or one text of slugs separated by spaces or commas),
+    # each link signed per contact so that its views are counted (kizuna.services.kb)
+    "article": (
+        _f("articles", "slugs", N_("Articles (their slugs)"), required=True, most=10),
+        _f("to", "choice", N_("Recipients"), default="all_contacts", choices=RECIPIENTS),
+    ),
     "branch": (
         _f("if", "condition", N_("Condition"), required=True),
         _f("then", "steps", N_("Steps when it holds"), default=()),
@@ -436,6 +443,8 @@ def _field(r: _Reader, path: str, spec: FieldSpec, value: Any, depth: int) -> An
         if not isinstance(value, list) or not value or len(value) > spec.most:
             raise r.fail(path, _("must be a list of 1 to {n} user email addresses").format(n=spec.most))
         return tuple(_address(r, f"{path}[{i}]", v) for i, v in enumerate(value))
+    if spec.type == "slugs":
+        return _slugs(r, path, value, spec.most)
     if spec.type == "mail":
         return _mail(r, path, value)
     if spec.type == "condition":
@@ -447,6 +456,21 @@ def _field(r: _Reader, path: str, spec: FieldSpec, value: Any, depth: int) -> An
             raise r.fail(path, _("branches nest at most {n} deep").format(n=3))
         return tuple(_step(r, f"{path}[{i + 1}]", s, depth + 1) for i, s in enumerate(value))
     raise AssertionError(spec.type)
+
+
+def _slugs(r: _Reader, path: str, value: Any, most: int) -> tuple[str, ...]:
+    """Article slugs: a list, or one text with the slugs separated by spaces or commas."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or len(items) > most:
+        raise r.fail(path, _("must be a list of 1 to {n} article slugs").format(n=most))
+    out: list[str] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not ARTICLE_SLUG.fullmatch(item):
+            raise r.fail(f"{path}[{i}]", _("a slug is 1–120 lower-case letters, digits or -, not {value!r}").format(
+                value=str(item)[:40]))  # fmt: skip
+        if item not in out:
+            out.append(item)
+    return tuple(out)
 
 
 def _address(r: _Reader, path: str, value: Any) -> str:

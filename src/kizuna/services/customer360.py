@@ -354,6 +354,15 @@ def _surveys(session: Session, account_id: int, cursor: Cursor | None, limit: in
     return items
 
 
+@timeline_source("article")
+def _article_views(session: Session, account_id: int, cursor: Cursor | None, limit: int,
+                   zone: tzinfo) -> list[TimelineItem]:  # fmt: skip
+    """A contact opened a knowledge-base article from its emailed link (issue 17)."""
+    return [TimelineItem(kind="article", type="viewed", at=r["viewed_at"], seq=r["id"], subject=r["title"],
+                         contact=r["contact_name"], details={"slug": r["slug"], "playbook": r["playbook_key"]})
+            for r in q.article_views_page(session, account_id, "article", _key(cursor), limit)]  # fmt: skip
+
+
 def _midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from kizuna.api.routers._common import READ
 from kizuna.api.schemas.common import InDateRange
@@ -16,7 +17,7 @@ from kizuna.domain.kpi_targets import parse_targets
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
 from kizuna.services import accounts as accounts_service
-from kizuna.services import kpis
+from kizuna.services import kb, kpis
 
 router = APIRouter(prefix="/api/kpis", tags=["kpis"])
 
@@ -59,6 +60,35 @@ def get_kpis(state: State, principal: CurrentPrincipal, as_of: AsOf = None, mont
         at_risk = accounts_service.at_risk_summary(session, report.currency)
     targets = [t.to_dict() for t in parse_targets(state.settings.kpi_targets).values()]
     return KpiReportOut.model_validate(report.to_dict() | {"at_risk": asdict(at_risk), "targets": targets})
+
+
+class DeflectionOut(BaseModel):
+    days: int
+    as_of: date
+    playbooks: list[str]
+    sent_accounts: int
+    holdout_accounts: int
+    sent_tickets: int
+    holdout_tickets: int
+    sent_rate: float | None
+    holdout_rate: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+    minimum: int
+    enough: bool
+
+
+@router.get("/deflection", response_model=DeflectionOut, responses=READ, summary="Ticket deflection by articles")
+def get_deflection(state: State, principal: CurrentPrincipal, as_of: AsOf = None,
+                   days: Annotated[int, Query(ge=1, le=365, description="Days after the send.")] = 30) -> DeflectionOut:  # fmt: skip
+    """Tickets per active account in the `days` days after a playbook sent knowledge-base
+    articles, against the accounts that playbook held out: the means, the difference (sent −
+    held out) and its 95 % interval (Welch's); `enough` is false while either group has fewer
+    than `minimum` accounts (what `kizuna kb deflection --format json` prints)."""
+    with state.unit_of_work() as session:
+        found = kb.deflection(session, as_of or today(state.settings), days=days)
+    return DeflectionOut.model_validate({**asdict(found), "playbooks": list(found.playbooks)})
 
 
 @router.get("/ltv", response_model=LtvOut, responses=READ, summary="The LTV formulas")

@@ -9,7 +9,7 @@ from kizuna.db.models.health import HealthScorecardVersion, HealthSentiment, Hea
 from kizuna.db.models.imports import ImportMapping
 from kizuna.db.models.ingest import IngestCount, ParkedEvent
 from kizuna.db.models.jobs import JobLease, JobRun
-from kizuna.db.models.kb import KbArticle, KbArticleBigram
+from kizuna.db.models.kb import KbArticle, KbArticleBigram, KbSend, KbView
 from kizuna.db.models.ltv import AccountLtv, LtvSegmentFit
 from kizuna.db.models.opportunities import Opportunity
 from kizuna.db.models.outbox import OutboxMessage
@@ -42,6 +42,8 @@ __all__ = [
     "JobRun",
     "KbArticle",
     "KbArticleBigram",
+    "KbSend",
+    "KbView",
     "LtvSegmentFit",
     "OnboardingMilestone",
     "OnboardingTemplate",

@@ -238,6 +238,22 @@ def surveys_page(session: Session, account_id: int, kind: str, cursor: CursorKey
     return [dict(r) for r in rows]
 
 
+def article_views_page(session: Session, account_id: int, kind: str, cursor: CursorKey,
+                       limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    """The account's contacts' openings of emailed knowledge-base links (issue 17)."""
+    from kizuna.db.models import KbArticle, KbSend, KbView
+
+    rows = session.execute(
+        select(KbView.id, KbView.viewed_at, KbArticle.slug, KbArticle.title, KbSend.playbook_key,
+               Contact.name.label("contact_name"))
+        .join(KbSend, KbSend.id == KbView.send_id).join(KbArticle, KbArticle.id == KbSend.article_id)
+        .outerjoin(Contact, Contact.id == KbSend.contact_id)
+        .where(KbSend.account_id == account_id, _after(KbView.viewed_at, KbView.id, kind, cursor))
+        .order_by(KbView.viewed_at.desc(), KbView.id.desc()).limit(limit)
+    ).mappings()  # fmt: skip
+    return [dict(r) for r in rows]
+
+
 def account_exists(session: Session, account_id: int) -> bool:
     return session.scalar(select(Account.id).where(Account.id == account_id)) is not None
 

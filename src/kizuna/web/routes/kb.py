@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup
 
-from kizuna.http.auth import State
+from kizuna.http import clock
+from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.errors import wants_json
 from kizuna.http.templating import render
 from kizuna.services import kb
@@ -28,11 +29,29 @@ def kb_index(request: Request, state: State, q: str | None = None, category: str
 
 
 @router.get("/kb/{slug}")
-def kb_article(request: Request, state: State, slug: str) -> Response:
+def kb_article(request: Request, state: State, slug: str, r: str | None = None) -> Response:
+    """The article; ``r`` is an emailed link's signed token: a good one counts a view for its
+    contact, a forged one counts nothing and the reader still gets the article."""
     with state.unit_of_work() as session:
         page = kb.article(session, slug)
+        if r is not None:
+            kb.record_view(session, state.context, page.slug, r, now=clock.now(state.settings))
+    # an emailed link's token stays out of other sites' logs and search engines
+    headers = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"} if r is not None else None
     if wants_json(request):
-        return JSONResponse(page.__dict__)
+        return JSONResponse(page.__dict__, headers=headers)
     # the only Markup of the knowledge base: markdown-it with raw HTML off and safe links only,
     # cleaned again by nh3's allow-list (kizuna.domain.kb.render_html)
-    return render(request, "kb/article.html", {"article": page, "html": Markup(page.html)})
+    response = render(request, "kb/article.html", {"article": page, "html": Markup(page.html)})
+    response.headers.update(headers or {})
+    return response
+
+
+@router.get("/admin/kb")
+def kb_stats(request: Request, state: State, principal: CurrentPrincipal) -> Response:
+    """Signed in: per article, the links sent by playbooks, their views and readers."""
+    with state.unit_of_work() as session:
+        rows = kb.stats(session)
+    if wants_json(request):
+        return JSONResponse({"articles": [r.__dict__ for r in rows]})
+    return render(request, "kb/stats.html", {"rows": rows})

@@ -39,7 +39,7 @@ from kizuna.http.i18n import Formatter
 from kizuna.http.templating import render
 from kizuna.i18n import N_, _, get_language
 from kizuna.services import accounts as accounts_service
-from kizuna.services import kpis, onboarding
+from kizuna.services import kb, kpis, onboarding
 from kizuna.services import surveys as surveys_service
 from kizuna.settings import Settings
 
@@ -607,12 +607,25 @@ def dashboard_context(report: kpis.KpiReport, params: KpiParams, fmt: Formatter,
 # --- the pages ---------------------------------------------------------------------------
 
 
+def deflection_texts(df: kb.Deflection, fmt: Formatter) -> dict[str, str]:
+    """The deflection card's sentences with a per-cent sign (templates' gettext would read it as a format)."""
+    return {
+        "intro": _("Tickets per active account in the {days} days after a playbook sent knowledge-base articles, "
+                   "against the accounts the same playbook held out; the difference with its 95 % confidence "
+                   "interval (Welch's, over the accounts). Below zero: fewer tickets.").format(days=df.days),
+        "result": _("Difference: {d} tickets per account (95 % CI {low} to {high}).").format(
+            d=fmt.number(df.difference, 2), low=fmt.number(df.low, 2), high=fmt.number(df.high, 2)),
+    }  # fmt: skip
+
+
 @router.get("/kpis")
 def kpi_dashboard(request: Request, state: State, principal: CurrentPrincipal, as_of: str | None = None,
-                  months: str | None = None, by: str | None = None) -> Response:  # fmt: skip
+                  months: str | None = None, by: str | None = None,
+                  deflection_days: str | None = None) -> Response:  # fmt: skip
     settings = state.settings
     try:
         params = parse_params(settings, as_of, months, by)
+        window = kb.DEFLECTION_DAYS if deflection_days is None else kb.check_days(deflection_days)
         computed = compute(request, settings, params)
     except InvalidInput as exc:
         return _bad_request(request, exc.message)
@@ -621,11 +634,13 @@ def kpi_dashboard(request: Request, state: State, principal: CurrentPrincipal, a
         at_risk = accounts_service.at_risk_summary(session, computed.report.currency)
         survey_report = surveys_service.report(session, params.as_of, months=params.months)
         onboarding_kpis = onboarding.kpis(session, params.as_of, settings.zone)
+        deflection = kb.deflection(session, params.as_of, days=window)
     context = dashboard_context(computed.report, params, fmt, computed.segment_columns,
                                 targets=parse_targets(settings.kpi_targets), at_risk=at_risk)  # fmt: skip
     return render(request, "kpis/dashboard.html", {**context, "survey_report": survey_report,
                                                      "survey_labels": {"tier": TIER_LABELS, "stage": STAGE_LABELS},
-                                                     "onboarding_kpis": onboarding_kpis})
+                                                     "onboarding_kpis": onboarding_kpis, "deflection": deflection,
+                                                     "deflection_texts": deflection_texts(deflection, fmt)})
 
 
 @router.get("/kpis/accounts")
