@@ -274,11 +274,14 @@ def test_ticking_through_the_api_records_who_and_when_and_the_list_shows_progres
 def test_a_template_is_authored_in_the_form_and_bad_lines_are_refused(app: FastAPI, client: TestClient) -> None:
     make_user(app, "csm@kizuna.example", "csm")
     token = sign_in(client, "csm@kizuna.example")
-    ok = client.post("/onboarding/templates", data={"csrf_token": token, "key": "low", "name": "Low touch",
+    ok = client.post("/onboarding/templates", data={"csrf_token": token, "key": "low", "name": "Welcome plan",
                      "tier": "low", "milestones": "2 | csm | Welcome call\n10 | customer | Import data | first"},
                      follow_redirects=False)  # fmt: skip
     assert ok.status_code == 303
-    assert "Import data" in client.get("/onboarding/templates").text
+    listing = client.get("/onboarding/templates").text
+    assert "Import data" in listing
+    # the tier by its name, as everywhere else, not its key
+    assert re.search(r"<td>Welcome plan</td><td>low touch</td>", listing)
     for lines, reason in [("-3 | csm | Kickoff", "the offset must be from 0 to 730 days"),
                           ("3 | csm | ", "a name is needed"), ("3 | boss | Kickoff", "owner must be one of")]:
         bad = client.post("/onboarding/templates", data={"csrf_token": token, "key": "low", "name": "Low touch",

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kizuna.domain.onboarding import BY_TIER, OWNER_LABELS, OWNERS, TIERS
+from kizuna.domain.segments import TIER_LABELS
 from kizuna.domain.success_plans import TRACK_LABELS, day
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.http.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, State, Writer, check_csrf
@@ -63,7 +64,7 @@ def _templates_page(request: Request, state: State, *, form: dict[str, str] | No
     with state.unit_of_work() as session:
         found = onboarding.list_templates(session)
     return render(request, "onboarding/templates.html", {
-        "templates": found, "tiers": TIERS, "owners": OWNERS, "owner_labels": OWNER_LABELS, "error": error,
+        "templates": found, "tiers": TIERS, "tier_labels": TIER_LABELS, "owners": OWNERS, "owner_labels": OWNER_LABELS, "error": error,
         "form": form or {"key": "", "name": "", "tier": "", "milestones": ""}, "lines": milestone_lines,
         "saved": saved,
     }, status=status)  # fmt: skip
