@@ -71,8 +71,10 @@ lint: install
 node-clients:
 	cd tests/clients && npm ci --no-audit --no-fund --prefer-offline
 
+# Two workers, a module each at a time, in the order tests/conftest.py gives (the slow modules
+# first: xdist's own reordering, by number of tests, left the one-test browser modules for last).
 unit: install postgres-binaries chromium java node-clients
-	$(BIN)/pytest -n 2 --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 test: lint unit
 

@@ -224,3 +224,31 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+# --- the order the two workers take the modules in ---------------------------------------------
+
+#: Modules that take a minute or more (a live server and Chromium, a demo company, Spark,
+#: schemathesis), by the durations table `pytest` prints. `make test` hands whole modules to two
+#: workers in collection order (`--dist loadscope`); started last, they ran alone at the end
+#: with the other worker idle for minutes. Started first, the short modules fill in around them.
+SLOW_MODULES = (
+    "tests/browser/",
+    "tests/test_api_schemathesis.py",
+    "tests/test_analytics_parity.py",
+    "tests/test_health_backtest.py",
+    "tests/test_health_surfaces.py",
+    "tests/test_health_history.py",
+    "tests/test_tracking_clients.py",
+    "tests/test_concurrent_writes.py",
+    "tests/test_demo_playbooks.py",
+    "tests/test_health_generators.py",
+    "tests/test_churn.py",
+    "tests/test_cli_usability.py",
+    "tests/test_web_hostile.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow modules first, each module's tests in their own order (a stable sort)."""
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_MODULES))
