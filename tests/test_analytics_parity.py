@@ -68,16 +68,23 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
+BY_TIER = replace(OPTIONS, segment_by="tier")
+
+
+def _by_tier(backend: Any) -> tuple[dict[str, Any], list[dict[Any, Any]]]:
+    """The report by tier and its drill-down into the low tier's MRR."""
+    report = kpis.kpi_report(backend, AS_OF, BY_TIER).to_dict()
+    drill = kpis.kpi_accounts(backend, AS_OF, BY_TIER, metric="mrr", month="2026-02", segment="low")
+    return report, drill.to_dict(orient="records")
+
+
 def run(backend: Any) -> dict[str, Any]:
     try:
         report = kpis.kpi_report(backend, AS_OF, OPTIONS).to_dict()
         drill = kpis.kpi_accounts(backend, AS_OF, OPTIONS, metric="churned", month="2026-02")
         report["drill"] = drill.to_dict(orient="records")
-        by_tier = replace(OPTIONS, segment_by="tier")
-        tiers = kpis.kpi_report(backend, AS_OF, by_tier).to_dict()
+        tiers, report["drill_tier"] = _by_tier(backend)
         report["by_tier"] = {k: tiers[k] for k in ("revenue_by_segment", "nps", "survival")}
-        report["drill_tier"] = kpis.kpi_accounts(backend, AS_OF, by_tier, metric="mrr", month="2026-02",
-                                                 segment="low").to_dict(orient="records")
     finally:
         kpis.close_backend(backend)
     report.pop("backend")
@@ -136,11 +143,9 @@ def test_duckdb_gives_the_same_numbers(reference: dict[str, Any], sqlite_store: 
 def run_by_tier(backend: Any) -> dict[str, Any]:
     """The report by tier and its drill-down by tier only: every query of :func:`run` but the
     plan segmentation, once (a Spark query costs about a second; the whole :func:`run` ~80 s)."""
-    by_tier = replace(OPTIONS, segment_by="tier")
     try:
-        report = kpis.kpi_report(backend, AS_OF, by_tier).to_dict()
-        report["drill_tier"] = kpis.kpi_accounts(backend, AS_OF, by_tier, metric="mrr", month="2026-02",
-                                                 segment="low").to_dict(orient="records")
+        report, drill = _by_tier(backend)
+        report["drill_tier"] = drill
     finally:
         kpis.close_backend(backend)
     report.pop("backend")

@@ -57,10 +57,7 @@ class RequestContext:
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                _secure_headers(headers)
-                # Pages and JSON hold customer data and CSRF tokens: no browser or proxy keeps a copy.
-                headers.setdefault("Cache-Control", "no-store")
+                _answer_headers(MutableHeaders(scope=message))
             await send(message)
 
         try:
@@ -71,9 +68,15 @@ class RequestContext:
 
 
 def _secured(response: Response) -> Response:
-    secure(response)
-    response.headers.setdefault("Cache-Control", "no-store")
+    _answer_headers(response.headers)
     return response
+
+
+def _answer_headers(headers: MutableHeaders) -> None:
+    """The security headers, and: pages and JSON hold customer data and CSRF tokens, so no
+    browser or proxy keeps a copy."""
+    _secure_headers(headers)
+    headers.setdefault("Cache-Control", "no-store")
 
 
 def secure(response: Response) -> None:
