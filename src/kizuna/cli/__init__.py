@@ -7,44 +7,110 @@ calls one service, and renders the result. Errors print ``Error: …`` and exit 
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from kizuna.cli import churn as churn_commands
-from kizuna.cli import db as db_commands
-from kizuna.cli import demo as demo_commands
-from kizuna.cli import email as email_commands
-from kizuna.cli import exports as export_commands
-from kizuna.cli import health as health_commands
-from kizuna.cli import imports as import_commands
-from kizuna.cli import jobs as job_commands
-from kizuna.cli import kb as kb_commands
-from kizuna.cli import kpis as kpi_commands
-from kizuna.cli import ltv as ltv_commands
-from kizuna.cli import onboarding as onboarding_commands
-from kizuna.cli import opportunities as opportunity_commands
-from kizuna.cli import pipeline as pipeline_commands
-from kizuna.cli import playbooks as playbook_commands
-from kizuna.cli import renewals as renewal_commands
-from kizuna.cli import segments as segment_commands
-from kizuna.cli import serve as serve_commands
-from kizuna.cli import status as status_commands
-from kizuna.cli import surveys as survey_commands
-from kizuna.cli import tasks as task_commands
-from kizuna.cli import usage as usage_commands
-from kizuna.cli import users as user_commands
 from kizuna.cli.context import console, err_console, plain_validation_message, state
 from kizuna.cli.help_i18n import language_from_argv, translate_tree, translate_typer_strings
 from kizuna.errors import ImportRejected, KizunaError
 from kizuna.i18n import N_, _, get_language, language_from_environment, set_language
 
+#: The commands, in the order ``kizuna --help`` lists them: name → (module of ``kizuna.cli``,
+#: attribute, a Typer group or a command function, options of ``add_typer``/``command``). A command's module is imported only when the command runs (or when the root's
+#: help lists them all): ``kizuna users create`` does not load pandas, the analytics and the
+#: web app that other commands need — the start-up was ~3 s of imports for every command.
+_GROUP, _COMMAND = "group", "command"
+COMMANDS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "db": ("db", "app", _GROUP, {}),
+    "backup": ("db", "backup_store", _COMMAND, {}),
+    "restore": ("db", "restore_store", _COMMAND, {}),
+    "import": ("imports", "app", _GROUP, {}),
+    "export": ("exports", "export_all", _COMMAND,
+               {"help": N_("Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged.")}),
+    "serve": ("serve", "serve", _COMMAND, {}),
+    "status": ("status", "status", _COMMAND, {"help_from": "STATUS_HELP"}),
+    "pipeline": ("pipeline", "app", _GROUP, {}),
+    "kpis": ("kpis", "kpis", _COMMAND, {"help_from": "KPIS_HELP"}),
+    "report": ("kpis", "report_app", _GROUP, {"hidden": True}),  # the old spelling: kizuna kpis
+    "ltv": ("ltv", "app", _GROUP, {}),
+    "churn": ("churn", "app", _GROUP, {}),
+    "opportunities": ("opportunities", "app", _GROUP, {}),
+    "users": ("users", "users", _GROUP, {}),
+    "apikey": ("users", "apikeys", _GROUP, {}),
+    "demo": ("demo", "demo", _COMMAND, {}),
+    "usage": ("usage", "app", _GROUP, {}),
+    "ingest": ("usage", "ingest_app", _GROUP, {}),
+    "health": ("health", "app", _GROUP, {}),
+    "jobs": ("jobs", "app", _GROUP, {}),
+    "outbox": ("jobs", "outbox_app", _GROUP, {}),
+    "email": ("email", "app", _GROUP, {}),
+    "segments": ("segments", "app", _GROUP, {}),
+    "tier": ("segments", "tier_app", _GROUP, {}),
+    "stage": ("segments", "stage_app", _GROUP, {}),
+    "fit": ("segments", "fit_app", _GROUP, {}),
+    "tasks": ("tasks", "app", _GROUP, {}),
+    "onboarding": ("onboarding", "app", _GROUP, {}),
+    "playbooks": ("playbooks", "app", _GROUP, {}),
+    "surveys": ("surveys", "app", _GROUP, {}),
+    "kb": ("kb", "app", _GROUP, {}),
+    "renewals": ("renewals", "app", _GROUP, {}),
+    "worklist": ("tasks", "worklist_command", _COMMAND, {}),
+}
+_ROOT_SETTINGS: dict[str, Any] = {"pretty_exceptions_enable": False, "rich_markup_mode": "rich"}
+
+
+def _build(name: str) -> Any:
+    """The click command ``name``, built by Typer exactly as if it had been added to the root
+    at import: on a one-command parent (with a callback, so that Typer keeps the level)."""
+    module_name, attribute, kind, options = COMMANDS[name]
+    module = importlib.import_module(f"kizuna.cli.{module_name}")
+    target = getattr(module, attribute)
+    options = dict(options)
+    if "help_from" in options:  # the help is a constant of the module
+        options["help"] = getattr(module, options.pop("help_from"))
+    parent = typer.Typer(**_ROOT_SETTINGS)
+    parent.callback()(lambda: None)
+    if kind == _GROUP:
+        parent.add_typer(target, name=name, **options)
+    else:
+        parent.command(name, **options)(target)
+    return typer.main.get_command(parent).commands[name]  # type: ignore[attr-defined]
+
+
+class _LazyRoot(TyperGroup):
+    """The root command: lists every command of :data:`COMMANDS` and builds one when it is
+    asked for (translating its help when the language is not English)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        # as Typer lists a root's own: its commands first, then its groups
+        ordered = sorted(COMMANDS, key=lambda n: COMMANDS[n][2] == _GROUP)
+        return [*super().list_commands(ctx), *(n for n in ordered if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            command = _build(cmd_name)
+            if get_language() != "en":
+                translate_tree(command)
+            self.commands[cmd_name] = command
+        return super().get_command(ctx, cmd_name)
+
+    def load_all(self) -> _LazyRoot:
+        """Build every command now (for a walk over the whole tree: the help tests, the docs)."""
+        for name in self.list_commands(None):
+            self.get_command(None, name)
+        return self
+
+
 app = typer.Typer(
     name="kizuna",
+    cls=_LazyRoot,
     help=N_("Kizuna (絆): the customer success platform. Load customers, see their health, keep them."),
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    **_ROOT_SETTINGS,
 )
 
 
@@ -61,41 +127,11 @@ def _root(
     set_language(language_from_environment(lang or os.environ.get("KIZUNA_LANGUAGE")))
 
 
-app.add_typer(db_commands.app, name="db")
-app.command("backup")(db_commands.backup_store)
-app.command("restore")(db_commands.restore_store)
-app.add_typer(import_commands.app, name="import")
-app.command("export", help=N_("Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged."))(
-    export_commands.export_all
-)
-app.command("serve")(serve_commands.serve)
-app.command("status", help=status_commands.STATUS_HELP)(status_commands.status)
-app.add_typer(pipeline_commands.app, name="pipeline")
-app.command("kpis", help=kpi_commands.KPIS_HELP)(kpi_commands.kpis)
-app.add_typer(kpi_commands.report_app, name="report", hidden=True)  # the old spelling: kizuna kpis
-app.add_typer(ltv_commands.app, name="ltv")
-app.add_typer(churn_commands.app, name="churn")
-app.add_typer(opportunity_commands.app, name="opportunities")
-app.add_typer(user_commands.users, name="users")
-app.add_typer(user_commands.apikeys, name="apikey")
-app.command("demo")(demo_commands.demo)
-app.add_typer(usage_commands.app, name="usage")
-app.add_typer(usage_commands.ingest_app, name="ingest")
-app.add_typer(health_commands.app, name="health")
-app.add_typer(job_commands.app, name="jobs")
-app.add_typer(job_commands.outbox_app, name="outbox")
-app.add_typer(email_commands.app, name="email")
-app.add_typer(segment_commands.app, name="segments")
-app.add_typer(segment_commands.tier_app, name="tier")
-app.add_typer(segment_commands.stage_app, name="stage")
-app.add_typer(segment_commands.fit_app, name="fit")
-app.add_typer(task_commands.app, name="tasks")
-app.add_typer(onboarding_commands.app, name="onboarding")
-app.add_typer(playbook_commands.app, name="playbooks")
-app.add_typer(survey_commands.app, name="surveys")
-app.add_typer(kb_commands.app, name="kb")
-app.add_typer(renewal_commands.app, name="renewals")
-app.command("worklist")(task_commands.worklist_command)
+def command_tree() -> Any:
+    """The whole command tree, every command built (for walks over it)."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, _LazyRoot)
+    return root.load_all()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -172,4 +208,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-__all__ = ["app", "console", "main"]
+__all__ = ["COMMANDS", "app", "command_tree", "console", "main"]
