@@ -21,6 +21,7 @@ import argparse
 import csv
 import random
 import shutil
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +58,8 @@ def kizuna_import(work: Path, events: Path, src: str | None = None, tag: str = "
     env = {"KIZUNA_DATABASE_URL": f"sqlite:///{db}"}
     if src is not None:
         env["PYTHONPATH"] = src
-    kizuna = [shutil.which("kizuna") or "kizuna"]
+    found = shutil.which("kizuna")
+    kizuna = [found] if found else [sys.executable, "-m", "kizuna"]
     run_measured([*kizuna, "import", "accounts", str(work / "accounts.csv")], env)
     m = run_measured([*kizuna, "import", "usage-events", str(events)], env)
     db.unlink()
@@ -89,7 +91,6 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--baseline-src", default=None, metavar="PATH",
                         help="also import with the code of this source tree, first (before/after in one run)")
     args = parser.parse_args(argv)
-    import sys
 
     work = Path(tempfile.mkdtemp(prefix="kizuna-bench-"))
     try:
