@@ -20,7 +20,6 @@ from sqlalchemy import (
     Table,
     and_,
     false,
-    literal,
     literal_column,
     or_,
     select,
@@ -50,29 +49,6 @@ def lookup_ids(session: Session, table_name: str, key: str, values: Iterable[Any
         for k, i in session.execute(select(t.c[key], t.c.id).where(t.c[key].in_(chunk))):
             found[k] = i
     return found
-
-
-def existing_keys(
-    session: Session, table_name: str, columns: Sequence[str], keys: Sequence[tuple[Any, ...]]
-) -> set[tuple[Any, ...]]:
-    """Which of ``keys`` (tuples over ``columns``) are already stored.
-
-    A composite key is looked up by its first column (indexed, as the first column of
-    the unique key) and filtered here: row-value ``IN`` lists defeat SQLite's index.
-    """
-    t = table(table_name)
-    cols = [t.c[c] for c in columns]
-    wanted = set(keys)
-    out: set[tuple[Any, ...]] = set()
-    firsts = list(dict.fromkeys(k[0] for k in keys))
-    for start in range(0, len(firsts), _IN_CHUNK):
-        chunk = firsts[start : start + _IN_CHUNK]
-        query = select(*cols).where(cols[0].in_(chunk))
-        if len(cols) > 1:
-            for i, col in enumerate(cols[1:], start=1):
-                query = query.where(col.in_(list({k[i] for k in keys})))
-        out.update(k for k in (tuple(r) for r in session.execute(query)) if k in wanted)
-    return out
 
 
 class KeyTracker:
@@ -185,47 +161,6 @@ def _defaults(t: Table, present: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def upsert(
-    session: Session,
-    table_name: str,
-    rows: list[dict[str, Any]],
-    *,
-    columns: Sequence[str],
-    conflict: Sequence[str],
-    immutable: bool = False,
-) -> tuple[int, int]:
-    """Insert ``rows`` (their ``columns``; other keys are ignored), or update the stored
-    row with the same ``conflict`` key when a value differs (an identical row is left
-    alone, ``updated_at`` included). ``immutable`` rows (events) are never updated.
-    Returns ``(inserted, updated)``."""
-    if not rows:
-        return 0, 0
-    t = table(table_name)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    data_cols = [c for c in columns if c not in conflict]
-    constants = _defaults(t, columns)
-    all_columns = [*columns, *constants]
-    stmt = insert(t)
-    if immutable:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-        existed = 0
-    else:
-        existed = len(existing_keys(session, table_name, conflict, [tuple(r[c] for c in conflict) for r in rows]))
-        set_: dict[str, Any] = {c: stmt.excluded[c] for c in data_cols}
-        if "updated_at" in t.c:
-            set_["updated_at"] = stmt.excluded["updated_at"]
-        changed = or_(*(t.c[c].is_distinct_from(stmt.excluded[c]) for c in data_cols)) if data_cols else literal(False)
-        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_, where=changed)
-    prepared = _Prepared(session, stmt, t, all_columns)
-    cursor = session.connection().exec_driver_sql(prepared.sql, prepared.params(rows, constants))
-    affected = cursor.rowcount
-    if immutable:
-        return affected, 0
-    inserted = len(rows) - existed
-    return inserted, affected - inserted
-
-
 _NAMED_PARAM = re.compile(r"%\((\w+)\)s")
 
 
@@ -284,8 +219,11 @@ def _processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
 
 
 class PreparedUpsert:
-    """:func:`upsert` for rows in the driver's form (:class:`RowFormat`), its statement
-    compiled once for a whole import: each batch is one ``executemany`` of ready tuples."""
+    """Insert rows in the driver's form (:class:`RowFormat`), or update the stored row
+    with the same ``conflict`` key when a value differs (an identical row is left alone,
+    ``updated_at`` included); ``immutable`` rows (events) are never updated. The
+    statement is compiled once for a whole import: each batch is one ``executemany`` of
+    ready tuples."""
 
     def __init__(
         self, session: Session, fmt: RowFormat, *, conflict: Sequence[str], immutable: bool = False
@@ -319,7 +257,7 @@ class PreparedUpsert:
 
     def write(self, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
         """Insert ``rows`` or update the stored rows with the same key where a value
-        differs; ``(inserted, updated)``, as :func:`upsert`."""
+        differs; ``(inserted, updated)``."""
         if not rows:
             return 0, 0
         params = [tuple(r) for r in rows]
