@@ -9,6 +9,7 @@ full list. Any problem raises :class:`ImportRejected` and the caller rolls back.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -315,6 +316,10 @@ def write_batches(
     """Stage two: keys repeated in the file, references, and the upsert — in the
     caller's transaction, and only while no problem at all has been found."""
     summary = ImportSummary(spec.name, label, dry_run=dry_run)
+    # Everything alive now (modules, the ORM's metadata) outlives the import: left out of
+    # the collector's passes meanwhile, which otherwise walk it again and again (Kizuna
+    # freezes nothing else, so unfreezing at the end gives back exactly this).
+    gc.freeze()
     tracker = bulk.KeyTracker(session)
     refs = _RefCache(session)
     ref_fields = [(fd, *layout.refs[fd.attr]) for fd in spec.fields if fd.ref is not None]
@@ -351,6 +356,7 @@ def write_batches(
             _link_parents(session, spec, parents, tracker, label, errors, write=not errors and not dry_run)
     finally:
         tracker.close()
+        gc.unfreeze()
     summary.refused = len({e.line for e in errors})
     return summary
 
