@@ -22,6 +22,9 @@ class Measured:
     seconds: float
     peak_rss_mb: float
     stdout: str
+    #: user + system CPU of the child and its children (a parsing worker): under load, a
+    #: steadier measure of the work done than the wall time
+    cpu_seconds: float = 0.0
 
 
 def run_measured(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
@@ -44,7 +47,7 @@ def run_measured(args: list[str], env: dict[str, str] | None = None, cwd: Path |
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"{' '.join(args)} failed with {code}:\n{out}\n{err}")
-    return Measured(elapsed, usage.ru_maxrss / 1024, out)
+    return Measured(elapsed, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime)
 
 
 def python(*code_args: str) -> list[str]:

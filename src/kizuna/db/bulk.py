@@ -5,24 +5,28 @@ Everything here runs inside the caller's transaction; nothing commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     Integer,
     MetaData,
     String,
     Table,
     and_,
-    literal,
+    false,
     literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 
 from kizuna.db import models  # noqa: F401  (registers every table)
@@ -47,29 +51,6 @@ def lookup_ids(session: Session, table_name: str, key: str, values: Iterable[Any
     return found
 
 
-def existing_keys(
-    session: Session, table_name: str, columns: Sequence[str], keys: Sequence[tuple[Any, ...]]
-) -> set[tuple[Any, ...]]:
-    """Which of ``keys`` (tuples over ``columns``) are already stored.
-
-    A composite key is looked up by its first column (indexed, as the first column of
-    the unique key) and filtered here: row-value ``IN`` lists defeat SQLite's index.
-    """
-    t = table(table_name)
-    cols = [t.c[c] for c in columns]
-    wanted = set(keys)
-    out: set[tuple[Any, ...]] = set()
-    firsts = list(dict.fromkeys(k[0] for k in keys))
-    for start in range(0, len(firsts), _IN_CHUNK):
-        chunk = firsts[start : start + _IN_CHUNK]
-        query = select(*cols).where(cols[0].in_(chunk))
-        if len(cols) > 1:
-            for i, col in enumerate(cols[1:], start=1):
-                query = query.where(col.in_(list({k[i] for k in keys})))
-        out.update(k for k in (tuple(r) for r in session.execute(query)) if k in wanted)
-    return out
-
-
 class KeyTracker:
     """Spots a key seen twice in one file without holding the file's keys in memory:
     keys go into a temporary table in the import's own transaction."""
@@ -82,12 +63,15 @@ class KeyTracker:
             Column("k", String, primary_key=True),
             Column("line", Integer, nullable=False),
             prefixes=["TEMPORARY"],
+            sqlite_with_rowid=False,  # one B-tree (the key's), not a table and its index
         )
         conn = session.connection()
         self._table.drop(conn, checkfirst=True)
         self._table.create(conn)
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        self._insert_sql = f"INSERT INTO kizuna_import_keys (k, line) VALUES ({mark}, {mark})"
+        self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        # A key already there (seen in an earlier batch) keeps its first line.
+        self._insert_sql = f"INSERT INTO kizuna_import_keys (k, line) VALUES ({self._mark}, {self._mark}) " \
+            "ON CONFLICT (k) DO NOTHING"  # fmt: skip
 
     def add(self, batch: Sequence[tuple[str, int]]) -> list[tuple[str, int, int]]:
         """Record ``(key, line)`` pairs; return ``(key, line, first_line)`` for repeats."""
@@ -98,16 +82,19 @@ class KeyTracker:
                 repeats.append((key, line, first_in_batch[key]))
             else:
                 first_in_batch[key] = line
+        if not first_in_batch:
+            return repeats
+        conn = self._session.connection()
+        cursor = conn.exec_driver_sql(self._insert_sql, list(first_in_batch.items()))
+        if cursor.rowcount == len(first_in_batch):
+            return repeats  # every key was new: no lookup needed (the usual case)
+        # Some keys were stored by an earlier batch: their stored line is not this one.
         keys = list(first_in_batch)
-        seen: dict[str, int] = {}
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]
-            rows = self._session.execute(select(self._table.c.k, self._table.c.line).where(self._table.c.k.in_(chunk)))
-            seen.update((k, ln) for k, ln in rows)
-        fresh = [(k, ln) for k, ln in first_in_batch.items() if k not in seen]
-        repeats += [(k, first_in_batch[k], first) for k, first in seen.items()]
-        if fresh:
-            self._session.connection().exec_driver_sql(self._insert_sql, fresh)
+            marks = ", ".join([self._mark] * len(chunk))
+            rows = conn.exec_driver_sql(f"SELECT k, line FROM kizuna_import_keys WHERE k IN ({marks})", tuple(chunk))
+            repeats += [(k, first_in_batch[k], first) for k, first in rows if first != first_in_batch[k]]
         return repeats
 
     def contains(self, keys: Iterable[str]) -> set[str]:
@@ -174,45 +161,146 @@ def _defaults(t: Table, present: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def upsert(
-    session: Session,
-    table_name: str,
-    rows: list[dict[str, Any]],
-    *,
-    columns: Sequence[str],
-    conflict: Sequence[str],
-    immutable: bool = False,
-) -> tuple[int, int]:
-    """Insert ``rows`` (their ``columns``; other keys are ignored), or update the stored
-    row with the same ``conflict`` key when a value differs (an identical row is left
-    alone, ``updated_at`` included). ``immutable`` rows (events) are never updated.
-    Returns ``(inserted, updated)``."""
-    if not rows:
-        return 0, 0
-    t = table(table_name)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    data_cols = [c for c in columns if c not in conflict]
-    constants = _defaults(t, columns)
-    all_columns = [*columns, *constants]
-    stmt = insert(t)
-    if immutable:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-        existed = 0
-    else:
-        existed = len(existing_keys(session, table_name, conflict, [tuple(r[c] for c in conflict) for r in rows]))
-        set_: dict[str, Any] = {c: stmt.excluded[c] for c in data_cols}
-        if "updated_at" in t.c:
-            set_["updated_at"] = stmt.excluded["updated_at"]
-        changed = or_(*(t.c[c].is_distinct_from(stmt.excluded[c]) for c in data_cols)) if data_cols else literal(False)
-        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_, where=changed)
-    prepared = _Prepared(session, stmt, t, all_columns)
-    cursor = session.connection().exec_driver_sql(prepared.sql, prepared.params(rows, constants))
-    affected = cursor.rowcount
-    if immutable:
-        return affected, 0
-    inserted = len(rows) - existed
-    return inserted, affected - inserted
+_NAMED_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+@dataclass(frozen=True)
+class RowFormat:
+    """The values of an insert into ``table`` as the driver takes them: one tuple per row,
+    its values in ``columns`` order (the insert statement's parameters), each already
+    converted by its column type's bind processor for the dialect (``processors``).
+
+    ``columns`` are the ones supplied plus the other columns' Python-side defaults
+    (``created_at``, flags, …): :meth:`default_values` evaluates and converts those once
+    per batch. Building rows needs no database connection, so a parsing process does it
+    and hands the writer tuples it sends to ``executemany`` as they are."""
+
+    table: str
+    columns: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, dialect: Dialect, table_name: str, supplied: Sequence[str]) -> RowFormat:
+        t = table(table_name)
+        defaults = {
+            col.name: col.default
+            for col in t.c
+            if col.name not in supplied and col.default is not None
+            and (getattr(col.default, "is_callable", False) or getattr(col.default, "is_scalar", False))
+        }  # fmt: skip
+        wanted = set(supplied) | set(defaults)
+        columns = tuple(c.name for c in t.c if c.name in wanted)  # an insert's parameters follow the table
+        if len(columns) != len(wanted):
+            raise ValueError(f"not columns of {table_name}: {sorted(wanted - set(columns))}")
+        return cls(table_name, columns, tuple(_processor(t.c[c].type, dialect) for c in columns), defaults)
+
+    def default_values(self) -> dict[str, Any]:
+        """The defaults of the columns not supplied, evaluated now, in the driver's form."""
+        procs = dict(zip(self.columns, self.processors, strict=True))
+        out: dict[str, Any] = {}
+        for name, default in self.defaults.items():
+            value = default.arg(None) if getattr(default, "is_callable", False) else default.arg
+            out[name] = value if (p := procs[name]) is None else p(value)
+        return out
+
+
+def _processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    process: Callable[[Any], Any] | None = type_._cached_bind_processor(dialect)
+    if process is not None and isinstance(type_, JSON):
+        # The commonest document, {}, is converted once rather than serialised per row.
+        empty = process({})
+        inner = process
+
+        def process(value: Any) -> Any:
+            return empty if value.__class__ is dict and not value else inner(value)
+
+    return process
+
+
+class PreparedUpsert:
+    """Insert rows in the driver's form (:class:`RowFormat`), or update the stored row
+    with the same ``conflict`` key when a value differs (an identical row is left alone,
+    ``updated_at`` included); ``immutable`` rows (events) are never updated. The
+    statement is compiled once for a whole import: each batch is one ``executemany`` of
+    ready tuples."""
+
+    def __init__(
+        self, session: Session, fmt: RowFormat, *, conflict: Sequence[str], immutable: bool = False
+    ) -> None:
+        self._session = session
+        self.format = fmt
+        self._immutable = immutable
+        t = table(fmt.table)
+        dialect = session.get_bind().dialect
+        insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(t)
+        if immutable:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+        else:
+            data_cols = [c for c in fmt.columns if c not in conflict and c not in fmt.defaults]
+            set_: dict[str, Any] = {c: stmt.excluded[c] for c in data_cols}
+            if "updated_at" in t.c:
+                set_["updated_at"] = stmt.excluded["updated_at"]
+            changed = or_(*(t.c[c].is_distinct_from(stmt.excluded[c]) for c in data_cols)) if data_cols else false()
+            stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=set_, where=changed)
+        compiled = stmt.compile(dialect=dialect, column_keys=list(fmt.columns))
+        self.sql, order = _positional(str(compiled), compiled.positiontup)
+        if tuple(order) != fmt.columns:
+            raise ValueError(f"the insert's parameters are {order}, not {fmt.columns}")
+        self._conflict_at = [fmt.columns.index(c) for c in conflict]
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        quote = dialect.identifier_preparer.quote
+        self._existing_sql = (
+            f"SELECT {', '.join(quote(c) for c in conflict)} FROM {quote(t.name)} WHERE {{}}", mark, quote, conflict,
+        )
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
+        """Insert ``rows`` or update the stored rows with the same key where a value
+        differs; ``(inserted, updated)``."""
+        if not rows:
+            return 0, 0
+        params = [tuple(r) for r in rows]
+        existed = 0 if self._immutable else self._existing(params)
+        affected = self._session.connection().exec_driver_sql(self.sql, params).rowcount
+        if self._immutable:
+            return affected, 0
+        inserted = len(rows) - existed
+        return inserted, affected - inserted
+
+    def _existing(self, params: list[tuple[Any, ...]]) -> int:
+        """How many of the rows' keys are stored (driver values on both sides)."""
+        template, mark, quote, conflict = self._existing_sql
+        at = self._conflict_at
+        wanted = {tuple(r[i] for i in at) for r in params}
+        firsts = list(dict.fromkeys(k[0] for k in wanted))
+        others = [list({k[j] for k in wanted}) for j in range(1, len(at))]
+        conn = self._session.connection()
+        found: set[tuple[Any, ...]] = set()
+        for start in range(0, len(firsts), _IN_CHUNK):
+            chunk = firsts[start : start + _IN_CHUNK]
+            conditions = [f"{quote(conflict[0])} IN ({', '.join([mark] * len(chunk))})"]
+            args: list[Any] = list(chunk)
+            for j, values in enumerate(others, start=1):
+                conditions.append(f"{quote(conflict[j])} IN ({', '.join([mark] * len(values))})")
+                args += values
+            query = template.format(" AND ".join(conditions))
+            found.update(k for k in map(tuple, conn.exec_driver_sql(query, tuple(args))) if k in wanted)
+        return len(found)
+
+
+def _positional(sql: str, positiontup: Sequence[str] | None) -> tuple[str, list[str]]:
+    """The statement with positional parameters, and their names in order (a named
+    paramstyle — psycopg's ``%(name)s`` — becomes ``%s``)."""
+    if positiontup is not None:
+        return sql, list(positiontup)
+    names: list[str] = []
+
+    def positional(match: re.Match[str]) -> str:
+        names.append(match[1])
+        return "%s"
+
+    return _NAMED_PARAM.sub(positional, sql), names
 
 
 def set_references(

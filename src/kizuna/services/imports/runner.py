@@ -9,10 +9,12 @@ full list. Any problem raises :class:`ImportRejected` and the caller rolls back.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -184,22 +186,81 @@ def _keys(spec: EntitySpec, parsed: list[tuple[int, dict[str, Any]]]) -> list[tu
     return out
 
 
+class RowLayout:
+    """Where each parsed value goes in the row the driver takes (``bulk.RowFormat``).
+
+    The parsing stage converts every value for the driver (dates and times to what the
+    dialect stores, JSON documents serialised once) and puts a reference's natural key
+    (an account's ``external_id``) where its id goes; the writing stage swaps in the ids
+    and sends the rows to ``executemany`` as they are."""
+
+    def __init__(self, spec: EntitySpec, fmt: bulk.RowFormat) -> None:
+        self.format = fmt
+        source = {fd.attr: fd.column for fd in spec.fields}
+        if spec.custom_fields:
+            source["custom_fields"] = "custom_fields"
+        missing = [c for c in _stored_columns(spec) if c not in fmt.columns]
+        if missing:
+            raise ValueError(f"{spec.table} rows lack {missing}")
+        refs = {fd.attr for fd in spec.fields if fd.ref is not None}
+        keys = [source.get(c, _DEFAULT + c) for c in fmt.columns]
+        self._getter = itemgetter(*keys)
+        self._convert = [
+            (i, p) for i, (c, p) in enumerate(zip(fmt.columns, fmt.processors, strict=True))
+            if p is not None and c in source and c not in refs
+        ]  # fmt: skip
+        #: column → (position, processor) of each reference (converted after the id is known)
+        self.refs = {c: (fmt.columns.index(c), p) for c, p in zip(fmt.columns, fmt.processors, strict=True) if c in refs}
+
+    @classmethod
+    def of(cls, session: Session, spec: EntitySpec) -> RowLayout:
+        return cls(spec, bulk.RowFormat.of(session.get_bind().dialect, spec.table, _stored_columns(spec)))
+
+    def rows(self, parsed: list[tuple[int, dict[str, Any]]], label: str, errors: list[RowError]) -> list[list[Any]]:
+        """The driver's rows for ``parsed`` (a value the column type refuses is a problem
+        of its row, named, not a crash)."""
+        constants = {_DEFAULT + c: v for c, v in self.format.default_values().items()}
+        getter, convert = self._getter, self._convert
+        out: list[list[Any]] = []
+        for line, values in parsed:
+            values.update(constants)
+            row = list(getter(values))
+            for i, process in convert:
+                try:
+                    row[i] = process(row[i])
+                except (TypeError, ValueError) as exc:
+                    reason = _("cannot be stored: {reason}").format(reason=exc)
+                    errors.append(RowError(label, line, self.format.columns[i], reason))
+                    row[i] = None
+            out.append(row)
+        return out
+
+
+_DEFAULT = "\x00default:"  # a value of a column the file does not supply (never a column's name)
+
+
 @dataclass
 class ParsedBatch:
-    """What the parsing stage hands the writing stage: rows read, good-so-far values by
-    line, and the problems found (including ones the reader found)."""
+    """What the parsing stage hands the writing stage: rows read, the good-so-far rows in
+    the driver's form with their lines, their keys, and the problems found (including
+    ones the reader found)."""
 
     rows: int
-    parsed: list[tuple[int, dict[str, Any]]]
+    lines: list[int]
+    values: list[list[Any]]  # RowLayout order; references hold their natural keys
+    keys: list[tuple[str, int]]  # (key text, line) of each row whose key columns parsed
     errors: list[RowError]
+    parents: list[tuple[int, str, str]] = field(default_factory=list)  # (line, key, parent key)
     bytes_read: int = 0
 
 
 def parse_batches(
-    spec: EntitySpec, label: str, records: Iterator[Record], *, ctx: ParseContext,
+    spec: EntitySpec, label: str, records: Iterator[Record], *, ctx: ParseContext, layout: RowLayout,
     reader_errors: list[RowError], check_keys: bool = False,
 ) -> Iterator[ParsedBatch]:  # fmt: skip
-    """Stage one: parse and check each row on its own (types, required, cross-field)."""
+    """Stage one: parse and check each row on its own (types, required, cross-field),
+    then lay it out for the driver."""
+    self_ref = spec.self_ref.column if spec.self_ref is not None else None
     for batch in _batches(records, BATCH_SIZE):
         errors: list[RowError] = []
         parsed: list[tuple[int, dict[str, Any]]] = []
@@ -213,9 +274,15 @@ def parse_batches(
         if reader_errors:
             errors.extend(reader_errors)
             reader_errors.clear()
-        yield ParsedBatch(len(batch), parsed, errors)
+        parents = []
+        if self_ref is not None:
+            k = spec.key[0]
+            parents = [(ln, str(v[k]), v[self_ref]) for ln, v in parsed if v.get(self_ref) and v.get(k)]
+        keys = _keys(spec, parsed)
+        lines = [ln for ln, _v in parsed]
+        yield ParsedBatch(len(batch), lines, layout.rows(parsed, label, errors), keys, errors, parents)
     if reader_errors:
-        yield ParsedBatch(0, [], list(reader_errors))
+        yield ParsedBatch(0, [], [], [], list(reader_errors))
         reader_errors.clear()
 
 
@@ -233,22 +300,30 @@ def import_records(
     """The engine behind :func:`import_file`, for any source of records (in-process)."""
     reader_errors = errors  # the reader appends to the list it was given
     own: list[RowError] = []
-    batches = parse_batches(spec, label, records, ctx=ctx, reader_errors=reader_errors, check_keys=check_keys)
-    summary = write_batches(session, spec, label, batches, errors=own, dry_run=dry_run)
+    layout = RowLayout.of(session, spec)
+    batches = parse_batches(
+        spec, label, records, ctx=ctx, layout=layout, reader_errors=reader_errors, check_keys=check_keys
+    )
+    summary = write_batches(session, spec, label, batches, layout=layout, errors=own, dry_run=dry_run)
     errors.extend(own)
     return summary
 
 
 def write_batches(
-    session: Session, spec: EntitySpec, label: str, batches: Iterable[ParsedBatch], *,
+    session: Session, spec: EntitySpec, label: str, batches: Iterable[ParsedBatch], *, layout: RowLayout,
     errors: list[RowError], dry_run: bool = False, on_bytes: Callable[[int], None] | None = None,
 ) -> ImportSummary:  # fmt: skip
     """Stage two: keys repeated in the file, references, and the upsert — in the
     caller's transaction, and only while no problem at all has been found."""
     summary = ImportSummary(spec.name, label, dry_run=dry_run)
+    # Everything alive now (modules, the ORM's metadata) outlives the import: left out of
+    # the collector's passes meanwhile, which otherwise walk it again and again (Kizuna
+    # freezes nothing else, so unfreezing at the end gives back exactly this).
+    gc.freeze()
     tracker = bulk.KeyTracker(session)
     refs = _RefCache(session)
-    ref_fields = [fd for fd in spec.fields if fd.ref is not None]
+    ref_fields = [(fd, *layout.refs[fd.attr]) for fd in spec.fields if fd.ref is not None]
+    writer = bulk.PreparedUpsert(session, layout.format, conflict=spec.conflict, immutable=spec.immutable)
     parents: list[tuple[int, str, str]] = []  # (line, key, parent key)
     try:
         for batch in batches:
@@ -257,60 +332,61 @@ def write_batches(
             errors.extend(batch.errors)
             if on_bytes is not None and batch.bytes_read:
                 on_bytes(batch.bytes_read)
-            parsed = batch.parsed
-            keyed = _keys(spec, parsed)
-            for key, line, first in tracker.add(keyed):
+            for key, line, first in tracker.add(batch.keys):
                 shown = key.replace(_KEY_SEP, ", ")
                 errors.append(RowError(label, line, ", ".join(spec.key), _(
                     "{value} appears more than once in the file (also on line {first})").format(
                     value=shown, first=first)))  # fmt: skip
-            for fd in ref_fields:
-                _resolve(fd, parsed, refs, label, errors)
-            if spec.self_ref is not None:
-                col = spec.self_ref.column
-                parents += [(ln, str(v[spec.key[0]]), v[col]) for ln, v in parsed if v.get(col) and v.get(spec.key[0])]
+            for fd, at, process in ref_fields:
+                _resolve(fd, at, process, batch, refs, label, errors)
+            parents += batch.parents
             if dry_run:
                 # Write the good rows anyway (the caller rolls back): the counts of new,
                 # updated and unchanged rows are then the ones a real import would give,
                 # and later files of the same dry run see these rows.
                 bad = {e.line for e in errors[first_error:]}
-                rows = [v for ln, v in parsed if ln not in bad] if bad else [v for _ln, v in parsed]
+                rows = [r for ln, r in zip(batch.lines, batch.values, strict=True) if ln not in bad] if bad else batch.values
             else:
-                rows = [] if errors else [v for _ln, v in parsed]
+                rows = [] if errors else batch.values
             if rows:
-                inserted, updated = bulk.upsert(
-                    session, spec.table, rows, columns=_stored_columns(spec),
-                    conflict=spec.conflict, immutable=spec.immutable,
-                )  # fmt: skip
+                inserted, updated = writer.write(rows)
                 summary.inserted += inserted
                 summary.updated += updated
         if spec.self_ref is not None:
             _link_parents(session, spec, parents, tracker, label, errors, write=not errors and not dry_run)
     finally:
         tracker.close()
+        gc.unfreeze()
     summary.refused = len({e.line for e in errors})
     return summary
 
 
 def _resolve(
-    fd: Field, parsed: list[tuple[int, dict[str, Any]]], refs: _RefCache, label: str, errors: list[RowError]
-) -> None:
+    fd: Field, at: int, process: Callable[[Any], Any] | None, batch: ParsedBatch, refs: _RefCache, label: str,
+    errors: list[RowError],
+) -> None:  # fmt: skip
+    """Swap each row's natural key at ``at`` (``account_external_id``) for the id it names."""
     assert fd.ref is not None
-    wanted = [v[fd.column] for _ln, v in parsed if v.get(fd.column) is not None]
+    rows = batch.values
+    wanted = {r[at] for r in rows}
+    wanted.discard(None)
     if not wanted:
-        for _ln, v in parsed:
-            v[fd.attr] = None
-        return
+        return  # no row names one: every value is None already
     found = refs.resolve(fd.ref.table, fd.ref.key, wanted)
-    for line, v in parsed:
-        k = v.get(fd.column)
-        if k is None:
-            v[fd.attr] = None
-        elif k in found:
-            v[fd.attr] = found[k]
-        else:
-            errors.append(RowError(label, line, fd.column, _("no {noun} with {key} {value!r}; import it first").format(
-                noun=_(fd.ref.noun), key=fd.ref.key, value=k)))  # fmt: skip
+    missing = {k for k in wanted if k not in found}
+    if missing:
+        for line, r in zip(batch.lines, rows, strict=True):
+            if r[at] in missing:
+                errors.append(RowError(label, line, fd.column, _(
+                    "no {noun} with {key} {value!r}; import it first").format(
+                    noun=_(fd.ref.noun), key=fd.ref.key, value=r[at])))  # fmt: skip
+    get = found.get
+    if process is None:
+        for r in rows:
+            r[at] = get(r[at])
+    else:
+        for r in rows:
+            r[at] = process(get(r[at]))
 
 
 def _link_parents(session: Session, spec: EntitySpec, parents: list[tuple[int, str, str]], tracker: bulk.KeyTracker,
@@ -418,11 +494,14 @@ def _check_file(
     if path.stat().st_size >= PARALLEL_FROM_BYTES and parallel.available():
         # A large file: parse in a second process while this one writes (2 cores → ~2×).
         opened.close()  # type: ignore[attr-defined]
+        layout = RowLayout.of(session, spec)
         batches = parallel.parse_in_worker(
-            spec.name, path, fmt=file_format, encoding=encoding, ctx=ctx, check_keys=check_keys,
+            spec.name, path, fmt=file_format, encoding=encoding, ctx=ctx, check_keys=check_keys, layout=layout,
             mapping=mapping if mapping is not None and mapping.columns else None,
         )
-        summary = write_batches(session, spec, label, batches, errors=errors, dry_run=dry_run, on_bytes=on_bytes)
+        summary = write_batches(
+            session, spec, label, batches, layout=layout, errors=errors, dry_run=dry_run, on_bytes=on_bytes
+        )
     else:
         summary = import_records(
             session, spec, label, records, ctx=ctx, errors=errors, dry_run=dry_run, check_keys=check_keys
