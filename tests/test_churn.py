@@ -470,6 +470,72 @@ def test_the_inner_validation_chooses_the_health_score_when_nothing_beats_it_and
     assert few.health is None
 
 
+def _health_knows(n_months: int, per_month: int, seed: int, noise: int = 8) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Months of rows where the health score is the true signal and ``noise`` other
+    columns are noise: a learned model can only add error to it."""
+    rng = np.random.default_rng(seed)
+    n = n_months * per_month
+    signal = rng.normal(0, 1, n)
+    y = signal + rng.normal(0, 0.7, n) > 1.3
+    frame = pd.DataFrame({"health_score": 60 - 15 * signal + rng.normal(0, 4, n)})
+    for i in range(noise):
+        frame[f"noise_{i}"] = rng.normal(0, 1, n)
+    days = np.repeat(pd.date_range("2026-01-31", periods=n_months, freq="ME").to_numpy(), per_month)
+    return frame, y, days
+
+
+def test_the_blend_stays_with_the_health_score_where_the_learned_model_only_adds_noise() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    frame, y, days = _health_knows(8, 150, seed=4)
+    months = sorted(set(days))
+    train, test = np.isin(days, months[:5]), np.isin(days, months[5:])
+    schema = model.Schema.infer(frame)
+    grid = [c for c in model.CANDIDATES if c.name in ("blend", "trees-4")]
+    chosen = model.select(frame[train], y[train], days[train], schema, candidates=grid)
+    assert chosen.chosen.name == "blend"
+    assert chosen.chosen.params["base"] == "trees-4"  # the best learned candidate of the grid
+    assert chosen.chosen.params["stack"]["w_health"] < -1  # lower health, more risk: the blend leans on it
+    health = roc_auc_score(y[test], -frame.loc[test, "health_score"])
+    blend = model.fit(frame[train], y[train], schema=schema, candidate=chosen.chosen)
+    trees = model.fit(frame[train], y[train], schema=schema, candidate=grid[1])
+    assert roc_auc_score(y[test], trees.raw(frame[test])) < health - 0.005  # the trees alone lose…
+    assert roc_auc_score(y[test], blend.raw(frame[test])) > health - 0.002  # …the blend does not
+    # saved and read back: the same model; its drivers add up to its log-odds and name the health score
+    again = model.ChurnModel.from_parts(blend.booster, json.loads(json.dumps(blend.to_json())))
+    assert again.kind == model.BLEND
+    assert np.allclose(again.raw(frame[test]), blend.raw(frame[test]))
+    contrib = blend.contributions(frame[test])
+    assert np.allclose(1 / (1 + np.exp(-contrib.sum(axis=1))), blend.raw(frame[test]))
+    low = frame[test].nsmallest(5, "health_score")
+    assert all(ds[0].feature == "health_score" for ds in model.drivers(contrib.loc[low.index], low))
+
+
+def test_the_blend_is_chosen_on_the_training_months_alone() -> None:
+    """``churn.choose`` reads the rows of the days it is given and no others: labels of
+    the later months turned upside down change nothing, the training months' labels do."""
+    rng = np.random.default_rng(11)
+    frame, y, days = _health_knows(7, 80, seed=11, noise=0)
+    table = pd.DataFrame({f: rng.normal(0, 1, len(y)) for f in churn.FEATURES if f not in churn.EXTRA_CATEGORY})
+    table["health_score"] = frame["health_score"]
+    table["plan"] = rng.choice(["starter", "pro"], len(y))
+    table["stage"] = rng.choice(["onboarding", "steady"], len(y))
+    table.insert(0, "day", pd.to_datetime(days))
+    table.insert(1, "account_id", np.tile(np.arange(80), 7))
+    schema = churn._schema(table)
+    grid = tuple(c for c in model.CANDIDATES if c.name in ("health-only", "blend", "trees-4"))
+    train_days = [d.date() for d in pd.to_datetime(sorted(set(days)))[:5]]
+    later = ~table["day"].isin([pd.Timestamp(d) for d in train_days]).to_numpy()
+    first = churn.choose(table, y, train_days, schema, grid)
+    flipped = churn.choose(table, np.where(later, ~y, y), train_days, schema, grid)
+    assert first.scores["blend"] is not None
+    assert first.as_dict() == flipped.as_dict()
+    assert max(first.months_seen) < pd.Timestamp(days[later][0])
+    shuffled = y.copy()
+    shuffled[~later] = rng.permutation(y[~later])
+    assert churn.choose(table, shuffled, train_days, schema, grid).scores != first.scores
+
+
 def test_the_store_model_is_chosen_on_training_months_only(store: tuple[str, churn.Evaluation]) -> None:
     _url, result = store
     selection = result.selection
