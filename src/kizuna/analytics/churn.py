@@ -402,6 +402,11 @@ def select(frame: pd.DataFrame, y: np.ndarray, days: Sequence[Any] | np.ndarray,
             continue  # nothing to stack on (no health score, one month only, no learned model): not judged
         base_name = c.params.get("base") or max(learned, key=lambda b: float(np.mean(scores[b.name]))).name
         base = predicted[base_name]
+        base_auc = [float(roc_auc_score(y[(day == m).to_numpy()], base[m])) for m in judging]
+        if health_scores and float(np.mean(base_auc)) <= float(np.mean(health_scores)):
+            # the blend keeps a learned model's gains: with none inside the training months, two
+            # noisy rankings stacked on a few months' churns look better than they are
+            continue
         for month in judging:  # each month by weights fitted on the other months' predictions
             stack = _stack(frame, y, day, base, [m for m in judging if m != month], feature)
             on = (day == month).to_numpy()
