@@ -394,7 +394,7 @@ def select(frame: pd.DataFrame, y: np.ndarray, days: Sequence[Any] | np.ndarray,
             predicted[c.name][month] = trained.raw(frame[on])
             if c.name in scores:
                 scores[c.name].append(float(roc_auc_score(y[on], predicted[c.name][month])))
-    stacks: dict[str, tuple[str, dict[str, float]]] = {}
+    stacks: dict[str, tuple[str, dict[str, Any]]] = {}
     learned = [c for c in plain if "only" not in c.params and scores[c.name]]
     for c in blends:
         feature = str(c.params.get("health", health))
@@ -443,7 +443,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _stack(frame: pd.DataFrame, y: np.ndarray, day: pd.Series, predicted: dict[Any, np.ndarray],
-           months: Sequence[Any], feature: str) -> dict[str, float]:  # fmt: skip
+           months: Sequence[Any], feature: str) -> dict[str, Any]:  # fmt: skip
     """The blend's weights: a logistic regression of the label on [the health score
     (standardised over these rows; missing at the mean), the trees' logit] over the rows
     of ``months``, each month predicted by trees trained on the months before it."""
@@ -504,9 +504,8 @@ class Blend:
             return Linear.loads(self.trees).contributions(matrix, schema)
         import lightgbm as lgb
 
-        out: np.ndarray = lgb.Booster(model_str=self.trees).predict(matrix, pred_contrib=True,
-                                                                    num_threads=PARAMS["num_threads"])  # fmt: skip
-        return np.asarray(out, dtype="float64")
+        contrib = lgb.Booster(model_str=self.trees).predict(matrix, pred_contrib=True, num_threads=PARAMS["num_threads"])
+        return np.asarray(contrib, dtype="float64")
 
     def _base_log_odds(self, matrix: pd.DataFrame) -> np.ndarray:
         if self.trees.startswith("{"):
