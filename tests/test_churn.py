@@ -524,6 +524,20 @@ def test_no_blend_where_no_learned_model_beats_the_health_score_inside() -> None
     assert chosen.chosen.name == "health-only"
 
 
+def test_a_blend_not_yet_chosen_is_its_base_trees_and_an_unknown_base_is_refused() -> None:
+    frame, y, _days = _health_leads(2, 300, seed=5)
+    plain = model.fit(frame, y, candidate=model.Candidate("blend", model.BLEND, {}))
+    assert plain.kind == model.BLEND
+    inner = json.loads(plain.booster)
+    assert (inner["w_health"], inner["w_trees"], inner["intercept"]) == (0.0, 1.0, 0.0)
+    assert inner["trees"] == model.fit(frame, y, candidate=next(  # the monotone trees, nothing else
+        c for c in model.CANDIDATES if c.name == "trees-4-monotone")).booster
+    with pytest.raises(ValueError, match="names no candidate as its base: 'trees-99'"):
+        model.fit(frame, y, candidate=model.Candidate("blend", model.BLEND, {"base": "trees-99"}))
+    with pytest.raises(ValueError, match="'blend'"):  # a blend is no base of its own
+        model.fit(frame, y, candidate=model.Candidate("blend", model.BLEND, {"base": "blend"}))
+
+
 def test_the_blend_is_chosen_on_the_training_months_alone() -> None:
     """``churn.choose`` reads the rows of the days it is given and no others: labels of
     the later months turned upside down change nothing, the training months' labels do."""
