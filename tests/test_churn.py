@@ -542,16 +542,16 @@ def test_the_blend_is_chosen_on_the_training_months_alone() -> None:
     """``churn.choose`` reads the rows of the days it is given and no others: labels of
     the later months turned upside down change nothing, the training months' labels do."""
     rng = np.random.default_rng(11)
-    frame, y, days = _health_leads(7, 100, seed=11, noise=0)
+    frame, y, days = _health_leads(6, 100, seed=11, noise=0)
     table = pd.DataFrame({f: rng.normal(0, 1, len(y)) for f in churn.FEATURES if f not in churn.EXTRA_CATEGORY})
     table["health_score"] = frame["health_score"]
     table["events_vs_baseline"] = frame["usage"]
     table["plan"] = rng.choice(["starter", "pro"], len(y))
     table["stage"] = rng.choice(["onboarding", "steady"], len(y))
     table.insert(0, "day", pd.to_datetime(days))
-    table.insert(1, "account_id", np.tile(np.arange(100), 7))
+    table.insert(1, "account_id", np.tile(np.arange(100), 6))
     schema = churn._schema(table)
-    train_days = [d.date() for d in pd.to_datetime(sorted(set(days)))[:5]]
+    train_days = [d.date() for d in pd.to_datetime(sorted(set(days)))[:4]]
     later = ~table["day"].isin([pd.Timestamp(d) for d in train_days]).to_numpy()
     first = churn.choose(table, y, train_days, schema, BLEND_GRID)
     flipped = churn.choose(table, np.where(later, ~y, y), train_days, schema, BLEND_GRID)
