@@ -538,6 +538,29 @@ def test_a_blend_not_yet_chosen_is_its_base_trees_and_an_unknown_base_is_refused
         model.fit(frame, y, candidate=model.Candidate("blend", model.BLEND, {"base": "blend"}))
 
 
+def test_the_blend_weights_by_hand_with_missing_health_scores() -> None:
+    """``_stack``: the health score standardised over the rows (a missing one at the
+    mean), the base model's log-odds as they are; a riskier health score (lower) and a
+    riskier base model (higher) both weigh towards churn."""
+    rng = np.random.default_rng(3)
+    signal = rng.normal(0, 1, 400)
+    health = 60 - 15 * signal
+    health[:40] = np.nan
+    y = signal + rng.normal(0, 0.5, 400) > 1.0
+    days = pd.Series(np.repeat(pd.to_datetime(["2026-01-31", "2026-02-28"]).to_numpy(), 200))
+    months = sorted(set(days))
+    base = 1 / (1 + np.exp(-(signal + rng.normal(0, 1.0, 400) - 2)))
+    predicted = {m: base[(days == m).to_numpy()] for m in months}
+    stack = model._stack(pd.DataFrame({"health_score": health}), y, days, predicted, months, "health_score")
+    assert stack["center"] == pytest.approx(np.nanmean(health))
+    assert stack["scale"] == pytest.approx(np.nanstd(health))
+    assert stack["w_health"] < -0.5
+    assert stack["w_trees"] > 0.1
+    blend = model.Blend.from_stack("", stack)
+    # a missing health score counts as the mean: only the base model's term and the intercept
+    assert blend.combine(np.array([np.nan]), np.array([0.5]))[0] == pytest.approx(stack["intercept"])
+
+
 def test_the_blend_is_chosen_on_the_training_months_alone() -> None:
     """``churn.choose`` reads the rows of the days it is given and no others: labels of
     the later months turned upside down change nothing, the training months' labels do."""
