@@ -470,6 +470,122 @@ def test_the_inner_validation_chooses_the_health_score_when_nothing_beats_it_and
     assert few.health is None
 
 
+def _health_leads(n_months: int, per_month: int, seed: int, *, usage: float = 0.35,
+                  noise: int = 6) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:  # fmt: skip
+    """Months of rows where the health score carries most of the signal, ``usage`` a
+    weaker part of it of its own (0: none) and ``noise`` other columns nothing."""
+    rng = np.random.default_rng(seed)
+    n = n_months * per_month
+    signal, own = rng.normal(0, 1, n), rng.normal(0, 1, n)
+    y = signal + usage * own + rng.normal(0, 0.6, n) > 1.3
+    frame = pd.DataFrame({"health_score": 60 - 15 * signal + rng.normal(0, 4, n), "usage": -own})
+    for i in range(noise):
+        frame[f"noise_{i}"] = rng.normal(0, 1, n)
+    days = np.repeat(pd.date_range("2026-01-31", periods=n_months, freq="ME").to_numpy(), per_month)
+    return frame, y, days
+
+
+BLEND_GRID = tuple(c for c in model.CANDIDATES if c.name in ("health-only", "blend", "trees-4"))
+
+
+def test_the_blend_keeps_the_learned_gain_and_leans_on_the_health_score_where_the_trees_slip() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    frame, y, days = _health_leads(8, 150, seed=2)
+    months = sorted(set(days))
+    train, test = np.isin(days, months[:5]), np.isin(days, months[5:])
+    schema = model.Schema.infer(frame)
+    chosen = model.select(frame[train], y[train], days[train], schema, candidates=BLEND_GRID)
+    assert chosen.chosen.name == "blend"
+    assert chosen.chosen.params["base"] == "trees-4"  # the best learned candidate of the grid
+    assert chosen.chosen.params["stack"]["w_health"] < -0.5  # lower health, more risk: the blend leans on it
+    assert (chosen.scores["blend"] or 0) > (chosen.scores["trees-4"] or 0) > (chosen.scores["health-only"] or 0)
+    health = roc_auc_score(y[test], -frame.loc[test, "health_score"])
+    blend = model.fit(frame[train], y[train], schema=schema, candidate=chosen.chosen)
+    trees = model.fit(frame[train], y[train], schema=schema, candidate=BLEND_GRID[2])
+    assert roc_auc_score(y[test], trees.raw(frame[test])) < health - 0.005  # the trees alone slip below it…
+    assert roc_auc_score(y[test], blend.raw(frame[test])) > health + 0.005  # …the blend does not
+    # saved and read back: the same model; its drivers add up to its log-odds and name the health score
+    again = model.ChurnModel.from_parts(blend.booster, json.loads(json.dumps(blend.to_json())))
+    assert again.kind == model.BLEND
+    assert np.allclose(again.raw(frame[test]), blend.raw(frame[test]))
+    contrib = blend.contributions(frame[test])
+    assert np.allclose(1 / (1 + np.exp(-contrib.sum(axis=1))), blend.raw(frame[test]))
+    low = frame[test].nsmallest(5, "health_score")
+    assert all(ds[0].feature == "health_score" for ds in model.drivers(contrib.loc[low.index], low))
+
+
+def test_no_blend_where_no_learned_model_beats_the_health_score_inside() -> None:
+    frame, y, days = _health_leads(6, 150, seed=4, usage=0.0)
+    schema = model.Schema.infer(frame)
+    chosen = model.select(frame, y, days, schema, candidates=BLEND_GRID)
+    assert (chosen.scores["trees-4"] or 0) < (chosen.health or 0)
+    assert chosen.scores["blend"] is None  # not judged: nothing to keep of the trees
+    assert chosen.chosen.name == "health-only"
+
+
+def test_a_blend_not_yet_chosen_is_its_base_trees_and_an_unknown_base_is_refused() -> None:
+    frame, y, _days = _health_leads(2, 300, seed=5)
+    plain = model.fit(frame, y, candidate=model.Candidate("blend", model.BLEND, {}))
+    assert plain.kind == model.BLEND
+    inner = json.loads(plain.booster)
+    assert (inner["w_health"], inner["w_trees"], inner["intercept"]) == (0.0, 1.0, 0.0)
+    assert inner["trees"] == model.fit(frame, y, candidate=next(  # the monotone trees, nothing else
+        c for c in model.CANDIDATES if c.name == "trees-4-monotone")).booster
+    with pytest.raises(ValueError, match="names no candidate as its base: 'trees-99'"):
+        model.fit(frame, y, candidate=model.Candidate("blend", model.BLEND, {"base": "trees-99"}))
+    with pytest.raises(ValueError, match="'blend'"):  # a blend is no base of its own
+        model.fit(frame, y, candidate=model.Candidate("blend", model.BLEND, {"base": "blend"}))
+
+
+def test_the_blend_weights_by_hand_with_missing_health_scores() -> None:
+    """``_stack``: the health score standardised over the rows (a missing one at the
+    mean), the base model's log-odds as they are; a riskier health score (lower) and a
+    riskier base model (higher) both weigh towards churn."""
+    rng = np.random.default_rng(3)
+    signal = rng.normal(0, 1, 400)
+    health = 60 - 15 * signal
+    health[:40] = np.nan
+    y = signal + rng.normal(0, 0.5, 400) > 1.0
+    days = pd.Series(np.repeat(pd.to_datetime(["2026-01-31", "2026-02-28"]).to_numpy(), 200))
+    months = sorted(set(days))
+    base = 1 / (1 + np.exp(-(signal + rng.normal(0, 1.0, 400) - 2)))
+    predicted = {m: base[(days == m).to_numpy()] for m in months}
+    stack = model._stack(pd.DataFrame({"health_score": health}), y, days, predicted, months, "health_score")
+    assert stack["center"] == pytest.approx(np.nanmean(health))
+    assert stack["scale"] == pytest.approx(np.nanstd(health))
+    assert stack["w_health"] < -0.5
+    assert stack["w_trees"] > 0.1
+    blend = model.Blend.from_stack("", stack)
+    # a missing health score counts as the mean: only the base model's term and the intercept
+    assert blend.combine(np.array([np.nan]), np.array([0.5]))[0] == pytest.approx(stack["intercept"])
+
+
+def test_the_blend_is_chosen_on_the_training_months_alone() -> None:
+    """``churn.choose`` reads the rows of the days it is given and no others: labels of
+    the later months turned upside down change nothing, the training months' labels do."""
+    rng = np.random.default_rng(11)
+    frame, y, days = _health_leads(6, 100, seed=11, noise=0)
+    table = pd.DataFrame({f: rng.normal(0, 1, len(y)) for f in churn.FEATURES if f not in churn.EXTRA_CATEGORY})
+    table["health_score"] = frame["health_score"]
+    table["events_vs_baseline"] = frame["usage"]
+    table["plan"] = rng.choice(["starter", "pro"], len(y))
+    table["stage"] = rng.choice(["onboarding", "steady"], len(y))
+    table.insert(0, "day", pd.to_datetime(days))
+    table.insert(1, "account_id", np.tile(np.arange(100), 6))
+    schema = churn._schema(table)
+    train_days = [d.date() for d in pd.to_datetime(sorted(set(days)))[:4]]
+    later = ~table["day"].isin([pd.Timestamp(d) for d in train_days]).to_numpy()
+    first = churn.choose(table, y, train_days, schema, BLEND_GRID)
+    flipped = churn.choose(table, np.where(later, ~y, y), train_days, schema, BLEND_GRID)
+    assert first.scores["blend"] is not None
+    assert first.as_dict() == flipped.as_dict()
+    assert max(first.months_seen) < pd.Timestamp(days[later][0])
+    shuffled = y.copy()
+    shuffled[~later] = rng.permutation(y[~later])
+    assert churn.choose(table, shuffled, train_days, schema, BLEND_GRID).scores != first.scores
+
+
 def test_the_store_model_is_chosen_on_training_months_only(store: tuple[str, churn.Evaluation]) -> None:
     _url, result = store
     selection = result.selection

@@ -46,6 +46,8 @@ CALIBRATION_BINS = 10
 DRIVERS_TOP = 3
 TREES = "trees"
 LOGISTIC = "logistic"
+#: A stacked model: a logistic regression on [the health score, the trees' logit] (:class:`Blend`).
+BLEND = "blend"
 
 
 @dataclass(frozen=True)
@@ -174,12 +176,17 @@ class ChurnModel:
 
     @property
     def kind(self) -> str:
-        """``trees`` (LightGBM's text) or ``logistic`` (a :class:`Linear` as JSON)."""
-        return LOGISTIC if self.booster.startswith("{") else TREES
+        """``trees`` (LightGBM's text), ``logistic`` (a :class:`Linear` as JSON) or
+        ``blend`` (a :class:`Blend` as JSON)."""
+        if not self.booster.startswith("{"):
+            return TREES
+        return BLEND if json.loads(self.booster).get("kind") == BLEND else LOGISTIC
 
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
         if self.kind == LOGISTIC:
             return Linear.loads(self.booster).predict(self.schema.matrix(frame))
+        if self.kind == BLEND:
+            return Blend.loads(self.booster).predict(self.schema.matrix(frame))
         booster = self._booster()
         out: np.ndarray = booster.predict(self.schema.matrix(frame), num_threads=PARAMS["num_threads"])
         return out
@@ -196,6 +203,8 @@ class ChurnModel:
         raw log-odds."""
         if self.kind == LOGISTIC:
             contrib = Linear.loads(self.booster).contributions(self.schema.matrix(frame), self.schema)
+        elif self.kind == BLEND:
+            contrib = Blend.loads(self.booster).contributions(self.schema.matrix(frame), self.schema)
         else:
             booster = self._booster()
             contrib = booster.predict(self.schema.matrix(frame), pred_contrib=True, num_threads=PARAMS["num_threads"])
@@ -244,6 +253,11 @@ def fit(train: pd.DataFrame, y_train: np.ndarray, calibrate: pd.DataFrame | None
 def _train_candidate(candidate: Candidate, schema: Schema, frame: pd.DataFrame, y: np.ndarray) -> str:
     if candidate.kind == LOGISTIC:
         return Linear.fit(schema.matrix(frame), np.asarray(y, dtype=bool), schema, **candidate.params).dumps()
+    if candidate.kind == BLEND:
+        # the base trees on these rows; the stacking weights come from the inner validation
+        # (:func:`select`), never from these rows (their in-sample logit would be trusted too much)
+        base = _train_candidate(_base_candidate(candidate), schema, frame, y)
+        return Blend.from_stack(base, candidate.params.get("stack")).dumps()
     return _train(schema, frame, y, candidate.rounds, candidate.params)
 
 
@@ -271,8 +285,10 @@ def _train(schema: Schema, frame: pd.DataFrame, y: np.ndarray, rounds: int, extr
 
 @dataclass(frozen=True)
 class Candidate:
-    """One model the inner validation may choose: its kind (:data:`TREES` or
-    :data:`LOGISTIC`), settings over :data:`PARAMS` (or the logistic model's) and rounds."""
+    """One model the inner validation may choose: its kind (:data:`TREES`,
+    :data:`LOGISTIC` or :data:`BLEND`), settings over :data:`PARAMS` (or the logistic
+    model's; a blend's: its ``base`` candidate and, once chosen, its ``stack`` weights)
+    and rounds."""
 
     name: str
     kind: str
@@ -286,10 +302,14 @@ class Candidate:
 #: The grid, simplest first: a tie (within :data:`SELECTION_TOLERANCE`) goes to the earlier one.
 #: ``health-only`` is the health score alone, calibrated (its ranking is the score's): a
 #: learned model is used only when it beats it inside the training months. Then the
+#: blend of the health score and the best learned candidate (stacked on the validation
+#: months: it keeps the learned model's gains and leans on the health score where they do
+#: not hold), the
 #: logistic model and the trees whose risk may only fall as the health score rises (the
 #: simple choices for little data), then small to larger trees.
 CANDIDATES: tuple[Candidate, ...] = (
     Candidate("health-only", LOGISTIC, {"c": 1.0, "only": ("health_score",)}),
+    Candidate("blend", BLEND, {"base": None, "health": "health_score"}),
     Candidate("logistic", LOGISTIC, {"c": 0.1}),
     Candidate("trees-4-monotone", TREES, {"num_leaves": 4, "min_data_in_leaf": 100,
                                           "monotone": {"health_score": -1}}, 200),
@@ -350,27 +370,176 @@ def select(frame: pd.DataFrame, y: np.ndarray, days: Sequence[Any] | np.ndarray,
         return Selection(candidates[0], seen, (), {c.name: None for c in candidates}, None, "too_little_data")
     scores: dict[str, list[float]] = {c.name: [] for c in candidates}
     health_scores: list[float] = []
+    # a blend is not trained per month: it stacks its base model's predictions of the months
+    # (a named base, or the best learned candidate of the grid)
+    plain = [c for c in candidates if c.kind != BLEND]
+    blends = [c for c in candidates if c.kind == BLEND]
+    named = [_base_candidate(c) for c in blends if c.params.get("base")]
+    trained_here = plain + [b for b in {c.name: c for c in named}.values() if b.name not in {c.name for c in plain}]
+    predicted: dict[str, dict[Any, np.ndarray]] = {c.name: {} for c in trained_here}
+    judging: list[Any] = []
     for month in validation:
         before = (day < month).to_numpy()
         on = (day == month).to_numpy()
         if int(y[before].sum()) < INNER_MIN_CHURNS:
             continue
+        judging.append(month)
         if health is not None and health in frame.columns:
             h = frame.loc[on, health].to_numpy(dtype="float64")
             if not np.isnan(h).all():
                 known = ~np.isnan(h)
                 health_scores.append(float(roc_auc_score(y[on][known], -h[known])))
-        for c in candidates:
+        for c in trained_here:
             trained = fit(frame[before], y[before], schema=schema, candidate=c)
-            scores[c.name].append(float(roc_auc_score(y[on], trained.raw(frame[on]))))
+            predicted[c.name][month] = trained.raw(frame[on])
+            if c.name in scores:
+                scores[c.name].append(float(roc_auc_score(y[on], predicted[c.name][month])))
+    stacks: dict[str, tuple[str, dict[str, Any]]] = {}
+    learned = [c for c in plain if "only" not in c.params and scores[c.name]]
+    for c in blends:
+        feature = str(c.params.get("health", health))
+        if feature not in frame.columns or len(judging) < 2 or not (c.params.get("base") or learned):
+            continue  # nothing to stack on (no health score, one month only, no learned model): not judged
+        base_name = c.params.get("base") or max(learned, key=lambda b: float(np.mean(scores[b.name]))).name
+        base = predicted[base_name]
+        base_auc = [float(roc_auc_score(y[(day == m).to_numpy()], base[m])) for m in judging]
+        if health_scores and float(np.mean(base_auc)) <= float(np.mean(health_scores)):
+            # the blend keeps a learned model's gains: with none inside the training months, two
+            # noisy rankings stacked on a few months' churns look better than they are
+            continue
+        for month in judging:  # each month by weights fitted on the other months' predictions
+            stack = _stack(frame, y, day, base, [m for m in judging if m != month], feature)
+            on = (day == month).to_numpy()
+            scores[c.name].append(float(roc_auc_score(y[on], Blend.from_stack("", stack).combine(
+                frame.loc[on, feature].to_numpy(dtype="float64"), base[month]))))  # fmt: skip
+        stacks[c.name] = (base_name, _stack(frame, y, day, base, judging, feature))
     means = {k: (float(np.mean(v)) if v else None) for k, v in scores.items()}
     judged = [c for c in candidates if means[c.name] is not None]
     if not judged:
         return Selection(candidates[0], seen, tuple(validation), means, None, "too_little_data")
     best = max(means[c.name] or 0.0 for c in judged)
     chosen = next(c for c in judged if (means[c.name] or 0.0) >= best - SELECTION_TOLERANCE)
+    if chosen.name in stacks:  # its base and the weights learned on every validation month go with it
+        base_name, stack = stacks[chosen.name]
+        chosen = Candidate(chosen.name, chosen.kind, {**chosen.params, "base": base_name, "stack": stack}, chosen.rounds)
     return Selection(chosen, seen, tuple(validation), means,
                      float(np.mean(health_scores)) if health_scores else None, "validated")  # fmt: skip
+
+
+def _base_candidate(blend: Candidate) -> Candidate:
+    """The model a blend stacks on the health score: a candidate of :data:`CANDIDATES`
+    by name (the monotone trees when none is named yet)."""
+    name = blend.params.get("base") or "trees-4-monotone"
+    found = next((c for c in CANDIDATES if c.name == name and c.kind != BLEND), None)
+    if found is None:
+        raise ValueError(f"the blend {blend.name!r} names no candidate as its base: {name!r}")
+    return found
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype="float64"), 1e-9, 1 - 1e-9)
+    out: np.ndarray = np.log(q / (1 - q))
+    return out
+
+
+def _stack(frame: pd.DataFrame, y: np.ndarray, day: pd.Series, predicted: dict[Any, np.ndarray],
+           months: Sequence[Any], feature: str) -> dict[str, Any]:  # fmt: skip
+    """The blend's weights: a logistic regression of the label on [the health score
+    (standardised over these rows; missing at the mean), the trees' logit] over the rows
+    of ``months``, each month predicted by trees trained on the months before it."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = np.concatenate([np.flatnonzero((day == m).to_numpy()) for m in months])
+    h = frame[feature].to_numpy(dtype="float64")[rows]
+    center = float(np.nanmean(h)) if (~np.isnan(h)).any() else 0.0
+    scale = float(np.nanstd(h)) if (~np.isnan(h)).any() else 0.0
+    scale = scale if scale > 0 else 1.0
+    z = np.clip((np.where(np.isnan(h), center, h) - center) / scale, -LINEAR_CLIP, LINEAR_CLIP)
+    logit = np.concatenate([_logit(predicted[m]) for m in months])
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(np.column_stack([z, logit]), y[rows].astype(int))
+    return {"feature": feature, "center": center, "scale": scale, "w_health": float(lr.coef_[0][0]),
+            "w_trees": float(lr.coef_[0][1]), "intercept": float(lr.intercept_[0])}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The stacked model: log-odds = ``w_health`` · the standardised health score +
+    ``w_trees`` · the base model's log-odds + ``intercept``, the weights learned on the
+    inner validation months (:func:`select`). Without weights it is the base model alone.
+    The base: trees (LightGBM's text) or a logistic model (:class:`Linear` as JSON)."""
+
+    trees: str  # the base model: LightGBM's text or a Linear's JSON
+    feature: str
+    center: float
+    scale: float
+    w_health: float
+    w_trees: float
+    intercept: float
+
+    @classmethod
+    def from_stack(cls, trees: str, stack: dict[str, Any] | None) -> Blend:
+        if not stack:
+            return cls(trees, "health_score", 0.0, 1.0, 0.0, 1.0, 0.0)
+        return cls(trees, str(stack["feature"]), float(stack["center"]), float(stack["scale"]),
+                   float(stack["w_health"]), float(stack["w_trees"]), float(stack["intercept"]))  # fmt: skip
+
+    def _z(self, health: np.ndarray) -> np.ndarray:
+        h = np.asarray(health, dtype="float64")
+        out: np.ndarray = np.clip((np.where(np.isnan(h), self.center, h) - self.center) / self.scale,
+                                  -LINEAR_CLIP, LINEAR_CLIP)  # fmt: skip
+        return out
+
+    def combine(self, health: np.ndarray, trees_p: np.ndarray) -> np.ndarray:
+        """The blend's log-odds from the health score and the trees' probabilities."""
+        out: np.ndarray = self.w_health * self._z(health) + self.w_trees * _logit(trees_p) + self.intercept
+        return out
+
+    def _health(self, matrix: pd.DataFrame) -> np.ndarray:
+        if self.feature in matrix.columns:
+            return matrix[self.feature].to_numpy(dtype="float64")
+        return np.full(len(matrix), np.nan)
+
+    def _base_contributions(self, matrix: pd.DataFrame, schema: Schema) -> np.ndarray:
+        if self.trees.startswith("{"):
+            return Linear.loads(self.trees).contributions(matrix, schema)
+        import lightgbm as lgb
+
+        contrib = lgb.Booster(model_str=self.trees).predict(matrix, pred_contrib=True, num_threads=PARAMS["num_threads"])
+        return np.asarray(contrib, dtype="float64")
+
+    def _base_log_odds(self, matrix: pd.DataFrame) -> np.ndarray:
+        if self.trees.startswith("{"):
+            return Linear.loads(self.trees).log_odds(matrix)
+        import lightgbm as lgb
+
+        out = lgb.Booster(model_str=self.trees).predict(matrix, raw_score=True, num_threads=PARAMS["num_threads"])
+        return np.asarray(out, dtype="float64")
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        z = self.w_health * self._z(self._health(matrix)) + self.w_trees * self._base_log_odds(matrix) + self.intercept
+        out: np.ndarray = 1 / (1 + np.exp(-z))
+        return out
+
+    def contributions(self, matrix: pd.DataFrame, schema: Schema) -> np.ndarray:
+        """Like LightGBM's ``pred_contrib`` (a column per feature, then the bias): the
+        base model's contributions times ``w_trees``, the health score's own term added
+        to its column; the row still adds up to the blend's log-odds."""
+        out: np.ndarray = self._base_contributions(matrix, schema) * self.w_trees
+        if self.feature in schema.names:
+            out[:, schema.names.index(self.feature)] += self.w_health * self._z(self._health(matrix))
+        out[:, -1] += self.intercept
+        return out
+
+    def dumps(self) -> str:
+        return json.dumps({"kind": BLEND, "trees": self.trees, "feature": self.feature, "center": self.center,
+                           "scale": self.scale, "w_health": self.w_health, "w_trees": self.w_trees,
+                           "intercept": self.intercept}, ensure_ascii=False)  # fmt: skip
+
+    @classmethod
+    def loads(cls, text: str) -> Blend:
+        doc = json.loads(text)
+        return cls(doc["trees"], doc["feature"], float(doc["center"]), float(doc["scale"]), float(doc["w_health"]),
+                   float(doc["w_trees"]), float(doc["intercept"]))  # fmt: skip
 
 
 @dataclass(frozen=True)

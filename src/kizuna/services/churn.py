@@ -344,12 +344,13 @@ def _fit(table: pd.DataFrame, y: np.ndarray, fit_days: list[date], cal_days: lis
                      refit=True)  # fmt: skip
 
 
-def choose(table: pd.DataFrame, y: np.ndarray, days: list[date], schema: model.Schema) -> Selection:
+def choose(table: pd.DataFrame, y: np.ndarray, days: list[date], schema: model.Schema,
+           candidates: tuple[model.Candidate, ...] = model.CANDIDATES) -> Selection:  # fmt: skip
     """The model's kind and settings, chosen by the inner validation on the rows of
     ``days`` only (:func:`kizuna.analytics.churn.select`)."""
     rows = table["day"].isin([pd.Timestamp(d) for d in days]).to_numpy()
     part = table[rows]
-    return model.select(part[list(FEATURES)], y[rows], part["day"].tolist(), schema)
+    return model.select(part[list(FEATURES)], y[rows], part["day"].tolist(), schema, candidates=candidates)
 
 
 def _schema(table: pd.DataFrame) -> model.Schema:
