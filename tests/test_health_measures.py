@@ -348,3 +348,38 @@ def test_points_weights_and_half_lives_by_hand() -> None:
 
     options = ScoringOptions(nps_half_life_days=90.0, csat_half_life_days=30.0)
     assert (options.half_life("nps"), options.half_life("csat"), options.half_life("ces")) == (90.0, 30.0, 30.0)
+
+
+def test_decayed_survey_answers_by_hand() -> None:
+    """NPS with a 100-day half-life (answers count for 6 half-lives: under 600 days), CSAT
+    without one (plain average over 180 days); CES is no measure."""
+    from kizuna.domain.health import ScoringOptions
+
+    answers = pd.DataFrame({
+        "account_id": [1, 1, 2, 2, 1, 1, 1, 3, 3],
+        "kind": ["nps", "nps", "nps", "nps", "csat", "csat", "csat", "csat", "ces"],
+        "score": [10, 0, 8, 2, 5, 3, 1, 2, 7],
+        "age_days": [0.0, 100.0, 200.0, 600.0, 179.0, 10.0, 180.0, 0.0, 0.0],
+    })  # fmt: skip
+    options = ScoringOptions(nps_half_life_days=100.0, csat_half_life_days=0.0)
+    got = calc.decayed_surveys(answers, options)
+    rows = {int(r["account_id"]): [None if pd.isna(r[c]) else round(float(r[c]), 6)
+                                   for c in ("nps", "nps:confidence", "csat", "csat:confidence")]
+            for _i, r in got.iterrows()}  # fmt: skip
+    # 1: NPS 10 (weight 1) and 0 (100 days: ½) → 10 ÷ 1.5, confidence 1.5 capped at 1; CSAT (5 + 3) ÷ 2
+    #    (the 180-day-old 1 is out); 2: NPS 8 at 200 days (¼); the 600-day-old 2 is out; 3: CSAT only
+    assert rows == {1: [round(10 / 1.5, 6), 1.0, 4.0, 1.0], 2: [8.0, 0.25, None, 1.0], 3: [None, None, 2.0, 1.0]}
+    assert list(got.columns) == ["account_id", "nps", "nps:confidence", "csat", "csat:confidence"]
+    # a half-life under a day: a day-old answer weighs ¼ (4: alone, confidence ¼; 5: 10 and 0 → 10 ÷ 1.25)
+    short = pd.DataFrame({"account_id": [4, 5, 5], "kind": ["nps"] * 3, "score": [6, 10, 0],
+                          "age_days": [1.0, 0.0, 1.0]})  # fmt: skip
+    got = calc.decayed_surveys(short, ScoringOptions(nps_half_life_days=0.5))
+    assert got[["nps", "nps:confidence"]].to_numpy().tolist() == [[6.0, 0.25], [8.0, 1.0]]
+
+
+def test_one_metric_s_window_total_per_account() -> None:
+    usage = pd.DataFrame({"account_id": [1, 1, 2, 2], "metric": ["events", "logins", "events", "events"],
+                          "last30": [42, 7, 60, 5], "base90": [1, 2, 3, 4]})  # fmt: skip
+    # account 2 has two events rows (e.g. two sources): their sum
+    assert calc.usage_total(usage, "events", "last30").to_dict() == {1: 42.0, 2: 65.0}
+    assert calc.usage_total(usage, "logins", "base90").to_dict() == {1: 2.0}
