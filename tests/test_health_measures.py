@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import text
@@ -34,7 +35,7 @@ from sqlalchemy import text
 from kizuna.analytics import health as calc
 from kizuna.db import Session, ensure_schema, make_engine, session_scope
 from kizuna.db.queries import health as q
-from kizuna.domain.health import Scoring
+from kizuna.domain.health import Scoring, ScoringOptions
 from kizuna.services import health as health_service
 from kizuna.services.imports import ParseContext, import_file
 
@@ -383,3 +384,63 @@ def test_one_metric_s_window_total_per_account() -> None:
     # account 2 has two events rows (e.g. two sources): their sum
     assert calc.usage_total(usage, "events", "last30").to_dict() == {1: 42.0, 2: 65.0}
     assert calc.usage_total(usage, "logins", "base90").to_dict() == {1: 2.0}
+
+
+def test_explanations_at_their_edges_by_hand() -> None:
+    """Zero weights and zero points count as nothing (not as 1), ties go by the measure's
+    name, a per-seat measure taken per tracked user says so, points round to one decimal."""
+    basis = {"tracked_users": 3, "seats": 50}
+    now = {
+        "m": {"value": 1.0, "weight": 0.5, "points": 60.0},  # +5 (from 50)
+        "n": {"value": 2.0, "weight": 0.5, "points": 40.0},  # −5 (from 50)
+        "z": {"value": 0.0, "weight": 1.0, "points": 0.0, "basis": basis},  # −50: 0 points count as 0
+        "w": {"value": 9.0, "weight": 0.0, "points": 80.0},  # −40: no weight now
+    }
+    before = {
+        "m": {"value": 1.0, "weight": 0.5, "points": 50.0},
+        "n": {"value": 2.0, "weight": 0.5, "points": 50.0},
+        "z": {"value": 3.0, "weight": 1.0, "points": 50.0},
+        "w": {"value": 8.0, "weight": 0.5, "points": 80.0},
+        "v": {"value": 7.0, "weight": 0.0, "points": 80.0},  # had no weight then, none now: no change
+    }
+    got = calc.explain(now, before, top=4)
+    assert [(i["measure"], i["points"]) for i in got] == [("z", -50.0), ("w", -40.0), ("m", 5.0), ("n", -5.0)]
+    assert got[0]["basis"] == basis
+    assert "basis" not in got[1]
+    # back up from 0 points and from no weight
+    up = calc.explain({"z": {"value": 3.0, "weight": 1.0, "points": 50.0},
+                       "v": {"value": 7.0, "weight": 0.5, "points": 80.0}},
+                      {"z": {"value": 0.0, "weight": 1.0, "points": 0.0},
+                       "v": {"value": 7.0, "weight": 0.0, "points": 80.0}})  # fmt: skip
+    assert [(i["measure"], i["points"]) for i in up] == [("z", 50.0), ("v", 40.0)]
+    # levels: a missing measure first does not end the list; equal costs go by name; one decimal
+    level = {
+        "a": {"value": None, "weight": 0.5, "points": None},
+        "q": {"value": 1.0, "weight": 0.5, "points": 80.0},  # costs 10
+        "p": {"value": 9.0, "weight": 0.5, "points": 80.0},  # costs 10
+        "r": {"value": 5.0, "weight": 0.5, "points": 42.25, "basis": basis},  # costs 28.875
+    }
+    got = calc.explain(level, None)
+    assert [(i["measure"], i["points"]) for i in got] == [("r", -28.9), ("p", -10.0), ("q", -10.0)]
+    assert (got[0]["basis"], "basis" in got[1]) == (basis, False)
+
+
+def test_grade_changes_per_1000_and_auc_without_both_outcomes() -> None:
+    # one change in four pairs of consecutive days → 250; days given as text are read as days
+    daily = pd.DataFrame({"day": ["2026-06-01", "2026-06-02", "2026-06-03", "2026-06-01", "2026-06-02", "2026-06-03"],
+                          "account_id": [1, 1, 1, 2, 2, 2],
+                          "grade": ["green", "green", "yellow", "red", "red", "red"]})  # fmt: skip
+    assert calc.grade_changes_per_1000(daily) == 250.0
+    risk = np.array([0.1, 0.5, 0.9])
+    assert calc.signal_auc(np.array([False, False, False]), risk) is None
+    assert calc.signal_auc(np.array([True, True, True]), risk) is None
+    assert calc.signal_auc(np.array([False, True, True]), risk) == 1.0
+
+
+def test_held_grades_without_yesterday_s_grades_are_the_scored_ones() -> None:
+    card = health_service.parse_toml(CARD, "card.toml").default
+    score = pd.Series([95.0, 69.0, 10.0], index=[1, 2, 3])
+    colour, letter = calc.held_grades(score, pd.DataFrame(index=pd.Index([], name="account_id")),
+                                      pd.DataFrame(index=score.index), card.bands,
+                                      ScoringOptions(grade_margin=3, grade_confirm_days=3))  # fmt: skip
+    assert (colour.tolist(), letter.tolist()) == (["green", "yellow", "red"], ["A", "C", "F"])

@@ -630,10 +630,12 @@ def hold_grades(
     to the grade of the score less the margin, going up, or plus it, going down), or when
     the score has been on that side of yesterday's grade on ``confirm_days`` days in a
     row, today included (then to today's grade)."""
-    s = score.to_numpy(dtype="float64")
+    # scores and the levels looked up (NaN for an unknown grade) are floats already: the dtypes are equivalent
+    s = score.to_numpy(dtype="float64")  # pragma: no mutate
     raw = _levels(s, thresholds)
     lookup = {label: i for i, label in enumerate(labels)}
-    prev = previous.reindex(score.index).map(lambda g: lookup.get(g, np.nan)).to_numpy(dtype="float64")
+    prev_levels = previous.reindex(score.index).map(lambda g: lookup.get(g, np.nan))
+    prev = prev_levels.to_numpy(dtype="float64")  # pragma: no mutate
     up, down = _levels(s - margin, thresholds), _levels(s + margin, thresholds)
     above, below = raw > prev, raw < prev
     for i in range(confirm_days - 1):
