@@ -444,3 +444,41 @@ def test_held_grades_without_yesterday_s_grades_are_the_scored_ones() -> None:
                                       pd.DataFrame(index=score.index), card.bands,
                                       ScoringOptions(grade_margin=3, grade_confirm_days=3))  # fmt: skip
     assert (colour.tolist(), letter.tolist()) == (["green", "yellow", "red"], ["A", "C", "F"])
+
+
+def test_a_measure_s_confidence_scales_its_weight_by_hand() -> None:
+    """``a:confidence`` 0.5, missing (counts in full), 1.5 (capped at 1) and −0.2 (at 0).
+    Groups: use (weight 3: a 1, b 3), voice (weight 1: c 2); a and c at 100 points, b at 0."""
+    from kizuna.domain.health import MeasureGroup, MeasureRule, Scorecard
+
+    flat = ((0.0, 0.0), (1.0, 100.0))
+    card = Scorecard("c", "C", (
+        MeasureGroup("use", "Use", 3.0, (MeasureRule("a", 1.0, Scoring.LINEAR, flat),
+                                          MeasureRule("b", 3.0, Scoring.LINEAR, flat))),
+        MeasureGroup("voice", "Voice", 1.0, (MeasureRule("c", 2.0, Scoring.LINEAR, flat),)),
+    ))  # fmt: skip
+    values = pd.DataFrame({"a": [1.0] * 4, "b": [0.0] * 4, "c": [1.0] * 4,
+                           "a:confidence": [0.5, float("nan"), 1.5, -0.2]}, index=[1, 2, 3, 4])  # fmt: skip
+    scores = calc.score_accounts(values, card)
+    # 1: a 0.5 of 3.5 in use (¾ of the total: b's full confidence keeps the group's) → 0.75 ÷ 7 × 100 + 25;
+    # 2, 3: a 1 of 4 → 0.1875 × 100 + 25 = 43.75; 4: a weighs nothing → b and c: 25
+    assert scores.score.round(6).tolist() == [round(75 / 7 + 25, 6), 43.75, 43.75, 25.0]
+    assert scores.weights.loc[4].tolist() == [0.0, 0.75, 0.25]
+
+
+def test_grades_keep_the_accounts_index() -> None:
+    card = health_service.parse_toml(CARD, "card.toml").default
+    colour, letter = calc.grades(pd.Series([95.0, 50.0], index=[10, 20]), card.bands)
+    assert (colour.to_dict(), letter.to_dict()) == ({10: "green", 20: "yellow"}, {10: "A", 20: "D"})
+
+
+def test_hold_grades_by_hand() -> None:
+    """Margin 3, 3 days to confirm; red below 40, yellow from 40, green from 70. The frames
+    come in other orders than the scores (aligned by account)."""
+    score = pd.Series([71.0, 71.0, 66.0], index=[7, 8, 9])
+    previous = pd.Series(["yellow", "green", "yellow"], index=[8, 9, 7])
+    recent = pd.DataFrame({"yesterday": [80.0, 72.0, 65.0], "before": [80.0, 73.0, 75.0]}, index=[9, 8, 7])
+    held = calc.hold_grades(score, previous, recent, [40.0, 70.0], ["red", "yellow", "green"], 3.0, 3)
+    # 7: above 70 today and the day before, not yesterday (65): not confirmed; 71 − 3 is under 70 → yellow
+    # 8: above 70 three days running → green; 9: 66 + 3 is under 70 → down to yellow at once
+    assert held.to_dict() == {7: "yellow", 8: "green", 9: "yellow"}
