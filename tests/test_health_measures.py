@@ -457,13 +457,18 @@ def test_a_measure_s_confidence_scales_its_weight_by_hand() -> None:
                                           MeasureRule("b", 3.0, Scoring.LINEAR, flat))),
         MeasureGroup("voice", "Voice", 1.0, (MeasureRule("c", 2.0, Scoring.LINEAR, flat),)),
     ))  # fmt: skip
-    values = pd.DataFrame({"a": [1.0] * 4, "b": [0.0] * 4, "c": [1.0] * 4,
-                           "a:confidence": [0.5, float("nan"), 1.5, -0.2]}, index=[1, 2, 3, 4])  # fmt: skip
+    nan = float("nan")
+    values = pd.DataFrame({"a": [1.0] * 5 + [nan], "b": [0.0] * 4 + [nan, nan], "c": [1.0] * 4 + [0.0, nan],
+                           "a:confidence": [0.5, nan, 1.5, -0.2, 0.5, nan]}, index=[1, 2, 3, 4, 5, 6])  # fmt: skip
     scores = calc.score_accounts(values, card)
     # 1: a 0.5 of 3.5 in use (¾ of the total: b's full confidence keeps the group's) → 0.75 ÷ 7 × 100 + 25;
-    # 2, 3: a 1 of 4 → 0.1875 × 100 + 25 = 43.75; 4: a weighs nothing → b and c: 25
-    assert scores.score.round(6).tolist() == [round(75 / 7 + 25, 6), 43.75, 43.75, 25.0]
+    # 2, 3: a 1 of 4 → 0.1875 × 100 + 25 = 43.75; 4: a weighs nothing → b and c: 25;
+    # 5: b missing, so use's confidence is a's ½: 3 × ½ against 1 → a 0.6 × 100, c 0.4 × 0 = 60; 6: no data
+    assert scores.score.round(6).tolist()[:5] == [round(75 / 7 + 25, 6), 43.75, 43.75, 25.0, 60.0]
+    assert math.isnan(scores.score.loc[6])
     assert scores.weights.loc[4].tolist() == [0.0, 0.75, 0.25]
+    assert scores.weights.loc[5].round(6).tolist() == [0.6, 0.0, 0.4]
+    assert scores.weights.loc[6].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_grades_keep_the_accounts_index() -> None:
@@ -482,3 +487,13 @@ def test_hold_grades_by_hand() -> None:
     # 7: above 70 today and the day before, not yesterday (65): not confirmed; 71 − 3 is under 70 → yellow
     # 8: above 70 three days running → green; 9: 66 + 3 is under 70 → down to yellow at once
     assert held.to_dict() == {7: "yellow", 8: "green", 9: "yellow"}
+
+
+def test_churn_labels_keep_the_rows_order_and_index() -> None:
+    # account 3 on 31 Jan (+100 days: 11 May, its churn 10 April is within), account 1 on 31 Dec
+    # (+100: 10 April, its churn 15 April is not), account 2 on 31 Jan (its churn 20 May is not)
+    frame = scored().iloc[[9, 0, 5]].set_axis([5, 3, 9])
+    labels = calc.label_churn(frame, CHURNS, 100)
+    assert (list(labels.index), labels.tolist()) == ([5, 3, 9], [True, False, False])
+    no_churn = calc.label_churn(frame, CHURNS.iloc[:0], 100)
+    assert (list(no_churn.index), no_churn.tolist()) == ([5, 3, 9], [False, False, False])
