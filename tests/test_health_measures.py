@@ -497,3 +497,15 @@ def test_churn_labels_keep_the_rows_order_and_index() -> None:
     assert (list(labels.index), labels.tolist()) == ([5, 3, 9], [True, False, False])
     no_churn = calc.label_churn(frame, CHURNS.iloc[:0], 100)
     assert (list(no_churn.index), no_churn.tolist()) == ([5, 3, 9], [False, False, False])
+
+
+def test_days_existed_after_the_window_and_percentiles_within_each_day() -> None:
+    ts = pd.Timestamp
+    # started 5 days after the window: none (not −4); the day before it: the whole 30
+    start = pd.Series([ts("2026-07-05"), ts("2026-05-30")])
+    assert calc.days_existed(start, date(2026, 5, 31), AS_OF).tolist() == [0.0, 30.0]
+    # ranked within each day (no peer groups: among all accounts of that day)
+    values = pd.Series([1.0, 2.0, 3.0, 4.0], index=[1, 2, 3, 4])
+    by = pd.Series([ts("2026-06-01"), ts("2026-06-01"), ts("2026-06-02"), ts("2026-06-02")], index=[1, 2, 3, 4])
+    got = calc.peer_percentile(values, pd.Series([None] * 4, index=[1, 2, 3, 4], dtype=object), by=by)
+    assert got.tolist() == [0.25, 0.75, 0.25, 0.75]
