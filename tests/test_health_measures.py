@@ -509,3 +509,12 @@ def test_days_existed_after_the_window_and_percentiles_within_each_day() -> None
     by = pd.Series([ts("2026-06-01"), ts("2026-06-01"), ts("2026-06-02"), ts("2026-06-02")], index=[1, 2, 3, 4])
     got = calc.peer_percentile(values, pd.Series([None] * 4, index=[1, 2, 3, 4], dtype=object), by=by)
     assert got.tolist() == [0.25, 0.75, 0.25, 0.75]
+
+
+def test_a_peer_group_of_exactly_the_minimum_ranks_within_itself() -> None:
+    # P1 has five accounts with data (the default minimum): ranked among themselves, 1.0 is the
+    # lowest of five → 0.5 ÷ 5; P2's single account is ranked among all six
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 0.5], index=[1, 2, 3, 4, 5, 6])
+    peers = pd.Series(["P1"] * 5 + ["P2"], index=[1, 2, 3, 4, 5, 6])
+    got = calc.peer_percentile(values, peers)
+    assert got.tolist() == [0.1, 0.3, 0.5, 0.7, 0.9, 0.5 / 6]
