@@ -94,7 +94,7 @@ SENTIMENTS = (("I1", 2, datetime(2026, 3, 1, 9, tzinfo=UTC)), ("I1", 4, datetime
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory: pytest.TempPathFactory,
-           sqlite_template: Path) -> tuple[hi.HealthTables, dict[int, str]]:  # fmt: skip
+           sqlite_template: Path) -> tuple[str, dict[int, str]]:  # fmt: skip
     folder = tmp_path_factory.mktemp("health-inputs")
     engine = make_engine(migrated_sqlite(sqlite_template, folder / "kizuna.db"))
     with session_scope(engine) as session:
@@ -109,8 +109,13 @@ def tables(tmp_path_factory: pytest.TempPathFactory,
         for account, value, at in SENTIMENTS:
             q.add_sentiment(session, ids[account], None, value, "", at)
     engine.dispose()
-    return hi.health_tables(analytics_backend.connect(f"sqlite:///{folder / 'kizuna.db'}")), {
-        i: e for e, i in ids.items()}  # fmt: skip
+    # each test opens the tables itself: a mutant of health_tables then meets every test, not
+    # only the first one (whose setup built the fixture)
+    return f"sqlite:///{folder / 'kizuna.db'}", {i: e for e, i in ids.items()}
+
+
+def opened(store: tuple[str, dict[int, str]]) -> tuple[hi.HealthTables, dict[int, str]]:
+    return hi.health_tables(analytics_backend.connect(store[0])), store[1]
 
 
 def named(frame: pd.DataFrame, names: dict[int, str], cols: list[str]) -> list[tuple[Any, ...]]:
@@ -118,8 +123,8 @@ def named(frame: pd.DataFrame, names: dict[int, str], cols: list[str]) -> list[t
     return sorted(rows, key=str)
 
 
-def test_the_usage_windows_and_the_features_to_adopt(tables: tuple[hi.HealthTables, dict[int, str]]) -> None:
-    t, names = tables
+def test_the_usage_windows_and_the_features_to_adopt(tables: tuple[str, dict[int, str]]) -> None:
+    t, names = opened(tables)
     usage = hi.usage_windows(t, AS_OF)
     cols = ["metric", "last30", "prev30", "base90", "days30", "max30"]
     assert named(usage, names, cols) == sorted([
@@ -136,9 +141,9 @@ def test_the_usage_windows_and_the_features_to_adopt(tables: tuple[hi.HealthTabl
 
 
 def test_the_lines_answers_tickets_milestones_sentiments_contacts_and_tiers(
-    tables: tuple[hi.HealthTables, dict[int, str]],
+    tables: tuple[str, dict[int, str]],
 ) -> None:
-    t, names = tables
+    t, names = opened(tables)
     lines = hi.subscription_lines(t)
     cols = ["started_on", "trial_ends_on", "ended_on", "interval", "quantity", "seats_included", "kind"]
     got = [(a, s, None if pd.isna(tr) else tr, None if pd.isna(e) else e, i, int(qn),
@@ -165,8 +170,8 @@ def test_the_lines_answers_tickets_milestones_sentiments_contacts_and_tiers(
                                                                                    "I3": None}  # fmt: skip
 
 
-def test_the_measures_from_the_engine_s_aggregates(tables: tuple[hi.HealthTables, dict[int, str]]) -> None:
-    t, names = tables
+def test_the_measures_from_the_engine_s_aggregates(tables: tuple[str, dict[int, str]]) -> None:
+    t, names = opened(tables)
     values = hi.measures_on(t, [AS_OF])
     assert list(values.index.names) == ["day", "account_id"]
     one = values.xs(T(AS_OF), level="day").rename(index=names)
