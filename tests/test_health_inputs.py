@@ -189,5 +189,14 @@ def test_the_measures_from_the_engine_s_aggregates(tables: tuple[str, dict[int, 
     # paying only: on 2026-01-10 I2 is in its trial
     early = hi.measures_on(t, [date(2026, 1, 10)], paying_only=True)
     assert sorted(names[int(a)] for a in early.index.get_level_values("account_id")) == ["I1"]
+    # by default every live line counts, a trial too
+    assert sorted(names[int(a)] for a in hi.measures_on(t, [date(2026, 1, 10)]).index.get_level_values(
+        "account_id")) == ["I1", "I2"]  # fmt: skip
+    # what the measures are computed from, the lines read when not given
+    inputs = hi.measure_inputs(t, AS_OF)
+    assert (len(inputs.lines), inputs.history_from, inputs.features) == (2, date(2026, 3, 1),
+                                                                         ("feature.exports", "feature.reports"))  # fmt: skip
+    assert named(inputs.contacts, names, ["contacts"]) == [("I1", 2), ("I2", 1)]
+    assert names[int(inputs.tiers[inputs.tiers == "high"].index[0])] == "I1"
     empty = hi.measures_on(t, [])
     assert (len(empty), "logins_vs_baseline" in empty.columns) == (0, True)
