@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import text
@@ -34,7 +35,7 @@ from sqlalchemy import text
 from kizuna.analytics import health as calc
 from kizuna.db import Session, ensure_schema, make_engine, session_scope
 from kizuna.db.queries import health as q
-from kizuna.domain.health import Scoring
+from kizuna.domain.health import Scoring, ScoringOptions
 from kizuna.services import health as health_service
 from kizuna.services.imports import ParseContext, import_file
 
@@ -348,3 +349,172 @@ def test_points_weights_and_half_lives_by_hand() -> None:
 
     options = ScoringOptions(nps_half_life_days=90.0, csat_half_life_days=30.0)
     assert (options.half_life("nps"), options.half_life("csat"), options.half_life("ces")) == (90.0, 30.0, 30.0)
+
+
+def test_decayed_survey_answers_by_hand() -> None:
+    """NPS with a 100-day half-life (answers count for 6 half-lives: under 600 days), CSAT
+    without one (plain average over 180 days); CES is no measure."""
+    from kizuna.domain.health import ScoringOptions
+
+    answers = pd.DataFrame({
+        "account_id": [1, 1, 2, 2, 1, 1, 1, 3, 3],
+        "kind": ["nps", "nps", "nps", "nps", "csat", "csat", "csat", "csat", "ces"],
+        "score": [10, 0, 8, 2, 5, 3, 1, 2, 7],
+        "age_days": [0.0, 100.0, 200.0, 600.0, 179.0, 10.0, 180.0, 0.0, 0.0],
+    })  # fmt: skip
+    options = ScoringOptions(nps_half_life_days=100.0, csat_half_life_days=0.0)
+    got = calc.decayed_surveys(answers, options)
+    rows = {int(r["account_id"]): [None if pd.isna(r[c]) else round(float(r[c]), 6)
+                                   for c in ("nps", "nps:confidence", "csat", "csat:confidence")]
+            for _i, r in got.iterrows()}  # fmt: skip
+    # 1: NPS 10 (weight 1) and 0 (100 days: ½) → 10 ÷ 1.5, confidence 1.5 capped at 1; CSAT (5 + 3) ÷ 2
+    #    (the 180-day-old 1 is out); 2: NPS 8 at 200 days (¼); the 600-day-old 2 is out; 3: CSAT only
+    assert rows == {1: [round(10 / 1.5, 6), 1.0, 4.0, 1.0], 2: [8.0, 0.25, None, 1.0], 3: [None, None, 2.0, 1.0]}
+    assert list(got.columns) == ["account_id", "nps", "nps:confidence", "csat", "csat:confidence"]
+    # a half-life under a day: a day-old answer weighs ¼ (4: alone, confidence ¼; 5: 10 and 0 → 10 ÷ 1.25)
+    short = pd.DataFrame({"account_id": [4, 5, 5], "kind": ["nps"] * 3, "score": [6, 10, 0],
+                          "age_days": [1.0, 0.0, 1.0]})  # fmt: skip
+    got = calc.decayed_surveys(short, ScoringOptions(nps_half_life_days=0.5))
+    assert got[["nps", "nps:confidence"]].to_numpy().tolist() == [[6.0, 0.25], [8.0, 1.0]]
+
+
+def test_one_metric_s_window_total_per_account() -> None:
+    usage = pd.DataFrame({"account_id": [1, 1, 2, 2], "metric": ["events", "logins", "events", "events"],
+                          "last30": [42, 7, 60, 5], "base90": [1, 2, 3, 4]})  # fmt: skip
+    # account 2 has two events rows (e.g. two sources): their sum
+    assert calc.usage_total(usage, "events", "last30").to_dict() == {1: 42.0, 2: 65.0}
+    assert calc.usage_total(usage, "logins", "base90").to_dict() == {1: 2.0}
+
+
+def test_explanations_at_their_edges_by_hand() -> None:
+    """Zero weights and zero points count as nothing (not as 1), ties go by the measure's
+    name, a per-seat measure taken per tracked user says so, points round to one decimal."""
+    basis = {"tracked_users": 3, "seats": 50}
+    now = {
+        "m": {"value": 1.0, "weight": 0.5, "points": 60.0},  # +5 (from 50)
+        "n": {"value": 2.0, "weight": 0.5, "points": 40.0},  # −5 (from 50)
+        "z": {"value": 0.0, "weight": 1.0, "points": 0.0, "basis": basis},  # −50: 0 points count as 0
+        "w": {"value": 9.0, "weight": 0.0, "points": 80.0},  # −40: no weight now
+    }
+    before = {
+        "m": {"value": 1.0, "weight": 0.5, "points": 50.0},
+        "n": {"value": 2.0, "weight": 0.5, "points": 50.0},
+        "z": {"value": 3.0, "weight": 1.0, "points": 50.0},
+        "w": {"value": 8.0, "weight": 0.5, "points": 80.0},
+        "v": {"value": 7.0, "weight": 0.0, "points": 80.0},  # had no weight then, none now: no change
+    }
+    got = calc.explain(now, before, top=4)
+    assert [(i["measure"], i["points"]) for i in got] == [("z", -50.0), ("w", -40.0), ("m", 5.0), ("n", -5.0)]
+    assert got[0]["basis"] == basis
+    assert "basis" not in got[1]
+    # back up from 0 points and from no weight
+    up = calc.explain({"z": {"value": 3.0, "weight": 1.0, "points": 50.0},
+                       "v": {"value": 7.0, "weight": 0.5, "points": 80.0}},
+                      {"z": {"value": 0.0, "weight": 1.0, "points": 0.0},
+                       "v": {"value": 7.0, "weight": 0.0, "points": 80.0}})  # fmt: skip
+    assert [(i["measure"], i["points"]) for i in up] == [("z", 50.0), ("v", 40.0)]
+    # levels: a missing measure first does not end the list; equal costs go by name; one decimal
+    level = {
+        "a": {"value": None, "weight": 0.5, "points": None},
+        "q": {"value": 1.0, "weight": 0.5, "points": 80.0},  # costs 10
+        "p": {"value": 9.0, "weight": 0.5, "points": 80.0},  # costs 10
+        "r": {"value": 5.0, "weight": 0.5, "points": 42.25, "basis": basis},  # costs 28.875
+    }
+    got = calc.explain(level, None)
+    assert [(i["measure"], i["points"]) for i in got] == [("r", -28.9), ("p", -10.0), ("q", -10.0)]
+    assert (got[0]["basis"], "basis" in got[1]) == (basis, False)
+
+
+def test_grade_changes_per_1000_and_auc_without_both_outcomes() -> None:
+    # one change in four pairs of consecutive days → 250; days given as text are read as days
+    daily = pd.DataFrame({"day": ["2026-06-01", "2026-06-02", "2026-06-03", "2026-06-01", "2026-06-02", "2026-06-03"],
+                          "account_id": [1, 1, 1, 2, 2, 2],
+                          "grade": ["green", "green", "yellow", "red", "red", "red"]})  # fmt: skip
+    assert calc.grade_changes_per_1000(daily) == 250.0
+    risk = np.array([0.1, 0.5, 0.9])
+    assert calc.signal_auc(np.array([False, False, False]), risk) is None
+    assert calc.signal_auc(np.array([True, True, True]), risk) is None
+    assert calc.signal_auc(np.array([False, True, True]), risk) == 1.0
+
+
+def test_held_grades_without_yesterday_s_grades_are_the_scored_ones() -> None:
+    card = health_service.parse_toml(CARD, "card.toml").default
+    score = pd.Series([95.0, 69.0, 10.0], index=[1, 2, 3])
+    colour, letter = calc.held_grades(score, pd.DataFrame(index=pd.Index([], name="account_id")),
+                                      pd.DataFrame(index=score.index), card.bands,
+                                      ScoringOptions(grade_margin=3, grade_confirm_days=3))  # fmt: skip
+    assert (colour.tolist(), letter.tolist()) == (["green", "yellow", "red"], ["A", "C", "F"])
+
+
+def test_a_measure_s_confidence_scales_its_weight_by_hand() -> None:
+    """``a:confidence`` 0.5, missing (counts in full), 1.5 (capped at 1) and −0.2 (at 0).
+    Groups: use (weight 3: a 1, b 3), voice (weight 1: c 2); a and c at 100 points, b at 0."""
+    from kizuna.domain.health import MeasureGroup, MeasureRule, Scorecard
+
+    flat = ((0.0, 0.0), (1.0, 100.0))
+    card = Scorecard("c", "C", (
+        MeasureGroup("use", "Use", 3.0, (MeasureRule("a", 1.0, Scoring.LINEAR, flat),
+                                          MeasureRule("b", 3.0, Scoring.LINEAR, flat))),
+        MeasureGroup("voice", "Voice", 1.0, (MeasureRule("c", 2.0, Scoring.LINEAR, flat),)),
+    ))  # fmt: skip
+    nan = float("nan")
+    values = pd.DataFrame({"a": [1.0] * 5 + [nan], "b": [0.0] * 4 + [nan, nan], "c": [1.0] * 4 + [0.0, nan],
+                           "a:confidence": [0.5, nan, 1.5, -0.2, 0.5, nan]}, index=[1, 2, 3, 4, 5, 6])  # fmt: skip
+    scores = calc.score_accounts(values, card)
+    # 1: a 0.5 of 3.5 in use (¾ of the total: b's full confidence keeps the group's) → 0.75 ÷ 7 × 100 + 25;
+    # 2, 3: a 1 of 4 → 0.1875 × 100 + 25 = 43.75; 4: a weighs nothing → b and c: 25;
+    # 5: b missing, so use's confidence is a's ½: 3 × ½ against 1 → a 0.6 × 100, c 0.4 × 0 = 60; 6: no data
+    assert scores.score.round(6).tolist()[:5] == [round(75 / 7 + 25, 6), 43.75, 43.75, 25.0, 60.0]
+    assert math.isnan(scores.score.loc[6])
+    assert scores.weights.loc[4].tolist() == [0.0, 0.75, 0.25]
+    assert scores.weights.loc[5].round(6).tolist() == [0.6, 0.0, 0.4]
+    assert scores.weights.loc[6].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_grades_keep_the_accounts_index() -> None:
+    card = health_service.parse_toml(CARD, "card.toml").default
+    colour, letter = calc.grades(pd.Series([95.0, 50.0], index=[10, 20]), card.bands)
+    assert (colour.to_dict(), letter.to_dict()) == ({10: "green", 20: "yellow"}, {10: "A", 20: "D"})
+
+
+def test_hold_grades_by_hand() -> None:
+    """Margin 3, 3 days to confirm; red below 40, yellow from 40, green from 70. The frames
+    come in other orders than the scores (aligned by account)."""
+    score = pd.Series([71.0, 71.0, 66.0], index=[7, 8, 9])
+    previous = pd.Series(["yellow", "green", "yellow"], index=[8, 9, 7])
+    recent = pd.DataFrame({"yesterday": [80.0, 72.0, 65.0], "before": [80.0, 73.0, 75.0]}, index=[9, 8, 7])
+    held = calc.hold_grades(score, previous, recent, [40.0, 70.0], ["red", "yellow", "green"], 3.0, 3)
+    # 7: above 70 today and the day before, not yesterday (65): not confirmed; 71 − 3 is under 70 → yellow
+    # 8: above 70 three days running → green; 9: 66 + 3 is under 70 → down to yellow at once
+    assert held.to_dict() == {7: "yellow", 8: "green", 9: "yellow"}
+
+
+def test_churn_labels_keep_the_rows_order_and_index() -> None:
+    # account 3 on 31 Jan (+100 days: 11 May, its churn 10 April is within), account 1 on 31 Dec
+    # (+100: 10 April, its churn 15 April is not), account 2 on 31 Jan (its churn 20 May is not)
+    frame = scored().iloc[[9, 0, 5]].set_axis([5, 3, 9])
+    labels = calc.label_churn(frame, CHURNS, 100)
+    assert (list(labels.index), labels.tolist()) == ([5, 3, 9], [True, False, False])
+    no_churn = calc.label_churn(frame, CHURNS.iloc[:0], 100)
+    assert (list(no_churn.index), no_churn.tolist()) == ([5, 3, 9], [False, False, False])
+
+
+def test_days_existed_after_the_window_and_percentiles_within_each_day() -> None:
+    ts = pd.Timestamp
+    # started 5 days after the window: none (not −4); the day before it: the whole 30
+    start = pd.Series([ts("2026-07-05"), ts("2026-05-30")])
+    assert calc.days_existed(start, date(2026, 5, 31), AS_OF).tolist() == [0.0, 30.0]
+    # ranked within each day (no peer groups: among all accounts of that day)
+    values = pd.Series([1.0, 2.0, 3.0, 4.0], index=[1, 2, 3, 4])
+    by = pd.Series([ts("2026-06-01"), ts("2026-06-01"), ts("2026-06-02"), ts("2026-06-02")], index=[1, 2, 3, 4])
+    got = calc.peer_percentile(values, pd.Series([None] * 4, index=[1, 2, 3, 4], dtype=object), by=by)
+    assert got.tolist() == [0.25, 0.75, 0.25, 0.75]
+
+
+def test_a_peer_group_of_exactly_the_minimum_ranks_within_itself() -> None:
+    # P1 has five accounts with data (the default minimum): ranked among themselves, 1.0 is the
+    # lowest of five → 0.5 ÷ 5; P2's single account is ranked among all six
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 0.5], index=[1, 2, 3, 4, 5, 6])
+    peers = pd.Series(["P1"] * 5 + ["P2"], index=[1, 2, 3, 4, 5, 6])
+    got = calc.peer_percentile(values, peers)
+    assert got.tolist() == [0.1, 0.3, 0.5, 0.7, 0.9, 0.5 / 6]

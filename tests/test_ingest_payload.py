@@ -4,6 +4,7 @@ call becomes, and the code and field each bad one is refused with."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -265,3 +266,130 @@ def test_a_body_is_measured_event_by_event_only_when_it_could_hold_a_bad_one() -
     msgs, problems = read_request("track", {**ok, "properties": {"x": "\u0000"}}, source="s", received_at=AT,
                                   zone=TOKYO, body=b"{}")  # fmt: skip
     assert (msgs, [(p.code, p.field) for p in problems]) == ([], [("invalid_value", "body")])
+
+
+# --- the edges the mutation run found untested (docs/testing.md, "Mutation testing") ----------
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """A JSON object nested ``levels`` deep (itself level 1)."""
+    inner: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        inner = {"a": inner}
+    return inner
+
+
+def test_an_event_nested_deeper_than_orjson_writes_is_refused_with_its_place() -> None:
+    deep = {"type": "track", "userId": "U", "messageId": "d", "event": "E", "properties": nested(300)}
+    for prefix, field in (("batch[4]", "batch[4]"), ("", "body")):
+        with pytest.raises(Bad) as info:
+            read(deep, None, prefix)
+        assert (info.value.code, info.value.message, info.value.field) == (
+            "too_deep", "the event is nested more than 254 levels deep", field)  # fmt: skip
+        assert str(info.value) == "the event is nested more than 254 levels deep"
+    # a small body (no event over the size limit, no NUL) is not measured event by event,
+    # unless it cannot be written back whole: then the deep event is found, the other one kept
+    ok = {"type": "track", "userId": "U", "messageId": "a", "event": "E"}
+    batch = {"batch": [deep, ok]}
+    body = json.dumps(batch).encode()
+    assert len(body) < MAX_EVENT_BYTES
+    msgs, problems = read_request("batch", batch, source="s", received_at=AT, zone=TOKYO, body=body)
+    assert [m.message_id for m in msgs] == ["a"]
+    assert problems == [Problem("too_deep", "the event is nested more than 254 levels deep", "batch[0]")]
+
+
+def test_a_body_nested_deeper_than_1024_levels_and_bad_json_say_why() -> None:
+    with pytest.raises(Unreadable) as info:
+        parse_body(b"[" * 1025 + b"]" * 1025)
+    assert (info.value.code, info.value.message, info.value.field) == (
+        "too_deep", "the body is nested more than 1024 levels deep", None)  # fmt: skip
+    assert str(info.value) == "the body is nested more than 1024 levels deep"
+    inner = parse_body(b"[" * 1024 + b"]" * 1024)  # 1,024 levels parse
+    for _ in range(1023):
+        inner = inner[0]
+    assert inner == []
+    with pytest.raises(Unreadable) as bad:
+        parse_body(b"{nope")
+    assert bad.value.message == (
+        "the body is not valid JSON: unexpected character, expected a string key: line 1 column 2 (char 1)")
+
+
+def test_sizes_and_ids_exactly_at_their_limits_are_accepted() -> None:
+    event = {"type": "track", "userId": "U" * 128, "messageId": "m", "event": "E", "properties": {"x": ""}}
+    filler = MAX_EVENT_BYTES - len(orjson.dumps(event))
+    at_limit = {**event, "properties": {"x": "y" * filler}}
+    assert len(orjson.dumps(at_limit)) == MAX_EVENT_BYTES
+    m = read(at_limit)
+    assert (m.user_id, len(m.payload["x"])) == ("U" * 128, filler)
+    over = {**event, "properties": {"x": "y" * (filler + 1)}}
+    assert refused(over, None, "batch[0]") == ("event_too_large", "batch[0]")
+    assert refused(over) == ("event_too_large", "body")
+
+
+def test_each_timestamp_field_is_read_in_the_zone_and_refused_by_name() -> None:
+    track = {"type": "track", "userId": "U", "messageId": "m", "event": "E"}
+    # naive times are Tokyo's: sentAt 12:05 in Tokyo is 03:05 UTC, five minutes after the event
+    m = read({**track, "timestamp": "2026-01-15T03:00:00Z", "sentAt": "2026-01-15T12:05:00"})
+    assert m.timestamp == AT - timedelta(minutes=5)
+    assert m.timestamp.tzinfo is UTC  # stored in UTC, whatever the zone of the server
+    assert read({**track, "timestamp": "2026-01-15T10:00:00+09:00"}).timestamp.tzinfo is UTC
+    # originalTimestamp, naive (Tokyo's 09:00 is 00:00 UTC), and corrected by sentAt like timestamp
+    assert read({**track, "originalTimestamp": "2026-01-14T09:00:00"}).timestamp == datetime(2026, 1, 14, tzinfo=UTC)
+    skewed = read({**track, "originalTimestamp": "2026-01-15T15:00:00Z", "sentAt": "2026-01-15T15:05:00Z"})
+    assert skewed.timestamp == AT - timedelta(minutes=5)
+    # a proxy's receivedAt is checked, then Kizuna's own arrival time is kept
+    kept = read({**track, "timestamp": "2026-01-15T02:00:00Z", "receivedAt": "2026-01-15T02:30:00"})
+    assert (kept.timestamp, kept.received_at) == (AT - timedelta(hours=1), AT)
+    for key in ("originalTimestamp", "receivedAt"):
+        assert refused({**track, key: "later"}, None, "batch[3]") == ("invalid_timestamp", f"batch[3].{key}")
+        with pytest.raises(Bad) as info:
+            read({**track, key: "1850-06-01T00:00:00Z"}, None, "batch[3]")
+        assert (info.value.code, info.value.message, info.value.field) == (
+            "date_out_of_range", "1850-06-01 is outside the accepted range 1900-01-01 … 2200-12-31",
+            f"batch[3].{key}")  # fmt: skip
+    # what is shown of a value that is not text: the number itself, or 40 characters of the rest, quoted
+    with pytest.raises(Bad) as shown:
+        read({**track, "timestamp": list(range(30))})
+    assert shown.value.message == f"not an ISO 8601 date and time: {str(list(range(30)))[:40]!r}"
+    with pytest.raises(Bad) as number:
+        read({**track, "timestamp": 1.5})
+    assert number.value.message == "not an ISO 8601 date and time: 1.5"
+
+
+def test_a_correction_past_the_end_of_the_calendar_is_refused_not_a_crash() -> None:
+    # a server clock at 9999-12-30 and a client 126 years behind: received − (sent − timestamp)
+    # would be after 9999-12-31 (Python's last day); refused, not stored uncorrected
+    late = datetime(9999, 12, 30, tzinfo=UTC)
+    obj = {"type": "track", "userId": "U", "messageId": "m", "event": "E", "timestamp": "2026-01-01T00:00:00Z",
+           "sentAt": "1900-01-01T00:00:00Z"}  # fmt: skip
+    with pytest.raises(Bad) as info:
+        read_message(obj, None, "", source="src", received_at=late, zone=TOKYO)
+    assert (info.value.code, info.value.field) == ("timestamp_out_of_range", "timestamp")
+
+
+def test_more_fields_named_in_refusals() -> None:
+    assert refused({"type": "group", "userId": "U", "groupId": 1.5}, None, "batch[1]") == (
+        "invalid_value", "batch[1].groupId")  # fmt: skip
+    assert refused({"type": "page", "userId": "U", "properties": "x"}, None, "batch[1]") == (
+        "invalid_value", "batch[1].properties")  # fmt: skip
+    with pytest.raises(Bad) as info:
+        read({"userId": "U", "traits": {"email": "x@"}}, "identify", "batch[1]")
+    assert (info.value.message, info.value.field) == ("not an email address: 'x@'", "batch[1].traits.email")
+
+
+def test_single_calls_and_batches_keep_the_source_and_read_naive_times_in_the_zone() -> None:
+    call = {"type": "track", "userId": "U", "messageId": "a", "event": "E", "timestamp": "2026-01-15T11:00:00"}
+    msgs, _problems = read_request("track", call, source="web", received_at=AT, zone=TOKYO)
+    assert [(m.source, m.timestamp) for m in msgs] == [("web", AT - timedelta(hours=1))]
+    # a batch without sentAt: the event's own time (02:00 UTC), uncorrected; with a naive sentAt,
+    # Tokyo's 12:30 (03:30 UTC) is 90 minutes after the event: 03:00 − 1:30
+    for sent, expected in ((None, AT - timedelta(hours=1)), ("2026-01-15T12:30:00", AT - timedelta(minutes=90))):
+        batch = {"batch": [call, {"type": "track", "event": "E"}], **({"sentAt": sent} if sent else {})}
+        msgs, problems = read_request("batch", batch, source="app", received_at=AT, zone=TOKYO,
+                                      body=orjson.dumps(batch))  # fmt: skip
+        assert [(m.source, m.timestamp) for m in msgs] == [("app", expected)]
+        assert problems == [Problem("missing_user", "userId or anonymousId is required", "batch[1].userId")]
+    with pytest.raises(Unreadable) as info:
+        read_request("batch", {"batch": [], "sentAt": "soon"}, source="s", received_at=AT, zone=TOKYO)
+    assert info.value.message == "not an ISO 8601 date and time: 'soon'"
+    assert str(info.value) == "not an ISO 8601 date and time: 'soon'"
