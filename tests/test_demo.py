@@ -473,7 +473,9 @@ def test_churns_come_in_several_shapes(subscriptions: pd.DataFrame, logins: pd.D
         announced += last < 0.6 * before
         sudden += last >= 0.7 * before
         slow += before < 0.6 * long_before and last < before
-    assert checked >= 6
+    # 5 of the 47 churns have 300 days of usage before them (6 before the customers from before
+    # the history were survivors: the old ones now churn less)
+    assert checked >= 5
     assert announced >= 0.6 * checked
     assert sudden >= 1
     assert slow >= 1
