@@ -323,13 +323,15 @@ def test_a_term_with_too_few_churns_shows_a_constant_rate_everywhere(
     app: FastAPI, client: TestClient, csm: str, company: dict[str, int], store_url: str,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    early = date(2020, 6, 1)  # the annual contracts (from 2019) have made a few renewals, with a handful of ends
+    # the annual contracts (from 2019) have made a few renewals with a handful of ends (4); the
+    # monthly ones have 24, enough for sBG
+    early = date(2021, 1, 1)
     with app.state.kizuna.unit_of_work() as session:
         ltv_accounts.refit_step(session, early)
         fits = {(f.segment, f.term_months): f for f in ltv_accounts.segment_fits(session)}
         annual = next(v for v in ltv_accounts.accounts_ltv(session) if v.term_months == 12)
     pooled = fits[(la.POOLED, 12)]
-    assert 0 < pooled.churned < 10
+    assert 0 < pooled.churned < la.LtvOptions().min_churned
     assert (pooled.constant, pooled.reason) == (True, la.REASON_CONSTANT)
     assert not fits[(la.POOLED, 1)].constant
     page = client.get("/ltv").text
@@ -347,11 +349,11 @@ def test_a_term_with_too_few_churns_shows_a_constant_rate_everywhere(
     assert api[("*", 1)]["constant"] is False
     assert client.get(f"/api/accounts/{annual.account_id}/ltv").json()["constant"] is True
     monkeypatch.setenv("KIZUNA_DATABASE_URL", store_url)
-    result = run_cli(capsys, "ltv", "backtest", "--cutoff", early.isoformat(), "--as-of", "2021-06-01")
+    result = run_cli(capsys, "ltv", "backtest", "--cutoff", early.isoformat(), "--as-of", "2022-01-01")
     assert result.code == 0, result.err
     assert "12 months: too few contracts with this term ended, even pooled: the sBG column is the constant churn" in (
         " ".join(result.out.split()))
-    report = json.loads(run_cli(capsys, "ltv", "backtest", "--cutoff", early.isoformat(), "--as-of", "2021-06-01",
+    report = json.loads(run_cli(capsys, "ltv", "backtest", "--cutoff", early.isoformat(), "--as-of", "2022-01-01",
                                 "--format", "json").out)  # fmt: skip
     constant = [s for s in report["segments"] if s["term_months"] == 12]
     assert constant
