@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,11 +26,14 @@ from kizuna.db import ensure_schema, make_engine, session_scope
 from kizuna.db.bulk import table as model_table
 from kizuna.demo import DemoSummary, generate_demo
 from kizuna.demo import company as company_module
+from kizuna.demo.lifecycle import Engagement, Profile, draw_survivor, survival_to_history
+from kizuna.demo.timeline import Timeline
 from kizuna.domain.usage import FEATURE_EVENTS, LOGIN_EVENT, SESSION_MINUTES_PROPERTY
 from kizuna.errors import Conflict, InvalidInput
 from kizuna.services.context import RunContext
 from kizuna.services.imports import ENTITIES
 from kizuna.services.imports import fields as parse
+from kizuna.services.ltv_accounts import history_start
 from kizuna.services.pipeline import run_daily
 
 AS_OF = date(2025, 3, 31)
@@ -195,6 +198,51 @@ def test_monthly_logo_churn_is_between_one_and_three_percent(subscriptions: pd.D
         ended = churns[(churns["ended_on"] > month) & (churns["ended_on"] <= month + pd.DateOffset(months=1))]
         rates.append(ended["account_id"].nunique() / live)
     assert 0.01 <= float(np.mean(rates)) <= 0.03
+
+
+def _old_customer(tl: Timeline, fit: float, days_before: int = 900, annual: bool = False) -> Profile:
+    return Profile(index=0, id=1, started_on=tl.start - timedelta(days=days_before), preexisting=True, seats=3,
+                   rank=1, annual=annual, discount=0.0, trial_days=0, tier=0, fit=fit, n_contacts=1, n_users=2)  # fmt: skip
+
+
+def test_customers_from_before_the_history_are_the_survivors_of_its_churn() -> None:
+    # A real book holds only the old customers who did not leave before its records begin:
+    # each kept draw follows the survivors' distribution, the prior weighted by the chance of
+    # surviving every renewal to the history's start (checked by importance weighting).
+    tl = Timeline.build(AS_OF, 24)
+    prior = np.random.default_rng(11)
+    kept, fits, weights = [], [], []
+    for k in range(1500):
+        fit = float(prior.normal())
+        profile = _old_customer(tl, fit)
+        eng = Engagement.draw(np.random.default_rng([12, k]), tl, fit)
+        weights.append(survival_to_history(tl, profile, eng.at(0)))
+        fits.append(fit)
+        survivor, _eng = draw_survivor(np.random.default_rng([13, k]), tl, profile, eng)
+        kept.append(survivor.fit)
+    posterior = float(np.average(fits, weights=weights))
+    assert posterior > 0.3  # the flighty (low fit) left before the history: the survivors fit better
+    assert np.mean(kept) == pytest.approx(posterior, abs=0.08)
+    assert np.mean(fits) < 0.1
+    # the chance of surviving 29 monthly renewals is that of each renewal, multiplied
+    good, poor = _old_customer(tl, 1.5), _old_customer(tl, -1.5)
+    assert survival_to_history(tl, poor, -1.0) < 0.05 < 0.5 < survival_to_history(tl, good, 1.0)
+    assert survival_to_history(tl, _old_customer(tl, 0.0, annual=True), 0.0) > survival_to_history(tl, poor, 0.0)
+    # a customer who started inside the history, or whose own draw survives, is unchanged
+    young = replace(good, started_on=tl.start + timedelta(days=3), preexisting=False)
+    eng = Engagement.draw(np.random.default_rng(1), tl, young.fit)
+    assert draw_survivor(np.random.default_rng(2), tl, young, eng) == (young, eng)
+    assert survival_to_history(tl, young, -3.0) == 1.0
+
+
+def test_the_store_knows_where_the_demo_history_begins(company: Company, subscriptions: pd.DataFrame) -> None:
+    # usage begins on the history's first day and no contract ended before it, so the LTV
+    # fit takes the older customers as survivors to that day without any setting
+    with session_scope(company.engine) as session:
+        start = history_start(session)
+    assert (start.day, start.inferred) == (company.summary.start, True)
+    assert (_churns(subscriptions)["ended_on"] > pd.Timestamp(company.summary.start)).all()
+    assert (subscriptions["started_on"] < pd.Timestamp(company.summary.start)).sum() > 20
 
 
 def test_churn_is_preceded_by_falling_usage(subscriptions: pd.DataFrame, logins: pd.DataFrame) -> None:
@@ -425,7 +473,9 @@ def test_churns_come_in_several_shapes(subscriptions: pd.DataFrame, logins: pd.D
         announced += last < 0.6 * before
         sudden += last >= 0.7 * before
         slow += before < 0.6 * long_before and last < before
-    assert checked >= 6
+    # 5 of the 47 churns have 300 days of usage before them (6 before the customers from before
+    # the history were survivors: the old ones now churn less)
+    assert checked >= 5
     assert announced >= 0.6 * checked
     assert sudden >= 1
     assert slow >= 1

@@ -312,3 +312,77 @@ def test_a_store_without_its_early_churns_is_fitted_right_when_told_where_its_hi
     assert after.holdout.log_likelihood_sbg > before.holdout.log_likelihood_sbg + 20
     assert after.holdout.log_likelihood_sbg > after.holdout.log_likelihood_baseline + 20
     assert after.holdout.survivors_mape_sbg < 0.5 * before.holdout.survivors_mape_sbg
+
+
+# --------------------------------------------------------------------------- nearly constant rates, few churns
+
+
+@pytest.mark.parametrize(("alpha", "beta", "d"), [(2.0, 190.0, 0.1), (20.0, 150.0, 1.1 ** (1 / 12) - 1),
+                                                  (3.8, 162.6, 1.1 ** (1 / 12) - 1), (0.7, 400.0, 0.1)])  # fmt: skip
+def test_derl_is_the_brute_force_sum_where_scipys_hyp2f1_fails(alpha: float, beta: float, d: float) -> None:
+    # scipy's hyp2f1(1, b; c; z) returns NaN or inf from b ≈ 150 (α + β in the hundreds: a
+    # segment whose churn barely depends on tenure); DERL must not
+    fit = ltv_models.SBGFit(alpha, beta, 0.0, 0, True, 0)
+    for n in (0, 5, 40):
+        t = np.arange(n + 1, n + 20_000)
+        log_terms = np.log(fit.survival(t)) - np.log(fit.survival(n)) - (t - n - 1) * math.log1p(d)
+        brute = float(np.sum(np.exp(log_terms)))
+        assert la.derl(alpha, beta, n, d)[()] == pytest.approx(brute, rel=1e-9), n
+
+
+def test_a_nearly_constant_sbg_gives_the_constant_rates_derl() -> None:
+    # α, β → ∞ with α/(α+β) = c: each renewal is made with probability 1 − c, so
+    # DERL = Σ_j (1−c)^(j+1) / (1+d)^j = (1 − c)(1 + d)/(d + c)
+    for c, d in ((0.02, 0.008), (0.1, 0.1), (0.3, 0.1)):
+        fit = ltv_models.SBGFit(c * la.CONSTANT_SIZE, (1 - c) * la.CONSTANT_SIZE, 0.0, 0, True, 0)
+        assert fit.derl(np.array([0, 7, 60]), d) == pytest.approx((1 - c) * (1 + d) / (d + c), rel=1e-6)
+
+
+def _few_annual_churns() -> pd.DataFrame:
+    """A monthly segment with plenty of churn and two annual ones with a handful between them."""
+    monthly = la.simulate_contracts([("pro", 1, 1.0, 4.0, 400)], date(2022, 1, 1), date(2026, 12, 1), seed=3)
+    annual = la.simulate_contracts([("ent", 12, 1.0, 12.0, 40), ("biz", 12, 1.0, 12.0, 40)],
+                                   date(2023, 1, 1), date(2026, 12, 1), seed=8)  # fmt: skip
+    annual["account_id"] += 10_000
+    return pd.concat([monthly, annual], ignore_index=True)
+
+
+def test_a_term_with_too_few_ended_contracts_even_pooled_uses_a_constant_rate_and_says_so() -> None:
+    frame = _few_annual_churns()
+    as_of = date(2026, 12, 1)
+    fits = la.fit_segments(frame, as_of)
+    pooled = fits[(la.POOLED, 12)]
+    then = la.tenure(frame[frame["term_months"] == 12], as_of)
+    ended, made = int(then["churned"].sum()), int(then["renewals"].sum())
+    assert 0 < ended < la.LtvOptions().min_churned
+    assert (pooled.pooled, pooled.constant, pooled.reason) == (True, True, la.REASON_CONSTANT)
+    assert pooled.mean_churn == pytest.approx(ended / (made + ended), rel=1e-12)
+    assert pooled.log_likelihood == pytest.approx(ended * math.log(ended / (made + ended))
+                                                  + made * math.log(made / (made + ended)))  # fmt: skip
+    for segment in ("ent", "biz"):
+        assert (fits[(segment, 12)].constant, fits[(segment, 12)].reason) == (True, la.REASON_CONSTANT)
+        assert (fits[(segment, 12)].alpha, fits[(segment, 12)].beta) == (pooled.alpha, pooled.beta)
+    # the monthly term has churns enough: sBG as before
+    assert not fits[(la.POOLED, 1)].constant
+    assert fits[("pro", 1)].reason == la.REASON_OWN
+    # every running annual account is worth what the constant rate says
+    c, d = ended / (made + ended), 0.1
+    scored = la.score(frame, fits, as_of)
+    annual = scored[scored["term_months"] == 12]
+    assert annual["derl"].to_numpy() == pytest.approx((1 - c) * (1 + d) / (d + c), rel=1e-6)
+    assert annual["retention"].to_numpy() == pytest.approx(1 - c, rel=1e-6)
+    # with the minimum lowered to what it has, the pooled annual term is sBG again
+    told = la.fit_segments(frame, as_of, la.LtvOptions(min_churned=ended))[(la.POOLED, 12)]
+    assert (told.constant, told.reason) == (False, la.REASON_POOLED)
+
+
+def test_the_backtest_of_a_constant_term_ties_with_the_constant_rate_and_says_so() -> None:
+    rows = la.backtest(_few_annual_churns(), date(2025, 12, 1), date(2026, 12, 1))
+    by = {(r.segment, r.term_months): r for r in rows}
+    for key in (("ent", 12), ("biz", 12), (la.POOLED, 12)):
+        row = by[key]
+        assert row.constant, key
+        assert row.holdout is not None
+        assert row.holdout.log_likelihood_sbg == pytest.approx(row.holdout.log_likelihood_baseline, abs=1e-4)
+        assert row.mae_sbg == pytest.approx(row.mae_baseline, abs=1e-6)
+    assert not by[(la.POOLED, 1)].constant

@@ -14,7 +14,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -280,3 +282,81 @@ def test_settings_reach_the_fit(app: FastAPI, company: dict[str, int]) -> None:
     assert vet.segment == ""
     assert vet.annual_discount_rate == pytest.approx(0.25)
     assert vet.residual_value == round(vet.derl * 98_000 * 12 * 0.5)
+
+
+def _import_usage(session, rows: list[tuple[str, str]], folder: Path) -> None:  # type: ignore[no-untyped-def]
+    path = folder / "usage_daily.csv"
+    path.write_text("account_external_id,day,metric,value\n" + "".join(f"{key},{day},logins,3\n" for key, day in rows),
+                    encoding="utf-8")  # fmt: skip
+    import_file(session, "usage_daily", path, ctx=CTX)
+
+
+def test_the_history_start_is_inferred_from_the_first_usage_day_and_the_setting_overrides_it(
+    app: FastAPI, company: dict[str, int], tmp_path: Path
+) -> None:
+    with app.state.kizuna.unit_of_work() as session:
+        # no usage: every contract is seen from its start, as before
+        assert ltv_accounts.history_start(session) == ltv_accounts.HistoryStart(None, inferred=False)
+        frame = ltv_accounts.contracts(session, AS_OF)
+        first_churn = min(d for d in frame["ended_on"] if d is not None and not pd.isna(d))
+        # usage since before any churn: the history begins on its first day
+        _import_usage(session, [("VET", "2018-06-01"), ("NEWBIE", "2026-07-01")], tmp_path)
+        assert ltv_accounts.history_start(session) == ltv_accounts.HistoryStart(date(2018, 6, 1), inferred=True)
+    with app.state.kizuna.unit_of_work() as session:
+        _import_usage(session, [("VET", "2025-01-01")], tmp_path)
+        session.execute(sa.text("DELETE FROM usage_daily WHERE day < '2020-01-01'"))
+        # usage that begins after a recorded churn: the history begins no later than that churn
+        start = ltv_accounts.history_start(session)
+        assert start == ltv_accounts.HistoryStart(first_churn, inferred=True)
+        ltv_accounts.refit_step(session, AS_OF)  # the daily job's ltv step
+        stored = {(f.segment, f.term_months): f for f in ltv_accounts.segment_fits(session)}
+    told = la.fit_segments(frame, AS_OF, la.LtvOptions(observed_from=first_churn))
+    plain = la.fit_segments(frame, AS_OF)
+    assert stored[(la.POOLED, 1)].alpha == pytest.approx(told[(la.POOLED, 1)].alpha, rel=1e-9)
+    assert stored[(la.POOLED, 1)].alpha != pytest.approx(plain[(la.POOLED, 1)].alpha, rel=1e-6)
+    with app.state.kizuna.unit_of_work() as session:
+        setting = ltv_accounts.history_start(session, LtvSettings(observed_from=date(2023, 1, 1)))
+    assert setting == ltv_accounts.HistoryStart(date(2023, 1, 1), inferred=False)
+
+
+def test_a_term_with_too_few_churns_shows_a_constant_rate_everywhere(
+    app: FastAPI, client: TestClient, csm: str, company: dict[str, int], store_url: str,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # the annual contracts (from 2019) have made a few renewals with a handful of ends (4); the
+    # monthly ones have 24, enough for sBG
+    early = date(2021, 1, 1)
+    with app.state.kizuna.unit_of_work() as session:
+        ltv_accounts.refit_step(session, early)
+        fits = {(f.segment, f.term_months): f for f in ltv_accounts.segment_fits(session)}
+        annual = next(v for v in ltv_accounts.accounts_ltv(session) if v.term_months == 12)
+    pooled = fits[(la.POOLED, 12)]
+    assert 0 < pooled.churned < la.LtvOptions().min_churned
+    assert (pooled.constant, pooled.reason) == (True, la.REASON_CONSTANT)
+    assert not fits[(la.POOLED, 1)].constant
+    page = client.get("/ltv").text
+    row = re.search(r'data-segment="\*">(.*?)</tr>', page[page.index('data-testid="ltv-term-12"'):], re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+    assert cells[3:5] == ["—", "—"]  # α and β: no sBG fit
+    assert cells[5] == f"{pooled.mean_churn:.1%}"
+    assert "even pooled: a constant churn rate per renewal is used" in row.group(1)
+    account = client.get(f"/accounts/{annual.account_id}").text
+    assert "(a constant churn rate per renewal)" in account
+    assert "sBG α =" not in account
+    api = {(f["segment"], f["term_months"]): f for f in client.get("/api/ltv/segments").json()}
+    assert api[("*", 12)]["constant"] is True
+    assert api[("*", 1)]["constant"] is False
+    assert client.get(f"/api/accounts/{annual.account_id}/ltv").json()["constant"] is True
+    monkeypatch.setenv("KIZUNA_DATABASE_URL", store_url)
+    result = run_cli(capsys, "ltv", "backtest", "--cutoff", early.isoformat(), "--as-of", "2022-01-01")
+    assert result.code == 0, result.err
+    assert "12 months: too few contracts with this term ended, even pooled: the sBG column is the constant churn" in (
+        " ".join(result.out.split()))
+    report = json.loads(run_cli(capsys, "ltv", "backtest", "--cutoff", early.isoformat(), "--as-of", "2022-01-01",
+                                "--format", "json").out)  # fmt: skip
+    constant = [s for s in report["segments"] if s["term_months"] == 12]
+    assert constant
+    assert all(s["constant"] for s in constant)
+    assert all(s["log_likelihood_sbg"] == pytest.approx(s["log_likelihood_baseline"], abs=1e-3) for s in constant)
+    assert report["observed_from"] is None

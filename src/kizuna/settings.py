@@ -161,7 +161,8 @@ class Settings(BaseSettings):
         default=3,
         description=(
             "A segment is fitted on its own when its contracts started in at least this many different months "
-            "(and it has at least 20 contracts and 10 ended ones); else it uses the pooled fit of its term, and says so."
+            "(and it has at least 20 contracts and 20 ended ones); else it uses the pooled fit of its term, and says so "
+            "(a term with fewer than 20 ended contracts even pooled uses a constant churn rate)."
         ),
     )
     ltv_observed_from: date | None = Field(
@@ -170,7 +171,8 @@ class Settings(BaseSettings):
             "The day the store's contract history begins (YYYY-MM-DD), when the churns before it were never "
             "recorded (only the customers still active then were imported): contracts that started earlier are "
             "conditioned on having survived to it (left truncation) in the retention fit and the backtest. "
-            "Default: every contract is seen from its start."
+            "Default: the store's first usage day, or its first churn if earlier (none without usage data); "
+            "1900-01-01 sees every contract from its start."
         ),
     )
     kpi_months: int = Field(default=12, description="Months the KPI report covers by default (1–120).")

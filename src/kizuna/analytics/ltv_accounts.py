@@ -15,7 +15,9 @@ discounted by ``d`` per term. Pure: contracts in (one row per account), figures 
 
 Contracts are grouped into segments (plan × term by default, settable by the caller);
 a segment with too few start cohorts (or no churn, no renewal) borrows the pooled fit of
-all the segments with its term, and says so.
+all the segments with its term, and says so; a term with too few ended contracts even
+pooled uses a constant churn rate per renewal (an sBG fit on a handful of churns does
+worse than it), and says so.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ REASON_FEW_CHURNS = N_("too few contracts ended: the pooled fit of its term is u
 REASON_NO_RENEWAL = N_("no contract renewed yet: the pooled fit of its term is used")
 REASON_POOLED = N_("the pooled fit of every segment with this term")
 REASON_UNFITTABLE = N_("no fit: no contract with this term has both renewed and ended")
+REASON_CONSTANT = N_("too few contracts with this term ended, even pooled: a constant churn rate per renewal is used")
+#: α + β of the constant churn rate c written as an sBG fit (α = c·K, β = (1 − c)·K): sBG's
+#: limit as α, β → ∞ with the mean c, so every formula (survival, DERL, the backtest's
+#: log-likelihood) gives the constant rate's figures to within ~1e-6.
+CONSTANT_SIZE = 1e8
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class LtvOptions:
     margin: float = 0.8
     min_cohorts: int = 3
     min_contracts: int = 20
-    min_churned: int = 10
+    min_churned: int = 20  # ten ended contracts per parameter of sBG (α, β)
     #: The day the contract history begins (None: every contract is seen from its start).
     #: Contracts that started before it are conditioned on having survived to it (left
     #: truncation): a store that never recorded the earlier churns holds only survivors.
@@ -101,6 +108,11 @@ class SegmentFit:
     @property
     def fitted(self) -> bool:
         return self.alpha is not None and self.beta is not None
+
+    @property
+    def constant(self) -> bool:
+        """The term has too few ended contracts for sBG: α, β stand for a constant churn rate."""
+        return self.reason == REASON_CONSTANT
 
     def model(self) -> SBGFit:
         if self.alpha is None or self.beta is None:
@@ -174,6 +186,21 @@ def _try_fit(renewals: npt.NDArray[np.float64], churned: npt.NDArray[np.bool_], 
     return fit_sbg_tenures(renewals, churned, entered.to_numpy(dtype=np.float64))
 
 
+def constant_churn(renewals: npt.ArrayLike, churned: npt.ArrayLike, entered: npt.ArrayLike) -> float | None:
+    """The constant churn rate per renewal: contracts ended ÷ renewal dates reached inside
+    the history (renewals made since the history began, plus the ends) — its maximum
+    likelihood. None without an end or without a renewal inside the history."""
+    ended = int(np.count_nonzero(churned))
+    made = float(np.sum(np.asarray(renewals, dtype=np.float64) - np.asarray(entered, dtype=np.float64)))
+    return ended / (made + ended) if ended and made > 0 else None
+
+
+def _constant_fit(churn: float, ended: int, made: float) -> SBGFit:
+    """The constant rate as an sBG fit (see :data:`CONSTANT_SIZE`), with its own log-likelihood."""
+    ll = ended * np.log(churn) + made * np.log1p(-churn)
+    return SBGFit(churn * CONSTANT_SIZE, (1 - churn) * CONSTANT_SIZE, float(ll), 0, True, 0)
+
+
 def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | None = None) -> dict[tuple[str, int], SegmentFit]:
     """One :class:`SegmentFit` per (segment, term) and one pooled (``POOLED``, term) per term."""
     opts = options or LtvOptions()
@@ -182,12 +209,17 @@ def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | Non
     for term, by_term in frame.groupby("term_months", sort=True):
         n = by_term["renewals"].to_numpy(dtype=np.float64)
         c = by_term["churned"].to_numpy(dtype=bool)
-        pooled_fit = _try_fit(n, c, by_term["entered"])
+        e = by_term["entered"].to_numpy(dtype=np.float64)
+        pooled_fit = _try_fit(n, c, by_term["entered"]) if int(c.sum()) >= opts.min_churned else None
+        pooled_reason = REASON_POOLED
+        churn = constant_churn(n, c, e) if pooled_fit is None else None
+        if churn is not None:  # too few ends even pooled: sBG on them loses to the constant rate
+            pooled_fit, pooled_reason = _constant_fit(churn, int(c.sum()), float((n - e).sum())), REASON_CONSTANT
         pooled = SegmentFit(
             POOLED, _int(term), len(by_term), _int(by_term["cohort"].nunique()), int(c.sum()),
             pooled_fit.alpha if pooled_fit else None, pooled_fit.beta if pooled_fit else None,
             pooled_fit.log_likelihood if pooled_fit else None, True,
-            REASON_POOLED if pooled_fit else REASON_UNFITTABLE,
+            pooled_reason if pooled_fit else REASON_UNFITTABLE,
             tuple(float(v) for v in observed_survival(n, c, by_term["entered"].to_numpy())),
         )  # fmt: skip
         out[(POOLED, _int(term))] = pooled
@@ -197,7 +229,9 @@ def fit_segments(contracts: pd.DataFrame, as_of: date, options: LtvOptions | Non
             cohorts = _int(group["cohort"].nunique())
             observed = tuple(float(v) for v in observed_survival(gn, gc, group["entered"].to_numpy()))
             reason = REASON_OWN
-            if cohorts < opts.min_cohorts or len(group) < opts.min_contracts:
+            if pooled.constant:
+                reason = REASON_CONSTANT
+            elif cohorts < opts.min_cohorts or len(group) < opts.min_contracts:
                 reason = REASON_FEW_COHORTS
             elif not gc.any():
                 reason = REASON_NO_CHURN
@@ -283,6 +317,8 @@ class BacktestRow:
     pooled: bool
     #: The aggregate yardstick (Fader & Hardie): survivors by tenure band and renewal period.
     holdout: HoldOut | None = None
+    #: Too few ended contracts with this term even pooled: "sBG" is the constant rate (a tie).
+    constant: bool = False
 
     @property
     def sbg_wins(self) -> bool:
@@ -447,6 +483,7 @@ def backtest(
     rows: list[BacktestRow] = []
     scored: list[pd.DataFrame] = []
     judged: dict[int, HoldOut] = {}
+    constant: dict[int, bool] = {}
     for (segment, term), group in running.groupby(["segment", "term_months"], sort=True):
         fit = fits.get((str(segment), _int(term)))
         if fit is None or fit.alpha is None or fit.beta is None:
@@ -470,9 +507,11 @@ def backtest(
         scored.append(pd.DataFrame({"term": _int(term), "actual": actual, "sbg": sbg, "base": base}))
         judged_here = holdout(n, m, actual, group["ended"].to_numpy(dtype=bool), model, p)
         judged[_int(term)] = judged[_int(term)].combine(judged_here) if _int(term) in judged else judged_here
+        constant[_int(term)] = constant.get(_int(term), True) and fit.constant
         rows.append(BacktestRow(str(segment), _int(term), len(group), float(actual.mean()), float(sbg.mean()),
                                 float(base.mean()), float(np.abs(sbg - actual).mean()),
-                                float(np.abs(base - actual).mean()), p, fit.pooled, judged_here))  # fmt: skip
+                                float(np.abs(base - actual).mean()), p, fit.pooled, judged_here,
+                                fit.constant))  # fmt: skip
     if scored:
         every = pd.concat(scored, ignore_index=True)
         for term, group in every.groupby("term", sort=True):
@@ -480,7 +519,7 @@ def backtest(
                                     float(group["sbg"].mean()), float(group["base"].mean()),
                                     float((group["sbg"] - group["actual"]).abs().mean()),
                                     float((group["base"] - group["actual"]).abs().mean()), float("nan"), True,
-                                    judged.get(_int(term))))  # fmt: skip
+                                    judged.get(_int(term)), constant.get(_int(term), False)))  # fmt: skip
     return rows
 
 

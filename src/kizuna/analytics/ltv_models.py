@@ -636,7 +636,7 @@ class SBGFit:
             raise InvalidInput(_("the discount rate must be > 0 for DERL"), field="discount_rate")
         n = np.asarray(renewals, dtype=np.float64) + 1
         a, b = self.alpha, self.beta
-        return np.asarray((b + n - 1) / (a + b + n - 1) * hyp2f1(1.0, b + n, a + b + n, 1 / (1 + discount_rate)))
+        return np.asarray((b + n - 1) / (a + b + n - 1) * hyp2f1_one(b + n, a + b + n, 1 / (1 + discount_rate)))
 
     def expected_remaining_lifetime(self, renewals: npt.ArrayLike) -> FloatArray:
         """Expected number of further renewals of a customer who has made ``renewals``:
@@ -645,6 +645,41 @@ class SBGFit:
         if self.alpha <= 1:
             return np.full(n.shape, np.inf)
         return np.asarray((self.beta + n) / (self.alpha - 1))
+
+
+#: Below this second parameter scipy's ``hyp2f1(1, b; c; z)`` is exact to ~1e-12; above it
+#: it loses digits and from b ≈ 150–200 returns NaN or inf (a nearly constant churn rate:
+#: α + β in the hundreds or more).
+_HYP2F1_SAFE_B = 100.0
+_SERIES_BLOCK = 2048
+
+
+def _hyp2f1_one_series(b: float, c: float, z: float) -> float:
+    """₂F₁(1, b; c; z) = Σ_k (b)_k/(c)_k z^k summed term by term (0 ≤ z < 1, c > b > 0):
+    each term is the last × z(b+k)/(c+k) < z, so the sum stops when a term is below 1e-16
+    of it (≈ 37/(1 − z) terms)."""
+    total, term, k = 0.0, 1.0, 0.0
+    while True:
+        t = k + np.arange(_SERIES_BLOCK, dtype=np.float64)
+        terms = term * np.cumprod(np.concatenate(([1.0], z * (b + t[:-1]) / (c + t[:-1]))))
+        total += float(terms.sum())
+        term = float(terms[-1]) * z * (b + t[-1]) / (c + t[-1])
+        k += _SERIES_BLOCK
+        if term <= 1e-16 * total or not math.isfinite(total):
+            return total
+
+
+def hyp2f1_one(b: npt.ArrayLike, c: npt.ArrayLike, z: float) -> FloatArray:
+    """₂F₁(1, b; c; z) for 0 ≤ z < 1 and c > b > 0 (DERL's series), also where scipy's
+    ``hyp2f1`` fails (large b): those values are summed term by term, once per distinct (b, c)."""
+    bb, cc = np.broadcast_arrays(np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64))
+    out = np.asarray(hyp2f1(1.0, bb, cc, z), dtype=np.float64).copy()
+    bad = (bb >= _HYP2F1_SAFE_B) | ~np.isfinite(out)
+    if bad.any():
+        pairs, back = np.unique(np.stack([bb[bad], cc[bad]], axis=1), axis=0, return_inverse=True)
+        values = np.array([_hyp2f1_one_series(float(pb), float(pc), z) for pb, pc in pairs])
+        out[bad] = values[np.asarray(back).reshape(-1)]
+    return out
 
 
 def sbg_log_likelihood(alpha: float, beta: float, period: npt.ArrayLike, active: npt.ArrayLike) -> float:

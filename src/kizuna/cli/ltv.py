@@ -312,7 +312,7 @@ def backtest(
     as_of: str | None = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help="The end of history (default: today)."),
     output: str = typer.Option("table", "--format", help="Output: table or json."),
     survivors: bool = typer.Option(False, "--survivors", help="Also print each segment's survivors by tenure band and renewal period."),
-    observed_from: str | None = typer.Option(None, "--observed-from", metavar="YYYY-MM-DD", help="The day the contract history begins: earlier contracts are conditioned on having survived to it (default: KIZUNA_LTV_OBSERVED_FROM, else none)."),
+    observed_from: str | None = typer.Option(None, "--observed-from", metavar="YYYY-MM-DD", help="The day the contract history begins: earlier contracts are conditioned on having survived to it (default: KIZUNA_LTV_OBSERVED_FROM, else the store's first usage day or first churn, whichever is earlier; none without usage)."),
 ) -> None:  # fmt: skip
     """Fit each segment's retention on the contract history up to the cutoff, predict how
     many renewals each account running then makes by --as-of, and compare with what it
@@ -333,12 +333,16 @@ def backtest(
         if observed_from is not None:
             ltv = dataclasses.replace(ltv, observed_from=_day_option(observed_from, "--observed-from"))
         rows = ltv_accounts.backtest(session, start, end, ltv)
+        history = ltv_accounts.history_start(session, ltv)
     if output == "json":
-        print(json.dumps({"cutoff": start.isoformat(), "as_of": end.isoformat(), "segments": [
+        print(json.dumps({"cutoff": start.isoformat(), "as_of": end.isoformat(),
+                          "observed_from": history.day.isoformat() if history.day else None,
+                          "observed_from_inferred": history.inferred, "segments": [
             {"segment": r.segment, "term_months": r.term_months, "contracts": r.contracts, "actual": r.actual,
              "predicted_sbg": r.predicted_sbg, "predicted_baseline": r.predicted_baseline, "mae_sbg": r.mae_sbg,
              "mae_baseline": r.mae_baseline, "baseline_churn": None if r.segment == "*" else r.baseline_churn,
-             "pooled": r.pooled, "sbg_wins": r.sbg_wins, **_holdout_json(r.holdout)} for r in rows]},
+             "pooled": r.pooled, "constant": r.constant, "sbg_wins": r.sbg_wins, **_holdout_json(r.holdout)}
+            for r in rows]},
             ensure_ascii=False, indent=2))  # fmt: skip
         return
     if not rows:
@@ -355,6 +359,14 @@ def backtest(
                       f"{r.mae_sbg:.3f}", f"{r.mae_baseline:.3f}")  # fmt: skip
     console.print(table)
     console.print(_("Mean absolute error of each account's predicted vs actual renewals; lower is better."))
+    if history.day is not None:
+        console.print((_("The contract history begins on {day} (the store's first usage day, or its first churn if "
+                         "earlier): contracts that started before it are taken as the survivors to it.")
+                       if history.inferred else _("The contract history begins on {day}: contracts that started before "
+                                                  "it are taken as the survivors to it.")).format(day=history.day.isoformat()))  # fmt: skip
+    for term in sorted({r.term_months for r in rows if r.constant}):
+        console.print(_("{n} months: too few contracts with this term ended, even pooled: the sBG column is the "
+                        "constant churn rate, so the two tie.").format(n=term))  # fmt: skip
     _print_holdout(rows, survivors)
 
 

@@ -31,6 +31,7 @@ from kizuna.demo.lifecycle import (
     Profile,
     daily_level,
     draw_dips,
+    draw_survivor,
 )
 from kizuna.demo.timeline import Timeline
 from kizuna.demo.touches import (
@@ -65,7 +66,7 @@ PREEXISTING_SHARE = 0.2
 ACCOUNTS_PER_CSM = 60
 
 # Streams of random numbers: one for the company, one per account and purpose.
-_COMPANY, _ACCOUNT, _USAGE = 0, 1, 2
+_COMPANY, _ACCOUNT, _USAGE, _SURVIVOR = 0, 1, 2, 3
 
 #: Tables in the order rows must be written (references first).
 TABLES: tuple[str, ...] = (
@@ -369,6 +370,8 @@ def _account(seed: int, tl: Timeline, roster: Roster, i: int, ids: Ids, batch: _
     profile = roster.profiles[i]
     rng = np.random.default_rng([seed, _ACCOUNT, i])
     eng = Engagement.draw(rng, tl, profile.fit)
+    if profile.preexisting:  # a survivor of the churns before the history (its own stream)
+        profile, eng = draw_survivor(np.random.default_rng([seed, _SURVIVOR, i]), tl, profile, eng)
     life, runs = demo_playbooks.live(rng, tl, profile, eng)  # simulate(), with the risk playbooks' effect
     batch.runs += runs
     ramps = [int(rng.integers(25, 70)) for _ in life.starts]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -165,6 +165,52 @@ def _pick(rng: np.random.Generator, weights: list[float]) -> int:
     return len(weights) - 1
 
 
+def renewal_chance(rank: int, monthly: bool, level: float, fit: float, tenure_days: int) -> float:
+    """The chance that a customer leaves at a renewal (a month's, or a year's for an annual
+    contract): the monthly hazard of its plan at its engagement ``level`` and ``fit``, × 1.5
+    in its first 200 days."""
+    hazard = CHURN_BASE[rank] * math.exp(-0.9 * level - 0.35 * fit)
+    if tenure_days < 200:
+        hazard *= 1.5
+    hazard = min(hazard, 0.5)
+    return hazard if monthly else 1.0 - (1.0 - hazard) ** 12
+
+
+def survival_to_history(tl: Timeline, p: Profile, level: float) -> float:
+    """The chance that a customer who started before the history made every renewal up to
+    the history's first day, at engagement ``level`` (the model's level for the days before
+    the history: that of its first day) and its fit: the product of (1 − chance) over its
+    renewals on or before ``tl.start``. 1 for a customer who started inside the history."""
+    step = 12 if p.annual else 1
+    survived, k = 1.0, step
+    while (renew := add_months(p.started_on, k)) <= tl.start:
+        survived *= 1.0 - renewal_chance(p.rank, not p.annual, level, p.fit, (renew - p.started_on).days)
+        k += step
+    return survived
+
+
+#: Redraws of a pre-history customer before the last one is kept whatever its survival.
+MAX_SURVIVOR_DRAWS = 200
+
+
+def draw_survivor(rng: np.random.Generator, tl: Timeline, p: Profile, eng: Engagement) -> tuple[Profile, Engagement]:
+    """A customer from before the history as a real book holds it: one that survived its
+    renewals up to the history's start. The churns before the history are never simulated
+    (nobody recorded them); instead the account is kept with the chance
+    :func:`survival_to_history` of its fit and engagement, else its fit and engagement are
+    redrawn (from ``rng``, a stream of its own) until a draw survives. So the old customers
+    are the loyal ones — the flighty among them left before the history — and the young
+    churn more, as in a real book (rejection sampling: the kept draw follows the
+    survivors' distribution). An account that survives on its first draw is unchanged."""
+    fit, drawn = p.fit, eng
+    for _attempt in range(MAX_SURVIVOR_DRAWS):
+        if p.started_on >= tl.start or rng.random() < survival_to_history(tl, replace(p, fit=fit), drawn.at(0)):
+            break
+        fit = float(rng.normal(0.0, 1.0))
+        drawn = Engagement.draw(rng, tl, fit)
+    return (p, eng) if drawn is eng else (replace(p, fit=fit), drawn)
+
+
 def cancel_reason(rng: np.random.Generator, level: float) -> str:
     low = level < -0.3
     reasons = names.CANCEL_REASONS
@@ -286,12 +332,7 @@ class _Sim:
         if renew <= tl.start:
             return None, True
         level = self.level(notice)
-        tenure = (renew - p.started_on).days
-        hazard = CHURN_BASE[self.life.rank] * math.exp(-0.9 * level - 0.35 * p.fit)
-        if tenure < 200:
-            hazard *= 1.5
-        hazard = min(hazard, 0.5)
-        chance = hazard if monthly else 1.0 - (1.0 - hazard) ** 12
+        chance = renewal_chance(self.life.rank, monthly, level, p.fit, (renew - p.started_on).days)
         if self.adjust is not None:
             chance = self.adjust(notice, level, chance)
         if rng.random() >= chance:

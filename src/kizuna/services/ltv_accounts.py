@@ -56,6 +56,11 @@ class SegmentFitView:
             return None
         return self.alpha / (self.alpha + self.beta)
 
+    @property
+    def constant(self) -> bool:
+        """Too few ended contracts with this term, even pooled: α, β stand for a constant churn rate."""
+        return self.reason == model.REASON_CONSTANT
+
 
 @dataclass(frozen=True)
 class AccountLtvView:
@@ -87,6 +92,11 @@ class AccountLtvView:
     @property
     def realised(self) -> int:
         return round(self.revenue_to_date * self.margin)
+
+    @property
+    def constant(self) -> bool:
+        """Its term has too few ended contracts for sBG: a constant churn rate per renewal."""
+        return self.reason == model.REASON_CONSTANT
 
 
 # --------------------------------------------------------------------------- contracts
@@ -135,9 +145,35 @@ def contracts(session: Session, as_of: date, segment_by: str = "plan") -> pd.Dat
     return pd.DataFrame(rows, columns=[*model.CONTRACT_COLUMNS[:5], "payment", "mrr", "currency", "revenue_to_date"])
 
 
-def _options(settings: LtvSettings) -> model.LtvOptions:
+@dataclass(frozen=True)
+class HistoryStart:
+    """The day the store's contract history begins (None: every contract is seen from its
+    start), and whether it was inferred from the data rather than set."""
+
+    day: date | None
+    inferred: bool
+
+
+def history_start(session: Session, settings: LtvSettings | None = None) -> HistoryStart:
+    """Where the contract history begins: ``KIZUNA_LTV_OBSERVED_FROM`` when set; else the
+    store's first usage day, or its first churn day when that is earlier (a store that
+    recorded a churn has seen contracts end since then); without usage, none. Earlier
+    contracts are then taken as the survivors to that day (left truncation: a company that
+    imports the customers it still has never recorded the earlier churns). The day never
+    follows a recorded churn, so conditioning on it never reads an outcome."""
+    settings = settings or LtvSettings()
+    if settings.observed_from is not None:
+        return HistoryStart(settings.observed_from, inferred=False)
+    usage = q.first_usage_day(session)
+    if usage is None:
+        return HistoryStart(None, inferred=False)
+    churn = q.first_churn_day(session)
+    return HistoryStart(min(usage, churn) if churn is not None else usage, inferred=True)
+
+
+def _options(settings: LtvSettings, observed_from: date | None) -> model.LtvOptions:
     return model.LtvOptions(annual_discount_rate=settings.annual_discount_rate, margin=settings.margin,
-                            min_cohorts=settings.min_cohorts, observed_from=settings.observed_from)  # fmt: skip
+                            min_cohorts=settings.min_cohorts, observed_from=observed_from)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the daily step
@@ -147,7 +183,7 @@ def refit_step(session: Session, as_of: date, settings: LtvSettings | None = Non
     """Fit every segment's retention on the contract history up to ``as_of`` and score
     each running account; replaces yesterday's figures. Returns the accounts scored."""
     settings = settings or LtvSettings()
-    options = _options(settings)
+    options = _options(settings, history_start(session, settings).day)
     frame = contracts(session, as_of, settings.segment_by)
     fits = model.fit_segments(frame, as_of, options) if len(frame) else {}
     q.replace_fits(session, [
@@ -217,7 +253,8 @@ def _view(row: dict[str, Any], reasons: dict[tuple[str, int], str]) -> AccountLt
 
 
 KNOWN_REASONS = frozenset({model.REASON_OWN, model.REASON_FEW_COHORTS, model.REASON_NO_CHURN, model.REASON_FEW_CHURNS,
-                           model.REASON_NO_RENEWAL, model.REASON_POOLED, model.REASON_UNFITTABLE})
+                           model.REASON_NO_RENEWAL, model.REASON_POOLED, model.REASON_UNFITTABLE,
+                           model.REASON_CONSTANT})
 
 
 def known_reason(text: str) -> str:
@@ -272,4 +309,4 @@ def backtest(session: Session, cutoff: date, as_of: date, settings: LtvSettings 
     frame = contracts(session, as_of, settings.segment_by)
     if not len(frame):
         return []
-    return model.backtest(frame, cutoff, as_of, _options(settings))
+    return model.backtest(frame, cutoff, as_of, _options(settings, history_start(session, settings).day))

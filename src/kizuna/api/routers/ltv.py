@@ -31,6 +31,8 @@ class AccountLtvOut(BaseModel):
     renewals: int = Field(description="Renewals made so far (its tenure in terms).")
     pooled: bool = Field(description="Its segment has too little history and uses the pooled fit of its term.")
     reason: str = Field(description="Why that fit (English).")
+    constant: bool = Field(description="Its term has too few ended contracts for sBG: a constant churn rate per "
+                                       "renewal is used (α = c·10⁸, β = (1 − c)·10⁸).")
     alpha: float | None = Field(description="sBG α: churn probability θ ~ Beta(α, β) across the segment's accounts.")
     beta: float | None
     retention: float | None = Field(description="The probability it renews at its next renewal: (β+n)/(α+β+n).")
@@ -58,6 +60,8 @@ class SegmentFitOut(BaseModel):
     log_likelihood: float | None
     mean_churn: float | None = Field(description="α/(α+β): a new contract's churn probability at its first renewal.")
     pooled: bool = Field(description="Too little history of its own: the pooled fit of its term is used.")
+    constant: bool = Field(description="Too few ended contracts with its term, even pooled: a constant churn rate "
+                                       "per renewal is used (α = c·10⁸, β = (1 − c)·10⁸, sBG's limit).")
     reason: str
     observed: list[float] = Field(description="Kaplan–Meier survival at renewal 0, 1, …")
     fitted: list[float] = Field(description="sBG survival at the same renewals.")
@@ -85,4 +89,4 @@ def get_ltv_segments(state: State, principal: CurrentPrincipal) -> list[SegmentF
     return [SegmentFitOut(segment=f.segment, term_months=f.term_months, as_of=f.as_of, contracts=f.contracts,
                           cohorts=f.cohorts, churned=f.churned, alpha=f.alpha, beta=f.beta,
                           log_likelihood=f.log_likelihood, mean_churn=f.mean_churn, pooled=f.pooled,
-                          reason=f.reason, observed=list(f.observed), fitted=list(f.fitted)) for f in fits]  # fmt: skip
+                          constant=f.constant, reason=f.reason, observed=list(f.observed), fitted=list(f.fitted)) for f in fits]  # fmt: skip

@@ -4,19 +4,30 @@ subscription lines) and what the daily ``ltv`` step writes (segment fits, accoun
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from kizuna.db.bulk import insert_many
-from kizuna.db.models import Account, AccountLtv, LtvSegmentFit, Product
+from kizuna.db.models import Account, AccountLtv, LtvSegmentFit, Product, UsageDaily
 
 
 def account_facts(session: Session) -> dict[int, dict[str, Any]]:
     """Account id → the facts a segment can be made of (industry, touch tier)."""
     rows = session.execute(select(Account.id, Account.industry, Account.touch_tier)).mappings()
     return {r["id"]: dict(r) for r in rows}
+
+
+def first_usage_day(session: Session) -> date | None:
+    """The earliest day with a usage figure (an index seek on ``ix_usage_daily_day``)."""
+    return session.execute(select(func.min(UsageDaily.day))).scalar_one_or_none()
+
+
+def first_churn_day(session: Session) -> date | None:
+    """The earliest churn day among the accounts (their summaries' ``churned_on``)."""
+    return session.execute(select(func.min(Account.churned_on))).scalar_one_or_none()
 
 
 def product_codes(session: Session) -> dict[int, str]:

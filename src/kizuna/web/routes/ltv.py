@@ -66,11 +66,12 @@ def ltv_page(request: Request, state: State, principal: CurrentPrincipal) -> Res
     with state.unit_of_work() as session:
         fits = ltv_accounts.segment_fits(session)
         top = ltv_accounts.accounts_ltv(session)[:TOP]
+        history = ltv_accounts.history_start(session, state.context.ltv)
     terms: dict[int, list[SegmentFitView]] = {}
     for f in fits:
         terms.setdefault(f.term_months, []).append(f)
     groups = [{"term": term, "fits": group, "chart_id": f"ltv-survival-{term}", "chart": survival_chart(group)}
               for term, group in sorted(terms.items())]  # fmt: skip
-    context = {"groups": groups, "top": top, "segment_name": segment_name,
+    context = {"groups": groups, "top": top, "segment_name": segment_name, "history": history,
                "as_of": fits[0].as_of if fits else None}  # fmt: skip
     return render(request, "ltv/index.html", context)
