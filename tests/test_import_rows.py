@@ -58,15 +58,20 @@ def _stored_properties(url: str) -> dict[str, object]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("process", ["in-process", "parsing-process"])
-def test_properties_are_stored_as_the_object_they_spell_whatever_the_spelling(
-    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process: str
-) -> None:
+def _account_a(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process: str) -> None:
+    """The account ``A`` imported; events parsed in a second process when ``process`` says so."""
     if process == "parsing-process":
         monkeypatch.setattr(runner, "PARALLEL_FROM_BYTES", 0)
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("external_id,name\nA,株式会社さくら\n", encoding="utf-8")
-    _load(store_url, "accounts", accounts)
+    _load(url, "accounts", accounts)
+
+
+@pytest.mark.parametrize("process", ["in-process", "parsing-process"])
+def test_properties_are_stored_as_the_object_they_spell_whatever_the_spelling(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process: str
+) -> None:
+    _account_a(store_url, tmp_path, monkeypatch, process)
     events = tmp_path / "events.csv"
     events.write_text(
         "message_id,account_external_id,event,timestamp,properties\n"
@@ -87,11 +92,7 @@ def test_properties_are_stored_as_the_object_they_spell_whatever_the_spelling(
 def test_a_malformed_properties_cell_names_its_line_and_column_and_nothing_is_written(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process: str
 ) -> None:
-    if process == "parsing-process":
-        monkeypatch.setattr(runner, "PARALLEL_FROM_BYTES", 0)
-    accounts = tmp_path / "accounts.csv"
-    accounts.write_text("external_id,name\nA,x\n", encoding="utf-8")
-    _load(sqlite_url, "accounts", accounts)
+    _account_a(sqlite_url, tmp_path, monkeypatch, process)
     events = tmp_path / "events.csv"
     events.write_text(
         "message_id,account_external_id,event,timestamp,properties\n"
