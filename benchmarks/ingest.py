@@ -295,6 +295,63 @@ def one_store(kind: str, url: str, folder: Path, args: argparse.Namespace, batch
     return result
 
 
+def in_process(kind: str, url: str, folder: Path, args: argparse.Namespace, batches: list[bytes],
+               n: int) -> dict[str, Any]:  # fmt: skip
+    """The store's side alone: each batch read as the API reads it (``read_request``) and handed to
+    the app's ingestion writer (group commit, rollups journaled under load, the key's revocation
+    checked per commit) from ``--clients`` threads, every batch twice (the second a duplicate the
+    writer finds by its message ids). No HTTP, no uvicorn: what the server costs beyond the
+    sandbox's per-request price, comparable across machines whose loopback differs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from kizuna.db import make_engine
+    from kizuna.jobs.usage_writer import start_writer
+    from kizuna.services.usage.payload import parse_body, read_request
+    from kizuna.settings import Settings
+
+    prepare_store(url, folder, args.accounts, args.users)
+    settings = Settings(database_url=url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        key_id = int(conn.execute(text("SELECT id FROM api_keys WHERE name = 'benchmark'")).scalar_one())
+    writer = start_writer(engine, settings.run_context().rollup, defer_above=settings.rollup_defer_rate)
+    zone = settings.zone
+    stored = duplicates = 0
+
+    def send(indices: list[int]) -> tuple[int, int]:
+        got = dup = 0
+        for i in indices:
+            for _copy in range(2):
+                messages, problems = read_request("batch", parse_body(batches[i]), source="benchmark",
+                                                  received_at=datetime.now(UTC), zone=zone, body=batches[i])  # fmt: skip
+                assert not problems, problems
+                outcome = writer.submit(messages, key_id=key_id).result()
+                got += outcome.stored
+                dup += outcome.duplicates
+        return got, dup
+
+    start = time.perf_counter()
+    cpu = time.process_time()
+    with ThreadPoolExecutor(args.clients) as pool:
+        for got, dup in pool.map(send, [list(range(c, len(batches), args.clients)) for c in range(args.clients)]):
+            stored += got
+            duplicates += dup
+    writer.close()
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    engine.dispose()
+    check = check_store(url, n)
+    return {
+        "store": kind, "mode": "in process: writer only, every batch twice",
+        "events_per_second": round(n / seconds), "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1), "cpu_us_per_event": round(cpu / n * 1e6, 1),
+        "answers_stored": stored, "answers_duplicates": duplicates, **check,
+        "ok": check["lost"] == 0 and check["duplicated"] == 0 and check["rolled_up_events"] == n,
+    }  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks ingest")
     parser.add_argument("--events", type=int, default=1_000_000, help="distinct events to send")
@@ -305,6 +362,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--stores", default="sqlite,postgres", help="sqlite, postgres or both (comma-separated)")
     parser.add_argument("--kill", action="store_true", help="also the run that kills the server twice")
     parser.add_argument("--kill-events", type=int, default=None, help="events in the kill run (default --events)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="also each store's writer alone, without HTTP (read_request + the ingestion writer)")
     args = parser.parse_args(argv)
 
     batches = make_batches(args.events, args.batch, args.accounts, args.users)
@@ -324,7 +383,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     pg = None
     try:
         for kind in [s.strip() for s in args.stores.split(",") if s.strip()]:
-            modes = [False, True] if args.kill else [False]
+            modes: list[bool | None] = [False, True] if args.kill else [False]
+            if args.in_process:
+                modes.append(None)
             for kill in modes:
                 folder = Path(tempfile.mkdtemp(prefix=f"kizuna-ingest-{kind}-"))
                 if kind == "sqlite":
@@ -338,7 +399,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                     url = pg.create_database(f"bench_{len(runs)}")
                 n = args.events if not kill else (args.kill_events or args.events)
                 chosen = batches if n == args.events else make_batches(n, args.batch, args.accounts, args.users, 2)
-                result = one_store(kind, url, folder, args, chosen, n, kill)
+                if kill is None:
+                    result = in_process(kind, url, folder, args, chosen, n)
+                else:
+                    result = one_store(kind, url, folder, args, chosen, n, kill)
                 result["ratio_to_baseline"] = round(result["events_per_second"] / baseline["events_per_second"], 2)
                 print(result, flush=True)
                 runs.append(result)
