@@ -38,6 +38,12 @@ def _epoch(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=ZONE).timestamp())
 
 
+
+def seconds(ts: pd.Series) -> pd.Series:
+    """Epoch seconds of a datetime column, whatever its unit (pandas 3 reads SQL timestamps as
+    microseconds, pandas 2 as nanoseconds); NaT stays the int64 minimum, masked by the callers."""
+    return ts.dt.as_unit("s").astype("int64")
+
 def kpis(path: str, as_of: date) -> dict[str, object]:
     con = sqlite3.connect(path)
     subs = pd.read_sql("SELECT * FROM subscriptions", con, parse_dates=["started_on", "ended_on", "trial_ends_on"])
@@ -135,7 +141,15 @@ def kpis(path: str, as_of: date) -> dict[str, object]:
     life["paying"] = amm[last].reindex(life.index).fillna(0) > 0
     end = life.last_end.where(~life.paying, pd.Timestamp(as_of)).fillna(pd.Timestamp(as_of))
     life["duration"] = (end - life["first"]).dt.days.clip(lower=0) / (365.25 / 12)
-    life["segment"] = segment.reindex(life.index).fillna("(none)")
+    # grouped by the plan at the start of the last month (the day before its first day), as
+    # Kizuna groups them: an upgrade on the last month's first day counts from the next month;
+    # an account that began later takes its first plan
+    opening = ts_snaps[last - 1]
+    plan_at_open = pl[pl.earn_start <= opening].drop_duplicates("account_id").set_index("account_id").plan
+    first_plan = pl.sort_values(["account_id", "earn_start", "monthly_amount", "product_id"],
+                                ascending=[True, True, False, True]).drop_duplicates("account_id")  # fmt: skip
+    plan_then = plan_at_open.combine_first(first_plan.set_index("account_id").plan)
+    life["segment"] = plan_then.reindex(life.index).fillna("(none)")
     times = np.arange(max(MONTHS, 24) + 1, dtype="float64")
     survival = {}
     for seg, part in life.groupby("segment"):
@@ -145,14 +159,14 @@ def kpis(path: str, as_of: date) -> dict[str, object]:
         survival[seg] = (kmf.survival_function_at_times(times).to_numpy(), ci.to_numpy())
 
     # --- onboarding, upsell and cross-sell -----------------------------------------------
-    ms = milestones.assign(epoch=milestones.completed_at.astype("int64") // 10**9)
+    ms = milestones.assign(epoch=seconds(milestones.completed_at))
     ms["done"] = ms.completed_at.notna() & (ms.epoch < end_epoch)
     ob = ms.groupby("account_id").agg(milestones=("id", "size"), completed=("done", "sum"))
     ob["last"] = ms[ms.done].groupby("account_id").epoch.max()
     ob = ob.join(subs.groupby("account_id").started_on.min(), how="inner")
     ob = ob[(ob.started_on >= pd.Timestamp(firsts[first_rep])) & (ob.started_on <= pd.Timestamp(as_of))]
     done = ob[ob.completed >= ob.milestones]
-    start_epoch = done.started_on.dt.tz_localize(ZONE).astype("int64") // 10**9
+    start_epoch = seconds(done.started_on.dt.tz_localize(ZONE))
     days_to_complete = ((done["last"] - start_epoch) / 86400).clip(lower=0)
     kind = products.set_index("id")[["kind", "rank"]]
 
@@ -173,14 +187,14 @@ def kpis(path: str, as_of: date) -> dict[str, object]:
 
     # --- months of timestamps (tickets, NPS answers), effort, NPS, usage, support --------
     def month_of(ts: pd.Series) -> pd.Series:
-        epoch = ts.astype("int64") // 10**9
+        epoch = seconds(ts)
         mi = pd.Series(np.searchsorted(starts, epoch, side="right") - 1, index=ts.index)
         return mi.where((epoch >= starts[0]) & (epoch < end_epoch))
 
     tk = tickets.assign(mi=month_of(tickets.opened_at)).dropna(subset=["mi"])
-    opened = tk.opened_at.astype("int64") // 10**9
-    fr = tk.first_response_at.astype("int64") // 10**9
-    rs = tk.resolved_at.astype("int64") // 10**9
+    opened = seconds(tk.opened_at)
+    fr = seconds(tk.first_response_at)
+    rs = seconds(tk.resolved_at)
     tk["answered"] = tk.first_response_at.notna() & (fr < end_epoch)
     tk["frt"] = (fr - opened).where(tk.answered)
     tk["resolved"] = tk.resolved_at.notna() & (rs < end_epoch)
