@@ -16,8 +16,8 @@ from playwright.sync_api import Browser, Page, expect  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-# the journeys' fixtures: the live server seeded with the import sample, Chromium, a CSM signed in
-live, browser, server, signed_in = journeys.live, journeys.browser, journeys.server, journeys.signed_in
+# the journeys' fixtures: the shared import-sample server, Chromium, this module's CSM signed in
+browser, server, signed_in = journeys.browser, journeys.server, journeys.signed_in
 
 PHONE = {"width": 390, "height": 844}
 #: Every page a user reaches from the menu, and the pages behind them ({id}: an account).
