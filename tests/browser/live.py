@@ -158,17 +158,32 @@ def live_server(folder: Path, commands: Sequence[Sequence[str]], **settings: str
 
 
 @contextmanager
-def chromium_page(base: str, locale: str = "ja-JP", width: int = 1280) -> Iterator[object]:
-    """A Chromium tab on ``base`` (Playwright's ``Page``)."""
+def chromium() -> Iterator[object]:
+    """Debian's Chromium (Playwright's ``Browser``): one launch for several pages."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(base_url=base, locale=locale, viewport={"width": width, "height": 900})
-        context.set_default_timeout(10_000)
-        tab = context.new_page()
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_tab(browser: object, base: str, locale: str = "ja-JP", width: int = 1280) -> object:
+    """A tab in a fresh context of ``browser`` on ``base`` (Playwright's ``Page``; close its
+    ``context`` when done)."""
+    context = browser.new_context(base_url=base, locale=locale, viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+@contextmanager
+def chromium_page(base: str, locale: str = "ja-JP", width: int = 1280) -> Iterator[object]:
+    """A Chromium tab on ``base`` (Playwright's ``Page``)."""
+    with chromium() as browser:
+        tab = new_tab(browser, base, locale, width)
         try:
             yield tab
         finally:
-            context.close()
-            browser.close()
+            tab.context.close()  # type: ignore[attr-defined]
