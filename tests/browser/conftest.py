@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.live import SAMPLE_USERS, Server, sample_commands
+from tests.browser.live import SAMPLE_USERS, SEGMENTED_TODAY, Server, sample_commands, segmented_commands
 
 # A CI machine is slower than a developer's: Swagger UI's 1.5 MB bundle once took more than
 # expect()'s default 5 s to render the reference there, with the other worker busy. A check
@@ -22,6 +22,19 @@ def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     as its own user: ``live.SAMPLE_USERS``). Started here, answered by ``Server.url()``."""
     folder = tmp_path_factory.mktemp("sample-browser")
     server = Server(folder, sample_commands(folder))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def segmented_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``kizuna serve`` on the import sample with its segments and the default playbooks
+    (``live.segmented_commands``), on 2026-12-05, seeded once per test process for
+    test_playbooks and test_worklist (each signs in as its own user: ``live.SEGMENTED_USERS``)."""
+    folder = tmp_path_factory.mktemp("segmented-browser")
+    server = Server(folder, segmented_commands(folder), TODAY=SEGMENTED_TODAY)
     try:
         yield server
     finally:

@@ -146,6 +146,25 @@ def sample_commands(folder: Path) -> list[list[str]]:
     return [["import", "all", str(data)], *users, ["playbooks", "load", "--defaults"]]
 
 
+#: The users of the import sample that ``segmented_commands``'s store lets sign in (by
+#: module): a lead who edits playbooks, a CSM who works through the worklist.
+SEGMENTED_USERS = {"test_playbooks": "t.sato@kizuna-demo.example", "test_worklist": "h.suzuki@kizuna-demo.example"}
+#: The day ``segmented_server``'s store is served on.
+SEGMENTED_TODAY = "2026-12-05"
+
+
+def segmented_commands(folder: Path) -> list[list[str]]:
+    """The import sample, its segments computed (the segment steps of the daily job), the
+    default playbooks, and passwords for ``SEGMENTED_USERS``: the store test_playbooks and
+    test_worklist share (``segmented_server`` in conftest.py), each as its own user."""
+    import shutil
+
+    shutil.copytree(DATA, folder / "import")
+    passwords = [["users", "set-password", "--email", email] for email in SEGMENTED_USERS.values()]
+    return [["import", "all", str(folder / "import")], ["segments", "recompute"], ["playbooks", "load", "--defaults"],
+            *passwords]  # fmt: skip
+
+
 @contextmanager
 def live_server(folder: Path, commands: Sequence[Sequence[str]], **settings: str) -> Iterator[str]:
     """Run each of ``commands`` (``kizuna`` arguments), then serve; yields the base URL.
@@ -174,7 +193,8 @@ def new_tab(browser: object, base: str, locale: str = "ja-JP", width: int = 1280
     """A tab in a fresh context of ``browser`` on ``base`` (Playwright's ``Page``; close its
     ``context`` when done)."""
     context = browser.new_context(base_url=base, locale=locale, viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
-    context.set_default_timeout(10_000)
+    # as expect()'s (conftest.py): a sign-in's hashing runs niced, slow on a busy machine
+    context.set_default_timeout(20_000)
     return context.new_page()
 
 

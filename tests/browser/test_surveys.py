@@ -86,6 +86,7 @@ def _answer_and_check(server: Server, base: str, browser: Any, inbox: Inbox, fol
     assert tasks[0][0].startswith("NPS 批判者へのフォロー電話: ")
     assert tasks[0][1] == "high"
     tab = new_tab(browser, base, locale="ja-JP")
+    tab.context.set_default_navigation_timeout(60_000)  # the home page after sign-in: a loaded machine took >10 s
     try:
         tab.goto("/login")
         tab.fill("input[name=email]", DEMO_ADMIN)
