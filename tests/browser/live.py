@@ -1,8 +1,15 @@
 """A real ``kizuna serve`` on a fresh SQLite store and a real Chromium page for the browser
-tests: the store is filled by the ``kizuna`` commands a user would run."""
+tests: the store is filled by the ``kizuna`` commands a user would run.
+
+The seeding commands and ``kizuna serve`` run one after the other in ONE Python process
+(``SEED_THEN_SERVE``: ``kizuna.cli.main`` called once per command, exactly as ``python -m
+kizuna`` calls it), not one process each: every process starts Python and imports the app
+again, ~2–3 s of CPU each on a machine whose two cores the whole suite shares.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +27,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "correct-horse-battery"
 
+#: Run each command of ``argv[1]`` (a JSON list of ``kizuna`` argument lists) in this process,
+#: in order; the first that fails stops the process with its exit code (its error is on stderr).
+SEED_THEN_SERVE = """\
+import json, sys
+from kizuna.cli import main
+for args in json.loads(sys.argv[1]):
+    print("$ kizuna " + " ".join(args), flush=True)
+    try:
+        main(args)
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            print(f"`kizuna {' '.join(args)}` failed (exit {exc.code})", file=sys.stderr, flush=True)
+            raise
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -27,58 +49,161 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def kizuna_env(folder: Path, **settings: str) -> dict[str, str]:
+    """The environment of a ``kizuna`` command on ``folder``'s store; ``settings`` are extra
+    ``KIZUNA_*`` variables (``TODAY="2026-12-05"``).
+
+    The server's scheduler is off (``KIZUNA_SCHEDULER=false``; tests/test_jobs.py tests it): on,
+    it ran the whole daily job for the real date in the background of every test server once
+    the clock passed 03:00 in Tokyo — CPU taken from the tests, and a store that differed with
+    the hour the suite ran at. A test that needs a job runs it (``kizuna jobs run``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
+    env.update(KIZUNA_DATABASE_URL=f"sqlite:///{folder / 'kizuna.db'}", KIZUNA_PASSWORD=PASSWORD, LANG="C.UTF-8",
+               KIZUNA_SCHEDULER="false")  # fmt: skip
+    env.update({f"KIZUNA_{k}": v for k, v in settings.items()})
+    return env
+
+
+class Server:
+    """Seed ``folder``'s store with ``commands`` (``kizuna`` arguments), then ``kizuna serve``
+    it — all in one process, started at once (Chromium can launch meanwhile); ``url()`` waits
+    until the server answers, and fails with the process's output if a command failed."""
+
+    def __init__(self, folder: Path, commands: Sequence[Sequence[str]], **settings: str) -> None:
+        self.folder = folder
+        self.env = kizuna_env(folder, **settings)
+        self.base = f"http://127.0.0.1:{free_port()}"
+        self.log_path = folder / "server.log"
+        everything = [list(args) for args in commands] + [["serve", "--port", self.base.rsplit(":", 1)[1]]]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-c", SEED_THEN_SERVE, json.dumps(everything)],
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self._answered = False
+
+    def _log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def url(self, timeout: float = 600) -> str:
+        """The base URL once the server answers (seeding a demo company takes minutes on a
+        loaded machine; a failed command ends the process and fails at once)."""
+        deadline = time.monotonic() + timeout
+        while not self._answered:
+            if self.process.poll() is not None:
+                pytest.fail(f"seeding or `kizuna serve` exited with {self.process.returncode}:\n{self._log()}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/login", timeout=2) as response:
+                    self._answered = response.status == 200
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if not self._answered:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"`kizuna serve` did not answer within {timeout:.0f} s:\n{self._log()}")
+                time.sleep(0.1)
+        return self.base
+
+    def kizuna(self, *args: str, **settings: str) -> str:
+        """Run one more ``kizuna`` command on the store (its own process); its standard output."""
+        env = {**self.env, **{f"KIZUNA_{k}": v for k, v in settings.items()}}
+        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert done.returncode == 0, f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "import"
+XSS_NAME = "<script>alert(1)</script>"
+#: The import sample's store (``sample_server`` in conftest.py), shared by the modules that read it:
+#: each module signs in as its own user, so that what one saves for its user (a language, a
+#: saved view) is not another module's starting point. (email, name, role), all Japanese.
+SAMPLE_USERS = {
+    "test_journeys": ("csm@kizuna.example", "佐藤 健", "csm"),
+    "test_accounts_list": ("list.csm@kizuna.example", "佐藤 健", "csm"),
+    "test_phone": ("phone.csm@kizuna.example", "佐藤 健", "csm"),
+    "test_admin": ("admin@kizuna.example", "管理 太郎", "admin"),
+}
+
+
+def sample_commands(folder: Path) -> list[list[str]]:
+    """The import sample (with an account named like a script) imported into a fresh store,
+    the users of ``SAMPLE_USERS``, and the default playbooks (the admin's pages show them)."""
+    import shutil
+
+    data = folder / "import"
+    shutil.copytree(DATA, data)
+    with (data / "accounts.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"EVIL-1,{XSS_NAME},evil.example,,,,,,\n")
+    users = [["users", "create", "--email", email, "--name", name, "--role", role, "--locale", "ja"]
+             for email, name, role in SAMPLE_USERS.values()]  # fmt: skip
+    return [["import", "all", str(data)], *users, ["playbooks", "load", "--defaults"]]
+
+
+#: The users of the import sample that ``segmented_commands``'s store lets sign in (by
+#: module): a lead who edits playbooks, a CSM who works through the worklist.
+SEGMENTED_USERS = {"test_playbooks": "t.sato@kizuna-demo.example", "test_worklist": "h.suzuki@kizuna-demo.example"}
+#: The day ``segmented_server``'s store is served on.
+SEGMENTED_TODAY = "2026-12-05"
+
+
+def segmented_commands(folder: Path) -> list[list[str]]:
+    """The import sample, its segments computed (the segment steps of the daily job), the
+    default playbooks, and passwords for ``SEGMENTED_USERS``: the store test_playbooks and
+    test_worklist share (``segmented_server`` in conftest.py), each as its own user."""
+    import shutil
+
+    shutil.copytree(DATA, folder / "import")
+    passwords = [["users", "set-password", "--email", email] for email in SEGMENTED_USERS.values()]
+    return [["import", "all", str(folder / "import")], ["segments", "recompute"], ["playbooks", "load", "--defaults"],
+            *passwords]  # fmt: skip
+
+
 @contextmanager
 def live_server(folder: Path, commands: Sequence[Sequence[str]], **settings: str) -> Iterator[str]:
     """Run each of ``commands`` (``kizuna`` arguments), then serve; yields the base URL.
     ``settings`` are extra ``KIZUNA_*`` variables (``TODAY="2026-12-05"``)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-    env.update(KIZUNA_DATABASE_URL=f"sqlite:///{folder / 'kizuna.db'}", KIZUNA_PASSWORD=PASSWORD, LANG="C.UTF-8")
-    env.update({f"KIZUNA_{k}": v for k, v in settings.items()})
-    for args in commands:
-        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
-                              timeout=180)  # fmt: skip
-        assert done.returncode == 0, f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
-    port = free_port()
-    with (folder / "server.log").open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(port)], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server = Server(folder, commands, **settings)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail((folder / "server.log").read_text(encoding="utf-8", errors="replace"))
-            try:
-                with urllib.request.urlopen(f"{base}/login", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("`kizuna serve` did not answer within 90 s")
-            time.sleep(0.1)
-        yield base
+        yield server.url()
     finally:
-        process.terminate()
+        server.stop()
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium (Playwright's ``Browser``): one launch for several pages."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_tab(browser: object, base: str, locale: str = "ja-JP", width: int = 1280) -> object:
+    """A tab in a fresh context of ``browser`` on ``base`` (Playwright's ``Page``; close its
+    ``context`` when done)."""
+    context = browser.new_context(base_url=base, locale=locale, viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    # as expect()'s (conftest.py): a sign-in's hashing runs niced, slow on a busy machine
+    context.set_default_timeout(20_000)
+    return context.new_page()
 
 
 @contextmanager
 def chromium_page(base: str, locale: str = "ja-JP", width: int = 1280) -> Iterator[object]:
     """A Chromium tab on ``base`` (Playwright's ``Page``)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(base_url=base, locale=locale, viewport={"width": width, "height": 900})
-        context.set_default_timeout(10_000)
-        tab = context.new_page()
+    with chromium() as browser:
+        tab = new_tab(browser, base, locale, width)
         try:
             yield tab
         finally:
-            context.close()
-            browser.close()
+            tab.context.close()  # type: ignore[attr-defined]

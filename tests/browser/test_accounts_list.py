@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-live, browser, server, signed_in = journeys.live, journeys.browser, journeys.server, journeys.signed_in
+browser, server, signed_in = journeys.browser, journeys.server, journeys.signed_in
 
 
 @pytest.fixture

@@ -10,22 +10,21 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser import test_journeys as journeys
-from tests.browser.test_journeys import PASSWORD
+from tests.browser.live import PASSWORD, SAMPLE_USERS
 from tests.browser.test_phone import PHONE, _choose_language, _too_wide
 
 from playwright.sync_api import Browser, Page, expect  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-# the journeys' fixtures: the live server seeded with the import sample, Chromium
-live, browser, server = journeys.live, journeys.browser, journeys.server
-ADMIN = "admin@kizuna.example"
+# the journeys' fixtures: the shared import-sample server (seeded with this admin and the
+# default playbooks, which the playbook pages below show: live.sample_commands), Chromium
+browser, server = journeys.browser, journeys.server
+ADMIN = SAMPLE_USERS["test_admin"][0]
 
 
 @pytest.fixture(scope="module")
-def admin(live: journeys.LiveServer, server: str) -> str:
-    live._kizuna("users", "create", "--email", ADMIN, "--name", "管理 太郎", "--role", "admin", "--locale", "ja")
-    live._kizuna("playbooks", "load", "--defaults")  # the playbook pages below show one of them
+def admin(server: str) -> str:
     return ADMIN
 
 

@@ -10,36 +10,25 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.test_journeys import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.browser.live import ARGS as CHROMIUM_ARGS
+from tests.browser.live import CHROMIUM, Server
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
 from playwright.sync_api import Page, expect, sync_playwright  # isort: skip
 
 pytestmark = pytest.mark.browser
 
 
-class EmptyServer(LiveServer):
-    """A live server on an empty store: the reference needs no data and no sign-in."""
-
-    def _prepare(self) -> None:
-        import subprocess
-        import sys
-
-        try:
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(self.port)],
-                                                env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-        except Exception as exc:
-            self.problem = str(exc)
-
-
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Page, list[str], list[str]]]:
-    live = EmptyServer(tmp_path_factory.mktemp("api-docs")).start()
+    live = Server(tmp_path_factory.mktemp("api-docs"), [])  # an empty store: no data, no sign-in needed
     try:
-        url = live.url()
         with sync_playwright() as p:
             chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
+                url = live.url()
                 context = chromium.new_context(base_url=url, locale="en-US")
                 tab = context.new_page()
                 problems: list[str] = []

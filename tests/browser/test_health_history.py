@@ -4,80 +4,51 @@ pages fit a phone's width (real server, real Chromium)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser.live import ARGS, CHROMIUM, PASSWORD, Server
+
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EMAIL = "viewer@kizuna.example"
-PASSWORD = "correct-horse-battery"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = {"width": 390, "height": 844}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A demo company with 90 days of history (a month and more) and a viewer; started here,
+    answered by ``server``."""
     folder = tmp_path_factory.mktemp("health-history-browser")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-    env.update(KIZUNA_DATABASE_URL=f"sqlite:///{folder / 'kizuna.db'}", KIZUNA_PASSWORD=PASSWORD, LANG="C.UTF-8")
-
-    def kizuna(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-
-    kizuna("demo", "--accounts", "40", "--months", "3", "--no-serve")  # 90 days of history: a month and more
-    kizuna("users", "create", "--email", EMAIL, "--name", "山田 閲覧", "--role", "viewer", "--locale", "ja")
-    port = _free_port()
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(port)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    commands = [["demo", "--accounts", "40", "--months", "3", "--no-serve"],
+                ["users", "create", "--email", EMAIL, "--name", "山田 閲覧", "--role", "viewer", "--locale", "ja"]]  # fmt: skip
+    server = Server(folder, commands)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/login", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert time.monotonic() < deadline, (folder / "server.log").read_text()
-                time.sleep(0.2)
-        yield base
+        yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def browser(server: str) -> Iterator[Browser]:
+def browser(live: Server) -> Iterator[Browser]:
+    """Chromium, launched while the demo is being built."""
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(live: Server, browser: Browser) -> str:
+    return live.url()
 
 
 def _sign_in(page: Page, lang: str) -> None:

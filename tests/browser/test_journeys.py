@@ -1,133 +1,35 @@
 """What a CSM does in a real browser, against the real server (``kizuna serve``).
 
 Debian's Chromium driven by Playwright; the server runs as a subprocess on an SQLite
-file seeded through the command line, exactly as a user would set it up.
+file seeded through the command line, exactly as a user would set it up: the import sample's
+store (``sample_server`` in conftest.py), which test_accounts_list, test_phone and test_admin
+share, each module signed in as its own user (``live.SAMPLE_USERS``).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser.live import ARGS as CHROMIUM_ARGS
+from tests.browser.live import CHROMIUM, PASSWORD, SAMPLE_USERS, XSS_NAME, Server
+
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "import"
-EMAIL = "csm@kizuna.example"
-PASSWORD = "correct-horse-battery"
-XSS_NAME = "<script>alert(1)</script>"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiveServer:
-    """Seed a store through the CLI and start ``kizuna serve`` on it, in a background
-    thread (so that Chromium starts meanwhile); ``url()`` waits until it answers."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-        self.env.update(
-            KIZUNA_DATABASE_URL=f"sqlite:///{folder / 'kizuna.db'}", KIZUNA_PASSWORD=PASSWORD, LANG="C.UTF-8"
-        )
-        self.log_path = folder / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.problem: str | None = None
-        self._thread = threading.Thread(target=self._prepare, daemon=True)
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def _kizuna(self, *args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=self.env, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}")
-
-    def _prepare(self) -> None:
-        try:
-            data = self.folder / "import"
-            shutil.copytree(DATA, data)
-            with (data / "accounts.csv").open("a", encoding="utf-8") as fh:
-                fh.write(f"EVIL-1,{XSS_NAME},evil.example,,,,,,\n")
-            self._kizuna("import", "all", str(data))  # creates the schema too
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(self.port)],
-                                                env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-            self._kizuna("users", "create", "--email", EMAIL, "--name", "佐藤 健", "--role", "csm", "--locale", "ja")
-        except Exception as exc:
-            self.problem = str(exc)
-
-    def _log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
-
-    def url(self, timeout: float = 90) -> str:
-        self._thread.join(timeout)
-        if self.problem is not None:
-            pytest.fail(self.problem)
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                pytest.fail(f"`kizuna serve` exited with {self.process.returncode}:\n{self._log()}")
-            try:
-                with urllib.request.urlopen(f"{self.base}/login", timeout=2) as response:
-                    if response.status == 200:
-                        return self.base
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"`kizuna serve` did not answer within {timeout:.0f} s:\n{self._log()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self._thread.join(30)
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+EMAIL = SAMPLE_USERS["test_journeys"][0]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "EMAIL", "PASSWORD"]
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path_factory.mktemp("browser")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(live: LiveServer) -> Iterator[Browser]:
+def browser(sample_server: Server) -> Iterator[Browser]:
     """Chromium, launched while the server is being seeded."""
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -138,29 +40,30 @@ def browser(live: LiveServer) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def server(live: LiveServer, browser: Browser) -> str:
+def server(sample_server: Server, browser: Browser) -> str:
     """The running server's base URL (fails with the server's output if it died)."""
-    return live.url()
+    return sample_server.url()
 
 
 @pytest.fixture(scope="module")
-def signed_in(browser: Browser, server: str) -> dict[str, Any]:
+def signed_in(browser: Browser, server: str, user: tuple[str, str, str]) -> dict[str, Any]:
     """Sign in once through the real form (a page asks for it first); the session's
     cookies are then reused by every test's fresh browser context."""
+    email, name, _role = user
     context = browser.new_context(base_url=server, locale="ja-JP")
     try:
         tab = context.new_page()
         tab.goto("/accounts")
         expect(tab).to_have_url(f"{server}/login?next=/accounts")
         expect(tab.locator("h1")).to_have_text("Kizuna にサインイン")
-        tab.fill("input[name=email]", EMAIL)
+        tab.fill("input[name=email]", email)
         tab.fill("input[name=password]", "wrong-password-1")
         tab.click("form[action='/login'] button[type=submit]")
         expect(tab.locator("[role=alert]")).to_have_text("メールアドレスまたはパスワードが違います。")
         tab.fill("input[name=password]", PASSWORD)
         tab.click("form[action='/login'] button[type=submit]")
         expect(tab).to_have_url(f"{server}/accounts")
-        expect(tab.locator(".who")).to_contain_text("佐藤 健")
+        expect(tab.locator(".who")).to_contain_text(name)
         state: dict[str, Any] = dict(context.storage_state())
         return state
     finally:

@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_journeys import CHROMIUM, CHROMIUM_ARGS, EMAIL, PASSWORD, LiveServer
+from tests.browser.live import ARGS as CHROMIUM_ARGS
+from tests.browser.live import CHROMIUM, PASSWORD, Server
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # isort: skip
 
@@ -23,45 +27,39 @@ pytestmark = pytest.mark.browser
 
 METRICS = Path(__file__).resolve().parents[1] / "data" / "metrics"
 DASHBOARD = "/kpis?as_of=2026-03-15&months=3"
+EMAIL = "csm@kizuna.example"
 CHARTS = ("waterfall", "retention", "survival", "pareto", "nps", "support")
 
 
-class MetricsServer(LiveServer):
-    """The live server, seeded with the metrics company instead of the import sample."""
-
-    def _prepare(self) -> None:
-        try:
-            data = self.folder / "metrics"
-            shutil.copytree(METRICS, data)
-            self._kizuna("import", "all", str(data))
-            import subprocess
-            import sys
-
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(self.port)],
-                                                env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-            self._kizuna("users", "create", "--email", EMAIL, "--name", "佐藤 健", "--role", "viewer", "--locale", "en")
-        except Exception as exc:
-            self.problem = str(exc)
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    live = MetricsServer(tmp_path_factory.mktemp("kpis")).start()
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The live server, seeded with the metrics company instead of the import sample, and a
+    viewer (English by setting); started here, answered by ``server``."""
+    folder = tmp_path_factory.mktemp("kpis")
+    shutil.copytree(METRICS, folder / "metrics")
+    commands = [["import", "all", str(folder / "metrics")],
+                ["users", "create", "--email", EMAIL, "--name", "佐藤 健", "--role", "viewer", "--locale", "en"]]  # fmt: skip
+    server = Server(folder, commands)
     try:
-        yield live.url()
+        yield server
     finally:
-        live.stop()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def browser(server: str) -> Iterator[Browser]:
+def browser(live: Server) -> Iterator[Browser]:
+    """Chromium, launched while the server is being seeded."""
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(live: Server, browser: Browser) -> str:
+    return live.url()
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ a phone's width (390 px) in Japanese and in English."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from tests.browser.live import CHROMIUM, PASSWORD, chromium_page, live_server
+from tests.browser.live import CHROMIUM, PASSWORD, SEGMENTED_USERS, Server, chromium, new_tab
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
@@ -22,19 +21,30 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "import"
-LEAD = "t.sato@kizuna-demo.example"
+LEAD = SEGMENTED_USERS["test_playbooks"]
 PHONE = 390
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("playbooks-browser")
-    shutil.copytree(DATA, folder / "import")
-    commands = [["import", "all", str(folder / "import")], ["segments", "recompute"],
-                ["playbooks", "load", "--defaults"], ["users", "set-password", "--email", LEAD]]  # fmt: skip
-    with live_server(folder, commands, TODAY="2026-12-05") as base:
-        yield base
+def browser(segmented_server: Server) -> Iterator[Any]:
+    """One Chromium for the module's tests, launched while the store is being seeded."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def server(segmented_server: Server, browser: Any) -> str:
+    """The import sample with its segments and the default playbooks (shared with test_worklist)."""
+    return segmented_server.url()
+
+
+@contextmanager
+def tab(browser: Any, server: str, locale: str, width: int = 1280) -> Iterator[Any]:
+    page = new_tab(browser, server, locale, width)
+    try:
+        yield page
+    finally:
+        page.context.close()
 
 
 def _sign_in(page: Any) -> None:
@@ -45,8 +55,8 @@ def _sign_in(page: Any) -> None:
     expect(page.locator("[data-testid=menu-toggle]")).to_have_count(1)
 
 
-def test_a_lead_edits_a_playbook_with_the_forms_previews_and_saves_a_version(server: str) -> None:
-    with chromium_page(server, locale="en-US") as page:
+def test_a_lead_edits_a_playbook_with_the_forms_previews_and_saves_a_version(browser: Any, server: str) -> None:
+    with tab(browser, server, locale="en-US") as page:
         _sign_in(page)
         page.goto("/")
         page.click("[data-testid=lang-en]")
@@ -94,8 +104,8 @@ def test_a_lead_edits_a_playbook_with_the_forms_previews_and_saves_a_version(ser
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
-def test_the_playbook_pages_fit_a_phone(server: str, lang: str) -> None:
-    with chromium_page(server, locale="ja-JP", width=PHONE) as page:
+def test_the_playbook_pages_fit_a_phone(browser: Any, server: str, lang: str) -> None:
+    with tab(browser, server, locale="ja-JP", width=PHONE) as page:
         _sign_in(page)
         page.goto("/")
         page.click("[data-testid=menu-toggle]")

@@ -5,14 +5,12 @@ completed from the list (and lands on the account's timeline), and a task added 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.live import CHROMIUM, PASSWORD, chromium_page, live_server
+from tests.browser.live import CHROMIUM, PASSWORD, SEGMENTED_USERS, Server, chromium_page
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
@@ -21,18 +19,13 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "import"
-CSM = "h.suzuki@kizuna-demo.example"
+CSM = SEGMENTED_USERS["test_worklist"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("worklist-browser")
-    shutil.copytree(DATA, folder / "import")
-    commands = [["import", "all", str(folder / "import")], ["segments", "recompute"],
-                ["users", "set-password", "--email", CSM]]  # fmt: skip
-    with live_server(folder, commands, TODAY="2026-12-05") as base:
-        yield base
+def server(segmented_server: Server) -> str:
+    """The import sample with its segments, on 2026-12-05 (shared with test_playbooks)."""
+    return segmented_server.url()
 
 
 @pytest.fixture
@@ -76,4 +69,5 @@ def test_a_csm_works_through_the_worklist(page: Any) -> None:
     page.goto("/accounts?q=ACC-1")
     page.locator("[data-testid=account-row] td.name a").first.click()
     expect(page.locator("#timeline-items [data-kind=task][data-type=done]").first).to_contain_text(
-        "更新前の利用状況レビュー")
+        "更新前の利用状況レビュー"
+    )
