@@ -342,7 +342,8 @@ def recompute(
     while day <= as_of:
         late = day == as_of
         written += _recompute_day(session, day, cards, lines, segments, cache, usage, held,
-                                  missing if late else frozenset(), hold_since if late else None, scores)  # fmt: skip
+                                  missing if late else frozenset(), hold_since if late else None, scores,
+                                  list_columns=late)  # fmt: skip
         for old in [d for d in cache if d < day - timedelta(days=29)]:
             del cache[old]  # the next days read 7 and 30 days back only: memory stays flat
         if on_day is not None:
@@ -371,7 +372,11 @@ def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFra
 def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
                    cache: dict[date, pd.DataFrame], usage: UsageWindows,
                    held: dict[date, pd.DataFrame] | None = None, missing: frozenset[str] = frozenset(),
-                   hold_since: date | None = None, scores: Callable[[date], DayScores] | None = None) -> int:  # fmt: skip
+                   hold_since: date | None = None, scores: Callable[[date], DayScores] | None = None,
+                   list_columns: bool = True) -> int:  # fmt: skip
+    """Score and store one day; ``list_columns``: and write the accounts list's columns (a
+    backfill writes them on its last day only: each day's write replaces the one before, so
+    the last day's is what stays)."""
     week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage, scores)
     month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage, scores)
     if scores is not None and not missing:
@@ -404,7 +409,8 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
         })  # fmt: skip
     q.replace_snapshots(session, day, rows)
     cache[day] = pd.DataFrame({"score": scored.score.round(2), "measures": scored.measures}, index=scored.score.index)
-    q.set_account_health(session, day, ((r["account_id"], r["score"], r["grade"]) for r in rows))
+    if list_columns:
+        q.set_account_health(session, day, ((r["account_id"], r["score"], r["grade"]) for r in rows))
     return len(rows)
 
 
