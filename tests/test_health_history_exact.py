@@ -1,7 +1,11 @@
-"""The history's faster aggregates give exactly what the plain per-day computation gives
-(to the last bit): the survey averages of many days in one call vs one call per day."""
+"""The faster paths give exactly what the plain per-day computation gives (to the last
+bit): the history's survey averages of many days in one call vs one call per day, and
+the backtest's days scored together vs each day scored alone."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -9,7 +13,13 @@ import pytest
 
 from kizuna.analytics import health as calc
 from kizuna.analytics.health_history import _surveys
+from kizuna.db import Session, ensure_schema, make_engine, session_scope
+from kizuna.db.queries import health as hq
+from kizuna.demo import generate_demo
 from kizuna.domain.health import ScoringOptions
+from kizuna.services import health as health_service
+
+AS_OF = date(2026, 6, 30)
 
 
 def _per_day(raw: pd.DataFrame, days: pd.DatetimeIndex, options: ScoringOptions) -> pd.DataFrame:
@@ -38,8 +48,8 @@ def _answers(n: int, seed: int = 7) -> pd.DataFrame:
 def test_the_surveys_of_many_days_are_the_per_day_averages_to_the_bit(options: ScoringOptions) -> None:
     raw = _answers(400)
     # days with and without answers in their window, some before the first answer
-    blocks = [pd.date_range(first, periods=n, freq="D") for first, n in (("2024-12-20", 12), ("2026-06-01", 20),
-                                                                          ("2025-03-01", 25))]  # fmt: skip
+    blocks = [pd.date_range(first, periods=n, freq="D") for first, n in (("2024-12-25", 10), ("2026-06-01", 12),
+                                                                          ("2025-03-01", 16))]  # fmt: skip
     for block in blocks:
         got, want = _surveys(raw, block, options), _per_day(raw, block, options)
         assert len(got) > 0
@@ -52,3 +62,40 @@ def test_days_before_any_answer_have_no_survey_rows() -> None:
     got = _surveys(raw, days, ScoringOptions())
     assert got.empty
     assert list(got.columns) == ["account_id", "nps", "nps:confidence", "csat", "csat:confidence", "day"]
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('exact') / 'demo.db'}")
+    ensure_schema(engine)
+    with session_scope(engine) as session:
+        generate_demo(session, accounts=40, months=8, seed=3, as_of=AS_OF)
+    with session_scope(engine) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.mark.parametrize("replay", [True, False])
+def test_days_scored_together_are_each_day_scored_alone_to_the_bit(small_demo: Session, replay: bool) -> None:
+    session = small_demo
+    cards = health_service.active_scorecards(session).cards
+    lines, segments = hq.subscription_lines(session), hq.account_segments(session)
+    first = hq.store_day_range(session)[0]
+    days = [AS_OF - timedelta(days=k) for k in (200, 120, 61, 60, 59, 3, 2, 1, 0)]
+    options = {"lines": lines, "segments": segments, "paying_only": replay, "replay_stages": replay,
+               "contacts": hq.contact_counts(session), "history_from": first}  # fmt: skip
+    together = health_service.score_days(session, days, cards, **options)
+    assert list(together) == days
+    scorecards = set()
+    for day in days:
+        alone = health_service.score_day(session, day, cards, **options)
+        got = together[day]
+        assert len(alone.score) > 5
+        for name in ("score", "grade", "letter", "scorecard", "lost", "events30"):
+            want = getattr(alone, name)
+            assert list(getattr(got, name).index) == list(want.index), (day, name)
+            assert getattr(got, name).to_numpy().tolist() == want.to_numpy().tolist(), (day, name)
+        pd.testing.assert_frame_equal(got.values, alone.values, check_exact=True)
+        assert got.measures == alone.measures
+        scorecards |= set(alone.scorecard)
+    assert len(scorecards) > 1 or not replay  # the replayed stages chose more than the default scorecard
