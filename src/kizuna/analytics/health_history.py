@@ -137,18 +137,30 @@ def _usage(raw: pd.DataFrame, grid: _Grid, at: np.ndarray,
 
 def _surveys(raw: pd.DataFrame, days: pd.DatetimeIndex, options: ScoringOptions) -> pd.DataFrame:
     """Each day's decayed NPS and CSAT (``analytics.health.decayed_surveys``) over the
-    answers of the days up to it, by their age that day."""
+    answers of the days up to it, by their age that day.
+
+    One call for all the days: each day's answers (a slice of the answers by day) are
+    stacked, keyed by (day, account) in one int64 — the day's position above 32 bits —
+    so that each group holds the same answers in the same order as a call per day."""
     lookback = calc.survey_lookback_days(options)
     answers = raw.sort_values("day", kind="stable")
     stamps = answers["day"].to_numpy()
-    frames = []
-    for d in days:
-        lo, hi = np.searchsorted(stamps, (d - pd.Timedelta(days=lookback - 1)).to_datetime64(), "left"), \
-            np.searchsorted(stamps, d.to_datetime64(), "right")  # fmt: skip
-        part = answers.iloc[lo:hi]
-        part = part.assign(age_days=(d - part["day"]).dt.days.astype("float64"))
-        frames.append(calc.decayed_surveys(part[["account_id", "kind", "score", "age_days"]], options).assign(day=d))
-    return pd.concat(frames, ignore_index=True)
+    lo = np.searchsorted(stamps, (days - pd.Timedelta(days=lookback - 1)).to_numpy(), "left")
+    hi = np.searchsorted(stamps, days.to_numpy(), "right")
+    counts = hi - lo
+    if not counts.sum():
+        empty = answers.iloc[:0].assign(age_days=pd.Series(dtype="float64"))
+        return calc.decayed_surveys(empty[["account_id", "kind", "score", "age_days"]], options).assign(day=days[0])
+    day_no = np.repeat(np.arange(len(days)), counts)
+    take = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - lo, counts)
+    part = answers.iloc[take]
+    age = pd.Series(days.to_numpy()[day_no] - part["day"].to_numpy(), index=part.index).dt.days.astype("float64")
+    key = (day_no.astype(np.int64) << 32) + part["account_id"].to_numpy(dtype=np.int64)
+    stacked = part[["account_id", "kind", "score"]].assign(account_id=key, age_days=age)
+    out = calc.decayed_surveys(stacked, options)
+    keys = out["account_id"].to_numpy(dtype=np.int64)
+    out["account_id"] = keys & 0xFFFFFFFF
+    return out.assign(day=days[keys >> 32])
 
 
 def _tickets(raw: pd.DataFrame, grid: _Grid, at: np.ndarray, days: pd.DatetimeIndex) -> pd.DataFrame:

@@ -53,7 +53,16 @@ from kizuna.db.queries import health as hq
 from kizuna.domain.health import MEASURES, ScorecardSet
 from kizuna.errors import InvalidInput, NotFound
 from kizuna.i18n import N_, _
-from kizuna.services.health import BACKTEST_HISTORY_DAYS, UsageWindows, active_scorecards, describe_value, score_day
+from kizuna.services.health import (
+    BACKTEST_HISTORY_DAYS,
+    BATCH_ROWS,
+    DayScores,
+    UsageWindows,
+    active_scorecards,
+    describe_value,
+    score_day,
+    score_days,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +168,12 @@ class FeatureReader:
         self.amounts = q.line_amounts(s)
         self.segments, self.contacts = hq.account_segments(s), hq.contact_counts(s)
         self.first = hq.store_day_range(s)[0]
+        # the days base() scores, in the order on() asks for them over the plan: scored a
+        # chunk at a time (score_days), their inputs read in that same order
+        self.queue = list(dict.fromkeys(
+            x for d in self.plan for x in (d, months_before(d, 1), months_before(d, 2))
+            if self.first is not None and x >= self.first))  # fmt: skip
+        self.ready: dict[date, DayScores] = {}
         self.plan = sorted({*self.plan, *(months_before(d, k) for d in self.plan for k in (1, 2))})
         self.usage = UsageWindows(s, [d for d in self.plan if self.first is None or d >= self.first], batch=3)
         self.activity = q.activity_days(s, max(self.plan)) if self.plan else pd.DataFrame(columns=["account_id", "day"])
@@ -187,9 +202,22 @@ class FeatureReader:
                 self.memo[day] = self._base(day)
         return self.memo[day]
 
+    def _scored(self, day: date) -> DayScores:
+        options: dict[str, Any] = {"lines": self.lines, "segments": self.segments, "paying_only": True,
+                                   "usage": self.usage, "replay_stages": True, "contacts": self.contacts,
+                                   "history_from": self.first}  # fmt: skip
+        if day not in self.ready and self.queue and self.queue[0] == day:
+            per_chunk = max(1, BATCH_ROWS // max(1, self.lines["account_id"].nunique()))
+            chunk, self.queue = self.queue[:per_chunk], self.queue[per_chunk:]
+            self.ready.update(score_days(self.session, chunk, self.cards, **options))
+        elif day not in self.ready:
+            self.queue = []  # asked out of the plan's order: day by day from here
+        if day in self.ready:
+            return self.ready.pop(day)
+        return score_day(self.session, day, self.cards, **options)
+
     def _base(self, day: date) -> pd.DataFrame:
-        scored = score_day(self.session, day, self.cards, lines=self.lines, segments=self.segments, paying_only=True,
-                           usage=self.usage, replay_stages=True, contacts=self.contacts, history_from=self.first)  # fmt: skip
+        scored = self._scored(day)
         values = scored.values.copy()
         accounts = values.index
         values["health_score"] = scored.score

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -132,6 +132,8 @@ class DayScores:
     events30: pd.Series | None = None
 
 
+#: :func:`score_days` scores about this many (day, account) rows in one pass (memory grows with it).
+BATCH_ROWS = 20_000
 #: An account whose score rested on late feeds for more than this share of its weight
 #: keeps the score it had before they went late (see docs/health.md#stale-feeds).
 HOLD_SHARE = 0.5
@@ -212,6 +214,68 @@ def score_day(
     events30 = calc.usage_total(inputs.usage, "events", "last30").reindex(score.index).fillna(0.0)
     return DayScores(day, rows.values[keep], score, rows.grade[keep], rows.letter[keep], assignment[keep],
                      list(rows.measures[keep]), rows.lost[keep], events30)  # fmt: skip
+
+
+def score_days(
+    session: Session, days: Sequence[date], cards: ScorecardSet, *, lines: pd.DataFrame, segments: pd.DataFrame,
+    paying_only: bool = False, usage: UsageWindows | None = None, replay_stages: bool = False,
+    contacts: pd.DataFrame | None = None, history_from: date | None = None,
+) -> dict[date, DayScores]:  # fmt: skip
+    """:func:`score_day` of each of ``days`` (nothing counted as missing): each day's
+    inputs read as :func:`score_day` reads them, in the order of ``days``, but the
+    measures and the scores of all the days computed in one pass over their (day,
+    account) rows — the same row by row (ranks and medians are taken within each day),
+    without a pandas pass per day."""
+    if not days:
+        return {}
+    stamps = [pd.Timestamp(d) for d in days]
+    inputs = {d: _inputs(session, d, lines, usage, cards.options, segments, contacts, history_from) for d in days}
+    accounts = {d: calc.live_accounts(lines, d, paying_only=paying_only) for d in days}
+    sizes = [len(accounts[d]) for d in days]
+    ids_of_days = [accounts[d].to_numpy(dtype=np.int64) for d in days]
+    rows = pd.MultiIndex.from_arrays([pd.DatetimeIndex(stamps).repeat(sizes),
+                                      pd.Index(np.concatenate(ids_of_days), dtype=np.int64)],
+                                     names=["day", "account_id"])  # fmt: skip
+    pairs = list(zip(days, stamps, strict=True))
+    frames = {name: pd.concat([getattr(inputs[d], name).assign(day=t) for d, t in pairs], ignore_index=True)
+              for name in ("usage", "surveys", "tickets", "onboarding", "sentiment")}  # fmt: skip
+    features = {t: cast(tuple[str, ...], inputs[d].features) for d, t in pairs}
+    dated = dataclasses.replace(inputs[days[0]], features=features, **frames)
+    by_min_days: dict[int, pd.DataFrame] = {}
+
+    def values_for(min_days: int) -> pd.DataFrame:
+        if min_days not in by_min_days:
+            by_min_days[min_days] = calc.measures_by_day(rows, dated, min_history_days=min_days)
+        return by_min_days[min_days]
+
+    bounds = np.cumsum([0, *sizes])
+    ids = [rows.get_level_values("account_id")[bounds[i] : bounds[i + 1]] for i in range(len(days))]
+
+    def one_day(frame: pd.DataFrame, i: int) -> pd.DataFrame:
+        return frame.iloc[bounds[i] : bounds[i + 1]].set_axis(pd.Index(ids[i], name="account_id"))
+
+    if replay_stages:
+        values = values_for(cards.default.min_history_days)
+        keys: list[str] = []
+        for i, d in enumerate(days):
+            keys += [cards.for_account(s, None).key for s in calc.replay_stages(lines, one_day(values, i), d)]
+        assignment = pd.Series(keys, index=rows, dtype=object)
+    else:
+        assignment = scorecard_keys(cards, segments, rows)
+    scored = score_rows(values_for, assignment, cards)
+    out = {}
+    for i, d in enumerate(days):
+        span = slice(bounds[i], bounds[i + 1])
+        keep = scored.score.iloc[span].notna().to_numpy()
+
+        def part(series: pd.Series, i: int = i, span: slice = span, keep: np.ndarray = keep) -> pd.Series:
+            return pd.Series(series.iloc[span].to_numpy()[keep], index=pd.Index(ids[i], name="account_id")[keep])
+
+        score = part(scored.score)
+        events30 = calc.usage_total(inputs[d].usage, "events", "last30").reindex(score.index).fillna(0.0)
+        out[d] = DayScores(d, one_day(scored.values, i)[keep], score, part(scored.grade), part(scored.letter),
+                           part(assignment), list(scored.measures.iloc[span][keep]), part(scored.lost), events30)  # fmt: skip
+    return out
 
 
 def scorecard_keys(cards: ScorecardSet, segments: pd.DataFrame, accounts: pd.Index) -> pd.Series:
@@ -342,7 +406,8 @@ def recompute(
     while day <= as_of:
         late = day == as_of
         written += _recompute_day(session, day, cards, lines, segments, cache, usage, held,
-                                  missing if late else frozenset(), hold_since if late else None, scores)  # fmt: skip
+                                  missing if late else frozenset(), hold_since if late else None, scores,
+                                  list_columns=late)  # fmt: skip
         for old in [d for d in cache if d < day - timedelta(days=29)]:
             del cache[old]  # the next days read 7 and 30 days back only: memory stays flat
         if on_day is not None:
@@ -371,7 +436,11 @@ def _earlier(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFra
 def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.DataFrame, segments: pd.DataFrame,
                    cache: dict[date, pd.DataFrame], usage: UsageWindows,
                    held: dict[date, pd.DataFrame] | None = None, missing: frozenset[str] = frozenset(),
-                   hold_since: date | None = None, scores: Callable[[date], DayScores] | None = None) -> int:  # fmt: skip
+                   hold_since: date | None = None, scores: Callable[[date], DayScores] | None = None,
+                   list_columns: bool = True) -> int:  # fmt: skip
+    """Score and store one day; ``list_columns``: and write the accounts list's columns (a
+    backfill writes them on its last day only: each day's write replaces the one before, so
+    the last day's is what stays)."""
     week = _earlier(session, day - timedelta(days=7), cards, lines, segments, cache, usage, scores)
     month = _earlier(session, day - timedelta(days=30), cards, lines, segments, cache, usage, scores)
     if scores is not None and not missing:
@@ -404,7 +473,8 @@ def _recompute_day(session: Session, day: date, cards: ScorecardSet, lines: pd.D
         })  # fmt: skip
     q.replace_snapshots(session, day, rows)
     cache[day] = pd.DataFrame({"score": scored.score.round(2), "measures": scored.measures}, index=scored.score.index)
-    q.set_account_health(session, day, ((r["account_id"], r["score"], r["grade"]) for r in rows))
+    if list_columns:
+        q.set_account_health(session, day, ((r["account_id"], r["score"], r["grade"]) for r in rows))
     return len(rows)
 
 
@@ -733,10 +803,26 @@ def backtest(
     usage = UsageWindows(session, plan, batch=max(4, warm + 1))  # consecutive days share most of a scan
     memo: dict[date, pd.DataFrame] = {}
     points = []
+    # the days are scored in the order of the plan, a chunk of days at a time (score_days)
+    queue, ready = list(plan), {}
+    per_chunk = max(1, BATCH_ROWS // max(1, lines["account_id"].nunique()))
+
+    def raw_on(day: date) -> DayScores:
+        if day not in ready and queue and queue[0] == day:
+            chunk: list[date] = []
+            while queue and len(chunk) < per_chunk and queue[0] not in chunk:
+                chunk.append(queue.pop(0))
+            ready.update(score_days(session, chunk, cards, lines=lines, segments=segments, paying_only=True,
+                                    usage=usage, replay_stages=True, contacts=contacts, history_from=first))  # fmt: skip
+        elif day not in ready:
+            queue.clear()  # asked out of the plan's order: day by day from here
+        if day in ready:
+            return ready.pop(day)
+        return score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, usage=usage,
+                         replay_stages=True, contacts=contacts, history_from=first)  # fmt: skip
 
     def scored_on(day: date) -> tuple[DayScores, DayScores]:
-        raw = score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, usage=usage,
-                        replay_stages=True, contacts=contacts, history_from=first)  # fmt: skip
+        raw = raw_on(day)
         before = [memo[d] for d in (day - timedelta(days=k) for k in range(1, back + 1)) if d in memo]
         held = hold_day(raw, cards, before if len(before) == back else [])
         memo[day] = pd.DataFrame({"score": held.score, "grade": held.grade, "letter": held.letter})

@@ -34,18 +34,26 @@ HISTORY_DAYS = 180
 MAX_HISTORY_DAYS = 3660
 #: The 360 header's sparkline covers this many days.
 SPARKLINE_DAYS = 30
-#: Days whose measures are computed together (memory grows with it).
+#: Days whose measures are computed together (memory grows with it): at least this many,
 BLOCK_DAYS = 10
+#: and more for a small book, up to about this many (day, account) rows a block (each
+#: block has a fixed cost of some hundred pandas calls, which dominates on a small store).
+BLOCK_ROWS = 30_000
 
 
 class BlockScores:
     """:class:`~kizuna.services.health.DayScores` of any day from ``first`` on, computed a
     block of ``block`` days at a time (the blocks before the one asked for are let go)."""
 
-    def __init__(self, session: Session, first: date, last: date, cards: ScorecardSet, block: int = BLOCK_DAYS) -> None:
-        self.first, self.last, self.cards, self.block = first, last, cards, block
+    def __init__(self, session: Session, first: date, last: date, cards: ScorecardSet,
+                 block: int | None = None) -> None:  # fmt: skip
+        self.first, self.last, self.cards = first, last, cards
         self.lines = q.subscription_lines(session)
         self.segments = q.account_segments(session)
+        if block is None:  # days a block: as many as BLOCK_ROWS rows allow, at least BLOCK_DAYS
+            accounts = max(1, self.lines["account_id"].nunique())
+            block = min(max(BLOCK_DAYS, BLOCK_ROWS // accounts), (last - first).days + 1)
+        self.block = block
         self.raw = HistoryInputs(
             lines=self.lines, usage=hq.usage_rows(session, first - timedelta(days=USAGE_WINDOW_DAYS), last),
             surveys=hq.survey_rows(session), tickets=hq.ticket_rows(session),
