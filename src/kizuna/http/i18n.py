@@ -57,8 +57,8 @@ def _number_pattern(pattern: str) -> NumberPattern:
 
 def _apply(pattern: str, value: float | Decimal, locale: Locale) -> str:
     """What ``format_decimal``/``format_percent`` return for an explicit pattern."""
-    return _number_pattern(pattern).apply(value, locale, decimal_quantization=True, group_separator=True,
-                                          numbering_system="latn")  # fmt: skip
+    return str(_number_pattern(pattern).apply(value, locale, decimal_quantization=True, group_separator=True,
+                                              numbering_system="latn"))  # fmt: skip
 
 
 @lru_cache(maxsize=4096)

@@ -226,6 +226,8 @@ def accounts_list(
                                       churn)  # fmt: skip
     as_of = today(state.settings)
     partial = _is_htmx(request, RESULTS_ID)
+    menus = state.store_cache
+    version = menus.version()  # before the transaction below reads (see StoreCache)
     with state.unit_of_work() as session:
         result = accounts_service.list_accounts(session, query, as_of=as_of)
         store_empty = result.total == 0 and (
@@ -233,9 +235,14 @@ def accounts_list(
             or accounts_service.list_accounts(session, AccountQuery(per_page=1), as_of=as_of).total == 0
         )
         # the filter menus (a GROUP BY over every account) only when the form is rendered
-        filters = None if partial else accounts_service.account_filters(session)
+        # (kept while the store is unchanged)
+        filters = None if partial else menus.get("account_filters", version, lambda: accounts_service.account_filters(session))
         can_assign = _can_assign(principal)
-        owner_choices = accounts_service.owner_choices(session) if can_assign and not partial else []
+        owner_choices = (
+            menus.get("owner_choices", version, lambda: accounts_service.owner_choices(session))
+            if can_assign and not partial
+            else []
+        )
         views = accounts_service.saved_views(session, principal.user_id) if principal.user_id is not None and not partial else []
         onboarding_progress = onboarding.progress_of(session, [a.id for a in result.items], as_of)
     context = {
