@@ -84,16 +84,18 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         build_seconds = build(db, args.accounts, args.months)
     port = _free_port()
     env = {**os.environ, "KIZUNA_DATABASE_URL": f"sqlite:///{db}"}
+    # the server's output to a file: a pipe nobody reads while it serves would block it
+    # once full (its access log)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     server = subprocess.Popen(
         _kizuna("serve", "--port", str(port), "--workers", str(args.workers)),
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        # a loaded machine may take minutes to start two workers; past the deadline the
-        # server is stopped before its output is read (the pipe ends only when it exits)
+        # a loaded machine may take minutes to start two workers
         deadline = time.monotonic() + 600
         while True:
             try:
@@ -102,7 +104,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             except httpx.HTTPError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     server.kill()
-                    out = server.communicate(timeout=30)[0].decode() if server.stdout else ""
+                    server.wait(timeout=30)
+                    log.seek(0)
+                    out = log.read().decode(errors="replace")
                     raise RuntimeError(f"server did not start:\n{out}") from None
                 time.sleep(0.2)
         cookies = sign_in(base, "bench@kizuna.example", PASSWORD)
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
 
 
 if __name__ == "__main__":
