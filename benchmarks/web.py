@@ -55,11 +55,11 @@ def build(db: Path, accounts: int, months: int) -> float:
 
 def sign_in(base: str, email: str, password: str) -> dict[str, str]:
     """Sign in through the form as a browser does (its CSRF token from GET /login); the session cookie."""
-    form = httpx.get(f"{base}/login", timeout=10)
+    form = httpx.get(f"{base}/login", timeout=60)
     token = re.search(r'action="/login".*?name="csrf_token" value="([^"]+)"', form.text, re.S)
     assert token, "the sign-in form carries a CSRF token"
     login = httpx.post(f"{base}/login", data={"email": email, "password": password, "csrf_token": token.group(1)},
-                       cookies=form.cookies, follow_redirects=False)  # fmt: skip
+                       cookies=form.cookies, follow_redirects=False, timeout=60)  # fmt: skip
     return {"kizuna_session": login.cookies["kizuna_session"]}
 
 
