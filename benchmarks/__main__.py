@@ -12,7 +12,7 @@ import sys
 
 from benchmarks.common import save
 
-BENCHMARKS = ["imports", "demo", "web", "ingest", "search", "pipeline", "health", "health_generators", "clv", "jobs", "login",
+BENCHMARKS = ["imports", "demo", "web", "web_cpu", "ingest", "search", "pipeline", "health", "health_generators", "clv", "jobs", "login",
               "playbooks", "ltv", "churn", "surveys", "kb", "onboarding", "renewals", "opportunities"]
 
 

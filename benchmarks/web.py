@@ -55,11 +55,11 @@ def build(db: Path, accounts: int, months: int) -> float:
 
 def sign_in(base: str, email: str, password: str) -> dict[str, str]:
     """Sign in through the form as a browser does (its CSRF token from GET /login); the session cookie."""
-    form = httpx.get(f"{base}/login", timeout=10)
+    form = httpx.get(f"{base}/login", timeout=60)
     token = re.search(r'action="/login".*?name="csrf_token" value="([^"]+)"', form.text, re.S)
     assert token, "the sign-in form carries a CSRF token"
     login = httpx.post(f"{base}/login", data={"email": email, "password": password, "csrf_token": token.group(1)},
-                       cookies=form.cookies, follow_redirects=False)  # fmt: skip
+                       cookies=form.cookies, follow_redirects=False, timeout=60)  # fmt: skip
     return {"kizuna_session": login.cookies["kizuna_session"]}
 
 
@@ -84,22 +84,29 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         build_seconds = build(db, args.accounts, args.months)
     port = _free_port()
     env = {**os.environ, "KIZUNA_DATABASE_URL": f"sqlite:///{db}"}
+    # the server's output to a file: a pipe nobody reads while it serves would block it
+    # once full (its access log)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     server = subprocess.Popen(
         _kizuna("serve", "--port", str(port), "--workers", str(args.workers)),
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # a loaded machine may take minutes to start two workers
+        deadline = time.monotonic() + 600
         while True:
             try:
-                httpx.get(f"{base}/login", timeout=2)
+                httpx.get(f"{base}/login", timeout=10)
                 break
             except httpx.HTTPError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    out = server.stdout.read().decode() if server.stdout else ""
+                    server.kill()
+                    server.wait(timeout=30)
+                    log.seek(0)
+                    out = log.read().decode(errors="replace")
                     raise RuntimeError(f"server did not start:\n{out}") from None
                 time.sleep(0.2)
         cookies = sign_in(base, "bench@kizuna.example", PASSWORD)
@@ -155,6 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
 
 
 if __name__ == "__main__":

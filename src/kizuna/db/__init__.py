@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from kizuna.db.engine import (
     DatabaseError,
+    StoreVersion,
     is_write_conflict,
     make_engine,
     reads_only,
@@ -19,6 +20,7 @@ from kizuna.db.schema import ensure_schema, upgrade
 __all__ = [
     "DatabaseError",
     "Session",
+    "StoreVersion",
     "ensure_schema",
     "is_write_conflict",
     "make_engine",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -90,6 +93,42 @@ def make_engine(url: str, **options: Any) -> Engine:
         return engine
     options.setdefault("pool_pre_ping", True)
     return create_engine(url, **options)
+
+
+class StoreVersion:
+    """A number that changes whenever a change to the store is committed, by any
+    connection of this process or of another (a second server process, an import from
+    the CLI): SQLite's ``PRAGMA data_version``, read on a connection of its own that
+    never writes, so that every commit is another connection's. A few microseconds;
+    what a per-process cache of the store's data is keyed on (issue 19: the accounts
+    list's filter menus). ``None`` where there is no such number (PostgreSQL, an
+    in-memory store): nothing may then be cached."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._inode = 0
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") and not parsed.query:
+            self._path = parsed.database
+
+    def current(self) -> tuple[int, int] | None:
+        """``(the file's inode, its data version)``: a file replaced by another (a store
+        copied over) is read afresh."""
+        path = getattr(self, "_path", None)
+        if path is None:
+            return None
+        try:
+            inode = os.stat(path).st_ino
+        except OSError:
+            return None
+        with self._lock:
+            if self._connection is None or self._inode != inode:
+                if self._connection is not None:
+                    self._connection.close()
+                self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self._inode = inode
+            return inode, int(self._connection.execute("PRAGMA data_version").fetchone()[0])
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import NumberPattern, format_currency, parse_pattern
 from fastapi import Request
 
 from kizuna.domain.money import CURRENCY_EXPONENTS
@@ -48,6 +48,26 @@ def _locale(identifier: str) -> Locale:
     return Locale.parse(identifier)
 
 
+@cache
+def _number_pattern(pattern: str) -> NumberPattern:
+    """A number pattern parsed once (``format_decimal`` parses its pattern on every call;
+    a list page formats a few hundred cells — issue 19)."""
+    return parse_pattern(pattern)
+
+
+def _apply(pattern: str, value: float | Decimal, locale: Locale) -> str:
+    """What ``format_decimal``/``format_percent`` return for an explicit pattern."""
+    return str(_number_pattern(pattern).apply(value, locale, decimal_quantization=True, group_separator=True,
+                                              numbering_system="latn"))  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _date_text(value: date, style: str, identifier: str) -> str:
+    """A date as Babel writes it, remembered: a list page shows a hundred dates, mostly
+    the same few weeks (issue 19)."""
+    return format_date(value, format=style, locale=_locale(identifier))
+
+
 class Formatter:
     """Locale-aware formatting for templates and exports of one request."""
 
@@ -73,13 +93,12 @@ class Formatter:
             return "—"
         if digits == 0 and isinstance(value, int):
             return f"{value:,}"  # ja_JP and en_US group digits alike
-        fmt = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(value, format=fmt, locale=self.locale)
+        return _apply("#,##0" + ("." + "0" * digits if digits else ""), value, self.locale)
 
     def percent(self, value: float | None, digits: int = 1) -> str:
         if value is None:
             return "—"
-        return format_percent(value, format="#,##0." + "0" * digits + "%", locale=self.locale)
+        return _apply("#,##0." + "0" * digits + "%", value, self.locale)
 
     def date(self, value: date | datetime | None, style: str = "medium") -> str:
         if value is None:
@@ -88,7 +107,7 @@ class Formatter:
             value = value.astimezone(self.zone).date()
         if self.language == "ja" and style in ("long", "full"):
             return f"{value.year}年{value.month}月{value.day}日"
-        return format_date(value, format=style, locale=self.locale)
+        return _date_text(value, style, _BABEL_LOCALE[self.language])
 
     def datetime(self, value: datetime | None, style: str = "medium") -> str:
         if value is None:

@@ -43,6 +43,14 @@ def _escaped_gettext(message: str) -> Markup:
     return escape(gettext(message))
 
 
+def _template_gettext(message: str, **variables: Any) -> Markup:
+    """``{{ _("…") }}``: what the i18n extension's own ``_`` returns (the escaped
+    translation, ``%`` placeholders filled from ``variables``), without taking the
+    template's context: Jinja copies the whole context for each call, in a loop, of a
+    function that takes it — a few hundred copies on a list page (issue 19)."""
+    return _escaped_gettext(message) % variables
+
+
 def _escaped_ngettext(singular: str, plural: str, n: int) -> Markup:
     return escape(ngettext(singular, plural, n))
 
@@ -61,6 +69,7 @@ def make_environment(directory: Path) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(_escaped_gettext, _escaped_ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["_"] = _template_gettext
     env.globals["version"] = __version__
     env.filters["label"] = _label
     env.filters["reason"] = _reason
