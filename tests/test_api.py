@@ -526,6 +526,8 @@ def test_bad_input_is_refused_in_the_documented_shape(api: TestClient, world: di
     assert api.patch(f"/api/contacts/{world['yamada']}", json={}).json()["name"] == "山田 太郎"  # nothing to change
     for path in ("/api/contacts/0", "/api/contacts/abc", f"/api/contacts/{2**40}"):
         fails(api.get(path), 422, "invalid_input", "contact_id")
+    for tail in ("ltv", "churn", "360", "timeline"):  # past SQLite's integers: a 422, not an OverflowError's 500
+        fails(api.get(f"/api/accounts/{2**70}/{tail}"), 422, "invalid_input", "account_id")
     fails(api.get("/api/contacts", params={"external_id": "nul\x00"}), 422, "invalid_input", "external_id")
     fails(api.get("/api/accounts", params={"q": "nul\x00"}), 422, "invalid_input", "q")
     assert api.get("/api/accounts", params={"q": "100%_\\"}).json()["total"] == 0

@@ -35,6 +35,7 @@ import kizuna.domain.enums as enums_module
 import kizuna.domain.health as health_module
 import kizuna.domain.segments as segments_module
 from kizuna.domain.auth import ApiKeyScope
+from kizuna.i18n import set_language
 from kizuna.main import WEB, create_app
 from kizuna.services import auth, onboarding, success_plans, unsubscribe
 from kizuna.services import customer360 as c360
@@ -44,7 +45,7 @@ from kizuna.services.imports import ENTITIES, ParseContext, import_file
 from kizuna.services.imports.fields import FieldError
 from kizuna.services.pipeline import run_daily
 from kizuna.settings import Settings
-from tests.conftest import PASSWORD, login_token, sign_in
+from tests.conftest import PASSWORD, login_token, migrated_sqlite, sign_in
 
 MARK = "kzinj"
 #: Every vector in one value: tag breakout, htmx auto-post, event handler, template syntax.
@@ -411,18 +412,22 @@ def _fill(path: str, ids: dict[str, int | str]) -> str:
     return re.sub(r"\{(\w+)\}", one, path)
 
 
-@pytest.fixture
-def hostile_app() -> Any:
+@pytest.fixture(scope="module")
+def hostile_app(sqlite_template: Path) -> Any:
+    """The app on a store seeded once with hostile values (:func:`_seed`), signed in as its
+    admin: (app, client, folder, what was written by entity, CSRF token). Both tests of this
+    module read it; the first adds to it (and then only adds: the seeded rows stay)."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'kizuna.db'}")
+        settings = Settings(database_url=migrated_sqlite(sqlite_template, Path(tmp) / "kizuna.db"))
         app = create_app(settings)
         with TestClient(app, base_url="http://testserver", headers={"Accept-Language": "en"}) as client:
-            yield app, client, Path(tmp)
+            set_language("en")
+            written, csrf = _seed(app, client, Path(tmp))
+            yield app, client, Path(tmp), written, csrf
 
 
 def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app: Any) -> None:
-    app, client, tmp = hostile_app
-    written, csrf = _seed(app, client, tmp)
+    app, client, tmp, written, csrf = hostile_app
     assert all(written[name] for name in ("accounts", "contacts", "products", "tickets", "activities", "tasks")), written
     ids: dict[str, int | str] = {**_ids(app), "uploads": _upload(client, csrf, check=True), "playbooks": "hostile"}
     with app.state.kizuna.unit_of_work() as session:  # an onboarding plan and a success plan with hostile text
@@ -533,8 +538,7 @@ def test_hostile_values_in_every_field_create_no_element_on_any_page(hostile_app
 
 def test_the_tier_history_shows_a_written_reason_as_text(hostile_app: Any) -> None:
     """The hole of issue 12: a reason in the tier history was rendered as HTML."""
-    app, client, tmp = hostile_app
-    _seed(app, client, tmp)
+    app, client, _tmp, _written, _csrf = hostile_app
     account = _ids(app)["accounts"]
     page = client.get(f"/accounts/{account}", headers={"Accept-Language": "ja"}).text
     cells = re.findall(r'<td hx-disable data-testid="segment-reason-text">(.*?)</td>', page, re.S)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from kizuna.api.schemas.accounts import AccountHeaderOut
+from kizuna.api.schemas.common import MAX_INT
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.http.clock import today
 from kizuna.services import customer360 as c360
@@ -21,7 +22,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
         "description": 'No such account: `{"errors": [{"code": "account_not_found", "message": "…", "field": "id"}]}`'
     }
 }
-AccountId = Annotated[int, Path(description="The account's id (as in `/accounts/{id}` and `GET /api/accounts`).")]
+AccountId = Annotated[
+    int, Path(ge=1, le=MAX_INT, description="The account's id (as in `/accounts/{id}` and `GET /api/accounts`).")
+]
 
 
 class Account360HeaderOut(AccountHeaderOut):

@@ -11,12 +11,15 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from kizuna.api.routers._common import responses
+from kizuna.api.schemas.common import MAX_INT
 from kizuna.http.auth import CurrentPrincipal, State
 from kizuna.services import ltv_accounts
 
 router = APIRouter(prefix="/api", tags=["ltv"])
 
-AccountId = Annotated[int, Path(description="The account's id (as in `/accounts/{id}` and `GET /api/accounts`).")]
+AccountId = Annotated[
+    int, Path(ge=1, le=MAX_INT, description="The account's id (as in `/accounts/{id}` and `GET /api/accounts`).")
+]
 
 
 class AccountLtvOut(BaseModel):
