@@ -255,10 +255,12 @@ def test_lead_days_of_a_churn_by_hand() -> None:
     # churned twice: 31 Jan red → 10 Feb (10 days); back, green 31 May, red 30 Jun → 5 Jul (5)
     twice = history(15, [("2026-01-31", "red"), ("2026-05-31", "green"), ("2026-06-30", "red")])
     assert leads(twice, churned((15, "2026-02-10"), (15, "2026-07-05"))) == (2, 2, 7.5)
-    # the three together (accounts in any order): leads 38, 400, 10, 5 → median 24
+    # all together (accounts in any order; the churns without a score before them first, the
+    # one that was not red next: each skipped, the others still counted): leads 38, 400, 10,
+    # 5 → median 24
     everyone = pd.concat([twice, old, red, late], ignore_index=True)
-    churns = churned((13, "2026-02-05"), (10, "2026-03-10"), (15, "2026-02-10"), (11, "2026-02-28"),
-                     (15, "2026-07-05"))  # fmt: skip
+    churns = churned((99, "2026-03-15"), (11, "2026-01-15"), (11, "2026-02-28"), (13, "2026-02-05"),
+                     (10, "2026-03-10"), (15, "2026-02-10"), (15, "2026-07-05"))  # fmt: skip
     assert leads(everyone, churns) == (5, 4, 24.0)
 
 
@@ -282,7 +284,12 @@ def test_backtest_figures_without_both_outcomes_or_without_a_grade() -> None:
     assert none.by_grade["green"] == {"accounts": 0, "churned": 0, "rate": 0.0}
     assert (none.evaluations, none.samples, none.first_day, none.last_day) == (2, 4, date(2026, 1, 31),
                                                                                  date(2026, 2, 28))  # fmt: skip
-    assert (none.naive_auc, none.measures) == (None, ())
+    assert (none.naive_auc, none.measures, none.horizon_days) == (None, (), 60)
+    # nothing scored: no evaluation, no first or last day
+    empty = calc.backtest_metrics(scored.iloc[:0], churned((1, "2026-03-15")), 60)
+    assert (empty.evaluations, empty.samples, empty.first_day, empty.last_day) == (0, 0, None, None)
+    assert (empty.churn_events, empty.red_before_churn, empty.median_lead_days) == (0, 0, None)
+    assert (none.churn_events, none.red_before_churn, none.median_lead_days) == (0, 0, None)
     # every sample churns within 60 days: no AUC either
     both = calc.backtest_metrics(scored, churned((1, "2026-03-15"), (2, "2026-03-20")), 60)
     assert (both.auc, both.roc, both.churned) == (None, [], 4)
@@ -296,17 +303,18 @@ def test_backtest_figures_without_both_outcomes_or_without_a_grade() -> None:
 
 
 def test_the_roc_curve_is_thinned_to_about_200_points() -> None:
-    # 399 samples scored 0–398, the even ones churn (200 of them, 199 not): the curve has 400
-    # corners, thinned by 400 // 200 = 2 (200 points), closed at (1, 1), rounded to 4
-    # decimals (after 4 samples: 2 ÷ 199 = 0.01005 → 0.0101, 2 ÷ 200 = 0.01)
-    n = 399
+    # 599 samples scored 0–598, the even ones churn (300 of them, 299 not): the curve has 600
+    # corners, thinned by 600 // 200 = 3 (200 points), closed at (1, 1), rounded to 4
+    # decimals (after 3 samples: 1 ÷ 299 = 0.003344 → 0.0033, 2 ÷ 300 = 0.006667 → 0.0067)
+    n = 599
     scored = pd.DataFrame({"day": date(2026, 1, 31), "account_id": range(n), "score": np.arange(n, dtype="float64"),
                            "grade": "yellow"})  # fmt: skip
     churns = churned(*[(a, "2026-02-15") for a in range(0, n, 2)])
     result = calc.backtest_metrics(scored, churns, 30)
     assert len(result.roc) == 201
-    assert result.roc[:3] == [(0.0, 0.0), (0.005, 0.005), (0.0101, 0.01)]
-    # the last thinned corner: 398 samples in (all 199 non-churners, 199 of 200), then (1, 1)
-    assert result.roc[-2:] == [(1.0, 0.995), (1.0, 1.0)]
-    # each churner ranks above the non-churners scored higher: 199 + 198 + … + 0 of 200 × 199 pairs
+    assert result.roc[:3] == [(0.0, 0.0), (0.0033, 0.0067), (0.01, 0.01)]
+    # the last thinned corners: 594 samples in (297 of 299, 297 of 300), 597 (298 of 299, 299 of
+    # 300), then (1, 1)
+    assert result.roc[-3:] == [(0.9933, 0.99), (0.9967, 0.9967), (1.0, 1.0)]
+    # each churner ranks above the non-churners scored higher: 299 + 298 + … + 0 of 300 × 299 pairs
     assert result.auc == pytest.approx(0.5)
