@@ -46,6 +46,7 @@ import pandas as pd
 import pytest
 
 from kizuna.analytics import health as calc
+from kizuna.domain.health import MEASURES
 
 AS_OF = date(2026, 6, 30)
 T = pd.Timestamp
@@ -93,6 +94,8 @@ def test_every_measure_of_three_accounts_by_hand() -> None:
     assert list(values.index) == [1, 2, 3]
     assert values.index.name == "account_id"
     assert (values.dtypes == "float64").all()
+    # the catalogue's measures in its order (the feature table's columns), then the extras
+    assert list(values.columns) == [*MEASURES, "seats", "tracked_users", "nps:confidence"]
     usage = ["logins_vs_baseline", "login_trend", "login_days", "active_days", "events_vs_baseline",
              "events_per_seat", "events_per_active_user", "events_percentile"]  # fmt: skip
     assert values_of(values, usage) == {
@@ -136,6 +139,27 @@ def test_the_tracking_is_partial_only_past_the_ratio_and_the_peak() -> None:
     values = calc.compute_measures(ACCOUNTS, off, AS_OF)
     assert values_of(values, ["tracked_users", "active_users_per_seat", "usage_minutes_per_seat"])[1] == [
         None, 0.4, 30.0]  # fmt: skip
+
+
+def test_a_store_without_usage_or_without_active_users() -> None:
+    # no usage at all (a new store): every usage measure missing, the contract's figures known
+    # (F1's 20 seats > 2 × 8 contacts and no user seen active: per tracked user)
+    values = calc.compute_measures(ACCOUNTS, inputs(usage=[]), AS_OF)
+    cols = ["seats", "tracked_users", "days_to_renewal", "account_age", "logins_vs_baseline", "active_users_per_seat",
+            "events_per_seat", "feature_breadth", "first_value", "activation_vs_tier"]  # fmt: skip
+    assert values_of(values, cols) == {
+        1: [20.0, 8.0, 1.0, 364.0, None, None, None, None, None, None],
+        2: [4.0, None, None, 180.0, None, None, None, None, None, None],
+        3: [10.0, None, 356.0, 9.0, None, None, None, None, None, None],
+    }
+    # nobody reports active users: their measures missing; F1 still per tracked user (no day
+    # saw more users than its contacts): 10 events a day × 30 ÷ 8
+    no_users = [r for r in USAGE if r[1] != "active_users"]
+    values = calc.compute_measures(ACCOUNTS, inputs(usage=no_users), AS_OF)
+    cols = ["events_per_seat", "tracked_users", "active_users_per_seat", "events_per_active_user",
+            "usage_minutes_per_seat"]  # fmt: skip
+    assert values_of(values, cols) == {1: [37.5, 8.0, None, None, 75.0], 2: [15.0, None, None, None, 0.0],
+                                       3: [None, None, None, None, 0.0]}  # fmt: skip
 
 
 def test_measures_of_two_days_at_once_each_from_its_own_rows() -> None:
