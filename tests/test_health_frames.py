@@ -162,6 +162,20 @@ def test_a_store_without_usage_or_without_active_users() -> None:
                                        3: [None, None, None, None, 0.0]}  # fmt: skip
 
 
+def test_seats_of_a_trial_none_of_zero_and_a_window_of_exactly_the_minimum() -> None:
+    # F2 with a quantity of 0: no seats (missing, not a division by zero), so no per-seat
+    # measures; F3 in a trial until 07-15: its seats count all the same (live, not paying)
+    lines = LINES.assign(quantity=[2, 0, 1], trial_ends_on=[pd.NaT, pd.NaT, T("2026-07-15")])
+    values = calc.compute_measures(ACCOUNTS, inputs(lines), AS_OF)
+    cols = ["seats", "active_users_per_seat", "usage_minutes_per_seat", "events_per_seat", "days_to_renewal"]
+    assert values_of(values, cols) == {1: [20.0, 1.0, 75.0, 37.5, 1.0], 2: [None, None, None, None, None],
+                                       3: [10.0, 0.2, 0.0, None, None]}  # fmt: skip
+    # F3's 10 days in the last 30 are exactly a minimum of 10: its rates count, scaled to 30
+    # days (4 login days → 12, 3 active days → 9, 10 events ÷ 10 days × 30 ÷ 10 seats = 3)
+    values = calc.compute_measures(ACCOUNTS, inputs(), AS_OF, min_history_days=10)
+    assert values_of(values, ["login_days", "active_days", "events_per_seat"])[3] == [12.0, 9.0, 3.0]
+
+
 def test_measures_of_two_days_at_once_each_from_its_own_rows() -> None:
     # day 1 (06-29): only F1's events and reports; seven other features seen in its window
     # (more than the six known: breadth is out of eight). Day 2 (06-30): the frames above.
@@ -228,7 +242,9 @@ def test_days_to_renewal_on_the_day_the_day_before_monthly_ended_and_in_trial() 
     assert calc.next_renewal_days(RENEWALS, date(2026, 7, 1)).to_dict()[2] == 365.0
     # the same through the measures, and missing (float, not an object column) with no yearly line
     values = calc.compute_measures(pd.Index([1, 2, 3, 7]), inputs(RENEWALS), AS_OF)
-    assert values_of(values, ["days_to_renewal"]) == {1: [365.0], 2: [1.0], 3: [None], 7: [None]}
+    # (one seat each: 7 in its trial too)
+    assert values_of(values, ["days_to_renewal", "seats"]) == {1: [365.0, 1.0], 2: [1.0, 1.0], 3: [None, 1.0],
+                                                               7: [None, 1.0]}  # fmt: skip
     monthly = RENEWALS.assign(interval="month")
     values = calc.compute_measures(pd.Index([1, 2]), inputs(monthly), AS_OF)
     assert values["days_to_renewal"].isna().all()
