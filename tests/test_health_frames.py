@@ -134,6 +134,15 @@ def test_the_tracking_is_partial_only_past_the_ratio_and_the_peak() -> None:
     more = dataclasses.replace(inputs(), contacts=pd.DataFrame({"account_id": [1, 3], "contacts": [8, 4]}))
     values = calc.compute_measures(ACCOUNTS, more, AS_OF)
     assert values_of(values, ["tracked_users", "active_users_per_seat"])[3] == [4.0, 0.5]
+    # a ratio of 1: seats more than the contacts are enough (F3: 10 > 5, 2 users ≤ 5: 2 ÷ 5)
+    one = dataclasses.replace(inputs(), options=calc.ScoringOptions(partial_tracking_ratio=1))
+    values = calc.compute_measures(ACCOUNTS, one, AS_OF)
+    assert values_of(values, ["tracked_users", "active_users_per_seat"]) == {1: [8.0, 1.0], 2: [None, 1.0],
+                                                                             3: [5.0, 0.4]}  # fmt: skip
+    # a single contact is enough to count: F2 with 1 contact, 4 seats > 2 and no users seen
+    single = dataclasses.replace(inputs(usage=[]), contacts=pd.DataFrame({"account_id": [2], "contacts": [1]}))
+    assert values_of(calc.compute_measures(ACCOUNTS, single, AS_OF), ["tracked_users"]) == {
+        1: [None], 2: [1.0], 3: [None]}  # fmt: skip
     # a ratio of 0 turns the rule off: F1 per seat, 8 ÷ 20
     off = dataclasses.replace(inputs(), options=calc.ScoringOptions(partial_tracking_ratio=0))
     values = calc.compute_measures(ACCOUNTS, off, AS_OF)
