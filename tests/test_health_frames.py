@@ -63,6 +63,7 @@ USAGE = [
     (1, "logins", 45, 30, 180, 15, 5), (1, "active_users", 150, 0, 0, 30, 8), (1, "session_minutes", 600, 0, 0, 10, 90),
     (1, "events", 300, 0, 450, 20, 30), (1, "feature.reports", 3, 0, 0, 2, 2),
     (2, "logins", 12, 0, 0, 6, 3), (2, "active_users", 20, 0, 0, 2, 10), (2, "events", 60, 0, 0, 5, 20),
+    (2, "feature.exports", 0, 0, 0, 0, 0),  # a row of 0: not a feature used
     (3, "logins", 4, 0, 0, 4, 1), (3, "active_users", 5, 0, 0, 3, 2), (3, "events", 10, 0, 0, 3, 5),
     (3, "feature.api", 2, 0, 0, 1, 2),
 ]  # fmt: skip
@@ -169,6 +170,11 @@ def test_a_store_without_usage_or_without_active_users() -> None:
             "usage_minutes_per_seat"]  # fmt: skip
     assert values_of(values, cols) == {1: [37.5, 8.0, None, None, 75.0], 2: [15.0, None, None, None, 0.0],
                                        3: [None, None, None, None, 0.0]}  # fmt: skip
+    # F2 without active users while others report them: no events per active user (not ∞);
+    # F3 with exactly one active user-day: 10 events ÷ 1
+    some = [r for r in USAGE if r[:2] not in ((2, "active_users"), (3, "active_users"))]
+    values = calc.compute_measures(ACCOUNTS, inputs(usage=[*some, (3, "active_users", 1, 0, 0, 1, 1)]), AS_OF)
+    assert values_of(values, ["events_per_active_user"]) == {1: [2.0], 2: [None], 3: [10.0]}
 
 
 def test_seats_of_a_trial_none_of_zero_and_a_window_of_exactly_the_minimum() -> None:
@@ -205,6 +211,8 @@ def test_measures_of_two_days_at_once_each_from_its_own_rows() -> None:
     )
     values = calc.measures_by_day(rows, many)
     assert list(values.index) == list(rows)
+    # events per seat ranked within each day: day 1 F2 0 (no events) → ¼, F1 15 → ¾; day 2 as above
+    assert values["events_percentile"].tolist() == [0.75, 0.25, 0.75, 0.25]
     cols = ["events_per_seat", "login_days", "feature_breadth", "nps", "csat", "open_tickets",
             "onboarding_progress", "csm_sentiment", "days_to_renewal", "account_age"]  # fmt: skip
     got = {(d.date().isoformat(), int(a)): [None if math.isnan(v) else round(float(v), 6) for v in r]
