@@ -170,6 +170,11 @@ def test_a_store_without_usage_or_without_active_users() -> None:
             "usage_minutes_per_seat"]  # fmt: skip
     assert values_of(values, cols) == {1: [37.5, 8.0, None, None, 75.0], 2: [15.0, None, None, None, 0.0],
                                        3: [None, None, None, None, 0.0]}  # fmt: skip
+    # no feature rows in the last 30 days, but features seen earlier in the window: nothing
+    # used, 0 of 6 (not missing) and no first value
+    plain = [r for r in USAGE if not str(r[1]).startswith("feature.")]
+    values = calc.compute_measures(ACCOUNTS, dataclasses.replace(inputs(usage=plain), features=("feature.api",)), AS_OF)
+    assert values_of(values, ["feature_breadth", "first_value"]) == {1: [0.0, 0.0], 2: [0.0, 0.0], 3: [0.0, 0.0]}
     # F2 without active users while others report them: no events per active user (not ∞);
     # F3 with exactly one active user-day: 10 events ÷ 1
     some = [r for r in USAGE if r[:2] not in ((2, "active_users"), (3, "active_users"))]
