@@ -9,6 +9,8 @@ tested); ``--keep`` reuses the last results, re-testing only changed functions.
     python scripts/mutate.py                          # every configured module
     python scripts/mutate.py domain/subscriptions     # some of them (a part of the path)
     python scripts/mutate.py --list                   # the modules and their test files
+    python scripts/mutate.py analytics/health --functions _lead_times \
+        --tests tests/test_health_frames.py           # a function against its fast tests only
 
 Prints, per module, the mutation score (killed ÷ mutants), the time taken and the
 surviving mutants with their diffs; exits 1 when a module is under ``--target``
@@ -19,6 +21,7 @@ surviving mutants with their diffs; exits 1 when a module is under ``--target``
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -43,9 +46,16 @@ def slug(module: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", module.removeprefix("src/kizuna/").removesuffix(".py")).strip("-")
 
 
-def prepare(module: str, tests: list[str]) -> Path:
+def workdir(module: str, override: bool, tests: list[str]) -> Path:
+    """The module's scratch copy; a run with its own ``--tests`` gets one of its own (mutmut
+    resets every result when the test selection changes)."""
+    if not override:
+        return WORK / slug(module)
+    return WORK / f"{slug(module)}-{hashlib.sha1(' '.join(tests).encode()).hexdigest()[:8]}"
+
+
+def prepare(module: str, tests: list[str], work: Path) -> Path:
     """A copy of src/ and tests/ with a pyproject.toml whose [tool.mutmut] names the module."""
-    work = WORK / slug(module)
     work.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
     for folder in ("src", "tests"):
@@ -81,8 +91,10 @@ def statuses(work: Path) -> dict[str, str]:
 
 
 def run(module: str, tests: list[str], target: float, show_diffs: bool, keep: bool, functions: list[str],
-        report: bool = False) -> bool:
-    work = prepare(module, tests) if not report else WORK / slug(module)
+        report: bool = False, override: bool = False) -> bool:
+    work = workdir(module, override, tests)
+    if not report:
+        prepare(module, tests, work)
     if not keep and not functions and not report:  # mutmut does not notice new tests for functions it already tested
         shutil.rmtree(work / "mutants", ignore_errors=True)
     dotted = module.removeprefix("src/").removesuffix(".py").replace("/", ".")
@@ -120,6 +132,8 @@ def main() -> int:
     parser.add_argument("--functions", default="", help="only these functions or mutants (comma-separated), keeping other results")
     parser.add_argument("--report", action="store_true", help="only report the last run's results (an interrupted one too)")
     parser.add_argument("--no-diffs", action="store_true", help="list surviving mutants without their diffs")
+    parser.add_argument("--tests", default="", help="these tests (comma-separated) instead of the configured ones, "
+                        "e.g. a function's fast direct tests (its own scratch copy)")
     opts = parser.parse_args()
     modules = configured()
     chosen = [m for m in modules if not opts.modules or any(part in m for part in opts.modules)]
@@ -132,7 +146,8 @@ def main() -> int:
     ok = True
     for m in chosen:
         functions = [f for f in opts.functions.split(",") if f]
-        ok = run(m, modules[m], opts.target, not opts.no_diffs, opts.keep, functions, opts.report) and ok
+        tests = [t for t in opts.tests.split(",") if t] or modules[m]
+        ok = run(m, tests, opts.target, not opts.no_diffs, opts.keep, functions, opts.report, bool(opts.tests)) and ok
     return 0 if ok else 1
 
 
