@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,6 +62,22 @@ def sign_in(base: str, email: str, password: str) -> dict[str, str]:
     login = httpx.post(f"{base}/login", data={"email": email, "password": password, "csrf_token": token.group(1)},
                        cookies=form.cookies, follow_redirects=False, timeout=60)  # fmt: skip
     return {"kizuna_session": login.cookies["kizuna_session"]}
+
+
+SEARCHES = ("株式会社", "co.jp", "商事", "テック")
+
+
+def request_kinds(accounts: int, rng: random.Random) -> dict[str, Callable[[], str]]:
+    """Each kind of request and how to make its next path (``web`` and ``web_cpu`` send the same)."""
+    total_pages = max(1, accounts // 50)
+    return {
+        "static (baseline)": lambda: "/static/kizuna.css",
+        "list: first page": lambda: "/accounts",
+        "list: filtered + sorted": lambda: "/accounts?status=active&sort=renewal&renewal=90",
+        "list: deep page": lambda: f"/accounts?page={rng.randrange(max(1, total_pages // 2), total_pages + 1)}",
+        "list: search": lambda: f"/accounts?q={rng.choice(SEARCHES)}",
+        "360 page": lambda: f"/accounts/{rng.randrange(1, accounts + 1)}",
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -112,17 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         cookies = sign_in(base, "bench@kizuna.example", PASSWORD)
         first = httpx.get(f"{base}/accounts", cookies=cookies, timeout=30)
         ids = [int(i) for i in re.findall(r'href="/accounts/(\d+)"', first.text)]
-        total_pages = max(1, args.accounts // 50)
-        rng = random.Random(7)
-        all_ids = list(range(1, args.accounts + 1))
-        kinds = {
-            "static (baseline)": lambda: "/static/kizuna.css",
-            "list: first page": lambda: "/accounts",
-            "list: filtered + sorted": lambda: "/accounts?status=active&sort=renewal&renewal=90",
-            "list: deep page": lambda: f"/accounts?page={rng.randrange(total_pages // 2, total_pages)}",
-            "list: search": lambda: f"/accounts?q={rng.choice(['株式会社', 'co.jp', '商事', 'テック'])}",
-            "360 page": lambda: f"/accounts/{rng.choice(all_ids)}",
-        }
+        kinds = request_kinds(args.accounts, random.Random(7))
         results: dict[str, dict[str, float]] = {}
         with httpx.Client(base_url=base, cookies=cookies, timeout=60) as client:
             for name, make in kinds.items():

@@ -41,23 +41,9 @@ from typing import Any
 
 import httpx
 
-from benchmarks.web import PASSWORD, build
+from benchmarks.web import PASSWORD, build, request_kinds
 
 EMAIL = "bench@kizuna.example"
-SEARCHES = ("株式会社", "co.jp", "商事", "テック")
-
-
-def kinds(accounts: int, rng: random.Random) -> dict[str, Callable[[], str]]:
-    """The ``web`` benchmark's kinds of request (the same paths)."""
-    total_pages = max(1, accounts // 50)
-    return {
-        "static (floor)": lambda: "/static/kizuna.css",
-        "list: first page": lambda: "/accounts",
-        "list: filtered + sorted": lambda: "/accounts?status=active&sort=renewal&renewal=90",
-        "list: deep page": lambda: f"/accounts?page={rng.randrange(total_pages // 2, total_pages)}",
-        "list: search": lambda: f"/accounts?q={rng.choice(SEARCHES)}",
-        "360 page": lambda: f"/accounts/{rng.randrange(1, accounts + 1)}",
-    }
 
 
 def dumped(accounts: int) -> dict[str, str]:
@@ -100,7 +86,7 @@ async def _measure(app: Any, accounts: int, requests: int) -> dict[str, dict[str
     client = await _signed_in(app, "ja")
     out: dict[str, dict[str, float]] = {}
     try:
-        for name, make in kinds(accounts, random.Random(7)).items():
+        for name, make in request_kinds(accounts, random.Random(7)).items():
             for path in [make() for _ in range(3)]:  # warm: templates compiled, caches filled
                 (await client.get(path)).raise_for_status()
             cpu, wall = [], []
@@ -149,7 +135,7 @@ async def _profile(app: Any, accounts: int, requests: int, top: int) -> dict[str
     undo = _direct_calls()
     out: dict[str, str] = {}
     try:
-        for name, make in kinds(accounts, random.Random(11)).items():
+        for name, make in request_kinds(accounts, random.Random(11)).items():
             if name.startswith("static"):
                 continue
             paths = [make() for _ in range(requests)]
