@@ -32,6 +32,7 @@ from kizuna.i18n import set_language
 from kizuna.main import create_app
 from kizuna.services import auth
 from kizuna.settings import Settings
+from tests.demo_stores import DemoStores
 from tests.pgserver import PostgresServer, PostgresUnavailable
 
 _counter = itertools.count()
@@ -112,6 +113,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     template: str = request.getfixturevalue("postgres_template")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
     return server.create_database(f"kizuna_{worker}_{next(_counter)}", template=template)
+
+
+@pytest.fixture(scope="session")
+def demo_stores(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> DemoStores:
+    """Small demo companies built once per test process; each test gets a copy (tests/demo_stores.py)."""
+    return DemoStores(tmp_path_factory.mktemp("demo-stores"), sqlite_template)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from kizuna.domain.health import (
 from kizuna.services import health as health_service
 from tests.cli import run_cli
 from tests.conftest import make_user, sign_in
+from tests.demo_stores import SMALL_DEMO, DemoStores
 
 AS_OF = date(2026, 11, 20)
 
@@ -211,9 +212,8 @@ def test_a_bad_scorecard_file_setting_stops_the_cli(capsys, sqlite_url, tmp_path
 
 
 @pytest.fixture
-def demo_app(app: FastAPI) -> FastAPI:
-    with app.state.kizuna.unit_of_work() as session:
-        generate_demo(session, accounts=40, months=8, seed=7, as_of=AS_OF)
+def demo_app(app: FastAPI, demo_stores: DemoStores, request: pytest.FixtureRequest) -> FastAPI:
+    demo_stores.fill(app.state.kizuna.engine, SMALL_DEMO, request)  # built once, copied for each test
     return app
 
 

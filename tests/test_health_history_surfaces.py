@@ -4,6 +4,7 @@ company with a history built by ``build_history``."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -13,23 +14,30 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from kizuna.db import session_scope
-from kizuna.demo import generate_demo
 from kizuna.services import health as health_service
 from kizuna.services.health import history
 from kizuna.web.sparkline import sparkline
 from tests.conftest import make_user, sign_in
+from tests.demo_stores import SMALL_DEMO, DemoStores
 
 AS_OF = date(2026, 11, 20)
 HOSTILE = '<img src=x onerror="alert(1)">佐藤'
 
 
+def _build_history(session: Session) -> None:
+    history.build_history(session, AS_OF, days=35)
+
+
+#: The small demo company with 35 days of health history (built once per test process, copied for each test).
+HISTORY_DEMO = dataclasses.replace(SMALL_DEMO, then=_build_history)
+
+
 @pytest.fixture
-def history_app(app: FastAPI) -> FastAPI:
-    with app.state.kizuna.unit_of_work() as session:
-        generate_demo(session, accounts=40, months=8, seed=7, as_of=AS_OF)
-        history.build_history(session, AS_OF, days=35)
+def history_app(app: FastAPI, demo_stores: DemoStores, request: pytest.FixtureRequest) -> FastAPI:
+    demo_stores.fill(app.state.kizuna.engine, HISTORY_DEMO, request)
     return app
 
 

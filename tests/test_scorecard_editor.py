@@ -3,6 +3,7 @@ every bad field named by its key path, and the preview of how the grades would m
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from datetime import date
 
@@ -10,12 +11,13 @@ import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
-from kizuna.demo import generate_demo
 from kizuna.domain.health import MEASURES, MeasureRule, ScorecardInvalid, ScorecardSet, Scoring, parse_scorecards
 from kizuna.services import health as health_service
 from kizuna.services.health import editor
 from tests.conftest import make_user, sign_in
+from tests.demo_stores import SMALL_DEMO, DemoStores
 
 AS_OF = date(2026, 11, 20)
 LOGINS = "default.engagement.login_days"  # points [[0, 0], [8, 40], [18, 80], [24, 100]]
@@ -249,11 +251,17 @@ def test_the_comparison_counts_moves_and_lists_the_largest_changes_first() -> No
 # --- on a small demo company -------------------------------------------------------------
 
 
+def _recompute(session: Session) -> None:
+    health_service.recompute(session, AS_OF)
+
+
+#: The small demo company with its health scores (built once per test process, copied for each test).
+SCORED_DEMO = dataclasses.replace(SMALL_DEMO, then=_recompute)
+
+
 @pytest.fixture
-def demo_app(app: FastAPI) -> FastAPI:
-    with app.state.kizuna.unit_of_work() as session:
-        generate_demo(session, accounts=40, months=8, seed=7, as_of=AS_OF)
-        health_service.recompute(session, AS_OF)
+def demo_app(app: FastAPI, demo_stores: DemoStores, request: pytest.FixtureRequest) -> FastAPI:
+    demo_stores.fill(app.state.kizuna.engine, SCORED_DEMO, request)
     return app
 
 
