@@ -17,20 +17,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from kizuna.db import make_engine, session_scope
-from kizuna.demo import generate_demo
 from kizuna.http.clock import today
 from kizuna.services import health as health_service
 from tests import health_generators as gen
 from tests.cli import run_cli
 from tests.conftest import make_user, sign_in
+from tests.demo_stores import SMALL_DEMO, DemoStores
 
 AS_OF = date(2026, 11, 20)
 
 
 @pytest.fixture
-def demo_app(app: FastAPI) -> FastAPI:
-    with app.state.kizuna.unit_of_work() as session:
-        generate_demo(session, accounts=40, months=8, seed=7, as_of=AS_OF)
+def demo_app(app: FastAPI, demo_stores: DemoStores, request: pytest.FixtureRequest) -> FastAPI:
+    demo_stores.fill(app.state.kizuna.engine, SMALL_DEMO, request)  # built once, copied for each test
     return app
 
 
@@ -86,12 +85,13 @@ def test_the_usage_page_names_the_mapping_entry_that_zeroes_activity(demo_app: F
     assert "利用状況マッピング: [login] events" in ja
 
 
-def test_the_cli_backtest_table_and_json_explain_the_score(capsys, sqlite_url: str, monkeypatch) -> None:
+def test_the_cli_backtest_table_and_json_explain_the_score(
+    capsys, demo_stores: DemoStores, tmp_path, monkeypatch
+) -> None:
+    sqlite_url = demo_stores.sqlite_url(SMALL_DEMO, tmp_path / "kizuna.db")
     monkeypatch.setenv("KIZUNA_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("COLUMNS", "200")  # one line per table row
     engine = make_engine(sqlite_url)
-    with session_scope(engine) as session:
-        generate_demo(session, accounts=40, months=8, seed=7, as_of=AS_OF)
     result = run_cli(capsys, "health", "backtest", "--as-of", "2026-11-20", "--format", "json")
     assert result.code == 0, result.err
     data = json.loads(result.out)

@@ -16,12 +16,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kizuna.analytics.health_tune import fit_weights
-from kizuna.demo import generate_demo
 from kizuna.domain.health import ScorecardSet
 from kizuna.services import health as health_service
 from kizuna.services.health import tune as tuning
 from tests.cli import run_cli
 from tests.conftest import make_user, sign_in
+from tests.demo_stores import Demo, DemoStores
 
 AS_OF = date(2026, 11, 20)
 
@@ -192,10 +192,13 @@ def store_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
+#: Built once per test process, copied for each test.
+TUNE_DEMO = Demo(accounts=60, months=14, seed=11, as_of=AS_OF)
+
+
 @pytest.fixture
-def demo_app(app: FastAPI) -> FastAPI:
-    with app.state.kizuna.unit_of_work() as session:
-        generate_demo(session, accounts=60, months=14, seed=11, as_of=AS_OF)
+def demo_app(app: FastAPI, demo_stores: DemoStores, request: pytest.FixtureRequest) -> FastAPI:
+    demo_stores.fill(app.state.kizuna.engine, TUNE_DEMO, request)
     return app
 
 
