@@ -9,8 +9,10 @@ again, ~2–3 s of CPU each on a machine whose two cores the whole suite shares.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -67,11 +69,18 @@ def kizuna_env(folder: Path, **settings: str) -> dict[str, str]:
 class Server:
     """Seed ``folder``'s store with ``commands`` (``kizuna`` arguments), then ``kizuna serve``
     it — all in one process, started at once (Chromium can launch meanwhile); ``url()`` waits
-    until the server answers, and fails with the process's output if a command failed."""
+    until the server answers, and fails with the process's output if a command failed.
 
-    def __init__(self, folder: Path, commands: Sequence[Sequence[str]], **settings: str) -> None:
+    ``store``: an SQLite file the store starts as (copied): the migrated template
+    (``sqlite_template`` in tests/conftest.py) spares the server its ~1 s of migrations; a
+    seeded store (``seeded_store``) spares it the seeding too."""
+
+    def __init__(self, folder: Path, commands: Sequence[Sequence[str]], *, store: Path | None = None,
+                 **settings: str) -> None:  # fmt: skip
         self.folder = folder
         self.env = kizuna_env(folder, **settings)
+        if store is not None:
+            shutil.copyfile(store, folder / "kizuna.db")
         self.base = f"http://127.0.0.1:{free_port()}"
         self.log_path = folder / "server.log"
         everything = [list(args) for args in commands] + [["serve", "--port", self.base.rsplit(":", 1)[1]]]
@@ -135,8 +144,6 @@ SAMPLE_USERS = {
 def sample_commands(folder: Path) -> list[list[str]]:
     """The import sample (with an account named like a script) imported into a fresh store,
     the users of ``SAMPLE_USERS``, and the default playbooks (the admin's pages show them)."""
-    import shutil
-
     data = folder / "import"
     shutil.copytree(DATA, data)
     with (data / "accounts.csv").open("a", encoding="utf-8") as fh:
@@ -157,19 +164,59 @@ def segmented_commands(folder: Path) -> list[list[str]]:
     """The import sample, its segments computed (the segment steps of the daily job), the
     default playbooks, and passwords for ``SEGMENTED_USERS``: the store test_playbooks and
     test_worklist share (``segmented_server`` in conftest.py), each as its own user."""
-    import shutil
-
     shutil.copytree(DATA, folder / "import")
     passwords = [["users", "set-password", "--email", email] for email in SEGMENTED_USERS.values()]
     return [["import", "all", str(folder / "import")], ["segments", "recompute"], ["playbooks", "load", "--defaults"],
             *passwords]  # fmt: skip
 
 
+def seeded_store(cache: Path, name: str, commands: Sequence[Sequence[str]], template: Path, **settings: str) -> Path:
+    """The SQLite file of a store seeded by ``commands`` (``kizuna`` arguments, on a copy of
+    the migrated ``template``, with ``settings``), seeded ONCE in ``cache`` — a folder every
+    test process of the run shares (``store_cache`` in conftest.py) — and copied by each
+    server that starts from it (``Server(store=...)``): a demo company costs ~12 s of CPU to
+    build; three modules serve the same one. A lock file lets one process seed it while
+    another waits; a failed seeding fails the test with the commands' output (and is tried
+    again by the next)."""
+    folder = cache / name
+    store = folder / "kizuna.db"
+    with (cache / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not store.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a seeding that failed half-way
+            folder.mkdir(parents=True)
+            seeding = folder / "seeding.db"
+            shutil.copyfile(template, seeding)
+            env = {**kizuna_env(folder, **settings), "KIZUNA_DATABASE_URL": f"sqlite:///{seeding}"}
+            done = subprocess.run([sys.executable, "-c", SEED_THEN_SERVE, json.dumps([list(c) for c in commands])],
+                                  env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+            if done.returncode != 0:
+                pytest.fail(f"seeding the {name} store failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+            # the commands' process has ended: its last connection folded the WAL into the file
+            assert not seeding.with_name("seeding.db-wal").exists(), "the seeded store must be whole in one file"
+            seeding.rename(store)  # complete, or absent
+    return store
+
+
+#: The demo company the health and survey tests serve (``demo_store`` in conftest.py): 30
+#: accounts, 6 months (180 days of health history), its daily job run on ``DEMO_TODAY`` —
+#: the survey-nps playbook queues its invitations, signed with ``DEMO_SETTINGS``'s secret —,
+#: and the users test_health and test_health_history sign in as (``DEMO_USERS``).
+DEMO_TODAY = "2026-12-05"
+DEMO_SETTINGS = {"TODAY": DEMO_TODAY, "SECRET_KEY": "browser-survey-secret", "MAIL_FROM": "cs@kizuna-demo.example"}
+DEMO_USERS = {"test_health": ("lead@kizuna.example", "鈴木 リーダー", "lead", "en"),
+              "test_health_history": ("viewer@kizuna.example", "山田 閲覧", "viewer", "ja")}  # fmt: skip
+DEMO_COMMANDS = [["demo", "--accounts", "30", "--months", "6", "--as-of", DEMO_TODAY, "--no-serve"],
+                 *(["users", "create", "--email", email, "--name", name, "--role", role, "--locale", locale]
+                   for email, name, role, locale in DEMO_USERS.values())]  # fmt: skip
+
+
 @contextmanager
-def live_server(folder: Path, commands: Sequence[Sequence[str]], **settings: str) -> Iterator[str]:
-    """Run each of ``commands`` (``kizuna`` arguments), then serve; yields the base URL.
-    ``settings`` are extra ``KIZUNA_*`` variables (``TODAY="2026-12-05"``)."""
-    server = Server(folder, commands, **settings)
+def live_server(folder: Path, commands: Sequence[Sequence[str]], *, store: Path | None = None,
+                **settings: str) -> Iterator[str]:  # fmt: skip
+    """Run each of ``commands`` (``kizuna`` arguments) on ``store`` (a copy), then serve;
+    yields the base URL. ``settings`` are extra ``KIZUNA_*`` variables (``TODAY="2026-12-05"``)."""
+    server = Server(folder, commands, store=store, **settings)
     try:
         yield server.url()
     finally:
@@ -178,7 +225,8 @@ def live_server(folder: Path, commands: Sequence[Sequence[str]], **settings: str
 
 @contextmanager
 def chromium() -> Iterator[object]:
-    """Debian's Chromium (Playwright's ``Browser``): one launch for several pages."""
+    """Debian's Chromium (Playwright's ``Browser``): launched once per test process (the
+    ``browser`` fixture of conftest.py); each test or module opens its own context of it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -191,7 +239,7 @@ def chromium() -> Iterator[object]:
 
 def new_tab(browser: object, base: str, locale: str = "ja-JP", width: int = 1280) -> object:
     """A tab in a fresh context of ``browser`` on ``base`` (Playwright's ``Page``; close its
-    ``context`` when done)."""
+    ``context`` when done): a context has its own cookies and storage, as a new browser."""
     context = browser.new_context(base_url=base, locale=locale, viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
     # as expect()'s (conftest.py): a sign-in's hashing runs niced, slow on a busy machine
     context.set_default_timeout(20_000)
@@ -199,11 +247,10 @@ def new_tab(browser: object, base: str, locale: str = "ja-JP", width: int = 1280
 
 
 @contextmanager
-def chromium_page(base: str, locale: str = "ja-JP", width: int = 1280) -> Iterator[object]:
-    """A Chromium tab on ``base`` (Playwright's ``Page``)."""
-    with chromium() as browser:
-        tab = new_tab(browser, base, locale, width)
-        try:
-            yield tab
-        finally:
-            tab.context.close()  # type: ignore[attr-defined]
+def chromium_page(browser: object, base: str, locale: str = "ja-JP", width: int = 1280) -> Iterator[object]:
+    """A tab of ``browser`` on ``base`` in a fresh context (Playwright's ``Page``), closed after."""
+    tab = new_tab(browser, base, locale, width)
+    try:
+        yield tab
+    finally:
+        tab.context.close()  # type: ignore[attr-defined]

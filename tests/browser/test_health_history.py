@@ -5,50 +5,29 @@ pages fit a phone's width (real server, real Chromium)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.browser.live import ARGS, CHROMIUM, PASSWORD, Server
+from tests.browser.live import CHROMIUM, DEMO_TODAY, DEMO_USERS, PASSWORD, live_server
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-EMAIL = "viewer@kizuna.example"
+EMAIL = DEMO_USERS["test_health_history"][0]
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A demo company with 90 days of history (a month and more) and a viewer; started here,
-    answered by ``server``."""
-    folder = tmp_path_factory.mktemp("health-history-browser")
-    commands = [["demo", "--accounts", "40", "--months", "3", "--no-serve"],
-                ["users", "create", "--email", EMAIL, "--name", "山田 閲覧", "--role", "viewer", "--locale", "ja"]]  # fmt: skip
-    server = Server(folder, commands)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(live: Server) -> Iterator[Browser]:
-    """Chromium, launched while the demo is being built."""
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
-def server(live: Server, browser: Browser) -> str:
-    return live.url()
+def server(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Iterator[str]:
+    """A copy of the demo company (``live.DEMO_COMMANDS``: 180 days of history, a month and
+    more) with its viewer, served on its day."""
+    with live_server(tmp_path_factory.mktemp("health-history-browser"), [], store=demo_store, TODAY=DEMO_TODAY) as base:
+        yield base
 
 
 def _sign_in(page: Page, lang: str) -> None:
