@@ -1,21 +1,22 @@
 """A real ``kizuna serve`` on a fresh SQLite store and a real Chromium page for the browser
 tests: the store is filled by the ``kizuna`` commands a user would run.
 
-The seeding commands and ``kizuna serve`` run one after the other in ONE Python process
-(``SEED_THEN_SERVE``: ``kizuna.cli.main`` called once per command, exactly as ``python -m
-kizuna`` calls it), not one process each: every process starts Python and imports the app
-again, ~2–3 s of CPU each on a machine whose two cores the whole suite shares.
+The seeding commands and ``kizuna serve`` run one after the other in ONE process
+(``kizuna.cli.main`` called once per command, exactly as ``python -m kizuna`` calls it), not
+one process each, and that process is forked from a fork server that imported the app once
+per test process (tests/browser/forkserver.py): every ``python -m kizuna`` starts Python and
+imports the app again, ~3.5 s of CPU each on a machine whose two cores the whole suite
+shares. A server starts from a migrated store (the template, or a store seeded once per run:
+``seeded_store``), not by running the migrations again.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,25 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.forkserver import spawn
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "correct-horse-battery"
-
-#: Run each command of ``argv[1]`` (a JSON list of ``kizuna`` argument lists) in this process,
-#: in order; the first that fails stops the process with its exit code (its error is on stderr).
-SEED_THEN_SERVE = """\
-import json, sys
-from kizuna.cli import main
-for args in json.loads(sys.argv[1]):
-    print("$ kizuna " + " ".join(args), flush=True)
-    try:
-        main(args)
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            print(f"`kizuna {' '.join(args)}` failed (exit {exc.code})", file=sys.stderr, flush=True)
-            raise
-"""
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -84,9 +71,7 @@ class Server:
         self.base = f"http://127.0.0.1:{free_port()}"
         self.log_path = folder / "server.log"
         everything = [list(args) for args in commands] + [["serve", "--port", self.base.rsplit(":", 1)[1]]]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-c", SEED_THEN_SERVE, json.dumps(everything)],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.process = spawn(everything, self.env, self.log_path)
         self._answered = False
 
     def _log(self) -> str:
@@ -113,10 +98,11 @@ class Server:
     def kizuna(self, *args: str, **settings: str) -> str:
         """Run one more ``kizuna`` command on the store (its own process); its standard output."""
         env = {**self.env, **{f"KIZUNA_{k}": v for k, v in settings.items()}}
-        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
-        assert done.returncode == 0, f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
+        out, err = (self.folder / f"kizuna-{time.monotonic_ns()}.{name}" for name in ("out", "err"))
+        code = spawn([args], env, out, err).wait(timeout=300)
+        stdout, stderr = (p.read_text(encoding="utf-8", errors="replace") for p in (out, err))
+        assert code == 0, f"`kizuna {' '.join(args)}` failed:\n{stdout}\n{stderr}"
+        return stdout.split("\n", 1)[1]  # after the command's echo ("$ kizuna ...")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -188,10 +174,10 @@ def seeded_store(cache: Path, name: str, commands: Sequence[Sequence[str]], temp
             seeding = folder / "seeding.db"
             shutil.copyfile(template, seeding)
             env = {**kizuna_env(folder, **settings), "KIZUNA_DATABASE_URL": f"sqlite:///{seeding}"}
-            done = subprocess.run([sys.executable, "-c", SEED_THEN_SERVE, json.dumps([list(c) for c in commands])],
-                                  env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
-            if done.returncode != 0:
-                pytest.fail(f"seeding the {name} store failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+            log = folder / "seeding.log"
+            code = spawn(commands, env, log).wait(timeout=600)
+            if code != 0:
+                pytest.fail(f"seeding the {name} store failed (exit {code}):\n{log.read_text(errors='replace')}")
             # the commands' process has ended: its last connection folded the WAL into the file
             assert not seeding.with_name("seeding.db-wal").exists(), "the seeded store must be whole in one file"
             seeding.rename(store)  # complete, or absent
