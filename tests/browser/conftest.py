@@ -54,12 +54,15 @@ def demo_store(store_cache: Path, sqlite_template: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Server]:
-    """``kizuna serve`` on the import sample (``live.sample_commands``), seeded once per test
-    process for test_journeys, test_accounts_list, test_phone and test_admin (each signs in
-    as its own user: ``live.SAMPLE_USERS``). Started here, answered by ``Server.url()``."""
+def sample_server(tmp_path_factory: pytest.TempPathFactory, store_cache: Path,
+                  sqlite_template: Path) -> Iterator[Server]:  # fmt: skip
+    """``kizuna serve`` on the import sample (``live.sample_commands``, seeded once per run),
+    served once per test process for test_journeys, test_accounts_list, test_phone and
+    test_admin (each signs in as its own user: ``live.SAMPLE_USERS``). Started here, answered
+    by ``Server.url()``."""
     folder = tmp_path_factory.mktemp("sample-browser")
-    server = Server(folder, sample_commands(folder), store=sqlite_template)
+    store = seeded_store(store_cache, "sample", sample_commands(folder), sqlite_template)
+    server = Server(folder, [], store=store)
     try:
         yield server
     finally:
@@ -67,12 +70,16 @@ def sample_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Pat
 
 
 @pytest.fixture(scope="session")
-def segmented_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Server]:
+def segmented_server(tmp_path_factory: pytest.TempPathFactory, store_cache: Path,
+                     sqlite_template: Path) -> Iterator[Server]:  # fmt: skip
     """``kizuna serve`` on the import sample with its segments and the default playbooks
-    (``live.segmented_commands``), on 2026-12-05, seeded once per test process for
-    test_playbooks and test_worklist (each signs in as its own user: ``live.SEGMENTED_USERS``)."""
+    (``live.segmented_commands``, seeded once per run), on 2026-12-05, served once per test
+    process for test_playbooks and test_worklist (each signs in as its own user:
+    ``live.SEGMENTED_USERS``)."""
     folder = tmp_path_factory.mktemp("segmented-browser")
-    server = Server(folder, segmented_commands(folder), store=sqlite_template, TODAY=SEGMENTED_TODAY)
+    commands = segmented_commands(folder)
+    store = seeded_store(store_cache, "segmented", commands, sqlite_template, TODAY=SEGMENTED_TODAY)
+    server = Server(folder, [], store=store, TODAY=SEGMENTED_TODAY)
     try:
         yield server
     finally:

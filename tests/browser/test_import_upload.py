@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,21 +27,21 @@ EMAIL = "lead@kizuna.example"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """The served store (a lead, nothing else) and the environment of a ``kizuna`` command on it."""
+def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Server]:
+    """The served store: a lead, nothing else (``Server.kizuna`` runs a command on it)."""
     folder = tmp_path_factory.mktemp("import-browser")
     lead = ["users", "create", "--email", EMAIL, "--name", "田中 リーダー", "--role", "lead", "--locale", "ja"]
     live = Server(folder, [lead], store=sqlite_template, UPLOAD_DIR=str(folder / "uploads"))
     try:
-        yield live.url(), live.env
+        live.url()
+        yield live
     finally:
         live.stop()
 
 
 @pytest.fixture
-def page(browser: Browser, server: tuple[str, dict[str, str]]) -> Iterator[Page]:
-    base, _env = server
-    context = browser.new_context(base_url=base, locale="ja-JP", viewport={"width": 1280, "height": 900})
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url(), locale="ja-JP", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     tab = context.new_page()
     try:
@@ -60,9 +58,8 @@ def _selected(page: Page) -> dict[str, str]:
 
 
 def test_a_japanese_header_csv_imports_in_the_browser_and_its_saved_mapping_is_reused(
-    page: Page, server: tuple[str, dict[str, str]], tmp_path: Path
+    page: Page, server: Server, tmp_path: Path
 ) -> None:
-    _base, env = server
     page.goto("/login")
     page.fill("input[name=email]", EMAIL)
     page.fill("input[name=password]", PASSWORD)
@@ -130,9 +127,7 @@ def test_a_japanese_header_csv_imports_in_the_browser_and_its_saved_mapping_is_r
     ).to_have_count(1)
 
     # the same mapping on the command line
-    exported = subprocess.run([sys.executable, "-m", "kizuna", "import", "mappings", "export", "Sansan 取引先"],
-                              env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert exported.returncode == 0, exported.stderr
-    assert '"会社名" = "name"' in exported.stdout
-    assert '"担当者メール" = ""' in exported.stdout
-    assert re.search(r'^entity = "accounts"$', exported.stdout, re.M)
+    exported = server.kizuna("import", "mappings", "export", "Sansan 取引先")  # fails unless it exits with 0
+    assert '"会社名" = "name"' in exported
+    assert '"担当者メール" = ""' in exported
+    assert re.search(r'^entity = "accounts"$', exported, re.M)
