@@ -31,7 +31,7 @@ __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "EMAIL", "PASSWORD"]
 @pytest.fixture(scope="module")
 def server(sample_server: Server, browser: Browser) -> str:
     """The running server's base URL (fails with the server's output if it died); the
-    process's Chromium (conftest.py) launches while the server is seeded."""
+    process's Chromium (conftest.py) launches while the server starts."""
     return sample_server.url()
 
 

@@ -28,7 +28,7 @@ PHONE = 390
 @pytest.fixture(scope="module")
 def server(segmented_server: Server, browser: Any) -> str:
     """The import sample with its segments and the default playbooks (shared with test_worklist);
-    the process's Chromium (conftest.py) launches while the store is seeded."""
+    the process's Chromium (conftest.py) launches while the server starts."""
     return segmented_server.url()
 
 
