@@ -1,19 +1,22 @@
 """A real ``kizuna serve`` on a fresh SQLite store and a real Chromium page for the browser
 tests: the store is filled by the ``kizuna`` commands a user would run.
 
-The seeding commands and ``kizuna serve`` run one after the other in ONE Python process
-(``SEED_THEN_SERVE``: ``kizuna.cli.main`` called once per command, exactly as ``python -m
-kizuna`` calls it), not one process each: every process starts Python and imports the app
-again, ~2–3 s of CPU each on a machine whose two cores the whole suite shares.
+The seeding commands and ``kizuna serve`` run one after the other in ONE process
+(``kizuna.cli.main`` called once per command, exactly as ``python -m kizuna`` calls it), not
+one process each, and that process is forked from a fork server that imported the app once
+per test process (tests/browser/forkserver.py): every ``python -m kizuna`` starts Python and
+imports the app again, ~3.5 s of CPU each on a machine whose two cores the whole suite
+shares. A server starts from a migrated store (the template, or a store seeded once per run:
+``seeded_store``), not by running the migrations again.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
+import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,24 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.forkserver import spawn
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "correct-horse-battery"
-
-#: Run each command of ``argv[1]`` (a JSON list of ``kizuna`` argument lists) in this process,
-#: in order; the first that fails stops the process with its exit code (its error is on stderr).
-SEED_THEN_SERVE = """\
-import json, sys
-from kizuna.cli import main
-for args in json.loads(sys.argv[1]):
-    print("$ kizuna " + " ".join(args), flush=True)
-    try:
-        main(args)
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            print(f"`kizuna {' '.join(args)}` failed (exit {exc.code})", file=sys.stderr, flush=True)
-            raise
-"""
 
 
 def free_port() -> int:
@@ -67,17 +57,22 @@ def kizuna_env(folder: Path, **settings: str) -> dict[str, str]:
 class Server:
     """Seed ``folder``'s store with ``commands`` (``kizuna`` arguments), then ``kizuna serve``
     it — all in one process, started at once (Chromium can launch meanwhile); ``url()`` waits
-    until the server answers, and fails with the process's output if a command failed."""
+    until the server answers, and fails with the process's output if a command failed.
 
-    def __init__(self, folder: Path, commands: Sequence[Sequence[str]], **settings: str) -> None:
+    ``store``: an SQLite file the store starts as (copied): the migrated template
+    (``sqlite_template`` in tests/conftest.py) spares the server its ~1 s of migrations; a
+    seeded store (``seeded_store``) spares it the seeding too."""
+
+    def __init__(self, folder: Path, commands: Sequence[Sequence[str]], *, store: Path | None = None,
+                 **settings: str) -> None:  # fmt: skip
         self.folder = folder
         self.env = kizuna_env(folder, **settings)
+        if store is not None:
+            shutil.copyfile(store, folder / "kizuna.db")
         self.base = f"http://127.0.0.1:{free_port()}"
         self.log_path = folder / "server.log"
         everything = [list(args) for args in commands] + [["serve", "--port", self.base.rsplit(":", 1)[1]]]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-c", SEED_THEN_SERVE, json.dumps(everything)],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.process = spawn(everything, self.env, self.log_path)
         self._answered = False
 
     def _log(self) -> str:
@@ -104,10 +99,11 @@ class Server:
     def kizuna(self, *args: str, **settings: str) -> str:
         """Run one more ``kizuna`` command on the store (its own process); its standard output."""
         env = {**self.env, **{f"KIZUNA_{k}": v for k, v in settings.items()}}
-        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
-        assert done.returncode == 0, f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
+        out, err = (self.folder / f"kizuna-{time.monotonic_ns()}.{name}" for name in ("out", "err"))
+        code = spawn([args], env, out, err).wait(timeout=300)
+        stdout, stderr = (p.read_text(encoding="utf-8", errors="replace") for p in (out, err))
+        assert code == 0, f"`kizuna {' '.join(args)}` failed:\n{stdout}\n{stderr}"
+        return stdout.split("\n", 1)[1]  # after the command's echo ("$ kizuna ...")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -135,8 +131,6 @@ SAMPLE_USERS = {
 def sample_commands(folder: Path) -> list[list[str]]:
     """The import sample (with an account named like a script) imported into a fresh store,
     the users of ``SAMPLE_USERS``, and the default playbooks (the admin's pages show them)."""
-    import shutil
-
     data = folder / "import"
     shutil.copytree(DATA, data)
     with (data / "accounts.csv").open("a", encoding="utf-8") as fh:
@@ -157,19 +151,59 @@ def segmented_commands(folder: Path) -> list[list[str]]:
     """The import sample, its segments computed (the segment steps of the daily job), the
     default playbooks, and passwords for ``SEGMENTED_USERS``: the store test_playbooks and
     test_worklist share (``segmented_server`` in conftest.py), each as its own user."""
-    import shutil
-
     shutil.copytree(DATA, folder / "import")
     passwords = [["users", "set-password", "--email", email] for email in SEGMENTED_USERS.values()]
     return [["import", "all", str(folder / "import")], ["segments", "recompute"], ["playbooks", "load", "--defaults"],
             *passwords]  # fmt: skip
 
 
+def seeded_store(cache: Path, name: str, commands: Sequence[Sequence[str]], template: Path, **settings: str) -> Path:
+    """The SQLite file of a store seeded by ``commands`` (``kizuna`` arguments, on a copy of
+    the migrated ``template``, with ``settings``), seeded ONCE in ``cache`` — a folder every
+    test process of the run shares (``store_cache`` in conftest.py) — and copied by each
+    server that starts from it (``Server(store=...)``): a demo company costs ~12 s of CPU to
+    build; three modules serve the same one. A lock file lets one process seed it while
+    another waits; a failed seeding fails the test with the commands' output (and is tried
+    again by the next)."""
+    folder = cache / name
+    store = folder / "kizuna.db"
+    with (cache / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not store.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a seeding that failed half-way
+            folder.mkdir(parents=True)
+            seeding = folder / "seeding.db"
+            shutil.copyfile(template, seeding)
+            env = {**kizuna_env(folder, **settings), "KIZUNA_DATABASE_URL": f"sqlite:///{seeding}"}
+            log = folder / "seeding.log"
+            code = spawn(commands, env, log).wait(timeout=600)
+            if code != 0:
+                pytest.fail(f"seeding the {name} store failed (exit {code}):\n{log.read_text(errors='replace')}")
+            # the commands' process has ended: its last connection folded the WAL into the file
+            assert not seeding.with_name("seeding.db-wal").exists(), "the seeded store must be whole in one file"
+            seeding.rename(store)  # complete, or absent
+    return store
+
+
+#: The demo company the health and survey tests serve (``demo_store`` in conftest.py): 30
+#: accounts, 6 months (180 days of health history), its daily job run on ``DEMO_TODAY`` —
+#: the survey-nps playbook queues its invitations, signed with ``DEMO_SETTINGS``'s secret —,
+#: and the users test_health and test_health_history sign in as (``DEMO_USERS``).
+DEMO_TODAY = "2026-12-05"
+DEMO_SETTINGS = {"TODAY": DEMO_TODAY, "SECRET_KEY": "browser-survey-secret", "MAIL_FROM": "cs@kizuna-demo.example"}
+DEMO_USERS = {"test_health": ("lead@kizuna.example", "鈴木 リーダー", "lead", "en"),
+              "test_health_history": ("viewer@kizuna.example", "山田 閲覧", "viewer", "ja")}  # fmt: skip
+DEMO_COMMANDS = [["demo", "--accounts", "30", "--months", "6", "--as-of", DEMO_TODAY, "--no-serve"],
+                 *(["users", "create", "--email", email, "--name", name, "--role", role, "--locale", locale]
+                   for email, name, role, locale in DEMO_USERS.values())]  # fmt: skip
+
+
 @contextmanager
-def live_server(folder: Path, commands: Sequence[Sequence[str]], **settings: str) -> Iterator[str]:
-    """Run each of ``commands`` (``kizuna`` arguments), then serve; yields the base URL.
-    ``settings`` are extra ``KIZUNA_*`` variables (``TODAY="2026-12-05"``)."""
-    server = Server(folder, commands, **settings)
+def live_server(folder: Path, commands: Sequence[Sequence[str]], *, store: Path | None = None,
+                **settings: str) -> Iterator[str]:  # fmt: skip
+    """Run each of ``commands`` (``kizuna`` arguments) on ``store`` (a copy), then serve;
+    yields the base URL. ``settings`` are extra ``KIZUNA_*`` variables (``TODAY="2026-12-05"``)."""
+    server = Server(folder, commands, store=store, **settings)
     try:
         yield server.url()
     finally:
@@ -178,7 +212,8 @@ def live_server(folder: Path, commands: Sequence[Sequence[str]], **settings: str
 
 @contextmanager
 def chromium() -> Iterator[object]:
-    """Debian's Chromium (Playwright's ``Browser``): one launch for several pages."""
+    """Debian's Chromium (Playwright's ``Browser``): launched once per test process (the
+    ``browser`` fixture of conftest.py); each test or module opens its own context of it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -191,7 +226,7 @@ def chromium() -> Iterator[object]:
 
 def new_tab(browser: object, base: str, locale: str = "ja-JP", width: int = 1280) -> object:
     """A tab in a fresh context of ``browser`` on ``base`` (Playwright's ``Page``; close its
-    ``context`` when done)."""
+    ``context`` when done): a context has its own cookies and storage, as a new browser."""
     context = browser.new_context(base_url=base, locale=locale, viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
     # as expect()'s (conftest.py): a sign-in's hashing runs niced, slow on a busy machine
     context.set_default_timeout(20_000)
@@ -199,11 +234,10 @@ def new_tab(browser: object, base: str, locale: str = "ja-JP", width: int = 1280
 
 
 @contextmanager
-def chromium_page(base: str, locale: str = "ja-JP", width: int = 1280) -> Iterator[object]:
-    """A Chromium tab on ``base`` (Playwright's ``Page``)."""
-    with chromium() as browser:
-        tab = new_tab(browser, base, locale, width)
-        try:
-            yield tab
-        finally:
-            tab.context.close()  # type: ignore[attr-defined]
+def chromium_page(browser: object, base: str, locale: str = "ja-JP", width: int = 1280) -> Iterator[object]:
+    """A tab of ``browser`` on ``base`` in a fresh context (Playwright's ``Page``), closed after."""
+    tab = new_tab(browser, base, locale, width)
+    try:
+        yield tab
+    finally:
+        tab.context.close()  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-browser, server, signed_in = journeys.browser, journeys.server, journeys.signed_in
+server, signed_in = journeys.server, journeys.signed_in  # the process's Chromium: `browser` (conftest.py)
 
 
 @pytest.fixture

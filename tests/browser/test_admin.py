@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 # the journeys' fixtures: the shared import-sample server (seeded with this admin and the
 # default playbooks, which the playbook pages below show: live.sample_commands), Chromium
-browser, server = journeys.browser, journeys.server
+server = journeys.server  # the process's Chromium: `browser` (conftest.py)
 ADMIN = SAMPLE_USERS["test_admin"][0]
 
 

@@ -7,38 +7,38 @@ network) and refused by the CSP everywhere. The page now comes from vendored fil
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.browser.live import ARGS as CHROMIUM_ARGS
 from tests.browser.live import CHROMIUM, Server
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # isort: skip
+from playwright.sync_api import Browser, Page, expect  # isort: skip
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Page, list[str], list[str]]]:
-    live = Server(tmp_path_factory.mktemp("api-docs"), [])  # an empty store: no data, no sign-in needed
+def page(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
+         browser: Browser) -> Iterator[tuple[Page, list[str], list[str]]]:  # fmt: skip
+    # an empty store (the migrated template): no data, no sign-in needed
+    live = Server(tmp_path_factory.mktemp("api-docs"), [], store=sqlite_template)
     try:
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                url = live.url()
-                context = chromium.new_context(base_url=url, locale="en-US")
-                tab = context.new_page()
-                problems: list[str] = []
-                foreign: list[str] = []
-                tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-                tab.on("pageerror", lambda e: problems.append(str(e)))
-                tab.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(url) else None)
-                yield tab, problems, foreign
-            finally:
-                chromium.close()
+        url = live.url()
+        context = browser.new_context(base_url=url, locale="en-US")
+        try:
+            tab = context.new_page()
+            problems: list[str] = []
+            foreign: list[str] = []
+            tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            tab.on("pageerror", lambda e: problems.append(str(e)))
+            tab.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(url) else None)
+            yield tab, problems, foreign
+        finally:
+            context.close()
     finally:
         live.stop()
 

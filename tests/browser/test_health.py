@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.live import CHROMIUM, PASSWORD, chromium_page, live_server
+from tests.browser.live import CHROMIUM, DEMO_TODAY, DEMO_USERS, PASSWORD, chromium_page, live_server
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
@@ -19,21 +20,20 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-EMAIL = "lead@kizuna.example"
+EMAIL = DEMO_USERS["test_health"][0]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("health-browser")
-    commands = [["demo", "--accounts", "30", "--months", "6", "--no-serve"],  # runs the pipeline: scores for today
-                ["users", "create", "--email", EMAIL, "--name", "鈴木 リーダー", "--role", "lead", "--locale", "en"]]  # fmt: skip
-    with live_server(folder, commands) as base:
+def server(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Iterator[str]:
+    """A copy of the demo company (``live.DEMO_COMMANDS``: its pipeline ran, scores for its
+    day) with this lead, served on its day."""
+    with live_server(tmp_path_factory.mktemp("health-browser"), [], store=demo_store, TODAY=DEMO_TODAY) as base:
         yield base
 
 
 @pytest.fixture
-def page(server: str) -> Iterator[Any]:
-    with chromium_page(server, locale="en-US") as tab:
+def page(browser: Any, server: str) -> Iterator[Any]:
+    with chromium_page(browser, server, locale="en-US") as tab:
         tab.set_default_timeout(60_000)
         yield tab
 

@@ -8,96 +8,46 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser.live import CHROMIUM, PASSWORD, Server
+
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # isort: skip
 
 pytestmark = pytest.mark.browser
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "import_ja"
 EMAIL = "lead@kizuna.example"
-PASSWORD = "correct-horse-battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Server]:
+    """The served store: a lead, nothing else (``Server.kizuna`` runs a command on it)."""
     folder = tmp_path_factory.mktemp("import-browser")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-    env.update(KIZUNA_DATABASE_URL=f"sqlite:///{folder / 'kizuna.db'}", KIZUNA_PASSWORD=PASSWORD, LANG="C.UTF-8",
-               KIZUNA_UPLOAD_DIR=str(folder / "uploads"))  # fmt: skip
-
-    def kizuna(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "kizuna", *args], env=env, capture_output=True, text=True,
-                              timeout=180)  # fmt: skip
-        assert done.returncode == 0, f"`kizuna {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    kizuna("users", "create", "--email", EMAIL, "--name", "田中 リーダー", "--role", "lead", "--locale", "ja")
-    port = _free_port()
-    with (folder / "server.log").open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "kizuna", "serve", "--port", str(port)], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    lead = ["users", "create", "--email", EMAIL, "--name", "田中 リーダー", "--role", "lead", "--locale", "ja"]
+    live = Server(folder, [lead], store=sqlite_template, UPLOAD_DIR=str(folder / "uploads"))
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail((folder / "server.log").read_text(encoding="utf-8", errors="replace"))
-            try:
-                with urllib.request.urlopen(f"{base}/login", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("`kizuna serve` did not answer within 90 s")
-            time.sleep(0.1)
-        env["_FOLDER"] = str(folder)
-        yield base, env
+        live.url()
+        yield live
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        live.stop()
 
 
 @pytest.fixture
-def page(server: tuple[str, dict[str, str]]) -> Iterator[Page]:
-    base, _env = server
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(base_url=base, locale="ja-JP", viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        tab = context.new_page()
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url(), locale="ja-JP", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        context.close()
 
 
 def _selected(page: Page) -> dict[str, str]:
@@ -108,9 +58,8 @@ def _selected(page: Page) -> dict[str, str]:
 
 
 def test_a_japanese_header_csv_imports_in_the_browser_and_its_saved_mapping_is_reused(
-    page: Page, server: tuple[str, dict[str, str]], tmp_path: Path
+    page: Page, server: Server, tmp_path: Path
 ) -> None:
-    _base, env = server
     page.goto("/login")
     page.fill("input[name=email]", EMAIL)
     page.fill("input[name=password]", PASSWORD)
@@ -178,9 +127,7 @@ def test_a_japanese_header_csv_imports_in_the_browser_and_its_saved_mapping_is_r
     ).to_have_count(1)
 
     # the same mapping on the command line
-    exported = subprocess.run([sys.executable, "-m", "kizuna", "import", "mappings", "export", "Sansan 取引先"],
-                              env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert exported.returncode == 0, exported.stderr
-    assert '"会社名" = "name"' in exported.stdout
-    assert '"担当者メール" = ""' in exported.stdout
-    assert re.search(r'^entity = "accounts"$', exported.stdout, re.M)
+    exported = server.kizuna("import", "mappings", "export", "Sansan 取引先")  # fails unless it exits with 0
+    assert '"会社名" = "name"' in exported
+    assert '"担当者メール" = ""' in exported
+    assert re.search(r'^entity = "accounts"$', exported, re.M)

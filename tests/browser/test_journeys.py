@@ -20,7 +20,7 @@ from tests.browser.live import CHROMIUM, PASSWORD, SAMPLE_USERS, XSS_NAME, Serve
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -29,19 +29,9 @@ __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "EMAIL", "PASSWORD"]
 
 
 @pytest.fixture(scope="module")
-def browser(sample_server: Server) -> Iterator[Browser]:
-    """Chromium, launched while the server is being seeded."""
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def server(sample_server: Server, browser: Browser) -> str:
-    """The running server's base URL (fails with the server's output if it died)."""
+    """The running server's base URL (fails with the server's output if it died); the
+    process's Chromium (conftest.py) launches while the server starts."""
     return sample_server.url()
 
 

@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.live import ARGS as CHROMIUM_ARGS
 from tests.browser.live import CHROMIUM, PASSWORD, Server
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # isort: skip
+from playwright.sync_api import Browser, Page, expect  # isort: skip
 
 pytestmark = pytest.mark.browser
 
@@ -32,14 +31,14 @@ CHARTS = ("waterfall", "retention", "survival", "pareto", "nps", "support")
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def live(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Server]:
     """The live server, seeded with the metrics company instead of the import sample, and a
     viewer (English by setting); started here, answered by ``server``."""
     folder = tmp_path_factory.mktemp("kpis")
     shutil.copytree(METRICS, folder / "metrics")
     commands = [["import", "all", str(folder / "metrics")],
                 ["users", "create", "--email", EMAIL, "--name", "佐藤 健", "--role", "viewer", "--locale", "en"]]  # fmt: skip
-    server = Server(folder, commands)
+    server = Server(folder, commands, store=sqlite_template)
     try:
         yield server
     finally:
@@ -47,18 +46,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def browser(live: Server) -> Iterator[Browser]:
-    """Chromium, launched while the server is being seeded."""
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def server(live: Server, browser: Browser) -> str:
+    """The base URL (the process's Chromium, conftest.py, launches while the server is seeded)."""
     return live.url()
 
 

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect  # isort: skip
 pytestmark = pytest.mark.browser
 
 # the journeys' fixtures: the shared import-sample server, Chromium, this module's CSM signed in
-browser, server, signed_in = journeys.browser, journeys.server, journeys.signed_in
+server, signed_in = journeys.server, journeys.signed_in  # the process's Chromium: `browser` (conftest.py)
 
 PHONE = {"width": 390, "height": 844}
 #: Every page a user reaches from the menu, and the pages behind them ({id}: an account).

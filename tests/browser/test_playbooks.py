@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.live import CHROMIUM, PASSWORD, SEGMENTED_USERS, Server, chromium, new_tab
+from tests.browser.live import CHROMIUM, PASSWORD, SEGMENTED_USERS, Server, new_tab
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
@@ -26,15 +26,9 @@ PHONE = 390
 
 
 @pytest.fixture(scope="module")
-def browser(segmented_server: Server) -> Iterator[Any]:
-    """One Chromium for the module's tests, launched while the store is being seeded."""
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
 def server(segmented_server: Server, browser: Any) -> str:
-    """The import sample with its segments and the default playbooks (shared with test_worklist)."""
+    """The import sample with its segments and the default playbooks (shared with test_worklist);
+    the process's Chromium (conftest.py) launches while the server starts."""
     return segmented_server.url()
 
 

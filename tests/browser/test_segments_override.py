@@ -15,7 +15,7 @@ from tests.browser.live import CHROMIUM, chromium_page, live_server
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("segments-browser")
     shutil.copytree(DATA, folder / "import")
     commands = [
@@ -33,13 +33,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ["segments", "recompute"],  # the segment steps of the daily pipeline
         ["users", "create", "--email", EMAIL, "--name", "田中 リーダー", "--role", "lead", "--locale", "ja"],
     ]
-    with live_server(folder, commands) as base:
+    with live_server(folder, commands, store=sqlite_template) as base:
         yield base
 
 
 @pytest.fixture
-def page(server: str) -> Iterator[Page]:
-    with chromium_page(server) as tab:
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    with chromium_page(browser, server) as tab:
         yield tab  # type: ignore[misc]
 
 

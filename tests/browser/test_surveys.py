@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.live import CHROMIUM, Server, chromium, new_tab
+from tests.browser.live import CHROMIUM, DEMO_SETTINGS, Server, new_tab
 from tests.conftest import Inbox
 
 if not CHROMIUM.exists():
@@ -28,19 +28,16 @@ DEMO_PASSWORD = "kizuna-demo-2026"
 
 
 def test_an_nps_survey_goes_out_by_playbook_is_answered_in_the_browser_and_fires_the_follow_up(
-    tmp_path: Path, smtp: tuple[Inbox, int]
+    tmp_path: Path, smtp: tuple[Inbox, int], demo_store: Path, browser: Any
 ) -> None:
     inbox, port = smtp
-    settings = {"TODAY": "2026-12-05", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
-                "MAIL_FROM": "cs@kizuna-demo.example", "SECRET_KEY": "browser-survey-secret"}  # fmt: skip
-    # the demo runs the daily job on its last day: the survey-nps playbook asks accounts in adoption
-    commands = [["demo", "--accounts", "30", "--months", "6", "--as-of", "2026-12-05", "--no-serve"],
-                ["jobs", "run", "outbox"]]  # fmt: skip
-    server = Server(tmp_path, commands, **settings)
+    # the demo (live.DEMO_COMMANDS, a copy) ran the daily job on its last day, 2026-12-05: the
+    # survey-nps playbook asked accounts in adoption, its links signed with DEMO_SETTINGS's secret
+    settings = {**DEMO_SETTINGS, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+    server = Server(tmp_path, [["jobs", "run", "outbox"]], store=demo_store, **settings)
     try:
-        with chromium() as browser:  # one Chromium for both visits, launched while the demo is built
-            base = server.url()
-            _answer_and_check(server, base, browser, inbox, tmp_path)
+        base = server.url()
+        _answer_and_check(server, base, browser, inbox, tmp_path)
     finally:
         server.stop()
 

@@ -8,6 +8,7 @@ page, and nothing may leave for Segment's CDN or API (every request is watched).
 from __future__ import annotations
 
 import functools
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -17,10 +18,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.test_journeys import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.live import CHROMIUM
 from tests.tracking_server import KizunaServer, free_port
 
-from playwright.sync_api import Route, sync_playwright  # isort: skip
+if not CHROMIUM.exists():
+    pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium; `make chromium`)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Route  # isort: skip
 
 pytestmark = pytest.mark.browser
 
@@ -76,8 +80,9 @@ def app_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def kizuna(tmp_path_factory: pytest.TempPathFactory, app_origin: str) -> Iterator[KizunaServer]:
+def kizuna(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, app_origin: str) -> Iterator[KizunaServer]:
     server = KizunaServer(tmp_path_factory.mktemp("tracking-browser"), tracking_origins=app_origin)
+    shutil.copyfile(sqlite_template, server.db)  # migrated once per test process, not by each server
     server.url = server.serve()  # type: ignore[attr-defined]
     try:
         yield server
@@ -86,7 +91,7 @@ def kizuna(tmp_path_factory: pytest.TempPathFactory, app_origin: str) -> Iterato
 
 
 def test_analytics_next_in_a_page_on_another_origin_delivers_300_events_exactly_once(
-    kizuna: KizunaServer, app_origin: str
+    kizuna: KizunaServer, app_origin: str, browser: Browser
 ) -> None:
     key = kizuna.key(name="browser")
     local = {urlsplit(app_origin).netloc, urlsplit(kizuna.url).netloc}  # type: ignore[attr-defined]
@@ -100,18 +105,16 @@ def test_analytics_next_in_a_page_on_another_origin_delivers_300_events_exactly_
             outside.append(route.request.url)
             route.abort()
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.route("**/*", only_local)
-            page = context.new_page()
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.goto(f"{app_origin}/index.html")
-            result = page.evaluate("([k, key, n]) => window.send(k, key, n)", [kizuna.url, key, EVENTS - 1])  # type: ignore[attr-defined]
-            failures = page.evaluate("window.failures")
-        finally:
-            browser.close()
+    context = browser.new_context()  # the process's Chromium (conftest.py), a context of its own
+    try:
+        context.route("**/*", only_local)
+        page = context.new_page()
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        page.goto(f"{app_origin}/index.html")
+        result = page.evaluate("([k, key, n]) => window.send(k, key, n)", [kizuna.url, key, EVENTS - 1])  # type: ignore[attr-defined]
+        failures = page.evaluate("window.failures")
+    finally:
+        context.close()
 
     assert outside == [], "analytics.js tried to reach beyond Kizuna"
     assert "failed" not in result["delivered"], console

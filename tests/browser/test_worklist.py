@@ -29,8 +29,8 @@ def server(segmented_server: Server) -> str:
 
 
 @pytest.fixture
-def page(server: str) -> Iterator[Any]:
-    with chromium_page(server) as tab:
+def page(browser: Any, server: str) -> Iterator[Any]:
+    with chromium_page(browser, server) as tab:
         yield tab
 
 
