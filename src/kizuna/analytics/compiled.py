@@ -12,10 +12,11 @@ again with other values. :func:`install` makes a backend's ``compile`` keep, per
   and the row limit; so two reports with another day, another zone or another store
   of the same schema share every query, and another number of months or segment is
   another shape;
-- the SQL of a shape is compiled once with unlikely stand-in values, and the text is
-  cut where each stand-in's own SQL appears; the first time, the pieces filled with the
-  real values must give exactly the SQL Ibis compiles for them, or the shape is not
-  kept (that query is compiled each time, as before);
+- the SQL of a shape is compiled once, with unlikely stand-in values and table names,
+  and the text is cut where each stand-in's own SQL appears (a stand-in not found as a
+  whole token: the shape is compiled each time, as before); the pieces are then filled
+  with the real values' SQL (:func:`checking` compares every such text with Ibis' own:
+  the tests do);
 - a value's SQL is what the backend's compiler writes for that literal alone, the
   same function Ibis uses inside a query.
 
@@ -28,7 +29,8 @@ import datetime as _dt
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +48,8 @@ MAX_SHAPES = 2_000
 
 _lock = threading.Lock()
 _shapes: OrderedDict[Any, Template | None] = OrderedDict()
-_stats = {"hits": 0, "misses": 0, "opaque": 0}
+_stats = {"hits": 0, "misses": 0, "opaque": 0, "checked": 0}
+_checking = False
 
 
 @dataclass(frozen=True)
@@ -145,24 +148,37 @@ def compile_sql(con: BaseBackend, expr: Any, limit: Any, original: Callable[...,
         template = _shapes.get(key)
         if found:
             _shapes.move_to_end(key)
-    values = [_literal_sql(con, lit) for lit in literals]
-    names = [_table_sql(con, str(t.name)) for t in tables]
-    if template is not None:
+    if not found:
+        _stats["misses"] += 1
+        template = _template(con, shape, limit, original, literals, tables)
+        with _lock:
+            _shapes[key] = template
+            while len(_shapes) > MAX_SHAPES:
+                _shapes.popitem(last=False)
+    elif template is not None:
         _stats["hits"] += 1
-        return template.fill(values, names)
-    sql = original(expr, limit=limit)
-    if found:  # a shape that cannot be cut at its values
+    if template is None:  # a shape that cannot be cut at its values: compiled each time
         _stats["opaque"] += 1
-        return sql
-    _stats["misses"] += 1
-    template = _template(con, shape, limit, original, literals, tables)
-    if template is not None and template.fill(values, names) != sql:
-        template = None
-    with _lock:
-        _shapes[key] = template
-        while len(_shapes) > MAX_SHAPES:
-            _shapes.popitem(last=False)
+        return original(expr, limit=limit)
+    sql = template.fill([_literal_sql(con, lit) for lit in literals], [_table_sql(con, str(t.name)) for t in tables])
+    if _checking:
+        expected = original(expr, limit=limit)
+        if sql != expected:
+            raise AssertionError(f"kept SQL differs from Ibis' own:\n{sql}\n{expected}")
+        _stats["checked"] += 1
     return sql
+
+
+@contextmanager
+def checking() -> Iterator[None]:
+    """Within: every SQL taken from a kept shape is also compiled by Ibis and must be the
+    same text (an AssertionError otherwise) — for tests."""
+    global _checking
+    _checking = True
+    try:
+        yield
+    finally:
+        _checking = False
 
 
 def _template(
