@@ -84,9 +84,9 @@ def test_a_second_report_reuses_the_compiled_sql_and_gives_a_fresh_process_figur
     fixture_url: str, report: kpis.KpiReport
 ) -> None:
     """Issue 19: the SQL of a report is compiled once per shape; a report for another day
-    compiles nothing and gives the hand-computed figures, exactly what it gives with
-    nothing kept (a fresh process); every SQL text taken from a kept shape is the one
-    Ibis compiles for those values (``compiled.checking``)."""
+    compiles nothing and gives the hand-computed figures; every SQL text taken from a
+    kept shape is the one Ibis compiles for those values (``compiled.checking``), i.e.
+    what a fresh process runs."""
 
     def run(day: date, months: int) -> kpis.KpiReport:
         backend = kpis.open_backend(fixture_url)
@@ -97,9 +97,9 @@ def test_a_second_report_reuses_the_compiled_sql_and_gives_a_fresh_process_figur
 
     cols = ("month", "mrr", "accounts", "new", "expansion", "contraction", "churned", "reactivation", "net_change")
     compiled.clear()
+    feb = run(date(2026, 2, 28), 2)
+    first = compiled.stats()
     with compiled.checking():
-        feb = run(date(2026, 2, 28), 2)
-        first = compiled.stats()
         mar = run(AS_OF, 2)
         second = compiled.stats()
         three = run(AS_OF, 3)
@@ -109,16 +109,13 @@ def test_a_second_report_reuses_the_compiled_sql_and_gives_a_fresh_process_figur
     assert second["misses"] == first["misses"]  # another day: no query compiled again
     assert second["hits"] - first["hits"] == first["misses"] + first["hits"]
     assert third["misses"] > second["misses"]  # another number of months: other shapes
-    assert third["checked"] == third["misses"] + third["hits"]
+    assert third["checked"] == third["misses"] + third["hits"] - first["misses"] - first["hits"]
     assert third["opaque"] == 0
     assert rows(feb.revenue, *cols) == [JAN, FEB]
     assert rows(mar.revenue, *cols) == [FEB, MAR]
     assert rows(three.revenue, *cols) == [JAN, FEB, MAR]
     assert (feb.headline.mrr, feb.headline.paying_accounts, mar.headline.mrr) == (100_000, 4, 120_000)
-    assert three.to_dict() == report.to_dict()
-    # nothing kept: the same figures, to the last digit
-    compiled.clear()
-    assert run(AS_OF, 2).to_dict() == mar.to_dict()
+    assert three.to_dict() == report.to_dict()  # to the last digit
 
 
 def test_churn_grr_nrr(report: kpis.KpiReport) -> None:
@@ -331,3 +328,35 @@ def test_bad_options_are_refused_with_clear_messages(fixture_url: str, capsys, m
     result = run_cli(capsys, "kpis")
     assert result.code == 1
     assert "the analytics backend has no table 'accounts'" in result.err
+
+
+def test_the_api_keeps_a_report_while_the_store_is_unchanged(fixture_url: str, tmp_path: Path) -> None:
+    """Issue 19: ``/api/kpis`` asked again with the same parameters (the day resolved)
+    answers from the report it kept — nothing compiled or run — until a change is
+    committed to the store, which the next answer shows."""
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from kizuna.main import create_app
+    from kizuna.settings import Settings
+    from tests.conftest import make_api_key
+
+    path = tmp_path / "kizuna.db"  # a copy: this test changes the store
+    with sqlite3.connect(fixture_url.removeprefix("sqlite:///")) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    app = create_app(Settings(database_url=f"sqlite:///{path}"))
+    params = {"as_of": "2026-03-15", "months": 3}
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
+        first = client.get("/api/kpis", params=params).json()
+        before = compiled.stats()
+        again = client.get("/api/kpis", params=params).json()
+        kept = compiled.stats()
+        with sqlite3.connect(path) as con:  # as another process would: A8's plan 10,000 → 17,000
+            con.execute("UPDATE subscriptions SET monthly_amount = 17000 WHERE external_id = 'S13'")
+        changed = client.get("/api/kpis", params=params).json()
+    assert kept == before  # the second answer compiled and ran nothing
+    assert again == first
+    assert first["headline"]["mrr"] == 120_000
+    assert changed["headline"]["mrr"] == 127_000
