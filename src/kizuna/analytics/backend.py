@@ -163,12 +163,12 @@ def _sqlite_temporary_table(con: Any, expr: ibis.Table, index: tuple[str, ...]) 
     """What Ibis' ``cache()`` does on SQLite (a typed temporary table filled by one
     ``INSERT … SELECT``), with the SELECT from ``con.compile``; gone with the connection."""
     import ibis.expr.operations as ops
-    import sqlglot as sg
+    import sqlglot.expressions as sge
 
     con._run_pre_execute_hooks(expr)
     schema = expr.schema()
     name = ibis.util.gen_name("kizuna_cached")
-    table = sg.table(name, catalog="temp", quoted=True)
+    table = sge.table_(name, catalog="temp", quoted=True)
     create = con._generate_create_table(table, schema).sql(con.dialect)
     insert = f"INSERT INTO {table.sql(con.dialect)} {con.compile(expr)}"
     with con.begin() as cur:

@@ -36,7 +36,7 @@ from typing import Any
 
 import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
-import sqlglot as sg
+import sqlglot.expressions as sge
 from ibis.backends import BaseBackend
 
 #: Backends whose ``compile`` returns SQL text (Spark's goes through its own session).
@@ -92,16 +92,16 @@ def install(con: BaseBackend) -> BaseBackend:
             return original(expr, limit=limit, params=params, **kwargs)
         return compile_sql(con, expr, limit, original)
 
-    con.compile = compile  # type: ignore[method-assign]
-    con._kizuna_compiled = True  # type: ignore[attr-defined]
+    con.compile = compile
+    con._kizuna_compiled = True
     return con
 
 
 def _bindable(dtype: dt.DataType) -> bool:
     """Values that never change the SQL around them: they become slots."""
     if dtype.is_integer():
-        return dtype.nbytes >= 4  # small ones (months, windows, 0/1) pick the shape
-    return dtype.is_date() or dtype.is_timestamp() or dtype.is_string() or dtype.is_floating()
+        return bool(dtype.nbytes >= 4)  # small ones (months, windows, 0/1) pick the shape
+    return bool(dtype.is_date() or dtype.is_timestamp() or dtype.is_string() or dtype.is_floating())
 
 
 def _stand_in(dtype: dt.DataType, i: int) -> Any:
@@ -121,7 +121,7 @@ def _literal_sql(con: BaseBackend, op: ops.Literal) -> str:
 
 
 def _table_sql(con: BaseBackend, name: str) -> str:
-    return str(sg.to_identifier(name, quoted=con.compiler.quoted).sql(dialect=con.dialect))
+    return str(sge.to_identifier(name, quoted=con.compiler.quoted).sql(dialect=con.dialect))
 
 
 def compile_sql(con: BaseBackend, expr: Any, limit: Any, original: Callable[..., str]) -> str:
