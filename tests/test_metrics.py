@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from kizuna.analytics import compiled
 from kizuna.services import kpis
 from tests.cli import run_cli
 from tests.metrics_fixture import AS_OF, load_fixture
@@ -70,6 +73,49 @@ def test_mrr_and_movements_by_month(report: kpis.KpiReport) -> None:
     rev = report.revenue
     assert (rev["mrr"] - rev["start_mrr"] == rev["net_change"]).all()
     assert report.revenue["arr"].tolist() == [1_080_000, 1_200_000, 1_440_000]
+
+
+JAN = ("2026-01", 90_000, 5, 40_000, 0, -5_000, 0, 0, 35_000)
+FEB = ("2026-02", 100_000, 4, 0, 20_000, 0, -10_000, 0, 10_000)
+MAR = ("2026-03", 120_000, 5, 0, 10_000, 0, 0, 10_000, 20_000)
+
+
+def test_a_second_report_reuses_the_compiled_sql_and_gives_a_fresh_process_figures(
+    fixture_url: str, report: kpis.KpiReport
+) -> None:
+    """Issue 19: the SQL of a report is compiled once per shape; a report for another day
+    compiles nothing and gives the hand-computed figures; every SQL text taken from a
+    kept shape is the one Ibis compiles for those values (``compiled.checking``), i.e.
+    what a fresh process runs."""
+
+    def run(day: date, months: int) -> kpis.KpiReport:
+        backend = kpis.open_backend(fixture_url)
+        try:
+            return kpis.kpi_report(backend, day, replace(OPTIONS, months=months))
+        finally:
+            kpis.close_backend(backend)
+
+    cols = ("month", "mrr", "accounts", "new", "expansion", "contraction", "churned", "reactivation", "net_change")
+    compiled.clear()
+    feb = run(date(2026, 2, 28), 2)
+    first = compiled.stats()
+    with compiled.checking():
+        mar = run(AS_OF, 2)
+        second = compiled.stats()
+        three = run(AS_OF, 3)
+        third = compiled.stats()
+    assert first["misses"] >= 20
+    assert first["opaque"] == 0
+    assert second["misses"] == first["misses"]  # another day: no query compiled again
+    assert second["hits"] - first["hits"] == first["misses"] + first["hits"]
+    assert third["misses"] > second["misses"]  # another number of months: other shapes
+    assert third["checked"] == third["misses"] + third["hits"] - first["misses"] - first["hits"]
+    assert third["opaque"] == 0
+    assert rows(feb.revenue, *cols) == [JAN, FEB]
+    assert rows(mar.revenue, *cols) == [FEB, MAR]
+    assert rows(three.revenue, *cols) == [JAN, FEB, MAR]
+    assert (feb.headline.mrr, feb.headline.paying_accounts, mar.headline.mrr) == (100_000, 4, 120_000)
+    assert three.to_dict() == report.to_dict()  # to the last digit
 
 
 def test_churn_grr_nrr(report: kpis.KpiReport) -> None:
@@ -282,3 +328,35 @@ def test_bad_options_are_refused_with_clear_messages(fixture_url: str, capsys, m
     result = run_cli(capsys, "kpis")
     assert result.code == 1
     assert "the analytics backend has no table 'accounts'" in result.err
+
+
+def test_the_api_keeps_a_report_while_the_store_is_unchanged(fixture_url: str, tmp_path: Path) -> None:
+    """Issue 19: ``/api/kpis`` asked again with the same parameters (the day resolved)
+    answers from the report it kept — nothing compiled or run — until a change is
+    committed to the store, which the next answer shows."""
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from kizuna.main import create_app
+    from kizuna.settings import Settings
+    from tests.conftest import make_api_key
+
+    path = tmp_path / "kizuna.db"  # a copy: this test changes the store
+    with sqlite3.connect(fixture_url.removeprefix("sqlite:///")) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    app = create_app(Settings(database_url=f"sqlite:///{path}"))
+    params = {"as_of": "2026-03-15", "months": 3}
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {make_api_key(app, 'write')}"
+        first = client.get("/api/kpis", params=params).json()
+        before = compiled.stats()
+        again = client.get("/api/kpis", params=params).json()
+        kept = compiled.stats()
+        with sqlite3.connect(path) as con:  # as another process would: A8's plan 10,000 → 17,000
+            con.execute("UPDATE subscriptions SET monthly_amount = 17000 WHERE external_id = 'S13'")
+        changed = client.get("/api/kpis", params=params).json()
+    assert kept == before  # the second answer compiled and ran nothing
+    assert again == first
+    assert first["headline"]["mrr"] == 120_000
+    assert changed["headline"]["mrr"] == 127_000

@@ -25,6 +25,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.backends import BaseBackend
 
+from kizuna.analytics import compiled
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 
@@ -145,22 +146,47 @@ def materialise(expr: ibis.Table, index: tuple[str, ...] = ()) -> ibis.Table:
     """Compute a table reused by several queries once (a temporary table, a Spark cache).
 
     On SQLite the temporary table also gets an index on ``index``: joined to other
-    tables without one, SQLite's planner may scan it once per outer row."""
+    tables without one, SQLite's planner may scan it once per outer row; and its query
+    is compiled through the backend's ``compile`` (kept per shape, see
+    :mod:`kizuna.analytics.compiled`) rather than Ibis' own ``cache()``, which compiles
+    it every time."""
+    backend = expr._find_backend()
+    if backend.name == "sqlite":
+        return _sqlite_temporary_table(backend, expr, index)
     try:
-        cached = expr.cache()
+        return expr.cache()
     except Exception:  # pragma: no cover - a backend without caching computes it each time
         return expr
-    op = cached.op()
-    backend = cached._find_backend()
-    if index and backend.name == "sqlite" and hasattr(op, "name"):
-        name = str(op.name)
-        columns = ", ".join(f'"{c}"' for c in index)
-        backend.raw_sql(f'CREATE INDEX IF NOT EXISTS "temp"."ix_{name}" ON "{name}" ({columns})').close()
-    return cached
+
+
+def _sqlite_temporary_table(con: Any, expr: ibis.Table, index: tuple[str, ...]) -> ibis.Table:
+    """What Ibis' ``cache()`` does on SQLite (a typed temporary table filled by one
+    ``INSERT … SELECT``), with the SELECT from ``con.compile``; gone with the connection."""
+    import ibis.expr.operations as ops
+    import sqlglot.expressions as sge
+
+    con._run_pre_execute_hooks(expr)
+    schema = expr.schema()
+    name = ibis.util.gen_name("kizuna_cached")
+    table = sge.table_(name, catalog="temp", quoted=True)
+    create = con._generate_create_table(table, schema).sql(con.dialect)
+    insert = f"INSERT INTO {table.sql(con.dialect)} {con.compile(expr)}"
+    with con.begin() as cur:
+        cur.execute(create)
+        cur.execute(insert)
+        if index:
+            columns = ", ".join(f'"{c}"' for c in index)
+            cur.execute(f'CREATE INDEX "temp"."ix_{name}" ON "{name}" ({columns})')
+    return ops.DatabaseTable(name, schema=schema, source=con, namespace=ops.Namespace(database="temp")).to_expr()
 
 
 def connect(url: str, *, spark_session: Any = None) -> BaseBackend:
-    """Open the Ibis backend for ``url`` (see the module docstring)."""
+    """Open the Ibis backend for ``url`` (see the module docstring); its compiled SQL is
+    kept per query shape (:mod:`kizuna.analytics.compiled`)."""
+    return compiled.install(_connect(url, spark_session=spark_session))
+
+
+def _connect(url: str, *, spark_session: Any = None) -> BaseBackend:
     url = url.strip()
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0].lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from kizuna.settings import Settings
 
 T = TypeVar("T")
 
+#: KPI reports (and drill-downs) the API keeps per process while the store is unchanged.
+REPORTS_KEPT = 8
+
 
 class StoreCache:
     """Values computed from the store, kept per process while the store is unchanged: a
@@ -23,10 +27,13 @@ class StoreCache:
     the value was read, so any committed change — here, in another server process, by
     the CLI — makes the next request compute it again. Nothing is kept where the store
     has no such version (PostgreSQL). Issue 19: the accounts list's filter menus (a
-    count per owner over every account) on each page."""
+    count per owner over every account) on each page, and the KPI report of
+    ``/api/kpis`` (``entries`` keeps the most recently used ones only)."""
 
-    def __init__(self, version: StoreVersion) -> None:
+    def __init__(self, version: StoreVersion, entries: int | None = None) -> None:
         self._version = version
+        self._limit = entries
+        self._lock = threading.Lock()
         self._entries: dict[str, tuple[object, Any]] = {}
 
     def version(self) -> object | None:
@@ -37,11 +44,16 @@ class StoreCache:
     def get(self, key: str, version: object | None, compute: Callable[[], T]) -> T:
         if version is None:
             return compute()
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] == version:
-            return entry[1]  # type: ignore[no-any-return]
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is not None and entry[0] == version:
+                self._entries[key] = entry  # the most recently used last
+                return entry[1]  # type: ignore[no-any-return]
         value = compute()
-        self._entries[key] = (version, value)
+        with self._lock:
+            self._entries[key] = (version, value)
+            while self._limit is not None and len(self._entries) > self._limit:
+                del self._entries[next(iter(self._entries))]
         return value
 
 
@@ -54,9 +66,13 @@ class AppState:
     login_guard: LoginGuard = field(default_factory=LoginGuard)
     #: what pages keep from the store while it is unchanged (see :class:`StoreCache`)
     store_cache: StoreCache = field(init=False)
+    #: the KPI reports of the API, the same way (a few: each holds a report's tables)
+    reports: StoreCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.store_cache = StoreCache(StoreVersion(self.settings.database_url))
+        version = StoreVersion(self.settings.database_url)
+        self.store_cache = StoreCache(version)
+        self.reports = StoreCache(version, entries=REPORTS_KEPT)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -34,13 +34,26 @@ By = Annotated[
 
 
 def _run(state: Any, as_of: date | None, months: int | None, by: str, fn: Any, **kw: Any) -> Any:
+    """``fn(backend, day, options, **kw)`` on the analytics backend; the answer is kept
+    while the store is unchanged (``state.reports``: SQLite only, never when the KPIs
+    read another analytics store), by everything it depends on — the resolved day
+    included."""
     settings = state.settings
     options = kpis.KpiOptions.from_settings(settings, months=months, segment_by=None if by == "none" else by)
-    backend = kpis.open_backend(settings.database_url, settings.analytics_url)
-    try:
-        return fn(backend, as_of or today(settings), options, **kw)
-    finally:
-        kpis.close_backend(backend)
+    day = as_of or today(settings)
+
+    def compute() -> Any:
+        backend = kpis.open_backend(settings.database_url, settings.analytics_url)
+        try:
+            return fn(backend, day, options, **kw)
+        finally:
+            kpis.close_backend(backend)
+
+    if settings.analytics_url not in (None, "", settings.database_url):
+        return compute()
+    version = state.reports.version()  # read before the report reads the store
+    key = repr((fn.__name__, day, options, sorted(kw.items())))
+    return state.reports.get(key, version, compute)
 
 
 @router.get("", response_model=KpiReportOut, response_model_exclude_unset=True, responses=READ,
