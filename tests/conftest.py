@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from kizuna.analytics import compiled
 from kizuna.db import ensure_schema, make_engine
 from kizuna.i18n import set_language
 from kizuna.main import create_app
@@ -49,6 +50,14 @@ hypothesis_settings.load_profile("kizuna")
 # this process, where hundreds of tests create users and sign in, at the lowest cost that
 # still is Argon2id. Hashes carry their parameters, so either verifies the other's.
 auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_sql_checked() -> Iterator[None]:
+    """Every query the compiled-SQL cache fills in (kizuna.analytics.compiled) is also
+    compiled by Ibis and must be the same text, in every test of the suite."""
+    with compiled.checking():
+        yield
 
 
 @pytest.fixture(autouse=True)

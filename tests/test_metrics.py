@@ -109,7 +109,8 @@ def test_a_second_report_reuses_the_compiled_sql_and_gives_a_fresh_process_figur
     assert second["misses"] == first["misses"]  # another day: no query compiled again
     assert second["hits"] - first["hits"] == first["misses"] + first["hits"]
     assert third["misses"] > second["misses"]  # another number of months: other shapes
-    assert third["checked"] == third["misses"] + third["hits"] - first["misses"] - first["hits"]
+    # every query of the block compared with Ibis' own (the suite may be checking already: deltas)
+    assert third["checked"] - first["checked"] == third["misses"] + third["hits"] - first["misses"] - first["hits"]
     assert third["opaque"] == 0
     assert rows(feb.revenue, *cols) == [JAN, FEB]
     assert rows(mar.revenue, *cols) == [FEB, MAR]

@@ -49,7 +49,7 @@ MAX_SHAPES = 2_000
 _lock = threading.Lock()
 _shapes: OrderedDict[Any, Template | None] = OrderedDict()
 _stats = {"hits": 0, "misses": 0, "opaque": 0, "checked": 0}
-_checking = False
+_checking = 0  # depth of checking() blocks (the test suite runs inside one for the whole session)
 
 
 @dataclass(frozen=True)
@@ -172,13 +172,14 @@ def compile_sql(con: BaseBackend, expr: Any, limit: Any, original: Callable[...,
 @contextmanager
 def checking() -> Iterator[None]:
     """Within: every SQL taken from a kept shape is also compiled by Ibis and must be the
-    same text (an AssertionError otherwise) — for tests."""
+    same text (an AssertionError otherwise) — for tests (``tests/conftest.py`` runs the
+    whole suite inside one; blocks nest)."""
     global _checking
-    _checking = True
+    _checking += 1
     try:
         yield
     finally:
-        _checking = False
+        _checking -= 1
 
 
 def _template(
