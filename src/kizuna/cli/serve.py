@@ -18,7 +18,6 @@ def serve(
         False, "--allow-demo-admin", help="Serve beyond this machine even while the demo admin has its public password."
     ),
 ) -> None:
-    """Serve the web app and the REST API (OpenAPI at /docs)."""
 
     settings = with_address(load_settings(), host, port)
     check_address(settings.host, settings.port)
