@@ -256,7 +256,7 @@ SLOW_MODULES = (
     "tests/test_health_surfaces.py",
     "tests/test_health_history.py",
     "tests/test_tracking_clients.py",
-    "tests/test_concurrent_writes.py",
+    "tests/test_concurrent_writes",  # and test_concurrent_writes_postgres.py
     "tests/test_demo_playbooks.py",
     "tests/test_health_generators.py",
     "tests/test_churn.py",

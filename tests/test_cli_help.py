@@ -4,6 +4,7 @@ naming the command and the option."""
 
 from __future__ import annotations
 
+import ast
 import io
 import os
 import re
@@ -13,8 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
+import pytest
+import typer
 
-from kizuna.cli import COMMANDS, command_tree
+from kizuna.cli import COMMANDS, app, command_tree
 from kizuna.cli.help_i18n import extract_cli_help, translate_tree
 from kizuna.i18n import language
 
@@ -66,31 +69,73 @@ def test_english_help_stays_english() -> None:
         assert users.params[0].help == "The user's sign-in email."
 
 
-def test_a_command_loads_only_its_own_module() -> None:
-    """``kizuna users create`` starts without pandas, the analytics or the other commands'
-    modules (every command used to import them all: ~3 s before anything happened); the root's
-    help still lists every command."""
+def _loaded(*args: str) -> tuple[str, list[str]]:
+    """The output of ``kizuna ARGS`` in a fresh interpreter, and the modules of the command
+    line, pandas and the web app it imported."""
     probe = (
         "import sys\n"
         "from kizuna.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print('LOADED', sorted(m for m in sys.modules if m.startswith(('kizuna.cli.', 'pandas', 'kizuna.web'))))"
     )
-    env = {**os.environ, "COLUMNS": "120"}
-    done = subprocess.run([sys.executable, "-c", probe, "users", "create", "--help"], env=env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe, *args], env={**os.environ, "COLUMNS": "120"},
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    loaded = done.stdout.rsplit("LOADED", 1)[1].strip()
-    assert loaded == str(["kizuna.cli.context", "kizuna.cli.help_i18n", "kizuna.cli.users"])
-    assert "--email" in done.stdout
-    root = subprocess.run([sys.executable, "-m", "kizuna", "--help"], env=env, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-    listed = re.findall(r"^│ ([a-z]+) ", root.stdout, flags=re.M)
+    out, loaded = done.stdout.rsplit("LOADED", 1)
+    return out, ast.literal_eval(loaded.strip())
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    """``kizuna users create`` starts without pandas, the analytics or the other commands'
+    modules (every command used to import them all: ~3 s before anything happened); the root's
+    help lists every command without loading any of their modules (it built all 118: ~2.5 s)."""
+    out, loaded = _loaded("users", "create", "--help")
+    assert loaded == ["kizuna.cli.context", "kizuna.cli.help_i18n", "kizuna.cli.users"]
+    assert "--email" in out
+    out, loaded = _loaded("--help")
+    assert loaded == ["kizuna.cli.context", "kizuna.cli.help_i18n"]
+    listed = re.findall(r"^│ ([a-z]+) ", out, flags=re.M)
     tree = command_tree()
     shown = [n for n in tree.list_commands(None) if not tree.get_command(None, n).hidden]
     assert listed == shown
     assert len(shown) == len(COMMANDS) - 2  # `report` and `ingest`: old names, hidden
     assert listed[:3] == ["backup", "restore", "export"]  # Typer's order: the root's commands, then its groups
+
+
+def _root_help(capsys: pytest.CaptureFixture[str], *, built: bool) -> str:
+    root = typer.main.get_command(app)
+    if built:
+        root.load_all()  # type: ignore[attr-defined]
+    capsys.readouterr()
+    root.main(args=["--help"], prog_name="kizuna", standalone_mode=False)
+    return capsys.readouterr().out
+
+
+#: restore's help in each language: the summary (the root's listing) and the paragraph after it
+RESTORE = {
+    "en": ["Restore the store from FILE (made by `kizuna backup`), then bring its schema up to date.",
+           "Refuses a store that already holds data unless --force is given."],
+    "ja": ["FILE（`kizuna backup` で作成）からストアを復元し、スキーマを最新にします。",
+           "--force を指定しない限り、データが入っているストアには復元しません。"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_root_help_lists_what_the_built_commands_say(capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch, lang: str) -> None:  # fmt: skip
+    """The root's ``--help`` lists the summaries of :data:`COMMANDS` without building the
+    commands: the listing is the same, line for line, as when every command is built (each
+    command's own help, its visibility, its translation)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    with language(lang):
+        listed = _root_help(capsys, built=False)
+        built = _root_help(capsys, built=True)
+        restore = typer.main.get_command(app).get_command(None, "restore")  # type: ignore[attr-defined]
+    assert listed == built
+    summaries = dict(re.findall(r"^│ ([a-z]+) +(\S.*?) *│$", listed, flags=re.M))
+    assert len(summaries) == len(COMMANDS) - 2  # all but the two hidden old names
+    assert summaries["restore"] == RESTORE[lang][0]
+    assert restore.help.split("\n\n") == RESTORE[lang]
 
 
 def test_help_texts_are_extracted_without_marking() -> None:

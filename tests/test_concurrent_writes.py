@@ -43,7 +43,7 @@ def _env(url: str) -> dict[str, str]:
 @pytest.fixture
 def served(store_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """(base URL, API key, store URL) of a real ``kizuna serve`` (two worker processes)
-    on a SQLite file, or on PostgreSQL."""
+    on the module's ``store_url``: a SQLite file, or PostgreSQL."""
     url = store_url
     engine = make_engine(url)
     ensure_schema(engine)
@@ -86,9 +86,21 @@ def _write_import_file(path: Path, prefix: str) -> Path:
     return path
 
 
+@pytest.fixture
+def store_url(sqlite_url: str) -> str:
+    """A SQLite file (PostgreSQL: test_concurrent_writes_postgres.py, a module of its own so
+    that the two can run on both test workers at once)."""
+    return sqlite_url
+
+
 def test_sixteen_writers_and_two_imports_get_no_5xx_and_lose_nothing(
     served: tuple[str, str, str], tmp_path: Path
 ) -> None:
+    sixteen_writers_and_two_imports(served, tmp_path)
+
+
+def sixteen_writers_and_two_imports(served: tuple[str, str, str], tmp_path: Path) -> None:
+    """The test itself, on the store ``served`` serves."""
     base, key, url = served
     headers = {"Authorization": f"Bearer {key}", "Accept-Language": "en"}
     statuses: Counter[int] = Counter()

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from kizuna.cli.context import console, err_console, plain_validation_message, state
 from kizuna.cli.help_i18n import language_from_argv, translate_tree, translate_typer_strings
@@ -20,46 +20,82 @@ from kizuna.errors import ImportRejected, KizunaError
 from kizuna.i18n import N_, _, get_language, language_from_environment, set_language
 
 #: The commands, in the order ``kizuna --help`` lists them: name → (module of ``kizuna.cli``,
-#: attribute, a Typer group or a command function, options of ``add_typer``/``command``). A command's module is imported only when the command runs (or when the root's
-#: help lists them all): ``kizuna users create`` does not load pandas, the analytics and the
-#: web app that other commands need — the start-up was ~3 s of imports for every command.
+#: attribute, a Typer group or a command function, options of ``add_typer``/``command``). A
+#: command's module is imported only when the command runs: ``kizuna users create`` does not
+#: load pandas, the analytics and the web app that other commands need (the start-up was ~3 s
+#: of imports for every command). Each ``help`` here is the command's only summary (its first
+#: paragraph): the root's ``--help`` lists them without building any command, and the built
+#: command gets the same text (``more_help``: a constant of its module with the paragraphs that
+#: follow). ``tests/test_cli_help.py`` checks that the root's listing is what the built
+#: commands say, in English and Japanese.
 _GROUP, _COMMAND = "group", "command"
 COMMANDS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
-    "db": ("db", "app", _GROUP, {}),
-    "backup": ("db", "backup_store", _COMMAND, {}),
-    "restore": ("db", "restore_store", _COMMAND, {}),
-    "import": ("imports", "app", _GROUP, {}),
-    "export": ("exports", "export_all", _COMMAND,
-               {"help": N_("Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged.")}),
-    "serve": ("serve", "serve", _COMMAND, {}),
-    "status": ("status", "status", _COMMAND, {"help_from": "STATUS_HELP"}),
-    "pipeline": ("pipeline", "app", _GROUP, {}),
-    "kpis": ("kpis", "kpis", _COMMAND, {"help_from": "KPIS_HELP"}),
-    "report": ("kpis", "report_app", _GROUP, {"hidden": True}),  # the old spelling: kizuna kpis
-    "ltv": ("ltv", "app", _GROUP, {}),
-    "churn": ("churn", "app", _GROUP, {}),
-    "opportunities": ("opportunities", "app", _GROUP, {}),
-    "users": ("users", "users", _GROUP, {}),
-    "apikey": ("users", "apikeys", _GROUP, {}),
-    "demo": ("demo", "demo", _COMMAND, {}),
-    "usage": ("usage", "app", _GROUP, {}),
-    "ingest": ("usage", "ingest_app", _GROUP, {}),
-    "health": ("health", "app", _GROUP, {}),
-    "jobs": ("jobs", "app", _GROUP, {}),
-    "outbox": ("jobs", "outbox_app", _GROUP, {}),
-    "email": ("email", "app", _GROUP, {}),
-    "segments": ("segments", "app", _GROUP, {}),
-    "tier": ("segments", "tier_app", _GROUP, {}),
-    "stage": ("segments", "stage_app", _GROUP, {}),
-    "fit": ("segments", "fit_app", _GROUP, {}),
-    "tasks": ("tasks", "app", _GROUP, {}),
-    "onboarding": ("onboarding", "app", _GROUP, {}),
-    "playbooks": ("playbooks", "app", _GROUP, {}),
-    "surveys": ("surveys", "app", _GROUP, {}),
-    "kb": ("kb", "app", _GROUP, {}),
-    "renewals": ("renewals", "app", _GROUP, {}),
-    "worklist": ("tasks", "worklist_command", _COMMAND, {}),
-}
+    "db": ("db", "app", _GROUP, {"help": N_(
+        "The database: apply migrations, show the schema version, check stored dates, back up and restore.")}),
+    "backup": ("db", "backup_store", _COMMAND, {"help": N_(
+        "Back the store up to FILE: consistent while the server runs (SQLite's online backup; pg_dump for "
+        "PostgreSQL).")}),
+    "restore": ("db", "restore_store", _COMMAND, {"help": N_(
+        "Restore the store from FILE (made by `kizuna backup`), then bring its schema up to date."),
+        "more_help": "RESTORE_MORE_HELP"}),
+    "import": ("imports", "app", _GROUP, {"help": N_(
+        "Import files (kizuna import ENTITY FILE), or manage saved mappings.")}),
+    "export": ("exports", "export_all", _COMMAND, {"help": N_(
+        "Write every table as CSV files that `kizuna import all FOLDER` reads back unchanged.")}),
+    "serve": ("serve", "serve", _COMMAND, {"help": N_("Serve the web app and the REST API (OpenAPI at /docs).")}),
+    "status": ("status", "status", _COMMAND, {"help": N_(
+        "The store, its schema version, the last daily job and how fresh each data feed is.")}),
+    "pipeline": ("pipeline", "app", _GROUP, {"help": N_("The daily pipeline that keeps derived figures current.")}),
+    "kpis": ("kpis", "kpis", _COMMAND, {"help": N_(
+        "MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and cross-sell, support KPIs, "
+        "Pareto and LTV, month by month up to --as-of."), "more_help": "KPIS_MORE_HELP"}),
+    "report": ("kpis", "report_app", _GROUP, {"hidden": True,  # the old spelling: kizuna kpis
+                                               "help": N_("Reports: the KPIs of customer success, revenue and support.")}),
+    "ltv": ("ltv", "app", _GROUP, {"help": N_(
+        "Customer lifetime value (LTV): the seed formulas and fitted CLV models.")}),
+    "churn": ("churn", "app", _GROUP, {"help": N_(
+        "The churn model: probability of churn within a horizon, with its reasons.")}),
+    "opportunities": ("opportunities", "app", _GROUP, {"help": N_(
+        "Upsell and cross-sell opportunities, and the recommender's evaluation.")}),
+    "users": ("users", "users", _GROUP, {"help": N_("The CS team's users: create them, set passwords, list them.")}),
+    "apikey": ("users", "apikeys", _GROUP, {"help": N_("API keys for the REST API (sent as a bearer token).")}),
+    "demo": ("demo", "demo", _COMMAND, {"help": N_(
+        "Create a demo company: a Japanese B2B SaaS vendor, its CS team and its customers."),
+        "more_help": "DEMO_MORE_HELP"}),
+    "usage": ("usage", "app", _GROUP, {"help": N_(
+        "Product usage: daily rollups (account × day × metric), the events the tracking API received and the "
+        "events waiting for their account.")}),
+    "ingest": ("usage", "ingest_app", _GROUP, {"hidden": True,
+                                               "help": N_("The old name of `kizuna usage` (kept for scripts).")}),
+    "health": ("health", "app", _GROUP, {"help": N_(
+        "Health scores: daily snapshots with explanations, and the backtest that proves they predict churn.")}),
+    "jobs": ("jobs", "app", _GROUP, {"help": N_("Scheduled jobs: list them, run one now, see the last runs.")}),
+    "outbox": ("jobs", "outbox_app", _GROUP, {"help": N_(
+        "Emails and webhooks waiting to be delivered: list, retry, purge.")}),
+    "email": ("email", "app", _GROUP, {"help": N_("Email: check the SMTP settings.")}),
+    "segments": ("segments", "app", _GROUP, {"help": N_(
+        "Touch tiers, lifecycle stages, at-risk flags and customer fit: recompute, inspect, configure.")}),
+    "tier": ("segments", "tier_app", _GROUP, {"help": N_(
+        "Touch tiers (high / low / tech touch): show, set by hand, clear.")}),
+    "stage": ("segments", "stage_app", _GROUP, {"help": N_(
+        "Lifecycle stages (onboarding → adoption → expansion → renewal → churned): show, set, clear.")}),
+    "fit": ("segments", "fit_app", _GROUP, {"help": N_("Customer fit against the ideal customer profile.")}),
+    "tasks": ("tasks", "app", _GROUP, {"help": N_(
+        "Tasks (calls to action): list, add, complete, reopen, snooze, assign.")}),
+    "onboarding": ("onboarding", "app", _GROUP, {"help": N_(
+        "Onboarding plans: templates per touch tier, applied to accounts.")}),
+    "playbooks": ("playbooks", "app", _GROUP, {"help": N_(
+        "Playbooks: load them, list them, preview what one would do today.")}),
+    "surveys": ("surveys", "app", _GROUP, {"help": N_(
+        "Surveys (NPS, CSAT, CES): create a programme, list them, send one to a segment.")}),
+    "kb": ("kb", "app", _GROUP, {"help": N_(
+        "Knowledge base: import Markdown articles, search them, see what was sent and read, and the ticket "
+        "deflection.")}),
+    "renewals": ("renewals", "app", _GROUP, {"help": N_(
+        "Renewals: the pipeline of committed terms by renewal month, and its forecast.")}),
+    "worklist": ("tasks", "worklist_command", _COMMAND, {"help": N_(
+        "What to do today, best first, each line with its reason (urgency × risk × revenue).")}),
+}  # fmt: skip
 _ROOT_SETTINGS: dict[str, Any] = {"pretty_exceptions_enable": False, "rich_markup_mode": "rich"}
 
 
@@ -70,8 +106,8 @@ def _build(name: str) -> Any:
     module = importlib.import_module(f"kizuna.cli.{module_name}")
     target = getattr(module, attribute)
     options = dict(options)
-    if "help_from" in options:  # the help is a constant of the module
-        options["help"] = getattr(module, options.pop("help_from"))
+    if "more_help" in options:  # the paragraphs after the summary: a constant of the module
+        options["help"] = f"{options['help']}\n\n{getattr(module, options.pop('more_help'))}"
     parent = typer.Typer(**_ROOT_SETTINGS)
     parent.callback()(lambda: None)
     if kind == _GROUP:
@@ -81,9 +117,27 @@ def _build(name: str) -> Any:
     return typer.main.get_command(parent).commands[name]  # type: ignore[attr-defined]
 
 
+def summary(name: str) -> str:
+    """The one-line help of the command ``name`` (English; the modules that repeat it read it here)."""
+    return str(COMMANDS[name][3]["help"])
+
+
+class _Listed(TyperCommand):
+    """A command as the root's ``--help`` lists it (its name, summary and visibility) without
+    building it: importing every command's module for its one line took ~2.5 s."""
+
+    def __init__(self, name: str) -> None:
+        options = COMMANDS[name][3]
+        help_text = summary(name)
+        super().__init__(name, help=help_text if get_language() == "en" else _(help_text),
+                         hidden=bool(options.get("hidden", False)))  # fmt: skip
+
+
 class _LazyRoot(TyperGroup):
     """The root command: lists every command of :data:`COMMANDS` and builds one when it is
     asked for (translating its help when the language is not English)."""
+
+    _listing = False  # rendering the root's own help: list the commands, do not build them
 
     def list_commands(self, ctx: Any) -> list[str]:
         # as Typer lists a root's own: its commands first, then its groups
@@ -92,11 +146,20 @@ class _LazyRoot(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
+            if self._listing:
+                return _Listed(cmd_name)
             command = _build(cmd_name)
             if get_language() != "en":
                 translate_tree(command)
             self.commands[cmd_name] = command
         return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def load_all(self) -> _LazyRoot:
         """Build every command now (for a walk over the whole tree: the help tests, the docs)."""
@@ -208,4 +271,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-__all__ = ["COMMANDS", "app", "command_tree", "console", "main"]
+__all__ = ["COMMANDS", "app", "command_tree", "console", "main", "summary"]

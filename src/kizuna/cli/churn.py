@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from kizuna.analytics.churn import Metrics, TableEvaluation
     from kizuna.services.churn import Evaluation
 
-app = typer.Typer(help="The churn model: probability of churn within a horizon, with its reasons.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 def _check_format(output: str) -> None:

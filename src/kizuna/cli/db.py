@@ -13,12 +13,9 @@ from kizuna.db.backup import backup, restore
 from kizuna.db.maintenance import dates_out_of_range
 from kizuna.db.schema import current_revision, head_revision, upgrade
 from kizuna.domain.dates import MAX_DATE, MIN_DATE
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 
-app = typer.Typer(
-    help="The database: apply migrations, show the schema version, check stored dates, back up and restore.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)  # its help, and backup's and restore's: COMMANDS in kizuna.cli
 
 
 @app.command("upgrade")
@@ -76,7 +73,6 @@ def db_check() -> None:
 def backup_store(
     file: Path = typer.Argument(..., help="The backup file to write (replaced if it exists)."),
 ) -> None:
-    """Back the store up to FILE: consistent while the server runs (SQLite's online backup; pg_dump for PostgreSQL)."""
     settings = load_settings()
     engine = open_store(settings)
     info = backup(engine, file)
@@ -85,14 +81,14 @@ def backup_store(
         path=info.path, rev=info.revision or "-", rows=f"{rows:,}"))  # fmt: skip
 
 
+#: The help after restore's summary (the summary: COMMANDS in kizuna.cli).
+RESTORE_MORE_HELP = N_("Refuses a store that already holds data unless --force is given.")
+
+
 def restore_store(
     file: Path = typer.Argument(..., help="A file written by `kizuna backup`."),
     force: bool = typer.Option(False, "--force", help="Replace a store that already holds data."),
 ) -> None:
-    """Restore the store from FILE (made by `kizuna backup`), then bring its schema up to date.
-
-    Refuses a store that already holds data unless --force is given.
-    """
     settings = load_settings()
     engine = open_store(settings)
     info = restore(engine, file, force=force)

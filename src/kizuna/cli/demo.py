@@ -27,7 +27,7 @@ from kizuna.demo import (
     store_is_empty,
 )
 from kizuna.errors import InvalidInput
-from kizuna.i18n import _
+from kizuna.i18n import N_, _
 from kizuna.services.exports import export_csv
 
 STAGE_HISTORY = "history"
@@ -50,6 +50,12 @@ def ensure_demo_admin(session: Session) -> tuple[str, str]:
     return DEMO_EMAIL, DEMO_PASSWORD
 
 
+#: The help after its summary (the summary: COMMANDS in kizuna.cli).
+DEMO_MORE_HELP = N_("Accounts, contacts, subscriptions, daily usage, tickets, surveys, activities, onboarding, goals "
+                    "and tasks, all simulated from each customer's engagement. The store must be empty, unless "
+                    "--reset is given.")  # fmt: skip
+
+
 def demo(
     accounts: int = typer.Option(1000, "--accounts", help="How many customer accounts to create."),
     months: int = typer.Option(24, "--months", help="Months of history, ending at --as-of."),
@@ -70,12 +76,6 @@ def demo(
         False, "--allow-demo-admin", help="Serve beyond this machine even with the demo admin's public password."
     ),
 ) -> None:
-    """Create a demo company: a Japanese B2B SaaS vendor, its CS team and its customers.
-
-    Accounts, contacts, subscriptions, daily usage, tickets, surveys, activities,
-    onboarding, goals and tasks, all simulated from each customer's engagement.
-    The store must be empty, unless --reset is given.
-    """
     from kizuna.cli.serve import check_address, is_loopback, with_address
 
     settings = with_address(load_settings(), host, port)

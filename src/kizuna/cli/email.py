@@ -8,7 +8,7 @@ from kizuna.cli.context import console, load_settings
 from kizuna.i18n import _
 from kizuna.services import outbox
 
-app = typer.Typer(help="Email: check the SMTP settings.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 @app.command("test")

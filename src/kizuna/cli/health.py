@@ -19,10 +19,7 @@ from kizuna.i18n import N_, _
 from kizuna.services import health as health_service
 from kizuna.services.health import BacktestResult
 
-app = typer.Typer(
-    help="Health scores: daily snapshots with explanations, and the backtest that proves they predict churn.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 def _grade(value: object) -> str:

@@ -195,6 +195,6 @@ class _ImportGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(cls=_ImportGroup, help=N_("Import files (kizuna import ENTITY FILE), or manage saved mappings."))
+app = typer.Typer(cls=_ImportGroup)  # its help: COMMANDS in kizuna.cli
 app.command("file", hidden=True, help=IMPORT_HELP)(import_entity)
 app.add_typer(mappings_app, name="mappings")

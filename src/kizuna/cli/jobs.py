@@ -19,9 +19,8 @@ from kizuna.jobs import JOBS, JobReport, run_job
 from kizuna.services import jobs as records
 from kizuna.services import outbox
 
-app = typer.Typer(help="Scheduled jobs: list them, run one now, see the last runs.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Emails and webhooks waiting to be delivered: list, retry, purge.",
-                         no_args_is_help=True)  # fmt: skip
+app = typer.Typer(no_args_is_help=True)  # the helps of both: COMMANDS in kizuna.cli
+outbox_app = typer.Typer(no_args_is_help=True)
 
 FORMATS = ("table", "json")
 

@@ -16,7 +16,7 @@ from kizuna.db import session_scope
 from kizuna.i18n import _
 from kizuna.services import kb
 
-app = typer.Typer(help="Knowledge base: import Markdown articles, search them, see what was sent and read, and the ticket deflection.", no_args_is_help=True)  # fmt: skip
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 @app.command("import")

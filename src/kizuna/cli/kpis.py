@@ -11,14 +11,14 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from kizuna.cli import context
+from kizuna.cli import context, summary
 from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
 from kizuna.cli.tables import print_fitted
 from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _
 from kizuna.settings import Settings
 
-report_app = typer.Typer(help=N_("Reports: the KPIs of customer success, revenue and support."), no_args_is_help=True)
+report_app = typer.Typer(no_args_is_help=True)  # its help, and kpis's summary: COMMANDS in kizuna.cli
 
 FORMATS = ("table", "json", "csv")
 
@@ -48,9 +48,8 @@ def open_kpi_backend(settings: Settings) -> Any:
     return kpis.open_backend(settings.database_url, settings.analytics_url)
 
 
-KPIS_HELP = "\n\n".join((
-    N_("MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and cross-sell, support KPIs, "
-       "Pareto and LTV, month by month up to --as-of."),
+#: The help after the summary (the summary: COMMANDS in kizuna.cli).
+KPIS_MORE_HELP = "\n\n".join((
     N_("Money is in minor units of the default currency (KIZUNA_DEFAULT_CURRENCY); lines in other currencies are "
        "left out and counted. Definitions: docs/kpis.md."),
     N_("In a narrow terminal the months are shown in several tables; --format csv or json gives every column."),
@@ -63,11 +62,6 @@ def kpis(
     segment_by: str = typer.Option("plan", "--by", help=N_("Break revenue and NPS down by the segment each account had at the start of each month: plan, tier, stage, owner, fit, industry, or none.")),
     output: str = typer.Option("table", "--format", help=N_("Output: table, json or csv (csv: one row per month, every column in one table).")),
 ) -> None:  # fmt: skip
-    """MRR and its movements, churn, GRR/NRR, cohorts, NPS, onboarding, upsell and
-    cross-sell, support KPIs, Pareto and LTV, month by month up to --as-of.
-
-    Money is in minor units of the default currency (KIZUNA_DEFAULT_CURRENCY); lines in
-    other currencies are left out and counted. Definitions: docs/kpis.md."""
     from kizuna.services import kpis
 
     check_format(output)
@@ -90,7 +84,7 @@ def kpis(
     _show_table(report)
 
 
-report_app.command("kpis", help=KPIS_HELP)(kpis)
+report_app.command("kpis", help=f"{summary('kpis')}\n\n{KPIS_MORE_HELP}")(kpis)
 
 
 def _pct(value: Any) -> str:

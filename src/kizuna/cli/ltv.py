@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the service pulls in numpy/scipy: imported when the command
     from kizuna.analytics.ltv_accounts import BacktestRow, HoldOut
     from kizuna.services.ltv import FitReport
 
-app = typer.Typer(help="Customer lifetime value (LTV): the seed formulas and fitted CLV models.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 @app.command("formulas")

@@ -19,7 +19,7 @@ from kizuna.i18n import _
 from kizuna.services import onboarding
 from kizuna.services.accounts import find_account
 
-app = typer.Typer(help="Onboarding plans: templates per touch tier, applied to accounts.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 @app.command("import")

@@ -17,7 +17,7 @@ from kizuna.cli.context import console, load_settings
 from kizuna.cli.kpis import parse_day
 from kizuna.i18n import _
 
-app = typer.Typer(help="Upsell and cross-sell opportunities, and the recommender's evaluation.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 COLUMNS = ("id", "account_id", "account_external_id", "account_name", "type", "product_code", "product_name",
            "signal", "reason", "value", "currency", "status", "suppressed_reason", "suppressed_because",

@@ -12,7 +12,7 @@ from kizuna.db.maintenance import dates_out_of_range
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 
-app = typer.Typer(help="The daily pipeline that keeps derived figures current.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 def parse_as_of(value: str | None) -> date | None:

@@ -18,7 +18,7 @@ from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.services import playbooks
 
-app = typer.Typer(help="Playbooks: load them, list them, preview what one would do today.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 LIBRARY = playbooks.DEFAULT_LIBRARY
 

@@ -17,8 +17,7 @@ from kizuna.cli.context import console, load_settings
 from kizuna.cli.kpis import parse_day
 from kizuna.i18n import _
 
-app = typer.Typer(help="Renewals: the pipeline of committed terms by renewal month, and its forecast.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 _LIST_COLUMNS = ("id", "external_id", "name", "term_end", "month", "currency", "arr_due", "arr_after", "owner_name",
                  "tier", "health_grade", "stage", "stage_source", "detected_on", "probability", "probability_source",

@@ -30,16 +30,10 @@ from kizuna.i18n import N_, _
 from kizuna.services import segments as service
 from kizuna.settings import Settings
 
-app = typer.Typer(
-    help="Touch tiers, lifecycle stages, at-risk flags and customer fit: recompute, inspect, configure.",
-    no_args_is_help=True,
-)
-tier_app = typer.Typer(help="Touch tiers (high / low / tech touch): show, set by hand, clear.", no_args_is_help=True)
-stage_app = typer.Typer(
-    help="Lifecycle stages (onboarding → adoption → expansion → renewal → churned): show, set, clear.",
-    no_args_is_help=True,
-)
-fit_app = typer.Typer(help="Customer fit against the ideal customer profile.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # the helps of the four: COMMANDS in kizuna.cli
+tier_app = typer.Typer(no_args_is_help=True)
+stage_app = typer.Typer(no_args_is_help=True)
+fit_app = typer.Typer(no_args_is_help=True)
 
 
 def _open(settings: Settings):  # type: ignore[no-untyped-def]

@@ -18,8 +18,6 @@ def serve(
         False, "--allow-demo-admin", help="Serve beyond this machine even while the demo admin has its public password."
     ),
 ) -> None:
-    """Serve the web app and the REST API (OpenAPI at /docs)."""
-
     settings = with_address(load_settings(), host, port)
     check_address(settings.host, settings.port)
     run(settings, workers=workers, reload=reload, allow_demo_admin=allow_demo_admin)
@@ -120,8 +118,6 @@ def run(settings, *, workers: int = 1, reload: bool = False, allow_demo_admin: b
 
     import uvicorn
 
-    from kizuna.main import create_app
-
     check_demo_admin(settings, allow=allow_demo_admin)
 
     console.print(
@@ -133,4 +129,6 @@ def run(settings, *, workers: int = 1, reload: bool = False, allow_demo_admin: b
         uvicorn.run("kizuna.main:app_from_environment", factory=True, host=settings.host, port=settings.port,
                     workers=workers, reload=reload, log_level="warning")  # fmt: skip
     else:
+        from kizuna.main import create_app  # only here: with workers, each imports the app, not this process
+
         uvicorn.run(create_app(settings, scheduler=settings.scheduler), host=settings.host, port=settings.port, log_level="warning")

@@ -15,8 +15,6 @@ from kizuna.domain.freshness import SOURCES
 from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _, gettext
 
-STATUS_HELP = N_("The store, its schema version, the last daily job and how fresh each data feed is.")
-
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
@@ -25,8 +23,7 @@ def _plain(value: Any) -> Any:
 def status(
     output: str = typer.Option("table", "--format", help=N_("Output: table or json.")),
 ) -> None:
-    """The store, its schema version, the last daily job and how fresh each data feed is
-    (a feed silent for longer than its expected gap is late). See docs/health.md."""
+    # its help: COMMANDS in kizuna.cli (a feed silent for longer than its expected gap is late: docs/health.md)
     from kizuna.services.status import status as read_status
 
     if output not in ("table", "json"):

@@ -15,8 +15,7 @@ from kizuna.db import session_scope
 from kizuna.i18n import _
 from kizuna.services import surveys
 
-app = typer.Typer(help="Surveys (NPS, CSAT, CES): create a programme, list them, send one to a segment.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(no_args_is_help=True)  # its help: COMMANDS in kizuna.cli
 
 
 @app.command("create")

@@ -20,7 +20,7 @@ from kizuna.i18n import _, gettext
 from kizuna.services import auth, tasks, worklist
 from kizuna.services.accounts import find_account
 
-app = typer.Typer(help="Tasks (calls to action): list, add, complete, reopen, snooze, assign.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help, and worklist's: COMMANDS in kizuna.cli
 
 FORMATS = ("table", "json")
 
@@ -165,7 +165,6 @@ def worklist_command(
     limit: int = typer.Option(30, "--limit", min=1, max=worklist.MAX_ITEMS, help="How many items."),
     output: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:  # fmt: skip
-    """What to do today, best first, each line with its reason (urgency × risk × revenue)."""
     _format(output)
     settings = load_settings()
     day = today(settings)

@@ -15,13 +15,9 @@ from kizuna.i18n import _
 from kizuna.services import usage
 from kizuna.services.usage import REASONS, attach_parked, report
 
-app = typer.Typer(
-    help="Product usage: daily rollups (account × day × metric), the events the tracking API received and "
-    "the events waiting for their account.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)  # the helps of both: COMMANDS in kizuna.cli
 #: ``kizuna ingest …``: the old name of quarantine, attach and stats (hidden).
-ingest_app = typer.Typer(help="The old name of `kizuna usage` (kept for scripts).", no_args_is_help=True, hidden=True)
+ingest_app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("rebuild")

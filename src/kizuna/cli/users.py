@@ -16,8 +16,8 @@ from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.services import auth as auth_service
 
-users = typer.Typer(help="The CS team's users: create them, set passwords, list them.", no_args_is_help=True)
-apikeys = typer.Typer(help="API keys for the REST API (sent as a bearer token).", no_args_is_help=True)
+users = typer.Typer(no_args_is_help=True)  # the helps of both: COMMANDS in kizuna.cli
+apikeys = typer.Typer(no_args_is_help=True)
 
 
 def _password(*, prompt: bool) -> str | None:
