@@ -31,6 +31,8 @@ UNKNOWN_ACCOUNT = "unknown_account"  # context.groupId names no account
 UNKNOWN_USER = "unknown_user"  # userId names no contact
 NO_ACCOUNT = "no_account"  # no groupId, and no known user to take the account from
 REASONS = (UNKNOWN_ACCOUNT, UNKNOWN_USER, NO_ACCOUNT)
+#: Parked messages read at a time when attaching everything (the pipeline, ``kizuna ingest attach``).
+ATTACH_PAGE = 5000
 
 
 @dataclass
@@ -307,7 +309,8 @@ def _attach(
     groups, users = set(group_ids), set(user_ids)
     after = 0
     for _round in range(10):  # an identify let in may unblock more events: a few rounds at most
-        parked = q.parked_for(session, groups, users, everything=everything, after_id=after if everything else 0)
+        parked = q.parked_for(session, groups, users, everything=everything, after_id=after if everything else 0,
+                              limit=ATTACH_PAGE)  # fmt: skip
         if not parked:
             break
         work.new_contacts = set()
@@ -339,7 +342,7 @@ def _attach(
         total += len(done)
         after = parked[-1].id
         if everything:
-            if len(parked) < 5000:
+            if len(parked) < ATTACH_PAGE:
                 break
             continue
         if not work.new_contacts:
