@@ -227,10 +227,17 @@ def test_attach_parked_by_account_then_everything_and_the_usage_step(engine: Eng
         assert attach_parked(session, CONFIG, group_ids=["ACC-Y"], now=NOW) == 2
     assert parked(engine) == [("a1", "unknown_account")]
     assert counts(engine) == {(HOUR, "web", "parked", "", 3), (HOUR, "", "attached", "", 2)}
+    with session_scope(engine) as session:  # an imported event, not rolled up yet, on another day
+        session.execute(text(
+            "INSERT INTO usage_events (source, message_id, account_id, anonymous_id, event, timestamp, received_at, "
+            "properties, rolled_up) SELECT 'import', 'imp-1', id, 'd', 'Signed In', '2026-03-05 01:00:00.000000', "
+            "'2026-03-05 01:00:00.000000', '{}', 0 FROM accounts WHERE external_id = 'ACC-Y'"
+        ))  # fmt: skip
     with session_scope(engine) as session:
-        assert usage_step(session, date(2026, 3, 2), CONFIG) == 1  # the pipeline: everything that can be placed
+        # the pipeline: the one parked event that can now be placed, and the imported one rolled up
+        assert usage_step(session, date(2026, 3, 5), CONFIG) == 2
     assert parked(engine) == []
-    assert [e[:2] for e in events(engine)] == [("a1", "ACC-X"), ("a2", "ACC-Y"), ("a3", "ACC-Y")]
+    assert [e[:2] for e in events(engine)] == [("a1", "ACC-X"), ("a2", "ACC-Y"), ("a3", "ACC-Y"), ("imp-1", "ACC-Y")]
     assert rows(engine, "SELECT properties FROM usage_events WHERE message_id = 'a1'") == [('{"plan":"pro"}',)]
     assert daily(engine)[("ACC-Y", "events")] == 2.0
     before = counts(engine)
@@ -266,6 +273,12 @@ def test_rejected_messages_are_counted_by_source_and_code_in_the_hour(engine: En
         )
         count_rejected(session, Counter({("web", "invalid_event"): 1}), now=NOW + timedelta(minutes=12))
     assert counts(engine) == {(HOUR, "web", "rejected", "invalid_event", 3), (HOUR, "app", "rejected", "too_large", 1)}
+
+
+def test_outcomes_add_up() -> None:
+    total = Outcome(stored=1, duplicates=2, parked=3, attached=4)
+    total.add(Outcome(stored=10, duplicates=20, parked=30, attached=40))
+    assert total == Outcome(stored=11, duplicates=22, parked=33, attached=44)
 
 
 def test_the_directory_remembers_accounts_and_contacts_until_cleared(engine: Engine) -> None:
