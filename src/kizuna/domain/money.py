@@ -72,7 +72,8 @@ def parse_amount(text: str, currency: str) -> int:
     if not raw:
         raise MoneyError(_("empty amount"))
     s = _STRIP.sub("", raw)
-    negative = s.startswith("-") or (s.startswith("(") and s.endswith(")"))
+    # a sign before or after the number (``-500``, ``500-`` as SAP writes it) or accounting brackets
+    negative = s.startswith("-") or s.endswith("-") or (s.startswith("(") and s.endswith(")"))
     s = s.strip("-()")
     named: str | None = None
     if s[:3].isalpha() and s[:3].upper() in CURRENCY_EXPONENTS:
@@ -83,6 +84,8 @@ def parse_amount(text: str, currency: str) -> int:
         if s.startswith(symbol) or s.endswith(symbol):
             named = named or code
             s = s.replace(symbol, "")
+    if s.startswith("-") or s.endswith("-"):  # a sign after the currency: ``¥-500`` (Excel's yen format), ``JPY-500``
+        negative = True
     s = s.strip("-")
     if named is not None and named != currency:
         raise MoneyError(
