@@ -217,6 +217,14 @@ def test_parked_messages_are_attached_when_their_account_and_user_appear(engine:
     assert (HOUR, "web", "attached", "", 3) in counts(engine)
 
 
+def test_an_event_of_an_unknown_user_is_attached_by_the_users_identify(engine: Engine) -> None:
+    put(engine, [msg("group", "g1", group="ACC-A")])
+    assert put(engine, [msg("track", "u1", user="U-7", group="ACC-A")]) == [Outcome(parked=1)]
+    assert put(engine, [msg("identify", "i1", user="U-7", group="ACC-A")]) == [Outcome(stored=1, attached=1)]
+    assert events(engine) == [("u1", "ACC-A", "U-7", None, "Signed In")]
+    assert parked(engine) == []
+
+
 def test_attach_parked_by_account_then_everything_and_the_usage_step(engine: Engine) -> None:
     put(engine, [msg("track", "a1", anon="d", group="ACC-X", plan="pro"),
                  msg("track", "a2", anon="d", group="ACC-Y"), msg("track", "a3", anon="d", group="ACC-Y")])  # fmt: skip
