@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from kizuna.db import make_engine, session_scope
 from kizuna.db.models import Account
-from kizuna.services.usage import RollupConfig
+from kizuna.services.usage import RollupConfig, apply_deferred
 from kizuna.services.usage.payload import PAGE_EVENT, Message
 from kizuna.services.usage.store import Directory, Outcome, attach_parked, count_rejected, store, usage_step
 
@@ -166,8 +166,18 @@ def test_an_identify_creates_updates_or_waits_for_its_account(engine: Engine) ->
 
 
 def test_an_event_is_placed_by_its_group_then_its_user_or_waits_with_the_reason(engine: Engine) -> None:
-    put(engine, [msg("group", "g1", group="ACC-A"), msg("group", "g2", group="ACC-B"),
-                 msg("identify", "i1", user="U-1", group="ACC-A")])  # fmt: skip
+    # U-0 first: the contact ids (U-0 1, U-1 2) are not the account ids (ACC-A 1, ACC-B 2)
+    setup = [
+        msg("group", "g1", group="ACC-A"),
+        msg("group", "g2", group="ACC-B"),
+        msg("identify", "i0", user="U-0", group="ACC-B"),
+        msg("identify", "i1", user="U-1", group="ACC-A"),
+    ]
+    assert put(engine, setup) == [Outcome(stored=4)]
+    assert rows(engine, "SELECT external_id, id, account_id FROM contacts ORDER BY id") == [
+        ("U-0", 1, 2),
+        ("U-1", 2, 1),
+    ]
     batch = [
         msg("track", "e1", user="U-1"),  # no group: the contact's account
         msg("track", "e2", user="U-1", group="ACC-B"),  # a group names the account, the user the contact
@@ -186,6 +196,17 @@ def test_an_event_is_placed_by_its_group_then_its_user_or_waits_with_the_reason(
     assert daily(engine) == {("ACC-A", "events"): 2.0, ("ACC-A", "logins"): 1.0, ("ACC-A", "active_users"): 2.0,
                              ("ACC-A", "feature.reports"): 1.0, ("ACC-B", "events"): 1.0,
                              ("ACC-B", "logins"): 1.0, ("ACC-B", "active_users"): 1.0}  # fmt: skip
+    assert put(engine, batch[:3]) == [Outcome(duplicates=3)]  # sent again
+
+
+def test_journaled_rollups_wait_for_the_writer_to_apply_them(engine: Engine) -> None:
+    """``defer_rollups``: a commit journals its events' sums (the writer applies them later)."""
+    put(engine, [msg("group", "g1", group="ACC-A"), msg("track", "j1", anon="d", group="ACC-A")], defer_rollups=True)
+    assert daily(engine) == {}
+    assert rows(engine, "SELECT count(*) FROM usage_daily_pending") != [(0,)]
+    with session_scope(engine) as session:
+        apply_deferred(session)
+    assert daily(engine) == {("ACC-A", "events"): 1.0, ("ACC-A", "logins"): 1.0, ("ACC-A", "active_users"): 1.0}
 
 
 def test_parked_messages_are_attached_when_their_account_and_user_appear(engine: Engine) -> None:
