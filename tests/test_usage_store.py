@@ -223,9 +223,15 @@ def test_parked_messages_are_attached_when_their_account_and_user_appear(engine:
     ]
     assert put(engine, waiting) == [Outcome(parked=5)]
     assert put(engine, waiting[:2]) == [Outcome(duplicates=2)]  # a retry of parked events
+    # two copies of a new one in one request: parked once; counters add up over requests
+    assert put(engine, [msg("track", "w6", user="U-8"), msg("track", "w6", user="U-8")], [waiting[0]]) == [
+        Outcome(parked=1, duplicates=1), Outcome(duplicates=1)
+    ]  # fmt: skip
+    assert counts(engine) == {(HOUR, "web", "parked", "", 6), (HOUR, "web", "duplicate", "", 4)}
     outcomes = put(engine, [msg("track", "n1", anon="dev-5", group="ACC-Q")], [msg("group", "g1", group="ACC-Z")])
     assert outcomes == [Outcome(parked=1, attached=3), Outcome(stored=1)]  # attached: on the first request
-    assert parked(engine) == [("n1", "unknown_account"), ("w4", "unknown_user"), ("w5", "unknown_account")]
+    assert parked(engine) == [("n1", "unknown_account"), ("w4", "unknown_user"), ("w5", "unknown_account"),
+                              ("w6", "unknown_user")]  # fmt: skip
     assert contact(engine, "U-9") == ("Nine", None, None, "ACC-Z")
     assert events(engine) == [
         ("w1", "ACC-Z", None, "dev-1", "Report Created"),
@@ -236,6 +242,17 @@ def test_parked_messages_are_attached_when_their_account_and_user_appear(engine:
     ]  # fmt: skip
     assert daily(engine) == {("ACC-Z", "events"): 1.0, ("ACC-Z", "logins"): 1.0, ("ACC-Z", "active_users"): 1.0}
     assert (HOUR, "web", "attached", "", 3) in counts(engine)
+
+
+def test_an_identify_attached_lets_in_its_users_earlier_events(engine: Engine) -> None:
+    """An event of U-9 parked before U-9's identify (whose account was unknown): when the
+    account comes, the identify is attached, then in a second round the earlier event."""
+    put(engine, [msg("track", "x1", user="U-9")])  # no group, unknown user
+    put(engine, [msg("identify", "x2", user="U-9", group="ACC-Z")])
+    assert parked(engine) == [("x1", "unknown_user"), ("x2", "unknown_account")]
+    assert put(engine, [msg("group", "g1", group="ACC-Z")]) == [Outcome(stored=1, attached=2)]
+    assert events(engine) == [("x1", "ACC-Z", "U-9", None, "Signed In")]
+    assert parked(engine) == []
 
 
 def test_an_event_of_an_unknown_user_is_attached_by_the_users_identify(engine: Engine) -> None:
@@ -277,17 +294,17 @@ def test_attach_parked_by_account_then_everything_and_the_usage_step(engine: Eng
 
 
 def test_everything_is_attached_page_by_page(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    """More parked messages than a page (5,000; here 2): all are attached, a page at a time;
-    exactly a page, then one more page to find nothing."""
+    """More parked messages than a page (5,000; here 2): all are attached, a page at a
+    time, also past ten pages (it stopped at ten: 50,000 messages a run)."""
     monkeypatch.setattr(store_module, "ATTACH_PAGE", 2)
-    put(engine, [msg("track", f"m{i}", anon="d", group="ACC-P") for i in range(5)])
+    put(engine, [msg("track", f"m{i:02}", anon="d", group="ACC-P") for i in range(23)])
     put(engine, [msg("track", f"q{i}", anon="d", group="ACC-Q") for i in range(2)])
     with session_scope(engine) as session:
         session.add(Account(external_id="ACC-P", name="P"))
     with session_scope(engine) as session:
-        assert attach_parked(session, CONFIG, now=NOW) == 5
+        assert attach_parked(session, CONFIG, now=NOW) == 23
     assert parked(engine) == [("q0", "unknown_account"), ("q1", "unknown_account")]
-    assert daily(engine)[("ACC-P", "events")] == 5.0
+    assert daily(engine)[("ACC-P", "events")] == 23.0
     with session_scope(engine) as session:
         session.add(Account(external_id="ACC-Q", name="Q"))
     with session_scope(engine) as session:

@@ -269,11 +269,10 @@ def store(
                 outcomes[i].parked += 1
             else:
                 outcomes[i].duplicates += 1
-    attached = 0
     if work.new_accounts or work.new_contacts:
         attached = _attach(session, work, group_ids=work.new_accounts, user_ids=work.new_contacts)
-        if attached and requests:
-            outcomes[0].attached += attached
+        if attached:  # a new account or contact came in a message: there is a first request
+            outcomes[0].attached = attached
     _count(session, requests, outcomes, now)
     return outcomes
 
@@ -309,7 +308,8 @@ def _attach(
     total = 0
     groups, users = set(group_ids), set(user_ids)
     after = 0
-    for _round in range(10):  # an identify let in may unblock more events: a few rounds at most
+    rounds = 0  # pragma: no mutate (see below)
+    while True:  # everything: page by page to the end; else an identify let in may unblock more events
         parked = q.parked_for(session, groups, users, everything=everything, after_id=after if everything else 0,
                               limit=ATTACH_PAGE)  # fmt: skip
         if not parked:
@@ -347,6 +347,10 @@ def _attach(
                 break
             continue
         if not work.new_contacts:
+            break
+        # a few rounds at most: a chain of ten identifies, each letting in the next, is not a real pattern
+        rounds += 1  # pragma: no mutate
+        if rounds >= 10:  # pragma: no mutate
             break
         users = set(work.new_contacts)
         groups = set()
