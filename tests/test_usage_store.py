@@ -8,6 +8,8 @@ and the counters of the ingestion page — each value worked out by hand here.
 from __future__ import annotations
 
 import importlib
+import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -325,6 +327,23 @@ def test_outcomes_add_up() -> None:
     total = Outcome(stored=1, duplicates=2, parked=3, attached=4)
     total.add(Outcome(stored=10, duplicates=20, parked=30, attached=40))
     assert total == Outcome(stored=11, duplicates=22, parked=33, attached=44)
+
+
+def test_the_counters_hour_is_the_utc_hour_whatever_the_servers_zone(engine: Engine) -> None:
+    """Truncated in UTC, not in the server's zone (India's +05:30 would start hours at :30)."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kolkata"
+    time.tzset()
+    try:
+        with session_scope(engine) as session:
+            count_rejected(session, Counter({("web", "x"): 1}), now=datetime(2026, 3, 2, 1, 47, 12, 345678, tzinfo=UTC))
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    assert counts(engine) == {(HOUR, "web", "rejected", "x", 1)}
 
 
 def test_the_directory_remembers_accounts_and_contacts_until_cleared(engine: Engine) -> None:

@@ -320,12 +320,9 @@ def _attach(
         done: list[int] = []
         still: dict[str, list[int]] = {}
         for p, m in zip(parked, messages, strict=True):
-            if m.kind == "identify":
-                reason = _identify(session, work, m)
-                if reason is None:
-                    done.append(p.id)
-                else:
-                    still.setdefault(reason, []).append(p.id)
+            # an identify still waiting keeps its reason: its account is unknown (or it names none)
+            if m.kind == "identify" and _identify(session, work, m) is None:
+                done.append(p.id)
         events = [(0, m) for m in messages if m.kind != "identify"]
         _outcomes, later = _store_events(session, work, events)
         waiting = {(m.source, m.message_id): reason for _i, m, reason in later}
