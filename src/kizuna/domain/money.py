@@ -74,6 +74,8 @@ def parse_amount(text: str, currency: str) -> int:
     s = _STRIP.sub("", raw)
     # a sign before or after the number (``-500``, ``500-`` as SAP writes it) or accounting brackets
     negative = s.startswith("-") or s.endswith("-") or (s.startswith("(") and s.endswith(")"))
+    if s.lstrip("-").startswith("(") != s.rstrip("-").endswith(")"):  # one bracket: not an amount
+        raise MoneyError(_("not an amount: {value!r}").format(value=raw))
     s = s.strip("-()")
     named: str | None = None
     if s[:3].isalpha() and s[:3].upper() in CURRENCY_EXPONENTS:
