@@ -145,6 +145,41 @@ def test_the_currency_of_the_renewal_and_the_arr_kept_in_it() -> None:
     ]
 
 
+def test_an_add_on_bought_on_the_eve_counts_in_the_arr_due() -> None:
+    lines = [
+        annual(100_000, D(2024, 4, 1), D(2025, 4, 1)),
+        annual(10_000, D(2025, 3, 31), D(2026, 3, 31), product=2, plan=False),
+    ]
+    assert terms(lines, D(2025, 4, 1))[0] == Term(D(2025, 4, 1), "JPY", 1_320_000, 1_320_000, RENEWED)
+
+
+def test_a_skipped_term_end_does_not_hide_the_next_ones() -> None:
+    """The smaller committed plan's term end (April) is not a renewal — the larger plan is
+    the main line — and the larger one's in May still is."""
+    lines = [
+        annual(100_000, D(2024, 5, 1), D(2025, 5, 1)),
+        annual(10_000, D(2024, 4, 1), D(2025, 4, 1), product=2),
+    ]
+    assert terms(lines, AS_OF) == [
+        Term(D(2025, 5, 1), "JPY", 1_320_000, 1_320_000, RENEWED),
+        Term(D(2026, 5, 1), "JPY", 1_320_000, None, None),
+    ]
+    # a free plan's term end is no renewal (nothing due); the paid plan that followed renews
+    free_then_paid = [
+        annual(0, D(2024, 3, 20), D(2025, 3, 20), ended=D(2025, 3, 20)),
+        annual(10_000, D(2025, 3, 20), D(2026, 3, 20), product=2),
+    ]
+    assert terms(free_then_paid, D(2026, 3, 25), lookback_days=400) == [
+        Term(D(2026, 3, 20), "JPY", 120_000, 120_000, RENEWED),
+        Term(D(2027, 3, 20), "JPY", 120_000, None, None),
+    ]
+    # one yen a month is revenue
+    assert terms([annual(1, D(2024, 6, 1), D(2025, 6, 1))], AS_OF) == [
+        Term(D(2025, 6, 1), "JPY", 12, 12, RENEWED),
+        Term(D(2026, 6, 1), "JPY", 12, None, None),
+    ]
+
+
 def test_expected_arr_half_up_and_probabilities() -> None:
     assert expected(5, 0.5) == 3  # 2.5 → 3, half up (not to even)
     assert expected(3, 0.5) == 2  # 1.5 → 2
@@ -155,8 +190,9 @@ def test_expected_arr_half_up_and_probabilities() -> None:
     assert expected(100, None) is None
     assert (check_probability(0), check_probability(1), check_probability(0.25)) == (0, 1, 0.25)
     for bad in (-0.01, 1.01):
-        with pytest.raises(ValueError, match="a probability is from 0 to 1"):
+        with pytest.raises(ValueError, match=r"^a probability is from 0 to 1$") as caught:
             check_probability(bad)
+        assert str(caught.value) == "a probability is from 0 to 1"
     assert renewal_probability_from_churn(0.3) == pytest.approx(0.7)
     assert (renewal_probability_from_churn(1.2), renewal_probability_from_churn(-0.5)) == (0.0, 1.0)
     assert (renewal_probability_from_churn(0.0), renewal_probability_from_churn(1.0)) == (1.0, 0.0)
