@@ -69,6 +69,12 @@ def test_support_by_month_and_over_the_window() -> None:
     sums, medians = support.support_by_month(facts)
     table = support.support_table(sums.execute(), medians.execute(), GRID.labels())
     assert table["month"].tolist() == ["2026-01", "2026-02", "2026-03"]
+    counts = ["tickets", "answered", "frt_seconds_sum", "resolved", "resolved_messages", "rated", "csat_sum",
+              "satisfied"]  # fmt: skip
+    rates = ["answer_rate", "resolution_rate", "mean_frt_hours", "median_frt_hours", "exchanges_to_resolve", "csat",
+             "csat_pct"]  # fmt: skip
+    assert table.columns.tolist() == ["mi", "month", *counts, *rates]
+    assert {c: str(table[c].dtype) for c in counts} == dict.fromkeys(counts, "int64")  # whole numbers, not 1.0
     assert table["mi"].tolist() == [0, 1, 2]
     nan = math.nan
     # January: one ticket, never answered nor resolved nor rated: rates 0, averages missing (not 0)
@@ -87,6 +93,8 @@ def test_support_by_month_and_over_the_window() -> None:
     tsums, tmedians = support.support_totals(facts, GRID.first_reported)
     total = support.support_table(tsums.execute(), tmedians.execute())
     assert len(total) == 1
+    assert total.columns.tolist() == [*counts, *rates]
+    assert {c: str(total[c].dtype) for c in counts} == dict.fromkeys(counts, "int64")
     assert "month" not in total.columns
     assert nan_equal(values(total.iloc[0]), [6, 5, 3, 5 / 6, 0.5, 22800 / 5 / 3600, 1.0, 3.0, 3.5, 0.5])
 
