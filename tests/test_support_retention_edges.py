@@ -210,6 +210,7 @@ def test_lifetimes_and_the_kaplan_meier_curves_by_segment() -> None:
     amm = revenue.account_mrr(t, GRID3, "JPY")
     now = amm.filter(amm.mi == GRID3.last).select("account_id")
     life = retention.lifetimes(t, "JPY", AS_OF, now).execute()
+    assert str(life["paying"].dtype) == "bool"  # False for the churned, not missing
     got = [(a, pd.Timestamp(f).date(), None if pd.isna(e) else pd.Timestamp(e).date(), bool(p))
            for a, f, e, p in named(life, "account_id", "first_earned", "last_end", "paying")]  # fmt: skip
     assert got == [
