@@ -195,6 +195,13 @@ def test_a_cohort_without_accounts_or_revenue_is_missing_not_zero() -> None:
     assert (logo.loc["2026-02", "size"], rev.loc["2026-02", "mrr0"]) == (0, 0)
     assert nan_equal(logo.loc["2026-02", [0, 1, 2]].tolist(), [nan, nan, nan])
     assert nan_equal(rev.loc["2026-03", [0, 1, 2]].tolist(), [1.0, nan, nan])
+    # a cohort that lost its only account after age 0: 0 % from then on, logo and revenue
+    one = pd.DataFrame({"cohort_mi": [1], "mi": [1], "accounts": [1], "mrr": [9_000]})
+    logo, rev = retention.cohort_tables(GRID3, one, pd.DataFrame({"cohort_mi": [1], "size": [1]}))
+    assert (logo.loc["2026-01", [0, 1, 2]].tolist(), rev.loc["2026-01", [0, 1, 2]].tolist()) == (
+        [1.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+    )
 
 
 def greenwood(s: float, terms: list[tuple[int, int]]) -> tuple[float, float]:
