@@ -70,11 +70,15 @@ def prepare(module: str, tests: list[str], work: Path) -> Path:
         "use_git_change_detection = false\n"
     ).replace("'", '"')
     (work / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    (work / "sqlite-template.db").unlink(missing_ok=True)  # the migrations may have changed since
     return work
 
 
 def mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",) and not k.startswith("KIZUNA_")}
+    # the tests' migrated SQLite template, built by the first test run and copied by the others
+    # (each mutant runs in a fresh fork: migrating again cost ~1-3 s a mutant)
+    env["MUTATE_SQLITE_TEMPLATE"] = str(work / "sqlite-template.db")
     return subprocess.run(
         [sys.executable, "-m", "mutmut", *args], cwd=work, env=env, text=True, capture_output=capture, check=False
     )

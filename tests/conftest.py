@@ -99,11 +99,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SQLite store migrated once per test process; each test gets a copy of the file
     (running the 24 migrations costs ~0.8 s, a copy a millisecond). The copy is the
     migrations' own result: `test_migrations.py` runs them for real."""
+    kept = os.environ.get("MUTATE_SQLITE_TEMPLATE")  # scripts/mutate.py: migrated once a run, not once a mutant
+    if kept and Path(kept).exists():
+        return Path(kept)
     path = tmp_path_factory.mktemp("sqlite-template") / "kizuna.db"
     engine = make_engine(f"sqlite:///{path}")
     ensure_schema(engine)
     engine.dispose()
     assert not path.with_name("kizuna.db-wal").exists(), "the template must be whole in one file"
+    if kept:
+        shutil.copyfile(path, f"{kept}.part")
+        os.replace(f"{kept}.part", kept)
     return path
 
 

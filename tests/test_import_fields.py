@@ -108,6 +108,8 @@ def test_currencies_and_money() -> None:
     assert [f.money(v, "USD") for v in ("$12.50", 12.5, "3")] == [1250, 1250, 300]
     assert reason(f.money, True, "JPY") == "not an amount: True"
     assert reason(f.money, "-5", "JPY") == "must not be negative"
+    # the sign after the yen sign (Excel's yen format for negatives) was dropped: ¥-500 read as 500
+    assert [reason(f.money, v, "JPY") for v in ("¥-500", "500-")] == ["must not be negative"] * 2
     assert reason(f.money, "¥12.5", "JPY") == "amount '¥12.5' is finer than JPY allows (no minor unit)"
 
 

@@ -70,13 +70,17 @@ def _frame(name: str, rows: list[tuple[object, ...]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS[name]))
 
 
-def store(accounts: dict[int, str], lines: list[tuple[object, ...]]) -> StoreTables:
-    """An in-memory DuckDB holding the KPI tables: these accounts and lines, no other data."""
+def store(
+    accounts: dict[int, str], lines: list[tuple[object, ...]], **other: list[tuple[object, ...]]
+) -> StoreTables:
+    """An in-memory DuckDB holding the KPI tables: these accounts and lines, the rows of
+    ``other`` tables (``tickets=[…]``, in :data:`COLUMNS` order), no other data."""
     con = ibis.duckdb.connect()
     rows = [(i, ext, ext, None, None, None, "active", 0, "JPY") for i, ext in accounts.items()]
     products = [(1, "basic", "Basic", "plan", 1), (2, "pro", "Pro", "plan", 2), (3, "usd", "USD plan", "plan", 1)]
     frames = {"accounts": _frame("accounts", rows), "products": _frame("products", products),
               "subscriptions": _frame("subscriptions", lines)}  # fmt: skip
+    frames.update((name, _frame(name, rows)) for name, rows in other.items())
     for name, columns in COLUMNS.items():
         if name in frames:
             con.create_table(name, ibis.memtable(frames[name], schema=columns))

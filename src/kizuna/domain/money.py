@@ -72,7 +72,10 @@ def parse_amount(text: str, currency: str) -> int:
     if not raw:
         raise MoneyError(_("empty amount"))
     s = _STRIP.sub("", raw)
-    negative = s.startswith("-") or (s.startswith("(") and s.endswith(")"))
+    # a sign before or after the number (``-500``, ``500-`` as SAP writes it) or accounting brackets
+    negative = s.startswith("-") or s.endswith("-") or (s.startswith("(") and s.endswith(")"))
+    if s.lstrip("-").startswith("(") != s.rstrip("-").endswith(")"):  # one bracket: not an amount
+        raise MoneyError(_("not an amount: {value!r}").format(value=raw))
     s = s.strip("-()")
     named: str | None = None
     if s[:3].isalpha() and s[:3].upper() in CURRENCY_EXPONENTS:
@@ -83,6 +86,8 @@ def parse_amount(text: str, currency: str) -> int:
         if s.startswith(symbol) or s.endswith(symbol):
             named = named or code
             s = s.replace(symbol, "")
+    if s.startswith("-") or s.endswith("-"):  # a sign after the currency: ``¥-500`` (Excel's yen format), ``JPY-500``
+        negative = True
     s = s.strip("-")
     if named is not None and named != currency:
         raise MoneyError(
@@ -95,7 +100,7 @@ def parse_amount(text: str, currency: str) -> int:
     try:
         value = Decimal(s)
     except InvalidOperation as exc:  # pragma: no cover - the regex guards this
-        raise MoneyError(_("not an amount: {value!r}").format(value=raw)) from exc
+        raise MoneyError(_("not an amount: {value!r}").format(value=raw)) from exc  # pragma: no mutate (unreachable)
     exponent = CURRENCY_EXPONENTS[currency]
     scaled = value.scaleb(exponent)
     if scaled != scaled.to_integral_value():
@@ -110,6 +115,6 @@ def parse_amount(text: str, currency: str) -> int:
 def format_amount(minor: int, currency: str) -> str:
     """Plain text for exports: ``12000`` for JPY, ``12.50`` for USD (no symbol, no separators)."""
     exponent = CURRENCY_EXPONENTS[currency]
-    if exponent == 0:
+    if exponent == 0:  # pragma: no mutate (a shortcut: the f-string below writes the same digits with ".0f")
         return str(minor)
     return f"{Decimal(minor).scaleb(-exponent):.{exponent}f}"

@@ -31,6 +31,8 @@ UNKNOWN_ACCOUNT = "unknown_account"  # context.groupId names no account
 UNKNOWN_USER = "unknown_user"  # userId names no contact
 NO_ACCOUNT = "no_account"  # no groupId, and no known user to take the account from
 REASONS = (UNKNOWN_ACCOUNT, UNKNOWN_USER, NO_ACCOUNT)
+#: Parked messages read at a time when attaching everything (the pipeline, ``kizuna ingest attach``).
+ATTACH_PAGE = 5000
 
 
 @dataclass
@@ -233,7 +235,8 @@ def store(
     """Store the messages of several requests in the caller's transaction (the writer's
     group commit); one :class:`Outcome` per request, in order. ``defer_rollups``: the
     new events' rollup sums go to the journals (see :func:`kizuna.services.usage.apply_deferred`)."""
-    now = now or datetime.now(UTC)
+    # datetime.now() without a zone would be the same: _hour reads a naive time as local and converts it
+    now = now or datetime.now(UTC)  # pragma: no mutate
     work = _Work(config, defer=defer_rollups)
     if directory is not None:
         work.accounts, work.contacts, work.users = directory.accounts, directory.contacts, directory.users
@@ -266,11 +269,10 @@ def store(
                 outcomes[i].parked += 1
             else:
                 outcomes[i].duplicates += 1
-    attached = 0
     if work.new_accounts or work.new_contacts:
         attached = _attach(session, work, group_ids=work.new_accounts, user_ids=work.new_contacts)
-        if attached and requests:
-            outcomes[0].attached += attached
+        if attached:  # a new account or contact came in a message: there is a first request
+            outcomes[0].attached = attached
     _count(session, requests, outcomes, now)
     return outcomes
 
@@ -291,7 +293,7 @@ def _count(session: Session, requests: Sequence[Sequence[Message]], outcomes: Se
 
 def count_rejected(session: Session, rejected: Counter[tuple[str, str]], *, now: datetime | None = None) -> None:
     """Count rejected messages by (source, error code) for the ingestion page."""
-    hour = _hour(now or datetime.now(UTC))
+    hour = _hour(now or datetime.now(UTC))  # pragma: no mutate (a naive now: the same hour, see store)
     q.add_counts(session, [(hour, s, "rejected", code, n) for (s, code), n in rejected.items() if n])
 
 
@@ -306,8 +308,10 @@ def _attach(
     total = 0
     groups, users = set(group_ids), set(user_ids)
     after = 0
-    for _round in range(10):  # an identify let in may unblock more events: a few rounds at most
-        parked = q.parked_for(session, groups, users, everything=everything, after_id=after if everything else 0)
+    rounds = 0  # pragma: no mutate (see below)
+    while True:  # everything: page by page to the end; else an identify let in may unblock more events
+        parked = q.parked_for(session, groups, users, everything=everything, after_id=after if everything else 0,
+                              limit=ATTACH_PAGE)  # fmt: skip
         if not parked:
             break
         work.new_contacts = set()
@@ -316,12 +320,9 @@ def _attach(
         done: list[int] = []
         still: dict[str, list[int]] = {}
         for p, m in zip(parked, messages, strict=True):
-            if m.kind == "identify":
-                reason = _identify(session, work, m)
-                if reason is None:
-                    done.append(p.id)
-                else:
-                    still.setdefault(reason, []).append(p.id)
+            # an identify still waiting keeps its reason: its account is unknown (or it names none)
+            if m.kind == "identify" and _identify(session, work, m) is None:
+                done.append(p.id)
         events = [(0, m) for m in messages if m.kind != "identify"]
         _outcomes, later = _store_events(session, work, events)
         waiting = {(m.source, m.message_id): reason for _i, m, reason in later}
@@ -339,10 +340,14 @@ def _attach(
         total += len(done)
         after = parked[-1].id
         if everything:
-            if len(parked) < 5000:
+            if len(parked) < ATTACH_PAGE:
                 break
             continue
         if not work.new_contacts:
+            break
+        # a few rounds at most: a chain of ten identifies, each letting in the next, is not a real pattern
+        rounds += 1  # pragma: no mutate
+        if rounds >= 10:  # pragma: no mutate
             break
         users = set(work.new_contacts)
         groups = set()
@@ -361,7 +366,8 @@ def attach_parked(
     else:
         attached = _attach(session, work, group_ids=group_ids)
     if attached:
-        q.add_counts(session, [(_hour(now or datetime.now(UTC)), "", "attached", "", attached)])
+        hour = _hour(now or datetime.now(UTC))  # pragma: no mutate (a naive now: the same hour, see store)
+        q.add_counts(session, [(hour, "", "attached", "", attached)])
     return attached
 
 
