@@ -119,15 +119,21 @@ def test_backtests_scored_from_kept_measures_are_the_replays_to_the_bit(small_de
         dataclasses.replace(c, min_history_days=21) if c.key == default.key else c for c in weights.scorecards))
     surveys = dataclasses.replace(cards, options=dataclasses.replace(cards.options, nps_half_life_days=20.0))
     kept = health_service.MeasuredHistory(session)
-    first = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=cards, stability_days=0,
+    first = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=cards, stability_days=3,
                                     measures=kept)  # fmt: skip
-    # the second replays the month-ends of the first from the kept measures, and 3 days more
-    got = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=3,
+    # the second replays the month-ends of the first from the kept measures (a part of the days measured together)
+    # and 2 days more, with a longer minimum history: other measures of the kept inputs
+    got = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=5,
                                   measures=kept)  # fmt: skip
-    want = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=3)
+    want = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=5)
     assert want.samples > 30
     assert want.churned > 0
     assert repr(dataclasses.asdict(got)) == repr(dataclasses.asdict(want))
+    # the month-ends alone: a part of the days the first measured together
+    alone = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=0,
+                                    measures=kept)  # fmt: skip
+    assert repr(dataclasses.asdict(alone)) == repr(dataclasses.asdict(dataclasses.replace(
+        want, stability_days=0, grade_changes_per_1000=None, raw_grade_changes_per_1000=None)))  # fmt: skip
     # other [scoring] options (the surveys' decay): other measures, read and measured anew
     other = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=surveys, stability_days=0,
                                     measures=kept)  # fmt: skip
