@@ -101,7 +101,7 @@ def run(module: str, tests: list[str], target: float, show_diffs: bool, keep: bo
         prepare(module, tests, work)
     if not keep and not functions and not report:  # mutmut does not notice new tests for functions it already tested
         shutil.rmtree(work / "mutants", ignore_errors=True)
-    dotted = module.removeprefix("src/").removesuffix(".py").replace("/", ".")
+    dotted = module.removeprefix("src/").removesuffix(".py").removesuffix("/__init__").replace("/", ".")
     # a function's name, or one mutant's (x_<function>__mutmut_<n>, as listed): re-run even if decided
     names = [f"{dotted}.{fn}" if "__mutmut_" in fn else f"{dotted}.x_{fn}__mutmut_*" for fn in functions]
     print(f"== {module}  (tests: {' '.join(tests)})", flush=True)

@@ -45,8 +45,15 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="module")
-def default_result(demo_store: Session) -> health_service.calc.BacktestResult:
-    return health_service.backtest(demo_store, as_of=AS_OF, horizon_days=90)
+def measures(demo_store: Session) -> health_service.MeasuredHistory:
+    """The demo's measures, read once: every backtest of the module scores its scorecards
+    from them (test_health_history_exact checks that this gives the replay's figures to the bit)."""
+    return health_service.MeasuredHistory(demo_store)
+
+
+@pytest.fixture(scope="module")
+def default_result(demo_store: Session, measures: health_service.MeasuredHistory) -> health_service.calc.BacktestResult:
+    return health_service.backtest(demo_store, as_of=AS_OF, horizon_days=90, measures=measures)
 
 
 def test_the_default_scorecard_predicts_churn_on_the_demo(default_result: health_service.calc.BacktestResult) -> None:
@@ -86,10 +93,11 @@ def test_the_default_scorecard_predicts_churn_on_the_demo(default_result: health
     assert data["roc"][-1] == {"fpr": 1.0, "tpr": 1.0}
 
 
-def test_weighting_only_an_irrelevant_measure_lowers_the_auc(demo_store: Session, default_result) -> None:
+def test_weighting_only_an_irrelevant_measure_lowers_the_auc(demo_store: Session, default_result, measures) -> None:
     default = default_result
     cards = health_service.parse_toml(IRRELEVANT, "irrelevant.toml")
-    degraded = health_service.backtest(demo_store, as_of=AS_OF, horizon_days=90, cards=cards, stability_days=0)
+    degraded = health_service.backtest(demo_store, as_of=AS_OF, horizon_days=90, cards=cards, stability_days=0,
+                                       measures=measures)  # fmt: skip
     assert default.auc is not None
     # 0.52228 before the demo left some tickets open for good, more often at disengaged
     # accounts (who stop replying): open tickets now carry a little signal
@@ -99,10 +107,10 @@ def test_weighting_only_an_irrelevant_measure_lowers_the_auc(demo_store: Session
     assert degraded.auc == pytest.approx(next(m.auc for m in default.measures if m.key == "open_tickets"))
 
 
-def test_a_changed_weight_changes_the_backtest(demo_store: Session, default_result) -> None:
+def test_a_changed_weight_changes_the_backtest(demo_store: Session, default_result, measures) -> None:
     active = health_service.active_scorecards(demo_store)
     edited = editor.apply_form(active.cards, {"w:default.engagement": "1", "w:default.support": "100"})
-    changed = health_service.backtest(demo_store, as_of=AS_OF, cards=edited, stability_days=0)
+    changed = health_service.backtest(demo_store, as_of=AS_OF, cards=edited, stability_days=0, measures=measures)
     assert changed.auc == pytest.approx(0.64604, abs=1e-5)  # 0.81205 with the default weights (0.68046 before the survivors)
     assert changed.lift_red_over_green == pytest.approx(4.23704, abs=1e-5)  # 3.90789 before the survivors
     assert changed.grade_changes_per_1000 is None  # not measured

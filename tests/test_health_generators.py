@@ -44,7 +44,8 @@ def company(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 def test_the_default_scorecard_beats_the_naive_signal(company: tuple[str, Session]) -> None:
     name, session = company
-    result = health_service.backtest(session, as_of=gen.AS_OF, horizon_days=90)
+    # the month-ends only: the day-to-day grade changes of the last days are not checked here
+    result = health_service.backtest(session, as_of=gen.AS_OF, horizon_days=90, stability_days=0)
     auc, naive, samples, churned = EXPECTED[name]
     assert result.auc is not None
     assert result.naive_auc is not None

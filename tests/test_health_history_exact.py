@@ -4,6 +4,7 @@ the backtest's days scored together vs each day scored alone."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -18,6 +19,7 @@ from kizuna.db.queries import health as hq
 from kizuna.demo import generate_demo
 from kizuna.domain.health import ScoringOptions
 from kizuna.services import health as health_service
+from kizuna.services.health import editor
 
 AS_OF = date(2026, 6, 30)
 
@@ -99,3 +101,40 @@ def test_days_scored_together_are_each_day_scored_alone_to_the_bit(small_demo: S
         assert got.measures == alone.measures
         scorecards |= set(alone.scorecard)
     assert len(scorecards) > 1 or not replay  # the replayed stages chose more than the default scorecard
+
+
+def test_backtests_scored_from_kept_measures_are_the_replays_to_the_bit(small_demo: Session) -> None:
+    """The backtest of a store's kept measures (:class:`MeasuredHistory`, filled by the
+    backtests before it, of other scorecards and other days) gives what a backtest reading
+    and measuring every day afresh gives: weights, points and another ``min_history_days``
+    are scored from the kept measures, other ``[scoring]`` options are measured anew."""
+    session = small_demo
+    active = health_service.active_scorecards(session).cards
+    # no hysteresis: each month-end is scored alone (no days before it to settle its grades), the test stays quick
+    cards = dataclasses.replace(active, options=dataclasses.replace(active.options, grade_margin=0.0,
+                                                                    grade_confirm_days=1))  # fmt: skip
+    default = cards.default
+    weights = editor.apply_form(cards, {"w:default.engagement": "1", "w:default.support": "100"})
+    longer = dataclasses.replace(weights, scorecards=tuple(
+        dataclasses.replace(c, min_history_days=21) if c.key == default.key else c for c in weights.scorecards))
+    surveys = dataclasses.replace(cards, options=dataclasses.replace(cards.options, nps_half_life_days=20.0))
+    kept = health_service.MeasuredHistory(session)
+    first = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=cards, stability_days=3,
+                                    measures=kept)  # fmt: skip
+    # the second replays the month-ends of the first from the kept measures (a part of the days measured together)
+    # and 2 days more, with a longer minimum history: other measures of the kept inputs
+    got = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=5,
+                                  measures=kept)  # fmt: skip
+    want = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=5)
+    assert want.samples > 30
+    assert want.churned > 0
+    assert repr(dataclasses.asdict(got)) == repr(dataclasses.asdict(want))
+    # the month-ends alone: a part of the days the first measured together
+    alone = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=longer, stability_days=0,
+                                    measures=kept)  # fmt: skip
+    assert repr(dataclasses.asdict(alone)) == repr(dataclasses.asdict(dataclasses.replace(
+        want, stability_days=0, grade_changes_per_1000=None, raw_grade_changes_per_1000=None)))  # fmt: skip
+    # other [scoring] options (the surveys' decay): other measures, read and measured anew
+    other = health_service.backtest(session, as_of=AS_OF, horizon_days=120, cards=surveys, stability_days=0,
+                                    measures=kept)  # fmt: skip
+    assert len({(r.auc, tuple(m.auc for m in r.measures)) for r in (first, got, other)}) == 3

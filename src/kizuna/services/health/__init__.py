@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import math
 import tomllib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -182,87 +182,126 @@ def score_day(
     usage: UsageWindows | None = None, replay_stages: bool = False, contacts: pd.DataFrame | None = None,
     missing: Collection[str] = (), history_from: date | None = None,
 ) -> DayScores:  # fmt: skip
-    """Score every account live on ``day`` from the data up to that day only. The
-    measures in ``missing`` count as missing for everyone (their weight renormalises).
-    ``replay_stages``: the scorecard by the stage the account had on the day (worked out
-    from the data, for the backtest), not by its stage now. The measures named in
-    ``missing`` count as missing for every account (their weight is shared out): the
-    caller's judgement that their data cannot be trusted that day, e.g. the measures of a
-    late feed (``services.freshness.stale_measures_on``)."""
-    lines = q.subscription_lines(session) if lines is None else lines
-    segments = q.account_segments(session) if segments is None else segments
-    accounts = calc.live_accounts(lines, day, paying_only=paying_only)
-    inputs = _inputs(session, day, lines, usage, cards.options, segments, contacts, history_from)
-    by_min_days: dict[int, pd.DataFrame] = {}
-
-    def values_for(min_days: int) -> pd.DataFrame:
-        if min_days not in by_min_days:
-            by_min_days[min_days] = calc.compute_measures(accounts, inputs, day, min_history_days=min_days)
-        return by_min_days[min_days]
-
-    values = calc.mark_missing(values_for(cards.default.min_history_days), set(missing))
-    if default_only:
-        assignment = pd.Series(cards.default.key, index=accounts)
-    elif replay_stages:
-        stages = calc.replay_stages(lines, values, day)
-        assignment = pd.Series([cards.for_account(s, None).key for s in stages], index=accounts)
-    else:
-        assignment = scorecard_keys(cards, segments, accounts)
-    rows = score_rows(values_for, assignment, cards, missing)
-    keep = rows.score.notna().to_numpy()
-    score = rows.score[keep]
-    events30 = calc.usage_total(inputs.usage, "events", "last30").reindex(score.index).fillna(0.0)
-    return DayScores(day, rows.values[keep], score, rows.grade[keep], rows.letter[keep], assignment[keep],
-                     list(rows.measures[keep]), rows.lost[keep], events30)  # fmt: skip
+    """Score every account live on ``day`` from the data up to that day only: the one-day
+    case of :func:`score_days` (see there for the options). The measures in ``missing``
+    count as missing for every account (their weight is shared out): the caller's
+    judgement that their data cannot be trusted that day, e.g. the measures of a late feed
+    (``services.freshness.stale_measures_on``)."""
+    return score_days(session, [day], cards, lines=lines, segments=segments, paying_only=paying_only,
+                      default_only=default_only, usage=usage, replay_stages=replay_stages, contacts=contacts,
+                      missing=missing, history_from=history_from)[day]  # fmt: skip
 
 
 def score_days(
-    session: Session, days: Sequence[date], cards: ScorecardSet, *, lines: pd.DataFrame, segments: pd.DataFrame,
-    paying_only: bool = False, usage: UsageWindows | None = None, replay_stages: bool = False,
-    contacts: pd.DataFrame | None = None, history_from: date | None = None,
+    session: Session, days: Sequence[date], cards: ScorecardSet, *, lines: pd.DataFrame | None = None,
+    segments: pd.DataFrame | None = None, paying_only: bool = False, default_only: bool = False,
+    usage: UsageWindows | None = None, replay_stages: bool = False, contacts: pd.DataFrame | None = None,
+    missing: Collection[str] = (), history_from: date | None = None,
 ) -> dict[date, DayScores]:  # fmt: skip
-    """:func:`score_day` of each of ``days`` (nothing counted as missing): each day's
-    inputs read as :func:`score_day` reads them, in the order of ``days``, but the
-    measures and the scores of all the days computed in one pass over their (day,
-    account) rows — the same row by row (ranks and medians are taken within each day),
-    without a pandas pass per day."""
+    """Score every account live on each of ``days`` from the data up to that day only
+    (:func:`measure_days`, then :func:`score_measured`): the measures and the scores of all
+    the days computed in one pass over their (day, account) rows — the same row by row as
+    each day alone (ranks and medians are taken within each day). ``default_only``: every
+    account under the default scorecard. ``replay_stages``: the scorecard by the stage the
+    account had on the day (worked out from the data, for the backtest), not by its stage
+    now. The measures in ``missing`` count as missing for every account."""
     if not days:
         return {}
+    lines = q.subscription_lines(session) if lines is None else lines
+    segments = q.account_segments(session) if segments is None else segments
+    measured = measure_days(session, days, cards.options, lines=lines, segments=segments, paying_only=paying_only,
+                            usage=usage, contacts=contacts, history_from=history_from)  # fmt: skip
+    return score_measured(measured, cards, lines=lines, segments=segments, default_only=default_only,
+                          replay_stages=replay_stages, missing=missing)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MeasuredDays:
+    """The raw measures of every (day, account) row of some days: all that scoring them
+    reads which a scorecard's weights, points and grades do not change — measured once,
+    scored under any scorecards with the same ``[scoring]`` options (:func:`score_measured`).
+    Each measures frame (by the scorecard's ``min_history_days``) is worked out when first
+    asked for."""
+
+    days: tuple[date, ...]
+    rows: pd.MultiIndex  # (day, account_id), the days in order
+    bounds: tuple[int, ...]  # the rows of days[i] are rows[bounds[i]:bounds[i + 1]]
+    inputs: calc.MeasureInputs  # every day's inputs, dated
+    events30: tuple[pd.Series, ...]  # each day's events in the last 30 days by account (the naive signal)
+    options: ScoringOptions
+    by_min_days: dict[int, pd.DataFrame] = field(default_factory=dict, compare=False)
+    #: taken from a larger one (:meth:`take`): its measures frames, these rows of them
+    whole: tuple[MeasuredDays, np.ndarray] | None = field(default=None, compare=False)
+
+    def values_for(self, min_days: int) -> pd.DataFrame:
+        if min_days not in self.by_min_days:
+            if self.whole is not None:
+                self.by_min_days[min_days] = self.whole[0].values_for(min_days).iloc[self.whole[1]]
+            else:
+                self.by_min_days[min_days] = calc.measures_by_day(self.rows, self.inputs, min_history_days=min_days)
+        return self.by_min_days[min_days]
+
+    def take(self, days: Sequence[date]) -> MeasuredDays:
+        """The rows of ``days`` (distinct, each one of :attr:`days`) only, in that order."""
+        if tuple(days) == self.days:
+            return self
+        at = {d: i for i, d in enumerate(self.days)}
+        spans = [np.arange(self.bounds[at[d]], self.bounds[at[d] + 1]) for d in days]
+        pos = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+        sizes = [len(s) for s in spans]
+        return MeasuredDays(tuple(days), self.rows[pos], tuple(np.cumsum([0, *sizes]).tolist()),
+                            self.inputs, tuple(self.events30[at[d]] for d in days), self.options, whole=(self, pos))  # fmt: skip
+
+
+def measure_days(
+    session: Session, days: Sequence[date], options: ScoringOptions, *, lines: pd.DataFrame,
+    segments: pd.DataFrame, paying_only: bool = False, usage: UsageWindows | None = None,
+    contacts: pd.DataFrame | None = None, history_from: date | None = None,
+) -> MeasuredDays:  # fmt: skip
+    """The raw measures of every account live on each of ``days`` (distinct), each day's
+    inputs read from the data up to that day, in the order of ``days``."""
+    days = list(days)
     stamps = [pd.Timestamp(d) for d in days]
-    inputs = {d: _inputs(session, d, lines, usage, cards.options, segments, contacts, history_from) for d in days}
-    accounts = {d: calc.live_accounts(lines, d, paying_only=paying_only) for d in days}
-    sizes = [len(accounts[d]) for d in days]
-    ids_of_days = [accounts[d].to_numpy(dtype=np.int64) for d in days]
+    inputs = {d: _inputs(session, d, lines, usage, options, segments, contacts, history_from) for d in days}
+    ids_of_days = [calc.live_accounts(lines, d, paying_only=paying_only).to_numpy(dtype=np.int64) for d in days]
+    sizes = [len(ids) for ids in ids_of_days]
     rows = pd.MultiIndex.from_arrays([pd.DatetimeIndex(stamps).repeat(sizes),
-                                      pd.Index(np.concatenate(ids_of_days), dtype=np.int64)],
+                                      pd.Index(np.concatenate([np.zeros(0, np.int64), *ids_of_days]), dtype=np.int64)],
                                      names=["day", "account_id"])  # fmt: skip
     pairs = list(zip(days, stamps, strict=True))
     frames = {name: pd.concat([getattr(inputs[d], name).assign(day=t) for d, t in pairs], ignore_index=True)
               for name in ("usage", "surveys", "tickets", "onboarding", "sentiment")}  # fmt: skip
     features = {t: cast(tuple[str, ...], inputs[d].features) for d, t in pairs}
     dated = dataclasses.replace(inputs[days[0]], features=features, **frames)
-    by_min_days: dict[int, pd.DataFrame] = {}
+    events30 = tuple(calc.usage_total(inputs[d].usage, "events", "last30") for d in days)
+    return MeasuredDays(tuple(days), rows, tuple(np.cumsum([0, *sizes]).tolist()), dated, events30, options)
 
-    def values_for(min_days: int) -> pd.DataFrame:
-        if min_days not in by_min_days:
-            by_min_days[min_days] = calc.measures_by_day(rows, dated, min_history_days=min_days)
-        return by_min_days[min_days]
 
-    bounds = np.cumsum([0, *sizes])
+def score_measured(
+    measured: MeasuredDays, cards: ScorecardSet, *, lines: pd.DataFrame, segments: pd.DataFrame,
+    default_only: bool = False, replay_stages: bool = False, missing: Collection[str] = (),
+) -> dict[date, DayScores]:  # fmt: skip
+    """Every row of ``measured`` scored under ``cards`` (whose ``[scoring]`` options must be
+    the ones it was measured with), by day (see :func:`score_days` for the options)."""
+    if cards.options != measured.options:
+        raise ValueError("the days were measured with other [scoring] options than these scorecards'")
+    rows, bounds, days = measured.rows, measured.bounds, measured.days
     ids = [rows.get_level_values("account_id")[bounds[i] : bounds[i + 1]] for i in range(len(days))]
 
     def one_day(frame: pd.DataFrame, i: int) -> pd.DataFrame:
         return frame.iloc[bounds[i] : bounds[i + 1]].set_axis(pd.Index(ids[i], name="account_id"))
 
-    if replay_stages:
-        values = values_for(cards.default.min_history_days)
+    if default_only:
+        assignment = pd.Series(cards.default.key, index=rows, dtype=object)
+    elif replay_stages:
+        values = calc.mark_missing(measured.values_for(cards.default.min_history_days), set(missing))
         keys: list[str] = []
         for i, d in enumerate(days):
             keys += [cards.for_account(s, None).key for s in calc.replay_stages(lines, one_day(values, i), d)]
         assignment = pd.Series(keys, index=rows, dtype=object)
     else:
         assignment = scorecard_keys(cards, segments, rows)
-    scored = score_rows(values_for, assignment, cards)
+    scored = score_rows(measured.values_for, assignment, cards, missing)
     out = {}
     for i, d in enumerate(days):
         span = slice(bounds[i], bounds[i + 1])
@@ -272,10 +311,55 @@ def score_days(
             return pd.Series(series.iloc[span].to_numpy()[keep], index=pd.Index(ids[i], name="account_id")[keep])
 
         score = part(scored.score)
-        events30 = calc.usage_total(inputs[d].usage, "events", "last30").reindex(score.index).fillna(0.0)
+        events30 = measured.events30[i].reindex(score.index).fillna(0.0)
         out[d] = DayScores(d, one_day(scored.values, i)[keep], score, part(scored.grade), part(scored.letter),
                            part(assignment), list(scored.measures.iloc[span][keep]), part(scored.lost), events30)  # fmt: skip
     return out
+
+
+class MeasuredHistory:
+    """The raw measures of the paying accounts' days of one store, kept to score any
+    scorecards from them (their weights, points and grades do not change them; their
+    ``[scoring]`` options do, and key what is kept). The backtest replays its days through
+    one, and so does the tuning (``services.health.tune``); give the same one to several
+    backtests of one store (as it is: the store must not change meanwhile) and each day is
+    read and measured once (docs/health.md#backtest)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.lines = q.subscription_lines(session)
+        self.segments, self.contacts = q.account_segments(session), q.contact_counts(session)
+        self.first, self.last = q.store_day_range(session)
+        self.kept: dict[tuple[ScoringOptions, date], MeasuredDays] = {}
+
+    def scores(self, plan: Sequence[date], cards: ScorecardSet, *, replay_stages: bool = False,
+               default_only: bool = False, batch: int = 3) -> Iterator[tuple[date, DayScores]]:  # fmt: skip
+        """Each day of ``plan`` scored under ``cards`` (paying accounts, from the data up to
+        that day), in the plan's order. The days not yet kept are measured a chunk of
+        :data:`BATCH_ROWS` rows at a time (usage read ``batch`` days per scan), when the
+        plan first reaches them."""
+        options = cards.options
+        todo = [d for d in dict.fromkeys(plan) if (options, d) not in self.kept]
+        usage = UsageWindows(self.session, todo, batch=batch)
+        per_chunk = max(1, BATCH_ROWS // max(1, self.lines["account_id"].nunique()))
+        at = 0
+        while at < len(plan):
+            if (options, plan[at]) not in self.kept:
+                start = todo.index(plan[at])
+                chunk, todo = todo[start : start + per_chunk], todo[:start] + todo[start + per_chunk :]
+                measured = measure_days(self.session, chunk, options, lines=self.lines, segments=self.segments,
+                                        paying_only=True, usage=usage, contacts=self.contacts,
+                                        history_from=self.first)  # fmt: skip
+                self.kept.update({(options, d): measured for d in chunk})
+            measured = self.kept[(options, plan[at])]
+            run: list[date] = []  # the plan's next days kept together: scored in one pass
+            while at < len(plan) and plan[at] not in run and self.kept.get((options, plan[at])) is measured:
+                run.append(plan[at])
+                at += 1
+            scored = score_measured(measured.take(run), cards, lines=self.lines, segments=self.segments,
+                                    default_only=default_only, replay_stages=replay_stages)  # fmt: skip
+            for day in run:
+                yield day, scored[day]
 
 
 def scorecard_keys(cards: ScorecardSet, segments: pd.DataFrame, accounts: pd.Index) -> pd.Series:
@@ -768,6 +852,7 @@ def enter_sentiment(session: Session, account_id: int, *, value: str | int, reas
 def backtest(
     session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
     cards: ScorecardSet | None = None, on_day: Any = None, stability_days: int = 30,
+    measures: MeasuredHistory | None = None,
 ) -> calc.BacktestResult:  # fmt: skip
     """Replay history: at each month-end with at least :data:`BACKTEST_HISTORY_DAYS` of
     usage behind it (the measures are age-aware) and the whole horizon before ``as_of``,
@@ -777,14 +862,17 @@ def backtest(
     the score: each measure's own AUC (as the default scorecard reads it) and the naive
     signal's (fewer events in the last 30 days = riskier). Then score every day of the
     last ``stability_days`` of history and count the day-to-day grade changes per 1,000
-    accounts, with and without hysteresis."""
+    accounts, with and without hysteresis. ``measures``: the store's measures kept from
+    an earlier backtest (or tuning) of it, to score other scorecards without reading and
+    measuring the days again (the same figures to the bit)."""
     if not 7 <= horizon_days <= 730:
         raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
     if not 0 <= stability_days <= 366:
         raise InvalidInput(_("--stability-days must be from 0 to 366"), field="stability_days")
     cards = cards or active_scorecards(session, path).cards
-    lines = q.subscription_lines(session)
-    first, last = q.store_day_range(session)
+    measures = MeasuredHistory(session) if measures is None else measures
+    lines = measures.lines
+    first, last = measures.first, measures.last
     if first is None or last is None:
         raise InvalidInput(_("there is no usage history to backtest on"), field="as_of")
     end = min(as_of, last) - timedelta(days=horizon_days)
@@ -794,35 +882,19 @@ def backtest(
         raise InvalidInput(_("the history is too short for a {n}-day horizon").format(n=horizon_days),
                            field="horizon_days")  # fmt: skip
     frames = []
-    segments, contacts = q.account_segments(session), q.contact_counts(session)
     back = _history_days(cards.options)
     warm = back + 2 if back else 0  # days scored before each month-end to settle its grades
     stable_days = [min(as_of, last) - timedelta(days=k) for k in range(stability_days - 1, -1, -1)]
     settle = [stable_days[0] - timedelta(days=k) for k in range(warm, 0, -1)] if stable_days else []
     plan = [d - timedelta(days=k) for d in days for k in range(warm, -1, -1)] + settle + stable_days
-    usage = UsageWindows(session, plan, batch=max(4, warm + 1))  # consecutive days share most of a scan
+    # the days are scored in the order of the plan (consecutive days share most of a usage scan)
+    raws = measures.scores(plan, cards, replay_stages=True, batch=max(4, warm + 1))
     memo: dict[date, pd.DataFrame] = {}
     points = []
-    # the days are scored in the order of the plan, a chunk of days at a time (score_days)
-    queue, ready = list(plan), {}
-    per_chunk = max(1, BATCH_ROWS // max(1, lines["account_id"].nunique()))
-
-    def raw_on(day: date) -> DayScores:
-        if day not in ready and queue and queue[0] == day:
-            chunk: list[date] = []
-            while queue and len(chunk) < per_chunk and queue[0] not in chunk:
-                chunk.append(queue.pop(0))
-            ready.update(score_days(session, chunk, cards, lines=lines, segments=segments, paying_only=True,
-                                    usage=usage, replay_stages=True, contacts=contacts, history_from=first))  # fmt: skip
-        elif day not in ready:
-            queue.clear()  # asked out of the plan's order: day by day from here
-        if day in ready:
-            return ready.pop(day)
-        return score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, usage=usage,
-                         replay_stages=True, contacts=contacts, history_from=first)  # fmt: skip
 
     def scored_on(day: date) -> tuple[DayScores, DayScores]:
-        raw = raw_on(day)
+        planned, raw = next(raws)
+        assert planned == day
         before = [memo[d] for d in (day - timedelta(days=k) for k in range(1, back + 1)) if d in memo]
         held = hold_day(raw, cards, before if len(before) == back else [])
         memo[day] = pd.DataFrame({"score": held.score, "grade": held.grade, "letter": held.letter})

@@ -31,16 +31,14 @@ import pandas as pd
 from kizuna.analytics import health as calc
 from kizuna.analytics.health_tune import BOOTSTRAP, L2, PENALTIES, WeightFit, fit_weights
 from kizuna.db import Session
-from kizuna.db.queries import health as q
 from kizuna.domain.health import MeasureGroup, MeasureRule, Scorecard, ScorecardSet
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
 from kizuna.services.health import (
     BACKTEST_HISTORY_DAYS,
-    UsageWindows,
+    MeasuredHistory,
     active_scorecards,
     parse_toml,
-    score_day,
     to_toml,
 )
 
@@ -166,14 +164,11 @@ def with_weights(card: Scorecard, shares: dict[str, float]) -> Scorecard:
     return dataclasses.replace(card, groups=tuple(groups))
 
 
-def _observations(session: Session, cards: ScorecardSet, days: list[date], first: date) -> pd.DataFrame:
-    lines = q.subscription_lines(session)
-    segments, contacts = q.account_segments(session), q.contact_counts(session)
-    usage = UsageWindows(session, days)
+def _observations(cards: ScorecardSet, days: list[date], measures: MeasuredHistory) -> pd.DataFrame:
+    """The default scorecard's measures of every paying account at each of ``days``, with
+    ``events30``: read through the store's kept measures, as the backtest reads them."""
     frames = []
-    for day in days:
-        scored = score_day(session, day, cards, lines=lines, segments=segments, paying_only=True, default_only=True,
-                           usage=usage, contacts=contacts, history_from=first)  # fmt: skip
+    for day, scored in measures.scores(days, cards, default_only=True):
         values = scored.values.copy()
         values.insert(0, "day", day)
         values.insert(1, "events30", scored.events30.to_numpy() if scored.events30 is not None else np.nan)
@@ -182,14 +177,17 @@ def _observations(session: Session, cards: ScorecardSet, days: list[date], first
 
 
 def tune(session: Session, *, as_of: date, horizon_days: int = 90, path: Path | None = None,
-         cards: ScorecardSet | None = None, bootstrap: int = BOOTSTRAP) -> TuneResult:  # fmt: skip
+         cards: ScorecardSet | None = None, bootstrap: int = BOOTSTRAP,
+         measures: MeasuredHistory | None = None) -> TuneResult:  # fmt: skip
     """Learn the default scorecard's weights from the month-ends before ``as_of`` (see
     the module). Raises :class:`InvalidInput` when the history is too short or has too
-    few churns, saying which."""
+    few churns, saying which. ``measures``: the store's measures kept from a backtest of
+    it (the month-ends' raw measures are the backtest's)."""
     if not 7 <= horizon_days <= 730:
         raise InvalidInput(_("--horizon-days must be from 7 to 730"), field="horizon_days")
     cards = cards or active_scorecards(session, path).cards
-    first, last = q.store_day_range(session)
+    measures = MeasuredHistory(session) if measures is None else measures
+    first, last = measures.first, measures.last
     if first is None or last is None:
         raise InvalidInput(_("there is no usage history to learn from"), field="as_of")
     end = min(as_of, last) - timedelta(days=horizon_days)
@@ -198,8 +196,8 @@ def tune(session: Session, *, as_of: date, horizon_days: int = 90, path: Path | 
         raise InvalidInput(_("tuning needs at least {need} month-ends with {h} days of history after them; "
                              "this store has {n}").format(need=MIN_MONTHS, h=horizon_days, n=len(days)),
                            field="horizon_days", code="too_little_history")  # fmt: skip
-    table = _observations(session, cards, days, first)
-    churns = calc.churn_events(q.subscription_lines(session))
+    table = _observations(cards, days, measures)
+    churns = calc.churn_events(measures.lines)
     y = calc.label_churn(table, churns, horizon_days).to_numpy(dtype=bool)
     n_test = max(1, len(days) // 3)
     test_days = set(days[-n_test:])
