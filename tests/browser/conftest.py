@@ -27,10 +27,14 @@ from tests.browser.live import (
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Chromium, launched once per test process (~1.5 s of CPU a launch): each module or test
-    opens its own context of it (``live.new_tab``), which has its own cookies and storage."""
+    """Chromium, launched once per test process for the browser tests (~1.5 s of CPU a
+    launch): each module or test opens its own context of it (``live.new_tab``), which has
+    its own cookies and storage. Package-scoped, not session-scoped: Playwright's sync API
+    marks the test process's thread as running an event loop while it is started, so every
+    later test of that worker that calls ``asyncio.run()`` failed ("cannot be called from a
+    running event loop"); it stops when the worker leaves ``tests/browser/``."""
     with chromium() as launched:
         yield launched  # type: ignore[misc]
 
