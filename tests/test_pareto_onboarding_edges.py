@@ -125,8 +125,13 @@ def test_onboarding_kpis_by_hand_with_zones_groups_and_the_rows_left_out() -> No
         # no milestones at all: still going
         row("low", milestones=0, completed=0, last_done=_at(D(2026, 3, 2))),
         # a completion written before the start (bad clock): 0 days, not negative
-        row("low", started_on=D(2026, 2, 20), last_done=_at(D(2026, 2, 18)), has_first_value=1,
-            first_value_at=_at(D(2026, 2, 10))),
+        row(
+            "low",
+            started_on=D(2026, 2, 20),
+            last_done=_at(D(2026, 2, 18)),
+            has_first_value=1,
+            first_value_at=_at(D(2026, 2, 10)),
+        ),
         row("high", started_on=D(2026, 3, 11), last_done=_at(D(2026, 3, 12))),  # after as_of: left out
         row("high", started_on=None),  # no start: left out
     ]
