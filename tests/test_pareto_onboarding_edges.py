@@ -7,6 +7,7 @@ plans starting on or after ``as_of``, the tier order. Pure functions: no store, 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -90,6 +91,13 @@ def test_the_kaplan_meier_median_at_one_half_ties_and_censoring() -> None:
     assert km_median([1, 1, 2, 3, 3], [True, True, True, False, False]) == 2.0
 
 
+def test_the_kaplan_meier_risk_set_after_ties_and_mismatched_lists() -> None:
+    # 2 finish on day 2 of 6: S(2) = 4/6, 4 left at risk; S(5) = 4/6 × 3/4 = 1/2 → 5
+    assert km_median([2, 2, 5, 9, 9, 9], [True, True, True, False, False, False]) == 5.0
+    with pytest.raises(ValueError, match="shorter"):
+        km_median([1, 2], [True])
+
+
 def test_durations_count_started_finished_censored_and_the_plain_median() -> None:
     # S(2) = 3/4, S(4) = 3/4 × 2/3 = 1/2 → 4; the finished 2, 4, 7 → 4
     assert durations([(4.0, True), (10.0, False), (2.0, True), (7.0, True)]) == Durations(4, 3, 1, 4.0, 4.0)
@@ -100,6 +108,26 @@ def test_durations_count_started_finished_censored_and_the_plain_median() -> Non
 
 def _at(day: date, hour: int = 0, zone: timezone = UTC) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+
+
+def test_a_naive_time_is_utc_and_an_aware_one_keeps_its_zone_whatever_the_server_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        start = date(2026, 3, 1)
+        row = {"tier": "high", "started_on": start, "milestones": 1, "completed": 1, "has_first_value": 1,
+               # 22:00 UTC on Mar 2: 1 day (read as New York time it would be Mar 3 in UTC: 2)
+               "last_done": datetime(2026, 3, 2, 22),
+               # 01:00 on Mar 5 in Tokyo = 16:00 UTC on Mar 4: 3 days in UTC
+               "first_value_at": datetime(2026, 3, 5, 1, tzinfo=timezone(timedelta(hours=9)))}  # fmt: skip
+        k = onboarding_kpis([row], date(2026, 3, 10))
+        assert k.overall.complete.km_median == 1.0
+        assert k.overall.first_value.km_median == 3.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_onboarding_kpis_by_hand_with_zones_groups_and_the_rows_left_out() -> None:
@@ -161,12 +189,19 @@ def test_onboarding_kpis_by_hand_with_zones_groups_and_the_rows_left_out() -> No
 
 def test_a_plan_starting_on_as_of_counts_and_unknown_tiers_come_last() -> None:
     as_of = date(2026, 3, 10)
-    rows = [{"tier": t, "started_on": as_of, "milestones": 1, "completed": 0, "last_done": None}
-            for t in ("gold", "tech", "low", "high")]  # fmt: skip
+    later = {"tier": "high", "started_on": date(2026, 3, 11), "milestones": 1, "completed": 1,
+             "last_done": _at(date(2026, 3, 11))}  # fmt: skip
+    rows = [later] + [{"tier": t, "started_on": as_of, "milestones": 1, "completed": 0, "last_done": None}
+                      for t in ("gold", None, "tech", "low", "high")]  # fmt: skip
     k = onboarding_kpis(rows, as_of)
-    assert [g.group for g in k.by_tier] == ["high", "low", "tech", "gold"]
-    assert k.overall.complete == Durations(4, 0, 4, None, None)
+    assert [g.group for g in k.by_tier] == ["high", "low", "tech", "none", "gold"]
+    assert k.overall.complete == Durations(5, 0, 5, None, None)
     assert [g.group for g in k.by_cohort] == ["2026-03"]
+    # started on as_of and still going: 0 days in, so it leaves the risk set before day 1;
+    # done in 1 and 5 days: S(1) = 1 − 1/2 = 1/2 → 1 (were it 1 day in: S(1) = 2/3, S(5) = 0 → 5)
+    done = [{"tier": "low", "started_on": date(2026, 3, 10) - timedelta(days=d), "milestones": 1, "completed": 1,
+             "last_done": _at(date(2026, 3, 10))} for d in (1, 5)]  # fmt: skip
+    assert onboarding_kpis([*done, rows[1]], as_of).overall.complete == Durations(3, 2, 1, 1.0, 3.0)
     assert onboarding_kpis([], as_of).overall == onboarding_kpis([], as_of).overall.__class__(
         "all", Durations(0, 0, 0, None, None), Durations(0, 0, 0, None, None)
     )

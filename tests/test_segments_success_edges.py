@@ -32,7 +32,7 @@ T = datetime
 AS_OF = D(2026, 3, 15)
 GRID = MonthGrid(AS_OF, months=2, lookback=1)
 
-ACCOUNTS = {1: "A1", 2: "A2", 3: "A3", 4: "A4", 5: "A5"}
+ACCOUNTS = {1: "A1", 2: "A2", 3: "A3", 4: "A4", 5: "A5", 6: "A6", 7: "A7"}
 # id, account, dimension, value, from_on, to_on
 CHANGES = [
     # A1: high, then low from Jan 31 (the start_day of February itself)
@@ -50,6 +50,12 @@ CHANGES = [
     (9, 4, "tier", "low", D(2026, 3, 1), None),
     # A5: churned in January, its period closed: it keeps high
     (10, 5, "tier", "high", D(2025, 1, 1), D(2026, 1, 15)),
+    # A6: a new customer with two periods (low from Feb 10, high from Feb 20): its first value
+    # (low) before them, then high
+    (14, 6, "tier", "low", D(2026, 2, 10), D(2026, 2, 20)),
+    (15, 6, "tier", "high", D(2026, 2, 20), None),
+    # A7: its first period begins on Jan 31 (February's start_day itself)
+    (16, 7, "tier", "tech", D(2026, 1, 31), None),
     # owners: A1 by user 7 (Sato), then user 8 (Ito) from Feb 28; A2 by a user id no longer there
     (11, 1, "owner", "7", D(2025, 6, 1), D(2026, 2, 28)),
     (12, 1, "owner", "8", D(2026, 2, 28), None),
@@ -76,6 +82,8 @@ def test_tiers_and_owners_as_they_were_at_each_month_start() -> None:
         ("A3", 0): "low", ("A3", 1): "low", ("A3", 2): "high",
         ("A4", 0): "low", ("A4", 1): "low", ("A4", 2): "low",
         ("A5", 0): "high", ("A5", 1): "high", ("A5", 2): "high",
+        ("A6", 0): "low", ("A6", 1): "low", ("A6", 2): "high",
+        ("A7", 0): "tech", ("A7", 1): "tech", ("A7", 2): "tech",
     }  # fmt: skip
     assert _by(segments.segments_for(t, GRID, "touch_tier", "JPY").execute()) == tiers
     owners = _by(segments.segments_for(t, GRID, "owner_id", "JPY").execute())
@@ -100,6 +108,9 @@ def test_the_plan_on_tied_start_days_and_an_accounts_column() -> None:
         (5, 3, 3, 100, "USD", "active", D(2025, 1, 1), None, None),
         (6, 4, 1, 1_000, "JPY", "canceled", D(2025, 1, 1), None, D(2026, 1, 31)),
         (7, 4, 2, 9_000, "JPY", "active", D(2026, 1, 1), D(2026, 1, 31), None),
+        # A5: a trial that ended when it did (never earned), a line ended on its first day: no plan
+        (8, 5, 2, 9_000, "JPY", "trial", D(2026, 1, 10), D(2026, 1, 31), D(2026, 1, 31)),
+        (9, 5, 1, 1_000, "JPY", "canceled", D(2026, 2, 5), None, D(2026, 2, 5)),
     ]
     t = store(ACCOUNTS, lines)
     plans = _by(segments.segments_for(t, GRID, "plan", "JPY").execute())
@@ -213,17 +224,20 @@ def test_upsell_and_cross_sell_against_the_start_of_the_window() -> None:
         (23, 10, 2, 30_000, "JPY", "active", D(2026, 2, 1), None, None),
         (24, 11, 1, 10_000, "JPY", "active", old, None, None),  # E11: a trial of add-on Y ends after as_of
         (25, 11, 5, 1_000, "JPY", "active", D(2026, 3, 1), D(2026, 3, 31), None),
+        (26, 12, 1, 10_000, "JPY", "active", old, None, None),  # E12: add-on X (others had it): cross-sold
+        (27, 12, 4, 1_000, "JPY", "active", D(2026, 3, 1), None, None),
+        (28, 13, 1, 1, "JPY", "active", old, None, None),  # E13: paying ¥1 at the start
     ]
-    accounts = {i: f"E{i}" for i in range(1, 12)}
+    accounts = {i: f"E{i}" for i in range(1, 14)}
     t = store(accounts, lines, products=PRODUCTS)
     base, upsold, cross = success.expansion_accounts(t, GRID, "JPY")
 
     def ids(table: ibis.Table) -> list[str]:
         return sorted(f"E{int(a)}" for a in table.execute()["account_id"])
 
-    assert ids(base) == ["E1", "E11", "E2", "E3", "E4", "E6", "E7", "E9"]
+    assert ids(base) == ["E1", "E11", "E12", "E13", "E2", "E3", "E4", "E6", "E7", "E9"]
     assert ids(upsold) == ["E1", "E6"]
-    assert ids(cross) == ["E3"]
+    assert ids(cross) == ["E12", "E3"]
 
 
 def test_tickets_by_month_at_each_tokyo_month_edge() -> None:
@@ -240,6 +254,7 @@ def test_tickets_by_month_at_each_tokyo_month_edge() -> None:
     tickets = [(i, 1, at, None, None, 1, None) for i, at in enumerate(opened, 1)]
     t = store({1: "A1"}, [], tickets=tickets)
     got = success.tickets_by_month(t, grid).execute()
+    assert str(got["mi"].dtype) == "int64"  # as the grid's month index, which it is joined with
     assert dict(zip(got["mi"].astype(int), got["tickets"].astype(int), strict=True)) == {mi: 1 + mi for mi in range(6)}
 
 
@@ -266,6 +281,10 @@ def test_tickets_per_paying_account_and_its_trend() -> None:
     one, none = success.effort_table(grid, tickets, paying.assign(accounts=[1, 0, 0, 0, 0, 3]))
     assert none is None
     assert one["tickets_per_account"].iloc[4] == pytest.approx(2 / 3)
+    # no paying row at all for a month: 0 accounts, the month still shown
+    gap, _trend = success.effort_table(grid, tickets, paying[paying["mi"] != 4])
+    assert gap["accounts"].tolist() == [2, 3, 4, 0, 4]
+    assert gap["month"].tolist() == out["month"].tolist()
     _two, slope = success.effort_table(grid, tickets, paying.assign(accounts=[1, 0, 0, 0, 3, 2]))
     assert slope == pytest.approx(1 - 2)  # (4, 2) and (5, 1)
 
@@ -332,3 +351,6 @@ def test_usage_by_month_counts_accounts_above_zero_and_sums_events() -> None:
         1: (2, 9.0),
         2: (3, 8.0),
     }
+    # a month with logins only: 0 events, not missing
+    logins = success.usage_by_month(store(ACCOUNTS, [], usage_daily=usage[2:3]), GRID).execute()
+    assert [(int(r.mi), int(r.active_accounts), float(r.events)) for r in logins.itertuples()] == [(1, 1, 0.0)]
