@@ -27,6 +27,8 @@ from typing import Any
 
 ALL = "all"
 NO_TIER = "none"
+#: The order of the tier groups (a tier not named here comes after them).
+TIER_ORDER = ("high", "low", "tech", NO_TIER)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ def km_median(durations: Sequence[float], observed: Sequence[bool]) -> float | N
             i += 1
         if events:
             survival *= 1 - events / at_risk
-            if survival <= 0.5 + 1e-12:
+            # `<` would be the same: a product of fractions never lands on 0.5 + 1e-12 exactly
+            if survival <= 0.5 + 1e-12:  # pragma: no mutate
                 return float(t)
         at_risk -= leaving
     return None
@@ -81,7 +84,7 @@ def durations(items: Iterable[tuple[float, bool]]) -> Durations:
     finished = [d for d, seen in pairs if seen]
     return Durations(
         started=len(pairs), finished=len(finished), censored=len(pairs) - len(finished),
-        km_median=km_median([d for d, _s in pairs], [s for _d, s in pairs]) if pairs else None,
+        km_median=km_median([d for d, _s in pairs], [s for _d, s in pairs]),
         median_finished=float(statistics.median(finished)) if finished else None,
     )  # fmt: skip
 
@@ -122,7 +125,9 @@ def onboarding_kpis(rows: Iterable[Mapping[str, Any]], as_of: date, zone: tzinfo
         c, f = groups.get(key, ([], []))
         return GroupKpis(key[1], durations(c), durations(f))
 
-    tier_order = {"high": 0, "low": 1, "tech": 2, NO_TIER: 3}
-    tiers = sorted((k for k in groups if k[0] == "tier"), key=lambda k: tier_order.get(k[1], 9))
+    def tier_rank(key: tuple[str, str]) -> int:  # high, low, tech, none, then any other tier
+        return TIER_ORDER.index(key[1]) if key[1] in TIER_ORDER else len(TIER_ORDER)
+
+    tiers = sorted((k for k in groups if k[0] == "tier"), key=tier_rank)
     cohorts = sorted(k for k in groups if k[0] == "cohort")
     return OnboardingKpis(as_of, kpi(("all", ALL)), tuple(kpi(k) for k in tiers), tuple(kpi(k) for k in cohorts))

@@ -34,11 +34,11 @@ def pareto(mrr: pd.Series, top: float = 0.2, points: int = 100) -> Pareto:
     values = values[values > 0]
     n = len(values)
     total = int(values.sum())
-    if n == 0 or total == 0:
+    if total == 0:  # no paying account: every value left is positive
         return Pareto(0, 0, 0, 0, None, None, [(0.0, 0.0), (1.0, 1.0)])
     k = math.ceil(top * n)
     top_mrr = int(values[n - k :].sum())
-    i = np.arange(1, n + 1, dtype="int64")
+    i = np.arange(1, n + 1)  # times the int64 values: int64 products
     gini = float(int(((2 * i - n - 1) * values).sum()) / (n * total))
     cum = np.concatenate([[0], np.cumsum(values)])
     idx = sorted({round(j * n / points) for j in range(points + 1)})

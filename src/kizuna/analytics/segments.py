@@ -53,7 +53,9 @@ def _as_was(periods: ibis.Table, order: list[ibis.Value], grid: MonthGrid) -> ib
         j.start_day < j.first_from, j.from_on == j.first_from, j.next_from.isnull() | (j.next_from > j.from_on)
     )
     cols = {"account_id": "account_id", "mi": "mi", "segment": "value"}
-    return ibis.union(held.select(**cols), first.select(**cols), distinct=False)
+    # `distinct=True` would be the same (only slower): each (account, month) comes once — a month
+    # before the first period (`first`) or from it (`held`), and tied periods end where they begin
+    return ibis.union(held.select(**cols), first.select(**cols), distinct=False)  # pragma: no mutate
 
 
 def history_segments(t: StoreTables, grid: MonthGrid, name: str) -> ibis.Table:
@@ -63,7 +65,7 @@ def history_segments(t: StoreTables, grid: MonthGrid, name: str) -> ibis.Table:
     h = h.filter(h.dimension == HISTORY[name]).select("account_id", "value", "from_on", "id")
     out = _as_was(h, [h.id], grid)
     if name == "owner":
-        u = t.users.select(u_id=t.users.id.cast("string"), u_name="name")
+        u = t.users.select(u_id=t.users.id.cast("string"), u_name="name")  # pragma: no mutate (type names: any case)
         j = out.left_join(u, out.segment == u.u_id)
         out = j.select("account_id", "mi", segment=ibis.coalesce(j.u_name, j.segment))
     return out
@@ -83,7 +85,7 @@ def plan_segments(t: StoreTables, grid: MonthGrid, currency: str) -> ibis.Table:
 def column_segments(t: StoreTables, column: str) -> ibis.Table:
     """``account_id, segment`` from an accounts column as it is now (e.g. ``industry``)."""
     a = t.accounts
-    return a.select(account_id=a.id, segment=a[column].cast("string"))
+    return a.select(account_id=a.id, segment=a[column].cast("string"))  # pragma: no mutate (type names: any case)
 
 
 def segments_for(t: StoreTables, grid: MonthGrid, name: str, currency: str) -> ibis.Table:
