@@ -45,14 +45,20 @@ def test_the_five_formulas_by_hand() -> None:
     # 2. 24,000 × 12 × 5/3 = 480,000
     assert f["average_x_frequency_x_duration"].value == 480_000
     assert _inputs(f["average_x_frequency_x_duration"]) == {
-        "arpa": (24_000, "money"), "frequency": (12, "per_year"), "years": (pytest.approx(5 / 3), "years")}
+        "arpa": (24_000, "money"),
+        "frequency": (12, "per_year"),
+        "years": (pytest.approx(5 / 3), "years"),
+    }
     # 3. 24,000 × 100 ÷ 5 (%) = 480,000
     assert f["arpa_over_churn"].value == 480_000
     assert _inputs(f["arpa_over_churn"]) == {"arpa": (24_000, "money"), "churn_pct": (pytest.approx(5.0), "percent")}
     # 4. 288,000 × 0.8 × 5/3 = 384,000
     assert f["annual_x_margin_x_years"].value == 384_000
     assert _inputs(f["annual_x_margin_x_years"]) == {
-        "annual_revenue": (288_000, "money"), "gross_margin": (0.8, "rate"), "years": (pytest.approx(5 / 3), "years")}
+        "annual_revenue": (288_000, "money"),
+        "gross_margin": (0.8, "rate"),
+        "years": (pytest.approx(5 / 3), "years"),
+    }
     # 5. 384,000 − (100,000 + 12,000 × 5/3 = 20,000) = 264,000
     assert f["net"].value == 264_000
     assert _inputs(f["net"]) == {
