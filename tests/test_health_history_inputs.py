@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from kizuna.analytics import health as calc
 from kizuna.analytics import health_history as hh
 from kizuna.domain.health import ScoringOptions
 
@@ -66,6 +67,7 @@ def test_usage_windows_of_each_day_on_their_edges() -> None:
         (1, T0, "logins", 5.0),
         (1, _ago(29), "logins", 20.0),  # in D0's last 30 days (and its maximum), D1's previous 30
         (1, _ago(30), "logins", 7.0),  # D0's previous 30 days
+        (1, _ago(60), "logins", 100.0),  # D0's baseline, not its previous 30 days; D1's and D2's both
         (1, _ago(119), "logins", 2.0),  # D0's baseline (d − 120, d − 30] only
         (1, _ago(120), "logins", 50.0),  # the grid's first day: in no window
         (1, _ago(150), "logins", 11.0),  # before the grid: dropped
@@ -73,7 +75,7 @@ def test_usage_windows_of_each_day_on_their_edges() -> None:
         (1, T2 + pd.Timedelta(days=1), "logins", 99.0),  # after the last day: dropped
         (2, _ago(30), "active_users", 4.0),  # not a baseline metric: 30 days only
         (2, _ago(29), "active_users", 6.0),
-        (2, T2, "active_users", 9.0),
+        (2, T2, "active_users", 1.0),  # a day with use (> 0), not only above 1
         (3, _ago(100), "feature.export", 1.0),  # seen in the 120-day window of all three days
         (3, _ago(119), "feature.import", 1.0),  # of D0 only
         (1, T1, "feature.export", 3.0),
@@ -84,17 +86,18 @@ def test_usage_windows_of_each_day_on_their_edges() -> None:
     assert list(usage.columns) == ["day", "account_id", *hh.WINDOW_COLUMNS, "metric"]
     want = [
         # active_users: D0 (6 on D0 − 29), D2 (9); D1 has none in its 30 days
-        (T0, 2, 6, 0, 0, 1, 6, "active_users"), (T2, 2, 9, 0, 0, 1, 9, "active_users"),
+        (T0, 2, 6, 0, 0, 1, 6, "active_users"), (T2, 2, 1, 0, 0, 1, 1, "active_users"),
         # feature.export of account 1 from D1: present in the 30 days; none of account 3's
         (T1, 1, 3, 0, 0, 1, 3, "feature.export"), (T2, 1, 3, 0, 0, 1, 3, "feature.export"),
-        # logins: D0 last 5 + 20, previous 7, baseline 7 + 2, 2 days, max 20;
-        # D1 and D2: last 5 + 0, previous 20 + 7, baseline 27, 1 day, max 5
-        (T0, 1, 25, 7, 9, 2, 20, "logins"), (T1, 1, 5, 27, 27, 1, 5, "logins"),
-        (T2, 1, 5, 27, 27, 1, 5, "logins"),
+        # logins: D0 last 5 + 20, previous 7, baseline 7 + 100 + 2, 2 days, max 20;
+        # D1 and D2: last 5 + 0, previous 20 + 7, baseline 20 + 7 + 100, 1 day, max 5
+        (T0, 1, 25, 7, 109, 2, 20, "logins"), (T1, 1, 5, 27, 127, 1, 5, "logins"),
+        (T2, 1, 5, 27, 127, 1, 5, "logins"),
     ]  # fmt: skip
     cols = ["day", "account_id", *hh.WINDOW_COLUMNS, "metric"]
     assert _records(usage) == [dict(zip(cols, (*w[:2], *(float(x) for x in w[2:7]), w[7]), strict=True))
                                for w in want]  # fmt: skip
+    assert usage.index.tolist() == list(range(7))  # one row label each, not one per metric
     assert got.features == {T0: ("feature.export", "feature.import"), T1: ("feature.export",),  # type: ignore[attr-defined]
                             T2: ("feature.export",)}  # fmt: skip
     assert (got.contacts, got.tiers, got.history_from) == (None, None, None)  # type: ignore[attr-defined]
@@ -153,10 +156,12 @@ def test_milestones_done_due_and_on_time_by_each_day() -> None:
         (2, NAT, NAT),  # neither done nor due
         (2, T0, T0),  # done on its due day: on time
         (9, T0, T0),  # an account with no lines and no usage
+        (4, NAT, T1),  # an account with one milestone, due on D1
     ])  # fmt: skip
     got = _records(_day_inputs(raw).onboarding)  # type: ignore[attr-defined]
     want = [(T0, 1, 5, 2, 2, 1), (T1, 1, 5, 3, 2, 1), (T2, 1, 5, 4, 3, 1),
-            (T0, 2, 2, 1, 1, 1), (T1, 2, 2, 1, 1, 1), (T2, 2, 2, 1, 1, 1)]  # fmt: skip
+            (T0, 2, 2, 1, 1, 1), (T1, 2, 2, 1, 1, 1), (T2, 2, 2, 1, 1, 1),
+            (T0, 4, 1, 0, 0, 0), (T1, 4, 1, 0, 1, 0), (T2, 4, 1, 0, 1, 0)]  # fmt: skip
     cols = ["day", "account_id", "milestones", "milestones_done", "milestones_due", "milestones_on_time"]
     assert got == [dict(zip(cols, (d, a, *(float(x) for x in rest)), strict=True)) for d, a, *rest in want]
 
@@ -164,6 +169,7 @@ def test_milestones_done_due_and_on_time_by_each_day() -> None:
 def test_the_latest_sentiment_of_the_last_180_days() -> None:
     at = pd.Timedelta(hours=10)
     raw = _inputs(sentiments=[
+        (0, T0, 2),  # an account with no lines and no usage, sorted first: skipped, not the end
         (1, _ago(200), 1),  # too old for every day
         (1, _ago(179) + at, 2),  # D0 only (D1's 180 days start after it)
         (1, T2 + pd.Timedelta(hours=9), 0),
@@ -185,11 +191,51 @@ def test_the_surveys_and_options_are_handed_on() -> None:
     raw = hh.HistoryInputs(raw.lines, raw.usage, answers, raw.tickets, raw.milestones, raw.sentiments)
     options = ScoringOptions(nps_half_life_days=0, csat_half_life_days=0)
     tiers = pd.Series({1: "high"})
-    got = hh.day_inputs(raw, DAYS, options=options, contacts=None, tiers=tiers, history_from=D0)
+    contacts = pd.DataFrame({"account_id": [1], "contacts": [3]})
+    got = hh.day_inputs(raw, DAYS, options=options, contacts=contacts, tiers=tiers, history_from=D0)
     assert (got.options, got.tiers, got.history_from) == (options, tiers, D0)
+    assert got.contacts is contacts
     surveys = got.surveys.sort_values(["day", "account_id"])
     # NPS 10 from D1 (a promoter: +100), CSAT 4 from D0 (of 5): no decay at a half-life of 0
     assert surveys["day"].tolist() == [T0, T1, T2]
     assert surveys["account_id"].tolist() == [1, 1, 1]
     assert surveys["nps"].fillna(-1.0).tolist() == [-1.0, 10.0, 10.0]  # the plain average: no half-life
     assert surveys["csat"].tolist() == [4.0, 4.0, 4.0]
+
+
+def test_a_survey_answer_one_lookback_old_no_longer_counts() -> None:
+    options = ScoringOptions()
+    lookback = calc.survey_lookback_days(options)
+    # account 1 answered exactly `lookback` days before D0 (out), account 2 one day later (in)
+    answers = pd.DataFrame({"account_id": [1, 2], "kind": pd.array(["nps", "nps"], dtype="str"), "score": [9, 7],
+                            "day": [_ago(lookback), _ago(lookback - 1)]})  # fmt: skip
+    got = hh._surveys(answers, pd.DatetimeIndex([T0]), options)
+    assert got["account_id"].tolist() == [2]
+    # none in the window of a single day: no rows, and a day column of days
+    empty = hh._surveys(answers, pd.DatetimeIndex([_ago(lookback + 5)]), options)
+    assert empty.empty
+    assert str(empty["day"].dtype).startswith("datetime64")
+
+
+def test_a_single_day() -> None:
+    raw = _inputs([(1, T0, "logins", 4.0), (1, _ago(119), "logins", 1.0)], tickets=[(2, _ago(200), NAT, True)])
+    got = hh.day_inputs(raw, [D0], options=ScoringOptions(), contacts=None, tiers=None, history_from=None)
+    assert _records(got.usage) == [{"day": T0, "account_id": 1, "last30": 4.0, "prev30": 0.0, "base90": 1.0,
+                                    "days30": 1.0, "max30": 4.0, "metric": "logins"}]  # fmt: skip
+    assert _records(got.tickets) == [{"day": T0, "account_id": 2, "open_tickets": 1.0, "escalated_tickets": 1.0}]
+
+
+def test_the_grid_columns_and_what_falls_outside() -> None:
+    # accounts 3 and 5; 4 days from 2026-01-01: column j + 1 is day j, column 0 stays empty
+    grid = hh._Grid(np.array([3, 5]), pd.Timestamp("2026-01-01"), 4)
+    ids = pd.Series([3, 5, 5, 3, 9, 5])
+    days = pd.Series(pd.to_datetime(["2025-12-30", "2026-01-01", "2026-01-04", "2026-01-05", "2026-01-02", None]))
+    plain = grid.dense(ids, days, np.array([1, 2, 3, 4, 5, 6]))
+    # before the grid, after it, an unknown account, no day: dropped
+    assert plain.tolist() == [[0, 0, 0, 0, 0], [0, 2, 0, 0, 3]]
+    # "by the day": a day before the grid counts on its first day (column 1)
+    piled = grid.dense(ids, days, np.array([1, 2, 3, 4, 5, 6]), pile=True)
+    assert piled.tolist() == [[0, 1, 0, 0, 0], [0, 2, 0, 0, 3]]
+    assert grid.cumulative(piled).tolist() == [[0, 1, 1, 1, 1], [0, 2, 2, 2, 5]]
+    assert grid.cols(days).tolist()[:5] == [-2.0, 0.0, 3.0, 4.0, 1.0]
+    assert np.isnan(grid.cols(days)[5])
