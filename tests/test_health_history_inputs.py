@@ -147,7 +147,7 @@ def test_tickets_open_at_the_end_of_each_day() -> None:
 
 
 def test_milestones_done_due_and_on_time_by_each_day() -> None:
-    raw = _inputs(milestones=[
+    raw = _inputs([(5, T0, "logins", 1.0)], milestones=[  # account 5: in the grid, no milestones: no row
         (1, _ago(10), _ago(5)),  # done and due before D0, on time
         (1, T1, T0), # due on D0, done late on D1
         (1, NAT, T2),  # due on D2, not done
