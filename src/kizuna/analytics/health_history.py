@@ -78,7 +78,8 @@ class _Grid:
     def cols(self, days: pd.Series) -> np.ndarray:
         """Day positions (float; NaN for NaT) of datetime64 values."""
         gap = days.to_numpy(dtype="datetime64[ns]") - self.origin.to_datetime64()
-        return np.where(np.isnat(gap), np.nan, gap / np.timedelta64(1, "D"))
+        positions: np.ndarray = gap / np.timedelta64(1, "D")  # NaT ÷ a day is NaN
+        return positions
 
     @staticmethod
     def cumulative(matrix: np.ndarray) -> np.ndarray:
@@ -89,7 +90,7 @@ class _Grid:
 def _window(cum: np.ndarray, at: np.ndarray, length: int, shift: int = 0) -> np.ndarray:
     """Sums over the days ``(d − shift − length, d − shift]`` for the day positions ``at``."""
     hi = at - shift + 1
-    lo = np.clip(hi - length, 0, None)
+    lo = hi - length  # ≥ 1: the grid starts USAGE_LOOKBACK days before the first day (column 0 stays empty)
     sums: np.ndarray = cum[:, hi] - cum[:, lo]
     return sums
 
@@ -189,7 +190,7 @@ def _onboarding(raw: pd.DataFrame, grid: _Grid, at: np.ndarray, days: pd.Datetim
         counted: np.ndarray = grid.cumulative(grid.dense(rows["account_id"], rows[column], pile=True))[:, at + 1]
         return counted
 
-    total = grid.dense(raw["account_id"], pd.Series(grid.origin, index=raw.index), pile=True).sum(axis=1)
+    total = grid.dense(raw["account_id"], pd.Series(grid.origin, index=raw.index)).sum(axis=1)
     on_time = raw[raw["completed"].notna() & raw["due"].notna() & (raw["completed"] <= raw["due"])]
     columns = {"milestones": np.repeat(total[:, None], len(at), axis=1), "milestones_done": by_day(raw, "completed"),
                "milestones_due": by_day(raw, "due"), "milestones_on_time": by_day(on_time, "due")}  # fmt: skip
@@ -222,7 +223,10 @@ def day_inputs(raw: HistoryInputs, days: Sequence[date], *, options: ScoringOpti
     grid = _Grid(accounts.astype(np.int64), origin, (stamps[-1] - origin).days + 1)
     at = np.asarray((stamps - origin).days)
     rows = raw.usage
-    usage, features = _usage(rows[((rows["day"] >= origin) & (rows["day"] <= stamps[-1])).to_numpy()], grid, at, stamps)
+    # the filter only saves work: dense() drops the days outside the grid itself (and the
+    # grid's first day is in no window), so its mutants are equivalent
+    in_grid = ((rows["day"] >= origin) & (rows["day"] <= stamps[-1])).to_numpy()  # pragma: no mutate
+    usage, features = _usage(rows[in_grid], grid, at, stamps)
     return calc.MeasureInputs(
         lines=raw.lines, usage=usage, surveys=_surveys(raw.surveys, stamps, options),
         tickets=_tickets(raw.tickets, grid, at, stamps), onboarding=_onboarding(raw.milestones, grid, at, stamps),

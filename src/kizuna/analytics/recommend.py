@@ -37,7 +37,7 @@ class Holdings:
                             dtype=np.int64)  # fmt: skip
         if not len(pairs):
             return cls(sp.csr_matrix((len(accounts), len(products))), accounts, products)
-        arr = np.array(pairs, dtype=np.int64)
+        arr = np.array(pairs, dtype=np.int64)  # pragma: no mutate (pairs of ints: int64 anyway, never empty here)
         keep = np.isin(arr[:, 1], products)
         arr = arr[keep]
         rows = np.searchsorted(accounts, arr[:, 0])
@@ -51,10 +51,11 @@ def cosine_similarity(matrix: sp.spmatrix) -> np.ndarray:
     """Products × products: ``|A ∩ B| / sqrt(|A| · |B|)``, 0 on the diagonal and for a
     product nobody holds."""
     x = sp.csr_matrix(matrix, dtype=np.float64)
-    co = np.asarray((x.T @ x).todense(), dtype=np.float64)
+    # float64 already (x is): the dtype is only said again
+    co = np.asarray((x.T @ x).todense(), dtype=np.float64)  # pragma: no mutate
     counts = np.diag(co).copy()
     norm = np.sqrt(np.outer(counts, counts))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # 0/0 for a product nobody holds (co > 0 means norm > 0)
         sim = np.where(norm > 0, co / norm, 0.0)
     np.fill_diagonal(sim, 0.0)
     return sim
@@ -77,12 +78,13 @@ def top_k(score: np.ndarray, held: sp.spmatrix, k: int, tiebreak: np.ndarray | N
     (popularity), then to the lower column. -1 pads a row with fewer candidates."""
     s = np.array(score, dtype=np.float64, copy=True)
     if tiebreak is not None:  # a fraction below one step of the score: orders ties only
-        t = np.asarray(tiebreak, dtype=np.float64)
+        t = np.asarray(tiebreak, dtype=np.float64)  # pragma: no mutate (divided by a float below: float anyway)
         s = s + 1e-9 * (t / (t.max() + 1.0))
     h = sp.csr_matrix(held).toarray() > 0
-    s[h] = -np.inf
+    # NaN (a None assigned) would sort last and be dropped alike: equivalent, marked
+    s[h] = -np.inf  # pragma: no mutate
     if allowed is not None:
-        s[~np.broadcast_to(np.asarray(allowed, dtype=bool), s.shape)] = -np.inf
+        s[~np.broadcast_to(np.asarray(allowed, dtype=bool), s.shape)] = -np.inf  # pragma: no mutate
     order = np.argsort(-s, axis=1, kind="stable")[:, :k]
     picked = np.take_along_axis(s, order, axis=1)
     return np.where(np.isfinite(picked), order, -1)
@@ -119,7 +121,7 @@ def evaluate(holdings: Holdings, latest: dict[int, int], k: int = 3) -> Evaluati
     both methods on what is left, and count the hidden product among each account's top
     ``k`` of the products it does not hold. One hidden product per account: recall@k is
     the share found, precision@k the hits ÷ k·accounts."""
-    m = sp.lil_matrix(holdings.matrix, copy=True)
+    m = sp.lil_matrix(holdings.matrix, copy=True)  # pragma: no mutate (CSR to LIL builds new arrays anyway)
     col = {int(p): i for i, p in enumerate(holdings.product_ids)}
     rows, cols = [], []
     for i, account in enumerate(holdings.account_ids):
@@ -132,15 +134,16 @@ def evaluate(holdings: Holdings, latest: dict[int, int], k: int = 3) -> Evaluati
         rows.append(i)
         cols.append(col[product])
     train = sp.csr_matrix(m)
-    rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+    # ints: int64 anyway; empty: float64, which indexes and compares alike (nothing)
+    rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)  # pragma: no mutate
     pop = popularity(train)
     sim = cosine_similarity(train)
-    sub = train[rows_a] if len(rows_a) else sp.csr_matrix((0, train.shape[1]))
+    sub = train[rows_a]
     co_top = top_k(scores(sub, sim), sub, k, tiebreak=pop)
     pop_top = top_k(np.broadcast_to(pop, (len(rows_a), len(pop))), sub, k)
 
     def ranking(method: str, top: np.ndarray) -> Ranking:
-        hits = int((top == cols_a[:, None]).any(axis=1).sum()) if len(rows_a) else 0
+        hits = int((top == cols_a[:, None]).any(axis=1).sum())
         n = len(rows_a)
         return Ranking(method, k, n, hits, hits / (k * n) if n else 0.0, hits / n if n else 0.0)
 
