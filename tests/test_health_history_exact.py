@@ -14,12 +14,12 @@ import pytest
 
 from kizuna.analytics import health as calc
 from kizuna.analytics.health_history import _surveys
-from kizuna.db import Session, ensure_schema, make_engine, session_scope
+from kizuna.db import Session, make_engine, session_scope
 from kizuna.db.queries import health as hq
-from kizuna.demo import generate_demo
 from kizuna.domain.health import ScoringOptions
 from kizuna.services import health as health_service
 from kizuna.services.health import editor
+from tests.demo_stores import Demo, DemoStores
 
 AS_OF = date(2026, 6, 30)
 
@@ -67,11 +67,9 @@ def test_days_before_any_answer_have_no_survey_rows() -> None:
 
 
 @pytest.fixture(scope="module")
-def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('exact') / 'demo.db'}")
-    ensure_schema(engine)
-    with session_scope(engine) as session:
-        generate_demo(session, accounts=40, months=8, seed=3, as_of=AS_OF)
+def small_demo(tmp_path_factory: pytest.TempPathFactory, demo_stores: DemoStores) -> Iterator[Session]:
+    demo = Demo(accounts=40, months=8, seed=3, as_of=AS_OF)
+    engine = make_engine(demo_stores.sqlite_url(demo, tmp_path_factory.mktemp("exact") / "demo.db"))
     with session_scope(engine) as session:
         yield session
     engine.dispose()
