@@ -20,6 +20,11 @@ def main() -> None:
     head = sys.argv[1 : sys.argv.index("--")] if "--" in sys.argv else sys.argv[1:]
     names = [a for a in head if not a.startswith("-")] or BENCHMARKS
     extra = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
+    options = [a for a in head if a.startswith("-")]
+    if options in (["-h"], ["--help"]):  # a benchmark's own options (`ingest --help`), not a run of it
+        extra = ["--help"]
+    elif options:  # a benchmark's option before `--` would have run it with its defaults (1 M events)
+        raise SystemExit(f"options go after `--` (python -m benchmarks ingest -- --events 1000): {' '.join(options)}")
     for name in names:
         if name not in BENCHMARKS:
             raise SystemExit(f"unknown benchmark {name!r}; one of {BENCHMARKS}")
