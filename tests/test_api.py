@@ -9,6 +9,7 @@ SQLite only (``sqlite_only``), which keeps the module quick.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -638,3 +639,27 @@ def test_every_operation_is_documented(app: FastAPI) -> None:
             assert operation["summary"]
             error = operation["responses"]["422" if "422" in operation["responses"] else "401"]
             assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+@sqlite_only
+def test_two_apps_in_one_process_each_answer_from_their_own_store(
+    app: FastAPI, api: TestClient, sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The routes are included once per process and shared by every app (``kizuna.main``):
+    each app still reads its own store, keys and settings — the handlers take their app from
+    the request, never from the inclusion that first built them."""
+    from kizuna.main import create_app
+    from tests.conftest import migrated_sqlite
+
+    other = create_app(Settings(database_url=migrated_sqlite(sqlite_template, tmp_path / "other.db")))
+    with TestClient(other, headers={"Accept-Language": "en"}) as second:
+        second.headers["Authorization"] = f"Bearer {make_api_key(other, 'write')}"
+        assert api.post("/api/accounts", json={"external_id": "A-1", "name": "一つ目"}).status_code == 201
+        assert second.post("/api/accounts", json={"external_id": "B-1", "name": "二つ目"}).status_code == 201
+        assert second.post("/api/accounts", json={"external_id": "B-2", "name": "三つ目"}).status_code == 201
+        assert [a["external_id"] for a in api.get("/api/accounts").json()["items"]] == ["A-1"]
+        assert sorted(a["external_id"] for a in second.get("/api/accounts").json()["items"]) == ["B-1", "B-2"]
+        # a key is one store's: the first app's key means nothing to the second
+        r = second.get("/api/accounts", headers={"Authorization": api.headers["Authorization"]})
+        assert (r.status_code, r.json()["errors"][0]["code"]) == (401, "not_authenticated")
+    assert other.router.routes[-1] is app.router.routes[-1]  # the very same inclusion, not a copy
