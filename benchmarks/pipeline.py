@@ -241,6 +241,9 @@ def main(argv: list[str]) -> dict[str, object]:
             "kizuna_sqlite_s": round(k.seconds, 2), "kizuna_sqlite_peak_mb": round(k.peak_rss_mb),
             "pandas_s": round(p.seconds, 2), "pandas_peak_mb": round(p.peak_rss_mb),
             "pandas_over_sqlite": round(p.seconds / k.seconds, 2),
+            # CPU seconds (user + system) of each child: the ratio that holds on a loaded machine
+            "kizuna_sqlite_cpu_s": round(k.cpu_seconds, 2), "pandas_cpu_s": round(p.cpu_seconds, 2),
+            "pandas_over_sqlite_cpu": round(p.cpu_seconds / k.cpu_seconds, 2),
         }  # fmt: skip
         if not args.no_duckdb:
             duck = work / f"pipeline-events-{scale}.duckdb"
