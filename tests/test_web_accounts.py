@@ -722,3 +722,22 @@ def test_the_pages_speak_japanese(app: FastAPI, client: TestClient, small: str) 
     listing = client.get("/accounts", headers={"Accept-Language": "ja"}).text
     assert "担当CSM" in listing
     assert "更新日" in listing
+
+
+@sqlite_only
+def test_digits_int_cannot_read_are_not_numbers_and_never_a_500(app: FastAPI, client: TestClient, small: str) -> None:
+    """``"²".isdigit()`` is true but ``int("²")`` raises: every number read from a URL or a
+    form is checked with ``isdecimal()`` (what ``int()`` reads), so these are refused or
+    ignored like any other text, not a 500."""
+    sakura = account_id(app, "ACC-1")
+    page = client.get("/accounts?done=owner&n=²")  # the bulk change's notice: no count, no notice
+    assert page.status_code == 200
+    assert "Owner changed" not in page.text
+    # a full-width count is a count: int() reads every Unicode decimal digit
+    assert "Owner changed for 12 accounts." in client.get("/accounts?done=owner&n=１２").text
+    # a note's contact: "²" is no contact's id; the form comes back with the refusal, nothing logged
+    form = {"kind": "note", "subject": "確認", "contact_id": "²", "csrf_token": small}
+    response = client.post(f"/accounts/{sakura}/activities", data=form, follow_redirects=False)
+    assert response.status_code == 422
+    assert "no contact with id ²" in html.unescape(response.text)
+    assert client.get(f"/api/accounts/{sakura}/timeline?limit=50").json()["items"][0]["subject"] != "確認"

@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     columns = os.environ.get("COLUMNS", "")
     for out in (console, err_console):  # the terminal's width as COLUMNS says now (else Rich measures it)
-        out.width = int(columns) if columns.isdigit() and 20 <= int(columns) <= 1000 else None  # type: ignore[assignment]
+        out.width = int(columns) if columns.isdecimal() and 20 <= int(columns) <= 1000 else None  # type: ignore[assignment]
     set_language(language_from_environment(language_from_argv(args) or os.environ.get("KIZUNA_LANGUAGE")))
     command = typer.main.get_command(app)
     if get_language() != "en":  # --help is rendered from the tree: translate it first

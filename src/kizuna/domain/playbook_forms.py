@@ -189,7 +189,7 @@ def table_from_form(form: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     table["exit_when_cleared"] = one("exit_when_cleared") not in (None, "", "0", "false")
     table["enabled"] = one("enabled") not in (None, "", "0", "false")
     steps = []
-    count = int(one("steps") or 0) if (one("steps") or "").isdigit() else 0
+    count = int(one("steps") or 0) if (one("steps") or "").isdecimal() else 0
     for i in range(min(count, 40)):
         kind = (one(f"s{i}.kind") or "").strip()
         step: dict[str, Any] = {"kind": kind}

@@ -54,7 +54,7 @@ def read_answer(kind: SurveyKind, score: str | None, why: str | None) -> Answer:
     """The page's form, checked: a score on the kind's scale, a "why" of at most WHY_MOST characters."""
     lo, hi = SURVEY_SCALES[kind]
     text = (score or "").strip()
-    if not text.isascii() or not text.isdigit() or not lo <= int(text) <= hi:
+    if not text.isascii() or not text.isdecimal() or not lo <= int(text) <= hi:
         raise InvalidInput(_("choose a score from {lo} to {hi}").format(lo=lo, hi=hi), code="invalid_survey_answer",
                            field="score")  # fmt: skip
     reason = (why or "").replace("\r\n", "\n").strip()

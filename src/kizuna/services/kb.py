@@ -247,7 +247,7 @@ class Deflection:
 def check_days(value: Any) -> int:
     """The deflection window in days (1–365); ``InvalidInput`` (``invalid_deflection_days``) otherwise."""
     text = str(value).strip() if value is not None else ""
-    if not text.isdigit() or len(text) > 4 or not 1 <= int(text) <= MOST_DEFLECTION_DAYS:
+    if not text.isdecimal() or len(text) > 4 or not 1 <= int(text) <= MOST_DEFLECTION_DAYS:
         raise InvalidInput(_("the deflection window must be a whole number of days from 1 to {most}, not {value!r}")
                            .format(most=MOST_DEFLECTION_DAYS, value=text[:20]), code="invalid_deflection_days",
                            field="deflection_days")  # fmt: skip

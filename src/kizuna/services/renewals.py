@@ -423,7 +423,7 @@ def owner_id_of(session: Session, owner: str | None) -> int | None:
         return None
     owner = owner.strip()
     ids = q.owner_ids(session)
-    if owner.isdigit() and int(owner) in ids.values():
+    if owner.isdecimal() and int(owner) in ids.values():
         return int(owner)
     if owner in ids:
         return ids[owner]

@@ -197,7 +197,7 @@ def plans(session: Session) -> list[dict[str, Any]]:
 def account_by_exact_key(session: Session, key: str) -> int | None:
     """An account by its external id, its id (digits) or its exact name."""
     found = session.scalar(select(Account.id).where(Account.external_id == key).limit(1))
-    if found is None and key.isdigit() and int(key) < 2**31:
+    if found is None and key.isdecimal() and int(key) < 2**31:
         found = session.scalar(select(Account.id).where(Account.id == int(key)))
     if found is None:
         found = session.scalar(select(Account.id).where(Account.name == key).order_by(Account.id).limit(1))

@@ -162,7 +162,7 @@ def apply_form(cards: ScorecardSet, form: Mapping[str, str]) -> ScorecardSet:
         text = str(raw)
         parts = target.split(".")
         if kind in ("x", "y"):
-            if len(parts) != 4 or not parts[3].isdigit() or int(parts[3]) >= MAX_POINTS or node(parts[:3]) is None:
+            if len(parts) != 4 or not parts[3].isdecimal() or int(parts[3]) >= MAX_POINTS or node(parts[:3]) is None:
                 problem(target, _("no such measure or breakpoint"))
                 continue
             pairs = points.setdefault(tuple(parts[:3]), {})

@@ -244,7 +244,7 @@ CONTACT_TRAITS = ("name", "email", "title")
 def employees(value: Any, field: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().replace(",", "").isdigit():
+    if isinstance(value, str) and value.strip().replace(",", "").isdecimal():
         value = int(value.strip().replace(",", ""))
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000_000:
         raise Bad("invalid_value", _("a whole number of employees, 0 to 10,000,000"), field)

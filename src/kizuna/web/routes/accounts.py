@@ -278,7 +278,7 @@ def _notice(request: Request) -> str | None:
     """The confirmation after a bulk change or a saved view (``done=…`` in the URL)."""
     done = request.query_params.get("done", "")
     count = request.query_params.get("n", "")
-    if done == "owner" and count.isdigit():
+    if done == "owner" and count.isdecimal():
         return _("Owner changed for {n} accounts.").format(n=f"{int(count):,}")
     if done == "view":
         return _("View saved.")
@@ -524,7 +524,7 @@ def _parse_contact(text: str) -> int | None:
     raw = text.strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
+    if not raw.isdecimal() or not 0 < int(raw) <= _MAX_ID:
         raise NotFound(_("no contact with id {id}").format(id=raw[:20]), code="contact_not_found", field="contact_id")
     return int(raw)
 

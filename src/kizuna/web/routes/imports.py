@@ -84,7 +84,7 @@ def _chunks(file: BinaryIO) -> Iterator[bytes]:
 async def receive_upload(request: Request, state: State, principal: Manager) -> Response:
     limit = state.settings.upload_max_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + _ENVELOPE:
+    if declared.isdecimal() and int(declared) > limit + _ENVELOPE:
         # refused before the body is read
         return await run_in_threadpool(_upload_page, request, state, error=too_large(limit).message, status=413)
     form = await request.form(max_files=1, max_fields=10)

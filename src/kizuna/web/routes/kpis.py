@@ -134,7 +134,7 @@ def parse_params(settings: Settings, as_of: str | None, months: str | None, by: 
     count = settings.kpi_months
     text = (months or "").strip()
     if text:
-        count = int(text) if text.isdigit() and len(text) < 6 else 0
+        count = int(text) if text.isdecimal() and len(text) < 6 else 0
         if not 1 <= count <= MAX_MONTHS:
             raise InvalidInput(
                 _("months must be a whole number from 1 to {n}, not {value!r}").format(n=MAX_MONTHS, value=text[:40]),
@@ -675,7 +675,7 @@ def kpi_accounts_page(
             if month_text is None:
                 raise InvalidInput(_("a cohort needs its month (month=YYYY-MM)"), field="month")
             text = (age or "0").strip()
-            cohort_age = int(text) if text.isdigit() and len(text) < 4 else -1
+            cohort_age = int(text) if text.isdecimal() and len(text) < 4 else -1
             if not 0 <= cohort_age < params.months:
                 raise InvalidInput(
                     _("age must be a whole number of months from 0 to {n}, not {value!r}").format(

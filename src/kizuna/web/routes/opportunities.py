@@ -29,7 +29,7 @@ def _owner(value: str | None) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= _MAX_ID:
+    if not text.isdecimal() or not 1 <= int(text) <= _MAX_ID:
         raise InvalidInput(_("owner must be a user's id, not {value!r}").format(value=text[:50]), field="owner")
     return int(text)
 

@@ -104,7 +104,7 @@ def detail_page(request: Request, state: State, principal: CurrentPrincipal, pla
     with state.unit_of_work() as session:
         detail = service.detail(session, playbook_key[:64])
     return render(request, "playbooks/detail.html", {
-        "d": detail, "book": detail.book, "done": done if done in DONE else "", "done_version": v[:9] if v.isdigit() else "",
+        "d": detail, "book": detail.book, "done": done if done in DONE else "", "done_version": v[:9] if v.isdecimal() else "",
         **_common(principal),
     })  # fmt: skip
 
@@ -114,7 +114,7 @@ def effect_page(request: Request, state: State, principal: CurrentPrincipal, pla
                 horizon: str = "90") -> Response:  # fmt: skip
     day = today(state.settings)
     error, status = "", 200
-    days = int(horizon) if horizon.isdigit() and len(horizon) < 5 else -1
+    days = int(horizon) if horizon.isdecimal() and len(horizon) < 5 else -1
     with state.unit_of_work() as session:
         detail = service.detail(session, playbook_key[:64], limit=1)
         try:
@@ -205,7 +205,7 @@ async def editor_post(request: Request, state: State, principal: Manager) -> Res
     key = original or key[:64]
     steps: list[dict[str, Any]] = table["steps"]
     verb, _sep, arg = op.partition(":")
-    index = int(arg) if arg.isdigit() else -1
+    index = int(arg) if arg.isdecimal() else -1
     if verb == "add" and arg in forms.STEP_FIELDS and len(steps) < 30:
         steps.append(forms.new_step(arg))
     elif verb == "remove" and 0 <= index < len(steps):

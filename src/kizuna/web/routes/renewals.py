@@ -31,7 +31,7 @@ def _page(request: Request, state: State, *, start: str | None, months: str | No
     form = {"start": (start or "").strip(), "months": (months or "3").strip(), "owner": (owner or "").strip(),
             "tier": (tier or "").strip()}  # fmt: skip
     try:
-        n = int(form["months"]) if form["months"].isdigit() else -1
+        n = int(form["months"]) if form["months"].isdecimal() else -1
         first, last = renewals.month_window(day, form["start"] or None, n)
         with state.unit_of_work() as session:
             filters = renewals.PipelineFilter(owner_id=renewals.owner_id_of(session, form["owner"]),

@@ -130,7 +130,7 @@ async def send_programme(request: Request, state: State, principal: Manager, key
     check_csrf(principal, str(raw.get(CSRF_FIELD) or ""))
     tiers = [str(t) for t in raw.getlist("tier") if t in TIERS]
     stages = [str(t) for t in raw.getlist("stage") if t in STAGES]
-    owners = [int(str(o)) for o in raw.getlist("owner") if str(o).isdigit() and len(str(o)) < 12]
+    owners = [int(str(o)) for o in raw.getlist("owner") if str(o).isdecimal() and len(str(o)) < 12]
     with state.unit_of_work() as session:
         done = surveys.send_to_segment(session, state.context, key[:64], tiers=tiers, stages=stages, owner_ids=owners,
                                        champions_only=raw.get("to") != "all_contacts",

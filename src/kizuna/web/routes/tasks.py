@@ -40,7 +40,7 @@ def _is_lead(principal: Principal) -> bool:
 
 def _whole(value: str, field: str, lo: int, hi: int) -> int:
     raw = value.strip()
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    if not raw.isdecimal() or not lo <= int(raw) <= hi:
         raise InvalidInput(_("{field} must be a whole number from {lo} to {hi}").format(field=field, lo=lo, hi=hi),
                            code="invalid_number", field=field)  # fmt: skip
     return int(raw)
