@@ -125,6 +125,9 @@ def test_an_empty_form_and_the_edges_of_the_step_count() -> None:
     assert len(table_from_form({**waits, "steps": "39"})[1]["steps"]) == 39
     assert table_from_form({**waits, "steps": "-2"})[1]["steps"] == []
     assert table_from_form({**waits, "steps": "two"})[1]["steps"] == []
+    # digits int() does not read ("²" is a digit to str.isdigit): no steps, not a ValueError (a 500)
+    assert table_from_form({**waits, "steps": "²"})[1]["steps"] == []
+    assert table_from_form({**waits, "steps": "1²"})[1]["steps"] == []
     assert table_from_form({**waits, "steps": ["1", "5"]})[1]["steps"] == [{"kind": "wait"}]
     # a step without a kind, and an unknown step kind, keep their kind only (the check names it)
     assert table_from_form({"steps": "1", "s0.days": "3"})[1]["steps"] == [{"kind": ""}]
@@ -183,7 +186,8 @@ def test_the_toml_written_back() -> None:
         "]\n"
     )
     assert tomllib.loads(text)["playbooks"]["risk 2"] == {**table, "start": "2026-01-02"}
-    # a key that is not bare is quoted as it is, not as escapes
+    # a key that is not bare is quoted as it is, not as escapes; capitals, digits, - and _ are bare
     assert to_toml("計画", {"名前": "x"}) == '[playbooks."計画"]\n"名前" = "x"\n'
+    assert to_toml("Risk_2-b", {"Name": "x"}) == '[playbooks.Risk_2-b]\nName = "x"\n'
     # steps that are not a list are written as a plain value
     assert to_toml("k", {"steps": "none"}) == '[playbooks.k]\nsteps = "none"\n'
