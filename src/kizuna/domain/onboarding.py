@@ -147,8 +147,8 @@ def parse_templates_toml(text: str, source: str = "templates.toml") -> tuple[Onb
         try:
             out.append(parse_template(key, table if isinstance(table, Mapping) else {}))
         except InvalidInput as exc:
-            field = f"{key}.{exc.field}" if exc.field else key
-            raise InvalidInput(f"{source}: {key}: {exc.message}", code=exc.code, field=field) from None
+            # every refusal of parse_template names its field
+            raise InvalidInput(f"{source}: {key}: {exc.message}", code=exc.code, field=f"{key}.{exc.field}") from None
     return tuple(out)
 
 

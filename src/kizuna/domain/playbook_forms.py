@@ -189,7 +189,8 @@ def table_from_form(form: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     table["exit_when_cleared"] = one("exit_when_cleared") not in (None, "", "0", "false")
     table["enabled"] = one("enabled") not in (None, "", "0", "false")
     steps = []
-    count = int(one("steps") or 0) if (one("steps") or "").isdecimal() else 0
+    posted = one("steps")
+    count = int(posted) if posted is not None and posted.isdecimal() else 0  # "²".isdigit(), int("²") fails
     for i in range(min(count, 40)):
         kind = (one(f"s{i}.kind") or "").strip()
         step: dict[str, Any] = {"kind": kind}
@@ -234,11 +235,11 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return json.dumps(str(value), ensure_ascii=False)
+    return _toml_value(str(value))  # a date or a time from TOML: its text
 
 
 def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
 def to_toml(key: str, table: Mapping[str, Any]) -> str:
