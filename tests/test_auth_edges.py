@@ -11,7 +11,6 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -236,7 +235,8 @@ def test_creating_a_user(engine: Engine) -> None:
                                password=PASSWORD, locale="ja")  # fmt: skip
         assert (ann.email, ann.name, ann.role, ann.locale, ann.is_active) == ("ann@kizuna.example", "Ann",
                                                                               UserRole.ADMIN, "ja", True)  # fmt: skip
-        assert ann.password_hash is not None and ann.password_hash.startswith("$argon2id$")
+        assert ann.password_hash is not None
+        assert ann.password_hash.startswith("$argon2id$")
         assert PasswordHasher().verify(ann.password_hash, PASSWORD) is True
         bob = auth.create_user(s, email="bob@kizuna.example", name="   ", role=UserRole.VIEWER)
         assert (bob.name, bob.password_hash, bob.locale) == ("bob@kizuna.example", None, None)  # named by the address
@@ -286,7 +286,8 @@ def test_passwords_sign_in_the_active_user_only(engine: Engine, clock: type[Cloc
 
         clock.at = NOW + timedelta(hours=1)
         ann = auth.authenticate(s, "ann@kizuna.example", PASSWORD)
-        assert ann is not None and ann.email == "ann@kizuna.example"
+        assert ann is not None
+        assert ann.email == "ann@kizuna.example"
         assert ann.last_login_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
         assert ann.last_login_at.tzinfo is UTC
         kept = ann.password_hash
@@ -294,7 +295,8 @@ def test_passwords_sign_in_the_active_user_only(engine: Engine, clock: type[Cloc
         assert ann.password_hash == kept  # already at the hasher's parameters: not hashed again
 
         slow_user = auth.authenticate(s, "slow@kizuna.example", PASSWORD)
-        assert slow_user is not None and slow_user.password_hash is not None
+        assert slow_user is not None
+        assert slow_user.password_hash is not None
         # hashed again at the (test) hasher's parameters, and still the same password
         assert slow_user.password_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
         assert PasswordHasher().verify(slow_user.password_hash, PASSWORD) is True
@@ -331,7 +333,8 @@ def test_a_session_its_cookie_its_expiry_and_its_end(engine: Engine, clock: type
     with session_scope(engine) as s:
         found = auth.resolve_session(s, token, now=NOW + timedelta(days=14) - timedelta(microseconds=1))
         assert found == expected
-        assert found is not None and type(found.role) is UserRole
+        assert found is not None
+        assert type(found.role) is UserRole
         assert auth.resolve_session(s, token, now=NOW + timedelta(days=14)) is None  # its expiry: no longer
         assert auth.resolve_session(s, "not-a-token", now=NOW) is None
         clock.at = NOW + timedelta(days=20)  # without `now`, the clock's: expired
@@ -442,7 +445,8 @@ def test_api_keys_made_resolved_noted_and_revoked(engine: Engine, clock: type[Cl
     assert last_used() == NOW  # less than a minute later: not written again
     clock.at = NOW + timedelta(minutes=1)
     found = resolve(key)
-    assert found is not None and type(found.scope) is ApiKeyScope
+    assert found is not None
+    assert type(found.scope) is ApiKeyScope
     assert last_used() == NOW + timedelta(minutes=1)  # a minute to the microsecond: written
     assert resolve("zz_secret") is None
     assert resolve(key + "x") is None
