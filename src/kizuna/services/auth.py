@@ -211,9 +211,7 @@ def resolve_api_key(session: Session, key: str) -> Caller | None:
     if record is None:
         return None
     now = datetime.now(UTC)
-    last = record.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
+    last = record.last_used_at  # aware, in UTC, on every backend (db.types.UTCDateTime)
     if last is None or now - last >= KEY_USE_RESOLUTION:
         q.touch_api_key(session, record.id, now)  # an UPDATE of its own, not a change to the record
     return _key_caller(record)
