@@ -599,3 +599,20 @@ def test_a_store_without_an_active_admin_and_a_circle_already_stored(engine: Eng
         assert refused(exc) == ("cat@kizuna.example cannot lead eve@kizuna.example: that makes a circle",
                                 "invalid_lead", "lead")  # fmt: skip
         assert auth.get_user(s, eve).lead_id is None
+
+
+def test_a_user_without_a_name_and_an_address_longer_than_a_name(store_url: str) -> None:
+    """A blank name falls back to the address, and an address may be 254 characters while a
+    name is at most 200 (the columns' widths): the fallback is cut to 200 characters, not
+    handed to the store (PostgreSQL refused the insert: `value too long`, a 500 or a crash)."""
+    address = "a" * 64 + "@" + "b" * 140 + ".example"  # 64 + 1 + 140 + 8 = 213 characters
+    engine = make_engine(store_url)
+    try:
+        with session_scope(engine) as s:
+            user = auth.create_user(s, email=address, name="  ", role=UserRole.CSM)
+            user_id = user.id
+        with session_scope(engine) as s:
+            stored = auth.get_user(s, user_id)
+            assert (stored.email, stored.name) == (address, "a" * 64 + "@" + "b" * 135)  # its first 200 characters
+    finally:
+        engine.dispose()

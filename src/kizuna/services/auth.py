@@ -82,7 +82,8 @@ def create_user(
         raise InvalidInput(_("the name is longer than {n} characters").format(n=MAX_NAME_LENGTH), field="name")
     if q.user_by_email(session, address) is not None:
         raise Conflict(_("a user with email {email} already exists").format(email=address), field="email")
-    user = User(email=address, name=name.strip() or address, role=role, locale=locale, is_active=True)
+    # no name: the address, cut to a name's width (an address may be 254 characters)
+    user = User(email=address, name=name.strip() or address[:MAX_NAME_LENGTH], role=role, locale=locale, is_active=True)
     if password is not None:
         check_password_strength(password)
         user.password_hash = _hasher.hash(password)
