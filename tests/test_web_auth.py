@@ -30,6 +30,10 @@ def test_sign_in_with_the_right_password_only(app: FastAPI, client: TestClient) 
     assert "Wrong email or password." in wrong.text
     unknown = client.post("/login", data={"email": "ghost@kizuna.example", "password": PASSWORD, "csrf_token": token})
     assert unknown.status_code == 401
+    # a form token with a character past ASCII is a wrong one (it was a TypeError in hmac.compare_digest: a 500)
+    odd = client.post("/login", data={"email": "lead@kizuna.example", "password": PASSWORD, "csrf_token": "tök"})
+    assert odd.status_code == 403
+    assert "The sign-in form has expired. Please sign in again." in odd.text
     sign_in(client, "lead@kizuna.example")
     home = client.get("/")
     assert home.status_code == 200

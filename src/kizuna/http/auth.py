@@ -127,5 +127,6 @@ def check_csrf(principal: Principal, submitted: str | None) -> None:
     if principal.is_api_key:
         return  # bearer tokens are not sent by browsers on their own
     expected = principal.csrf_token or ""
-    if not submitted or not hmac.compare_digest(submitted, expected):
+    # as bytes: compare_digest refuses str with characters past ASCII (a TypeError, a 500, not a refusal)
+    if not submitted or not hmac.compare_digest(submitted.encode(), expected.encode()):
         raise PermissionDenied(_("the form has expired; reload the page and try again"), code="csrf_failed")

@@ -82,7 +82,8 @@ def create_user(
         raise InvalidInput(_("the name is longer than {n} characters").format(n=MAX_NAME_LENGTH), field="name")
     if q.user_by_email(session, address) is not None:
         raise Conflict(_("a user with email {email} already exists").format(email=address), field="email")
-    user = User(email=address, name=name.strip() or address, role=role, locale=locale, is_active=True)
+    # no name: the address, cut to a name's width (an address may be 254 characters)
+    user = User(email=address, name=name.strip() or address[:MAX_NAME_LENGTH], role=role, locale=locale, is_active=True)
     if password is not None:
         check_password_strength(password)
         user.password_hash = _hasher.hash(password)
@@ -211,9 +212,7 @@ def resolve_api_key(session: Session, key: str) -> Caller | None:
     if record is None:
         return None
     now = datetime.now(UTC)
-    last = record.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
+    last = record.last_used_at  # aware, in UTC, on every backend (db.types.UTCDateTime)
     if last is None or now - last >= KEY_USE_RESOLUTION:
         q.touch_api_key(session, record.id, now)  # an UPDATE of its own, not a change to the record
     return _key_caller(record)

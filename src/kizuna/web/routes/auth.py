@@ -101,7 +101,8 @@ async def login(
     next: Annotated[str, Form()] = "/", csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:  # fmt: skip
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
+    # as bytes: compare_digest refuses str with characters past ASCII (a TypeError, a 500, not a refusal)
+    if not expected or not csrf_token or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return _refused(request, state, code="csrf_failed", status=403, next=next, email=email,
                         message=_("The sign-in form has expired. Please sign in again."))  # fmt: skip
     guard = state.login_guard
