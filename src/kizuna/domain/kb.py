@@ -55,7 +55,7 @@ def parse_article(text: str, source: str) -> Article:
     text = text.lstrip("\ufeff").replace("\r\n", "\n")
     if not text.startswith("---\n"):
         raise _bad(source, "front matter", _("the file must begin with a front matter block between --- lines"))
-    end = text.find("\n---", 4)
+    end = text.find("\n---", 3)  # from the opening line's own "\n": an empty block "---\n---" is closed too
     if end < 0:
         raise _bad(source, "front matter", _("the front matter is not closed by a --- line"))
     values: dict[str, str] = {}
