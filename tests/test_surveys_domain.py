@@ -82,13 +82,14 @@ def test_a_programme_checked_and_trimmed() -> None:
         (("k" * 65, "N", "nps", None, None), "key", "a survey key is 1–64 lower-case letters, digits, - or _"),
         (("Q3", "N", "nps", None, None), "key", "a survey key is 1–64 lower-case letters, digits, - or _"),
         (("k", " ", "nps", None, None), "name", "a survey needs a name of 1 to 200 characters"),
+        (("k", None, "nps", None, None), "name", "a survey needs a name of 1 to 200 characters"),
         (("k", "n" * 201, "nps", None, None), "name", "a survey needs a name of 1 to 200 characters"),
         (("k", "N", "ces2", None, None), "kind", "the kind must be one of: nps, csat, ces"),
         (("k", "N", "csat", "q" * 501, None), "question_ja", "a question is one line of at most 500 characters"),
         (("k", "N", "csat", None, "two\nlines"), "question_en", "a question is one line of at most 500 characters"),
     ],
 )
-def test_a_bad_programme_names_its_field(fields: tuple[str, str, str, str | None, str | None], field: str,
+def test_a_bad_programme_names_its_field(fields: tuple[str, str | None, str, str | None, str | None], field: str,
                                          message: str) -> None:  # fmt: skip
     with pytest.raises(InvalidInput) as caught:
         check_programme(*fields)
