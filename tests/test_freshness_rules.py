@@ -86,6 +86,8 @@ def test_each_bad_gap_is_named_in_full() -> None:
     assert _refusal("usage=2,tickets=3651") == (
         "freshness gaps: tickets: days must be a whole number from 1 to 3650, not '3651'"
     )
+    # the first "=" splits the entry: the source is "usage", the days "2=3"
+    assert _refusal("usage=2=3") == "freshness gaps: usage: days must be a whole number from 1 to 3650, not '2=3'"
     assert _refusal("usage=-1") == "freshness gaps: usage: days must be a whole number from 1 to 3650, not '-1'"
     # the value is quoted up to 20 characters, the entry up to 40
     assert _refusal("usage=" + "9" * 25) == (

@@ -66,6 +66,29 @@ def test_the_lags_on_their_edges_despite_the_floats() -> None:
     assert track(baseline=0, target=10, current=3, started_on=S, due_on=on(20), today=on(12)).status == "off_track"
 
 
+def test_the_lags_tolerance_is_inclusive_to_the_bit() -> None:
+    # the 1e-9 added to each lag absorbs float error; a lag of exactly 0.10 + 1e-9 is still on
+    # track and one of exactly 0.25 + 1e-9 still at risk. Day 1 of 8 is 0.125 elapsed; a
+    # progress of 0.125 − (0.10 + 1e-9) leaves exactly that lag (both are multiples of 2^-56)
+    on_edge = 0.125 - (0.10 + 1e-9)
+    assert 0.125 - on_edge == 0.10 + 1e-9
+    assert track(baseline=0, target=1, current=on_edge, started_on=S, due_on=on(8), today=on(1)).status == "on_track"
+    # day 1 of 2 is 0.5 elapsed
+    risk_edge = 0.5 - (0.25 + 1e-9)
+    assert 0.5 - risk_edge == 0.25 + 1e-9
+    assert track(baseline=0, target=1, current=risk_edge, started_on=S, due_on=on(2), today=on(1)).status == "at_risk"
+
+
+def test_a_plan_of_one_day() -> None:
+    # due the day after the start: on the start day no time has elapsed (0 / 1), on the due day all
+    assert track(baseline=0, target=10, current=None, started_on=S, due_on=on(1), today=S) == Track(
+        "on_track", 0.0, 0.0
+    )
+    assert track(baseline=0, target=10, current=None, started_on=S, due_on=on(1), today=on(1)) == Track(
+        "off_track", 0.0, 1.0
+    )
+
+
 def _refused(call: Any) -> tuple[str, str, str | None]:
     with pytest.raises(InvalidInput) as caught:
         call()
@@ -140,6 +163,7 @@ def test_an_objective_checked() -> None:
         ({"metric": "m" * 201}, ("metric: longer than 200 characters", "metric_too_long", "metric")),
         ({"title": "t" * 301}, ("title: longer than 300 characters", "title_too_long", "title")),
         ({"baseline_value": None}, ("baseline_value: a number is needed", "invalid_number", "baseline_value")),
+        ({"target_value": "x"}, ("target_value: must be a number", "invalid_number", "target_value")),
         ({"current_value": "x"}, ("current_value: must be a number", "invalid_number", "current_value")),
         ({"started_on": "x"}, ("started_on must be a date like 2026-12-31", "invalid_date", "started_on")),
         ({"due_on": None}, ("due_on: a date is needed", "invalid_date", "due_on")),
