@@ -19,6 +19,17 @@ def test_an_article_file_read() -> None:
     # quotes around a value are dropped, then spaces inside them; a longer closing line's dashes too
     quoted = "---\ntitle: ' Quoted '\ncategory: \"guide\"\nlanguage: en\nslug: a\n-----\nBody"
     assert parse_article(quoted, "b.md") == Article("a", "en", "Quoted", "guide", "Body")
+    # a value holding a colon (split at the first one); an indented comment; an X at a value's
+    # ends is no quote; the body keeps a leading X and its indentation (a code block) and a
+    # "---" rule of its own (the block ends at the first closing line)
+    text = ("---\n  # indented comment\ntitle: 'Guide: CSV X'\ncategory: \"Xguide\"\nlanguage: en\nslug: g\n---\n"
+            "\n    indented code\n\n---\nX marks the spot")
+    assert parse_article(text, "g.md") == Article("g", "en", "Guide: CSV X", "Xguide",
+                                                  "    indented code\n\n---\nX marks the spot")  # fmt: skip
+    assert parse_article("---\ntitle: t\ncategory: c\nlanguage: ja\nslug: s\n---\nX", "x.md").body == "X"
+    # what follows the dashes on the closing line stays with the body (here a space: Markdown
+    # reads the body the same)
+    assert parse_article("---\ntitle: t\ncategory: c\nlanguage: ja\nslug: s\n--- \nbody", "x.md").body == " \nbody"
     # the longest title (300), category (100) and slug (120) are kept, and a body of 200,000
     title, category, slug, body = "t" * 300, "c" * 100, "s" * 120, "b" * 200_000
     long = f"---\ntitle: {title}\ncategory: {category}\nlanguage: en\nslug: {slug}\n---\n{body}"
@@ -49,8 +60,10 @@ def _refused(text: str) -> tuple[str, str, str | None]:
         (HEAD.replace("category: import", "category: ''").join(["---\n", "---\n"]), "kb/x.md: category: is missing",
          "category"),
         ("---\ntitle: x\ncategory: y\nlanguage: en\n---\n", "kb/x.md: slug: is missing", "slug"),
-        (HEAD.replace("CSV で", "t" * 300).join(["---\n", "---\n"]), "kb/x.md: title: is longer than 300 characters",
-         "title"),
+        (f"---\ntitle: {'t' * 301}\ncategory: c\nlanguage: en\nslug: s\n---\n",
+         "kb/x.md: title: is longer than 300 characters", "title"),
+        (f"X---\n{HEAD}---\n", "kb/x.md: front matter: the file must begin with a front matter block between --- lines",
+         "front matter"),
         (HEAD.replace("import\n", "c" * 101 + "\n").join(["---\n", "---\n"]),
          "kb/x.md: category: is longer than 100 characters", "category"),
         (HEAD.replace("language: ja", "language: " + "fr" * 15).join(["---\n", "---\n"]),
@@ -112,6 +125,9 @@ def test_the_language_version_of_an_article() -> None:
     # none in the reader's language: the slug itself, else any in the names' order
     assert pick_version([A_EN, A_JA], "onboard-ja", "fr") is A_JA
     assert pick_version([A_EN, A_JA], "onboard", "fr") is A_JA
+    # only the base exists: found from either language's name
+    assert pick_version([A], "onboard-en", "en") is A
+    assert pick_version([A], "onboard-ja", "en") is A
     assert pick_version([OTHER], "onboard", "ja") is None
     assert pick_version([], "onboard", "ja") is None
 

@@ -56,7 +56,8 @@ def parse_article(text: str, source: str) -> Article:
     if not text.startswith("---\n"):
         raise _bad(source, "front matter", _("the file must begin with a front matter block between --- lines"))
     end = text.find("\n---", 3)  # from the opening line's own "\n": an empty block "---\n---" is closed too
-    if end < 0:
+    # `<= 0` or `< 1` would be the same: the search starts at 3, so a found block ends at 3 or later
+    if end < 0:  # pragma: no mutate
         raise _bad(source, "front matter", _("the front matter is not closed by a --- line"))
     values: dict[str, str] = {}
     for number, line in enumerate(text[4:end].split("\n"), start=2):
@@ -90,7 +91,9 @@ def parse_article(text: str, source: str) -> Article:
 
 
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    # the commonmark preset enables neither linkify nor the typographer's rules: a bare address
+    # stays text and quotes stay as typed (the options "linkify"/"typographer" changed nothing)
+    md = MarkdownIt("commonmark", {"html": False})
     md.validateLink = lambda url: bool(SAFE_LINK.match(url.strip()))  # type: ignore[method-assign]
     return md
 
@@ -110,7 +113,7 @@ def render_html(body: str) -> str:
 def bigrams(text: str) -> set[str]:
     """The distinct two-character pieces of ``text`` lower-cased (whitespace-only pieces left out)."""
     low = text.lower()
-    return {low[i:i + 2] for i in range(len(low) - 1) if low[i:i + 2].strip() and len(low[i:i + 2].strip()) == 2}
+    return {low[i:i + 2] for i in range(len(low) - 1) if len(low[i:i + 2].strip()) == 2}
 
 
 def pick_version(found: Sequence[Any], slug: str, lang: str) -> Any | None:
