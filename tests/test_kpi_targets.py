@@ -35,7 +35,7 @@ def test_no_text_sets_no_target(text: str | None) -> None:
 
 
 def _message(text: str) -> str:
-    with pytest.raises(ValueError, match="^KPI target ") as caught:
+    with pytest.raises(ValueError, match=r"^KPI target ") as caught:
         parse_targets(text)
     return str(caught.value)
 
