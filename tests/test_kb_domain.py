@@ -30,6 +30,7 @@ def test_an_article_file_read() -> None:
     # what follows the dashes on the closing line stays with the body (here a space: Markdown
     # reads the body the same)
     assert parse_article("---\ntitle: t\ncategory: c\nlanguage: ja\nslug: s\n--- \nbody", "x.md").body == " \nbody"
+    assert parse_article("---\ntitle: t\ncategory: c\nlanguage: ja\nslug: s\n---X\nbody", "x.md").body == "X\nbody"
     # the longest title (300), category (100) and slug (120) are kept, and a body of 200,000
     title, category, slug, body = "t" * 300, "c" * 100, "s" * 120, "b" * 200_000
     long = f"---\ntitle: {title}\ncategory: {category}\nlanguage: en\nslug: {slug}\n---\n{body}"
@@ -90,6 +91,17 @@ def test_the_html_keeps_safe_links_and_shows_html_as_text() -> None:
     # a javascript: or data: link is not made a link at all
     assert render_html("[j](javascript:alert(1)) [d](data:text/html,x)") == (
         "<p>[j](javascript:alert(1)) [d](data:text/html,x)</p>\n"
+    )
+
+
+def test_a_numbered_list_keeps_its_first_number() -> None:
+    # steps interrupted by a paragraph go on at 3, not again at 1
+    assert render_html("1. one\n2. two\n\nA note.\n\n3. three\n") == (
+        "<ol>\n<li>one</li>\n<li>two</li>\n</ol>\n<p>A note.</p>\n<ol start=\"3\">\n<li>three</li>\n</ol>\n"
+    )
+    # a fenced block's language class is dropped, the rest kept
+    assert render_html("```python\nx = 1\n```\n\n> q\n\n---\n") == (
+        "<pre><code>x = 1\n</code></pre>\n<blockquote>\n<p>q</p>\n</blockquote>\n<hr>\n"
     )
 
 
