@@ -106,8 +106,9 @@ _TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "em", "
 def render_html(body: str) -> str:
     """The article's HTML: Markdown with raw HTML off, safe links only, cleaned by an allow-list."""
     html = _MD.render(body)
-    # an ordered list keeps its first number ("3." after a paragraph that interrupted the steps)
-    attributes = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
+    # an ordered list keeps its first number ("3." after a paragraph that interrupted the steps);
+    # `title` (and `lang`) are nh3's generic attributes, allowed on every tag already
+    attributes = {"a": {"href"}, "img": {"src", "alt"}, "ol": {"start"}}
     return nh3.clean(html, tags=_TAGS, attributes=attributes, url_schemes={"http", "https", "mailto"},
                      link_rel="noopener noreferrer nofollow")  # fmt: skip
 
