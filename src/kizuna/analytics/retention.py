@@ -100,10 +100,13 @@ def kaplan_meier(
     if data.empty:
         return pd.DataFrame(columns=["segment", "month", "survival", "lower", "upper", "at_risk"])
     first = pd.to_datetime(data["first_earned"])
-    end = pd.to_datetime(data["last_end"]).where(~data["paying"].astype(bool), pd.Timestamp(as_of))
-    end = end.fillna(pd.Timestamp(as_of))
+    last_end = pd.to_datetime(data["last_end"])
+    # an event is the day the last line stopped earning; an account not paying with no line
+    # ended (only a free line, still running) has had none: censored at as_of like a paying one
+    event = ~data["paying"].astype(bool) & last_end.notna()
+    end = last_end.where(event, pd.Timestamp(as_of))
     data["duration"] = ((end - first).dt.days.clip(lower=0)) / DAYS_PER_MONTH
-    data["event"] = ~data["paying"].astype(bool)
+    data["event"] = event
     if segments is not None:
         data = data.merge(segments, on="account_id", how="left")
         data["segment"] = data["segment"].fillna("(none)")
