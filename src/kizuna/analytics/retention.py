@@ -67,7 +67,8 @@ def cohort_tables(grid: MonthGrid, cells: pd.DataFrame, sizes: pd.DataFrame) -> 
         revenue.loc[label, "mrr0"] = base
         for k in ages:
             if c + k > grid.last:
-                continue
+                # `break` would be the same: the ages ascend, so every later one is past the grid too
+                continue  # pragma: no mutate
             logo.loc[label, k] = acc.get((c, c + k), 0) / n if n else np.nan
             revenue.loc[label, k] = mrr.get((c, c + k), 0) / base if base else np.nan
     logo["size"] = logo["size"].astype("int64")
