@@ -84,6 +84,9 @@ def test_usage_windows_of_each_day_on_their_edges() -> None:
     assert got.lines is raw.lines  # type: ignore[attr-defined]
     usage = got.usage  # type: ignore[attr-defined]
     assert list(usage.columns) == ["day", "account_id", *hh.WINDOW_COLUMNS, "metric"]
+    # account ids stay whole numbers (the rows compare 1.0 == 1 below, so say it here)
+    assert str(usage["account_id"].dtype) == "int64"
+    assert str(got.tickets["account_id"].dtype) == "int64"  # type: ignore[attr-defined]
     want = [
         # active_users: D0 (6 on D0 − 29), D2 (9); D1 has none in its 30 days
         (T0, 2, 6, 0, 0, 1, 6, "active_users"), (T2, 2, 1, 0, 0, 1, 1, "active_users"),

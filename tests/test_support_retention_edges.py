@@ -175,11 +175,11 @@ def test_cohorts_by_first_earning_month_logo_and_revenue() -> None:
     assert logo.index.tolist() == ["2026-01", "2026-02", "2026-03"]
     assert logo.columns.tolist() == ["size", 0, 1, 2]
     assert logo["size"].tolist() == [3, 1, 1]
-    assert str(logo["size"].dtype) == "int64"
+    assert [str(d) for d in logo.dtypes] == ["int64", "float64", "float64", "float64"]  # fractions, not objects
     assert nan_equal(logo[[0, 1, 2]].to_numpy().ravel().tolist(), [1.0, 2 / 3, 1 / 3, 1.0, 1.0, nan, 1.0, nan, nan])
     assert rev.columns.tolist() == ["mrr0", 0, 1, 2]
     assert rev["mrr0"].tolist() == [90_000, 50_000, 60_000]
-    assert str(rev["mrr0"].dtype) == "int64"
+    assert [str(d) for d in rev.dtypes] == ["int64", "float64", "float64", "float64"]
     assert nan_equal(rev[[0, 1, 2]].to_numpy().ravel().tolist(), [1.0, 70 / 90, 50 / 90, 1.0, 1.0, nan, 1.0, nan, nan])
 
 
@@ -247,6 +247,27 @@ def test_lifetimes_and_the_kaplan_meier_curves_by_segment() -> None:
     assert basic["at_risk"].tolist() == [4, 3, 2]
     assert by[by["segment"] == "Pro"]["survival"].tolist() == [1.0, 1.0, 1.0]
     assert by[by["segment"] == "Pro"]["at_risk"].tolist() == [2, 0, 0]
+
+
+def test_a_free_line_still_running_is_no_churn() -> None:
+    # PAY pays ¥10,000 from Jan 1; FREE has a ¥0 line from Jan 1, still running: it never pays
+    # (not in the MRR) but no line of it stopped earning, so it has had no event. Both are
+    # censored at as_of after 73 days (2.40 months): survival 1 at every month
+    t = store({1: "PAY", 2: "FREE"}, [(1, 1, 1, 10_000, "JPY", "active", D(2026, 1, 1), None, None),
+                                      (2, 2, 1, 0, "JPY", "active", D(2026, 1, 1), None, None)])  # fmt: skip
+    amm = revenue.account_mrr(t, GRID3, "JPY")
+    life = retention.lifetimes(t, "JPY", AS_OF, amm.filter(amm.mi == GRID3.last).select("account_id")).execute()
+    assert sorted(zip(life["account_id"], life["paying"], strict=True)) == [(1, True), (2, False)]
+    curve = retention.kaplan_meier(life, AS_OF, 3)
+    assert curve["survival"].tolist() == [1.0, 1.0, 1.0, 1.0]  # was 0.5 at month 3: a churn at as_of
+    assert curve["at_risk"].tolist() == [2, 2, 2, 0]
+    # the same account after its paid line ended on Feb 1 and the free one began: churned on Feb 1
+    t = store({2: "FREE"}, [(1, 2, 1, 10_000, "JPY", "canceled", D(2026, 1, 1), None, D(2026, 2, 1)),
+                            (2, 2, 1, 0, "JPY", "active", D(2026, 2, 1), None, None)])  # fmt: skip
+    amm = revenue.account_mrr(t, GRID3, "JPY")
+    life = retention.lifetimes(t, "JPY", AS_OF, amm.filter(amm.mi == GRID3.last).select("account_id")).execute()
+    # 31 days = 1.02 months: an event between month 1 and 2
+    assert retention.kaplan_meier(life, AS_OF, 2)["survival"].tolist() == [1.0, 1.0, 0.0]
 
 
 def test_no_lifetimes_no_curve() -> None:

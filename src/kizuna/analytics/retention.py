@@ -67,7 +67,8 @@ def cohort_tables(grid: MonthGrid, cells: pd.DataFrame, sizes: pd.DataFrame) -> 
         revenue.loc[label, "mrr0"] = base
         for k in ages:
             if c + k > grid.last:
-                continue
+                # `break` would be the same: the ages ascend, so every later one is past the grid too
+                continue  # pragma: no mutate
             logo.loc[label, k] = acc.get((c, c + k), 0) / n if n else np.nan
             revenue.loc[label, k] = mrr.get((c, c + k), 0) / base if base else np.nan
     logo["size"] = logo["size"].astype("int64")
@@ -100,10 +101,13 @@ def kaplan_meier(
     if data.empty:
         return pd.DataFrame(columns=["segment", "month", "survival", "lower", "upper", "at_risk"])
     first = pd.to_datetime(data["first_earned"])
-    end = pd.to_datetime(data["last_end"]).where(~data["paying"].astype(bool), pd.Timestamp(as_of))
-    end = end.fillna(pd.Timestamp(as_of))
+    last_end = pd.to_datetime(data["last_end"])
+    # an event is the day the last line stopped earning; an account not paying with no line
+    # ended (only a free line, still running) has had none: censored at as_of like a paying one
+    event = ~data["paying"].astype(bool) & last_end.notna()
+    end = last_end.where(event, pd.Timestamp(as_of))
     data["duration"] = ((end - first).dt.days.clip(lower=0)) / DAYS_PER_MONTH
-    data["event"] = ~data["paying"].astype(bool)
+    data["event"] = event
     if segments is not None:
         data = data.merge(segments, on="account_id", how="left")
         data["segment"] = data["segment"].fillna("(none)")

@@ -123,7 +123,8 @@ def parse_gaps(text: str) -> dict[str, int]:
                 field="freshness_gaps",
             )
         value = value.strip()
-        if not value.isdecimal() or not 1 <= int(value) <= 3650:
+        # isdigit() alone lets '²' through to int(), which refuses it with its own message
+        if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 3650:
             raise InvalidInput(
                 _("freshness gaps: {source}: days must be a whole number from 1 to 3650, not {value!r}").format(
                     source=name, value=value[:20]
