@@ -491,7 +491,7 @@ def _activation_vs_tier(rows: pd.Index, ids: pd.Index, day: pd.Series, start: pd
     age = (day - start).dt.days.astype("float64")
     life = (age + 1.0).clip(upper=30.0).where(age >= 0)
     rate = login_days / life
-    tier = tiers.reindex(ids) if tiers is not None else pd.Series(None, index=ids)
+    tier = tiers.reindex(ids) if tiers is not None else pd.Series(None, index=ids, dtype=object)
     tier = pd.Series(tier.fillna("").astype(str).to_numpy(), index=rows)
     established = age >= ESTABLISHED_DAYS
     frame = pd.DataFrame({"day": day.to_numpy(), "tier": tier.to_numpy(), "rate": rate.to_numpy()})
