@@ -216,12 +216,12 @@ def test_two_days_each_with_its_own_norm() -> None:
 
 def test_the_stages_replayed_for_the_backtest() -> None:
     lines = pd.DataFrame({
-        "account_id": [1, 2, 3, 4, 5, 6, 6],
+        "account_id": [1, 2, 3, 4, 5, 6, 6, 9],
         "started_on": [T("2026-06-01"), T("2026-04-01"), T("2026-04-02"), T("2026-06-20"), T("2026-01-01"),
-                       T("2026-01-01"), T("2026-06-20")],
-        "trial_ends_on": [NAT, NAT, NAT, NAT, T("2026-06-25"), NAT, NAT],
-        "ended_on": [NAT] * 7,
-    })  # fmt: skip
+                       T("2026-01-01"), T("2026-06-20"), T("2026-06-29")],
+        "trial_ends_on": [NAT, NAT, NAT, NAT, T("2026-06-25"), NAT, NAT, NAT],
+        "ended_on": [NAT] * 8,
+    })  # fmt: skip  (9: not among the values, not staged)
     values = pd.DataFrame({"onboarding_progress": [0.5, 0.5, 1.0, np.nan, 0.0, 0.0],
                            "days_to_renewal": [np.nan, 90.0, 91.0, 5.0, np.nan, np.nan]},
                           index=pd.Index([1, 2, 3, 4, 5, 6]))  # fmt: skip
@@ -231,6 +231,10 @@ def test_the_stages_replayed_for_the_backtest() -> None:
     # data (not done) → onboarding before its renewal in 5; 5: paid from its trial's end 06-25 (5
     # days) → onboarding; 6: paying since 01-01 (its first line) → none
     assert stages.to_dict() == {1: "onboarding", 2: "renewal", 3: None, 4: "onboarding", 5: "onboarding", 6: None}
+    # the values' rows in their own order, not the lines'
+    backwards = calc.replay_stages(lines, values.iloc[::-1], date(2026, 6, 30))
+    assert list(backwards.items()) == [(6, None), (5, "onboarding"), (4, "onboarding"), (3, None), (2, "renewal"),
+                                       (1, "onboarding")]  # fmt: skip
     # shorter windows: 30 days of onboarding, renewals within 5 days
     short = calc.replay_stages(lines, values, date(2026, 6, 30), onboarding_days=30, renewal_days=5)
     assert short.to_dict() == {1: "onboarding", 2: None, 3: None, 4: "onboarding", 5: "onboarding", 6: None}
@@ -252,6 +256,7 @@ def test_levels_clean_numbers_and_the_basis() -> None:
     assert calc._clean(None) is None  # type: ignore[arg-type]
     assert calc._clean(float("nan")) is None
     assert calc._clean(np.float64("nan")) is None
+    assert calc._clean(2.5) == 2.5
     three = calc._clean(3)  # type: ignore[arg-type]
     assert (three, type(three)) == (3.0, float)
     item: dict[str, object] = {}
@@ -280,6 +285,11 @@ def test_the_measures_as_json_rows() -> None:
     ]  # fmt: skip
     assert type(rows[0]["a"]["value"]) is float
     assert type(rows[0]["active_users_per_seat"]["basis"]["seats"]) is int
+    # the values' columns in another order than the points', one measure without a column: missing
+    shuffled = values[["tracked_users", "active_users_per_seat", "seats"]]
+    again = calc.measures_json(shuffled, calc.Scores(pd.Series([60.0, 40.0]), points, weights))
+    assert [row["a"]["value"] for row in again] == [None, None]
+    assert [row["active_users_per_seat"]["value"] for row in again] == [0.5, 0.25]
     # without tracked users in the values: no basis anywhere
     plain = calc.measures_json(values.drop(columns=["tracked_users"]), calc.Scores(pd.Series([60.0, 40.0]), points,
                                                                                     weights))  # fmt: skip
