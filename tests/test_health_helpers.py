@@ -134,6 +134,10 @@ def test_the_lines_of_each_day_seats_and_peer_groups() -> None:
                               (T("2026-07-01"), 1): "2", (T("2026-07-01"), 2): "3", (T("2026-07-01"), 3): "4",
                               (T("2026-07-01"), 5): "6"}  # fmt: skip
     assert list(both.index.names) == ["day", "account_id"]
+    # every line still in a trial: seats and peers count them all the same (not only the paying lines)
+    in_trial = SEATED.assign(trial_ends_on=[T("2026-07-15")] * 8)
+    assert calc.seats(in_trial, date(2026, 6, 30)).to_dict() == {1: 50.0, 2: 5.0, 3: 20.0}
+    assert calc.peer_groups(in_trial, date(2026, 6, 30)).to_dict() == {1: "2", 2: "3", 3: "4"}
     # lines without products: one group for all; only add-ons: no group at all
     plain = calc.peer_groups(SEATED.drop(columns="product_id"), date(2026, 6, 30))
     assert plain.to_dict() == {1: "all", 2: "all", 3: "all"}

@@ -742,7 +742,7 @@ def measures_json(values: pd.DataFrame, scores: Scores) -> list[dict[str, dict[s
     ]
     if "tracked_users" in values.columns:
         tracked = values["tracked_users"].to_numpy(dtype="float64")  # pragma: no mutate (float64 already)
-        seat_count = values["seats"].to_numpy(dtype="float64")
+        seat_count = values["seats"].to_numpy(dtype="float64")  # pragma: no mutate (float64 already)
         for i in np.nonzero(~np.isnan(tracked))[0]:
             basis = {"tracked_users": int(tracked[i]), "seats": int(seat_count[i])}
             for key in SEAT_MEASURES:
@@ -752,9 +752,9 @@ def measures_json(values: pd.DataFrame, scores: Scores) -> list[dict[str, dict[s
 
 
 def _nan_to_none(matrix: np.ndarray) -> list[list[float | None]]:
-    rows: list[list[float | None]] = matrix.astype(object).tolist()
+    rows: list[list[float | None]] = matrix.tolist()  # Python floats; None put in place of NaN below
     if np.isnan(matrix).any():
-        for i, j in zip(*np.nonzero(np.isnan(matrix)), strict=True):
+        for i, j in zip(*np.nonzero(np.isnan(matrix)), strict=True):  # pragma: no mutate (one length per axis)
             rows[i][j] = None
     return rows
 
