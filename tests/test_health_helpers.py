@@ -134,6 +134,15 @@ def test_the_lines_of_each_day_seats_and_peer_groups() -> None:
                               (T("2026-07-01"), 1): "2", (T("2026-07-01"), 2): "3", (T("2026-07-01"), 3): "4",
                               (T("2026-07-01"), 5): "6"}  # fmt: skip
     assert list(both.index.names) == ["day", "account_id"]
+    assert list(both.index) == sorted(both.index)  # by day, then account
+    # a per-seat plan's seats are its quantity: 7's per-seat P10 × 5 (5 seats) beats P11's 1 × 4;
+    # 8's per-seat P12 × 5 loses to P13's 1 × 6
+    per_seat = pd.DataFrame({
+        "account_id": [7, 7, 8, 8], "started_on": [T("2026-01-01")] * 4, "trial_ends_on": [NAT] * 4,
+        "ended_on": [NAT] * 4, "kind": ["plan"] * 4, "quantity": [5, 1, 5, 1], "seats_included": [None, 4, None, 6],
+        "product_id": [10, 11, 12, 13],
+    })  # fmt: skip
+    assert calc.peer_groups(per_seat, date(2026, 6, 30)).to_dict() == {7: "10", 8: "13"}
     # every line still in a trial: seats and peers count them all the same (not only the paying lines)
     in_trial = SEATED.assign(trial_ends_on=[T("2026-07-15")] * 8)
     assert calc.seats(in_trial, date(2026, 6, 30)).to_dict() == {1: 50.0, 2: 5.0, 3: 20.0}
