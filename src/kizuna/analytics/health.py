@@ -492,9 +492,9 @@ def _activation_vs_tier(rows: pd.Index, ids: pd.Index, day: pd.Series, start: pd
     life = (age + 1.0).clip(upper=30.0).where(age >= 0)
     rate = login_days / life
     tier = tiers.reindex(ids) if tiers is not None else pd.Series(None, index=ids, dtype=object)
-    tier = pd.Series(tier.fillna("").astype(str).to_numpy(), index=rows)
+    names = tier.fillna("").astype(str).to_numpy()  # "": no tier, a group of its own
     established = age >= ESTABLISHED_DAYS
-    frame = pd.DataFrame({"day": day.to_numpy(), "tier": tier.to_numpy(), "rate": rate.to_numpy()})
+    frame = pd.DataFrame({"day": day.to_numpy(), "tier": names, "rate": rate.to_numpy()})
     est = frame[established.to_numpy()]
     norm_by_tier = est.groupby(["day", "tier"])["rate"].median()
     overall = est.groupby("day")["rate"].median()
