@@ -84,8 +84,9 @@ def test_a_good_document_at_every_edge() -> None:
     assert main.measure_keys == ("login_days", "nps", "csat")
     assert main.rule("csat") is main.groups[1].measures[0]
     assert main.rule("nps").weight == 0.5
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as missing:
         main.rule("login_trend")
+    assert missing.value.args == ("login_trend",)
     # the default's position does not matter
     swapped = copy.deepcopy(GOOD)
     swapped["scorecards"] = {"onb": {**GOOD["scorecards"]["onb"], "default": True},
@@ -330,6 +331,17 @@ def test_cards_at_their_edges() -> None:
     no_weight = {"points": [[0, 0]]}
     assert card_problems({"groups": {"g": {"weight": 1, "measures": {"nps": no_weight}}}}) == [
         "c: scorecards.k.groups.g.measures.nps.weight: the weight must be a positive number"]
+    # a pair that is a bare number: named, not a crash
+    bare = {"weight": 1, "points": [[0, 0], 7]}
+    assert card_problems({"groups": {"g": {"weight": 1, "measures": {"nps": bare}}}}) == [
+        "c: scorecards.k.groups.g.measures.nps.points[1]: must be a pair [value, points] of numbers"]
+    # an unknown and a repeated measure do not stop the check of the group's next ones
+    groups = {"g": {"weight": 1, "measures": {"nps": dict(RULE_OK)}},
+              "h": {"weight": 1, "measures": {"zzz": dict(RULE_OK), "nps": dict(RULE_OK), "csat": {"points": [[0, 0]]}}}}
+    assert card_problems({"groups": groups}) == [
+        f"c: scorecards.k.groups.h.measures.zzz: unknown measure (known: {', '.join(MEASURES)})",
+        "c: scorecards.k.groups.h.measures.nps: the measure is already used in this scorecard",
+        "c: scorecards.k.groups.h.measures.csat.weight: the weight must be a positive number"]
     # a group without a weight
     assert card_problems({"groups": {"g": {"measures": {"nps": dict(RULE_OK)}}}}) == [
         "c: scorecards.k.groups.g.weight: the weight must be a positive number"]
