@@ -116,6 +116,50 @@ def test_the_bootstrap_draws_accounts_with_their_rows() -> None:
     assert fit.high == pytest.approx(np.percentile(stacked, 95, axis=0), abs=1e-6)
 
 
+def test_draws_with_one_outcome_only_are_skipped_and_the_rest_still_count() -> None:
+    """Four accounts of five rows, two churning in every row: of 40 draws (seed 0) one draws
+    no churner and four only churners — those five are skipped, not the end of the draws and
+    not rows of zero weights; the interval is numpy's 5th and 95th percentiles of the 35
+    others, fitted here on the drawn rows repeated."""
+    rng0 = np.random.default_rng(7)
+    accounts = np.repeat([13, 10, 12, 11], 5)  # drawn in this first-seen order, not by id
+    churned = np.isin(accounts, [10, 11])
+    points = pd.DataFrame({"m0": np.where(churned, rng0.uniform(0, 60, 20), rng0.uniform(40, 100, 20)),
+                           "m1": np.where(churned, rng0.uniform(20, 80, 20), rng0.uniform(30, 90, 20))})  # fmt: skip
+    fit = fit_weights(points, churned, accounts, bootstrap=40)
+    from kizuna.analytics.health_tune import L2, _fit
+
+    rng = np.random.default_rng(0)
+    ids = pd.unique(accounts)
+    draws, skipped = [], []
+    for i in range(40):
+        pick = rng.choice(ids, size=len(ids), replace=True)
+        rows = np.concatenate([np.flatnonzero(accounts == a) for a in pick])
+        y = churned[rows].astype(float)
+        if y.sum() in (0, len(y)):
+            skipped.append((i, int(y.sum())))
+            continue
+        _a, b = _fit(points.to_numpy()[rows] / 100, y, L2)
+        draws.append(b / b.sum())
+    assert skipped == [(11, 0), (13, 20), (22, 20), (28, 20), (36, 20)]
+    stacked = np.vstack(draws)
+    assert fit.low == pytest.approx(np.percentile(stacked, 5, axis=0), abs=2e-4)
+    assert fit.high == pytest.approx(np.percentile(stacked, 95, axis=0), abs=2e-4)
+    # the 95th percentile, not the 96th: m1's differ by about 0.012
+    assert fit.high[1] == pytest.approx(0.4118, abs=1e-3)
+
+
+def test_no_measure_with_data_gives_no_weights() -> None:
+    points = pd.DataFrame({"m0": [np.nan] * 6, "m1": [np.nan] * 6})
+    churned = np.array([True, False, True, False, False, False])
+    fit = fit_weights(points, churned, np.arange(6), bootstrap=5)
+    assert fit.has_data.tolist() == [False, False]
+    assert (fit.coef.tolist(), fit.weights.tolist(), fit.low.tolist(), fit.high.tolist()) == (
+        [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0])
+    # the intercept alone: the log-odds of the base rate 2/6, log(1/2)
+    assert fit.intercept == pytest.approx(np.log(0.5), abs=1e-4)
+
+
 def test_the_fit_with_the_prior_is_the_objective_written_here() -> None:
     """A tiny example: mean log-loss + λ/2·‖β − c·w₀‖² over a, β ≥ 0 and the free scale c,
     written out here and minimised by scipy's SLSQP (another method, with c as its own

@@ -491,10 +491,10 @@ def _activation_vs_tier(rows: pd.Index, ids: pd.Index, day: pd.Series, start: pd
     age = (day - start).dt.days.astype("float64")
     life = (age + 1.0).clip(upper=30.0).where(age >= 0)
     rate = login_days / life
-    tier = tiers.reindex(ids) if tiers is not None else pd.Series(None, index=ids)
-    tier = pd.Series(tier.fillna("").astype(str).to_numpy(), index=rows)
+    tier = tiers.reindex(ids) if tiers is not None else pd.Series(None, index=ids, dtype=object)
+    names = tier.fillna("").astype(str).to_numpy()  # "": no tier, a group of its own
     established = age >= ESTABLISHED_DAYS
-    frame = pd.DataFrame({"day": day.to_numpy(), "tier": tier.to_numpy(), "rate": rate.to_numpy()})
+    frame = pd.DataFrame({"day": day.to_numpy(), "tier": names, "rate": rate.to_numpy()})
     est = frame[established.to_numpy()]
     norm_by_tier = est.groupby(["day", "tier"])["rate"].median()
     overall = est.groupby("day")["rate"].median()
@@ -512,7 +512,7 @@ def replay_stages(lines: pd.DataFrame, values: pd.DataFrame, as_of: date, onboar
     scorecard). For the backtest, which has no stage history to read."""
     since = _paid_from(lines).groupby(lines["account_id"]).min().reindex(values.index)
     age = (pd.Timestamp(as_of) - since).dt.days
-    done = values["onboarding_progress"].fillna(0.0) >= 1.0
+    done = values["onboarding_progress"] >= 1.0  # no milestones (NaN): not done, as NaN ≥ 1 is False
     onboarding = ((age < onboarding_days) & ~done).to_numpy()
     renewal = (values["days_to_renewal"] <= renewal_days).to_numpy()
     stage = [("onboarding" if o else "renewal" if r else None) for o, r in zip(onboarding, renewal, strict=True)]
@@ -525,7 +525,7 @@ def mark_missing(values: pd.DataFrame, missing: frozenset[str] | set[str]) -> pd
     if not cols:
         return values
     out = values.copy()
-    out[cols] = np.nan
+    out[cols] = np.nan  # pragma: no mutate (None assigned to float columns is NaN too: equivalent)
     return out
 
 
@@ -738,11 +738,11 @@ def measures_json(values: pd.DataFrame, scores: Scores) -> list[dict[str, dict[s
     w = np.round(scores.weights.to_numpy(dtype="float64"), 4).tolist()
     rows = [
         {key: {"value": vr[j], "points": pr[j], "weight": wr[j]} for j, key in enumerate(keys)}
-        for vr, pr, wr in zip(v, p, w, strict=True)
+        for vr, pr, wr in zip(v, p, w, strict=True)  # pragma: no mutate (one row each: strict or not)
     ]
     if "tracked_users" in values.columns:
-        tracked = values["tracked_users"].to_numpy(dtype="float64")
-        seat_count = values["seats"].to_numpy(dtype="float64")
+        tracked = values["tracked_users"].to_numpy(dtype="float64")  # pragma: no mutate (float64 already)
+        seat_count = values["seats"].to_numpy(dtype="float64")  # pragma: no mutate (float64 already)
         for i in np.nonzero(~np.isnan(tracked))[0]:
             basis = {"tracked_users": int(tracked[i]), "seats": int(seat_count[i])}
             for key in SEAT_MEASURES:
@@ -752,9 +752,9 @@ def measures_json(values: pd.DataFrame, scores: Scores) -> list[dict[str, dict[s
 
 
 def _nan_to_none(matrix: np.ndarray) -> list[list[float | None]]:
-    rows: list[list[float | None]] = matrix.astype(object).tolist()
+    rows: list[list[float | None]] = matrix.tolist()  # Python floats; None put in place of NaN below
     if np.isnan(matrix).any():
-        for i, j in zip(*np.nonzero(np.isnan(matrix)), strict=True):
+        for i, j in zip(*np.nonzero(np.isnan(matrix)), strict=True):  # pragma: no mutate (one length per axis)
             rows[i][j] = None
     return rows
 

@@ -113,8 +113,8 @@ def _fit_weights(points: pd.DataFrame, churned: np.ndarray, accounts: np.ndarray
     y = np.asarray(churned, dtype="float64")  # pragma: no mutate (booleans count as 0/1 either way)
     has_data = points.notna().any(axis=0).to_numpy()
     cols = points.loc[:, has_data]
-    # without columns there is nothing to impute: any empty array does (equivalent mutants of the else)
-    means = np.nanmean(cols.to_numpy(dtype="float64") / 100.0, axis=0) if cols.shape[1] else np.zeros(0)
+    # without columns: an empty array of means (nanmean over no column warns of nothing)
+    means = np.nanmean(cols.to_numpy(dtype="float64") / 100.0, axis=0)
     z = _design(cols, means)
     centre = None if prior is None else np.asarray(prior, dtype="float64")[has_data]
     intercept, coef_used = _fit(z, y, l2, centre)
@@ -130,7 +130,8 @@ def _fit_weights(points: pd.DataFrame, churned: np.ndarray, accounts: np.ndarray
     for _ in range(bootstrap):
         pick = rng.choice(len(order), size=len(order), replace=True)
         times = np.bincount(rank[pick], minlength=len(ids))[position].astype("float64")
-        rows = times > 0
+        # `>= 0` would be the same: a row drawn 0 times weighs 0 in the loss and its gradient
+        rows = times > 0  # pragma: no mutate
         drawn = y[rows] @ times[rows]
         if not 0 < drawn < times.sum():
             continue

@@ -491,11 +491,11 @@ def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands
     name = doc.get("name", key)
     if not isinstance(name, str) or not name.strip():
         problem(f"{path}.name", _("must be a non-empty text"))
-        name = key
+        name = key  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
     default = doc.get("default", False)
     if not isinstance(default, bool):
         problem(f"{path}.default", _("must be true or false"))
-        default = False
+        default = False  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
     lists: dict[str, tuple[str, ...]] = {}
     for list_key in ("stages", "tiers"):
         raw = doc.get(list_key, [])
@@ -507,7 +507,7 @@ def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands
     min_days = doc.get("min_history_days", 14)
     if isinstance(min_days, bool) or not isinstance(min_days, int) or not 1 <= min_days <= 90:
         problem(f"{path}.min_history_days", _("must be a whole number of days from 1 to 90"))
-        min_days = 14
+        min_days = 14  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
     groups_doc = doc.get("groups")
     groups: list[MeasureGroup] = []
     used: set[str] = set()
@@ -524,11 +524,11 @@ def _parse_card(key: str, doc: Mapping[str, Any], path: str, problem: Any, bands
         weight = _number(group_doc.get("weight"))
         if weight is None or weight <= 0:
             problem(f"{gpath}.weight", _("the weight must be a positive number"))
-            weight = 1.0
+            weight = 1.0  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
         label = group_doc.get("label", group_key)
         if not isinstance(label, str):
             problem(f"{gpath}.label", _("must be a text"))
-            label = str(group_key)
+            label = str(group_key)  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
         measures_doc = group_doc.get("measures")
         if not isinstance(measures_doc, Mapping) or not measures_doc:
             problem(f"{gpath}.measures", _("at least one measure is needed"))
@@ -561,12 +561,12 @@ def _parse_rule(key: str, doc: Any, path: str, problem: Any) -> MeasureRule | No
     weight = _number(doc.get("weight"))
     if weight is None or weight <= 0:
         problem(f"{path}.weight", _("the weight must be a positive number"))
-        ok = False
+        ok = False  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
     try:
         scoring = Scoring(doc.get("scoring", "linear"))
     except ValueError:
         problem(f"{path}.scoring", _("must be linear or steps"))
-        scoring, ok = Scoring.LINEAR, False
+        scoring, ok = Scoring.LINEAR, False  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
     raw = doc.get("points")
     pairs: list[tuple[float, float]] = []
     if not isinstance(raw, list) or not raw:
@@ -580,11 +580,12 @@ def _parse_rule(key: str, doc: Any, path: str, problem: Any) -> MeasureRule | No
             return None
         if not 0 <= y <= 100:
             problem(f"{path}.points[{i}]", _("points must be from 0 to 100"))
-            ok = False
+            ok = False  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
         if pairs and x <= pairs[-1][0]:
             problem(f"{path}.points[{i}]", _("the values must increase from one pair to the next"))
-            ok = False
+            ok = False  # pragma: no mutate (a stand-in after a problem: the parse raises, nothing built is returned)
         pairs.append((x, y))
-    if not ok or weight is None:
+    # `and`: the same (a weight of None has set ok to False; a rule built despite a problem is never returned)
+    if not ok or weight is None:  # pragma: no mutate
         return None
     return MeasureRule(key, weight, scoring, tuple(pairs))
