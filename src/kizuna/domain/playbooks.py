@@ -560,8 +560,10 @@ def parse_playbook(key: str, raw: Any, source: str = "playbooks") -> Playbook:
         if not isinstance(value, list) or not value:
             raise r.fail(path, _("must be a list of values, not {value!r}").format(value=value))
         allowed = {"tier": TIERS, "stage": STAGES}.get(name)
-        filters[name] = tuple(r.choice(f"{path}[{i}]", v, allowed) if allowed else r.text(f"{path}[{i}]", v, 254)
-                              for i, v in enumerate(value))  # fmt: skip
+        texts = tuple(r.choice(f"{path}[{i}]", v, allowed) if allowed else r.text(f"{path}[{i}]", v, 254)
+                      for i, v in enumerate(value))  # fmt: skip
+        # owners are matched by email, which the store keeps in lower case (as the steps' users)
+        filters[name] = tuple(t.lower() for t in texts) if name == "owner" else texts
     raw_steps = t.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise r.fail(f"{key}.steps", _("a playbook needs at least one step"))
