@@ -285,6 +285,9 @@ def test_at_risk_by_grade_and_by_a_drop_of_the_score() -> None:
     # 0 points turns the rule off, even for a fall of 75
     assert at_risk_reasons(RiskFacts(health_score=0.0, health_score_before=75.0),
                            AtRiskConfig(health_drop_points=0)) == []  # fmt: skip
+    # a threshold of 1 point is a rule (on), and a fall of exactly 1 meets it
+    assert at_risk_reasons(RiskFacts(health_score=74.0, health_score_before=75.0),
+                           AtRiskConfig(health_drop_points=1)) == [drop]  # fmt: skip
     # every rule at once, in the order of the rules
     both = RiskFacts(health_grade="red", health_score=10.0, health_score_before=80.0, recent_logins=0.0,
                      baseline_logins=90.0)  # fmt: skip
@@ -305,6 +308,8 @@ def test_at_risk_when_logins_fall_against_the_own_daily_average() -> None:
     short = AtRiskConfig(login_recent_days=10, login_baseline_days=40)
     assert at_risk_reasons(RiskFacts(recent_logins=5.0, baseline_logins=40.0), short) == logins
     assert at_risk_reasons(RiskFacts(recent_logins=6.0, baseline_logins=40.0), short) == []
+    # a drop of 1 % is a rule (on): 270 / 30 = 9 a day ≤ 10 × 0.99 = 9.9
+    assert at_risk_reasons(RiskFacts(recent_logins=270.0, baseline_logins=900.0), AtRiskConfig(login_drop_pct=1)) == logins
     # a drop of 0 % turns the rule off; no baseline at all (minimum 0) is nothing to fall from
     assert at_risk_reasons(RiskFacts(recent_logins=0.0, baseline_logins=900.0), AtRiskConfig(login_drop_pct=0)) == []
     assert at_risk_reasons(RiskFacts(recent_logins=0.0, baseline_logins=0.0), AtRiskConfig(login_min_baseline=0)) == []
@@ -332,8 +337,11 @@ def test_fit_parts_leave_out_missing_data_and_zero_weights() -> None:
         "industry": 1.0, "size": 0.0, "plan": 1.0, "use_case": 1.0}  # fmt: skip
     assert fit_parts(FitInputs(None, None, None, None), cfg) == {}
     assert fit_parts(FitInputs("", None, "", ""), cfg) == {}  # empty texts are no data
+    # a weight of 0 leaves its part out; a weight of 1 counts
     no_weights = FitConfig(weight_industry=0, weight_size=0, weight_plan=1, weight_use_case=0)
     assert fit_parts(FitInputs("製造業", 100, "pro", "cs"), no_weights) == {"plan": 0.0}
+    no_plan = FitConfig(weight_industry=1, weight_size=1, weight_plan=0, weight_use_case=1)
+    assert fit_parts(FitInputs("製造業", 100, "pro", "cs"), no_plan) == {"industry": 0.0, "size": 1.0, "use_case": 0.0}
 
 
 def test_fit_score_is_rounded_to_a_tenth_and_banded() -> None:
