@@ -459,3 +459,26 @@ def test_a_later_feature_registers_its_own_trigger() -> None:
         assert [b.trigger.holds(facts(account_id=i)) for i in (7, 8)] == [True, False]
     finally:
         del TRIGGERS["test_given"]
+
+
+def test_each_trigger_names_its_own_bad_parameter() -> None:
+    def bad(trigger: dict[str, Any]) -> tuple[str | None, str]:
+        return refused({"name": "P", "trigger": trigger, "steps": [WAIT]})
+
+    # the known keys in alphabetical order
+    for kind, param, keys in (("renewal_in_days", "days", "days, kind"), ("health_grade", "grade", "grade, kind"),
+                              ("health_drop", "points", "kind, points"),
+                              ("churn_risk_above", "probability", "kind, probability"),
+                              ("stage", "stage", "kind, stage"), ("opportunity_open", "type", "kind, type")):  # fmt: skip
+        assert bad({"kind": kind, param: None, "colour": 1}) == ("k.trigger.colour", f"unknown key; known keys: {keys}")
+    assert bad({"kind": "stage", "stage": "won"}) == (
+        "k.trigger.stage", "must be one of: onboarding, adoption, expansion, renewal, churned, not 'won'")
+    assert bad({"kind": "opportunity_open", "type": "renewal"}) == (
+        "k.trigger.type", "must be one of: upsell, cross_sell, not 'renewal'")
+    assert bad({"kind": "churn_risk_above", "probability": 100.5}) == (
+        "k.trigger.probability", "must be from 0 to 100, not 100.5")
+    # 2 is a percentage: 2 % = 0.02
+    assert book(trigger={"kind": "churn_risk_above", "probability": 2}).trigger.params == {"probability": 0.02}
+    # a grade condition takes a grade only
+    assert bad_condition({"field": "health_grade", "value": "blue"}) == (
+        "k.steps[1].if.value", "must be one of: red, yellow, green, not 'blue'")
