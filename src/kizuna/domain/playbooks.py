@@ -524,10 +524,11 @@ def program(steps: tuple[Step, ...], prefix: str = "steps") -> tuple[tuple[str, 
                 out.append((path, step))
                 continue
             at = len(out)
-            out.append((path, step))  # patched below
+            # placeholders, replaced below once the else steps' and the end's positions are known
+            out.append((path, step))  # pragma: no mutate
             emit(step.params["then"], f"{path}.then")
             goto = len(out)
-            out.append((f"{path}.end", Step("goto", {})))
+            out.append((f"{path}.end", Step("goto", {})))  # pragma: no mutate  (a placeholder, as above)
             else_at = len(out)
             emit(step.params["else"], f"{path}.else")
             end = len(out)
