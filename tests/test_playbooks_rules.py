@@ -482,3 +482,16 @@ def test_each_trigger_names_its_own_bad_parameter() -> None:
     # a grade condition takes a grade only
     assert bad_condition({"field": "health_grade", "value": "blue"}) == (
         "k.steps[1].if.value", "must be one of: red, yellow, green, not 'blue'")
+
+
+def test_only_templates_read_merge_fields_and_each_field_names_its_path() -> None:
+    # a name, a survey key or a plan is plain text: braces are kept, not read as merge fields
+    assert parse_playbook("k", {"name": "Renewals {Q4}", "trigger": {"kind": "at_risk"}, "steps": [WAIT]}).name == (
+        "Renewals {Q4}")  # fmt: skip
+    s = "k.steps[1]"
+    assert bad_step({"kind": "task", "title": "x", "priority": "urgent"}) == (
+        f"{s}.priority", "must be one of: low, normal, high, not 'urgent'")
+    assert bad_step({"kind": "webhook", "text": "x", "url": ""}) == (f"{s}.url", "must be a text, not ''")
+    # a text and a language version without a subject: the subject is what is missing
+    assert bad_step({"kind": "email", "body": "Text", "ja": {"subject": "件名", "body": "本文"}}) == (
+        f"{s}.subject", "is missing: an email needs a subject and a text")
