@@ -495,3 +495,26 @@ def test_only_templates_read_merge_fields_and_each_field_names_its_path() -> Non
     # a text and a language version without a subject: the subject is what is missing
     assert bad_step({"kind": "email", "body": "Text", "ja": {"subject": "件名", "body": "本文"}}) == (
         f"{s}.subject", "is missing: an email needs a subject and a text")
+
+
+def test_a_file_of_playbooks_and_the_refusals_of_one() -> None:
+    text = ('[playbooks.a]\nname = "A"\ntrigger = { kind = "at_risk" }\nsteps = [{ kind = "wait", days = 1 }]\n'
+            '[playbooks.b]\nname = "B"\ntrigger = { kind = "stage", stage = "renewal" }\nsteps = [{ kind = "wait", days = 2 }]\n')  # fmt: skip
+    assert [(b.key, b.name, b.trigger, b.steps) for b in parse_playbooks(text, "t.toml")] == [
+        ("a", "A", Trigger("at_risk", {}), (Step("wait", {"days": 1}),)),
+        ("b", "B", Trigger("stage", {"stage": "renewal"}), (Step("wait", {"days": 2}),))]  # fmt: skip
+    assert refused(text.replace("days = 2", "days = 0")) == ("b.steps[1].days", "must be from 1 to 365, not 0")
+    with pytest.raises(ConfigurationError) as caught:  # without a source: "playbooks"
+        parse_playbook("k", {"name": "", "trigger": {"kind": "at_risk"}, "steps": [WAIT]})
+    assert caught.value.message == "playbooks: k.name: must be a text, not ''"
+    with pytest.raises(ConfigurationError) as caught:
+        parse_playbook("k", "at_risk", "t.toml")
+    assert (caught.value.field, caught.value.message) == ("k", "t.toml: k: must be a table, not 'at_risk'")
+    ok: dict[str, Any] = {"name": "P", "trigger": {"kind": "sunny"}, "steps": [WAIT]}
+    assert refused(ok)[0] == "k.trigger.kind"
+    assert refused({**ok, "trigger": {"kind": "at_risk"}, "filters": {"tier": ["gold"]}}) == (
+        "k.filters.tier[0]", "must be one of: high, low, tech, not 'gold'")
+    assert refused({**ok, "trigger": {"kind": "at_risk"}, "filters": {"plan": ["p" * 255]}}) == (
+        "k.filters.plan[0]", "is longer than 254 characters")
+    # plan names keep their case (only owners' emails are lowered)
+    assert book(filters={"plan": ["Pro", "p" * 254]}).filters == {"plan": ("Pro", "p" * 254)}
