@@ -60,7 +60,9 @@ class Dimension(StrEnum):
 OVERRIDABLE = (Dimension.TIER, Dimension.STAGE)
 
 
-def _labels() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+# run once, at import: mutmut switches a mutant on only later, in each test, so none of the
+# mutants of _labels or _reasons could ever be tested; test_segments_rules.py states every msgid
+def _labels() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:  # pragma: no mutate block
     from kizuna.i18n import N_
 
     tiers = {"high": N_("high touch"), "low": N_("low touch"), "tech": N_("tech touch")}
@@ -76,7 +78,7 @@ def _labels() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
 TIER_LABELS, STAGE_LABELS, FIT_LABELS = _labels()
 
 
-def _reasons() -> dict[str, str]:
+def _reasons() -> dict[str, str]:  # pragma: no mutate block  (run once at import, as _labels)
     from kizuna.i18n import N_
 
     return {
@@ -195,7 +197,7 @@ def assign_tiers(values: Mapping[int, float], cfg: TierConfig) -> dict[int, Touc
     total = float(sum(v for v in values.values() if v > 0))
     before = 0.0
     for account_id, value in sorted(values.items(), key=lambda kv: (-kv[1], kv[0])):
-        if value <= 0 or total <= 0:
+        if value <= 0:  # (a total of 0 has no positive value: every account is here)
             tiers[account_id] = TouchTier.TECH
         elif before < cfg.high_share * total:
             tiers[account_id] = TouchTier.HIGH
@@ -216,7 +218,7 @@ def tier_like(value: float, values: Mapping[int, float], tiers: Mapping[int, Tou
         return assign_tiers({0: value}, cfg)[0]
     for tier in (TouchTier.HIGH, TouchTier.LOW):
         floor = min((values[a] for a, t in tiers.items() if t is tier and values.get(a, 0) > 0), default=None)
-        if floor is not None and value > 0 and value >= floor:
+        if floor is not None and value >= floor:  # a floor is positive: so is a value reaching it
             return tier
     return TouchTier.TECH
 
@@ -290,8 +292,9 @@ def decide_stage(f: StageFacts, as_of: date, cfg: StageConfig) -> StageDecision:
     if term_end is not None and 0 <= (term_end - as_of).days <= cfg.renewal_window_days:
         window_start = max(term_end - timedelta(days=cfg.renewal_window_days), since)
         return StageDecision(LifecycleStage.RENEWAL, min(window_start, as_of), REASON_RENEWAL)
-    growth_pct = 100.0 * (f.mrr - f.mrr_before) / f.mrr_before if f.mrr_before > 0 else 0.0
-    grew = f.mrr > f.mrr_before > 0 and growth_pct >= cfg.expansion_growth_pct - 1e-9
+    # no tolerance needed: 100 × a whole-yen rise ÷ the base is rounded once, like the threshold
+    # read from the file, so a growth of exactly the threshold compares equal
+    grew = f.mrr > f.mrr_before > 0 and 100.0 * (f.mrr - f.mrr_before) / f.mrr_before >= cfg.expansion_growth_pct
     if grew:
         return StageDecision(LifecycleStage.EXPANSION, as_of, REASON_GREW)
     seats_used = f.seats and f.peak_active_users is not None and f.peak_active_users >= cfg.expansion_seat_use * f.seats
@@ -383,8 +386,8 @@ class FitInputs:
 
 def size_fit(employees: int, lo: int, hi: int) -> float:
     """1 inside ``[lo, hi]``; outside, falling linearly in log scale to 0 at a factor of
-    4 beyond the range (a 10-person company scores 0.25 against a 50–1,000 range... at
-    ``lo/4`` it is 0)."""
+    4 beyond the range (against a 50–1,000 range a 25-person company scores 0.5, one of
+    2,000 too; at ``lo/4`` = 12.5 and below, or ``hi × 4`` and above, it is 0)."""
     if lo <= employees <= hi:
         return 1.0
     if employees <= 0:
@@ -420,9 +423,9 @@ def fit_score(x: FitInputs, cfg: FitConfig) -> float | None:
         "industry": cfg.weight_industry, "size": cfg.weight_size, "plan": cfg.weight_plan,
         "use_case": cfg.weight_use_case,
     }  # fmt: skip
-    total = sum(weights[k] for k in parts)
-    if not parts or total <= 0:
+    if not parts:  # (a part is there only with a positive weight: the total is positive)
         return None
+    total = sum(weights[k] for k in parts)
     return round(100.0 * sum(weights[k] * v for k, v in parts.items()) / total, 1)
 
 
