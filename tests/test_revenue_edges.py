@@ -417,21 +417,22 @@ def test_twelve_month_figures_and_the_lookback_months() -> None:
 
 
 def test_segments_start_from_their_own_month_before() -> None:
-    # no start frame: each segment starts from its own MRR a month before. Basic 10,000
-    # (1 account) every month; Pro 50,000 (1), then 60,000 in March (+10,000). A
+    # no start frame: each segment starts from its own MRR and accounts a month before.
+    # Basic 10,000 (1 account) every month; Pro 50,000 (2 accounts), then 60,000 in March
+    # (one of them +10,000). A
     # trailing window ending beyond the grid (mi 3) names a segment seen nowhere else.
     grid = MonthGrid(AS_OF, months=2, lookback=1)
     mrr = _totals(["mi", "segment", "mrr", "accounts"], [
-        (0, "Basic", 10_000, 1), (0, "Pro", 50_000, 1), (1, "Basic", 10_000, 1), (1, "Pro", 50_000, 1),
-        (2, "Basic", 10_000, 1), (2, "Pro", 60_000, 1)])  # fmt: skip
+        (0, "Basic", 10_000, 1), (0, "Pro", 50_000, 2), (1, "Basic", 10_000, 1), (1, "Pro", 50_000, 2),
+        (2, "Basic", 10_000, 1), (2, "Pro", 60_000, 2)])  # fmt: skip
     mv = _totals(["mi", "segment", "kind", "accounts", "amount"], [(2, "Pro", "expansion", 1, 10_000)])
     trailing = _totals(["mi", "segment", *TRAILING_COLUMNS[1:]], [(3, "Enterprise", 1, 90_000, 0, 0, 0)])
     expected = [
         _row("2026-02", 10_000, 1, (10_000, 1), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Basic"},
-        _row("2026-02", 50_000, 1, (50_000, 1), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Pro"},
+        _row("2026-02", 50_000, 2, (50_000, 2), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Pro"},
         _row("2026-03", 10_000, 1, (10_000, 1), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Basic"},
         # NRR 60,000 ÷ 50,000
-        _row("2026-03", 60_000, 1, (50_000, 1), {"expansion": (10_000, 1)}, (0.0, 0.0, 1.0, 1.2)) | {"segment": "Pro"},
+        _row("2026-03", 60_000, 2, (50_000, 2), {"expansion": (10_000, 1)}, (0.0, 0.0, 1.0, 1.2)) | {"segment": "Pro"},
     ]
     _check_table(revenue.revenue_table(grid, mrr, mv, trailing, keys=["segment"]), expected, keys=("segment",))
 
