@@ -312,3 +312,230 @@ def test_the_default_windows_are_twelve_months(tables: StoreTables) -> None:
         ("B1", 10_000, 0), ("B2", 20_000, 0), ("B5", 10_000, 0), ("B8", 50_000, 0)]  # fmt: skip
     table = pd.DataFrame({"start_accounts": [10] * 13, "churned_accounts": [5] + [1] * 12})
     assert revenue.trailing_logo_churn(table) == pytest.approx(12 / 120)
+
+
+# --- the revenue table from hand-made totals: every column, its type, and each row ------------
+
+TABLE_COLUMNS = [
+    "mi", "month", "mrr", "accounts", "new", "new_accounts", "expansion", "expansion_accounts", "contraction",
+    "contraction_accounts", "churned", "churned_accounts", "reactivation", "reactivation_accounts", "start_mrr",
+    "start_accounts", "net_change", "arr", "logo_churn_rate", "revenue_churn_rate", "grr", "nrr",
+    "start_accounts_12m", "start_mrr_12m", "end_mrr_12m", "retained_mrr_12m", "retained_accounts_12m", "grr_12m",
+    "nrr_12m", "logo_retention_12m",
+]  # fmt: skip
+RATES = {"logo_churn_rate", "revenue_churn_rate", "grr", "nrr", "grr_12m", "nrr_12m", "logo_retention_12m"}
+TRAILING_COLUMNS = ["mi", "start_accounts", "start_mrr", "end_mrr", "retained_mrr", "retained_accounts"]
+NAN = float("nan")
+
+
+def _totals(columns: list[str], rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    """A frame like the executed totals: integer columns as int64."""
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({c: "int64" for c in columns if c not in ("segment", "kind")})
+
+
+def _row(month: str, mrr: int, accounts: int, start: tuple[int, int], moves: dict[str, tuple[int, int]],
+         rates: tuple[float, float, float, float], trailing: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0),
+         rates_12m: tuple[float, float, float] = (NAN, NAN, NAN)) -> dict[str, object]:  # fmt: skip
+    """One expected row; ``moves``: kind → (amount, accounts); ``trailing``: start accounts,
+    start MRR, end MRR, retained MRR, retained accounts of the 12-month window."""
+    row: dict[str, object] = {"month": month, "mrr": mrr, "accounts": accounts}
+    for kind in revenue.MOVEMENTS:
+        row[kind], row[f"{kind}_accounts"] = moves.get(kind, (0, 0))
+    row["start_mrr"], row["start_accounts"] = start
+    row["net_change"] = sum(amount for amount, _n in moves.values())
+    row["arr"] = mrr * 12
+    row["logo_churn_rate"], row["revenue_churn_rate"], row["grr"], row["nrr"] = rates
+    (row["start_accounts_12m"], row["start_mrr_12m"], row["end_mrr_12m"], row["retained_mrr_12m"],
+     row["retained_accounts_12m"]) = trailing  # fmt: skip
+    row["grr_12m"], row["nrr_12m"], row["logo_retention_12m"] = rates_12m
+    return row
+
+
+def _check_table(table: pd.DataFrame, expected: list[dict[str, object]], keys: tuple[str, ...] = ()) -> None:
+    cols = [TABLE_COLUMNS[0], TABLE_COLUMNS[1], *keys, *TABLE_COLUMNS[2:]]
+    assert list(table.columns) == cols
+    assert list(table.index) == list(range(len(expected)))
+    for col in TABLE_COLUMNS[2:]:
+        assert str(table[col].dtype) == ("float64" if col in RATES else "int64"), col
+    got = table.drop(columns=["mi"]).to_dict("records")
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert {k: g[k] for k in e} == pytest.approx(e, nan_ok=True)
+
+
+def test_a_month_with_no_paying_account_and_a_grid_without_lookback() -> None:
+    # A pays 10,000 and B 20,000 at the end of January; both leave in February (no MRR
+    # row at all for February); A comes back in March at 15,000. The grid has no earlier
+    # month: January is reported, and starts from nothing.
+    grid = MonthGrid(AS_OF, months=3, lookback=0)
+    mrr = _totals(["mi", "mrr", "accounts"], [(0, 30_000, 2), (2, 15_000, 1)])
+    mv = _totals(["mi", "kind", "accounts", "amount"], [(1, "churned", 2, -30_000), (2, "reactivation", 1, 15_000)])
+    trailing = _totals(TRAILING_COLUMNS, [])
+    expected = [
+        # January: ARR 30,000 × 12; every rate is 0 ÷ 0 (no start): none
+        _row("2026-01", 30_000, 2, (0, 0), {}, (NAN, NAN, NAN, NAN)),
+        # February: 2 of 2 logos lost, 30,000 of 30,000: churn 1, GRR and NRR 0
+        _row("2026-02", 0, 0, (30_000, 2), {"churned": (-30_000, 2)}, (1.0, 1.0, 0.0, 0.0)),
+        # March starts from February's 0
+        _row("2026-03", 15_000, 1, (0, 0), {"reactivation": (15_000, 1)}, (NAN, NAN, NAN, NAN)),
+    ]
+    _check_table(revenue.revenue_table(grid, mrr, mv, trailing), expected)
+    # lookback=True keeps months from the second on (the first has no month before it)
+    assert revenue.revenue_table(grid, mrr, mv, trailing, lookback=True)["month"].tolist() == ["2026-02", "2026-03"]
+
+
+def test_twelve_month_figures_and_the_lookback_months() -> None:
+    # 12 months of lookback, February and March reported (mi 12 and 13). A 10,000 and
+    # B 20,000 pay from mi 0 to 11 (30,000, 2 accounts). February: A expands to 12,000
+    # (+2,000), C arrives at 3,000: 35,000, 3 accounts. March: B contracts to 8,000
+    # (−12,000), A leaves (−12,000): 11,000, 2 accounts.
+    grid = MonthGrid(AS_OF, months=2, lookback=12)
+    mrr = _totals(["mi", "mrr", "accounts"], [*((mi, 30_000, 2) for mi in range(12)), (12, 35_000, 3), (13, 11_000, 2)])
+    mv = _totals(["mi", "kind", "accounts", "amount"], [
+        (12, "expansion", 1, 2_000), (12, "new", 1, 3_000), (13, "contraction", 1, -12_000), (13, "churned", 1, -12_000)])  # fmt: skip
+    # the accounts paying 12 snapshots back (A, B): February from mi 0: A 10,000 → 12,000
+    # (retained capped at 10,000), B 20,000 → 20,000; March from mi 1: A → 0, B → 8,000;
+    # the window ending at mi 14, beyond the grid, is left out
+    trailing = _totals(TRAILING_COLUMNS, [(12, 2, 30_000, 32_000, 30_000, 2), (13, 2, 30_000, 8_000, 8_000, 1),
+                                          (14, 3, 35_000, 0, 0, 0)])  # fmt: skip
+    expected = [
+        # NRR (30,000 + 2,000) ÷ 30,000; GRR₁₂ 30,000 ÷ 30,000, NRR₁₂ 32,000 ÷ 30,000, logos 2 ÷ 2
+        _row("2026-02", 35_000, 3, (30_000, 2), {"expansion": (2_000, 1), "new": (3_000, 1)},
+             (0.0, 0.0, 1.0, 32 / 30), (2, 30_000, 32_000, 30_000, 2), (1.0, 32 / 30, 1.0)),
+        # logo churn 1 ÷ 3; lost 24,000 ÷ 35,000; GRR = NRR = 11,000 ÷ 35,000;
+        # GRR₁₂ = NRR₁₂ = 8,000 ÷ 30,000, logos 1 ÷ 2
+        _row("2026-03", 11_000, 2, (35_000, 3), {"contraction": (-12_000, 1), "churned": (-12_000, 1)},
+             (1 / 3, 24 / 35, 11 / 35, 11 / 35), (2, 30_000, 8_000, 8_000, 1), (8 / 30, 8 / 30, 0.5)),
+    ]  # fmt: skip
+    _check_table(revenue.revenue_table(grid, mrr, mv, trailing), expected)
+    full = revenue.revenue_table(grid, mrr, mv, trailing, lookback=True)
+    # mi 1 … 13: the months from 2025-03 (mi 0 is 2025-02, 13 months before March) to 2026-03
+    assert full["month"].tolist() == [f"2025-{m:02d}" for m in range(3, 13)] + ["2026-01", "2026-02", "2026-03"]
+    assert full["start_mrr"].tolist() == [30_000] * 12 + [35_000]
+    assert list(full.index) == list(range(13))
+
+
+def test_segments_start_from_their_own_month_before() -> None:
+    # no start frame: each segment starts from its own MRR and accounts a month before.
+    # Basic 10,000 (1 account) every month; Pro 50,000 (2 accounts), then 60,000 in March
+    # (one of them +10,000). A
+    # trailing window ending beyond the grid (mi 3) names a segment seen nowhere else.
+    grid = MonthGrid(AS_OF, months=2, lookback=1)
+    mrr = _totals(["mi", "segment", "mrr", "accounts"], [
+        (0, "Basic", 10_000, 1), (0, "Pro", 50_000, 2), (1, "Basic", 10_000, 1), (1, "Pro", 50_000, 2),
+        (2, "Basic", 10_000, 1), (2, "Pro", 60_000, 2)])  # fmt: skip
+    mv = _totals(["mi", "segment", "kind", "accounts", "amount"], [(2, "Pro", "expansion", 1, 10_000)])
+    trailing = _totals(["mi", "segment", *TRAILING_COLUMNS[1:]], [(3, "Enterprise", 1, 90_000, 0, 0, 0)])
+    expected = [
+        _row("2026-02", 10_000, 1, (10_000, 1), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Basic"},
+        _row("2026-02", 50_000, 2, (50_000, 2), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Pro"},
+        _row("2026-03", 10_000, 1, (10_000, 1), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Basic"},
+        # NRR 60,000 ÷ 50,000
+        _row("2026-03", 60_000, 2, (50_000, 2), {"expansion": (10_000, 1)}, (0.0, 0.0, 1.0, 1.2)) | {"segment": "Pro"},
+    ]
+    _check_table(revenue.revenue_table(grid, mrr, mv, trailing, keys=["segment"]), expected, keys=("segment",))
+
+
+def test_segments_with_a_start_frame() -> None:
+    # the start frame names a segment no other frame has (Legacy: 20,000, 1 account at
+    # the start of February) and has no row for Pro in March: that start is 0
+    grid = MonthGrid(AS_OF, months=2, lookback=1)
+    mrr = _totals(["mi", "segment", "mrr", "accounts"], [(0, "Pro", 50_000, 1), (1, "Pro", 50_000, 1),
+                                                          (2, "Pro", 50_000, 1)])  # fmt: skip
+    mv = _totals(["mi", "segment", "kind", "accounts", "amount"], [])
+    trailing = _totals(["mi", "segment", *TRAILING_COLUMNS[1:]], [])
+    start = _totals(["mi", "segment", "start_mrr", "start_accounts"], [
+        (1, "Legacy", 20_000, 1), (1, "Pro", 50_000, 1), (3, "Pro", 50_000, 1)])  # fmt: skip
+    expected = [
+        _row("2026-02", 0, 0, (20_000, 1), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Legacy"},
+        _row("2026-02", 50_000, 1, (50_000, 1), {}, (0.0, 0.0, 1.0, 1.0)) | {"segment": "Pro"},
+        _row("2026-03", 0, 0, (0, 0), {}, (NAN, NAN, NAN, NAN)) | {"segment": "Legacy"},
+        _row("2026-03", 50_000, 1, (0, 0), {}, (NAN, NAN, NAN, NAN)) | {"segment": "Pro"},
+    ]
+    table = revenue.revenue_table(grid, mrr, mv, trailing, keys=["segment"], start=start)
+    _check_table(table, expected, keys=("segment",))
+
+
+def test_ratio_divides_by_any_non_zero() -> None:
+    got = revenue._ratio(pd.Series([3, 2, 5]), pd.Series([1, 0, 4]))
+    assert str(got.dtype) == "float64"
+    assert got.tolist() == pytest.approx([3.0, NAN, 1.25], nan_ok=True)
+
+
+# --- segments joined to a table, trailing windows from hand-made MRR ----------------------------
+
+
+def test_with_segment_static_and_by_month() -> None:
+    table = ibis.memtable(pd.DataFrame({"account_id": [1, 2, 3], "mi": [1, 1, 2], "v": [10, 20, 30]}))
+    assert revenue.with_segment(table, None) == (table, [])
+    static = ibis.memtable(pd.DataFrame({"account_id": [1, 2], "segment": ["A", "B"]}))
+    joined, keys = revenue.with_segment(table, static)
+    assert keys == ["segment"]
+    got = joined.execute().sort_values("account_id")
+    # account 3 has no segment: "(none)"
+    assert list(got.columns) == ["account_id", "mi", "v", "segment"]
+    assert [tuple(r) for r in got.itertuples(index=False)] == [(1, 1, 10, "A"), (2, 1, 20, "B"), (3, 2, 30, "(none)")]
+    # by month: account 1 was Old at the start of month 0 and New from month 1; account 2
+    # B from month 1 only
+    by_month = ibis.memtable(pd.DataFrame({"account_id": [1, 1, 2], "mi": [0, 1, 1], "segment": ["Old", "New", "B"]}))
+    for back, segs in ((0, ["New", "B", "(none)"]), (1, ["Old", "(none)", "(none)"])):
+        joined, _keys = revenue.with_segment(table, by_month, back=back)
+        got = joined.execute().sort_values("account_id")
+        assert list(got.columns) == ["account_id", "mi", "v", "segment"]
+        assert got["segment"].tolist() == segs
+
+
+def test_trailing_totals_with_one_yen_accounts_and_the_default_window() -> None:
+    # at mi 0 and 12: account 1 pays ¥1 then ¥1; account 2 ¥100 then ¥1; account 3 ¥50 then ¥50
+    amm = ibis.memtable(pd.DataFrame({"account_id": [1, 2, 3, 1, 2, 3], "mi": [0, 0, 0, 12, 12, 12],
+                                      "mrr": [1, 100, 50, 1, 1, 50]}))  # fmt: skip
+    got = revenue.trailing_totals(amm).execute().sort_values("mi")
+    # mi 12 (12 snapshots after mi 0): 3 accounts, start 1 + 100 + 50 = 151, end 1 + 1 + 50 = 52,
+    # retained min(1, 1) + min(1, 100) + min(50, 50) = 52, all 3 still paying;
+    # mi 24: the accounts of mi 12, start 52, nothing after
+    assert [tuple(int(v) for v in r) for r in got[TRAILING_COLUMNS].itertuples(index=False)] == [
+        (12, 3, 151, 52, 52, 3),
+        (24, 3, 52, 0, 0, 0),
+    ]
+
+
+def test_trailing_totals_by_plan_over_a_two_month_window(tables: StoreTables) -> None:
+    # the plan at the start of the window's first month (mi − 1): for February (mi 2)
+    # the plans of January's end (mi 1): B1, B2, B5 Basic, B8 Pro; for March those at
+    # February's end: B1 Pro, B2 Basic, B5 Basic, B8 Pro (Basic only from March)
+    amm = revenue.account_mrr(tables, GRID, "JPY")
+    segs = segments.plan_segments(tables, GRID, "JPY")
+    tr = revenue.trailing_totals(amm, window=2, segments=segs).execute()
+    tr = tr[tr["mi"] <= GRID.last].sort_values(["mi", "segment"])
+    cols = ["mi", "segment", *TRAILING_COLUMNS[1:]]
+    assert [tuple(r) for r in tr[cols].itertuples(index=False)] == [
+        # B1 10,000 → 100,000 (retained 10,000), B2 20,000 → 20,000, B5 10,000 → 10,000
+        (2, "Basic", 3, 40_000, 130_000, 40_000, 3),
+        # B8 50,000 → 20,000
+        (2, "Pro", 1, 50_000, 20_000, 20_000, 1),
+        # B2 20,000 → 0, B5 10,000 → 10,000
+        (3, "Basic", 2, 30_000, 10_000, 10_000, 1),
+        # B1 100,000 → 100,000, B8 50,000 → 20,000
+        (3, "Pro", 2, 150_000, 120_000, 120_000, 2),
+    ]
+
+
+def test_a_free_plan_from_the_snapshot_day_then_paid_is_a_reactivation() -> None:
+    # a free line from 2026-01-31 (January's snapshot) earns ¥0 from that day: the
+    # account's first earning day is the snapshot day, not after it, so its first paid
+    # month (February, 10,000 from 2026-02-10) is a reactivation, as for a free line from
+    # any earlier day; from 2026-02-01 it would be new
+    t = store({41: "free then paid", 42: "free later"}, [
+        (51, 41, 1, 0, "JPY", "active", D(2026, 1, 31), None, None),
+        (52, 41, 2, 10_000, "JPY", "active", D(2026, 2, 10), None, None),
+        (53, 42, 1, 0, "JPY", "active", D(2026, 2, 1), None, None),
+        (54, 42, 2, 10_000, "JPY", "active", D(2026, 2, 10), None, None),
+    ])  # fmt: skip
+    try:
+        amm = revenue.account_mrr(t, GRID, "JPY")
+        mv = revenue.movements_by_account(t, GRID, "JPY", amm).execute()
+        assert sorted((int(r.mi), int(r.account_id), r.kind) for r in mv.itertuples(index=False)) == [
+            (2, 41, "reactivation"), (2, 42, "new")]  # fmt: skip
+    finally:
+        t.backend.disconnect()
