@@ -298,8 +298,9 @@ def test_odd_lines_mrr_movements_and_customer_since(odd: StoreTables) -> None:
     first = revenue.first_earned(odd, "JPY", AS_OF).execute()
     days = pd.to_datetime(first["first_earned"]).dt.date
     since = {ODD[int(a)]: d for a, d in zip(first["account_id"], days, strict=True)}
-    # "never earned" ended on the day it would have started; "future" starts after as_of
-    assert since == {"free": D(2025, 1, 1), "one-yen": D(2025, 1, 1), "trial before start": D(2026, 2, 15),
+    # "never earned" ended on the day it would have started; "future" starts after as_of;
+    # "free" has earned nothing (¥0): no customer-since day
+    assert since == {"one-yen": D(2025, 1, 1), "trial before start": D(2026, 2, 15),
                      "starts on as_of": AS_OF, "gap": D(2026, 2, 10)}  # fmt: skip
     assert revenue.other_currencies(odd, "JPY", AS_OF).execute().empty
 
@@ -521,21 +522,25 @@ def test_trailing_totals_by_plan_over_a_two_month_window(tables: StoreTables) ->
     ]
 
 
-def test_a_free_plan_from_the_snapshot_day_then_paid_is_a_reactivation() -> None:
-    # a free line from 2026-01-31 (January's snapshot) earns ¥0 from that day: the
-    # account's first earning day is the snapshot day, not after it, so its first paid
-    # month (February, 10,000 from 2026-02-10) is a reactivation, as for a free line from
-    # any earlier day; from 2026-02-01 it would be new
-    t = store({41: "free then paid", 42: "free later"}, [
+def test_a_free_plan_then_paid_is_new_whenever_the_free_line_began() -> None:
+    # a free line earns ¥0: the account's first earning day is its first paid day
+    # (2026-02-10), after January's snapshot, so February's 10,000 is new MRR — whether the
+    # free line began on that snapshot day (41), the day after (42) or long before (43); a
+    # reactivation is an account that paid, stopped paying and pays again
+    t = store({41: "free then paid", 42: "free later", 43: "free long before"}, [
         (51, 41, 1, 0, "JPY", "active", D(2026, 1, 31), None, None),
         (52, 41, 2, 10_000, "JPY", "active", D(2026, 2, 10), None, None),
         (53, 42, 1, 0, "JPY", "active", D(2026, 2, 1), None, None),
         (54, 42, 2, 10_000, "JPY", "active", D(2026, 2, 10), None, None),
+        (55, 43, 1, 0, "JPY", "active", D(2024, 6, 1), None, None),
+        (56, 43, 2, 10_000, "JPY", "active", D(2026, 2, 10), None, None),
     ])  # fmt: skip
     try:
         amm = revenue.account_mrr(t, GRID, "JPY")
         mv = revenue.movements_by_account(t, GRID, "JPY", amm).execute()
         assert sorted((int(r.mi), int(r.account_id), r.kind) for r in mv.itertuples(index=False)) == [
-            (2, 41, "reactivation"), (2, 42, "new")]  # fmt: skip
+            (2, 41, "new"), (2, 42, "new"), (2, 43, "new")]  # fmt: skip
+        first = revenue.first_earned(t, "JPY", AS_OF).execute()
+        assert sorted(pd.to_datetime(first["first_earned"]).dt.date) == [D(2026, 2, 10)] * 3
     finally:
         t.backend.disconnect()

@@ -250,17 +250,18 @@ def test_lifetimes_and_the_kaplan_meier_curves_by_segment() -> None:
 
 
 def test_a_free_line_still_running_is_no_churn() -> None:
-    # PAY pays ¥10,000 from Jan 1; FREE has a ¥0 line from Jan 1, still running: it never pays
-    # (not in the MRR) but no line of it stopped earning, so it has had no event. Both are
-    # censored at as_of after 73 days (2.40 months): survival 1 at every month
+    # PAY pays ¥10,000 from Jan 1; FREE has a ¥0 line from Jan 1, still running: it never paid,
+    # so it has no first earning day and is in no survival curve (it was once counted as a
+    # churn at as_of: survival 0.5 at month 3 with nobody gone). PAY is censored at as_of
+    # after 73 days (2.40 months): survival 1 at every month
     t = store({1: "PAY", 2: "FREE"}, [(1, 1, 1, 10_000, "JPY", "active", D(2026, 1, 1), None, None),
                                       (2, 2, 1, 0, "JPY", "active", D(2026, 1, 1), None, None)])  # fmt: skip
     amm = revenue.account_mrr(t, GRID3, "JPY")
     life = retention.lifetimes(t, "JPY", AS_OF, amm.filter(amm.mi == GRID3.last).select("account_id")).execute()
-    assert sorted(zip(life["account_id"], life["paying"], strict=True)) == [(1, True), (2, False)]
+    assert sorted(zip(life["account_id"], life["paying"], strict=True)) == [(1, True)]
     curve = retention.kaplan_meier(life, AS_OF, 3)
-    assert curve["survival"].tolist() == [1.0, 1.0, 1.0, 1.0]  # was 0.5 at month 3: a churn at as_of
-    assert curve["at_risk"].tolist() == [2, 2, 2, 0]
+    assert curve["survival"].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert curve["at_risk"].tolist() == [1, 1, 1, 0]
     # the same account after its paid line ended on Feb 1 and the free one began: churned on Feb 1
     t = store({2: "FREE"}, [(1, 2, 1, 10_000, "JPY", "canceled", D(2026, 1, 1), None, D(2026, 2, 1)),
                             (2, 2, 1, 0, "JPY", "active", D(2026, 2, 1), None, None)])  # fmt: skip

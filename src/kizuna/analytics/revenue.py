@@ -75,9 +75,12 @@ def account_mrr(t: StoreTables, grid: MonthGrid, currency: str) -> ibis.Table:
 
 
 def first_earned(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
-    """Each account's first earning day up to ``as_of`` (customer since): ``account_id, first_earned``."""
+    """Each account's first earning day up to ``as_of`` (customer since): ``account_id, first_earned``.
+    A free line (¥0) earns nothing: an account that moves from a free plan to a paid one is
+    new on its first paid day, not a reactivation, and joins that month's cohort."""
     lines = earning_lines(t, currency)
-    lines = lines.filter(lines.earn_start <= as_of, lines.ended_on.isnull() | (lines.ended_on > lines.earn_start))
+    lines = lines.filter(lines.amount > 0, lines.earn_start <= as_of,
+                         lines.ended_on.isnull() | (lines.ended_on > lines.earn_start))  # fmt: skip
     return lines.group_by("account_id").agg(first_earned=lines.earn_start.min())
 
 
