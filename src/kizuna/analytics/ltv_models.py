@@ -136,21 +136,6 @@ def _require_repeaters(x: FloatArray) -> None:
         raise InvalidInput(_("no customer made a repeat purchase: the model cannot be fitted"), field="frequency")
 
 
-@dataclass(frozen=True)
-class _ByFrequency:
-    """Customers grouped by their (integer) frequency: terms that depend only on ``x``
-    are computed once per distinct value."""
-
-    values: FloatArray
-    counts: FloatArray
-    index: npt.NDArray[np.intp]
-
-    @classmethod
-    def of(cls, x: FloatArray) -> _ByFrequency:
-        values, index, counts = np.unique(x, return_inverse=True, return_counts=True)
-        return cls(values.astype(np.float64), counts.astype(np.float64), index.astype(np.intp))
-
-
 # --------------------------------------------------------------------------- BG/NBD
 
 
