@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,10 @@ def test_bgnbd_likelihood_probability_alive_and_log_odds_by_hand() -> None:
     # customer 3: a/(b+x−1) = 1.5/2.5 = 3/5; (9/4)^3 = 729/64 → 3·729/320 = 2187/320 → 320/2507
     # customer 2 (no repeat purchase): 1
     assert BG.probability_alive(x, tx, t).tolist() == pytest.approx([189 / 445, 1.0, 320 / 2507], rel=1e-12)
+    # r = 2 has ln Γ(r) = 0: other parameters, where every term counts
+    for params in [(0.5, 7.0, 0.8, 3.0), (4.0, 1.5, 3.0, 0.6)]:
+        hand = sum(math.log(_bgnbd_likelihood(*row, *params)) for row in rows)
+        assert lm.bgnbd_log_likelihood(*params, x, tx, t) == pytest.approx(hand, rel=1e-12)
 
 
 def test_bgnbd_conditional_expectation_is_equation_10_as_printed() -> None:
@@ -232,6 +237,16 @@ def test_paretonbd_probability_alive_and_expectation_by_quadrature(params: tuple
         shape = math.log((be + ti + h) / (be + ti)) if s == 1 else (1 - ((be + ti) / (be + ti + h)) ** (s - 1)) / (s - 1)
         expected.append(rate * shape * p)
     assert fit.expected_purchases(h, x, tx, t).tolist() == pytest.approx(expected, rel=1e-9)
+
+
+def test_paretonbd_a_purchase_at_t_warns_of_nothing() -> None:
+    # t_x = T: no time to die in, ln 0 on the way (masked) — the caller (the command line) sees no warning
+    fit = lm.ParetoNBDFit(2.0, 4.0, 2.0, 6.0, 0.0, 0, True, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = fit.probability_alive([3, 0], [6.0, 0.0], [6.0, 6.0]).tolist()
+    alive, died = _pnbd_parts_by_quadrature(2.0, 4.0, 2.0, 6.0, 0, 0.0, 6.0)
+    assert got == pytest.approx([1.0, alive / (alive + died)], rel=1e-9)
 
 
 def test_paretonbd_new_customer_expectation_by_hand() -> None:
@@ -549,3 +564,14 @@ def test_observed_survival_by_hand() -> None:
     # the contract seen from its 2nd renewal is out of the risk sets at renewals 1 and 2
     s = lm.observed_survival([0, 2, 2, 1, 1], [True, True, False, False, True], [0, 0, 2, 0, 0])
     assert s.tolist() == pytest.approx([1.0, 3 / 4, 3 / 4 * 1 / 2], rel=1e-12)
+    # entries as floats (a frame's column) read the same
+    assert lm.observed_survival([0, 2, 2, 1, 1], [True, True, False, False, True], [0.0, 0.0, 2.0, 0.0, 0.0]).tolist() == (
+        pytest.approx([1.0, 3 / 4, 3 / 8], rel=1e-12)
+    )
+    # the only end long before the last renewal: renewal 1: 2 of 3; renewals 2 and 3: 2 of 2
+    assert lm.observed_survival([0, 3, 3], [True, False, False]).tolist() == pytest.approx([1.0, 2 / 3, 2 / 3, 2 / 3])
+    # nobody at risk of renewals 1 and 2 (the one contract is seen from its 2nd): nothing lost there
+    assert lm.observed_survival([3], [False], [2]).tolist() == [1.0, 1.0, 1.0, 1.0]
+    # no contract at all: S(0) alone
+    assert lm.observed_survival([], []).tolist() == [1.0]
+    assert lm.observed_survival([], []).dtype == np.float64
