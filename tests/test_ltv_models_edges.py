@@ -177,6 +177,45 @@ def _cdnow(rows: int) -> list[tuple[int, float, float]]:
         return [(int(r["frequency"]), float(r["recency"]), float(r["T"])) for r in list(csv.DictReader(fh))[:rows]]
 
 
+def test_bgnbd_objective_without_repeaters_and_no_warnings_at_b_below_1() -> None:
+    # nobody repeated: L = (α/(α+T))^r each; r = 0.5, α = 3: mean of 0.5 ln(3/7) and 0.5 ln(3/8)
+    objective = lm._bgnbd_objective(np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([4.0, 5.0]))
+    value, grad = objective(np.log([0.5, 3.0, 1.5, 2.5]))
+    assert value == pytest.approx(-(0.5 * math.log(3 / 7) + 0.5 * math.log(3 / 8)) / 2, rel=1e-12)
+    # ∂/∂ln r = r ln(α/(α+T)), ∂/∂ln α = r (1 − α/(α+T)); nothing on a, b
+    d_r = -(0.5 * math.log(3 / 7) + 0.5 * math.log(3 / 8)) / 2
+    d_alpha = -(0.5 * (1 - 3 / 7) + 0.5 * (1 - 3 / 8)) / 2
+    assert grad.tolist() == pytest.approx([d_r, d_alpha, 0.0, 0.0], abs=1e-12)
+    # b ≤ 1 makes ln(b + x − 1) of a non-repeater ln 0 or ln of a negative, masked: no warning reaches the caller
+    for b in (1.0, 0.6):
+        fit = lm.BGNBDFit(R, ALPHA, A, b, 0.0, 0, True, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert fit.probability_alive([0, 0], [0.0, 0.0], [4.0, 9.0]).tolist() == [1.0, 1.0]
+    # one repeat purchase is a repeater
+    assert lm._require_repeaters(np.array([0.0, 1.0])) is None
+
+
+def test_a_large_file_starts_from_a_subsample_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the warm start above 200,000 customers, here above 100: every 200 // 25 = 8th customer is fitted first
+    monkeypatch.setattr(lm, "_WARM_START_FROM", 100)
+    rows = _cdnow(200)
+    x, tx, t = (np.array([r[i] for r in rows], dtype=float) for i in range(3))
+    fit = lm.fit_bgnbd(x, tx, t)
+    assert (fit.n, fit.converged) == (200, True)
+
+    def ll(p: list[float]) -> float:
+        return sum(math.log(_bgnbd_likelihood(*row, r=p[0], al=p[1], a=p[2], b=p[3])) for row in rows)
+
+    best = [fit.r, fit.alpha, fit.a, fit.b]
+    assert fit.log_likelihood == pytest.approx(ll(best), rel=1e-10)
+    for i in range(4):
+        for step in (1.01, 0.99):
+            p = list(best)
+            p[i] *= step
+            assert ll(p) < fit.log_likelihood
+
+
 def test_a_small_bgnbd_fit_is_the_maximum_of_the_printed_likelihood() -> None:
     rows = _cdnow(200)  # the first 200 CDNOW customers: ~0.1 s
     x, tx, t = (np.array([r[i] for r in rows], dtype=float) for i in range(3))
@@ -188,6 +227,7 @@ def test_a_small_bgnbd_fit_is_the_maximum_of_the_printed_likelihood() -> None:
 
     best = [fit.r, fit.alpha, fit.a, fit.b]
     assert fit.log_likelihood == pytest.approx(ll(best), rel=1e-10)
+    assert fit.iterations > 0
     for i in range(4):
         for step in (1.01, 0.99):
             p = list(best)
@@ -314,6 +354,8 @@ def test_the_spend_checks() -> None:
         (([1, 0.5], [1.0, 1.0]), "frequency", "frequency must be a whole number ≥ 0 (row 2)"),
         (([1, 0], [1.0, -0.01]), "monetary_value", "monetary_value must be ≥ 0 (row 2)"),
         (([0, 1], [0.0, 0.0]), "monetary_value", "monetary_value must be > 0 when frequency is > 0 (row 2)"),
+        (([0, float("nan")], [0.0, 1.0]), "frequency", "frequency must be a number (row 2)"),
+        (([0, 1], [0.0, float("inf")]), "monetary_value", "monetary_value must be a number (row 2)"),
     ]:
         with pytest.raises(InvalidInput) as err:
             lm.spend_arrays(*bad)
@@ -344,6 +386,9 @@ def test_a_small_gammagamma_fit_is_the_maximum_of_the_density() -> None:
         )  # fmt: skip
 
     assert fit.log_likelihood == pytest.approx(ll(fit.p, fit.q, fit.gamma), rel=1e-10)
+    assert fit.iterations > 0
+    # two repeat customers are enough to try
+    assert lm.fit_gammagamma([1, 2, 0], [3.0, 5.0, 0.0]).n == 2
     for i in range(3):
         for step in (1.01, 0.99):
             p = [fit.p, fit.q, fit.gamma]
@@ -375,6 +420,9 @@ def test_residual_clv_month_by_month_discounted_by_hand() -> None:
     # the defaults: weeks, margin 1; one month undiscounted is E(4.348…) · value
     one = lm.expected_residual_clv(BG, gg, [2], [3], [5], [1.5], months=1, monthly_discount_rate=0.0)
     assert float(one[0]) == pytest.approx(eq10(2, 3, 5, 365.25 / 12 / 7) * 5 / 3, rel=1e-10)
+    # a month of half a time unit (the data in 2-month steps)
+    half = lm.expected_residual_clv(BG, gg, [2], [3], [5], [1.5], months=1, monthly_discount_rate=0.0, periods_per_month=0.5)
+    assert float(half[0]) == pytest.approx(eq10(2, 3, 5, 0.5) * 5 / 3, rel=1e-10)
     # a discount rate just above −1 is allowed
     assert lm.expected_residual_clv(BG, gg, [2], [3], [5], [1.5], months=1, monthly_discount_rate=-0.5)[0] == pytest.approx(
         eq10(2, 3, 5, 365.25 / 12 / 7) * 5 / 3 * 2, rel=1e-10
@@ -417,7 +465,11 @@ def test_sbg_likelihood_survival_retention_and_lifetime_by_hand() -> None:
     assert lm.SBGFit(2.0, 3.0, 0.0, 0, True, 0).retention_rate(1).tolist() == pytest.approx(3 / 5)
     # (β+n)/(α−1): α = 2, β = 3, n = 4 → 7; α = 1 exactly: infinite
     assert lm.SBGFit(2.0, 3.0, 0.0, 0, True, 0).expected_remaining_lifetime([0, 4]).tolist() == [3.0, 7.0]
-    assert fit.expected_remaining_lifetime([0, 4]).tolist() == [math.inf, math.inf]
+    # α = 3, β = 3: (3 + 4)/2
+    assert lm.SBGFit(3.0, 3.0, 0.0, 0, True, 0).expected_remaining_lifetime([0, 4]).tolist() == [1.5, 3.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # infinite by the rule, not by a division by 0
+        assert fit.expected_remaining_lifetime([0, 4]).tolist() == [math.inf, math.inf]
 
 
 def test_sbg_derl_by_the_closed_form_of_its_series() -> None:
@@ -524,6 +576,8 @@ def test_tenure_checks_and_the_tenure_fit_by_hand() -> None:
         (([1, 2], [True, False], [0, 3]), "entered", "entered must be a whole number from 0 to the renewals made (row 2)"),
         (([1, 2], [True, False], [-1, 0]), "entered", "entered must be a whole number from 0 to the renewals made (row 1)"),
         (([1, 2], [True, False], [0, 0.5]), "entered", "entered must be a whole number from 0 to the renewals made (row 2)"),
+        (([1, 2], [True, False], [0, float("nan")]), "entered", "entered must be a number (row 2)"),
+        (([1, float("nan")], [True, False], None), "renewals", "renewals must be a number (row 2)"),
         (([1, 2], [False, False], None), "churned", "no customer churned: the model cannot be fitted"),
         (([0, 0], [True, False], None), "renewals", "no customer renewed: the model cannot be fitted"),
     ]:
@@ -548,6 +602,7 @@ def test_tenure_checks_and_the_tenure_fit_by_hand() -> None:
 
     fit = lm.fit_sbg_tenures(renewals, churned, entered)
     assert (fit.n, fit.periods, fit.converged) == (50, 6, True)
+    assert fit.iterations > 0
     assert fit.log_likelihood == pytest.approx(ll(fit.alpha, fit.beta), rel=1e-10)
     for da, db in ((1.01, 1), (0.99, 1), (1, 1.01), (1, 0.99)):
         assert ll(fit.alpha * da, fit.beta * db) < fit.log_likelihood
@@ -575,3 +630,19 @@ def test_observed_survival_by_hand() -> None:
     # no contract at all: S(0) alone
     assert lm.observed_survival([], []).tolist() == [1.0]
     assert lm.observed_survival([], []).dtype == np.float64
+
+
+def test_simulated_customers_follow_the_story() -> None:
+    # p ≈ 0 (Beta(0.001, 1000)): nobody drops out, x is every purchase in (0, T] and the last one is
+    # T·Beta(x, 1): E[t_x/T] = x/(x+1) — 1/2 for one purchase, 3/4 for three
+    x, tx, t = lm.simulate_bgnbd(40_000, 1.0, 10.0, 0.001, 1000.0, 20.0, seed=3)
+    assert t.tolist() == [20.0] * 40_000
+    assert (tx[x == 0] == 0).all()
+    assert ((tx[x > 0] > 0) & (tx[x > 0] <= 20.0)).all()
+    assert float(np.mean(tx[x == 1] / 20)) == pytest.approx(1 / 2, abs=0.01)
+    assert float(np.mean(tx[x == 3] / 20)) == pytest.approx(3 / 4, abs=0.01)
+    # E[x] = rT/α = 2 while nobody leaves
+    assert float(x.mean()) == pytest.approx(2.0, abs=0.03)
+    # the seed's default is 0: the same draws
+    again = lm.simulate_bgnbd(50, 1.0, 10.0, 0.5, 2.0, [5.0] * 50)
+    assert all(np.array_equal(u, v) for u, v in zip(again, lm.simulate_bgnbd(50, 1.0, 10.0, 0.5, 2.0, [5.0] * 50, seed=0), strict=True))
