@@ -83,6 +83,7 @@ def test_the_constant_churn_rate_and_its_fit() -> None:
     assert la.constant_churn([2, 3], [False, False], [0, 0]) is None
     assert la.constant_churn([0, 0], [True, True], [0, 0]) is None
     assert la.constant_churn([1, 1], [True, False], [1, 1]) is None  # nothing renewed inside the history
+    assert la.constant_churn([1, 0], [False, True], [0, 0]) == 0.5  # one renewal made, one end: 1/(1 + 1)
     fit = la._constant_fit(1 / 3, 2, 4.0)
     assert (fit.alpha, fit.beta) == pytest.approx((1e8 / 3, 2e8 / 3))
     assert fit.log_likelihood == pytest.approx(2 * math.log(1 / 3) + 4 * math.log(2 / 3), rel=1e-12)
@@ -91,7 +92,11 @@ def test_the_constant_churn_rate_and_its_fit() -> None:
 def test_each_segment_is_fitted_on_its_own_or_borrows_and_says_why() -> None:
     frame = _frame(MONTHLY)
     fits = la.fit_segments(frame, AS_OF, la.LtvOptions(min_cohorts=3, min_contracts=6, min_churned=3))
-    assert set(fits) == {(la.POOLED, 1), ("pro", 1), ("lite", 1), ("new", 1), ("flop", 1)}
+    # per term in order, its pooled fit first, then its segments in order
+    assert list(fits) == [(la.POOLED, 1), ("flop", 1), ("lite", 1), ("new", 1), ("pro", 1)]
+    annual_first = la.fit_segments(pd.concat([_frame([(99, "ent", 12, date(2024, 1, 1), None)]), frame]), AS_OF)
+    assert list(annual_first) == [(la.POOLED, 1), ("flop", 1), ("lite", 1), ("new", 1), ("pro", 1),
+                                  (la.POOLED, 12), ("ent", 12)]  # fmt: skip
     pooled, pro = fits[(la.POOLED, 1)], fits[("pro", 1)]
     every = ltv_models.fit_sbg_tenures(ALL_N, ALL_C)
     own = ltv_models.fit_sbg_tenures(PRO_N, PRO_C)
@@ -145,6 +150,14 @@ def test_a_term_with_too_few_ends_uses_the_constant_rate_and_one_without_any_non
     # 1 + 2 + 0 + 1 = 4 renewals were made before it → 5/(37 + 5)
     seen = la.fit_segments(frame, AS_OF, la.LtvOptions(min_churned=6, observed_from=date(2026, 3, 1)))
     assert seen[(la.POOLED, 1)].mean_churn == pytest.approx(5 / 42, rel=1e-12)
+    assert seen[(la.POOLED, 1)].log_likelihood == pytest.approx(5 * math.log(5 / 42) + 37 * math.log(37 / 42), rel=1e-12)
+    # the sBG fits are conditioned on the renewals made before the history too (1, 2, 0, 1 for contracts 1–4)
+    told = la.fit_segments(frame, AS_OF, la.LtvOptions(min_cohorts=1, min_contracts=1, min_churned=1,
+                                                         observed_from=date(2026, 3, 1)))  # fmt: skip
+    truncated = ltv_models.fit_sbg_tenures(ALL_N, ALL_C, [1, 2, 0, 1, 0, 0, 0, 0, 0, 0])
+    assert (told[(la.POOLED, 1)].alpha, told[(la.POOLED, 1)].beta) == (truncated.alpha, truncated.beta)
+    pro = ltv_models.fit_sbg_tenures(PRO_N, PRO_C, [1, 2, 0, 1, 0, 0])
+    assert (told[("pro", 1)].alpha, told[("pro", 1)].beta) == (pro.alpha, pro.beta)
     # annual contracts: one still running (no end), or ends without a renewal: no fit at all
     for rows in ([(1, "ent", 12, date(2024, 1, 1), None)],
                  [(1, "ent", 12, date(2025, 1, 1), date(2025, 6, 1)), (2, "ent", 12, date(2026, 3, 1), None)]):  # fmt: skip
@@ -210,6 +223,7 @@ def test_the_residual_value_of_each_running_account_by_hand() -> None:
                                  "retention", "derl", "payment", "currency", "discount_rate", "residual_value"]  # fmt: skip
     # running: 2, 4, 6 (pro), 8 (lite → the pooled monthly fit), 9 (new: no fit), 20 (ent → pooled annual), 21 (no fit)
     assert out["account_id"].tolist() == [2, 4, 6, 8, 9, 20, 21]
+    assert out.index.tolist() == list(range(7))
     assert out["renewals"].tolist() == [11, 10, 9, 7, 0, 1, 3]
     assert out["pooled"].tolist() == [False, False, False, True, True, True, True]
     assert out["segment"].tolist() == ["pro", "pro", "pro", "lite", "new", "ent", "gov"]
@@ -249,6 +263,7 @@ def test_the_residual_value_of_each_running_account_by_hand() -> None:
     # the default options: 10 % a year, margin 0.8
     default = la.score(_frame([MONTHLY[1]]), fits, AS_OF)
     assert default["residual_value"].tolist() == [round(derl(1, 1, 11, 1.1 ** (1 / 12) - 1) * 1_000 * 0.8)]
+    assert str(default["residual_value"].dtype) == "Int64"  # nullable whether or not a value is missing
 
 
 def test_bands_and_labels() -> None:
