@@ -103,6 +103,8 @@ def test_each_segment_is_fitted_on_its_own_or_borrows_and_says_why() -> None:
     assert (pooled.segment, pooled.term_months, pooled.contracts, pooled.cohorts, pooled.churned) == (la.POOLED, 1, 10, 6, 5)
     assert (pooled.pooled, pooled.reason, pooled.constant) == (True, la.REASON_POOLED, False)
     assert (pooled.alpha, pooled.beta, pooled.log_likelihood) == (every.alpha, every.beta, every.log_likelihood)
+    # Kaplan–Meier of all ten: renewal 1: 7 of 9 (2 ended at once, "new" is short of it); 2: 5 of 7; 3: 4 of 5
+    assert pooled.observed == pytest.approx((1.0, 7 / 9, 5 / 9, 4 / 9, *[4 / 9] * 8))
     # pro: 3 cohorts, 6 contracts and 3 ended — each exactly its minimum: its own fit
     assert (pro.contracts, pro.cohorts, pro.churned, pro.pooled, pro.reason) == (6, 3, 3, False, la.REASON_OWN)
     assert (pro.alpha, pro.beta, pro.log_likelihood) == (own.alpha, own.beta, own.log_likelihood)
@@ -156,6 +158,9 @@ def test_a_term_with_too_few_ends_uses_the_constant_rate_and_one_without_any_non
                                                          observed_from=date(2026, 3, 1)))  # fmt: skip
     truncated = ltv_models.fit_sbg_tenures(ALL_N, ALL_C, [1, 2, 0, 1, 0, 0, 0, 0, 0, 0])
     assert (told[(la.POOLED, 1)].alpha, told[(la.POOLED, 1)].beta) == (truncated.alpha, truncated.beta)
+    # contracts seen from their 1st (1, 4) and 2nd (2) renewal leave the risk sets before it:
+    # renewal 1: 4 of 6; 2: 4 of 6; 3: 4 of 5
+    assert told[(la.POOLED, 1)].observed == pytest.approx((1.0, 2 / 3, 4 / 9, 16 / 45, *[16 / 45] * 8))
     pro = ltv_models.fit_sbg_tenures(PRO_N, PRO_C, [1, 2, 0, 1, 0, 0])
     assert (told[("pro", 1)].alpha, told[("pro", 1)].beta) == (pro.alpha, pro.beta)
     # annual contracts: one still running (no end), or ends without a renewal: no fit at all
