@@ -600,6 +600,18 @@ def test_tenure_checks_and_the_tenure_fit_by_hand() -> None:
             total += math.log(term / _beta(a, b + e_))
         return total
 
+    # the objective per contract and its gradient over (ln α, ln β), against the hand likelihood
+    lost_t, lost = np.unique([n + 1 for n, c in zip(renewals, churned, strict=True) if c], return_counts=True)
+    alive_n, alive = np.unique([n for n, c in zip(renewals, churned, strict=True) if not c], return_counts=True)
+    seen_from, seen = np.unique(entered, return_counts=True)
+    objective = lm._sbg_tenure_objective(*(v.astype(float) for v in (lost, lost_t, alive, alive_n, seen, seen_from)))
+    for a, b in ((0.5, 1.5), (2.0, 3.0)):
+        value, grad = objective(np.log([a, b]))
+        assert value == pytest.approx(-ll(a, b) / 50, rel=1e-12)
+        h = 1e-6
+        numeric = [(ll(a * math.exp(-h), b) - ll(a * math.exp(h), b)) / (2 * h) / 50,
+                   (ll(a, b * math.exp(-h)) - ll(a, b * math.exp(h))) / (2 * h) / 50]  # fmt: skip
+        assert grad.tolist() == pytest.approx(numeric, rel=1e-6)
     fit = lm.fit_sbg_tenures(renewals, churned, entered)
     assert (fit.n, fit.periods, fit.converged) == (50, 6, True)
     assert fit.iterations > 0
