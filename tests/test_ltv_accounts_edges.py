@@ -59,20 +59,22 @@ def test_tenure_counts_renewals_renewal_dates_cohorts_and_entries() -> None:
             (11, "pro", 1, date(2026, 12, 1), None),  # starts on as_of: in, 0 renewals
             (12, "pro", 1, date(2026, 12, 2), None),  # starts after as_of: out
             (13, "ent", 3, date(2025, 11, 30), None),  # quarterly: 12 full months → 4 renewals
-            (14, "ent", 3, date(2025, 6, 1), date(2026, 6, 1))]  # 12 months to 5/31 → 11 → 3 renewals; ended  # fmt: skip
+            (14, "ent", 3, date(2025, 6, 1), date(2026, 6, 1)),  # 12 months to 5/31 → 11 → 3 renewals; ended
+            (15, "pro", 1, date(2026, 6, 1), date(2027, 1, 1))]  # ends after as_of: running, 6 renewals  # fmt: skip
+    ids = [*range(1, 12), 13, 14, 15]
     out = la.tenure(_frame(rows), AS_OF).set_index("account_id")
-    assert out.index.tolist() == [*range(1, 12), 13, 14]
-    assert out["renewals"].to_dict() == dict(zip([*range(1, 12), 13, 14], [*ALL_N, 0, 4, 3], strict=True))
-    assert out["churned"].to_dict() == dict(zip([*range(1, 12), 13, 14], [*ALL_C, False, False, True], strict=True))
+    assert out.index.tolist() == ids
+    assert out["renewals"].to_dict() == dict(zip(ids, [*ALL_N, 0, 4, 3, 6], strict=True))
+    assert out["churned"].to_dict() == dict(zip(ids, [*ALL_C, False, False, True, False], strict=True))
     # renewal dates that came by as_of, made or not: 1/1 → 11, 2/1 → 10, 3/1 → 9, 5/1 → 7, 11/15 → 0, 10/1 → 2
-    assert out["renewal_dates"].tolist() == [11, 11, 10, 10, 9, 9, 7, 7, 0, 2, 0, 4, 6]
+    assert out["renewal_dates"].tolist() == [11, 11, 10, 10, 9, 9, 7, 7, 0, 2, 0, 4, 6, 6]
     assert out.loc[1, "cohort"] == 2026 * 12 + 1
     assert out.loc[13, "cohort"] == 2025 * 12 + 11
-    assert out["entered"].tolist() == [0] * 13
+    assert out["entered"].tolist() == [0] * 14
     # seen from 2026-03-01: 1/1 → 2 renewal dates before (2/1, 3/1), 2/1 → 1, capped at the renewals made
     # (contract 3 made none); contracts started on or after it: 0; the quarterly ones: 1 (2/28) and 3 (9/1, 12/1, 3/1)
     seen = la.tenure(_frame(rows), AS_OF, observed_from=date(2026, 3, 1)).set_index("account_id")
-    assert seen["entered"].tolist() == [1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 3]
+    assert seen["entered"].tolist() == [1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 3, 0]
     # an empty frame stays empty
     assert len(la.tenure(_frame(rows).iloc[:0], AS_OF, observed_from=date(2026, 3, 1))) == 0
 
@@ -107,6 +109,8 @@ def test_each_segment_is_fitted_on_its_own_or_borrows_and_says_why() -> None:
     assert pooled.observed == pytest.approx((1.0, 7 / 9, 5 / 9, 4 / 9, *[4 / 9] * 8))
     # pro: 3 cohorts, 6 contracts and 3 ended — each exactly its minimum: its own fit
     assert (pro.contracts, pro.cohorts, pro.churned, pro.pooled, pro.reason) == (6, 3, 3, False, la.REASON_OWN)
+    assert (pro.segment, pro.term_months) == ("pro", 1)
+    assert (fits[("lite", 1)].segment, fits[("lite", 1)].term_months) == ("lite", 1)
     assert (pro.alpha, pro.beta, pro.log_likelihood) == (own.alpha, own.beta, own.log_likelihood)
     assert pro.fitted
     # Kaplan–Meier: renewal 1: 5 of 6; 2: 4 of 5 (the one ended after 1 at risk); 3: 3 of 4; then 1
@@ -163,6 +167,8 @@ def test_a_term_with_too_few_ends_uses_the_constant_rate_and_one_without_any_non
     assert told[(la.POOLED, 1)].observed == pytest.approx((1.0, 2 / 3, 4 / 9, 16 / 45, *[16 / 45] * 8))
     pro = ltv_models.fit_sbg_tenures(PRO_N, PRO_C, [1, 2, 0, 1, 0, 0])
     assert (told[("pro", 1)].alpha, told[("pro", 1)].beta) == (pro.alpha, pro.beta)
+    # pro seen from then: renewal 1: 2 of 3 (contracts 1, 2, 4 were past it); 2: 3 of 4; 3: 3 of 4
+    assert told[("pro", 1)].observed == pytest.approx((1.0, 2 / 3, 1 / 2, 3 / 8, *[3 / 8] * 8))
     # annual contracts: one still running (no end), or ends without a renewal: no fit at all
     for rows in ([(1, "ent", 12, date(2024, 1, 1), None)],
                  [(1, "ent", 12, date(2025, 1, 1), date(2025, 6, 1)), (2, "ent", 12, date(2026, 3, 1), None)]):  # fmt: skip
