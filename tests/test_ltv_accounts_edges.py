@@ -60,21 +60,23 @@ def test_tenure_counts_renewals_renewal_dates_cohorts_and_entries() -> None:
             (12, "pro", 1, date(2026, 12, 2), None),  # starts after as_of: out
             (13, "ent", 3, date(2025, 11, 30), None),  # quarterly: 12 full months → 4 renewals
             (14, "ent", 3, date(2025, 6, 1), date(2026, 6, 1)),  # 12 months to 5/31 → 11 → 3 renewals; ended
-            (15, "pro", 1, date(2026, 6, 1), date(2027, 1, 1))]  # ends after as_of: running, 6 renewals  # fmt: skip
-    ids = [*range(1, 12), 13, 14, 15]
+            (15, "pro", 1, date(2026, 6, 1), date(2027, 1, 1)),  # ends after as_of: running, 6 renewals
+            (16, "pro", 1, date(2026, 2, 15), None)]  # 3/15 … 11/15 → 9; less than a month before 3/1  # fmt: skip
+    ids = [*range(1, 12), 13, 14, 15, 16]
     out = la.tenure(_frame(rows), AS_OF).set_index("account_id")
     assert out.index.tolist() == ids
-    assert out["renewals"].to_dict() == dict(zip(ids, [*ALL_N, 0, 4, 3, 6], strict=True))
-    assert out["churned"].to_dict() == dict(zip(ids, [*ALL_C, False, False, True, False], strict=True))
+    assert out["renewals"].to_dict() == dict(zip(ids, [*ALL_N, 0, 4, 3, 6, 9], strict=True))
+    assert out["churned"].to_dict() == dict(zip(ids, [*ALL_C, False, False, True, False, False], strict=True))
     # renewal dates that came by as_of, made or not: 1/1 → 11, 2/1 → 10, 3/1 → 9, 5/1 → 7, 11/15 → 0, 10/1 → 2
-    assert out["renewal_dates"].tolist() == [11, 11, 10, 10, 9, 9, 7, 7, 0, 2, 0, 4, 6, 6]
+    assert out["renewal_dates"].tolist() == [11, 11, 10, 10, 9, 9, 7, 7, 0, 2, 0, 4, 6, 6, 9]
+    assert (out["renewals"].dtype, out["renewal_dates"].dtype) == (np.int64, np.int64)
     assert out.loc[1, "cohort"] == 2026 * 12 + 1
     assert out.loc[13, "cohort"] == 2025 * 12 + 11
-    assert out["entered"].tolist() == [0] * 14
+    assert out["entered"].tolist() == [0] * 15
     # seen from 2026-03-01: 1/1 → 2 renewal dates before (2/1, 3/1), 2/1 → 1, capped at the renewals made
     # (contract 3 made none); contracts started on or after it: 0; the quarterly ones: 1 (2/28) and 3 (9/1, 12/1, 3/1)
     seen = la.tenure(_frame(rows), AS_OF, observed_from=date(2026, 3, 1)).set_index("account_id")
-    assert seen["entered"].tolist() == [1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 3, 0]
+    assert seen["entered"].tolist() == [1, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 3, 0, 0]
     # an empty frame stays empty
     assert len(la.tenure(_frame(rows).iloc[:0], AS_OF, observed_from=date(2026, 3, 1))) == 0
 
