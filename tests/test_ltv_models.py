@@ -96,6 +96,8 @@ def test_paretonbd_reproduces_the_published_cdnow_estimates(paretonbd: ltv_model
     assert abs(paretonbd.beta - 11.669) < 0.0015
     assert round(paretonbd.log_likelihood, 1) == -9595.0
     assert paretonbd.converged
+    assert paretonbd.n == 2357
+    assert paretonbd.iterations > 0
 
 
 def test_gammagamma_reproduces_the_published_cdnow_estimates(gammagamma: ltv_models.GammaGammaFit) -> None:
