@@ -66,6 +66,10 @@ def test_the_schema_inferred_checked_and_read_as_the_trees_read_it() -> None:
     assert list(m["plan"].cat.categories) == ["basic", "pro"]
     assert m["plan"].astype(object).where(m["plan"].notna(), None).tolist() == ["pro", None, None]
     assert m["code"].astype(object).where(m["code"].notna(), None).tolist() == ["10", None, "b"]
+    # a missing value is missing even where "None" or "nan" is a category (a plan named so)
+    odd = model.Schema((model.Feature("plan", "category", ("None", "nan")),))
+    read = odd.matrix(pd.DataFrame({"plan": [None, np.nan, "None", "nan"]}))["plan"]
+    assert read.astype(object).where(read.notna(), "missing").tolist() == ["missing", "missing", "None", "nan"]
 
 
 def test_a_schema_check_names_every_missing_extra_and_non_numeric_column() -> None:
@@ -73,17 +77,18 @@ def test_a_schema_check_names_every_missing_extra_and_non_numeric_column() -> No
                            model.Feature("plan", "category", ("a",)), model.Feature("seats", "numeric")))  # fmt: skip
     ok = pd.DataFrame({"usage": [1.0], "nps": [True], "plan": [3], "seats": [2]})
     assert schema.check(ok) is None  # a boolean counts as numeric; a category takes any values
-    bad = pd.DataFrame({"usage": ["high"], "zeta": [1], "alpha": [2], "plan": ["a"], "seats": [2]})
+    bad = pd.DataFrame({"usage": ["high"], "zeta": [1], "alpha": [2], "plan": ["a"], "seats": ["2"]})
     with language("en"), pytest.raises(InvalidInput) as caught:
         schema.check(bad, version="v7")
     assert caught.value.message == (
         "the features do not match the churn model v7's schema (missing columns: nps; columns the model does not "
-        "know: alpha, zeta; not numeric as in training: usage); train a new model with `kizuna churn train`")
+        "know: alpha, zeta; not numeric as in training: usage, seats); train a new model with `kizuna churn train`")
     assert caught.value.code == "churn_schema_mismatch"
     assert caught.value.field == "model"
     with language("en"), pytest.raises(InvalidInput) as only_extra:
         schema.check(ok.assign(more=1))
-    assert "(columns the model does not know: more)" in only_extra.value.message
+    assert only_extra.value.message.startswith("the features do not match the churn model 's schema (columns the "
+                                               "model does not know: more); train")  # no version given: none shown
     with language("en"), pytest.raises(InvalidInput) as only_missing:
         schema.check(ok.drop(columns=["usage", "seats"]))
     assert "schema (missing columns: usage, seats); train" in only_missing.value.message
@@ -204,7 +209,7 @@ def test_the_blend_by_hand_on_a_logistic_base() -> None:
     assert (blend.feature, blend.center, blend.scale, blend.w_health, blend.w_trees, blend.intercept) == (
         "h", 60.0, 15.0, -1.0, 2.0, 0.5)
     # the standardised health score: (90 − 60)/15 = 2; missing at the centre 0; −4; 150 → 6, clipped to 4
-    assert blend._z(np.array([90.0, np.nan, 0.0, 150.0])).tolist() == [2.0, 0.0, -4.0, 4.0]
+    assert blend._z(np.array([90.0, np.nan, 0.0, 150.0, -30.0])).tolist() == [2.0, 0.0, -4.0, 4.0, -4.0]  # −6 → −4
     # combine: −1 · z + 2 · logit(p) + 0.5
     got = blend.combine(np.array([90.0, np.nan, 0.0]), np.array([0.5, 0.8, 0.0]))
     assert got.tolist() == pytest.approx([-2 + 0 + 0.5, 0 + 2 * math.log(4) + 0.5,
@@ -225,6 +230,18 @@ def test_the_blend_by_hand_on_a_logistic_base() -> None:
         [11.0, 3.0, -1.5, -9.0, -3.0, -1.5])
     assert model.Blend.loads(blend.dumps()) == blend
     assert json.loads(blend.dumps())["kind"] == "blend"
+    assert '"feature": "健康スコア"' in model.Blend.from_stack("", {**stack, "feature": "健康スコア"}).dumps()
+    # a base that reads the health score too: its own share (times w_trees) and the blend's term add up
+    # base: 0.5 · (h − 60)/15 − 1; h = 90: base share 1, z = 2 → 2 · 1 + (−1) · 2 = 0; bias 2 · (−1) + 0.5
+    on_h = model.Blend.from_stack(model.Linear((("h", "value", None),), (60.0,), (15.0,), (0.5,), -1.0).dumps(), stack)
+    h_schema = model.Schema((model.Feature("h", "numeric"),))
+    h_matrix = h_schema.matrix(pd.DataFrame({"h": [90.0, 30.0]}))
+    # h = 30: base share 0.5 · (−2) = −1, z = −2 → 2 · (−1) + (−1) · (−2) = 0 as well; then 120: 2 · 2 + (−1) · 4 = 0
+    assert on_h.contributions(h_schema.matrix(pd.DataFrame({"h": [90.0, 30.0, 120.0]})), h_schema).ravel().tolist() == (
+        pytest.approx([0.0, -1.5, 0.0, -1.5, 0.0, -1.5]))
+    w_only = model.Blend.from_stack(on_h.trees, {**stack, "w_trees": 1.0})
+    # w_trees 1: h = 90 → 1 − 2 = −1, bias −1 + 0.5; h = 30 → −1 + 2 = 1
+    assert w_only.contributions(h_matrix, h_schema).ravel().tolist() == pytest.approx([-1.0, -0.5, 1.0, -0.5])
     # no stack yet: the base alone
     for none in (None, {}):
         plain = model.Blend.from_stack("T", none)
@@ -233,13 +250,14 @@ def test_the_blend_by_hand_on_a_logistic_base() -> None:
 
 
 def test_a_model_of_each_kind_predicts_explains_and_reads_back() -> None:
-    frame = pd.DataFrame({"x": [20.0, np.nan], "plan": ["pro", "basic"]})
+    frame = pd.DataFrame({"x": [20.0, np.nan], "plan": ["pro", "basic"]}, index=[7, 9])
     linear = model.ChurnModel(hand_linear().dumps(), SCHEMA, model.Calibration(2.0, 1.0), {"k": 1})
     assert linear.kind == "logistic"
     assert linear.raw(frame).tolist() == pytest.approx([sigma(6), sigma(-7)])
     assert linear.predict(frame).tolist() == pytest.approx([sigma(2 * 6 + 1), sigma(2 * -7 + 1)])
     contrib = linear.contributions(frame)
     assert list(contrib.columns) == ["x", "plan", "bias"]
+    assert list(contrib.index) == [7, 9]  # the rows keep their labels (the account ids)
     assert contrib.to_numpy().ravel().tolist() == pytest.approx([5.5, 1.5, -1.0, -4.5, -1.5, -1.0])
     blend_text = model.Blend.from_stack(hand_linear().dumps(), {"feature": "x", "center": 0, "scale": 1,
                                                                  "w_health": 0.0, "w_trees": 1.0, "intercept": 1.0})
@@ -259,6 +277,14 @@ def test_a_model_of_each_kind_predicts_explains_and_reads_back() -> None:
     assert caught.value.message == ("the churn model v9 was saved in another format (None, expected 1); train a new "
                                     "model with `kizuna churn train`")
     assert (caught.value.code, caught.value.field) == ("churn_schema_mismatch", "model")
+    with language("en"), pytest.raises(InvalidInput) as newer:
+        model.ChurnModel.from_parts("x", {"format": 2, "schema": SCHEMA.as_dict()})
+    assert newer.value.message.startswith("the churn model  was saved in another format (2, expected 1);")
+    with language("en"), pytest.raises(InvalidInput) as unnamed:
+        linear.predict(frame.drop(columns=["plan"]))
+    assert "the churn model 's schema (missing columns: plan)" in unnamed.value.message
+    trees = model.fit(X30, Y30, candidate=model.Candidate("one", model.TREES, EXACT, 1))
+    assert list(trees.contributions(X30.iloc[[3, 12]].set_axis([7, 9])).index) == [7, 9]
 
 
 # --- one round of trees, by hand ----------------------------------------------------------------
@@ -371,7 +397,7 @@ def test_the_base_of_a_blend() -> None:
 
 def test_the_selection_as_a_document() -> None:
     chosen = model.Candidate("health-only", model.LOGISTIC, {"c": 1.0})
-    sel = model.Selection(chosen, (pd.Timestamp("2026-01-31"), date(2026, 2, 28)), (date(2026, 2, 28),),
+    sel = model.Selection(chosen, (pd.Timestamp("2026-01-31"), date(2026, 2, 28)), (pd.Timestamp("2026-02-28"),),
                           {"health-only": 0.712345, "trees-4": None}, 0.666666, "validated")  # fmt: skip
     assert sel.as_dict() == {"chosen": {"name": "health-only", "kind": "logistic", "params": {"c": 1.0},
                                         "rounds": 200}, "reason": "validated",
@@ -397,6 +423,10 @@ def test_drivers_the_top_rising_contributions_in_order() -> None:
     assert four[0][3] == model.Driver("c", None, 0.05)  # exactly 0.05 counts
     assert model.drivers(contrib, values, top=1, min_contribution=0.6) == [[], [model.Driver("d", "(1, 2)", 0.9)]]
     assert model.drivers(contrib, values, top=2)[0] == [model.Driver("b", "pro", 0.5), model.Driver("a", 1.5, 0.3)]
+    # 30 features, f05 the largest and the others tied: then the first two of the table, in order
+    # (a stable sort; numpy's default quicksort gives f05, f00, f02 here)
+    tied = pd.DataFrame({f"f{i:02d}": [0.3 if i == 5 else 0.2] for i in range(30)})
+    assert [d.feature for d in model.drivers(tied, tied)[0]] == ["f05", "f00", "f01"]
     assert model.Driver("a", None, 0.123456).as_dict() == {"feature": "a", "value": None, "contribution": 0.1235}
     assert model._plain(None) is None
     assert model._plain(np.nan) is None
@@ -414,6 +444,12 @@ def test_top_decile_lift_by_hand() -> None:
     y = np.zeros(30, dtype=bool)
     y[[0, 2, 3, 10, 11, 12, 13, 14]] = True
     risk = np.where(np.arange(30) < 4, 0.9, 0.1)
+    assert model.top_decile_lift(y, risk) == pytest.approx(2.5)
+    # 30 rows, row 5 the riskiest and the others tied: rows 5, 0, 1 in order (a stable sort; numpy's
+    # default quicksort takes 5, 0, 2); churners 5 and 1 of the three, 8 of 30: (2/3) / (8/30) = 2.5
+    y = np.zeros(30, dtype=bool)
+    y[[5, 1, 20, 21, 22, 23, 24, 25]] = True
+    risk = np.where(np.arange(30) == 5, 0.9, 0.1)
     assert model.top_decile_lift(y, risk) == pytest.approx(2.5)
     # 10 rows: one row is a tenth; the riskiest churns, 2 of 10 do: 1 / 0.2 = 5
     y10 = np.array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0], dtype=bool)
@@ -437,6 +473,13 @@ def test_the_calibration_table_by_hand() -> None:
     assert flat(model.calibration_table(y, p, bins=5)) == pytest.approx([0.05, 1 / 3, 3, 0.55, 0.0, 1, 0.975, 1.0, 2])
 
 
+def test_metrics_as_a_document_to_four_places() -> None:
+    m = model.Metrics(30, 8, 0.712345, 0.512345, 0.123456, 2.345678, ((0.123456, 0.654321, 3),))
+    assert m.as_dict() == {"samples": 30, "positives": 8, "roc_auc": 0.7123, "pr_auc": 0.5123, "brier": 0.1235,
+                           "top_decile_lift": 2.3457,
+                           "calibration": [{"predicted": 0.1235, "observed": 0.6543, "rows": 3}]}  # fmt: skip
+
+
 def test_metrics_by_hand_with_a_missing_risk() -> None:
     y = np.array([1, 0, 1, 0, 1])
     risk = np.array([0.9, 0.8, 0.3, 0.1, np.nan])
@@ -455,6 +498,12 @@ def test_metrics_by_hand_with_a_missing_risk() -> None:
     nothing = model.metrics(y, np.full(5, np.nan))
     assert (nothing.samples, nothing.positives, nothing.roc_auc, nothing.pr_auc, nothing.brier,
             nothing.calibration) == (0, 0, None, None, None, ())  # fmt: skip
+    # one churner ranks: 0.6 above 0.2 and 0.4 → 1.0; no churner does not
+    one = model.metrics(np.array([0, 0, 1]), np.array([0.2, 0.4, 0.6]))
+    assert (one.positives, one.roc_auc, one.pr_auc) == (1, 1.0, 1.0)
+    none = model.metrics(np.zeros(3), np.array([0.2, 0.4, 0.6]))
+    assert (none.positives, none.roc_auc, none.pr_auc) == (0, None, None)
+    assert none.brier == pytest.approx((0.2**2 + 0.4**2 + 0.6**2) / 3)
     only_churn = model.metrics(np.ones(3), np.array([0.2, 0.4, 0.6]))
     assert (only_churn.roc_auc, only_churn.pr_auc) == (None, None)
     assert only_churn.brier == pytest.approx((0.8**2 + 0.6**2 + 0.4**2) / 3)
@@ -521,6 +570,8 @@ def test_a_single_column_alone_either_way_round() -> None:
     assert model.single_column_auc(col, np.array([1, 0, 0, 0, 1], dtype=bool)) == pytest.approx(5.5 / 6)
     assert model.single_column_auc(pd.Series([True, False, False, True]), y) == pytest.approx(1.0)  # 0, either way
     assert model.single_column_auc(pd.Series([np.nan] * 4), y) is None
+    # one churner is enough: 3 above 1 and 2
+    assert model.single_column_auc(pd.Series([1.0, 2.0, 3.0]), np.array([0, 0, 1], dtype=bool)) == 1.0
     assert model.single_column_auc(pd.Series([1.0, 2.0, 3.0, 4.0]), np.zeros(4, dtype=bool)) is None
     assert model.single_column_auc(pd.Series([1.0, 2.0, 3.0, 4.0]), np.ones(4, dtype=bool)) is None
 
