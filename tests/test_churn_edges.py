@@ -123,6 +123,14 @@ def test_platt_scaling_fitted_on_two_scores_reproduces_their_churn_rates() -> No
     assert cal.a == pytest.approx(math.log(3) / math.log(4), abs=1e-3)
     assert cal.b == pytest.approx(math.log(3), abs=1e-3)
     assert cal.apply(np.array([0.2, 0.8])) == pytest.approx([0.5, 0.9], abs=1e-4)
+    # raw scores of exactly 0 and 1 are clipped to 1e-9 and 1 − 1e-9 (logit ∓20.7233): then
+    # a · (−20.7233) + b = 0 and a · 20.7233 + b = ln 9, so a = ln 9 / (2 · 20.7233), b = ln 3
+    edge = model.Calibration.fit(np.array([0.0] * 10 + [1.0] * 10), y)
+    assert edge.a == pytest.approx(math.log(9) / (2 * math.log((1 - 1e-9) / 1e-9)), abs=1e-4)
+    assert edge.b == pytest.approx(math.log(3), abs=1e-3)
+    # one churner of 20 is enough: one raw score (z = 0, a stays 0), b = logit(1/20) = ln(1/19)
+    single = model.Calibration.fit(np.full(20, 0.5), np.array([True] + [False] * 19))
+    assert (single.a, single.b) == (0.0, pytest.approx(math.log(1 / 19), abs=1e-4))
     # fewer than 20 rows, or one label only: the identity
     assert model.Calibration.fit(raw[1:], y[1:]) == model.Calibration(1.0, 0.0)
     assert model.Calibration.fit(raw, np.zeros(20, dtype=bool)) == model.Calibration(1.0, 0.0)
@@ -196,10 +204,36 @@ def test_a_logistic_model_fitted_on_two_groups_reproduces_their_rates() -> None:
     assert empty.intercept == 0.0
     nothing = model.Linear.fit(schema.matrix(frame.assign(x=np.nan)), y, schema, only=("x",))
     assert nothing.columns == (("x", "missing", None),)
+    # one column, x = 0 or 1, never missing: the rates of the two groups, 0.5 and 0.1
+    binary = schema.matrix(frame.assign(x=[0.0] * 10 + [1.0] * 10))
+    one = model.Linear.fit(binary, y, schema, c=1e6, only=("x",))
+    assert one.columns == (("x", "value", None),)
+    assert one.predict(binary.iloc[[0, 10]]).tolist() == pytest.approx([0.5, 0.1], abs=1e-3)
+    # a single churner (in the x = 0 group) is enough to fit: 1 of 10 there, none in the other
+    lone = np.array([True] + [False] * 19)
+    assert model.Linear.fit(binary, lone, schema, c=1e6, only=("x",)).predict(binary.iloc[[0]]).tolist() == (
+        pytest.approx([0.1], abs=1e-2))
+    # the candidate's settings reach the fit: C = 1e6 and the plan only
+    via = model.fit(frame, y, candidate=model.Candidate("p", model.LOGISTIC, {"c": 1e6, "only": ("plan",)}))
+    assert via.raw(frame.iloc[[0, 10]]).tolist() == pytest.approx([0.5, 0.1], abs=1e-3)
+    assert [c[0] for c in model.Linear.loads(via.booster).columns] == ["plan", "plan"]
     # a column never missing has a scale of 0: taken as 1 (its standardised value is 0)
     constant = model.Linear.fit(schema.matrix(frame.assign(x=2.0)), y, schema, only=("x",))
     assert constant.center == (2.0,)
     assert constant.scale == (1.0,)
+
+
+def test_the_blend_weights_without_a_health_score_to_standardise() -> None:
+    """``_stack`` over rows whose health score is missing (all of them) or the same (all 70):
+    centre 0 or 70, scale 1 (a standard deviation of 0 would divide by 0)."""
+    days = pd.Series(np.repeat(pd.to_datetime(["2026-01-31", "2026-02-28"]).to_numpy(), 20))
+    months = sorted(set(days))
+    y = np.array(([True] * 5 + [False] * 15) * 2)
+    predicted = {m: np.where(y[(days == m).to_numpy()], 0.6, 0.2) for m in months}
+    for health, center in ((np.full(40, np.nan), 0.0), (np.full(40, 70.0), 70.0)):
+        stack = model._stack(pd.DataFrame({"h": health}), y, days, predicted, months, "h")
+        assert (stack["feature"], stack["center"], stack["scale"]) == ("h", center, 1.0)
+        assert stack["w_health"] == 0.0  # z is 0 on every row: no weight
 
 
 def test_the_blend_by_hand_on_a_logistic_base() -> None:
@@ -319,6 +353,13 @@ def test_one_round_of_trees_by_hand() -> None:
     assert rises.raw(X30).tolist() == pytest.approx([1 / 3] * 30, abs=1e-9)
     falls = model.fit(X30, Y30, candidate=model.Candidate("down", model.TREES, {**EXACT, "monotone": {"x": -1}}, 1))
     assert falls.raw(X30).tolist() == pytest.approx(raw.tolist(), abs=1e-12)
+    # a feature the constraints do not name is free: w splits although x may only lower the risk
+    xw = pd.DataFrame({"x": [0.0] * 30, "w": X30["x"]})
+    free = model.fit(xw, Y30, candidate=model.Candidate("w", model.TREES, {**EXACT, "monotone": {"x": -1}}, 1))
+    assert logit(free.raw(xw)[0]) == pytest.approx(math.log(0.5) + 0.03 * 60 / 110, abs=1e-6)
+    # the default candidate: trees of ``rounds`` rounds; one round moves a row less than one
+    # learning rate (0.03 · |Σg| / (Σh + 10) < 0.03 for any rows bagged) from the start, ln(1/2)
+    assert abs(logit(model.fit(X30, Y30, rounds=1).raw(X30)[0]) - math.log(0.5)) < 0.03
     # a leaf of 9 churners is too small: no split, every row at the start, 9/30 → ln(9/21)
     x9 = pd.DataFrame({"x": [0.0] * 9 + [1.0] * 21})
     nine = model.fit(x9, x9["x"].to_numpy() == 0, candidate=model.Candidate("one", model.TREES, EXACT, 1))
