@@ -12,6 +12,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import pytest
 
 from kizuna.analytics import compiled
@@ -67,6 +68,7 @@ def test_install_wraps_compile_once_and_only_for_sql_backends(con: Any) -> None:
     param = ibis.param("int64")
     expr = con.table("a").filter(con.table("a").x > param)
     assert "WHERE" in con.compile(expr, params={param: 5_000_000})
+    assert con.compile(expr, params={param: 5_000_000}, limit=7).rstrip().endswith("LIMIT 7")
     assert changes(before) == {"hits": 0, "misses": 0, "opaque": 0}
 
 
@@ -125,6 +127,7 @@ def test_too_many_values_are_compiled_each_time(con: Any) -> None:
     many = a.filter(a.x.isin([5_000_000 + i for i in range(151)]))
     assert "5000150" in con.compile(many)
     assert changes(before) == {"hits": 0, "misses": 0, "opaque": 0}  # 151 values: not kept
+    assert con.compile(many, limit=5).rstrip().endswith("LIMIT 5")  # with its row limit
     enough = a.filter(a.x.isin([5_000_000 + i for i in range(150)]))
     assert "5000149" in con.compile(enough)
     assert changes(before) == {"hits": 0, "misses": 1, "opaque": 0}
@@ -161,6 +164,7 @@ def test_a_shape_whose_values_cannot_be_found_is_compiled_each_time(con: Any,
         assert "'x'" in sql
         assert "'y'" in sql
     assert changes(before) == {"hits": 0, "misses": 1, "opaque": 2}
+    assert con.compile(expr, limit=3).rstrip().endswith("LIMIT 3")
 
 
 def test_kept_text_that_differs_from_ibis_is_caught_while_checking(con: Any) -> None:
@@ -182,7 +186,8 @@ def test_kept_text_that_differs_from_ibis_is_caught_while_checking(con: Any) -> 
             compiled.compile_sql(con, expr, None, original)
     assert compiled.stats()["checked"] == before_checked
     con.compile(expr)
-    assert compiled.stats()["checked"] == before_checked + 1  # the suite runs inside checking()
+    con.compile(expr)
+    assert compiled.stats()["checked"] == before_checked + 2  # the suite runs inside checking()
 
 
 def test_stats_are_a_copy_and_clear_resets_them(con: Any) -> None:
@@ -194,3 +199,24 @@ def test_stats_are_a_copy_and_clear_resets_them(con: Any) -> None:
     compiled.clear()
     assert compiled.stats() == {"hits": 0, "misses": 0, "opaque": 0, "checked": 0}
     assert len(compiled._shapes) == 0
+
+
+def test_a_table_in_memory_and_a_temporary_one_keep_their_place() -> None:
+    """A memtable has no namespace of its own; a temporary table (SQLite's ``temp``) keeps its
+    namespace in the kept SQL (compared with Ibis' own inside ``checking``)."""
+    compiled.clear()
+    lite = compiled.install(ibis.sqlite.connect())
+    try:
+        lite.raw_sql("CREATE TEMP TABLE t (x INTEGER)")
+        temp = ops.DatabaseTable("t", schema=ibis.schema({"x": "int64"}), source=lite,
+                                 namespace=ops.Namespace(database="temp")).to_expr()  # fmt: skip
+        before = compiled.stats()
+        sql = lite.compile(temp.filter(temp.x > 5_000_000))
+        assert '"temp"."t"' in sql
+        assert '"temp"."t"' in lite.compile(temp.filter(temp.x > 6_000_000))
+        mem = ibis.memtable({"x": [1, 2]})
+        assert "5000000" in lite.compile(mem.filter(mem.x > 5_000_000))
+        assert changes(before) == {"hits": 1, "misses": 2, "opaque": 0}
+    finally:
+        lite.disconnect()
+        compiled.clear()
