@@ -182,3 +182,96 @@ def test_materialise_a_temporary_table_on_sqlite_with_its_index(tmp_path: Path) 
     cached = backend.materialise(duck.table("t"))
     assert cached.count().execute() == 0
     assert cached.op().name != "t"  # Ibis' cache: a table of its own
+
+
+def test_the_missing_file_refusal_names_the_url_field(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as missing:
+        backend.connect(f"sqlite:///{tmp_path}/a.db?mode=ro?x=1")  # only the first "?" starts the query
+    assert (missing.value.message, missing.value.field) == (f"no SQLite file at {tmp_path}/a.db", "url")
+    with pytest.raises(InvalidInput) as nested:  # ":///" twice: the path is all after the first
+        backend.connect(f"sqlite:///{tmp_path}/x:///y.db")
+    assert nested.value.message == f"no SQLite file at {tmp_path}/x:///y.db"
+    # a driver name with a "+" of its own: the scheme is what comes before the first "+"
+    with pytest.raises(InvalidInput) as driver:
+        backend.connect("sqlite+a+b:///nowhere.db")
+    assert driver.value.message == "no SQLite file at nowhere.db"
+
+
+class _Recorder:
+    """Stands in for what a PostgreSQL or Spark connection would reach (no server, no JVM)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def connect(self, target: Any) -> Any:
+        self.calls.append(("connect", target))
+        return self
+
+    def read_parquet(self, path: str, table_name: str) -> None:
+        self.calls.append(("parquet", (Path(path).name, table_name)))
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "PostgreSQL+psycopg", "postgres+psycopg2"])
+def test_a_postgresql_url_goes_to_ibis_as_postgres(monkeypatch: pytest.MonkeyPatch, scheme: str) -> None:
+    fake = _Recorder()
+    monkeypatch.setattr(ibis, "connect", fake.connect)
+    assert backend._connect(f"{scheme}://kizuna:s3cret@db.example:5433/kz?sslmode=require") is fake
+    # the driver dropped, everything after "://" kept as written (one "://" split only)
+    assert fake.calls == [("connect", "postgres://kizuna:s3cret@db.example:5433/kz?sslmode=require")]
+    fake.calls.clear()
+    backend._connect(f"{scheme}://h/db?next=https://x")
+    assert fake.calls == [("connect", "postgres://h/db?next=https://x")]
+
+
+@pytest.mark.parametrize("scheme", ["pyspark", "spark", "PySpark", "SPARK"])
+def test_a_spark_url_uses_the_given_session_or_a_local_one_and_reads_its_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scheme: str
+) -> None:
+    fake = _Recorder()
+    monkeypatch.setattr(ibis.pyspark, "connect", fake.connect)
+    monkeypatch.setattr(backend, "local_spark", lambda: "local session")
+    (tmp_path / "accounts.parquet").write_bytes(b"")
+    (tmp_path / "tickets").mkdir()  # a folder of parts, as Spark writes a table
+    assert backend._connect(f"{scheme}:///{tmp_path}") is fake
+    assert fake.calls[0] == ("connect", "local session")
+    assert sorted(call for kind, call in fake.calls if kind == "parquet") == [
+        ("accounts.parquet", "accounts"), ("tickets", "tickets")]  # fmt: skip
+    fake.calls.clear()
+    assert backend._connect(f"{scheme}://", spark_session="the caller's") is fake
+    assert fake.calls == [("connect", "the caller's")]  # no folder: nothing read
+
+
+def test_the_local_spark_session_is_sized_for_one_core_in_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyspark.sql
+
+    settings: list[tuple[str, str]] = []
+
+    class Builder:
+        def master(self, value: str) -> Builder:
+            settings.append(("master", value))
+            return self
+
+        def appName(self, value: str) -> Builder:
+            settings.append(("appName", value))
+            return self
+
+        def config(self, key: str, value: str) -> Builder:
+            settings.append((key, value))
+            return self
+
+        def getOrCreate(self) -> str:
+            return "session"
+
+    class FakeSession:
+        builder = Builder()
+
+    monkeypatch.setattr(pyspark.sql, "SparkSession", FakeSession)
+    assert backend.local_spark() == "session"
+    assert settings == [
+        ("master", "local[1]"), ("appName", "kizuna"), ("spark.ui.enabled", "false"),
+        ("spark.sql.shuffle.partitions", "1"), ("spark.sql.adaptive.enabled", "false"),
+        ("spark.sql.session.timeZone", "UTC"), ("spark.driver.memory", "1g"),
+    ]  # fmt: skip
+    settings.clear()
+    backend.local_spark("parity")
+    assert settings[1] == ("appName", "parity")
