@@ -658,3 +658,95 @@ def test_simulated_customers_follow_the_story() -> None:
     # the seed's default is 0: the same draws
     again = lm.simulate_bgnbd(50, 1.0, 10.0, 0.5, 2.0, [5.0] * 50)
     assert all(np.array_equal(u, v) for u, v in zip(again, lm.simulate_bgnbd(50, 1.0, 10.0, 0.5, 2.0, [5.0] * 50, seed=0), strict=True))
+
+
+# --------------------------------------------------------------------------- cohort checks, fit and optimiser edges
+
+
+def test_cohort_checks_of_non_numbers_and_of_the_cohort_size() -> None:
+    for period, active, field, message in [
+        ([0, float("nan")], [10, 8], "period", "period must be a number (row 2)"),
+        ([0, 1], [10, float("inf")], "active", "active must be a number (row 2)"),
+        # the cohort size is checked before the counts' order: 0 then 1 is refused for its size
+        ([0, 1], [0, 1], "active", "active at period 0 (the cohort size) must be > 0"),
+    ]:
+        with pytest.raises(InvalidInput) as err:
+            lm.cohort_arrays(period, active)
+        assert (err.value.field, err.value.message) == (field, message)
+    # a cohort of one customer who churns in period 1, and one whose later counts fall to 0: accepted
+    assert lm.cohort_arrays([0, 1], [1, 0])[1].tolist() == [1.0, 0.0]
+    assert lm.cohort_arrays([0, 1], [5, 0])[1].tolist() == [5.0, 0.0]
+
+
+def test_a_small_sbg_fit_reports_its_iterations() -> None:
+    fit = lm.fit_sbg(range(5), [20, 12, 9, 7, 6])
+    # L-BFGS-B from (ln α, ln β) = (0, 0) needs at least one step to the maximum
+    assert type(fit.iterations) is int
+    assert fit.iterations >= 1
+
+
+def _quadratic(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    # f(θ) = (θ − 1)², f'(θ) = 2(θ − 1)
+    return float(((theta - 1) ** 2).sum()), 2 * (theta - 1)
+
+
+def test_the_optimiser_stops_at_its_bounds_and_says_not_converged() -> None:
+    # f = e^(−θ₀) + e^(θ₁) falls forever: θ₀ → +∞, θ₁ → −∞; the bounds are ±20
+    def falling(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        return float(math.exp(-theta[0]) + math.exp(theta[1])), np.array([-math.exp(-theta[0]), math.exp(theta[1])])
+
+    sol = lm._optimise(falling, np.zeros(2))
+    assert sol.x.tolist() == [20.0, -20.0]
+    # value 2e^(−20); the gradient ±e^(−20) ≈ 2e−9 is below 1e−6, but a parameter at its bound is no optimum
+    assert sol.mean_nll == pytest.approx(2 * math.exp(-20), rel=1e-12)
+    assert sol.converged is False
+
+
+def test_the_optimiser_started_where_the_likelihood_is_not_finite() -> None:
+    # NaN beyond θ = 4: the start θ = 5 gives the huge stand-in value and a zero gradient, so no step is taken
+    def walled(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = _quadratic(theta)
+        return (float("nan"), grad) if theta[0] > 4 else (value, grad)
+
+    for jac in (True, False):
+        sol = lm._optimise(walled, np.array([5.0]), jac=jac)
+        assert (sol.x.tolist(), sol.iterations, sol.converged) == ([5.0], 0, False)
+        assert math.isnan(sol.mean_nll)
+
+
+def test_the_optimiser_by_default_takes_the_objectives_gradient() -> None:
+    # the gradient given is 0 everywhere: L-BFGS-B believes the start is the optimum (with finite
+    # differences it would move to θ = 1)
+    sol = lm._optimise(lambda theta: (_quadratic(theta)[0], np.zeros(1)), np.array([3.0]))
+    assert (sol.x.tolist(), sol.mean_nll, sol.iterations, sol.converged) == ([3.0], 4.0, 0, True)
+    # by finite differences (jac=False) the same objective's minimum θ = 1, f = 0 is found
+    sol = lm._optimise(lambda theta: (_quadratic(theta)[0], np.zeros(1)), np.array([3.0]), jac=False)
+    assert sol.x[0] == pytest.approx(1.0, abs=1e-6)
+    assert sol.converged is True
+
+
+def test_without_a_gradient_convergence_is_judged_by_finite_differences() -> None:
+    # f = −θ below θ = 3 and NaN from 3 on: the best finite point is short of 3 with slope −1, no optimum;
+    # the objective's gradient is a stand-in 0 (as Pareto/NBD's), which must not be read as converged
+    def cliff(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        return (float("nan") if theta[0] >= 3 else -float(theta[0])), np.zeros(1)
+
+    sol = lm._optimise(cliff, np.array([0.0]), jac=False)
+    assert 0.0 < sol.x[0] < 3.0
+    assert sol.converged is False
+
+
+def test_the_optimiser_keeps_warnings_from_the_caller() -> None:
+    # an overflow in NumPy and a RuntimeWarning raised by the objective stay inside; no unknown solver option
+    def noisy(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        np.exp(np.array([1000.0]))
+        warnings.warn("a stand-in for scipy's warning", RuntimeWarning, stacklevel=1)
+        if theta[0] == 3.0:  # only RuntimeWarnings are silenced: another kind reaches the caller
+            warnings.warn("not a RuntimeWarning", UserWarning, stacklevel=1)
+        return _quadratic(theta)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = lm._optimise(noisy, np.array([3.0]))
+    assert {str(w.message) for w in caught} == {"not a RuntimeWarning"}
+    assert sol.x[0] == pytest.approx(1.0, abs=1e-8)
