@@ -177,6 +177,8 @@ def test_the_lines_answers_tickets_milestones_sentiments_contacts_and_tiers(
         ("I1", 5, 2, 3, 1), ("I2", 1, 1, 0, 0), ("I3", 1, 0, 0, 0)]  # fmt: skip
     # the latest in the 180 days before the day's end (from 2026-01-02 00:00, inclusive)
     assert named(hi.latest_sentiments(t, AS_OF), names, ["csm_sentiment"]) == [("I1", 4), ("I2", 1), ("I3", 3)]
+    # over 60 days (from 2026-05-02 00:00): only I1's 4 of 06-30; I3's 3 (04-01) and I2's 1 are older
+    assert named(hi.latest_sentiments(t, AS_OF, 60), names, ["csm_sentiment"]) == [("I1", 4)]
     assert named(hi.contact_counts(t), names, ["contacts"]) == [("I1", 2), ("I2", 1)]
     tiers = hi.account_tiers(t)
     assert {names[int(a)]: None if pd.isna(v) else v for a, v in tiers.items()} == {"I1": "high", "I2": None,
