@@ -101,9 +101,11 @@ def usage_windows(t: HealthTables, as_of: date) -> pd.DataFrame:
     )  # fmt: skip
     frame = _frame(grouped)
     columns = ["last30", "prev30", "base90", "days30", "max30"]
-    frame[columns] = frame[columns].astype("float64").fillna(0.0)
-    frame["account_id"] = frame["account_id"].astype("int64")
-    frame["metric"] = frame["metric"].astype(str)
+    frame[columns] = frame[columns].astype("float64").fillna(0.0)  # pragma: no mutate (astype(None) is float64 too)
+    # equivalent: uniform_table already types account_id int64 and metric string on every
+    # engine; these only pin the frame's dtypes (a mutant writing another column is dropped below)
+    frame["account_id"] = frame["account_id"].astype("int64")  # pragma: no mutate
+    frame["metric"] = frame["metric"].astype(str)  # pragma: no mutate
     frame = frame[["account_id", "metric", *columns]].sort_values(["metric", "account_id"], ignore_index=True)
     features = in_window.filter(in_window.metric.startswith(FEATURE_PREFIX)).select("metric").distinct()
     features = features.to_pandas()["metric"]
@@ -119,7 +121,8 @@ def survey_answers(t: HealthTables, as_of: date, days: int) -> pd.DataFrame:
                     r.score.notnull()).select("account_id", "kind", "score", "answered_at")  # fmt: skip
     frame = _frame(rows)
     answered = pd.to_datetime(frame["answered_at"]).dt.normalize()
-    frame["age_days"] = (pd.Timestamp(as_of) - answered).dt.days.astype("float64")
+    # pragma below — equivalent: astype(None) is float64 too
+    frame["age_days"] = (pd.Timestamp(as_of) - answered).dt.days.astype("float64")  # pragma: no mutate
     frame["kind"] = frame["kind"].astype(str)
     return frame.drop(columns=["answered_at"])
 
@@ -170,7 +173,9 @@ def account_tiers(t: HealthTables) -> pd.Series:
     """account_id → touch tier (None where there is none or the engine's accounts lack it)."""
     a = t.store.accounts
     if "touch_tier" not in a.columns:
-        return pd.Series(dtype=object, name="tier")
+        # pragma below — equivalent: an empty Series is of dtype object without dtype= too
+        # (pandas ≥ 2); its name, "tier", is asserted by the tests
+        return pd.Series(dtype=object, name="tier")  # pragma: no mutate
     frame = _frame(a.select(account_id=a.id, tier=a.touch_tier))
     tiers: pd.Series = frame.set_index("account_id")["tier"].map(lambda v: None if v is None or pd.isna(v) else str(v))
     return tiers
