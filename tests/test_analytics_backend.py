@@ -275,3 +275,35 @@ def test_the_local_spark_session_is_sized_for_one_core_in_utc(monkeypatch: pytes
     settings.clear()
     backend.local_spark("parity")
     assert settings[1] == ("appName", "parity")
+
+
+def test_a_timestamp_column_is_cast_only_when_it_carries_a_zone() -> None:
+    con = backend.connect("duckdb://")
+    con.raw_sql("CREATE TABLE t (naive TIMESTAMP, zoned TIMESTAMPTZ)")
+    con.raw_sql("INSERT INTO t VALUES (TIMESTAMP '2026-01-31 10:00:00', TIMESTAMPTZ '2026-01-31 10:00:00+00')")
+    assert con.table("t").schema() == ibis.schema({"naive": "timestamp(6)", "zoned": "timestamp('UTC', 6)"})
+    table = backend._uniform(con.table("t"), {"naive": "timestamp", "zoned": "timestamp"}, "t")
+    # the naive column is read as it is (DuckDB's microseconds kept), the zoned one loses its zone
+    assert table.schema() == ibis.schema({"naive": "timestamp(6)", "zoned": "timestamp"})
+    sql = str(ibis.to_sql(table, dialect="duckdb"))
+    assert 'CAST("t0"."naive"' not in sql
+    assert 'CAST("t0"."zoned" AS TIMESTAMP)' in sql
+
+
+def test_connect_passes_the_callers_spark_session_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _Recorder()
+    monkeypatch.setattr(ibis.pyspark, "connect", fake.connect)
+    monkeypatch.setattr(backend, "local_spark", lambda: "local session")
+    fake.name = "pyspark"  # type: ignore[attr-defined]  # compiled.install leaves Spark as it is
+    assert backend.connect("pyspark://", spark_session="the caller's") is fake
+    assert fake.calls == [("connect", "the caller's")]
+
+
+def test_parquet_written_again_into_the_same_folder(tmp_path: Path) -> None:
+    source = backend.connect("duckdb://")
+    duck_store(source)
+    source.raw_sql("INSERT INTO users VALUES (1, 'Aiko')")
+    assert backend.write_parquet(source, tmp_path)["users"] == 1  # the folder exists already
+    source.raw_sql("INSERT INTO users VALUES (2, 'Ben')")
+    assert backend.write_parquet(source, tmp_path)["users"] == 2  # 1 + 1 rows: replaced, not refused
+    assert backend.connect(f"duckdb:///{tmp_path}").table("users").count().execute() == 2

@@ -168,16 +168,23 @@ def _sqlite_temporary_table(con: Any, expr: ibis.Table, index: tuple[str, ...]) 
     con._run_pre_execute_hooks(expr)
     schema = expr.schema()
     name = ibis.util.gen_name("kizuna_cached")
-    table = sge.table_(name, catalog="temp", quoted=True)
-    create = con._generate_create_table(table, schema).sql(con.dialect)
-    insert = f"INSERT INTO {table.sql(con.dialect)} {con.compile(expr)}"
+    # equivalent mutants: the generated name (ibis_kizuna_cached_ + lower-case letters and digits)
+    # needs no quotes, and SQLite's schema names ignore case ("TEMP" is "temp")
+    table = sge.table_(name, catalog="temp", quoted=True)  # pragma: no mutate
+    # equivalent mutant .sql(None): the generic type names (TINYINT, BIGINT, FLOAT, DOUBLE, VARCHAR)
+    # have the same SQLite affinities as SQLite's own (INTEGER, REAL, TEXT), and the table is read
+    # back with ``schema`` anyway; the table's name renders alike in both dialects ("temp"."…")
+    create = con._generate_create_table(table, schema).sql(con.dialect)  # pragma: no mutate
+    insert = f"INSERT INTO {table.sql(con.dialect)} {con.compile(expr)}"  # pragma: no mutate
     with con.begin() as cur:
         cur.execute(create)
         cur.execute(insert)
         if index:
             columns = ", ".join(f'"{c}"' for c in index)
             cur.execute(f'CREATE INDEX "temp"."ix_{name}" ON "{name}" ({columns})')
-    return ops.DatabaseTable(name, schema=schema, source=con, namespace=ops.Namespace(database="temp")).to_expr()
+    # equivalent mutants (no namespace, None, "TEMP"): SQLite looks an unqualified name up in
+    # "temp" first, ignores the case of schema names, and no other table has the generated name
+    return ops.DatabaseTable(name, schema=schema, source=con, namespace=ops.Namespace(database="temp")).to_expr()  # pragma: no mutate
 
 
 def connect(url: str, *, spark_session: Any = None) -> BaseBackend:
@@ -189,9 +196,9 @@ def connect(url: str, *, spark_session: Any = None) -> BaseBackend:
 def _connect(url: str, *, spark_session: Any = None) -> BaseBackend:
     url = url.strip()
     parts = urlsplit(url)
-    scheme = parts.scheme.split("+", 1)[0].lower()
-    # SQLAlchemy's convention: scheme:///relative/path, scheme:////absolute/path
-    path = unquote(url.split(":///", 1)[1].split("?", 1)[0]) if ":///" in url else ""
+    scheme = parts.scheme.partition("+")[0].lower()
+    # SQLAlchemy's convention: scheme:///relative/path, scheme:////absolute/path (no ":///": no path)
+    path = unquote(url.partition(":///")[2].partition("?")[0])
     if scheme == "sqlite":
         if not path or path == ":memory:":
             raise InvalidInput(_("the analytics engine needs an SQLite file, not an in-memory database"), field="url")
