@@ -766,7 +766,7 @@ def _months(spec: list[tuple[int, list[tuple[int, float]]]]) -> tuple[pd.DataFra
 
 
 def test_select_months_with_exactly_three_churns_judge_after_exactly_three_before(monkeypatch: pytest.MonkeyPatch) -> None:
-    _recording_fit(monkeypatch)
+    calls = _recording_fit(monkeypatch)
     frame, y, days = _months([
         (1, [(0, 0.5)] * 4),                                          # no churn: never validates
         (2, [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5)]),                # 3 churns of 4: validates, but 0 churns before
@@ -782,6 +782,7 @@ def test_select_months_with_exactly_three_churns_judge_after_exactly_three_befor
     assert sel.scores == {"logistic": pytest.approx(5 / 6)}
     assert sel.health is None
     assert sel.chosen.name == "logistic"
+    assert [c["schema"] for c in calls] == [model.Schema((model.Feature("signal", model.NUMERIC),))]  # the one given
 
 
 def test_select_with_no_month_to_judge_names_the_months_and_no_scores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -801,7 +802,9 @@ def test_select_trains_a_blends_named_base_that_is_not_in_the_grid(monkeypatch: 
     calls = _recording_fit(monkeypatch)
     churn_month = [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5), (0, 0.1)]
     frame, y, days = _months([(1, [(1, 0.5)] * 3 + [(0, 0.5)]), (2, churn_month), (3, churn_month)])
-    frame["health_score"] = [50.0] * 4 + [10, 20, 30, 80, 90] * 2  # churners lowest: health AUC 1 each month
+    # churners lowest: health AUC 1 each month (month 2 over its 4 known rows); an object column (None for a
+    # missing score, as read from JSON) is read as numbers
+    frame["health_score"] = pd.Series([50.0] * 4 + [10, 20, 30, 80, None] + [10, 20, 30, 80, 90], dtype=object)
     blend = model.Candidate("blend", model.BLEND, {"base": "trees-4-monotone", "health": "health_score"})
     sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, blend))
     # months 2 and 3 judge (3 and 6 churns before); the logistic model and the named base (trees-4-monotone,
@@ -872,6 +875,9 @@ def test_evaluate_table_defaults_to_five_folds_and_the_same_folds_every_time(mon
     assert len(ev.per_fold) == 5
     # 80 training rows a fold (16 churned): a fifth, 16 rows, calibrates
     assert [len(c["train"]) + len(c["calibrate"]) for c in calls] == [80] * 5  # type: ignore[arg-type]
+    # stratified: 16 × 0.2 = 3.2 churned → 3, 64 × 0.2 = 12.8 → 12, the row left over to the larger remainder (0.8):
+    # 3 churned and 13 not in every fold's calibration rows
+    assert [sum(c["y_calibrate"]) for c in calls] == [3] * 5  # type: ignore[arg-type]
     first = [(c["train"], c["calibrate"]) for c in calls]
     calls.clear()
     model.evaluate_table(frame, y, source="t.csv", target="churned", seed=0)
