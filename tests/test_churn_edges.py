@@ -736,8 +736,11 @@ def test_the_logit_is_clipped() -> None:
 class _Fitted:
     calibration = model.Calibration()
 
+    def __init__(self, column: str = "signal") -> None:
+        self.column = column
+
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
-        return frame["signal"].to_numpy(dtype="float64")
+        return frame[self.column].to_numpy(dtype="float64")
 
 
 def _recording_fit(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
@@ -749,7 +752,9 @@ def _recording_fit(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
                       "calibrate": None if calibrate is None else list(getattr(calibrate, "index", [])),
                       "y_calibrate": None if y_calibrate is None else [bool(v) for v in y_calibrate],
                       **kw})  # fmt: skip
-        return _Fitted()
+        candidate = kw.get("candidate")
+        name = getattr(candidate, "name", "")
+        return _Fitted(name if name in train.columns else "signal")  # a candidate's own column, if the table has one
 
     monkeypatch.setattr(model, "fit", fake)
     return calls
@@ -885,3 +890,15 @@ def test_evaluate_table_defaults_to_five_folds_and_the_same_folds_every_time(mon
     calls.clear()
     model.evaluate_table(frame, y, source="t.csv", target="churned", seed=1)
     assert [(c["train"], c["calibrate"]) for c in calls] != first  # the seed chooses them
+
+
+def test_select_a_candidate_ranking_every_month_backwards_scores_zero_not_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    _recording_fit(monkeypatch)
+    churn_month = [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5), (0, 0.1)]
+    frame, y, days = _months([(1, [(1, 0.5)] * 3 + [(0, 0.5)]), (2, churn_month)])
+    frame["logistic"] = [0.5] * 4 + [0.1, 0.2, 0.3, 0.8, 0.9]  # month 2: every churner below every other: AUC 0
+    trees = model.Candidate("trees-4", model.TREES, {})
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, trees))
+    # a mean ROC-AUC of 0.0 is a score (the worst), not a missing one: the trees' 5/6 is best and chosen
+    assert sel.scores == {"logistic": 0.0, "trees-4": pytest.approx(5 / 6)}
+    assert sel.chosen.name == "trees-4"
