@@ -725,3 +725,180 @@ def test_the_logit_is_clipped() -> None:
     assert model._logit(np.array([0.0, 0.5, 0.8, 1.0])).tolist() == pytest.approx(
         [math.log(1e-9 / (1 - 1e-9)), 0.0, math.log(4), math.log((1 - 1e-9) / 1e-9)], rel=1e-6)
     assert model.dumps({"b": "解約", "a": 1}) == '{"a": 1, "b": "解約"}'
+
+
+# --- select and evaluate_table with a stand-in for the fit (issue 22, part hCh) ----------------------
+# The inner validation and the table's cross-validation are bookkeeping around ``fit``: which months
+# judge, which rows train and calibrate, what is dropped. A recording stand-in whose risk is the
+# table's ``signal`` column makes every figure a hand count (and the tests fast).
+
+
+class _Fitted:
+    calibration = model.Calibration()
+
+    def __init__(self, column: str = "signal") -> None:
+        self.column = column
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame[self.column].to_numpy(dtype="float64")
+
+
+def _recording_fit(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    calls: list[dict[str, object]] = []
+
+    def fake(train: pd.DataFrame, y_train: np.ndarray, calibrate: pd.DataFrame | None = None,
+             y_calibrate: np.ndarray | None = None, **kw: object) -> _Fitted:  # fmt: skip
+        calls.append({"train": list(train.index), "y_train": int(np.asarray(y_train).sum()),
+                      "calibrate": None if calibrate is None else list(getattr(calibrate, "index", [])),
+                      "y_calibrate": None if y_calibrate is None else [bool(v) for v in y_calibrate],
+                      **kw})  # fmt: skip
+        candidate = kw.get("candidate")
+        name = getattr(candidate, "name", "")
+        return _Fitted(name if name in train.columns else "signal")  # a candidate's own column, if the table has one
+
+    monkeypatch.setattr(model, "fit", fake)
+    return calls
+
+
+LOGISTIC_ONLY = (model.Candidate("logistic", model.LOGISTIC, {"c": 0.1}),)
+
+
+def _months(spec: list[tuple[int, list[tuple[int, float]]]]) -> tuple[pd.DataFrame, np.ndarray, list[int]]:
+    """(month, [(churned, signal), …]) → the frame, the labels and each row's month."""
+    rows = [(m, c, s) for m, month_rows in spec for c, s in month_rows]
+    frame = pd.DataFrame({"signal": [s for _m, _c, s in rows]})
+    return frame, np.array([c for _m, c, _s in rows], dtype=bool), [m for m, _c, _s in rows]
+
+
+def test_select_months_with_exactly_three_churns_judge_after_exactly_three_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _recording_fit(monkeypatch)
+    frame, y, days = _months([
+        (1, [(0, 0.5)] * 4),                                          # no churn: never validates
+        (2, [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5)]),                # 3 churns of 4: validates, but 0 churns before
+        (3, [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5), (0, 0.1)]),      # 3 churns of 5, 3 churns before: judges
+        (4, [(1, 0.7)] * 3),                                          # every row churned: cannot validate
+    ])  # fmt: skip
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=LOGISTIC_ONLY)
+    # month 3: churners 0.9, 0.8, 0.3 against 0.5, 0.1 — 2 + 2 + 1 of 6 pairs ranked right = 5/6;
+    # month 2 is skipped (0 churns before it), not the end of the loop; no health_score column: no health AUC
+    assert sel.reason == "validated"
+    assert sel.months_seen == (1, 2, 3, 4)
+    assert sel.validation_months == (2, 3)
+    assert sel.scores == {"logistic": pytest.approx(5 / 6)}
+    assert sel.health is None
+    assert sel.chosen.name == "logistic"
+    assert [c["schema"] for c in calls] == [model.Schema((model.Feature("signal", model.NUMERIC),))]  # the one given
+
+
+def test_select_with_no_month_to_judge_names_the_months_and_no_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    _recording_fit(monkeypatch)
+    frame, y, days = _months([(1, [(1, 0.9), (0, 0.1)]), (2, [(1, 0.9), (1, 0.8), (0, 0.1)])])  # 2 churns at most
+    two = (*LOGISTIC_ONLY, model.Candidate("health-only", model.LOGISTIC, {"c": 1.0}))
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=two)
+    assert sel.reason == "too_little_data"
+    assert sel.months_seen == (1, 2)
+    assert sel.validation_months == ()
+    assert sel.scores == {"logistic": None, "health-only": None}
+    assert sel.health is None
+    assert sel.chosen.name == "logistic"
+
+
+def test_select_trains_a_blends_named_base_that_is_not_in_the_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _recording_fit(monkeypatch)
+    churn_month = [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5), (0, 0.1)]
+    frame, y, days = _months([(1, [(1, 0.5)] * 3 + [(0, 0.5)]), (2, churn_month), (3, churn_month)])
+    # churners lowest: health AUC 1 each month (month 2 over its 4 known rows); an object column (None for a
+    # missing score, as read from JSON) is read as numbers
+    frame["health_score"] = pd.Series([50.0] * 4 + [10, 20, 30, 80, None] + [10, 20, 30, 80, 90], dtype=object)
+    blend = model.Candidate("blend", model.BLEND, {"base": "trees-4-monotone", "health": "health_score"})
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, blend))
+    # months 2 and 3 judge (3 and 6 churns before); the logistic model and the named base (trees-4-monotone,
+    # not in the grid) are each trained once a month: 4 fits. The base's 5/6 does not beat the health
+    # score's 1.0: the blend is not judged
+    assert [c["candidate"].name for c in calls] == ["logistic", "trees-4-monotone"] * 2  # type: ignore[attr-defined]
+    assert sel.validation_months == (2, 3)
+    assert sel.scores == {"logistic": pytest.approx(5 / 6), "blend": None}
+    assert sel.health == 1.0
+    assert sel.chosen.name == "logistic"
+
+
+def _table() -> tuple[pd.DataFrame, np.ndarray]:
+    """100 rows, the first 20 churned."""
+    y = np.array([True] * 20 + [False] * 80)
+    neg = np.arange(80, dtype="float64")  # the non-churners' values 0…79
+    return pd.DataFrame({
+        # leaky: 1.0 (every churner above every non-churner), 0.99 and exactly 0.98 (one churner below
+        # 16 and 32 of the 80 non-churners: 1 − 16/1600, 1 − 32/1600)
+        "a_leak": np.concatenate([[63.5], np.arange(100, 119), neg]),
+        "b_leak": np.concatenate([np.arange(100, 120), neg]),
+        "c_edge": np.concatenate([[47.5], np.arange(100, 119), neg]),
+        # 18 churners at 1, 2 at 0, every non-churner at 0: (18·80 + ½·2·80) / 1600 = 0.95
+        "a_strong": [1.0] * 18 + [0.0] * 2 + [0.0] * 80,
+        "signal": [0.6] * 10 + [0.4] * 10 + [0.6] * 40 + [0.4] * 40,  # AUC 0.5
+        "plan": ["b", "c"] * 50,                                       # churn rate 0.2 either way: AUC 0.5
+        "flat": [1.0] + [np.nan] * 99,                                 # one value, else missing: constant
+    }), y  # fmt: skip
+
+
+def test_evaluate_table_drops_and_names_leakage_by_auc_and_a_constant_with_missing_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _recording_fit(monkeypatch)
+    frame, y = _table()
+    ev = model.evaluate_table(frame, y, source="t.csv", target="churned", folds=2)
+    assert [(c, round(a, 10)) for c, a in ev.leakage] == [("b_leak", 1.0), ("a_leak", 0.99), ("c_edge", 0.98)]
+    assert ev.constant == ("flat",)
+    assert ev.features == ("a_strong", "signal", "plan")
+    assert ev.best_single == ("a_strong", pytest.approx(0.95))  # above signal's and plan's 0.5
+    # the schema of the whole table (every plan), refit on the calibration rows too
+    schema = model.Schema((model.Feature("a_strong", model.NUMERIC), model.Feature("signal", model.NUMERIC),
+                           model.Feature("plan", model.CATEGORY, ("b", "c"))))  # fmt: skip
+    assert [c["schema"] for c in calls] == [schema, schema]
+    assert [c["refit"] for c in calls] == [True, True]
+    # each fold trains on 50 rows, 10 churned: exactly 10 of the rarer label → a stratified fifth
+    # calibrates: 10 rows, 2 of them churned; the other 40 (8 churned) fit
+    assert [len(c["train"]) for c in calls] == [40, 40]  # type: ignore[arg-type]
+    assert [c["y_train"] for c in calls] == [8, 8]
+    assert [len(c["calibrate"]) for c in calls] == [10, 10]  # type: ignore[arg-type]
+    assert [sum(c["y_calibrate"]) for c in calls] == [2, 2]  # type: ignore[arg-type]
+    assert len(ev.per_fold) == 2
+
+
+def test_evaluate_table_calibrates_on_nothing_when_the_rarer_label_has_under_ten_training_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _recording_fit(monkeypatch)
+    y = np.array([True] * 24 + [False] * 16)  # folds of 2: 12 churned and 8 not in each training half
+    frame = pd.DataFrame({"signal": [0.6, 0.4] * 20})
+    ev = model.evaluate_table(frame, y, source="t.csv", target="churned", folds=2)
+    assert [(len(c["train"]), c["y_train"]) for c in calls] == [(20, 12), (20, 12)]  # type: ignore[arg-type]
+    assert [(c["calibrate"], c["y_calibrate"]) for c in calls] == [([], []), ([], [])]
+    assert ev.folds == 2
+
+
+def test_evaluate_table_defaults_to_five_folds_and_the_same_folds_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _recording_fit(monkeypatch)
+    frame, y = _table()
+    ev = model.evaluate_table(frame, y, source="t.csv", target="churned")
+    assert ev.folds == 5
+    assert len(ev.per_fold) == 5
+    # 80 training rows a fold (16 churned): a fifth, 16 rows, calibrates
+    assert [len(c["train"]) + len(c["calibrate"]) for c in calls] == [80] * 5  # type: ignore[arg-type]
+    # stratified: 16 × 0.2 = 3.2 churned → 3, 64 × 0.2 = 12.8 → 12, the row left over to the larger remainder (0.8):
+    # 3 churned and 13 not in every fold's calibration rows
+    assert [sum(c["y_calibrate"]) for c in calls] == [3] * 5  # type: ignore[arg-type]
+    first = [(c["train"], c["calibrate"]) for c in calls]
+    calls.clear()
+    model.evaluate_table(frame, y, source="t.csv", target="churned", seed=0)
+    assert [(c["train"], c["calibrate"]) for c in calls] == first  # the default seed is 0: the same folds
+    calls.clear()
+    model.evaluate_table(frame, y, source="t.csv", target="churned", seed=1)
+    assert [(c["train"], c["calibrate"]) for c in calls] != first  # the seed chooses them
+
+
+def test_select_a_candidate_ranking_every_month_backwards_scores_zero_not_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    _recording_fit(monkeypatch)
+    churn_month = [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5), (0, 0.1)]
+    frame, y, days = _months([(1, [(1, 0.5)] * 3 + [(0, 0.5)]), (2, churn_month)])
+    frame["logistic"] = [0.5] * 4 + [0.1, 0.2, 0.3, 0.8, 0.9]  # month 2: every churner below every other: AUC 0
+    trees = model.Candidate("trees-4", model.TREES, {})
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, trees))
+    # a mean ROC-AUC of 0.0 is a score (the worst), not a missing one: the trees' 5/6 is best and chosen
+    assert sel.scores == {"logistic": 0.0, "trees-4": pytest.approx(5 / 6)}
+    assert sel.chosen.name == "trees-4"

@@ -362,7 +362,9 @@ def select(frame: pd.DataFrame, y: np.ndarray, days: Sequence[Any] | np.ndarray,
     from sklearn.metrics import roc_auc_score
 
     day = pd.Series(np.asarray(days)).reset_index(drop=True)
-    y = np.asarray(y, dtype=bool)
+    # equivalent without the dtype for 0/1 or boolean labels (the only ones: parse_labels, the store's):
+    # only sums, masks, roc_auc_score and fit (which casts) read them
+    y = np.asarray(y, dtype=bool)  # pragma: no mutate
     months = sorted(pd.unique(day))
     usable = [m for m in months[1:] if INNER_MIN_CHURNS <= int(y[(day == m).to_numpy()].sum()) < int((day == m).sum())]
     validation = usable[-folds:]
@@ -894,7 +896,8 @@ def evaluate_table(frame: pd.DataFrame, y: np.ndarray, *, source: str, target: s
         raise TableProblem(_("{file}: no column is left to learn from once identifiers, constant columns and likely "
                              "leakage are dropped").format(file=source), field=target)  # fmt: skip
     remaining = {c: a for c, a in aucs.items() if c in rest.columns and a is not None}
-    best = max(remaining.items(), key=lambda t: t[1]) if remaining else None
+    # never empty: every column left has two values or more (constant ones were dropped), so its AUC is a number
+    best = max(remaining.items(), key=lambda t: t[1])
     schema = Schema.infer(rest)
     per_fold = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
