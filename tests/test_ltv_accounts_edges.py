@@ -443,3 +443,20 @@ def test_a_backtest_on_the_constant_rate_says_so_on_every_row() -> None:
     expected = sum((29 / 33) ** j for j in (1, 2, 3))
     assert rows[1].predicted_baseline == pytest.approx(expected, rel=1e-12)
     assert rows[1].predicted_sbg == pytest.approx(expected, rel=1e-6)  # Beta(c·1e8, (1−c)·1e8) ≈ c
+
+
+def test_expected_renewals_stop_at_each_contracts_own_renewal_dates() -> None:
+    survival = np.array([[0.5, 0.25, 0.125], [0.5, 0.25, 0.125]])
+    # 1 date since: 0.5; 3 dates: 0.5 + 0.25 + 0.125 = 0.875
+    assert la._expected_renewals(survival, np.array([1, 3])).tolist() == [0.5, 0.875]
+
+
+def test_simulated_contracts_that_churn_at_once_end_one_term_after_their_start() -> None:
+    # θ ~ Beta(1e9, 1) ≈ 1: every contract ends at its first renewal date, if that is by as_of
+    book = la.simulate_contracts([("x", 1, 1e9, 1.0, 6)], date(2025, 1, 1), date(2025, 7, 1), seed=3)
+    starts, ends = pd.to_datetime(book["started_on"]), pd.to_datetime(book["ended_on"])
+    due = starts + pd.DateOffset(months=1)
+    assert ends.tolist() == [d if d <= pd.Timestamp("2025-07-01") else pd.NaT for d in due]
+    assert int(ends.notna().sum()) == int((due <= pd.Timestamp("2025-07-01")).sum())
+    assert int(ends.notna().sum()) >= 1
+    assert (book["payment"].tolist(), set(book["currency"])) == ([10_000] * 6, {"JPY"})
