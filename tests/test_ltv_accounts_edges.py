@@ -460,3 +460,13 @@ def test_simulated_contracts_that_churn_at_once_end_one_term_after_their_start()
     assert int(ends.notna().sum()) == int((due <= pd.Timestamp("2025-07-01")).sum())
     assert int(ends.notna().sum()) >= 1
     assert (book["payment"].tolist(), set(book["currency"])) == ([10_000] * 6, {"JPY"})
+
+
+def test_a_backtest_of_two_terms_gives_their_pooled_rows_in_term_order() -> None:
+    # annual segment "a" sorts first: 21 renewed once and ended 2025-01-01; 22 renewed 2025-10-01 and
+    # has its next date 2026-10-01 between the cutoff and as of: scored as term 12 before term 1
+    frame = _frame([*MONTHLY, (21, "a", 12, date(2023, 1, 1), date(2025, 1, 1)), (22, "a", 12, date(2024, 10, 1), None)])
+    rows = la.backtest(frame, date(2026, 9, 1), AS_OF, la.LtvOptions(min_cohorts=1, min_contracts=1, min_churned=1))
+    assert [(r.segment, r.term_months) for r in rows] == [("a", 12), ("lite", 1), ("pro", 1), (la.POOLED, 1), (la.POOLED, 12)]
+    # 22: 1 date since, renewed → actual 1; a's history: 1 ended, 1 + 1 renewals → 1/3
+    assert (rows[4].contracts, rows[4].actual, rows[0].baseline_churn) == (1, 1.0, pytest.approx(1 / 3))
