@@ -364,6 +364,8 @@ def test_a_backtest_of_ten_contracts_by_hand() -> None:
     assert every.predicted_sbg == pytest.approx((3 * pro.predicted_sbg + lite.predicted_sbg) / 4, rel=1e-12)
     assert every.predicted_baseline == pytest.approx((3 * base + lite.predicted_baseline) / 4, rel=1e-12)
     assert every.mae_baseline == pytest.approx((3 * (3 - base) + lite.mae_baseline) / 4, rel=1e-12)
+    # every contract made all 3: |sBG − 3| = 3 − expected
+    assert every.mae_sbg == pytest.approx((sum(3 - e for e in expected) + lite.mae_sbg) / 4, rel=1e-9)
     assert every.holdout is not None
     assert every.holdout.contracts == 4
     assert every.holdout.log_likelihood_sbg == pytest.approx(
@@ -397,3 +399,74 @@ def test_simulated_contracts_follow_their_segments() -> None:
     months = la.full_months(pd.to_datetime(ended["started_on"]), pd.to_datetime(ended["ended_on"]))
     assert (months % ended["term_months"].to_numpy() == 0).all()
     assert (months > 0).all()
+
+
+def test_a_backtest_judges_only_contracts_with_a_renewal_date_since_and_sees_their_ends() -> None:
+    # cutoff 11/1, as of 11/20: the monthly contracts started on a 1st have no renewal date since
+    # (next one 12/1); 11 (pro, from 10/10) reaches 11/10 and ends on it: 0 renewals made of 1;
+    # 12 (basic, annual from 2025-11-10) renews on 2026-11-10, but its term has no end: no fit, skipped
+    frame = _frame([*MONTHLY, (11, "pro", 1, date(2026, 10, 10), date(2026, 11, 10)),
+                    (12, "basic", 12, date(2025, 11, 10), None)])  # fmt: skip
+    cutoff, as_of = date(2026, 11, 1), date(2026, 11, 20)
+    options = la.LtvOptions(min_cohorts=1, min_contracts=1, min_churned=1)
+    rows = la.backtest(frame, cutoff, as_of, options)
+    by = {(r.segment, r.term_months): r for r in rows}
+    assert list(by) == [("pro", 1), (la.POOLED, 1)]
+    pro = by[("pro", 1)]
+    fit = la.fit_segments(frame, cutoff, options)[("pro", 1)]
+    a, b = fit.alpha, fit.beta
+    assert a is not None
+    assert b is not None
+    # pro's history at 11/1: ended 1, 3, 5 (3); renewals 1 + 10 + 0 + 9 + 2 + 8 + 0 = 30 → p = 3/33 = 1/11
+    assert (pro.contracts, pro.actual, pro.pooled, pro.constant) == (1, 0.0, False, False)
+    assert pro.baseline_churn == pytest.approx(1 / 11, rel=1e-12)
+    assert (pro.predicted_baseline, pro.mae_baseline) == (pytest.approx(10 / 11), pytest.approx(10 / 11))
+    # sBG from tenure 0: S(1)/S(0) = β/(α+β); it ended at once: P(T=1) = α/(α+β)
+    assert (pro.predicted_sbg, pro.mae_sbg) == (pytest.approx(b / (a + b)), pytest.approx(b / (a + b)))
+    assert pro.holdout is not None
+    assert [(c.band, c.period, c.at_risk, c.actual) for c in pro.holdout.cells] == [("0", 1, 1, 0)]
+    assert pro.holdout.log_likelihood_baseline == pytest.approx(math.log(1 / 11))
+    assert pro.holdout.log_likelihood_sbg == pytest.approx(math.log(a / (a + b)))
+    # seen from 2026-03-01: 1 + 2 + 0 + 1 = 4 of those renewals came before the history → 3/(26 + 3)
+    seen = la.backtest(frame, cutoff, as_of, la.LtvOptions(min_cohorts=1, min_contracts=1, min_churned=1,
+                                                            observed_from=date(2026, 3, 1)))[0]  # fmt: skip
+    assert (seen.segment, seen.baseline_churn, seen.predicted_baseline) == ("pro", pytest.approx(3 / 29), pytest.approx(26 / 29))
+
+
+def test_a_backtest_on_the_constant_rate_says_so_on_every_row() -> None:
+    # 4 ended by 9/1 (1, 3, 5, 7), fewer than 10: every monthly fit is the constant rate, pooled:
+    # 4 / (29 renewals + 4) for both segments (see the borrowed case above)
+    rows = la.backtest(_frame(MONTHLY), date(2026, 9, 1), AS_OF, la.LtvOptions(min_churned=10))
+    assert [(r.segment, r.constant, r.pooled) for r in rows] == [("lite", True, True), ("pro", True, True), (la.POOLED, True, True)]
+    assert [r.baseline_churn for r in rows[:2]] == [pytest.approx(4 / 33), pytest.approx(4 / 33)]
+    # pro: 3 contracts with 3 dates since, all made → actual 3; expected Σ_{j≤3} (29/33)^j
+    expected = sum((29 / 33) ** j for j in (1, 2, 3))
+    assert rows[1].predicted_baseline == pytest.approx(expected, rel=1e-12)
+    assert rows[1].predicted_sbg == pytest.approx(expected, rel=1e-6)  # Beta(c·1e8, (1−c)·1e8) ≈ c
+
+
+def test_expected_renewals_stop_at_each_contracts_own_renewal_dates() -> None:
+    survival = np.array([[0.5, 0.25, 0.125], [0.5, 0.25, 0.125]])
+    # 1 date since: 0.5; 3 dates: 0.5 + 0.25 + 0.125 = 0.875
+    assert la._expected_renewals(survival, np.array([1, 3])).tolist() == [0.5, 0.875]
+
+
+def test_simulated_contracts_that_churn_at_once_end_one_term_after_their_start() -> None:
+    # θ ~ Beta(1e9, 1) ≈ 1: every contract ends at its first renewal date, if that is by as_of
+    book = la.simulate_contracts([("x", 1, 1e9, 1.0, 6)], date(2025, 1, 1), date(2025, 7, 1), seed=3)
+    starts, ends = pd.to_datetime(book["started_on"]), pd.to_datetime(book["ended_on"])
+    due = starts + pd.DateOffset(months=1)
+    assert ends.tolist() == [d if d <= pd.Timestamp("2025-07-01") else pd.NaT for d in due]
+    assert int(ends.notna().sum()) == int((due <= pd.Timestamp("2025-07-01")).sum())
+    assert int(ends.notna().sum()) >= 1
+    assert (book["payment"].tolist(), set(book["currency"])) == ([10_000] * 6, {"JPY"})
+
+
+def test_a_backtest_of_two_terms_gives_their_pooled_rows_in_term_order() -> None:
+    # annual segment "a" sorts first: 21 renewed once and ended 2025-01-01; 22 renewed 2025-10-01 and
+    # has its next date 2026-10-01 between the cutoff and as of: scored as term 12 before term 1
+    frame = _frame([*MONTHLY, (21, "a", 12, date(2023, 1, 1), date(2025, 1, 1)), (22, "a", 12, date(2024, 10, 1), None)])
+    rows = la.backtest(frame, date(2026, 9, 1), AS_OF, la.LtvOptions(min_cohorts=1, min_contracts=1, min_churned=1))
+    assert [(r.segment, r.term_months) for r in rows] == [("a", 12), ("lite", 1), ("pro", 1), (la.POOLED, 1), (la.POOLED, 12)]
+    # 22: 1 date since, renewed → actual 1; a's history: 1 ended, 1 + 1 renewals → 1/3
+    assert (rows[4].contracts, rows[4].actual, rows[0].baseline_churn) == (1, 1.0, pytest.approx(1 / 3))

