@@ -270,7 +270,9 @@ def test_at_most_30_steps_60_with_branches_and_branches_three_deep() -> None:
         return {"kind": "branch", "if": {"field": "at_risk", "value": True}, "then": [WAIT] * n}
 
     assert count_steps(book([branch(29), branch(29)]).steps) == 60  # 2 × (1 + 29)
-    assert bad_step_list([branch(29), branch(30)]) == ("k.steps", "at most 30 steps")  # 30 + 31 = 61
+    in_all = "at most 60 steps in all, counting the steps inside branches"
+    assert bad_step_list([branch(29), branch(30)]) == ("k.steps", in_all)  # 30 + 31 = 61, two top-level steps
+    assert bad_step_list([branch(29), branch(29)] + [WAIT] * 29) == ("k.steps", "at most 30 steps")  # 31 top-level
 
     def nested(depth: int) -> dict[str, Any]:
         raw: dict[str, Any] = WAIT

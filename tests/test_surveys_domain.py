@@ -61,7 +61,13 @@ def test_a_why_too_long_or_with_control_characters_is_refused() -> None:
     control = ("the answer to “why” holds control characters", "invalid_survey_answer", "why")
     assert _refused(SurveyKind.NPS, "9", "bell\x07") == control
     assert _refused(SurveyKind.NPS, "9", "a\rb") == control  # a lone carriage return
-    assert _refused(SurveyKind.NPS, "9", "x\x1fx") == control  # the last control character, 31
+    assert _refused(SurveyKind.NPS, "9", "x\x1fx") == control  # the last C0 control character, 31
+    assert _refused(SurveyKind.NPS, "9", "x\x7fx") == control  # DEL, 127
+    assert _refused(SurveyKind.NPS, "9", "x\x80x") == control  # the first C1 control character, 128
+    assert _refused(SurveyKind.NPS, "9", "x\x9fx") == control  # the last, 159
+    # the first character past them (a no-break space, 160), Japanese and an emoji joined by a ZWJ are text
+    assert read_answer(SurveyKind.NPS, "9", "a\xa0b 使いやすい 👩\u200d💻") == Answer(9, "a\xa0b 使いやすい 👩\u200d💻")
+    assert read_answer(SurveyKind.NPS, "9", "行1\n\t行2") == Answer(9, "行1\n\t行2")
     # a space (32) is no control character
     assert read_answer(SurveyKind.NPS, "9", "a b") == Answer(9, "a b")
 

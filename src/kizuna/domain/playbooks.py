@@ -571,8 +571,10 @@ def parse_playbook(key: str, raw: Any, source: str = "playbooks") -> Playbook:
     if not isinstance(raw_steps, list) or not raw_steps:
         raise r.fail(f"{key}.steps", _("a playbook needs at least one step"))
     steps = tuple(_step(r, f"{key}.steps[{i + 1}]", s) for i, s in enumerate(raw_steps))
-    if count_steps(steps) > 60 or len(raw_steps) > 30:
+    if len(raw_steps) > 30:
         raise r.fail(f"{key}.steps", _("at most {n} steps").format(n=30))
+    if count_steps(steps) > 60:
+        raise r.fail(f"{key}.steps", _("at most {n} steps in all, counting the steps inside branches").format(n=60))
     return Playbook(
         key=key, name=r.text(f"{key}.name", t.get("name"), 200), trigger=Trigger(kind, params), steps=steps,
         filters=filters, cooldown_days=r.whole(f"{key}.cooldown_days", t.get("cooldown_days", 30), 0, 3650),

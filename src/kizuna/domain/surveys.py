@@ -6,6 +6,7 @@ Pure: no storage, no clock. ``kizuna.services.surveys`` sends and records them."
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from kizuna.domain.enums import SURVEY_SCALES, SurveyKind
@@ -61,7 +62,8 @@ def read_answer(kind: SurveyKind, score: str | None, why: str | None) -> Answer:
     if len(reason) > WHY_MOST:
         raise InvalidInput(_("the answer to “why” is longer than {n} characters").format(n=WHY_MOST),
                            code="invalid_survey_answer", field="why")  # fmt: skip
-    if any(ord(c) < 32 and c not in "\n\t" for c in reason):
+    # control characters: C0 (but a line end and a tab), DEL and C1 — Unicode's category Cc
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in reason):
         raise InvalidInput(_("the answer to “why” holds control characters"), code="invalid_survey_answer",
                            field="why")  # fmt: skip
     return Answer(int(text), reason or None)
