@@ -918,12 +918,19 @@ W_BOTH = {"center": 50.0, "scale": 10.0, "w_health": -0.5, "w_trees": 2.0, "inte
 STACKS = {(3,): W_HEALTH, (2,): W_BASE, (2, 3): W_BOTH}
 
 
-def _recording_stack(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[int], str]]:
+def _recording_stack(monkeypatch: pytest.MonkeyPatch, seen: list[dict[str, object]] | None = None,
+                     ) -> list[tuple[list[int], str]]:  # fmt: skip
+    """The months and feature of each call; in ``seen`` also what the stand-in read of the rows of
+    those months: their churns, their health values and the base model's predictions."""
     calls: list[tuple[list[int], str]] = []
 
     def fake(frame: pd.DataFrame, y: np.ndarray, day: pd.Series, predicted: dict[int, np.ndarray],
              months: list[int], feature: str) -> dict[str, object]:  # fmt: skip
+        rows = day.isin(months).to_numpy()
         calls.append(([int(m) for m in months], feature))
+        if seen is not None:
+            seen.append({"churns": int(y[rows].sum()), "health": frame.loc[rows, feature].tolist(),
+                         "base": [float(p) for m in months for p in predicted[m]]})  # fmt: skip
         return {"feature": feature, **STACKS[tuple(int(m) for m in months)]}  # no weights for no month: KeyError
 
     monkeypatch.setattr(model, "_stack", fake)
@@ -961,7 +968,8 @@ TREES_4 = model.Candidate("trees-4", model.TREES, {"num_leaves": 4})
 def test_select_judges_an_unnamed_blend_on_the_best_learned_model_each_month_by_the_other_months_weights(
         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     _recording_fit(monkeypatch)
-    stacks = _recording_stack(monkeypatch)
+    seen: list[dict[str, object]] = []
+    stacks = _recording_stack(monkeypatch, seen)
     frame, y, days = _blend_months()
     blend = model.Candidate("blend", model.BLEND, {"base": None}, 7)  # no health feature named: select's
     sel = model.select(frame, y, days, model.Schema.infer(frame),
@@ -972,6 +980,11 @@ def test_select_judges_an_unnamed_blend_on_the_best_learned_model_each_month_by_
     # stacked on the other one: month 2 by month 3's (the health score alone: AUC 1.0), month 3 by
     # month 2's (trees-4 alone: AUC 1.0)
     assert stacks == [([3], "health_score"), ([2], "health_score"), ([2, 3], "health_score")]
+    # each stacked on its months' rows: their churns, health scores and trees-4's predictions
+    health_2, health_3 = [10.0, 20.0, 30.0, 80.0, 90.0], [80.0, 90.0, 70.0, 10.0, 20.0]
+    trees_2, trees_3 = [0.6, 0.4, 0.2, 0.5, 0.3], [0.9, 0.8, 0.7, 0.2, 0.1]
+    assert seen == [{"churns": 3, "health": health_3, "base": trees_3}, {"churns": 3, "health": health_2, "base": trees_2},
+                    {"churns": 6, "health": health_2 + health_3, "base": trees_2 + trees_3}]  # fmt: skip
     assert sel.scores == {"health-only": pytest.approx(5 / 6), "blend": 1.0, "logistic": pytest.approx(1 / 3),
                           "trees-4": 0.75}  # fmt: skip
     assert sel.health == 0.5
@@ -1054,3 +1067,12 @@ def test_select_a_candidate_exactly_the_tolerance_below_the_best_is_a_tie_the_si
     assert sel.scores == {"logistic": 0.995, "trees-4": 1.0}
     assert sel.scores["logistic"] == 1.0 - model.SELECTION_TOLERANCE
     assert sel.chosen.name == "logistic"
+
+
+def test_select_with_validation_months_none_of_which_can_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    _recording_fit(monkeypatch)
+    # month 2 validates (3 churns of 4) but has no churn before it: no month judges, no candidate is scored
+    frame, y, days = _months([(1, [(0, 0.5)] * 4), (2, [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5)])])
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, TREES_4))
+    assert sel == model.Selection(LOGISTIC_ONLY[0], (1, 2), (2,), {"logistic": None, "trees-4": None}, None,
+                                  "too_little_data")  # fmt: skip
