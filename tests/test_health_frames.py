@@ -216,6 +216,9 @@ def test_measures_of_two_days_at_once_each_from_its_own_rows() -> None:
     )
     values = calc.measures_by_day(rows, many)
     assert list(values.index) == list(rows)
+    # numbers only, a measure never computed too (no due milestones given: milestones_on_time is NaN, not None)
+    assert (values.dtypes == "float64").all()
+    assert values["milestones_on_time"].isna().all()
     # events per seat ranked within each day: day 1 F2 0 (no events) → ¼, F1 15 → ¾; day 2 as above
     assert values["events_percentile"].tolist() == [0.75, 0.25, 0.75, 0.25]
     cols = ["events_per_seat", "login_days", "feature_breadth", "nps", "csat", "open_tickets",
