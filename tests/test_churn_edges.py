@@ -902,3 +902,177 @@ def test_select_a_candidate_ranking_every_month_backwards_scores_zero_not_best(m
     # a mean ROC-AUC of 0.0 is a score (the worst), not a missing one: the trees' 5/6 is best and chosen
     assert sel.scores == {"logistic": 0.0, "trees-4": pytest.approx(5 / 6)}
     assert sel.chosen.name == "trees-4"
+
+
+# --- select: the blend judged on stacked weights (issue 22, part h22) ------------------------------
+# A stand-in for ``_stack`` too (its own arithmetic is tested above and in test_churn.py): it records
+# the months and the feature it is asked to stack on and answers hand-set weights for those months,
+# so the blend's score in each month is the AUC of a ranking written out below.
+
+#: stacked on month 3 alone: the health score only (−z: the lower the score, the riskier)
+W_HEALTH = {"center": 50.0, "scale": 10.0, "w_health": -1.0, "w_trees": 0.0, "intercept": 0.0}
+#: stacked on month 2 alone: the base model only (its logit ranks as its probability)
+W_BASE = {"center": 50.0, "scale": 10.0, "w_health": 0.0, "w_trees": 1.0, "intercept": 0.0}
+#: stacked on both months: the weights the chosen blend keeps
+W_BOTH = {"center": 50.0, "scale": 10.0, "w_health": -0.5, "w_trees": 2.0, "intercept": -1.0}
+STACKS = {(3,): W_HEALTH, (2,): W_BASE, (2, 3): W_BOTH}
+
+
+def _recording_stack(monkeypatch: pytest.MonkeyPatch, seen: list[dict[str, object]] | None = None,
+                     ) -> list[tuple[list[int], str]]:  # fmt: skip
+    """The months and feature of each call; in ``seen`` also what the stand-in read of the rows of
+    those months: their churns, their health values and the base model's predictions."""
+    calls: list[tuple[list[int], str]] = []
+
+    def fake(frame: pd.DataFrame, y: np.ndarray, day: pd.Series, predicted: dict[int, np.ndarray],
+             months: list[int], feature: str) -> dict[str, object]:  # fmt: skip
+        rows = day.isin(months).to_numpy()
+        calls.append(([int(m) for m in months], feature))
+        if seen is not None:
+            seen.append({"churns": int(y[rows].sum()), "health": frame.loc[rows, feature].tolist(),
+                         "base": [float(p) for m in months for p in predicted[m]]})  # fmt: skip
+        return {"feature": feature, **STACKS[tuple(int(m) for m in months)]}  # no weights for no month: KeyError
+
+    monkeypatch.setattr(model, "_stack", fake)
+    return calls
+
+
+def _blend_months() -> tuple[pd.DataFrame, np.ndarray, list[int]]:
+    """Month 1 trains only (3 churns); months 2 and 3 each hold 3 churners then 2 non-churners and
+    judge. Each candidate's risk is its own column (the stand-in fit). AUCs over the 6 pairs:
+    month 2: the health score 1.0 (churners 10, 20, 30 below 80, 90); health-only 5/6 (0.9, 0.8, 0.3
+    against 0.5, 0.1: 2 + 2 + 1); logistic 1/3 (0.3 and 0.2 above 0.15 only); trees-4, trees-4-fast
+    and trees-8 3/6 (0.6 above both, 0.4 above 0.3). Month 3: the health score 0.0 (churners 80, 90,
+    70 above 10, 20); health-only 5/6, logistic 1/3 as before; trees-4 and trees-8 1.0 (0.9, 0.8,
+    0.7 above 0.2, 0.1); trees-4-fast 3/6 as in month 2."""
+    y = np.array([True] * 3 + [False] + ([True] * 3 + [False] * 2) * 2)
+    days = [1] * 4 + [2] * 5 + [3] * 5
+    half = [0.6, 0.4, 0.2, 0.5, 0.3]
+    whole = [0.9, 0.8, 0.7, 0.2, 0.1]
+    frame = pd.DataFrame({
+        "signal": [0.5] * 14,
+        "health_score": [50.0] * 4 + [10.0, 20.0, 30.0, 80.0, 90.0] + [80.0, 90.0, 70.0, 10.0, 20.0],
+        "health-only": [0.5] * 4 + [0.9, 0.8, 0.3, 0.5, 0.1] * 2,
+        "logistic": [0.5] * 4 + [0.3, 0.2, 0.1, 0.5, 0.15] * 2,
+        "trees-4": [0.5] * 4 + half + whole,
+        "trees-4-fast": [0.5] * 4 + half + half,
+        "trees-8": [0.5] * 4 + half + whole,
+    })  # fmt: skip
+    return frame, y, days
+
+
+HEALTH_ONLY = model.Candidate("health-only", model.LOGISTIC, {"c": 1.0, "only": ("health_score",)})
+TREES_4 = model.Candidate("trees-4", model.TREES, {"num_leaves": 4})
+
+
+def test_select_judges_an_unnamed_blend_on_the_best_learned_model_each_month_by_the_other_months_weights(
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    _recording_fit(monkeypatch)
+    seen: list[dict[str, object]] = []
+    stacks = _recording_stack(monkeypatch, seen)
+    frame, y, days = _blend_months()
+    blend = model.Candidate("blend", model.BLEND, {"base": None}, 7)  # no health feature named: select's
+    sel = model.select(frame, y, days, model.Schema.infer(frame),
+                       candidates=(HEALTH_ONLY, blend, LOGISTIC_ONLY[0], TREES_4))  # fmt: skip
+    # the learned candidates: logistic (1/3) and trees-4 (mean of 3/6 and 1.0 = 0.75), not health-only
+    # (5/6, the best mean but the health score alone): the base is trees-4, whose 0.75 beats the health
+    # score's mean of 1.0 and 0.0 = 0.5, so the blend is judged on the 2 months — each by the weights
+    # stacked on the other one: month 2 by month 3's (the health score alone: AUC 1.0), month 3 by
+    # month 2's (trees-4 alone: AUC 1.0)
+    assert stacks == [([3], "health_score"), ([2], "health_score"), ([2, 3], "health_score")]
+    # each stacked on its months' rows: their churns, health scores and trees-4's predictions
+    health_2, health_3 = [10.0, 20.0, 30.0, 80.0, 90.0], [80.0, 90.0, 70.0, 10.0, 20.0]
+    trees_2, trees_3 = [0.6, 0.4, 0.2, 0.5, 0.3], [0.9, 0.8, 0.7, 0.2, 0.1]
+    assert seen == [{"churns": 3, "health": health_3, "base": trees_3}, {"churns": 3, "health": health_2, "base": trees_2},
+                    {"churns": 6, "health": health_2 + health_3, "base": trees_2 + trees_3}]  # fmt: skip
+    assert sel.scores == {"health-only": pytest.approx(5 / 6), "blend": 1.0, "logistic": pytest.approx(1 / 3),
+                          "trees-4": 0.75}  # fmt: skip
+    assert sel.health == 0.5
+    assert sel.validation_months == (2, 3)
+    # the blend's 1.0 is best by more than 0.005 over health-only's 5/6: chosen, with its base, the weights
+    # stacked on both months and its own rounds
+    assert sel.chosen == model.Candidate("blend", model.BLEND, {"base": "trees-4", "stack": {
+        "feature": "health_score", **W_BOTH}}, 7)
+
+
+def test_select_judges_a_blend_on_its_named_base_and_feature_after_one_it_cannot_judge(
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    calls = _recording_fit(monkeypatch)
+    stacks = _recording_stack(monkeypatch)
+    frame, y, days = _blend_months()
+    absent = model.Candidate("blend-x", model.BLEND, {"base": "trees-4", "health": "absent"})
+    blend = model.Candidate("blend", model.BLEND, {"base": "trees-4", "health": "health_score"})
+    # no health score for select itself (health=None): no health AUC, and the blends read their own feature
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(HEALTH_ONLY, absent, blend),
+                       health=None)  # fmt: skip
+    # no learned candidate (health-only is the health score alone): the blends stack on their named base,
+    # trees-4, trained each month beside health-only. blend-x's feature is not in the table: not judged,
+    # and the next blend still is: month 2 by the health score (1.0), month 3 by trees-4 (1.0)
+    assert [c["candidate"].name for c in calls] == ["health-only", "trees-4"] * 2  # type: ignore[attr-defined]
+    assert stacks == [([3], "health_score"), ([2], "health_score"), ([2, 3], "health_score")]
+    assert sel.scores == {"health-only": pytest.approx(5 / 6), "blend-x": None, "blend": 1.0}
+    assert sel.health is None
+    assert sel.chosen == model.Candidate("blend", model.BLEND, {"base": "trees-4", "health": "health_score",
+                                                                "stack": {"feature": "health_score", **W_BOTH}})  # fmt: skip
+
+
+def test_select_does_not_judge_a_blend_whose_base_only_ties_the_health_score_and_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    _recording_fit(monkeypatch)
+    stacks = _recording_stack(monkeypatch)
+    frame, y, days = _blend_months()
+    tie = model.Candidate("blend-tie", model.BLEND, {"base": "trees-4-fast", "health": "health_score"})
+    blend = model.Candidate("blend", model.BLEND, {"base": "trees-8", "health": "health_score"})
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, tie, blend))
+    # trees-4-fast's mean AUC, 3/6 both months = 0.5, only equals the health score's (1.0 and 0.0): no
+    # learned gain to keep, blend-tie is not judged; trees-8's 0.75 beats it: the next blend is
+    assert stacks == [([3], "health_score"), ([2], "health_score"), ([2, 3], "health_score")]
+    assert sel.scores == {"logistic": pytest.approx(1 / 3), "blend-tie": None, "blend": 1.0}
+    assert sel.health == 0.5
+    assert sel.chosen.name == "blend"
+    assert sel.chosen.params["base"] == "trees-8"
+
+
+def test_select_does_not_judge_a_blend_on_a_single_month(monkeypatch: pytest.MonkeyPatch) -> None:
+    _recording_fit(monkeypatch)
+    stacks = _recording_stack(monkeypatch)
+    frame, y, days = _blend_months()
+    keep = [d != 2 for d in days]  # months 1 and 3: only month 3 judges
+    frame, y, days = frame[keep].reset_index(drop=True), y[keep], [d for d in days if d != 2]
+    blend = model.Candidate("blend", model.BLEND, {"base": None, "health": "health_score"})
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, TREES_4, blend))
+    # trees-4's 1.0 beats the health score's 0.0 in month 3, but one month leaves no other month to stack
+    # the weights on: the blend is not judged, trees-4 is chosen
+    assert stacks == []
+    assert sel.validation_months == (3,)
+    assert sel.scores == {"logistic": pytest.approx(1 / 3), "trees-4": 1.0, "blend": None}
+    assert sel.health == 0.0
+    assert sel.chosen.name == "trees-4"
+
+
+def test_select_a_candidate_exactly_the_tolerance_below_the_best_is_a_tie_the_simpler_wins(
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    _recording_fit(monkeypatch)
+    # month 3: 10 churners and 10 not; logistic ranks one churner (0.45) below one non-churner (0.5):
+    # 99 of 100 pairs; trees-4 every pair. Month 2: both rank all 6 pairs right
+    y = np.array([True] * 3 + [False] + [True] * 3 + [False] * 2 + [True] * 10 + [False] * 10)
+    days = [1] * 4 + [2] * 5 + [3] * 20
+    frame = pd.DataFrame({
+        "signal": [0.5] * 29,
+        "logistic": [0.5] * 4 + [0.9, 0.8, 0.7, 0.2, 0.1] + [0.9] * 9 + [0.45] + [0.5] + [0.1] * 9,
+        "trees-4": [0.5] * 4 + [0.9, 0.8, 0.7, 0.2, 0.1] + [0.9] * 10 + [0.1] * 10,
+    })  # fmt: skip
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, TREES_4))
+    # logistic's mean (1.0 + 0.99) / 2 = 0.995 is exactly the best 1.0 less the tolerance 0.005 (in binary too)
+    assert sel.scores == {"logistic": 0.995, "trees-4": 1.0}
+    assert sel.scores["logistic"] == 1.0 - model.SELECTION_TOLERANCE
+    assert sel.chosen.name == "logistic"
+
+
+def test_select_with_validation_months_none_of_which_can_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    _recording_fit(monkeypatch)
+    # month 2 validates (3 churns of 4) but has no churn before it: no month judges, no candidate is scored
+    frame, y, days = _months([(1, [(0, 0.5)] * 4), (2, [(1, 0.9), (1, 0.8), (1, 0.3), (0, 0.5)])])
+    sel = model.select(frame, y, days, model.Schema.infer(frame), candidates=(*LOGISTIC_ONLY, TREES_4))
+    assert sel == model.Selection(LOGISTIC_ONLY[0], (1, 2), (2,), {"logistic": None, "trees-4": None}, None,
+                                  "too_little_data")  # fmt: skip

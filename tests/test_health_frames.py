@@ -216,6 +216,9 @@ def test_measures_of_two_days_at_once_each_from_its_own_rows() -> None:
     )
     values = calc.measures_by_day(rows, many)
     assert list(values.index) == list(rows)
+    # numbers only, a measure never computed too (no due milestones given: milestones_on_time is NaN, not None)
+    assert (values.dtypes == "float64").all()
+    assert values["milestones_on_time"].isna().all()
     # events per seat ranked within each day: day 1 F2 0 (no events) → ¼, F1 15 → ¾; day 2 as above
     assert values["events_percentile"].tolist() == [0.75, 0.25, 0.75, 0.25]
     cols = ["events_per_seat", "login_days", "feature_breadth", "nps", "csat", "open_tickets",
@@ -231,6 +234,40 @@ def test_measures_of_two_days_at_once_each_from_its_own_rows() -> None:
         ("2026-06-29", 2): [0.0, None, 0.0, 10.0, 3.0, 0.0, 0.8, None, None, 179.0],
         ("2026-06-30", 1): [37.5, 15.0, round(1 / 6, 6), 40.0, 4.5, 0.0, None, None, 1.0, 364.0],
         ("2026-06-30", 2): [15.0, 6.0, 0.0, None, None, 0.0, None, -0.5, None, 180.0],
+    }
+
+
+def test_a_day_without_usage_rows_features_named_by_the_day_and_a_single_milestone() -> None:
+    # day 0 (06-28): no usage row at all; day 1 (06-29): F1's events and F2's logins only, no feature
+    # row. The features known for each day come from its window alone: feature.api both days
+    d0, d1 = T("2026-06-28"), T("2026-06-29")
+    usage = pd.DataFrame([(1, "events", 120, 0, 0, 12, 9), (2, "logins", 6, 0, 0, 3, 1)], columns=COLS)
+    none = pd.DataFrame({"day": pd.Series(dtype="datetime64[ns]"), "account_id": pd.Series(dtype="int64")})
+    inputs_ = dataclasses.replace(
+        inputs(), usage=usage.assign(day=d1).astype(dict.fromkeys(COLS[2:], "float64")),
+        features={d0: ("feature.api",), d1: ("feature.api",)},
+        surveys=none.assign(nps=[], csat=[]), tickets=none.assign(open_tickets=[], escalated_tickets=[]),
+        sentiment=none.assign(csm_sentiment=[]),
+        # F2 on day 1: its one milestone done, and on time of the one due
+        onboarding=pd.DataFrame({"day": [d1], "account_id": [2], "milestones": [1], "milestones_done": [1],
+                                 "milestones_due": [1], "milestones_on_time": [1]}),
+    )  # fmt: skip
+    rows = pd.MultiIndex.from_tuples([(d0, 1), (d0, 2), (d1, 1), (d1, 2)], names=["day", "account_id"])
+    values = calc.measures_by_day(rows, inputs_)
+    cols = ["events_per_seat", "login_days", "feature_breadth", "first_value", "onboarding_progress",
+            "milestones_on_time"]  # fmt: skip
+    got = {(d.date().isoformat(), int(a)): [None if math.isnan(v) else round(float(v), 6) for v in r]
+           for (d, a), r in values[cols].iterrows()}  # fmt: skip
+    assert got == {
+        # day 0: no metric reported, so every usage measure is missing (not 0); a feature is known for the
+        # day: breadth 0 of 6 and no first value, not missing
+        ("2026-06-28", 1): [None, None, 0.0, 0.0, None, None],
+        ("2026-06-28", 2): [None, None, 0.0, 0.0, None, None],
+        # day 1: F1 120 events ÷ 30 days × 30 ÷ its 8 tracked users (20 seats > 2 × 8; nobody reported
+        # active users: a peak of 0) = 15, no login (0 of 30 days); F2 no event (0 ÷ 4 seats), 3 login
+        # days of 30; no feature used of the 6 known; F2's 1 of 1 milestone done and on time
+        ("2026-06-29", 1): [15.0, 0.0, 0.0, 0.0, None, None],
+        ("2026-06-29", 2): [0.0, 3.0, 0.0, 0.0, 1.0, 1.0],
     }
 
 

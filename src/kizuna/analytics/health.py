@@ -451,7 +451,7 @@ def measures_by_day(
     out["days_to_renewal"] = _renewal_days_on(lines_on(inputs.lines, days, paying_only=True)).reindex(rows)
     out["payment_state"] = np.nan  # no payment data in Kizuna yet: always missing
     out["csm_sentiment"] = by_row(inputs.sentiment, "csm_sentiment")
-    by_day = dict(tuple(usage.groupby("day"))) if len(usage) else {}
+    by_day = dict(tuple(usage.groupby("day")))  # no usage at all: no group, {}
     for d in days:
         silent = unreported_measures(by_day.get(d, usage.iloc[:0]), _features_on(inputs.features, d))
         if silent:
