@@ -15,6 +15,7 @@ import math
 from datetime import UTC, date, datetime
 
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -349,3 +350,35 @@ def test_a_grid_out_of_range_names_its_field(options: dict[str, object], field: 
 def test_the_first_and_last_report_days() -> None:
     assert MonthGrid(D(1970, 1, 1)).as_of == D(1970, 1, 1)
     assert MonthGrid(D(9998, 12, 31), months=1, lookback=0).labels() == ["9998-12"]
+
+
+def test_kaplan_meier_curve_by_hand_and_as_lifelines_computes_it() -> None:
+    # 8 accounts: censored at 0; events at 1, 2, 3, 5, 6; censored at 2 and 5. At risk just
+    # before each time: 7 at 1, 6 at 2, 4 at 3, 3 at 5, 1 at 6 (S reaches 0 there)
+    durations = np.array([0.0, 1.0, 2.0, 2.0, 3.0, 5.0, 5.0, 6.0])
+    events = np.array([False, True, True, False, True, False, True, True])
+    times = np.arange(8, dtype="float64")
+    surv, lower, upper = retention.km_curve(durations, events, times)
+    assert surv.tolist() == pytest.approx([1.0, 6 / 7, 5 / 7, 15 / 28, 15 / 28, 5 / 14, 0.0, 0.0], rel=1e-15)
+    assert (lower[0], upper[0]) == (1.0, 1.0)  # no event yet: the band is the point
+    assert (lower[6], upper[6], lower[7], upper[7]) == (0.0, 0.0, 0.0, 0.0)  # nobody left
+    assert (lower[2], upper[2]) == pytest.approx(greenwood(5 / 7, [(1, 7), (1, 6)]), rel=1e-12)
+    assert (lower[4], upper[4]) == pytest.approx(greenwood(15 / 28, [(1, 7), (1, 6), (1, 4)]), rel=1e-12)
+    # nobody at 0 (the curve still starts at 1 there) and a time after the last duration
+    s2, l2, u2 = retention.km_curve(np.array([2.5, 3.0]), np.array([True, False]), np.arange(5, dtype="float64"))
+    assert (s2.tolist(), l2.tolist()[:2], u2.tolist()[:2]) == ([1.0, 1.0, 1.0, 0.5, 0.5], [1.0, 1.0], [1.0, 1.0])
+
+    # the same figures as lifelines' KaplanMeierFitter, to the last digit (issue 19 dropped the
+    # import: a second of every report), and the same 95 % quantile as scipy
+    from lifelines import KaplanMeierFitter
+    from scipy.stats import norm
+
+    assert norm.ppf(0.975) == retention.Z_95
+    for d, e in ((durations, events), (np.array([2.5, 3.0]), np.array([True, False])),
+                 (np.array([0.0, 0.0, 1.5, 1.5, 4.0]), np.array([True, False, True, True, False]))):  # fmt: skip
+        kmf = KaplanMeierFitter().fit(d, event_observed=e)
+        ci = kmf.confidence_interval_survival_function_
+        ci = ci.reindex(ci.index.union(times)).ffill().loc[times]
+        got = retention.km_curve(d, e, times)
+        assert got[0].tolist() == kmf.survival_function_at_times(times).tolist()
+        assert (got[1].tolist(), got[2].tolist()) == (ci.iloc[:, 0].tolist(), ci.iloc[:, 1].tolist())

@@ -89,14 +89,50 @@ def lifetimes(t: StoreTables, currency: str, as_of: date, amm_now: ibis.Table) -
     return j.select("account_id", "first_earned", "last_end", paying=ibis.coalesce(j.paying, False))
 
 
+#: The two-sided 95 % normal quantile, ``scipy.stats.norm.ppf(0.975)`` to the last digit
+#: (what lifelines uses for its bands; a test compares it with scipy's).
+Z_95 = 1.959963984540054
+
+
+def km_curve(durations: np.ndarray, observed: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier survival and its 95 % band (exponential Greenwood) at ``times`` (≥ 0):
+    ``(survival, lower, upper)``. The same floating-point operations, in the same order, as
+    lifelines 0.30's ``KaplanMeierFitter`` (``survival_function_at_times`` and
+    ``confidence_interval_survival_function_``), so the figures are identical to the last
+    digit (tests compare them) without importing lifelines and scipy (a second a process).
+    ``durations`` ≥ 0; ``observed``: True for an event, False for censored."""
+    # the event table: one row per distinct duration, plus time 0 where everyone enters
+    at, inverse = np.unique(np.append(durations.astype("float64"), 0.0), return_inverse=True)
+    inverse = inverse[:-1]
+    removed = np.bincount(inverse, minlength=len(at)).astype("float64")
+    deaths = np.bincount(inverse, weights=observed.astype(bool).astype("float64"), minlength=len(at))
+    # at risk just before each time: everyone, less those removed at earlier times (whole
+    # numbers, exact in floats)
+    population = len(durations) - np.concatenate(([0.0], np.cumsum(removed)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_estimate = np.cumsum(np.log(population - deaths) - np.log(population))
+        whole = population.astype("uint64")
+        terms = deaths / (whole * (whole - deaths))
+        terms[terms == np.inf] = 0
+        cumulative_sq = np.cumsum(terms)
+        survival = np.exp(log_estimate)
+        v = np.log(survival)
+        lower = np.exp(-np.exp(np.log(-v) - Z_95 * np.sqrt(cumulative_sq) / v))
+        upper = np.exp(-np.exp(np.log(-v) + Z_95 * np.sqrt(cumulative_sq) / v))
+    lower[np.isnan(lower)] = 1.0
+    upper[np.isnan(upper)] = 1.0
+    # the value at the latest time ≤ each asked time (a step function)
+    pick = np.searchsorted(at, times, side="right") - 1
+    return survival[pick], lower[pick], upper[pick]
+
+
 def kaplan_meier(
     frame: pd.DataFrame, as_of: date, horizon_months: int, segments: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Survival curves from :func:`lifetimes` (pandas): ``segment, month, survival,
     lower, upper, at_risk`` for months 0 … ``horizon_months`` (95 % bands, lifelines'
-    exponential Greenwood). ``segments``: ``account_id, segment`` (``"all"`` when None)."""
-    from lifelines import KaplanMeierFitter
-
+    exponential Greenwood, computed by :func:`km_curve`). ``segments``: ``account_id,
+    segment`` (``"all"`` when None)."""
     data = frame.copy()
     if data.empty:
         return pd.DataFrame(columns=["segment", "month", "survival", "lower", "upper", "at_risk"])
@@ -116,14 +152,12 @@ def kaplan_meier(
     times = np.arange(horizon_months + 1, dtype="float64")
     rows = []
     for segment, part in sorted(data.groupby("segment"), key=lambda kv: str(kv[0])):
-        kmf = KaplanMeierFitter().fit(part["duration"], event_observed=part["event"])
-        surv = kmf.survival_function_at_times(times).to_numpy()
-        ci = kmf.confidence_interval_survival_function_
-        ci = ci.reindex(ci.index.union(times)).ffill().loc[times]
+        durations = part["duration"].to_numpy(dtype="float64")
+        surv, lower, upper = km_curve(durations, part["event"].to_numpy(dtype=bool), times)
         for i, month in enumerate(times):
             rows.append({
                 "segment": str(segment), "month": int(month), "survival": float(surv[i]),
-                "lower": float(ci.iloc[i, 0]), "upper": float(ci.iloc[i, 1]),
-                "at_risk": int((part["duration"] >= month).sum()),
+                "lower": float(lower[i]), "upper": float(upper[i]),
+                "at_risk": int((durations >= month).sum()),
             })  # fmt: skip
     return pd.DataFrame(rows)

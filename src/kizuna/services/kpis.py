@@ -44,9 +44,7 @@ clock or the settings: the caller passes ``as_of`` and the options.
 from __future__ import annotations
 
 import calendar
-import importlib
 import math
-import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -422,7 +420,6 @@ def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
 def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> KpiReport:
     """Every KPI for ``as_of`` over ``options.months`` months, on ``con``."""
     options = options or KpiOptions()
-    _warm_up()
     c = _core(con, as_of, options)
     t, grid, amm, segs = c.t, c.grid, c.amm, c.segments
     cur = options.currency
@@ -536,13 +533,6 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
         support_totals={k: plain(v) for k, v in sup_total.items()}, pareto=par, ltv=ltv,
         excluded_currencies=[{k: plain(v) for k, v in r.items()} for r in excluded.to_dict(orient="records")],
     )  # fmt: skip
-
-
-def _warm_up() -> None:
-    """Import lifelines (seconds: it loads scipy) in a thread while the queries run: the
-    database releases the GIL, so the import overlaps them instead of adding to them."""
-    if "lifelines" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("lifelines",), daemon=True).start()
 
 
 def _unsegment(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
