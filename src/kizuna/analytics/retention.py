@@ -46,6 +46,29 @@ def cohort_sizes(members: ibis.Table) -> ibis.Table:
     return members.group_by("cohort_mi").agg(size=members.count())
 
 
+def cohort_frames(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(:func:`cohort_cells`, :func:`cohort_sizes`) from the account-month MRR
+    (``account_id, mi, mrr``) and :func:`~kizuna.analytics.revenue.first_earned` fetched once
+    (the report fetches both for its revenue figures): the same rows, without the cohort
+    members' temporary table and its join."""
+    frame = grid.frame()
+    firsts = np.array(frame["first_day"].tolist(), dtype="datetime64[D]")
+    ends = np.array(frame["end_day"].tolist(), dtype="datetime64[D]")
+    fe = pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]")
+    cohort = np.searchsorted(firsts, fe, side="right") - 1
+    inside = (cohort >= 0) & (fe < ends[np.clip(cohort, 0, None)])
+    members = pd.DataFrame({"account_id": first_earned_on["account_id"].to_numpy(dtype="int64")[inside],
+                            "cohort_mi": cohort[inside].astype("int64")})  # fmt: skip
+    sizes = members.groupby("cohort_mi", as_index=False).agg(size=("account_id", "size"))
+    j = months[["account_id", "mi", "mrr"]].merge(members, on="account_id")
+    j = j[j["mi"] >= j["cohort_mi"]]
+    cells = j.groupby(["cohort_mi", "mi"], as_index=False).agg(accounts=("mrr", "size"), mrr=("mrr", "sum"))
+    for col in ("accounts", "mrr"):
+        cells[col] = cells[col].astype("int64")
+    sizes["size"] = sizes["size"].astype("int64")
+    return cells, sizes
+
+
 def cohort_tables(grid: MonthGrid, cells: pd.DataFrame, sizes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(logo, revenue) retention tables: one row per reported cohort month (label),
     columns ``size``, ``mrr0`` and ages ``0 … n`` (fractions; NaN where not reached)."""

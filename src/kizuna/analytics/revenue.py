@@ -21,7 +21,9 @@ Definitions (see ``docs/kpis.md``):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import ibis
 import numpy as np
@@ -175,6 +177,113 @@ def trailing_accounts(amm: ibis.Table, mi: int, window: int = 12) -> ibis.Table:
     end = amm.filter(amm.mi == mi).select(e_account="account_id", end="mrr")
     j = start.left_join(end, start.account_id == end.e_account)
     return j.select("account_id", "start", end=ibis.coalesce(j.end, 0))
+
+
+def account_months(amm: ibis.Table, segments: ibis.Table | None = None) -> ibis.Table:
+    """``account_id, mi, mrr`` (:func:`account_mrr`) and, with segments, each row's
+    ``segment`` (at the start of month ``mi``) and ``next_segment`` (at the start of
+    ``mi + 1``): all that :func:`revenue_totals` needs, fetched in one query."""
+    if segments is None:
+        return amm.select("account_id", "mi", "mrr")
+    nxt, _ = with_segment(amm.select("account_id", "mi", "mrr"), segments, back=-1)
+    nxt = nxt.rename(next_segment="segment")
+    out, _ = with_segment(nxt, segments)
+    return out.select("account_id", "mi", "mrr", "segment", "next_segment")
+
+
+@dataclass(frozen=True)
+class RevenueTotals:
+    """What :func:`mrr_totals`, :func:`movement_totals` (of :func:`movements_by_account`),
+    :func:`trailing_totals` and :func:`start_totals` compute on the backend, computed from
+    one fetch of the account-month MRR (:func:`revenue_totals`): the same rows and values."""
+
+    mrr: pd.DataFrame
+    movements: pd.DataFrame
+    trailing: pd.DataFrame
+    start: pd.DataFrame
+
+
+def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.DataFrame, window: int = 12) -> RevenueTotals:
+    """The revenue totals (by ``segment`` when ``months`` has one) from :func:`account_months`
+    and :func:`first_earned` fetched once, with the definitions of :func:`mrr_totals`,
+    :func:`movements_by_account` + :func:`movement_totals`, :func:`trailing_totals` and
+    :func:`start_totals` (the KPI tests check both ways give the same report): on SQLite the
+    four queries re-scanned the account-month MRR and its segments (0.6 s of a report at
+    10,000 accounts); here each is a pass over arrays of accounts × months."""
+    keys = ["segment"] if "segment" in months.columns else []
+    ids, row_account = np.unique(months["account_id"].to_numpy(dtype="int64"), return_inverse=True)
+    row_mi = months["mi"].to_numpy(dtype="int64")
+    row_mrr = months["mrr"].to_numpy(dtype="int64")
+    width = grid.size + window + 1  # every month a row or a shifted copy of it can land in
+    mrr = np.zeros((len(ids), width), dtype="int64")
+    mrr[row_account, row_mi] = row_mrr
+
+    def frame(columns: dict[str, Any], codes: np.ndarray | None, names: Any) -> pd.DataFrame:
+        out = pd.DataFrame(columns)
+        if keys:
+            out.insert(1, "segment", names.take(codes))
+        return out
+
+    # segments as codes: the segment at the start of a row's month and of the next
+    names: Any = None
+    seg = nxt = np.zeros(0, dtype="int64")
+    if keys:
+        both = pd.concat([months["segment"], months["next_segment"]], ignore_index=True)
+        codes, names = pd.factorize(both)
+        seg, nxt = codes[: len(months)], codes[len(months) :]
+
+    def totals(columns: dict[str, Any], codes: np.ndarray | None, by: list[str], sums: dict[str, tuple[str, str]]) -> pd.DataFrame:
+        data = frame(columns, codes, names)
+        out = data.groupby(by, as_index=False, sort=True).agg(**sums)
+        for col in sums:
+            out[col] = out[col].astype("int64")
+        return out
+
+    index = ["mi", *keys]
+    mrr_t = totals({"mi": row_mi, "mrr": row_mrr}, seg, index, {"mrr": ("mrr", "sum"), "accounts": ("mrr", "size")})
+    start_t = totals({"mi": row_mi + 1, "start_mrr": row_mrr}, nxt, index,
+                     {"start_mrr": ("start_mrr", "sum"), "start_accounts": ("start_mrr", "size")})  # fmt: skip
+
+    # movements: every account and month 1 … last whose MRR changed from the month before
+    cur, prev = mrr[:, 1 : grid.size], mrr[:, : grid.size - 1]
+    acc, col = np.nonzero(cur != prev)
+    m = col + 1
+    c, p = cur[acc, col], prev[acc, col]
+    codes: np.ndarray | None = None
+    if keys:  # the segment of month m: its own row's, or (churned) the previous month's next one
+        seg_at = np.full(mrr.shape, -1, dtype="int64")
+        nxt_at = np.full(mrr.shape, -1, dtype="int64")
+        seg_at[row_account, row_mi] = seg
+        nxt_at[row_account, row_mi] = nxt
+        codes = np.where(c > 0, seg_at[acc, m], nxt_at[acc, m - 1])
+    fe = pd.Series(pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]"),
+                   index=first_earned_on["account_id"].to_numpy(dtype="int64"))  # fmt: skip
+    first = fe.reindex(ids).to_numpy(dtype="datetime64[D]")[acc]
+    snapshots = np.array(grid.frame()["snapshot"].tolist(), dtype="datetime64[D]")
+    kind = np.select(
+        [(p == 0) & (first > snapshots[m - 1]), p == 0, c == 0, c > p],
+        ["new", "reactivation", "churned", "expansion"],
+        default="contraction",
+    )
+    mv_data = frame({"mi": m, "kind": kind, "delta": c - p}, codes, names)
+    mv_t = mv_data.groupby([*index, "kind"], as_index=False, sort=True).agg(
+        accounts=("delta", "size"), amount=("delta", "sum")
+    )
+    for name in ("accounts", "amount"):
+        mv_t[name] = mv_t[name].astype("int64")
+    mv_t["kind"] = mv_t["kind"].astype(str)
+
+    # trailing: each account paying at month mi0 followed to mi0 + window, in its segment at
+    # the start of the window's months (mi0 + 1)
+    end = mrr[row_account, row_mi + window]
+    kept = np.where(end < row_mrr, end, row_mrr)
+    tr_t = totals(
+        {"mi": row_mi + window, "start": row_mrr, "end": end, "kept": kept, "retained": (end > 0).astype("int64")},
+        nxt, index,
+        {"start_accounts": ("start", "size"), "start_mrr": ("start", "sum"), "end_mrr": ("end", "sum"),
+         "retained_mrr": ("kept", "sum"), "retained_accounts": ("retained", "sum")},
+    )  # fmt: skip
+    return RevenueTotals(mrr_t, mv_t, tr_t, start_t)
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:

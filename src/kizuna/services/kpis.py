@@ -425,32 +425,29 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     cur = options.currency
     labels = grid.labels()
 
-    # revenue: with segments, each total is fetched once by segment and summed here (every
-    # account has exactly one segment in a month, so the sums are the overall figures)
-    mv = revenue.movements_by_account(t, grid, cur, amm)
+    # revenue: the account-month MRR (with each row's segments) and the first earning days
+    # are fetched once, and every total is computed from them (revenue.revenue_totals); with
+    # segments, each total is by segment and summed here (every account has exactly one
+    # segment in a month, so the sums are the overall figures)
+    months_df = revenue.account_months(amm, segs).execute()
+    first_df = revenue.first_earned(t, cur, as_of).execute()
+    totals = revenue.revenue_totals(grid, months_df, first_df)
     if segs is not None:
-        mrr_seg = revenue.mrr_totals(amm, segs).execute()
-        mv_seg = revenue.movement_totals(mv, segs).execute()
-        tr_seg = revenue.trailing_totals(amm, segments=segs).execute()
-        start_seg = revenue.start_totals(amm, segs).execute() if "mi" in segs.columns else None
-        rev_seg = revenue.revenue_table(grid, mrr_seg, mv_seg, tr_seg, keys=["segment"], start=start_seg)
+        start_seg = totals.start if "mi" in segs.columns else None
+        rev_seg = revenue.revenue_table(grid, totals.mrr, totals.movements, totals.trailing, keys=["segment"],
+                                        start=start_seg)  # fmt: skip
         seg_frame = _segment_now(segs, grid).execute()
-        mrr_df = _unsegment(mrr_seg, ["mi"])
-        mv_df = _unsegment(mv_seg, ["mi", "kind"])
-        tr_df = _unsegment(tr_seg, ["mi"])
+        mrr_df = _unsegment(totals.mrr, ["mi"])
+        mv_df = _unsegment(totals.movements, ["mi", "kind"])
+        tr_df = _unsegment(totals.trailing, ["mi"])
     else:
         rev_seg, seg_frame = pd.DataFrame(), None
-        mrr_df = revenue.mrr_totals(amm).execute()
-        mv_df = revenue.movement_totals(mv).execute()
-        tr_df = revenue.trailing_totals(amm).execute()
+        mrr_df, mv_df, tr_df = totals.mrr, totals.movements, totals.trailing
     full = revenue.revenue_table(grid, mrr_df, mv_df, tr_df, lookback=True)
     rev = full[full["mi"] >= grid.first_reported].reset_index(drop=True)
 
     # retention
-    members = _cache(retention.cohort_members(t, grid, cur))
-    logo, rev_ret = retention.cohort_tables(
-        grid, retention.cohort_cells(members, amm).execute(), retention.cohort_sizes(members).execute()
-    )
+    logo, rev_ret = retention.cohort_tables(grid, *retention.cohort_frames(grid, months_df, first_df))
     now = amm.filter(amm.mi == grid.last)
     life = retention.lifetimes(t, cur, as_of, now.select("account_id")).execute()
     survival = retention.kaplan_meier(life, as_of, max(options.months, SURVIVAL_MONTHS), seg_frame)
@@ -499,12 +496,11 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     }
 
     # pareto
-    now_df = now.execute()
-    par = pareto_mod.pareto(now_df["mrr"])
+    par = pareto_mod.pareto(months_df.loc[months_df["mi"] == grid.last, "mrr"])
 
     # LTV
     window = mrr_df[mrr_df["mi"] >= grid.first_reported]
-    distinct = int(amm.filter(amm.mi >= grid.first_reported).account_id.nunique().execute())
+    distinct = int(months_df.loc[months_df["mi"] >= grid.first_reported, "account_id"].nunique())
     last = rev.iloc[-1]
     churn = revenue.trailing_logo_churn(full)
     ltv = ltv_mod.ltv_formulas(
@@ -579,12 +575,11 @@ def ltv_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     options = options or KpiOptions()
     c = _core(con, as_of, options)
     grid = c.grid
-    mv = revenue.movements_by_account(c.t, grid, options.currency, c.amm)
-    mrr_df = revenue.mrr_totals(c.amm).execute()
-    full = revenue.revenue_table(grid, mrr_df, revenue.movement_totals(mv).execute(),
-                                 revenue.trailing_totals(c.amm).execute(), lookback=True)  # fmt: skip
-    window = mrr_df[mrr_df["mi"] >= grid.first_reported]
-    distinct = int(c.amm.filter(c.amm.mi >= grid.first_reported).account_id.nunique().execute())
+    months_df = revenue.account_months(c.amm).execute()
+    totals = revenue.revenue_totals(grid, months_df, revenue.first_earned(c.t, options.currency, as_of).execute())
+    full = revenue.revenue_table(grid, totals.mrr, totals.movements, totals.trailing, lookback=True)
+    window = totals.mrr[totals.mrr["mi"] >= grid.first_reported]
+    distinct = int(months_df.loc[months_df["mi"] >= grid.first_reported, "account_id"].nunique())
     last = full.iloc[-1]
     return ltv_mod.ltv_formulas(
         mrr=int(last["mrr"]), paying_accounts=int(last["accounts"]), monthly_churn=revenue.trailing_logo_churn(full),
