@@ -249,13 +249,13 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
     acc, col = np.nonzero(cur != prev)
     m = col + 1
     c, p = cur[acc, col], prev[acc, col]
-    codes: np.ndarray | None = None
+    mv_codes: np.ndarray | None = None
     if keys:  # the segment of month m: its own row's, or (churned) the previous month's next one
         seg_at = np.full(mrr.shape, -1, dtype="int64")
         nxt_at = np.full(mrr.shape, -1, dtype="int64")
         seg_at[row_account, row_mi] = seg
         nxt_at[row_account, row_mi] = nxt
-        codes = np.where(c > 0, seg_at[acc, m], nxt_at[acc, m - 1])
+        mv_codes = np.where(c > 0, seg_at[acc, m], nxt_at[acc, m - 1])
     fe = pd.Series(pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]"),
                    index=first_earned_on["account_id"].to_numpy(dtype="int64"))  # fmt: skip
     first = fe.reindex(ids).to_numpy(dtype="datetime64[D]")[acc]
@@ -265,7 +265,7 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
         ["new", "reactivation", "churned", "expansion"],
         default="contraction",
     )
-    mv_data = frame({"mi": m, "kind": kind, "delta": c - p}, codes, names)
+    mv_data = frame({"mi": m, "kind": kind, "delta": c - p}, mv_codes, names)
     mv_t = mv_data.groupby([*index, "kind"], as_index=False, sort=True).agg(
         accounts=("delta", "size"), amount=("delta", "sum")
     )
