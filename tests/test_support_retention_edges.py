@@ -68,7 +68,17 @@ def test_support_by_month_and_over_the_window() -> None:
     assert [None if math.isnan(v) else v for v in frt] == [None, 10800, 3600, 1200, None, 5400, 1800]
     assert got["account_id"].tolist() == [1, 1, 2, 2, 2, 3, 3]
     sums, medians = support.support_by_month(facts)
-    table = support.support_table(sums.execute(), medians.execute(), GRID.labels())
+    tsums, tmedians = support.support_totals(facts, GRID.first_reported)
+    on_backend = (support.support_table(sums.execute(), medians.execute(), GRID.labels()),
+                  support.support_table(tsums.execute(), tmedians.execute()))  # fmt: skip
+    # the report's way: the facts fetched once, summed in pandas (issue 19): the same figures
+    s, m, ts, tm = support.support_frames(got, GRID.first_reported)
+    fetched = (support.support_table(s, m, GRID.labels()), support.support_table(ts, tm))
+    for table, total in (on_backend, fetched):
+        _check_support_tables(table, total)
+
+
+def _check_support_tables(table: pd.DataFrame, total: pd.DataFrame) -> None:
     assert table["month"].tolist() == ["2026-01", "2026-02", "2026-03"]
     counts = ["tickets", "answered", "frt_seconds_sum", "resolved", "resolved_messages", "rated", "csat_sum",
               "satisfied"]  # fmt: skip
@@ -91,8 +101,6 @@ def test_support_by_month_and_over_the_window() -> None:
     assert (table["csat_sum"].tolist(), table["satisfied"].tolist()) == ([0, 3, 11], [0, 0, 2])
     # the reported window (February and March): six tickets, five answered after
     # 3 h, 1 h, 20 min, 1.5 h and 30 min (median: the third of 1,200 1,800 3,600 5,400 10,800 s)
-    tsums, tmedians = support.support_totals(facts, GRID.first_reported)
-    total = support.support_table(tsums.execute(), tmedians.execute())
     assert len(total) == 1
     assert total.columns.tolist() == [*counts, *rates]
     assert {c: str(total[c].dtype) for c in counts} == dict.fromkeys(counts, "int64")
@@ -113,13 +121,21 @@ def test_the_median_of_an_even_count_and_ties() -> None:
     t = store({1: "A1"}, [], tickets=tickets)
     facts = support.ticket_facts(t, GRID)
     sums, medians = support.support_by_month(facts)
-    table = support.support_table(sums.execute(), medians.execute(), GRID.labels())
-    assert table["median_frt_hours"].tolist() == [2.0, 3.0]  # Feb: 2; Mar: (2 + 4) / 2
-    assert table["mean_frt_hours"].tolist() == [2.0, 4.25]
+    fetched = facts.execute()
+    s, m, _ts, _tm = support.support_frames(fetched, 2)
+    for table in (support.support_table(sums.execute(), medians.execute(), GRID.labels()),
+                  support.support_table(s, m, GRID.labels())):  # fmt: skip
+        assert table["median_frt_hours"].tolist() == [2.0, 3.0]  # Feb: 2; Mar: (2 + 4) / 2
+        assert table["mean_frt_hours"].tolist() == [2.0, 4.25]
     tsums, tmedians = support.support_totals(facts, 2)  # March alone
     assert support.support_table(tsums.execute(), tmedians.execute())["median_frt_hours"].tolist() == [3.0]
+    assert support.support_table(*support.support_frames(fetched, 2)[2:])["median_frt_hours"].tolist() == [3.0]
     tsums, tmedians = support.support_totals(facts, 1)
     assert support.support_table(tsums.execute(), tmedians.execute())["median_frt_hours"].tolist() == [2.0]
+    assert support.support_table(*support.support_frames(fetched, 1)[2:])["median_frt_hours"].tolist() == [2.0]
+    # no answered ticket in the window: no median (missing, not 0), still one row of totals
+    assert support.support_table(*support.support_frames(fetched, 3)[2:])[["tickets", "median_frt_hours"]].to_dict(
+        "records") == [{"tickets": 0, "median_frt_hours": pytest.approx(math.nan, nan_ok=True)}]  # fmt: skip
 
 
 # --- cohorts and survival ------------------------------------------------------------------

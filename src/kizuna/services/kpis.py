@@ -481,15 +481,14 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     usage["events"] = usage["events"].fillna(0.0).astype("float64")
     usage.insert(1, "month", [labels[mi] for mi in usage["mi"]])
 
-    # support (the tickets are placed in their months once; effort counts them too)
-    facts = _cache(support.ticket_facts(t, grid), index=())
-    sums, medians = support.support_by_month(facts)
-    sums_df = sums.execute()
+    # support (the tickets are placed in their months once, fetched and summed; effort counts them too)
+    sums_df, medians_df, tsums_df, tmedians_df = support.support_frames(
+        support.ticket_facts(t, grid).execute(), grid.first_reported
+    )
     effort, effort_trend = success.effort_table(grid, sums_df[["mi", "tickets"]], mrr_df)
-    sup = support.support_table(sums_df, medians.execute(), labels)
+    sup = support.support_table(sums_df, medians_df, labels)
     sup = sup[sup["mi"] >= grid.first_reported].reset_index(drop=True)
-    tsums, tmedians = support.support_totals(facts, grid.first_reported)
-    sup_row = support.support_table(tsums.execute(), tmedians.execute())
+    sup_row = support.support_table(tsums_df, tmedians_df)
     sup_total = {
         col: (int(sup_row[col].iloc[0]) if sup_row[col].dtype.kind == "i" else plain(sup_row[col].iloc[0]))
         for col in sup_row.columns
