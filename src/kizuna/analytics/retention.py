@@ -99,17 +99,33 @@ def cohort_tables(grid: MonthGrid, cells: pd.DataFrame, sizes: pd.DataFrame) -> 
     return logo, revenue
 
 
-def lifetimes(t: StoreTables, currency: str, as_of: date, amm_now: ibis.Table) -> ibis.Table:
-    """``account_id, first_earned, last_end, paying``: ``paying`` when earning at
-    ``as_of`` (``amm_now``: the accounts' MRR at ``as_of``); ``last_end`` the latest
-    ``ended_on`` up to ``as_of`` (the churn day of the others)."""
+def lifetime_spans(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
+    """``account_id, first_earned, last_end``: each account's first earning day and the
+    latest ``ended_on`` of its lines up to ``as_of`` (:func:`lifetimes` without ``paying``)."""
     fe = first_earned(t, currency, as_of)
     lines = earning_lines(t, currency)
     ends = lines.filter(lines.ended_on <= as_of).group_by("account_id").agg(last_end=lines.ended_on.max())
     ends = ends.rename(e_account="account_id")
+    j = fe.left_join(ends, fe.account_id == ends.e_account)
+    return j.select("account_id", "first_earned", "last_end")
+
+
+def lifetimes(t: StoreTables, currency: str, as_of: date, amm_now: ibis.Table) -> ibis.Table:
+    """``account_id, first_earned, last_end, paying``: ``paying`` when earning at
+    ``as_of`` (``amm_now``: the accounts' MRR at ``as_of``); ``last_end`` the latest
+    ``ended_on`` up to ``as_of`` (the churn day of the others)."""
+    spans = lifetime_spans(t, currency, as_of)
     now = amm_now.select(n_account="account_id", paying=ibis.literal(True))
-    j = fe.left_join(ends, fe.account_id == ends.e_account).left_join(now, fe.account_id == now.n_account)
+    j = spans.left_join(now, spans.account_id == now.n_account)
     return j.select("account_id", "first_earned", "last_end", paying=ibis.coalesce(j.paying, False))
+
+
+def with_paying(spans: pd.DataFrame, paying_now: pd.Series) -> pd.DataFrame:
+    """:func:`lifetimes` from :func:`lifetime_spans` fetched and the ids of the accounts
+    paying at ``as_of`` (the report has them from the account-month MRR)."""
+    out = spans.copy()
+    out["paying"] = out["account_id"].isin(paying_now.to_numpy()).astype(bool)
+    return out
 
 
 #: The two-sided 95 % normal quantile, ``scipy.stats.norm.ppf(0.975)`` to the last digit

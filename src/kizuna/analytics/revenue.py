@@ -325,16 +325,20 @@ def revenue_table(
         on=index_cols,  # pragma: no mutate
     )
     out[["mrr", "accounts"]] = out[["mrr", "accounts"]].fillna(0).astype("int64")
-    for kind, suffix, values in ((k, s, v) for k in MOVEMENTS for s, v in (("", "amount"), ("_accounts", "accounts"))):
-        part = pd.DataFrame(movements[movements["kind"] == kind].groupby(
-            index_cols,
-            as_index=False,  # pragma: no mutate (merge's `on` takes index level names as well as columns)
-        )[values].sum())
-        out = out.merge(
-            part.rename(columns={values: f"{kind}{suffix}"}), how="left",
-            on=index_cols,  # pragma: no mutate
-        )
-        out[f"{kind}{suffix}"] = out[f"{kind}{suffix}"].fillna(0).astype("int64")
+    # each movement's amount and accounts as columns (new, new_accounts, expansion, …): one
+    # group-by and one merge for the ten of them
+    wide = movements[movements["kind"].isin(MOVEMENTS)].pivot_table(
+        index=index_cols, columns="kind", values=["amount", "accounts"], aggfunc="sum"
+    )
+    names = {("amount", k): k for k in MOVEMENTS} | {("accounts", k): f"{k}_accounts" for k in MOVEMENTS}
+    wide.columns = [names[c] for c in wide.columns]
+    wide = wide.reindex(columns=[f"{k}{s}" for k in MOVEMENTS for s in ("", "_accounts")]).reset_index()
+    out = out.merge(
+        wide, how="left",
+        on=index_cols,  # pragma: no mutate
+    )
+    for col in (f"{k}{s}" for k in MOVEMENTS for s in ("", "_accounts")):
+        out[col] = out[col].fillna(0).astype("int64")
     out = out.sort_values(index_cols).reset_index(drop=True)
     group = out.groupby(keys)["mrr"] if keys else out["mrr"]
     prev_mrr = group.shift(1)

@@ -406,10 +406,14 @@ class _Core:
     segments: ibis.Table | None
 
 
-def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
+def _core(con: BaseBackend, as_of: date, options: KpiOptions, *, keep_amm: bool = True) -> _Core:
+    """The store's tables, the grid, the account-month MRR (a temporary table unless
+    ``keep_amm`` is false: read by one query only) and the segments (a temporary table)."""
     t = store_tables(con)
     grid = options.grid(as_of)
-    amm = _cache(revenue.account_mrr(t, grid, options.currency), index=("account_id", "mi"))
+    amm = revenue.account_mrr(t, grid, options.currency)
+    if keep_amm:
+        amm = _cache(amm, index=("account_id", "mi"))
     segments = _segments(t, options, grid)
     if segments is None:
         return _Core(t, grid, amm, None)
@@ -420,7 +424,8 @@ def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
 def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> KpiReport:
     """Every KPI for ``as_of`` over ``options.months`` months, on ``con``."""
     options = options or KpiOptions()
-    c = _core(con, as_of, options)
+    # the account-month MRR is read once (account_months), so it is not kept in a table
+    c = _core(con, as_of, options, keep_amm=False)
     t, grid, amm, segs = c.t, c.grid, c.amm, c.segments
     cur = options.currency
     labels = grid.labels()
@@ -430,7 +435,9 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     # segments, each total is by segment and summed here (every account has exactly one
     # segment in a month, so the sums are the overall figures)
     months_df = revenue.account_months(amm, segs).execute()
-    first_df = revenue.first_earned(t, cur, as_of).execute()
+    # each account's first earning day and last end (the lifetimes of the survival curves)
+    spans = retention.lifetime_spans(t, cur, as_of).execute()
+    first_df = spans[["account_id", "first_earned"]]
     totals = revenue.revenue_totals(grid, months_df, first_df)
     if segs is not None:
         start_seg = totals.start if "mi" in segs.columns else None
@@ -448,8 +455,7 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
 
     # retention
     logo, rev_ret = retention.cohort_tables(grid, *retention.cohort_frames(grid, months_df, first_df))
-    now = amm.filter(amm.mi == grid.last)
-    life = retention.lifetimes(t, cur, as_of, now.select("account_id")).execute()
+    life = retention.with_paying(spans, months_df.loc[months_df["mi"] == grid.last, "account_id"])
     survival = retention.kaplan_meier(life, as_of, max(options.months, SURVIVAL_MONTHS), seg_frame)
 
     # success
