@@ -331,7 +331,7 @@ def revenue_table(
         index=index_cols, columns="kind", values=["amount", "accounts"], aggfunc="sum"
     )
     names = {("amount", k): k for k in MOVEMENTS} | {("accounts", k): f"{k}_accounts" for k in MOVEMENTS}
-    wide.columns = [names[(str(value), str(kind))] for value, kind in wide.columns]
+    wide.columns = [names[(str(c[0]), str(c[1]))] for c in wide.columns.to_list()]
     wide = wide.reindex(columns=[f"{k}{s}" for k in MOVEMENTS for s in ("", "_accounts")]).reset_index()
     out = out.merge(
         wide, how="left",
