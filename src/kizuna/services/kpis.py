@@ -461,9 +461,11 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     # success
     onboarding = success.onboarding_summary(success.onboarding_accounts(t, grid).execute(), options.zone)
     base, upsold, cross = success.expansion_accounts(t, grid, cur)
-    n_base = int(base.count().execute())
-    n_up = int(upsold.count().execute())
-    n_cross = int(cross.count().execute())
+    # the three counts in one query (one row)
+    counts = base.agg(n_base=base.count()).cross_join(upsold.agg(n_up=upsold.count())).cross_join(
+        cross.agg(n_cross=cross.count())
+    )
+    n_base, n_up, n_cross = (int(v) for v in counts.execute().iloc[0][["n_base", "n_up", "n_cross"]])
     expansion = Expansion(
         window_start=labels[grid.first_reported - 1], base_accounts=n_base,
         upsell_accounts=n_up, upsell_rate=n_up / n_base if n_base else None,
