@@ -187,6 +187,23 @@ def test_cohorts_by_first_earning_month_logo_and_revenue() -> None:
         (1, 1, 3, 90_000), (1, 2, 2, 70_000), (1, 3, 1, 50_000),
         (2, 2, 1, 50_000), (2, 3, 1, 50_000), (3, 3, 1, 60_000),
     ]  # fmt: skip
+    # the report's way (issue 19): from the account-month MRR and the first earning days
+    # fetched once; C9 (first earned in November, before the grid) is in no cohort
+    fetched_cells, fetched_sizes = retention.cohort_frames(
+        GRID3, amm.execute(), revenue.first_earned(t, "JPY", AS_OF).execute()
+    )
+    assert fetched_sizes.columns.tolist() == ["cohort_mi", "size"]
+    assert list(zip(fetched_sizes["cohort_mi"], fetched_sizes["size"], strict=True)) == [(0, 1), (1, 3), (2, 1), (3, 1)]
+    assert fetched_cells.columns.tolist() == ["cohort_mi", "mi", "accounts", "mrr"]
+    assert list(zip(*(fetched_cells[c] for c in ("cohort_mi", "mi", "accounts", "mrr")), strict=True)) == [
+        (0, 0, 1, 10_000), (0, 1, 1, 10_000), (0, 2, 1, 10_000), (0, 3, 1, 10_000),
+        (1, 1, 3, 90_000), (1, 2, 2, 70_000), (1, 3, 1, 50_000),
+        (2, 2, 1, 50_000), (2, 3, 1, 50_000), (3, 3, 1, 60_000),
+    ]  # fmt: skip
+    # an account whose first earning day is the first day of the grid is in the first cohort
+    edge = pd.DataFrame({"account_id": [1, 2], "first_earned": pd.to_datetime(["2025-12-01", "2025-11-30"])})
+    _cells, edge_sizes = retention.cohort_frames(GRID3, amm.execute().iloc[0:0], edge)
+    assert edge_sizes.to_dict("records") == [{"cohort_mi": 0, "size": 1}]
     logo, rev = retention.cohort_tables(GRID3, cells, sizes)
     nan = math.nan
     assert logo.index.tolist() == ["2026-01", "2026-02", "2026-03"]
@@ -242,6 +259,11 @@ def test_lifetimes_and_the_kaplan_meier_curves_by_segment() -> None:
         ("C3", D(2026, 1, 31), D(2026, 2, 28), False), ("C4", D(2026, 1, 15), None, True),
         ("C5", D(2026, 2, 28), None, True), ("C6", AS_OF, None, True), ("C9", D(2025, 11, 1), None, True),
     ]  # fmt: skip
+    # the report's way: the spans fetched, paying from the accounts with MRR at as_of
+    spans = retention.lifetime_spans(t, "JPY", AS_OF).execute()
+    paying = amm.filter(amm.mi == GRID3.last).execute()["account_id"]
+    assert retention.with_paying(spans, paying)[["account_id", "paying"]].sort_values("account_id").values.tolist() == [
+        [1, True], [2, False], [3, False], [4, True], [5, True], [6, True], [9, True]]  # fmt: skip
     # months of 30.4375 days: C3 churns after 28 days (0.92) with 5 at risk (C5 and C6 were
     # censored before), C2 after 73 days (2.40) with 3 at risk (C1 2.43 and C9 4.40)
     curve = retention.kaplan_meier(life, AS_OF, 3)
