@@ -224,7 +224,8 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
     def frame(columns: dict[str, Any], codes: np.ndarray | None, names: Any) -> pd.DataFrame:
         out = pd.DataFrame(columns)
         if keys:
-            out.insert(1, "segment", names.take(codes))
+            # equivalent mutant (another position): every frame is grouped by its keys, which come first
+            out.insert(1, "segment", names.take(codes))  # pragma: no mutate
         return out
 
     # segments as codes: the segment at the start of a row's month and of the next
@@ -253,7 +254,7 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
     acc, col = np.nonzero(cur != prev)
     m = col + 1
     c, p = cur[acc, col], prev[acc, col]
-    mv_codes: np.ndarray | None = None
+    mv_codes: np.ndarray | None = None  # pragma: no mutate (read only with segments, then set below)
     if keys:  # the segment of month m: its own row's, or (churned) the previous month's next one
         # equivalent mutants (another fill, float): only cells of rows that exist are read
         seg_at = np.full(mrr.shape, -1, dtype="int64")  # pragma: no mutate
@@ -262,9 +263,11 @@ def revenue_totals(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Da
         nxt_at[row_account, row_mi] = nxt
         mv_codes = np.where(c > 0, seg_at[acc, m], nxt_at[acc, m - 1])
     # equivalent mutants on the dtypes: days, seconds, nanoseconds or dates compare alike
+    fe_accounts = first_earned_on["account_id"].to_numpy(dtype="int64")  # pragma: no mutate
     fe = pd.Series(pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]"),  # pragma: no mutate
-                   index=first_earned_on["account_id"].to_numpy(dtype="int64"))  # pragma: no mutate
-    first = fe.reindex(ids).to_numpy(dtype="datetime64[D]")[acc]
+                   index=fe_accounts)  # fmt: skip
+    by_account = fe.reindex(ids)  # in the order of the MRR matrix's rows
+    first = by_account.to_numpy(dtype="datetime64[D]")[acc]  # pragma: no mutate
     snapshots = np.array(grid.frame()["snapshot"].tolist(), dtype="datetime64[D]")  # pragma: no mutate
     kind = np.select(
         # `c >= p`: the same (months with c == p are not movements)
