@@ -193,6 +193,7 @@ def test_cohorts_by_first_earning_month_logo_and_revenue() -> None:
         GRID3, amm.execute(), revenue.first_earned(t, "JPY", AS_OF).execute()
     )
     assert fetched_sizes.columns.tolist() == ["cohort_mi", "size"]
+    assert [str(d) for d in [*fetched_sizes.dtypes, *fetched_cells.dtypes]] == ["int64"] * 6
     assert list(zip(fetched_sizes["cohort_mi"], fetched_sizes["size"], strict=True)) == [(0, 1), (1, 3), (2, 1), (3, 1)]
     assert fetched_cells.columns.tolist() == ["cohort_mi", "mi", "accounts", "mrr"]
     assert list(zip(*(fetched_cells[c] for c in ("cohort_mi", "mi", "accounts", "mrr")), strict=True)) == [
@@ -201,7 +202,9 @@ def test_cohorts_by_first_earning_month_logo_and_revenue() -> None:
         (2, 2, 1, 50_000), (2, 3, 1, 50_000), (3, 3, 1, 60_000),
     ]  # fmt: skip
     # an account whose first earning day is the first day of the grid is in the first cohort
-    edge = pd.DataFrame({"account_id": [1, 2], "first_earned": pd.to_datetime(["2025-12-01", "2025-11-30"])})
+    # (and one the day after as_of, the end of the last month, in none)
+    edge = pd.DataFrame({"account_id": [1, 2, 3],
+                         "first_earned": pd.to_datetime(["2025-12-01", "2025-11-30", "2026-03-16"])})  # fmt: skip
     _cells, edge_sizes = retention.cohort_frames(GRID3, amm.execute().iloc[0:0], edge)
     assert edge_sizes.to_dict("records") == [{"cohort_mi": 0, "size": 1}]
     logo, rev = retention.cohort_tables(GRID3, cells, sizes)
@@ -262,6 +265,7 @@ def test_lifetimes_and_the_kaplan_meier_curves_by_segment() -> None:
     # the report's way: the spans fetched, paying from the accounts with MRR at as_of
     spans = retention.lifetime_spans(t, "JPY", AS_OF).execute()
     paying = amm.filter(amm.mi == GRID3.last).execute()["account_id"]
+    assert str(retention.with_paying(spans, paying)["paying"].dtype) == "bool"
     assert retention.with_paying(spans, paying)[["account_id", "paying"]].sort_values("account_id").values.tolist() == [
         [1, True], [2, False], [3, False], [4, True], [5, True], [6, True], [9, True]]  # fmt: skip
     # months of 30.4375 days: C3 churns after 28 days (0.92) with 5 at risk (C5 and C6 were
@@ -420,3 +424,19 @@ def test_kaplan_meier_curve_by_hand_and_as_lifelines_computes_it() -> None:
         got = retention.km_curve(d, e, times)
         assert got[0].tolist() == kmf.survival_function_at_times(times).tolist()
         assert (got[1].tolist(), got[2].tolist()) == (ci.iloc[:, 0].tolist(), ci.iloc[:, 1].tolist())
+
+
+def test_kaplan_meier_censors_a_paying_account_with_an_ended_line_and_clips_at_zero() -> None:
+    # A pays at as_of (an earlier line ended: no event, censored at 74 days); B stopped the
+    # day before its first earning day counted (a negative span: an event at 0 months); C
+    # churned after 31 days (1.02 months)
+    frame = pd.DataFrame({
+        "account_id": [1, 2, 3],
+        "first_earned": pd.to_datetime(["2026-01-01", "2026-02-10", "2026-01-01"]),
+        "last_end": pd.to_datetime(["2026-02-01", "2026-02-09", "2026-02-01"]),
+        "paying": [True, False, False],
+    })  # fmt: skip
+    curve = retention.kaplan_meier(frame, AS_OF, 3)
+    # month 0: B gone at once (2 of 3 left); month 2: C gone too (1 of 2 left of those at risk)
+    assert curve["survival"].tolist() == pytest.approx([2 / 3, 2 / 3, 1 / 3, 1 / 3], rel=1e-15)
+    assert curve["at_risk"].tolist() == [3, 2, 1, 0]

@@ -52,17 +52,25 @@ def cohort_frames(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.Dat
     (the report fetches both for its revenue figures): the same rows, without the cohort
     members' temporary table and its join."""
     frame = grid.frame()
-    firsts = np.array(frame["first_day"].tolist(), dtype="datetime64[D]")
-    ends = np.array(frame["end_day"].tolist(), dtype="datetime64[D]")
-    fe = pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]")
+    # equivalent mutants on dtypes (dates, days or nanoseconds compare alike; the ids are int64),
+    # on `as_index` (None is false too) and on the merge's `on` (account_id is the one common column)
+    firsts = np.array(frame["first_day"].tolist(), dtype="datetime64[D]")  # pragma: no mutate
+    ends = np.array(frame["end_day"].tolist(), dtype="datetime64[D]")  # pragma: no mutate
+    fe = pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]")  # pragma: no mutate
     cohort = np.searchsorted(firsts, fe, side="right") - 1
-    inside = (cohort >= 0) & (fe < ends[np.clip(cohort, 0, None)])
-    members = pd.DataFrame({"account_id": first_earned_on["account_id"].to_numpy(dtype="int64")[inside],
-                            "cohort_mi": cohort[inside].astype("int64")})  # fmt: skip
-    sizes = members.groupby("cohort_mi", as_index=False).agg(size=("account_id", "size"))
-    j = months[["account_id", "mi", "mrr"]].merge(members, on="account_id")
+    # the clip only keeps the index in range for days before the grid (cohort −1, left out
+    # anyway); a month's first day is the end of the one before, so only the last month's end
+    # (the day after as_of) can be reached
+    safe = np.clip(cohort, 0, None)  # pragma: no mutate
+    inside = (cohort >= 0) & (fe < ends[safe])
+    ids = first_earned_on["account_id"].to_numpy(dtype="int64")  # pragma: no mutate
+    members = pd.DataFrame({"account_id": ids[inside], "cohort_mi": cohort[inside].astype("int64")})
+    sizes = members.groupby("cohort_mi", as_index=False).agg(size=("account_id", "size"))  # pragma: no mutate
+    j = months[["account_id", "mi", "mrr"]].merge(members, on="account_id")  # pragma: no mutate
     j = j[j["mi"] >= j["cohort_mi"]]
-    cells = j.groupby(["cohort_mi", "mi"], as_index=False).agg(accounts=("mrr", "size"), mrr=("mrr", "sum"))
+    cells = j.groupby(["cohort_mi", "mi"], as_index=False).agg(  # pragma: no mutate
+        accounts=("mrr", "size"), mrr=("mrr", "sum")
+    )
     for col in ("accounts", "mrr"):
         cells[col] = cells[col].astype("int64")
     sizes["size"] = sizes["size"].astype("int64")
@@ -141,18 +149,23 @@ def km_curve(durations: np.ndarray, observed: np.ndarray, times: np.ndarray) -> 
     digit (tests compare them) without importing lifelines and scipy (a second a process).
     ``durations`` ≥ 0; ``observed``: True for an event, False for censored."""
     # the event table: one row per distinct duration, plus time 0 where everyone enters
-    at, inverse = np.unique(np.append(durations.astype("float64"), 0.0), return_inverse=True)
+    # equivalent mutants on this block's dtypes (float64 is numpy's default; 0/1 weights either
+    # way) and `minlength` (the largest duration is always counted: the appended 0 is the smallest)
+    at, inverse = np.unique(np.append(durations.astype("float64"), 0.0), return_inverse=True)  # pragma: no mutate
     inverse = inverse[:-1]
-    removed = np.bincount(inverse, minlength=len(at)).astype("float64")
-    deaths = np.bincount(inverse, weights=observed.astype(bool).astype("float64"), minlength=len(at))
+    removed = np.bincount(inverse, minlength=len(at)).astype("float64")  # pragma: no mutate
+    deaths = np.bincount(inverse, weights=observed.astype(bool).astype("float64"), minlength=len(at))  # pragma: no mutate
     # at risk just before each time: everyone, less those removed at earlier times (whole
     # numbers, exact in floats)
     population = len(durations) - np.concatenate(([0.0], np.cumsum(removed)[:-1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # pragma: no mutate (warnings only)
         log_estimate = np.cumsum(np.log(population - deaths) - np.log(population))
-        whole = population.astype("uint64")
+        # `.astype(None)`: floats of the same whole numbers, the same products
+        whole = population.astype("uint64")  # pragma: no mutate
         terms = deaths / (whole * (whole - deaths))
-        terms[terms == np.inf] = 0
+        # `= 1`: the same bands, the term is infinite only where the survival reaches 0, and
+        # from there on both bounds are 0 whatever the sum
+        terms[terms == np.inf] = 0  # pragma: no mutate
         cumulative_sq = np.cumsum(terms)
         survival = np.exp(log_estimate)
         v = np.log(survival)
@@ -184,15 +197,18 @@ def kaplan_meier(
     data["duration"] = ((end - first).dt.days.clip(lower=0)) / DAYS_PER_MONTH
     data["event"] = event
     if segments is not None:
-        data = data.merge(segments, on="account_id", how="left")
+        # equivalent mutants: account_id is the one column in common
+        data = data.merge(segments, on="account_id", how="left")  # pragma: no mutate
         data["segment"] = data["segment"].fillna("(none)")
     else:
         data["segment"] = "all"
-    times = np.arange(horizon_months + 1, dtype="float64")
+    # equivalent mutants on the dtypes below (whole months in ints, durations and events already
+    # float and bool) and on the sort key (groupby gives the segments sorted, as texts)
+    times = np.arange(horizon_months + 1, dtype="float64")  # pragma: no mutate
     rows = []
-    for segment, part in sorted(data.groupby("segment"), key=lambda kv: str(kv[0])):
-        durations = part["duration"].to_numpy(dtype="float64")
-        surv, lower, upper = km_curve(durations, part["event"].to_numpy(dtype=bool), times)
+    for segment, part in sorted(data.groupby("segment"), key=lambda kv: str(kv[0])):  # pragma: no mutate
+        durations = part["duration"].to_numpy(dtype="float64")  # pragma: no mutate
+        surv, lower, upper = km_curve(durations, part["event"].to_numpy(dtype=bool), times)  # pragma: no mutate
         for i, month in enumerate(times):
             rows.append({
                 "segment": str(segment), "month": int(month), "survival": float(surv[i]),
