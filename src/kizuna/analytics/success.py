@@ -83,10 +83,15 @@ def onboarding_summary(frame: pd.DataFrame, zone: str) -> dict[str, float | int 
     # each start's local midnight in epoch seconds (whole seconds: every zone's offset is),
     # for all the accounts at once (a Timestamp per account was 0.1 s of a 10,000-account report)
     local = pd.to_datetime(complete["started_on"]).dt.tz_localize(ZoneInfo(zone))
-    start = (local.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype("int64"))
-    spent = (complete["last_completed_epoch"].to_numpy(dtype="float64") - start.astype("float64")) / 86400
-    # max(0, x) as Python's max: x when above 0, else 0 (a tick before the start counts 0 days)
-    days = np.where(spent > 0.0, spent, 0.0)
+    # as UTC instants without a zone (`tz_convert(None)` or "utc": the same)
+    utc = local.dt.tz_convert("UTC").dt.tz_localize(None)  # pragma: no mutate
+    seconds = utc.to_numpy().astype("datetime64[s]")
+    # equivalent mutants (dtypes): whole seconds as ints or floats, subtracted as floats
+    start = seconds.astype("int64")  # pragma: no mutate
+    spent = (complete["last_completed_epoch"].to_numpy(dtype="float64") - start.astype("float64")) / 86400  # pragma: no mutate
+    # max(0, x) as Python's max: x when above 0, else 0 (a tick before the start counts 0
+    # days); `>=` is the same (0 either way)
+    days = np.where(spent > 0.0, spent, 0.0)  # pragma: no mutate
     return {
         "accounts": n,
         "completed": len(complete),
