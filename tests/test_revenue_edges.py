@@ -544,3 +544,150 @@ def test_a_free_plan_then_paid_is_new_whenever_the_free_line_began() -> None:
         assert sorted(pd.to_datetime(first["first_earned"]).dt.date) == [D(2026, 2, 10)] * 3
     finally:
         t.backend.disconnect()
+
+
+def _fetched(t: StoreTables, grid: MonthGrid, segs: ibis.Table | None = None, window: int = 12) -> revenue.RevenueTotals:
+    """The report's way (issue 19): the account-month MRR and first earning days fetched once."""
+    amm = revenue.account_mrr(t, grid, "JPY")
+    months = revenue.account_months(amm, segs).execute()
+    return revenue.revenue_totals(grid, months, revenue.first_earned(t, "JPY", grid.as_of).execute(), window)
+
+
+def test_revenue_totals_fetched_once_give_the_table_a_user_sees(tables: StoreTables) -> None:
+    totals = _fetched(tables, GRID)
+    assert totals.mrr.columns.tolist() == ["mi", "mrr", "accounts"]
+    assert totals.movements.columns.tolist() == ["mi", "kind", "accounts", "amount"]
+    assert totals.trailing.columns.tolist() == ["mi", *TRAILING_COLUMNS[1:]]
+    assert [tuple(r) for r in totals.mrr.itertuples(index=False)] == [
+        (0, 90_000, 4), (1, 180_000, 4), (2, 220_000, 6), (3, 205_000, 6)]  # fmt: skip
+    assert [tuple(r) for r in totals.movements.itertuples(index=False)] == [
+        (1, "expansion", 1, 90_000), (2, "contraction", 1, -30_000), (2, "new", 2, 70_000),
+        (3, "churned", 1, -20_000), (3, "reactivation", 1, 5_000)]  # fmt: skip
+    table = revenue.revenue_table(GRID, totals.mrr, totals.movements, totals.trailing)
+    cols = ["month", "start_mrr", "mrr", "accounts", "new", "expansion", "contraction", "churned", "reactivation",
+            "net_change", "arr"]  # fmt: skip
+    assert [tuple(r) for r in table[cols].itertuples(index=False)] == [
+        ("2026-01", 90_000, 180_000, 4, 0, 90_000, 0, 0, 0, 90_000, 2_160_000),
+        ("2026-02", 180_000, 220_000, 6, 70_000, 0, -30_000, 0, 0, 40_000, 2_640_000),
+        ("2026-03", 220_000, 205_000, 6, 0, 0, 0, -20_000, 5_000, -15_000, 2_460_000),
+    ]
+    assert table["new_accounts"].tolist() == [0, 2, 0]
+    assert table["churned_accounts"].tolist() == [0, 0, 1]
+    assert table["start_mrr_12m"].tolist() == [0, 0, 0]
+    # over two months: as test_trailing_figures_over_a_two_month_window
+    tr = _fetched(tables, GRID, window=2).trailing
+    tr = tr[tr["mi"] <= GRID.last]
+    assert [tuple(int(v) for v in r) for r in tr[TRAILING_COLUMNS].itertuples(index=False)] == [
+        (2, 4, 90_000, 150_000, 60_000, 4),
+        (3, 4, 180_000, 130_000, 130_000, 3),
+    ]
+
+
+def test_revenue_totals_fetched_once_by_plan(tables: StoreTables) -> None:
+    segs = segments.plan_segments(tables, GRID, "JPY")
+    months = revenue.account_months(revenue.account_mrr(tables, GRID, "JPY"), segs).execute()
+    # each row carries the plan at the start of its month and of the next (B1: Basic in
+    # January, Pro from February; B8 Pro until March; none beyond the grid)
+    at = {(ACCOUNTS[int(a)], int(mi)): (s, n) for a, mi, s, n in
+          months[["account_id", "mi", "segment", "next_segment"]].itertuples(index=False)}  # fmt: skip
+    assert [at[("B1", mi)] for mi in range(4)] == [("Basic", "Basic"), ("Basic", "Pro"), ("Pro", "Pro"),
+                                                  ("Pro", "(none)")]  # fmt: skip
+    assert at[("B8", 2)] == ("Pro", "Basic")
+    totals = _fetched(tables, GRID, segs)
+    table = revenue.revenue_table(GRID, totals.mrr, totals.movements, totals.trailing, keys=["segment"],
+                                  start=totals.start)  # fmt: skip
+    cols = ["month", "segment", "start_mrr", "mrr", "accounts", "new", "expansion", "contraction", "churned",
+            "reactivation", "start_accounts"]  # fmt: skip
+    assert [tuple(r) for r in table[cols].itertuples(index=False)] == [
+        ("2026-01", "Basic", 40_000, 130_000, 3, 0, 90_000, 0, 0, 0, 3),
+        ("2026-01", "Pro", 50_000, 50_000, 1, 0, 0, 0, 0, 0, 1),
+        ("2026-02", "Basic", 30_000, 30_000, 2, 0, 0, 0, 0, 0, 2),
+        ("2026-02", "Pro", 150_000, 190_000, 4, 70_000, 0, -30_000, 0, 0, 2),
+        ("2026-03", "Basic", 50_000, 35_000, 3, 0, 0, 0, -20_000, 5_000, 3),
+        ("2026-03", "Pro", 170_000, 170_000, 3, 0, 0, 0, 0, 0, 3),
+    ]
+    # March's churn of B2 (no row in March) is in its segment at March's start: Basic
+    mv = totals.movements
+    assert mv[(mv["mi"] == 3) & (mv["kind"] == "churned")][["segment", "amount"]].values.tolist() == [["Basic", -20_000]]
+    tr = _fetched(tables, GRID, segs, window=2).trailing
+    tr = tr[tr["mi"] <= GRID.last]
+    assert [tuple(r) for r in tr[["mi", "segment", *TRAILING_COLUMNS[1:]]].itertuples(index=False)] == [
+        (2, "Basic", 3, 40_000, 130_000, 40_000, 3),
+        (2, "Pro", 1, 50_000, 20_000, 20_000, 1),
+        (3, "Basic", 2, 30_000, 10_000, 10_000, 1),
+        (3, "Pro", 2, 150_000, 120_000, 120_000, 2),
+    ]
+    # a breakdown by an accounts column: the same segment in every month
+    names = segments.column_segments(tables, "name")
+    by_name = _fetched(tables, GRID, names)
+    assert by_name.mrr[by_name.mrr["mi"] == 3][["segment", "mrr"]].values.tolist() == [
+        ["B1", 100_000], ["B3", 30_000], ["B5", 10_000], ["B6", 40_000], ["B7", 5_000], ["B8", 20_000]]  # fmt: skip
+
+
+def test_revenue_totals_fetched_once_with_one_yen_accounts_and_twelve_months() -> None:
+    # as test_trailing_totals_with_one_yen_accounts_and_the_default_window, on a 25-month grid
+    grid = MonthGrid(AS_OF, months=12)
+    months = pd.DataFrame({"account_id": [1, 2, 3, 1, 2, 3], "mi": [0, 0, 0, 12, 12, 12],
+                           "mrr": [1, 100, 50, 1, 1, 50]})  # fmt: skip
+    first = pd.DataFrame({"account_id": [1, 2, 3], "first_earned": pd.to_datetime(["2024-01-01"] * 3)})
+    totals = revenue.revenue_totals(grid, months, first)
+    assert [tuple(int(v) for v in r) for r in totals.trailing[TRAILING_COLUMNS].itertuples(index=False)] == [
+        (12, 3, 151, 52, 52, 3),
+        (24, 3, 52, 0, 0, 0),
+    ]
+    # mi 1: all three stop paying (churned); mi 12: they pay again (reactivation: they earned
+    # before), account 2 with 1 instead of 100; mi 13: they stop again
+    mv = totals.movements
+    assert [tuple(r) for r in mv.itertuples(index=False)] == [
+        (1, "churned", 3, -151), (12, "reactivation", 3, 52), (13, "churned", 3, -52)]  # fmt: skip
+    assert totals.start.values.tolist() == [[1, 151, 3], [13, 52, 3]]
+
+
+def test_revenue_totals_fetched_once_new_or_reactivation() -> None:
+    # as test_a_free_plan_then_paid_is_new_whenever_the_free_line_began: first paid on
+    # 2026-02-10, after January's snapshot: new in February; an account first earning on
+    # the day of January's snapshot (Jan 31) and not paying then is a reactivation
+    months = pd.DataFrame({"account_id": [41, 42, 42], "mi": [2, 0, 2], "mrr": [10_000, 5_000, 10_000]})
+    first = pd.DataFrame({"account_id": [41, 42], "first_earned": pd.to_datetime(["2026-02-10", "2025-12-01"])})
+    mv = revenue.revenue_totals(GRID, months, first).movements
+    # (neither has a line at March's snapshot in this frame: both churn then)
+    assert [tuple(r) for r in mv.itertuples(index=False)] == [
+        (1, "churned", 1, -5_000), (2, "new", 1, 10_000), (2, "reactivation", 1, 10_000),
+        (3, "churned", 2, -20_000)]  # fmt: skip
+    on_snapshot = pd.DataFrame({"account_id": [41], "first_earned": pd.to_datetime(["2026-01-31"])})
+    mv = revenue.revenue_totals(GRID, months[months["account_id"] == 41], on_snapshot).movements
+    assert mv.values.tolist() == [[2, "reactivation", 1, 10_000], [3, "churned", 1, -10_000]]
+    # up or down from a paying month: expansion, contraction
+    months = pd.DataFrame({"account_id": [1, 1, 1], "mi": [0, 1, 2], "mrr": [100, 300, 200]})
+    first = pd.DataFrame({"account_id": [1], "first_earned": pd.to_datetime(["2025-12-01"])})
+    mv = revenue.revenue_totals(GRID, months, first).movements
+    assert mv.values.tolist() == [[1, "expansion", 1, 200], [2, "contraction", 1, -100], [3, "churned", 1, -200]]
+
+
+def test_revenue_totals_fetched_once_put_each_movement_in_its_segment() -> None:
+    # rows as account_months gives them (the segment at the start of the month and of the
+    # next): account 8 pays 300 in January and February, in B, moves to C from March and
+    # churns then; account 7 is new in February paying ¥1, in A
+    months = pd.DataFrame({
+        "account_id": [8, 8, 7, 7], "mi": [1, 2, 2, 3], "mrr": [300, 300, 1, 1],
+        "segment": ["B", "B", "A", "A"], "next_segment": ["B", "C", "A", "(none)"],
+    })  # fmt: skip
+    # first earning days in another order than the accounts', with one account not paying in the grid
+    first = pd.DataFrame({"account_id": [8, 7, 99], "first_earned": pd.to_datetime(["2025-06-01", "2026-02-10",
+                                                                                    "2025-01-01"])})  # fmt: skip
+    totals = revenue.revenue_totals(GRID, months, first)
+    mv = totals.movements
+    assert mv.columns.tolist() == ["mi", "segment", "kind", "accounts", "amount"]
+    assert [str(mv[c].dtype) for c in ("mi", "accounts", "amount")] == ["int64"] * 3
+    # 8 earned before: a reactivation in January (in B); its churn in March is in C, the
+    # segment it started March in; 7's ¥1 is new in A
+    assert [tuple(r) for r in mv.itertuples(index=False)] == [
+        (1, "B", "reactivation", 1, 300), (2, "A", "new", 1, 1), (3, "C", "churned", 1, -300)]  # fmt: skip
+    assert totals.mrr.columns.tolist() == ["mi", "segment", "mrr", "accounts"]
+    assert [tuple(r) for r in totals.mrr.itertuples(index=False)] == [
+        (1, "B", 300, 1), (2, "A", 1, 1), (2, "B", 300, 1), (3, "A", 1, 1)]  # fmt: skip
+    assert totals.start.columns.tolist() == ["mi", "segment", "start_mrr", "start_accounts"]
+    assert [tuple(r) for r in totals.start.itertuples(index=False)] == [
+        (2, "B", 300, 1), (3, "A", 1, 1), (3, "C", 300, 1), (4, "(none)", 1, 1)]  # fmt: skip
+    assert totals.trailing.columns.tolist() == ["mi", "segment", *TRAILING_COLUMNS[1:]]
+    assert [str(d) for d in totals.trailing.dtypes.iloc[2:]] == ["int64"] * 5

@@ -184,6 +184,13 @@ def test_onboarding_accounts_started_in_the_window_and_their_completion() -> Non
                        "mean_days_to_complete": pytest.approx((10 + a6 + 0) / 3), "median_days_to_complete": 10.0}  # fmt: skip
     # in UTC each start is 9 hours later: A1 9.625 days (Feb 1 00:00 → Feb 10 15:00)
     assert success.onboarding_summary(frame[frame["account_id"] == 1], "UTC")["median_days_to_complete"] == 9.625
+    # starts read in nanoseconds (as another backend gives them): half a day; a tick before the start: 0
+    ns = pd.DataFrame({"account_id": [1, 2], "milestones": [1, 1], "completed": [1, 1],
+                       "started_on": pd.to_datetime(["2026-03-01", "2026-03-02"]).astype("datetime64[ns]"),
+                       "last_completed_epoch": [_epoch(_utc(2026, 3, 1, 12)), _epoch(_utc(2026, 3, 1))]})  # fmt: skip
+    half = success.onboarding_summary(ns, "UTC")
+    assert (half["mean_days_to_complete"], half["median_days_to_complete"]) == (0.25, 0.25)
+    assert success.onboarding_summary(ns.iloc[:1], "UTC")["median_days_to_complete"] == 0.5
     assert success.onboarding_summary(frame.iloc[0:0], "UTC") == {
         "accounts": 0, "completed": 0, "completion_rate": None, "mean_days_to_complete": None,
         "median_days_to_complete": None,

@@ -15,6 +15,7 @@ import math
 from datetime import UTC, date, datetime
 
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,7 +68,17 @@ def test_support_by_month_and_over_the_window() -> None:
     assert [None if math.isnan(v) else v for v in frt] == [None, 10800, 3600, 1200, None, 5400, 1800]
     assert got["account_id"].tolist() == [1, 1, 2, 2, 2, 3, 3]
     sums, medians = support.support_by_month(facts)
-    table = support.support_table(sums.execute(), medians.execute(), GRID.labels())
+    tsums, tmedians = support.support_totals(facts, GRID.first_reported)
+    on_backend = (support.support_table(sums.execute(), medians.execute(), GRID.labels()),
+                  support.support_table(tsums.execute(), tmedians.execute()))  # fmt: skip
+    # the report's way: the facts fetched once, summed in pandas (issue 19): the same figures
+    s, m, ts, tm = support.support_frames(got, GRID.first_reported)
+    fetched = (support.support_table(s, m, GRID.labels()), support.support_table(ts, tm))
+    for table, total in (on_backend, fetched):
+        _check_support_tables(table, total)
+
+
+def _check_support_tables(table: pd.DataFrame, total: pd.DataFrame) -> None:
     assert table["month"].tolist() == ["2026-01", "2026-02", "2026-03"]
     counts = ["tickets", "answered", "frt_seconds_sum", "resolved", "resolved_messages", "rated", "csat_sum",
               "satisfied"]  # fmt: skip
@@ -90,8 +101,6 @@ def test_support_by_month_and_over_the_window() -> None:
     assert (table["csat_sum"].tolist(), table["satisfied"].tolist()) == ([0, 3, 11], [0, 0, 2])
     # the reported window (February and March): six tickets, five answered after
     # 3 h, 1 h, 20 min, 1.5 h and 30 min (median: the third of 1,200 1,800 3,600 5,400 10,800 s)
-    tsums, tmedians = support.support_totals(facts, GRID.first_reported)
-    total = support.support_table(tsums.execute(), tmedians.execute())
     assert len(total) == 1
     assert total.columns.tolist() == [*counts, *rates]
     assert {c: str(total[c].dtype) for c in counts} == dict.fromkeys(counts, "int64")
@@ -112,13 +121,21 @@ def test_the_median_of_an_even_count_and_ties() -> None:
     t = store({1: "A1"}, [], tickets=tickets)
     facts = support.ticket_facts(t, GRID)
     sums, medians = support.support_by_month(facts)
-    table = support.support_table(sums.execute(), medians.execute(), GRID.labels())
-    assert table["median_frt_hours"].tolist() == [2.0, 3.0]  # Feb: 2; Mar: (2 + 4) / 2
-    assert table["mean_frt_hours"].tolist() == [2.0, 4.25]
+    fetched = facts.execute()
+    s, m, _ts, _tm = support.support_frames(fetched, 2)
+    for table in (support.support_table(sums.execute(), medians.execute(), GRID.labels()),
+                  support.support_table(s, m, GRID.labels())):  # fmt: skip
+        assert table["median_frt_hours"].tolist() == [2.0, 3.0]  # Feb: 2; Mar: (2 + 4) / 2
+        assert table["mean_frt_hours"].tolist() == [2.0, 4.25]
     tsums, tmedians = support.support_totals(facts, 2)  # March alone
     assert support.support_table(tsums.execute(), tmedians.execute())["median_frt_hours"].tolist() == [3.0]
+    assert support.support_table(*support.support_frames(fetched, 2)[2:])["median_frt_hours"].tolist() == [3.0]
     tsums, tmedians = support.support_totals(facts, 1)
     assert support.support_table(tsums.execute(), tmedians.execute())["median_frt_hours"].tolist() == [2.0]
+    assert support.support_table(*support.support_frames(fetched, 1)[2:])["median_frt_hours"].tolist() == [2.0]
+    # no answered ticket in the window: no median (missing, not 0), still one row of totals
+    assert support.support_table(*support.support_frames(fetched, 3)[2:])[["tickets", "median_frt_hours"]].to_dict(
+        "records") == [{"tickets": 0, "median_frt_hours": pytest.approx(math.nan, nan_ok=True)}]  # fmt: skip
 
 
 # --- cohorts and survival ------------------------------------------------------------------
@@ -170,6 +187,26 @@ def test_cohorts_by_first_earning_month_logo_and_revenue() -> None:
         (1, 1, 3, 90_000), (1, 2, 2, 70_000), (1, 3, 1, 50_000),
         (2, 2, 1, 50_000), (2, 3, 1, 50_000), (3, 3, 1, 60_000),
     ]  # fmt: skip
+    # the report's way (issue 19): from the account-month MRR and the first earning days
+    # fetched once; C9 (first earned in November, before the grid) is in no cohort
+    fetched_cells, fetched_sizes = retention.cohort_frames(
+        GRID3, amm.execute(), revenue.first_earned(t, "JPY", AS_OF).execute()
+    )
+    assert fetched_sizes.columns.tolist() == ["cohort_mi", "size"]
+    assert [str(d) for d in [*fetched_sizes.dtypes, *fetched_cells.dtypes]] == ["int64"] * 6
+    assert list(zip(fetched_sizes["cohort_mi"], fetched_sizes["size"], strict=True)) == [(0, 1), (1, 3), (2, 1), (3, 1)]
+    assert fetched_cells.columns.tolist() == ["cohort_mi", "mi", "accounts", "mrr"]
+    assert list(zip(*(fetched_cells[c] for c in ("cohort_mi", "mi", "accounts", "mrr")), strict=True)) == [
+        (0, 0, 1, 10_000), (0, 1, 1, 10_000), (0, 2, 1, 10_000), (0, 3, 1, 10_000),
+        (1, 1, 3, 90_000), (1, 2, 2, 70_000), (1, 3, 1, 50_000),
+        (2, 2, 1, 50_000), (2, 3, 1, 50_000), (3, 3, 1, 60_000),
+    ]  # fmt: skip
+    # an account whose first earning day is the first day of the grid is in the first cohort
+    # (and one the day after as_of, the end of the last month, in none)
+    edge = pd.DataFrame({"account_id": [1, 2, 3],
+                         "first_earned": pd.to_datetime(["2025-12-01", "2025-11-30", "2026-03-16"])})  # fmt: skip
+    _cells, edge_sizes = retention.cohort_frames(GRID3, amm.execute().iloc[0:0], edge)
+    assert edge_sizes.to_dict("records") == [{"cohort_mi": 0, "size": 1}]
     logo, rev = retention.cohort_tables(GRID3, cells, sizes)
     nan = math.nan
     assert logo.index.tolist() == ["2026-01", "2026-02", "2026-03"]
@@ -225,6 +262,12 @@ def test_lifetimes_and_the_kaplan_meier_curves_by_segment() -> None:
         ("C3", D(2026, 1, 31), D(2026, 2, 28), False), ("C4", D(2026, 1, 15), None, True),
         ("C5", D(2026, 2, 28), None, True), ("C6", AS_OF, None, True), ("C9", D(2025, 11, 1), None, True),
     ]  # fmt: skip
+    # the report's way: the spans fetched, paying from the accounts with MRR at as_of
+    spans = retention.lifetime_spans(t, "JPY", AS_OF).execute()
+    paying = amm.filter(amm.mi == GRID3.last).execute()["account_id"]
+    assert str(retention.with_paying(spans, paying)["paying"].dtype) == "bool"
+    assert retention.with_paying(spans, paying)[["account_id", "paying"]].sort_values("account_id").values.tolist() == [
+        [1, True], [2, False], [3, False], [4, True], [5, True], [6, True], [9, True]]  # fmt: skip
     # months of 30.4375 days: C3 churns after 28 days (0.92) with 5 at risk (C5 and C6 were
     # censored before), C2 after 73 days (2.40) with 3 at risk (C1 2.43 and C9 4.40)
     curve = retention.kaplan_meier(life, AS_OF, 3)
@@ -349,3 +392,51 @@ def test_a_grid_out_of_range_names_its_field(options: dict[str, object], field: 
 def test_the_first_and_last_report_days() -> None:
     assert MonthGrid(D(1970, 1, 1)).as_of == D(1970, 1, 1)
     assert MonthGrid(D(9998, 12, 31), months=1, lookback=0).labels() == ["9998-12"]
+
+
+def test_kaplan_meier_curve_by_hand_and_as_lifelines_computes_it() -> None:
+    # 8 accounts: censored at 0; events at 1, 2, 3, 5, 6; censored at 2 and 5. At risk just
+    # before each time: 7 at 1, 6 at 2, 4 at 3, 3 at 5, 1 at 6 (S reaches 0 there)
+    durations = np.array([0.0, 1.0, 2.0, 2.0, 3.0, 5.0, 5.0, 6.0])
+    events = np.array([False, True, True, False, True, False, True, True])
+    times = np.arange(8, dtype="float64")
+    surv, lower, upper = retention.km_curve(durations, events, times)
+    assert surv.tolist() == pytest.approx([1.0, 6 / 7, 5 / 7, 15 / 28, 15 / 28, 5 / 14, 0.0, 0.0], rel=1e-15)
+    assert (lower[0], upper[0]) == (1.0, 1.0)  # no event yet: the band is the point
+    assert (lower[6], upper[6], lower[7], upper[7]) == (0.0, 0.0, 0.0, 0.0)  # nobody left
+    assert (lower[2], upper[2]) == pytest.approx(greenwood(5 / 7, [(1, 7), (1, 6)]), rel=1e-12)
+    assert (lower[4], upper[4]) == pytest.approx(greenwood(15 / 28, [(1, 7), (1, 6), (1, 4)]), rel=1e-12)
+    # nobody at 0 (the curve still starts at 1 there) and a time after the last duration
+    s2, l2, u2 = retention.km_curve(np.array([2.5, 3.0]), np.array([True, False]), np.arange(5, dtype="float64"))
+    assert (s2.tolist(), l2.tolist()[:2], u2.tolist()[:2]) == ([1.0, 1.0, 1.0, 0.5, 0.5], [1.0, 1.0], [1.0, 1.0])
+
+    # the same figures as lifelines' KaplanMeierFitter, to the last digit (issue 19 dropped the
+    # import: a second of every report), and the same 95 % quantile as scipy
+    from lifelines import KaplanMeierFitter
+    from scipy.stats import norm
+
+    assert norm.ppf(0.975) == retention.Z_95
+    for d, e in ((durations, events), (np.array([2.5, 3.0]), np.array([True, False])),
+                 (np.array([0.0, 0.0, 1.5, 1.5, 4.0]), np.array([True, False, True, True, False]))):  # fmt: skip
+        kmf = KaplanMeierFitter().fit(d, event_observed=e)
+        ci = kmf.confidence_interval_survival_function_
+        ci = ci.reindex(ci.index.union(times)).ffill().loc[times]
+        got = retention.km_curve(d, e, times)
+        assert got[0].tolist() == kmf.survival_function_at_times(times).tolist()
+        assert (got[1].tolist(), got[2].tolist()) == (ci.iloc[:, 0].tolist(), ci.iloc[:, 1].tolist())
+
+
+def test_kaplan_meier_censors_a_paying_account_with_an_ended_line_and_clips_at_zero() -> None:
+    # A pays at as_of (an earlier line ended: no event, censored at 74 days); B stopped the
+    # day before its first earning day counted (a negative span: an event at 0 months); C
+    # churned after 31 days (1.02 months)
+    frame = pd.DataFrame({
+        "account_id": [1, 2, 3],
+        "first_earned": pd.to_datetime(["2026-01-01", "2026-02-10", "2026-01-01"]),
+        "last_end": pd.to_datetime(["2026-02-01", "2026-02-09", "2026-02-01"]),
+        "paying": [True, False, False],
+    })  # fmt: skip
+    curve = retention.kaplan_meier(frame, AS_OF, 3)
+    # month 0: B gone at once (2 of 3 left); month 2: C gone too (1 of 2 left of those at risk)
+    assert curve["survival"].tolist() == pytest.approx([2 / 3, 2 / 3, 1 / 3, 1 / 3], rel=1e-15)
+    assert curve["at_risk"].tolist() == [3, 2, 1, 0]

@@ -46,6 +46,37 @@ def cohort_sizes(members: ibis.Table) -> ibis.Table:
     return members.group_by("cohort_mi").agg(size=members.count())
 
 
+def cohort_frames(grid: MonthGrid, months: pd.DataFrame, first_earned_on: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(:func:`cohort_cells`, :func:`cohort_sizes`) from the account-month MRR
+    (``account_id, mi, mrr``) and :func:`~kizuna.analytics.revenue.first_earned` fetched once
+    (the report fetches both for its revenue figures): the same rows, without the cohort
+    members' temporary table and its join."""
+    frame = grid.frame()
+    # equivalent mutants on dtypes (dates, days or nanoseconds compare alike; the ids are int64),
+    # on `as_index` (None is false too) and on the merge's `on` (account_id is the one common column)
+    firsts = np.array(frame["first_day"].tolist(), dtype="datetime64[D]")  # pragma: no mutate
+    ends = np.array(frame["end_day"].tolist(), dtype="datetime64[D]")  # pragma: no mutate
+    fe = pd.to_datetime(first_earned_on["first_earned"]).to_numpy(dtype="datetime64[D]")  # pragma: no mutate
+    cohort = np.searchsorted(firsts, fe, side="right") - 1
+    # the clip only keeps the index in range for days before the grid (cohort −1, left out
+    # anyway); a month's first day is the end of the one before, so only the last month's end
+    # (the day after as_of) can be reached
+    safe = np.clip(cohort, 0, None)  # pragma: no mutate
+    inside = (cohort >= 0) & (fe < ends[safe])
+    ids = first_earned_on["account_id"].to_numpy(dtype="int64")  # pragma: no mutate
+    members = pd.DataFrame({"account_id": ids[inside], "cohort_mi": cohort[inside].astype("int64")})
+    sizes = members.groupby("cohort_mi", as_index=False).agg(size=("account_id", "size"))  # pragma: no mutate
+    j = months[["account_id", "mi", "mrr"]].merge(members, on="account_id")  # pragma: no mutate
+    j = j[j["mi"] >= j["cohort_mi"]]
+    cells = j.groupby(["cohort_mi", "mi"], as_index=False).agg(  # pragma: no mutate
+        accounts=("mrr", "size"), mrr=("mrr", "sum")
+    )
+    for col in ("accounts", "mrr"):
+        cells[col] = cells[col].astype("int64")
+    sizes["size"] = sizes["size"].astype("int64")
+    return cells, sizes
+
+
 def cohort_tables(grid: MonthGrid, cells: pd.DataFrame, sizes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(logo, revenue) retention tables: one row per reported cohort month (label),
     columns ``size``, ``mrr0`` and ages ``0 … n`` (fractions; NaN where not reached)."""
@@ -76,17 +107,75 @@ def cohort_tables(grid: MonthGrid, cells: pd.DataFrame, sizes: pd.DataFrame) -> 
     return logo, revenue
 
 
-def lifetimes(t: StoreTables, currency: str, as_of: date, amm_now: ibis.Table) -> ibis.Table:
-    """``account_id, first_earned, last_end, paying``: ``paying`` when earning at
-    ``as_of`` (``amm_now``: the accounts' MRR at ``as_of``); ``last_end`` the latest
-    ``ended_on`` up to ``as_of`` (the churn day of the others)."""
+def lifetime_spans(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
+    """``account_id, first_earned, last_end``: each account's first earning day and the
+    latest ``ended_on`` of its lines up to ``as_of`` (:func:`lifetimes` without ``paying``)."""
     fe = first_earned(t, currency, as_of)
     lines = earning_lines(t, currency)
     ends = lines.filter(lines.ended_on <= as_of).group_by("account_id").agg(last_end=lines.ended_on.max())
     ends = ends.rename(e_account="account_id")
+    j = fe.left_join(ends, fe.account_id == ends.e_account)
+    return j.select("account_id", "first_earned", "last_end")
+
+
+def lifetimes(t: StoreTables, currency: str, as_of: date, amm_now: ibis.Table) -> ibis.Table:
+    """``account_id, first_earned, last_end, paying``: ``paying`` when earning at
+    ``as_of`` (``amm_now``: the accounts' MRR at ``as_of``); ``last_end`` the latest
+    ``ended_on`` up to ``as_of`` (the churn day of the others)."""
+    spans = lifetime_spans(t, currency, as_of)
     now = amm_now.select(n_account="account_id", paying=ibis.literal(True))
-    j = fe.left_join(ends, fe.account_id == ends.e_account).left_join(now, fe.account_id == now.n_account)
+    j = spans.left_join(now, spans.account_id == now.n_account)
     return j.select("account_id", "first_earned", "last_end", paying=ibis.coalesce(j.paying, False))
+
+
+def with_paying(spans: pd.DataFrame, paying_now: pd.Series) -> pd.DataFrame:
+    """:func:`lifetimes` from :func:`lifetime_spans` fetched and the ids of the accounts
+    paying at ``as_of`` (the report has them from the account-month MRR)."""
+    out = spans.copy()
+    out["paying"] = out["account_id"].isin(paying_now.to_numpy()).astype(bool)
+    return out
+
+
+#: The two-sided 95 % normal quantile, ``scipy.stats.norm.ppf(0.975)`` to the last digit
+#: (what lifelines uses for its bands; a test compares it with scipy's).
+Z_95 = 1.959963984540054
+
+
+def km_curve(durations: np.ndarray, observed: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier survival and its 95 % band (exponential Greenwood) at ``times`` (≥ 0):
+    ``(survival, lower, upper)``. The same floating-point operations, in the same order, as
+    lifelines 0.30's ``KaplanMeierFitter`` (``survival_function_at_times`` and
+    ``confidence_interval_survival_function_``), so the figures are identical to the last
+    digit (tests compare them) without importing lifelines and scipy (a second a process).
+    ``durations`` ≥ 0; ``observed``: True for an event, False for censored."""
+    # the event table: one row per distinct duration, plus time 0 where everyone enters
+    # equivalent mutants on this block's dtypes (float64 is numpy's default; 0/1 weights either
+    # way) and `minlength` (the largest duration is always counted: the appended 0 is the smallest)
+    at, inverse = np.unique(np.append(durations.astype("float64"), 0.0), return_inverse=True)  # pragma: no mutate
+    inverse = inverse[:-1]
+    removed = np.bincount(inverse, minlength=len(at)).astype("float64")  # pragma: no mutate
+    deaths = np.bincount(inverse, weights=observed.astype(bool).astype("float64"), minlength=len(at))  # pragma: no mutate
+    # at risk just before each time: everyone, less those removed at earlier times (whole
+    # numbers, exact in floats)
+    population = len(durations) - np.concatenate(([0.0], np.cumsum(removed)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):  # pragma: no mutate (warnings only)
+        log_estimate = np.cumsum(np.log(population - deaths) - np.log(population))
+        # `.astype(None)`: floats of the same whole numbers, the same products
+        whole = population.astype("uint64")  # pragma: no mutate
+        terms = deaths / (whole * (whole - deaths))
+        # `= 1`: the same bands, the term is infinite only where the survival reaches 0, and
+        # from there on both bounds are 0 whatever the sum
+        terms[terms == np.inf] = 0  # pragma: no mutate
+        cumulative_sq = np.cumsum(terms)
+        survival = np.exp(log_estimate)
+        v = np.log(survival)
+        lower = np.exp(-np.exp(np.log(-v) - Z_95 * np.sqrt(cumulative_sq) / v))
+        upper = np.exp(-np.exp(np.log(-v) + Z_95 * np.sqrt(cumulative_sq) / v))
+    lower[np.isnan(lower)] = 1.0
+    upper[np.isnan(upper)] = 1.0
+    # the value at the latest time ≤ each asked time (a step function)
+    pick = np.searchsorted(at, times, side="right") - 1
+    return survival[pick], lower[pick], upper[pick]
 
 
 def kaplan_meier(
@@ -94,9 +183,8 @@ def kaplan_meier(
 ) -> pd.DataFrame:
     """Survival curves from :func:`lifetimes` (pandas): ``segment, month, survival,
     lower, upper, at_risk`` for months 0 … ``horizon_months`` (95 % bands, lifelines'
-    exponential Greenwood). ``segments``: ``account_id, segment`` (``"all"`` when None)."""
-    from lifelines import KaplanMeierFitter
-
+    exponential Greenwood, computed by :func:`km_curve`). ``segments``: ``account_id,
+    segment`` (``"all"`` when None)."""
     data = frame.copy()
     if data.empty:
         return pd.DataFrame(columns=["segment", "month", "survival", "lower", "upper", "at_risk"])
@@ -109,21 +197,22 @@ def kaplan_meier(
     data["duration"] = ((end - first).dt.days.clip(lower=0)) / DAYS_PER_MONTH
     data["event"] = event
     if segments is not None:
-        data = data.merge(segments, on="account_id", how="left")
+        # equivalent mutants: account_id is the one column in common
+        data = data.merge(segments, on="account_id", how="left")  # pragma: no mutate
         data["segment"] = data["segment"].fillna("(none)")
     else:
         data["segment"] = "all"
-    times = np.arange(horizon_months + 1, dtype="float64")
+    # equivalent mutants on the dtypes below (whole months in ints, durations and events already
+    # float and bool) and on the sort key (groupby gives the segments sorted, as texts)
+    times = np.arange(horizon_months + 1, dtype="float64")  # pragma: no mutate
     rows = []
-    for segment, part in sorted(data.groupby("segment"), key=lambda kv: str(kv[0])):
-        kmf = KaplanMeierFitter().fit(part["duration"], event_observed=part["event"])
-        surv = kmf.survival_function_at_times(times).to_numpy()
-        ci = kmf.confidence_interval_survival_function_
-        ci = ci.reindex(ci.index.union(times)).ffill().loc[times]
+    for segment, part in sorted(data.groupby("segment"), key=lambda kv: str(kv[0])):  # pragma: no mutate
+        durations = part["duration"].to_numpy(dtype="float64")  # pragma: no mutate
+        surv, lower, upper = km_curve(durations, part["event"].to_numpy(dtype=bool), times)  # pragma: no mutate
         for i, month in enumerate(times):
             rows.append({
                 "segment": str(segment), "month": int(month), "survival": float(surv[i]),
-                "lower": float(ci.iloc[i, 0]), "upper": float(ci.iloc[i, 1]),
-                "at_risk": int((part["duration"] >= month).sum()),
+                "lower": float(lower[i]), "upper": float(upper[i]),
+                "at_risk": int((durations >= month).sum()),
             })  # fmt: skip
     return pd.DataFrame(rows)

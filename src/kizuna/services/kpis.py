@@ -44,9 +44,7 @@ clock or the settings: the caller passes ``as_of`` and the options.
 from __future__ import annotations
 
 import calendar
-import importlib
 import math
-import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -408,10 +406,14 @@ class _Core:
     segments: ibis.Table | None
 
 
-def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
+def _core(con: BaseBackend, as_of: date, options: KpiOptions, *, keep_amm: bool = True) -> _Core:
+    """The store's tables, the grid, the account-month MRR (a temporary table unless
+    ``keep_amm`` is false: read by one query only) and the segments (a temporary table)."""
     t = store_tables(con)
     grid = options.grid(as_of)
-    amm = _cache(revenue.account_mrr(t, grid, options.currency), index=("account_id", "mi"))
+    amm = revenue.account_mrr(t, grid, options.currency)
+    if keep_amm:
+        amm = _cache(amm, index=("account_id", "mi"))
     segments = _segments(t, options, grid)
     if segments is None:
         return _Core(t, grid, amm, None)
@@ -422,48 +424,48 @@ def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
 def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> KpiReport:
     """Every KPI for ``as_of`` over ``options.months`` months, on ``con``."""
     options = options or KpiOptions()
-    _warm_up()
-    c = _core(con, as_of, options)
+    # the account-month MRR is read once (account_months), so it is not kept in a table
+    c = _core(con, as_of, options, keep_amm=False)
     t, grid, amm, segs = c.t, c.grid, c.amm, c.segments
     cur = options.currency
     labels = grid.labels()
 
-    # revenue: with segments, each total is fetched once by segment and summed here (every
-    # account has exactly one segment in a month, so the sums are the overall figures)
-    mv = revenue.movements_by_account(t, grid, cur, amm)
+    # revenue: the account-month MRR (with each row's segments) and the first earning days
+    # are fetched once, and every total is computed from them (revenue.revenue_totals); with
+    # segments, each total is by segment and summed here (every account has exactly one
+    # segment in a month, so the sums are the overall figures)
+    months_df = revenue.account_months(amm, segs).execute()
+    # each account's first earning day and last end (the lifetimes of the survival curves)
+    spans = retention.lifetime_spans(t, cur, as_of).execute()
+    first_df = spans[["account_id", "first_earned"]]
+    totals = revenue.revenue_totals(grid, months_df, first_df)
     if segs is not None:
-        mrr_seg = revenue.mrr_totals(amm, segs).execute()
-        mv_seg = revenue.movement_totals(mv, segs).execute()
-        tr_seg = revenue.trailing_totals(amm, segments=segs).execute()
-        start_seg = revenue.start_totals(amm, segs).execute() if "mi" in segs.columns else None
-        rev_seg = revenue.revenue_table(grid, mrr_seg, mv_seg, tr_seg, keys=["segment"], start=start_seg)
+        start_seg = totals.start if "mi" in segs.columns else None
+        rev_seg = revenue.revenue_table(grid, totals.mrr, totals.movements, totals.trailing, keys=["segment"],
+                                        start=start_seg)  # fmt: skip
         seg_frame = _segment_now(segs, grid).execute()
-        mrr_df = _unsegment(mrr_seg, ["mi"])
-        mv_df = _unsegment(mv_seg, ["mi", "kind"])
-        tr_df = _unsegment(tr_seg, ["mi"])
+        mrr_df = _unsegment(totals.mrr, ["mi"])
+        mv_df = _unsegment(totals.movements, ["mi", "kind"])
+        tr_df = _unsegment(totals.trailing, ["mi"])
     else:
         rev_seg, seg_frame = pd.DataFrame(), None
-        mrr_df = revenue.mrr_totals(amm).execute()
-        mv_df = revenue.movement_totals(mv).execute()
-        tr_df = revenue.trailing_totals(amm).execute()
+        mrr_df, mv_df, tr_df = totals.mrr, totals.movements, totals.trailing
     full = revenue.revenue_table(grid, mrr_df, mv_df, tr_df, lookback=True)
     rev = full[full["mi"] >= grid.first_reported].reset_index(drop=True)
 
     # retention
-    members = _cache(retention.cohort_members(t, grid, cur))
-    logo, rev_ret = retention.cohort_tables(
-        grid, retention.cohort_cells(members, amm).execute(), retention.cohort_sizes(members).execute()
-    )
-    now = amm.filter(amm.mi == grid.last)
-    life = retention.lifetimes(t, cur, as_of, now.select("account_id")).execute()
+    logo, rev_ret = retention.cohort_tables(grid, *retention.cohort_frames(grid, months_df, first_df))
+    life = retention.with_paying(spans, months_df.loc[months_df["mi"] == grid.last, "account_id"])
     survival = retention.kaplan_meier(life, as_of, max(options.months, SURVIVAL_MONTHS), seg_frame)
 
     # success
     onboarding = success.onboarding_summary(success.onboarding_accounts(t, grid).execute(), options.zone)
     base, upsold, cross = success.expansion_accounts(t, grid, cur)
-    n_base = int(base.count().execute())
-    n_up = int(upsold.count().execute())
-    n_cross = int(cross.count().execute())
+    # the three counts in one query (one row)
+    counts = base.agg(n_base=base.count()).cross_join(upsold.agg(n_up=upsold.count())).cross_join(
+        cross.agg(n_cross=cross.count())
+    )
+    n_base, n_up, n_cross = (int(v) for v in counts.execute().iloc[0][["n_base", "n_up", "n_cross"]])
     expansion = Expansion(
         window_start=labels[grid.first_reported - 1], base_accounts=n_base,
         upsell_accounts=n_up, upsell_rate=n_up / n_base if n_base else None,
@@ -487,27 +489,25 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     usage["events"] = usage["events"].fillna(0.0).astype("float64")
     usage.insert(1, "month", [labels[mi] for mi in usage["mi"]])
 
-    # support (the tickets are placed in their months once; effort counts them too)
-    facts = _cache(support.ticket_facts(t, grid), index=())
-    sums, medians = support.support_by_month(facts)
-    sums_df = sums.execute()
+    # support (the tickets are placed in their months once, fetched and summed; effort counts them too)
+    sums_df, medians_df, tsums_df, tmedians_df = support.support_frames(
+        support.ticket_facts(t, grid).execute(), grid.first_reported
+    )
     effort, effort_trend = success.effort_table(grid, sums_df[["mi", "tickets"]], mrr_df)
-    sup = support.support_table(sums_df, medians.execute(), labels)
+    sup = support.support_table(sums_df, medians_df, labels)
     sup = sup[sup["mi"] >= grid.first_reported].reset_index(drop=True)
-    tsums, tmedians = support.support_totals(facts, grid.first_reported)
-    sup_row = support.support_table(tsums.execute(), tmedians.execute())
+    sup_row = support.support_table(tsums_df, tmedians_df)
     sup_total = {
         col: (int(sup_row[col].iloc[0]) if sup_row[col].dtype.kind == "i" else plain(sup_row[col].iloc[0]))
         for col in sup_row.columns
     }
 
     # pareto
-    now_df = now.execute()
-    par = pareto_mod.pareto(now_df["mrr"])
+    par = pareto_mod.pareto(months_df.loc[months_df["mi"] == grid.last, "mrr"])
 
     # LTV
     window = mrr_df[mrr_df["mi"] >= grid.first_reported]
-    distinct = int(amm.filter(amm.mi >= grid.first_reported).account_id.nunique().execute())
+    distinct = int(months_df.loc[months_df["mi"] >= grid.first_reported, "account_id"].nunique())
     last = rev.iloc[-1]
     churn = revenue.trailing_logo_churn(full)
     ltv = ltv_mod.ltv_formulas(
@@ -536,13 +536,6 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
         support_totals={k: plain(v) for k, v in sup_total.items()}, pareto=par, ltv=ltv,
         excluded_currencies=[{k: plain(v) for k, v in r.items()} for r in excluded.to_dict(orient="records")],
     )  # fmt: skip
-
-
-def _warm_up() -> None:
-    """Import lifelines (seconds: it loads scipy) in a thread while the queries run: the
-    database releases the GIL, so the import overlaps them instead of adding to them."""
-    if "lifelines" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("lifelines",), daemon=True).start()
 
 
 def _unsegment(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -589,12 +582,11 @@ def ltv_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
     options = options or KpiOptions()
     c = _core(con, as_of, options)
     grid = c.grid
-    mv = revenue.movements_by_account(c.t, grid, options.currency, c.amm)
-    mrr_df = revenue.mrr_totals(c.amm).execute()
-    full = revenue.revenue_table(grid, mrr_df, revenue.movement_totals(mv).execute(),
-                                 revenue.trailing_totals(c.amm).execute(), lookback=True)  # fmt: skip
-    window = mrr_df[mrr_df["mi"] >= grid.first_reported]
-    distinct = int(c.amm.filter(c.amm.mi >= grid.first_reported).account_id.nunique().execute())
+    months_df = revenue.account_months(c.amm).execute()
+    totals = revenue.revenue_totals(grid, months_df, revenue.first_earned(c.t, options.currency, as_of).execute())
+    full = revenue.revenue_table(grid, totals.mrr, totals.movements, totals.trailing, lookback=True)
+    window = totals.mrr[totals.mrr["mi"] >= grid.first_reported]
+    distinct = int(months_df.loc[months_df["mi"] >= grid.first_reported, "account_id"].nunique())
     last = full.iloc[-1]
     return ltv_mod.ltv_formulas(
         mrr=int(last["mrr"]), paying_accounts=int(last["accounts"]), monthly_churn=revenue.trailing_logo_churn(full),
