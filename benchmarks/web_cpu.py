@@ -41,7 +41,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks.web import PASSWORD, build, request_kinds
+from benchmarks.web import PASSWORD, request_kinds
+from benchmarks.web_store import ensure_store
 
 EMAIL = "bench@kizuna.example"
 
@@ -199,16 +200,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--db", type=Path, help="reuse this demo store (built as `web` builds it if missing)")
     parser.add_argument("--accounts", type=int, default=100_000, help="accounts in the store")
     parser.add_argument("--months", type=int, default=6, help="months of history of a store built here")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="build the store as a demo of accounts/copies accounts copied this many times "
+                        "(benchmarks/web_store.py); e.g. --accounts 100000 --copies 100")  # fmt: skip
+    parser.add_argument("--source", type=Path, help="with --copies: copy this store (not written) instead of building one")
     parser.add_argument("--requests", type=int, default=40, help="timed requests per kind")
     parser.add_argument("--profile", type=int, default=0, help="also profile this many requests per kind")
     parser.add_argument("--top", type=int, default=40, help="functions shown per profile")
     parser.add_argument("--dump", type=Path, help="write each kind's HTML (ja, en) here")
     args = parser.parse_args(argv)
     db = args.db or Path(tempfile.mkdtemp(prefix="kizuna-web-cpu-")) / "bench.db"
-    if not db.exists():
-        build(db, args.accounts, args.months)
+    made = ensure_store(db, args.accounts, args.months, args.copies, args.source)
     app = _app(db)
-    result: dict[str, object] = {"accounts": args.accounts, "requests_per_kind": args.requests}
+    result: dict[str, object] = {"accounts": args.accounts, "requests_per_kind": args.requests, "store": made}
     if args.dump:
         result["dumped"] = asyncio.run(_dump(app, args.accounts, args.dump))
     result["cpu"] = asyncio.run(_measure(app, args.accounts, args.requests))
