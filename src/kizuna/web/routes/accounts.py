@@ -39,6 +39,7 @@ from kizuna.services import ltv_accounts, onboarding, opportunities
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.services.health import history as health_history
 from kizuna.settings import Settings
+from kizuna.web.account_rows import AccountRowsHtml
 from kizuna.web.routes.ltv import segment_name
 from kizuna.web.routes.plans import account_plans
 from kizuna.web.sparkline import sparkline
@@ -245,8 +246,12 @@ def accounts_list(
         )
         views = accounts_service.saved_views(session, principal.user_id) if principal.user_id is not None and not partial else []
         onboarding_progress = onboarding.progress_of(session, [a.id for a in result.items], as_of)
+    top_risks = {a.id: _top_risk(a) for a in result.items}
+    rows_html = AccountRowsHtml(Formatter(get_language(), state.settings.zone), as_of, can_assign=can_assign).rows(
+        result.items, top_risks, onboarding_progress
+    )
     context = {
-        "top_risks": {a.id: _top_risk(a) for a in result.items}, "can_assign": can_assign,
+        "top_risks": top_risks, "rows_html": rows_html, "can_assign": can_assign,
         "owner_choices": owner_choices, "views": views, "query": params.url(page=params.page).partition("?")[2],
         "export_url": "/accounts/export.csv" + ("?" + params.export_query() if params.export_query() else ""),
         "notice": _notice(request), "onboarding": onboarding_progress,
