@@ -216,16 +216,29 @@ class AccountFilters:
     health_grades: tuple[str, ...] = tuple(g.value for g in HealthGrade)
 
 
-def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page[AccountRow]:
-    """One page of the accounts list (search by name, domain or external id)."""
-    total, rows = accounts_q.list_accounts(
-        session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
-        plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
-        renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort,
-        offset=(query.page - 1) * query.per_page, limit=query.per_page, segments=_segment_filters(query),
-        min_ltv=query.min_ltv, min_churn_risk=query.min_churn_risk,
-    )  # fmt: skip
-    return Page([_row(r) for r in rows], total, query.page, query.per_page)
+def list_accounts(session: Session, query: AccountQuery, *, as_of: date, total: int | None = None) -> Page[AccountRow]:
+    """One page of the accounts list (search by name, domain or external id). ``total``:
+    the count of the query's matches when already known (:func:`count_accounts`, kept
+    by the caller while the store is unchanged); None: counted here."""
+    found, rows = accounts_q.list_accounts(session, **_query_args(query), as_of=as_of, sort=query.sort,
+                                           offset=(query.page - 1) * query.per_page, limit=query.per_page,
+                                           total=total)  # fmt: skip
+    return Page([_row(r) for r in rows], found, query.page, query.per_page)
+
+
+def count_accounts(session: Session, query: AccountQuery, *, as_of: date) -> int:
+    """How many accounts the query matches (every page): ``list_accounts``'s total."""
+    return accounts_q.count_accounts(session, **_query_args(query), as_of=as_of)
+
+
+def _query_args(query: AccountQuery) -> dict[str, Any]:
+    """The query's filters as ``accounts_q.list_accounts`` takes them."""
+    return {
+        "search": query.search or None, "owner_id": query.owner_id, "unowned": query.unowned,
+        "plan_id": query.plan_id, "status": AccountStatus(query.status).value if query.status else None,
+        "renewal_within_days": query.renewal_within_days, "segments": _segment_filters(query),
+        "min_ltv": query.min_ltv, "min_churn_risk": query.min_churn_risk,
+    }  # fmt: skip
 
 
 #: The most rows an export of the list holds.
@@ -447,6 +460,7 @@ __all__ = [
     "all_accounts",
     "assign_owner",
     "at_risk_summary",
+    "count_accounts",
     "delete_view",
     "find_account",
     "list_accounts",

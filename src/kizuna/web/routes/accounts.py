@@ -230,7 +230,13 @@ def accounts_list(
     menus = state.store_cache
     version = menus.version()  # before the transaction below reads (see StoreCache)
     with state.unit_of_work() as session:
-        result = accounts_service.list_accounts(session, query, as_of=as_of)
+        # the count of matches (a search for a common word counts most accounts) kept
+        # while the store is unchanged: paging, sorting and htmx swaps count once
+        total = state.counts.get(
+            f"{as_of}:{replace(query, page=1, sort=DEFAULT_SORT)!r}", version,
+            lambda: accounts_service.count_accounts(session, query, as_of=as_of),
+        )  # fmt: skip
+        result = accounts_service.list_accounts(session, query, as_of=as_of, total=total)
         store_empty = result.total == 0 and (
             not params.filtered
             or accounts_service.list_accounts(session, AccountQuery(per_page=1), as_of=as_of).total == 0
