@@ -108,7 +108,8 @@ def test_renewals_past_far_and_monthly_and_the_trend_band() -> None:
         '<td class="date" data-testid="renewal">Nov 27, 2026<span class="rel small" '
         'data-testid="days-to-renewal">10 days ago</span></td>'
     )
-    # 31 days away: not "soon"; a renewal today is (0 days)
+    # 30 days away is "soon", 31 is not; a renewal today is (0 days)
+    assert _cells(_html(_row(renewal_on=date(2027, 1, 6))))[5].startswith('<td class="date soon" data-testid="renewal">')
     assert _cells(_html(_row(renewal_on=date(2027, 1, 7))))[5].startswith('<td class="date" data-testid="renewal">Jan 7')
     assert 'class="date soon"' in _html(_row(renewal_on=AS_OF))
     assert "in 0 days" in _html(_row(renewal_on=AS_OF))
@@ -165,5 +166,14 @@ def test_several_rows_follow_each_other_and_none_is_empty() -> None:
         writer = AccountRowsHtml(Formatter("en", TOKYO), AS_OF, can_assign=False)
         two = str(writer.rows([_row(), _row(id=8, name="B")], {}, None))
         assert writer.rows([], {}, None) == ""
-    assert two.count("<tr ") == 2
+    assert two == _html(_row()) + _html(_row(id=8, name="B"))
     assert '<a href="/accounts/8">B</a>' in two
+
+
+def test_money_without_a_currency_is_a_dash_even_an_empty_one() -> None:
+    """An empty currency shows "—" as no currency does (never a bare "5.00")."""
+    cells = _cells(_html(_row(mrr=500, ltv=700, residual_value=None, currency="", churn_risk=None)))
+    assert cells[4] == '<td class="num" data-testid="mrr">—</td>'
+    assert cells[14] == '<td class="num" data-testid="ltv">—</td>'
+    assert cells[15] == '<td class="num" data-testid="churn-risk">—</td>'
+    assert _cells(_html(_row(ltv=None, currency="JPY")))[14] == '<td class="num" data-testid="ltv">—</td>'

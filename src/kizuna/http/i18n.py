@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -57,8 +58,19 @@ def _number_pattern(pattern: str) -> NumberPattern:
 
 def _apply(pattern: str, value: float | Decimal, locale: Locale) -> str:
     """What ``format_decimal``/``format_percent`` return for an explicit pattern."""
+    if type(value) is float:
+        # the sign apart: -0.0 == 0.0 as a key, yet Babel writes "-0"
+        return _float_text(pattern, value, math.copysign(1.0, value), str(locale))
     return str(_number_pattern(pattern).apply(value, locale, decimal_quantization=True, group_separator=True,
                                               numbering_system="latn"))  # fmt: skip
+
+
+@lru_cache(maxsize=8192)
+def _float_text(pattern: str, value: float, _sign: float, identifier: str) -> str:
+    """A float as ``_apply`` writes it, remembered: a list page shows a hundred figures
+    (health trends, churn risks) of a few thousand values (issue 19)."""
+    return str(_number_pattern(pattern).apply(value, _locale(identifier), decimal_quantization=True,
+                                              group_separator=True, numbering_system="latn"))  # fmt: skip
 
 
 @lru_cache(maxsize=4096)

@@ -94,7 +94,7 @@ class AccountRowsHtml:
             title = f' title="{self.residual.format(value=escape(fmt.money(a.residual_value, a.currency)))}"'
         ltv = escape(fmt.money(a.ltv, a.currency)) if a.ltv is not None and a.currency else "—"
         out.append(f'      <td class="num" data-testid="ltv"{title}>{ltv}</td>\n')
-        churn = escape(fmt.percent(a.churn_risk)) if a.churn_risk is not None else "—"
+        churn = escape(fmt.percent(a.churn_risk))  # "—" for none
         out.append(f'      <td class="num" data-testid="churn-risk">{churn}</td>\n')
         out.append(f"      <td>{escape(a.owner_name) if a.owner_name else self.unowned}</td>\n")
         out.append(f"      <td>{escape(a.industry or '—')}</td>\n    </tr>\n")
