@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -216,19 +216,16 @@ class AccountFilters:
     health_grades: tuple[str, ...] = tuple(g.value for g in HealthGrade)
 
 
-def list_accounts(session: Session, query: AccountQuery, *, as_of: date, total: int | None = None) -> Page[AccountRow]:
-    """One page of the accounts list (search by name, domain or external id). ``total``:
-    the count of the query's matches when already known (:func:`count_accounts`, kept
-    by the caller while the store is unchanged); None: counted here."""
+def list_accounts(
+    session: Session, query: AccountQuery, *, as_of: date, keep_count: Callable[[Callable[[], int]], int] | None = None
+) -> Page[AccountRow]:
+    """One page of the accounts list (search by name, domain or external id).
+    ``keep_count``: given how to count the query's matches (every page), the count — the
+    caller may keep it while the store is unchanged; None: counted here."""
     found, rows = accounts_q.list_accounts(session, **_query_args(query), as_of=as_of, sort=query.sort,
                                            offset=(query.page - 1) * query.per_page, limit=query.per_page,
-                                           total=total)  # fmt: skip
+                                           keep_count=keep_count)  # fmt: skip
     return Page([_row(r) for r in rows], found, query.page, query.per_page)
-
-
-def count_accounts(session: Session, query: AccountQuery, *, as_of: date) -> int:
-    """How many accounts the query matches (every page): ``list_accounts``'s total."""
-    return accounts_q.count_accounts(session, **_query_args(query), as_of=as_of)
 
 
 def _query_args(query: AccountQuery) -> dict[str, Any]:
@@ -460,7 +457,6 @@ __all__ = [
     "all_accounts",
     "assign_owner",
     "at_risk_summary",
-    "count_accounts",
     "delete_view",
     "find_account",
     "list_accounts",

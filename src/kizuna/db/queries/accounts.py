@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -79,27 +80,19 @@ def list_accounts(
     segments: dict[str, Any] | None = None,
     min_ltv: int | None = None,
     min_churn_risk: float | None = None,
-    total: int | None = None,
+    keep_count: Callable[[Callable[[], int]], int] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """``(total matching, the page's rows)``; ``total`` given (the count already known
-    for these filters, e.g. kept while the store is unchanged): not counted again."""
+    """``(total matching, the page's rows)``. ``keep_count``: given how to count the
+    matches, the count (e.g. one kept while the store is unchanged, else counted)."""
     conditions = _conditions(session, search=search, owner_id=owner_id, unowned=unowned, plan_id=plan_id, status=status,
                              renewal_within_days=renewal_within_days, as_of=as_of, segments=segments, min_ltv=min_ltv,
                              min_churn_risk=min_churn_risk)  # fmt: skip
-    if total is None:
-        total = _count(session, conditions)
+
+    def count() -> int:
+        return int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
+
+    total = keep_count(count) if keep_count is not None else count()
     return total, page_rows(session, conditions, sort, offset, limit)
-
-
-def count_accounts(
-    session: Session, *, search: str | None, owner_id: int | None, unowned: bool, plan_id: int | None,
-    status: str | None, renewal_within_days: int | None, as_of: date, segments: dict[str, Any] | None = None,
-    min_ltv: int | None = None, min_churn_risk: float | None = None,
-) -> int:  # fmt: skip
-    """How many accounts the list's filters match (``list_accounts``'s total)."""
-    return _count(session, _conditions(session, search=search, owner_id=owner_id, unowned=unowned, plan_id=plan_id,
-                                       status=status, renewal_within_days=renewal_within_days, as_of=as_of,
-                                       segments=segments, min_ltv=min_ltv, min_churn_risk=min_churn_risk))  # fmt: skip
 
 
 def _conditions(session: Session, *, search: str | None, **filters: Any) -> list[Any]:
@@ -107,10 +100,6 @@ def _conditions(session: Session, *, search: str | None, **filters: Any) -> list
         search=search, **filters, postgres=session.get_bind().dialect.name == "postgresql",
         bigram=bigrams.narrowest(session, search.strip().lower()) if search and search.strip() else None,
     )  # fmt: skip
-
-
-def _count(session: Session, conditions: list[Any]) -> int:
-    return int(session.scalar(select(func.count()).select_from(Account).where(*conditions)) or 0)
 
 
 def page_rows(session: Session, conditions: list[Any], sort: str, offset: int, limit: int) -> list[dict[str, Any]]:

@@ -232,11 +232,10 @@ def accounts_list(
     with state.unit_of_work() as session:
         # the count of matches (a search for a common word counts most accounts) kept
         # while the store is unchanged: paging, sorting and htmx swaps count once
-        total = state.counts.get(
-            f"{as_of}:{replace(query, page=1, sort=DEFAULT_SORT)!r}", version,
-            lambda: accounts_service.count_accounts(session, query, as_of=as_of),
-        )  # fmt: skip
-        result = accounts_service.list_accounts(session, query, as_of=as_of, total=total)
+        count_key = f"{as_of}:{replace(query, page=1, sort=DEFAULT_SORT)!r}"
+        result = accounts_service.list_accounts(
+            session, query, as_of=as_of, keep_count=lambda count: state.counts.get(count_key, version, count)
+        )
         store_empty = result.total == 0 and (
             not params.filtered
             or accounts_service.list_accounts(session, AccountQuery(per_page=1), as_of=as_of).total == 0
