@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     made = ensure_store(db, args.accounts, args.months, args.copies, args.source)
     port = _free_port()
-    env = {**os.environ, "KIZUNA_DATABASE_URL": f"sqlite:///{db}"}
+    # no scheduler in the server: its outbox delivery on start (seconds of CPU, writes
+    # that make each process read its kept menus and counts again) is not a page's cost
+    env = {**os.environ, "KIZUNA_DATABASE_URL": f"sqlite:///{db}", "KIZUNA_SCHEDULER": "false"}
     # the server's output to a file: a pipe nobody reads while it serves would block it
     # once full (its access log)
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
