@@ -249,7 +249,12 @@ def accounts_list(
             if can_assign and not partial
             else []
         )
-        views = accounts_service.saved_views(session, principal.user_id) if principal.user_id is not None and not partial else []
+        user_id = principal.user_id
+        views = (
+            menus.get(f"saved_views:{user_id}", version, lambda: accounts_service.saved_views(session, user_id))
+            if user_id is not None and not partial
+            else []
+        )
         onboarding_progress = onboarding.progress_of(session, [a.id for a in result.items], as_of)
     top_risks = {a.id: _top_risk(a) for a in result.items}
     rows_html = AccountRowsHtml(Formatter(get_language(), state.settings.zone), as_of, can_assign=can_assign).rows(
@@ -465,11 +470,14 @@ def _account_page(
     errors: dict[str, str] | None = None, status: int = 200, extra: dict[str, Any] | None = None,
 ) -> Response:  # fmt: skip
     as_of = today(state.settings)
+    menus = state.store_cache
+    version = menus.version()  # before the transaction below reads (see StoreCache)
     with state.unit_of_work() as session:
         data = c360.account_360(session, account_id, as_of=as_of, zone=state.settings.zone, before=before or None,
                                 timeline_limit=TIMELINE_PAGE)  # fmt: skip
         health_head = health_header_context(health_history.account_header(session, account_id))
-        people = accounts_service.owner_choices(session)
+        # the users a task can be given to: the list's bulk-owner menu (kept while the store is unchanged)
+        people = menus.get("owner_choices", version, lambda: accounts_service.owner_choices(session))
         ltv = ltv_accounts.account_ltv(session, account_id)
         churn_risk = churn_service.account_churn(session, account_id)
         plans = account_plans(session, account_id, as_of)
