@@ -177,3 +177,12 @@ def test_money_without_a_currency_is_a_dash_even_an_empty_one() -> None:
     assert cells[14] == '<td class="num" data-testid="ltv">—</td>'
     assert cells[15] == '<td class="num" data-testid="churn-risk">—</td>'
     assert _cells(_html(_row(ltv=None, currency="JPY")))[14] == '<td class="num" data-testid="ltv">—</td>'
+
+
+def test_floats_are_written_once_per_value_as_babel_writes_them() -> None:
+    """The float cache (issue 19) keeps the sign of zero apart and each locale's own text."""
+    en, ja = Formatter("en", TOKYO), Formatter("ja", TOKYO)
+    assert [en.number(v, 1) for v in (0.0, -0.0, 0.0, 1234.56, 0.05, 0.15)] == ["0.0", "-0.0", "0.0", "1,234.6", "0.0",
+                                                                                 "0.2"]  # fmt: skip
+    assert [ja.number(1234.56, 2), en.number(2.5), en.number(3.5), en.number(7)] == ["1,234.56", "2", "4", "7"]
+    assert [en.percent(0.1234), en.percent(-0.0), en.percent(1.0, 0)] == ["12.3%", "-0.0%", "100%"]
