@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from kizuna.domain.health import HealthGrade
@@ -186,3 +187,11 @@ def test_floats_are_written_once_per_value_as_babel_writes_them() -> None:
                                                                                  "0.2"]  # fmt: skip
     assert [ja.number(1234.56, 2), en.number(2.5), en.number(3.5), en.number(7)] == ["1,234.56", "2", "4", "7"]
     assert [en.percent(0.1234), en.percent(-0.0), en.percent(1.0, 0)] == ["12.3%", "-0.0%", "100%"]
+
+
+def test_whole_numbers_and_decimals_are_written_as_babel_writes_them() -> None:
+    """Values that are not floats take Babel's apply directly (not remembered)."""
+    en = Formatter("en", TOKYO)
+    assert [en.number(1234567, 2), en.number(Decimal("0.125"), 2), en.number(Decimal("-1234.5"), 1)] == [
+        "1,234,567.00", "0.12", "-1,234.5"]  # fmt: skip
+    assert en.percent(Decimal("0.0625")) == "6.2%"
