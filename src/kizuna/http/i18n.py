@@ -63,8 +63,13 @@ def _apply(pattern: str, value: float | Decimal, locale: Locale) -> str:
     if type(value) is float:  # pragma: no mutate
         # the sign apart: -0.0 == 0.0 as a key, yet Babel writes "-0"
         return _float_text(pattern, value, math.copysign(1.0, value), str(locale))  # pragma: no mutate
-    return str(_number_pattern(pattern).apply(value, locale, decimal_quantization=True, group_separator=True,
-                                              numbering_system="latn"))  # fmt: skip
+    return str(_number_pattern(pattern).apply(
+        value,
+        locale,  # pragma: no mutate  (Babel's default locale writes digits, "," and "." as ja_JP and en_US do)
+        decimal_quantization=True,  # pragma: no mutate  (Babel's default; False: test_web_account_rows.py's 0.125)
+        group_separator=True,
+        numbering_system="latn",  # pragma: no mutate  (Babel's default)
+    ))  # fmt: skip
 
 
 @lru_cache(maxsize=8192)
