@@ -41,7 +41,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks.web import PASSWORD, build, request_kinds
+from benchmarks.web import PASSWORD, request_kinds
+from benchmarks.web_store import ensure_store
 
 EMAIL = "bench@kizuna.example"
 
@@ -82,15 +83,33 @@ async def _signed_in(app: Any, language: str) -> httpx.AsyncClient:
     return client
 
 
+def _kinds(accounts: int, rng: random.Random) -> dict[str, Callable[[], str]]:
+    """``web``'s kinds, and a search whose count of matches is not kept from an earlier
+    request (the first page of a new search: the counts kept are dropped before each)."""
+    kinds = request_kinds(accounts, rng)
+    kinds[UNKEPT] = kinds["list: search"]
+    return kinds
+
+
+UNKEPT = "list: search, count not kept"
+
+
 async def _measure(app: Any, accounts: int, requests: int) -> dict[str, dict[str, float]]:
     client = await _signed_in(app, "ja")
     out: dict[str, dict[str, float]] = {}
+    counts = getattr(app.state.kizuna, "counts", None)
+    drawn: dict[str, tuple[list[str], list[str]]] = {}
     try:
         for name, make in request_kinds(accounts, random.Random(7)).items():
-            for path in [make() for _ in range(3)]:  # warm: templates compiled, caches filled
+            drawn[name] = ([make() for _ in range(3)], [make() for _ in range(requests)])
+        drawn[UNKEPT] = drawn["list: search"]  # the same searches
+        for name, (warm, timed) in drawn.items():
+            for path in warm:  # warm: templates compiled, caches filled
                 (await client.get(path)).raise_for_status()
             cpu, wall = [], []
-            for path in [make() for _ in range(requests)]:
+            for path in timed:
+                if name == UNKEPT and counts is not None:
+                    counts.clear()
                 c0, w0 = time.process_time(), time.perf_counter()
                 response = await client.get(path)
                 cpu.append((time.process_time() - c0) * 1000)
@@ -135,7 +154,7 @@ async def _profile(app: Any, accounts: int, requests: int, top: int) -> dict[str
     undo = _direct_calls()
     out: dict[str, str] = {}
     try:
-        for name, make in request_kinds(accounts, random.Random(11)).items():
+        for name, make in _kinds(accounts, random.Random(11)).items():
             if name.startswith("static"):
                 continue
             paths = [make() for _ in range(requests)]
@@ -199,16 +218,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--db", type=Path, help="reuse this demo store (built as `web` builds it if missing)")
     parser.add_argument("--accounts", type=int, default=100_000, help="accounts in the store")
     parser.add_argument("--months", type=int, default=6, help="months of history of a store built here")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="build the store as a demo of accounts/copies accounts copied this many times "
+                        "(benchmarks/web_store.py); e.g. --accounts 100000 --copies 100")  # fmt: skip
+    parser.add_argument("--source", type=Path, help="with --copies: copy this store (not written) instead of building one")
     parser.add_argument("--requests", type=int, default=40, help="timed requests per kind")
     parser.add_argument("--profile", type=int, default=0, help="also profile this many requests per kind")
     parser.add_argument("--top", type=int, default=40, help="functions shown per profile")
     parser.add_argument("--dump", type=Path, help="write each kind's HTML (ja, en) here")
     args = parser.parse_args(argv)
     db = args.db or Path(tempfile.mkdtemp(prefix="kizuna-web-cpu-")) / "bench.db"
-    if not db.exists():
-        build(db, args.accounts, args.months)
+    made = ensure_store(db, args.accounts, args.months, args.copies, args.source)
     app = _app(db)
-    result: dict[str, object] = {"accounts": args.accounts, "requests_per_kind": args.requests}
+    result: dict[str, object] = {"accounts": args.accounts, "requests_per_kind": args.requests, "store": made}
     if args.dump:
         result["dumped"] = asyncio.run(_dump(app, args.accounts, args.dump))
     result["cpu"] = asyncio.run(_measure(app, args.accounts, args.requests))

@@ -100,3 +100,37 @@ def test_the_store_version_moves_with_each_commit_and_a_replaced_file(app_settin
     finally:
         engine.dispose()
     assert StoreVersion("sqlite://").current() is None  # in memory: nothing to key a cache on
+
+
+def total(page: str) -> int:
+    """The count the list shows ("Showing 1–3 of 3"), as its data attribute."""
+    found = re.search(r'data-testid="account-count" data-total="(\d+)"', page)
+    assert found, "the list shows its count"
+    return int(found.group(1))
+
+
+def test_the_count_of_a_search_is_kept_and_counted_afresh_after_any_change(
+    app: FastAPI, client: TestClient, admin: str, app_settings: Settings
+) -> None:
+    """Issue 19: the count of matches is kept per search and filters while the store is
+    unchanged (paging and sorting reuse it), and never shown stale."""
+    assert total(client.get("/accounts?q=取引先").text) == 3
+    assert total(client.get("/accounts?q=取引先&sort=name").text) == 3  # the same count, kept
+    assert total(client.get("/accounts?q=取引先2").text) == 1
+    other = make_engine(app_settings.database_url)  # as another server process or the CLI would
+    try:
+        with session_scope(other) as session:
+            session.add(Account(external_id="A-9", name="取引先9", custom_fields={}))
+    finally:
+        other.dispose()
+    page = client.get("/accounts?q=取引先&sort=name").text
+    assert total(page) == 4
+    assert "Showing 1–4 of 4" in page
+    assert total(client.get("/accounts?q=取引先2").text) == 1
+    # a change made through the page itself: two accounts given an owner
+    assert total(client.get("/accounts?owner=none").text) == 4
+    ids = re.findall(r'name="account" value="(\d+)"', client.get("/accounts").text)[:2]
+    done = client.post("/accounts/owner", data={"csrf_token": admin, "owner": str(make_user(app, "c@kizuna.example",
+                       "csm", name="CSM")), "account": ids, "next": "/accounts"}, follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303, done.text
+    assert total(client.get("/accounts?owner=none").text) == 2

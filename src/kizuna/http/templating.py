@@ -79,18 +79,27 @@ def make_environment(directory: Path) -> Environment:
 
 def _late_feeds(request: Request, signed_in: bool) -> list[dict[str, Any]]:
     """The feeds the daily job last found late (the banner on every page, for a signed-in
-    user). Read once per request; a store that cannot say (not migrated yet) shows none."""
+    user). Read once per process while the store is unchanged (``StoreCache``; on
+    PostgreSQL once per request); a store that cannot say (not migrated yet) shows none."""
     if not signed_in:
         return []
     cached = getattr(request.state, "late_feeds", None)
     if cached is None:
+        state = app_state(request)
         try:
-            with app_state(request).unit_of_work() as session:
-                cached = [feed | {"name": gettext(feed["label"])} for feed in freshness_service.late_feeds(session)]
+            # what the daily job last found: kept while the store is unchanged (issue 19)
+            version = state.store_cache.version()
+            feeds = state.store_cache.get("late_feeds", version, lambda: _read_late_feeds(state))
+            cached = [feed | {"name": gettext(feed["label"])} for feed in feeds]
         except Exception:  # the banner never breaks a page (an error page least of all)
             cached = []
         request.state.late_feeds = cached
     return list(cached)
+
+
+def _read_late_feeds(state: Any) -> list[dict[str, Any]]:
+    with state.unit_of_work() as session:
+        return freshness_service.late_feeds(session)
 
 
 def page_context(request: Request) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -216,16 +216,28 @@ class AccountFilters:
     health_grades: tuple[str, ...] = tuple(g.value for g in HealthGrade)
 
 
-def list_accounts(session: Session, query: AccountQuery, *, as_of: date) -> Page[AccountRow]:
-    """One page of the accounts list (search by name, domain or external id)."""
-    total, rows = accounts_q.list_accounts(
-        session, search=query.search or None, owner_id=query.owner_id, unowned=query.unowned,
-        plan_id=query.plan_id, status=AccountStatus(query.status).value if query.status else None,
-        renewal_within_days=query.renewal_within_days, as_of=as_of, sort=query.sort,
-        offset=(query.page - 1) * query.per_page, limit=query.per_page, segments=_segment_filters(query),
-        min_ltv=query.min_ltv, min_churn_risk=query.min_churn_risk,
+def list_accounts(
+    session: Session, query: AccountQuery, *, as_of: date, keep_count: Callable[[Callable[[], int]], int] | None = None
+) -> Page[AccountRow]:
+    """One page of the accounts list (search by name, domain or external id).
+    ``keep_count``: given how to count the query's matches (every page), the count — the
+    caller may keep it while the store is unchanged; None: counted here."""
+    found, rows = accounts_q.list_accounts(
+        session, **_query_args(query), as_of=as_of, sort=query.sort,
+        offset=(query.page - 1) * query.per_page, limit=query.per_page,
+        keep_count=keep_count,  # pragma: no mutate  (kept or counted here: the same number)
     )  # fmt: skip
-    return Page([_row(r) for r in rows], total, query.page, query.per_page)
+    return Page([_row(r) for r in rows], found, query.page, query.per_page)
+
+
+def _query_args(query: AccountQuery) -> dict[str, Any]:
+    """The query's filters as ``accounts_q.list_accounts`` takes them."""
+    return {
+        "search": query.search or None, "owner_id": query.owner_id, "unowned": query.unowned,
+        "plan_id": query.plan_id, "status": AccountStatus(query.status).value if query.status else None,
+        "renewal_within_days": query.renewal_within_days, "segments": _segment_filters(query),
+        "min_ltv": query.min_ltv, "min_churn_risk": query.min_churn_risk,
+    }  # fmt: skip
 
 
 #: The most rows an export of the list holds.

@@ -39,6 +39,7 @@ from kizuna.services import ltv_accounts, onboarding, opportunities
 from kizuna.services.accounts import AccountQuery, AccountStatus
 from kizuna.services.health import history as health_history
 from kizuna.settings import Settings
+from kizuna.web.account_rows import AccountRowsHtml
 from kizuna.web.routes.ltv import segment_name
 from kizuna.web.routes.plans import account_plans
 from kizuna.web.sparkline import sparkline
@@ -229,7 +230,12 @@ def accounts_list(
     menus = state.store_cache
     version = menus.version()  # before the transaction below reads (see StoreCache)
     with state.unit_of_work() as session:
-        result = accounts_service.list_accounts(session, query, as_of=as_of)
+        # the count of matches (a search for a common word counts most accounts) kept
+        # while the store is unchanged: paging, sorting and htmx swaps count once
+        count_key = f"{as_of}:{replace(query, page=1, sort=DEFAULT_SORT)!r}"
+        result = accounts_service.list_accounts(
+            session, query, as_of=as_of, keep_count=lambda count: state.counts.get(count_key, version, count)
+        )
         store_empty = result.total == 0 and (
             not params.filtered
             or accounts_service.list_accounts(session, AccountQuery(per_page=1), as_of=as_of).total == 0
@@ -243,10 +249,19 @@ def accounts_list(
             if can_assign and not partial
             else []
         )
-        views = accounts_service.saved_views(session, principal.user_id) if principal.user_id is not None and not partial else []
+        user_id = principal.user_id
+        views = (
+            menus.get(f"saved_views:{user_id}", version, lambda: accounts_service.saved_views(session, user_id))
+            if user_id is not None and not partial
+            else []
+        )
         onboarding_progress = onboarding.progress_of(session, [a.id for a in result.items], as_of)
+    top_risks = {a.id: _top_risk(a) for a in result.items}
+    rows_html = AccountRowsHtml(Formatter(get_language(), state.settings.zone), as_of, can_assign=can_assign).rows(
+        result.items, top_risks, onboarding_progress
+    )
     context = {
-        "top_risks": {a.id: _top_risk(a) for a in result.items}, "can_assign": can_assign,
+        "top_risks": top_risks, "rows_html": rows_html, "can_assign": can_assign,
         "owner_choices": owner_choices, "views": views, "query": params.url(page=params.page).partition("?")[2],
         "export_url": "/accounts/export.csv" + ("?" + params.export_query() if params.export_query() else ""),
         "notice": _notice(request), "onboarding": onboarding_progress,
@@ -455,11 +470,14 @@ def _account_page(
     errors: dict[str, str] | None = None, status: int = 200, extra: dict[str, Any] | None = None,
 ) -> Response:  # fmt: skip
     as_of = today(state.settings)
+    menus = state.store_cache
+    version = menus.version()  # before the transaction below reads (see StoreCache)
     with state.unit_of_work() as session:
         data = c360.account_360(session, account_id, as_of=as_of, zone=state.settings.zone, before=before or None,
                                 timeline_limit=TIMELINE_PAGE)  # fmt: skip
         health_head = health_header_context(health_history.account_header(session, account_id))
-        people = accounts_service.owner_choices(session)
+        # the users a task can be given to: the list's bulk-owner menu (kept while the store is unchanged)
+        people = menus.get("owner_choices", version, lambda: accounts_service.owner_choices(session))
         ltv = ltv_accounts.account_ltv(session, account_id)
         churn_risk = churn_service.account_churn(session, account_id)
         plans = account_plans(session, account_id, as_of)
