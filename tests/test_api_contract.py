@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 
 from kizuna.domain.auth import Permission
-from kizuna.errors import ErrorBody, ErrorCode, ErrorDetail
+from kizuna.errors import ErrorCode
 from kizuna.http.auth import SESSION_COOKIE, Principal, resolve_principal
+from kizuna.http.errors import ErrorBody, ErrorDetail
 from kizuna.main import create_app
 from kizuna.settings import Settings
 from tests.conftest import make_api_key, make_user, sign_in

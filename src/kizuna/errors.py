@@ -1,8 +1,10 @@
 """One error vocabulary with stable codes, shared by every entry point.
 
 The CLI prints ``Error: <message>`` and exits 1; the API (``/api/…``) and the tracking
-API (``/v1/…``) answer with one shape, :class:`ErrorBody`: ``{"errors": [ErrorDetail…]}``,
-each :class:`ErrorDetail` a ``{"code", "message", "field"}``. The codes every entry point
+API (``/v1/…``) answer with one shape, :class:`kizuna.http.errors.ErrorBody`:
+``{"errors": [ErrorDetail…]}``, each ``ErrorDetail`` a ``{"code", "message", "field"}``
+(pydantic models kept with the HTTP layer, so that the command line and the analytics do
+not import pydantic). The codes every entry point
 shares are the constants of :class:`ErrorCode`; all codes are documented in
 ``docs/errors.md`` and never change once published.
 """
@@ -11,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-from pydantic import BaseModel, Field
 
 from kizuna.i18n import _, ngettext
 
@@ -40,24 +40,6 @@ class ErrorCode(StrEnum):
     DUPLICATE_KEY = "duplicate_key"
     ACCOUNT_NOT_FOUND = "account_not_found"
     INVALID_SCORECARD = "invalid_scorecard"
-
-
-class ErrorDetail(BaseModel):
-    """One error, as every JSON answer (``/api/…``, ``/v1/…``) lists it."""
-
-    code: str = Field(description="Stable error code (see docs/errors.md).", examples=["unknown_account"])
-    message: str = Field(description="What went wrong, in the caller's language.")
-    field: str | None = Field(description="The field or parameter at fault, if one is.", examples=["account_id"])
-
-    @classmethod
-    def of(cls, exc: KizunaError) -> ErrorDetail:
-        return cls(code=exc.code, message=exc.message, field=exc.field)
-
-
-class ErrorBody(BaseModel):
-    """Every error the API returns has this shape."""
-
-    errors: list[ErrorDetail]
 
 
 class KizunaError(Exception):

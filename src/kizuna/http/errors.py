@@ -1,5 +1,5 @@
 """One place turns every error into what the caller understands: the documented JSON
-shape for the API (:class:`kizuna.errors.ErrorBody`: ``{"errors": [{"code", "message",
+shape for the API (:class:`ErrorBody`: ``{"errors": [{"code", "message",
 "field"}]}``), a helpful page
 for a browser, a sign-in redirect for a browser that is not signed in."""
 
@@ -13,15 +13,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kizuna.db import DatabaseError, is_write_conflict
 from kizuna.errors import (
     Conflict,
-    ErrorBody,
     ErrorCode,
-    ErrorDetail,
     ImportRejected,
     InvalidInput,
     KizunaError,
@@ -32,6 +31,25 @@ from kizuna.errors import (
 from kizuna.i18n import _
 
 log = logging.getLogger("kizuna.http")
+
+
+class ErrorDetail(BaseModel):
+    """One error, as every JSON answer (``/api/…``, ``/v1/…``) lists it."""
+
+    code: str = Field(description="Stable error code (see docs/errors.md).", examples=["unknown_account"])
+    message: str = Field(description="What went wrong, in the caller's language.")
+    field: str | None = Field(description="The field or parameter at fault, if one is.", examples=["account_id"])
+
+    @classmethod
+    def of(cls, exc: KizunaError) -> ErrorDetail:
+        return cls(code=exc.code, message=exc.message, field=exc.field)
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns has this shape."""
+
+    errors: list[ErrorDetail]
+
 
 STATUS: list[tuple[type[KizunaError], int]] = [
     (ImportRejected, 422),

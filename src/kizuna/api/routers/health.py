@@ -21,10 +21,11 @@ from kizuna.api.schemas.health import (
     SentimentEnteredOut,
 )
 from kizuna.domain.health import ScorecardInvalid
-from kizuna.errors import ErrorBody, ErrorCode, ErrorDetail
+from kizuna.errors import ErrorCode
 from kizuna.http.auth import CurrentPrincipal as Reader
 from kizuna.http.auth import Principal, State, check_csrf, manager
 from kizuna.http.clock import today
+from kizuna.http.errors import ErrorBody, ErrorDetail
 from kizuna.services import health as health_service
 
 router = APIRouter(prefix="/api/health", tags=["health"])

@@ -34,9 +34,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kizuna.api.schemas.common import BrowserSettingsOut, TrackingErrorOut, UsageSummaryOut
-from kizuna.errors import ErrorBody, ErrorCode, ErrorDetail, KizunaError, NotAuthenticated, PermissionDenied
+from kizuna.errors import ErrorCode, KizunaError, NotAuthenticated, PermissionDenied
 from kizuna.http.auth import CurrentPrincipal, State
-from kizuna.http.errors import HTTP_CODES, error, status_for
+from kizuna.http.errors import HTTP_CODES, ErrorBody, ErrorDetail, error, status_for
 from kizuna.http.i18n import negotiate_language
 from kizuna.http.limits import read_limited_body
 from kizuna.http.middleware import secure

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Stric
 from pydantic_core import PydanticCustomError
 
 from kizuna.domain.dates import DATE_OUT_OF_RANGE, in_range, out_of_range_message
-from kizuna.errors import ErrorBody
+from kizuna.http.errors import ErrorBody
 from kizuna.i18n import _
 
 T = TypeVar("T")
