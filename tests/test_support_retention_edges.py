@@ -78,6 +78,32 @@ def test_support_by_month_and_over_the_window() -> None:
         _check_support_tables(table, total)
 
 
+def test_the_facts_placed_in_their_months_after_fetching_are_the_same() -> None:
+    """The report's way (issue 19): the tickets fetched with their epochs and placed in their
+    months by a binary search: the same rows, months and values as placed in SQL."""
+    t = store({1: "A1", 2: "A2", 3: "A3"}, [], tickets=TICKETS)
+    got = support.fetched_ticket_facts(t, GRID).sort_values("id")
+    assert got.columns.tolist() == ["id", "account_id", "mi", "answered", "frt_seconds", "resolved", "message_count",
+                                    "csat"]  # fmt: skip
+    # #1 a second before January in Tokyo and #9 after the end of as_of are out; #2 opens
+    # January at its first second, #5 March at its first second, #3 is February's last second
+    assert got["id"].tolist() == [2, 3, 4, 5, 6, 7, 8]
+    assert got["mi"].tolist() == [0, 1, 1, 2, 2, 2, 2]
+    assert got["account_id"].tolist() == [1, 1, 2, 2, 2, 3, 3]
+    # #6 answered and #7 resolved exactly at the end of as_of: not yet
+    assert got["answered"].tolist() == [False, True, True, True, False, True, True]
+    assert got["resolved"].tolist() == [False, True, False, True, False, False, True]
+    frt = got["frt_seconds"].tolist()
+    assert [None if math.isnan(v) else v for v in frt] == [None, 10800, 3600, 1200, None, 5400, 1800]
+    assert got["message_count"].tolist() == [1, 4, 1, 2, 1, 6, 3]
+    assert [None if math.isnan(v) else v for v in got["csat"].astype("float64")] == [None, 3, None, 4, None, 2, 5]
+    s, m, ts, tm = support.support_frames(got, GRID.first_reported)
+    _check_support_tables(support.support_table(s, m, GRID.labels()), support.support_table(ts, tm))
+    # a grid of one month (no look-back): only March's tickets, all in month 0
+    march = support.fetched_ticket_facts(t, MonthGrid(AS_OF, months=1, lookback=0)).sort_values("id")
+    assert (march["id"].tolist(), march["mi"].tolist()) == ([5, 6, 7, 8], [0, 0, 0, 0])
+
+
 def _check_support_tables(table: pd.DataFrame, total: pd.DataFrame) -> None:
     assert table["month"].tolist() == ["2026-01", "2026-02", "2026-03"]
     counts = ["tickets", "answered", "frt_seconds_sum", "resolved", "resolved_messages", "rated", "csat_sum",

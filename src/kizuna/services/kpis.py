@@ -491,7 +491,7 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
 
     # support (the tickets are placed in their months once, fetched and summed; effort counts them too)
     sums_df, medians_df, tsums_df, tmedians_df = support.support_frames(
-        support.ticket_facts(t, grid).execute(), grid.first_reported
+        support.fetched_ticket_facts(t, grid), grid.first_reported
     )
     effort, effort_trend = success.effort_table(grid, sums_df[["mi", "tickets"]], mrr_df)
     sup = support.support_table(sums_df, medians_df, labels)
