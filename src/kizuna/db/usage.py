@@ -656,6 +656,27 @@ def counts_since(session: Session, since: datetime) -> list[tuple[datetime, str,
     return [(h, s, o, r, int(n)) for h, s, o, r, n in rows]
 
 
+def active_api_keys(session: Session, key_ids: Iterable[int]) -> dict[int, datetime | None]:
+    """Which of these keys are not revoked, with when each was last used (aware UTC): the
+    ingestion writer asks in every group commit, in its own transaction, so in plain SQL
+    (the ORM's statement costs a millisecond of Python; this one a few microseconds)."""
+    ids = sorted(set(key_ids))
+    if not ids:
+        return {}
+    conn, pg = _conn(session)
+    if pg:
+        sql, params = "SELECT id, last_used_at FROM api_keys WHERE id = ANY(%s) AND revoked_at IS NULL", (ids,)
+    else:
+        sql, params = f"SELECT id, last_used_at FROM api_keys WHERE id IN ({', '.join('?' * len(ids))}) " \
+                      "AND revoked_at IS NULL", tuple(ids)  # fmt: skip
+    out: dict[int, datetime | None] = {}
+    for key_id, last in conn.exec_driver_sql(sql, params):
+        if isinstance(last, str):  # SQLite: UTC text (db.types.UTCDateTime)
+            last = datetime.fromisoformat(last).replace(tzinfo=UTC)
+        out[key_id] = last
+    return out
+
+
 def touch_api_keys(session: Session, key_ids: Iterable[int], when: datetime) -> None:
     ids = sorted(set(key_ids))
     if ids:
