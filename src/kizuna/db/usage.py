@@ -233,7 +233,7 @@ def _insert_events_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
     pg = False
     old = _stored_keys(conn, pg, ((r[0], r[1]) for r in rows))
     new: set[tuple[str, str]] = set()
-    params: list[tuple[Any, ...]] = []
+    params: list[Any] = []  # the rows' values one after the other, as the statements take them
     dumps = orjson.dumps
     last: Any = None
     last_param: Any = None
@@ -244,19 +244,20 @@ def _insert_events_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
         new.add(key)
         if r[7] is not last:  # one received_at per request: convert it once
             last, last_param = r[7], ts_param(r[7], pg)
-        params.append((r[0], r[1], r[2], r[3], r[4], r[5], ts_param(r[6], pg), last_param, dumps(r[8]).decode()))
+        params += (r[0], r[1], r[2], r[3], r[4], r[5], ts_param(r[6], pg), last_param, dumps(r[8]).decode())
     if not params:
         return new
     columns = ", ".join(EVENT_COLUMNS)
     conflict = "ON CONFLICT (source, message_id) DO NOTHING"
     one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+    width = 9
     written = 0
-    for start in range(0, len(params), _ROWS):
-        chunk = params[start : start + _ROWS]
-        sql = f"INSERT INTO usage_events ({columns}) VALUES {', '.join([one] * len(chunk))} {conflict}"
-        written += conn.exec_driver_sql(sql, tuple(v for p in chunk for v in p)).rowcount
-    if written != len(params):
-        raise ConcurrentInsert(f"{len(params) - written} of {len(params)} events were stored by another writer")
+    for start in range(0, len(params), _ROWS * width):
+        chunk = params[start : start + _ROWS * width]
+        sql = f"INSERT INTO usage_events ({columns}) VALUES {', '.join([one] * (len(chunk) // width))} {conflict}"
+        written += conn.exec_driver_sql(sql, tuple(chunk)).rowcount
+    if written != len(new):
+        raise ConcurrentInsert(f"{len(new) - written} of {len(new)} events were stored by another writer")
     return new
 
 
@@ -456,8 +457,11 @@ def take_deferred(session: Session) -> tuple[list[tuple[int, date, str, float]],
         user_rows = conn.exec_driver_sql(users_sql.format(src="usage_daily_users_pending")).fetchall()
         conn.exec_driver_sql("DELETE FROM usage_daily_pending")
         conn.exec_driver_sql("DELETE FROM usage_daily_users_pending")
-    daily = [(a, _as_day(d), k, float(v)) for a, d, k, v in daily_rows]
-    users = [(a, _as_day(d), u) for a, d, u in user_rows]
+    days: dict[Any, date] = {}  # a few days, read thousands of times (SQLite's are text)
+    for d in {r[1] for r in daily_rows} | {r[1] for r in user_rows}:
+        days[d] = _as_day(d)
+    daily = [(a, days[d], k, float(v)) for a, d, k, v in daily_rows]
+    users = [(a, days[d], u) for a, d, u in user_rows]
     return daily, users
 
 
