@@ -269,14 +269,14 @@ def _insert_events_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
 #: Its properties are staged as JSON text (``COPY``'s binary format has no cheap way in for a
 #: ``jsonb`` from text) and read as ``jsonb`` by the merge: the same parse, once per row.
 _STAGING_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS usage_events_staging_v2 (source varchar(64), message_id varchar(128), "
+    "CREATE TEMP TABLE IF NOT EXISTS usage_events_staging (source varchar(64), message_id varchar(128), "
     "account_id integer, contact_id integer, anonymous_id varchar(128), event varchar(200), "
     "timestamp timestamptz, received_at timestamptz, properties text) ON COMMIT DELETE ROWS"
 )
 _STAGED = "source, message_id, account_id, contact_id, anonymous_id, event, timestamp, received_at, properties"
 _STAGED_TYPES = ("varchar", "varchar", "int4", "int4", "varchar", "varchar", "timestamptz", "timestamptz", "text")
 _MERGE = (
-    f"WITH staged AS (DELETE FROM usage_events_staging_v2 RETURNING {_STAGED}) "
+    f"WITH staged AS (DELETE FROM usage_events_staging RETURNING {_STAGED}) "
     f"INSERT INTO usage_events ({', '.join(EVENT_COLUMNS)}) SELECT {_STAGED.replace('properties', 'properties::jsonb')}, "
     "TRUE FROM staged ORDER BY source, message_id ON CONFLICT (source, message_id) DO NOTHING RETURNING source, message_id"
 )
@@ -316,7 +316,7 @@ def _insert_events_pg(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> set[
     if not staged:
         return set()
     conn.exec_driver_sql(_STAGING_DDL)
-    _copy(conn, "usage_events_staging_v2", _STAGED, _STAGED_TYPES, staged)
+    _copy(conn, "usage_events_staging", _STAGED, _STAGED_TYPES, staged)
     return {(s, k) for s, k in conn.exec_driver_sql(_MERGE).fetchall()}
 
 
