@@ -368,18 +368,18 @@ def test_a_retry_in_a_later_commit_is_a_duplicate_from_the_writers_memory(engine
     a duplicate (nothing stored, nothing rolled up), without it the store takes it anew."""
     directory = Directory()
     first = [msg("group", "g1", group="ACC-A"), msg("identify", "i1", user="U-1", group="ACC-A"),
-             msg("track", "t1", user="U-1")]  # fmt: skip
-    assert put(engine, first, directory=directory) == [Outcome(stored=3)]
-    assert (directory.events.pending, directory.events.known) == ([("web", "t1")], set())  # not committed yet
+             msg("track", "t0", user="U-1"), msg("track", "t1", user="U-1")]  # fmt: skip
+    assert put(engine, first, directory=directory) == [Outcome(stored=4)]
+    assert (directory.events.pending, directory.events.known) == ([("web", "t0"), ("web", "t1")], set())  # not committed yet
     directory.commit()
-    assert (directory.events.pending, directory.events.known) == ([], {("web", "t1")})
+    assert (directory.events.pending, directory.events.known) == ([], {("web", "t0"), ("web", "t1")})
     with session_scope(engine) as session:
         session.execute(text("DELETE FROM usage_events"))
-    retry = [msg("track", "t1", user="U-1"), msg("track", "t2", user="U-1")]
-    assert put(engine, retry, directory=directory) == [Outcome(stored=1, duplicates=1)]
+    retry = [msg("track", "t1", user="U-1"), msg("track", "t2", user="U-1"), msg("track", "t0", user="U-1")]
+    assert put(engine, retry, directory=directory) == [Outcome(stored=1, duplicates=2)]
     assert events(engine) == [("t2", "ACC-A", "U-1", None, "Signed In")]
-    assert daily(engine)[("ACC-A", "events")] == 2.0  # t1 once (before), t2: the duplicate adds nothing
-    assert counts(engine) == {(HOUR, "web", "stored", "", 4), (HOUR, "web", "duplicate", "", 1)}
+    assert daily(engine)[("ACC-A", "events")] == 3.0  # t0 and t1 once (before), t2: the duplicates add nothing
+    assert counts(engine) == {(HOUR, "web", "stored", "", 5), (HOUR, "web", "duplicate", "", 2)}
     assert directory.events.pending == [("web", "t2")]
     directory.clear()  # what the writer does on an error: the memory starts again empty
     assert (directory.events.pending, directory.events.known) == ([], set())
