@@ -677,6 +677,7 @@ def active_api_keys(session: Session, key_ids: Iterable[int]) -> dict[int, datet
     if not ids:
         return {}
     conn, pg = _conn(session)
+    params: tuple[Any, ...]
     if pg:
         sql, params = "SELECT id, last_used_at FROM api_keys WHERE id = ANY(%s) AND revoked_at IS NULL", (ids,)
     else:
