@@ -465,6 +465,41 @@ def take_deferred(session: Session) -> tuple[list[tuple[int, date, str, float]],
     return daily, users
 
 
+#: :func:`take_deferred` and the upserts of what it takes, in one statement on PostgreSQL:
+#: the journals are emptied, their sums and new users added, and only a count comes back.
+_APPLY_PG = (
+    "WITH taken_users AS (DELETE FROM usage_daily_users_pending RETURNING account_id, day, user_key), "
+    "users AS (SELECT DISTINCT account_id, day, user_key FROM taken_users "
+    "WHERE account_id IN (SELECT id FROM accounts)), "
+    "added AS (INSERT INTO usage_daily_users (account_id, day, user_key) "
+    "SELECT account_id, day, user_key FROM users ORDER BY account_id, day, user_key "
+    "ON CONFLICT (account_id, day, user_key) DO NOTHING RETURNING account_id, day), "
+    "taken AS (DELETE FROM usage_daily_pending RETURNING account_id, day, metric, value), "
+    "daily AS (SELECT account_id, day, metric, SUM(value) AS value FROM taken "
+    "WHERE account_id IN (SELECT id FROM accounts) GROUP BY account_id, day, metric), "
+    "sums AS (SELECT account_id, day, metric, SUM(value) AS value FROM (SELECT account_id, day, metric, value "
+    "FROM daily UNION ALL SELECT account_id, day, CAST(%s AS varchar(100)), CAST(count(*) AS float8) FROM added "
+    "GROUP BY account_id, day) AS contributions GROUP BY account_id, day, metric), "
+    "upserted AS (INSERT INTO usage_daily (account_id, day, metric, value) "
+    "SELECT account_id, day, metric, value FROM sums ORDER BY account_id, day, metric "
+    "ON CONFLICT (account_id, day, metric) DO UPDATE SET value = usage_daily.value + excluded.value) "
+    "SELECT (SELECT count(*) FROM daily) + (SELECT count(*) FROM users)"
+)
+
+
+def apply_journals(session: Session, active_users: str) -> int | None:
+    """On PostgreSQL, apply the journals on the server in **one** statement — what
+    :func:`take_deferred`, :func:`add_daily_users` and :func:`add_daily` do for the
+    caller, the same rows in the same key order, with nothing sent back and forth but a
+    count (the journal rows taken, summed per key and users once, as the caller counts
+    them). Each new (account, day, user) adds 1 to the ``active_users`` metric. ``None`` on
+    SQLite: the caller does it in Python."""
+    conn, pg = _conn(session)
+    if not pg:
+        return None
+    return int(conn.exec_driver_sql(_APPLY_PG, (active_users,)).scalar_one())
+
+
 _EVENT_FIELDS = "account_id, timestamp, contact_id, anonymous_id, event, properties"
 
 
