@@ -720,8 +720,9 @@ def active_api_keys(session: Session, key_ids: Iterable[int]) -> dict[int, datet
                       "AND revoked_at IS NULL", tuple(ids)  # fmt: skip
     out: dict[int, datetime | None] = {}
     for key_id, last in conn.exec_driver_sql(sql, params):
-        if isinstance(last, str):  # SQLite: UTC text (db.types.UTCDateTime)
-            last = datetime.fromisoformat(last).replace(tzinfo=UTC)
+        if isinstance(last, str):  # SQLite: UTC text (db.types.UTCDateTime), or with its offset
+            last = datetime.fromisoformat(last)
+            last = last.replace(tzinfo=UTC) if last.tzinfo is None else last.astimezone(UTC)
         out[key_id] = last
     return out
 
