@@ -284,6 +284,39 @@ def test_api_key_use_on_api_is_recorded_at_most_once_a_minute(client: TestClient
     assert abs(again - datetime.now(UTC)) < timedelta(seconds=30)
 
 
+def test_ingest_key_use_is_recorded_by_the_writer_at_most_once_a_minute(client: TestClient, app: FastAPI,
+                                                                         key: str) -> None:  # fmt: skip
+    """The writer reads each key's last use with its revocation (one query per commit) and
+    writes it only when it is a minute old or more, as ``/api/`` does."""
+
+    def last_used() -> datetime | None:
+        [(value,)] = rows(app, "SELECT last_used_at FROM api_keys")
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+    def mark(ago: timedelta) -> datetime | None:
+        with app.state.kizuna.unit_of_work() as session:
+            session.execute(text("UPDATE api_keys SET last_used_at = :t"), {"t": datetime.now(UTC) - ago})
+        return last_used()
+
+    assert last_used() is None
+    assert client.post("/v1/track", headers=basic(key), json=track("Signed In", "u1")).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert abs(first - datetime.now(UTC)) < timedelta(seconds=30)
+    stamped = mark(timedelta(seconds=50))  # used 50 s ago: not written again
+    assert client.post("/v1/track", headers=basic(key), json=track("Signed In", "u2")).status_code == 200
+    assert last_used() == stamped
+    mark(timedelta(seconds=61))  # a minute ago and more: written
+    assert client.post("/v1/track", headers=basic(key), json=track("Signed In", "u3")).status_code == 200
+    again = last_used()
+    assert again is not None
+    assert abs(again - datetime.now(UTC)) < timedelta(seconds=30)
+    assert rows(app, "SELECT count(*) FROM ingest_parked") == [(3,)]  # each of them reached the writer
+
+
 def test_limits_are_segments_32_kb_per_event_and_500_kb_per_batch(client: TestClient, app: FastAPI, key: str) -> None:
     setup_account(client, key)
     big = track("Signed In", "big", blob="x" * 33_000)

@@ -270,3 +270,35 @@ def test_deleting_a_contact_keeps_who_sent_its_events(store_url: str) -> None:
     rebuild_all(engine)
     assert table(engine) == before
     app.state.kizuna.engine.dispose()
+
+
+def test_applying_the_journals_adds_their_sums_and_new_users_once(store_url: str) -> None:
+    """``apply_deferred`` on each backend (PostgreSQL does it in one statement on the server):
+    journal rows summed per key and added to what is there, a user new to the day adds 1 to
+    ``active_users`` (one already known, or journaled twice, adds nothing), rows of an account
+    that no longer exists are dropped, the journals end empty; the count is of journal rows
+    summed per key plus distinct users."""
+    from kizuna.db.models import Account
+
+    engine = make_engine(store_url)
+    with session_scope(engine) as session:
+        session.add(Account(external_id="ACC-A", name="A"))
+    with session_scope(engine) as session:
+        a = session.execute(text("SELECT id FROM accounts WHERE external_id = 'ACC-A'")).scalar_one()
+        gone = a + 1000  # deleted since its events were journaled
+        session.execute(text(f"INSERT INTO usage_daily (account_id, day, metric, value) VALUES ({a}, '2026-03-02', 'events', 5)"))
+        session.execute(text(f"INSERT INTO usage_daily_users (account_id, day, user_key) VALUES ({a}, '2026-03-02', 'c:1')"))
+        for account, metric, value in ((a, "events", 2.0), (a, "events", 1.0), (a, "logins", 1.0), (gone, "events", 4.0)):
+            session.execute(text("INSERT INTO usage_daily_pending (account_id, day, metric, value) "
+                                 f"VALUES ({account}, '2026-03-02', '{metric}', {value})"))  # fmt: skip
+        for account, user in ((a, "c:1"), (a, "c:2"), (a, "c:2"), (a, "a:x"), (gone, "c:9")):
+            session.execute(text("INSERT INTO usage_daily_users_pending (account_id, day, user_key) "
+                                 f"VALUES ({account}, '2026-03-02', '{user}')"))  # fmt: skip
+    with session_scope(engine) as session:
+        assert usage.apply_deferred(session) == 2 + 3  # (events, logins) of ACC-A; c:1, c:2, a:x
+    assert {(m, v) for _a, _d, m, v in table(engine)} == {("events", 8.0), ("logins", 1.0), ("active_users", 2.0)}
+    assert sorted(u for _a, _d, u in table(engine, "usage_daily_users")) == ["a:x", "c:1", "c:2"]
+    assert deferred_rows(engine) == 0
+    with session_scope(engine) as session:
+        assert usage.apply_deferred(session) == 0
+    engine.dispose()

@@ -359,3 +359,41 @@ def test_the_directory_remembers_accounts_and_contacts_until_cleared(engine: Eng
     directory.users.commit()
     directory.clear()
     assert (directory.accounts, directory.contacts, directory.users.known) == ({}, {}, set())
+
+
+def test_a_retry_in_a_later_commit_is_a_duplicate_from_the_writers_memory(engine: Engine) -> None:
+    """The writer remembers the keys of the events it committed (``Directory.events``): a
+    copy sent again in a later commit is a duplicate without being looked up. Shown by
+    taking the stored row away behind the writer's back: with the memory the copy is still
+    a duplicate (nothing stored, nothing rolled up), without it the store takes it anew."""
+    directory = Directory()
+    first = [msg("group", "g1", group="ACC-A"), msg("identify", "i1", user="U-1", group="ACC-A"),
+             msg("track", "t0", user="U-1"), msg("track", "t1", user="U-1")]  # fmt: skip
+    assert put(engine, first, directory=directory) == [Outcome(stored=4)]
+    assert (directory.events.pending, directory.events.known) == ([("web", "t0"), ("web", "t1")], set())  # not committed yet
+    directory.commit()
+    assert (directory.events.pending, directory.events.known) == ([], {("web", "t0"), ("web", "t1")})
+    with session_scope(engine) as session:
+        session.execute(text("DELETE FROM usage_events"))
+    retry = [msg("track", "t1", user="U-1"), msg("track", "t2", user="U-1"), msg("track", "t0", user="U-1")]
+    assert put(engine, retry, directory=directory) == [Outcome(stored=1, duplicates=2)]
+    assert events(engine) == [("t2", "ACC-A", "U-1", None, "Signed In")]
+    assert daily(engine)[("ACC-A", "events")] == 3.0  # t0 and t1 once (before), t2: the duplicates add nothing
+    assert counts(engine) == {(HOUR, "web", "stored", "", 5), (HOUR, "web", "duplicate", "", 2)}
+    assert directory.events.pending == [("web", "t2")]
+    directory.clear()  # what the writer does on an error: the memory starts again empty
+    assert (directory.events.pending, directory.events.known) == ([], set())
+    assert put(engine, [msg("track", "t1", user="U-1")], directory=directory) == [Outcome(stored=1)]
+
+
+def test_the_writers_memory_of_keys_starts_again_when_full() -> None:
+    memory = store_module.StoredKeys(limit=3)
+    memory.pending = [("web", "a"), ("web", "b")]
+    memory.commit()
+    memory.pending = [("web", "c")]
+    memory.commit()  # 3 keys: at the limit, all kept
+    assert memory.known == {("web", "a"), ("web", "b"), ("web", "c")}
+    memory.pending = [("web", "d")]
+    memory.commit()  # a fourth: the older ones are forgotten (a retry of them is looked up in the store)
+    assert (memory.known, memory.pending) == ({("web", "d")}, [])
+    assert store_module.StoredKeys().limit == 100_000

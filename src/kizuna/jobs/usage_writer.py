@@ -33,8 +33,9 @@ from typing import Any
 
 from kizuna.db import Session
 from kizuna.db import usage as q
-from kizuna.db.queries.auth import ActiveKeys, active_api_key_ids
+from kizuna.db.queries.auth import ActiveKeys
 from kizuna.db.usage import PinnedUnitOfWork
+from kizuna.services.auth import KEY_USE_RESOLUTION
 from kizuna.services.usage import RollupConfig, apply_deferred
 from kizuna.services.usage.payload import Message
 from kizuna.services.usage.store import Directory, Outcome, count_rejected, store
@@ -197,7 +198,7 @@ class IngestWriter:
                 # a key revoked by anyone before this transaction stores nothing more (one
                 # query per commit: revocation takes effect on the next request, for free)
                 keys = {s.key_id for s in group if s.key_id is not None}
-                active = active_api_key_ids(session, keys) if keys else set()
+                active = q.active_api_keys(session, keys) if keys else {}
                 revoked = [s for s in group if s.key_id is not None and s.key_id not in active]
                 live = [s for s in group if s.key_id is None or s.key_id in active] if revoked else group
                 outcomes = store(session, [s.messages for s in live], self.config, now=now,
@@ -207,9 +208,12 @@ class IngestWriter:
                     rejected.update(s.rejected)
                 if rejected:
                     count_rejected(session, rejected, now=now)
-                q.touch_api_keys(session, active, now)
+                # last use noted at most once a minute per key, as on /api/ (not a write per commit)
+                stale = [k for k, last in active.items() if last is None or now - last >= KEY_USE_RESOLUTION]
+                if stale:
+                    q.touch_api_keys(session, stale, now)
             self.commits += 1
-            self._directory.users.commit()
+            self._directory.commit()
             stored = sum(o.stored + o.attached for o in outcomes)
             self._recent.append((time.monotonic(), stored))
             self._recent_total += stored

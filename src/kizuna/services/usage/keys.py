@@ -8,7 +8,8 @@ writer reads which keys of a group commit are still active in the commit's own
 transaction (one query per commit, and what a revoked key sent is not stored), and the
 answers given without the writer (a retried body answered from memory, an unreadable
 body) ask :class:`RevocationCheck` first. ``last_used_at`` is written by the ingestion
-writer, once per group commit, not once per request.
+writer at most once a minute per key (``KEY_USE_RESOLUTION``, as on ``/api/``), not once
+per request or per commit.
 """
 
 from __future__ import annotations

@@ -292,7 +292,11 @@ def apply_deferred(session: Session) -> int:
     rather than once per commit. Sums commute, and a user key counts only when its
     insert into ``usage_daily_users`` is new, so applying late gives the same rollups;
     :func:`rebuild` and every day rebuild apply the journals first so that nothing is
-    counted twice. Contributions of an account deleted meanwhile are dropped with it."""
+    counted twice. Contributions of an account deleted meanwhile are dropped with it.
+    On PostgreSQL all of it runs on the server, in one statement (:func:`kizuna.db.usage.apply_journals`)."""
+    applied = q.apply_journals(session, METRIC_ACTIVE_USERS)
+    if applied is not None:
+        return applied
     daily, users = q.take_deferred(session)
     if not daily and not users:
         return 0

@@ -62,6 +62,7 @@ class _Work:
     new_accounts: set[str] = field(default_factory=set)
     new_contacts: set[str] = field(default_factory=set)
     users: KnownUsers | None = None
+    stored: StoredKeys | None = None  # keys the writer committed lately: a copy of one is a duplicate
 
 
 def _hour(moment: datetime) -> datetime:
@@ -176,7 +177,15 @@ def _store_events(
     rows: list[tuple[Any, ...]] = []
     keyed: list[tuple[int, Message, int, int | None]] = []
     to_park: list[tuple[int, Message, str]] = []
+    stored = work.stored
+    before = stored.known if stored is not None else ()
     for req, m in events:
+        if (m.source, m.message_id) in before:  # stored by an earlier commit of this writer: a retry
+            outcome = outcomes.get(req)
+            if outcome is None:
+                outcome = outcomes[req] = Outcome()
+            outcome.duplicates += 1
+            continue
         account_id, contact_id, reason = _resolve(work, m)
         if reason is not None:
             to_park.append((req, m, reason))
@@ -195,6 +204,8 @@ def _store_events(
         if key in new:
             new.discard(key)  # a second copy in the same transaction is a duplicate
             outcome.stored += 1
+            if stored is not None:
+                stored.pending.append(key)
             # a page has no event name: "" or any other name no rollup mapping names counts the same (events, not logins)
             fresh.append(NewEvent(account_id, m.timestamp, contact_id, m.anonymous_id, m.event or "", m.payload))  # pragma: no mutate
         else:
@@ -218,19 +229,50 @@ def _lookup(session: Session, work: _Work, messages: Iterable[Message]) -> None:
         work.contacts.update(q.contacts(session, users))
 
 
+class StoredKeys:
+    """``(source, message_id)`` of the events the writer stored in its last commits, so
+    that a retried copy is known as the duplicate it is without being resolved, sent to
+    the store and probed again (as the API answers a retried body from its memory). Only
+    committed keys go in (see :meth:`commit`); the writer forgets them with the rest of
+    its :class:`Directory`."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.known: set[tuple[str, str]] = set()
+        self.pending: list[tuple[str, str]] = []
+        self.limit = limit
+
+    def commit(self) -> None:
+        if len(self.known) + len(self.pending) > self.limit:
+            self.known.clear()
+        self.known.update(self.pending)
+        self.pending = []
+
+    def forget(self) -> None:
+        self.known.clear()
+        self.pending = []
+
+
 @dataclass
 class Directory:
     """Accounts and contacts by external id, remembered across the writer's transactions
-    (``external_id → id``); the writer forgets them on any error and every minute."""
+    (``external_id → id``), and the keys of the events it stored lately; the writer
+    forgets them on any error and every minute."""
 
     accounts: dict[str, int] = field(default_factory=dict)
     contacts: dict[str, tuple[int, int]] = field(default_factory=dict)
     users: KnownUsers = field(default_factory=KnownUsers)
+    events: StoredKeys = field(default_factory=StoredKeys)
+
+    def commit(self) -> None:
+        """The transaction committed: what it learnt may be trusted by the next ones."""
+        self.users.commit()
+        self.events.commit()
 
     def clear(self) -> None:
         self.accounts.clear()
         self.contacts.clear()
         self.users.forget()
+        self.events.forget()
 
 
 def store(
@@ -245,6 +287,7 @@ def store(
     work = _Work(config, defer=defer_rollups)
     if directory is not None:
         work.accounts, work.contacts, work.users = directory.accounts, directory.contacts, directory.users
+        work.stored = directory.events
     outcomes = [Outcome() for _ in requests]
     flat = [(i, m) for i, msgs in enumerate(requests) for m in msgs]
     for i, m in flat:
