@@ -54,7 +54,7 @@ def workdir(module: str, override: bool, tests: list[str]) -> Path:
     return WORK / f"{slug(module)}-{hashlib.sha1(' '.join(tests).encode()).hexdigest()[:8]}"
 
 
-def prepare(module: str, tests: list[str], work: Path) -> Path:
+def prepare(module: str, tests: list[str], work: Path, postgres: bool = False) -> Path:
     """A copy of src/ and tests/ with a pyproject.toml whose [tool.mutmut] names the module."""
     work.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
@@ -62,7 +62,9 @@ def prepare(module: str, tests: list[str], work: Path) -> Path:
         shutil.copytree(ROOT / folder, work / folder, dirs_exist_ok=True, ignore=ignore)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     # SQLite only (the PostgreSQL twins of a test add minutes, not kills); no demo builds
-    args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-q", "-m", "not postgres and not slow and not browser"]
+    # (--postgres: with them, for code only PostgreSQL reaches; each mutant then starts a server)
+    marks = "not slow and not browser" if postgres else "not postgres and not slow and not browser"
+    args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-q", "-m", marks]
     pyproject += (
         "\n[tool.mutmut]\n"
         f'source_paths = ["src"]\nonly_mutate = ["{module}"]\n'
@@ -95,10 +97,10 @@ def statuses(work: Path) -> dict[str, str]:
 
 
 def run(module: str, tests: list[str], target: float, show_diffs: bool, keep: bool, functions: list[str],
-        report: bool = False, override: bool = False) -> bool:
+        report: bool = False, override: bool = False, postgres: bool = False) -> bool:
     work = workdir(module, override, tests)
     if not report:
-        prepare(module, tests, work)
+        prepare(module, tests, work, postgres)
     if not keep and not functions and not report:  # mutmut does not notice new tests for functions it already tested
         shutil.rmtree(work / "mutants", ignore_errors=True)
     dotted = module.removeprefix("src/").removesuffix(".py").removesuffix("/__init__").replace("/", ".")
@@ -138,6 +140,8 @@ def main() -> int:
     parser.add_argument("--no-diffs", action="store_true", help="list surviving mutants without their diffs")
     parser.add_argument("--tests", default="", help="these tests (comma-separated) instead of the configured ones, "
                         "e.g. a function's fast direct tests (its own scratch copy)")
+    parser.add_argument("--postgres", action="store_true", help="also the tests marked postgres (code only PostgreSQL "
+                        "reaches; a server is started for each mutant: slower)")
     opts = parser.parse_args()
     modules = configured()
     chosen = [m for m in modules if not opts.modules or any(part in m for part in opts.modules)]
@@ -151,7 +155,8 @@ def main() -> int:
     for m in chosen:
         functions = [f for f in opts.functions.split(",") if f]
         tests = [t for t in opts.tests.split(",") if t] or modules[m]
-        ok = run(m, tests, opts.target, not opts.no_diffs, opts.keep, functions, opts.report, bool(opts.tests)) and ok
+        ok = run(m, tests, opts.target, not opts.no_diffs, opts.keep, functions, opts.report, bool(opts.tests),
+                 opts.postgres) and ok
     return 0 if ok else 1
 
 

@@ -439,24 +439,18 @@ def defer_daily(
 def take_deferred(session: Session) -> tuple[list[tuple[int, date, str, float]], list[tuple[int, date, str]]]:
     """Empty the journals and return their contents summed per (account, day, metric)
     and deduplicated per (account, day, user); rows of accounts deleted meanwhile go
-    without being returned. Exactly what is deleted is returned even with another
-    writer appending meanwhile: on PostgreSQL the sums are taken from the ``DELETE …
-    RETURNING`` itself; on SQLite the transaction's snapshot cannot move once read (a
-    write that came in between makes our delete fail, and the caller retry)."""
-    conn, pg = _conn(session)
+    without being returned. SQLite's way (on PostgreSQL :func:`apply_journals` does all of
+    it on the server): exactly what is deleted is returned even with another writer
+    appending meanwhile, as the transaction's snapshot cannot move once read (a write that
+    came in between makes our delete fail, and the caller retry)."""
+    conn, _pg = _conn(session)
     alive = "WHERE account_id IN (SELECT id FROM accounts)"
-    daily_sql = f"SELECT account_id, day, metric, SUM(value) FROM {{src}} {alive} GROUP BY account_id, day, metric"
-    users_sql = f"SELECT DISTINCT account_id, day, user_key FROM {{src}} {alive}"
-    if pg:
-        daily_src = "(DELETE FROM usage_daily_pending RETURNING account_id, day, metric, value)"
-        users_src = "(DELETE FROM usage_daily_users_pending RETURNING account_id, day, user_key)"
-        daily_rows = conn.exec_driver_sql(f"WITH taken AS {daily_src} {daily_sql.format(src='taken')}").fetchall()
-        user_rows = conn.exec_driver_sql(f"WITH taken AS {users_src} {users_sql.format(src='taken')}").fetchall()
-    else:
-        daily_rows = conn.exec_driver_sql(daily_sql.format(src="usage_daily_pending")).fetchall()
-        user_rows = conn.exec_driver_sql(users_sql.format(src="usage_daily_users_pending")).fetchall()
-        conn.exec_driver_sql("DELETE FROM usage_daily_pending")
-        conn.exec_driver_sql("DELETE FROM usage_daily_users_pending")
+    daily_sql = f"SELECT account_id, day, metric, SUM(value) FROM usage_daily_pending {alive} GROUP BY account_id, day, metric"
+    users_sql = f"SELECT DISTINCT account_id, day, user_key FROM usage_daily_users_pending {alive}"
+    daily_rows = conn.exec_driver_sql(daily_sql).fetchall()
+    user_rows = conn.exec_driver_sql(users_sql).fetchall()
+    conn.exec_driver_sql("DELETE FROM usage_daily_pending")
+    conn.exec_driver_sql("DELETE FROM usage_daily_users_pending")
     days: dict[Any, date] = {}  # a few days, read thousands of times (SQLite's are text)
     for d in {r[1] for r in daily_rows} | {r[1] for r in user_rows}:
         days[d] = _as_day(d)
