@@ -4,10 +4,12 @@ rolled up across the ``IN`` list's limit, and the key check of every group commi
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import text
 
 from kizuna.db import make_engine, session_scope
@@ -138,3 +140,47 @@ def test_the_key_check_reads_active_keys_and_their_last_use(store_url: str) -> N
         with session_scope(engine) as session:
             nine = datetime(2026, 3, 2, 18, 0, tzinfo=timezone(timedelta(hours=9)))
             assert q.active_api_keys(session, [ids[1]]) == {ids[1]: nine.astimezone(UTC)}
+
+
+def test_events_inserted_once_per_key_the_first_copy_winning(store_url: str) -> None:
+    """Keys are (source, message id): a second copy in the same call is dropped (the first
+    wins), the same id from another source is another event, and the rows after a copy are
+    still stored; a later call answers only its new keys."""
+    engine = make_engine(store_url)
+    (a,) = _accounts(engine, 1)
+    t = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+
+    def row(source: str, mid: str, event: str) -> tuple[Any, ...]:
+        return (source, mid, a, None, None, event, t, t, {"n": event})
+
+    with session_scope(engine) as session:
+        new = q.insert_events(session, [row("s", "m1", "first"), row("s", "m1", "second"), row("s2", "m1", "other"),
+                                        row("s", "m2", "after")])  # fmt: skip
+    assert new == {("s", "m1"), ("s2", "m1"), ("s", "m2")}
+    stored = _rows(engine, "SELECT source, message_id, event FROM usage_events ORDER BY source, message_id")
+    assert stored == [("s", "m1", "first"), ("s", "m2", "after"), ("s2", "m1", "other")]
+    with session_scope(engine) as session:
+        assert q.insert_events(session, [row("s", "m2", "again"), row("s", "m3", "new")]) == {("s", "m3")}
+        assert q.insert_events(session, []) == set()
+    assert _rows(engine, "SELECT count(*) FROM usage_events") == [(4,)]
+
+
+def test_a_last_use_stored_without_an_offset_is_utc_whatever_the_machine_zone(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL returns aware times itself")
+    engine = make_engine(store_url)
+    with session_scope(engine) as session:
+        session.add(ApiKey(name="k", prefix="p", key_hash="h", scope=ApiKeyScope.INGEST))
+    (key_id,) = (int(r[0]) for r in _rows(engine, "SELECT id FROM api_keys"))
+    with session_scope(engine) as session:
+        session.execute(text(f"UPDATE api_keys SET last_used_at = '2026-03-02 09:00:00' WHERE id = {key_id}"))
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # a naive time read as local would be 00:00 UTC
+    time.tzset()
+    try:
+        with session_scope(engine) as session:
+            assert q.active_api_keys(session, [key_id]) == {key_id: datetime(2026, 3, 2, 9, 0, tzinfo=UTC)}
+    finally:
+        monkeypatch.undo()
+        time.tzset()
