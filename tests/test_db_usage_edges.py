@@ -93,6 +93,11 @@ def test_rollup_upserts_add_to_what_is_there_and_users_count_once(store_url: str
         q.add_daily(session, many)
         q.add_daily(session, many[:1])
     assert _rows(engine, "SELECT count(*), sum(value) FROM usage_daily WHERE metric LIKE 'm%'") == [(601, 602.0)]
+    # 901 users in one call: two statements of at most 900 on SQLite, every new one answered
+    with session_scope(engine) as session:
+        new = q.add_daily_users(session, [(a, D2, f"u{i:03d}") for i in range(901)])
+    assert len(new) == 901
+    assert set(new) == {(a, D2)}
 
 
 def test_the_days_not_yet_rolled_up_of_more_accounts_than_an_in_list(store_url: str) -> None:
