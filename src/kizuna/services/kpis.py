@@ -580,7 +580,8 @@ def _window_rate(rev: pd.DataFrame) -> float | None:
 def ltv_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> ltv_mod.LtvReport:
     """Just the LTV formulas (``kizuna ltv formulas``): same inputs as :func:`kpi_report`."""
     options = options or KpiOptions()
-    c = _core(con, as_of, options)
+    # the account-month MRR is read once here too: no temporary table for it
+    c = _core(con, as_of, options, keep_amm=False)
     grid = c.grid
     months_df = revenue.account_months(c.amm).execute()
     totals = revenue.revenue_totals(grid, months_df, revenue.first_earned(c.t, options.currency, as_of).execute())
