@@ -199,7 +199,7 @@ def _last_json(stdout: str) -> dict[str, Any]:
 def _store_sizes(db: Path) -> dict[str, int]:
     con = sqlite3.connect(db)
     out = {name: int(con.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
-           for name in ("accounts", "subscriptions", "tickets", "usage_daily")}  # fmt: skip
+           for name in ("accounts", "subscriptions", "tickets", "usage_daily", "usage_monthly")}  # fmt: skip
     out["usage_events"] = int(con.execute("SELECT SUM(value) FROM usage_daily WHERE metric = 'events'").fetchone()[0])
     con.close()
     return out
@@ -226,8 +226,14 @@ def main(argv: list[str]) -> dict[str, object]:
             generate(db, args.accounts, scale)
             gen = round(time.perf_counter() - t, 1)
             db.with_suffix(".json").write_text(json.dumps({"generate_s": gen}))
-        elif db.with_suffix(".json").exists():  # a kept store: its generation time when it was made
-            gen = json.loads(db.with_suffix(".json").read_text()).get("generate_s")
+        else:  # a kept store: migrated to this Kizuna's schema (e.g. the monthly usage rollup filled)
+            from kizuna.db import ensure_schema, make_engine
+
+            engine = make_engine(f"sqlite:///{db}")
+            ensure_schema(engine)
+            engine.dispose()
+            if db.with_suffix(".json").exists():  # its generation time when it was made
+                gen = json.loads(db.with_suffix(".json").read_text()).get("generate_s")
         sizes = _store_sizes(db)
         assert sizes["usage_events"] == scale, sizes
         url = f"sqlite:///{db}"

@@ -68,6 +68,12 @@ ALL_COLUMNS: dict[str, dict[str, str]] = {
 #: Optional account columns used as segments when present (e.g. migration 0005's tier).
 OPTIONAL_ACCOUNT_COLUMNS = {"touch_tier": "string"}
 
+#: The monthly usage rollup kept by the store's own triggers (``kizuna.db.usage_months``):
+#: read on the store itself (SQLite, PostgreSQL) when it has it; an analytics copy
+#: (DuckDB, Spark) reads the daily rollups, which it scans fast enough.
+MONTHLY_COLUMNS = {"account_id": "int64", "month": "date", "active_rows": "int64", "events": "float64"}
+MONTHLY_BACKENDS = ("sqlite", "postgres")
+
 
 @dataclass(frozen=True)
 class StoreTables:
@@ -83,6 +89,8 @@ class StoreTables:
     onboarding_milestones: ibis.Table
     segment_changes: ibis.Table
     users: ibis.Table
+    #: ``usage_monthly`` where the store keeps it (:data:`MONTHLY_BACKENDS`), else None
+    usage_monthly: ibis.Table | None = None
 
     @property
     def name(self) -> str:
@@ -139,7 +147,11 @@ def uniform_table(con: BaseBackend, name: str, columns: dict[str, str]) -> ibis.
 
 def store_tables(con: BaseBackend) -> StoreTables:
     """The KPI tables of ``con``; raises :class:`InvalidInput` naming a missing table or column."""
-    return StoreTables(backend=con, **{name: uniform_table(con, name, columns) for name, columns in COLUMNS.items()})
+    monthly = None
+    if con.name in MONTHLY_BACKENDS and "usage_monthly" in con.list_tables():
+        monthly = uniform_table(con, "usage_monthly", MONTHLY_COLUMNS)
+    tables = {name: uniform_table(con, name, columns) for name, columns in COLUMNS.items()}
+    return StoreTables(backend=con, usage_monthly=monthly, **tables)
 
 
 def materialise(expr: ibis.Table, index: tuple[str, ...] = ()) -> ibis.Table:

@@ -188,12 +188,42 @@ def nps_table(grid: MonthGrid, counts: pd.DataFrame, keys: list[str] | None = No
 def usage_by_month(t: StoreTables, grid: MonthGrid) -> ibis.Table:
     """``mi, active_accounts, events`` for the reported months: accounts with any usage
     figure above zero in the month (up to ``as_of``) and the sum of their ``events``
-    figures. Reads the daily rollups: each row's ``day`` is compared with the grid's
-    month boundaries (a range join on the small side, so an index on ``day`` serves it
-    and no per-row date function runs), aggregated per (month, account) first."""
-    u = t.usage_daily
+    figures above zero.
+
+    Where the store keeps the monthly rollup (``t.usage_monthly``: ``kizuna.db.usage_months``),
+    the months before the last are read from it — one row per account and month — and
+    only the last month (up to ``as_of``) from the daily rollups; otherwise every month
+    from the daily rollups."""
     g = grid.table()
-    g = g.filter(g.mi >= grid.first_reported).select(g_mi="mi", g_first="first_day", g_end="end_day")
+    g = g.filter(g.mi >= grid.first_reported)
+    if t.usage_monthly is None:
+        return _usage_by_day(t, g)
+    # the months before the last from the monthly rollup; the last (as_of cuts it short
+    # on all days but its last) from its days, by their bounds: an index range scan
+    last_month = grid.frame().iloc[grid.last]
+    m = t.usage_monthly
+    gm = g.select(g_mi="mi", g_month="first_day")
+    j = m.join(gm.filter(gm.g_mi < grid.last), m.month == gm.g_month)
+    j = j.filter(j.active_rows > 0)
+    months = j.group_by(mi=j.g_mi).agg(active_accounts=j.count(), events=j.events.sum())
+    u = t.usage_daily
+    u = u.filter((u.day >= last_month["first_day"]) & (u.day < last_month["end_day"]) & (u.value > 0))
+    events = ibis.cases((u.metric == "events", u.value), else_=0.0)
+    per = u.group_by("account_id").agg(events=events.sum())
+    last = per.agg(active_accounts=per.count(), events=per.events.sum())
+    last = last.filter(last.active_accounts > 0).select(
+        mi=ibis.literal(grid.last, "int64"), active_accounts="active_accounts", events="events"
+    )
+    return months.union(last, distinct=False)
+
+
+def _usage_by_day(t: StoreTables, g: ibis.Table) -> ibis.Table:
+    """``usage_by_month`` from the daily rollups, for the months of ``g`` (the grid's rows):
+    each row's ``day`` is compared with the month's boundaries (a range join on the
+    small side, so an index on ``day`` serves it and no per-row date function runs),
+    aggregated per (month, account) first."""
+    u = t.usage_daily
+    g = g.select(g_mi="mi", g_first="first_day", g_end="end_day")
     j = u.join(g, (u.day >= g.g_first) & (u.day < g.g_end))
     j = j.filter(j.value > 0)
     events = ibis.cases((j.metric == "events", j.value), else_=0.0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import String, delete, func, or_, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from kizuna.db import bigrams, models  # noqa: F401  (registers every table)
+from kizuna.db import bigrams, models, usage_months  # noqa: F401  (registers every table)
 from kizuna.db.base import Base
 from kizuna.db.types import FIRST_MOMENT, LAST_MOMENT, BoundedDate, UTCDateTime
 from kizuna.domain.dates import MAX_DATE, MIN_DATE
@@ -32,9 +32,10 @@ def table_counts(session: Session) -> dict[str, int]:
 
 
 def is_empty(session: Session) -> bool:
-    """True when no data table holds a row (the schema version table and the search
-    index's own tables do not count)."""
-    tables = [t for t in Base.metadata.sorted_tables if t.name not in bigrams.TABLES]
+    """True when no data table holds a row (the schema version table, the search
+    index's own tables and the monthly usage rollup, all derived, do not count)."""
+    derived = {*bigrams.TABLES, usage_months.TABLE}
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in derived]
     return all(session.execute(select(1).select_from(t).limit(1)).first() is None for t in tables)
 
 

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
-from kizuna.db import bigrams
+from kizuna.db import bigrams, usage_months
 from kizuna.db.engine import reads_only
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -55,7 +55,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     off for the run (outside the transaction, where SQLite honours the pragma), the
     result is checked with ``PRAGMA foreign_key_check`` before commit, and switched on
     again. Afterwards the account search index's triggers are put back if a rebuilt
-    ``accounts`` lost them (see :mod:`kizuna.db.bigrams`).
+    ``accounts`` lost them (see :mod:`kizuna.db.bigrams`), and the monthly usage
+    rollup's if a rebuilt ``usage_daily`` did (:mod:`kizuna.db.usage_months`).
     """
     cfg = alembic_config(engine)
     with engine.connect() as conn:
@@ -68,6 +69,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 command.upgrade(cfg, revision)
                 if inspect(conn).has_table("account_bigrams"):
                     bigrams.install(conn)  # a migration that rebuilt `accounts` dropped its triggers
+                if inspect(conn).has_table(usage_months.TABLE):
+                    usage_months.install(conn)  # … or one that rebuilt `usage_daily`
                 if sqlite:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:

@@ -20,7 +20,14 @@ from kizuna.db.models.subscriptions import Product, Subscription
 from kizuna.db.models.success import OnboardingMilestone, OnboardingTemplate, SuccessGoal, SuccessMilestone, Task
 from kizuna.db.models.surveys import SurveyInvitation, SurveyProgramme, SurveyResponse
 from kizuna.db.models.tickets import Ticket
-from kizuna.db.models.usage import UsageDaily, UsageDailyPending, UsageDailyUser, UsageDailyUserPending, UsageEvent
+from kizuna.db.models.usage import (
+    UsageDaily,
+    UsageDailyPending,
+    UsageDailyUser,
+    UsageDailyUserPending,
+    UsageEvent,
+    UsageMonthly,
+)
 from kizuna.db.models.users import SavedView, User
 
 __all__ = [
@@ -74,6 +81,7 @@ __all__ = [
     "UsageDailyUser",
     "UsageDailyUserPending",
     "UsageEvent",
+    "UsageMonthly",
     "User",
     "WebSession",
 ]

@@ -67,6 +67,27 @@ class UsageDaily(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
+class UsageMonthly(Base):
+    """Each account's calendar months of ``usage_daily``, kept by the database
+    (:mod:`kizuna.db.usage_months`: triggers on ``usage_daily``, whatever writes it):
+    ``active_rows`` counts the month's daily figures above zero (any metric) and
+    ``events`` sums its ``events`` figures above zero. What the KPI report's monthly
+    usage reads instead of every day of every account (issue 19). A month whose
+    figures are all zero or gone has no row."""
+
+    __tablename__ = "usage_monthly"
+    __table_args__ = (
+        # the KPI report reads a range of months for every account: a range scan that
+        # never touches the table
+        Index("ix_usage_monthly_month", "month", "account_id", "active_rows", "events"),
+    )
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(BoundedDate, primary_key=True)  # the month's first day
+    active_rows: Mapped[int] = mapped_column(Integer)
+    events: Mapped[float] = mapped_column(Float)
+
+
 class UsageDailyUser(Base):
     """Who was active on an account's day (``c:<contact id>`` or ``a:<anonymous id>``):
     what makes ``active_users`` incremental — a user counts once however many events
