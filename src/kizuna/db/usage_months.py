@@ -46,15 +46,26 @@ _SQLITE_EMPTY = (
     "DELETE FROM usage_monthly WHERE account_id = OLD.account_id AND month = date(OLD.day, 'start of month') "
     "AND active_rows <= 0; "
 )
+_SAME_KEY = "OLD.account_id = NEW.account_id AND OLD.day = NEW.day AND OLD.metric = NEW.metric"
 _SQLITE_TRIGGERS = {
     "usage_monthly_insert": (
         "CREATE TRIGGER IF NOT EXISTS usage_monthly_insert AFTER INSERT ON usage_daily "
         f"WHEN NEW.value > 0 BEGIN {_SQLITE_ADD}END"
     ),
-    # the old row's part away, the new row's in, then the old month's row if nothing is left of it
+    # the common change (the ingestion adding to a day): a figure above zero staying above
+    # zero on the same key changes nothing but an `events` sum — one row updated by its key;
+    # on other metrics nothing at all
+    "usage_monthly_update_events": (
+        "CREATE TRIGGER IF NOT EXISTS usage_monthly_update_events AFTER UPDATE ON usage_daily "
+        f"WHEN {_SAME_KEY} AND OLD.value > 0 AND NEW.value > 0 AND NEW.metric = 'events' BEGIN "
+        "UPDATE usage_monthly SET events = events + NEW.value - OLD.value "
+        "WHERE account_id = NEW.account_id AND month = date(NEW.day, 'start of month'); END"
+    ),
+    # any other change: the old row's part away, the new row's in, then the old month's row
+    # if nothing is left of it
     "usage_monthly_update": (
         "CREATE TRIGGER IF NOT EXISTS usage_monthly_update AFTER UPDATE ON usage_daily "
-        "WHEN OLD.value > 0 OR NEW.value > 0 BEGIN "
+        f"WHEN (OLD.value > 0 OR NEW.value > 0) AND NOT ({_SAME_KEY} AND OLD.value > 0 AND NEW.value > 0) BEGIN "
         "UPDATE usage_monthly SET active_rows = active_rows - 1, "
         "events = events - CASE WHEN OLD.metric = 'events' THEN OLD.value ELSE 0.0 END "
         "WHERE OLD.value > 0 AND account_id = OLD.account_id AND month = date(OLD.day, 'start of month'); "
@@ -144,7 +155,8 @@ def install(conn: Connection) -> bool:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON usage_daily")
             conn.exec_driver_sql(f"CREATE TRIGGER {trigger} {definition}")
     else:
-        for ddl in _SQLITE_TRIGGERS.values():
+        for trigger, ddl in _SQLITE_TRIGGERS.items():
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
             conn.exec_driver_sql(ddl)
     rebuild(conn)
     return True
