@@ -171,6 +171,10 @@ def test_install_puts_lost_triggers_back_and_refills(store_url: str) -> None:
             (1, "2026-04-01", 1, 7.0, 1, 6.0), (1, "2026-09-01", 1, 0.0, 0, 0.0),
         ]  # fmt: skip
         assert usage_months.differences(conn, limit=1) == [(1, "2026-04-01", 1, 7.0, 1, 6.0)]
+        # at most 100 by default
+        usage_months.drop_triggers(conn)
+        _daily(conn, [(1, f"{1900 + y}-01-01", "events", 1.0) for y in range(101)])
+        assert len(usage_months.differences(conn)) == 100
     engine.dispose()
 
 
