@@ -212,11 +212,14 @@ def _usage(store_url: str, grid: MonthGrid, monthly: bool) -> pd.DataFrame:
     return out
 
 
-@pytest.mark.parametrize("as_of", [date(2026, 3, 31), date(2026, 3, 15), date(2026, 3, 1), date(2026, 4, 1)])
+@pytest.mark.parametrize(
+    "as_of",
+    [date(2026, 3, 31), date(2026, 3, 15), date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 15)],
+)
 def test_usage_by_month_from_the_months_equals_the_days(store_url: str, as_of: date) -> None:
     engine = _engine(store_url)
     with engine.begin() as conn:
-        _accounts(conn, 1, 2, 3)
+        _accounts(conn, 1, 2, 3, 4, 5)
         _daily(conn, [
             (1, "2026-01-31", "events", 100.0),  # January: before the reported months
             (1, "2026-02-01", "events", 5.0), (1, "2026-02-28", "logins", 3.0),
@@ -225,16 +228,29 @@ def test_usage_by_month_from_the_months_equals_the_days(store_url: str, as_of: d
             (2, "2026-03-02", "logins", 2.0), (2, "2026-03-03", "events", -4.0),
             (3, "2026-02-03", "events", 2.5), (3, "2026-02-04", "events", 1.5), (3, "2026-03-01", "events", 1.0),
             (3, "2026-04-01", "events", 9.0),
+            (4, "2026-03-01", "events", 0.0), (4, "2026-04-01", "logins", 0.0),  # zeros: never active
+            (5, "2026-05-01", "logins", 1.0),  # May: active, no events
         ])  # fmt: skip
+        # a kept month with nothing above zero (the triggers never leave one) is not an active account
+        conn.exec_driver_sql("INSERT INTO usage_monthly VALUES (4, '2026-02-01', 0, 0)")
     engine.dispose()
     grid = MonthGrid(as_of, months=2, lookback=1)
     got = _usage(store_url, grid, monthly=True)
-    assert got.equals(_usage(store_url, grid, monthly=False))
     by = {int(r.mi): (int(r.active_accounts), float(r.events)) for r in got.itertuples()}
-    march = {  # accounts 1 (7 events; 1,000 more on the 16th), 2 (logins on the 2nd), 3 (1 on the 1st)
-        date(2026, 3, 31): (3, 1008.0), date(2026, 3, 15): (3, 8.0), date(2026, 3, 1): (1, 1.0),
-    }  # fmt: skip
-    if as_of.month == 3:
-        assert by == {1: (2, 9.0), 2: march[as_of]}
-    else:  # April 1st: March whole (from the months), April's first day (account 3's 9 events)
-        assert by == {1: (3, 1008.0), 2: (1, 9.0)}
+    expected = {
+        # March (the last month, from the days): accounts 1 (7 events; 1,000 more on the 16th),
+        # 2 (logins on the 2nd; its −4 events do not count), 3 (1 on the 1st)
+        date(2026, 3, 31): {1: (2, 9.0), 2: (3, 1008.0)},
+        date(2026, 3, 15): {1: (2, 9.0), 2: (3, 8.0)},
+        date(2026, 3, 1): {1: (2, 9.0), 2: (1, 1.0)},
+        # March whole from the months; April's first day: account 3's 9 events
+        date(2026, 4, 1): {1: (3, 1008.0), 2: (1, 9.0)},
+        # May from its first day: logins only, so 0 events (not missing)
+        date(2026, 5, 1): {1: (1, 9.0), 2: (1, 0.0)},
+        # May from the months; nothing yet in June: no row
+        date(2026, 6, 15): {1: (1, 0.0)},
+    }
+    assert by == expected[as_of]
+    assert str(got["events"].dtype) == "float64"
+    # the same frame as from the days alone (but for the stray kept row, which they do not see)
+    assert got.equals(_usage(store_url, grid, monthly=False))
