@@ -799,3 +799,21 @@ def test_the_revenue_table_by_plan_from_the_fetched_lines(tables: StoreTables) -
         ("2026-03", "Basic", 50_000, 35_000, 3, 0, 0, 0, -20_000, 5_000, 3),
         ("2026-03", "Pro", 170_000, 170_000, 3, 0, 0, 0, 0, 0, 3),
     ]
+
+
+def test_the_fetched_lines_and_a_trial_ending_after_its_line() -> None:
+    lines = [
+        (1, 1, 2, 30_000, "JPY", "active", D(2026, 1, 10), None, None),
+        # B2: a trial to Mar 1 on a line ended Feb 1 (never earns: its run of months is empty,
+        # from March back to February), then Basic from Feb 28
+        (2, 2, 2, 30_000, "JPY", "canceled", D(2026, 1, 10), D(2026, 3, 1), D(2026, 2, 1)),
+        (3, 2, 1, 10_000, "JPY", "active", D(2026, 2, 28), None, None),
+    ]
+    t = store({1: "B1", 2: "B2"}, lines)
+    fetched = revenue.line_facts(t, "JPY").execute().sort_values(["product_id", "account_id"])
+    assert fetched.columns.tolist() == ["account_id", "product_id", "amount", "earn_start", "ended_on", "kind", "rank",
+                                        "product"]  # fmt: skip
+    assert fetched[["account_id", "kind", "rank", "product"]].values.tolist() == [
+        [2, "plan", 1, "Basic"], [1, "plan", 2, "Pro"], [2, "plan", 2, "Pro"]]  # fmt: skip
+    amm = revenue.account_mrr_frame(GRID, fetched)
+    assert amm.values.tolist() == [[1, 1, 30_000], [1, 2, 30_000], [1, 3, 30_000], [2, 2, 10_000], [2, 3, 10_000]]

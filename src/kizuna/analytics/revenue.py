@@ -104,9 +104,10 @@ def earning_months(grid: MonthGrid, lines: pd.DataFrame) -> tuple[np.ndarray, np
     months a line earns on are one run: from the first snapshot on or after its earning
     start to the last one before its end."""
     snaps = snapshot_days(grid)
-    start, end = days(lines["earn_start"]), days(lines["ended_on"])
-    lo = np.where(np.isnat(start), grid.size, np.searchsorted(snaps, start, side="left"))
-    hi = np.where(np.isnat(end), grid.size, np.searchsorted(snaps, end, side="left"))
+    # numpy sorts NaT after every day: a line without an end earns to the grid's end (and one
+    # without a start, which the store does not allow, never)
+    lo = np.searchsorted(snaps, days(lines["earn_start"]))
+    hi = np.searchsorted(snaps, days(lines["ended_on"]))
     return lo, hi
 
 
@@ -120,9 +121,9 @@ def account_mrr_frame(grid: MonthGrid, lines: pd.DataFrame) -> pd.DataFrame:
     # each repeated line's month: its first month plus its place in its run
     offsets = np.cumsum(count) - count
     mi = lo[line] + (np.arange(len(line)) - offsets[line])
-    ids, account = np.unique(lines["account_id"].to_numpy(dtype="int64"), return_inverse=True)
+    ids, account = np.unique(lines["account_id"].to_numpy(), return_inverse=True)
     mrr = np.zeros((len(ids), grid.size), dtype="int64")
-    np.add.at(mrr, (account[line], mi), lines["amount"].to_numpy(dtype="int64")[line])
+    np.add.at(mrr, (account[line], mi), lines["amount"].to_numpy()[line])
     rows, months = np.nonzero(mrr > 0)
     return pd.DataFrame({"account_id": ids[rows], "mi": months.astype("int64"), "mrr": mrr[rows, months]})
 
@@ -131,14 +132,14 @@ def line_spans(lines: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """``account_id, first_earned, last_end`` (:func:`first_earned` and
     :func:`kizuna.analytics.retention.lifetime_spans`) from :func:`line_facts` fetched:
     accounts with a first earning day up to ``as_of``, by account."""
-    day = np.datetime64(as_of, "D")
+    day = np.datetime64(as_of)  # a date: in days
     start, end = days(lines["earn_start"]), days(lines["ended_on"])
-    ids = lines["account_id"].to_numpy(dtype="int64")
-    earned = (lines["amount"].to_numpy(dtype="int64") > 0) & (start <= day) & (np.isnat(end) | (end > start))
+    ids = lines["account_id"].to_numpy()
+    earned = (lines["amount"].to_numpy() > 0) & (start <= day) & (np.isnat(end) | (end > start))
     first = pd.Series(start[earned]).groupby(ids[earned]).min()
     ended = ~np.isnat(end) & (end <= day)
     last = pd.Series(end[ended]).groupby(ids[ended]).max()
-    out = pd.DataFrame({"account_id": first.index.to_numpy(dtype="int64"), "first_earned": first.to_numpy()})
+    out = pd.DataFrame({"account_id": first.index.to_numpy(), "first_earned": first.to_numpy()})
     out["last_end"] = last.reindex(first.index).to_numpy()
     for col in ("first_earned", "last_end"):
         out[col] = out[col].astype("datetime64[s]")
@@ -203,8 +204,9 @@ def segment_of(frame: pd.DataFrame, segments: pd.DataFrame, back: int = 0) -> pd
     (``account_id, mi, …``) from ``segments`` (``account_id, [mi,] segment``, one row per
     key), at month ``mi − back`` when by month; ``"(none)"`` where there is none."""
     keys = ["account_id", "mi"] if "mi" in segments.columns else ["account_id"]
-    left = frame[keys] if back == 0 or len(keys) == 1 else frame[keys].assign(mi=frame["mi"] - back)
-    found = left.merge(segments[[*keys, "segment"]], on=keys, how="left")["segment"]
+    left = frame[["account_id"]].assign(mi=frame["mi"] - back)
+    # merged on the columns in common: the keys
+    found = left.merge(segments[[*keys, "segment"]], how="left")["segment"]
     return found.fillna("(none)").set_axis(frame.index)
 
 
