@@ -781,6 +781,9 @@ def test_account_months_with_the_plans_from_the_fetched_lines(tables: StoreTable
     assert revenue.segment_of(months[months["mi"] == 3], names).tolist() == ["(none)", "(none)", "five", "(none)",
                                                                             "(none)", "eight"]  # fmt: skip
     assert revenue.account_months_frame(months[["account_id", "mi", "mrr"]]).columns.tolist() == ["account_id", "mi", "mrr"]
+    # no row: the segment columns are still texts
+    none = revenue.account_months_frame(months.iloc[:0], plans.iloc[:0])
+    assert [str(none[c].dtype) for c in ("segment", "next_segment")] == ["str", "str"]
 
 
 def test_the_revenue_table_by_plan_from_the_fetched_lines(tables: StoreTables) -> None:

@@ -415,6 +415,8 @@ def test_periods_as_they_were_ordered_by_every_column() -> None:
     empty = segments.as_was_frame(GRID, periods.iloc[:0], ["id"])
     assert empty.columns.tolist() == ["account_id", "mi", "segment"]
     assert empty.empty
+    assert str(empty["segment"].dtype) == "str"  # texts, as the SQL form's, even without a row
+    assert str(segments.as_was_frame(GRID, periods, ["id"])["segment"].dtype) == "str"
 
 
 def test_the_plan_from_the_fetched_lines_on_tied_start_days() -> None:

@@ -207,7 +207,8 @@ def segment_of(frame: pd.DataFrame, segments: pd.DataFrame, back: int = 0) -> pd
     left = frame[["account_id"]].assign(mi=frame["mi"] - back)
     # merged on the columns in common: the keys
     found = left.merge(segments[[*keys, "segment"]], how="left")["segment"]
-    return found.fillna("(none)").set_axis(frame.index)
+    # texts (as the SQL form's column), also when there is no row
+    return found.fillna("(none)").astype("str").set_axis(frame.index)
 
 
 def account_months_frame(amm: pd.DataFrame, segments: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -90,7 +90,7 @@ def as_was_frame(grid: MonthGrid, periods: pd.DataFrame, order: list[str]) -> pd
     return pd.DataFrame({
         "account_id": np.repeat(accounts, grid.size),
         "mi": np.tile(np.arange(grid.size, dtype="int64"), len(accounts)),
-        "segment": values[pick.ravel()],
+        "segment": pd.Series(values[pick.ravel()], dtype="str"),  # texts, also when there is no period
     })  # fmt: skip
 
 
@@ -157,7 +157,7 @@ def history_segments_frame(t: StoreTables, grid: MonthGrid, name: str) -> pd.Dat
     if name == "owner":  # the owner's name where the value is a user's id (as text)
         users = t.users.select("id", "name").execute()
         names = {str(i): n for i, n in zip(users["id"].tolist(), users["name"].tolist(), strict=True) if n is not None}
-        out["segment"] = [names.get(v, v) for v in out["segment"].tolist()]
+        out["segment"] = pd.Series([names.get(v, v) for v in out["segment"].tolist()], dtype="str")
     return out
 
 
