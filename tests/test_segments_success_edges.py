@@ -481,12 +481,19 @@ def test_upsell_and_cross_sell_counts_from_the_fetched_lines() -> None:
         (28, 13, 1, 1, "JPY", "active", old, None, None),
         # E14: a line of a product no longer in the catalogue counts nowhere (the SQL form joins)
         (29, 14, 9, 50_000, "JPY", "active", old, None, None),
+        # E15: add-on Y ended on the start day (not earning then), again from March: cross-sold
+        (30, 15, 1, 10_000, "JPY", "active", old, None, None),
+        (31, 15, 5, 1_000, "JPY", "canceled", old, None, D(2026, 1, 31)),
+        (32, 15, 5, 1_000, "JPY", "active", D(2026, 3, 1), None, None),
+        # E16: Basic ended on as_of, Pro from March: no plan at the end, not upsold
+        (33, 16, 1, 10_000, "JPY", "canceled", old, None, AS_OF),
+        (34, 16, 2, 30_000, "JPY", "canceled", D(2026, 3, 1), None, AS_OF),
     ]
-    t = store({i: f"E{i}" for i in range(1, 15)}, lines, products=PRODUCTS)
-    # base: E1 E2 E3 E4 E6 E7 E9 E11 E12 E13; upsold: E1 E6; cross-sold: E3 E12
-    assert success.expansion_counts(GRID, revenue.line_facts(t, "JPY").execute()) == (10, 2, 2)
+    t = store({i: f"E{i}" for i in range(1, 17)}, lines, products=PRODUCTS)
+    # base: E1 E2 E3 E4 E6 E7 E9 E11 E12 E13 E15 E16; upsold: E1 E6; cross-sold: E3 E12 E15
+    assert success.expansion_counts(GRID, revenue.line_facts(t, "JPY").execute()) == (12, 2, 3)
     base, upsold, cross = success.expansion_accounts(t, GRID, "JPY")
-    assert [int(x.count().execute()) for x in (base, upsold, cross)] == [10, 2, 2]
+    assert [int(x.count().execute()) for x in (base, upsold, cross)] == [12, 2, 3]
 
 
 def test_nps_answers_fetched_and_counted_by_month_and_segment() -> None:
@@ -505,14 +512,15 @@ def test_nps_answers_fetched_and_counted_by_month_and_segment() -> None:
         (12, 1, "nps", 6, _utc(2026, 3, 3)),
         (13, 1, "nps", 0, _utc(2026, 3, 15, 15)),
         (14, 1, "nps", 10, _utc(2025, 12, 31, 14, 59, 59)),  # Dec 31 23:59:59 in Tokyo: before the grid
+        (15, 2, "nps", 5, _utc(2025, 12, 31, 15)),  # Jan 1 00:00 in Tokyo: the grid's first second
     ]
     t = store(ACCOUNTS, [], survey_responses=answers, segment_changes=CHANGES, users=USERS)
     fetched = success.nps_answers(t, GRID)
     assert sorted(zip(fetched["mi"].tolist(), fetched["score"].tolist(), strict=True)) == [
-        (0, 10), (1, 0), (1, 6), (1, 7), (1, 8), (1, 9), (1, 9), (1, 10), (2, 6), (2, 9), (2, 9)]  # fmt: skip
+        (0, 5), (0, 10), (1, 0), (1, 6), (1, 7), (1, 8), (1, 9), (1, 9), (1, 10), (2, 6), (2, 9), (2, 9)]  # fmt: skip
     counts = success.nps_counts(fetched)
     assert counts.columns.tolist() == ["mi", "responses", "promoters", "passives", "detractors"]
-    assert counts.values.tolist() == [[0, 1, 1, 0, 0], [1, 7, 3, 2, 2], [2, 3, 2, 0, 1]]
+    assert counts.values.tolist() == [[0, 2, 1, 0, 1], [1, 7, 3, 2, 2], [2, 3, 2, 0, 1]]
     assert [str(counts[c].dtype) for c in counts.columns] == ["int64"] * 5
     tiers = segments.segments_frame(t, GRID, "tier", pd.DataFrame())
     by = success.nps_table(GRID, success.nps_counts(fetched, tiers), ["segment"])

@@ -70,26 +70,30 @@ def as_was_frame(grid: MonthGrid, periods: pd.DataFrame, order: list[str]) -> pd
     start = days(periods["from_on"])
     keep = ~np.isnat(start)  # a period without a start never holds (nor ends the one before)
     p = periods[keep]
-    start = start[keep].astype("int64")
-    ids = p["account_id"].to_numpy(dtype="int64")
+    # days since 1970 (as floats, the same whole numbers: the same order and keys)
+    start = start[keep].astype("int64")  # pragma: no mutate
+    ids = p["account_id"].to_numpy()
     # sorted by account, then start, then the order columns (np.lexsort: the last key first)
     sort = np.lexsort([p[c].to_numpy() for c in reversed(order)] + [start, ids])
-    ids, start, values = ids[sort], start[sort], p["value"].to_numpy(dtype=object)[sort]
+    ids, start, values = ids[sort], start[sort], p["value"].to_numpy()[sort]
     accounts, first = np.unique(ids, return_index=True)
-    # one searchable key per period: the account's place, then the day (days fit in 2**33)
+    # one searchable key per period: the account's place, then the day; days (±2**33 at most)
+    # keep each account's keys apart from the next one's with any shift of 2**34 or more
     code = np.searchsorted(accounts, ids)
-    shift = np.int64(2**34)
-    offset = np.int64(2**33)
-    keys = code * shift + (start + offset)
-    codes = np.arange(len(accounts), dtype="int64")
+    shift = np.int64(2**34)  # pragma: no mutate (any larger shift: the same order)
+    keys = code * shift + start
+    codes = np.arange(len(accounts))
     # the last of the periods beginning on an account's first day
-    first_last = np.searchsorted(keys, codes * shift + (start[first] + offset), side="right") - 1
-    start_days = np.array(grid.frame()["start_day"].tolist(), dtype="datetime64[D]").astype("int64")
-    held = np.searchsorted(keys, codes[:, None] * shift + (start_days[None, :] + offset), side="right") - 1
-    pick = np.where(held >= first[:, None], held, first_last[:, None])
+    first_last = np.searchsorted(keys, codes * shift + start[first], side="right") - 1
+    # (as floats: the same whole numbers)
+    start_days = np.array(grid.frame()["start_day"].tolist(), dtype="datetime64[D]").astype("int64")  # pragma: no mutate
+    held = np.searchsorted(keys, codes[:, None] * shift + start_days[None, :], side="right") - 1
+    # `>`: the same, where held is the account's first period it is the only one beginning on
+    # the first day by then (a tied one would sort after it), so it is also first_last
+    pick = np.where(held >= first[:, None], held, first_last[:, None])  # pragma: no mutate
     return pd.DataFrame({
         "account_id": np.repeat(accounts, grid.size),
-        "mi": np.tile(np.arange(grid.size, dtype="int64"), len(accounts)),
+        "mi": np.tile(np.arange(grid.size), len(accounts)),
         "segment": pd.Series(values[pick.ravel()], dtype="str"),  # texts, also when there is no period
     })  # fmt: skip
 
@@ -98,12 +102,12 @@ def plan_segments_frame(grid: MonthGrid, lines: pd.DataFrame) -> pd.DataFrame:
     """:func:`plan_segments` from :func:`kizuna.analytics.revenue.line_facts` fetched:
     ``account_id, mi, segment`` (the plan's name)."""
     start, end = days(lines["earn_start"]), days(lines["ended_on"])
-    plan = (lines["kind"] == "plan").to_numpy(dtype=bool) & (np.isnat(end) | (end > start))
+    plan = (lines["kind"] == "plan").to_numpy() & (np.isnat(end) | (end > start))
     p = lines[plan]
     periods = pd.DataFrame({
-        "account_id": p["account_id"].to_numpy(dtype="int64"), "value": p["product"].to_numpy(dtype=object),
-        "from_on": p["earn_start"].to_numpy(), "amount": p["amount"].to_numpy(dtype="int64"),
-        "neg_product": -p["product_id"].to_numpy(dtype="int64"),
+        "account_id": p["account_id"].to_numpy(), "value": p["product"].to_numpy(),
+        "from_on": p["earn_start"].to_numpy(), "amount": p["amount"].to_numpy(),
+        "neg_product": -p["product_id"].to_numpy(),
     })  # fmt: skip
     return as_was_frame(grid, periods, ["amount", "neg_product"])
 
@@ -156,7 +160,7 @@ def history_segments_frame(t: StoreTables, grid: MonthGrid, name: str) -> pd.Dat
     out = as_was_frame(grid, periods, ["id"])
     if name == "owner":  # the owner's name where the value is a user's id (as text)
         users = t.users.select("id", "name").execute()
-        names = {str(i): n for i, n in zip(users["id"].tolist(), users["name"].tolist(), strict=True) if n is not None}
+        names = {str(i): n for i, n in users[["id", "name"]].itertuples(index=False) if isinstance(n, str)}
         out["segment"] = pd.Series([names.get(v, v) for v in out["segment"].tolist()], dtype="str")
     return out
 

@@ -138,8 +138,9 @@ def expansion_accounts(t: StoreTables, grid: MonthGrid, currency: str) -> tuple[
 def expansion_counts(grid: MonthGrid, lines: pd.DataFrame) -> tuple[int, int, int]:
     """The sizes of :func:`expansion_accounts` (base, upsold, cross-sold) from
     :func:`kizuna.analytics.revenue.line_facts` fetched."""
-    start_day = np.datetime64(grid.frame()["snapshot"].iloc[grid.first_reported - 1], "D")
-    end_day = np.datetime64(grid.as_of, "D")
+    # dates: in days
+    start_day = np.datetime64(grid.frame()["snapshot"].iloc[grid.first_reported - 1])
+    end_day = np.datetime64(grid.as_of)
     begin, stop = days(lines["earn_start"]), days(lines["ended_on"])
     known = lines["kind"].notna().to_numpy()  # the SQL form joins the lines with their product
 
@@ -154,10 +155,10 @@ def expansion_counts(grid: MonthGrid, lines: pd.DataFrame) -> tuple[int, int, in
     end_rank = end[end["kind"] == "plan"].groupby("account_id")["rank"].max()
     both = start_rank.index.intersection(end_rank.index)
     upsold = {a for a in both[(end_rank[both] > start_rank[both]).to_numpy()].tolist() if a in base}
-    had = set(zip(*(start.loc[start["kind"] == "addon", c].tolist() for c in ("account_id", "product_id")), strict=True))
-    added = end[end["kind"] == "addon"]
-    cross = {a for a, p in zip(added["account_id"].tolist(), added["product_id"].tolist(), strict=True)
-             if (a, p) not in had and a in base}  # fmt: skip
+    pair = ["account_id", "product_id"]
+    had = set(start.loc[start["kind"] == "addon", pair].itertuples(index=False, name=None))
+    added = end.loc[end["kind"] == "addon", pair].itertuples(index=False, name=None)
+    cross = {a for a, p in added if (a, p) not in had and a in base}
     return len(base), len(upsold), len(cross)
 
 
@@ -205,7 +206,7 @@ def nps_answers(t: StoreTables, grid: MonthGrid) -> pd.DataFrame:
     placed in its month by a binary search over :func:`in_month`'s boundaries (SQLite would
     evaluate the answer's epoch at each comparison of its nested ``CASE``)."""
     frame = grid.frame()
-    starts = frame["start_epoch"].to_numpy(dtype="int64")
+    starts = frame["start_epoch"].to_numpy()
     r = t.survey_responses
     epoch = r.answered_at.epoch_seconds()
     rows = r.filter(r.kind == "nps", epoch >= int(starts[0]), epoch < int(frame["end_epoch"].iloc[-1])).select(
@@ -213,7 +214,7 @@ def nps_answers(t: StoreTables, grid: MonthGrid) -> pd.DataFrame:
     ).execute()  # fmt: skip
     return pd.DataFrame({
         "account_id": rows["account_id"].to_numpy(),
-        "mi": np.searchsorted(starts, rows["_epoch"].to_numpy(dtype="int64"), side="right") - 1,
+        "mi": np.searchsorted(starts, rows["_epoch"].to_numpy(), side="right") - 1,
         "score": rows["score"].to_numpy(),
     })  # fmt: skip
 
@@ -227,7 +228,7 @@ def nps_counts(answers: pd.DataFrame, segments: pd.DataFrame | None = None) -> p
         keys = ["segment"]
     score = a["score"]
     a = a.assign(promoters=score >= 9, passives=(score >= 7) & (score <= 8), detractors=score <= 6)
-    out = a.groupby(["mi", *keys], as_index=False).agg(
+    out = a.groupby(["mi", *keys], as_index=False).agg(  # pragma: no mutate (as_index=None: false too)
         responses=("score", "size"), promoters=("promoters", "sum"), passives=("passives", "sum"),
         detractors=("detractors", "sum"),
     )  # fmt: skip
