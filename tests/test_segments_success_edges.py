@@ -388,6 +388,8 @@ def test_tiers_and_owners_from_the_fetched_periods() -> None:
     assert _by(segments.segments_frame(t, GRID, "stage", pd.DataFrame())) == {
         ("A1", 0): "adopting", ("A1", 1): "adopting", ("A1", 2): "adopting"}  # fmt: skip
     assert segments.segments_frame(t, GRID, "fit", pd.DataFrame()).empty
+    # no owner yet: still texts
+    assert str(segments.segments_frame(store(ACCOUNTS, []), GRID, "owner", pd.DataFrame())["segment"].dtype) == "str"
     names = segments.segments_frame(t, GRID, "name", pd.DataFrame())
     assert names.columns.tolist() == ["account_id", "segment"]
     assert dict(zip(names["account_id"].map(ACCOUNTS), names["segment"], strict=True)) == {v: v for v in ACCOUNTS.values()}

@@ -160,7 +160,8 @@ def history_segments_frame(t: StoreTables, grid: MonthGrid, name: str) -> pd.Dat
     out = as_was_frame(grid, periods, ["id"])
     if name == "owner":  # the owner's name where the value is a user's id (as text)
         users = t.users.select("id", "name").execute()
-        names = {str(i): n for i, n in users[["id", "name"]].itertuples(index=False) if isinstance(n, str)}
+        users = users[["id", "name"]]
+        names = {str(i): n for i, n in users.itertuples(index=False) if isinstance(n, str)}  # pragma: no mutate (index=None: false too)
         out["segment"] = pd.Series([names.get(v, v) for v in out["segment"].tolist()], dtype="str")
     return out
 

@@ -156,8 +156,8 @@ def expansion_counts(grid: MonthGrid, lines: pd.DataFrame) -> tuple[int, int, in
     both = start_rank.index.intersection(end_rank.index)
     upsold = {a for a in both[(end_rank[both] > start_rank[both]).to_numpy()].tolist() if a in base}
     pair = ["account_id", "product_id"]
-    had = set(start.loc[start["kind"] == "addon", pair].itertuples(index=False, name=None))
-    added = end.loc[end["kind"] == "addon", pair].itertuples(index=False, name=None)
+    had = set(map(tuple, start.loc[start["kind"] == "addon", pair].to_numpy().tolist()))
+    added = end.loc[end["kind"] == "addon", pair].to_numpy().tolist()
     cross = {a for a, p in added if (a, p) not in had and a in base}
     return len(base), len(upsold), len(cross)
 
