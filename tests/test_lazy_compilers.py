@@ -1,6 +1,7 @@
 """Ibis' SQL compilers imported on first use (issue 19, ``kizuna.analytics.lazy_compilers``):
 a process that opens an SQLite store imports the SQLite compiler only, and every other
-compiler is still there when asked for by its class or module name."""
+compiler is still there when asked for by its class or module name. Babel's catalogue
+reader is imported only when a message is translated."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ try:
     sc.no_such_dialect
 except AttributeError as e:
     print("AttributeError", e)
+print("babel.messages.pofile" in sys.modules)
+from kizuna import i18n
+with i18n.language("ja"):
+    print(i18n._("months must be from 1 to {n}"), "babel.messages.pofile" in sys.modules)
 """
 
 
@@ -43,6 +48,8 @@ def test_an_sqlite_process_imports_the_sqlite_compiler_only(tmp_path: Path) -> N
     assert lines[2] == "DuckDBCompiler PostgresCompiler True"
     assert lines[3] == "True"
     assert lines[4] == "AttributeError module 'ibis.backends.sql.compilers' has no attribute 'no_such_dialect'"
+    assert lines[5] == "False"
+    assert lines[6] == "月数は1〜{n}で指定してください True"
 
 
 def test_only_the_expected_package_is_made_lazy() -> None:
