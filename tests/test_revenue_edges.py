@@ -691,3 +691,132 @@ def test_revenue_totals_fetched_once_put_each_movement_in_its_segment() -> None:
         (2, "B", 300, 1), (3, "A", 1, 1), (3, "C", 300, 1), (4, "(none)", 1, 1)]  # fmt: skip
     assert totals.trailing.columns.tolist() == ["mi", "segment", *TRAILING_COLUMNS[1:]]
     assert [str(d) for d in totals.trailing.dtypes.iloc[2:]] == ["int64"] * 5
+
+
+# --- the report's way since issue 19's fixed part: the earning lines fetched once -------------
+
+
+def _lines(t: StoreTables, currency: str = "JPY") -> pd.DataFrame:
+    return revenue.line_facts(t, currency).execute()
+
+
+def test_account_mrr_from_the_fetched_lines(tables: StoreTables) -> None:
+    amm = revenue.account_mrr_frame(GRID, _lines(tables))
+    assert amm.columns.tolist() == ["account_id", "mi", "mrr"]
+    assert [str(amm[c].dtype) for c in amm.columns] == ["int64", "int64", "int64"]
+    # by account, then month: the figures of test_account_mrr_at_each_snapshot
+    assert [(ACCOUNTS[int(a)], int(mi), int(m)) for a, mi, m in amm.itertuples(index=False)] == [
+        ("B1", 0, 10_000), ("B1", 1, 100_000), ("B1", 2, 100_000), ("B1", 3, 100_000),
+        ("B2", 0, 20_000), ("B2", 1, 20_000), ("B2", 2, 20_000),
+        ("B3", 2, 30_000), ("B3", 3, 30_000),
+        ("B5", 0, 10_000), ("B5", 1, 10_000), ("B5", 2, 10_000), ("B5", 3, 10_000),
+        ("B6", 2, 40_000), ("B6", 3, 40_000),
+        ("B7", 3, 5_000),
+        ("B8", 0, 50_000), ("B8", 1, 50_000), ("B8", 2, 20_000), ("B8", 3, 20_000),
+    ]  # fmt: skip
+    usd = revenue.account_mrr_frame(GRID, _lines(tables, "USD"))
+    assert usd.values.tolist() == [[5, 0, 10_000], [5, 1, 10_000], [5, 2, 10_000], [5, 3, 10_000]]
+    # as of 2026-01-31 (a line's end): B1's Basic has ended and Pro earns, 100,000
+    early = revenue.account_mrr_frame(MonthGrid(D(2026, 1, 31), months=1, lookback=1), _lines(tables))
+    assert early.loc[early["mi"] == 1].values.tolist() == [[1, 1, 100_000], [2, 1, 20_000], [5, 1, 10_000],
+                                                           [8, 1, 50_000]]  # fmt: skip
+
+
+def test_odd_lines_from_the_fetched_lines(odd: StoreTables) -> None:
+    lines = _lines(odd)
+    amm = revenue.account_mrr_frame(GRID, lines)
+    # free (¥0) pays nothing; the stale trial and "never earned" earn nothing; "future" starts
+    # after the grid; "gap" earned only between two snapshots before coming back
+    assert [(ODD[int(a)], int(mi), int(m)) for a, mi, m in amm.itertuples(index=False)] == [
+        ("one-yen", 0, 1), ("one-yen", 1, 1), ("one-yen", 2, 1), ("one-yen", 3, 1),
+        ("trial before start", 2, 10_000), ("trial before start", 3, 10_000),
+        ("starts on as_of", 3, 10_000), ("gap", 3, 10_000),
+    ]  # fmt: skip
+    spans = revenue.line_spans(lines, AS_OF)
+    assert spans.columns.tolist() == ["account_id", "first_earned", "last_end"]
+    assert [str(spans[c].dtype) for c in spans.columns] == ["int64", "datetime64[s]", "datetime64[s]"]
+    got = {ODD[int(a)]: (f.date(), None if pd.isna(e) else e.date()) for a, f, e in spans.itertuples(index=False)}
+    assert got == {"one-yen": (D(2025, 1, 1), None), "trial before start": (D(2026, 2, 15), None),
+                   "starts on as_of": (AS_OF, None), "gap": (D(2026, 2, 10), D(2026, 2, 20))}  # fmt: skip
+
+
+def test_customer_since_and_last_ends_from_the_fetched_lines(tables: StoreTables) -> None:
+    spans = revenue.line_spans(_lines(tables), AS_OF)
+    got = {ACCOUNTS[int(a)]: (f.date(), None if pd.isna(e) else e.date()) for a, f, e in spans.itertuples(index=False)}
+    # last ends up to as_of: B1's Basic (Jan 31), B2 (as_of itself), B7's first line, B8's Pro;
+    # B4's trial never earned (no customer-since day, so no row)
+    assert got == {
+        "B1": (D(2025, 6, 1), D(2026, 1, 31)), "B2": (D(2025, 10, 1), AS_OF), "B3": (D(2026, 2, 28), None),
+        "B5": (D(2025, 1, 1), None), "B6": (D(2026, 2, 28), None), "B7": (D(2025, 1, 1), D(2025, 12, 31)),
+        "B8": (D(2025, 1, 1), D(2026, 2, 15)),
+    }  # fmt: skip
+    # a day earlier, B2's end (as_of) is not yet a last end, and B7's and B6's…
+    before = revenue.line_spans(_lines(tables), D(2026, 3, 14))
+    assert {ACCOUNTS[int(a)]: None if pd.isna(e) else e.date() for a, e in before[["account_id", "last_end"]].itertuples(
+        index=False)} == {"B1": D(2026, 1, 31), "B2": None, "B3": None, "B5": None, "B6": None, "B7": D(2025, 12, 31),
+                          "B8": D(2026, 2, 15)}  # fmt: skip
+    # …and on 2026-02-27 B3 (earning from its trial's end, Feb 28) and B6 are no customers yet
+    assert sorted(ACCOUNTS[int(a)] for a in revenue.line_spans(_lines(tables), D(2026, 2, 27))["account_id"]) == [
+        "B1", "B2", "B5", "B7", "B8"]
+
+
+def test_account_months_with_the_plans_from_the_fetched_lines(tables: StoreTables) -> None:
+    lines = _lines(tables)
+    plans = segments.plan_segments_frame(GRID, lines)
+    months = revenue.account_months_frame(revenue.account_mrr_frame(GRID, lines), plans)
+    assert months.columns.tolist() == ["account_id", "mi", "mrr", "segment", "next_segment"]
+    got = {(ACCOUNTS[int(r.account_id)], int(r.mi)): (r.segment, r.next_segment) for r in months.itertuples()}
+    # B1 Basic at the start of January, Pro from February; B8 Pro until March; after the
+    # last month there is no next segment
+    assert [got[("B1", mi)] for mi in range(4)] == [("Basic", "Basic"), ("Basic", "Pro"), ("Pro", "Pro"),
+                                                    ("Pro", "(none)")]  # fmt: skip
+    assert [got[("B8", mi)] for mi in range(4)] == [("Pro", "Pro"), ("Pro", "Pro"), ("Pro", "Basic"),
+                                                    ("Basic", "(none)")]  # fmt: skip
+    assert got[("B7", 3)] == ("Basic", "(none)")
+    # an account without a plan, and the segments of an accounts column (no months)
+    only = plans[plans["account_id"] != 5]
+    assert revenue.account_months_frame(months[months["account_id"] == 5], only)[["segment", "next_segment"]].values.tolist() == [
+        ["(none)", "(none)"]] * 4  # fmt: skip
+    names = pd.DataFrame({"account_id": [5, 8], "segment": ["five", "eight"]})
+    assert revenue.segment_of(months[months["mi"] == 3], names).tolist() == ["(none)", "(none)", "five", "(none)",
+                                                                            "(none)", "eight"]  # fmt: skip
+    assert revenue.account_months_frame(months[["account_id", "mi", "mrr"]]).columns.tolist() == ["account_id", "mi", "mrr"]
+    # no row: the segment columns are still texts
+    none = revenue.account_months_frame(months.iloc[:0], plans.iloc[:0])
+    assert [str(none[c].dtype) for c in ("segment", "next_segment")] == ["str", "str"]
+
+
+def test_the_revenue_table_by_plan_from_the_fetched_lines(tables: StoreTables) -> None:
+    lines = _lines(tables)
+    months = revenue.account_months_frame(revenue.account_mrr_frame(GRID, lines), segments.plan_segments_frame(GRID, lines))
+    totals = revenue.revenue_totals(GRID, months, revenue.line_spans(lines, AS_OF)[["account_id", "first_earned"]])
+    table = revenue.revenue_table(GRID, totals.mrr, totals.movements, totals.trailing, keys=["segment"], start=totals.start)
+    cols = ["month", "segment", "start_mrr", "mrr", "accounts", "new", "expansion", "contraction", "churned",
+            "reactivation", "start_accounts"]  # fmt: skip
+    # the figures of test_plans_as_they_were_at_each_month_start_and_the_revenue_table_by_plan
+    assert [tuple(r) for r in table[cols].itertuples(index=False)] == [
+        ("2026-01", "Basic", 40_000, 130_000, 3, 0, 90_000, 0, 0, 0, 3),
+        ("2026-01", "Pro", 50_000, 50_000, 1, 0, 0, 0, 0, 0, 1),
+        ("2026-02", "Basic", 30_000, 30_000, 2, 0, 0, 0, 0, 0, 2),
+        ("2026-02", "Pro", 150_000, 190_000, 4, 70_000, 0, -30_000, 0, 0, 2),
+        ("2026-03", "Basic", 50_000, 35_000, 3, 0, 0, 0, -20_000, 5_000, 3),
+        ("2026-03", "Pro", 170_000, 170_000, 3, 0, 0, 0, 0, 0, 3),
+    ]
+
+
+def test_the_fetched_lines_and_a_trial_ending_after_its_line() -> None:
+    lines = [
+        (1, 1, 2, 30_000, "JPY", "active", D(2026, 1, 10), None, None),
+        # B2: a trial to Mar 1 on a line ended Feb 1 (never earns: its run of months is empty,
+        # from March back to February), then Basic from Feb 28
+        (2, 2, 2, 30_000, "JPY", "canceled", D(2026, 1, 10), D(2026, 3, 1), D(2026, 2, 1)),
+        (3, 2, 1, 10_000, "JPY", "active", D(2026, 2, 28), None, None),
+    ]
+    t = store({1: "B1", 2: "B2"}, lines)
+    fetched = revenue.line_facts(t, "JPY").execute().sort_values(["product_id", "account_id"])
+    assert fetched.columns.tolist() == ["account_id", "product_id", "amount", "earn_start", "ended_on", "kind", "rank",
+                                        "product"]  # fmt: skip
+    assert fetched[["account_id", "kind", "rank", "product"]].values.tolist() == [
+        [2, "plan", 1, "Basic"], [1, "plan", 2, "Pro"], [2, "plan", 2, "Pro"]]  # fmt: skip
+    amm = revenue.account_mrr_frame(GRID, fetched)
+    assert amm.values.tolist() == [[1, 1, 30_000], [1, 2, 30_000], [1, 3, 30_000], [2, 2, 10_000], [2, 3, 10_000]]

@@ -23,7 +23,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from kizuna.analytics import segments, success
+from kizuna.analytics import revenue, segments, success
 from kizuna.analytics.periods import MonthGrid
 from tests.test_revenue_edges import store
 
@@ -361,3 +361,176 @@ def test_usage_by_month_counts_accounts_above_zero_and_sums_events() -> None:
     # a month with logins only: 0 events, not missing
     logins = success.usage_by_month(store(ACCOUNTS, [], usage_daily=usage[2:3]), GRID).execute()
     assert [(int(r.mi), int(r.active_accounts), float(r.events)) for r in logins.itertuples()] == [(1, 1, 0.0)]
+
+
+# --- the report's way since issue 19's fixed part: periods, lines and answers fetched ---------
+
+
+def test_tiers_and_owners_from_the_fetched_periods() -> None:
+    t = store(ACCOUNTS, [], segment_changes=CHANGES, users=USERS)
+    tiers = segments.segments_frame(t, GRID, "tier", pd.DataFrame())
+    assert tiers.columns.tolist() == ["account_id", "mi", "segment"]
+    # the values of test_tiers_and_owners_as_they_were_at_each_month_start
+    assert _by(tiers) == {
+        ("A1", 0): "high", ("A1", 1): "low", ("A1", 2): "low",
+        ("A2", 0): "tech", ("A2", 1): "tech", ("A2", 2): "tech",
+        ("A3", 0): "low", ("A3", 1): "low", ("A3", 2): "high",
+        ("A4", 0): "low", ("A4", 1): "low", ("A4", 2): "low",
+        ("A5", 0): "high", ("A5", 1): "high", ("A5", 2): "high",
+        ("A6", 0): "low", ("A6", 1): "low", ("A6", 2): "high",
+        ("A7", 0): "tech", ("A7", 1): "tech", ("A7", 2): "tech",
+    }  # fmt: skip
+    assert _by(segments.segments_frame(t, GRID, "touch_tier", pd.DataFrame())) == _by(tiers)
+    assert _by(segments.segments_frame(t, GRID, "owner_id", pd.DataFrame())) == {
+        ("A1", 0): "Sato", ("A1", 1): "Sato", ("A1", 2): "Ito",
+        ("A2", 0): "99", ("A2", 1): "99", ("A2", 2): "99",
+    }  # fmt: skip
+    assert _by(segments.segments_frame(t, GRID, "stage", pd.DataFrame())) == {
+        ("A1", 0): "adopting", ("A1", 1): "adopting", ("A1", 2): "adopting"}  # fmt: skip
+    assert segments.segments_frame(t, GRID, "fit", pd.DataFrame()).empty
+    # no owner yet: still texts
+    assert str(segments.segments_frame(store(ACCOUNTS, []), GRID, "owner", pd.DataFrame())["segment"].dtype) == "str"
+    names = segments.segments_frame(t, GRID, "name", pd.DataFrame())
+    assert names.columns.tolist() == ["account_id", "segment"]
+    assert dict(zip(names["account_id"].map(ACCOUNTS), names["segment"], strict=True)) == {v: v for v in ACCOUNTS.values()}
+
+
+def test_periods_as_they_were_ordered_by_every_column() -> None:
+    # fetched periods in no order: A1 low (id 2) and high (id 1) from one day, the later id wins;
+    # A2 from a day before 1970 and a period without a start (it never holds); A3 ties on the
+    # first column of the order, the second decides
+    periods = pd.DataFrame({
+        "account_id": [1, 2, 1, 3, 3, 2],
+        "value": ["low", "old", "high", "x", "y", "none"],
+        "from_on": [D(2026, 2, 1), D(1960, 5, 1), D(2026, 2, 1), D(2026, 1, 1), D(2026, 1, 1), None],
+        "id": [2, 5, 1, 6, 7, 8],
+        "rank": [0, 0, 0, 1, 1, 0],
+    })  # fmt: skip
+    got = _by(segments.as_was_frame(GRID, periods, ["rank", "id"]))
+    assert got == {
+        ("A1", 0): "low", ("A1", 1): "low", ("A1", 2): "low",
+        ("A2", 0): "old", ("A2", 1): "old", ("A2", 2): "old",
+        ("A3", 0): "y", ("A3", 1): "y", ("A3", 2): "y",
+    }  # fmt: skip
+    flipped = periods.assign(rank=[0, 0, 0, 2, 1, 0])  # A3: x ranks last now
+    assert [got_x for (a, _mi), got_x in _by(segments.as_was_frame(GRID, flipped, ["rank", "id"])).items() if a == "A3"] == ["x"] * 3
+    empty = segments.as_was_frame(GRID, periods.iloc[:0], ["id"])
+    assert empty.columns.tolist() == ["account_id", "mi", "segment"]
+    assert empty.empty
+    assert str(empty["segment"].dtype) == "str"  # texts, as the SQL form's, even without a row
+    assert str(segments.as_was_frame(GRID, periods, ["id"])["segment"].dtype) == "str"
+
+
+def test_the_plan_from_the_fetched_lines_on_tied_start_days() -> None:
+    lines = [
+        (1, 1, 1, 10_000, "JPY", "active", D(2026, 1, 1), None, None),
+        (2, 1, 2, 100_000, "JPY", "active", D(2026, 1, 1), None, None),
+        (3, 2, 2, 5_000, "JPY", "active", D(2026, 2, 1), None, None),
+        (4, 2, 1, 5_000, "JPY", "active", D(2026, 2, 1), None, None),
+        (5, 3, 3, 100, "USD", "active", D(2025, 1, 1), None, None),
+        (6, 4, 1, 1_000, "JPY", "canceled", D(2025, 1, 1), None, D(2026, 1, 31)),
+        (7, 4, 2, 9_000, "JPY", "active", D(2026, 1, 1), D(2026, 1, 31), None),
+        (8, 5, 2, 9_000, "JPY", "trial", D(2026, 1, 10), D(2026, 1, 31), D(2026, 1, 31)),
+        (9, 5, 1, 1_000, "JPY", "canceled", D(2026, 2, 5), None, D(2026, 2, 5)),
+        # A6: an add-on is no plan
+        (10, 6, 4, 1_000, "JPY", "active", D(2025, 1, 1), None, None),
+    ]
+    t = store(ACCOUNTS, lines, products=PRODUCTS)
+
+    def plans(currency: str) -> dict[tuple[str, int], str]:
+        return _by(segments.segments_frame(t, GRID, "plan", revenue.line_facts(t, currency).execute()))
+
+    # the values of test_the_plan_on_tied_start_days_and_an_accounts_column: the larger amount,
+    # then the lower product id; A4's Pro earns from Jan 31; A5 never had an earning plan
+    assert plans("JPY") == {
+        ("A1", 0): "Pro", ("A1", 1): "Pro", ("A1", 2): "Pro",
+        ("A2", 0): "Basic", ("A2", 1): "Basic", ("A2", 2): "Basic",
+        ("A4", 0): "Basic", ("A4", 1): "Pro", ("A4", 2): "Pro",
+    }  # fmt: skip
+    assert plans("USD") == {("A3", mi): "USD plan" for mi in range(3)}
+
+
+def test_upsell_and_cross_sell_counts_from_the_fetched_lines() -> None:
+    old = D(2025, 1, 1)
+    lines = [  # the lines of test_upsell_and_cross_sell_against_the_start_of_the_window
+        (1, 1, 1, 10_000, "JPY", "canceled", old, None, D(2026, 2, 10)),
+        (2, 1, 2, 30_000, "JPY", "active", D(2026, 2, 10), None, None),
+        (3, 2, 2, 30_000, "JPY", "canceled", old, None, D(2026, 2, 10)),
+        (4, 2, 1, 10_000, "JPY", "active", D(2026, 2, 10), None, None),
+        (5, 3, 1, 10_000, "JPY", "active", old, None, None),
+        (6, 3, 4, 1_000, "JPY", "active", old, None, None),
+        (7, 3, 5, 1_000, "JPY", "active", D(2026, 3, 1), None, None),
+        (8, 4, 1, 10_000, "JPY", "active", old, None, None),
+        (9, 4, 4, 1_000, "JPY", "canceled", old, None, D(2026, 2, 1)),
+        (10, 4, 4, 1_000, "JPY", "active", D(2026, 3, 1), None, None),
+        (11, 5, 2, 30_000, "JPY", "active", D(2026, 2, 1), None, None),
+        (12, 5, 5, 1_000, "JPY", "active", D(2026, 2, 1), None, None),
+        (13, 6, 1, 10_000, "JPY", "canceled", D(2026, 1, 31), None, AS_OF),
+        (14, 6, 2, 30_000, "JPY", "active", AS_OF, None, None),
+        (15, 7, 4, 1_000, "JPY", "active", old, None, None),
+        (16, 7, 2, 30_000, "JPY", "active", D(2026, 2, 1), None, None),
+        (17, 8, 1, 0, "JPY", "active", old, None, None),
+        (18, 8, 2, 30_000, "JPY", "active", D(2026, 2, 1), None, None),
+        (19, 9, 1, 10_000, "JPY", "canceled", old, None, D(2026, 3, 1)),
+        (20, 9, 2, 30_000, "JPY", "active", old, None, None),
+        (21, 9, 4, 1_000, "JPY", "active", old, None, None),
+        (22, 10, 3, 100, "USD", "active", old, None, D(2026, 2, 1)),
+        (23, 10, 2, 30_000, "JPY", "active", D(2026, 2, 1), None, None),
+        (24, 11, 1, 10_000, "JPY", "active", old, None, None),
+        (25, 11, 5, 1_000, "JPY", "active", D(2026, 3, 1), D(2026, 3, 31), None),
+        (26, 12, 1, 10_000, "JPY", "active", old, None, None),
+        (27, 12, 4, 1_000, "JPY", "active", D(2026, 3, 1), None, None),
+        (28, 13, 1, 1, "JPY", "active", old, None, None),
+        # E14: a line of a product no longer in the catalogue counts nowhere (the SQL form joins)
+        (29, 14, 9, 50_000, "JPY", "active", old, None, None),
+        # E15: add-on Y ended on the start day (not earning then), again from March: cross-sold
+        (30, 15, 1, 10_000, "JPY", "active", old, None, None),
+        (31, 15, 5, 1_000, "JPY", "canceled", old, None, D(2026, 1, 31)),
+        (32, 15, 5, 1_000, "JPY", "active", D(2026, 3, 1), None, None),
+        # E16: Basic ended on as_of, Pro from March: no plan at the end, not upsold
+        (33, 16, 1, 10_000, "JPY", "canceled", old, None, AS_OF),
+        (34, 16, 2, 30_000, "JPY", "canceled", D(2026, 3, 1), None, AS_OF),
+    ]
+    t = store({i: f"E{i}" for i in range(1, 17)}, lines, products=PRODUCTS)
+    # base: E1 E2 E3 E4 E6 E7 E9 E11 E12 E13 E15 E16; upsold: E1 E6; cross-sold: E3 E12 E15
+    assert success.expansion_counts(GRID, revenue.line_facts(t, "JPY").execute()) == (12, 2, 3)
+    base, upsold, cross = success.expansion_accounts(t, GRID, "JPY")
+    assert [int(x.count().execute()) for x in (base, upsold, cross)] == [12, 2, 3]
+
+
+def test_nps_answers_fetched_and_counted_by_month_and_segment() -> None:
+    answers = [  # the answers of test_nps_by_month_at_each_score_edge_and_by_segment
+        (1, 1, "nps", 10, _utc(2026, 1, 15)),
+        (2, 1, "nps", 10, _utc(2026, 2, 2)),
+        (3, 1, "nps", 9, _utc(2026, 2, 3)),
+        (4, 1, "nps", 8, _utc(2026, 2, 4)),
+        (5, 1, "nps", 6, _utc(2026, 2, 5)),
+        (6, 2, "nps", 9, _utc(2026, 2, 6)),
+        (7, 2, "nps", 7, _utc(2026, 2, 7)),
+        (8, 2, "nps", 0, _utc(2026, 2, 28, 14, 59, 59)),
+        (9, 2, "csat", 10, _utc(2026, 2, 8)),
+        (10, 3, "nps", 9, _utc(2026, 2, 28, 15)),
+        (11, 1, "nps", 9, _utc(2026, 3, 2)),
+        (12, 1, "nps", 6, _utc(2026, 3, 3)),
+        (13, 1, "nps", 0, _utc(2026, 3, 15, 15)),
+        (14, 1, "nps", 10, _utc(2025, 12, 31, 14, 59, 59)),  # Dec 31 23:59:59 in Tokyo: before the grid
+        (15, 2, "nps", 5, _utc(2025, 12, 31, 15)),  # Jan 1 00:00 in Tokyo: the grid's first second
+    ]
+    t = store(ACCOUNTS, [], survey_responses=answers, segment_changes=CHANGES, users=USERS)
+    fetched = success.nps_answers(t, GRID)
+    assert sorted(zip(fetched["mi"].tolist(), fetched["score"].tolist(), strict=True)) == [
+        (0, 5), (0, 10), (1, 0), (1, 6), (1, 7), (1, 8), (1, 9), (1, 9), (1, 10), (2, 6), (2, 9), (2, 9)]  # fmt: skip
+    counts = success.nps_counts(fetched)
+    assert counts.columns.tolist() == ["mi", "responses", "promoters", "passives", "detractors"]
+    assert counts.values.tolist() == [[0, 2, 1, 0, 1], [1, 7, 3, 2, 2], [2, 3, 2, 0, 1]]
+    assert [str(counts[c].dtype) for c in counts.columns] == ["int64"] * 5
+    tiers = segments.segments_frame(t, GRID, "tier", pd.DataFrame())
+    by = success.nps_table(GRID, success.nps_counts(fetched, tiers), ["segment"])
+    assert [(r.month, r.segment, int(r.responses), int(r.promoters), int(r.passives), int(r.detractors), r.nps)
+            for r in by.itertuples()] == [
+        ("2026-02", "low", 4, 2, 1, 1, 25.0), ("2026-02", "tech", 3, 1, 1, 1, 0.0),
+        ("2026-03", "high", 1, 1, 0, 0, 100.0), ("2026-03", "low", 2, 1, 0, 1, 0.0),
+    ]  # fmt: skip
+    # an answer of an account without a segment: "(none)"
+    lone = success.nps_counts(fetched, tiers[tiers["account_id"] != 3])
+    assert lone.loc[lone["mi"] == 2, ["segment", "responses"]].values.tolist() == [["(none)", 1], ["low", 2]]

@@ -16,8 +16,6 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
-from babel.messages.pofile import read_po
-
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("ja", "en")
 DEFAULT_LANGUAGE = "en"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -44,6 +42,10 @@ def language_from_environment(explicit: str | None = None) -> str:
 
 @cache
 def _catalogue(language: str) -> dict[str, str | tuple[str, ...]]:
+    # imported here: a process that never translates (the English command line, a KPI report
+    # in a fresh process) does not load Babel's catalogue reader (~0.01–0.03 s of CPU)
+    from babel.messages.pofile import read_po
+
     path = LOCALE_DIR / language / "LC_MESSAGES" / "kizuna.po"
     if not path.exists():
         return {}

@@ -25,9 +25,12 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.backends import BaseBackend
 
-from kizuna.analytics import compiled
+from kizuna.analytics import compiled, lazy_compilers
 from kizuna.errors import InvalidInput
 from kizuna.i18n import _
+
+# each backend imports its own SQL compiler only (not Ibis' twenty), see lazy_compilers
+lazy_compilers.install()
 
 #: The tables and columns the KPIs read (the contract for an analytics warehouse).
 COLUMNS: dict[str, dict[str, str]] = {

@@ -83,25 +83,32 @@ def cohort_tables(grid: MonthGrid, cells: pd.DataFrame, sizes: pd.DataFrame) -> 
     labels = grid.labels()
     cohorts = list(range(grid.first_reported, grid.size))
     ages = list(range(grid.months))
-    logo = pd.DataFrame(index=[labels[c] for c in cohorts], columns=["size", *ages], dtype="float64")
-    revenue = pd.DataFrame(index=[labels[c] for c in cohorts], columns=["mrr0", *ages], dtype="float64")
-    size = dict(zip(sizes["cohort_mi"], sizes["size"], strict=False))
+    # equivalent mutants on `strict` (columns of one frame have one length) and on the frames'
+    # dtype below (without it, the ages are floats and the sizes ints anyway, cast to int64)
+    size = dict(zip(sizes["cohort_mi"], sizes["size"], strict=False))  # pragma: no mutate
     acc = {
-        (int(c), int(m)): int(a) for c, m, a in zip(cells["cohort_mi"], cells["mi"], cells["accounts"], strict=False)
+        (int(c), int(m)): int(a)
+        for c, m, a in zip(cells["cohort_mi"], cells["mi"], cells["accounts"], strict=False)  # pragma: no mutate
     }
-    mrr = {(int(c), int(m)): int(v) for c, m, v in zip(cells["cohort_mi"], cells["mi"], cells["mrr"], strict=False)}
+    mrr = {
+        (int(c), int(m)): int(v)
+        for c, m, v in zip(cells["cohort_mi"], cells["mi"], cells["mrr"], strict=False)  # pragma: no mutate
+    }
+    # the rows built in Python and the frames made once (setting each cell with .loc was
+    # ~0.05 s a report); the same divisions of the same integers
+    logo_rows, revenue_rows = [], []
     for c in cohorts:
-        label = labels[c]
         n = int(size.get(c, 0))
         base = mrr.get((c, c), 0)
-        logo.loc[label, "size"] = n
-        revenue.loc[label, "mrr0"] = base
-        for k in ages:
-            if c + k > grid.last:
-                # `break` would be the same: the ages ascend, so every later one is past the grid too
-                continue  # pragma: no mutate
-            logo.loc[label, k] = acc.get((c, c + k), 0) / n if n else np.nan
-            revenue.loc[label, k] = mrr.get((c, c + k), 0) / base if base else np.nan
+        # ages past the grid stay missing
+        reached = [k for k in ages if c + k <= grid.last]
+        logo_rows.append([n] + [acc.get((c, c + k), 0) / n if n else np.nan for k in reached]
+                         + [np.nan] * (len(ages) - len(reached)))  # fmt: skip
+        revenue_rows.append([base] + [mrr.get((c, c + k), 0) / base if base else np.nan for k in reached]
+                            + [np.nan] * (len(ages) - len(reached)))  # fmt: skip
+    index = [labels[c] for c in cohorts]
+    logo = pd.DataFrame(logo_rows, index=index, columns=["size", *ages], dtype="float64")  # pragma: no mutate
+    revenue = pd.DataFrame(revenue_rows, index=index, columns=["mrr0", *ages], dtype="float64")  # pragma: no mutate
     logo["size"] = logo["size"].astype("int64")
     revenue["mrr0"] = revenue["mrr0"].astype("int64")
     return logo, revenue

@@ -76,6 +76,76 @@ def account_mrr(t: StoreTables, grid: MonthGrid, currency: str) -> ibis.Table:
     return out.filter(out.mrr > 0)
 
 
+def line_facts(t: StoreTables, currency: str) -> ibis.Table:
+    """The earning lines (:func:`earning_lines`) with their product's ``kind``, ``rank`` and
+    ``product`` name: one small fetch (a row per subscription line) from which the report
+    computes the account-month MRR (:func:`account_mrr_frame`), the plan segments
+    (:func:`kizuna.analytics.segments.plan_segments_frame`), the first earning days and
+    lifetimes (:func:`line_spans`) and the upsell/cross-sell counts."""
+    lines = earning_lines(t, currency)
+    p = t.products.select(p_id="id", kind="kind", rank="rank", product="name")
+    j = lines.left_join(p, lines.product_id == p.p_id)
+    return j.select("account_id", "product_id", "amount", "earn_start", "ended_on", "kind", "rank", "product")
+
+
+def days(values: Any) -> np.ndarray:
+    """Dates (a column of dates, timestamps or ISO texts) as ``datetime64[D]`` (NaT for null)."""
+    return np.asarray(pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[D]"))
+
+
+def snapshot_days(grid: MonthGrid) -> np.ndarray:
+    """Each grid month's snapshot day, as ``datetime64[D]`` (ascending)."""
+    return np.array(grid.frame()["snapshot"].tolist(), dtype="datetime64[D]")
+
+
+def earning_months(grid: MonthGrid, lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For each line of :func:`line_facts`, the grid months whose snapshot it earns on
+    (:func:`earns_at`): ``lo … hi − 1`` (none when ``hi ≤ lo``). Snapshots ascend, so the
+    months a line earns on are one run: from the first snapshot on or after its earning
+    start to the last one before its end."""
+    snaps = snapshot_days(grid)
+    # numpy sorts NaT after every day: a line without an end earns to the grid's end (and one
+    # without a start, which the store does not allow, never)
+    lo = np.searchsorted(snaps, days(lines["earn_start"]))
+    hi = np.searchsorted(snaps, days(lines["ended_on"]))
+    return lo, hi
+
+
+def account_mrr_frame(grid: MonthGrid, lines: pd.DataFrame) -> pd.DataFrame:
+    """:func:`account_mrr` from :func:`line_facts` fetched: ``account_id, mi, mrr`` (rows
+    with MRR > 0), by account and month. The SQL form joins every line with every month
+    and groups; here each line adds its amount to the months it earns on."""
+    lo, hi = earning_months(grid, lines)
+    count = np.clip(hi - lo, 0, None)
+    line = np.repeat(np.arange(len(lines)), count)
+    # each repeated line's month: its first month plus its place in its run
+    offsets = np.cumsum(count) - count
+    mi = lo[line] + (np.arange(len(line)) - offsets[line])
+    ids, account = np.unique(lines["account_id"].to_numpy(), return_inverse=True)
+    mrr = np.zeros((len(ids), grid.size), dtype="int64")
+    np.add.at(mrr, (account[line], mi), lines["amount"].to_numpy()[line])
+    rows, months = np.nonzero(mrr > 0)
+    return pd.DataFrame({"account_id": ids[rows], "mi": months.astype("int64"), "mrr": mrr[rows, months]})
+
+
+def line_spans(lines: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """``account_id, first_earned, last_end`` (:func:`first_earned` and
+    :func:`kizuna.analytics.retention.lifetime_spans`) from :func:`line_facts` fetched:
+    accounts with a first earning day up to ``as_of``, by account."""
+    day = np.datetime64(as_of)  # a date: in days
+    start, end = days(lines["earn_start"]), days(lines["ended_on"])
+    ids = lines["account_id"].to_numpy()
+    earned = (lines["amount"].to_numpy() > 0) & (start <= day) & (np.isnat(end) | (end > start))
+    first = pd.Series(start[earned]).groupby(ids[earned]).min()
+    ended = ~np.isnat(end) & (end <= day)
+    last = pd.Series(end[ended]).groupby(ids[ended]).max()
+    out = pd.DataFrame({"account_id": first.index.to_numpy(), "first_earned": first.to_numpy()})
+    out["last_end"] = last.reindex(first.index).to_numpy()
+    for col in ("first_earned", "last_end"):
+        out[col] = out[col].astype("datetime64[s]")
+    return out
+
+
 def first_earned(t: StoreTables, currency: str, as_of: date) -> ibis.Table:
     """Each account's first earning day up to ``as_of`` (customer since): ``account_id, first_earned``.
     A free line (¥0) earns nothing: an account that moves from a free plan to a paid one is
@@ -127,6 +197,28 @@ def with_segment(table: ibis.Table, segments: ibis.Table | None, back: int = 0) 
         joined = table.left_join(seg, table.account_id == seg.s_account)
     joined = joined.mutate(segment=ibis.coalesce(joined.segment, "(none)")).drop("s_account")
     return joined, ["segment"]
+
+
+def segment_of(frame: pd.DataFrame, segments: pd.DataFrame, back: int = 0) -> pd.Series:
+    """:func:`with_segment` on fetched frames: the ``segment`` of each row of ``frame``
+    (``account_id, mi, …``) from ``segments`` (``account_id, [mi,] segment``, one row per
+    key), at month ``mi − back`` when by month; ``"(none)"`` where there is none."""
+    keys = ["account_id", "mi"] if "mi" in segments.columns else ["account_id"]
+    left = frame[["account_id"]].assign(mi=frame["mi"] - back)
+    # merged on the columns in common: the keys
+    found = left.merge(segments[[*keys, "segment"]], how="left")["segment"]
+    # texts (as the SQL form's column), also when there is no row
+    return found.fillna("(none)").astype("str").set_axis(frame.index)
+
+
+def account_months_frame(amm: pd.DataFrame, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`account_months` from fetched frames (:func:`account_mrr_frame` and the
+    segments): ``account_id, mi, mrr`` and, with segments, ``segment``, ``next_segment``."""
+    out = amm[["account_id", "mi", "mrr"]].copy()
+    if segments is not None:
+        out["segment"] = segment_of(out, segments)
+        out["next_segment"] = segment_of(out, segments, back=-1)
+    return out
 
 
 def movement_totals(movements: ibis.Table, segments: ibis.Table | None = None) -> ibis.Table:

@@ -19,10 +19,12 @@ plan line that earned by then.
 from __future__ import annotations
 
 import ibis
+import numpy as np
+import pandas as pd
 
 from kizuna.analytics.backend import StoreTables
 from kizuna.analytics.periods import MonthGrid
-from kizuna.analytics.revenue import earning_lines
+from kizuna.analytics.revenue import days, earning_lines
 
 #: ``--by`` names read from the history, and the ``segment_changes.dimension`` they read.
 HISTORY = {"tier": "tier", "stage": "stage", "owner": "owner", "fit": "fit"}
@@ -56,6 +58,58 @@ def _as_was(periods: ibis.Table, order: list[ibis.Value], grid: MonthGrid) -> ib
     # `distinct=True` would be the same (only slower): each (account, month) comes once — a month
     # before the first period (`first`) or from it (`held`), and tied periods end where they begin
     return ibis.union(held.select(**cols), first.select(**cols), distinct=False)  # pragma: no mutate
+
+
+def as_was_frame(grid: MonthGrid, periods: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """:func:`_as_was` on fetched periods (``account_id, value, from_on`` and the
+    columns ``order`` names, never null): ``account_id, mi, segment`` for every month of the
+    grid of every account with a period. A month takes the last period (by ``from_on``, then
+    ``order``) beginning by its start day — tied periods end where they begin, so the last
+    of them holds — and a month before an account's first period takes the last of the
+    periods beginning on its first day."""
+    start = days(periods["from_on"])
+    keep = ~np.isnat(start)  # a period without a start never holds (nor ends the one before)
+    p = periods[keep]
+    # days since 1970 (as floats, the same whole numbers: the same order and keys)
+    start = start[keep].astype("int64")  # pragma: no mutate
+    ids = p["account_id"].to_numpy()
+    # sorted by account, then start, then the order columns (np.lexsort: the last key first)
+    sort = np.lexsort([p[c].to_numpy() for c in reversed(order)] + [start, ids])
+    ids, start, values = ids[sort], start[sort], p["value"].to_numpy()[sort]
+    accounts, first = np.unique(ids, return_index=True)
+    # one searchable key per period: the account's place, then the day; days (±2**33 at most)
+    # keep each account's keys apart from the next one's with any shift of 2**34 or more
+    code = np.searchsorted(accounts, ids)
+    shift = np.int64(2**34)  # pragma: no mutate (any larger shift: the same order)
+    keys = code * shift + start
+    codes = np.arange(len(accounts))
+    # the last of the periods beginning on an account's first day
+    first_last = np.searchsorted(keys, codes * shift + start[first], side="right") - 1
+    # (as floats: the same whole numbers)
+    start_days = np.array(grid.frame()["start_day"].tolist(), dtype="datetime64[D]").astype("int64")  # pragma: no mutate
+    held = np.searchsorted(keys, codes[:, None] * shift + start_days[None, :], side="right") - 1
+    # `>`: the same, where held is the account's first period it is the only one beginning on
+    # the first day by then (a tied one would sort after it), so it is also first_last
+    pick = np.where(held >= first[:, None], held, first_last[:, None])  # pragma: no mutate
+    return pd.DataFrame({
+        "account_id": np.repeat(accounts, grid.size),
+        "mi": np.tile(np.arange(grid.size), len(accounts)),
+        "segment": pd.Series(values[pick.ravel()], dtype="str"),  # texts, also when there is no period
+    })  # fmt: skip
+
+
+def plan_segments_frame(grid: MonthGrid, lines: pd.DataFrame) -> pd.DataFrame:
+    """:func:`plan_segments` from :func:`kizuna.analytics.revenue.line_facts` fetched:
+    ``account_id, mi, segment`` (the plan's name)."""
+    start, end = days(lines["earn_start"]), days(lines["ended_on"])
+    plan = (lines["kind"] == "plan").to_numpy() & (np.isnat(end) | (end > start))
+    p = lines[plan]
+    periods = pd.DataFrame({
+        "account_id": p["account_id"].to_numpy(), "value": p["product"].to_numpy(),
+        "from_on": p["earn_start"].to_numpy(), "amount": p["amount"].to_numpy(),
+        "neg_product": -p["product_id"].to_numpy(),
+    })  # fmt: skip
+    return as_was_frame(grid, periods, ["amount", "neg_product"])
 
 
 def history_segments(t: StoreTables, grid: MonthGrid, name: str) -> ibis.Table:
@@ -97,3 +151,29 @@ def segments_for(t: StoreTables, grid: MonthGrid, name: str, currency: str) -> i
     if name in HISTORY:
         return history_segments(t, grid, name)
     return column_segments(t, name)
+
+
+def history_segments_frame(t: StoreTables, grid: MonthGrid, name: str) -> pd.DataFrame:
+    """:func:`history_segments` from the dimension's periods fetched (a row per period)."""
+    h = t.segment_changes
+    periods = h.filter(h.dimension == HISTORY[name]).select("account_id", "value", "from_on", "id").execute()
+    out = as_was_frame(grid, periods, ["id"])
+    if name == "owner":  # the owner's name where the value is a user's id (as text)
+        users = t.users.select("id", "name").execute()
+        users = users[["id", "name"]]
+        names = {str(i): n for i, n in users.itertuples(index=False) if isinstance(n, str)}  # pragma: no mutate (index=None: false too)
+        out["segment"] = pd.Series([names.get(v, v) for v in out["segment"].tolist()], dtype="str")
+    return out
+
+
+def segments_frame(t: StoreTables, grid: MonthGrid, name: str, lines: pd.DataFrame) -> pd.DataFrame:
+    """:func:`segments_for` fetched: ``account_id, mi, segment`` (``account_id, segment`` for
+    an accounts column); the plan ones from the lines of
+    :func:`kizuna.analytics.revenue.line_facts`, already fetched."""
+    name = canonical(name)
+    if name == "plan":
+        return plan_segments_frame(grid, lines)
+    if name in HISTORY:
+        return history_segments_frame(t, grid, name)
+    column: pd.DataFrame = column_segments(t, name).execute()
+    return column

@@ -28,7 +28,7 @@ import pandas as pd
 
 from kizuna.analytics.backend import StoreTables
 from kizuna.analytics.periods import MonthGrid
-from kizuna.analytics.revenue import earning_lines, earns_at, with_segment
+from kizuna.analytics.revenue import days, earning_lines, earns_at, segment_of, with_segment
 
 
 def in_month(table: ibis.Table, column: str, grid: MonthGrid) -> ibis.Table:
@@ -135,6 +135,33 @@ def expansion_accounts(t: StoreTables, grid: MonthGrid, currency: str) -> tuple[
     return base, upsold, cross
 
 
+def expansion_counts(grid: MonthGrid, lines: pd.DataFrame) -> tuple[int, int, int]:
+    """The sizes of :func:`expansion_accounts` (base, upsold, cross-sold) from
+    :func:`kizuna.analytics.revenue.line_facts` fetched."""
+    # dates: in days
+    start_day = np.datetime64(grid.frame()["snapshot"].iloc[grid.first_reported - 1])
+    end_day = np.datetime64(grid.as_of)
+    begin, stop = days(lines["earn_start"]), days(lines["ended_on"])
+    known = lines["kind"].notna().to_numpy()  # the SQL form joins the lines with their product
+
+    def at(day: np.datetime64) -> pd.DataFrame:
+        earning: pd.DataFrame = lines[known & (begin <= day) & (np.isnat(stop) | (stop > day))]
+        return earning
+
+    start, end = at(start_day), at(end_day)
+    paying = start.groupby("account_id")["amount"].sum()
+    base = set(paying.index[paying.to_numpy() > 0].tolist())
+    start_rank = start[start["kind"] == "plan"].groupby("account_id")["rank"].max()
+    end_rank = end[end["kind"] == "plan"].groupby("account_id")["rank"].max()
+    both = start_rank.index.intersection(end_rank.index)
+    upsold = {a for a in both[(end_rank[both] > start_rank[both]).to_numpy()].tolist() if a in base}
+    pair = ["account_id", "product_id"]
+    had = set(map(tuple, start.loc[start["kind"] == "addon", pair].to_numpy().tolist()))
+    added = end.loc[end["kind"] == "addon", pair].to_numpy().tolist()
+    cross = {a for a, p in added if (a, p) not in had and a in base}
+    return len(base), len(upsold), len(cross)
+
+
 # --- effort, NPS, usage ------------------------------------------------------------------
 
 
@@ -172,6 +199,42 @@ def nps_by_month(t: StoreTables, grid: MonthGrid, segments: ibis.Table | None = 
         passives=((r.score >= 7) & (r.score <= 8)).sum(),
         detractors=(r.score <= 6).sum(),
     )
+
+
+def nps_answers(t: StoreTables, grid: MonthGrid) -> pd.DataFrame:
+    """The NPS answers of the grid's months fetched: ``account_id, mi, score``; each answer
+    placed in its month by a binary search over :func:`in_month`'s boundaries (SQLite would
+    evaluate the answer's epoch at each comparison of its nested ``CASE``)."""
+    frame = grid.frame()
+    starts = frame["start_epoch"].to_numpy()
+    r = t.survey_responses
+    epoch = r.answered_at.epoch_seconds()
+    rows = r.filter(r.kind == "nps", epoch >= int(starts[0]), epoch < int(frame["end_epoch"].iloc[-1])).select(
+        "account_id", "score", _epoch=epoch
+    ).execute()  # fmt: skip
+    return pd.DataFrame({
+        "account_id": rows["account_id"].to_numpy(),
+        "mi": np.searchsorted(starts, rows["_epoch"].to_numpy(), side="right") - 1,
+        "score": rows["score"].to_numpy(),
+    })  # fmt: skip
+
+
+def nps_counts(answers: pd.DataFrame, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`nps_by_month` from :func:`nps_answers` (and the segments) fetched."""
+    a = answers
+    keys = []
+    if segments is not None:
+        a = a.assign(segment=segment_of(a, segments))
+        keys = ["segment"]
+    score = a["score"]
+    a = a.assign(promoters=score >= 9, passives=(score >= 7) & (score <= 8), detractors=score <= 6)
+    out = a.groupby(["mi", *keys], as_index=False).agg(  # pragma: no mutate (as_index=None: false too)
+        responses=("score", "size"), promoters=("promoters", "sum"), passives=("passives", "sum"),
+        detractors=("detractors", "sum"),
+    )  # fmt: skip
+    for col in ("responses", "promoters", "passives", "detractors"):
+        out[col] = out[col].astype("int64")
+    return out
 
 
 def nps_table(grid: MonthGrid, counts: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:

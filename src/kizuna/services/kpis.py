@@ -370,7 +370,8 @@ def close_backend(backend: BaseBackend) -> None:
         disconnect()
 
 
-def _segments(t: StoreTables, options: KpiOptions, grid: MonthGrid) -> ibis.Table | None:
+def _segment_name(options: KpiOptions) -> str | None:
+    """``options.segment_by`` checked (None: no breakdown)."""
     seg = options.segment_by
     if not seg:
         return None
@@ -381,15 +382,27 @@ def _segments(t: StoreTables, options: KpiOptions, grid: MonthGrid) -> ibis.Tabl
             ),
             field="segment_by",
         )
-    return segments_mod.segments_for(t, grid, seg, options.currency)
+    return seg
 
 
-def _segment_now(segments: ibis.Table, grid: MonthGrid) -> ibis.Table:
-    """``account_id, segment``: the segment at the start of the report's last month (the
-    survival curves' grouping: one per account)."""
+def _segments(t: StoreTables, options: KpiOptions, grid: MonthGrid) -> ibis.Table | None:
+    seg = _segment_name(options)
+    return None if seg is None else segments_mod.segments_for(t, grid, seg, options.currency)
+
+
+def _segment_frame(t: StoreTables, options: KpiOptions, grid: MonthGrid, lines: pd.DataFrame) -> pd.DataFrame | None:
+    """The segments of :func:`_segments`, fetched (``account_id, [mi,] segment``): the plan
+    ones computed from the report's fetched lines, the others from their own small fetch."""
+    seg = _segment_name(options)
+    return None if seg is None else segments_mod.segments_frame(t, grid, seg, lines)
+
+
+def _segment_now(segments: pd.DataFrame, grid: MonthGrid) -> pd.DataFrame:
+    """:func:`_segment_now` of fetched segments."""
     if "mi" not in segments.columns:
         return segments
-    return segments.filter(segments.mi == grid.last).select("account_id", "segment")
+    now = segments[segments["mi"] == grid.last]
+    return now[["account_id", "segment"]].reset_index(drop=True)
 
 
 def _cache(expr: ibis.Table, index: tuple[str, ...] = ("account_id",)) -> ibis.Table:
@@ -406,14 +419,12 @@ class _Core:
     segments: ibis.Table | None
 
 
-def _core(con: BaseBackend, as_of: date, options: KpiOptions, *, keep_amm: bool = True) -> _Core:
-    """The store's tables, the grid, the account-month MRR (a temporary table unless
-    ``keep_amm`` is false: read by one query only) and the segments (a temporary table)."""
+def _core(con: BaseBackend, as_of: date, options: KpiOptions) -> _Core:
+    """The store's tables, the grid, the account-month MRR and the segments (temporary
+    tables: the drill-downs' queries read them)."""
     t = store_tables(con)
     grid = options.grid(as_of)
-    amm = revenue.account_mrr(t, grid, options.currency)
-    if keep_amm:
-        amm = _cache(amm, index=("account_id", "mi"))
+    amm = _cache(revenue.account_mrr(t, grid, options.currency), index=("account_id", "mi"))
     segments = _segments(t, options, grid)
     if segments is None:
         return _Core(t, grid, amm, None)
@@ -424,26 +435,29 @@ def _core(con: BaseBackend, as_of: date, options: KpiOptions, *, keep_amm: bool 
 def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> KpiReport:
     """Every KPI for ``as_of`` over ``options.months`` months, on ``con``."""
     options = options or KpiOptions()
-    # the account-month MRR is read once (account_months), so it is not kept in a table
-    c = _core(con, as_of, options, keep_amm=False)
-    t, grid, amm, segs = c.t, c.grid, c.amm, c.segments
+    t = store_tables(con)
+    grid = options.grid(as_of)
     cur = options.currency
     labels = grid.labels()
 
-    # revenue: the account-month MRR (with each row's segments) and the first earning days
-    # are fetched once, and every total is computed from them (revenue.revenue_totals); with
-    # segments, each total is by segment and summed here (every account has exactly one
-    # segment in a month, so the sums are the overall figures)
-    months_df = revenue.account_months(amm, segs).execute()
+    # revenue: the earning lines are fetched once (a row per subscription line); the
+    # account-month MRR, the segments (by plan), the first earning days, the lifetimes and
+    # the upsell/cross-sell counts are computed from them, and every revenue total from the
+    # account-month MRR (revenue.revenue_totals); with segments, each total is by segment and
+    # summed here (every account has exactly one segment in a month, so the sums are the
+    # overall figures)
+    lines = revenue.line_facts(t, cur).execute()
+    segs = _segment_frame(t, options, grid, lines)
+    months_df = revenue.account_months_frame(revenue.account_mrr_frame(grid, lines), segs)
     # each account's first earning day and last end (the lifetimes of the survival curves)
-    spans = retention.lifetime_spans(t, cur, as_of).execute()
+    spans = revenue.line_spans(lines, as_of)
     first_df = spans[["account_id", "first_earned"]]
     totals = revenue.revenue_totals(grid, months_df, first_df)
     if segs is not None:
         start_seg = totals.start if "mi" in segs.columns else None
         rev_seg = revenue.revenue_table(grid, totals.mrr, totals.movements, totals.trailing, keys=["segment"],
                                         start=start_seg)  # fmt: skip
-        seg_frame = _segment_now(segs, grid).execute()
+        seg_frame = _segment_now(segs, grid)
         mrr_df = _unsegment(totals.mrr, ["mi"])
         mv_df = _unsegment(totals.movements, ["mi", "kind"])
         tr_df = _unsegment(totals.trailing, ["mi"])
@@ -460,23 +474,19 @@ def kpi_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None)
 
     # success
     onboarding = success.onboarding_summary(success.onboarding_accounts(t, grid).execute(), options.zone)
-    base, upsold, cross = success.expansion_accounts(t, grid, cur)
-    # the three counts in one query (one row)
-    counts = base.agg(n_base=base.count()).cross_join(upsold.agg(n_up=upsold.count())).cross_join(
-        cross.agg(n_cross=cross.count())
-    )
-    n_base, n_up, n_cross = (int(v) for v in counts.execute().iloc[0][["n_base", "n_up", "n_cross"]])
+    n_base, n_up, n_cross = success.expansion_counts(grid, lines)
     expansion = Expansion(
         window_start=labels[grid.first_reported - 1], base_accounts=n_base,
         upsell_accounts=n_up, upsell_rate=n_up / n_base if n_base else None,
         cross_sell_accounts=n_cross, cross_sell_rate=n_cross / n_base if n_base else None,
     )  # fmt: skip
+    answers = success.nps_answers(t, grid)
     if segs is not None:  # as for revenue: by segment once, summed for the totals
-        nps_counts = success.nps_by_month(t, grid, segs).execute()
+        nps_counts = success.nps_counts(answers, segs)
         nps_seg = success.nps_table(grid, nps_counts, ["segment"])
         nps = success.nps_table(grid, _unsegment(nps_counts, ["mi"]))
     else:
-        nps, nps_seg = success.nps_table(grid, success.nps_by_month(t, grid).execute()), pd.DataFrame()
+        nps, nps_seg = success.nps_table(grid, success.nps_counts(answers)), pd.DataFrame()
     responses = int(nps["responses"].sum())
     nps_total = NpsTotal(
         responses=responses, promoters=int(nps["promoters"].sum()), passives=int(nps["passives"].sum()),
@@ -580,11 +590,12 @@ def _window_rate(rev: pd.DataFrame) -> float | None:
 def ltv_report(con: BaseBackend, as_of: date, options: KpiOptions | None = None) -> ltv_mod.LtvReport:
     """Just the LTV formulas (``kizuna ltv formulas``): same inputs as :func:`kpi_report`."""
     options = options or KpiOptions()
-    # the account-month MRR is read once here too: no temporary table for it
-    c = _core(con, as_of, options, keep_amm=False)
-    grid = c.grid
-    months_df = revenue.account_months(c.amm).execute()
-    totals = revenue.revenue_totals(grid, months_df, revenue.first_earned(c.t, options.currency, as_of).execute())
+    # as in kpi_report: from the earning lines fetched once (no segments: no figure here uses them)
+    grid = options.grid(as_of)
+    _segment_name(options)  # the same check of the options as the report's
+    lines = revenue.line_facts(store_tables(con), options.currency).execute()
+    months_df = revenue.account_months_frame(revenue.account_mrr_frame(grid, lines))
+    totals = revenue.revenue_totals(grid, months_df, revenue.line_spans(lines, as_of)[["account_id", "first_earned"]])
     full = revenue.revenue_table(grid, totals.mrr, totals.movements, totals.trailing, lookback=True)
     window = totals.mrr[totals.mrr["mi"] >= grid.first_reported]
     distinct = int(months_df.loc[months_df["mi"] >= grid.first_reported, "account_id"].nunique())
