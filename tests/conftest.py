@@ -61,12 +61,14 @@ def _compiled_sql_checked() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _english_and_clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see English messages and no KIZUNA_* settings from the outer shell."""
+def _english_and_clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests see English messages and no KIZUNA_* settings from the outer shell; the user's
+    cache folder (KIZUNA_CACHE_DIR's default) is one of the test run's, not the home one."""
     for key in list(os.environ):
         if key.startswith("KIZUNA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "user-cache"))
     set_language("en")
 
 

@@ -18,6 +18,13 @@ import pytest
 from kizuna.analytics import compiled
 
 
+@pytest.fixture(autouse=True)
+def _memory_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept in memory only (an app or a command built earlier in the process may have set a
+    folder; tests/test_compiled_disk.py tests the disk)."""
+    monkeypatch.setattr(compiled, "_folder", None)
+
+
 @pytest.fixture
 def con() -> Iterator[Any]:
     compiled.clear()
@@ -197,7 +204,7 @@ def test_stats_are_a_copy_and_clear_resets_them(con: Any) -> None:
     shown["misses"] = 99
     assert compiled.stats()["misses"] == 1
     compiled.clear()
-    assert compiled.stats() == {"hits": 0, "misses": 0, "opaque": 0, "checked": 0}
+    assert compiled.stats() == {"hits": 0, "misses": 0, "opaque": 0, "checked": 0, "read": 0, "written": 0}
     assert len(compiled._shapes) == 0
 
 

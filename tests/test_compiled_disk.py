@@ -1,0 +1,362 @@
+"""Compiled SQL kept on disk (issue 19, ``kizuna.analytics.compiled.use_folder``): a template
+written by one process is read by a fresh one and gives Ibis' own SQL; a file that is
+truncated, foreign, of other versions or tampered with is never used as it is; a folder
+that cannot be written to, or that others may write to; the folder's bound; the off
+switch and a bad ``KIZUNA_CACHE_DIR``. Every test runs inside ``compiled.checking()``
+(tests/conftest.py): each SQL filled from disk is compared with Ibis' own compile."""
+
+from __future__ import annotations
+
+import datetime as dtm
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.operations as ops
+import pytest
+from pydantic import ValidationError
+
+from kizuna.analytics import compiled
+from kizuna.settings import Settings, user_cache_folder
+from tests.cli import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCHEMA = {"x": "int64", "s": "string", "d": "date"}
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The process keeps its templates in a fresh folder (made when first written)."""
+    for name in ("_folder", "_folder_usable", "_folder_writable"):
+        monkeypatch.setattr(compiled, name, getattr(compiled, name))  # put back after the test
+    compiled.clear()
+    compiled.use_folder(tmp_path / "sql")
+    yield tmp_path / "sql"
+    compiled.clear()
+
+
+@pytest.fixture
+def con() -> Iterator[Any]:
+    backend = compiled.install(ibis.sqlite.connect())
+    backend.create_table("a", schema=ibis.schema(SCHEMA))
+    yield backend
+    backend.disconnect()
+
+
+def query(con: Any, x: int, s: str, d: dtm.date) -> Any:
+    a = con.table("a")
+    return a.filter(a.x > x, a.s == s, a.d >= d).select("x", "s")
+
+
+def fresh_process() -> None:
+    """What a new process starts with: nothing in memory, the folder not looked at yet."""
+    compiled.clear()
+    compiled.use_folder(compiled._folder)
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def changes(before: dict[str, int]) -> dict[str, int]:
+    after = compiled.stats()
+    return {k: after[k] - before[k] for k in ("misses", "read", "written")}
+
+
+CHILD = """
+import datetime as dtm, json, sys
+from pathlib import Path
+import ibis
+from kizuna.analytics import compiled
+compiled.use_folder(Path(sys.argv[1]))
+con = compiled.install(ibis.sqlite.connect())
+con.create_table("a", schema=ibis.schema({"x": "int64", "s": "string", "d": "date"}))
+a = con.table("a")
+expr = a.filter(a.x > 7_000_000, a.s == "o'saka", a.d >= dtm.date(2025, 12, 1)).select("x", "s")
+with compiled.checking():  # the SQL filled from the file is compared with Ibis' own
+    sql = con.compile(expr)
+print(json.dumps({"sql": sql, "stats": compiled.stats()}))
+"""
+
+
+def test_a_template_written_by_one_process_is_read_by_a_fresh_one(folder: Path, con: Any) -> None:
+    before = compiled.stats()
+    first = con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert "5000000" in first
+    assert changes(before) == {"misses": 1, "read": 0, "written": 1}
+    (name,) = files(folder)
+    assert name.endswith(".json")
+    assert len(name) == 64 + 5
+    kept = json.loads((folder / name).read_text())
+    assert kept["header"]["ibis"] == ibis.__version__
+    assert kept["header"]["backend"] == "sqlite"
+    text = "".join(kept["template"]["parts"])
+    assert "5000000" not in text
+    assert "tokyo" not in text
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+
+    child = subprocess.run([sys.executable, "-c", CHILD, str(folder)], capture_output=True, text=True, cwd=ROOT,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": "random"})  # fmt: skip
+    out = json.loads(child.stdout.strip().splitlines()[-1])
+    assert out["stats"] == {"hits": 0, "misses": 0, "opaque": 0, "checked": 1, "read": 1, "written": 0}
+    expected = type(con).compile(con, query(con, 7_000_000, "o'saka", dtm.date(2025, 12, 1)))  # Ibis' own
+    assert out["sql"] == expected
+    assert "7000000" in expected
+    assert "'o''saka'" in expected
+    assert files(folder) == [name]  # read, not written again
+
+
+def test_the_same_shape_is_read_back_in_this_process_too(folder: Path, con: Any) -> None:
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    fresh_process()
+    before = compiled.stats()
+    sql = con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+    assert changes(before) == {"misses": 0, "read": 1, "written": 0}
+    assert "6000000" in sql
+    assert "'nagoya'" in sql
+    con.compile(query(con, 6_000_001, "nagoya", dtm.date(2026, 2, 1)))  # from memory now
+    assert changes(before) == {"misses": 0, "read": 1, "written": 0}
+    assert compiled.stats()["hits"] == 1
+    # another row limit is another file
+    con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)), limit=10)
+    assert changes(before) == {"misses": 1, "read": 1, "written": 1}
+    assert len(files(folder)) == 2
+
+
+def truncated(text: str) -> str:
+    return text[: len(text) // 2]
+
+
+def other_header(text: str, key: str, value: Any) -> str:
+    doc = json.loads(text)
+    doc["header"][key] = value
+    return json.dumps(doc)
+
+
+def other_slots(text: str, slots: Any) -> str:
+    doc = json.loads(text)
+    doc["template"]["slots"] = slots
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize("damage", [
+    pytest.param(truncated, id="truncated"),
+    pytest.param(lambda text: "", id="empty"),
+    pytest.param(lambda text: "\x00\xff not json", id="binary"),
+    pytest.param(lambda text: "[1, 2]", id="a list"),
+    pytest.param(lambda text: json.dumps({"header": json.loads(text)["header"]}), id="no template"),
+    pytest.param(lambda text: other_header(text, "kizuna", "0.0.1"), id="another Kizuna"),
+    pytest.param(lambda text: other_header(text, "sqlglot", "1.0.0"), id="another sqlglot"),
+    pytest.param(lambda text: other_header(text, "format", 0), id="another format"),
+    pytest.param(lambda text: other_slots(text, [["v", 0], ["v", 1]]), id="a slot short"),
+    pytest.param(lambda text: other_slots(text, [["v", 0], ["v", 1], ["v", 1], ["t", 0]]), id="a slot twice"),
+    pytest.param(lambda text: other_slots(text, [["v", 0], ["v", 1], ["v", 2.0], ["t", 0]]), id="a number not whole"),
+    pytest.param(lambda text: other_slots(text, [["v", 0], ["v", 1], ["v", 2], ["t", 0, 1]]), id="a slot of three"),
+    pytest.param(lambda text: other_slots(text, [["v", 0], ["v", 1], ["v", 2], "t0"]), id="a slot as text"),
+    pytest.param(lambda text: other_slots(text, {"v": 0}), id="slots not a list"),
+])  # fmt: skip
+def test_a_damaged_or_foreign_file_is_ignored_and_rewritten(folder: Path, con: Any, damage: Any) -> None:
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    (name,) = files(folder)
+    good = (folder / name).read_text()
+    (folder / name).write_text(damage(good), encoding="latin-1")
+    fresh_process()
+    before = compiled.stats()
+    sql = con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+    assert changes(before) == {"misses": 1, "read": 0, "written": 1}  # compiled again, and the file rewritten
+    assert "6000000" in sql
+    assert "'nagoya'" in sql
+    assert (folder / name).read_text() == good
+    assert files(folder) == [name]  # no temporary file left
+
+
+def test_a_file_whose_slots_are_right_but_text_is_not_is_caught_while_checking(folder: Path, con: Any) -> None:
+    """A template read from disk is compared with Ibis' own compile like any other."""
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    (name,) = files(folder)
+    doc = json.loads((folder / name).read_text())
+    doc["template"]["parts"][0] = doc["template"]["parts"][0].replace("SELECT", "SELECT DISTINCT", 1)
+    (folder / name).write_text(json.dumps(doc))
+    fresh_process()
+    with pytest.raises(AssertionError, match="kept SQL differs from Ibis' own:\nSELECT DISTINCT"):
+        con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+
+
+def test_another_version_of_ibis_reads_none_of_the_files(folder: Path, con: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    (old,) = files(folder)
+    monkeypatch.setattr(ibis, "__version__", "99.0.0")
+    fresh_process()
+    before = compiled.stats()
+    con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+    assert changes(before) == {"misses": 1, "read": 0, "written": 1}
+    (new,) = set(files(folder)) - {old}  # another name: the versions are in the digest
+    assert json.loads((folder / new).read_text())["header"]["ibis"] == "99.0.0"
+    shape = ibis.table(SCHEMA, name="t").filter(ibis._.x > 3).op()
+    digests = {compiled._disk_header("sqlite", "d", None, shape)["shape"]}  # type: ignore[index]
+    for version in ("KIZUNA_VERSION", "SQLGLOT_VERSION", "DISK_FORMAT"):
+        monkeypatch.setattr(compiled, version, "0")
+        digests.add(compiled._disk_header("sqlite", "d", None, shape)["shape"])  # type: ignore[index]
+    assert len(digests) == 4  # each version changes the file's name
+
+
+def test_a_folder_that_cannot_be_written_to_only_costs_the_compile(folder: Path, con: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    fresh_process()
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Read-only file system")  # what mkstemp raises in a read-only folder
+
+    monkeypatch.setattr(compiled.tempfile, "mkstemp", read_only)
+    before = compiled.stats()
+    assert "6000000" in con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))  # still read
+    a = con.table("a")
+    assert "7000000" in con.compile(a.filter(a.x < 7_000_000))  # a new shape: compiled, not written
+    assert "8000000" in con.compile(a.filter(a.x != 8_000_000))  # no second try in this process
+    assert changes(before) == {"misses": 2, "read": 1, "written": 0}
+    assert compiled._folder_writable is False
+    assert len(files(folder)) == 1
+
+
+def test_a_folder_that_cannot_be_made_or_that_others_may_write_to_is_not_used(tmp_path: Path, folder: Path,
+                                                                             con: Any) -> None:  # fmt: skip
+    (tmp_path / "a-file").write_text("")
+    compiled.use_folder(tmp_path / "a-file" / "sql")  # cannot be made
+    before = compiled.stats()
+    assert "5000000" in con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert changes(before) == {"misses": 1, "read": 0, "written": 0}
+    assert compiled._folder_usable is False
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # anyone could put SQL there: neither read nor written
+    compiled.clear()
+    compiled.use_folder(shared)
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert files(shared) == []
+    shared.chmod(0o700)
+    fresh_process()
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    (name,) = files(shared)
+    (shared / name).chmod(0o666)  # a file others may write to: not read
+    fresh_process()
+    before = compiled.stats()
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert changes(before) == {"misses": 1, "read": 0, "written": 1}
+    assert oct((shared / name).stat().st_mode & 0o777) == "0o600"  # rewritten, private
+
+
+def test_the_oldest_files_go_beyond_the_bound_and_others_files_stay(folder: Path, con: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    a = con.table("a")
+    con.compile(a.filter(a.x > 5_000_000))
+    (first,) = files(folder)
+    size = (folder / first).stat().st_size
+    monkeypatch.setattr(compiled, "MAX_DISK_BYTES", 2 * size + 10)  # two of these files, not three
+    (folder / "notes.txt").write_text("x" * 10_000)  # not Kizuna's: never removed, not counted
+    os.utime(folder / first, (1_000, 1_000))
+    con.compile(a.filter(a.x < 5_000_000))
+    (second,) = set(files(folder)) - {first, "notes.txt"}
+    os.utime(folder / second, (2_000, 2_000))
+    con.compile(a.filter(a.x != 5_000_000))
+    assert first not in files(folder)  # the oldest went
+    assert second in files(folder)
+    assert "notes.txt" in files(folder)
+    assert len(files(folder)) == 3
+
+
+def test_a_file_larger_than_the_bound_is_neither_written_nor_read(folder: Path, con: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    (name,) = files(folder)
+    size = (folder / name).stat().st_size
+    monkeypatch.setattr(compiled, "MAX_FILE_BYTES", size - 1)
+    fresh_process()
+    before = compiled.stats()
+    con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+    assert changes(before) == {"misses": 1, "read": 0, "written": 0}
+    monkeypatch.setattr(compiled, "MAX_FILE_BYTES", size)
+    fresh_process()
+    before = compiled.stats()
+    con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+    assert changes(before) == {"misses": 0, "read": 1, "written": 0}
+
+
+def test_the_canonical_text_tells_shapes_apart_and_names_nothing_of_the_process(con: Any) -> None:
+    a = ibis.table(SCHEMA, name="a")  # as in a shape: a table bound to no backend
+    one = compiled.canonical(a.filter(a.x > 3).op())
+    assert one == compiled.canonical(ibis.table(SCHEMA, name="a").filter(ibis._.x > 3).op())  # built again: the same
+    assert one is not None
+    assert one != compiled.canonical(a.filter(a.x > 4).op())
+    assert "0x" not in one  # no object's address
+    assert compiled.canonical(ops.Literal(1.5, "float64")) == (
+        "ibis.expr.operations.generic.Literal(value=float:1.5, "
+        "dtype=ibis.expr.datatypes.core.Float64(nullable=bool:True))"
+    )
+    lines = one.splitlines()
+    assert lines[-1].startswith("ibis.expr.operations.relations.Filter(parent=#")  # the root last
+    assert sum(line.startswith("ibis.expr.operations.relations.UnboundTable(") for line in lines) == 1  # once, though used twice
+    assert compiled.canonical(ops.Literal(frozenset({"b", "a"}), "array<string>")) is not None
+    # a table still bound to its backend (an object with no text of its own): not kept on disk
+    assert compiled.canonical(con.table("a").op()) is None
+
+
+def test_the_off_switch_the_default_folder_and_a_bad_value(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    user_cache = Path(os.environ["XDG_CACHE_HOME"])  # the tests' (tests/conftest.py)
+    assert Settings().sql_cache_folder == user_cache / "kizuna" / "sql"
+    monkeypatch.setenv("KIZUNA_CACHE_DIR", str(tmp_path / "cache"))
+    assert Settings().sql_cache_folder == tmp_path / "cache" / "sql"
+    monkeypatch.setenv("KIZUNA_CACHE_DIR", " OFF ")
+    assert Settings().cache_dir == "off"
+    assert Settings().sql_cache_folder is None
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("KIZUNA_CACHE_DIR", str(tmp_path / "a-file"))
+    with pytest.raises(ValidationError, match="is a file, not a folder"):
+        Settings()
+    result = run_cli(capsys, "db", "current")
+    assert result.code == 1
+    assert (f"KIZUNA_CACHE_DIR: '{tmp_path / 'a-file'}' is a file, not a folder (give a folder, or off to keep "
+            "nothing on disk)") in result.err  # fmt: skip
+    with pytest.raises(ValidationError, match="'a\\\\x00b' is not a folder's name"):
+        Settings(cache_dir="a\x00b")  # from a program (an environment variable cannot hold it)
+
+
+def test_the_user_cache_folder_by_platform(tmp_path: Path) -> None:
+    home = Path.home()
+    assert user_cache_folder({"XDG_CACHE_HOME": "/var/cache/me"}, "linux") == Path("/var/cache/me/kizuna")
+    assert user_cache_folder({"XDG_CACHE_HOME": "relative"}, "linux") == home / ".cache" / "kizuna"
+    assert user_cache_folder({}, "linux") == home / ".cache" / "kizuna"
+    assert user_cache_folder({}, "darwin") == home / "Library" / "Caches" / "kizuna"
+    assert user_cache_folder({"LOCALAPPDATA": str(tmp_path)}, "win32") == tmp_path / "kizuna" / "Cache"
+    assert user_cache_folder({}, "win32") == home / "AppData" / "Local" / "kizuna" / "Cache"
+
+
+def test_the_off_switch_keeps_nothing_on_disk(folder: Path, con: Any) -> None:
+    compiled.use_folder(Settings(cache_dir="off").sql_cache_folder)
+    before = compiled.stats()
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert changes(before) == {"misses": 1, "read": 0, "written": 0}
+    assert not folder.exists()
+
+
+def test_the_web_app_and_the_kpi_commands_use_the_configured_folder(tmp_path: Path, folder: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from kizuna.cli.kpis import open_kpi_backend
+    from kizuna.main import create_app
+    from kizuna.services import kpis
+
+    create_app(Settings(database_url=f"sqlite:///{tmp_path / 'web.db'}", cache_dir=str(tmp_path / "web")))
+    assert compiled._folder == tmp_path / "web" / "sql"
+    monkeypatch.setattr(kpis, "open_backend", lambda *args: "backend")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'web.db'}", cache_dir="off")
+    assert open_kpi_backend(settings) == "backend"
+    assert compiled._folder is None
