@@ -8,10 +8,12 @@ switch and a bad ``KIZUNA_CACHE_DIR``. Every test runs inside ``compiled.checkin
 from __future__ import annotations
 
 import datetime as dtm
+import decimal
 import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,11 +239,17 @@ def test_a_folder_that_cannot_be_made_or_that_others_may_write_to_is_not_used(tm
 
     shared = tmp_path / "shared"
     shared.mkdir()
-    shared.chmod(0o777)  # anyone could put SQL there: neither read nor written
-    compiled.clear()
-    compiled.use_folder(shared)
+    for mode in (0o777, 0o770, 0o703):  # anyone, the group, others could put SQL there: neither read nor written
+        shared.chmod(mode)
+        compiled.clear()
+        compiled.use_folder(shared)
+        con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+        assert files(shared) == []
+    shared.chmod(0o755)  # others may read: used
+    fresh_process()
     con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
-    assert files(shared) == []
+    assert len(files(shared)) == 1
+    (shared / files(shared)[0]).unlink()
     shared.chmod(0o700)
     fresh_process()
     con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
@@ -288,6 +296,10 @@ def test_a_file_larger_than_the_bound_is_neither_written_nor_read(folder: Path, 
     before = compiled.stats()
     con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
     assert changes(before) == {"misses": 0, "read": 1, "written": 0}
+    (folder / name).unlink()
+    fresh_process()
+    con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+    assert (folder / name).stat().st_size == size  # at the bound: written
 
 
 def test_the_canonical_text_tells_shapes_apart_and_names_nothing_of_the_process(con: Any) -> None:
@@ -304,7 +316,19 @@ def test_the_canonical_text_tells_shapes_apart_and_names_nothing_of_the_process(
     lines = one.splitlines()
     assert lines[-1].startswith("ibis.expr.operations.relations.Filter(parent=#")  # the root last
     assert sum(line.startswith("ibis.expr.operations.relations.UnboundTable(") for line in lines) == 1  # once, though used twice
-    assert compiled.canonical(ops.Literal(frozenset({"b", "a"}), "array<string>")) is not None
+    kinds = [ops.Literal(value, dtype) for value, dtype in [
+        (decimal.Decimal("1.5"), "decimal(10, 2)"), (uuid.UUID(int=5), "uuid"), (b"ab", "binary"),
+        (dtm.time(1, 2), "time"), (dtm.date(2026, 1, 31), "date"), ({"k": 1}, "struct<k: int64>"),
+        (("b", "a"), "array<string>"), (2, "interval('D')"), (2, "interval('M')"), (7, "int64"), (7, "int32"),
+    ]]  # fmt: skip
+    texts = [compiled.canonical(k) for k in kinds]
+    assert len(set(texts)) == len(kinds)  # each its own
+    assert texts[0] == ("ibis.expr.operations.generic.Literal(value=Decimal:Decimal('1.50'), dtype="
+                        "ibis.expr.datatypes.core.Decimal(precision=int:10, scale=int:2, nullable=bool:True))")  # fmt: skip
+    assert "value={str:'k': int:1}" in str(texts[5])
+    assert "value=(str:'b', str:'a')" in str(texts[6])
+    assert "unit=ibis.common.temporal.IntervalUnit.DAY" in str(texts[7])
+    assert "value=bytes:b'ab'" in str(texts[2])
     # a table still bound to its backend (an object with no text of its own): not kept on disk
     assert compiled.canonical(con.table("a").op()) is None
 
@@ -340,6 +364,19 @@ def test_the_user_cache_folder_by_platform(tmp_path: Path) -> None:
     assert user_cache_folder({}, "win32") == home / "AppData" / "Local" / "kizuna" / "Cache"
 
 
+def test_the_folder_and_its_parents_are_made_when_first_written(tmp_path: Path, folder: Path, con: Any) -> None:
+    deep = tmp_path / "home" / ".cache" / "kizuna" / "sql"
+    compiled.use_folder(deep)
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert len(files(deep)) == 1
+    assert oct(deep.stat().st_mode & 0o777) == "0o700"
+    # made by another process meanwhile (after this one found none): written all the same
+    compiled.use_folder(tmp_path / "other")
+    (tmp_path / "other").mkdir(mode=0o700)
+    compiled._write({"shape": "0" * 64}, compiled.Template(("SELECT 1",), ()))
+    assert files(tmp_path / "other") == ["0" * 64 + ".json"]
+
+
 def test_the_off_switch_keeps_nothing_on_disk(folder: Path, con: Any) -> None:
     compiled.use_folder(Settings(cache_dir="off").sql_cache_folder)
     before = compiled.stats()
@@ -360,3 +397,31 @@ def test_the_web_app_and_the_kpi_commands_use_the_configured_folder(tmp_path: Pa
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'web.db'}", cache_dir="off")
     assert open_kpi_backend(settings) == "backend"
     assert compiled._folder is None
+
+
+def test_writers_at_once_leave_one_whole_file_and_readers_see_it_whole_or_not_at_all(folder: Path) -> None:
+    """Each writer renames its own temporary file over the shape's file (threads here, processes
+    alike): a reader finds no file or a whole one, never a part."""
+    import threading
+
+    header = {"shape": "a" * 64, "format": compiled.DISK_FORMAT}
+    template = compiled.Template(("SELECT * FROM ", " WHERE x > ", " -- " + "y" * 50_000), (("t", 0), ("v", 0)))
+    seen: list[Any] = []
+
+    def write() -> None:
+        for _ in range(20):
+            compiled._write(header, template)
+
+    def read() -> None:
+        for _ in range(200):
+            seen.append(compiled._read(header, 1, 1))
+
+    compiled._usable(create=True)
+    threads = [threading.Thread(target=write) for _ in range(4)] + [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {found for found in seen if found is not None} <= {template}
+    assert files(folder) == ["a" * 64 + ".json"]  # no temporary file left
+    assert compiled._read(header, 1, 1) == template

@@ -274,7 +274,7 @@ class _NotCanonical(Exception):
     """A value whose text may differ between processes: the shape is not kept on disk."""
 
 
-_PLAIN = (str, int, float, bool, bytes, decimal.Decimal, _dt.date, _dt.time, _dt.timedelta, uuid.UUID)
+_PLAIN = (str, int, float, bool, bytes, decimal.Decimal, _dt.date, _dt.time, uuid.UUID)
 
 
 def canonical(op: ops.Node) -> str | None:
@@ -293,18 +293,14 @@ def canonical(op: ops.Node) -> str | None:
             return f"#{numbers[value]}"
         if value is None or isinstance(value, _PLAIN):
             return f"{type(value).__name__}:{value!r}"  # the type tells True, 1 and 1.0 apart
-        if isinstance(value, enum.Enum):
+        if isinstance(value, enum.Enum):  # a unit of time
             return f"{type(value).__module__}.{type(value).__qualname__}.{value.name}"
-        if isinstance(value, type):
-            return f"class:{value.__module__}.{value.__qualname__}"
         if isinstance(value, Annotable):  # data types, schemas, namespaces
             return concrete(value)
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping):  # in their order (columns, struct fields)
             return "{" + ", ".join(f"{text(k)}: {text(v)}" for k, v in value.items()) + "}"
-        if isinstance(value, tuple | list):
-            return f"{type(value).__name__}(" + ", ".join(text(v) for v in value) + ")"
-        if isinstance(value, frozenset | set):
-            return "set(" + ", ".join(sorted(text(v) for v in value)) + ")"
+        if isinstance(value, tuple):
+            return "(" + ", ".join(text(v) for v in value) + ")"
         raise _NotCanonical(type(value).__qualname__)
 
     def concrete(value: Any) -> str:
