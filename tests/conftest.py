@@ -60,15 +60,22 @@ def _compiled_sql_checked() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's cache folder (KIZUNA_CACHE_DIR's default: compiled SQL) is one of the test
+    run's, not the home one — from the start, for the apps that module fixtures build too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "user-cache"))
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _english_and_clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Tests see English messages and no KIZUNA_* settings from the outer shell; the user's
-    cache folder (KIZUNA_CACHE_DIR's default) is one of the test run's, not the home one."""
+def _english_and_clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see English messages and no KIZUNA_* settings from the outer shell."""
     for key in list(os.environ):
         if key.startswith("KIZUNA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("LANG", "C.UTF-8")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "user-cache"))
     set_language("en")
 
 
