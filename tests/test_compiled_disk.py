@@ -11,6 +11,7 @@ import datetime as dtm
 import decimal
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -98,6 +99,7 @@ def test_a_template_written_by_one_process_is_read_by_a_fresh_one(folder: Path, 
     kept = json.loads((folder / name).read_text())
     assert kept["header"]["ibis"] == ibis.__version__
     assert kept["header"]["backend"] == "sqlite"
+    assert kept["header"]["dialect"] == "SQLite"
     text = "".join(kept["template"]["parts"])
     assert "5000000" not in text
     assert "tokyo" not in text
@@ -129,6 +131,10 @@ def test_the_same_shape_is_read_back_in_this_process_too(folder: Path, con: Any)
     con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)), limit=10)
     assert changes(before) == {"misses": 1, "read": 1, "written": 1}
     assert len(files(folder)) == 2
+    fresh_process()
+    con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)), limit=10)
+    con.compile(query(con, 6_000_000, "nagoya", dtm.date(2026, 2, 1)))
+    assert compiled.stats() == {"hits": 0, "misses": 0, "opaque": 0, "checked": 2, "read": 2, "written": 0}
 
 
 def truncated(text: str) -> str:
@@ -138,6 +144,12 @@ def truncated(text: str) -> str:
 def other_header(text: str, key: str, value: Any) -> str:
     doc = json.loads(text)
     doc["header"][key] = value
+    return json.dumps(doc)
+
+
+def other_parts(text: str, change: Any) -> str:
+    doc = json.loads(text)
+    doc["template"]["parts"] = change(doc["template"]["parts"])
     return json.dumps(doc)
 
 
@@ -162,6 +174,9 @@ def other_slots(text: str, slots: Any) -> str:
     pytest.param(lambda text: other_slots(text, [["v", 0], ["v", 1], ["v", 2], ["t", 0, 1]]), id="a slot of three"),
     pytest.param(lambda text: other_slots(text, [["v", 0], ["v", 1], ["v", 2], "t0"]), id="a slot as text"),
     pytest.param(lambda text: other_slots(text, {"v": 0}), id="slots not a list"),
+    pytest.param(lambda text: other_parts(text, lambda parts: [*parts, " -- more"]), id="a part too many"),
+    pytest.param(lambda text: other_parts(text, lambda parts: "SELECT"[: len(parts)]), id="parts a string"),
+    pytest.param(lambda text: other_parts(text, lambda parts: [*parts[:-1], 7]), id="a part a number"),
 ])  # fmt: skip
 def test_a_damaged_or_foreign_file_is_ignored_and_rewritten(folder: Path, con: Any, damage: Any) -> None:
     con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
@@ -265,20 +280,47 @@ def test_a_folder_that_cannot_be_made_or_that_others_may_write_to_is_not_used(tm
 def test_the_oldest_files_go_beyond_the_bound_and_others_files_stay(folder: Path, con: Any,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     a = con.table("a")
-    con.compile(a.filter(a.x > 5_000_000))
-    (first,) = files(folder)
-    size = (folder / first).stat().st_size
-    monkeypatch.setattr(compiled, "MAX_DISK_BYTES", 2 * size + 10)  # two of these files, not three
+    written: list[str] = []
+    for n, expr in enumerate([a.filter(a.x > 5_000_000), a.filter(a.x < 5_000_000), a.filter(a.x != 5_000_000)]):
+        con.compile(expr)
+        (new,) = set(files(folder)) - set(written)
+        os.utime(folder / new, (1_000 * (n + 1), 1_000 * (n + 1)))  # written in this order
+        written.append(new)
+    assert compiled.stats()["written"] == 3
+    sizes = [(folder / name).stat().st_size for name in written]
     (folder / "notes.txt").write_text("x" * 10_000)  # not Kizuna's: never removed, not counted
-    os.utime(folder / first, (1_000, 1_000))
+    # the bound is exactly the two newest: the oldest goes, the others stay (at the bound)
+    monkeypatch.setattr(compiled, "MAX_DISK_BYTES", sizes[1] + sizes[2])
+    compiled._trim(folder)
+    assert files(folder) == sorted([written[1], written[2], "notes.txt"])
+    # the bound is the newest alone: both older ones go in one trim
+    monkeypatch.setattr(compiled, "MAX_DISK_BYTES", sizes[2])
+    (folder / written[0]).write_text("x" * sizes[0])
+    os.utime(folder / written[0], (1_000, 1_000))
+    compiled._trim(folder)
+    assert files(folder) == sorted([written[2], "notes.txt"])
+
+
+def test_a_file_gone_while_the_folder_is_trimmed_is_skipped(folder: Path, con: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    a = con.table("a")
+    con.compile(a.filter(a.x > 5_000_000))
     con.compile(a.filter(a.x < 5_000_000))
-    (second,) = set(files(folder)) - {first, "notes.txt"}
-    os.utime(folder / second, (2_000, 2_000))
-    con.compile(a.filter(a.x != 5_000_000))
-    assert first not in files(folder)  # the oldest went
-    assert second in files(folder)
-    assert "notes.txt" in files(folder)
-    assert len(files(folder)) == 3
+    old, new = sorted(files(folder), key=lambda name: (folder / name).stat().st_mtime_ns)
+    os.utime(folder / old, (1_000, 1_000))
+    listing = list(os.scandir(folder))
+
+    class Gone:
+        name = "f" * 64 + ".json"
+
+        def stat(self, follow_symlinks: bool = True) -> Any:
+            raise FileNotFoundError(2, "removed by another process")
+
+    monkeypatch.setattr(compiled.os, "scandir", lambda path: iter([Gone(), *listing]))
+    monkeypatch.setattr(compiled, "MAX_DISK_BYTES", (folder / new).stat().st_size)
+    compiled._trim(folder)
+    assert files(folder) == [new]
+    compiled._remove(str(folder / old))  # already gone: nothing to do, no error
 
 
 def test_a_file_larger_than_the_bound_is_neither_written_nor_read(folder: Path, con: Any,
@@ -425,3 +467,67 @@ def test_writers_at_once_leave_one_whole_file_and_readers_see_it_whole_or_not_at
     assert {found for found in seen if found is not None} <= {template}
     assert files(folder) == ["a" * 64 + ".json"]  # no temporary file left
     assert compiled._read(header, 1, 1) == template
+
+
+def test_a_failed_rename_leaves_no_temporary_file_and_stops_the_writes(folder: Path, con: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    renamed: list[tuple[str, str]] = []
+
+    def replace(source: Any, target: Any) -> None:
+        renamed.append((str(source), str(target)))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(compiled.os, "replace", replace)
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    ((source, target),) = renamed
+    shape = Path(target).name.removesuffix(".json")
+    assert Path(target).parent == folder
+    assert Path(source).parent == folder  # beside it: the rename stays within one file system
+    assert re.fullmatch(re.escape(shape) + r"\.\w{8}\.tmp", Path(source).name)  # trimmed if ever left behind
+    assert files(folder) == []  # the temporary file removed
+    assert compiled._folder_writable is False
+    assert compiled.stats()["written"] == 0
+
+
+def test_nothing_is_made_before_something_is_written_and_the_folder_is_looked_at_once(
+        tmp_path: Path, folder: Path, con: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(compiled, "MAX_FILE_BYTES", 10)  # nothing fits
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert not folder.exists()
+    monkeypatch.undo()
+    compiled.use_folder(folder)
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 2, 1)))  # from memory: nothing read or written
+    assert not folder.exists()
+    compiled.clear()
+    con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert compiled._usable(False) is True
+    folder.chmod(0o777)  # once found private, the process keeps using it
+    assert compiled._usable(False) is True
+    folder.chmod(0o700)
+    compiled.use_folder(None)
+    assert compiled._usable(True) is False  # no folder: nothing to use
+
+
+def test_without_a_folder_no_canonical_text_is_made(folder: Path, con: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Any] = []
+    canonical = compiled.canonical
+    monkeypatch.setattr(compiled, "canonical", lambda op: made.append(op) or canonical(op))
+    compiled.use_folder(None)
+    assert "5000000" in con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert made == []
+
+
+def test_a_shape_with_no_canonical_text_or_that_cannot_be_cut_is_not_written(folder: Path, con: Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(compiled, "canonical", lambda op: None)
+    assert "5000000" in con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
+    assert compiled.stats()["misses"] == 1
+    monkeypatch.undo()
+    compiled.use_folder(folder)
+    monkeypatch.setattr(compiled, "_stand_in", lambda dtype, i: "same")  # two values, one stand-in: opaque
+    a = con.table("a")
+    sql = con.compile(a.filter(a.s == "x", a.s != "y"))
+    assert "'x'" in sql
+    assert "'y'" in sql
+    assert compiled.stats()["opaque"] == 1
+    assert not folder.exists()
