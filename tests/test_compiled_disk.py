@@ -299,6 +299,14 @@ def test_the_oldest_files_go_beyond_the_bound_and_others_files_stay(folder: Path
     os.utime(folder / written[0], (1_000, 1_000))
     compiled._trim(folder)
     assert files(folder) == sorted([written[2], "notes.txt"])
+    # each write trims the folder (here down to nothing of Kizuna's)
+    elsewhere = folder.parent / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(compiled, "MAX_DISK_BYTES", 1)
+    con.compile(a.filter(a.x >= 5_000_000))
+    assert compiled.stats()["written"] == 4
+    assert files(folder) == ["notes.txt"]
 
 
 def test_a_file_gone_while_the_folder_is_trimmed_is_skipped(folder: Path, con: Any,
@@ -519,9 +527,11 @@ def test_without_a_folder_no_canonical_text_is_made(folder: Path, con: Any, monk
 
 def test_a_shape_with_no_canonical_text_or_that_cannot_be_cut_is_not_written(folder: Path, con: Any,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    folder.mkdir(mode=0o700)
     monkeypatch.setattr(compiled, "canonical", lambda op: None)
     assert "5000000" in con.compile(query(con, 5_000_000, "tokyo", dtm.date(2026, 1, 31)))
     assert compiled.stats()["misses"] == 1
+    assert files(folder) == []
     monkeypatch.undo()
     compiled.use_folder(folder)
     monkeypatch.setattr(compiled, "_stand_in", lambda dtype, i: "same")  # two values, one stand-in: opaque
@@ -530,4 +540,4 @@ def test_a_shape_with_no_canonical_text_or_that_cannot_be_cut_is_not_written(fol
     assert "'x'" in sql
     assert "'y'" in sql
     assert compiled.stats()["opaque"] == 1
-    assert not folder.exists()
+    assert files(folder) == []

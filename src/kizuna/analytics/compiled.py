@@ -363,7 +363,9 @@ def _usable(create: bool) -> bool:
 def _read(header: dict[str, Any], values: int, tables: int) -> Template | None:
     """The template in the shape's file, if there is one that is Kizuna's, of these
     versions, whole, and has one slot for each of the query's values and tables."""
-    if not _usable(False):  # nothing made to read in
+    # equivalent mutant: None is false too (the other one, True, makes the folder before anything is
+    # written: test_nothing_is_made_before_something_is_written_and_the_folder_is_looked_at_once)
+    if not _usable(False):  # pragma: no mutate
         return None
     assert _folder is not None
     try:
