@@ -304,6 +304,8 @@ def canonical(op: ops.Node) -> str | None:
             return "{" + ", ".join(f"{text(k)}: {text(v)}" for k, v in value.items()) + "}"
         if isinstance(value, tuple):
             return "(" + ", ".join(text(v) for v in value) + ")"
+        if isinstance(value, frozenset):  # the columns a query drops: sorted (a set's order varies by process)
+            return "{" + ", ".join(sorted(text(v) for v in value)) + "}"
         raise _NotCanonical
 
     def concrete(value: Any) -> str:
