@@ -70,6 +70,14 @@ def _user_cache_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture(autouse=True)
+def _compiled_sql_in_memory() -> None:
+    """Each test starts with the compiled SQL kept in memory only: the folder on disk is
+    process-wide, and an app or a command of an earlier test set one (tests that count the
+    shapes compiled would count files read instead)."""
+    compiled.use_folder(None)
+
+
+@pytest.fixture(autouse=True)
 def _english_and_clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see English messages and no KIZUNA_* settings from the outer shell."""
     for key in list(os.environ):

@@ -18,13 +18,6 @@ import pytest
 from kizuna.analytics import compiled
 
 
-@pytest.fixture(autouse=True)
-def _memory_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Kept in memory only (an app or a command built earlier in the process may have set a
-    folder; tests/test_compiled_disk.py tests the disk)."""
-    monkeypatch.setattr(compiled, "_folder", None)
-
-
 @pytest.fixture
 def con() -> Iterator[Any]:
     compiled.clear()
