@@ -272,7 +272,6 @@ def use_folder(folder: Path | None) -> None:
         _folder_writable = True
 
 
-
 class _NotCanonical(Exception):
     """A value whose text may differ between processes: the shape is not kept on disk."""
 
@@ -305,7 +304,7 @@ def canonical(op: ops.Node) -> str | None:
         if isinstance(value, tuple):
             return "(" + ", ".join(text(v) for v in value) + ")"
         if isinstance(value, frozenset):  # the columns a query drops: sorted (a set's order varies by process)
-            return "{" + ", ".join(sorted(text(v) for v in value)) + "}"
+            return "set{" + ", ".join(sorted(text(v) for v in value)) + "}"
         raise _NotCanonical
 
     def concrete(value: Any) -> str:
