@@ -60,6 +60,23 @@ def _compiled_sql_checked() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's cache folder (KIZUNA_CACHE_DIR's default: compiled SQL) is one of the test
+    run's, not the home one — from the start, for the apps that module fixtures build too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "user-cache"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _compiled_sql_in_memory() -> None:
+    """Each test starts with the compiled SQL kept in memory only: the folder on disk is
+    process-wide, and an app or a command of an earlier test set one (tests that count the
+    shapes compiled would count files read instead)."""
+    compiled.use_folder(None)
+
+
 @pytest.fixture(autouse=True)
 def _english_and_clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see English messages and no KIZUNA_* settings from the outer shell."""

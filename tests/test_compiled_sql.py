@@ -197,7 +197,7 @@ def test_stats_are_a_copy_and_clear_resets_them(con: Any) -> None:
     shown["misses"] = 99
     assert compiled.stats()["misses"] == 1
     compiled.clear()
-    assert compiled.stats() == {"hits": 0, "misses": 0, "opaque": 0, "checked": 0}
+    assert compiled.stats() == {"hits": 0, "misses": 0, "opaque": 0, "checked": 0, "read": 0, "written": 0}
     assert len(compiled._shapes) == 0
 
 

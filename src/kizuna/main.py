@@ -69,8 +69,11 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
     """The web app and API on the store ``settings`` name. ``scheduler``: also run the
     scheduled jobs in this process while it serves (``kizuna serve`` does, per
     ``KIZUNA_SCHEDULER``; tests and embedding do not unless asked)."""
+    from kizuna.analytics import compiled
+
     settings = settings or Settings()
     context = settings.run_context()  # configuration files read once, here
+    compiled.use_folder(settings.sql_cache_folder)  # the KPI queries' SQL, compiled by an earlier process
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     app = FastAPI(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
@@ -173,6 +174,16 @@ class Settings(BaseSettings):
             "conditioned on having survived to it (left truncation) in the retention fit and the backtest. "
             "Default: the store's first usage day, or its first churn if earlier (none without usage data); "
             "1900-01-01 sees every contract from its start."
+        ),
+    )
+    cache_dir: str = Field(
+        default="",
+        description=(
+            "Folder where Kizuna keeps the SQL text of the KPI queries it compiled (in `sql/`, at most 16 MB), so "
+            "that a new process (each `kizuna kpis`, a restarted server) does not compile them again: SQL text "
+            "only, never any data (see `docs/kpis.md`). `off`: kept in memory only. Default: `kizuna` in the "
+            "user's cache folder (`$XDG_CACHE_HOME`, else `~/.cache`; `~/Library/Caches` on macOS, "
+            "`%LOCALAPPDATA%` on Windows)."
         ),
     )
     kpi_months: int = Field(default=12, description="Months the KPI report covers by default (1–120).")
@@ -418,6 +429,18 @@ class Settings(BaseSettings):
         parse_targets(value)  # a ValueError names the bad item
         return value
 
+    @field_validator("cache_dir")
+    @classmethod
+    def _cache_dir(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() == "off":
+            return "off"
+        if "\x00" in value:
+            raise ValueError(f"{value!r} is not a folder's name (give a folder, or off to keep nothing on disk)")
+        if value and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+            raise ValueError(f"{value!r} is a file, not a folder (give a folder, or off to keep nothing on disk)")
+        return value
+
     @field_validator("kpi_months")
     @classmethod
     def _kpi_months(cls, value: int) -> int:
@@ -508,6 +531,15 @@ class Settings(BaseSettings):
         return frozenset(o.strip().rstrip("/").lower() for o in self.tracking_origins.split(",") if o.strip())
 
     @property
+    def sql_cache_folder(self) -> Path | None:
+        """Where compiled SQL is kept on disk (``sql`` in ``KIZUNA_CACHE_DIR``), None when off
+        (or when there is no home folder to put the default in)."""
+        if self.cache_dir == "off":
+            return None
+        base = Path(self.cache_dir).expanduser() if self.cache_dir else user_cache_folder()
+        return None if base is None else base / "sql"
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -541,6 +573,22 @@ class Settings(BaseSettings):
                 webhook_secret=self.webhook_secret, domain_rate_per_minute=self.mail_domain_rate,
             ),
         )
+
+
+def user_cache_folder(environ: Mapping[str, str] | None = None, platform: str = sys.platform) -> Path | None:
+    """Kizuna's folder in the user's cache folder (the XDG base directory on Linux), None
+    without a home folder."""
+    environ = os.environ if environ is None else environ
+    try:
+        if platform == "win32":
+            local = environ.get("LOCALAPPDATA")
+            return (Path(local) if local else Path.home() / "AppData" / "Local") / "kizuna" / "Cache"
+        if platform == "darwin":
+            return Path.home() / "Library" / "Caches" / "kizuna"
+        xdg = environ.get("XDG_CACHE_HOME", "")
+        return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "kizuna"  # a relative one: ignored (XDG)
+    except RuntimeError:  # no home folder
+        return None
 
 
 #: Settings whose value is a secret: shown as set or not, never as it is.

@@ -21,23 +21,49 @@ again with other values. :func:`install` makes a backend's ``compile`` keep, per
   same function Ibis uses inside a query.
 
 Nothing about the data is kept: only SQL text, keyed on the expression's shape.
+
+On disk too (:func:`use_folder`, set by the entry points from ``KIZUNA_CACHE_DIR``): a
+new process (each ``kizuna kpis``) reads the templates an earlier one compiled instead
+of compiling them again. One file per shape, named by the SHA-256 of a canonical text of
+the shape (:func:`canonical`: every node's class and arguments, nodes numbered in the
+order first met — the same text in every process, with no object ids or hash orders) and
+of the versions of Kizuna, Ibis and sqlglot, the format of these files, the backend, its
+dialect and the row limit; the file repeats them in a header that must match. Written to
+a temporary file, then renamed; a file that cannot be read, is not Kizuna's, or belongs
+to other versions is ignored (and rewritten); a folder that cannot be written, or that
+others may write to, only costs the compile. The folder is kept under
+:data:`MAX_DISK_BYTES` (the oldest files go first).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
+import enum
+import hashlib
+import json
+import os
 import re
+import tempfile
 import threading
+import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 
+import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import sqlglot.expressions as sge
 from ibis.backends import BaseBackend
+from ibis.common.grounds import Annotable
+from sqlglot import __version__ as SQLGLOT_VERSION  # type: ignore[attr-defined]
+
+from kizuna.version import __version__ as KIZUNA_VERSION
 
 #: Backends whose ``compile`` returns SQL text (Spark's goes through its own session).
 BACKENDS = ("sqlite", "postgres", "duckdb")
@@ -45,10 +71,20 @@ BACKENDS = ("sqlite", "postgres", "duckdb")
 MAX_VALUES = 150
 #: Shapes kept per process (each a few kilobytes of SQL).
 MAX_SHAPES = 2_000
+#: The layout of the files on disk and of the templates in them: bump it when they change
+#: (or when the stand-ins, or how a text is cut, change), so that no older file is read.
+DISK_FORMAT = 1
+#: Size the folder on disk is kept under (the oldest files are removed beyond it).
+MAX_DISK_BYTES = 16 << 20
+#: Larger files are neither written nor read.
+MAX_FILE_BYTES = 1 << 20
 
 _lock = threading.Lock()
 _shapes: OrderedDict[Any, Template | None] = OrderedDict()
-_stats = {"hits": 0, "misses": 0, "opaque": 0, "checked": 0}
+_stats = {"hits": 0, "misses": 0, "opaque": 0, "checked": 0, "read": 0, "written": 0}
+_folder: Path | None = None  # use_folder()
+_folder_usable: bool | None = None  # None: not looked at yet
+_folder_writable = True  # False once a write failed (read-only, full): compiled without writing
 _checking = 0  # depth of checking() blocks (the test suite runs inside one for the whole session)
 
 
@@ -141,20 +177,31 @@ def compile_sql(con: BaseBackend, expr: Any, limit: Any, original: Callable[...,
     for i, table in enumerate(tables):
         namespace = table.namespace if isinstance(table, ops.DatabaseTable) else ops.Namespace()
         mapping[table] = ops.DatabaseTable(f"kzt{i}q", schema=table.schema, source=None, namespace=namespace)
-    shape = op.replace(mapping) if mapping else op
-    key = (con.name, con.dialect if isinstance(con.dialect, str) else type(con.dialect).__name__, limit, shape)
+    # equivalent mutant (replace with nothing to replace): the same op
+    shape = op.replace(mapping) if mapping else op  # pragma: no mutate
+    # the dialect's class (SQLite, DuckDB, Postgres); equivalent mutant of the fallback: no backend
+    # compile() is installed on has a dialect object rather than a class
+    dialect = getattr(con.dialect, "__name__", type(con.dialect).__name__)  # pragma: no mutate
+    key = (con.name, dialect, limit, shape)
     with _lock:
         found = key in _shapes
         template = _shapes.get(key)
         if found:
             _shapes.move_to_end(key)
     if not found:
-        _stats["misses"] += 1
-        template = _template(con, shape, limit, original, literals, tables)
+        header = _disk_header(con.name, dialect, limit, shape) if _folder is not None else None
+        template = _read(header, len(literals), len(tables)) if header is not None else None
+        if template is not None:
+            _stats["read"] += 1
+        else:
+            _stats["misses"] += 1
+            template = _template(con, shape, limit, original, literals, tables)
+            if header is not None and template is not None:
+                _write(header, template)
         with _lock:
             _shapes[key] = template
             while len(_shapes) > MAX_SHAPES:
-                _shapes.popitem(last=False)
+                _shapes.popitem(last=False)  # pragma: no mutate - equivalent: last=None is false too
     elif template is not None:
         _stats["hits"] += 1
     if template is None:  # a shape that cannot be cut at its values: compiled each time
@@ -212,3 +259,192 @@ def _template(
     if set(slots) != set(tokens.values()):
         return None
     return Template(tuple(parts), tuple(slots))
+
+
+def use_folder(folder: Path | None) -> None:
+    """Keep the templates in ``folder`` too (made when first written), or only in memory
+    (None). For the whole process: the entry points call it with ``KIZUNA_CACHE_DIR``'s
+    folder (``Settings.sql_cache_folder``)."""
+    global _folder, _folder_usable, _folder_writable
+    with _lock:
+        _folder = folder
+        _folder_usable = None
+        _folder_writable = True
+
+
+class _NotCanonical(Exception):
+    """A value whose text may differ between processes: the shape is not kept on disk."""
+
+
+_PLAIN = (str, int, float, bool, bytes, decimal.Decimal, _dt.date, _dt.time, uuid.UUID)
+
+
+def canonical(op: ops.Node) -> str | None:
+    """A text of ``op`` that is the same in every process, and differs for any other op:
+    one line per node (its class and its arguments by name), numbered in the order first
+    met, a node's arguments referring to earlier lines. None when a value has no such text
+    (an object of another kind, or nesting too deep)."""
+    lines: list[str] = []
+    numbers: dict[ops.Node, int] = {}
+
+    def text(value: Any) -> str:
+        if isinstance(value, ops.Node):
+            if value not in numbers:
+                lines.append(concrete(value))
+                numbers[value] = len(lines) - 1
+            return f"#{numbers[value]}"
+        if value is None or isinstance(value, _PLAIN):
+            return f"{type(value).__name__}:{value!r}"  # the type tells True, 1 and 1.0 apart
+        if isinstance(value, enum.Enum):  # a unit of time
+            return f"{type(value).__module__}.{type(value).__qualname__}.{value.name}"
+        if isinstance(value, Annotable):  # data types, schemas, namespaces
+            return concrete(value)
+        if isinstance(value, Mapping):  # in their order (columns, struct fields)
+            return "{" + ", ".join(f"{text(k)}: {text(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, tuple):
+            return "(" + ", ".join(text(v) for v in value) + ")"
+        if isinstance(value, frozenset):  # the columns a query drops: sorted (a set's order varies by process)
+            return "set{" + ", ".join(sorted(text(v) for v in value)) + "}"
+        raise _NotCanonical
+
+    def concrete(value: Any) -> str:
+        kind = type(value)
+        # equivalent mutants (strict): Ibis gives every argument its name
+        arguments = ", ".join(f"{n}={text(a)}" for n, a in zip(value.__argnames__, value.__args__, strict=True))  # pragma: no mutate
+        return f"{kind.__module__}.{kind.__qualname__}({arguments})"
+
+    try:
+        text(op)  # the root's line is the last
+    except (_NotCanonical, RecursionError):
+        return None
+    return "\n".join(lines)
+
+
+def _disk_header(backend: str, dialect: str, limit: Any, shape: ops.Node) -> dict[str, Any] | None:
+    """What a shape's file must begin with: the versions, the backend and its dialect, the
+    row limit and the digest of all these and the shape's canonical text (the file's name)."""
+    if limit is not None and type(limit) not in (int, str):  # None, a number of rows or "default"
+        return None
+    text = canonical(shape)
+    if text is None:
+        return None
+    header: dict[str, Any] = {"format": DISK_FORMAT, "kizuna": KIZUNA_VERSION, "ibis": ibis.__version__,
+                              "sqlglot": SQLGLOT_VERSION, "backend": backend, "dialect": dialect, "limit": limit}  # fmt: skip
+    preamble = json.dumps(header, sort_keys=True)
+    header["shape"] = hashlib.sha256(f"{preamble}\n{text}".encode()).hexdigest()
+    return header
+
+
+def _private(st: os.stat_result) -> bool:
+    """Owned by this user, and no one else may write to it (always so where there are no owners)."""
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows: the user's own folder
+        return True  # pragma: no mutate - Windows only
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _usable(create: bool) -> bool:
+    """Whether the folder exists (made when ``create``) and is this user's alone (looked at
+    once a process)."""
+    global _folder_usable
+    if _folder_usable is not None or _folder is None:
+        return bool(_folder_usable)
+    try:
+        if create:
+            _folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(_folder)
+    except OSError:
+        if create:
+            _folder_usable = False  # cannot be made: no disk in this process
+        # equivalent mutant (True): reading then finds no file, writing no folder to write in
+        return False  # pragma: no mutate
+    _folder_usable = S_ISDIR(st.st_mode) and _private(st)
+    return _folder_usable
+
+
+def _read(header: dict[str, Any], values: int, tables: int) -> Template | None:
+    """The template in the shape's file, if there is one that is Kizuna's, of these
+    versions, whole, and has one slot for each of the query's values and tables."""
+    # equivalent mutant: None is false too (the other one, True, makes the folder before anything is
+    # written: test_nothing_is_made_before_something_is_written_and_the_folder_is_looked_at_once)
+    if not _usable(False):  # pragma: no mutate
+        return None
+    assert _folder is not None
+    try:
+        # equivalent mutant (text mode): the files are ASCII (JSON escapes the rest)
+        with open(_folder / f"{header['shape']}.json", "rb") as file:  # pragma: no mutate
+            st = os.fstat(file.fileno())
+            if not _private(st) or st.st_size > MAX_FILE_BYTES:
+                return None
+            doc = json.loads(file.read())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("header") != header or not isinstance(doc.get("template"), dict):
+        return None
+    parts, slots = doc["template"].get("parts"), doc["template"].get("slots")
+    if not isinstance(parts, list) or not isinstance(slots, list) or len(parts) != len(slots) + 1:
+        return None
+    if not all(type(p) is str for p in parts):
+        return None
+    if not all(type(s) is list and len(s) == 2 and type(s[0]) is str and type(s[1]) is int for s in slots):
+        return None
+    kept = tuple((s[0], s[1]) for s in slots)
+    if set(kept) != {("v", i) for i in range(values)} | {("t", i) for i in range(tables)}:
+        return None
+    return Template(tuple(parts), kept)
+
+
+#: The names of the files this module writes (a template, or one being written).
+_OURS = re.compile(r"[0-9a-f]{64}(\.json|\.\w+\.tmp)")
+
+
+def _write(header: dict[str, Any], template: Template) -> None:
+    """Write the shape's file: a temporary file renamed over it (a reader sees the old file
+    or the new one, whole). Any failure: no more writing in this process."""
+    global _folder_writable
+    data = json.dumps({"header": header, "template": {"parts": template.parts, "slots": template.slots}}).encode()
+    if len(data) > MAX_FILE_BYTES or not _folder_writable or not _usable(create=True):
+        return
+    assert _folder is not None
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f"{header['shape']}.", suffix=".tmp", dir=_folder)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            os.replace(temporary, _folder / f"{header['shape']}.json")
+        except BaseException:
+            _remove(temporary)
+            raise
+    except OSError:
+        _folder_writable = False
+        return
+    _stats["written"] += 1
+    _trim(_folder)
+
+
+def _remove(path: str) -> None:
+    """Remove the file, if it is still there."""
+    with suppress(OSError):
+        os.unlink(path)
+
+
+def _trim(folder: Path) -> None:
+    """Remove the oldest of this module's files until they take at most :data:`MAX_DISK_BYTES`."""
+    files = []
+    try:
+        for entry in os.scandir(folder):
+            if _OURS.fullmatch(entry.name):
+                try:
+                    # equivalent mutants: this module writes no links; one another program made counts by
+                    # its own size or its target's, the folder is bounded either way
+                    st = entry.stat(follow_symlinks=False)  # pragma: no mutate
+                except OSError:
+                    continue  # removed by another process meanwhile
+                files.append((st.st_mtime, entry.name, st.st_size))
+    except OSError:
+        return
+    total = sum(size for _, _, size in files)
+    for _, name, size in sorted(files):
+        if total <= MAX_DISK_BYTES:
+            break  # pragma: no mutate - equivalent: return (nothing follows the loop)
+        _remove(str(folder / name))
+        total -= size

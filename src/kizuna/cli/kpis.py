@@ -41,8 +41,10 @@ def parse_day(value: str | None, settings: Settings) -> date:
 
 def open_kpi_backend(settings: Settings) -> Any:
     """The analytics backend: KIZUNA_ANALYTICS_URL, else the store (its schema brought up to date)."""
+    from kizuna.analytics import compiled
     from kizuna.services import kpis
 
+    compiled.use_folder(settings.sql_cache_folder)  # the compiled SQL an earlier command kept
     if settings.analytics_url is None:
         open_store(settings).dispose()
     return kpis.open_backend(settings.database_url, settings.analytics_url)
