@@ -266,7 +266,7 @@ def usage_by_month(t: StoreTables, grid: MonthGrid) -> ibis.Table:
     last_month = grid.frame().iloc[grid.last]
     m = t.usage_monthly
     gm = g.select(g_mi="mi", g_month="first_day")
-    j = m.join(gm.filter(gm.g_mi < grid.last), m.month == gm.g_month)
+    j = m.join(gm.filter(gm.g_month < last_month["first_day"]), m.month == gm.g_month)  # a date: no shape per number of months
     j = j.filter(j.active_rows > 0)
     months = j.group_by(mi=j.g_mi).agg(active_accounts=j.count(), events=j.events.sum())
     u = t.usage_daily
