@@ -18,7 +18,9 @@ Measured in child processes (wall time including imports, peak RSS): ``kizuna`` 
 ``kpi_report`` on the SQLite store, in a fresh process that finds the compiled SQL an
 earlier one kept on disk (``KIZUNA_CACHE_DIR``, SQL text only, see docs/kpis.md), as
 every ``kizuna kpis`` after the first does; ``kizuna cold`` = the run before it, with an
-empty folder (each scale starts with an empty one); ``pandas`` = ``read_sql`` of every table and the
+empty folder (each scale starts with an empty one); both freeze the cycle collector after
+their imports, as ``kizuna kpis`` does (``kizuna.cli.context.settle_imports``), and
+``kizuna unfrozen`` is the timed run without it; ``pandas`` = ``read_sql`` of every table and the
 same report in pandas (everything but the other-currency count; see its module);
 ``kizuna duckdb`` = ``kpi_report`` with the tables copied once into DuckDB
 (``KIZUNA_ANALYTICS_URL``; copy time reported apart). The run fails unless kizuna and
@@ -174,7 +176,7 @@ def generate(db: Path, accounts: int, events: int, seed: int = 5) -> dict[str, i
 
 
 KIZUNA = """
-import json, sys, time
+import gc, json, os, sys, time
 t = time.perf_counter()
 from datetime import date
 from pathlib import Path
@@ -182,6 +184,8 @@ from kizuna.analytics import compiled
 from kizuna.services import kpis
 from benchmarks.pipeline_pandas import kizuna_checks
 compiled.use_folder(None if sys.argv[2] == "off" else Path(sys.argv[2]))  # as kizuna kpis does (KIZUNA_CACHE_DIR)
+if os.environ.get("KIZUNA_BENCH_GC_FREEZE", "1") == "1":  # as kizuna kpis does after its imports (cli settle_imports)
+    gc.freeze()
 backend = kpis.open_backend(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 else None)
 r = kpis.kpi_report(backend, date(2026, 11, 1), kpis.KpiOptions(months=12))
 print(json.dumps({"seconds": round(time.perf_counter() - t, 2), "checks": kizuna_checks(r), "sql": compiled.stats()}))
@@ -250,11 +254,15 @@ def main(argv: list[str]) -> dict[str, object]:
         shutil.rmtree(sql_cache, ignore_errors=True)
         cold = run_measured(python("-c", KIZUNA, url, str(sql_cache)), cwd=ROOT)
         k = run_measured(python("-c", KIZUNA, url, str(sql_cache)), cwd=ROOT)
+        # the same without the collector's freeze after the imports (shown apart: what the report
+        # costs a caller that does not end its process after it)
+        thawed = run_measured(python("-c", KIZUNA, url, str(sql_cache)), env={"KIZUNA_BENCH_GC_FREEZE": "0"}, cwd=ROOT)
         p = run_measured(python("-m", "benchmarks.pipeline_pandas", str(db), AS_OF.isoformat()), cwd=ROOT)
         kj, pj, cj = _last_json(k.stdout), _last_json(p.stdout), _last_json(cold.stdout)
         differ = same(kj["checks"], pj["checks"])
         assert not differ, (differ, kj, pj)
         assert not same(cj["checks"], pj["checks"]), cj
+        assert not same(_last_json(thawed.stdout)["checks"], pj["checks"]), thawed.stdout
         assert kj["sql"]["misses"] == 0 < kj["sql"]["read"], kj["sql"]  # every shape read from disk
         row: dict[str, object] = {
             "usage_events": scale, "sizes": sizes, "generate_s": gen,
@@ -266,6 +274,8 @@ def main(argv: list[str]) -> dict[str, object]:
             # CPU seconds (user + system) of each child: the ratio that holds on a loaded machine
             "kizuna_sqlite_cpu_s": round(k.cpu_seconds, 2), "pandas_cpu_s": round(p.cpu_seconds, 2),
             "pandas_over_sqlite_cpu": round(p.cpu_seconds / k.cpu_seconds, 2),
+            "kizuna_sqlite_unfrozen_cpu_s": round(thawed.cpu_seconds, 2),
+            "pandas_over_sqlite_unfrozen_cpu": round(p.cpu_seconds / thawed.cpu_seconds, 2),
         }  # fmt: skip
         if not args.no_duckdb:
             duck = work / f"pipeline-events-{scale}.duckdb"

@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     import os
 
     args = list(sys.argv[1:] if argv is None else argv)
+    state.one_shot = argv is None  # the `kizuna` program itself: this command, then exit
     columns = os.environ.get("COLUMNS", "")
     for out in (console, err_console):  # the terminal's width as COLUMNS says now (else Rich measures it)
         out.width = int(columns) if columns.isdecimal() and 20 <= int(columns) <= 1000 else None  # type: ignore[assignment]

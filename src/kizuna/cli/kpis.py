@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from kizuna.cli import context, summary
-from kizuna.cli.context import bounded_day, console, load_settings, open_store, today
+from kizuna.cli.context import bounded_day, console, load_settings, open_store, settle_imports, today
 from kizuna.cli.tables import print_fitted
 from kizuna.errors import InvalidInput
 from kizuna.i18n import N_, _
@@ -45,6 +45,7 @@ def open_kpi_backend(settings: Settings) -> Any:
     from kizuna.services import kpis
 
     compiled.use_folder(settings.sql_cache_folder)  # the compiled SQL an earlier command kept
+    settle_imports()
     if settings.analytics_url is None:
         open_store(settings).dispose()
     return kpis.open_backend(settings.database_url, settings.analytics_url)
