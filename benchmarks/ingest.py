@@ -227,10 +227,13 @@ def run_load(port: int, auth: str, batches: list[bytes], clients: int, times: in
 def check_store(url: str, expected: int) -> dict[str, int]:
     from sqlalchemy import text
 
-    from kizuna.db import make_engine
+    from kizuna.db import make_engine, usage_months
 
     engine = make_engine(url)
     with engine.connect() as conn:
+        # the monthly rollup the database keeps (triggers on usage_daily) agrees with the days
+        drift = usage_months.differences(conn, limit=5)
+        assert not drift, f"usage_monthly differs from usage_daily: {drift}"
         rows = conn.execute(text("SELECT count(*), count(DISTINCT message_id) FROM usage_events")).one()
         events_metric = conn.execute(text("SELECT coalesce(sum(value), 0) FROM usage_daily WHERE metric = 'events'"))
         total = int(events_metric.scalar() or 0)
