@@ -26,6 +26,7 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from kizuna.db.models import AccountBigram, SearchPosition
+from kizuna.db.triggers import TriggerSet
 
 #: The index and the positions its triggers cut at: derived from ``accounts`` and part
 #: of the schema, so not data of their own (an empty store may hold positions).
@@ -94,12 +95,7 @@ _PG_TRIGGERS = {
 }
 
 
-def _missing_triggers(conn: Connection) -> bool:
-    if conn.dialect.name == "postgresql":
-        sql = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'accounts'::regclass"
-        return not set(_PG_TRIGGERS) <= {n for (n,) in conn.exec_driver_sql(sql)}
-    names = {n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    return not set(_SQLITE_TRIGGERS) <= names
+TRIGGERS = TriggerSet("accounts", _SQLITE_TRIGGERS, _PG_FUNCTIONS, _PG_TRIGGERS)
 
 
 def install(conn: Connection) -> bool:
@@ -109,32 +105,16 @@ def install(conn: Connection) -> bool:
     if positions != POSITIONS:
         conn.exec_driver_sql("DELETE FROM search_positions")
         conn.execute(insert(SearchPosition), [{"i": i} for i in range(1, POSITIONS + 1)])
-    if not _missing_triggers(conn):
+    if not TRIGGERS.missing(conn):
         return False
-    if conn.dialect.name == "postgresql":
-        for function, body in _PG_FUNCTIONS.items():
-            conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
-                                 f"$$ BEGIN {body} RETURN NULL; END $$")  # fmt: skip
-        for trigger, definition in _PG_TRIGGERS.items():
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON accounts")
-            conn.exec_driver_sql(f"CREATE TRIGGER {trigger} {definition}")
-    else:
-        for ddl in _SQLITE_TRIGGERS.values():
-            conn.exec_driver_sql(ddl)
+    TRIGGERS.create(conn)
     rebuild(conn)
     return True
 
 
 def drop_triggers(conn: Connection) -> None:
     """Remove the triggers (and PostgreSQL's functions): the migration's downgrade."""
-    if conn.dialect.name == "postgresql":
-        for trigger in _PG_TRIGGERS:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON accounts")
-        for function in _PG_FUNCTIONS:
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}()")
-    else:
-        for trigger in _SQLITE_TRIGGERS:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+    TRIGGERS.drop(conn)
 
 
 def rebuild(conn: Connection) -> None:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from kizuna.db.triggers import TriggerSet
+
 TABLE = "usage_monthly"
 
 #: a row's contribution: (active rows, events) — SQLite (per row, NEW/OLD)
@@ -132,35 +134,19 @@ _REBUILD = (
 
 def _month(conn: Connection) -> str:
     # equivalent mutants (here and below): SQL's keywords, names and SQLite's date modifiers
-    # are read case-insensitively; and the trigger names are a strict subset either way
-    # (SQLite's list holds the search index's too, PostgreSQL's the foreign keys' own)
+    # are read case-insensitively
     return "date_trunc('month', day)::date" if conn.dialect.name == "postgresql" else "date(day, 'start of month')"  # pragma: no mutate
 
 
-def _missing_triggers(conn: Connection) -> bool:
-    if conn.dialect.name == "postgresql":
-        sql = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'usage_daily'::regclass"  # pragma: no mutate
-        return not set(_PG_TRIGGERS) <= {n for (n,) in conn.exec_driver_sql(sql)}  # pragma: no mutate
-    names = {n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}  # pragma: no mutate
-    return not set(_SQLITE_TRIGGERS) <= names  # pragma: no mutate
+TRIGGERS = TriggerSet("usage_daily", _SQLITE_TRIGGERS, _PG_FUNCTIONS, _PG_TRIGGERS)
 
 
 def install(conn: Connection) -> bool:
     """Create the triggers and fill the table where any trigger is missing (in the
     caller's transaction); returns whether the table was rebuilt."""
-    if not _missing_triggers(conn):
+    if not TRIGGERS.missing(conn):
         return False
-    if conn.dialect.name == "postgresql":
-        for function, body in _PG_FUNCTIONS.items():
-            conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
-                                 f"$$ BEGIN {body} RETURN NULL; END $$")  # fmt: skip
-        for trigger, definition in _PG_TRIGGERS.items():
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON usage_daily")
-            conn.exec_driver_sql(f"CREATE TRIGGER {trigger} {definition}")
-    else:
-        for trigger, ddl in _SQLITE_TRIGGERS.items():
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-            conn.exec_driver_sql(ddl)
+    TRIGGERS.create(conn)
     rebuild(conn)
     return True
 
@@ -168,14 +154,7 @@ def install(conn: Connection) -> bool:
 def drop_triggers(conn: Connection) -> None:
     """Remove the triggers (and PostgreSQL's functions): the migration's downgrade, or a
     bulk load that rebuilds the table once at its end (:func:`install`)."""
-    if conn.dialect.name == "postgresql":
-        for trigger in _PG_TRIGGERS:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON usage_daily")
-        for function in _PG_FUNCTIONS:
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}()")
-    else:
-        for trigger in _SQLITE_TRIGGERS:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+    TRIGGERS.drop(conn)
 
 
 def rebuild(conn: Connection) -> None:
